@@ -1,0 +1,113 @@
+# reconciler — GitOps reconciler for Docker.  See README.md.
+#
+#   make              build ./reconciler (release flags)
+#   make test         deps, sanitizer build, unit + integration tests (what CI runs)
+#   make example      deps, build, ensure a Docker engine, converge examples/, show status
+#   make fuzz         libFuzzer targets (FUZZ_SECONDS per target, default 60)
+#   make bench        benchmarks in tests/bench (figures go to docs/performance.md)
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make golden       regenerate golden files for review (git diff them)
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+           -Wformat=2 -Wpointer-arith -Wcast-qual -Wno-unused-parameter
+CSTD    := -std=c17 -D_GNU_SOURCE
+OPT     ?= -O2 -g
+# BUILD=test: sanitizers, warnings fatal (what `make test` uses)
+ifeq ($(BUILD),test)
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  WERROR := -Werror
+  LDSAN  := -fsanitize=address,undefined
+  OUT    := build/test
+else
+  OUT    := build
+endif
+
+CFLAGS_ALL := $(CSTD) $(WARN) $(WERROR) $(OPT) $(PKG_CFLAGS) -Ireconciler $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
+
+LIB_SRC  := $(filter-out reconciler/main.c,$(wildcard reconciler/*.c))
+LIB_OBJ  := $(LIB_SRC:reconciler/%.c=$(OUT)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/t-*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/unit/%.t)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(OUT)/helpers/%)
+
+#
+.PHONY: all test unit integration deps example fuzz fuzz-build bench install clean golden check-build
+# The binary is build/reconciler (build/test/reconciler for the sanitizer build).
+all: $(OUT)/reconciler
+
+$(OUT)/obj/%.o: reconciler/%.c $(wildcard reconciler/*.h) | $(OUT)/obj
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(OUT)/lib.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(OUT)/reconciler: $(OUT)/obj/main.o $(OUT)/lib.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(OUT)/unit/%.t: tests/unit/%.c tests/unit/tap.h $(OUT)/lib.a | $(OUT)/unit
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDSAN) $(LDFLAGS) -o $@ $< $(OUT)/lib.a $(LDLIBS_ALL)
+
+$(OUT)/helpers/%: tests/helpers/%.c $(OUT)/lib.a | $(OUT)/helpers
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDSAN) $(LDFLAGS) -o $@ $< $(OUT)/lib.a $(LDLIBS_ALL)
+
+$(OUT)/obj $(OUT)/unit $(OUT)/helpers:
+	mkdir -p $@
+
+check-build: $(OUT)/reconciler $(UNIT_BIN) $(HELPER_BIN)
+
+deps:
+	@sh tests/lib/deps.sh
+
+# The whole suite: what .ci/run calls.
+test: deps
+	$(MAKE) BUILD=test check-build
+	$(MAKE) fuzz-build
+	sh tests/lib/run-tests.sh
+
+unit:
+	$(MAKE) BUILD=test check-build
+	prove --exec '' build/test/unit/*.t
+
+integration:
+	$(MAKE) BUILD=test check-build
+	sh tests/lib/run-tests.sh tests/t/*.sh
+
+example: deps
+	$(MAKE) all
+	sh tests/lib/example.sh
+
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Ireconciler
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard reconciler/*.h)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+fuzz-build: $(FUZZ_BIN)
+fuzz: fuzz-build
+	sh tests/lib/fuzz.sh $(FUZZ_SECONDS)
+
+bench: all
+	sh tests/bench/run.sh
+
+golden:
+	$(MAKE) BUILD=test check-build
+	GOLDEN_UPDATE=1 sh tests/lib/run-tests.sh tests/t/*golden*.sh
+
+install: $(OUT)/reconciler
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(OUT)/reconciler $(DESTDIR)$(PREFIX)/bin/reconciler
+	if [ -f docs/reconciler.1 ]; then install -m 0644 docs/reconciler.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+clean:
+	rm -rf build

@@ -1,0 +1,38 @@
+/*
+ * cli.h — the command-line front end: global options and one entry point per
+ * command.  Commands are thin: they parse nothing themselves (main.c does),
+ * call the library modules, print results to stdout and the one error
+ * message to stderr, and return the process exit code.
+ *
+ * Owns: struct cli_opts (filled by main.c from argv and the environment).
+ */
+#ifndef RC_CLI_H
+#define RC_CLI_H
+
+#include <stdbool.h>
+
+struct cli_opts {
+	const char *repo;        /* --repo, default "." */
+	const char *rev;         /* --rev, default "HEAD" */
+	const char *dir;         /* --dir: a plain directory instead of Git */
+	const char *path;        /* --path: manifest sub-directory inside the repo, default "" (root) */
+	const char *state_dir;   /* --state-dir, env RECONCILER_STATE_DIR, default /var/lib/reconciler */
+	const char *docker_host; /* --docker-host, env DOCKER_HOST, default unix:///var/run/docker.sock */
+	const char *out;         /* --out FILE */
+	const char *plan_file;   /* --plan FILE */
+	bool json;               /* --json */
+	bool markdown;           /* --markdown */
+	bool stats;              /* --stats */
+	bool fix;                /* --fix */
+	int parallel;            /* --parallel N, 0 = default */
+	int verbose;             /* -v (repeatable) */
+	bool quiet;              /* -q */
+	int argc;                /* positional arguments after the command */
+	char **argv;
+};
+
+typedef int (*cli_cmd_fn)(const struct cli_opts *o);
+
+int cmd_version(const struct cli_opts *o);
+
+#endif

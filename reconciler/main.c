@@ -1,0 +1,124 @@
+/*
+ * main.c — argument parsing and dispatch.  Everything else lives in the
+ * library modules; see docs/architecture.md.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+#ifndef RC_VERSION
+#define RC_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;
+	cli_cmd_fn fn;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "version", cmd_version, "print the version" },
+};
+
+int cmd_version(const struct cli_opts *o)
+{
+	(void)o;
+	printf("reconciler %s\n", RC_VERSION);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: reconciler [global options] <command> [args]\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nglobal options:\n"
+		   "  --repo R          Git repository holding the manifests (default .)\n"
+		   "  --rev REV         branch, tag or commit (default HEAD)\n"
+		   "  --path P          manifest directory inside the repository (default: the root)\n"
+		   "  --dir D           read manifests from a plain directory instead of Git\n"
+		   "  --state-dir D     state directory (default $RECONCILER_STATE_DIR or /var/lib/reconciler)\n"
+		   "  --docker-host H   unix:///path or tcp://host:port (default $DOCKER_HOST or the unix socket)\n"
+		   "  --json            machine-readable output\n"
+		   "  -v, -q            more / less chatter on stderr\n"
+		   "\nSee reconciler(1).\n");
+}
+
+enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
+       OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR };
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, OPT_REPO },
+		{ "rev", required_argument, NULL, OPT_REV },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "path", required_argument, NULL, OPT_PATH },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "docker-host", required_argument, NULL, OPT_DOCKER },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "markdown", no_argument, NULL, OPT_MD },
+		{ "out", required_argument, NULL, OPT_OUT },
+		{ "plan", required_argument, NULL, OPT_PLAN },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "fix", no_argument, NULL, OPT_FIX },
+		{ "parallel", required_argument, NULL, OPT_PAR },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_opts o = { .repo = ".", .rev = "HEAD", .path = "" };
+	o.state_dir = getenv("RECONCILER_STATE_DIR");
+	if (!o.state_dir || !*o.state_dir)
+		o.state_dir = "/var/lib/reconciler";
+	o.docker_host = getenv("DOCKER_HOST");
+	if (!o.docker_host || !*o.docker_host)
+		o.docker_host = "unix:///var/run/docker.sock";
+
+	int c;
+	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_REPO: o.repo = optarg; break;
+		case OPT_REV: o.rev = optarg; break;
+		case OPT_DIR: o.dir = optarg; break;
+		case OPT_PATH: o.path = optarg; break;
+		case OPT_STATE: o.state_dir = optarg; break;
+		case OPT_DOCKER: o.docker_host = optarg; break;
+		case OPT_JSON: o.json = true; break;
+		case OPT_MD: o.markdown = true; break;
+		case OPT_OUT: o.out = optarg; break;
+		case OPT_PLAN: o.plan_file = optarg; break;
+		case OPT_STATS: o.stats = true; break;
+		case OPT_FIX: o.fix = true; break;
+		case OPT_PAR: o.parallel = atoi(optarg); break;
+		case 'v': o.verbose++; break;
+		case 'q': o.quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	rc_log_level = o.quiet ? RC_LOG_ERROR : (enum rc_log_level)(RC_LOG_WARN + (o.verbose > 2 ? 2 : o.verbose));
+	const char *name = argv[optind];
+	o.argc = argc - optind - 1;
+	o.argv = argv + optind + 1;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			curl_global_init(CURL_GLOBAL_ALL);
+			int r = commands[i].fn(&o);
+			curl_global_cleanup();
+			return r;
+		}
+	}
+	fprintf(stderr, "reconciler: unknown command '%s' (see reconciler --help)\n", name);
+	return 1;
+}

@@ -1,0 +1,116 @@
+/* unit.c — see unit.h. */
+#include "unit.h"
+
+#include <string.h>
+
+#include "util.h"
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void free_kv(struct rc_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+void rc_unit_release(struct rc_unit *u)
+{
+	free(u->id);
+	free(u->container);
+	free(u->customer);
+	free(u->service);
+	free(u->image);
+	free_strv(u->command, u->ncommand);
+	free_strv(u->entrypoint, u->nentrypoint);
+	free(u->user);
+	free(u->workdir);
+	free_kv(u->env, u->nenv);
+	free_kv(u->labels, u->nlabels);
+	for (size_t i = 0; i < u->nports; i++) {
+		free(u->ports[i].host_ip);
+		free(u->ports[i].proto);
+	}
+	free(u->ports);
+	for (size_t i = 0; i < u->nmounts; i++) {
+		free(u->mounts[i].source);
+		free(u->mounts[i].target);
+	}
+	free(u->mounts);
+	for (size_t i = 0; i < u->nsecrets; i++) {
+		free(u->secrets[i].name);
+		free(u->secrets[i].path);
+	}
+	free(u->secrets);
+	free_strv(u->networks, u->nnetworks);
+	free(u->health.cmd);
+	free(u->health.http_path);
+	for (size_t i = 0; i < u->ndeps; i++)
+		free(u->deps[i].unit);
+	free(u->deps);
+	free(u->restart.policy);
+	free(u->stop_signal);
+	free(u->plan);
+	free(u->file);
+	memset(u, 0, sizeof(*u));
+}
+
+void rc_network_release(struct rc_network *n)
+{
+	free(n->name);
+	free(n->id);
+	free(n->customer);
+	free(n->subnet);
+	free(n->file);
+	memset(n, 0, sizeof(*n));
+}
+
+void rc_desired_free(struct rc_desired *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nunits; i++)
+		rc_unit_release(&d->units[i]);
+	free(d->units);
+	for (size_t i = 0; i < d->nnetworks; i++)
+		rc_network_release(&d->networks[i]);
+	free(d->networks);
+	free(d->settings.project);
+	free(d->settings.subnet_pool);
+	free_strv(d->settings.bind_roots, d->settings.nbind_roots);
+	free(d->commit);
+	free(d);
+}
+
+struct rc_unit *rc_desired_unit(const struct rc_desired *d, const char *id)
+{
+	for (size_t i = 0; i < d->nunits; i++)
+		if (strcmp(d->units[i].id, id) == 0)
+			return &d->units[i];
+	return NULL;
+}
+
+struct rc_network *rc_desired_network(const struct rc_desired *d, const char *name)
+{
+	for (size_t i = 0; i < d->nnetworks; i++)
+		if (strcmp(d->networks[i].name, name) == 0)
+			return &d->networks[i];
+	return NULL;
+}
+
+const char *rc_dep_cond_name(enum rc_dep_cond c)
+{
+	switch (c) {
+	case RC_DEP_STARTED: return "started";
+	case RC_DEP_HEALTHY: return "healthy";
+	case RC_DEP_COMPLETED: return "completed";
+	}
+	return "?";
+}

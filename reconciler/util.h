@@ -1,0 +1,86 @@
+/*
+ * util.h — allocation, cleanup attributes, fatal errors and small helpers
+ * shared by every module.
+ *
+ * Owns: nothing but process-wide conventions.
+ *
+ * Conventions used across the code base (see docs/architecture.md):
+ *  - x*alloc() never return NULL: out of memory is fatal (die()).
+ *  - Functions that can fail return 0 on success and -1 on failure, and fill a
+ *    `struct rc_err *err` with what went wrong; the caller adds context with
+ *    rc_err_prefix() and only the top level (the CLI) prints it, once.
+ *  - Out-parameters are named ret_* and are left untouched on failure.
+ *  - _cleanup_free_ / _cleanup_(fn) release on every return path; TAKE_PTR()
+ *    hands ownership out.
+ */
+#ifndef RC_UTIL_H
+#define RC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define RC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define RC_NORETURN __attribute__((noreturn))
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+static inline void freep(void *p) { free(*(void **)p); }
+/* Return *pp and set it to NULL: ownership leaves a _cleanup_ variable. */
+#define TAKE_PTR(p) ({ __typeof__(p) _tp = (p); (p) = NULL; _tp; })
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) RC_PRINTF(1, 2);
+/* Grow *arr (of elements of size elem) so that it holds at least n; *cap tracks capacity. */
+void *xgrow(void *arr, size_t elem, size_t n, size_t *cap);
+#define GROW(arr, n, cap) ((arr) = xgrow((arr), sizeof(*(arr)), (n), &(cap)))
+
+RC_NORETURN void die(const char *fmt, ...) RC_PRINTF(1, 2);
+#define BUG(...) bug_at(__FILE__, __LINE__, __VA_ARGS__)
+RC_NORETURN void bug_at(const char *file, int line, const char *fmt, ...) RC_PRINTF(3, 4);
+
+/* An error value carried up the stack. */
+struct rc_err {
+	char msg[2048];
+};
+/* Set the message; returns -1 so `return rc_errf(err, "...")` is one line. err may be NULL. */
+int rc_errf(struct rc_err *err, const char *fmt, ...) RC_PRINTF(2, 3);
+/* Prepend "context: " to the message; returns -1. */
+int rc_err_prefix(struct rc_err *err, const char *fmt, ...) RC_PRINTF(2, 3);
+
+/* Logging to stderr.  Level set once by the CLI (-v / -q). */
+enum rc_log_level { RC_LOG_ERROR = 0, RC_LOG_WARN, RC_LOG_INFO, RC_LOG_DEBUG };
+extern enum rc_log_level rc_log_level;
+void rc_log(enum rc_log_level lvl, const char *fmt, ...) RC_PRINTF(2, 3);
+#define log_error(...) rc_log(RC_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  rc_log(RC_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  rc_log(RC_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) rc_log(RC_LOG_DEBUG, __VA_ARGS__)
+
+/* Monotonic clock in nanoseconds / milliseconds. */
+int64_t now_ns(void);
+int64_t now_ms(void);
+void sleep_ms(int64_t ms);
+
+bool str_eq(const char *a, const char *b);      /* NULL-safe */
+bool str_startswith(const char *s, const char *prefix);
+bool str_endswith(const char *s, const char *suffix);
+int strp_cmp(const void *a, const void *b);     /* qsort over char* */
+
+/*
+ * Write data to path atomically: a temp file in the same directory, fsync,
+ * rename over path, fsync the directory.  mode is the new file's mode.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+		      struct rc_err *err);
+/* Read a whole file (at most max bytes; more is an error). Result is NUL-terminated. */
+int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err);
+
+#endif

@@ -1,0 +1,88 @@
+/* Unit tests for util.c, buf.c and hash.c. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "hash.h"
+#include "tap.h"
+#include "util.h"
+
+static void test_buf(void)
+{
+	struct buf b = BUF_INIT;
+	is_str(buf_cstr(&b), "", "empty buf reads as empty string");
+	buf_adds(&b, "abc");
+	buf_addf(&b, "-%d-", 42);
+	buf_addc(&b, 'z');
+	is_str(b.data, "abc-42-z", "appends and formats");
+	is_int(b.len, 8, "length tracked");
+	buf_reset(&b);
+	buf_add_json_str(&b, "a\"b\\c\n\x01");
+	is_str(b.data, "\"a\\\"b\\\\c\\n\\u0001\"", "json string escaping");
+	buf_release(&b);
+
+	struct buf c;
+	buf_init(&c, 5);
+	is_int(buf_adds(&c, "12345"), 0, "capped buffer accepts up to its max");
+	is_int(buf_adds(&c, "6"), -1, "capped buffer refuses past its max");
+	is_str(c.data, "12345", "refused append leaves the buffer unchanged");
+	size_t n;
+	char *s = buf_detach(&c, &n);
+	is_str(s, "12345", "detach hands the string out");
+	is_int(n, 5, "detach reports length");
+	free(s);
+}
+
+static void test_err(void)
+{
+	struct rc_err e;
+	is_int(rc_errf(&e, "cannot open '%s'", "x"), -1, "rc_errf returns -1");
+	rc_err_prefix(&e, "loading %s", "manifests");
+	is_str(e.msg, "loading manifests: cannot open 'x'", "prefix adds context");
+	is_int(rc_errf(NULL, "ignored"), -1, "NULL err is allowed");
+}
+
+static void test_hash(void)
+{
+	char a[RC_HASH_HEX_LEN + 1], b[RC_HASH_HEX_LEN + 1];
+	rc_hash128_hex("hello", 5, a);
+	rc_hash128_hex("hello", 5, b);
+	is_int(strlen(a), 32, "hash is 32 hex digits");
+	is_str(a, b, "hash is deterministic");
+	rc_hash128_hex("hellp", 5, b);
+	ok(strcmp(a, b) != 0, "different input, different hash");
+}
+
+static void test_atomic_file(void)
+{
+	char dir[] = "/tmp/rc-t-util.XXXXXX";
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	char *p = xasprintf("%s/state.json", dir);
+	struct rc_err e;
+	is_int(write_file_atomic(p, "one", 3, 0600, &e), 0, "atomic write");
+	is_int(write_file_atomic(p, "two!", 4, 0600, &e), 0, "atomic overwrite");
+	char *data = NULL;
+	size_t len = 0;
+	is_int(read_file(p, 100, &data, &len, &e), 0, "read back");
+	is_str(data, "two!", "content is the last write");
+	struct stat st;
+	stat(p, &st);
+	is_int(st.st_mode & 0777, 0600, "mode applied");
+	free(data);
+	is_int(read_file(p, 2, &data, &len, &e), -1, "read_file enforces its cap");
+	unlink(p);
+	rmdir(dir);
+	free(p);
+	is_int(write_file_atomic("/nonexistent-dir/x", "a", 1, 0600, &e), -1, "write into a missing dir fails");
+	ok(strstr(e.msg, "/nonexistent-dir") != NULL, "error names the directory: %s", e.msg);
+}
+
+int main(void)
+{
+	test_buf();
+	test_err();
+	test_hash();
+	test_atomic_file();
+	return done_testing();
+}
