@@ -1,0 +1,58 @@
+/*
+ * manifest.h — the manifest format: YAML documents with a `kind:` (Settings,
+ * Plan, Network, Service, Template, Customer), parsed, validated and expanded
+ * into the desired state (unit.h).  The format is documented in spec/.
+ *
+ * Owns: the only use of yaml.h; the diagnostics list.
+ *
+ * Every problem found is reported as one diagnostic with file:line:col; a
+ * load with any diagnostic yields no desired state.
+ */
+#ifndef RC_MANIFEST_H
+#define RC_MANIFEST_H
+
+#include <stddef.h>
+
+#include "source.h"
+#include "unit.h"
+
+/* Input limits: exceeding one is a diagnostic, never a crash. */
+#define RC_MANIFEST_MAX_DOCS 20000      /* documents per file */
+#define RC_MANIFEST_MAX_DEPTH 32        /* nesting depth */
+#define RC_MANIFEST_MAX_STRING 65536    /* bytes per scalar */
+
+struct rc_diag {
+	char *file;           /* path relative to the repo root; NULL for global problems */
+	int line;             /* 1-based; 0 if unknown */
+	int col;              /* 1-based; 0 if unknown */
+	char *msg;
+};
+
+struct rc_diags {
+	struct rc_diag *v;
+	size_t n;
+	size_t cap;
+};
+
+/* Add a diagnostic (printf-style message). */
+void rc_diags_add(struct rc_diags *d, const char *file, int line, int col, const char *fmt, ...)
+	RC_PRINTF(5, 6);
+/* Sort by file, line, col; format each as "file:line:col: msg\n" into out (a struct buf *). */
+struct buf;
+void rc_diags_sort(struct rc_diags *d);
+void rc_diags_format(const struct rc_diags *d, struct buf *out);
+void rc_diags_release(struct rc_diags *d);
+
+struct manifest_opts {
+	const char *secrets_dir;  /* where secret files live (state dir's secrets/); NULL: do not read secrets */
+};
+
+/*
+ * Parse, validate and expand.  On success (*ret set, return 0) every unit
+ * has its hash and base_hash filled (spec_hash_units()).  On failure
+ * returns -1, *ret untouched, diags holds every problem found.
+ */
+int manifest_load(const struct source_files *files, const struct manifest_opts *opts,
+		  struct rc_desired **ret, struct rc_diags *diags);
+
+#endif
