@@ -19,6 +19,21 @@
 
 #include "hash.h"
 
+/*
+ * Labels on every object the reconciler creates (documented in spec/labels.md).
+ * From these alone a later run rebuilds the whole picture.
+ */
+#define RC_LABEL_MANAGED   "io.reconciler.managed-by"   /* always "reconciler" */
+#define RC_LABEL_PROJECT   "io.reconciler.project"
+#define RC_LABEL_UNIT      "io.reconciler.unit"         /* unit id */
+#define RC_LABEL_CUSTOMER  "io.reconciler.customer"     /* absent for shared units */
+#define RC_LABEL_SERVICE   "io.reconciler.service"
+#define RC_LABEL_HASH      "io.reconciler.hash"
+#define RC_LABEL_BASE_HASH "io.reconciler.base-hash"
+#define RC_LABEL_COMMIT    "io.reconciler.commit"
+#define RC_LABEL_NETWORK   "io.reconciler.network"      /* on networks: manifest-level id */
+#define RC_MANAGED_BY      "reconciler"
+
 enum rc_dep_cond { RC_DEP_STARTED = 0, RC_DEP_HEALTHY, RC_DEP_COMPLETED };
 enum rc_health_kind { RC_HEALTH_NONE = 0, RC_HEALTH_CMD, RC_HEALTH_HTTP };
 enum rc_mount_kind { RC_MOUNT_VOLUME = 0, RC_MOUNT_BIND, RC_MOUNT_SECRET, RC_MOUNT_TMPFS };
