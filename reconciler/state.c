@@ -44,6 +44,12 @@ struct disabled {
 	char *reason;
 };
 
+struct inplace {
+	char *id;
+	char *hash;
+	char *resources;
+};
+
 struct rc_state {
 	char *dir;
 	char *secrets;
@@ -71,6 +77,8 @@ struct rc_state {
 	size_t ndisabled, cdisabled;
 	struct state_awaiting *awaiting;
 	size_t nawaiting, cawaiting;
+	struct inplace *inplace;
+	size_t ninplace, cinplace;
 };
 
 /* Free a string we own but expose through a const pointer. */
@@ -143,6 +151,14 @@ static void clear_file_data(struct rc_state *st, int f)
 		free(st->awaiting);
 		st->awaiting = NULL;
 		st->nawaiting = st->cawaiting = 0;
+		for (size_t i = 0; i < st->ninplace; i++) {
+			free(st->inplace[i].id);
+			free(st->inplace[i].hash);
+			free(st->inplace[i].resources);
+		}
+		free(st->inplace);
+		st->inplace = NULL;
+		st->ninplace = st->cinplace = 0;
 		break;
 	default:
 		BUG("bad state file %d", f);
@@ -351,6 +367,15 @@ static cJSON *emit_units(const struct rc_state *st)
 		put_bool(a, "approved", st->awaiting[i].approved);
 		cJSON_AddItemToArray(awaiting, a);
 	}
+	cJSON *inplace = xarr();
+	for (size_t i = 0; i < st->ninplace; i++) {
+		cJSON *x = xobj();
+		put_str(x, "container", st->inplace[i].id);
+		put_str(x, "hash", st->inplace[i].hash);
+		put_str(x, "resources", st->inplace[i].resources);
+		cJSON_AddItemToArray(inplace, x);
+	}
+	cJSON_AddItemToObject(data, "in_place", inplace);
 	cJSON_AddItemToObject(data, "restarts", restarts);
 	cJSON_AddItemToObject(data, "disabled", disabled);
 	cJSON_AddItemToObject(data, "awaiting_approval", awaiting);
@@ -360,9 +385,16 @@ static cJSON *emit_units(const struct rc_state *st)
 static int parse_units(struct rc_state *st, const cJSON *data)
 {
 	const cJSON *restarts = get_arr(data, "restarts"), *disabled = get_arr(data, "disabled"),
-		    *awaiting = get_arr(data, "awaiting_approval"), *x;
-	if (!restarts || !disabled || !awaiting)
+		    *awaiting = get_arr(data, "awaiting_approval"), *inplace = get_arr(data, "in_place"), *x;
+	if (!restarts || !disabled || !awaiting || !inplace)
 		return -1;
+	cJSON_ArrayForEach(x, inplace) {
+		const char *id, *hash, *res;
+		if (get_str(x, "container", false, &id) < 0 || get_str(x, "hash", false, &hash) < 0 ||
+		    get_str(x, "resources", false, &res) < 0)
+			return -1;
+		state_set_inplace(st, id, hash, res);
+	}
 	cJSON_ArrayForEach(x, restarts) {
 		const char *unit;
 		int64_t failures;
@@ -1331,6 +1363,73 @@ const struct state_awaiting *state_awaiting_all(const struct rc_state *st, size_
 {
 	*ret_n = st->nawaiting;
 	return st->awaiting;
+}
+
+/* ---- in-place updates ------------------------------------------------------------------------ */
+
+static struct inplace *find_inplace(const struct rc_state *st, const char *id)
+{
+	for (size_t i = 0; i < st->ninplace; i++)
+		if (strcmp(st->inplace[i].id, id) == 0)
+			return &st->inplace[i];
+	return NULL;
+}
+
+void state_set_inplace(struct rc_state *st, const char *container_id, const char *hash,
+		       const char *resources)
+{
+	struct inplace *x = find_inplace(st, container_id);
+	if (x && str_eq(x->hash, hash) && str_eq(x->resources, resources))
+		return;
+	if (!x) {
+		GROW(st->inplace, st->ninplace + 1, st->cinplace);
+		x = &st->inplace[st->ninplace++];
+		x->id = xstrdup(container_id);
+	} else {
+		free(x->hash);
+		free(x->resources);
+	}
+	x->hash = xstrdup(hash);
+	x->resources = xstrdup(resources ? resources : "");
+	st->dirty[F_UNITS] = true;
+}
+
+bool state_get_inplace(const struct rc_state *st, const char *container_id, const char **ret_hash,
+		       const char **ret_resources)
+{
+	const struct inplace *x = find_inplace(st, container_id);
+	if (!x)
+		return false;
+	if (ret_hash)
+		*ret_hash = x->hash;
+	if (ret_resources)
+		*ret_resources = x->resources;
+	return true;
+}
+
+void state_del_inplace(struct rc_state *st, const char *container_id)
+{
+	struct inplace *x = find_inplace(st, container_id);
+	if (!x)
+		return;
+	free(x->id);
+	free(x->hash);
+	free(x->resources);
+	*x = st->inplace[--st->ninplace];
+	st->dirty[F_UNITS] = true;
+}
+
+void state_prune_inplace(struct rc_state *st, const char *const *live_ids, size_t n)
+{
+	for (size_t i = 0; i < st->ninplace;) {
+		bool live = false;
+		for (size_t j = 0; j < n && !live; j++)
+			live = strcmp(live_ids[j], st->inplace[i].id) == 0;
+		if (live)
+			i++;
+		else
+			state_del_inplace(st, st->inplace[i].id);
+	}
 }
 
 /* ---- journal ---------------------------------------------------------------------------------- */

@@ -12,7 +12,7 @@
  *                     subnet per network name
  *   applied.json      last applied commit, last good commit, failed commits
  *   units.json        per-unit runtime facts: restart counters, disabled
- *                     units, changes awaiting approval
+ *                     units, changes awaiting approval, in-place updates
  *   journal.jsonl     one JSON object per line per action taken; rotated to
  *                     journal.jsonl.1 .. .N at a size
  *   secrets/          secret files (written by whoever materializes secrets)
@@ -221,6 +221,21 @@ bool state_is_approved(const struct rc_state *st, const char *unit, const char *
 void state_del_awaiting(struct rc_state *st, const char *unit);
 /* All, sorted by unit; borrowed. */
 const struct state_awaiting *state_awaiting_all(const struct rc_state *st, size_t *ret_n);
+
+/*
+ * In-place updates: `docker update` cannot change labels, so after an UPDATE
+ * the container keeps its old hash label.  The executor records the
+ * effective hash and resource lines (planner_resource_lines()) by container
+ * id and feeds them to the planner (see planner.h, struct plan_container).
+ */
+void state_set_inplace(struct rc_state *st, const char *container_id, const char *hash,
+		       const char *resources);
+/* False if none; *ret_hash / *ret_resources borrowed. */
+bool state_get_inplace(const struct rc_state *st, const char *container_id, const char **ret_hash,
+		       const char **ret_resources);
+void state_del_inplace(struct rc_state *st, const char *container_id);
+/* Forget records of containers not in live_ids (they were removed or recreated). */
+void state_prune_inplace(struct rc_state *st, const char *const *live_ids, size_t n);
 
 /* ---- journal.jsonl ---------------------------------------------------------- */
 

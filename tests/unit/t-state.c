@@ -154,6 +154,9 @@ static void test_open_and_persist(void)
 	is_int(state_approve(st, "shared/db", &err), 0, "approve awaiting change");
 	state_set_port(st, "acme/web", 3000, "tcp", 20005);
 	state_set_subnet(st, "t-acme", "10.210.0.64/26");
+	state_set_inplace(st, "cid1", "hash1", "memory=10\n");
+	state_set_inplace(st, "cid2", "hash2", "cpus=5\n");
+	state_set_inplace(st, "cid3", "hash3", "");
 	is_int(state_save(st, &err), 0, "save");
 	state_free(st);
 
@@ -196,6 +199,13 @@ static void test_open_and_persist(void)
 	is_int(state_get_port(st, "acme/web", 3000, "tcp"), 20005, "port allocation persisted");
 	is_int(state_get_port(st, "acme/web", 3000, "udp"), 0, "protocol is part of the key");
 	is_str(state_get_subnet(st, "t-acme"), "10.210.0.64/26", "subnet allocation persisted");
+	const char *ih = NULL, *ir = NULL;
+	ok(state_get_inplace(st, "cid1", &ih, &ir) && str_eq(ih, "hash1") && str_eq(ir, "memory=10\n"),
+	   "in-place record persisted");
+	const char *live[] = { "cid2", "other" };
+	state_prune_inplace(st, live, 2);
+	ok(!state_get_inplace(st, "cid1", NULL, NULL) && !state_get_inplace(st, "cid3", NULL, NULL) &&
+	   state_get_inplace(st, "cid2", NULL, NULL), "prune keeps only live containers");
 	state_del_failed_commit(st, "bad2");
 	state_del_restarts(st, "acme/web");
 	state_del_disabled(st, "acme/worker");
@@ -207,6 +217,8 @@ static void test_open_and_persist(void)
 	state_awaiting_all(st, &na);
 	ok(nf == 1 && na == 1 && !state_is_disabled(st, "acme/worker", NULL) &&
 	   state_get_restarts(st, "acme/web").failures == 0, "deletes persisted");
+	ok(state_get_inplace(st, "cid2", NULL, NULL) && !state_get_inplace(st, "cid1", NULL, NULL),
+	   "in-place prune persisted");
 	state_free(st);
 
 	/* The file is versioned and checksummed. */
