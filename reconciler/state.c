@@ -689,7 +689,6 @@ int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc
 	*ret = st;
 	return 0;
 fail:
-	rc_err_prefix(err, "state directory '%s'", dir);
 	state_free(st);
 	return -1;
 }
