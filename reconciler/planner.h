@@ -1,0 +1,207 @@
+/*
+ * planner.h — pure planning: desired state + what Docker shows → the ordered
+ * list of actions that converges them.  No I/O.
+ *
+ * Owns: the decision of what to do to each container and network and in what
+ * order, with the cause of each action, and the dependency waves the
+ * executor runs in.  It never talks to Docker: the executor fills a
+ * plan_observed from Docker's list calls, calls planner_plan(), checks the
+ * conflicts, and executes the actions in order.
+ *
+ * Preconditions on the desired state: spec_hash_units() has filled every
+ * unit's hash/base_hash, and state_allocate() has filled host ports and
+ * subnets.
+ *
+ * Decisions per desired unit (one kept container per unit):
+ *   no container                        CREATE   "missing"
+ *   spec hash differs, base hash equal  UPDATE   (docker update, same container)
+ *   spec hash differs otherwise         RECREATE (cause: the changed fields)
+ *   image tag now points elsewhere      RECREATE "image X now points to sha256:..."
+ *   wrong container name, or dead       RECREATE
+ *   half-made (state "created"): hash differs, or not connected to one of
+ *   its networks                        RECREATE; else START
+ *   desired running, not running        START    "stopped" / "created, never started" / "paused"
+ *   desired stopped, running            STOP     "desired state: stopped"
+ * CREATE and RECREATE leave the new container running iff the unit's desired
+ * state is running (the executor starts it); UPDATE of a container that must
+ * also start or stop is followed by a START or preceded by a STOP.
+ * Containers whose unit is gone are REMOVEd; extra containers claiming one
+ * unit are REMOVEd ("duplicate"), keeping the one whose hash, then name,
+ * matches (then a running one, then the lowest id).  Networks: NET_CREATE
+ * when missing, NET_REMOVE when no longer desired.
+ *
+ * Order of the actions: NET_CREATE (by name); then REMOVE and STOP in
+ * reverse dependency order (units gone from the manifests first, by id);
+ * then CREATE / RECREATE / UPDATE / START in dependency order (wave by wave,
+ * ties by unit id); NET_REMOVE last.  A desired state in which nothing
+ * differs yields zero actions.
+ */
+#ifndef RC_PLANNER_H
+#define RC_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spec.h"
+#include "unit.h"
+#include "util.h"
+
+/* ---- what Docker shows (filled by the executor; all owned by plan_observed) ---- */
+
+/*
+ * A container carrying our project label.
+ *
+ * hash and spec are the container's EFFECTIVE hash and spec: its labels,
+ * unless an UPDATE has changed it in place since.  `docker update` cannot
+ * change labels, so after an UPDATE the executor records the new hash and
+ * resource lines (state_set_inplace()) and, when filling this struct for
+ * that container id, uses the recorded hash and
+ * planner_overlay_resources(spec label, recorded resources).  Without that
+ * the same UPDATE would be planned forever.
+ */
+struct plan_container {
+	char *id;
+	char *name;           /* without the leading "/" */
+	char *unit;           /* RC_LABEL_UNIT; NULL if missing */
+	char *hash;           /* RC_LABEL_HASH */
+	char *base_hash;      /* RC_LABEL_BASE_HASH */
+	char *spec;           /* RC_LABEL_SPEC: canonical text; NULL if missing */
+	char *commit;         /* RC_LABEL_COMMIT */
+	char *state;          /* created|running|paused|restarting|exited|dead */
+	char *image_id;       /* sha256:... */
+	char *health;         /* healthy|unhealthy|starting|none (NULL = none) */
+	uint16_t *host_ports; /* published host ports */
+	size_t nhost_ports;
+	char **networks;      /* names of the networks it is connected to */
+	size_t nnetworks;
+};
+
+/* A network carrying our project label. */
+struct plan_net {
+	char *id;
+	char *name;
+	char *label;          /* RC_LABEL_NETWORK */
+	char *subnet;         /* NULL if none */
+};
+
+/* A container or network NOT carrying our label (only what conflicts need). */
+struct plan_foreign {
+	char *name;
+	uint16_t *host_ports;
+	size_t nhost_ports;
+};
+
+/* The local image id a reference (as written in the spec, e.g. "app:1") resolves to now. */
+struct plan_image {
+	char *ref;
+	char *id;
+};
+
+struct plan_observed {
+	struct plan_container *containers;
+	size_t ncontainers;
+	struct plan_net *networks;
+	size_t nnetworks;
+	struct plan_foreign *foreign;            /* unmanaged containers */
+	size_t nforeign;
+	struct plan_foreign *foreign_networks;   /* unmanaged networks (name only) */
+	size_t nforeign_networks;
+	struct plan_image *images;               /* refs missing here are not compared */
+	size_t nimages;
+};
+
+/* Free everything in o (and reset it).  o itself is not freed. */
+void plan_observed_release(struct plan_observed *o);
+
+/* ---- the plan ---- */
+
+enum plan_kind {
+	PLAN_NET_CREATE = 0,
+	PLAN_CREATE,
+	PLAN_RECREATE,
+	PLAN_UPDATE,
+	PLAN_START,
+	PLAN_STOP,
+	PLAN_REMOVE,
+	PLAN_NET_REMOVE,
+};
+
+struct plan_action {
+	enum plan_kind kind;
+	char *unit;                      /* unit id; NULL for network actions and unlabelled containers */
+	const struct rc_unit *desired;   /* borrowed from the rc_desired; NULL for REMOVE / network actions */
+	char *container_id;              /* the existing container acted on; NULL for CREATE / network actions */
+	char *container_name;            /* existing name (REMOVE, STOP, ...) or the name to create */
+	char *network;                   /* network name for NET_*; NULL otherwise */
+	const struct rc_network *desired_net; /* borrowed; NET_CREATE only */
+	char *network_id;                /* NET_REMOVE: the existing network's id */
+	char *cause;                     /* for humans; never contains secret values */
+	struct spec_changes changes;     /* RECREATE / UPDATE from a spec diff: fields that changed */
+	bool protected_;                 /* copied from the desired unit (the executor decides about approval);
+	                                    false for units no longer desired */
+	int wave;                        /* dependency level among the desired units (0 for others) */
+};
+
+struct plan {
+	struct plan_action *v;
+	size_t n;
+	/* Conflicts: the plan cannot run while any remains (unmanaged objects holding what we need). */
+	char **conflicts;
+	size_t nconflicts;
+};
+
+/*
+ * Compute the plan.  Returns 0 and fills *ret (release with plan_release())
+ * even when there are conflicts: the caller must check ret->nconflicts
+ * before running anything.  Returns -1 only if the desired dependency graph
+ * has a cycle (which validation should have caught).
+ */
+int planner_plan(const struct rc_desired *d, const struct plan_observed *o, struct plan *ret,
+		 struct rc_err *err);
+void plan_release(struct plan *p);
+/* Number of actions that change something (all of them: a plan has no no-op actions). */
+static inline size_t plan_nactions(const struct plan *p) { return p->n; }
+
+/* "create", "recreate", "update", "start", "stop", "remove", "network create", "network remove". */
+const char *planner_action_kind_name(enum plan_kind k);
+/* Terraform-like marker: "+" create, "-/+" recreate, "~" update, ">" start, "." stop, "-" remove
+ * (the network kinds use "+" and "-"). */
+const char *planner_action_marker(enum plan_kind k);
+
+/* ---- in-place updates (see struct plan_container) ---- */
+
+/* Append the resource lines (spec_key_is_resource) of canonical text spec to out. */
+void planner_resource_lines(const char *spec, struct buf *out);
+/* Append spec with its resource lines replaced by those of resources, sorted. */
+void planner_overlay_resources(const char *spec, const char *resources, struct buf *out);
+
+/* ---- dependency graph and waves ---- */
+
+/*
+ * The dependencies of u that are in d (deps naming unknown units are
+ * skipped).  *ret is an allocated array of pointers into d (free the array);
+ * returns the count.
+ */
+size_t planner_unit_deps(const struct rc_desired *d, const struct rc_unit *u, const struct rc_unit ***ret);
+
+struct plan_wave {
+	const struct rc_unit **units;    /* borrowed from d, sorted by id */
+	size_t n;
+};
+struct plan_waves {
+	struct plan_wave *v;
+	size_t n;
+};
+/*
+ * Split the units named in ids (unit ids of d; unknown ids are an error) into
+ * waves: wave 0 holds those with no dependency inside the set, wave k those
+ * whose deepest dependency inside the set is in wave k-1.  Dependencies
+ * outside the set count as already satisfied.  ids == NULL means all units of
+ * d.  A cycle is an error naming the units on it.
+ */
+int planner_waves(const struct rc_desired *d, const char *const *ids, size_t nids, struct plan_waves *ret,
+		  struct rc_err *err);
+void plan_waves_release(struct plan_waves *w);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * state.h — the state directory: what the reconciler must remember between
+ * runs that Docker itself cannot tell it, plus the allocator of host ports
+ * (`port: auto`) and per-network subnets.
+ *
+ * Owns: the directory (default /var/lib/reconciler, mode 0700) and every file
+ * in it:
+ *
+ *   lock              single-instance lock (flock), holds the holder's pid;
+ *                     never unlinked
+ *   allocations.json  host port per (unit id, container port, proto) and
+ *                     subnet per network name
+ *   applied.json      last applied commit, last good commit, failed commits
+ *   units.json        per-unit runtime facts: restart counters, disabled
+ *                     units, changes awaiting approval, in-place updates
+ *   journal.jsonl     one JSON object per line per action taken; rotated to
+ *                     journal.jsonl.1 .. .N at a size
+ *   secrets/          secret files (written by whoever materializes secrets)
+ *
+ * Each .json file is one document {"version":1,"checksum":"<hash>","data":{..}}
+ * where checksum is rc_hash128_hex() of the compact JSON text of "data".
+ * Every write goes through write_file_atomic().  A missing file is empty
+ * state.  A corrupt file (bad JSON, bad checksum, wrong version, wrong shape)
+ * is moved aside to NAME.corrupt.<unix-time> (only by the lock holder), a
+ * warning is recorded (state_warnings()) and it is treated as empty: the
+ * caller then rebuilds what it can from Docker labels (state_allocate()
+ * re-seeds allocations from what is observed).
+ *
+ * Everything is in memory once opened: getters read memory, setters change
+ * memory and mark the file dirty, state_save() writes the dirty files.  Only
+ * the lock holder may save.  Strings returned by getters are borrowed from
+ * the state and valid until the next setter on the same kind of data or
+ * state_free(); setters copy what they are given.  Times are wall-clock
+ * seconds since the epoch.
+ *
+ * cJSON is used only inside state.c.
+ */
+#ifndef RC_STATE_H
+#define RC_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unit.h"
+#include "util.h"
+
+#define STATE_VERSION 1
+/* Journal rotation defaults: rotate when the next line would pass 4 MiB, keep 3 old files. */
+#define STATE_JOURNAL_MAX_BYTES (4u << 20)
+#define STATE_JOURNAL_KEEP 3
+
+struct rc_state;
+
+enum {
+	STATE_OPEN_LOCK = 1 << 0,  /* take the lock before cleaning and loading (see state_lock) */
+};
+
+/*
+ * Open the state directory dir: create it (0700) and dir/secrets (0700) if
+ * missing, then load every file.  With STATE_OPEN_LOCK, first take the lock
+ * as state_lock() does (failing if another process holds it).  Without it,
+ * the state is a read-only view: nothing is moved or cleaned and
+ * state_save() fails.  *ret is freed with state_free().
+ */
+int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc_err *err);
+/*
+ * Take the single-instance lock (dir/lock, flock LOCK_EX|LOCK_NB) and keep
+ * its fd until state_free().  If another process holds it the error names
+ * that process's pid (read from the file).  On success, write our pid into
+ * the file, remove stale temp files (.NAME.XXXXXX) left by a crash, and
+ * reload every file (setting aside corrupt ones).  Locking twice is a no-op.
+ */
+int state_lock(struct rc_state *st, struct rc_err *err);
+bool state_locked(const struct rc_state *st);
+/* Release everything; closes the lock fd (which releases the lock).  NULL is fine. */
+void state_free(struct rc_state *st);
+
+const char *state_dir(const struct rc_state *st);
+/* dir/secrets, created by state_open(). */
+const char *state_secrets_dir(const struct rc_state *st);
+/*
+ * Warnings gathered while loading (corrupt files set aside), oldest first;
+ * borrowed.  They are not errors: report them and carry on.
+ */
+const char *const *state_warnings(const struct rc_state *st, size_t *ret_n);
+
+/* Write every file changed since it was loaded or last saved (atomically).  Needs the lock. */
+int state_save(struct rc_state *st, struct rc_err *err);
+
+/* ---- allocations.json ---------------------------------------------------- */
+
+/* The host port allocated to (unit, container_port, proto); 0 if none. */
+uint16_t state_get_port(const struct rc_state *st, const char *unit, uint16_t container_port,
+			const char *proto);
+void state_set_port(struct rc_state *st, const char *unit, uint16_t container_port,
+		    const char *proto, uint16_t host_port);
+void state_del_port(struct rc_state *st, const char *unit, uint16_t container_port, const char *proto);
+size_t state_nports(const struct rc_state *st);
+/* The subnet (CIDR) allocated to the network named name; NULL if none. */
+const char *state_get_subnet(const struct rc_state *st, const char *network);
+void state_set_subnet(struct rc_state *st, const char *network, const char *cidr);
+void state_del_subnet(struct rc_state *st, const char *network);
+size_t state_nsubnets(const struct rc_state *st);
+
+/* ---- the allocator --------------------------------------------------------- */
+
+/* A host port published by one of OUR containers (from its unit label and Ports). */
+struct state_obs_port {
+	const char *unit;
+	uint16_t container_port;
+	const char *proto;        /* "tcp" / "udp"; NULL means "tcp" */
+	uint16_t host_port;
+};
+/* A network on the engine and its subnet. */
+struct state_obs_net {
+	const char *name;
+	const char *subnet;       /* CIDR; NULL or IPv6: ignored */
+	bool ours;                /* carries our project label */
+};
+/* What the caller saw in Docker.  All borrowed. */
+struct state_observed {
+	/* Every host port published on the engine, by anyone (ours and unmanaged). */
+	const uint16_t *ports_in_use;
+	size_t nports_in_use;
+	/* Published ports of our containers, by unit. */
+	const struct state_obs_port *our_ports;
+	size_t nour_ports;
+	/* Every network on the engine that has a subnet. */
+	const struct state_obs_net *nets;
+	size_t nnets;
+};
+
+/*
+ * Fill d: ports[i].host_port of every host_auto port and the subnet of every
+ * network without a fixed one, and update the allocations accordingly
+ * (marking allocations.json dirty when anything changed; call state_save()).
+ *
+ *  - An allocation never moves while its unit port / network exists.  What
+ *    our containers actually publish (obs->our_ports) and the subnets of our
+ *    networks win over the file (and re-seed it when it was lost).
+ *  - New ports: the lowest port in settings.port_lo..port_hi that is not
+ *    allocated, not in obs->ports_in_use and not a fixed host port of d.
+ *  - New subnets: the lowest subnet of size settings.subnet_prefix in
+ *    settings.subnet_pool that overlaps no allocated subnet, no subnet in
+ *    obs->nets and no fixed subnet in d.
+ *  - Allocations of units, ports and networks no longer in d are freed.
+ * Fails (leaving state and d possibly half-filled: do not apply) when a pool
+ * is missing, malformed or exhausted.
+ */
+int state_allocate(struct rc_state *st, struct rc_desired *d, const struct state_observed *obs,
+		   struct rc_err *err);
+
+/* IPv4 CIDR helpers (exposed for tests and validation). */
+struct state_cidr {
+	uint32_t addr;    /* network address, host order, host bits cleared */
+	int prefix;       /* 0..32 */
+};
+/* Parse "a.b.c.d/n".  strict: host bits must be zero.  Not strict: they are cleared. */
+int state_cidr_parse(const char *s, bool strict, struct state_cidr *ret, struct rc_err *err);
+bool state_cidr_overlap(struct state_cidr a, struct state_cidr b);
+/* Format into out (at least 19 bytes). */
+void state_cidr_format(struct state_cidr c, char out[19]);
+
+/* ---- applied.json ---------------------------------------------------------- */
+
+/* NULL if never. */
+const char *state_get_last_applied(const struct rc_state *st);
+const char *state_get_last_good(const struct rc_state *st);
+void state_set_last_applied(struct rc_state *st, const char *commit);
+void state_set_last_good(struct rc_state *st, const char *commit);
+
+struct state_failed_commit {
+	const char *commit;
+	int64_t time;
+	const char *message;
+};
+/* Record that commit failed (replacing an earlier record of it). */
+void state_add_failed_commit(struct rc_state *st, const char *commit, int64_t time, const char *message);
+/* The record of commit, or NULL. */
+const struct state_failed_commit *state_get_failed_commit(const struct rc_state *st, const char *commit);
+void state_del_failed_commit(struct rc_state *st, const char *commit);
+/* All records, in insertion order; borrowed. */
+const struct state_failed_commit *state_failed_commits(const struct rc_state *st, size_t *ret_n);
+
+/* ---- units.json ------------------------------------------------------------ */
+
+struct state_restarts {
+	int failures;             /* consecutive failures seen by the daemon */
+	int64_t last_failure;     /* time of the last one; 0 if none */
+	int64_t backoff_ns;       /* current delay before the next restart */
+};
+/* The counter of unit (all zero if none). */
+struct state_restarts state_get_restarts(const struct rc_state *st, const char *unit);
+void state_set_restarts(struct rc_state *st, const char *unit, const struct state_restarts *r);
+void state_del_restarts(struct rc_state *st, const char *unit);
+
+/* Disabled units: the daemon stopped trying (too many failures). reason is copied. */
+bool state_is_disabled(const struct rc_state *st, const char *unit, const char **ret_reason);
+void state_set_disabled(struct rc_state *st, const char *unit, int64_t time, const char *reason);
+void state_del_disabled(struct rc_state *st, const char *unit);
+/* Ids of disabled units, sorted; the array is allocated (free it), the strings borrowed. */
+const char **state_disabled_units(const struct rc_state *st, size_t *ret_n);
+
+/* A change to a protected unit, held until `reconciler approve`. */
+struct state_awaiting {
+	const char *unit;
+	const char *hash;         /* the desired hash awaiting approval */
+	const char *commit;       /* may be NULL */
+	int64_t since;
+	bool approved;
+};
+/* Record (or replace) the change awaiting approval for unit. */
+void state_set_awaiting(struct rc_state *st, const char *unit, const char *hash, const char *commit,
+			int64_t since);
+const struct state_awaiting *state_get_awaiting(const struct rc_state *st, const char *unit);
+/* Mark the awaiting change of unit approved; -1 if none awaits. */
+int state_approve(struct rc_state *st, const char *unit, struct rc_err *err);
+/* True if the change of unit to hash was approved. */
+bool state_is_approved(const struct rc_state *st, const char *unit, const char *hash);
+void state_del_awaiting(struct rc_state *st, const char *unit);
+/* All, sorted by unit; borrowed. */
+const struct state_awaiting *state_awaiting_all(const struct rc_state *st, size_t *ret_n);
+
+/*
+ * In-place updates: `docker update` cannot change labels, so after an UPDATE
+ * the container keeps its old hash label.  The executor records the
+ * effective hash and resource lines (planner_resource_lines()) by container
+ * id and feeds them to the planner (see planner.h, struct plan_container).
+ */
+void state_set_inplace(struct rc_state *st, const char *container_id, const char *hash,
+		       const char *resources);
+/* False if none; *ret_hash / *ret_resources borrowed. */
+bool state_get_inplace(const struct rc_state *st, const char *container_id, const char **ret_hash,
+		       const char **ret_resources);
+void state_del_inplace(struct rc_state *st, const char *container_id);
+/* Forget records of containers not in live_ids (they were removed or recreated). */
+void state_prune_inplace(struct rc_state *st, const char *const *live_ids, size_t n);
+
+/* ---- journal.jsonl ---------------------------------------------------------- */
+
+struct state_journal_entry {
+	int64_t time;             /* 0: now */
+	const char *commit;       /* any field may be NULL: written as null */
+	const char *action;
+	const char *unit;
+	const char *result;       /* "ok", "failed", ... */
+	const char *message;
+};
+/*
+ * Append one line {"time":"<ISO-8601 UTC>","commit":..,"action":..,"unit":..,
+ * "result":..,"message":..} with O_APPEND and fsync.  Before writing, if the
+ * line would take the file past the limit, rotate: journal.jsonl.(keep-1) →
+ * .keep, ..., journal.jsonl → .1.  Needs the lock.
+ */
+int state_journal(struct rc_state *st, const struct state_journal_entry *e, struct rc_err *err);
+/* Change the rotation limit (tests); keep ≥ 1. */
+void state_set_journal_limit(struct rc_state *st, size_t max_bytes, int keep);
+
+#endif

@@ -1,0 +1,677 @@
+/* Unit tests for state.c: files, lock, journal, allocator, CIDR math. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "tap.h"
+#include "unit.h"
+#include "util.h"
+
+static char root[] = "/tmp/rc-t-state.XXXXXX";
+
+static char *path_in(const char *dir, const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+static bool exists(const char *p)
+{
+	return access(p, F_OK) == 0;
+}
+
+static int count_prefix(const char *dir, const char *prefix)
+{
+	int n = 0;
+	char *cmd = xasprintf("ls -a '%s'", dir);
+	FILE *f = popen(cmd, "r");
+	char line[512];
+	while (f && fgets(line, sizeof(line), f))
+		if (str_startswith(line, prefix))
+			n++;
+	if (f)
+		pclose(f);
+	free(cmd);
+	return n;
+}
+
+static void write_text(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_text(const char *p)
+{
+	char *s = NULL;
+	if (read_file(p, 1 << 20, &s, NULL, NULL) < 0)
+		return xstrdup("");
+	return s;
+}
+
+/* ---- desired-state builders ------------------------------------------------- */
+
+static struct rc_desired *mk_desired(void)
+{
+	struct rc_desired *d = xcalloc(1, sizeof(*d));
+	d->settings.project = xstrdup("t");
+	d->settings.port_lo = 20000;
+	d->settings.port_hi = 20099;
+	d->settings.subnet_pool = xstrdup("10.210.0.0/16");
+	d->settings.subnet_prefix = 26;
+	return d;
+}
+
+/* Units must be added in id order (the arrays are sorted). */
+static struct rc_unit *add_unit(struct rc_desired *d, const char *id)
+{
+	d->units = xrealloc(d->units, (d->nunits + 1) * sizeof(*d->units));
+	struct rc_unit *u = &d->units[d->nunits++];
+	memset(u, 0, sizeof(*u));
+	u->id = xstrdup(id);
+	return u;
+}
+
+static void add_port(struct rc_unit *u, uint16_t cport, bool is_auto, uint16_t host)
+{
+	u->ports = xrealloc(u->ports, (u->nports + 1) * sizeof(*u->ports));
+	struct rc_port *p = &u->ports[u->nports++];
+	memset(p, 0, sizeof(*p));
+	p->container_port = cport;
+	p->host_auto = is_auto;
+	p->host_port = host;
+	p->proto = xstrdup("tcp");
+}
+
+static struct rc_network *add_net(struct rc_desired *d, const char *name, const char *subnet)
+{
+	d->networks = xrealloc(d->networks, (d->nnetworks + 1) * sizeof(*d->networks));
+	struct rc_network *n = &d->networks[d->nnetworks++];
+	memset(n, 0, sizeof(*n));
+	n->name = xstrdup(name);
+	n->subnet = subnet ? xstrdup(subnet) : NULL;
+	return n;
+}
+
+static struct rc_state *open_locked(const char *dir)
+{
+	struct rc_state *st = NULL;
+	struct rc_err err;
+	if (state_open(dir, STATE_OPEN_LOCK, &st, &err) < 0) {
+		diag("state_open: %s", err.msg);
+		return NULL;
+	}
+	return st;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_open_and_persist(void)
+{
+	char *dir = path_in(root, "s1");
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	is_int(state_open(dir, 0, &st, &err), 0, "open creates the directory");
+	struct stat sb;
+	ok(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700, "state dir is 0700");
+	char *sec = path_in(dir, "secrets");
+	ok(stat(sec, &sb) == 0 && (sb.st_mode & 0777) == 0700, "secrets dir is 0700");
+	is_str(state_secrets_dir(st), sec, "secrets dir path");
+	ok(!state_locked(st), "not locked without STATE_OPEN_LOCK");
+	state_set_last_applied(st, "abc");
+	is_int(state_save(st, &err), -1, "save without the lock fails");
+	ok(strstr(err.msg, "not locked") != NULL, "... saying why: %s", err.msg);
+	state_free(st);
+
+	/* Stale temp files are removed when the lock is taken; other files stay. */
+	char *tmp1 = path_in(dir, ".applied.json.Ab12Cd");
+	char *tmp2 = path_in(sec, ".db_password.XyZ987");
+	char *keep = path_in(dir, ".hidden-but-not-temp");
+	write_text(tmp1, "partial");
+	write_text(tmp2, "partial");
+	write_text(keep, "x");
+	st = open_locked(dir);
+	ok(st && state_locked(st), "open with lock");
+	ok(!exists(tmp1) && !exists(tmp2), "stale temp files removed");
+	ok(exists(keep), "other dot files kept");
+
+	state_set_last_applied(st, "c1");
+	state_set_last_good(st, "c0");
+	state_add_failed_commit(st, "bad1", 100, "image missing");
+	state_add_failed_commit(st, "bad2", 200, NULL);
+	state_add_failed_commit(st, "bad1", 300, "again");
+	struct state_restarts r = { 3, 1234, 4000000000 };
+	state_set_restarts(st, "acme/web", &r);
+	state_set_disabled(st, "acme/worker", 555, "crash loop");
+	state_set_awaiting(st, "shared/db", "h1", "c1", 777);
+	state_set_awaiting(st, "acme/db", "h2", NULL, 778);
+	is_int(state_approve(st, "nobody", &err), -1, "approve without awaiting change fails");
+	is_int(state_approve(st, "shared/db", &err), 0, "approve awaiting change");
+	state_set_port(st, "acme/web", 3000, "tcp", 20005);
+	state_set_subnet(st, "t-acme", "10.210.0.64/26");
+	state_set_inplace(st, "cid1", "hash1", "memory=10\n");
+	state_set_inplace(st, "cid2", "hash2", "cpus=5\n");
+	state_set_inplace(st, "cid3", "hash3", "");
+	is_int(state_save(st, &err), 0, "save");
+	state_free(st);
+
+	char *lockp = path_in(dir, "lock");
+	ok(exists(lockp), "lock file stays after close");
+	free(lockp);
+	st = open_locked(dir);
+	size_t nw;
+	state_warnings(st, &nw);
+	is_int(nw, 0, "no warnings on a clean reload");
+	is_str(state_get_last_applied(st), "c1", "last applied persisted");
+	is_str(state_get_last_good(st), "c0", "last good persisted");
+	size_t nf;
+	const struct state_failed_commit *fc = state_failed_commits(st, &nf);
+	is_int(nf, 2, "failed commits persisted (re-adding replaces)");
+	is_str(fc[1].commit, "bad1", "replaced record moves to the end");
+	is_str(fc[1].message, "again", "... with its new message");
+	is_int(fc[1].time, 300, "... and time");
+	ok(fc[0].message == NULL, "null message round-trips");
+	ok(state_get_failed_commit(st, "bad2") != NULL && state_get_failed_commit(st, "zzz") == NULL,
+	   "failed commit lookup");
+	struct state_restarts r2 = state_get_restarts(st, "acme/web");
+	ok(r2.failures == 3 && r2.last_failure == 1234 && r2.backoff_ns == 4000000000, "restart counter persisted");
+	is_int(state_get_restarts(st, "nope").failures, 0, "unknown unit has zero counter");
+	const char *reason = NULL;
+	ok(state_is_disabled(st, "acme/worker", &reason) && str_eq(reason, "crash loop"), "disabled persisted");
+	size_t nd;
+	const char **dis = state_disabled_units(st, &nd);
+	ok(nd == 1 && str_eq(dis[0], "acme/worker"), "disabled list");
+	free(dis);
+	ok(state_is_approved(st, "shared/db", "h1"), "approval persisted");
+	ok(!state_is_approved(st, "shared/db", "h9"), "approval is for one hash only");
+	ok(!state_is_approved(st, "acme/db", "h2"), "unapproved stays unapproved");
+	size_t na;
+	const struct state_awaiting *aw = state_awaiting_all(st, &na);
+	ok(na == 2 && str_eq(aw[0].unit, "acme/db") && aw[0].commit == NULL && aw[1].since == 777,
+	   "awaiting list sorted and complete");
+	state_set_awaiting(st, "shared/db", "h3", "c2", 900);
+	ok(!state_is_approved(st, "shared/db", "h3"), "a new change needs a new approval");
+	is_int(state_get_port(st, "acme/web", 3000, "tcp"), 20005, "port allocation persisted");
+	is_int(state_get_port(st, "acme/web", 3000, "udp"), 0, "protocol is part of the key");
+	is_str(state_get_subnet(st, "t-acme"), "10.210.0.64/26", "subnet allocation persisted");
+	const char *ih = NULL, *ir = NULL;
+	ok(state_get_inplace(st, "cid1", &ih, &ir) && str_eq(ih, "hash1") && str_eq(ir, "memory=10\n"),
+	   "in-place record persisted");
+	const char *live[] = { "cid2", "other" };
+	state_prune_inplace(st, live, 2);
+	ok(!state_get_inplace(st, "cid1", NULL, NULL) && !state_get_inplace(st, "cid3", NULL, NULL) &&
+	   state_get_inplace(st, "cid2", NULL, NULL), "prune keeps only live containers");
+	state_del_failed_commit(st, "bad2");
+	state_del_restarts(st, "acme/web");
+	state_del_disabled(st, "acme/worker");
+	state_del_awaiting(st, "acme/db");
+	is_int(state_save(st, &err), 0, "save after deletes");
+	state_free(st);
+	st = open_locked(dir);
+	state_failed_commits(st, &nf);
+	state_awaiting_all(st, &na);
+	ok(nf == 1 && na == 1 && !state_is_disabled(st, "acme/worker", NULL) &&
+	   state_get_restarts(st, "acme/web").failures == 0, "deletes persisted");
+	ok(state_get_inplace(st, "cid2", NULL, NULL) && !state_get_inplace(st, "cid1", NULL, NULL),
+	   "in-place prune persisted");
+	state_free(st);
+
+	/* The file is versioned and checksummed. */
+	char *ap = path_in(dir, "applied.json");
+	char *text = read_text(ap);
+	free(ap);
+	ok(strstr(text, "\"version\":\t1") && strstr(text, "\"checksum\":\t\""), "file carries version and checksum");
+	free(text);
+	free(tmp1);
+	free(tmp2);
+	free(keep);
+	free(sec);
+	free(dir);
+}
+
+static void corrupt_case(const char *name, const char *content, const char *why)
+{
+	char *dir = path_in(root, name);
+	struct rc_state *st = open_locked(dir);
+	state_set_last_applied(st, "c1");
+	state_set_port(st, "u", 80, "tcp", 20001);
+	struct rc_err err;
+	state_save(st, &err);
+	state_free(st);
+
+	char *p = path_in(dir, "applied.json");
+	if (content) {
+		write_text(p, content);
+	} else {
+		/* Flip a value but keep valid JSON: only the checksum can tell. */
+		char *t = read_text(p);
+		char *c1 = strstr(t, "\"c1\"");
+		c1[2] = '2';
+		write_text(p, t);
+		free(t);
+	}
+	/* A read-only open warns and ignores, but leaves the file where it is. */
+	is_int(state_open(dir, 0, &st, &err), 0, "%s: read-only open succeeds", why);
+	size_t nw;
+	const char *const *w = state_warnings(st, &nw);
+	ok(nw == 1 && strstr(w[0], why) && strstr(w[0], "ignored"), "%s: warning: %s", why, nw ? w[0] : "none");
+	ok(state_get_last_applied(st) == NULL, "%s: treated as empty", why);
+	ok(exists(p), "%s: read-only open does not move the file", why);
+	state_free(st);
+
+	st = open_locked(dir);
+	ok(st != NULL, "%s: locked open succeeds", why);
+	w = state_warnings(st, &nw);
+	ok(nw == 1 && strstr(w[0], "moved aside"), "%s: warning: %s", why, nw ? w[0] : "none");
+	ok(state_get_last_applied(st) == NULL, "%s: treated as empty", why);
+	is_int(state_get_port(st, "u", 80, "tcp"), 20001, "%s: other files unaffected", why);
+	ok(!exists(p), "%s: corrupt file moved away", why);
+	is_int(count_prefix(dir, "applied.json.corrupt."), 1, "%s: kept as applied.json.corrupt.<ts>", why);
+	state_set_last_applied(st, "c3");
+	is_int(state_save(st, &err), 0, "%s: saving rebuilt state works", why);
+	state_free(st);
+	st = open_locked(dir);
+	state_warnings(st, &nw);
+	ok(nw == 0 && str_eq(state_get_last_applied(st), "c3"), "%s: clean after rebuild", why);
+	state_free(st);
+	free(p);
+	free(dir);
+}
+
+static void test_corrupt(void)
+{
+	corrupt_case("c-json", "{\"version\": 1, \"checksum\": ", "not valid JSON");
+	corrupt_case("c-sum", NULL, "checksum mismatch");
+	corrupt_case("c-ver", "{\"version\": 99, \"checksum\": \"x\", \"data\": {}}", "unsupported version");
+	corrupt_case("c-shape", "[1,2,3]", "not valid JSON");
+	corrupt_case("c-missing", "{\"version\": 1}", "missing version, checksum or data");
+}
+
+static void test_lock(void)
+{
+	char *dir = path_in(root, "lock");
+	int ready[2], quit[2];
+	if (pipe(ready) < 0 || pipe(quit) < 0)
+		BUG("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rc_state *st = NULL;
+		struct rc_err err;
+		char c = state_open(dir, STATE_OPEN_LOCK, &st, &err) == 0 ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(2);
+		if (read(quit[0], &c, 1) < 0)
+			_exit(2);
+		state_free(st);
+		_exit(0);
+	}
+	char c = 0;
+	ok(read(ready[0], &c, 1) == 1 && c == 'y', "child takes the lock");
+	struct rc_state *st = NULL;
+	struct rc_err err;
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "second locker fails");
+	char want[64];
+	snprintf(want, sizeof(want), "(pid %ld)", (long)pid);
+	ok(strstr(err.msg, want) != NULL, "error names the holder: %s", err.msg);
+	is_int(state_open(dir, 0, &st, &err), 0, "a read-only open works while locked");
+	is_int(state_lock(st, &err), -1, "state_lock on it fails too");
+	state_free(st);
+	if (write(quit[1], "q", 1) != 1)
+		BUG("write");
+	int status;
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exits cleanly");
+	st = open_locked(dir);
+	ok(st != NULL, "lock is free once the holder is gone");
+	is_int(state_lock(st, &err), 0, "locking twice is a no-op");
+	char *lp = path_in(dir, "lock");
+	char *t = read_text(lp);
+	is_int(atol(t), getpid(), "lock file holds our pid");
+	free(t);
+	free(lp);
+	state_free(st);
+	close(ready[0]);
+	close(ready[1]);
+	close(quit[0]);
+	close(quit[1]);
+	free(dir);
+}
+
+static struct rc_desired *three_units(void)
+{
+	struct rc_desired *d = mk_desired();
+	add_port(add_unit(d, "a/web"), 3000, true, 0);
+	struct rc_unit *b = add_unit(d, "b/web");
+	add_port(b, 3000, true, 0);
+	add_port(b, 9000, false, 20001);   /* fixed: never allocated to anyone else */
+	add_port(add_unit(d, "c/web"), 3000, true, 0);
+	add_net(d, "t-a", NULL);
+	add_net(d, "t-b", NULL);
+	add_net(d, "t-fixed", "10.210.0.64/26");
+	return d;
+}
+
+static void test_allocate_ports(void)
+{
+	char *dir = path_in(root, "alloc");
+	struct rc_state *st = open_locked(dir);
+	struct rc_err err;
+	struct rc_desired *d = three_units();
+	uint16_t in_use[] = { 20002, 80 };   /* held by someone on the engine */
+	struct state_observed obs = { .ports_in_use = in_use, .nports_in_use = 2 };
+	is_int(state_allocate(st, d, &obs, &err), 0, "allocate");
+	is_int(d->units[0].ports[0].host_port, 20000, "first unit gets the lowest port");
+	is_int(d->units[1].ports[0].host_port, 20003, "fixed and in-use ports are skipped");
+	is_int(d->units[1].ports[1].host_port, 20001, "fixed port untouched");
+	is_int(d->units[2].ports[0].host_port, 20004, "third unit next");
+	is_int(state_nports(st), 3, "three allocations recorded");
+	is_str(d->networks[0].subnet, "10.210.0.0/26", "first network gets the first subnet");
+	is_str(d->networks[1].subnet, "10.210.0.128/26", "fixed subnet in the pool is skipped");
+	is_str(d->networks[2].subnet, "10.210.0.64/26", "fixed subnet untouched");
+	is_int(state_nsubnets(st), 2, "only allocated subnets recorded");
+	is_int(state_save(st, &err), 0, "save");
+	state_free(st);
+	rc_desired_free(d);
+
+	/* A later run with a new unit sorted first: nothing moves, the newcomer takes a free port. */
+	st = open_locked(dir);
+	d = mk_desired();
+	add_port(add_unit(d, "0/new"), 3000, true, 0);
+	add_port(add_unit(d, "a/web"), 3000, true, 0);
+	add_port(add_unit(d, "b/web"), 3000, true, 0);
+	add_port(add_unit(d, "c/web"), 3000, true, 0);
+	add_net(d, "t-0", NULL);
+	add_net(d, "t-a", NULL);
+	add_net(d, "t-b", NULL);
+	is_int(state_allocate(st, d, NULL, &err), 0, "allocate again");
+	is_int(d->units[1].ports[0].host_port, 20000, "a/web kept its port");
+	is_int(d->units[2].ports[0].host_port, 20003, "b/web kept its port");
+	is_int(d->units[3].ports[0].host_port, 20004, "c/web kept its port");
+	is_int(d->units[0].ports[0].host_port, 20001, "newcomer takes the lowest free port");
+	is_str(d->networks[1].subnet, "10.210.0.0/26", "t-a kept its subnet");
+	is_str(d->networks[2].subnet, "10.210.0.128/26", "t-b kept its subnet");
+	is_str(d->networks[0].subnet, "10.210.0.64/26", "newcomer network takes the lowest free subnet");
+	state_save(st, &err);
+	state_free(st);
+	rc_desired_free(d);
+
+	/* b/web and t-b removed: their allocations are freed and reused. */
+	st = open_locked(dir);
+	d = mk_desired();
+	add_port(add_unit(d, "0/new"), 3000, true, 0);
+	add_port(add_unit(d, "a/web"), 3000, true, 0);
+	add_port(add_unit(d, "c/web"), 3000, true, 0);
+	add_port(add_unit(d, "d/web"), 3000, true, 0);
+	add_net(d, "t-0", NULL);
+	add_net(d, "t-a", NULL);
+	add_net(d, "t-d", NULL);
+	is_int(state_allocate(st, d, NULL, &err), 0, "allocate after removal");
+	is_int(state_get_port(st, "b/web", 3000, "tcp"), 0, "removed unit's port freed");
+	ok(state_get_subnet(st, "t-b") == NULL, "removed network's subnet freed");
+	is_int(d->units[3].ports[0].host_port, 20002, "freed ports are reused lowest first");
+	is_str(d->networks[2].subnet, "10.210.0.128/26", "freed subnet reused");
+	state_save(st, &err);
+	state_free(st);
+	rc_desired_free(d);
+
+	/* Same desired state twice: nothing to write. */
+	st = open_locked(dir);
+	char *p = path_in(dir, "allocations.json");
+	char *before = read_text(p);
+	d = mk_desired();
+	add_port(add_unit(d, "0/new"), 3000, true, 0);
+	add_port(add_unit(d, "a/web"), 3000, true, 0);
+	add_port(add_unit(d, "c/web"), 3000, true, 0);
+	add_port(add_unit(d, "d/web"), 3000, true, 0);
+	add_net(d, "t-0", NULL);
+	add_net(d, "t-a", NULL);
+	add_net(d, "t-d", NULL);
+	is_int(state_allocate(st, d, NULL, &err), 0, "allocate unchanged");
+	unlink(p);
+	state_save(st, &err);
+	ok(!exists(p), "unchanged allocations are not rewritten");
+	write_text(p, before);
+	free(before);
+	free(p);
+	state_free(st);
+	rc_desired_free(d);
+	free(dir);
+}
+
+static void test_reseed(void)
+{
+	/* The state file was lost: what our containers publish becomes the allocation again. */
+	char *dir = path_in(root, "reseed");
+	struct rc_state *st = open_locked(dir);
+	struct rc_err err;
+	struct rc_desired *d = three_units();
+	struct state_obs_port ours[] = {
+		{ "b/web", 3000, "tcp", 20050 },
+		{ "c/web", 3000, NULL, 20007 },
+		{ "c/web", 4000, "tcp", 20009 },    /* a port no longer desired: ignored */
+	};
+	uint16_t in_use[] = { 20050, 20007, 20009, 20000 };
+	struct state_obs_net nets[] = {
+		{ "t-b", "10.210.3.0/26", true },
+		{ "docker0-ish", "10.210.0.0/25", false },    /* unmanaged, overlaps two candidates */
+		{ "v6", "fd00::/64", false },
+	};
+	struct state_observed obs = { in_use, 4, ours, 3, nets, 3 };
+	is_int(state_allocate(st, d, &obs, &err), 0, "allocate from observed: %s", err.msg);
+	is_int(d->units[1].ports[0].host_port, 20050, "b/web re-seeded from its container");
+	is_int(d->units[2].ports[0].host_port, 20007, "c/web re-seeded (proto defaults to tcp)");
+	is_int(d->units[0].ports[0].host_port, 20002, "a/web gets a new port, skipping ports in use");
+	is_int(state_get_port(st, "c/web", 4000, "tcp"), 0, "undesired observed port not recorded");
+	is_str(d->networks[1].subnet, "10.210.3.0/26", "t-b re-seeded from its network");
+	is_str(d->networks[0].subnet, "10.210.0.128/26", "t-a skips subnets overlapping unmanaged networks");
+	state_save(st, &err);
+	state_free(st);
+	rc_desired_free(d);
+
+	/* Observed wins over a stale file. */
+	st = open_locked(dir);
+	d = three_units();
+	struct state_obs_port moved[] = { { "a/web", 3000, "tcp", 20060 } };
+	struct state_observed obs2 = { .our_ports = moved, .nour_ports = 1 };
+	is_int(state_allocate(st, d, &obs2, &err), 0, "allocate");
+	is_int(d->units[0].ports[0].host_port, 20060, "what the container publishes wins");
+	is_int(state_get_port(st, "a/web", 3000, "tcp"), 20060, "... and is recorded");
+	is_int(d->units[1].ports[0].host_port, 20050, "b/web kept from the file");
+	state_free(st);
+	rc_desired_free(d);
+	free(dir);
+}
+
+static void test_exhaustion(void)
+{
+	char *dir = path_in(root, "exhaust");
+	struct rc_state *st = open_locked(dir);
+	struct rc_err err;
+	struct rc_desired *d = three_units();
+	d->settings.port_lo = 20000;
+	d->settings.port_hi = 20002;   /* 20001 is fixed: only two free */
+	is_int(state_allocate(st, d, NULL, &err), -1, "port pool exhaustion fails");
+	ok(strstr(err.msg, "port pool 20000-20002 is exhausted") && strstr(err.msg, "c/web"),
+	   "clear message: %s", err.msg);
+	rc_desired_free(d);
+
+	d = three_units();
+	d->settings.port_lo = d->settings.port_hi = 0;
+	is_int(state_allocate(st, d, NULL, &err), -1, "auto port without a range fails");
+	ok(strstr(err.msg, "no port range") != NULL, "clear message: %s", err.msg);
+	rc_desired_free(d);
+
+	d = three_units();
+	free(d->settings.subnet_pool);
+	d->settings.subnet_pool = xstrdup("10.210.0.0/25");   /* two /26, one fixed */
+	is_int(state_allocate(st, d, NULL, &err), -1, "subnet pool exhaustion fails");
+	ok(strstr(err.msg, "subnet pool '10.210.0.0/25' is exhausted") && strstr(err.msg, "t-b"),
+	   "clear message: %s", err.msg);
+	rc_desired_free(d);
+
+	d = three_units();
+	free(d->settings.subnet_pool);
+	d->settings.subnet_pool = xstrdup("10.210.0.1/16");
+	is_int(state_allocate(st, d, NULL, &err), -1, "malformed pool fails");
+	ok(strstr(err.msg, "host bits set") != NULL, "clear message: %s", err.msg);
+	rc_desired_free(d);
+
+	d = three_units();
+	d->settings.subnet_prefix = 12;
+	is_int(state_allocate(st, d, NULL, &err), -1, "subnet size larger than the pool fails");
+	rc_desired_free(d);
+
+	/* 1000 customers fit in a /16 of /26 subnets, and the 1025th does not. */
+	d = mk_desired();
+	d->settings.port_lo = 20000;
+	d->settings.port_hi = 29999;
+	for (int i = 0; i < 1025; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "c%04d/web", i);
+		add_port(add_unit(d, name), 3000, true, 0);
+		snprintf(name, sizeof(name), "t-c%04d", i);
+		add_net(d, name, NULL);
+	}
+	d->nnetworks = 1024;
+	is_int(state_allocate(st, d, NULL, &err), 0, "1024 networks and 1025 auto ports fit");
+	is_str(d->networks[999].subnet, "10.210.249.192/26", "1000th customer subnet");
+	is_str(d->networks[1023].subnet, "10.210.255.192/26", "last subnet of the pool");
+	is_int(d->units[1024].ports[0].host_port, 21024, "1025th port");
+	d->nnetworks = 1025;
+	for (size_t i = 0; i < 1024; i++) {
+		free(d->networks[i].subnet);
+		d->networks[i].subnet = NULL;
+	}
+	is_int(state_allocate(st, d, NULL, &err), -1, "1025 networks do not fit");
+	ok(strstr(err.msg, "t-c1024") != NULL, "names the network that did not fit: %s", err.msg);
+	rc_desired_free(d);
+	state_free(st);
+	free(dir);
+}
+
+static void test_cidr(void)
+{
+	struct state_cidr a, b;
+	struct rc_err err;
+	char out[19];
+	is_int(state_cidr_parse("10.210.0.0/16", true, &a, &err), 0, "parse /16");
+	ok(a.addr == 0x0AD20000u && a.prefix == 16, "address and prefix");
+	state_cidr_format(a, out);
+	is_str(out, "10.210.0.0/16", "format round-trips");
+	is_int(state_cidr_parse("0.0.0.0/0", true, &a, &err), 0, "parse /0");
+	is_int(state_cidr_parse("255.255.255.255/32", true, &a, &err), 0, "parse /32");
+	state_cidr_format(a, out);
+	is_str(out, "255.255.255.255/32", "format /32");
+	is_int(state_cidr_parse("10.0.0.1/24", true, &a, &err), -1, "strict refuses host bits");
+	ok(strstr(err.msg, "10.0.0.0/24") != NULL, "and suggests the network: %s", err.msg);
+	is_int(state_cidr_parse("10.0.0.1/24", false, &a, &err), 0, "lenient clears host bits");
+	state_cidr_format(a, out);
+	is_str(out, "10.0.0.0/24", "cleared");
+	const char *bad[] = { "10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "300.0.0.0/8",
+			      "10.0.0/8", "/8", "10.0.0.0/08", "10.0.0.0/8x", "fd00::/64", "" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		is_int(state_cidr_parse(bad[i], false, &a, &err), -1, "refuses '%s'", bad[i]);
+	struct {
+		const char *x, *y;
+		bool overlap;
+	} cases[] = {
+		{ "10.210.0.0/26", "10.210.0.64/26", false },
+		{ "10.210.0.0/26", "10.210.0.0/25", true },
+		{ "10.210.0.64/26", "10.210.0.0/25", true },
+		{ "10.210.0.128/26", "10.210.0.0/25", false },
+		{ "10.0.0.0/8", "10.210.3.0/26", true },
+		{ "0.0.0.0/0", "192.168.1.0/24", true },
+		{ "255.255.255.0/24", "255.255.255.255/32", true },
+		{ "10.210.0.63/32", "10.210.0.64/26", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		state_cidr_parse(cases[i].x, true, &a, NULL);
+		state_cidr_parse(cases[i].y, true, &b, NULL);
+		ok(state_cidr_overlap(a, b) == cases[i].overlap && state_cidr_overlap(b, a) == cases[i].overlap,
+		   "%s %s %s", cases[i].x, cases[i].overlap ? "overlaps" : "does not overlap", cases[i].y);
+	}
+}
+
+static int count_lines(const char *p)
+{
+	char *t = read_text(p);
+	int n = 0;
+	for (char *c = t; *c; c++)
+		n += *c == '\n';
+	free(t);
+	return n;
+}
+
+static void test_journal(void)
+{
+	char *dir = path_in(root, "journal");
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	state_open(dir, 0, &st, &err);
+	struct state_journal_entry e = { 0, "c1", "create", "acme/web", "ok", "created" };
+	is_int(state_journal(st, &e, &err), -1, "journal needs the lock");
+	state_free(st);
+
+	st = open_locked(dir);
+	char *j = path_in(dir, "journal.jsonl");
+	e.time = 1700000000;
+	e.message = "line \"one\"\nwith newline";
+	is_int(state_journal(st, &e, &err), 0, "append");
+	char *t = read_text(j);
+	is_str(t, "{\"time\":\"2023-11-14T22:13:20Z\",\"commit\":\"c1\",\"action\":\"create\",\"unit\":\"acme/web\","
+		  "\"result\":\"ok\",\"message\":\"line \\\"one\\\"\\nwith newline\"}\n",
+	       "one JSON object per line, escaped");
+	size_t line_len = strlen(t);
+	free(t);
+	e.commit = NULL;
+	e.message = "xxxxxxxxxxxxxxxxxxxxxxxxxxx";
+	state_set_journal_limit(st, line_len * 3, 3);
+	/* Lines have similar lengths: about 3 lines per file before rotating. */
+	for (int i = 0; i < 20; i++)
+		if (state_journal(st, &e, &err) < 0)
+			diag("journal: %s", err.msg);
+	char *j1 = xasprintf("%s.1", j), *j2 = xasprintf("%s.2", j), *j3 = xasprintf("%s.3", j),
+	     *j4 = xasprintf("%s.4", j);
+	ok(exists(j1) && exists(j2) && exists(j3), "rotated files .1 .2 .3 exist");
+	ok(!exists(j4), "only 3 rotated files are kept");
+	struct stat sb;
+	ok(stat(j, &sb) == 0 && (size_t)sb.st_size <= line_len * 3, "current file within the limit");
+	ok(stat(j1, &sb) == 0 && (size_t)sb.st_size <= line_len * 3, "rotated file within the limit");
+	int n0 = count_lines(j), n1 = count_lines(j1), n2 = count_lines(j2), n3 = count_lines(j3);
+	ok(n0 >= 1 && n1 >= 2 && n2 >= 2 && n3 >= 2, "every file holds whole lines (%d %d %d %d)", n0, n1, n2, n3);
+	ok(n0 + n1 + n2 + n3 < 21, "oldest lines dropped (%d kept of 21)", n0 + n1 + n2 + n3);
+	t = read_text(j);
+	ok(strstr(t, "\"commit\":null") != NULL, "NULL fields written as null");
+	free(t);
+	free(j1);
+	free(j2);
+	free(j3);
+	free(j4);
+	free(j);
+	state_free(st);
+	free(dir);
+}
+
+int main(void)
+{
+	if (!mkdtemp(root))
+		BUG("mkdtemp: %s", strerror(errno));
+	test_open_and_persist();
+	test_corrupt();
+	test_lock();
+	test_allocate_ports();
+	test_reseed();
+	test_exhaustion();
+	test_cidr();
+	test_journal();
+	char *cmd = xasprintf("rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", root);
+	free(cmd);
+	return done_testing();
+}
