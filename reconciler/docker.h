@@ -1,0 +1,497 @@
+/*
+ * docker.h — the Docker Engine API client (API 1.41, libcurl + cJSON).
+ *
+ * Owns: the connection to the engine (struct dk_client), the per-operation
+ * call counters, every request body and every parsed response.  libcurl and
+ * cJSON stay inside docker.c: callers only see the C structs below.
+ *
+ * Host strings (dk_client_open): NULL or "" means unix:///var/run/docker.sock;
+ * "unix:///path" or "/path" a unix socket; "tcp://host:port" and
+ * "http://host:port" plain HTTP over TCP.  Every request goes to
+ * /v1.41/...; opening the client asks GET /version once and fails when the
+ * engine's ApiVersion is below 1.41.
+ *
+ * Results.  Every call that talks to the engine takes an optional
+ * `struct dk_status *st` (may be NULL) and a `struct rc_err *err`:
+ *  - st->http is the HTTP status (0 when the transfer itself failed:
+ *    connection refused, timeout, dropped connection, body over the cap,
+ *    invalid JSON in a 2xx reply leaves st->http at 200 but fails);
+ *  - st->message is Docker's `message` for error replies, "" otherwise.
+ * Calls return 0 for 2xx **and for 304** (already started / stopped: nothing
+ * to do, st->http says which), -1 for anything else with err filled
+ * ("stop 'web': 404: No such container: web").  A caller that treats 404
+ * as done writes: `if (dk_container_stop(...) < 0 && st.http != 404) fail;`
+ * ret_* out-parameters are left untouched on failure.
+ *
+ * Timeouts.  Every call is bounded: the client's timeout (default 30 s),
+ * stop adds the stop timeout plus 30 s, remove (force kills) the client's
+ * timeout plus 30 s; pulls have no overall limit but abort when less than 1
+ * byte/s arrives for `stall_ms`; the events stream has no limit but never
+ * blocks longer than the timeout given to dk_events_next().  Response bodies
+ * larger than the cap (default 64 MiB) are an error.
+ *
+ * Threads.  A dk_client (and its curl handles) must be used by one thread at
+ * a time.  For worker threads make one client per thread with
+ * dk_client_clone(): clones share the (atomic) call counters, so the stats
+ * read from any of them add up every call of the family.  curl_global_init()
+ * must have been called once (main.c does).
+ *
+ * Counters.  Every request made is counted under its enum dk_op (one pull
+ * attempt = one DK_OP_PULL; the version check at open = one DK_OP_VERSION).
+ * dk_op_mutating() tells calls that change the engine's state from
+ * read-only ones; dk_stats_mutating() sums them.
+ */
+#ifndef RC_DOCKER_H
+#define RC_DOCKER_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unit.h"
+#include "util.h"
+
+#define DK_API_VERSION "1.41"
+#define DK_DEFAULT_HOST "unix:///var/run/docker.sock"
+
+struct dk_status {
+	long http;          /* HTTP status; 0 when no complete reply arrived */
+	char message[1024]; /* Docker's "message" on errors, "" on success */
+};
+
+/* ---- client ---- */
+
+struct dk_client;
+
+struct dk_opts {
+	const char *host;      /* see above; NULL = DK_DEFAULT_HOST */
+	long timeout_ms;       /* per call; 0 = 30000 */
+	long connect_timeout_ms; /* 0 = 5000 */
+	size_t max_body;       /* response cap in bytes; 0 = 64 MiB */
+};
+
+/* Open a client and check the engine's API version.  *ret_client is freed with dk_client_free(). */
+int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struct rc_err *err);
+/* A new client for another thread: same host and options, shared counters.  No request made. */
+struct dk_client *dk_client_clone(const struct dk_client *c);
+/* Free a client (NULL is fine).  Counters live while any clone does. */
+void dk_client_free(struct dk_client *c);
+
+/* ---- counters ---- */
+
+enum dk_op {
+	DK_OP_PING = 0,
+	DK_OP_VERSION,
+	DK_OP_LIST,        /* containers */
+	DK_OP_INSPECT,     /* containers, also each inspect of dk_inspect_many */
+	DK_OP_CREATE,
+	DK_OP_START,
+	DK_OP_STOP,
+	DK_OP_KILL,
+	DK_OP_REMOVE,
+	DK_OP_UPDATE,
+	DK_OP_RENAME,
+	DK_OP_NETWORK_LIST,
+	DK_OP_NETWORK_INSPECT,
+	DK_OP_NETWORK_CREATE,
+	DK_OP_NETWORK_REMOVE,
+	DK_OP_NETWORK_CONNECT,
+	DK_OP_NETWORK_DISCONNECT,
+	DK_OP_VOLUME_LIST,
+	DK_OP_VOLUME_CREATE,
+	DK_OP_VOLUME_REMOVE,
+	DK_OP_IMAGE_INSPECT,
+	DK_OP_IMAGE_PULL,
+	DK_OP_IMAGE_REMOVE,
+	DK_OP_EVENTS,
+	DK_OP__MAX
+};
+
+/* "list", "inspect", "network-create", ... (static strings). */
+const char *dk_op_name(enum dk_op op);
+/* True for calls that change the engine's state (create, start, pull, ...). */
+bool dk_op_mutating(enum dk_op op);
+/* Calls of one kind made by c and all its clones. */
+uint64_t dk_stats_get(const struct dk_client *c, enum dk_op op);
+/* Sum over every op / over the mutating ones. */
+uint64_t dk_stats_total(const struct dk_client *c);
+uint64_t dk_stats_mutating(const struct dk_client *c);
+void dk_stats_reset(struct dk_client *c);
+
+/* ---- filters (list calls and events) ---- */
+
+/* One filter term, e.g. {"label", "io.reconciler.project=x"}, {"type", "container"}.
+ * Terms with the same key are OR-ed by the engine, different keys AND-ed. */
+struct dk_filter {
+	const char *key;
+	const char *value;
+};
+
+/* ---- system ---- */
+
+struct dk_version {
+	char *version;         /* "20.10.24" */
+	char *api_version;     /* "1.41" */
+	char *min_api_version;
+	char *os, *arch, *kernel;
+};
+void dk_version_release(struct dk_version *v);
+
+int dk_ping(struct dk_client *c, struct dk_status *st, struct rc_err *err);
+/* Fills *ret (release with dk_version_release). */
+int dk_version(struct dk_client *c, struct dk_version *ret, struct dk_status *st, struct rc_err *err);
+
+/* ---- containers ---- */
+
+struct dk_port_summary {
+	uint16_t private_port;
+	uint16_t public_port;  /* 0: not published */
+	char *type;            /* "tcp" / "udp" */
+	char *ip;              /* host address, NULL when not published */
+};
+
+struct dk_container_summary {
+	char *id;
+	char *name;            /* without the leading "/" */
+	char *image;
+	char *image_id;
+	char *state;           /* "created", "running", "paused", "exited", ... */
+	char *status;          /* "Up 3 minutes" */
+	struct rc_kv *labels;  /* sorted by key */
+	size_t nlabels;
+	struct dk_port_summary *ports;
+	size_t nports;
+	char **networks;       /* names, sorted */
+	size_t nnetworks;
+};
+
+struct dk_container_list {
+	struct dk_container_summary *items;
+	size_t n;
+};
+void dk_container_list_free(struct dk_container_list *l);
+/* Value of a label or NULL (for summaries, inspects, networks, volumes). */
+const char *dk_label(const struct rc_kv *labels, size_t n, const char *key);
+
+/* GET /containers/json?all=1&filters=...; *ret_list is freed with dk_container_list_free(). */
+int dk_container_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
+		      struct dk_container_list **ret_list, struct dk_status *st, struct rc_err *err);
+
+enum dk_mount_type { DK_MOUNT_VOLUME = 0, DK_MOUNT_BIND, DK_MOUNT_TMPFS };
+
+struct dk_mount {
+	enum dk_mount_type type;
+	const char *source;    /* volume name / host path; NULL for tmpfs */
+	const char *target;
+	bool read_only;
+};
+
+struct dk_port {
+	uint16_t container_port;
+	const char *proto;     /* NULL = "tcp" */
+	uint16_t host_port;    /* 0: exposed only, not published */
+	const char *host_ip;   /* NULL = all addresses */
+};
+
+/* Everything dk_container_create() can set.  Zero / NULL means "engine or image default". */
+struct dk_create_spec {
+	const char *name;
+	const char *image;
+	const char *const *cmd;        /* NULL: the image's */
+	size_t ncmd;
+	const char *const *entrypoint; /* NULL: the image's */
+	size_t nentrypoint;
+	const struct rc_kv *env;       /* KEY=VALUE */
+	size_t nenv;
+	const struct rc_kv *labels;
+	size_t nlabels;
+	const char *user;
+	const char *workdir;
+	const struct dk_port *ports;
+	size_t nports;
+	int64_t nano_cpus;
+	int64_t memory;                /* bytes; MemorySwap is sent as 2x (the engine's default) */
+	int64_t memory_reservation;
+	int64_t pids_limit;            /* 0 = unset, -1 = unlimited */
+	const char *restart_policy;    /* "no", "always", "unless-stopped", "on-failure"; NULL = "no" */
+	int restart_max_retries;
+	const char *health_cmd;        /* CMD-SHELL command; NULL: the image's */
+	bool health_disable;           /* Test ["NONE"] */
+	int64_t health_interval_ns, health_timeout_ns, health_start_period_ns;
+	int health_retries;
+	int stop_timeout_s;            /* < 0: engine default (10); 0 is kept (no grace) */
+	const char *stop_signal;
+	const struct dk_mount *mounts; /* HostConfig.Mounts: volume, bind, tmpfs */
+	size_t nmounts;
+	const char *network;           /* the one network given at create (NULL: default bridge) */
+	const char *const *aliases;    /* on that network */
+	size_t naliases;
+};
+
+/* POST /containers/create?name=...  *ret_id is malloc'ed (may be NULL). 409: name in use, 404: no image. */
+int dk_container_create(struct dk_client *c, const struct dk_create_spec *s, char **ret_id,
+			struct dk_status *st, struct rc_err *err);
+
+struct dk_port_binding {
+	uint16_t container_port;
+	char *proto;
+	uint16_t host_port;
+	char *host_ip;         /* NULL when "" */
+};
+
+struct dk_mount_info {
+	enum dk_mount_type type;
+	char *source;          /* volume name or host path; NULL for tmpfs */
+	char *target;
+	bool read_only;
+};
+
+struct dk_net_attach {
+	char *name;
+	char *network_id;
+	char **aliases;        /* without the short container id */
+	size_t naliases;
+	char *ip;              /* NULL when none */
+};
+
+struct dk_container {
+	char *id;
+	char *name;            /* without "/" */
+	char *image;           /* Config.Image, as given at create */
+	char *image_id;        /* sha256:... */
+	char *created;
+	/* Config (the engine merges the image's env, labels and exposed ports in) */
+	char **env;            /* KEY=VALUE as the engine reports them */
+	size_t nenv;
+	struct rc_kv *labels;  /* sorted by key */
+	size_t nlabels;
+	char **cmd;
+	size_t ncmd;
+	char **entrypoint;
+	size_t nentrypoint;
+	char *user;            /* NULL when "" */
+	char *workdir;         /* NULL when "" */
+	bool has_health;
+	char **health_test;    /* e.g. {"CMD-SHELL", "..."} */
+	size_t nhealth_test;
+	int64_t health_interval_ns, health_timeout_ns, health_start_period_ns;
+	int health_retries;
+	char **exposed_ports;  /* "8080/tcp", sorted */
+	size_t nexposed_ports;
+	int stop_timeout_s;    /* -1 when unset */
+	char *stop_signal;     /* NULL when unset */
+	/* HostConfig */
+	int64_t nano_cpus, memory, memory_reservation, pids_limit;
+	char *restart_policy;  /* "" becomes "no" */
+	int restart_max_retries;
+	struct dk_port_binding *port_bindings; /* sorted by (container_port, proto) */
+	size_t nport_bindings;
+	struct dk_mount_info *mounts;          /* HostConfig.Mounts and .Binds, sorted by target */
+	size_t nmounts;
+	/* NetworkSettings.Networks, sorted by name */
+	struct dk_net_attach *networks;
+	size_t nnetworks;
+	/* State */
+	char *state_status;    /* "running", "paused", "exited", ... (use this, not running) */
+	bool running, paused, restarting, oom_killed, dead;
+	int exit_code;
+	int pid;
+	char *started_at, *finished_at;
+	char *health_status;   /* NULL: no healthcheck; "starting", "healthy", "unhealthy" */
+	int failing_streak;
+	int restart_count;
+};
+void dk_container_free(struct dk_container *ct);
+const struct dk_net_attach *dk_container_network(const struct dk_container *ct, const char *name);
+
+/* GET /containers/{id}/json.  404 when it does not exist.  Free with dk_container_free(). */
+int dk_container_inspect(struct dk_client *c, const char *id, struct dk_container **ret,
+			 struct dk_status *st, struct rc_err *err);
+
+/* One result of dk_inspect_many(). */
+struct dk_inspect_result {
+	struct dk_status st;
+	struct dk_container *container; /* NULL unless st.http == 200 and parsed */
+	char error[512];                /* "" on success */
+};
+/*
+ * Inspect n containers with at most `parallelism` requests in flight
+ * (multi interface, one thread).  results[] (n, caller-allocated) gets one
+ * entry per id; release them with dk_inspect_results_release().  Returns 0
+ * when every id was inspected or is gone (404), -1 otherwise with err set
+ * to the first failure (the other results are still filled).
+ */
+int dk_inspect_many(struct dk_client *c, const char *const *ids, size_t n, int parallelism,
+		    struct dk_inspect_result *results, struct rc_err *err);
+void dk_inspect_results_release(struct dk_inspect_result *results, size_t n);
+
+/* POST /containers/{id}/start (empty body).  304: already running. */
+int dk_container_start(struct dk_client *c, const char *id, struct dk_status *st, struct rc_err *err);
+/* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
+int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
+		      struct rc_err *err);
+/* POST /containers/{id}/kill?signal=...  (NULL: SIGKILL).  409: not running. */
+int dk_container_kill(struct dk_client *c, const char *id, const char *signal, struct dk_status *st,
+		      struct rc_err *err);
+/* DELETE /containers/{id}?force=&v=.  404: already gone. */
+int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
+			struct dk_status *st, struct rc_err *err);
+
+/* What dk_container_update() changes in place; 0 leaves a value unchanged (engine semantics). */
+struct dk_resources {
+	int64_t nano_cpus;
+	int64_t memory;             /* MemorySwap is sent as 2x memory along with it */
+	int64_t memory_reservation; /* must stay <= memory; see docker.c for the ordering */
+	int64_t pids_limit;         /* -1: unlimited */
+	const char *restart_policy; /* NULL: unchanged */
+	int restart_max_retries;
+};
+/* POST /containers/{id}/update. */
+int dk_container_update(struct dk_client *c, const char *id, const struct dk_resources *r,
+			struct dk_status *st, struct rc_err *err);
+/* POST /containers/{id}/rename?name=...  409: name in use. */
+int dk_container_rename(struct dk_client *c, const char *id, const char *new_name,
+			struct dk_status *st, struct rc_err *err);
+
+/* ---- networks ---- */
+
+struct dk_network {
+	char *id;
+	char *name;
+	char *driver;
+	struct rc_kv *labels;  /* sorted */
+	size_t nlabels;
+	bool internal;
+	char **subnets;        /* IPAM.Config[].Subnet */
+	size_t nsubnets;
+	char **containers;     /* container ids (inspect only; list leaves it empty) */
+	size_t ncontainers;
+};
+struct dk_network_list {
+	struct dk_network *items;
+	size_t n;
+};
+void dk_network_free(struct dk_network *n);
+void dk_network_list_free(struct dk_network_list *l);
+
+struct dk_network_spec {
+	const char *name;
+	const char *driver;    /* NULL = "bridge" */
+	const struct rc_kv *labels;
+	size_t nlabels;
+	bool internal;
+	const char *subnet;    /* NULL: from the engine's default pools */
+	const char *gateway;   /* NULL: the engine picks */
+};
+
+int dk_network_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
+		    struct dk_network_list **ret_list, struct dk_status *st, struct rc_err *err);
+int dk_network_inspect(struct dk_client *c, const char *id, struct dk_network **ret,
+		       struct dk_status *st, struct rc_err *err);
+/* POST /networks/create with CheckDuplicate: 409 when the name exists.  *ret_id malloc'ed (may be NULL). */
+int dk_network_create(struct dk_client *c, const struct dk_network_spec *s, char **ret_id,
+		      struct dk_status *st, struct rc_err *err);
+int dk_network_remove(struct dk_client *c, const char *id, struct dk_status *st, struct rc_err *err);
+int dk_network_connect(struct dk_client *c, const char *network, const char *container,
+		       const char *const *aliases, size_t naliases, struct dk_status *st,
+		       struct rc_err *err);
+int dk_network_disconnect(struct dk_client *c, const char *network, const char *container,
+			  bool force, struct dk_status *st, struct rc_err *err);
+
+/* ---- volumes ---- */
+
+struct dk_volume {
+	char *name;
+	char *driver;
+	char *mountpoint;
+	struct rc_kv *labels;
+	size_t nlabels;
+};
+struct dk_volume_list {
+	struct dk_volume *items;
+	size_t n;
+};
+void dk_volume_list_free(struct dk_volume_list *l);
+
+/* POST /volumes/create (the engine answers 201 even when it exists). */
+int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *labels, size_t nlabels,
+		     struct dk_status *st, struct rc_err *err);
+int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
+		   struct dk_volume_list **ret_list, struct dk_status *st, struct rc_err *err);
+/* 404: gone; 409: in use. */
+int dk_volume_remove(struct dk_client *c, const char *name, bool force, struct dk_status *st,
+		     struct rc_err *err);
+
+/* ---- images ---- */
+
+struct dk_image {
+	char *id;              /* sha256:... */
+	char **repo_tags;
+	size_t nrepo_tags;
+};
+void dk_image_free(struct dk_image *img);
+
+int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret,
+		     struct dk_status *st, struct rc_err *err);
+/* DELETE /images/{ref}?force=  (untags; removes the image when no tag is left). */
+int dk_image_remove(struct dk_client *c, const char *ref, bool force, struct dk_status *st,
+		    struct rc_err *err);
+
+struct dk_pull_opts {
+	int retries;           /* after the first attempt; < 0 = none, 0 = default 3 */
+	long first_delay_ms;   /* wait before the first retry, x3 each time; 0 = 5000 (5 s, 15 s, 45 s) */
+	long stall_ms;         /* abort an attempt when < 1 byte/s for this long; 0 = 120000 */
+};
+/*
+ * Pull ref ("name:tag", "name" = ":latest", or "name@sha256:...") with
+ * POST /images/create, scanning every progress line for errors (they arrive
+ * with HTTP 200), retrying with backoff, then inspect the image and return
+ * its Id in *ret_id (malloc'ed).  o may be NULL for the defaults.  On
+ * failure err says how many attempts were made and the last error.
+ */
+int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opts *o, char **ret_id,
+		  struct dk_status *st, struct rc_err *err);
+
+/* ---- events ---- */
+
+struct dk_events;
+
+struct dk_event {
+	char *type;            /* "container", "network", ... */
+	char *action;          /* "start", "die", "health_status: healthy", ... */
+	char *id;              /* Actor.ID */
+	struct rc_kv *attrs;   /* Actor.Attributes (labels, name, exitCode, image, ...), sorted */
+	size_t nattrs;
+	int64_t time;          /* unix seconds */
+	int64_t time_nano;     /* unix nanoseconds (parsed from the raw text, exact) */
+};
+void dk_event_release(struct dk_event *e);
+/* Actor attribute or NULL. */
+const char *dk_event_attr(const struct dk_event *e, const char *key);
+
+/*
+ * Open GET /events?filters=...&since=  (since <= 0: only new events).  The
+ * stream has its own connection (from c's host; counted as DK_OP_EVENTS
+ * on c).  Free with dk_events_close().
+ */
+int dk_events_open(struct dk_client *c, const struct dk_filter *filters, size_t nfilters, int64_t since,
+		   struct dk_events **ret, struct rc_err *err);
+/*
+ * Wait at most timeout_ms for the next event.  Returns 1 with *ret_event
+ * filled (release with dk_event_release), 0 on timeout, -1 when the stream
+ * ended or failed (err says which; reopen, then resync by listing).
+ * Unparsable lines are skipped.
+ */
+int dk_events_next(struct dk_events *ev, int timeout_ms, struct dk_event *ret_event, struct rc_err *err);
+/*
+ * Like dk_events_next(), but also wakes when one of the caller's fds is
+ * ready (fds[i].events as for poll(); revents is set).  Returns 1 (event),
+ * 0 (timeout or some fd ready: check revents) or -1.  Events already
+ * buffered are returned first without waiting.
+ */
+int dk_events_poll(struct dk_events *ev, int timeout_ms, struct pollfd *fds, size_t nfds,
+		   struct dk_event *ret_event, struct rc_err *err);
+void dk_events_close(struct dk_events *ev);
+
+#endif
