@@ -20,6 +20,7 @@
 #define RC_MANIFEST_MAX_DOCS 20000      /* documents per file */
 #define RC_MANIFEST_MAX_DEPTH 32        /* nesting depth */
 #define RC_MANIFEST_MAX_STRING 65536    /* bytes per scalar */
+#define RC_MANIFEST_MAX_DIAGS 1000      /* diagnostics kept; the rest are counted */
 
 struct rc_diag {
 	char *file;           /* path relative to the repo root; NULL for global problems */
@@ -32,12 +33,17 @@ struct rc_diags {
 	struct rc_diag *v;
 	size_t n;
 	size_t cap;
+	size_t dropped;       /* problems past RC_MANIFEST_MAX_DIAGS, counted only */
 };
 
 /* Add a diagnostic (printf-style message). */
 void rc_diags_add(struct rc_diags *d, const char *file, int line, int col, const char *fmt, ...)
 	RC_PRINTF(5, 6);
-/* Sort by file, line, col; format each as "file:line:col: msg\n" into out (a struct buf *). */
+/*
+ * Sort by file, line, col (global problems, file NULL, last); format each as
+ * "file:line:col: msg\n" (or "msg\n" without a file) into out, then
+ * "... and N more problems\n" if some were dropped.
+ */
 struct buf;
 void rc_diags_sort(struct rc_diags *d);
 void rc_diags_format(const struct rc_diags *d, struct buf *out);

@@ -57,6 +57,8 @@ void rc_unit_release(struct rc_unit *u)
 	free(u->deps);
 	free(u->restart.policy);
 	free(u->stop_signal);
+	free_strv(u->cap_add, u->ncap_add);
+	free_strv(u->devices, u->ndevices);
 	free(u->plan);
 	free(u->file);
 	memset(u, 0, sizeof(*u));

@@ -125,6 +125,14 @@ struct rc_unit {
 	/* Lifecycle */
 	int64_t stop_grace_ns;
 	char *stop_signal;    /* NULL: SIGTERM */
+	/* Privileges: only when Settings.policy allows them (see spec/manifest.md). */
+	bool privileged;
+	char **cap_add;       /* capability names without "CAP_", upper case, sorted */
+	size_t ncap_add;
+	char **devices;       /* "host-path:container-path:perms", sorted */
+	size_t ndevices;
+	bool pid_host;        /* pid: host */
+	bool ipc_host;        /* ipc: host */
 	bool running;         /* desired state: running (true) or stopped */
 	bool protected_;      /* changes wait for `reconciler approve` */
 	char *plan;           /* name of the Plan it got its resources from (informational) */

@@ -1,0 +1,3111 @@
+/*
+ * manifest.c — see manifest.h; the format is documented in spec/manifest.md.
+ *
+ * Three passes:
+ *  1. libyaml events → a small tree of nodes that remember file:line:col
+ *     (limits, aliases and duplicate keys are checked here);
+ *  2. each document → one object (settings, plan, network, service,
+ *     template, customer), every key and value checked on its own;
+ *  3. cross-document checks and expansion into rc_units and rc_networks.
+ * Pass 3 runs only when passes 1 and 2 found nothing that would make its
+ * findings unreliable (a syntax error can hide a plan, so "plan not found"
+ * would be noise); every problem of a pass is reported.
+ */
+#include "manifest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "buf.h"
+#include "spec.h"
+#include "util.h"
+
+#define NAME_MAX_LEN 63
+#define CONTAINER_NAME_MAX 128
+#define SECRET_MAX_SIZE (1u << 20)
+#define DEFAULT_PROJECT "reconciler"
+#define DEFAULT_STOP_GRACE_NS (10 * NS_PER_S)
+#define DEFAULT_RESTART_POLICY "unless-stopped"
+#define DEFAULT_BACKOFF_NS (10 * NS_PER_S)
+#define DEFAULT_MAX_BACKOFF_NS (300 * NS_PER_S)
+#define DEFAULT_SUBNET_POOL "10.210.0.0/16"
+#define DEFAULT_SUBNET_PREFIX 26
+#define HEALTH_DEFAULT_INTERVAL_NS (30 * NS_PER_S)
+#define HEALTH_DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
+#define HEALTH_DEFAULT_RETRIES 3
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+
+/* ------------------------------------------------------------------ */
+/* diagnostics                                                         */
+
+void rc_diags_add(struct rc_diags *d, const char *file, int line, int col, const char *fmt, ...)
+{
+	if (d->n >= RC_MANIFEST_MAX_DIAGS) {
+		d->dropped++;
+		return;
+	}
+	va_list ap;
+	char *msg = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		die("out of memory");
+	va_end(ap);
+	GROW(d->v, d->n + 1, d->cap);
+	d->v[d->n].file = file ? xstrdup(file) : NULL;
+	d->v[d->n].line = line;
+	d->v[d->n].col = col;
+	d->v[d->n].msg = msg;
+	d->n++;
+}
+
+static int diag_cmp(const void *pa, const void *pb)
+{
+	const struct rc_diag *a = pa, *b = pb;
+	if (!a->file != !b->file)
+		return a->file ? -1 : 1;
+	if (a->file) {
+		int c = strcmp(a->file, b->file);
+		if (c)
+			return c;
+	}
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return strcmp(a->msg, b->msg);
+}
+
+void rc_diags_sort(struct rc_diags *d)
+{
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+}
+
+void rc_diags_format(const struct rc_diags *d, struct buf *out)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct rc_diag *g = &d->v[i];
+		if (g->file)
+			buf_addf(out, "%s:%d:%d: %s\n", g->file, g->line, g->col, g->msg);
+		else
+			buf_addf(out, "%s\n", g->msg);
+	}
+	if (d->dropped)
+		buf_addf(out, "... and %zu more problems\n", d->dropped);
+}
+
+void rc_diags_release(struct rc_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	d->v = NULL;
+	d->n = d->cap = d->dropped = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the YAML tree                                                       */
+
+enum ykind { Y_SCALAR, Y_MAP, Y_SEQ };
+
+struct ynode {
+	enum ykind kind;
+	bool plain;              /* scalar written without quotes */
+	int line, col;
+	const char *file;
+	char *str;               /* scalar text (NUL-terminated) */
+	size_t len;
+	struct ynode **kids;     /* seq: items; map: key, value, key, value, ... */
+	size_t n, cap;
+};
+
+static void ynode_free(struct ynode *y)
+{
+	if (!y)
+		return;
+	for (size_t i = 0; i < y->n; i++)
+		ynode_free(y->kids[i]);
+	free(y->kids);
+	free(y->str);
+	free(y);
+}
+
+static bool y_is_null(const struct ynode *y)
+{
+	if (!y)
+		return true;
+	if (y->kind != Y_SCALAR || !y->plain)
+		return false;
+	return y->len == 0 || strcmp(y->str, "~") == 0 || strcmp(y->str, "null") == 0 ||
+	       strcmp(y->str, "Null") == 0 || strcmp(y->str, "NULL") == 0;
+}
+
+static size_t y_npairs(const struct ynode *m)
+{
+	return m->kind == Y_MAP ? m->n / 2 : 0;
+}
+static const struct ynode *y_key(const struct ynode *m, size_t i) { return m->kids[2 * i]; }
+static const struct ynode *y_val(const struct ynode *m, size_t i) { return m->kids[2 * i + 1]; }
+
+static const struct ynode *y_get(const struct ynode *m, const char *key)
+{
+	if (!m || m->kind != Y_MAP)
+		return NULL;
+	for (size_t i = 0; i < y_npairs(m); i++)
+		if (strcmp(y_key(m, i)->str, key) == 0)
+			return y_val(m, i);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* load context                                                        */
+
+struct doc {
+	struct ynode *root;
+};
+
+struct ctx {
+	struct rc_diags *d;
+	const struct manifest_opts *opts;
+	struct doc *docs;
+	size_t ndocs, capdocs;
+	char **owned;            /* strings made during checking, freed at the end */
+	size_t nowned, capowned;
+	bool broken;             /* a problem that makes cross-document checks unreliable */
+	struct model *m;
+};
+
+static char *keep(struct ctx *c, char *s)
+{
+	GROW(c->owned, c->nowned + 1, c->capowned);
+	c->owned[c->nowned++] = s;
+	return s;
+}
+
+RC_PRINTF(3, 4)
+static void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		die("out of memory");
+	va_end(ap);
+	if (at)
+		rc_diags_add(c->d, at->file, at->line, at->col, "%s", msg);
+	else
+		rc_diags_add(c->d, NULL, 0, 0, "%s", msg);
+	free(msg);
+}
+
+/* A short, printable excerpt of user text for messages. */
+static const char *shown(struct ctx *c, const char *s)
+{
+	size_t n = strlen(s);
+	bool clean = n <= 80;
+	for (size_t i = 0; clean && i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			clean = false;
+	if (clean)
+		return s;
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < n && i < 60; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == 0x7f)
+			buf_addf(&b, "\\x%02x", ch);
+		else
+			buf_addc(&b, (char)ch);
+	}
+	if (n > 60)
+		buf_adds(&b, "...");
+	return keep(c, buf_detach(&b, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* pass 1: events → tree                                               */
+
+static int pair_cmp(const void *pa, const void *pb)
+{
+	const struct ynode *const *a = pa, *const *b = pb;
+	int r = strcmp((*a)->str, (*b)->str);
+	if (r)
+		return r;
+	if ((*a)->line != (*b)->line)
+		return (*a)->line < (*b)->line ? -1 : 1;
+	return (*a)->col < (*b)->col ? -1 : (*a)->col > (*b)->col;
+}
+
+/* A finished mapping: keys must be scalars and unique; offending pairs are dropped. */
+static void finish_map(struct ctx *c, struct ynode *m)
+{
+	size_t np = m->n / 2;
+	bool *drop = xcalloc(np ? np : 1, sizeof(bool));
+	struct ynode **keys = xcalloc(np ? np : 1, sizeof(*keys));
+	size_t nk = 0;
+	for (size_t i = 0; i < np; i++) {
+		struct ynode *k = m->kids[2 * i];
+		if (k->kind != Y_SCALAR) {
+			diag(c, k, "mapping keys must be plain strings");
+			drop[i] = true;
+		} else {
+			keys[nk++] = k;
+		}
+	}
+	if (nk > 1) {
+		qsort(keys, nk, sizeof(*keys), pair_cmp);
+		for (size_t i = 1; i < nk; i++) {
+			if (strcmp(keys[i]->str, keys[i - 1]->str) != 0)
+				continue;
+			/* find the first of the run for the message */
+			size_t f = i - 1;
+			while (f > 0 && strcmp(keys[f - 1]->str, keys[i]->str) == 0)
+				f--;
+			diag(c, keys[i], "duplicate key '%s' (first at line %d)", shown(c, keys[i]->str),
+			     keys[f]->line);
+			for (size_t j = 0; j < np; j++)
+				if (m->kids[2 * j] == keys[i])
+					drop[j] = true;
+		}
+	}
+	size_t w = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (drop[i]) {
+			ynode_free(m->kids[2 * i]);
+			ynode_free(m->kids[2 * i + 1]);
+			continue;
+		}
+		m->kids[w++] = m->kids[2 * i];
+		m->kids[w++] = m->kids[2 * i + 1];
+	}
+	m->n = w;
+	free(drop);
+	free(keys);
+}
+
+static struct ynode *new_node(enum ykind kind, const char *file, const yaml_mark_t *mark)
+{
+	struct ynode *y = xcalloc(1, sizeof(*y));
+	y->kind = kind;
+	y->file = file;
+	y->line = (int)mark->line + 1;
+	y->col = (int)mark->column + 1;
+	return y;
+}
+
+static void parse_file(struct ctx *c, const struct source_file *f)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	struct ynode *stack[RC_MANIFEST_MAX_DEPTH + 1];
+	int depth = 0;
+	struct ynode *root = NULL;
+	size_t ndocs = 0;
+	bool done = false;
+	const char *file = f->path;
+
+	if (!yaml_parser_initialize(&p))
+		die("out of memory");
+	yaml_parser_set_input_string(&p, (const unsigned char *)f->data, f->len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			const char *problem = p.problem ? p.problem : "invalid YAML";
+			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
+			if (p.error == YAML_READER_ERROR) {
+				/* reader errors carry an offset, not a position */
+				line = 0;
+				col = 0;
+			}
+			if (p.context)
+				rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
+					     p.context, (int)p.context_mark.line + 1);
+			else
+				rc_diags_add(c->d, file, line, col, "syntax error: %s", problem);
+			c->broken = true;
+			break;
+		}
+		struct ynode *y = NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++ndocs > RC_MANIFEST_MAX_DOCS) {
+				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
+					     (int)ev.start_mark.column + 1,
+					     "more than %d documents in one file", RC_MANIFEST_MAX_DOCS);
+				c->broken = true;
+				done = true;
+			}
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+			if (root) {
+				GROW(c->docs, c->ndocs + 1, c->capdocs);
+				c->docs[c->ndocs++].root = root;
+				root = NULL;
+			}
+			depth = 0;
+			break;
+		case YAML_ALIAS_EVENT:
+			rc_diags_add(c->d, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "YAML aliases ('*%s') are not supported: write the value out",
+				     (const char *)ev.data.alias.anchor);
+			c->broken = true;
+			done = true;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (ev.data.scalar.length > RC_MANIFEST_MAX_STRING) {
+				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
+					     (int)ev.start_mark.column + 1,
+					     "value longer than %d bytes", RC_MANIFEST_MAX_STRING);
+				c->broken = true;
+				done = true;
+				break;
+			}
+			y = new_node(Y_SCALAR, file, &ev.start_mark);
+			y->str = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
+			y->len = ev.data.scalar.length;
+			if (strlen(y->str) != y->len) {
+				rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
+				c->broken = true;
+				ynode_free(y);
+				y = NULL;
+				done = true;
+				break;
+			}
+			y->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (depth >= RC_MANIFEST_MAX_DEPTH) {
+				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
+					     (int)ev.start_mark.column + 1, "nested deeper than %d levels",
+					     RC_MANIFEST_MAX_DEPTH);
+				c->broken = true;
+				done = true;
+				break;
+			}
+			y = new_node(ev.type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, file,
+				     &ev.start_mark);
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			if (depth > 0) {
+				depth--;
+				if (stack[depth]->kind == Y_MAP)
+					finish_map(c, stack[depth]);
+			}
+			break;
+		default:
+			break;
+		}
+		if (y) {
+			if (depth == 0) {
+				ynode_free(root);
+				root = y;
+			} else {
+				struct ynode *parent = stack[depth - 1];
+				GROW(parent->kids, parent->n + 1, parent->cap);
+				parent->kids[parent->n++] = y;
+			}
+			if (y->kind != Y_SCALAR)
+				stack[depth++] = y;
+		}
+		yaml_event_delete(&ev);
+	}
+	ynode_free(root);
+	yaml_parser_delete(&p);
+}
+
+/* ------------------------------------------------------------------ */
+/* checking helpers                                                    */
+
+/* Optimal string alignment distance (edits, transpositions count once). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	if (n > 64 || m > 64)
+		return 99;
+	size_t d[65][65];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			size_t v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[n][m];
+}
+
+/* The closest candidate within reach, or NULL. */
+static const char *suggest(const char *word, const char *const *cands, size_t n)
+{
+	size_t best = 99;
+	const char *who = NULL;
+	size_t len = strlen(word);
+	size_t reach = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+	for (size_t i = 0; i < n; i++) {
+		size_t dist = edit_distance(word, cands[i]);
+		if (dist < best) {
+			best = dist;
+			who = cands[i];
+		}
+	}
+	return best <= reach ? who : NULL;
+}
+
+/* " (did you mean 'x'?)" or "" */
+static const char *mean(struct ctx *c, const char *word, const char *const *cands, size_t n)
+{
+	const char *s = suggest(word, cands, n);
+	return s ? keep(c, xasprintf(" (did you mean '%s'?)", s)) : "";
+}
+
+static size_t count_keys(const char *const *keys)
+{
+	size_t n = 0;
+	while (keys[n])
+		n++;
+	return n;
+}
+
+/* Report keys of m not in allowed (NULL-terminated). */
+static void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what)
+{
+	size_t na = count_keys(allowed);
+	for (size_t i = 0; i < y_npairs(m); i++) {
+		const char *k = y_key(m, i)->str;
+		bool found = false;
+		for (size_t j = 0; j < na && !found; j++)
+			found = strcmp(k, allowed[j]) == 0;
+		if (!found)
+			diag(c, y_key(m, i), "unknown key '%s' in %s%s", shown(c, k), what,
+			     mean(c, k, allowed, na));
+	}
+}
+
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* Docker's rule for object names, [a-zA-Z0-9][a-zA-Z0-9_.-]*, and our length cap. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN || !is_alnum(s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* A scalar string (not null); else a diagnostic. */
+static const char *as_str(struct ctx *c, const struct ynode *y, const char *key)
+{
+	if (!y)
+		return NULL;
+	if (y->kind != Y_SCALAR || y_is_null(y)) {
+		diag(c, y, "'%s' must be a string", key);
+		return NULL;
+	}
+	return y->str;
+}
+
+static const char *get_str(struct ctx *c, const struct ynode *m, const char *key)
+{
+	return as_str(c, y_get(m, key), key);
+}
+
+/* A name (Docker-safe); required: diagnostic at m when absent. */
+static const char *get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
+			    bool required)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y) {
+		if (required)
+			diag(c, m, "%s has no '%s'", what, key);
+		return NULL;
+	}
+	const char *s = as_str(c, y, key);
+	if (!s)
+		return NULL;
+	if (!valid_name(s)) {
+		diag(c, y, "invalid %s '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
+		     key, shown(c, s), NAME_MAX_LEN);
+		return NULL;
+	}
+	return s;
+}
+
+/* 1 set, 0 absent, -1 invalid (diagnosed). */
+static int get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y)
+		return 0;
+	if (y->kind == Y_SCALAR && y->plain && strcmp(y->str, "true") == 0) {
+		*ret = true;
+		return 1;
+	}
+	if (y->kind == Y_SCALAR && y->plain && strcmp(y->str, "false") == 0) {
+		*ret = false;
+		return 1;
+	}
+	diag(c, y, "'%s' must be true or false", key);
+	return -1;
+}
+
+static bool parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned dgt = (unsigned)(*s - '0');
+		if (v > (max - dgt) / 10)
+			return false;
+		v = v * 10 + dgt;
+	}
+	*ret = v;
+	return true;
+}
+
+static int get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
+		   int64_t *ret)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y)
+		return 0;
+	uint64_t v;
+	if (y->kind != Y_SCALAR || !parse_uint(y->str, (uint64_t)hi, &v) || (int64_t)v < lo) {
+		diag(c, y, "'%s' must be a whole number from %lld to %lld", key, (long long)lo,
+		     (long long)hi);
+		return -1;
+	}
+	*ret = (int64_t)v;
+	return 1;
+}
+
+/* Durations: 500ms, 10s, 5m, 1h, 1h30m, 1m30s (units in decreasing order). */
+static bool parse_duration(const char *s, int64_t *ret)
+{
+	static const struct { const char *u; int64_t ns; } units[] = {
+		{ "h", 3600 * NS_PER_S }, { "m", 60 * NS_PER_S }, { "s", NS_PER_S },
+		{ "ms", NS_PER_MS }, { "us", 1000 }, { "ns", 1 },
+	};
+	int64_t total = 0;
+	size_t last = 0;
+	bool any = false;
+	while (*s) {
+		uint64_t v = 0;
+		size_t nd = 0;
+		while (s[nd] >= '0' && s[nd] <= '9') {
+			if (v > (UINT64_C(1) << 40))
+				return false;
+			v = v * 10 + (uint64_t)(s[nd] - '0');
+			nd++;
+		}
+		if (nd == 0)
+			return false;
+		s += nd;
+		size_t ul = 0;
+		while (s[ul] && !(s[ul] >= '0' && s[ul] <= '9'))
+			ul++;
+		size_t u;
+		for (u = 0; u < ARRAY_SIZE(units); u++)
+			if (strlen(units[u].u) == ul && strncmp(s, units[u].u, ul) == 0)
+				break;
+		if (u == ARRAY_SIZE(units) || (any && u <= last))
+			return false;
+		if (v > (uint64_t)(INT64_MAX / 4) / (uint64_t)units[u].ns)
+			return false;
+		total += (int64_t)v * units[u].ns;
+		if (total > INT64_MAX / 4)
+			return false;
+		last = u;
+		any = true;
+		s += ul;
+	}
+	if (!any)
+		return false;
+	*ret = total;
+	return true;
+}
+
+static int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y)
+		return 0;
+	int64_t v;
+	if (y->kind != Y_SCALAR || !parse_duration(y->str, &v)) {
+		diag(c, y, "'%s' is not a duration: write e.g. 500ms, 10s, 5m, 1h30m", key);
+		return -1;
+	}
+	*ret = v;
+	return 1;
+}
+
+/* Sizes: bytes, or k/m/g/t (binary) with an optional b. */
+static bool parse_size(const char *s, int64_t *ret)
+{
+	size_t nd = 0;
+	while (s[nd] >= '0' && s[nd] <= '9')
+		nd++;
+	if (nd == 0 || nd > 18)
+		return false;
+	char num[20];
+	memcpy(num, s, nd);
+	num[nd] = '\0';
+	uint64_t v;
+	if (!parse_uint(num, UINT64_C(1) << 62, &v))
+		return false;
+	const char *u = s + nd;
+	uint64_t mul = 1;
+	switch (tolower((unsigned char)*u)) {
+	case '\0': break;
+	case 'b': mul = 1; break;
+	case 'k': mul = UINT64_C(1) << 10; break;
+	case 'm': mul = UINT64_C(1) << 20; break;
+	case 'g': mul = UINT64_C(1) << 30; break;
+	case 't': mul = UINT64_C(1) << 40; break;
+	default: return false;
+	}
+	if (*u) {
+		u++;
+		if (mul > 1 && (*u == 'b' || *u == 'B'))
+			u++;
+		if (*u)
+			return false;
+	}
+	if (v > (UINT64_C(1) << 62) / mul)
+		return false;
+	*ret = (int64_t)(v * mul);
+	return true;
+}
+
+static int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y)
+		return 0;
+	int64_t v;
+	if (y->kind != Y_SCALAR || !parse_size(y->str, &v)) {
+		diag(c, y, "'%s' is not a size: write e.g. 512M, 1G, 1024k or plain bytes", key);
+		return -1;
+	}
+	*ret = v;
+	return 1;
+}
+
+/* CPUs as a decimal with at most 9 fractional digits → nano-CPUs. */
+static bool parse_cpus(const char *s, int64_t *ret)
+{
+	int64_t whole = 0, frac = 0;
+	size_t nw = 0, nf = 0;
+	while (s[nw] >= '0' && s[nw] <= '9') {
+		if (nw >= 5)
+			return false;
+		whole = whole * 10 + (s[nw] - '0');
+		nw++;
+	}
+	s += nw;
+	if (*s == '.') {
+		s++;
+		while (s[nf] >= '0' && s[nf] <= '9') {
+			if (nf >= 9)
+				return false;
+			frac = frac * 10 + (s[nf] - '0');
+			nf++;
+		}
+		if (nf == 0)
+			return false;
+		s += nf;
+	}
+	if (*s || nw == 0)
+		return false;
+	for (size_t i = nf; i < 9; i++)
+		frac *= 10;
+	*ret = whole * NS_PER_S + frac;
+	return true;
+}
+
+static bool parse_port(const char *s, uint16_t *ret)
+{
+	uint64_t v;
+	if (!parse_uint(s, 65535, &v) || v == 0)
+		return false;
+	*ret = (uint16_t)v;
+	return true;
+}
+
+static bool parse_ipv4(const char *s, uint32_t *ret)
+{
+	uint32_t a = 0;
+	for (int i = 0; i < 4; i++) {
+		size_t nd = 0;
+		unsigned v = 0;
+		while (s[nd] >= '0' && s[nd] <= '9' && nd < 4) {
+			v = v * 10 + (unsigned)(s[nd] - '0');
+			nd++;
+		}
+		if (nd == 0 || nd > 3 || v > 255 || (nd > 1 && s[0] == '0'))
+			return false;
+		a = (a << 8) | v;
+		s += nd;
+		if (i < 3) {
+			if (*s != '.')
+				return false;
+			s++;
+		}
+	}
+	if (*s)
+		return false;
+	*ret = a;
+	return true;
+}
+
+struct cidr {
+	uint32_t addr;
+	int prefix;
+};
+
+static uint32_t prefix_mask(int prefix)
+{
+	return prefix == 0 ? 0 : ~UINT32_C(0) << (32 - prefix);
+}
+
+/* 0 ok, -1 malformed, -2 host bits set */
+static int parse_cidr(const char *s, struct cidr *ret)
+{
+	const char *slash = strchr(s, '/');
+	if (!slash || slash - s > 15)
+		return -1;
+	char ip[16];
+	memcpy(ip, s, (size_t)(slash - s));
+	ip[slash - s] = '\0';
+	uint64_t pfx;
+	if (!parse_ipv4(ip, &ret->addr) || !parse_uint(slash + 1, 32, &pfx) || slash[1] == '\0')
+		return -1;
+	ret->prefix = (int)pfx;
+	if (ret->addr & ~prefix_mask(ret->prefix))
+		return -2;
+	return 0;
+}
+
+static bool cidr_overlap(const struct cidr *a, const struct cidr *b)
+{
+	int p = a->prefix < b->prefix ? a->prefix : b->prefix;
+	return (a->addr & prefix_mask(p)) == (b->addr & prefix_mask(p));
+}
+
+static int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret)
+{
+	if (y->kind != Y_SCALAR) {
+		diag(c, y, "'%s' must be a string", key);
+		return -1;
+	}
+	int r = parse_cidr(y->str, ret);
+	if (r == -1) {
+		diag(c, y, "'%s' is not an IPv4 subnet in CIDR form (e.g. 10.210.0.0/16): '%s'", key,
+		     shown(c, y->str));
+		return -1;
+	}
+	if (r == -2) {
+		uint32_t a = ret->addr & prefix_mask(ret->prefix);
+		diag(c, y, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%d'?)", shown(c, y->str),
+		     a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, ret->prefix);
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_seq(struct ctx *c, const struct ynode *y, const char *key)
+{
+	if (y->kind != Y_SEQ) {
+		diag(c, y, "'%s' must be a list", key);
+		return false;
+	}
+	return true;
+}
+
+/* Normalize an absolute path: no empty, '.' or '..' components, no trailing '/'. */
+static bool clean_abs_path(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	if (strcmp(s, "/") == 0)
+		return true;
+	const char *p = s + 1;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+		if (*p == '/')
+			p++;
+		else
+			break;
+	}
+	return s[strlen(s) - 1] != '/';
+}
+
+/* path is root or below it (both clean absolute paths) */
+static bool path_under(const char *path, const char *root)
+{
+	if (strcmp(root, "/") == 0)
+		return true;
+	size_t n = strlen(root);
+	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* ------------------------------------------------------------------ */
+/* pass 2: documents → objects                                         */
+
+struct okv {
+	const char *key, *value;
+	const struct ynode *at;
+};
+struct kvs {
+	struct okv *v;
+	size_t n, cap;
+};
+struct oref {
+	const char *name;
+	const struct ynode *at;
+};
+struct refs {
+	struct oref *v;
+	size_t n, cap;
+};
+struct odep {
+	const char *name;
+	enum rc_dep_cond cond;
+	const struct ynode *at;
+};
+struct ovol {
+	enum rc_mount_kind kind;
+	const char *src, *target;
+	bool ro;
+	const struct ynode *at;
+};
+struct oport {
+	uint16_t host, cont;
+	const char *ip, *proto;
+	const struct ynode *at;
+};
+
+struct osvc {
+	const struct ynode *at;          /* the mapping */
+	const struct ynode *name_at;
+	const char *name;
+	const char *tmpl;                /* NULL: a shared Service */
+	const char *image;
+	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
+	size_t ncommand, nentrypoint;
+	const char *user, *workdir, *stop_signal;
+	struct kvs env, labels;
+	bool has_port;
+	uint16_t port;
+	const struct ynode *port_at;
+	struct oport *ports;
+	size_t nports, capports;
+	struct ovol *vols;
+	size_t nvols, capvols;
+	struct refs secrets, networks;
+	struct odep *deps;
+	size_t ndeps, capdeps;
+	struct rc_health health;         /* strings point into the tree */
+	const struct ynode *health_at;
+	int64_t stop_grace;
+	bool has_stop_grace;
+	const char *plan;
+	const struct ynode *plan_at;
+	bool protected_, stopped;
+	bool privileged, pid_host, ipc_host;
+	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
+};
+
+struct oplan {
+	const struct ynode *at;
+	const char *name;
+	int64_t cpus, memory, memory_reservation, pids;
+	const char *restart_policy;
+	int64_t max_retries, backoff, max_backoff, max_failures;
+	bool has_backoff, has_max_backoff;
+};
+
+struct onet {
+	const struct ynode *at;
+	const char *name;
+	bool internal;
+	const char *subnet;
+	struct cidr cidr;
+	const struct ynode *subnet_at;
+};
+
+struct otmpl {
+	const struct ynode *at;
+	const char *name;
+	const char *plan;
+	const struct ynode *plan_at;
+	struct osvc *svcs;
+	size_t nsvcs;
+};
+
+struct over {
+	const char *name;
+	const struct ynode *at;
+	const char *image;
+	struct kvs env;
+};
+
+struct ocust {
+	const struct ynode *at;
+	const char *id;
+	const char *tmpl;
+	const struct ynode *tmpl_at;
+	const char *plan;
+	const struct ynode *plan_at;
+	bool has_port, port_auto;
+	uint16_t port;
+	const struct ynode *port_at;
+	struct kvs env;
+	struct over *over;
+	size_t nover;
+	bool stopped, protected_;
+};
+
+struct osettings {
+	const struct ynode *at;
+	const char *project;
+	uint16_t port_lo, port_hi;
+	const struct ynode *range_at;
+	struct cidr pool;
+	const char *pool_str;
+	const struct ynode *pool_at;
+	int prefix;
+	int64_t stop_grace;
+	const char *default_plan;
+	const struct ynode *default_plan_at;
+	bool allow_privileged, allow_host_namespaces;
+	struct refs allow_cap_add, allow_devices, bind_roots;
+};
+
+struct model {
+	struct osettings set;
+	bool have_settings;
+	struct oplan *plans;
+	size_t nplans, capplans;
+	struct onet *nets;
+	size_t nnets, capnets;
+	struct osvc *svcs;
+	size_t nsvcs, capsvcs;
+	struct otmpl *tmpls;
+	size_t ntmpls, captmpls;
+	struct ocust *custs;
+	size_t ncusts, capcusts;
+};
+
+static void osvc_release(struct osvc *s)
+{
+	free(s->command);
+	free(s->entrypoint);
+	free(s->env.v);
+	free(s->labels.v);
+	free(s->ports);
+	free(s->vols);
+	free(s->secrets.v);
+	free(s->networks.v);
+	free(s->deps);
+	free(s->cap_add.v);
+	free(s->devices.v);
+}
+
+static void model_release(struct model *m)
+{
+	free(m->set.allow_cap_add.v);
+	free(m->set.allow_devices.v);
+	free(m->set.bind_roots.v);
+	free(m->plans);
+	free(m->nets);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		osvc_release(&m->svcs[i]);
+	free(m->svcs);
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		for (size_t j = 0; j < m->tmpls[i].nsvcs; j++)
+			osvc_release(&m->tmpls[i].svcs[j]);
+		free(m->tmpls[i].svcs);
+	}
+	free(m->tmpls);
+	for (size_t i = 0; i < m->ncusts; i++) {
+		free(m->custs[i].env.v);
+		for (size_t j = 0; j < m->custs[i].nover; j++)
+			free(m->custs[i].over[j].env.v);
+		free(m->custs[i].over);
+	}
+	free(m->custs);
+}
+
+static void refs_add(struct refs *r, const char *name, const struct ynode *at)
+{
+	GROW(r->v, r->n + 1, r->cap);
+	r->v[r->n].name = name;
+	r->v[r->n].at = at;
+	r->n++;
+}
+
+/* A list of names (each Docker-safe, no duplicates). */
+static void get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y || !is_seq(c, y, key))
+		return;
+	for (size_t i = 0; i < y->n; i++) {
+		const struct ynode *it = y->kids[i];
+		const char *s = as_str(c, it, key);
+		if (!s)
+			continue;
+		if (!valid_name(s)) {
+			diag(c, it, "invalid name '%s' in '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
+			     shown(c, s), key, NAME_MAX_LEN);
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < out->n && !dup; j++)
+			dup = strcmp(out->v[j].name, s) == 0;
+		if (dup) {
+			diag(c, it, "'%s' is listed twice in '%s'", s, key);
+			continue;
+		}
+		refs_add(out, s, it);
+	}
+}
+
+/* A list of strings. */
+static void get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y || !is_seq(c, y, key))
+		return;
+	for (size_t i = 0; i < y->n; i++) {
+		const char *s = as_str(c, y->kids[i], key);
+		if (s)
+			refs_add(out, s, y->kids[i]);
+	}
+}
+
+static bool has_ctl_or_space(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static void kvs_set(struct kvs *k, const char *key, const char *value, const struct ynode *at)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		if (strcmp(k->v[i].key, key) == 0) {
+			k->v[i].value = value;
+			k->v[i].at = at;
+			return;
+		}
+	}
+	GROW(k->v, k->n + 1, k->cap);
+	k->v[k->n].key = key;
+	k->v[k->n].value = value;
+	k->v[k->n].at = at;
+	k->n++;
+}
+
+/* env / labels: a mapping, or a list of "KEY=VALUE". */
+static void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y)
+		return;
+	if (y->kind == Y_SCALAR) {
+		diag(c, y, "'%s' must be a mapping or a list of KEY=VALUE", key);
+		return;
+	}
+	size_t n = y->kind == Y_MAP ? y_npairs(y) : y->n;
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *at;
+		const char *k, *v;
+		if (y->kind == Y_MAP) {
+			at = y_key(y, i);
+			const struct ynode *val = y_val(y, i);
+			k = at->str;
+			if (val->kind != Y_SCALAR || y_is_null(val)) {
+				diag(c, val, "value of '%s' in '%s' must be a string", shown(c, k), key);
+				continue;
+			}
+			v = val->str;
+		} else {
+			at = y->kids[i];
+			const char *s = as_str(c, at, key);
+			if (!s)
+				continue;
+			const char *eq = strchr(s, '=');
+			if (!eq) {
+				diag(c, at, "'%s' entry '%s' is not KEY=VALUE", key, shown(c, s));
+				continue;
+			}
+			k = keep(c, xstrndup(s, (size_t)(eq - s)));
+			v = eq + 1;
+		}
+		if (!*k || strchr(k, '=') || has_ctl_or_space(k)) {
+			diag(c, at, "invalid %s name '%s'", labels ? "label" : "variable", shown(c, k));
+			continue;
+		}
+		if (labels && str_startswith(k, "io.reconciler.")) {
+			diag(c, at, "label '%s' is reserved: 'io.reconciler.' labels are set by reconciler", shown(c, k));
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < out->n && !dup; j++)
+			dup = strcmp(out->v[j].key, k) == 0;
+		if (dup) {
+			diag(c, at, "'%s' is set twice in '%s'", shown(c, k), key);
+			continue;
+		}
+		kvs_set(out, k, v, at);
+	}
+}
+
+/* Split a command line like a POSIX shell would (quotes and backslashes only). */
+static int shell_split(struct ctx *c, const char *s, char ***ret, size_t *ret_n)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct buf w = BUF_INIT;
+	bool inword = false;
+	for (const char *p = s;; p++) {
+		if (*p == '\0' || *p == ' ' || *p == '\t' || *p == '\n') {
+			if (inword) {
+				GROW(v, n + 1, cap);
+				v[n++] = keep(c, buf_detach(&w, NULL));
+				inword = false;
+			}
+			if (*p == '\0')
+				break;
+			continue;
+		}
+		inword = true;
+		if (*p == '\'') {
+			const char *e = strchr(p + 1, '\'');
+			if (!e)
+				goto bad;
+			buf_add(&w, p + 1, (size_t)(e - p - 1));
+			if (e == p + 1)
+				buf_add(&w, "", 0);
+			p = e;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == '$' || p[1] == '`'))
+					p++;
+				buf_addc(&w, *p);
+			}
+			if (!*p)
+				goto bad;
+			buf_add(&w, "", 0);
+		} else if (*p == '\\') {
+			if (!p[1])
+				goto bad;
+			p++;
+			buf_addc(&w, *p);
+		} else {
+			buf_addc(&w, *p);
+		}
+	}
+	buf_release(&w);
+	if (!v)
+		v = xcalloc(1, sizeof(*v));
+	*ret = v;
+	*ret_n = n;
+	return 0;
+bad:
+	buf_release(&w);
+	free(v);
+	return -1;
+}
+
+static void get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n)
+{
+	const struct ynode *y = y_get(m, key);
+	if (!y)
+		return;
+	if (y->kind == Y_SCALAR && !y_is_null(y)) {
+		if (shell_split(c, y->str, ret, ret_n) < 0)
+			diag(c, y, "unterminated quote or trailing backslash in '%s'", key);
+		return;
+	}
+	if (y->kind != Y_SEQ) {
+		diag(c, y, "'%s' must be a string or a list of strings", key);
+		return;
+	}
+	char **v = xcalloc(y->n + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < y->n; i++) {
+		const struct ynode *it = y->kids[i];
+		if (it->kind != Y_SCALAR) {
+			diag(c, it, "'%s' must be a list of strings", key);
+			continue;
+		}
+		v[n++] = it->str;
+	}
+	*ret = v;
+	*ret_n = n;
+}
+
+/* "[IP:]HOST:CONTAINER[/PROTO]" */
+static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *it)
+{
+	const char *str = as_str(c, it, "ports");
+	if (!str)
+		return;
+	char *t = keep(c, xstrdup(str));
+	const char *proto = "tcp";
+	char *slash = strchr(t, '/');
+	if (slash) {
+		*slash = '\0';
+		proto = slash + 1;
+		if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) {
+			diag(c, it, "port protocol '%s' is not 'tcp' or 'udp'", shown(c, proto));
+			return;
+		}
+	}
+	if (strchr(t, '-')) {
+		diag(c, it, "port ranges are not supported: '%s'", shown(c, str));
+		return;
+	}
+	char *parts[3];
+	int np = 0;
+	for (char *p = t; np < 3;) {
+		parts[np++] = p;
+		char *colon = strchr(p, ':');
+		if (!colon)
+			break;
+		*colon = '\0';
+		p = colon + 1;
+		if (np == 3) {
+			np = 4;
+			break;
+		}
+	}
+	if (np == 1) {
+		diag(c, it, "'ports' entry '%s' has no host port: write 'HOST:%s' (Docker would pick a random one)",
+		     shown(c, str), shown(c, t));
+		return;
+	}
+	if (np > 3) {
+		diag(c, it, "'ports' entry '%s' is not [IP:]HOST:CONTAINER[/tcp|udp]", shown(c, str));
+		return;
+	}
+	struct oport o = { .proto = proto, .at = it };
+	const char *hs = parts[np - 2], *cs = parts[np - 1];
+	if (np == 3) {
+		uint32_t a;
+		if (!parse_ipv4(parts[0], &a)) {
+			diag(c, it, "'%s' is not an IPv4 address in '%s'", shown(c, parts[0]), shown(c, str));
+			return;
+		}
+		o.ip = parts[0];
+	}
+	if (!parse_port(hs, &o.host) || !parse_port(cs, &o.cont)) {
+		diag(c, it, "port numbers must be from 1 to 65535: '%s'", shown(c, str));
+		return;
+	}
+	for (size_t i = 0; i < s->nports; i++) {
+		if (s->ports[i].cont == o.cont && strcmp(s->ports[i].proto, o.proto) == 0) {
+			diag(c, it, "container port %u/%s is published twice", o.cont, o.proto);
+			return;
+		}
+	}
+	if (s->has_port && o.cont == s->port && strcmp(o.proto, "tcp") == 0) {
+		diag(c, it, "container port %u/tcp is already published by 'port'", o.cont);
+		return;
+	}
+	GROW(s->ports, s->nports + 1, s->capports);
+	s->ports[s->nports++] = o;
+}
+
+static const char *const forbidden_binds[] = {
+	"/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/lib", "/lib64", "/bin", "/sbin",
+	"/run", "/var/run", "/var/lib/docker",
+};
+
+static bool bind_forbidden(const char *path)
+{
+	if (strcmp(path, "/") == 0 || strstr(path, "docker.sock"))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_binds); i++)
+		if (path_under(path, forbidden_binds[i]))
+			return true;
+	return false;
+}
+
+static void add_vol(struct ctx *c, struct osvc *s, enum rc_mount_kind kind, const char *src,
+		    const char *target, bool ro, const struct ynode *at)
+{
+	for (size_t i = 0; i < s->nvols; i++) {
+		if (strcmp(s->vols[i].target, target) == 0) {
+			diag(c, at, "'%s' is mounted twice", shown(c, target));
+			return;
+		}
+	}
+	for (size_t i = 0; i < s->secrets.n; i++) {
+		if (strcmp(keep(c, xasprintf("/run/secrets/%s", s->secrets.v[i].name)), target) == 0) {
+			diag(c, at, "'%s' is where secret '%s' is mounted", shown(c, target), s->secrets.v[i].name);
+			return;
+		}
+	}
+	GROW(s->vols, s->nvols + 1, s->capvols);
+	s->vols[s->nvols++] = (struct ovol){ kind, src, target, ro, at };
+}
+
+static void parse_volume(struct ctx *c, struct osvc *s, const struct ynode *it)
+{
+	const struct osettings *set = &c->m->set;
+	const char *str = as_str(c, it, "volumes");
+	if (!str)
+		return;
+	char *t = keep(c, xstrdup(str));
+	char *parts[4];
+	int np = 0;
+	for (char *p = t; np < 4;) {
+		parts[np++] = p;
+		char *colon = strchr(p, ':');
+		if (!colon)
+			break;
+		*colon = '\0';
+		p = colon + 1;
+	}
+	if (np == 1) {
+		diag(c, it, "anonymous volumes are not supported: name the volume ('NAME:%s')", shown(c, str));
+		return;
+	}
+	if (np > 3) {
+		diag(c, it, "'volumes' entry '%s' is not SOURCE:TARGET[:ro|rw]", shown(c, str));
+		return;
+	}
+	bool ro = false;
+	if (np == 3) {
+		if (strcmp(parts[2], "ro") == 0)
+			ro = true;
+		else if (strcmp(parts[2], "rw") != 0) {
+			diag(c, it, "volume mode '%s' is not 'ro' or 'rw'", shown(c, parts[2]));
+			return;
+		}
+	}
+	const char *src = parts[0], *target = parts[1];
+	if (!clean_abs_path(target)) {
+		diag(c, it, "mount target '%s' must be a clean absolute path", shown(c, target));
+		return;
+	}
+	if (src[0] == '/') {
+		if (!clean_abs_path(src)) {
+			diag(c, it, "bind mount source '%s' must be a clean absolute path (no '.', '..', '//' or trailing '/')",
+			     shown(c, src));
+			return;
+		}
+		if (bind_forbidden(src)) {
+			diag(c, it, "bind mount of '%s' is never allowed (system directories and the Docker socket)",
+			     shown(c, src));
+			return;
+		}
+		bool ok = false;
+		for (size_t i = 0; i < set->bind_roots.n && !ok; i++)
+			ok = path_under(src, set->bind_roots.v[i].name);
+		if (!ok) {
+			if (set->bind_roots.n == 0) {
+				diag(c, it, "bind mount of '%s' is not allowed by policy: Settings 'policy.bind_roots' is empty",
+				     shown(c, src));
+			} else {
+				struct buf b = BUF_INIT;
+				for (size_t i = 0; i < set->bind_roots.n; i++)
+					buf_addf(&b, "%s%s", i ? ", " : "", set->bind_roots.v[i].name);
+				diag(c, it, "bind mount of '%s' is not allowed by policy: it is outside policy.bind_roots (%s)",
+				     shown(c, src), buf_cstr(&b));
+				buf_release(&b);
+			}
+			return;
+		}
+		add_vol(c, s, RC_MOUNT_BIND, src, target, ro, it);
+		return;
+	}
+	if (src[0] == '.' || src[0] == '~') {
+		diag(c, it, "relative bind mount source '%s' is not supported: use an absolute path", shown(c, src));
+		return;
+	}
+	if (!valid_name(src) || strlen(src) < 2) {
+		diag(c, it, "invalid volume name '%s': use 2 to %d letters, digits, '_', '.', '-', starting with a letter or digit",
+		     shown(c, src), NAME_MAX_LEN);
+		return;
+	}
+	add_vol(c, s, RC_MOUNT_VOLUME, src, target, ro, it);
+}
+
+static bool parse_cond(const char *s, enum rc_dep_cond *ret)
+{
+	if (strcmp(s, "started") == 0 || strcmp(s, "service_started") == 0)
+		*ret = RC_DEP_STARTED;
+	else if (strcmp(s, "healthy") == 0 || strcmp(s, "service_healthy") == 0)
+		*ret = RC_DEP_HEALTHY;
+	else if (strcmp(s, "completed") == 0 || strcmp(s, "service_completed_successfully") == 0)
+		*ret = RC_DEP_COMPLETED;
+	else
+		return false;
+	return true;
+}
+
+static void add_dep(struct ctx *c, struct osvc *s, const char *name, enum rc_dep_cond cond,
+		    const struct ynode *at)
+{
+	if (!valid_name(name)) {
+		diag(c, at, "invalid service name '%s' in 'depends_on'", shown(c, name));
+		return;
+	}
+	GROW(s->deps, s->ndeps + 1, s->capdeps);
+	s->deps[s->ndeps++] = (struct odep){ name, cond, at };
+}
+
+static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
+{
+	static const char *const conds[] = { "started", "healthy", "completed" };
+	if (y->kind == Y_SEQ) {
+		for (size_t i = 0; i < y->n; i++) {
+			const char *n = as_str(c, y->kids[i], "depends_on");
+			if (n)
+				add_dep(c, s, n, RC_DEP_STARTED, y->kids[i]);
+		}
+		return;
+	}
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'depends_on' must be a list of services or a mapping of service: condition");
+		return;
+	}
+	for (size_t i = 0; i < y_npairs(y); i++) {
+		const struct ynode *k = y_key(y, i), *v = y_val(y, i), *cv = v;
+		if (v->kind == Y_MAP) {
+			static const char *const keys[] = { "condition", NULL };
+			check_keys(c, v, keys, "depends_on");
+			cv = y_get(v, "condition");
+			if (!cv) {
+				add_dep(c, s, k->str, RC_DEP_STARTED, k);
+				continue;
+			}
+		}
+		const char *cs = as_str(c, cv, "depends_on");
+		if (!cs)
+			continue;
+		enum rc_dep_cond cond;
+		if (!parse_cond(cs, &cond)) {
+			diag(c, cv, "unknown condition '%s': use started, healthy or completed%s", shown(c, cs),
+			     mean(c, cs, conds, ARRAY_SIZE(conds)));
+			continue;
+		}
+		add_dep(c, s, k->str, cond, k);
+	}
+}
+
+static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
+{
+	static const char *const keys[] = { "cmd", "http", "port", "interval", "timeout", "retries",
+					     "start_period", NULL };
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'health' must be a mapping");
+		return;
+	}
+	check_keys(c, y, keys, "health");
+	struct rc_health *h = &s->health;
+	const char *cmd = get_str(c, y, "cmd");
+	const char *http = get_str(c, y, "http");
+	s->health_at = y;
+	if (y_get(y, "cmd") && y_get(y, "http")) {
+		diag(c, y, "'health' takes 'cmd' or 'http', not both");
+		return;
+	}
+	if (!y_get(y, "cmd") && !y_get(y, "http")) {
+		diag(c, y, "'health' needs 'cmd' (a shell command) or 'http' (a path to probe)");
+		return;
+	}
+	if (cmd) {
+		h->kind = RC_HEALTH_CMD;
+		h->cmd = (char *)(uintptr_t)cmd;
+	}
+	if (http) {
+		if (http[0] != '/' || has_ctl_or_space(http)) {
+			diag(c, y_get(y, "http"), "'http' must be a path starting with '/': '%s'", shown(c, http));
+		} else {
+			h->kind = RC_HEALTH_HTTP;
+			h->http_path = (char *)(uintptr_t)http;
+		}
+	}
+	const struct ynode *py = y_get(y, "port");
+	if (py) {
+		if (!http)
+			diag(c, py, "'port' in 'health' only goes with 'http'");
+		else if (py->kind != Y_SCALAR || !parse_port(py->str, &h->http_port))
+			diag(c, py, "'port' must be a port number from 1 to 65535");
+	}
+	int64_t v;
+	h->interval_ns = HEALTH_DEFAULT_INTERVAL_NS;
+	h->timeout_ns = HEALTH_DEFAULT_TIMEOUT_NS;
+	h->retries = HEALTH_DEFAULT_RETRIES;
+	if (get_duration(c, y, "interval", &v) > 0) {
+		if (v < NS_PER_MS)
+			diag(c, y_get(y, "interval"), "'interval' must be at least 1ms");
+		h->interval_ns = v;
+	}
+	if (get_duration(c, y, "timeout", &v) > 0) {
+		if (v < NS_PER_MS)
+			diag(c, y_get(y, "timeout"), "'timeout' must be at least 1ms");
+		h->timeout_ns = v;
+	}
+	if (get_duration(c, y, "start_period", &v) > 0)
+		h->start_period_ns = v;
+	if (get_int(c, y, "retries", 1, 1000, &v) > 0)
+		h->retries = (int)v;
+}
+
+static bool image_ok(const char *s, const char **why)
+{
+	if (!*s || has_ctl_or_space(s)) {
+		*why = "it is empty or contains spaces";
+		return false;
+	}
+	/* repository part: before '@', and before a ':' that follows the last '/' */
+	size_t end = strcspn(s, "@");
+	const char *slash = NULL;
+	for (size_t i = 0; i < end; i++)
+		if (s[i] == '/')
+			slash = s + i;
+	const char *colon = memchr(slash ? slash : s, ':', end - (size_t)((slash ? slash : s) - s));
+	if (colon)
+		end = (size_t)(colon - s);
+	/* the registry host (first component with '.' or ':' before a '/') may have upper case */
+	size_t start = 0;
+	const char *first = memchr(s, '/', end);
+	if (first && (memchr(s, '.', (size_t)(first - s)) || memchr(s, ':', (size_t)(first - s))))
+		start = (size_t)(first - s) + 1;
+	for (size_t i = start; i < end; i++) {
+		if (s[i] >= 'A' && s[i] <= 'Z') {
+			*why = "repository names must be lower case";
+			return false;
+		}
+	}
+	if (end == start) {
+		*why = "the repository name is empty";
+		return false;
+	}
+	return true;
+}
+
+static bool signal_ok(const char *s)
+{
+	uint64_t v;
+	if (parse_uint(s, 64, &v))
+		return v > 0;
+	if (!str_startswith(s, "SIG") || !s[3])
+		return false;
+	for (s += 3; *s; s++)
+		if (!(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9') && *s != '+' && *s != '-')
+			return false;
+	return true;
+}
+
+static char *cap_normalize(const char *s)
+{
+	if (strncasecmp(s, "CAP_", 4) == 0)
+		s += 4;
+	char *r = xstrdup(s);
+	for (char *p = r; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return r;
+}
+
+static bool cap_never(const char *cap)
+{
+	return strcmp(cap, "ALL") == 0 || strcmp(cap, "SYS_ADMIN") == 0;
+}
+
+#define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "user", "working_dir", "ports", \
+	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
+	"stop_signal", "plan", "privileged", "cap_add", "devices", "pid", "ipc", "network_mode"
+
+static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
+	const struct ynode *y;
+	s->at = m;
+	s->image = get_str(c, m, "image");
+	const char *why;
+	if (!y_get(m, "image"))
+		diag(c, m, "service '%s' has no 'image'", s->name ? s->name : "?");
+	else if (s->image && !image_ok(s->image, &why))
+		diag(c, y_get(m, "image"), "invalid image '%s': %s", shown(c, s->image), why);
+	get_argv(c, m, "command", &s->command, &s->ncommand);
+	get_argv(c, m, "entrypoint", &s->entrypoint, &s->nentrypoint);
+	get_kvs(c, m, "env", false, &s->env);
+	get_kvs(c, m, "labels", true, &s->labels);
+	s->user = get_str(c, m, "user");
+	s->workdir = get_str(c, m, "working_dir");
+	if (s->workdir && !clean_abs_path(s->workdir)) {
+		diag(c, y_get(m, "working_dir"), "'working_dir' must be a clean absolute path");
+		s->workdir = NULL;
+	}
+	s->stop_signal = get_str(c, m, "stop_signal");
+	if (s->stop_signal && !signal_ok(s->stop_signal))
+		diag(c, y_get(m, "stop_signal"), "'stop_signal' must be a signal name like SIGTERM or a number: '%s'",
+		     shown(c, s->stop_signal));
+	if ((y = y_get(m, "port"))) {
+		if (y->kind != Y_SCALAR || !parse_port(y->str, &s->port))
+			diag(c, y, "'port' must be a container port number from 1 to 65535");
+		else
+			s->has_port = true;
+		s->port_at = y;
+	}
+	get_names(c, m, "secrets", &s->secrets);
+	if ((y = y_get(m, "ports")) && is_seq(c, y, "ports"))
+		for (size_t i = 0; i < y->n; i++)
+			parse_port_entry(c, s, y->kids[i]);
+	if ((y = y_get(m, "volumes")) && is_seq(c, y, "volumes"))
+		for (size_t i = 0; i < y->n; i++)
+			parse_volume(c, s, y->kids[i]);
+	if ((y = y_get(m, "tmpfs"))) {
+		size_t n = y->kind == Y_SEQ ? y->n : 1;
+		for (size_t i = 0; i < n; i++) {
+			const struct ynode *it = y->kind == Y_SEQ ? y->kids[i] : y;
+			const char *p = as_str(c, it, "tmpfs");
+			if (!p)
+				continue;
+			if (!clean_abs_path(p) || strcmp(p, "/") == 0)
+				diag(c, it, "tmpfs target '%s' must be a clean absolute path", shown(c, p));
+			else
+				add_vol(c, s, RC_MOUNT_TMPFS, NULL, p, false, it);
+		}
+	}
+	get_names(c, m, "networks", &s->networks);
+	if ((y = y_get(m, "health")))
+		parse_health(c, s, y);
+	if (s->health.kind == RC_HEALTH_HTTP && !s->health.http_port) {
+		if (s->has_port)
+			s->health.http_port = s->port;
+		else if (s->nports)
+			s->health.http_port = s->ports[0].cont;
+		else
+			diag(c, s->health_at, "'health.http' needs a port: give 'health.port', 'port' or 'ports'");
+	}
+	if ((y = y_get(m, "depends_on")))
+		parse_depends(c, s, y);
+	if (get_duration(c, m, "stop_grace_period", &s->stop_grace) > 0) {
+		s->has_stop_grace = true;
+		if (s->stop_grace % NS_PER_S)
+			diag(c, y_get(m, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
+	}
+	if (y_get(m, "plan")) {
+		s->plan = get_name(c, m, "plan", "service", false);
+		s->plan_at = y_get(m, "plan");
+	}
+	/* policy */
+	if (get_bool(c, m, "privileged", &s->privileged) > 0 && s->privileged && !set->allow_privileged)
+		diag(c, y_get(m, "privileged"), "privileged containers are not allowed by policy (Settings policy.allow_privileged)");
+	static const char *const ns_keys[] = { "pid", "ipc" };
+	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++) {
+		const char *v = get_str(c, m, ns_keys[i]);
+		if (!v)
+			continue;
+		if (strcmp(v, "host") != 0) {
+			diag(c, y_get(m, ns_keys[i]), "'%s' can only be 'host'", ns_keys[i]);
+			continue;
+		}
+		if (!set->allow_host_namespaces) {
+			diag(c, y_get(m, ns_keys[i]), "'%s: host' is not allowed by policy (Settings policy.allow_host_namespaces)",
+			     ns_keys[i]);
+			continue;
+		}
+		if (i == 0)
+			s->pid_host = true;
+		else
+			s->ipc_host = true;
+	}
+	if ((y = y_get(m, "network_mode")))
+		diag(c, y, "'network_mode' is not supported: units join their customer's network and the networks in 'networks'");
+	struct refs caps = { 0 };
+	get_strings(c, m, "cap_add", &caps);
+	for (size_t i = 0; i < caps.n; i++) {
+		char *cap = keep(c, cap_normalize(caps.v[i].name));
+		bool allowed = false;
+		for (size_t j = 0; j < set->allow_cap_add.n && !allowed; j++)
+			allowed = strcmp(set->allow_cap_add.v[j].name, cap) == 0;
+		if (cap_never(cap))
+			diag(c, caps.v[i].at, "capability '%s' is never allowed", cap);
+		else if (!allowed)
+			diag(c, caps.v[i].at, "capability '%s' is not allowed by policy (Settings policy.allow_cap_add)", cap);
+		else
+			refs_add(&s->cap_add, cap, caps.v[i].at);
+	}
+	free(caps.v);
+	struct refs devs = { 0 };
+	get_strings(c, m, "devices", &devs);
+	for (size_t i = 0; i < devs.n; i++) {
+		const char *d = devs.v[i].name;
+		size_t hl = strcspn(d, ":");
+		char *host = keep(c, xstrndup(d, hl));
+		bool allowed = false;
+		for (size_t j = 0; j < set->allow_devices.n && !allowed; j++)
+			allowed = strcmp(set->allow_devices.v[j].name, host) == 0;
+		if (!allowed) {
+			diag(c, devs.v[i].at, "device '%s' is not allowed by policy (Settings policy.allow_devices)", shown(c, host));
+			continue;
+		}
+		/* normalize to host:container:perms */
+		const char *rest = d[hl] ? d + hl + 1 : "";
+		size_t cl = strcspn(rest, ":");
+		char *cont = keep(c, cl ? xstrndup(rest, cl) : xstrdup(host));
+		const char *perms = rest[cl] ? rest + cl + 1 : "rwm";
+		if (!clean_abs_path(cont) || !*perms || strspn(perms, "rwm") != strlen(perms)) {
+			diag(c, devs.v[i].at, "device '%s' is not HOST[:CONTAINER[:PERMS]]", shown(c, d));
+			continue;
+		}
+		refs_add(&s->devices, keep(c, xasprintf("%s:%s:%s", host, cont, perms)), devs.v[i].at);
+	}
+	free(devs.v);
+}
+
+static void parse_settings(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "project", "ports", "subnets", "defaults", "policy", NULL };
+	static const char *const port_keys[] = { "range", NULL };
+	static const char *const subnet_keys[] = { "pool", "size", NULL };
+	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
+	static const char *const pol_keys[] = { "allow_privileged", "allow_host_namespaces", "allow_cap_add",
+						"allow_devices", "bind_roots", NULL };
+	struct osettings *s = &c->m->set;
+	if (c->m->have_settings) {
+		diag(c, m, "more than one Settings document (the first is at %s:%d)", s->at->file, s->at->line);
+		return;
+	}
+	c->m->have_settings = true;
+	s->at = m;
+	check_keys(c, m, keys, "Settings");
+	if (y_get(m, "project")) {
+		s->project = get_name(c, m, "project", "Settings", false);
+		if (!s->project)
+			c->broken = true;
+	}
+	const struct ynode *y, *v;
+	if ((y = y_get(m, "ports"))) {
+		if (y->kind != Y_MAP) {
+			diag(c, y, "'ports' must be a mapping like {range: 5000-15000}");
+		} else {
+			check_keys(c, y, port_keys, "ports");
+			if ((v = y_get(y, "range"))) {
+				s->range_at = v;
+				const char *r = as_str(c, v, "range");
+				const char *dash = r ? strchr(r, '-') : NULL;
+				char lo[8], hi[8];
+				if (r && (!dash || dash - r > 6 || strlen(dash + 1) > 6)) {
+					diag(c, v, "'range' must be LOW-HIGH, e.g. 5000-15000");
+				} else if (r) {
+					memcpy(lo, r, (size_t)(dash - r));
+					lo[dash - r] = '\0';
+					strcpy(hi, dash + 1);
+					if (!parse_port(lo, &s->port_lo) || !parse_port(hi, &s->port_hi) ||
+					    s->port_lo > s->port_hi) {
+						diag(c, v, "'range' must be LOW-HIGH with ports from 1 to 65535, LOW <= HIGH: '%s'",
+						     shown(c, r));
+						s->port_lo = s->port_hi = 0;
+					}
+				}
+			}
+		}
+	}
+	if ((y = y_get(m, "subnets"))) {
+		if (y->kind != Y_MAP) {
+			diag(c, y, "'subnets' must be a mapping like {pool: 10.210.0.0/16, size: 26}");
+		} else {
+			check_keys(c, y, subnet_keys, "subnets");
+			if ((v = y_get(y, "pool")) && get_cidr(c, v, "pool", &s->pool) == 0) {
+				s->pool_str = v->str;
+				s->pool_at = v;
+			}
+			int64_t size;
+			if (get_int(c, y, "size", 1, 30, &size) > 0)
+				s->prefix = (int)size;
+			if (s->pool_str && s->prefix && s->prefix <= s->pool.prefix)
+				diag(c, y_get(y, "size"), "'size' /%d must be longer than the pool's /%d", s->prefix,
+				     s->pool.prefix);
+		}
+	}
+	if ((y = y_get(m, "defaults"))) {
+		if (y->kind != Y_MAP) {
+			diag(c, y, "'defaults' must be a mapping");
+		} else {
+			check_keys(c, y, def_keys, "defaults");
+			if (get_duration(c, y, "stop_grace_period", &s->stop_grace) > 0 && s->stop_grace % NS_PER_S)
+				diag(c, y_get(y, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
+			if (y_get(y, "plan")) {
+				s->default_plan = get_name(c, y, "plan", "defaults", false);
+				s->default_plan_at = y_get(y, "plan");
+			}
+		}
+	}
+	if ((y = y_get(m, "policy"))) {
+		if (y->kind != Y_MAP) {
+			diag(c, y, "'policy' must be a mapping");
+		} else {
+			check_keys(c, y, pol_keys, "policy");
+			get_bool(c, y, "allow_privileged", &s->allow_privileged);
+			get_bool(c, y, "allow_host_namespaces", &s->allow_host_namespaces);
+			struct refs caps = { 0 };
+			get_strings(c, y, "allow_cap_add", &caps);
+			for (size_t i = 0; i < caps.n; i++) {
+				char *cap = keep(c, cap_normalize(caps.v[i].name));
+				if (cap_never(cap))
+					diag(c, caps.v[i].at, "capability '%s' can never be allowed", cap);
+				else
+					refs_add(&s->allow_cap_add, cap, caps.v[i].at);
+			}
+			free(caps.v);
+			get_strings(c, y, "allow_devices", &s->allow_devices);
+			for (size_t i = 0; i < s->allow_devices.n; i++)
+				if (!clean_abs_path(s->allow_devices.v[i].name) ||
+				    !str_startswith(s->allow_devices.v[i].name, "/dev/"))
+					diag(c, s->allow_devices.v[i].at, "'allow_devices' entries must be paths under /dev/");
+			struct refs roots = { 0 };
+			get_strings(c, y, "bind_roots", &roots);
+			for (size_t i = 0; i < roots.n; i++) {
+				const char *r = roots.v[i].name;
+				if (!clean_abs_path(r))
+					diag(c, roots.v[i].at, "bind root '%s' must be a clean absolute path", shown(c, r));
+				else if (bind_forbidden(r))
+					diag(c, roots.v[i].at, "bind root '%s' is a system directory and can never be allowed", shown(c, r));
+				else
+					refs_add(&s->bind_roots, r, roots.v[i].at);
+			}
+			free(roots.v);
+		}
+	}
+}
+
+static void parse_plan(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "name", "cpus", "memory", "memory_reservation", "pids",
+					     "restart", NULL };
+	static const char *const rkeys[] = { "policy", "max_retries", "backoff", "max_backoff", "max_failures",
+					     NULL };
+	static const char *const policies[] = { "no", "always", "unless-stopped", "on-failure" };
+	check_keys(c, m, keys, "Plan");
+	struct model *md = c->m;
+	GROW(md->plans, md->nplans + 1, md->capplans);
+	struct oplan *p = &md->plans[md->nplans++];
+	p->at = m;
+	p->name = get_name(c, m, "name", "Plan", true);
+	if (!p->name)
+		c->broken = true;
+	const struct ynode *y;
+	if ((y = y_get(m, "cpus"))) {
+		if (y->kind != Y_SCALAR || !parse_cpus(y->str, &p->cpus) || p->cpus == 0 ||
+		    p->cpus > 1024 * NS_PER_S) {
+			diag(c, y, "'cpus' must be a number of CPUs above 0, e.g. 0.5 or 2");
+			p->cpus = 0;
+		}
+	}
+	if (get_size(c, m, "memory", &p->memory) > 0 && p->memory < 6 * (1 << 20))
+		diag(c, y_get(m, "memory"), "'memory' must be at least 6M (Docker's minimum)");
+	get_size(c, m, "memory_reservation", &p->memory_reservation);
+	if (p->memory && p->memory_reservation > p->memory)
+		diag(c, y_get(m, "memory_reservation"), "'memory_reservation' must not be above 'memory'");
+	get_int(c, m, "pids", 1, INT32_MAX, &p->pids);
+	if ((y = y_get(m, "restart"))) {
+		if (y->kind != Y_MAP) {
+			diag(c, y, "'restart' must be a mapping like {policy: unless-stopped, backoff: 10s}");
+			return;
+		}
+		check_keys(c, y, rkeys, "restart");
+		const struct ynode *py = y_get(y, "policy");
+		if (py) {
+			p->restart_policy = as_str(c, py, "policy");
+			bool known = false;
+			for (size_t i = 0; p->restart_policy && i < ARRAY_SIZE(policies); i++)
+				known = known || strcmp(p->restart_policy, policies[i]) == 0;
+			if (p->restart_policy && !known) {
+				diag(c, py, "unknown restart policy '%s': use no, always, unless-stopped or on-failure%s",
+				     shown(c, p->restart_policy), mean(c, p->restart_policy, policies, ARRAY_SIZE(policies)));
+				p->restart_policy = NULL;
+			}
+		}
+		if (get_int(c, y, "max_retries", 0, 1000000, &p->max_retries) > 0 &&
+		    !str_eq(p->restart_policy, "on-failure"))
+			diag(c, y_get(y, "max_retries"), "'max_retries' only goes with 'policy: on-failure'");
+		p->has_backoff = get_duration(c, y, "backoff", &p->backoff) > 0;
+		p->has_max_backoff = get_duration(c, y, "max_backoff", &p->max_backoff) > 0;
+		if (p->has_backoff && p->backoff < NS_PER_MS)
+			diag(c, y_get(y, "backoff"), "'backoff' must be at least 1ms");
+		if (p->has_backoff && p->has_max_backoff && p->max_backoff < p->backoff)
+			diag(c, y_get(y, "max_backoff"), "'max_backoff' must not be below 'backoff'");
+		get_int(c, y, "max_failures", 0, 1000000, &p->max_failures);
+	}
+}
+
+static void parse_network(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "name", "internal", "subnet", NULL };
+	check_keys(c, m, keys, "Network");
+	struct model *md = c->m;
+	GROW(md->nets, md->nnets + 1, md->capnets);
+	struct onet *n = &md->nets[md->nnets++];
+	n->at = m;
+	n->name = get_name(c, m, "name", "Network", true);
+	if (!n->name)
+		c->broken = true;
+	get_bool(c, m, "internal", &n->internal);
+	const struct ynode *y = y_get(m, "subnet");
+	if (y && get_cidr(c, y, "subnet", &n->cidr) == 0) {
+		if (n->cidr.prefix > 29)
+			diag(c, y, "subnet '%s' is too small for a network (at most /29)", y->str);
+		else {
+			n->subnet = y->str;
+			n->subnet_at = y;
+		}
+	}
+}
+
+static bool parse_state(struct ctx *c, const struct ynode *m)
+{
+	static const char *const states[] = { "running", "stopped" };
+	const char *st = get_str(c, m, "state");
+	if (!st || strcmp(st, "running") == 0)
+		return false;
+	if (strcmp(st, "stopped") == 0)
+		return true;
+	diag(c, y_get(m, "state"), "'state' must be running or stopped, not '%s'%s", shown(c, st),
+	     mean(c, st, states, ARRAY_SIZE(states)));
+	return false;
+}
+
+static void parse_service(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "name", SVC_KEYS, "protected", "state", NULL };
+	check_keys(c, m, keys, "Service");
+	struct model *md = c->m;
+	GROW(md->svcs, md->nsvcs + 1, md->capsvcs);
+	struct osvc *s = &md->svcs[md->nsvcs++];
+	s->name = get_name(c, m, "name", "Service", true);
+	s->name_at = y_get(m, "name");
+	if (!s->name)
+		c->broken = true;
+	if (y_get(m, "port"))
+		diag(c, y_get(m, "port"), "'port' belongs to template services; a Service publishes with 'ports: [\"HOST:CONTAINER\"]'");
+	parse_svc(c, m, s);
+	get_bool(c, m, "protected", &s->protected_);
+	s->stopped = parse_state(c, m);
+}
+
+static void parse_template(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "name", "plan", "services", NULL };
+	static const char *const skeys[] = { SVC_KEYS, "port", NULL };
+	check_keys(c, m, keys, "Template");
+	struct model *md = c->m;
+	GROW(md->tmpls, md->ntmpls + 1, md->captmpls);
+	struct otmpl *t = &md->tmpls[md->ntmpls++];
+	t->at = m;
+	t->name = get_name(c, m, "name", "Template", true);
+	if (!t->name)
+		c->broken = true;
+	if (y_get(m, "plan")) {
+		t->plan = get_name(c, m, "plan", "Template", false);
+		t->plan_at = y_get(m, "plan");
+	}
+	const struct ynode *y = y_get(m, "services");
+	if (!y) {
+		diag(c, m, "Template has no 'services'");
+		return;
+	}
+	if (y->kind != Y_MAP || y_npairs(y) == 0) {
+		diag(c, y, "'services' must be a mapping of service name to service");
+		return;
+	}
+	t->svcs = xcalloc(y_npairs(y), sizeof(*t->svcs));
+	const struct osvc *with_port = NULL;
+	for (size_t i = 0; i < y_npairs(y); i++) {
+		const struct ynode *k = y_key(y, i), *v = y_val(y, i);
+		if (!valid_name(k->str)) {
+			diag(c, k, "invalid service name '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
+			     shown(c, k->str), NAME_MAX_LEN);
+			c->broken = true;
+			continue;
+		}
+		if (v->kind != Y_MAP) {
+			diag(c, v, "service '%s' must be a mapping", k->str);
+			c->broken = true;
+			continue;
+		}
+		struct osvc *s = &t->svcs[t->nsvcs++];
+		s->name = k->str;
+		s->name_at = k;
+		s->tmpl = t->name;
+		check_keys(c, v, skeys, "template service");
+		parse_svc(c, v, s);
+		if (s->has_port) {
+			if (with_port)
+				diag(c, s->port_at, "only one service of a template may have 'port' ('%s' has it already); use 'ports' for more",
+				     with_port->name);
+			else
+				with_port = s;
+		}
+	}
+}
+
+static void parse_customer(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "id", "template", "plan", "port", "env", "state",
+					    "protected", "services", NULL };
+	static const char *const okeys[] = { "image", "env", NULL };
+	check_keys(c, m, keys, "Customer");
+	struct model *md = c->m;
+	GROW(md->custs, md->ncusts + 1, md->capcusts);
+	struct ocust *u = &md->custs[md->ncusts++];
+	u->at = m;
+	u->id = get_name(c, m, "id", "Customer", true);
+	if (!u->id)
+		c->broken = true;
+	u->tmpl = get_name(c, m, "template", "Customer", true);
+	u->tmpl_at = y_get(m, "template");
+	if (y_get(m, "plan")) {
+		u->plan = get_name(c, m, "plan", "Customer", false);
+		u->plan_at = y_get(m, "plan");
+	}
+	const struct ynode *y;
+	if ((y = y_get(m, "port"))) {
+		u->port_at = y;
+		if (y->kind == Y_SCALAR && strcmp(y->str, "auto") == 0) {
+			u->has_port = u->port_auto = true;
+		} else if (y->kind != Y_SCALAR || !parse_port(y->str, &u->port)) {
+			diag(c, y, "'port' must be a host port from 1 to 65535 or 'auto'");
+		} else {
+			u->has_port = true;
+		}
+	}
+	get_kvs(c, m, "env", false, &u->env);
+	u->stopped = parse_state(c, m);
+	get_bool(c, m, "protected", &u->protected_);
+	if ((y = y_get(m, "services"))) {
+		if (y->kind != Y_MAP) {
+			diag(c, y, "'services' must be a mapping of service name to overrides ('env', 'image')");
+			return;
+		}
+		u->over = xcalloc(y_npairs(y) + 1, sizeof(*u->over));
+		for (size_t i = 0; i < y_npairs(y); i++) {
+			const struct ynode *k = y_key(y, i), *v = y_val(y, i);
+			if (v->kind != Y_MAP) {
+				diag(c, v, "overrides for '%s' must be a mapping ('env', 'image')", shown(c, k->str));
+				continue;
+			}
+			check_keys(c, v, okeys, "customer service overrides");
+			struct over *o = &u->over[u->nover++];
+			o->name = k->str;
+			o->at = k;
+			o->image = get_str(c, v, "image");
+			const char *why;
+			if (o->image && !image_ok(o->image, &why)) {
+				diag(c, y_get(v, "image"), "invalid image '%s': %s", shown(c, o->image), why);
+				o->image = NULL;
+			}
+			get_kvs(c, v, "env", false, &o->env);
+		}
+	}
+}
+
+static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "Template", "Customer" };
+
+/* Documents: Settings first (policy applies to everything else), then the rest. */
+static void parse_docs(struct ctx *c)
+{
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < c->ndocs; i++) {
+			const struct ynode *r = c->docs[i].root;
+			if (y_is_null(r))
+				continue;
+			if (r->kind != Y_MAP) {
+				if (round == 0)
+					diag(c, r, "a document must be a mapping with a 'kind'");
+				continue;
+			}
+			const struct ynode *k = y_get(r, "kind");
+			if (!k) {
+				if (round == 0) {
+					diag(c, r, "document has no 'kind' (one of Settings, Plan, Network, Service, Template, Customer)");
+					c->broken = true;
+				}
+				continue;
+			}
+			const char *kind = as_str(c, round == 0 ? k : NULL, "kind");
+			if (round == 0 && !kind) {
+				c->broken = true;
+				continue;
+			}
+			kind = k->kind == Y_SCALAR ? k->str : NULL;
+			if (!kind)
+				continue;
+			size_t w;
+			for (w = 0; w < ARRAY_SIZE(kinds); w++)
+				if (strcmp(kind, kinds[w]) == 0)
+					break;
+			if (w == ARRAY_SIZE(kinds)) {
+				if (round == 0) {
+					diag(c, k, "unknown kind '%s'%s", shown(c, kind), mean(c, kind, kinds, ARRAY_SIZE(kinds)));
+					c->broken = true;
+				}
+				continue;
+			}
+			if ((w == 0) != (round == 0))
+				continue;
+			switch (w) {
+			case 0: parse_settings(c, r); break;
+			case 1: parse_plan(c, r); break;
+			case 2: parse_network(c, r); break;
+			case 3: parse_service(c, r); break;
+			case 4: parse_template(c, r); break;
+			case 5: parse_customer(c, r); break;
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* pass 3: references, cycles, expansion, global checks                */
+
+struct named {
+	const char *name;
+	const struct ynode *at;
+};
+
+static int named_cmp(const void *pa, const void *pb)
+{
+	const struct named *a = pa, *b = pb;
+	int r = strcmp(a->name, b->name);
+	if (r)
+		return r;
+	r = strcmp(a->at->file, b->at->file);
+	if (r)
+		return r;
+	if (a->at->line != b->at->line)
+		return a->at->line < b->at->line ? -1 : 1;
+	return a->at->col < b->at->col ? -1 : a->at->col > b->at->col;
+}
+
+/* Report every name that appears more than once, at each later occurrence. */
+static void check_dups(struct ctx *c, struct named *v, size_t n, const char *fmt_what)
+{
+	if (n < 2)
+		return;
+	qsort(v, n, sizeof(*v), named_cmp);
+	size_t first = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		diag(c, v[i].at, "duplicate %s '%s' (first defined at %s:%d)", fmt_what, v[i].name,
+		     v[first].at->file, v[first].at->line);
+	}
+}
+
+static const struct oplan *find_plan(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->nplans; i++)
+		if (str_eq(m->plans[i].name, name))
+			return &m->plans[i];
+	return NULL;
+}
+
+static const struct onet *find_net(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->nnets; i++)
+		if (str_eq(m->nets[i].name, name))
+			return &m->nets[i];
+	return NULL;
+}
+
+static const struct osvc *find_svc(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->nsvcs; i++)
+		if (str_eq(m->svcs[i].name, name))
+			return &m->svcs[i];
+	return NULL;
+}
+
+static const struct otmpl *find_tmpl(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->ntmpls; i++)
+		if (str_eq(m->tmpls[i].name, name))
+			return &m->tmpls[i];
+	return NULL;
+}
+
+static const struct osvc *tmpl_svc(const struct otmpl *t, const char *name)
+{
+	for (size_t i = 0; i < t->nsvcs; i++)
+		if (str_eq(t->svcs[i].name, name))
+			return &t->svcs[i];
+	return NULL;
+}
+
+/* Candidate names for "did you mean" (pointers into the model). */
+struct names {
+	const char **v;
+	size_t n, cap;
+};
+
+static void names_add(struct names *n, const char *s)
+{
+	if (!s)
+		return;
+	GROW(n->v, n->n + 1, n->cap);
+	n->v[n->n++] = s;
+}
+
+struct secret_entry {
+	const char *name;
+	char *path;
+	char digest[RC_HASH_HEX_LEN + 1];
+	bool ok;
+};
+
+struct pass3 {
+	struct names plan_names, net_names, svc_names, tmpl_names;
+	struct secret_entry *secrets;
+	size_t nsecrets, capsecrets;
+};
+
+static void pass3_release(struct pass3 *p)
+{
+	free(p->plan_names.v);
+	free(p->net_names.v);
+	free(p->svc_names.v);
+	free(p->tmpl_names.v);
+	for (size_t i = 0; i < p->nsecrets; i++)
+		free(p->secrets[i].path);
+	free(p->secrets);
+}
+
+static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, const struct ynode *at)
+{
+	if (plan && !find_plan(c->m, plan))
+		diag(c, at, "plan '%s' is not defined%s", plan, mean(c, plan, p->plan_names.v, p->plan_names.n));
+}
+
+/* Read (once) and digest a secret; the content is wiped and freed at once. */
+static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
+					     const struct ynode *at)
+{
+	for (size_t i = 0; i < p->nsecrets; i++)
+		if (strcmp(p->secrets[i].name, name) == 0)
+			return p->secrets[i].ok ? &p->secrets[i] : NULL;
+	GROW(p->secrets, p->nsecrets + 1, p->capsecrets);
+	struct secret_entry *e = &p->secrets[p->nsecrets++];
+	e->name = name;
+	const char *dir = c->opts ? c->opts->secrets_dir : NULL;
+	if (!dir) {
+		rc_hash128_hex("", 0, e->digest);
+		e->ok = true;
+		return e;
+	}
+	e->path = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	if (stat(e->path, &st) < 0) {
+		if (errno == ENOENT)
+			diag(c, at, "secret '%s' not found in the secrets directory", name);
+		else
+			diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag(c, at, "secret '%s' is not a regular file", name);
+		return NULL;
+	}
+	if (st.st_mode & 077) {
+		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
+		     (unsigned)(st.st_mode & 07777));
+		return NULL;
+	}
+	char *data = NULL;
+	size_t len = 0;
+	struct rc_err err;
+	if (read_file(e->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+		diag(c, at, "cannot read secret '%s' (at most %u bytes)", name, SECRET_MAX_SIZE);
+		return NULL;
+	}
+	rc_hash128_hex(data, len, e->digest);
+	memset(data, 0, len);
+	free(data);
+	e->ok = true;
+	return e;
+}
+
+/* References of one service (shared when t is NULL). */
+static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s, const struct otmpl *t)
+{
+	const struct model *m = c->m;
+	check_plan_ref(c, p, s->plan, s->plan_at);
+	for (size_t i = 0; i < s->networks.n; i++) {
+		const char *n = s->networks.v[i].name;
+		if (!find_net(m, n))
+			diag(c, s->networks.v[i].at, "network '%s' is not defined%s", n,
+			     mean(c, n, p->net_names.v, p->net_names.n));
+	}
+	for (size_t i = 0; i < s->secrets.n; i++)
+		secret_get(c, p, s->secrets.v[i].name, s->secrets.v[i].at);
+	for (size_t i = 0; i < s->ndeps; i++) {
+		const struct odep *d = &s->deps[i];
+		const struct osvc *target = t ? tmpl_svc(t, d->name) : NULL;
+		bool shared = false;
+		if (!target) {
+			target = find_svc(m, d->name);
+			shared = target != NULL;
+		}
+		if (!target) {
+			struct names cand = { 0 };
+			if (t)
+				for (size_t j = 0; j < t->nsvcs; j++)
+					names_add(&cand, t->svcs[j].name);
+			for (size_t j = 0; j < p->svc_names.n; j++)
+				names_add(&cand, p->svc_names.v[j]);
+			if (t)
+				diag(c, d->at, "'depends_on' names '%s', which is neither a service of template '%s' nor a shared Service%s",
+				     d->name, t->name, mean(c, d->name, cand.v, cand.n));
+			else
+				diag(c, d->at, "'depends_on' names '%s', which is not a shared Service%s", d->name,
+				     mean(c, d->name, cand.v, cand.n));
+			free(cand.v);
+			continue;
+		}
+		if (d->cond == RC_DEP_HEALTHY && target->health.kind == RC_HEALTH_NONE)
+			diag(c, d->at, "'%s' waits for '%s' to be healthy, but '%s' has no 'health' check", s->name,
+			     d->name, d->name);
+		if (t && shared) {
+			bool common = false;
+			for (size_t a = 0; a < s->networks.n && !common; a++)
+				for (size_t b = 0; b < target->networks.n && !common; b++)
+					common = strcmp(s->networks.v[a].name, target->networks.v[b].name) == 0;
+			if (!common)
+				diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
+				     s->name, d->name,
+				     target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
+							: " (it is on no shared network)");
+		}
+	}
+}
+
+struct edge {
+	size_t to;
+	const struct ynode *at;
+};
+struct gnode {
+	const char *name;
+	const char *tmpl;
+	struct edge *e;
+	size_t ne, cap;
+	int color;
+};
+
+static void dfs(struct ctx *c, struct gnode *g, size_t v, size_t *path, size_t depth,
+		const struct ynode **path_at)
+{
+	g[v].color = 1;
+	path[depth] = v;
+	for (size_t i = 0; i < g[v].ne; i++) {
+		size_t w = g[v].e[i].to;
+		path_at[depth] = g[v].e[i].at;
+		if (g[w].color == 1) {
+			size_t start = depth;
+			while (path[start] != w)
+				start--;
+			struct buf b = BUF_INIT;
+			for (size_t k = start; k <= depth; k++)
+				buf_addf(&b, "%s -> ", g[path[k]].name);
+			buf_adds(&b, g[w].name);
+			if (g[w].tmpl)
+				diag(c, path_at[start], "dependency cycle in template '%s': %s", g[w].tmpl, buf_cstr(&b));
+			else
+				diag(c, path_at[start], "dependency cycle: %s", buf_cstr(&b));
+			buf_release(&b);
+		} else if (g[w].color == 0) {
+			dfs(c, g, w, path, depth + 1, path_at);
+		}
+	}
+	g[v].color = 2;
+}
+
+static void find_cycles(struct ctx *c)
+{
+	const struct model *m = c->m;
+	size_t n = m->nsvcs;
+	for (size_t i = 0; i < m->ntmpls; i++)
+		n += m->tmpls[i].nsvcs;
+	if (n == 0)
+		return;
+	struct gnode *g = xcalloc(n, sizeof(*g));
+	size_t *base = xcalloc(m->ntmpls + 1, sizeof(*base));
+	size_t k = 0;
+	for (size_t i = 0; i < m->nsvcs; i++)
+		g[k++].name = m->svcs[i].name ? m->svcs[i].name : "?";
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		base[i] = k;
+		for (size_t j = 0; j < m->tmpls[i].nsvcs; j++) {
+			g[k].name = m->tmpls[i].svcs[j].name;
+			g[k++].tmpl = m->tmpls[i].name;
+		}
+	}
+	for (size_t v = 0; v < n; v++) {
+		const struct osvc *s;
+		const struct otmpl *t = NULL;
+		if (v < m->nsvcs) {
+			s = &m->svcs[v];
+		} else {
+			size_t ti = 0;
+			while (ti + 1 < m->ntmpls && base[ti + 1] <= v)
+				ti++;
+			t = &m->tmpls[ti];
+			s = &t->svcs[v - base[ti]];
+		}
+		for (size_t i = 0; i < s->ndeps; i++) {
+			size_t to = SIZE_MAX;
+			if (t) {
+				for (size_t j = 0; j < t->nsvcs && to == SIZE_MAX; j++)
+					if (strcmp(t->svcs[j].name, s->deps[i].name) == 0)
+						to = base[t - m->tmpls] + j;
+			}
+			for (size_t j = 0; j < m->nsvcs && to == SIZE_MAX; j++)
+				if (str_eq(m->svcs[j].name, s->deps[i].name))
+					to = j;
+			if (to == SIZE_MAX)
+				continue;
+			GROW(g[v].e, g[v].ne + 1, g[v].cap);
+			g[v].e[g[v].ne++] = (struct edge){ to, s->deps[i].at };
+		}
+	}
+	size_t *path = xcalloc(n, sizeof(*path));
+	const struct ynode **path_at = xcalloc(n, sizeof(*path_at));
+	for (size_t v = 0; v < n; v++)
+		if (g[v].color == 0)
+			dfs(c, g, v, path, 0, path_at);
+	for (size_t v = 0; v < n; v++)
+		free(g[v].e);
+	free(g);
+	free(base);
+	free(path);
+	free(path_at);
+}
+
+static void cross_check(struct ctx *c, struct pass3 *p)
+{
+	struct model *m = c->m;
+	struct named *nv;
+	size_t nn;
+
+#define DUPS(arr, cnt, field, what)                                   \
+	nv = xcalloc((cnt) + 1, sizeof(*nv));                          \
+	nn = 0;                                                        \
+	for (size_t i = 0; i < (cnt); i++)                             \
+		if ((arr)[i].field)                                    \
+			nv[nn++] = (struct named){ (arr)[i].field, (arr)[i].at }; \
+	check_dups(c, nv, nn, what);                                   \
+	free(nv);
+	DUPS(m->plans, m->nplans, name, "Plan")
+	DUPS(m->nets, m->nnets, name, "Network")
+	DUPS(m->svcs, m->nsvcs, name, "Service")
+	DUPS(m->tmpls, m->ntmpls, name, "Template")
+	DUPS(m->custs, m->ncusts, id, "Customer")
+#undef DUPS
+
+	for (size_t i = 0; i < m->nplans; i++)
+		names_add(&p->plan_names, m->plans[i].name);
+	for (size_t i = 0; i < m->nnets; i++)
+		names_add(&p->net_names, m->nets[i].name);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		names_add(&p->svc_names, m->svcs[i].name);
+	for (size_t i = 0; i < m->ntmpls; i++)
+		names_add(&p->tmpl_names, m->tmpls[i].name);
+
+	check_plan_ref(c, p, m->set.default_plan, m->set.default_plan_at);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		check_svc_refs(c, p, &m->svcs[i], NULL);
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		const struct otmpl *t = &m->tmpls[i];
+		check_plan_ref(c, p, t->plan, t->plan_at);
+		for (size_t j = 0; j < t->nsvcs; j++)
+			check_svc_refs(c, p, &t->svcs[j], t);
+	}
+	const struct osettings *set = &m->set;
+	for (size_t i = 0; i < m->ncusts; i++) {
+		const struct ocust *u = &m->custs[i];
+		check_plan_ref(c, p, u->plan, u->plan_at);
+		if (!u->tmpl)
+			continue;
+		const struct otmpl *t = find_tmpl(m, u->tmpl);
+		if (!t) {
+			diag(c, u->tmpl_at, "template '%s' is not defined%s", u->tmpl,
+			     mean(c, u->tmpl, p->tmpl_names.v, p->tmpl_names.n));
+			continue;
+		}
+		const struct osvc *ps = NULL;
+		for (size_t j = 0; j < t->nsvcs && !ps; j++)
+			if (t->svcs[j].has_port)
+				ps = &t->svcs[j];
+		if (u->has_port && !ps) {
+			diag(c, u->port_at, "template '%s' publishes no port (none of its services has 'port'), so 'port' means nothing here",
+			     t->name);
+		} else if (ps && (!u->has_port || u->port_auto) && !set->port_hi) {
+			diag(c, u->port_at ? u->port_at : u->at,
+			     "customer '%s' needs a host port: give 'port: NUMBER', or Settings 'ports: {range: LOW-HIGH}' for 'port: auto'",
+			     u->id ? u->id : "?");
+		} else if (ps && u->has_port && !u->port_auto && set->port_hi &&
+			   (u->port < set->port_lo || u->port > set->port_hi)) {
+			diag(c, u->port_at, "port %u is outside Settings ports.range %u-%u", u->port, set->port_lo,
+			     set->port_hi);
+		}
+		for (size_t j = 0; j < u->nover; j++) {
+			if (tmpl_svc(t, u->over[j].name))
+				continue;
+			struct names cand = { 0 };
+			for (size_t k = 0; k < t->nsvcs; k++)
+				names_add(&cand, t->svcs[k].name);
+			diag(c, u->over[j].at, "template '%s' has no service '%s'%s", t->name, shown(c, u->over[j].name),
+			     mean(c, u->over[j].name, cand.v, cand.n));
+			free(cand.v);
+		}
+	}
+	find_cycles(c);
+}
+
+/* --- expansion --- */
+
+static int kv_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rc_kv *)a)->key, ((const struct rc_kv *)b)->key);
+}
+
+static void set_kvs(struct rc_kv **ret, size_t *ret_n, const struct kvs *const *layers, size_t nl)
+{
+	struct kvs all = { 0 };
+	for (size_t l = 0; l < nl; l++)
+		for (size_t i = 0; layers[l] && i < layers[l]->n; i++)
+			kvs_set(&all, layers[l]->v[i].key, layers[l]->v[i].value, NULL);
+	if (all.n == 0)
+		return;
+	struct rc_kv *v = xcalloc(all.n, sizeof(*v));
+	for (size_t i = 0; i < all.n; i++) {
+		v[i].key = xstrdup(all.v[i].key);
+		v[i].value = xstrdup(all.v[i].value);
+	}
+	qsort(v, all.n, sizeof(*v), kv_cmp);
+	*ret = v;
+	*ret_n = all.n;
+	free(all.v);
+}
+
+static char **copy_argv(char **v, size_t n)
+{
+	if (!v)
+		return NULL;
+	char **r = xcalloc(n + 1, sizeof(*r));
+	for (size_t i = 0; i < n; i++)
+		r[i] = xstrdup(v[i]);
+	return r;
+}
+
+static int port_cmp(const void *pa, const void *pb)
+{
+	const struct rc_port *a = pa, *b = pb;
+	if (a->container_port != b->container_port)
+		return a->container_port < b->container_port ? -1 : 1;
+	return strcmp(a->proto, b->proto);
+}
+
+static int mount_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rc_mount *)a)->target, ((const struct rc_mount *)b)->target);
+}
+
+static int secret_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rc_secret *)a)->name, ((const struct rc_secret *)b)->name);
+}
+
+static int dep_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rc_dep *)a)->unit, ((const struct rc_dep *)b)->unit);
+}
+
+static int unit_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rc_unit *)a)->id, ((const struct rc_unit *)b)->id);
+}
+
+static int network_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rc_network *)a)->name, ((const struct rc_network *)b)->name);
+}
+
+/* What the global checks need to know about each unit and host port. */
+struct hostport {
+	uint16_t port;
+	const char *proto, *ip;
+	const char *unit;
+	const struct ynode *at;
+};
+struct volown {
+	const char *volume;
+	const char *owner;     /* customer id, or "" for shared services */
+	const char *unit;
+	const struct ynode *at;
+};
+struct expand_aux {
+	const struct ynode **unit_at;   /* parallel to d->units before sorting: kept by id */
+	struct hostport *hp;
+	size_t nhp, caphp;
+	struct volown *vo;
+	size_t nvo, capvo;
+	size_t nauto;
+};
+
+static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, struct rc_unit *u,
+		       const struct osvc *s, const struct otmpl *t, const struct ocust *cu,
+		       struct expand_aux *aux)
+{
+	const struct model *m = c->m;
+	const char *proj = d->settings.project;
+	const struct over *ov = NULL;
+	for (size_t i = 0; cu && i < cu->nover; i++)
+		if (strcmp(cu->over[i].name, s->name) == 0)
+			ov = &cu->over[i];
+
+	u->service = xstrdup(s->name);
+	if (cu) {
+		u->customer = xstrdup(cu->id);
+		u->id = xasprintf("%s/%s", cu->id, s->name);
+		u->container = xasprintf("%s-%s-%s", proj, cu->id, s->name);
+	} else {
+		u->id = xstrdup(s->name);
+		u->container = xasprintf("%s-%s", proj, s->name);
+	}
+	u->image = xstrdup(ov && ov->image ? ov->image : s->image);
+	u->command = copy_argv(s->command, s->ncommand);
+	u->ncommand = s->command ? s->ncommand : 0;
+	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);
+	u->nentrypoint = s->entrypoint ? s->nentrypoint : 0;
+	u->user = s->user ? xstrdup(s->user) : NULL;
+	u->workdir = s->workdir ? xstrdup(s->workdir) : NULL;
+	const struct kvs *env_layers[] = { &s->env, cu ? &cu->env : NULL, ov ? &ov->env : NULL };
+	set_kvs(&u->env, &u->nenv, env_layers, ARRAY_SIZE(env_layers));
+	const struct kvs *label_layers[] = { &s->labels };
+	set_kvs(&u->labels, &u->nlabels, label_layers, 1);
+
+	/* ports */
+	size_t np = s->nports + (s->has_port ? 1 : 0);
+	if (np) {
+		u->ports = xcalloc(np, sizeof(*u->ports));
+		for (size_t i = 0; i < s->nports; i++) {
+			struct rc_port *rp = &u->ports[u->nports++];
+			rp->container_port = s->ports[i].cont;
+			rp->host_port = s->ports[i].host;
+			rp->host_ip = s->ports[i].ip ? xstrdup(s->ports[i].ip) : NULL;
+			rp->proto = xstrdup(s->ports[i].proto);
+			GROW(aux->hp, aux->nhp + 1, aux->caphp);
+			aux->hp[aux->nhp++] = (struct hostport){ rp->host_port, s->ports[i].proto, s->ports[i].ip,
+								 u->id, s->ports[i].at };
+		}
+		if (s->has_port) {
+			struct rc_port *rp = &u->ports[u->nports++];
+			rp->container_port = s->port;
+			rp->proto = xstrdup("tcp");
+			if (cu->has_port && !cu->port_auto) {
+				rp->host_port = cu->port;
+				GROW(aux->hp, aux->nhp + 1, aux->caphp);
+				aux->hp[aux->nhp++] = (struct hostport){ cu->port, "tcp", NULL, u->id, cu->port_at };
+			} else {
+				rp->host_auto = true;
+				aux->nauto++;
+			}
+		}
+		qsort(u->ports, u->nports, sizeof(*u->ports), port_cmp);
+	}
+
+	/* mounts and secrets */
+	size_t nm = s->nvols + s->secrets.n;
+	if (nm)
+		u->mounts = xcalloc(nm, sizeof(*u->mounts));
+	for (size_t i = 0; i < s->nvols; i++) {
+		const struct ovol *v = &s->vols[i];
+		struct rc_mount *rm = &u->mounts[u->nmounts++];
+		rm->kind = v->kind;
+		rm->target = xstrdup(v->target);
+		rm->read_only = v->ro;
+		if (v->kind == RC_MOUNT_VOLUME) {
+			rm->source = cu ? xasprintf("%s-%s-%s", proj, cu->id, v->src) : xasprintf("%s-%s", proj, v->src);
+			GROW(aux->vo, aux->nvo + 1, aux->capvo);
+			aux->vo[aux->nvo++] = (struct volown){ rm->source, cu ? cu->id : "", u->id, v->at };
+		} else if (v->src) {
+			rm->source = xstrdup(v->src);
+		}
+	}
+	if (s->secrets.n)
+		u->secrets = xcalloc(s->secrets.n, sizeof(*u->secrets));
+	for (size_t i = 0; i < s->secrets.n; i++) {
+		const char *name = s->secrets.v[i].name;
+		const struct secret_entry *e = secret_get(c, p, name, s->secrets.v[i].at);
+		struct rc_secret *rs = &u->secrets[u->nsecrets++];
+		rs->name = xstrdup(name);
+		rs->path = e && e->path ? xstrdup(e->path) : NULL;
+		if (e)
+			memcpy(rs->digest, e->digest, sizeof(rs->digest));
+		struct rc_mount *rm = &u->mounts[u->nmounts++];
+		rm->kind = RC_MOUNT_SECRET;
+		rm->source = xstrdup(name);
+		rm->target = xasprintf("/run/secrets/%s", name);
+		rm->read_only = true;
+	}
+	if (u->nmounts)
+		qsort(u->mounts, u->nmounts, sizeof(*u->mounts), mount_cmp);
+	if (u->nsecrets)
+		qsort(u->secrets, u->nsecrets, sizeof(*u->secrets), secret_cmp);
+
+	/* networks: the customer's own first, then the shared ones by name */
+	size_t nn = s->networks.n + (cu ? 1 : 0);
+	if (nn)
+		u->networks = xcalloc(nn, sizeof(*u->networks));
+	if (cu)
+		u->networks[u->nnetworks++] = xasprintf("%s-%s", proj, cu->id);
+	size_t first_shared = u->nnetworks;
+	for (size_t i = 0; i < s->networks.n; i++)
+		u->networks[u->nnetworks++] = xasprintf("%s-%s", proj, s->networks.v[i].name);
+	if (u->nnetworks - first_shared > 1)
+		qsort(u->networks + first_shared, u->nnetworks - first_shared, sizeof(char *), strp_cmp);
+
+	/* health */
+	u->health = s->health;
+	u->health.cmd = s->health.cmd ? xstrdup(s->health.cmd) : NULL;
+	u->health.http_path = s->health.http_path ? xstrdup(s->health.http_path) : NULL;
+
+	/* dependencies */
+	if (s->ndeps)
+		u->deps = xcalloc(s->ndeps, sizeof(*u->deps));
+	for (size_t i = 0; i < s->ndeps; i++) {
+		const struct odep *dp = &s->deps[i];
+		char *id;
+		if (t && tmpl_svc(t, dp->name))
+			id = xasprintf("%s/%s", cu->id, dp->name);
+		else
+			id = xstrdup(dp->name);
+		bool dup = false;
+		for (size_t j = 0; j < u->ndeps && !dup; j++)
+			dup = strcmp(u->deps[j].unit, id) == 0;
+		if (dup) {
+			free(id);
+			continue;
+		}
+		u->deps[u->ndeps].unit = id;
+		u->deps[u->ndeps++].cond = dp->cond;
+	}
+	if (u->ndeps > 1)
+		qsort(u->deps, u->ndeps, sizeof(*u->deps), dep_cmp);
+
+	/* plan: the customer's, else the service's, else the template's, else the default */
+	const char *plan = cu && cu->plan ? cu->plan : s->plan ? s->plan : t && t->plan ? t->plan
+										   : m->set.default_plan;
+	const struct oplan *pl = plan ? find_plan(m, plan) : NULL;
+	u->plan = plan ? xstrdup(plan) : NULL;
+	u->restart.policy = xstrdup(pl && pl->restart_policy ? pl->restart_policy : DEFAULT_RESTART_POLICY);
+	u->restart.backoff_ns = DEFAULT_BACKOFF_NS;
+	u->restart.max_backoff_ns = DEFAULT_MAX_BACKOFF_NS;
+	if (pl) {
+		u->nano_cpus = pl->cpus;
+		u->memory = pl->memory;
+		u->memory_reservation = pl->memory_reservation;
+		u->pids_limit = pl->pids;
+		u->restart.max_retries = (int)pl->max_retries;
+		if (pl->has_backoff)
+			u->restart.backoff_ns = pl->backoff;
+		if (pl->has_max_backoff)
+			u->restart.max_backoff_ns = pl->max_backoff;
+		if (u->restart.max_backoff_ns < u->restart.backoff_ns)
+			u->restart.max_backoff_ns = u->restart.backoff_ns;
+		u->restart.max_failures = (int)pl->max_failures;
+	}
+
+	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
+	u->stop_signal = s->stop_signal ? xstrdup(s->stop_signal) : NULL;
+	u->privileged = s->privileged;
+	u->pid_host = s->pid_host;
+	u->ipc_host = s->ipc_host;
+	if (s->cap_add.n) {
+		u->cap_add = xcalloc(s->cap_add.n, sizeof(char *));
+		for (size_t i = 0; i < s->cap_add.n; i++)
+			u->cap_add[u->ncap_add++] = xstrdup(s->cap_add.v[i].name);
+		qsort(u->cap_add, u->ncap_add, sizeof(char *), strp_cmp);
+	}
+	if (s->devices.n) {
+		u->devices = xcalloc(s->devices.n, sizeof(char *));
+		for (size_t i = 0; i < s->devices.n; i++)
+			u->devices[u->ndevices++] = xstrdup(s->devices.v[i].name);
+		qsort(u->devices, u->ndevices, sizeof(char *), strp_cmp);
+	}
+	u->running = cu ? !cu->stopped : !s->stopped;
+	u->protected_ = cu ? cu->protected_ : s->protected_;
+	const struct ynode *at = cu ? cu->at : s->at;
+	u->file = xstrdup(at->file);
+	u->line = at->line;
+}
+
+struct unit_at {
+	const char *id;
+	const char *container;
+	const struct ynode *at;
+};
+
+static int unit_at_cmp_container(const void *pa, const void *pb)
+{
+	const struct unit_at *a = pa, *b = pb;
+	int r = strcmp(a->container, b->container);
+	if (r)
+		return r;
+	return named_cmp(&(struct named){ a->id, a->at }, &(struct named){ b->id, b->at });
+}
+
+static int hp_cmp(const void *pa, const void *pb)
+{
+	const struct hostport *a = pa, *b = pb;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	int r = strcmp(a->proto, b->proto);
+	if (r)
+		return r;
+	return named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
+}
+
+static int vo_cmp(const void *pa, const void *pb)
+{
+	const struct volown *a = pa, *b = pb;
+	int r = strcmp(a->volume, b->volume);
+	if (r)
+		return r;
+	return named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
+}
+
+static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *ua, size_t nua,
+			  struct expand_aux *aux)
+{
+	const struct model *m = c->m;
+	/* container names: length and collisions */
+	for (size_t i = 0; i < nua; i++)
+		if (strlen(ua[i].container) > CONTAINER_NAME_MAX)
+			diag(c, ua[i].at, "container name '%s' of unit '%s' is longer than %d characters",
+			     shown(c, ua[i].container), ua[i].id, CONTAINER_NAME_MAX);
+	if (nua > 1)
+		qsort(ua, nua, sizeof(*ua), unit_at_cmp_container);
+	for (size_t i = 1; i < nua; i++)
+		if (strcmp(ua[i].container, ua[i - 1].container) == 0)
+			diag(c, ua[i].at, "unit '%s' would get container name '%s', which unit '%s' (%s:%d) has already",
+			     ua[i].id, ua[i].container, ua[i - 1].id, ua[i - 1].at->file, ua[i - 1].at->line);
+	/* network names */
+	for (size_t i = 1; i < d->nnetworks; i++)
+		if (strcmp(d->networks[i].name, d->networks[i - 1].name) == 0)
+			rc_diags_add(c->d, d->networks[i].file, d->networks[i].line, 1,
+				     "network name '%s' is used by both '%s' and '%s'", d->networks[i].name,
+				     d->networks[i - 1].id, d->networks[i].id);
+	/* host ports */
+	if (aux->nhp > 1)
+		qsort(aux->hp, aux->nhp, sizeof(*aux->hp), hp_cmp);
+	for (size_t i = 0; i < aux->nhp; i++) {
+		for (size_t j = i + 1; j < aux->nhp && aux->hp[j].port == aux->hp[i].port; j++) {
+			const struct hostport *a = &aux->hp[i], *b = &aux->hp[j];
+			if (strcmp(a->proto, b->proto) != 0)
+				continue;
+			if (a->ip && b->ip && strcmp(a->ip, b->ip) != 0)
+				continue;
+			diag(c, b->at, "host port %u/%s of unit '%s' is already used by unit '%s' (%s:%d)", b->port,
+			     b->proto, b->unit, a->unit, a->at->file, a->at->line);
+			break;
+		}
+	}
+	/* auto ports vs. the range */
+	const struct osettings *set = &m->set;
+	if (set->port_hi && aux->nauto > (size_t)(set->port_hi - set->port_lo + 1))
+		diag(c, set->range_at, "%zu customers need a port from 'range', which holds only %u",
+		     aux->nauto, set->port_hi - set->port_lo + 1);
+	/* volumes: one owner each */
+	if (aux->nvo > 1)
+		qsort(aux->vo, aux->nvo, sizeof(*aux->vo), vo_cmp);
+	for (size_t i = 1; i < aux->nvo; i++) {
+		const struct volown *a = &aux->vo[i - 1], *b = &aux->vo[i];
+		if (strcmp(a->volume, b->volume) == 0 && strcmp(a->owner, b->owner) != 0)
+			diag(c, b->at, "volume '%s' of unit '%s' is also the volume of unit '%s' (%s:%d)", b->volume,
+			     b->unit, a->unit, a->at->file, a->at->line);
+	}
+	/* subnets */
+	for (size_t i = 0; i < m->nnets; i++) {
+		const struct onet *a = &m->nets[i];
+		if (!a->subnet)
+			continue;
+		if (cidr_overlap(&a->cidr, &set->pool))
+			diag(c, a->subnet_at, "subnet %s of network '%s' overlaps the customer subnet pool %s", a->subnet,
+			     a->name, d->settings.subnet_pool);
+		for (size_t j = 0; j < i; j++) {
+			const struct onet *b = &m->nets[j];
+			if (b->subnet && cidr_overlap(&a->cidr, &b->cidr))
+				diag(c, a->subnet_at, "subnet %s of network '%s' overlaps subnet %s of network '%s'",
+				     a->subnet, a->name, b->subnet, b->name);
+		}
+	}
+	int bits = d->settings.subnet_prefix - set->pool.prefix;
+	if (bits >= 0 && bits < 31 && m->ncusts > ((size_t)1 << bits))
+		diag(c, set->pool_at ? set->pool_at : m->custs[m->ncusts - 1].at,
+		     "the subnet pool %s holds %zu /%d subnets, but there are %zu customers",
+		     d->settings.subnet_pool, (size_t)1 << bits, d->settings.subnet_prefix, m->ncusts);
+}
+
+static struct rc_desired *expand(struct ctx *c, struct pass3 *p)
+{
+	struct model *m = c->m;
+	struct osettings *set = &m->set;
+	struct rc_desired *d = xcalloc(1, sizeof(*d));
+	struct rc_settings *rs = &d->settings;
+	rs->project = xstrdup(set->project ? set->project : DEFAULT_PROJECT);
+	rs->port_lo = set->port_lo;
+	rs->port_hi = set->port_hi;
+	if (!set->pool_str) {
+		parse_cidr(DEFAULT_SUBNET_POOL, &set->pool);
+		rs->subnet_pool = xstrdup(DEFAULT_SUBNET_POOL);
+	} else {
+		rs->subnet_pool = xstrdup(set->pool_str);
+	}
+	rs->subnet_prefix = set->prefix ? set->prefix : DEFAULT_SUBNET_PREFIX;
+	if (rs->subnet_prefix <= set->pool.prefix)
+		rs->subnet_prefix = set->pool.prefix + 1 > 30 ? 30 : set->pool.prefix + 1;
+	rs->default_stop_grace_ns = set->stop_grace ? set->stop_grace : DEFAULT_STOP_GRACE_NS;
+	rs->allow_privileged = set->allow_privileged;
+	if (set->bind_roots.n) {
+		rs->bind_roots = xcalloc(set->bind_roots.n, sizeof(char *));
+		for (size_t i = 0; i < set->bind_roots.n; i++)
+			rs->bind_roots[rs->nbind_roots++] = xstrdup(set->bind_roots.v[i].name);
+	}
+
+	size_t nunits = m->nsvcs;
+	for (size_t i = 0; i < m->ncusts; i++) {
+		const struct otmpl *t = find_tmpl(m, m->custs[i].tmpl);
+		nunits += t ? t->nsvcs : 0;
+	}
+	d->units = xcalloc(nunits + 1, sizeof(*d->units));
+	d->networks = xcalloc(m->nnets + m->ncusts + 1, sizeof(*d->networks));
+	struct unit_at *ua = xcalloc(nunits + 1, sizeof(*ua));
+	struct expand_aux aux = { 0 };
+
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		struct rc_unit *u = &d->units[d->nunits++];
+		build_unit(c, p, d, u, &m->svcs[i], NULL, NULL, &aux);
+		ua[d->nunits - 1] = (struct unit_at){ u->id, u->container, m->svcs[i].at };
+	}
+	for (size_t i = 0; i < m->ncusts; i++) {
+		const struct ocust *cu = &m->custs[i];
+		const struct otmpl *t = find_tmpl(m, cu->tmpl);
+		for (size_t j = 0; t && j < t->nsvcs; j++) {
+			struct rc_unit *u = &d->units[d->nunits++];
+			build_unit(c, p, d, u, &t->svcs[j], t, cu, &aux);
+			ua[d->nunits - 1] = (struct unit_at){ u->id, u->container, cu->at };
+		}
+		struct rc_network *n = &d->networks[d->nnetworks++];
+		n->name = xasprintf("%s-%s", rs->project, cu->id);
+		n->id = xstrdup(cu->id);
+		n->customer = xstrdup(cu->id);
+		n->file = xstrdup(cu->at->file);
+		n->line = cu->at->line;
+	}
+	for (size_t i = 0; i < m->nnets; i++) {
+		const struct onet *on = &m->nets[i];
+		struct rc_network *n = &d->networks[d->nnetworks++];
+		n->name = xasprintf("%s-%s", rs->project, on->name);
+		n->id = xstrdup(on->name);
+		n->internal = on->internal;
+		n->subnet = on->subnet ? xstrdup(on->subnet) : NULL;
+		n->file = xstrdup(on->at->file);
+		n->line = on->at->line;
+	}
+	if (d->nnetworks > 1)
+		qsort(d->networks, d->nnetworks, sizeof(*d->networks), network_cmp);
+	global_checks(c, d, ua, d->nunits, &aux);
+	if (d->nunits > 1)
+		qsort(d->units, d->nunits, sizeof(*d->units), unit_cmp);
+	free(ua);
+	free(aux.hp);
+	free(aux.vo);
+	return d;
+}
+
+int manifest_load(const struct source_files *files, const struct manifest_opts *opts,
+		  struct rc_desired **ret, struct rc_diags *diags)
+{
+	struct model m = { 0 };
+	struct ctx c = { .d = diags, .opts = opts, .m = &m };
+	struct pass3 p = { 0 };
+	struct rc_desired *d = NULL;
+	size_t before = diags->n + diags->dropped;
+
+	for (size_t i = 0; i < files->nfiles; i++)
+		parse_file(&c, &files->files[i]);
+	parse_docs(&c);
+	if (!c.broken) {
+		cross_check(&c, &p);
+		if (diags->n + diags->dropped == before) {
+			d = expand(&c, &p);
+			if (files->commit)
+				d->commit = xstrdup(files->commit);
+		}
+	}
+	pass3_release(&p);
+	model_release(&m);
+	for (size_t i = 0; i < c.ndocs; i++)
+		ynode_free(c.docs[i].root);
+	free(c.docs);
+	for (size_t i = 0; i < c.nowned; i++)
+		free(c.owned[i]);
+	free(c.owned);
+
+	if (diags->n + diags->dropped != before) {
+		rc_desired_free(d);
+		rc_diags_sort(diags);
+		return -1;
+	}
+	spec_hash_units(d);
+	*ret = d;
+	return 0;
+}

@@ -1,0 +1,324 @@
+/* spec.c — see spec.h.  The rules are documented in spec/manifest.md ("Canonical form"). */
+#include "spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+#include "util.h"
+
+struct lines {
+	char **v;
+	size_t n, cap;
+};
+
+static void escape(struct buf *b, const char *s, bool is_key)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_adds(b, "\\\\");
+		else if (*s == '\n')
+			buf_adds(b, "\\n");
+		else if (is_key && *s == '=')
+			buf_adds(b, "\\=");
+		else
+			buf_addc(b, *s);
+	}
+}
+
+/* Append "key=value" (both escaped) unless it is a resource key and !with_resources. */
+static void addkv(struct lines *l, bool with_resources, const char *key, const char *value)
+{
+	if (!with_resources && spec_key_is_resource(key))
+		return;
+	struct buf b = BUF_INIT;
+	escape(&b, key, true);
+	buf_addc(&b, '=');
+	escape(&b, value, false);
+	GROW(l->v, l->n + 1, l->cap);
+	l->v[l->n++] = buf_detach(&b, NULL);
+}
+
+static void addint(struct lines *l, bool wr, const char *key, long long v)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%lld", v);
+	addkv(l, wr, key, num);
+}
+
+static char *json_argv(char **v, size_t n)
+{
+	struct buf b = BUF_INIT;
+	buf_addc(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		buf_add_json_str(&b, v[i]);
+	}
+	buf_addc(&b, ']');
+	return buf_detach(&b, NULL);
+}
+
+static const char *mount_kind(enum rc_mount_kind k)
+{
+	switch (k) {
+	case RC_MOUNT_VOLUME: return "volume";
+	case RC_MOUNT_BIND: return "bind";
+	case RC_MOUNT_SECRET: return "secret";
+	case RC_MOUNT_TMPFS: return "tmpfs";
+	}
+	return "?";
+}
+
+void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
+{
+	struct lines l = { 0 };
+	char key[512];
+	char *s;
+
+	if (u->image)
+		addkv(&l, wr, "image", u->image);
+	if (u->command) {
+		s = json_argv(u->command, u->ncommand);
+		addkv(&l, wr, "command", s);
+		free(s);
+	}
+	if (u->entrypoint) {
+		s = json_argv(u->entrypoint, u->nentrypoint);
+		addkv(&l, wr, "entrypoint", s);
+		free(s);
+	}
+	if (u->user)
+		addkv(&l, wr, "user", u->user);
+	if (u->workdir)
+		addkv(&l, wr, "workdir", u->workdir);
+	for (size_t i = 0; i < u->nenv; i++) {
+		s = xasprintf("env.%s", u->env[i].key);
+		addkv(&l, wr, s, u->env[i].value);
+		free(s);
+	}
+	for (size_t i = 0; i < u->nlabels; i++) {
+		s = xasprintf("labels.%s", u->labels[i].key);
+		addkv(&l, wr, s, u->labels[i].value);
+		free(s);
+	}
+	for (size_t i = 0; i < u->nports; i++) {
+		const struct rc_port *p = &u->ports[i];
+		char val[128];
+		snprintf(key, sizeof(key), "ports.%u/%s", p->container_port, p->proto ? p->proto : "tcp");
+		if (p->host_auto)
+			snprintf(val, sizeof(val), "%s%sauto", p->host_ip ? p->host_ip : "",
+				 p->host_ip ? ":" : "");
+		else
+			snprintf(val, sizeof(val), "%s%s%u", p->host_ip ? p->host_ip : "",
+				 p->host_ip ? ":" : "", p->host_port);
+		addkv(&l, wr, key, val);
+	}
+	for (size_t i = 0; i < u->nmounts; i++) {
+		const struct rc_mount *m = &u->mounts[i];
+		char *k = xasprintf("mounts.%s", m->target);
+		char *v = xasprintf("%s:%s:%s", mount_kind(m->kind), m->source ? m->source : "",
+				    m->read_only ? "ro" : "rw");
+		addkv(&l, wr, k, v);
+		free(k);
+		free(v);
+	}
+	for (size_t i = 0; i < u->nsecrets; i++) {
+		s = xasprintf("secrets.%s", u->secrets[i].name);
+		addkv(&l, wr, s, u->secrets[i].digest);
+		free(s);
+	}
+	for (size_t i = 0; i < u->nnetworks; i++) {
+		snprintf(key, sizeof(key), "networks.%zu", i);
+		addkv(&l, wr, key, u->networks[i]);
+	}
+	const struct rc_health *h = &u->health;
+	if (h->kind == RC_HEALTH_CMD && h->cmd)
+		addkv(&l, wr, "health.cmd", h->cmd);
+	if (h->kind == RC_HEALTH_HTTP && h->http_path) {
+		addkv(&l, wr, "health.http", h->http_path);
+		if (h->http_port)
+			addint(&l, wr, "health.port", h->http_port);
+	}
+	if (h->kind != RC_HEALTH_NONE) {
+		if (h->interval_ns)
+			addint(&l, wr, "health.interval", h->interval_ns);
+		if (h->timeout_ns)
+			addint(&l, wr, "health.timeout", h->timeout_ns);
+		if (h->start_period_ns)
+			addint(&l, wr, "health.start_period", h->start_period_ns);
+		if (h->retries)
+			addint(&l, wr, "health.retries", h->retries);
+	}
+	addint(&l, wr, "stop_grace", u->stop_grace_ns);
+	if (u->stop_signal)
+		addkv(&l, wr, "stop_signal", u->stop_signal);
+	if (u->privileged)
+		addkv(&l, wr, "privileged", "true");
+	if (u->pid_host)
+		addkv(&l, wr, "pid", "host");
+	if (u->ipc_host)
+		addkv(&l, wr, "ipc", "host");
+	for (size_t i = 0; i < u->ncap_add; i++) {
+		s = xasprintf("cap_add.%s", u->cap_add[i]);
+		addkv(&l, wr, s, "true");
+		free(s);
+	}
+	for (size_t i = 0; i < u->ndevices; i++) {
+		snprintf(key, sizeof(key), "devices.%zu", i);
+		addkv(&l, wr, key, u->devices[i]);
+	}
+	/* resources */
+	if (u->nano_cpus)
+		addint(&l, wr, "cpus", u->nano_cpus);
+	if (u->memory)
+		addint(&l, wr, "memory", u->memory);
+	if (u->memory_reservation)
+		addint(&l, wr, "memory_reservation", u->memory_reservation);
+	if (u->pids_limit)
+		addint(&l, wr, "pids", u->pids_limit);
+	if (u->restart.policy)
+		addkv(&l, wr, "restart.policy", u->restart.policy);
+	if (u->restart.max_retries)
+		addint(&l, wr, "restart.max_retries", u->restart.max_retries);
+
+	qsort(l.v, l.n, sizeof(*l.v), strp_cmp);
+	for (size_t i = 0; i < l.n; i++) {
+		buf_adds(out, l.v[i]);
+		buf_addc(out, '\n');
+		free(l.v[i]);
+	}
+	free(l.v);
+}
+
+void spec_hash_unit(struct rc_unit *u)
+{
+	struct buf b = BUF_INIT;
+	spec_canonical(u, true, &b);
+	rc_hash128_hex(buf_cstr(&b), b.len, u->hash);
+	buf_reset(&b);
+	spec_canonical(u, false, &b);
+	rc_hash128_hex(buf_cstr(&b), b.len, u->base_hash);
+	buf_release(&b);
+}
+
+void spec_hash_units(struct rc_desired *d)
+{
+	for (size_t i = 0; i < d->nunits; i++)
+		spec_hash_unit(&d->units[i]);
+}
+
+bool spec_key_is_resource(const char *key)
+{
+	static const char *const keys[] = { "cpus", "memory", "memory_reservation", "pids" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return str_startswith(key, "restart.");
+}
+
+struct kvline {
+	char *key;
+	char *value;
+};
+
+static int kvline_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kvline *)a)->key, ((const struct kvline *)b)->key);
+}
+
+/* Split canonical text into (key, value) pairs; keys end at the first unescaped '='. */
+static struct kvline *split_text(const char *text, size_t *ret_n)
+{
+	struct kvline *v = NULL;
+	size_t n = 0, cap = 0;
+	const char *p = text ? text : "";
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > 0) {
+			size_t k = 0;
+			while (k < len && p[k] != '=') {
+				if (p[k] == '\\' && k + 1 < len)
+					k++;
+				k++;
+			}
+			GROW(v, n + 1, cap);
+			v[n].key = xstrndup(p, k < len ? k : len);
+			v[n].value = k < len ? xstrndup(p + k + 1, len - k - 1) : xstrdup("");
+			n++;
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), kvline_cmp);
+	*ret_n = n;
+	return v;
+}
+
+static void push_change(struct spec_changes *c, size_t *cap, const char *key, const char *before,
+			const char *after)
+{
+	GROW(c->v, c->n + 1, *cap);
+	c->v[c->n].key = xstrdup(key);
+	c->v[c->n].before = before ? xstrdup(before) : NULL;
+	c->v[c->n].after = after ? xstrdup(after) : NULL;
+	c->n++;
+}
+
+void spec_diff(const char *before, const char *after, struct spec_changes *ret)
+{
+	size_t na, nb, cap = 0;
+	struct kvline *a = split_text(before, &na);
+	struct kvline *b = split_text(after, &nb);
+	struct spec_changes c = { NULL, 0 };
+	size_t i = 0, j = 0;
+	while (i < na || j < nb) {
+		int cmp = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i].key, b[j].key);
+		if (cmp < 0) {
+			push_change(&c, &cap, a[i].key, a[i].value, NULL);
+			i++;
+		} else if (cmp > 0) {
+			push_change(&c, &cap, b[j].key, NULL, b[j].value);
+			j++;
+		} else {
+			if (strcmp(a[i].value, b[j].value) != 0)
+				push_change(&c, &cap, a[i].key, a[i].value, b[j].value);
+			i++;
+			j++;
+		}
+	}
+	for (size_t k = 0; k < na; k++) {
+		free(a[k].key);
+		free(a[k].value);
+	}
+	for (size_t k = 0; k < nb; k++) {
+		free(b[k].key);
+		free(b[k].value);
+	}
+	free(a);
+	free(b);
+	*ret = c;
+}
+
+bool spec_changes_resource_only(const struct spec_changes *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!spec_key_is_resource(c->v[i].key))
+			return false;
+	return true;
+}
+
+void spec_changes_release(struct spec_changes *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->v[i].key);
+		free(c->v[i].before);
+		free(c->v[i].after);
+	}
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
