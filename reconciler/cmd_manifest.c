@@ -53,9 +53,10 @@ static int load_desired(const struct cli_opts *o, struct source_files *files,
 		struct buf b = BUF_INIT;
 		rc_diags_sort(&diags);
 		rc_diags_format(&diags, &b);
-		if (diags.n == 0) /* must not happen; never report "invalid" without a reason */
+		size_t total = diags.n + diags.dropped;
+		if (total == 0) /* must not happen; never report "invalid" without a reason */
 			buf_adds(&b, "reconciler: manifests rejected without a diagnostic\n");
-		buf_addf(&b, "invalid: %zu error%s (", diags.n, diags.n == 1 ? "" : "s");
+		buf_addf(&b, "invalid: %zu error%s (", total, total == 1 ? "" : "s");
 		describe_source(o, files, &b);
 		buf_adds(&b, ")\n");
 		fputs(buf_cstr(&b), stderr);

@@ -27,6 +27,7 @@ trap 'rm -rf "$work"' EXIT
 state=$work/state
 mkdir -p "$state/secrets"
 printf 'bench-secret' >"$state/secrets/db_password"
+chmod 600 "$state/secrets/db_password"
 
 echo "run.sh: generating $n customers in $work/repo" >&2
 sh "$top/tests/bench/gen-hosting.sh" "$work/repo" "$n" || exit 2

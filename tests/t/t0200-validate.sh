@@ -59,6 +59,7 @@ write_manifests() {
 	    networks: [backend]
 	    env: {ROLE: app, MODE: serve}
 	    depends_on: {db: healthy, cache: started}
+	    health: {http: /health, interval: 1s, retries: 5}
 	  worker:
 	    image: $TEST_IMAGE
 	    env: {ROLE: worker}
@@ -107,6 +108,7 @@ unit_hashes() {
 test_expect_success 'setup: a repository with manifests under manifests/' '
 	mkdir -p "$STATE/secrets" &&
 	printf "s3cret-one" >"$STATE/secrets/db_password" &&
+	chmod 600 "$STATE/secrets/db_password" &&
 	repo_init repo &&
 	write_manifests repo/manifests &&
 	mkdir repo/docs &&
