@@ -488,18 +488,42 @@ static size_t count_keys(const char *const *keys)
 	return n;
 }
 
+/* docker compose keys that mean something else here */
+static const struct {
+	const char *key, *hint;
+} compose_hints[] = {
+	{ "environment", " (did you mean 'env'?)" },
+	{ "healthcheck", " (did you mean 'health'?)" },
+	{ "workdir", " (did you mean 'working_dir'?)" },
+	{ "build", ": images are pulled, never built; give 'image'" },
+	{ "container_name", ": container names are derived (<project>-<customer>-<service>)" },
+	{ "hostname", ": container names are derived (<project>-<customer>-<service>)" },
+	{ "restart", ": the restart policy belongs to a Plan ('plan: NAME')" },
+	{ "cpus", ": resources belong to a Plan ('plan: NAME')" },
+	{ "memory", ": resources belong to a Plan ('plan: NAME')" },
+	{ "mem_limit", ": resources belong to a Plan ('plan: NAME')" },
+	{ "mem_reservation", ": resources belong to a Plan ('plan: NAME')" },
+	{ "pids_limit", ": resources belong to a Plan ('plan: NAME')" },
+};
+
 /* Report keys of m not in allowed (NULL-terminated). */
 static void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what)
 {
 	size_t na = count_keys(allowed);
+	bool service = strstr(what, "ervice") != NULL;
 	for (size_t i = 0; i < y_npairs(m); i++) {
 		const char *k = y_key(m, i)->str;
 		bool found = false;
 		for (size_t j = 0; j < na && !found; j++)
 			found = strcmp(k, allowed[j]) == 0;
-		if (!found)
-			diag(c, y_key(m, i), "unknown key '%s' in %s%s", shown(c, k), what,
-			     mean(c, k, allowed, na));
+		if (found)
+			continue;
+		const char *hint = NULL;
+		for (size_t j = 0; service && j < ARRAY_SIZE(compose_hints) && !hint; j++)
+			if (strcmp(k, compose_hints[j].key) == 0)
+				hint = compose_hints[j].hint;
+		diag(c, y_key(m, i), "unknown key '%s' in %s%s", shown(c, k), what,
+		     hint ? hint : mean(c, k, allowed, na));
 	}
 }
 
@@ -1335,7 +1359,8 @@ static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *
 			diag(c, it, "'%s' is not an IPv4 address in '%s'", shown(c, parts[0]), shown(c, str));
 			return;
 		}
-		o.ip = parts[0];
+		if (a != 0)   /* 0.0.0.0 is "all addresses", the same as no address */
+			o.ip = parts[0];
 	}
 	if (!parse_port(hs, &o.host) || !parse_port(cs, &o.cont)) {
 		diag(c, it, "port numbers must be from 1 to 65535: '%s'", shown(c, str));
@@ -2013,7 +2038,8 @@ static bool parse_state(struct ctx *c, const struct ynode *m)
 
 static void parse_service(struct ctx *c, const struct ynode *m)
 {
-	static const char *const keys[] = { "kind", "name", SVC_KEYS, "protected", "state", NULL };
+	/* "port" is accepted to say where it belongs */
+	static const char *const keys[] = { "kind", "name", SVC_KEYS, "protected", "state", "port", NULL };
 	check_keys(c, m, keys, "Service");
 	struct model *md = c->m;
 	GROW(md->svcs, md->nsvcs + 1, md->capsvcs);
@@ -2938,11 +2964,19 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 			diag(c, ua[i].at, "unit '%s' would get container name '%s', which unit '%s' (%s:%d) has already",
 			     ua[i].id, ua[i].container, ua[i - 1].id, ua[i - 1].at->file, ua[i - 1].at->line);
 	/* network names */
-	for (size_t i = 1; i < d->nnetworks; i++)
-		if (strcmp(d->networks[i].name, d->networks[i - 1].name) == 0)
-			rc_diags_add(c->d, d->networks[i].file, d->networks[i].line, 1,
-				     "network name '%s' is used by both '%s' and '%s'", d->networks[i].name,
-				     d->networks[i - 1].id, d->networks[i].id);
+	for (size_t i = 1; i < d->nnetworks; i++) {
+		const struct rc_network *a = &d->networks[i - 1], *b = &d->networks[i];
+		if (strcmp(a->name, b->name) != 0)
+			continue;
+		if (a->customer && !b->customer) {
+			const struct rc_network *t = a;
+			a = b;
+			b = t;
+		}
+		rc_diags_add(c->d, b->file, b->line, 1, "network name '%s' of %s '%s' is also the name of %s '%s' (%s:%d)",
+			     b->name, b->customer ? "customer" : "network", b->id,
+			     a->customer ? "customer" : "shared network", a->id, a->file, a->line);
+	}
 	/* host ports */
 	if (aux->nhp > 1)
 		qsort(aux->hp, aux->nhp, sizeof(*aux->hp), hp_cmp);
