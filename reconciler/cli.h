@@ -34,5 +34,17 @@ struct cli_opts {
 typedef int (*cli_cmd_fn)(const struct cli_opts *o);
 
 int cmd_version(const struct cli_opts *o);
+/*
+ * validate: load and expand the manifests (--repo/--rev/--path or --dir).
+ * Exit 0 and a one-line summary on stderr (unless -q); exit 1 with every
+ * diagnostic as "file:line:col: message" on stderr, then a count line.
+ */
+int cmd_validate(const struct cli_opts *o);
+/*
+ * render: the expanded units in dependency order with their container
+ * name, hashes and canonical spec (secrets only as digests); --json gives
+ * the document described in spec/render-json.md.  Exit codes as validate.
+ */
+int cmd_render(const struct cli_opts *o);
 
 #endif

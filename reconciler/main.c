@@ -22,6 +22,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "validate", cmd_validate, "check the manifests (exit 1 with file:line:col errors)" },
+	{ "render", cmd_render, "print the expanded units, hashes and canonical specs (--json)" },
 };
 
 int cmd_version(const struct cli_opts *o)

@@ -5,7 +5,15 @@
  * path relative to the repository root (or to the directory).
  *
  * Owns: the only use of git2.h.  Enforces input limits (file size, number of
- * files); symlinks and submodules inside the tree are errors.
+ * files); symlinks and submodules inside the manifest path are errors (a
+ * symlink elsewhere in the repository is not looked at).  Entries whose name
+ * starts with '.' (.git, .github, editor files) are skipped, files and
+ * directories alike.  Other files than *.yaml / *.yml are ignored.
+ *
+ * libgit2 is initialised on first use (once, thread-safe) and shut down at
+ * exit; callers need not do anything.  Each call opens its own repository
+ * handle, so calls from different threads are safe.  Errors carry the repo
+ * path, the rev and libgit2's message: "cannot resolve 'x' in '/r': ...".
  */
 #ifndef RC_SOURCE_H
 #define RC_SOURCE_H
@@ -30,15 +38,27 @@ struct source_files {
 };
 
 /*
- * Load manifests from repo at rev (branch, tag, sha; NULL = HEAD), under
- * subdir ("" or NULL = the whole tree).
+ * Load manifests from repo (a work tree, its .git directory or a bare
+ * repository; never searched upwards) at rev (anything git_revparse_single
+ * takes: branch, tag — annotated tags are peeled —, full or short sha,
+ * HEAD, origin/x, HEAD~1; NULL or "" = HEAD), under subdir ("", "." or NULL
+ * = the whole tree; "./a//b/" is normalised; ".." is refused; it must name
+ * a directory of the commit).  Read from the object database: the work
+ * tree is never looked at.  On success fills *ret (the caller releases it
+ * with source_files_release()) with ret->commit set; on failure *ret is
+ * untouched.
  */
 int source_load_git(const char *repo, const char *rev, const char *subdir,
 		    struct source_files *ret, struct rc_err *err);
-/* Load manifests from a plain directory (recursively). */
+/*
+ * Load manifests from a plain directory (recursively, sorted by path, paths
+ * relative to dir; symlinks and non-regular *.yaml files are errors).
+ * ret->commit is NULL.
+ */
 int source_load_dir(const char *dir, struct source_files *ret, struct rc_err *err);
 /* Resolve rev in repo to a 40-hex commit id (ret must hold 41 bytes). */
 int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_err *err);
+/* Free everything in f and zero it (safe to call twice). */
 void source_files_release(struct source_files *f);
 
 #endif

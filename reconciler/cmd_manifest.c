@@ -1,0 +1,282 @@
+/*
+ * cmd_manifest.c — `reconciler validate` and `reconciler render`: load the
+ * manifests (Git or --dir), expand them, and report.  See cli.h; the JSON
+ * form of render is documented in spec/render-json.md.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "manifest.h"
+#include "order.h"
+#include "source.h"
+#include "spec.h"
+#include "unit.h"
+
+/* What was loaded, for messages: "commit abc1234" or "directory D". */
+static void describe_source(const struct cli_opts *o, const struct source_files *f, struct buf *out)
+{
+	if (f->commit)
+		buf_addf(out, "commit %.7s", f->commit);
+	else
+		buf_addf(out, "directory %s", o->dir);
+}
+
+static int read_source(const struct cli_opts *o, struct source_files *ret, struct rc_err *err)
+{
+	if (o->dir) {
+		if (o->path && *o->path)
+			return rc_errf(err, "--path and --dir cannot be used together (give --dir the sub-directory)");
+		return source_load_dir(o->dir, ret, err);
+	}
+	return source_load_git(o->repo, o->rev, o->path, ret, err);
+}
+
+/*
+ * Read and expand.  Returns 0 with *ret_desired set, or 1 after printing
+ * the problem(s) to stderr (every diagnostic, then a count line).
+ */
+static int load_desired(const struct cli_opts *o, struct source_files *files,
+			struct rc_desired **ret_desired)
+{
+	struct rc_err err = { "" };
+	if (read_source(o, files, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
+	}
+	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
+	struct manifest_opts mo = { .secrets_dir = secrets };
+	struct rc_diags diags = { 0 };
+	struct rc_desired *d = NULL;
+	if (manifest_load(files, &mo, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_sort(&diags);
+		rc_diags_format(&diags, &b);
+		size_t total = diags.n + diags.dropped;
+		if (total == 0) /* must not happen; never report "invalid" without a reason */
+			buf_adds(&b, "reconciler: manifests rejected without a diagnostic\n");
+		buf_addf(&b, "invalid: %zu error%s (", total, total == 1 ? "" : "s");
+		describe_source(o, files, &b);
+		buf_adds(&b, ")\n");
+		fputs(buf_cstr(&b), stderr);
+		buf_release(&b);
+		rc_diags_release(&diags);
+		return 1;
+	}
+	rc_diags_release(&diags);
+	*ret_desired = d;
+	return 0;
+}
+
+static size_t count_customers(const struct rc_desired *d)
+{
+	/* Units are sorted by id ("<customer>/<service>"), networks by name:
+	 * collect the distinct customer names of both. */
+	char **names = xcalloc(d->nunits + d->nnetworks + 1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < d->nunits; i++)
+		if (d->units[i].customer)
+			names[n++] = d->units[i].customer;
+	for (size_t i = 0; i < d->nnetworks; i++)
+		if (d->networks[i].customer)
+			names[n++] = d->networks[i].customer;
+	qsort(names, n, sizeof(*names), strp_cmp);
+	size_t distinct = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			distinct++;
+	free(names);
+	return distinct;
+}
+
+int cmd_validate(const struct cli_opts *o)
+{
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	int rc = load_desired(o, &files, &d);
+	if (rc == 0) {
+		/* manifest_load rejects cycles; checking here too keeps validate
+		 * honest about what render and apply will need. */
+		_cleanup_free_ size_t *order = NULL;
+		struct rc_err err = { "" };
+		if (rc_desired_order(d, &order, &err) < 0) {
+			fprintf(stderr, "reconciler: %s\n", err.msg);
+			rc = 1;
+		} else if (!o->quiet) {
+			struct buf b = BUF_INIT;
+			size_t nc = count_customers(d);
+			buf_addf(&b, "valid: %zu customer%s, %zu unit%s, %zu network%s (", nc, nc == 1 ? "" : "s",
+				 d->nunits, d->nunits == 1 ? "" : "s", d->nnetworks, d->nnetworks == 1 ? "" : "s");
+			describe_source(o, &files, &b);
+			buf_adds(&b, ")\n");
+			fputs(buf_cstr(&b), stderr);
+			buf_release(&b);
+		}
+	}
+	rc_desired_free(d);
+	source_files_release(&files);
+	return rc;
+}
+
+/* ---- render ---- */
+
+/* Split one canonical line "key=value" at the first '='. */
+static void split_line(const char *line, size_t len, const char **ret_val, size_t *ret_keylen)
+{
+	const char *eq = memchr(line, '=', len);
+	*ret_keylen = eq ? (size_t)(eq - line) : len;
+	*ret_val = eq ? eq + 1 : line + len;
+}
+
+static void json_strn(struct buf *b, const char *s, size_t n)
+{
+	_cleanup_free_ char *c = xstrndup(s, n);
+	buf_add_json_str(b, c);
+}
+
+static void json_str_or_null(struct buf *b, const char *s)
+{
+	if (s)
+		buf_add_json_str(b, s);
+	else
+		buf_adds(b, "null");
+}
+
+static void render_json(const struct cli_opts *o, const struct rc_desired *d,
+			const struct source_files *f, const size_t *order, struct buf *out)
+{
+	struct buf spec = BUF_INIT;
+	buf_adds(out, "{\n  \"format\": \"reconciler-render\",\n  \"version\": 1,\n  \"commit\": ");
+	json_str_or_null(out, f->commit);
+	buf_adds(out, ",\n  \"project\": ");
+	json_str_or_null(out, d->settings.project);
+	buf_adds(out, ",\n  \"networks\": [");
+	for (size_t i = 0; i < d->nnetworks; i++) {
+		const struct rc_network *n = &d->networks[i];
+		buf_adds(out, i ? ",\n    {" : "\n    {");
+		buf_adds(out, "\"name\": ");
+		buf_add_json_str(out, n->name);
+		buf_adds(out, ", \"id\": ");
+		json_str_or_null(out, n->id);
+		buf_adds(out, ", \"customer\": ");
+		json_str_or_null(out, n->customer);
+		buf_addf(out, ", \"internal\": %s, \"subnet\": ", n->internal ? "true" : "false");
+		json_str_or_null(out, n->subnet);
+		buf_adds(out, "}");
+	}
+	buf_adds(out, d->nnetworks ? "\n  ],\n" : "],\n");
+	buf_adds(out, "  \"units\": [");
+	for (size_t k = 0; k < d->nunits; k++) {
+		const struct rc_unit *u = &d->units[order[k]];
+		buf_adds(out, k ? ",\n    {\n" : "\n    {\n");
+		buf_adds(out, "      \"id\": ");
+		buf_add_json_str(out, u->id);
+		buf_addf(out, ",\n      \"order\": %zu,\n      \"container\": ", k);
+		buf_add_json_str(out, u->container);
+		buf_adds(out, ",\n      \"customer\": ");
+		json_str_or_null(out, u->customer);
+		buf_adds(out, ",\n      \"service\": ");
+		json_str_or_null(out, u->service);
+		buf_addf(out, ",\n      \"hash\": \"%s\",\n      \"base_hash\": \"%s\",\n", u->hash, u->base_hash);
+		buf_adds(out, "      \"depends_on\": [");
+		for (size_t j = 0; j < u->ndeps; j++) {
+			buf_adds(out, j ? ", {\"unit\": " : "{\"unit\": ");
+			buf_add_json_str(out, u->deps[j].unit);
+			buf_adds(out, ", \"condition\": ");
+			buf_add_json_str(out, rc_dep_cond_name(u->deps[j].cond));
+			buf_adds(out, "}");
+		}
+		buf_adds(out, "],\n      \"source\": {\"file\": ");
+		json_str_or_null(out, u->file);
+		buf_addf(out, ", \"line\": %d},\n      \"spec\": {", u->line);
+		buf_reset(&spec);
+		spec_canonical(u, true, &spec);
+		const char *p = buf_cstr(&spec);
+		bool first = true;
+		while (*p) {
+			size_t len = strcspn(p, "\n");
+			const char *val;
+			size_t keylen;
+			split_line(p, len, &val, &keylen);
+			buf_adds(out, first ? "\n        " : ",\n        ");
+			first = false;
+			json_strn(out, p, keylen);
+			buf_adds(out, ": ");
+			json_strn(out, val, (size_t)(p + len - val));
+			p += len;
+			if (*p == '\n')
+				p++;
+		}
+		buf_adds(out, first ? "}\n    }" : "\n      }\n    }");
+	}
+	buf_adds(out, d->nunits ? "\n  ]\n}\n" : "]\n}\n");
+	buf_release(&spec);
+	(void)o;
+}
+
+static void render_text(const struct rc_desired *d, const size_t *order, struct buf *out)
+{
+	struct buf spec = BUF_INIT;
+	for (size_t i = 0; i < d->nnetworks; i++) {
+		const struct rc_network *n = &d->networks[i];
+		buf_addf(out, "network %s\n  id: %s\n  customer: %s\n  internal: %s\n  subnet: %s\n\n", n->name,
+			 n->id ? n->id : "-", n->customer ? n->customer : "-", n->internal ? "yes" : "no",
+			 n->subnet ? n->subnet : "(allocated)");
+	}
+	for (size_t k = 0; k < d->nunits; k++) {
+		const struct rc_unit *u = &d->units[order[k]];
+		buf_addf(out, "unit %s\n  order: %zu\n  container: %s\n  hash: %s\n  base-hash: %s\n  depends-on:",
+			 u->id, k, u->container, u->hash, u->base_hash);
+		if (u->ndeps == 0)
+			buf_adds(out, " -");
+		for (size_t j = 0; j < u->ndeps; j++)
+			buf_addf(out, "%s %s (%s)", j ? "," : "", u->deps[j].unit, rc_dep_cond_name(u->deps[j].cond));
+		buf_adds(out, "\n  spec:\n");
+		buf_reset(&spec);
+		spec_canonical(u, true, &spec);
+		const char *p = buf_cstr(&spec);
+		while (*p) {
+			size_t len = strcspn(p, "\n");
+			buf_adds(out, "    ");
+			buf_add(out, p, len);
+			buf_addc(out, '\n');
+			p += len;
+			if (*p == '\n')
+				p++;
+		}
+		buf_addc(out, '\n');
+	}
+	buf_release(&spec);
+}
+
+int cmd_render(const struct cli_opts *o)
+{
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	int rc = load_desired(o, &files, &d);
+	if (rc != 0) {
+		source_files_release(&files);
+		return rc;
+	}
+	_cleanup_free_ size_t *order = NULL;
+	struct rc_err err = { "" };
+	if (rc_desired_order(d, &order, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		rc = 1;
+	} else {
+		struct buf out = BUF_INIT;
+		if (o->json)
+			render_json(o, d, &files, order, &out);
+		else
+			render_text(d, order, &out);
+		if (fwrite(buf_cstr(&out), 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+			fprintf(stderr, "reconciler: cannot write the output\n");
+			rc = 1;
+		}
+		buf_release(&out);
+	}
+	rc_desired_free(d);
+	source_files_release(&files);
+	return rc;
+}

@@ -1,0 +1,471 @@
+/*
+ * source.c — manifests from a Git commit (libgit2, object database only) or
+ * from a plain directory.  See source.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "buf.h"
+#include "source.h"
+
+/* Deeper trees than this are refused (a hostile repository must not blow the stack). */
+#define SOURCE_MAX_DEPTH 64
+
+/* ---- libgit2 setup ---- */
+
+static void git_shutdown_at_exit(void)
+{
+	git_libgit2_shutdown();
+}
+
+static void git_init_once(void)
+{
+	git_libgit2_init();
+	atexit(git_shutdown_at_exit);
+}
+
+static void source_git_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, git_init_once);
+}
+
+/* Copy libgit2's last error text at once (git_error_last() may be NULL). */
+static const char *git_errmsg(char *buf, size_t n)
+{
+	const git_error *e = git_error_last();
+	snprintf(buf, n, "%s", e && e->message && *e->message ? e->message : "unknown libgit2 error");
+	/* libgit2 messages sometimes end with a newline or a full stop. */
+	size_t l = strlen(buf);
+	while (l > 0 && (buf[l - 1] == '\n' || buf[l - 1] == '.'))
+		buf[--l] = '\0';
+	return buf;
+}
+
+/* rc_errf with ": <libgit2 error>" appended. */
+RC_PRINTF(2, 3)
+static int git_errf(struct rc_err *err, const char *fmt, ...)
+{
+	char gmsg[512];
+	git_errmsg(gmsg, sizeof(gmsg));
+	char what[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return rc_errf(err, "%s: %s", what, gmsg);
+}
+
+/* ---- the file list ---- */
+
+struct flist {
+	struct source_file *v;
+	size_t n, cap;
+};
+
+static void flist_release(struct flist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].path);
+		free(l->v[i].data);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	const struct source_file *x = a, *y = b;
+	return strcmp(x->path, y->path);
+}
+
+static bool is_manifest_name(const char *name)
+{
+	return str_endswith(name, ".yaml") || str_endswith(name, ".yml");
+}
+
+/* Hidden entries (".git", ".github", editor files) are never manifests. */
+static bool is_hidden(const char *name)
+{
+	return name[0] == '.';
+}
+
+static int check_limits(const struct flist *l, const char *path, size_t size, struct rc_err *err)
+{
+	if (l->n >= RC_SOURCE_MAX_FILES)
+		return rc_errf(err, "too many manifest files (more than %u), at '%s'",
+			       (unsigned)RC_SOURCE_MAX_FILES, path);
+	if (size > RC_SOURCE_MAX_FILE_SIZE)
+		return rc_errf(err, "'%s' is larger than %u bytes", path, (unsigned)RC_SOURCE_MAX_FILE_SIZE);
+	return 0;
+}
+
+static void flist_take(struct flist *l, char *path, char *data, size_t len)
+{
+	GROW(l->v, l->n + 1, l->cap);
+	l->v[l->n++] = (struct source_file){ .path = path, .data = data, .len = len };
+}
+
+static void flist_finish(struct flist *l, struct source_files *ret, char *commit)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), file_cmp);
+	*ret = (struct source_files){ .files = l->v, .nfiles = l->n, .commit = commit };
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+/*
+ * Normalise a sub-path: "./a//b/" -> "a/b"; "" and "." -> "".  Refuses ".."
+ * components (the manifest path stays inside the tree).
+ */
+static int normalize_subdir(const char *in, char **ret, struct rc_err *err)
+{
+	struct buf b = BUF_INIT;
+	const char *p = in ? in : "";
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if (n == 0)
+			break;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			buf_release(&b);
+			return rc_errf(err, "path '%s' must not contain '..'", in);
+		}
+		if (!(n == 1 && p[0] == '.')) {
+			if (b.len)
+				buf_addc(&b, '/');
+			buf_add(&b, p, n);
+		}
+		p = e;
+	}
+	*ret = buf_detach(&b, NULL);
+	return 0;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+	return *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
+}
+
+/* ---- Git ---- */
+
+static void repo_freep(git_repository **r) { git_repository_free(*r); }
+static void object_freep(git_object **o) { git_object_free(*o); }
+static void tree_freep(git_tree **t) { git_tree_free(*t); }
+static void entry_freep(git_tree_entry **e) { git_tree_entry_free(*e); }
+static void odb_freep(git_odb **o) { git_odb_free(*o); }
+static void odb_object_freep(git_odb_object **o) { git_odb_object_free(*o); }
+
+static int open_repo(const char *path, git_repository **ret, struct rc_err *err)
+{
+	source_git_init();
+	/* NO_SEARCH: a directory that is not a repository must not silently
+	 * resolve to an enclosing one. */
+	if (git_repository_open_ext(ret, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return git_errf(err, "cannot open repository '%s'", path);
+	return 0;
+}
+
+static int resolve_commit(git_repository *repo, const char *path, const char *rev,
+			  git_object **ret, struct rc_err *err)
+{
+	_cleanup_(object_freep) git_object *obj = NULL;
+	if (!rev || !*rev)
+		rev = "HEAD";
+	if (git_revparse_single(&obj, repo, rev) < 0)
+		return git_errf(err, "cannot resolve '%s' in '%s'", rev, path);
+	/* Branches, annotated tags (peeled) and shas all end at a commit. */
+	if (git_object_peel(ret, obj, GIT_OBJECT_COMMIT) < 0)
+		return rc_errf(err, "cannot resolve '%s' in '%s': it names a %s, not a commit", rev, path,
+			       git_object_type2string(git_object_type(obj)));
+	return 0;
+}
+
+struct git_walk {
+	git_repository *repo;
+	git_odb *odb;
+	struct flist files;
+};
+
+static int read_blob(struct git_walk *w, const git_tree_entry *e, const char *path, struct rc_err *err)
+{
+	const git_oid *oid = git_tree_entry_id(e);
+	size_t size;
+	git_object_t type;
+	/* The header first: a huge blob is refused before it is inflated. */
+	if (git_odb_read_header(&size, &type, w->odb, oid) < 0)
+		return git_errf(err, "cannot read '%s'", path);
+	if (check_limits(&w->files, path, size, err) < 0)
+		return -1;
+	_cleanup_(odb_object_freep) git_odb_object *obj = NULL;
+	if (git_odb_read(&obj, w->odb, oid) < 0)
+		return git_errf(err, "cannot read '%s'", path);
+	size_t len = git_odb_object_size(obj);
+	if (check_limits(&w->files, path, len, err) < 0)
+		return -1;
+	char *data = xmalloc(len + 1);
+	memcpy(data, git_odb_object_data(obj), len);
+	data[len] = '\0';
+	flist_take(&w->files, xstrdup(path), data, len);
+	return 0;
+}
+
+static int walk_tree(struct git_walk *w, const git_tree *tree, const char *prefix, int depth,
+		     struct rc_err *err)
+{
+	if (depth > SOURCE_MAX_DEPTH)
+		return rc_errf(err, "'%s' is nested more than %d directories deep", prefix, SOURCE_MAX_DEPTH);
+	size_t n = git_tree_entrycount(tree);
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(e);
+		if (is_hidden(name))
+			continue;
+		_cleanup_free_ char *path = join_path(prefix, name);
+		switch (git_tree_entry_filemode(e)) {
+		case GIT_FILEMODE_TREE: {
+			_cleanup_(tree_freep) git_tree *sub = NULL;
+			if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(e)) < 0)
+				return git_errf(err, "cannot read directory '%s'", path);
+			if (walk_tree(w, sub, path, depth + 1, err) < 0)
+				return -1;
+			break;
+		}
+		case GIT_FILEMODE_BLOB:
+		case GIT_FILEMODE_BLOB_EXECUTABLE:
+			if (is_manifest_name(name) && read_blob(w, e, path, err) < 0)
+				return -1;
+			break;
+		case GIT_FILEMODE_LINK:
+			return rc_errf(err, "'%s' is a symbolic link (not allowed in the manifest path)", path);
+		case GIT_FILEMODE_COMMIT:
+			return rc_errf(err, "'%s' is a submodule (not allowed in the manifest path)", path);
+		default:
+			return rc_errf(err, "'%s' has an unknown file mode %o", path,
+				       (unsigned)git_tree_entry_filemode(e));
+		}
+	}
+	return 0;
+}
+
+int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_err *err)
+{
+	_cleanup_(repo_freep) git_repository *r = NULL;
+	_cleanup_(object_freep) git_object *commit = NULL;
+	if (open_repo(repo, &r, err) < 0 || resolve_commit(r, repo, rev, &commit, err) < 0)
+		return -1;
+	git_oid_tostr(ret, 41, git_object_id(commit));
+	return 0;
+}
+
+int source_load_git(const char *repo, const char *rev, const char *subdir,
+		    struct source_files *ret, struct rc_err *err)
+{
+	_cleanup_free_ char *sub = NULL;
+	if (normalize_subdir(subdir, &sub, err) < 0)
+		return -1;
+
+	_cleanup_(repo_freep) git_repository *r = NULL;
+	_cleanup_(object_freep) git_object *commit = NULL;
+	if (open_repo(repo, &r, err) < 0 || resolve_commit(r, repo, rev, &commit, err) < 0)
+		return -1;
+	char id[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(id, sizeof(id), git_object_id(commit));
+
+	_cleanup_(tree_freep) git_tree *root = NULL;
+	if (git_commit_tree(&root, (git_commit *)commit) < 0)
+		return git_errf(err, "cannot read the tree of commit %s in '%s'", id, repo);
+
+	_cleanup_(tree_freep) git_tree *start = NULL;
+	if (*sub) {
+		_cleanup_(entry_freep) git_tree_entry *e = NULL;
+		int rc = git_tree_entry_bypath(&e, root, sub);
+		if (rc == GIT_ENOTFOUND)
+			return rc_errf(err, "no path '%s' in commit %.12s of '%s'", sub, id, repo);
+		if (rc < 0)
+			return git_errf(err, "cannot look up '%s' in commit %.12s of '%s'", sub, id, repo);
+		switch (git_tree_entry_filemode(e)) {
+		case GIT_FILEMODE_TREE:
+			break;
+		case GIT_FILEMODE_LINK:
+			return rc_errf(err, "'%s' is a symbolic link (not allowed in the manifest path)", sub);
+		case GIT_FILEMODE_COMMIT:
+			return rc_errf(err, "'%s' is a submodule (not allowed in the manifest path)", sub);
+		default:
+			return rc_errf(err, "'%s' in commit %.12s is not a directory", sub, id);
+		}
+		if (git_tree_lookup(&start, r, git_tree_entry_id(e)) < 0)
+			return git_errf(err, "cannot read directory '%s'", sub);
+	}
+
+	_cleanup_(odb_freep) git_odb *odb = NULL;
+	if (git_repository_odb(&odb, r) < 0)
+		return git_errf(err, "cannot open the object database of '%s'", repo);
+
+	struct git_walk w = { .repo = r, .odb = odb };
+	if (walk_tree(&w, start ? start : root, sub, 0, err) < 0) {
+		flist_release(&w.files);
+		return rc_err_prefix(err, "commit %.12s of '%s'", id, repo);
+	}
+	flist_finish(&w.files, ret, xstrdup(id));
+	return 0;
+}
+
+/* ---- plain directory ---- */
+
+static int read_plain_file(int dirfd, const char *name, const char *path, struct flist *l,
+			   struct rc_err *err)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return rc_errf(err, "'%s' is a symbolic link (not allowed in the manifest path)", path);
+		return rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return rc_errf(err, "cannot stat '%s': %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return rc_errf(err, "'%s' is not a regular file", path);
+	}
+	if (check_limits(l, path, (size_t)st.st_size, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* Read at most one byte past the limit so growth while reading is caught. */
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *data = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap > RC_SOURCE_MAX_FILE_SIZE)
+				break;
+			cap *= 2;
+			data = xrealloc(data, cap + 1);
+		}
+		ssize_t r = read(fd, data + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(data);
+			close(fd);
+			return rc_errf(err, "cannot read '%s': %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (check_limits(l, path, len, err) < 0) {
+		free(data);
+		return -1;
+	}
+	data[len] = '\0';
+	flist_take(l, xstrdup(path), data, len);
+	return 0;
+}
+
+static void dir_closep(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+/* Walk the directory open as fd (consumed); prefix is its path relative to the top. */
+static int walk_dir(int fd, const char *top, const char *prefix, int depth, struct flist *l,
+		    struct rc_err *err)
+{
+	_cleanup_(dir_closep) DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return rc_errf(err, "cannot read directory '%s%s%s': %s", top, *prefix ? "/" : "", prefix,
+			       strerror(e));
+	}
+	if (depth > SOURCE_MAX_DEPTH)
+		return rc_errf(err, "'%s' is nested more than %d directories deep", prefix, SOURCE_MAX_DEPTH);
+	/* Collect names first so the walk does not depend on readdir order. */
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno)
+				rc = rc_errf(err, "cannot read directory '%s%s%s': %s", top,
+					     *prefix ? "/" : "", prefix, strerror(errno));
+			break;
+		}
+		if (is_hidden(de->d_name))
+			continue;
+		GROW(names, n + 1, cap);
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(*names), strp_cmp);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		_cleanup_free_ char *path = join_path(prefix, names[i]);
+		struct stat st;
+		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = rc_errf(err, "cannot stat '%s': %s", path, strerror(errno));
+		} else if (S_ISLNK(st.st_mode)) {
+			rc = rc_errf(err, "'%s' is a symbolic link (not allowed in the manifest path)", path);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				rc = rc_errf(err, "cannot open directory '%s': %s", path, strerror(errno));
+			else
+				rc = walk_dir(sub, top, path, depth + 1, l, err);
+		} else if (is_manifest_name(names[i])) {
+			rc = read_plain_file(dirfd(d), names[i], path, l, err);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int source_load_dir(const char *dir, struct source_files *ret, struct rc_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rc_errf(err, "cannot open directory '%s': %s", dir, strerror(errno));
+	struct flist l = { 0 };
+	if (walk_dir(fd, dir, "", 0, &l, err) < 0) {
+		flist_release(&l);
+		return rc_err_prefix(err, "directory '%s'", dir);
+	}
+	flist_finish(&l, ret, NULL);
+	return 0;
+}
+
+void source_files_release(struct source_files *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nfiles; i++) {
+		free(f->files[i].path);
+		free(f->files[i].data);
+	}
+	free(f->files);
+	free(f->commit);
+	*f = (struct source_files){ 0 };
+}
