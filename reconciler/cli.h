@@ -34,6 +34,21 @@ struct cli_opts {
 typedef int (*cli_cmd_fn)(const struct cli_opts *o);
 
 int cmd_version(const struct cli_opts *o);
+
+struct source_files;
+struct rc_desired;
+/*
+ * Read the manifests (--dir, or --repo/--rev/--path) and expand them, with
+ * secrets from <state-dir>/secrets.  Returns 0 with *ret_desired set, or 1
+ * after printing every diagnostic (file:line:col) and a count to stderr.
+ * files is filled either way; release it with source_files_release().
+ */
+int cli_load_desired(const struct cli_opts *o, struct source_files *files, struct rc_desired **ret_desired);
+
+/* plan / apply / status (cmd_apply.c) */
+int cmd_plan(const struct cli_opts *o);
+int cmd_apply(const struct cli_opts *o);
+int cmd_status(const struct cli_opts *o);
 /*
  * validate: load and expand the manifests (--repo/--rev/--path or --dir).
  * Exit 0 and a one-line summary on stderr (unless -q); exit 1 with every

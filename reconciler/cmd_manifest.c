@@ -37,7 +37,7 @@ static int read_source(const struct cli_opts *o, struct source_files *ret, struc
  * Read and expand.  Returns 0 with *ret_desired set, or 1 after printing
  * the problem(s) to stderr (every diagnostic, then a count line).
  */
-static int load_desired(const struct cli_opts *o, struct source_files *files,
+int cli_load_desired(const struct cli_opts *o, struct source_files *files,
 			struct rc_desired **ret_desired)
 {
 	struct rc_err err = { "" };
@@ -94,7 +94,7 @@ int cmd_validate(const struct cli_opts *o)
 {
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;
-	int rc = load_desired(o, &files, &d);
+	int rc = cli_load_desired(o, &files, &d);
 	if (rc == 0) {
 		/* manifest_load rejects cycles; checking here too keeps validate
 		 * honest about what render and apply will need. */
@@ -254,7 +254,7 @@ int cmd_render(const struct cli_opts *o)
 {
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;
-	int rc = load_desired(o, &files, &d);
+	int rc = cli_load_desired(o, &files, &d);
 	if (rc != 0) {
 		source_files_release(&files);
 		return rc;

@@ -24,6 +24,9 @@ static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "validate", cmd_validate, "check the manifests (exit 1 with file:line:col errors)" },
 	{ "render", cmd_render, "print the expanded units, hashes and canonical specs (--json)" },
+	{ "plan", cmd_plan, "show what apply would change (exit 0 none, 2 changes, 1 error)" },
+	{ "apply", cmd_apply, "make Docker match the manifests (--stats, --parallel N)" },
+	{ "status", cmd_status, "show each unit's container, state and health" },
 };
 
 int cmd_version(const struct cli_opts *o)

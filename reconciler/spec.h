@@ -12,7 +12,7 @@
  *     image=mission-control:1.4
  *     networks.0=acme-abc123
  *     ports.3000/tcp=auto          (or the fixed host port)
- *     secret.db_password=<digest>
+ *     secrets.db_password=<digest>
  *
  * Values are normalized (durations in ns, sizes in bytes, CPUs in nano-CPUs)
  * and escaped (`\n`, `\\`), so a spec is always one line per key.  Fields

@@ -1,0 +1,70 @@
+/*
+ * apply.h — the executor: carry out a plan against the engine, in
+ * dependency order, gated on health.
+ *
+ * Owns: the order of work and the waiting.  Phases:
+ *   1. network creates (with the allocated subnet, labelled);
+ *   2. stops and removals, one by one in the plan's order (units gone from
+ *      the manifests first, then dependents before their dependencies);
+ *   3. creates, recreates, in-place updates and starts, as jobs on a
+ *      bounded pool of workers (depsched.h): a unit starts only after each
+ *      of its dependencies that had work to do met its condition (started |
+ *      healthy | completed); a unit that fails (create error, exits, never
+ *      healthy) fails its dependents, which are never started, while
+ *      unrelated units go on;
+ *   4. network removals.
+ * A unit with a health check is waited for until healthy (bounded by its
+ * start period + (retries + 1) x (interval + timeout), or the rollout
+ * timeout).  `cmd` checks are Docker's; `http` checks are probed here
+ * against the container's address on its first network.
+ *
+ * Every container carries the labels of unit.h; every step is written to
+ * the journal.  Units marked protected wait for approval (state.h).
+ */
+#ifndef RC_APPLY_H
+#define RC_APPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "docker.h"
+#include "planner.h"
+#include "state.h"
+#include "unit.h"
+
+struct apply_opts {
+	int parallel;                 /* workers; 0 = 4 */
+	int64_t rollout_timeout_ns;   /* 0: each unit's own bound */
+	struct dk_pull_opts pull;     /* image pulls for missing images */
+	bool progress;                /* print a line per finished step to stdout */
+};
+
+enum apply_status { APPLY_OK = 0, APPLY_FAILED, APPLY_SKIPPED, APPLY_AWAITING };
+
+struct apply_step {
+	char *what;                   /* "+ alpha/app" */
+	enum apply_status status;
+	char *msg;                    /* details / error */
+	int64_t ns;                   /* time spent */
+};
+
+struct apply_result {
+	struct apply_step *steps;
+	size_t nsteps;
+	size_t nfailed;               /* FAILED + SKIPPED */
+	size_t nawaiting;
+	int64_t phase_ns[4];          /* networks, teardown, rollout, network removal */
+};
+
+/*
+ * Execute p (computed for d) with c (cloned per worker).  st must be
+ * locked; it receives in-place records, approvals awaited and journal lines
+ * (the caller saves it).  Returns 0 when every step succeeded, -1 when any
+ * failed (details in ret); ret is always filled (release it).
+ */
+int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan *p,
+	      struct rc_state *st, const struct apply_opts *o, struct apply_result *ret);
+void apply_result_release(struct apply_result *r);
+const char *apply_status_name(enum apply_status s);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * cmd_apply.c — `reconciler plan`, `apply` and `status`: load the desired
+ * state, observe the engine, allocate, plan, and (apply) execute.  Thin:
+ * the work is in observe.c, state.c, planner.c and apply.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "cli.h"
+#include "docker.h"
+#include "manifest.h"
+#include "observe.h"
+#include "planner.h"
+#include "source.h"
+#include "spec.h"
+#include "state.h"
+
+struct session {
+	struct source_files files;
+	struct rc_desired *d;
+	struct dk_client *c;
+	struct rc_state *st;
+	struct observation obs;
+	struct plan plan;
+	int64_t t_load, t_observe, t_plan;
+};
+
+static void session_close(struct session *s)
+{
+	plan_release(&s->plan);
+	observation_release(&s->obs);
+	state_free(s->st);
+	dk_client_free(s->c);
+	rc_desired_free(s->d);
+	source_files_release(&s->files);
+	memset(s, 0, sizeof(*s));
+}
+
+static int fail(const char *what, const struct rc_err *err)
+{
+	fprintf(stderr, "reconciler: %s: %s\n", what, err->msg);
+	return 1;
+}
+
+/*
+ * Load, connect, observe, allocate, plan.  Returns 0, or the exit code
+ * after printing the error.  lock: take the state directory's lock (apply).
+ */
+static int session_open(const struct cli_opts *o, bool lock, struct session *s)
+{
+	struct rc_err err = { "" };
+	int64_t t = now_ns();
+	int rc = cli_load_desired(o, &s->files, &s->d);
+	if (rc)
+		return rc;
+	s->t_load = now_ns() - t;
+	if (state_open(o->state_dir, lock ? STATE_OPEN_LOCK : 0, &s->st, &err) < 0)
+		return fail("state directory", &err);
+	size_t nw = 0;
+	const char *const *w = state_warnings(s->st, &nw);
+	for (size_t i = 0; i < nw; i++)
+		log_warn("%s", w[i]);
+	struct dk_opts dopts = { .host = o->docker_host };
+	if (dk_client_open(&dopts, &s->c, &err) < 0)
+		return fail("docker", &err);
+	t = now_ns();
+	if (observe(s->c, s->d->settings.project, s->d, s->st, &s->obs, &err) < 0)
+		return fail("observing the engine", &err);
+	s->t_observe = now_ns() - t;
+	t = now_ns();
+	if (state_allocate(s->st, s->d, &s->obs.alloc, &err) < 0)
+		return fail("allocating ports and subnets", &err);
+	if (lock) {
+		const char **ids = xcalloc(s->obs.plan.ncontainers + 1, sizeof(char *));
+		for (size_t i = 0; i < s->obs.plan.ncontainers; i++)
+			ids[i] = s->obs.plan.containers[i].id;
+		state_prune_inplace(s->st, ids, s->obs.plan.ncontainers);
+		free(ids);
+	}
+	if (planner_plan(s->d, &s->obs.plan, &s->plan, &err) < 0)
+		return fail("planning", &err);
+	s->t_plan = now_ns() - t;
+	if (s->plan.nconflicts) {
+		for (size_t i = 0; i < s->plan.nconflicts; i++)
+			fprintf(stderr, "reconciler: conflict: %s\n", s->plan.conflicts[i]);
+		fprintf(stderr, "reconciler: %zu conflict%s with objects reconciler does not manage; nothing was changed\n",
+			s->plan.nconflicts, s->plan.nconflicts == 1 ? "" : "s");
+		return 1;
+	}
+	return 0;
+}
+
+static void print_stats(const struct session *s, const struct apply_result *ar)
+{
+	fprintf(stderr, "phases: load %.1f ms, observe %.1f ms, plan %.1f ms", s->t_load / 1e6,
+		s->t_observe / 1e6, s->t_plan / 1e6);
+	if (ar)
+		fprintf(stderr, ", networks %.1f ms, teardown %.1f ms, rollout %.1f ms, network removal %.1f ms",
+			ar->phase_ns[0] / 1e6, ar->phase_ns[1] / 1e6, ar->phase_ns[2] / 1e6, ar->phase_ns[3] / 1e6);
+	fprintf(stderr, "\ndocker api calls: %llu (%llu mutating)\n", (unsigned long long)dk_stats_total(s->c),
+		(unsigned long long)dk_stats_mutating(s->c));
+	for (int op = 0; op < DK_OP__MAX; op++) {
+		uint64_t n = dk_stats_get(s->c, (enum dk_op)op);
+		if (n)
+			fprintf(stderr, "  %-20s %llu\n", dk_op_name((enum dk_op)op), (unsigned long long)n);
+	}
+}
+
+/* Plain text, one action a line with its cause and changed fields. */
+static void print_plan(const struct plan *p, FILE *f)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->v[i];
+		const char *who = a->unit ? a->unit : (a->network ? a->network : a->container_name);
+		fprintf(f, "%-3s %-30s %s\n", planner_action_marker(a->kind), who, a->cause ? a->cause : "");
+	}
+	size_t counts[PLAN_NET_REMOVE + 1] = { 0 };
+	for (size_t i = 0; i < p->n; i++)
+		counts[p->v[i].kind]++;
+	if (p->n == 0)
+		fprintf(f, "No changes.\n");
+	else
+		fprintf(f, "Plan: %zu to create, %zu to update in place, %zu to recreate, %zu to start, "
+			   "%zu to stop, %zu to remove, %zu network%s to create, %zu to remove.\n",
+			counts[PLAN_CREATE], counts[PLAN_UPDATE], counts[PLAN_RECREATE], counts[PLAN_START],
+			counts[PLAN_STOP], counts[PLAN_REMOVE], counts[PLAN_NET_CREATE],
+			counts[PLAN_NET_CREATE] == 1 ? "" : "s", counts[PLAN_NET_REMOVE]);
+}
+
+int cmd_plan(const struct cli_opts *o)
+{
+	struct session s = { 0 };
+	int rc = session_open(o, false, &s);
+	if (rc == 0) {
+		print_plan(&s.plan, stdout);
+		rc = s.plan.n ? 2 : 0;
+		if (o->stats)
+			print_stats(&s, NULL);
+	}
+	session_close(&s);
+	return rc;
+}
+
+int cmd_apply(const struct cli_opts *o)
+{
+	struct session s = { 0 };
+	struct rc_err err = { "" };
+	int rc = session_open(o, true, &s);
+	if (rc) {
+		session_close(&s);
+		return rc;
+	}
+	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet };
+	struct apply_result ar = { 0 };
+	if (s.plan.n == 0) {
+		if (!o->quiet)
+			printf("No changes.\n");
+	} else {
+		apply_run(s.c, s.d, &s.plan, s.st, &ao, &ar);
+	}
+	if (s.d->commit) {
+		state_set_last_applied(s.st, s.d->commit);
+		if (ar.nfailed == 0)
+			state_set_last_good(s.st, s.d->commit);
+	}
+	if (state_save(s.st, &err) < 0) {
+		fprintf(stderr, "reconciler: saving state: %s\n", err.msg);
+		rc = 1;
+	}
+	if (ar.nfailed) {
+		fprintf(stderr, "reconciler: apply failed for %zu unit%s:\n", ar.nfailed, ar.nfailed == 1 ? "" : "s");
+		for (size_t i = 0; i < ar.nsteps; i++)
+			if (ar.steps[i].status == APPLY_FAILED || ar.steps[i].status == APPLY_SKIPPED)
+				fprintf(stderr, "  %-8s %s: %s\n", apply_status_name(ar.steps[i].status), ar.steps[i].what,
+					ar.steps[i].msg ? ar.steps[i].msg : "");
+		rc = 1;
+	} else if (s.plan.n && !o->quiet) {
+		printf("Applied: %zu step%s", ar.nsteps, ar.nsteps == 1 ? "" : "s");
+		if (ar.nawaiting)
+			printf(", %zu awaiting approval", ar.nawaiting);
+		printf(".\n");
+	}
+	if (o->stats)
+		print_stats(&s, s.plan.n ? &ar : NULL);
+	apply_result_release(&ar);
+	session_close(&s);
+	return rc;
+}
+
+static const struct plan_container *find_container(const struct plan_observed *o, const char *unit)
+{
+	const struct plan_container *best = NULL;
+	for (size_t i = 0; i < o->ncontainers; i++)
+		if (str_eq(o->containers[i].unit, unit) && (!best || str_eq(o->containers[i].state, "running")))
+			best = &o->containers[i];
+	return best;
+}
+
+int cmd_status(const struct cli_opts *o)
+{
+	struct session s = { 0 };
+	int rc = session_open(o, false, &s);
+	if (rc) {
+		session_close(&s);
+		return rc;
+	}
+	const char *applied = state_get_last_applied(s.st);
+	printf("project %s, manifests at %s, last applied %.12s\n", s.d->settings.project,
+	       s.d->commit ? s.d->commit : o->dir, applied ? applied : "never");
+	printf("%-24s %-28s %-10s %-10s %-12s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "SPEC");
+	for (size_t i = 0; i < s.d->nunits; i++) {
+		const struct rc_unit *u = &s.d->units[i];
+		const struct plan_container *pc = find_container(&s.obs.plan, u->id);
+		struct buf ports = BUF_INIT;
+		for (size_t k = 0; k < u->nports; k++)
+			buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
+		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
+		printf("%-24s %-28s %-10s %-10s %-12s %s\n", u->id, u->container, pc ? pc->state : "-",
+		       pc && pc->health ? pc->health : "-", ports.len ? ports.data : "-", spec);
+		buf_release(&ports);
+	}
+	rc = s.plan.n ? 2 : 0;
+	if (s.plan.n)
+		printf("%zu change%s pending (see reconciler plan)\n", s.plan.n, s.plan.n == 1 ? "" : "s");
+	session_close(&s);
+	return rc;
+}

@@ -1,0 +1,168 @@
+/* observe.c — see observe.h. */
+#include "observe.h"
+
+#include <string.h>
+
+#include "buf.h"
+
+const char *observe_health_from_status(const char *status)
+{
+	if (!status)
+		return NULL;
+	if (strstr(status, "(healthy)"))
+		return "healthy";
+	if (strstr(status, "(unhealthy)"))
+		return "unhealthy";
+	if (strstr(status, "(health: starting)"))
+		return "starting";
+	return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void fill_container(const struct dk_container_summary *s, const struct rc_state *st,
+			   struct plan_container *pc)
+{
+	pc->id = xstrdup(s->id);
+	pc->name = xstrdup(s->name);
+	pc->unit = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_UNIT));
+	pc->hash = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_HASH));
+	pc->base_hash = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_BASE_HASH));
+	pc->spec = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_SPEC));
+	pc->commit = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_COMMIT));
+	pc->state = dup_or_null(s->state);
+	pc->image_id = dup_or_null(s->image_id);
+	pc->health = dup_or_null(observe_health_from_status(s->status));
+	const char *ihash, *ires;
+	if (st && pc->spec && state_get_inplace(st, s->id, &ihash, &ires)) {
+		/* updated in place since it was labelled: its effective spec */
+		struct buf b = BUF_INIT;
+		planner_overlay_resources(pc->spec, ires, &b);
+		free(pc->spec);
+		pc->spec = buf_detach(&b, NULL);
+		free(pc->hash);
+		pc->hash = xstrdup(ihash);
+	}
+	pc->host_ports = xcalloc(s->nports + 1, sizeof(uint16_t));
+	for (size_t i = 0; i < s->nports; i++)
+		if (s->ports[i].public_port)
+			pc->host_ports[pc->nhost_ports++] = s->ports[i].public_port;
+	pc->networks = xcalloc(s->nnetworks + 1, sizeof(char *));
+	for (size_t i = 0; i < s->nnetworks; i++)
+		pc->networks[pc->nnetworks++] = xstrdup(s->networks[i]);
+}
+
+static bool is_ours(const struct rc_kv *labels, size_t n, const char *project)
+{
+	return str_eq(dk_label(labels, n, RC_LABEL_PROJECT), project);
+}
+
+int observe(struct dk_client *c, const char *project, const struct rc_desired *d,
+	    const struct rc_state *st, struct observation *ret, struct rc_err *err)
+{
+	struct observation o = { 0 };
+	if (dk_container_list(c, NULL, 0, &o.containers, NULL, err) < 0)
+		return rc_err_prefix(err, "listing containers");
+	if (dk_network_list(c, NULL, 0, &o.networks, NULL, err) < 0) {
+		observation_release(&o);
+		return rc_err_prefix(err, "listing networks");
+	}
+	struct plan_observed *p = &o.plan;
+	size_t nc = o.containers->n, nn = o.networks->n;
+	p->containers = xcalloc(nc + 1, sizeof(*p->containers));
+	p->foreign = xcalloc(nc + 1, sizeof(*p->foreign));
+	size_t nports = 0;
+	for (size_t i = 0; i < nc; i++)
+		nports += o.containers->items[i].nports;
+	o.ports_in_use = xcalloc(nports + 1, sizeof(uint16_t));
+	o.our_ports = xcalloc(nports + 1, sizeof(*o.our_ports));
+	size_t npu = 0, nop = 0;
+	for (size_t i = 0; i < nc; i++) {
+		const struct dk_container_summary *s = &o.containers->items[i];
+		bool ours = is_ours(s->labels, s->nlabels, project);
+		const char *unit = dk_label(s->labels, s->nlabels, RC_LABEL_UNIT);
+		for (size_t k = 0; k < s->nports; k++) {
+			if (!s->ports[k].public_port)
+				continue;
+			o.ports_in_use[npu++] = s->ports[k].public_port;
+			if (ours && unit)
+				o.our_ports[nop++] = (struct state_obs_port){ unit, s->ports[k].private_port,
+									     s->ports[k].type, s->ports[k].public_port };
+		}
+		if (ours) {
+			fill_container(s, st, &p->containers[p->ncontainers++]);
+		} else {
+			struct plan_foreign *f = &p->foreign[p->nforeign++];
+			f->name = xstrdup(s->name);
+			f->host_ports = xcalloc(s->nports + 1, sizeof(uint16_t));
+			for (size_t k = 0; k < s->nports; k++)
+				if (s->ports[k].public_port)
+					f->host_ports[f->nhost_ports++] = s->ports[k].public_port;
+		}
+	}
+	p->networks = xcalloc(nn + 1, sizeof(*p->networks));
+	p->foreign_networks = xcalloc(nn + 1, sizeof(*p->foreign_networks));
+	o.nets = xcalloc(nn + 1, sizeof(*o.nets));
+	size_t nnets = 0;
+	for (size_t i = 0; i < nn; i++) {
+		const struct dk_network *n = &o.networks->items[i];
+		bool ours = is_ours(n->labels, n->nlabels, project);
+		if (n->nsubnets)
+			o.nets[nnets++] = (struct state_obs_net){ n->name, n->subnets[0], ours };
+		if (ours) {
+			struct plan_net *pn = &p->networks[p->nnetworks++];
+			pn->id = xstrdup(n->id);
+			pn->name = xstrdup(n->name);
+			pn->label = dup_or_null(dk_label(n->labels, n->nlabels, RC_LABEL_NETWORK));
+			pn->subnet = n->nsubnets ? xstrdup(n->subnets[0]) : NULL;
+		} else {
+			p->foreign_networks[p->nforeign_networks++].name = xstrdup(n->name);
+		}
+	}
+	o.alloc = (struct state_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
+
+	/* Images: one inspect per distinct reference. */
+	if (d && d->nunits) {
+		p->images = xcalloc(d->nunits, sizeof(*p->images));
+		for (size_t i = 0; i < d->nunits; i++) {
+			const char *ref = d->units[i].image;
+			bool seen = false;
+			for (size_t k = 0; k < p->nimages && !seen; k++)
+				seen = strcmp(p->images[k].ref, ref) == 0;
+			if (seen)
+				continue;
+			struct dk_image *img = NULL;
+			struct dk_status ds;
+			struct rc_err e2;
+			if (dk_image_inspect(c, ref, &img, &ds, &e2) < 0) {
+				if (ds.http == 404)
+					continue; /* not here yet: apply pulls it */
+				observation_release(&o);
+				rc_errf(err, "%s", e2.msg);
+				return rc_err_prefix(err, "inspecting image '%s'", ref);
+			}
+			p->images[p->nimages].ref = xstrdup(ref);
+			p->images[p->nimages].id = xstrdup(img->id);
+			p->nimages++;
+			dk_image_free(img);
+		}
+	}
+	*ret = o;
+	return 0;
+}
+
+void observation_release(struct observation *o)
+{
+	plan_observed_release(&o->plan);
+	free(o->ports_in_use);
+	free(o->our_ports);
+	free(o->nets);
+	if (o->containers)
+		dk_container_list_free(o->containers);
+	if (o->networks)
+		dk_network_list_free(o->networks);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,40 @@
+/*
+ * observe.h — what Docker shows, in the terms the allocator and the planner
+ * use.  One container list call and one network list call (no per-container
+ * inspect), plus one image inspect per distinct image the desired state
+ * names (to notice a mutable tag that now points elsewhere).
+ *
+ * Owns: the raw lists and everything derived from them; released together
+ * by observation_release().
+ */
+#ifndef RC_OBSERVE_H
+#define RC_OBSERVE_H
+
+#include "docker.h"
+#include "planner.h"
+#include "state.h"
+#include "unit.h"
+
+struct observation {
+	struct plan_observed plan;          /* for planner_plan() */
+	struct state_observed alloc;        /* for state_allocate(); borrows from the fields below */
+	uint16_t *ports_in_use;
+	struct state_obs_port *our_ports;
+	struct state_obs_net *nets;
+	struct dk_container_list *containers;  /* every container on the engine */
+	struct dk_network_list *networks;      /* every network on the engine */
+};
+
+/*
+ * Observe the engine for project.  d (may be NULL) names the images to
+ * resolve; st (may be NULL) supplies in-place update records (see
+ * planner.h).  *ret is filled on success; release with observation_release().
+ */
+int observe(struct dk_client *c, const char *project, const struct rc_desired *d,
+	    const struct rc_state *st, struct observation *ret, struct rc_err *err);
+void observation_release(struct observation *o);
+
+/* Health from a list summary's Status ("Up 3s (healthy)") or NULL. */
+const char *observe_health_from_status(const char *status);
+
+#endif
