@@ -419,7 +419,7 @@ static void test_escaping(void)
 		return;
 	struct buf b = BUF_INIT;
 	spec_canonical(&d->units[0], true, &b);
-	ok(strstr(b.data, "env.A=line1\\nline2\\\\\n") != NULL, "newline and backslash escaped: %s", b.data);
+	ok(strstr(b.data, "env.A=line1\\nline2\\\\\n") != NULL, "newline and backslash escaped");
 	ok(strstr(b.data, "command=[\"sh\",\"-c\",\"echo \\\\\"hi\\\\\"\"]\n") != NULL, "argv as JSON, then escaped");
 	buf_release(&b);
 	rc_desired_free(d);
