@@ -494,7 +494,19 @@ static int rewatch(struct watch *w, int *ret_errno, struct rc_err *err)
 	return rc;
 }
 
-static int64_t next_deadline(const struct watch *w);
+/* When watch_wait() next has something to do (debounce end, poll); -1: never. */
+static int64_t next_deadline(const struct watch *w)
+{
+	int64_t next = -1;
+	if (w->pending) {
+		int64_t a = w->last_ms + w->opts.debounce_ms;
+		int64_t b = w->first_ms + (int64_t)w->opts.debounce_ms * DEBOUNCE_CAP_FACTOR;
+		next = a < b ? a : b;
+	}
+	if (w->next_poll_ms >= 0 && (next < 0 || w->next_poll_ms < next))
+		next = w->next_poll_ms;
+	return next;
+}
 
 static void arm_timer(struct watch *w)
 {
@@ -509,19 +521,6 @@ static void arm_timer(struct watch *w)
 	}
 	/* cannot fail with valid arguments; a failure would only cost a wakeup */
 	(void)timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
-static int64_t next_deadline(const struct watch *w)
-{
-	int64_t next = -1;
-	if (w->pending) {
-		int64_t a = w->last_ms + w->opts.debounce_ms;
-		int64_t b = w->first_ms + (int64_t)w->opts.debounce_ms * DEBOUNCE_CAP_FACTOR;
-		next = a < b ? a : b;
-	}
-	if (w->next_poll_ms >= 0 && (next < 0 || w->next_poll_ms < next))
-		next = w->next_poll_ms;
-	return next;
 }
 
 /* Re-read the ref; true if it differs from the last value seen. */
@@ -783,6 +782,8 @@ int watch_wait(struct watch *w, int timeout_ms, struct rc_err *err)
 			wait = deadline - now;
 		if (wait > INT_MAX)
 			wait = INT_MAX;
+		if (wait < -1 || (wait < 0 && (next >= 0 || deadline >= 0)))
+			wait = 0;
 		struct epoll_event ev[4];
 		int r = epoll_wait(w->efd, ev, (int)ARRAY_SIZE(ev), (int)wait);
 		if (r < 0 && errno != EINTR)
