@@ -2,6 +2,8 @@
 #include "apply.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +44,18 @@ const char *apply_status_name(enum apply_status s)
 	case APPLY_AWAITING: return "awaiting approval";
 	}
 	return "?";
+}
+
+/*
+ * Crash-safety tests: RECONCILER_TEST_CRASH_AT=<point> kills the process
+ * with SIGKILL at that point, as a `kill -9` would (points: after-create,
+ * after-connect, after-start, after-job, after-removal, after-network).
+ */
+static void crash_point(const char *name)
+{
+	const char *at = getenv("RECONCILER_TEST_CRASH_AT");
+	if (at && strcmp(at, name) == 0)
+		raise(SIGKILL);
 }
 
 /* ---- recording ---------------------------------------------------------- */
@@ -228,6 +242,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	buf_release(&spec);
 	if (rc < 0)
 		return rc_err_prefix(err, "creating '%s'", u->container);
+	crash_point("after-create");
 	for (size_t i = 1; i < u->nnetworks; i++) {
 		const char *al = u->customer ? u->container : u->service;
 		if (dk_network_connect(c, u->networks[i], id, &al, 1, NULL, err) < 0) {
@@ -235,6 +250,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 			free(id);
 			return -1;
 		}
+		crash_point("after-connect");
 	}
 	*ret_id = id;
 	return 0;
@@ -381,6 +397,7 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 					rc_err_prefix(err, "starting '%s'", u->container);
 					goto fail;
 				}
+				crash_point("after-start");
 				needs_wait = true;
 			}
 			break;
@@ -423,6 +440,7 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 	if (needs_wait && wait_ready(c, u, id, jb->need, r->o, note, sizeof note, err) < 0)
 		goto fail;
 	record(r, jb->label, u->id, APPLY_OK, note[0] ? note : NULL, now_ns() - t0);
+	crash_point("after-job");
 	free(id);
 	return 0;
 fail:
@@ -459,6 +477,7 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 	free(id);
 	_cleanup_free_ char *msg = n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
 	record(r, what, NULL, APPLY_OK, msg, now_ns() - t0);
+	crash_point("after-network");
 	return 0;
 }
 
@@ -477,6 +496,7 @@ static int teardown_one(struct run *r, struct dk_client *c, const struct plan_ac
 		rc = stop_remove(c, a->container_id, grace, &err);
 	}
 	record(r, what, a->unit, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : a->cause, now_ns() - t0);
+	crash_point("after-removal");
 	return rc;
 }
 
