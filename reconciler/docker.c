@@ -475,8 +475,8 @@ static void setup_easy(const struct dk_client *c, CURL *easy, const char *method
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	x->errbuf[0] = '\0';
 	x->headers = curl_slist_append(x->headers, "Expect:");
-	if (body)
-		x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
+	/* libcurl's POST default is form-encoded: JSON, or no type for an empty body */
+	x->headers = curl_slist_append(x->headers, body ? "Content-Type: application/json" : "Content-Type:");
 	if (!x->headers)
 		die("out of memory (curl_slist)");
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
@@ -1167,7 +1167,7 @@ static cJSON *build_create(const struct dk_create_spec *s)
 			cJSON_AddNumberToObject(h, "Retries", s->health_retries);
 		}
 	}
-	if (s->stop_timeout_s >= 0)
+	if (s->stop_timeout_s > 0)
 		cJSON_AddNumberToObject(o, "StopTimeout", s->stop_timeout_s);
 	if (s->stop_signal)
 		cJSON_AddStringToObject(o, "StopSignal", s->stop_signal);

@@ -220,7 +220,7 @@ struct dk_create_spec {
 	bool health_disable;           /* Test ["NONE"] */
 	int64_t health_interval_ns, health_timeout_ns, health_start_period_ns;
 	int health_retries;
-	int stop_timeout_s;            /* < 0: engine default (10); 0 is kept (no grace) */
+	int stop_timeout_s;            /* seconds; 0 = engine default (10), like every 0 here */
 	const char *stop_signal;
 	const struct dk_mount *mounts; /* HostConfig.Mounts: volume, bind, tmpfs */
 	size_t nmounts;

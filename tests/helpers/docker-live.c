@@ -290,7 +290,7 @@ static void test_create(const char *test_image)
 	diag("error text: %s", err.msg);
 
 	struct dk_create_spec bad = { .name = name_worker, .image = "reconciler-test/no-such-image:0",
-				      .labels = proj_label, .nlabels = 1, .stop_timeout_s = -1 };
+				      .labels = proj_label, .nlabels = 1 };
 	ok(dk_container_create(dc, &bad, NULL, &st, &err) < 0 && st.http == 404,
 	   "missing image: 404 (%s)", st.message);
 
@@ -310,7 +310,7 @@ static void test_create(const char *test_image)
 	struct rc_kv wenv[] = { { (char *)"MODE", (char *)"sleep" } };
 	struct rc_kv wlabels[] = { proj_label[0], { (char *)"test.role", (char *)"worker" } };
 	struct dk_create_spec w = { .name = name_worker, .image = test_image, .env = wenv, .nenv = 1,
-				    .labels = wlabels, .nlabels = 2, .stop_timeout_s = -1,
+				    .labels = wlabels, .nlabels = 2,
 				    .health_disable = true };
 	ok(dk_container_create(dc, &w, &id_worker, &st, &err) == 0 && id_worker,
 	   "create a minimal worker (%s)", err.msg);
@@ -507,6 +507,11 @@ static void test_inspect_many(void)
 	is_int(dk_stats_get(dc, DK_OP_INSPECT) - before, 4, "four inspect calls counted");
 	ok(res[0].container && strcmp(res[0].container->id, id_full) == 0 && res[0].st.http == 200, "result 0");
 	ok(res[1].container && strcmp(res[1].container->name, name_worker) == 0, "result 1");
+	ok(res[1].container && res[1].container->stop_timeout_s == -1 && !res[1].container->stop_signal &&
+	   res[1].container->nmounts == 0 && res[1].container->nport_bindings == 0,
+	   "worker: unset stop timeout reads -1, no mounts, no bindings");
+	ok(res[1].container && res[1].container->has_health && res[1].container->nhealth_test == 1 &&
+	   strcmp(res[1].container->health_test[0], "NONE") == 0, "worker: healthcheck disabled with NONE");
 	ok(!res[2].container && res[2].st.http == 404 && strstr(res[2].error, "404"),
 	   "result 2: 404 (%s)", res[2].error);
 	ok(res[3].container && strcmp(res[3].container->id, id_worker) == 0, "result 3 by name");
