@@ -537,7 +537,12 @@ static void test_pull(void)
 		{ 0, "{\"status\":\"Pulling from x/app\"}\n{\"status\":\"Dig" },
 		{ 5, "est: sha256:ffff\"}\n{\"status\":\"Status: Downloaded newer image for x/app:1\"}\n" },
 	};
+	static const struct step stall_steps[] = {
+		{ 0, "{\"status\":\"Pulling\"}\n" },
+		{ 2500, "{\"status\":\"too late\"}\n" },
+	};
 	static const struct route r[] = {
+		{ "POST", "/v1.41/images/create?fromImage=x%2Fstall&tag=1", 200, NULL, NULL, 0, stall_steps, ARRAY_SIZE(stall_steps) },
 		{ "POST", "/v1.41/images/create?fromImage=x%2Ffail&tag=1", 200, NULL, NULL, 0, fail_steps, ARRAY_SIZE(fail_steps) },
 		{ "POST", "/v1.41/images/create?fromImage=x%2Fnonl&tag=latest", 200, NULL, NULL, 0, nonl_steps, 1 },
 		{ "POST", "/v1.41/images/create?fromImage=x%2Fdenied", 404, "{\"message\":\"pull access denied for x/denied\"}", NULL, 0, NULL, 0 },
@@ -566,6 +571,9 @@ static void test_pull(void)
 	ok(dk_image_pull(c, "x/denied:2", &once, &id, &st, &err) < 0 && st.http == 404 &&
 	   strstr(st.message, "pull access denied"), "HTTP error reply: %s", err.msg);
 
+	struct dk_pull_opts stall = { .retries = -1, .stall_ms = 1000 };
+	ok(dk_image_pull(c, "x/stall:1", &stall, &id, &st, &err) < 0 && strstr(err.msg, "nothing from the engine for 1000 ms") && st.http == 0,
+	   "a stalled pull is cut: %s", err.msg);
 	ok(dk_image_pull(c, "localhost:5000/x/app:1", &o, &id, &st, &err) == 0, "pull with a registry port (%s)", err.msg);
 	is_str(id, "sha256:abcd", "Id from the image inspect after the pull");
 	free(id);
@@ -583,6 +591,9 @@ static void test_events(void)
 	};
 	static const struct route r[] = {
 		{ "GET", "/v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D&since=5", 200, NULL, NULL, 0, steps, ARRAY_SIZE(steps) },
+		{ "GET", "/v1.41/events?filters=%7B%22drop", 0, NULL,
+		  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "12\r\n{\"Action\":\"start\"", 0, NULL, 0 },
 		{ "GET", "/v1.41/events?filters=%7B%22bad", 400, "{\"message\":\"invalid filter 'bad'\"}", NULL, 0, NULL, 0 },
 	};
 	struct dk_client *c = open_fake(2000, 0);
@@ -617,6 +628,14 @@ static void test_events(void)
 	ok(dk_events_next(ev, 10, &e, &err) < 0, "and again");
 	dk_events_close(ev);
 
+	struct dk_filter drop[] = { { "drop", "x" } };
+	ev = NULL;
+	ok(dk_events_open(c, drop, 1, 0, &ev, &err) == 0 && ev, "stream that will drop opens");
+	if (ev) {
+		ok(dk_events_next(ev, 5000, &e, &err) < 0 && strstr(err.msg, "dropped"),
+		   "connection dropped mid-stream: %s", err.msg);
+		dk_events_close(ev);
+	}
 	struct dk_filter bad[] = { { "bad", "x" } };
 	ev = NULL;
 	ok(dk_events_open(c, bad, 1, 0, &ev, &err) < 0 && !ev && strstr(err.msg, "400") &&
@@ -669,6 +688,10 @@ static void test_clone(void)
 	is_int(dk_stats_get(c, DK_OP_PING), 3, "clone's calls counted on the original");
 	dk_client_free(c);
 	is_int(dk_stats_get(k, DK_OP_PING), 3, "counters outlive the original");
+	struct buf b = BUF_INIT;
+	dk_stats_format(k, &b);
+	is_str(buf_cstr(&b), "  ping 3\n  version 1\n  total 4 (mutating 0)\n", "stats text for --stats");
+	buf_release(&b);
 	dk_client_free(k);
 }
 
