@@ -116,6 +116,17 @@ void dk_stats_reset(struct dk_client *c)
 		atomic_store(&c->ctr->n[i], 0);
 }
 
+int dk_stats_format(const struct dk_client *c, struct buf *out)
+{
+	for (int i = 0; i < DK_OP__MAX; i++) {
+		uint64_t n = atomic_load(&c->ctr->n[i]);
+		if (n && buf_addf(out, "  %s %" PRIu64 "\n", op_info[i].name, n) < 0)
+			return -1;
+	}
+	return buf_addf(out, "  total %" PRIu64 " (mutating %" PRIu64 ")\n", dk_stats_total(c),
+			dk_stats_mutating(c));
+}
+
 static int parse_host(const char *host, char **ret_sock, char **ret_base, struct rc_err *err)
 {
 	if (!host || !*host)
@@ -399,6 +410,10 @@ struct xfer {
 	void *ud;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
+	/* stall detection (pulls): abort when no byte arrived for stall_ms */
+	long stall_ms;
+	int64_t last_data_ms;
+	bool stalled;
 };
 
 static void xfer_init(struct xfer *x, size_t max)
@@ -434,6 +449,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
 	size_t n = size * nmemb;
+	x->last_data_ms = now_ms();
 	if (!x->streaming) {
 		if (buf_add(&x->body, ptr, n) < 0) {
 			x->over_cap = true;
@@ -457,6 +473,16 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+	if (x->stall_ms > 0 && now_ms() - x->last_data_ms > x->stall_ms) {
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* Configure easy for one request.  body NULL: no body (POST sends an empty one). */
 static void setup_easy(const struct dk_client *c, CURL *easy, const char *method, const char *path,
 		       const char *body, long timeout_ms, struct xfer *x)
@@ -475,8 +501,8 @@ static void setup_easy(const struct dk_client *c, CURL *easy, const char *method
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	x->errbuf[0] = '\0';
 	x->headers = curl_slist_append(x->headers, "Expect:");
-	if (body)
-		x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
+	/* libcurl's POST default is form-encoded: JSON, or no type for an empty body */
+	x->headers = curl_slist_append(x->headers, body ? "Content-Type: application/json" : "Content-Type:");
 	if (!x->headers)
 		die("out of memory (curl_slist)");
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
@@ -527,9 +553,12 @@ static int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struc
 		if (cc == CURLE_OPERATION_TIMEDOUT)
 			return rc_errf(err, "%s: no complete reply from the docker engine at '%s' within %ld ms",
 				       what, c->host, timeout_ms);
-		if (cc == CURLE_COULDNT_CONNECT)
-			return rc_errf(err, "%s: cannot connect to the docker engine at '%s': %s", what,
-				       c->host, x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		if (cc == CURLE_COULDNT_CONNECT) {
+			long oserr = 0;
+			curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr);
+			return rc_errf(err, "%s: cannot connect to the docker engine at '%s': %s", what, c->host,
+				       oserr ? strerror((int)oserr) : x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		}
 		return rc_errf(err, "%s: %s", what, x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
 	}
 	long http = 0;
@@ -646,7 +675,8 @@ int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struc
 	/* unversioned: an older engine would refuse /v1.41/version */
 	struct dk_version v = { 0 };
 	if (get_version(c, "/version", &v, NULL, err) < 0) {
-		rc_err_prefix(err, "cannot talk to the docker engine at '%s'", c->host);
+		if (!err || !strstr(err->msg, c->host))
+			rc_err_prefix(err, "docker engine at '%s'", c->host);
 		dk_client_free(c);
 		return -1;
 	}
@@ -1167,7 +1197,7 @@ static cJSON *build_create(const struct dk_create_spec *s)
 			cJSON_AddNumberToObject(h, "Retries", s->health_retries);
 		}
 	}
-	if (s->stop_timeout_s >= 0)
+	if (s->stop_timeout_s > 0)
 		cJSON_AddNumberToObject(o, "StopTimeout", s->stop_timeout_s);
 	if (s->stop_signal)
 		cJSON_AddStringToObject(o, "StopSignal", s->stop_signal);
@@ -1312,7 +1342,7 @@ int dk_container_update(struct dk_client *c, const char *id, const struct dk_res
 			struct dk_status *st, struct rc_err *err)
 {
 	_cleanup_free_ char *what = what_of("update container", id);
-	if (r->memory && r->memory_reservation > r->memory)
+	if (r->memory > 0 && r->memory_reservation > r->memory)
 		return rc_errf(err, "%s: memory reservation %" PRId64 " is above the memory limit %" PRId64,
 			       what, r->memory_reservation, r->memory);
 	cJSON *o = cJSON_CreateObject();
@@ -1670,16 +1700,20 @@ static int pull_once(struct dk_client *c, const char *path, const char *what, lo
 	x.on_line = pull_line;
 	x.ud = &p;
 	setup_easy(c, c->easy, "POST", path, NULL, 0, &x);
-	curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_TIME, stall_ms >= 1000 ? stall_ms / 1000 : 1L);
+	/* no overall limit: a pull takes what it takes, but must not go silent */
+	x.stall_ms = stall_ms;
+	x.last_data_ms = now_ms();
+	curl_easy_setopt(c->easy, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	curl_easy_setopt(c->easy, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(c->easy, CURLOPT_NOPROGRESS, 0L);
 	count(c, DK_OP_IMAGE_PULL);
 	CURLcode cc = curl_easy_perform(c->easy);
 	if (cc == CURLE_OK && x.body.len)  /* last line without a newline */
 		pull_line(&p, x.body.data, x.body.len);
 	int r;
-	if (cc == CURLE_OPERATION_TIMEDOUT) {
+	if (x.stalled) {
 		st->http = 0;
-		r = rc_errf(err, "%s: less than 1 byte/s from the engine for %ld ms", what, stall_ms);
+		r = rc_errf(err, "%s: nothing from the engine for %ld ms", what, stall_ms);
 	} else {
 		/* for error replies the message was seen as a line */
 		buf_reset(&x.body);

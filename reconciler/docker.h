@@ -25,8 +25,8 @@
  *
  * Timeouts.  Every call is bounded: the client's timeout (default 30 s),
  * stop adds the stop timeout plus 30 s, remove (force kills) the client's
- * timeout plus 30 s; pulls have no overall limit but abort when less than 1
- * byte/s arrives for `stall_ms`; the events stream has no limit but never
+ * timeout plus 30 s; pulls have no overall limit but abort when nothing
+ * arrives for `stall_ms`; the events stream has no limit but never
  * blocks longer than the timeout given to dk_events_next().  Response bodies
  * larger than the cap (default 64 MiB) are an error.
  *
@@ -73,7 +73,8 @@ struct dk_opts {
 
 /* Open a client and check the engine's API version.  *ret_client is freed with dk_client_free(). */
 int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struct rc_err *err);
-/* A new client for another thread: same host and options, shared counters.  No request made. */
+/* A new client for another thread: same host and options, shared counters.  No request made;
+ * reads only what never changes in c, so any thread may call it. */
 struct dk_client *dk_client_clone(const struct dk_client *c);
 /* Free a client (NULL is fine).  Counters live while any clone does. */
 void dk_client_free(struct dk_client *c);
@@ -118,6 +119,13 @@ uint64_t dk_stats_get(const struct dk_client *c, enum dk_op op);
 uint64_t dk_stats_total(const struct dk_client *c);
 uint64_t dk_stats_mutating(const struct dk_client *c);
 void dk_stats_reset(struct dk_client *c);
+/*
+ * Append the counters to out for --stats: one "  <op> <n>" line per op
+ * called at least once, in enum order, then "  total <n> (mutating <m>)".
+ * Returns -1 only if out's cap is exceeded.
+ */
+struct buf;
+int dk_stats_format(const struct dk_client *c, struct buf *out);
 
 /* ---- filters (list calls and events) ---- */
 
@@ -220,7 +228,7 @@ struct dk_create_spec {
 	bool health_disable;           /* Test ["NONE"] */
 	int64_t health_interval_ns, health_timeout_ns, health_start_period_ns;
 	int health_retries;
-	int stop_timeout_s;            /* < 0: engine default (10); 0 is kept (no grace) */
+	int stop_timeout_s;            /* seconds; 0 = engine default (10), like every 0 here */
 	const char *stop_signal;
 	const struct dk_mount *mounts; /* HostConfig.Mounts: volume, bind, tmpfs */
 	size_t nmounts;
@@ -338,11 +346,22 @@ int dk_container_kill(struct dk_client *c, const char *id, const char *signal, s
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err);
 
-/* What dk_container_update() changes in place; 0 leaves a value unchanged (engine semantics). */
+/*
+ * What dk_container_update() changes in place; 0 leaves a value unchanged
+ * (engine semantics).  Rules of the engine (20.10) to plan around:
+ *  - a limit cannot be lifted in place: Memory and NanoCpus cannot go back
+ *    to 0 (unlimited) by update ("Minimum memory limit allowed is 6MB"):
+ *    recreate instead; MemoryReservation and PidsLimit can (-1);
+ *  - NanoCpus above the host's CPU count is refused;
+ *  - the engine compares MemoryReservation with Memory only among the
+ *    values in one request (a reservation above the current limit sent
+ *    alone is accepted): send both whenever either changes.  A reservation
+ *    above the limit in one request is refused here, before asking.
+ */
 struct dk_resources {
 	int64_t nano_cpus;
 	int64_t memory;             /* MemorySwap is sent as 2x memory along with it */
-	int64_t memory_reservation; /* must stay <= memory; see docker.c for the ordering */
+	int64_t memory_reservation; /* must stay <= memory; -1 clears it */
 	int64_t pids_limit;         /* -1: unlimited */
 	const char *restart_policy; /* NULL: unchanged */
 	int restart_max_retries;
@@ -441,7 +460,7 @@ int dk_image_remove(struct dk_client *c, const char *ref, bool force, struct dk_
 struct dk_pull_opts {
 	int retries;           /* after the first attempt; < 0 = none, 0 = default 3 */
 	long first_delay_ms;   /* wait before the first retry, x3 each time; 0 = 5000 (5 s, 15 s, 45 s) */
-	long stall_ms;         /* abort an attempt when < 1 byte/s for this long; 0 = 120000 */
+	long stall_ms;         /* abort an attempt when no byte arrives for this long; 0 = 120000 */
 };
 /*
  * Pull ref ("name:tag", "name" = ":latest", or "name@sha256:...") with
@@ -473,7 +492,9 @@ const char *dk_event_attr(const struct dk_event *e, const char *key);
 /*
  * Open GET /events?filters=...&since=  (since <= 0: only new events).  The
  * stream has its own connection (from c's host; counted as DK_OP_EVENTS
- * on c).  Free with dk_events_close().
+ * on c); c must outlive it, and it belongs to one thread like c.  Fails
+ * when the engine refuses the stream (e.g. 400 for a bad filter) or does
+ * not answer within c's timeout.  Free with dk_events_close().
  */
 int dk_events_open(struct dk_client *c, const struct dk_filter *filters, size_t nfilters, int64_t since,
 		   struct dk_events **ret, struct rc_err *err);
