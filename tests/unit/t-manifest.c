@@ -1,0 +1,479 @@
+/* Unit tests for manifest.c (loading, expansion, hash stability) and spec.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "manifest.h"
+#include "spec.h"
+#include "tap.h"
+#include "util.h"
+
+#define FIXTURE "tests/golden/manifests/good/example.yaml"
+
+static char *fixture;          /* the example's text */
+static char secrets_dir[64];
+
+static char *read_fixture(void)
+{
+	const char *top = getenv("RC_TOP");
+	char *path = xasprintf("%s/%s", top ? top : ".", FIXTURE);
+	char *data = NULL;
+	struct rc_err err;
+	if (read_file(path, 1 << 20, &data, NULL, &err) < 0)
+		die("%s", err.msg);
+	free(path);
+	return data;
+}
+
+static void write_secret(const char *name, const char *content)
+{
+	char *p = xasprintf("%s/%s", secrets_dir, name);
+	struct rc_err err;
+	if (write_file_atomic(p, content, strlen(content), 0600, &err) < 0)
+		die("%s", err.msg);
+	free(p);
+}
+
+/* Load from (path, text) pairs; NULL path ends the list. Returns NULL on failure (diags printed). */
+static struct rc_desired *load_v(const char *const *pairs, const char *sdir)
+{
+	struct source_files f = { 0 };
+	size_t n = 0;
+	while (pairs[2 * n])
+		n++;
+	f.files = xcalloc(n + 1, sizeof(*f.files));
+	for (size_t i = 0; i < n; i++) {
+		f.files[i].path = xstrdup(pairs[2 * i]);
+		f.files[i].data = xstrdup(pairs[2 * i + 1]);
+		f.files[i].len = strlen(pairs[2 * i + 1]);
+	}
+	f.nfiles = n;
+	struct manifest_opts o = { sdir };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	if (manifest_load(&f, &o, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_format(&diags, &b);
+		diag("load failed:\n%s", buf_cstr(&b));
+		buf_release(&b);
+		d = NULL;
+	}
+	rc_diags_release(&diags);
+	for (size_t i = 0; i < n; i++) {
+		free(f.files[i].path);
+		free(f.files[i].data);
+	}
+	free(f.files);
+	return d;
+}
+
+static struct rc_desired *load1(const char *text)
+{
+	const char *pairs[] = { "m.yaml", text, NULL };
+	return load_v(pairs, secrets_dir);
+}
+
+/* text with the first occurrence of from replaced by to */
+static char *replace(const char *text, const char *from, const char *to)
+{
+	const char *p = strstr(text, from);
+	if (!p)
+		die("'%s' not in the fixture", from);
+	return xasprintf("%.*s%s%s", (int)(p - text), text, to, p + strlen(from));
+}
+
+static void test_example(void)
+{
+	struct rc_desired *d = load1(fixture);
+	if (!ok(d != NULL, "the example loads"))
+		return;
+	is_str(d->settings.project, "acme", "project");
+	is_int(d->settings.port_lo, 5000, "port range low");
+	is_int(d->settings.port_hi, 15000, "port range high");
+	is_str(d->settings.subnet_pool, "10.210.0.0/16", "subnet pool");
+	is_int(d->settings.subnet_prefix, 26, "subnet size");
+	is_int(d->settings.default_stop_grace_ns, 10000000000LL, "default stop grace");
+	is_int(d->nunits, 3, "three units");
+	is_int(d->nnetworks, 2, "two networks");
+	is_str(d->networks[0].name, "acme-abc123", "customer network");
+	is_str(d->networks[0].customer, "abc123", "customer network belongs to the customer");
+	ok(d->networks[0].subnet == NULL, "customer subnet comes from the pool");
+	is_str(d->networks[1].name, "acme-backend", "shared network");
+	ok(d->networks[1].internal, "backend is internal");
+
+	struct rc_unit *app = rc_desired_unit(d, "abc123/app");
+	struct rc_unit *worker = rc_desired_unit(d, "abc123/worker");
+	struct rc_unit *db = rc_desired_unit(d, "db");
+	if (!ok(app && worker && db, "units abc123/app, abc123/worker, db")) {
+		rc_desired_free(d);
+		return;
+	}
+	is_str(d->units[0].id, "abc123/app", "units sorted by id");
+	is_str(app->container, "acme-abc123-app", "customer container name");
+	is_str(db->container, "acme-db", "shared container name");
+	is_str(app->customer, "abc123", "customer of app");
+	ok(db->customer == NULL, "db is shared");
+	is_str(app->image, "mission-control:1.4", "app image");
+	is_int(app->nnetworks, 2, "app on two networks");
+	is_str(app->networks[0], "acme-abc123", "customer network first");
+	is_str(app->networks[1], "acme-backend", "then the shared one");
+	is_int(worker->nnetworks, 1, "worker on its customer network only");
+	is_int(app->nports, 1, "app publishes one port");
+	is_int(app->ports[0].container_port, 3000, "container port");
+	is_int(app->ports[0].host_port, 5001, "customer host port");
+	ok(!app->ports[0].host_auto, "fixed port");
+	is_str(app->ports[0].proto, "tcp", "tcp");
+	is_int(app->ndeps, 1, "app has one dependency");
+	is_str(app->deps[0].unit, "db", "on the shared db");
+	is_int(app->deps[0].cond, RC_DEP_HEALTHY, "healthy");
+	is_str(worker->deps[0].unit, "abc123/app", "worker on its sibling");
+	is_int(app->nano_cpus, 500000000, "0.5 CPU in nano-CPUs");
+	is_int(app->memory, 512LL << 20, "512M");
+	is_int(app->memory_reservation, 256LL << 20, "256M");
+	is_int(app->pids_limit, 256, "pids");
+	is_str(app->restart.policy, "unless-stopped", "default restart policy");
+	is_int(app->restart.backoff_ns, 5000000000LL, "backoff");
+	is_int(app->restart.max_backoff_ns, 300000000000LL, "max backoff");
+	is_int(app->restart.max_failures, 5, "max failures");
+	is_str(app->plan, "starter", "customer plan");
+	is_str(db->plan, "infra", "service plan");
+	is_int(db->nano_cpus, 2000000000, "2 CPUs");
+	is_int(db->memory, 2LL << 30, "2G");
+	is_int(app->stop_grace_ns, 10000000000LL, "default stop grace applied");
+	is_int(db->stop_grace_ns, 120000000000LL, "service stop grace");
+	is_int(app->nenv, 1, "customer env reaches app");
+	is_str(app->env[0].key, "FEATURE_X", "env key");
+	is_str(app->env[0].value, "on", "quoted value kept as text");
+	is_int(app->health.kind, RC_HEALTH_HTTP, "http health");
+	is_str(app->health.http_path, "/health", "health path");
+	is_int(app->health.http_port, 3000, "health port defaults to 'port'");
+	is_int(db->health.kind, RC_HEALTH_CMD, "cmd health");
+	is_int(db->health.interval_ns, 10000000000LL, "health interval");
+	is_int(db->health.retries, 5, "health retries");
+	is_int(db->nmounts, 2, "db: volume and secret");
+	is_str(db->mounts[0].target, "/run/secrets/db_password", "mounts sorted by target");
+	is_int(db->mounts[0].kind, RC_MOUNT_SECRET, "secret mount");
+	ok(db->mounts[0].read_only, "secret read-only");
+	is_str(db->mounts[1].source, "acme-db-data", "shared volume name");
+	is_int(db->nsecrets, 1, "one secret");
+	char dg[RC_HASH_HEX_LEN + 1];
+	rc_hash128_hex("s3cret", 6, dg);
+	is_str(db->secrets[0].digest, dg, "secret digest of the content");
+	ok(app->running && db->running, "running by default");
+	ok(app->hash[0] && app->base_hash[0], "hashes filled");
+	is_str(app->file, "m.yaml", "unit remembers its file");
+
+	struct buf b = BUF_INIT;
+	spec_canonical(app, true, &b);
+	ok(strstr(b.data, "\nports.3000/tcp=5001\n") != NULL, "canonical port line");
+	ok(strstr(b.data, "cpus=500000000\n") == b.data, "sorted, cpus first");
+	buf_reset(&b);
+	spec_canonical(app, false, &b);
+	ok(strstr(b.data, "cpus=") == NULL && strstr(b.data, "restart.") == NULL, "no resources without them");
+	buf_release(&b);
+	rc_desired_free(d);
+}
+
+/* The same manifests: keys reordered, documents in other files and order, comments. */
+static const char *const reordered[] = {
+	"z/customers.yaml",
+	"# customers\n"
+	"state: running\n"
+	"env: {FEATURE_X: \"on\"}   # a comment\n"
+	"port: 5001\n"
+	"plan: starter\n"
+	"template: mission-control\n"
+	"id: abc123\n"
+	"kind: Customer\n",
+	"a/infra.yml",
+	"---\n"
+	"kind: Service\n"
+	"stop_grace_period: 2m\n"
+	"health: {timeout: 5s, retries: 5, start_period: 10s, interval: 10s, cmd: pg_isready}\n"
+	"networks:\n  - backend\n"
+	"volumes: [db-data:/var/lib/postgresql/data]\n"
+	"secrets: [db_password]\n"
+	"env:\n  - POSTGRES_DB=app\n"
+	"plan: infra\n"
+	"image: postgres:15\n"
+	"name: db\n"
+	"---\n"
+	"{kind: Network, internal: true, name: backend}\n"
+	"---\n"
+	"kind: Plan\nmemory: 2048M\ncpus: 2.0\nname: infra\n"
+	"---\n"
+	"kind: Plan\nname: starter\nrestart: {max_failures: 5, max_backoff: 5m, backoff: 5000ms}\n"
+	"pids: 256\nmemory_reservation: 262144k\nmemory: 524288k\ncpus: 0.50\n",
+	"m/templates.yaml",
+	"kind: Template\nname: mission-control\nservices:\n"
+	"  worker:\n    depends_on: {app: healthy}\n    image: mission-control-worker:1.4\n"
+	"  app:\n    health: {start_period: 10s, retries: 3, timeout: 5s, interval: 30s, http: /health}\n"
+	"    depends_on: {db: {condition: healthy}}\n    networks: [backend]\n    port: 3000\n"
+	"    image: mission-control:1.4\n"
+	"---\n"
+	"# settings last\n"
+	"kind: Settings\npolicy: {bind_roots: [/srv/acme], allow_privileged: false}\n"
+	"defaults: {stop_grace_period: 10s}\nsubnets: {size: 26, pool: 10.210.0.0/16}\n"
+	"ports: {range: 5000-15000}\nproject: acme\n",
+	NULL,
+};
+
+static void test_stability(void)
+{
+	struct rc_desired *a = load1(fixture);
+	struct rc_desired *b = load_v(reordered, secrets_dir);
+	if (!ok(a && b, "both layouts load")) {
+		rc_desired_free(a);
+		rc_desired_free(b);
+		return;
+	}
+	/* memory: 524288k is not a size we accept; see below — so b must not exist */
+	is_int(a->nunits, b->nunits, "same units");
+	for (size_t i = 0; i < a->nunits && i < b->nunits; i++) {
+		is_str(b->units[i].id, a->units[i].id, "unit %zu id", i);
+		is_str(b->units[i].hash, a->units[i].hash, "hash of %s unchanged by layout, order, comments", a->units[i].id);
+		is_str(b->units[i].base_hash, a->units[i].base_hash, "base hash of %s unchanged", a->units[i].id);
+	}
+	rc_desired_free(a);
+	rc_desired_free(b);
+}
+
+struct mutation {
+	const char *from, *to;
+	const char *changed;      /* space-separated unit ids whose hash must change */
+	bool base_changes;        /* and whether their base_hash changes too */
+};
+
+static const struct mutation mutations[] = {
+	{ "image: postgres:15", "image: postgres:16", "db", true },
+	{ "FEATURE_X: \"on\"", "FEATURE_X: \"off\"", "abc123/app abc123/worker", true },
+	{ "env: {POSTGRES_DB: app}", "env: {POSTGRES_DB: app, X: y}", "db", true },
+	{ "cpus: 0.5", "cpus: 1", "abc123/app abc123/worker", false },
+	{ "memory: 2G", "memory: 3G", "db", false },
+	{ "pids: 256", "pids: 257", "abc123/app abc123/worker", false },
+	{ "plan: starter", "plan: infra", "abc123/app abc123/worker", false },
+	{ "restart: {backoff: 5s", "restart: {policy: always, backoff: 5s", "abc123/app abc123/worker", false },
+	{ "port: 5001", "port: auto", "abc123/app", true },
+	{ "port: 5001", "port: 5002", "abc123/app", true },
+	{ "stop_grace_period: 120s", "stop_grace_period: 121s", "db", true },
+	{ "defaults: {stop_grace_period: 10s}", "defaults: {stop_grace_period: 11s}", "abc123/app abc123/worker", true },
+	{ "retries: 3", "retries: 4", "abc123/app", true },
+	{ "http: /health", "http: /healthz", "abc123/app", true },
+	{ "cmd: \"pg_isready\"", "cmd: \"pg_isready -q\"", "db", true },
+	{ "db-data:/var/lib/postgresql/data", "db-data:/var/lib/postgresql/data:ro", "db", true },
+	{ "image: mission-control-worker:1.4", "image: mission-control-worker:1.4\n    command: [run, --fast]", "abc123/worker", true },
+	{ "project: acme", "project: acme2", "abc123/app abc123/worker db", true },
+	{ "internal: true", "internal: true\n---\nkind: Network\nname: front", "", false },
+	/* not container properties: nothing changes */
+	{ "internal: true", "internal: false", "", false },
+	{ "state: running", "state: stopped", "", false },
+	{ "depends_on: {app: healthy}", "depends_on: [app]", "", false },
+	{ "max_failures: 5", "max_failures: 6", "", false },
+	{ "# or auto", "# a different comment", "", false },
+};
+
+static bool listed(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+	for (const char *p = list; (p = strstr(p, id)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static void test_mutations(void)
+{
+	struct rc_desired *a = load1(fixture);
+	if (!a)
+		return;
+	for (size_t m = 0; m < ARRAY_SIZE(mutations); m++) {
+		const struct mutation *mu = &mutations[m];
+		char *text = replace(fixture, mu->from, mu->to);
+		struct rc_desired *b = load1(text);
+		free(text);
+		if (!ok(b != NULL, "mutation %zu of '%s' loads", m, mu->from))
+			continue;
+		bool all = true;
+		for (size_t i = 0; i < a->nunits; i++) {
+			const struct rc_unit *ua = &a->units[i];
+			const struct rc_unit *ub = rc_desired_unit(b, ua->id);
+			if (!ub) {
+				all = false;
+				diag("unit %s missing", ua->id);
+				continue;
+			}
+			bool want = listed(mu->changed, ua->id);
+			bool hch = strcmp(ua->hash, ub->hash) != 0;
+			bool bch = strcmp(ua->base_hash, ub->base_hash) != 0;
+			if (hch != want || bch != (want && mu->base_changes)) {
+				all = false;
+				diag("%s: hash changed %d (want %d), base changed %d (want %d)", ua->id, hch, want, bch,
+				     want && mu->base_changes);
+			}
+		}
+		ok(all, "mutation %zu of '%s' changes exactly: %s%s", m, mu->from,
+		   *mu->changed ? mu->changed : "nothing", mu->base_changes ? "" : " (resources only)");
+		rc_desired_free(b);
+	}
+	/* a secret's content */
+	write_secret("db_password", "other");
+	struct rc_desired *b = load1(fixture);
+	write_secret("db_password", "s3cret");
+	if (ok(b != NULL, "loads with another secret")) {
+		ok(strcmp(rc_desired_unit(a, "db")->hash, rc_desired_unit(b, "db")->hash) != 0, "secret content changes db's hash");
+		is_str(rc_desired_unit(b, "abc123/app")->hash, rc_desired_unit(a, "abc123/app")->hash, "and nothing else");
+	}
+	rc_desired_free(b);
+	/* state: stopped */
+	char *text = replace(fixture, "state: running", "state: stopped");
+	b = load1(text);
+	free(text);
+	if (b)
+		ok(!rc_desired_unit(b, "abc123/app")->running && rc_desired_unit(b, "db")->running,
+		   "state: stopped stops the customer's units only");
+	rc_desired_free(b);
+	/* protected is carried, not hashed */
+	text = replace(fixture, "state: running", "protected: true");
+	b = load1(text);
+	free(text);
+	if (b) {
+		ok(rc_desired_unit(b, "abc123/app")->protected_, "protected carried into the unit");
+		is_str(rc_desired_unit(b, "abc123/app")->hash, rc_desired_unit(a, "abc123/app")->hash, "protected is not hashed");
+	}
+	rc_desired_free(b);
+	rc_desired_free(a);
+}
+
+static void test_no_secrets_dir(void)
+{
+	const char *pairs[] = { "m.yaml", fixture, NULL };
+	struct rc_desired *d = load_v(pairs, NULL);
+	if (!ok(d != NULL, "loads without a secrets dir"))
+		return;
+	char dg[RC_HASH_HEX_LEN + 1];
+	rc_hash128_hex("", 0, dg);
+	is_str(rc_desired_unit(d, "db")->secrets[0].digest, dg, "digest of empty without a secrets dir");
+	ok(rc_desired_unit(d, "db")->secrets[0].path == NULL, "no path without a secrets dir");
+	rc_desired_free(d);
+}
+
+static void test_spec_diff(void)
+{
+	struct spec_changes c;
+	spec_diff("cpus=1\nimage=a\nmemory=5\n", "cpus=2\nenv.X=y\nimage=a\n", &c);
+	if (is_int(c.n, 3, "three changes")) {
+		is_str(c.v[0].key, "cpus", "changed key");
+		is_str(c.v[0].before, "1", "before");
+		is_str(c.v[0].after, "2", "after");
+		is_str(c.v[1].key, "env.X", "added key");
+		ok(c.v[1].before == NULL, "added: no before");
+		is_str(c.v[2].key, "memory", "removed key");
+		ok(c.v[2].after == NULL, "removed: no after");
+	}
+	ok(!spec_changes_resource_only(&c), "an env change is not resource-only");
+	spec_changes_release(&c);
+	spec_diff("cpus=1\nimage=a\nrestart.policy=no\n", "cpus=2\nimage=a\nrestart.policy=always\n", &c);
+	is_int(c.n, 2, "two resource changes");
+	ok(spec_changes_resource_only(&c), "cpus and restart are resource-only");
+	spec_changes_release(&c);
+	spec_diff("a=1\n", "a=1\n", &c);
+	is_int(c.n, 0, "equal texts: no changes");
+	spec_changes_release(&c);
+	spec_diff("env.A\\=B=x\\ny\n", "env.A\\=B=z\n", &c);
+	if (is_int(c.n, 1, "escaped key splits at the unescaped '='"))
+		is_str(c.v[0].key, "env.A\\=B", "escaped key kept");
+	spec_changes_release(&c);
+	ok(spec_key_is_resource("memory_reservation") && spec_key_is_resource("restart.max_retries") &&
+	   !spec_key_is_resource("image") && !spec_key_is_resource("memoryx"), "resource keys");
+
+	/* a real before/after */
+	struct rc_desired *a = load1(fixture);
+	char *text = replace(fixture, "memory: 2G", "memory: 3G");
+	struct rc_desired *b = load1(text);
+	free(text);
+	if (a && b) {
+		struct buf x = BUF_INIT, y = BUF_INIT;
+		spec_canonical(rc_desired_unit(a, "db"), true, &x);
+		spec_canonical(rc_desired_unit(b, "db"), true, &y);
+		spec_diff(x.data, y.data, &c);
+		is_int(c.n, 1, "plan memory change: one key");
+		if (c.n)
+			is_str(c.v[0].after, "3221225472", "memory in bytes");
+		ok(spec_changes_resource_only(&c), "in place");
+		spec_changes_release(&c);
+		buf_release(&x);
+		buf_release(&y);
+	}
+	rc_desired_free(a);
+	rc_desired_free(b);
+}
+
+static void test_escaping(void)
+{
+	const char *m = "kind: Service\nname: x\nimage: x:1\nenv: {A: \"line1\\nline2\\\\\"}\n"
+			"command: [\"sh\", \"-c\", \"echo \\\"hi\\\"\"]\n";
+	struct rc_desired *d = load1(m);
+	if (!ok(d != NULL, "service with odd values loads"))
+		return;
+	struct buf b = BUF_INIT;
+	spec_canonical(&d->units[0], true, &b);
+	ok(strstr(b.data, "env.A=line1\\nline2\\\\\n") != NULL, "newline and backslash escaped: %s", b.data);
+	ok(strstr(b.data, "command=[\"sh\",\"-c\",\"echo \\\\\"hi\\\\\"\"]\n") != NULL, "argv as JSON, then escaped");
+	buf_release(&b);
+	rc_desired_free(d);
+	d = load1("kind: Service\nname: x\nimage: x:1\ncommand: sh -c 'echo a  b' \"x y\" z\\ w\n");
+	if (ok(d != NULL, "string command loads") && is_int(d->units[0].ncommand, 5, "split like a shell")) {
+		is_str(d->units[0].command[2], "echo a  b", "single quotes");
+		is_str(d->units[0].command[3], "x y", "double quotes");
+		is_str(d->units[0].command[4], "z w", "backslash");
+	}
+	rc_desired_free(d);
+}
+
+static void test_failure_contract(void)
+{
+	struct rc_desired *d = (struct rc_desired *)&d;   /* a sentinel that must stay */
+	struct rc_desired *keep = d;
+	struct source_file f = { (char *)"x.yaml", (char *)"kind: Nope\n", 11 };
+	struct source_files fs = { &f, 1, NULL };
+	struct rc_diags diags = { 0 };
+	is_int(manifest_load(&fs, NULL, &d, &diags), -1, "bad manifest fails");
+	ok(d == keep, "ret untouched on failure");
+	is_int(diags.n, 1, "one diagnostic");
+	if (diags.n) {
+		is_str(diags.v[0].file, "x.yaml", "diag file");
+		is_int(diags.v[0].line, 1, "diag line");
+		is_int(diags.v[0].col, 7, "diag col");
+	}
+	rc_diags_release(&diags);
+	struct source_files empty = { NULL, 0, NULL };
+	d = NULL;
+	is_int(manifest_load(&empty, NULL, &d, &diags), 0, "no manifests: an empty desired state");
+	if (d)
+		ok(d->nunits == 0 && str_eq(d->settings.project, "reconciler"), "defaults when there is nothing");
+	rc_desired_free(d);
+}
+
+int main(void)
+{
+	strcpy(secrets_dir, "/tmp/rc-t-manifest.XXXXXX");
+	if (!mkdtemp(secrets_dir))
+		die("mkdtemp");
+	write_secret("db_password", "s3cret");
+	fixture = read_fixture();
+	test_example();
+	test_stability();
+	test_mutations();
+	test_no_secrets_dir();
+	test_spec_diff();
+	test_escaping();
+	test_failure_contract();
+	free(fixture);
+	char *p = xasprintf("%s/db_password", secrets_dir);
+	unlink(p);
+	free(p);
+	rmdir(secrets_dir);
+	return done_testing();
+}
