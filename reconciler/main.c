@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "validate", cmd_validate, "check the manifests (exit 1 with file:line:col errors)" },
 	{ "render", cmd_render, "print the expanded units, hashes and canonical specs (--json)" },
+	{ "diff", cmd_diff, "what would change from revision A to B (A B; --markdown, --json; exit 2 if any)" },
 };
 
 int cmd_version(const struct cli_opts *o)
