@@ -50,6 +50,12 @@ static void human_duration(int64_t ns, struct buf *out)
 			buf_addf(out, "%" PRId64 "m", m);
 		if (sec)
 			buf_addf(out, "%" PRId64 "s", sec);
+	} else if (ns > S && ns < 60 * S && ns % 1000000 == 0) {
+		char frac[8];
+		snprintf(frac, sizeof(frac), "%03" PRId64, (ns % S) / 1000000);
+		for (size_t n = strlen(frac); n > 0 && frac[n - 1] == '0'; n--)
+			frac[n - 1] = '\0';
+		buf_addf(out, "%" PRId64 ".%ss", ns / S, frac);
 	} else if (ns % 1000000 == 0) {
 		buf_addf(out, "%" PRId64 "ms", ns / 1000000);
 	} else if (ns % 1000 == 0) {
@@ -463,10 +469,17 @@ static char *view_customer(const struct report_input *in, const struct plan_acti
 		/* From Docker: the network's manifest-level id is a customer id when
 		 * some unit of the plan belongs to that customer. */
 		const struct plan_net *on = find_obs_net(in->observed, a->network_id, a->network);
+		const char *project = in->desired ? in->desired->settings.project : NULL;
 		const struct plan *p = in->plan;
-		for (size_t i = 0; on && on->label && i < p->n; i++) {
+		for (size_t i = 0; i < p->n; i++) {
 			_cleanup_free_ char *c = p->v[i].unit ? customer_of_id(p->v[i].unit) : NULL;
-			if (c && strcmp(c, on->label) == 0)
+			if (!c)
+				continue;
+			if (on && on->label && strcmp(c, on->label) == 0)
+				return xstrdup(c);
+			/* Per-customer networks are named <project>-<customer> (unit.h). */
+			_cleanup_free_ char *name = project ? xasprintf("%s-%s", project, c) : NULL;
+			if (name && strcmp(name, a->network) == 0)
 				return xstrdup(c);
 		}
 	}
