@@ -62,4 +62,14 @@ int cmd_validate(const struct cli_opts *o);
  */
 int cmd_render(const struct cli_opts *o);
 
+/*
+ * `diff A B`: what would change going from the manifests at revision A to
+ * those at revision B of --repo (under --path); no Docker.  Text (colour
+ * when stdout is a terminal and NO_COLOR is unset), --markdown or --json
+ * (spec/plan-json.md) on stdout (or --out FILE).  Returns 0 when nothing
+ * changes, 2 when something does, 1 on error (an invalid revision prints
+ * its file:line:col: diagnostics to stderr).
+ */
+int cmd_diff(const struct cli_opts *o);
+
 #endif

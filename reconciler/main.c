@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "plan", cmd_plan, "show what apply would change (exit 0 none, 2 changes, 1 error)" },
 	{ "apply", cmd_apply, "make Docker match the manifests (--stats, --parallel N)" },
 	{ "status", cmd_status, "show each unit's container, state and health" },
+	{ "diff", cmd_diff, "what would change from revision A to B (A B; --markdown, --json; exit 2 if any)" },
 };
 
 int cmd_version(const struct cli_opts *o)
