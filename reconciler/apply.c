@@ -367,6 +367,35 @@ static int wait_ready(struct dk_client *c, const struct rc_unit *u, const char *
 
 /* ---- one unit's job (up phase) ----------------------------------------- */
 
+/* An in-place change that removes a memory or CPU limit (docker update cannot). */
+static bool lifts_limit(const struct plan_action *a)
+{
+	for (size_t i = 0; i < a->changes.n; i++) {
+		const struct spec_change *ch = &a->changes.v[i];
+		if (!ch->after && (strcmp(ch->key, "memory") == 0 || strcmp(ch->key, "cpus") == 0))
+			return true;
+	}
+	return false;
+}
+
+static int create_start(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
+			bool *needs_wait, struct rc_err *err)
+{
+	char *id = NULL;
+	if (create_container(r, c, u, &id, err) < 0)
+		return -1;
+	if (u->running) {
+		if (dk_container_start(c, id, NULL, err) < 0) {
+			free(id);
+			return rc_err_prefix(err, "starting '%s'", u->container);
+		}
+		crash_point("after-start");
+		*needs_wait = true;
+	}
+	*ret_id = id;
+	return 0;
+}
+
 static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 {
 	struct run *r = ctx;
@@ -378,8 +407,11 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 	int64_t t0 = now_ns();
 	char note[256] = "";
 
+	bool fresh = false;   /* a new container was made in this job: later steps act on it */
 	for (size_t i = 0; i < jb->nacts; i++) {
 		const struct plan_action *a = jb->acts[i];
+		if (fresh)
+			break;
 		free(id);
 		id = a->container_id ? xstrdup(a->container_id) : NULL;
 		switch (a->kind) {
@@ -390,22 +422,25 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 		case PLAN_CREATE:
 			free(id);
 			id = NULL;
-			if (create_container(r, c, u, &id, err) < 0)
+			if (create_start(r, c, u, &id, &needs_wait, err) < 0)
 				goto fail;
-			if (u->running) {
-				if (dk_container_start(c, id, NULL, err) < 0) {
-					rc_err_prefix(err, "starting '%s'", u->container);
-					goto fail;
-				}
-				crash_point("after-start");
-				needs_wait = true;
-			}
+			fresh = true;
 			break;
 		case PLAN_UPDATE: {
+			if (lifts_limit(a)) {
+				/* the engine cannot lift a memory or CPU limit in place */
+				free(id);
+				id = NULL;
+				if (stop_remove(c, a->container_id, u->stop_grace_ns, err) < 0 ||
+				    create_start(r, c, u, &id, &needs_wait, err) < 0)
+					goto fail;
+				fresh = true;
+				break;
+			}
 			struct dk_resources res = {
 				.nano_cpus = u->nano_cpus,
 				.memory = u->memory,
-				.memory_reservation = u->memory_reservation,
+				.memory_reservation = u->memory_reservation ? u->memory_reservation : -1,
 				.pids_limit = u->pids_limit ? u->pids_limit : -1,
 				.restart_policy = u->restart.policy,
 				.restart_max_retries = u->restart.max_retries,

@@ -4,7 +4,9 @@
  * the work is in observe.c, state.c, planner.c and apply.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "buf.h"
@@ -12,7 +14,9 @@
 #include "docker.h"
 #include "manifest.h"
 #include "observe.h"
+#include "planfile.h"
 #include "planner.h"
+#include "report.h"
 #include "source.h"
 #include "spec.h"
 #include "state.h"
@@ -108,38 +112,76 @@ static void print_stats(const struct session *s, const struct apply_result *ar)
 	}
 }
 
-/* Plain text, one action a line with its cause and changed fields. */
-static void print_plan(const struct plan *p, FILE *f)
+static bool use_color(const struct cli_opts *o)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		const struct plan_action *a = &p->v[i];
-		const char *who = a->unit ? a->unit : (a->network ? a->network : a->container_name);
-		fprintf(f, "%-3s %-30s %s\n", planner_action_marker(a->kind), who, a->cause ? a->cause : "");
-	}
-	size_t counts[PLAN_NET_REMOVE + 1] = { 0 };
-	for (size_t i = 0; i < p->n; i++)
-		counts[p->v[i].kind]++;
-	if (p->n == 0)
-		fprintf(f, "No changes.\n");
-	else
-		fprintf(f, "Plan: %zu to create, %zu to update in place, %zu to recreate, %zu to start, "
-			   "%zu to stop, %zu to remove, %zu network%s to create, %zu to remove.\n",
-			counts[PLAN_CREATE], counts[PLAN_UPDATE], counts[PLAN_RECREATE], counts[PLAN_START],
-			counts[PLAN_STOP], counts[PLAN_REMOVE], counts[PLAN_NET_CREATE],
-			counts[PLAN_NET_CREATE] == 1 ? "" : "s", counts[PLAN_NET_REMOVE]);
+	const char *nc = getenv("NO_COLOR");
+	return !o->json && !o->markdown && isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+static void render_plan(const struct cli_opts *o, const struct session *s, enum report_format fmt, bool color,
+			struct buf *out)
+{
+	struct report_input in = { .plan = &s->plan, .desired = s->d, .observed = &s->obs.plan, .to = s->d->commit };
+	struct report_opts ro = { .format = fmt, .color = color };
+	(void)o;
+	report_render(&in, &ro, out);
 }
 
 int cmd_plan(const struct cli_opts *o)
 {
 	struct session s = { 0 };
+	if (o->json && o->markdown) {
+		fprintf(stderr, "reconciler: --json and --markdown cannot be used together\n");
+		return 1;
+	}
 	int rc = session_open(o, false, &s);
 	if (rc == 0) {
-		print_plan(&s.plan, stdout);
-		rc = s.plan.n ? 2 : 0;
+		struct buf out = BUF_INIT;
+		enum report_format fmt = o->json ? REPORT_JSON : o->markdown ? REPORT_MARKDOWN : REPORT_TEXT;
+		render_plan(o, &s, fmt, use_color(o), &out);
+		fputs(buf_cstr(&out), stdout);
+		if (o->out) {
+			struct buf js = BUF_INIT;
+			struct rc_err err = { "" };
+			char dig[RC_HASH_HEX_LEN + 1];
+			observe_digest(&s.obs, dig);
+			render_plan(o, &s, REPORT_JSON, false, &js);
+			if (planfile_write(o->out, s.d->commit, dig, buf_cstr(&js), &err) < 0)
+				rc = fail("writing the plan", &err);
+			buf_release(&js);
+		}
+		buf_release(&out);
+		if (rc == 0)
+			rc = s.plan.n ? 2 : 0;
 		if (o->stats)
 			print_stats(&s, NULL);
 	}
 	session_close(&s);
+	return rc;
+}
+
+/* apply --plan FILE: refuse unless the commit and the observed state are those the plan was made from. */
+static int check_reviewed_plan(const struct cli_opts *o, const struct session *s)
+{
+	struct planfile pf = { 0 };
+	struct rc_err err = { "" };
+	if (planfile_read(o->plan_file, &pf, &err) < 0)
+		return fail("reading the plan", &err);
+	int rc = 0;
+	char dig[RC_HASH_HEX_LEN + 1];
+	observe_digest(&s->obs, dig);
+	if (!str_eq(pf.commit, s->d->commit)) {
+		fprintf(stderr, "reconciler: the plan in '%s' was made for commit %.12s, but the manifests are at %.12s: "
+				"run `reconciler plan --out` again and review it; nothing was changed\n",
+			o->plan_file, pf.commit ? pf.commit : "(directory)", s->d->commit ? s->d->commit : "(directory)");
+		rc = 1;
+	} else if (strcmp(pf.observed_digest, dig) != 0) {
+		fprintf(stderr, "reconciler: the engine changed since the plan in '%s' was made "
+				"(containers or networks differ): run `reconciler plan --out` again and review it; "
+				"nothing was changed\n", o->plan_file);
+		rc = 1;
+	}
+	planfile_release(&pf);
 	return rc;
 }
 
@@ -149,6 +191,10 @@ int cmd_apply(const struct cli_opts *o)
 	struct rc_err err = { "" };
 	int rc = session_open(o, true, &s);
 	if (rc) {
+		session_close(&s);
+		return rc;
+	}
+	if (o->plan_file && (rc = check_reviewed_plan(o, &s)) != 0) {
 		session_close(&s);
 		return rc;
 	}

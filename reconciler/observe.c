@@ -154,6 +154,32 @@ int observe(struct dk_client *c, const char *project, const struct rc_desired *d
 	return 0;
 }
 
+void observe_digest(const struct observation *o, char out[RC_HASH_HEX_LEN + 1])
+{
+	const struct plan_observed *p = &o->plan;
+	char **lines = xcalloc(p->ncontainers + p->nnetworks + 1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < p->ncontainers; i++) {
+		const struct plan_container *c = &p->containers[i];
+		lines[n++] = xasprintf("c %s %s %s %s %s", c->id, c->name, c->hash ? c->hash : "-",
+				       c->state ? c->state : "-", c->image_id ? c->image_id : "-");
+	}
+	for (size_t i = 0; i < p->nnetworks; i++) {
+		const struct plan_net *nw = &p->networks[i];
+		lines[n++] = xasprintf("n %s %s %s", nw->id, nw->name, nw->subnet ? nw->subnet : "-");
+	}
+	qsort(lines, n, sizeof(char *), strp_cmp);
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		buf_adds(&b, lines[i]);
+		buf_addc(&b, '\n');
+		free(lines[i]);
+	}
+	free(lines);
+	rc_hash128_hex(buf_cstr(&b), b.len, out);
+	buf_release(&b);
+}
+
 void observation_release(struct observation *o)
 {
 	plan_observed_release(&o->plan);

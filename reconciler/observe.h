@@ -34,6 +34,13 @@ int observe(struct dk_client *c, const char *project, const struct rc_desired *d
 	    const struct rc_state *st, struct observation *ret, struct rc_err *err);
 void observation_release(struct observation *o);
 
+/*
+ * A digest of what the plan was computed from: our containers (id, name,
+ * hash, state, image) and networks (id, name, subnet), sorted.  `plan --out`
+ * records it; `apply --plan` refuses when it moved.  out: 33 bytes.
+ */
+void observe_digest(const struct observation *o, char out[RC_HASH_HEX_LEN + 1]);
+
 /* Health from a list summary's Status ("Up 3s (healthy)") or NULL. */
 const char *observe_health_from_status(const char *status);
 
