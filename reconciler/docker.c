@@ -1235,6 +1235,36 @@ static cJSON *build_create(const struct dk_create_spec *s)
 		cJSON_AddNumberToObject(hc, "MemoryReservation", (double)s->memory_reservation);
 	if (s->pids_limit)
 		cJSON_AddNumberToObject(hc, "PidsLimit", (double)s->pids_limit);
+	if (s->privileged)
+		cJSON_AddTrueToObject(hc, "Privileged");
+	if (s->pid_host)
+		cJSON_AddStringToObject(hc, "PidMode", "host");
+	if (s->ipc_host)
+		cJSON_AddStringToObject(hc, "IpcMode", "host");
+	if (s->ncap_add) {
+		cJSON *ca = cJSON_AddArrayToObject(hc, "CapAdd");
+		for (size_t i = 0; i < s->ncap_add; i++)
+			cJSON_AddItemToArray(ca, cJSON_CreateString(s->cap_add[i]));
+	}
+	if (s->ndevices) {
+		/* "host:container[:perms]" as the CLI's --device */
+		cJSON *ds = cJSON_AddArrayToObject(hc, "Devices");
+		for (size_t i = 0; i < s->ndevices; i++) {
+			char *d = xstrdup(s->devices[i]);
+			char *c1 = strchr(d, ':');
+			char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+			if (c1)
+				*c1 = '\0';
+			if (c2)
+				*c2 = '\0';
+			cJSON *dv = cJSON_CreateObject();
+			cJSON_AddStringToObject(dv, "PathOnHost", d);
+			cJSON_AddStringToObject(dv, "PathInContainer", c1 ? c1 + 1 : d);
+			cJSON_AddStringToObject(dv, "CgroupPermissions", c2 ? c2 + 1 : "rwm");
+			cJSON_AddItemToArray(ds, dv);
+			free(d);
+		}
+	}
 	cJSON *rp = cJSON_AddObjectToObject(hc, "RestartPolicy");
 	cJSON_AddStringToObject(rp, "Name", s->restart_policy ? s->restart_policy : "no");
 	cJSON_AddNumberToObject(rp, "MaximumRetryCount", s->restart_max_retries);

@@ -232,6 +232,14 @@ struct dk_create_spec {
 	const char *stop_signal;
 	const struct dk_mount *mounts; /* HostConfig.Mounts: volume, bind, tmpfs */
 	size_t nmounts;
+	/* Only when the manifest policy allows them (validation rejects them otherwise): */
+	bool privileged;
+	bool pid_host;                 /* PidMode "host" */
+	bool ipc_host;                 /* IpcMode "host" */
+	const char *const *cap_add;    /* capability names */
+	size_t ncap_add;
+	const char *const *devices;    /* "host-path:container-path[:perms]" */
+	size_t ndevices;
 	const char *network;           /* the one network given at create (NULL: default bridge) */
 	const char *const *aliases;    /* on that network */
 	size_t naliases;
