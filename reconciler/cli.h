@@ -14,6 +14,7 @@
 struct cli_opts {
 	const char *repo;        /* --repo, default "." */
 	const char *rev;         /* --rev, default "HEAD" */
+	bool rev_set;            /* --rev was given (drift: instead of the last applied commit) */
 	const char *dir;         /* --dir: a plain directory instead of Git */
 	const char *path;        /* --path: manifest sub-directory inside the repo, default "" (root) */
 	const char *state_dir;   /* --state-dir, env RECONCILER_STATE_DIR, default /var/lib/reconciler */
@@ -71,5 +72,17 @@ int cmd_render(const struct cli_opts *o);
  * its file:line:col: diagnostics to stderr).
  */
 int cmd_diff(const struct cli_opts *o);
+
+/*
+ * `drift`: compare what the engine actually runs with the last applied
+ * commit (state's last applied; --rev or --dir instead), inspecting every
+ * container of the project (--parallel N in flight, default 8).  Text
+ * (colour on a terminal unless NO_COLOR), --markdown or --json
+ * (spec/drift-json.md) on stdout (or --out FILE).  Journals a summary line
+ * when it can take the state lock.  --fix then converges like apply (takes
+ * the lock, plans with the drift made visible, applies, checks again).
+ * Returns 0 no drift (after --fix: none left), 2 drift, 1 error.
+ */
+int cmd_drift(const struct cli_opts *o);
 
 #endif

@@ -797,6 +797,10 @@ void dk_container_free(struct dk_container *ct)
 	strv_free(ct->health_test, ct->nhealth_test);
 	strv_free(ct->exposed_ports, ct->nexposed_ports);
 	free(ct->stop_signal);
+	free(ct->pid_mode);
+	free(ct->ipc_mode);
+	strv_free(ct->cap_add, ct->ncap_add);
+	strv_free(ct->devices, ct->ndevices);
 	free(ct->restart_policy);
 	for (size_t i = 0; i < ct->nport_bindings; i++) {
 		free(ct->port_bindings[i].proto);
@@ -1010,6 +1014,21 @@ static struct dk_container *parse_inspect(const cJSON *j)
 	if (!ct->restart_policy)
 		ct->restart_policy = xstrdup("no");
 	ct->restart_max_retries = (int)jint(rp, "MaximumRetryCount");
+	ct->privileged = jbool(hc, "Privileged");
+	ct->pid_mode = jdup_nonempty(hc, "PidMode");
+	ct->ipc_mode = jdup_nonempty(hc, "IpcMode");
+	ct->cap_add = jstrv(jget(hc, "CapAdd"), &ct->ncap_add);
+	if (ct->ncap_add)
+		qsort(ct->cap_add, ct->ncap_add, sizeof(char *), strp_cmp);
+	const cJSON *dv;
+	size_t dcap = 0;
+	cJSON_ArrayForEach(dv, jget(hc, "Devices")) {
+		const char *perm = jstr(dv, "CgroupPermissions");
+		GROW(ct->devices, ct->ndevices + 1, dcap);
+		ct->devices[ct->ndevices++] = xasprintf("%s:%s:%s", jstr(dv, "PathOnHost") ? jstr(dv, "PathOnHost") : "",
+							jstr(dv, "PathInContainer") ? jstr(dv, "PathInContainer") : "",
+							perm && *perm ? perm : "rwm");
+	}
 	parse_bindings(ct, jget(hc, "PortBindings"));
 	parse_mounts(ct, hc);
 
@@ -1037,6 +1056,18 @@ static struct dk_container *parse_inspect(const cJSON *j)
 static char *what_of(const char *verb, const char *obj)
 {
 	return xasprintf("%s '%s'", verb, obj);
+}
+
+int dk_container_parse(const char *json, size_t len, struct dk_container **ret, struct rc_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
+		cJSON_Delete(j);
+		return rc_errf(err, "not a container inspect reply (no Id)");
+	}
+	*ret = parse_inspect(j);
+	cJSON_Delete(j);
+	return 0;
 }
 
 int dk_container_inspect(struct dk_client *c, const char *id, struct dk_container **ret,
@@ -1640,7 +1671,56 @@ void dk_image_free(struct dk_image *img)
 		return;
 	free(img->id);
 	strv_free(img->repo_tags, img->nrepo_tags);
+	struct dk_image_config *ic = &img->config;
+	strv_free(ic->env, ic->nenv);
+	kv_free(ic->labels, ic->nlabels);
+	strv_free(ic->cmd, ic->ncmd);
+	strv_free(ic->entrypoint, ic->nentrypoint);
+	free(ic->user);
+	free(ic->workdir);
+	free(ic->stop_signal);
+	strv_free(ic->health_test, ic->nhealth_test);
+	strv_free(ic->exposed_ports, ic->nexposed_ports);
 	free(img);
+}
+
+static struct dk_image *parse_image(const cJSON *j)
+{
+	struct dk_image *img = xcalloc(1, sizeof(*img));
+	img->id = jdup(j, "Id");
+	img->repo_tags = jstrv(jget(j, "RepoTags"), &img->nrepo_tags);
+	const cJSON *cfg = jget(j, "Config");
+	struct dk_image_config *ic = &img->config;
+	ic->env = jstrv(jget(cfg, "Env"), &ic->nenv);
+	ic->labels = jkv(jget(cfg, "Labels"), &ic->nlabels);
+	ic->cmd = jstrv(jget(cfg, "Cmd"), &ic->ncmd);
+	ic->entrypoint = jstrv(jget(cfg, "Entrypoint"), &ic->nentrypoint);
+	ic->user = jdup_nonempty(cfg, "User");
+	ic->workdir = jdup_nonempty(cfg, "WorkingDir");
+	ic->stop_signal = jdup_nonempty(cfg, "StopSignal");
+	const cJSON *h = jget(cfg, "Healthcheck");
+	if (cJSON_IsObject(h)) {
+		ic->has_health = true;
+		ic->health_test = jstrv(jget(h, "Test"), &ic->nhealth_test);
+		ic->health_interval_ns = jint(h, "Interval");
+		ic->health_timeout_ns = jint(h, "Timeout");
+		ic->health_start_period_ns = jint(h, "StartPeriod");
+		ic->health_retries = (int)jint(h, "Retries");
+	}
+	ic->exposed_ports = jkeys(jget(cfg, "ExposedPorts"), &ic->nexposed_ports);
+	return img;
+}
+
+int dk_image_parse(const char *json, size_t len, struct dk_image **ret, struct rc_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
+		cJSON_Delete(j);
+		return rc_errf(err, "not an image inspect reply (no Id)");
+	}
+	*ret = parse_image(j);
+	cJSON_Delete(j);
+	return 0;
 }
 
 int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret,
@@ -1656,9 +1736,7 @@ int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret
 		cJSON_Delete(j);
 		return rc_errf(err, "%s: the engine's reply has no Id", what);
 	}
-	struct dk_image *img = xcalloc(1, sizeof(*img));
-	img->id = jdup(j, "Id");
-	img->repo_tags = jstrv(jget(j, "RepoTags"), &img->nrepo_tags);
+	struct dk_image *img = parse_image(j);
 	cJSON_Delete(j);
 	*ret = img;
 	return 0;

@@ -299,6 +299,13 @@ struct dk_container {
 	char *stop_signal;     /* NULL when unset */
 	/* HostConfig */
 	int64_t nano_cpus, memory, memory_reservation, pids_limit;
+	bool privileged;
+	char *pid_mode;        /* NULL when "" ("host", "container:...") */
+	char *ipc_mode;        /* NULL when "" ("private", "shareable", "host", ...) */
+	char **cap_add;        /* sorted */
+	size_t ncap_add;
+	char **devices;        /* "PathOnHost:PathInContainer:CgroupPermissions", in the engine's order */
+	size_t ndevices;
 	char *restart_policy;  /* "" becomes "no" */
 	int restart_max_retries;
 	struct dk_port_binding *port_bindings; /* sorted by (container_port, proto) */
@@ -320,6 +327,13 @@ struct dk_container {
 };
 void dk_container_free(struct dk_container *ct);
 const struct dk_net_attach *dk_container_network(const struct dk_container *ct, const char *name);
+
+/*
+ * Parse the text of an inspect reply (GET /containers/{id}/json) exactly as
+ * dk_container_inspect() does; for recorded replies in tests and tools.
+ * Fails when json is not an object with an Id.  Free with dk_container_free().
+ */
+int dk_container_parse(const char *json, size_t len, struct dk_container **ret, struct rc_err *err);
 
 /* GET /containers/{id}/json.  404 when it does not exist.  Free with dk_container_free(). */
 int dk_container_inspect(struct dk_client *c, const char *id, struct dk_container **ret,
@@ -452,12 +466,42 @@ int dk_volume_remove(struct dk_client *c, const char *name, bool force, struct d
 
 /* ---- images ---- */
 
+/*
+ * An image's Config: what the engine merges into a container's Config at
+ * create when the request leaves a field empty (env by key, labels by key,
+ * Cmd unless an Entrypoint is given, healthcheck fields left zero, ...).
+ * Lists are NULL / 0 when the image has none.
+ */
+struct dk_image_config {
+	char **env;            /* KEY=VALUE, in the image's order */
+	size_t nenv;
+	struct rc_kv *labels;  /* sorted by key */
+	size_t nlabels;
+	char **cmd;
+	size_t ncmd;
+	char **entrypoint;
+	size_t nentrypoint;
+	char *user;            /* NULL when "" */
+	char *workdir;         /* NULL when "" */
+	char *stop_signal;     /* NULL when "" */
+	bool has_health;
+	char **health_test;
+	size_t nhealth_test;
+	int64_t health_interval_ns, health_timeout_ns, health_start_period_ns;
+	int health_retries;
+	char **exposed_ports;  /* "8080/tcp", sorted */
+	size_t nexposed_ports;
+};
+
 struct dk_image {
 	char *id;              /* sha256:... */
 	char **repo_tags;
 	size_t nrepo_tags;
+	struct dk_image_config config;
 };
 void dk_image_free(struct dk_image *img);
+/* Parse the text of GET /images/{ref}/json as dk_image_inspect() does (recorded replies). */
+int dk_image_parse(const char *json, size_t len, struct dk_image **ret, struct rc_err *err);
 
 int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret,
 		     struct dk_status *st, struct rc_err *err);

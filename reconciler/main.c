@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "apply", cmd_apply, "make Docker match the manifests (--stats, --parallel N)" },
 	{ "status", cmd_status, "show each unit's container, state and health" },
 	{ "diff", cmd_diff, "what would change from revision A to B (A B; --markdown, --json; exit 2 if any)" },
+	{ "drift", cmd_drift, "compare the engine with the last applied commit (--fix; --json; exit 2 if any)" },
 };
 
 int cmd_version(const struct cli_opts *o)
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REPO: o.repo = optarg; break;
-		case OPT_REV: o.rev = optarg; break;
+		case OPT_REV: o.rev = optarg; o.rev_set = true; break;
 		case OPT_DIR: o.dir = optarg; break;
 		case OPT_PATH: o.path = optarg; break;
 		case OPT_STATE: o.state_dir = optarg; break;

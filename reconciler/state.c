@@ -1513,3 +1513,73 @@ out:
 	buf_release(&line);
 	return r;
 }
+
+/* ---- reading the journal back -------------------------------------------------- */
+
+static char *jstr_dup(const cJSON *o, const char *k)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(x) ? xstrdup(x->valuestring) : NULL;
+}
+
+/* 1 found (in *ret), 0 none, -1 error; a missing file is none. */
+static int journal_last_in(const char *path, const char *action, struct state_journal_record *ret,
+			   struct rc_err *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return errno == ENOENT ? 0 : rc_errf(err, "cannot read '%s': %s", path, strerror(errno));
+	if (read_file(path, (size_t)sb.st_size + (1u << 20), &data, &len, err) < 0)
+		return -1;
+	int found = 0;
+	size_t end = len;
+	while (end > 0 && !found) {
+		size_t start = end;
+		while (start > 0 && data[start - 1] != '\n')
+			start--;
+		if (end > start) {
+			cJSON *o = cJSON_ParseWithLength(data + start, end - start);
+			const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "action");
+			if (cJSON_IsObject(o) && cJSON_IsString(a) && strcmp(a->valuestring, action) == 0) {
+				ret->time = jstr_dup(o, "time");
+				ret->commit = jstr_dup(o, "commit");
+				ret->action = jstr_dup(o, "action");
+				ret->unit = jstr_dup(o, "unit");
+				ret->result = jstr_dup(o, "result");
+				ret->message = jstr_dup(o, "message");
+				found = 1;
+			}
+			cJSON_Delete(o);
+		}
+		end = start > 0 ? start - 1 : 0;
+	}
+	free(data);
+	return found;
+}
+
+int state_journal_last(const struct rc_state *st, const char *action, struct state_journal_record *ret,
+		       struct rc_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/journal.jsonl", st->dir);
+	_cleanup_free_ char *old = xasprintf("%s.1", path);
+	struct state_journal_record r = { 0 };
+	int found = journal_last_in(path, action, &r, err);
+	if (found == 0)
+		found = journal_last_in(old, action, &r, err);
+	if (found == 1)
+		*ret = r;
+	return found;
+}
+
+void state_journal_record_release(struct state_journal_record *r)
+{
+	free(r->time);
+	free(r->commit);
+	free(r->action);
+	free(r->unit);
+	free(r->result);
+	free(r->message);
+	memset(r, 0, sizeof(*r));
+}

@@ -254,6 +254,25 @@ struct state_journal_entry {
  * .keep, ..., journal.jsonl → .1.  Needs the lock.
  */
 int state_journal(struct rc_state *st, const struct state_journal_entry *e, struct rc_err *err);
+/* A journal line read back (every field copied; NULL where the line has null). */
+struct state_journal_record {
+	char *time;               /* "<ISO-8601 UTC>" as written */
+	char *commit;
+	char *action;
+	char *unit;
+	char *result;
+	char *message;
+};
+/*
+ * The newest line of journal.jsonl whose "action" is action (looking into
+ * journal.jsonl.1 when the current file has none, e.g. right after a
+ * rotation).  Returns 1 and fills *ret (release with
+ * state_journal_record_release()), 0 when there is none, -1 when a file
+ * cannot be read.  Unparsable lines are skipped.  Needs no lock.
+ */
+int state_journal_last(const struct rc_state *st, const char *action, struct state_journal_record *ret,
+		       struct rc_err *err);
+void state_journal_record_release(struct state_journal_record *r);
 /* Change the rotation limit (tests); keep ≥ 1. */
 void state_set_journal_limit(struct rc_state *st, size_t max_bytes, int keep);
 

@@ -1,0 +1,194 @@
+/*
+ * cmd_drift.c — `reconciler drift [--fix]`: see cli.h.  The work is in
+ * drift.c; --fix converges with the same building blocks as apply
+ * (observe, state_allocate, planner_plan, apply_run).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "cli.h"
+#include "docker.h"
+#include "drift.h"
+#include "observe.h"
+#include "planner.h"
+#include "source.h"
+#include "state.h"
+
+static int fail(const char *what, const struct rc_err *err)
+{
+	fprintf(stderr, "reconciler: %s: %s\n", what, err->msg);
+	return 1;
+}
+
+static bool use_color(const struct cli_opts *o)
+{
+	const char *nc = getenv("NO_COLOR");
+	return !o->json && !o->markdown && !o->out && isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+/*
+ * Converge d like apply, with the drift in rep made visible to the planner.
+ * Returns 0 when every step succeeded, 1 otherwise (after printing why).
+ */
+static int fix(const struct cli_opts *o, struct dk_client *c, struct rc_state *st, struct rc_desired *d,
+	       const struct drift_report *rep)
+{
+	struct rc_err err = { "" };
+	struct observation obs = { 0 };
+	struct plan plan = { 0 };
+	struct apply_result ar = { 0 };
+	int rc = 1;
+	if (observe(c, d->settings.project, d, st, &obs, &err) < 0) {
+		fail("observing the engine", &err);
+		goto out;
+	}
+	if (state_allocate(st, d, &obs.alloc, &err) < 0) {
+		fail("allocating ports and subnets", &err);
+		goto out;
+	}
+	const char **ids = xcalloc(obs.plan.ncontainers + 1, sizeof(char *));
+	for (size_t i = 0; i < obs.plan.ncontainers; i++)
+		ids[i] = obs.plan.containers[i].id;
+	state_prune_inplace(st, ids, obs.plan.ncontainers);
+	free(ids);
+	drift_overlay_observed(rep, &obs.plan);
+	if (planner_plan(d, &obs.plan, &plan, &err) < 0) {
+		fail("planning", &err);
+		goto out;
+	}
+	if (plan.nconflicts) {
+		for (size_t i = 0; i < plan.nconflicts; i++)
+			fprintf(stderr, "reconciler: conflict: %s\n", plan.conflicts[i]);
+		fprintf(stderr, "reconciler: %zu conflict%s with objects reconciler does not manage; nothing was changed\n",
+			plan.nconflicts, plan.nconflicts == 1 ? "" : "s");
+		goto out;
+	}
+	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet && !o->json && !o->markdown };
+	if (plan.n)
+		apply_run(c, d, &plan, st, &ao, &ar);
+	if (d->commit) {
+		state_set_last_applied(st, d->commit);
+		if (ar.nfailed == 0)
+			state_set_last_good(st, d->commit);
+	}
+	rc = 0;
+	if (state_save(st, &err) < 0)
+		rc = fail("saving state", &err);
+	if (ar.nfailed) {
+		fprintf(stderr, "reconciler: drift --fix failed for %zu unit%s:\n", ar.nfailed, ar.nfailed == 1 ? "" : "s");
+		for (size_t i = 0; i < ar.nsteps; i++)
+			if (ar.steps[i].status == APPLY_FAILED || ar.steps[i].status == APPLY_SKIPPED)
+				fprintf(stderr, "  %-8s %s: %s\n", apply_status_name(ar.steps[i].status), ar.steps[i].what,
+					ar.steps[i].msg ? ar.steps[i].msg : "");
+		rc = 1;
+	}
+out:
+	apply_result_release(&ar);
+	plan_release(&plan);
+	observation_release(&obs);
+	return rc;
+}
+
+int cmd_drift(const struct cli_opts *o)
+{
+	struct rc_err err = { "" };
+	if (o->json && o->markdown) {
+		fprintf(stderr, "reconciler: --json and --markdown cannot be used together\n");
+		return 1;
+	}
+	struct rc_state *st = NULL;
+	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) < 0) {
+		if (o->fix)
+			return fail("state directory", &err);
+		/* another process (the daemon, an apply) holds it: check anyway, without a journal line */
+		log_info("%s: this drift check is not journaled", err.msg);
+		if (state_open(o->state_dir, 0, &st, &err) < 0)
+			return fail("state directory", &err);
+	}
+	size_t nw = 0;
+	const char *const *w = state_warnings(st, &nw);
+	for (size_t i = 0; i < nw; i++)
+		log_warn("%s", w[i]);
+
+	struct cli_opts lo = *o;
+	_cleanup_free_ char *last = NULL;
+	if (!o->dir && !o->rev_set) {
+		if (!state_get_last_applied(st)) {
+			fprintf(stderr, "reconciler: nothing was applied from Git yet (no last applied commit in '%s'): "
+					"give --rev or --dir\n", o->state_dir);
+			state_free(st);
+			return 1;
+		}
+		last = xstrdup(state_get_last_applied(st));
+		lo.rev = last;
+	}
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	struct dk_client *c = NULL;
+	struct drift_report rep = { 0 };
+	struct drift_summary sum = { 0 };
+	struct buf out = BUF_INIT;
+	int rc = cli_load_desired(&lo, &files, &d);
+	if (rc)
+		goto out;
+	struct dk_opts dopts = { .host = o->docker_host };
+	if (dk_client_open(&dopts, &c, &err) < 0) {
+		rc = fail("docker", &err);
+		goto out;
+	}
+	struct drift_opts dro = { .parallel = o->parallel, .journal = true };
+	if (drift_check(c, st, d, &dro, &rep, &sum, &err) < 0) {
+		rc = fail("drift check", &err);
+		goto out;
+	}
+	enum drift_format fmt = o->json ? DRIFT_JSON : o->markdown ? DRIFT_MARKDOWN : DRIFT_TEXT;
+	drift_render(&rep, fmt, use_color(o), &out);
+	if (o->out) {
+		if (write_file_atomic(o->out, buf_cstr(&out), out.len, 0644, &err) < 0) {
+			rc = fail("writing the report", &err);
+			goto out;
+		}
+	} else {
+		fputs(buf_cstr(&out), stdout);
+		fflush(stdout);
+	}
+	if (o->stats)
+		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu\n",
+			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c));
+	rc = sum.total ? 2 : 0;
+	if (o->fix && sum.total) {
+		if (fix(o, c, st, d, &rep) != 0) {
+			rc = 1;
+			goto out;
+		}
+		struct drift_report after = { 0 };
+		if (drift_check(c, st, d, &dro, &after, &sum, &err) < 0) {
+			rc = fail("drift check after --fix", &err);
+			goto out;
+		}
+		if (sum.total) {
+			struct buf b = BUF_INIT;
+			drift_render(&after, DRIFT_TEXT, false, &b);
+			fprintf(stderr, "reconciler: drift remains after --fix:\n%s", buf_cstr(&b));
+			buf_release(&b);
+			rc = 2;
+		} else {
+			if (!o->quiet)
+				fprintf(stderr, "reconciler: drift fixed: no drift left\n");
+			rc = 0;
+		}
+		drift_report_release(&after);
+	}
+out:
+	buf_release(&out);
+	drift_report_release(&rep);
+	dk_client_free(c);
+	rc_desired_free(d);
+	source_files_release(&files);
+	state_free(st);
+	return rc;
+}

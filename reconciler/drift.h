@@ -1,0 +1,169 @@
+/*
+ * drift.h — drift detection: does the engine still hold what was applied?
+ *
+ * Owns: the comparison of the engine's ACTUAL state (every container of the
+ * project inspected, the networks, the unmanaged containers) with a desired
+ * state (normally the last applied commit), the findings, their rendering
+ * (text, Markdown, JSON: spec/drift-json.md), the summary line written to the
+ * journal, and the hand-over of findings to the planner for `drift --fix`.
+ *
+ * Unlike the planner, which trusts the hash labels, drift looks at what each
+ * container really is (actual.h): `docker update`, `docker network
+ * disconnect`, `docker rename`, `docker stop` by hand all show up.
+ *
+ * Findings (enum drift_kind), per unit of the desired state:
+ *   changed    fields differ (expected → actual, spec_diff of actual_expected()
+ *              and actual_canonical())
+ *   stopped    desired running, the container is not (exited, created,
+ *              paused, restarting, dead)
+ *   running    desired stopped, the container runs
+ *   missing    no container carries the unit's label
+ *   renamed    the unit's container has another name
+ * and beyond the units:
+ *   extra      a container with the project label whose unit is not desired,
+ *              or has none, or a second container of one unit (duplicate)
+ *   unmanaged  a container without the project label that publishes a host
+ *              port of a unit, or has a unit's container name; a network
+ *              without the label that has a desired network's name
+ *   network-missing / network-extra   networks with the project label
+ *
+ * Pure parts (drift_compute, drift_render, drift_overlay_observed) do no I/O;
+ * drift_check() is the whole check against the engine, for the CLI and the
+ * daemon.
+ */
+#ifndef RC_DRIFT_H
+#define RC_DRIFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "docker.h"
+#include "planner.h"
+#include "spec.h"
+#include "state.h"
+#include "unit.h"
+
+enum drift_kind {
+	DRIFT_CHANGED = 0,
+	DRIFT_STOPPED,
+	DRIFT_RUNNING,
+	DRIFT_MISSING,
+	DRIFT_RENAMED,
+	DRIFT_EXTRA,
+	DRIFT_UNMANAGED,
+	DRIFT_NET_MISSING,
+	DRIFT_NET_EXTRA,
+	DRIFT__MAX
+};
+
+/* "changed", "stopped", "running", "missing", "renamed", "extra", "unmanaged",
+ * "network-missing", "network-extra" (static strings; the JSON "kind"). */
+const char *drift_kind_name(enum drift_kind k);
+
+struct drift_item {
+	enum drift_kind kind;
+	char *unit;           /* unit id; NULL for networks, unlabelled extras, unmanaged objects */
+	char *customer;       /* customer of the unit / network; NULL for shared ones */
+	char *container;      /* the container's actual name (NULL for missing / networks) */
+	char *container_id;
+	char *network;        /* network kinds, unmanaged networks */
+	char *detail;         /* for humans: "exited (137)", "named 'x'", "publishes host port 8080 of c1/app" */
+	struct spec_changes changes; /* DRIFT_CHANGED: before = expected, after = actual (escaped as in spec.h) */
+};
+
+struct drift_report {
+	struct drift_item *v; /* sorted: units by id, then extras, unmanaged, networks */
+	size_t n;
+	char *project;
+	char *commit;         /* what was compared against; NULL for a directory */
+	size_t nunits;        /* desired units */
+	size_t ncontainers;   /* containers of the project inspected */
+	size_t nnetworks;     /* desired networks */
+};
+void drift_report_release(struct drift_report *r);
+
+struct drift_summary {
+	size_t count[DRIFT__MAX];  /* findings by kind */
+	size_t total;              /* all findings (0: no drift) */
+	size_t units;              /* desired units checked */
+	size_t containers;         /* containers inspected */
+	int64_t duration_ns;       /* drift_check() only */
+};
+void drift_summarize(const struct drift_report *r, struct drift_summary *ret);
+/* "no drift" or "3 findings: 1 changed, 1 stopped, 1 missing" (the journal message). */
+void drift_summary_format(const struct drift_summary *s, struct buf *out);
+
+/* ---- pure: compute, render, hand over ------------------------------------------- */
+
+struct drift_input {
+	const struct rc_desired *d;                  /* ports and subnets allocated (state_allocate) */
+	const struct dk_container_list *containers;  /* every container of the engine (list summaries) */
+	const struct dk_network_list *networks;      /* every network of the engine */
+	/* Parallel to containers->items: the inspect of each container carrying
+	 * the project label (NULL for the others, and for ours that vanished). */
+	struct dk_container *const *inspected;
+	const struct dk_image *const *images;        /* images of the inspected containers, by Id; may lack some */
+	size_t nimages;
+};
+/* Compare; fills *ret (release with drift_report_release()). */
+void drift_compute(const struct drift_input *in, struct drift_report *ret);
+
+enum drift_format { DRIFT_TEXT = 0, DRIFT_MARKDOWN, DRIFT_JSON };
+/*
+ * Append r in the format to out.  Text: one line per finding (changed
+ * fields indented below, values humanized with report_humanize()), then
+ * "Drift: ..." or "No drift: ..." last.  Markdown: a heading, a table, a
+ * summary line.  JSON: spec/drift-json.md.  Secrets are only ever named
+ * ("secret db_password: not mounted"), never their digest.  Deterministic.
+ */
+void drift_render(const struct drift_report *r, enum drift_format fmt, bool color, struct buf *out);
+
+/*
+ * For `drift --fix` (and the daemon's self-healing): make the planner see
+ * the drift that labels hide.  For each `changed` finding, the observed
+ * container's effective spec becomes its spec label (in-place records
+ * applied) with the drifted fields set to their actual values, and its hash
+ * and base hash are recomputed from that text; planner_plan() then plans
+ * an UPDATE (resources only) or a RECREATE for it.  The other findings are
+ * visible to the planner already (missing, stopped, renamed, extra, networks).
+ */
+void drift_overlay_observed(const struct drift_report *r, struct plan_observed *o);
+
+/* ---- the check against the engine --------------------------------------------------- */
+
+struct drift_opts {
+	int parallel;         /* inspects in flight; 0 = 8 */
+	bool journal;         /* write a journal line (st must be locked; skipped otherwise) */
+};
+/*
+ * Check the engine against d (the desired state at the commit compared,
+ * normally state_get_last_applied()): list containers and networks
+ * (observe()), allocate ports and subnets (state_allocate(), as apply would:
+ * st is changed in memory only, saved by nobody here), inspect every
+ * container carrying the project label (dk_inspect_many(), o->parallel in
+ * flight), inspect the image of each distinct image id once, and compute.
+ *
+ * Fills *ret_summary and, when ret_report is not NULL, *ret_report (release
+ * it).  With o->journal and a locked st, appends one journal line:
+ * {"action":"drift","result":"none"|"drift"|"failed","message":<summary or
+ * error>,"commit":d->commit}.  Returns 0 when the check ran (whatever it
+ * found), -1 with err set when it could not (engine unreachable, ...).
+ *
+ * For the daemon: call it periodically with its client, its locked state and
+ * the desired state of the last applied commit; it takes about one inspect
+ * per container (see docs/performance.md, "Drift check").
+ */
+int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, const struct drift_opts *o,
+		struct drift_report *ret_report, struct drift_summary *ret_summary, struct rc_err *err);
+
+/*
+ * The last drift check recorded in st's journal as one line for `status`:
+ * "last drift check 2026-11-23T10:00:00Z (commit 1234567890ab): no drift" or
+ * "...: 2 findings: 1 changed, 1 missing", or "last drift check: never".
+ * Returns -1 only when the journal cannot be read.
+ */
+int drift_last_summary(const struct rc_state *st, struct buf *out, struct rc_err *err);
+
+#endif
