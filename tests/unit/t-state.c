@@ -657,6 +657,39 @@ static void test_journal(void)
 	free(dir);
 }
 
+static void test_journal_last(void)
+{
+	char *dir = path_in(root, "journal-last");
+	struct rc_err err;
+	struct rc_state *st = open_locked(dir);
+	struct state_journal_record r;
+	is_int(state_journal_last(st, "drift", &r, &err), 0, "journal_last: no journal yet");
+	struct state_journal_entry e = { 1700000000, "c1", "drift", NULL, "drift", "1 finding: 1 missing" };
+	state_journal(st, &e, &err);
+	e = (struct state_journal_entry){ 1700000001, "c1", "create", "acme/web", "ok", "created" };
+	state_journal(st, &e, &err);
+	is_int(state_journal_last(st, "drift", &r, &err), 1, "journal_last: found under a newer line");
+	is_str(r.message, "1 finding: 1 missing", "journal_last: message");
+	is_str(r.time, "2023-11-14T22:13:20Z", "journal_last: time");
+	ok(r.unit == NULL, "journal_last: null stays NULL");
+	state_journal_record_release(&r);
+	e = (struct state_journal_entry){ 1700000002, "c2", "drift", NULL, "none", "no drift" };
+	state_journal(st, &e, &err);
+	is_int(state_journal_last(st, "drift", &r, &err), 1, "journal_last: the newest");
+	is_str(r.commit, "c2", "journal_last: newest commit");
+	state_journal_record_release(&r);
+	/* after a rotation the current file has no drift line: look into .1 */
+	state_set_journal_limit(st, 10, 3);
+	e = (struct state_journal_entry){ 1700000003, "c2", "create", "acme/db", "ok", "created" };
+	state_journal(st, &e, &err);
+	is_int(state_journal_last(st, "drift", &r, &err), 1, "journal_last: found in journal.jsonl.1");
+	is_str(r.result, "none", "journal_last: from the rotated file");
+	state_journal_record_release(&r);
+	is_int(state_journal_last(st, "approve", &r, &err), 0, "journal_last: other actions: none");
+	state_free(st);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root))
@@ -669,6 +702,7 @@ int main(void)
 	test_exhaustion();
 	test_cidr();
 	test_journal();
+	test_journal_last();
 	char *cmd = xasprintf("rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", root);
