@@ -1973,7 +1973,7 @@ int dk_events_open(struct dk_client *c, const struct dk_filter *filters, size_t 
 		events_perform(ev);
 		long http = 0;
 		curl_easy_getinfo(ev->easy, CURLINFO_RESPONSE_CODE, &http);
-		if (http == 200 && !ev->done)
+		if (http == 200)  /* even if it already ended: dk_events_next() reports that */
 			break;
 		if (ev->done || (http != 0 && http != 200 && now_ms() >= deadline)) {
 			if (ev->done && ev->x.body.len)  /* an error reply without a newline */
