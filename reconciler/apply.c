@@ -31,6 +31,8 @@ struct run {
 	struct dk_client **clients;
 	struct job *jobs;
 	size_t njobs;
+	const char **failed_nets;         /* networks whose create failed in phase 1 */
+	size_t nfailed_nets;
 	pthread_mutex_t mu;               /* guards st, out, stdout */
 	struct apply_result *out;
 };
@@ -415,6 +417,12 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 	char note[256] = "";
 
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
+	for (size_t i = 0; i < u->nnetworks; i++)
+		for (size_t k = 0; k < r->nfailed_nets; k++)
+			if (strcmp(u->networks[i], r->failed_nets[k]) == 0) {
+				rc_errf(err, "not started: network '%s' could not be created", u->networks[i]);
+				goto fail;
+			}
 	for (size_t i = 0; i < jb->nacts; i++) {
 		const struct plan_action *a = jb->acts[i];
 		if (fresh)
@@ -576,9 +584,10 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 
 	/* 1. networks */
 	int64_t t = now_ns();
+	r.failed_nets = xcalloc(p->n + 1, sizeof(char *));
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == PLAN_NET_CREATE)
-			net_create(&r, c, &p->v[i]);
+		if (p->v[i].kind == PLAN_NET_CREATE && net_create(&r, c, &p->v[i]) < 0)
+			r.failed_nets[r.nfailed_nets++] = p->v[i].network;
 	ret->phase_ns[0] = now_ns() - t;
 
 	/* 2. teardown, in the plan's order */
@@ -670,6 +679,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		free(r.jobs[k].label);
 	}
 	free(r.jobs);
+	free(r.failed_nets);
 	pthread_mutex_destroy(&r.mu);
 	return ret->nfailed ? -1 : 0;
 }

@@ -270,6 +270,11 @@ static struct plan_action *add_action(struct builder *B, enum plan_kind kind, co
 
 static void add_conflict(struct builder *B, char *msg)
 {
+	for (size_t i = 0; i < B->p.nconflicts; i++)
+		if (strcmp(B->p.conflicts[i], msg) == 0) {
+			free(msg);   /* the same conflict found twice (e.g. a port in two bindings) */
+			return;
+		}
 	GROW(B->p.conflicts, B->p.nconflicts + 1, B->ccap);
 	B->p.conflicts[B->p.nconflicts++] = msg;
 }
