@@ -117,7 +117,14 @@ static int ensure_image(struct dk_client *c, const struct rc_unit *u, const stru
 	if (ds.http != 404)
 		return -1;
 	char *id = NULL;
-	if (dk_image_pull(c, u->image, &o->pull, &id, &ds, err) < 0)
+	struct dk_pull_opts po = o->pull;
+	const char *ev;
+	if (!po.retries && (ev = getenv("RECONCILER_PULL_RETRIES")) && *ev)
+		po.retries = atoi(ev) > 0 ? atoi(ev) : -1;
+	if (!po.first_delay_ms && (ev = getenv("RECONCILER_PULL_BACKOFF_MS")) && *ev)
+		po.first_delay_ms = atol(ev);
+	log_info("pulling '%s'", u->image);
+	if (dk_image_pull(c, u->image, &po, &id, &ds, err) < 0)
 		return rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);
 	free(id);
 	return 0;
