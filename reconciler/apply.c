@@ -31,6 +31,8 @@ struct run {
 	struct dk_client **clients;
 	struct job *jobs;
 	size_t njobs;
+	const char **failed_nets;         /* networks whose create failed in phase 1 */
+	size_t nfailed_nets;
 	pthread_mutex_t mu;               /* guards st, out, stdout */
 	struct apply_result *out;
 };
@@ -115,7 +117,14 @@ static int ensure_image(struct dk_client *c, const struct rc_unit *u, const stru
 	if (ds.http != 404)
 		return -1;
 	char *id = NULL;
-	if (dk_image_pull(c, u->image, &o->pull, &id, &ds, err) < 0)
+	struct dk_pull_opts po = o->pull;
+	const char *ev;
+	if (!po.retries && (ev = getenv("RECONCILER_PULL_RETRIES")) && *ev)
+		po.retries = atoi(ev) > 0 ? atoi(ev) : -1;
+	if (!po.first_delay_ms && (ev = getenv("RECONCILER_PULL_BACKOFF_MS")) && *ev)
+		po.first_delay_ms = atol(ev);
+	log_info("pulling '%s'", u->image);
+	if (dk_image_pull(c, u->image, &po, &id, &ds, err) < 0)
 		return rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);
 	free(id);
 	return 0;
@@ -415,6 +424,12 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 	char note[256] = "";
 
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
+	for (size_t i = 0; i < u->nnetworks; i++)
+		for (size_t k = 0; k < r->nfailed_nets; k++)
+			if (strcmp(u->networks[i], r->failed_nets[k]) == 0) {
+				rc_errf(err, "not started: network '%s' could not be created", u->networks[i]);
+				goto fail;
+			}
 	for (size_t i = 0; i < jb->nacts; i++) {
 		const struct plan_action *a = jb->acts[i];
 		if (fresh)
@@ -576,9 +591,10 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 
 	/* 1. networks */
 	int64_t t = now_ns();
+	r.failed_nets = xcalloc(p->n + 1, sizeof(char *));
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == PLAN_NET_CREATE)
-			net_create(&r, c, &p->v[i]);
+		if (p->v[i].kind == PLAN_NET_CREATE && net_create(&r, c, &p->v[i]) < 0)
+			r.failed_nets[r.nfailed_nets++] = p->v[i].network;
 	ret->phase_ns[0] = now_ns() - t;
 
 	/* 2. teardown, in the plan's order */
@@ -670,6 +686,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		free(r.jobs[k].label);
 	}
 	free(r.jobs);
+	free(r.failed_nets);
 	pthread_mutex_destroy(&r.mu);
 	return ret->nfailed ? -1 : 0;
 }

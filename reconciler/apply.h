@@ -35,7 +35,10 @@
 struct apply_opts {
 	int parallel;                 /* workers; 0 = 4 */
 	int64_t rollout_timeout_ns;   /* 0: each unit's own bound */
-	struct dk_pull_opts pull;     /* image pulls for missing images */
+	struct dk_pull_opts pull;     /* image pulls for missing images; zeros: the environment's
+	                                 RECONCILER_PULL_RETRIES (retries after the first attempt; 0 = none)
+	                                 and RECONCILER_PULL_BACKOFF_MS (first delay, tripled each time),
+	                                 else the client's defaults (3 retries at 5 s, 15 s, 45 s) */
 	bool progress;                /* print a line per finished step to stdout */
 };
 

@@ -220,10 +220,17 @@ static char *jdup_nonempty(const cJSON *o, const char *key)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
+/* A number, clamped to int64 (the engine never sends more; fuzzed input does). */
 static int64_t jint(const cJSON *o, const char *key)
 {
 	const cJSON *v = jget(o, key);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble)
+		return 0;
+	if (v->valuedouble >= 9.2e18)
+		return INT64_MAX;
+	if (v->valuedouble <= -9.2e18)
+		return INT64_MIN;
+	return (int64_t)v->valuedouble;
 }
 
 static bool jbool(const cJSON *o, const char *key)
@@ -870,6 +877,8 @@ static void parse_bindings(struct dk_container *ct, const cJSON *pb)
 	const cJSON *e;
 	cJSON_ArrayForEach(e, pb) {
 		const cJSON *h;
+		if (!e->string)
+			continue;
 		cJSON_ArrayForEach(h, e) {
 			GROW(ct->port_bindings, ct->nport_bindings + 1, cap);
 			struct dk_port_binding *b = &ct->port_bindings[ct->nport_bindings++];
@@ -936,6 +945,8 @@ static void parse_mounts(struct dk_container *ct, const cJSON *hc)
 	}
 	/* HostConfig.Tmpfs: {"/path": "opts"} */
 	cJSON_ArrayForEach(e, jget(hc, "Tmpfs")) {
+		if (!e->string)  /* not an object: ignore */
+			continue;
 		GROW(ct->mounts, ct->nmounts + 1, cap);
 		struct dk_mount_info *m = &ct->mounts[ct->nmounts++];
 		m->type = DK_MOUNT_TMPFS;
@@ -954,6 +965,8 @@ static void parse_networks(struct dk_container *ct, const cJSON *nets)
 		snprintf(shortid, sizeof(shortid), "%s", ct->id);
 	const cJSON *e;
 	cJSON_ArrayForEach(e, nets) {
+		if (!e->string)
+			continue;
 		GROW(ct->networks, ct->nnetworks + 1, cap);
 		struct dk_net_attach *a = &ct->networks[ct->nnetworks++];
 		a->name = xstrdup(e->string);
@@ -1943,7 +1956,12 @@ static int parse_event(const char *line, size_t len, struct dk_event *ret)
 	/* timeNano does not fit a double exactly: read the raw text */
 	_cleanup_free_ char *copy = xstrndup(line, len);
 	const char *tn = strstr(copy, "\"timeNano\":");
-	e.time_nano = tn ? strtoll(tn + strlen("\"timeNano\":"), NULL, 10) : e.time * 1000000000LL;
+	if (tn)
+		e.time_nano = strtoll(tn + strlen("\"timeNano\":"), NULL, 10);
+	else if (e.time > INT64_MAX / 1000000000LL || e.time < INT64_MIN / 1000000000LL)
+		e.time_nano = 0;
+	else
+		e.time_nano = e.time * 1000000000LL;
 	cJSON_Delete(j);
 	*ret = e;
 	return 0;
@@ -2051,7 +2069,7 @@ int dk_events_open(struct dk_client *c, const struct dk_filter *filters, size_t 
 		events_perform(ev);
 		long http = 0;
 		curl_easy_getinfo(ev->easy, CURLINFO_RESPONSE_CODE, &http);
-		if (http == 200 && !ev->done)
+		if (http == 200)  /* even if it already ended: dk_events_next() reports that */
 			break;
 		if (ev->done || (http != 0 && http != 200 && now_ms() >= deadline)) {
 			if (ev->done && ev->x.body.len)  /* an error reply without a newline */
@@ -2129,4 +2147,61 @@ int dk_events_poll(struct dk_events *ev, int timeout_ms, struct pollfd *fds, siz
 int dk_events_next(struct dk_events *ev, int timeout_ms, struct dk_event *ret_event, struct rc_err *err)
 {
 	return dk_events_poll(ev, timeout_ms, NULL, 0, ret_event, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* decoding without an engine (tests, fuzzing)                        */
+/* ------------------------------------------------------------------ */
+
+int dk_decode_container_list(const char *json, size_t len, struct dk_container_list **ret, struct rc_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsArray(j)) {
+		cJSON_Delete(j);
+		return rc_errf(err, "a container list is a JSON array");
+	}
+	struct dk_container_list *l = xcalloc(1, sizeof(*l));
+	l->items = xcalloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(*l->items));
+	const cJSON *e;
+	cJSON_ArrayForEach(e, j)
+		parse_summary(e, &l->items[l->n++]);
+	cJSON_Delete(j);
+	*ret = l;
+	return 0;
+}
+
+int dk_decode_container(const char *json, size_t len, struct dk_container **ret, struct rc_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return rc_errf(err, "an inspect result is a JSON object");
+	}
+	*ret = parse_inspect(j);
+	cJSON_Delete(j);
+	return 0;
+}
+
+int dk_decode_network_list(const char *json, size_t len, struct dk_network_list **ret, struct rc_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsArray(j)) {
+		cJSON_Delete(j);
+		return rc_errf(err, "a network list is a JSON array");
+	}
+	struct dk_network_list *l = xcalloc(1, sizeof(*l));
+	l->items = xcalloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(*l->items));
+	const cJSON *e;
+	cJSON_ArrayForEach(e, j)
+		parse_network(e, &l->items[l->n++]);
+	cJSON_Delete(j);
+	*ret = l;
+	return 0;
+}
+
+int dk_decode_event(const char *line, size_t len, struct dk_event *ret, struct rc_err *err)
+{
+	if (parse_event(line, len, ret) < 0)
+		return rc_errf(err, "not an event");
+	return 0;
 }

@@ -567,4 +567,16 @@ int dk_events_poll(struct dk_events *ev, int timeout_ms, struct pollfd *fds, siz
 		   struct dk_event *ret_event, struct rc_err *err);
 void dk_events_close(struct dk_events *ev);
 
+/* ---- decoding without an engine (unit tests and fuzzing) ---- */
+
+/*
+ * Decode the bodies the engine sends, exactly as the calls above do after a
+ * 2xx reply: a container list, one inspect, a network list, one events line.
+ * Return -1 (err filled) when the JSON is not of the expected shape.
+ */
+int dk_decode_container_list(const char *json, size_t len, struct dk_container_list **ret, struct rc_err *err);
+int dk_decode_container(const char *json, size_t len, struct dk_container **ret, struct rc_err *err);
+int dk_decode_network_list(const char *json, size_t len, struct dk_network_list **ret, struct rc_err *err);
+int dk_decode_event(const char *line, size_t len, struct dk_event *ret, struct rc_err *err);
+
 #endif

@@ -270,6 +270,11 @@ static struct plan_action *add_action(struct builder *B, enum plan_kind kind, co
 
 static void add_conflict(struct builder *B, char *msg)
 {
+	for (size_t i = 0; i < B->p.nconflicts; i++)
+		if (strcmp(B->p.conflicts[i], msg) == 0) {
+			free(msg);   /* the same conflict found twice (e.g. a port in two bindings) */
+			return;
+		}
 	GROW(B->p.conflicts, B->p.nconflicts + 1, B->ccap);
 	B->p.conflicts[B->p.nconflicts++] = msg;
 }
@@ -299,7 +304,7 @@ static void add_value(struct buf *b, const char *v)
 		buf_addf(b, "%.57s...", v);
 }
 
-static void describe_changes(struct buf *b, const struct spec_changes *ch)
+void planner_describe_changes(const struct spec_changes *ch, struct buf *b)
 {
 	for (size_t i = 0; i < ch->n; i++) {
 		const struct spec_change *c = &ch->v[i];
@@ -432,7 +437,7 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 		else
 			update = true;
 		struct buf t = BUF_INIT;
-		describe_changes(&t, &ch);
+		planner_describe_changes(&ch, &t);
 		if (!t.len)
 			buf_adds(&t, k->spec ? "spec hash differs" : "spec changed (container has no spec label)");
 		cause_add(&cause, t.data);

@@ -169,6 +169,12 @@ const char *planner_action_kind_name(enum plan_kind k);
  * (the network kinds use "+" and "-"). */
 const char *planner_action_marker(enum plan_kind k);
 
+/*
+ * Append the field changes in the words the planner uses in causes
+ * ("env.X: a -> b; secret db_password changed"); secrets are only named.
+ */
+void planner_describe_changes(const struct spec_changes *ch, struct buf *out);
+
 /* ---- in-place updates (see struct plan_container) ---- */
 
 /* Append the resource lines (spec_key_is_resource) of canonical text spec to out. */

@@ -156,43 +156,6 @@ static struct note *note_add(struct view *w, enum note_kind k, const char *resou
 	return n;
 }
 
-/* The planner's description of field changes (planner.c describe_changes), rebuilt
- * so that it can be taken out of the cause: the report shows the changes itself. */
-static void add_cut_value(struct buf *b, const char *v)
-{
-	size_t n = strlen(v);
-	if (n <= 60)
-		buf_adds(b, v);
-	else
-		buf_addf(b, "%.57s...", v);
-}
-
-static void describe_changes(const struct spec_changes *ch, struct buf *b)
-{
-	for (size_t i = 0; i < ch->n; i++) {
-		const struct spec_change *c = &ch->v[i];
-		if (b->len)
-			buf_adds(b, "; ");
-		const char *secret;
-		if (report_key_is_secret(c->key, &secret)) {
-			buf_addf(b, "secret %s %s", secret, !c->before ? "added" : !c->after ? "removed" : "changed");
-		} else if (!c->before) {
-			buf_addf(b, "%s added (", c->key);
-			add_cut_value(b, c->after);
-			buf_addc(b, ')');
-		} else if (!c->after) {
-			buf_addf(b, "%s removed (was ", c->key);
-			add_cut_value(b, c->before);
-			buf_addc(b, ')');
-		} else {
-			buf_addf(b, "%s: ", c->key);
-			add_cut_value(b, c->before);
-			buf_adds(b, " -> ");
-			add_cut_value(b, c->after);
-		}
-	}
-}
-
 /* The planner's cause, worded for two commits when diff ("missing" → "new unit"). */
 static const char *full_cause(const struct plan_action *a, bool diff)
 {
@@ -211,7 +174,7 @@ static char *residual_cause(const struct plan_action *a, bool diff)
 	const char *cause = full_cause(a, diff);
 	if (a->changes.n) {
 		struct buf d = BUF_INIT;
-		describe_changes(&a->changes, &d);
+		planner_describe_changes(&a->changes, &d);
 		size_t cl = strlen(cause), dl = d.len;
 		char *r = NULL;
 		if (cl == dl && strcmp(cause, buf_cstr(&d)) == 0)

@@ -14,7 +14,7 @@ write_manifests() {
 	kind: Settings
 	project: $PROJECT
 	ports: {range: $base-$((base + 19))}
-	subnets: {pool: 10.220.0.0/16, size: 28}
+	subnets: {pool: 10.240.0.0/16, size: 28}
 	---
 	kind: Plan
 	name: small
@@ -83,10 +83,11 @@ test_expect_success 'setup: a manifest repository' '
 
 test_expect_success 'plan on an empty engine lists every create and exits 2' '
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
-	test_grep "^+ *db " plan.out &&
-	test_grep "^+ *c1/app " plan.out &&
-	test_grep "^+ *$PROJECT-c1 " plan.out &&
-	test_grep "^Plan: 5 to create" plan.out &&
+	test_grep "^ *+ *db ($PROJECT-db) will be created" plan.out &&
+	test_grep "^ *+ *c1/app ($PROJECT-c1-app) will be created" plan.out &&
+	test_grep "^ *+ *network $PROJECT-c1 will be created" plan.out &&
+	test_grep "allocates host port $((base + 1)) for 8080/tcp" plan.out &&
+	test_grep "^Plan: 5 to create, .*networks: 3 to create" plan.out &&
 	test -z "$(ids)"
 '
 
@@ -125,7 +126,7 @@ test_expect_success 'names, labels, limits, ports, networks and health as writte
 	curl -fsS http://127.0.0.1:$base/health &&
 	test "$(container_field $c "{{index .Config.Env}}" | tr " " "\n" | grep -c GREETING=hello)" = 1 &&
 	test "$(container_field $PROJECT-db "{{index .Config.Healthcheck.Test 1}}")" = "wget -q -O /dev/null http://127.0.0.1:8080/health" &&
-	docker network inspect -f "{{(index .IPAM.Config 0).Subnet}}" $PROJECT-c1 | grep -q "^10\.220\."
+	docker network inspect -f "{{(index .IPAM.Config 0).Subnet}}" $PROJECT-c1 | grep -q "^10\.240\."
 '
 
 test_expect_success 'c2 got the first free port of the range' '
@@ -143,7 +144,8 @@ test_expect_success 'a plan change updates in place: same container, new limits'
 	ids >before &&
 	sed -i "s/plan: small/plan: large/" $M/customers/c2.yaml && repo_commit $M "c2 large" &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
-	test_grep "^~ *c2/app .*memory" plan.out &&
+	test_grep "^ *~ *c2/app ($PROJECT-c2-app) will be updated in place" plan.out &&
+	test_grep "^ *memory: 48 MiB → 96 MiB" plan.out &&
 	$RC --repo $M apply --stats >apply.out 2>stats.out &&
 	ids >after &&
 	test_cmp before after &&
@@ -157,7 +159,8 @@ test_expect_success 'changing one customer recreates only its units' '
 	ids >before &&
 	sed -i "s/GREETING: hello/GREETING: bonjour/" $M/customers/c1.yaml && repo_commit $M "c1 env" &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
-	test_grep "^-/+ *c1/app" plan.out &&
+	test_grep "^ *-/+ *c1/app ($PROJECT-c1-app) will be recreated" plan.out &&
+	test_grep "GREETING: hello → bonjour" plan.out &&
 	$RC --repo $M apply &&
 	ids >after &&
 	grep -v -- "-c1-" before >b && grep -v -- "-c1-" after >a && test_cmp b a &&
@@ -174,7 +177,7 @@ test_expect_success 'an image change recreates every unit using it' '
 test_expect_success 'stopping a customer stops its containers, then starting again' '
 	echo "state: stopped" >>$M/customers/c2.yaml && repo_commit $M "c2 stopped" &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
-	test_grep "^\. *c2/app" plan.out &&
+	test_grep "^ *\. *c2/app ($PROJECT-c2-app) will be stopped" plan.out &&
 	$RC --repo $M apply &&
 	test "$(container_field $PROJECT-c2-app {{.State.Status}})" = exited &&
 	test "$(container_field $PROJECT-c1-app {{.State.Status}})" = running &&

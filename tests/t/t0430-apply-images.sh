@@ -1,0 +1,90 @@
+#!/bin/sh
+test_description='apply and images: a missing image is pulled from a registry (with retries),
+an unpullable one fails only its unit, a moved tag recreates its users'
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+base=$((23000 + ($$ % 50) * 10))
+M=$TRASH/repo
+REG_IMAGE=$RC_TEST_REGISTRY/$PROJECT/app:1
+MOVING=$PROJECT/moving:latest
+export RECONCILER_PULL_RETRIES=2 RECONCILER_PULL_BACKOFF_MS=100
+
+test_expect_success 'setup: an image only in the local registry, a local mutable tag' '
+	docker tag $TEST_IMAGE $REG_IMAGE &&
+	docker push $REG_IMAGE >/dev/null &&
+	docker rmi $REG_IMAGE >/dev/null &&
+	test_must_fail docker image inspect $REG_IMAGE >/dev/null 2>&1 &&
+	docker tag $TEST_IMAGE $MOVING &&
+	repo_init $M &&
+	cat >$M/all.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	subnets: {pool: 10.241.0.0/16, size: 28}
+	---
+	kind: Service
+	name: pulled
+	image: $REG_IMAGE
+	---
+	kind: Service
+	name: moving
+	image: $MOVING
+	---
+	kind: Service
+	name: steady
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	EOT
+	repo_commit $M initial
+'
+
+cleanup_images() {
+	docker rmi -f $REG_IMAGE $MOVING >/dev/null 2>&1
+	return 0
+}
+trap 'cleanup_images; test_exit_handler' EXIT
+
+test_expect_success 'apply pulls the missing image from the registry and runs it' '
+	$RC --repo $M apply --stats >out 2>stats &&
+	test_grep "image-pull *1" stats &&
+	docker image inspect $REG_IMAGE >/dev/null &&
+	test "$(container_field $PROJECT-pulled {{.State.Status}})" = running
+'
+
+test_expect_success 'a tag that now points to another image recreates exactly its users' '
+	id1=$(container_id $PROJECT-moving) &&
+	steady=$(container_id $PROJECT-steady) &&
+	docker tag $TEST_IMAGE2 $MOVING &&
+	test_expect_code 2 $RC --repo $M plan >plan.out &&
+	test_grep "moving ($PROJECT-moving) will be recreated" plan.out &&
+	test_grep "now points to sha256:" plan.out &&
+	! grep -q "steady" plan.out &&
+	$RC --repo $M apply &&
+	test "$(container_id $PROJECT-moving)" != "$id1" &&
+	test "$(container_id $PROJECT-steady)" = "$steady" &&
+	test "$(container_field $PROJECT-moving {{.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE2)" &&
+	test_expect_code 0 $RC --repo $M plan
+'
+
+test_expect_success 'an image no registry has fails its unit after the retries, others go on' '
+	cat >>$M/all.yaml <<-EOT &&
+	---
+	kind: Service
+	name: ghost
+	image: $RC_TEST_REGISTRY/$PROJECT/ghost:9
+	---
+	kind: Service
+	name: fine
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	EOT
+	repo_commit $M ghost &&
+	test_expect_code 1 $RC --repo $M apply --stats >out 2>err &&
+	cat out err &&
+	test_grep "failed .*ghost.*cannot be pulled" err &&
+	test_grep "3 attempts" err &&
+	test_grep "image-pull *3" err &&
+	test "$(container_field $PROJECT-fine {{.State.Status}})" = running &&
+	test_must_fail docker inspect $PROJECT-ghost >/dev/null 2>&1
+'
+
+test_done
