@@ -1071,18 +1071,6 @@ static char *what_of(const char *verb, const char *obj)
 	return xasprintf("%s '%s'", verb, obj);
 }
 
-int dk_container_parse(const char *json, size_t len, struct dk_container **ret, struct rc_err *err)
-{
-	cJSON *j = cJSON_ParseWithLength(json, len);
-	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
-		cJSON_Delete(j);
-		return rc_errf(err, "not a container inspect reply (no Id)");
-	}
-	*ret = parse_inspect(j);
-	cJSON_Delete(j);
-	return 0;
-}
-
 int dk_container_inspect(struct dk_client *c, const char *id, struct dk_container **ret,
 			 struct dk_status *st, struct rc_err *err)
 {
@@ -1724,7 +1712,7 @@ static struct dk_image *parse_image(const cJSON *j)
 	return img;
 }
 
-int dk_image_parse(const char *json, size_t len, struct dk_image **ret, struct rc_err *err)
+int dk_decode_image(const char *json, size_t len, struct dk_image **ret, struct rc_err *err)
 {
 	cJSON *j = cJSON_ParseWithLength(json, len);
 	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {

@@ -328,13 +328,6 @@ struct dk_container {
 void dk_container_free(struct dk_container *ct);
 const struct dk_net_attach *dk_container_network(const struct dk_container *ct, const char *name);
 
-/*
- * Parse the text of an inspect reply (GET /containers/{id}/json) exactly as
- * dk_container_inspect() does; for recorded replies in tests and tools.
- * Fails when json is not an object with an Id.  Free with dk_container_free().
- */
-int dk_container_parse(const char *json, size_t len, struct dk_container **ret, struct rc_err *err);
-
 /* GET /containers/{id}/json.  404 when it does not exist.  Free with dk_container_free(). */
 int dk_container_inspect(struct dk_client *c, const char *id, struct dk_container **ret,
 			 struct dk_status *st, struct rc_err *err);
@@ -500,8 +493,6 @@ struct dk_image {
 	struct dk_image_config config;
 };
 void dk_image_free(struct dk_image *img);
-/* Parse the text of GET /images/{ref}/json as dk_image_inspect() does (recorded replies). */
-int dk_image_parse(const char *json, size_t len, struct dk_image **ret, struct rc_err *err);
 
 int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret,
 		     struct dk_status *st, struct rc_err *err);
@@ -578,5 +569,7 @@ int dk_decode_container_list(const char *json, size_t len, struct dk_container_l
 int dk_decode_container(const char *json, size_t len, struct dk_container **ret, struct rc_err *err);
 int dk_decode_network_list(const char *json, size_t len, struct dk_network_list **ret, struct rc_err *err);
 int dk_decode_event(const char *line, size_t len, struct dk_event *ret, struct rc_err *err);
+/* One image inspect (GET /images/{ref}/json), as dk_image_inspect() decodes it; -1 without an Id. */
+int dk_decode_image(const char *json, size_t len, struct dk_image **ret, struct rc_err *err);
 
 #endif

@@ -43,7 +43,7 @@ static struct dk_container *load_ct(const char *name)
 	_cleanup_free_ char *json = slurp(name, &len);
 	struct dk_container *ct = NULL;
 	struct rc_err err;
-	if (dk_container_parse(json, len, &ct, &err) < 0)
+	if (dk_decode_container(json, len, &ct, &err) < 0)
 		die("%s: %s", name, err.msg);
 	return ct;
 }
@@ -331,7 +331,7 @@ int main(void)
 	size_t len;
 	_cleanup_free_ char *ij = slurp("image.json", &len);
 	struct rc_err err;
-	if (dk_image_parse(ij, len, &image, &err) < 0)
+	if (dk_decode_image(ij, len, &image, &err) < 0)
 		die("%s", err.msg);
 	is_int(image->config.nenv, 2, "image config: env parsed");
 	is_int(image->config.ncmd, 1, "image config: cmd parsed");

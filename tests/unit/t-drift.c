@@ -41,7 +41,7 @@ static struct dk_container *load_ct(const char *name)
 	_cleanup_free_ char *json = slurp(path, &len);
 	struct dk_container *ct = NULL;
 	struct rc_err err;
-	if (dk_container_parse(json, len, &ct, &err) < 0)
+	if (dk_decode_container(json, len, &ct, &err) < 0)
 		die("%s: %s", name, err.msg);
 	return ct;
 }
@@ -169,7 +169,7 @@ int main(void)
 	_cleanup_free_ char *ij = slurp(ipath, &ilen);
 	struct dk_image *img = NULL;
 	struct rc_err err;
-	dk_image_parse(ij, ilen, &img, &err);
+	dk_decode_image(ij, ilen, &img, &err);
 	const struct dk_image *imgs[1] = { img };
 	struct drift_input in = { .d = d, .containers = list, .networks = nets, .inspected = cts, .images = imgs,
 				  .nimages = 1 };
