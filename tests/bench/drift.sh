@@ -1,0 +1,112 @@
+#!/bin/sh
+# drift.sh — the drift-check benchmark: wall time of `reconciler drift` over
+# N units against N raw container inspects issued with the same parallelism
+# (tests/helpers/inspect-many.c: dk_inspect_many() and nothing else).
+# Target: drift <= 1.2 x the raw inspects.
+#
+#   sh tests/bench/drift.sh [N...]        (default: 200 1000)
+#
+# For each N: generates a manifest repository of N shared services (one
+# container each, no health check, no port, no network of their own,
+# `state: stopped` so that creating them is fast and 1000 of them do not
+# need 1000 running shims or veths), applies it with the release build
+# (`make`), checks that drift reports none, measures both with hyperfine
+# (-N, 2 warm-ups, BENCH_RUNS runs, median; a date +%s%N loop without it),
+# then removes everything it created (label io.reconciler.project=$project).
+# Prints a Markdown block for docs/performance.md ("Drift check").
+# Needs a running engine and the test image (tests/lib/images.sh).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+rc=${RC_BENCH:-$top/build/reconciler}
+helper=$top/build/helpers/inspect-many
+par=${BENCH_PARALLEL:-8}
+runs=${BENCH_RUNS:-10}
+image=${BENCH_IMAGE:-reconciler-test/app:1}
+[ $# -eq 0 ] && set -- 200 1000
+
+(cd "$top" && make -s all build/helpers/inspect-many) || exit 2
+work=$(mktemp -d /tmp/rc-bench-drift.XXXXXX)
+project=benchdrift$$
+cleanup() {
+	ids=$(docker ps -aq --filter "label=io.reconciler.project=$project")
+	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+gen() { # dir n
+	rm -rf "$1"
+	mkdir -p "$1"
+	(
+		cd "$1" && git init -q -b main . && git config user.email bench@example.invalid &&
+		git config user.name bench &&
+		printf 'kind: Settings\nproject: %s\n' "$project" >settings.yaml &&
+		i=1 && while [ $i -le "$2" ]; do
+			printf -- '---\nkind: Service\nname: s%04d\nimage: %s\nenv: {MODE: sleep, N: "%d"}\nstate: stopped\n' \
+				"$i" "$image" "$i"
+			i=$((i + 1))
+		done >services.yaml &&
+		git add -A && git commit -q -m "$2 services"
+	)
+}
+
+median_ms() { # command...
+	if command -v hyperfine >/dev/null 2>&1; then
+		hyperfine -N -w 2 -r "$runs" --export-json "$work/hf.json" "$*" >&2 &&
+		python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$work/hf.json"
+	else
+		: >"$work/times"
+		i=0
+		while [ $i -lt "$runs" ]; do
+			t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
+			echo $(((t1 - t0) / 1000)) >>"$work/times"
+			i=$((i + 1))
+		done
+		sort -n "$work/times" | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]/1000}'
+	fi
+}
+
+rows=
+fail=0
+for n in "$@"; do
+	repo=$work/repo$n
+	state=$work/state$n
+	mkdir -p "$state"
+	gen "$repo" "$n" || exit 2
+	t0=$(date +%s)
+	"$rc" -q --state-dir "$state" --repo "$repo" apply --parallel 4 >/dev/null || { echo "drift.sh: apply of $n failed" >&2; exit 2; }
+	t1=$(date +%s)
+	echo "drift.sh: $n containers created in $((t1 - t0)) s" >&2
+	"$rc" -q --state-dir "$state" --repo "$repo" drift >"$work/out" || {
+		echo "drift.sh: drift is not none after apply:" >&2; cat "$work/out" >&2; exit 2; }
+	docker ps -aq --no-trunc --filter "label=io.reconciler.project=$project" >"$work/ids"
+	[ "$(wc -l <"$work/ids")" -eq "$n" ] || { echo "drift.sh: expected $n containers" >&2; exit 2; }
+	# the baseline reads its ids from a file: wrap it so hyperfine runs it without a shell
+	printf '#!/bin/sh\nexec %s %s <%s 2>/dev/null\n' "$helper" "$par" "$work/ids" >"$work/raw.sh"
+	chmod +x "$work/raw.sh"
+	d_ms=$(median_ms "$rc" -q --state-dir "$state" --repo "$repo" drift --parallel "$par")
+	r_ms=$(median_ms "$work/raw.sh")
+	ratio=$(awk -v a="$d_ms" -v b="$r_ms" 'BEGIN { printf "%.2f", a / b }')
+	verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.2) ? "met" : "MISSED" }')
+	[ "$verdict" = met ] || fail=1
+	rows="$rows| $n | $d_ms ms | $r_ms ms | $ratio | ≤ 1.2: $verdict |
+"
+	ids=$(cat "$work/ids")
+	docker rm -f $ids >/dev/null 2>&1
+done
+
+method=$(command -v hyperfine >/dev/null 2>&1 && echo "hyperfine -N, 2 warm-ups, $runs runs, median" ||
+	echo "date +%s%N loop, $runs runs, median")
+cat <<EOT
+### $(date -u +%Y-%m-%d)
+
+- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr), Docker $(docker version -f '{{.Server.Version}}')
+- Binary: release build (\`make\`); parallelism $par for both
+- Method: wall time by $method
+
+| units | \`reconciler drift\` | raw inspects | ratio | target |
+| --- | --- | --- | --- | --- |
+$rows
+EOT
+[ -n "${BENCH_NO_FAIL:-}" ] && exit 0
+exit $fail
