@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -113,6 +114,13 @@ int main(int argc, char **argv)
 	if (optind >= argc) {
 		usage(stderr);
 		return 1;
+	}
+	/* Paths the engine sees (secret bind mounts) must be absolute. */
+	_cleanup_free_ char *abs_state = NULL;
+	if (o.state_dir[0] != '/') {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof(cwd)))
+			o.state_dir = abs_state = xasprintf("%s/%s", cwd, o.state_dir);
 	}
 	rc_log_level = o.quiet ? RC_LOG_ERROR : (enum rc_log_level)(RC_LOG_WARN + (o.verbose > 2 ? 2 : o.verbose));
 	const char *name = argv[optind];
