@@ -574,6 +574,18 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	pthread_mutex_init(&r.mu, NULL);
 	int parallel = o->parallel > 0 ? o->parallel : 4;
 
+	/* 0. Persist the allocations before the first change: killed later, we
+	 * would leave networks and containers holding subnets and host ports the
+	 * state does not know, and a created, never started container publishes
+	 * nothing in Docker's list, so the next run would hand its port out
+	 * again. */
+	struct rc_err serr = { "" };
+	if (state_save(st, &serr) < 0) {
+		record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, 0);
+		pthread_mutex_destroy(&r.mu);
+		return -1;
+	}
+
 	/* 1. networks */
 	int64_t t = now_ns();
 	for (size_t i = 0; i < p->n; i++)
