@@ -9,7 +9,9 @@
  *   3. creates, recreates, in-place updates and starts, as jobs on a
  *      bounded pool of workers (depsched.h): a unit starts only after each
  *      of its dependencies that had work to do met its condition (started |
- *      healthy | completed); a unit that fails (create error, exits, never
+ *      healthy | completed); a dependency with no work of its own is
+ *      checked for its condition too (waited for: a container left running
+ *      but not yet healthy still gates its dependents); a unit that fails (create error, exits, never
  *      healthy) fails its dependents, which are never started, while
  *      unrelated units go on;
  *   4. network removals.
