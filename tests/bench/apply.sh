@@ -39,6 +39,8 @@ for t in hyperfine curl python3; do
 	command -v $t >/dev/null 2>&1 || { echo "apply.sh: $t is needed" >&2; exit 2; }
 done
 [ -x "$rc" ] || { echo "apply.sh: $rc missing: run make first" >&2; exit 2; }
+. "$top/tests/lib/engine.sh"
+engine_ensure || exit 2
 docker image inspect "$image" >/dev/null 2>&1 || {
 	(cd "$top" && . tests/lib/images.sh && build_test_images) >&2 || exit 2
 }
@@ -51,7 +53,7 @@ cleanup_engine() {
 	[ -n "$ids" ] && docker network rm $ids >/dev/null
 	return 0
 }
-trap 'cleanup_engine; rm -rf "$work"' EXIT
+trap 'cleanup_engine; rm -rf "$work"; engine_stop' EXIT
 cleanup_engine
 
 median_ms() { # hyperfine json, index
