@@ -412,6 +412,36 @@ static int create_start(struct run *r, struct dk_client *c, const struct rc_unit
 	return 0;
 }
 
+/*
+ * Dependencies with no work in this apply are not in the scheduler's graph:
+ * check their condition here.  A container left running but not yet healthy
+ * (an apply killed after its start, or one still warming up) must gate its
+ * dependents all the same.  Dependencies desired stopped are not waited for.
+ */
+static int wait_idle_deps(struct run *r, struct dk_client *c, const struct rc_unit *u, struct rc_err *err)
+{
+	for (size_t i = 0; i < u->ndeps; i++) {
+		const struct rc_dep *dep = &u->deps[i];
+		if (dep->cond == RC_DEP_STARTED)
+			continue;
+		const struct rc_unit *du = NULL;
+		for (size_t k = 0; k < r->d->nunits && !du; k++)
+			if (strcmp(r->d->units[k].id, dep->unit) == 0)
+				du = &r->d->units[k];
+		if (!du || !du->running)
+			continue;
+		bool has_job = false;
+		for (size_t k = 0; k < r->njobs && !has_job; k++)
+			has_job = r->jobs[k].u == du;
+		if (has_job)
+			continue;
+		char note[128];
+		if (wait_ready(c, du, du->container, dep->cond, r->o, note, sizeof note, err) < 0)
+			return rc_err_prefix(err, "dependency '%s'", du->id);
+	}
+	return 0;
+}
+
 static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 {
 	struct run *r = ctx;
@@ -423,6 +453,8 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 	int64_t t0 = now_ns();
 	char note[256] = "";
 
+	if (wait_idle_deps(r, c, u, err) < 0)
+		goto fail;
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
 	for (size_t i = 0; i < u->nnetworks; i++)
 		for (size_t k = 0; k < r->nfailed_nets; k++)
@@ -588,6 +620,18 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	struct run r = { .d = d, .st = st, .o = o, .out = ret };
 	pthread_mutex_init(&r.mu, NULL);
 	int parallel = o->parallel > 0 ? o->parallel : 4;
+
+	/* 0. Persist the allocations before the first change: killed later, we
+	 * would leave networks and containers holding subnets and host ports the
+	 * state does not know, and a created, never started container publishes
+	 * nothing in Docker's list, so the next run would hand its port out
+	 * again. */
+	struct rc_err serr = { "" };
+	if (state_save(st, &serr) < 0) {
+		record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, 0);
+		pthread_mutex_destroy(&r.mu);
+		return -1;
+	}
 
 	/* 1. networks */
 	int64_t t = now_ns();

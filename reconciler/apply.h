@@ -9,7 +9,9 @@
  *   3. creates, recreates, in-place updates and starts, as jobs on a
  *      bounded pool of workers (depsched.h): a unit starts only after each
  *      of its dependencies that had work to do met its condition (started |
- *      healthy | completed); a unit that fails (create error, exits, never
+ *      healthy | completed); a dependency with no work of its own is
+ *      checked for its condition too (waited for: a container left running
+ *      but not yet healthy still gates its dependents); a unit that fails (create error, exits, never
  *      healthy) fails its dependents, which are never started, while
  *      unrelated units go on;
  *   4. network removals.
@@ -61,8 +63,11 @@ struct apply_result {
 
 /*
  * Execute p (computed for d) with c (cloned per worker).  st must be
- * locked; it receives in-place records, approvals awaited and journal lines
- * (the caller saves it).  Returns 0 when every step succeeded, -1 when any
+ * locked; it is saved once before the first change (so the allocations
+ * state_allocate() made are on disk before any network or container holds
+ * them: a run killed midway leaves nothing the state does not know), then
+ * receives in-place records, approvals awaited and journal lines (the
+ * caller saves it again).  Returns 0 when every step succeeded, -1 when any
  * failed (details in ret); ret is always filled (release it).
  */
 int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan *p,

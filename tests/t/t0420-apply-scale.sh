@@ -1,0 +1,93 @@
+#!/bin/sh
+test_description='40 customers, each with its own network, converge in one apply on one engine:
+every customer subnet from the configured pool and distinct (Docker'"'"'s default pools hold
+about 30 bridge networks), then zero mutating calls, then removing them all removes the
+40 networks and frees every allocation'
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+N=40
+base=$((24000 + ($$ % 20) * 50))
+pool=10.223.0.0/16
+M=$TRASH/repo
+CONVERGED="python3 $RC_TOP/tests/lib/converged.py"
+
+count_ctrs() {
+	docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l
+}
+count_nets() {
+	docker network ls -q --filter label=$LABEL_PROJECT=$PROJECT | wc -l
+}
+# stat NAME: the count of Docker API calls of kind NAME in stats.out (0 if absent)
+stat() {
+	awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }' stats.out
+}
+
+test_expect_success "setup: $N customers of a one-service template, port: auto" '
+	repo_init $M && mkdir -p $M/customers &&
+	cat >$M/settings.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	ports: {range: $base-$((base + 49))}
+	subnets: {pool: $pool, size: 28}
+	---
+	kind: Template
+	name: tiny
+	services:
+	  app:
+	    image: $TEST_IMAGE
+	    port: 8080
+	EOT
+	i=1 &&
+	while [ $i -le $N ]; do
+		printf "kind: Customer\nid: c%02d\ntemplate: tiny\nport: auto\n" $i >$M/customers/c$i.yaml &&
+		i=$((i + 1)) || return 1
+	done &&
+	repo_commit $M "$N customers" &&
+	$RC --repo $M render --json >render.json &&
+	test "$(grep -c "\"order\":" render.json)" = $N
+'
+
+test_expect_success "one apply converges $N customers, $N networks" '
+	$RC --repo $M apply --stats >apply.out 2>stats.out &&
+	cat stats.out &&
+	test "$(stat create)" = $N &&
+	test "$(stat start)" = $N &&
+	test "$(stat network-create)" = $N &&
+	test "$(count_ctrs)" = $N &&
+	test "$(count_nets)" = $N &&
+	$CONVERGED render.json $STATE $pool >conv.out &&
+	cat conv.out &&
+	test_grep "$N pool subnets" conv.out &&
+	test_grep "$N host ports" conv.out
+'
+
+test_expect_success 'every customer subnet is a distinct /28 of the pool' '
+	docker network inspect -f "{{(index .IPAM.Config 0).Subnet}}" \
+		$(docker network ls -q --filter label=$LABEL_PROJECT=$PROJECT) | sort >subnets &&
+	test "$(wc -l <subnets)" = $N &&
+	test "$(sort -u subnets | wc -l)" = $N &&
+	! grep -v "^10\.223\.[0-9]*\.[0-9]*/28$" subnets
+'
+
+test_expect_success 'a second apply makes zero mutating calls' '
+	$RC --repo $M apply --stats >again.out 2>stats.out &&
+	cat stats.out &&
+	test_grep "^No changes" again.out &&
+	test_grep "(0 mutating)" stats.out
+'
+
+test_expect_success "removing all $N customers removes $N containers and $N networks and frees every allocation" '
+	git -C $M rm -q -r customers && repo_commit $M "no customers" &&
+	$RC --repo $M apply --stats >apply.out 2>stats.out &&
+	cat stats.out &&
+	test "$(stat remove)" = $N &&
+	test "$(stat network-remove)" = $N &&
+	test "$(count_ctrs)" = 0 &&
+	test "$(count_nets)" = 0 &&
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1]))[\"data\"]; sys.exit(bool(d[\"ports\"] or d[\"subnets\"]))" \
+		$STATE/allocations.json &&
+	$RC --repo $M apply --stats >again.out 2>stats.out &&
+	test_grep "(0 mutating)" stats.out
+'
+
+test_done
