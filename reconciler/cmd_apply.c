@@ -242,8 +242,12 @@ int cmd_status(const struct cli_opts *o)
 		for (size_t k = 0; k < u->nports; k++)
 			buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
 		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
-		printf("%-24s %-28s %-10s %-10s %-12s %s\n", u->id, u->container, pc ? pc->state : "-",
-		       pc && pc->health ? pc->health : "-", ports.len ? ports.data : "-", spec);
+		const struct state_awaiting *aw = state_get_awaiting(s.st, u->id);
+		const char *note = state_is_disabled(s.st, u->id, NULL) ? " (disabled by the daemon)"
+				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
+				   ? " (awaiting approval)" : "";
+		printf("%-24s %-28s %-10s %-10s %-12s %s%s\n", u->id, u->container, pc ? pc->state : "-",
+		       pc && pc->health ? pc->health : "-", ports.len ? ports.data : "-", spec, note);
 		buf_release(&ports);
 	}
 	rc = s.cv.plan.n ? 2 : 0;
