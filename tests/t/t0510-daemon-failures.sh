@@ -95,11 +95,23 @@ test_expect_success 'failure counters survive a daemon restart' '
 	daemon_wait_log count2.log "unit web is ready again" 30
 '
 
+test_expect_success 'a container the engine restarts by itself (unless-stopped) counts as a failure' '
+	test_when_finished daemon_kill &&
+	$RC enable web &&
+	daemon_start engine.log --repo $M &&
+	daemon_wait_log engine.log "boot convergence complete" &&
+	sleep 2 && # the first check records RestartCount; restarts before it are not the daemon'"'"'s to count
+	docker exec $PROJECT-web kill -TERM 1 &&
+	daemon_wait_log engine.log "unit web: stopped (exit 0); restarted by the engine (1 time) (failure 1 of 3)" 30 &&
+	test "$(container_field $PROJECT-web {{.RestartCount}})" -ge 1 &&
+	daemon_wait_log engine.log "unit web is ready again" 30
+'
+
 test_expect_success 'without a daemon, enable edits the state directory itself' '
-	test_grep "\"failures\":[[:space:]]*2" $STATE/units.json &&
+	test_grep "\"failures\":[[:space:]]*1" $STATE/units.json &&
 	$RC --state-dir $STATE enable web >out &&
 	test_grep "enabled .web." out &&
-	! grep -q "\"failures\":[[:space:]]*2" $STATE/units.json
+	! grep -q "\"failures\":[[:space:]]*1" $STATE/units.json
 '
 
 test_expect_success 'a rollout that never becomes healthy is rolled back; retry tries it again' '
