@@ -27,6 +27,13 @@ struct cli_opts {
 	bool fix;                /* --fix */
 	int parallel;            /* --parallel N, 0 = default */
 	int verbose;             /* -v (repeatable) */
+	/* run (the daemon); durations in seconds, 0 = the default */
+	double poll_interval;    /* --poll-interval S: polling fallback of the branch watch (2) */
+	double check_interval;   /* --check-interval S: periodic check of every unit (30) */
+	double stable_period;    /* --stable-period S: ready this long resets a failure counter (600) */
+	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
+	const char *remote;      /* --remote URL: fetch the manifests from there into --repo */
+	const char *branch;      /* --branch B: the remote's branch (main) */
 	bool quiet;              /* -q */
 	int argc;                /* positional arguments after the command */
 	char **argv;
@@ -84,5 +91,15 @@ int cmd_diff(const struct cli_opts *o);
  * Returns 0 no drift (after --fix: none left), 2 drift, 1 error.
  */
 int cmd_drift(const struct cli_opts *o);
+
+/*
+ * run (cmd_run.c): the daemon (daemon.h).  enable UNIT, approve
+ * COMMIT|UNIT, retry [COMMIT]: edit the state directory, through the daemon
+ * when one holds it (requests.h).  Exit 0 done, 1 refused or error.
+ */
+int cmd_run(const struct cli_opts *o);
+int cmd_enable(const struct cli_opts *o);
+int cmd_approve(const struct cli_opts *o);
+int cmd_retry(const struct cli_opts *o);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * cmd_apply.c — `reconciler plan`, `apply` and `status`: load the desired
  * state, observe the engine, allocate, plan, and (apply) execute.  Thin:
- * the work is in observe.c, state.c, planner.c and apply.c.
+ * the work is in converge.c (observe, allocate, plan, apply, record).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "buf.h"
 #include "cli.h"
+#include "converge.h"
 #include "docker.h"
 #include "manifest.h"
 #include "observe.h"
@@ -26,15 +27,13 @@ struct session {
 	struct rc_desired *d;
 	struct dk_client *c;
 	struct rc_state *st;
-	struct observation obs;
-	struct plan plan;
-	int64_t t_load, t_observe, t_plan;
+	struct converge cv;
+	int64_t t_load;
 };
 
 static void session_close(struct session *s)
 {
-	plan_release(&s->plan);
-	observation_release(&s->obs);
+	converge_release(&s->cv);
 	state_free(s->st);
 	dk_client_free(s->c);
 	rc_desired_free(s->d);
@@ -49,8 +48,9 @@ static int fail(const char *what, const struct rc_err *err)
 }
 
 /*
- * Load, connect, observe, allocate, plan.  Returns 0, or the exit code
- * after printing the error.  lock: take the state directory's lock (apply).
+ * Load, connect, observe, allocate, plan (converge.h).  Returns 0, or the
+ * exit code after printing the error.  lock: take the state directory's
+ * lock (apply).
  */
 static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 {
@@ -69,28 +69,15 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 	struct dk_opts dopts = { .host = o->docker_host };
 	if (dk_client_open(&dopts, &s->c, &err) < 0)
 		return fail("docker", &err);
-	t = now_ns();
-	if (observe(s->c, s->d->settings.project, s->d, s->st, &s->obs, &err) < 0)
-		return fail("observing the engine", &err);
-	s->t_observe = now_ns() - t;
-	t = now_ns();
-	if (state_allocate(s->st, s->d, &s->obs.alloc, &err) < 0)
-		return fail("allocating ports and subnets", &err);
-	if (lock) {
-		const char **ids = xcalloc(s->obs.plan.ncontainers + 1, sizeof(char *));
-		for (size_t i = 0; i < s->obs.plan.ncontainers; i++)
-			ids[i] = s->obs.plan.containers[i].id;
-		state_prune_inplace(s->st, ids, s->obs.plan.ncontainers);
-		free(ids);
+	if (converge_plan(&s->cv, s->d, s->c, s->st, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
 	}
-	if (planner_plan(s->d, &s->obs.plan, &s->plan, &err) < 0)
-		return fail("planning", &err);
-	s->t_plan = now_ns() - t;
-	if (s->plan.nconflicts) {
-		for (size_t i = 0; i < s->plan.nconflicts; i++)
-			fprintf(stderr, "reconciler: conflict: %s\n", s->plan.conflicts[i]);
+	if (s->cv.plan.nconflicts) {
+		for (size_t i = 0; i < s->cv.plan.nconflicts; i++)
+			fprintf(stderr, "reconciler: conflict: %s\n", s->cv.plan.conflicts[i]);
 		fprintf(stderr, "reconciler: %zu conflict%s with objects reconciler does not manage; nothing was changed\n",
-			s->plan.nconflicts, s->plan.nconflicts == 1 ? "" : "s");
+			s->cv.plan.nconflicts, s->cv.plan.nconflicts == 1 ? "" : "s");
 		return 1;
 	}
 	return 0;
@@ -99,7 +86,7 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 static void print_stats(const struct session *s, const struct apply_result *ar)
 {
 	fprintf(stderr, "phases: load %.1f ms, observe %.1f ms, plan %.1f ms", s->t_load / 1e6,
-		s->t_observe / 1e6, s->t_plan / 1e6);
+		s->cv.t_observe / 1e6, s->cv.t_plan / 1e6);
 	if (ar)
 		fprintf(stderr, ", networks %.1f ms, teardown %.1f ms, rollout %.1f ms, network removal %.1f ms",
 			ar->phase_ns[0] / 1e6, ar->phase_ns[1] / 1e6, ar->phase_ns[2] / 1e6, ar->phase_ns[3] / 1e6);
@@ -121,7 +108,7 @@ static bool use_color(const struct cli_opts *o)
 static void render_plan(const struct cli_opts *o, const struct session *s, enum report_format fmt, bool color,
 			struct buf *out)
 {
-	struct report_input in = { .plan = &s->plan, .desired = s->d, .observed = &s->obs.plan, .to = s->d->commit };
+	struct report_input in = { .plan = &s->cv.plan, .desired = s->d, .observed = &s->cv.obs.plan, .to = s->d->commit };
 	struct report_opts ro = { .format = fmt, .color = color };
 	(void)o;
 	report_render(&in, &ro, out);
@@ -144,7 +131,7 @@ int cmd_plan(const struct cli_opts *o)
 			struct buf js = BUF_INIT;
 			struct rc_err err = { "" };
 			char dig[RC_HASH_HEX_LEN + 1];
-			observe_digest(&s.obs, dig);
+			observe_digest(&s.cv.obs, dig);
 			render_plan(o, &s, REPORT_JSON, false, &js);
 			if (planfile_write(o->out, s.d->commit, dig, buf_cstr(&js), &err) < 0)
 				rc = fail("writing the plan", &err);
@@ -152,7 +139,7 @@ int cmd_plan(const struct cli_opts *o)
 		}
 		buf_release(&out);
 		if (rc == 0)
-			rc = s.plan.n ? 2 : 0;
+			rc = s.cv.plan.n ? 2 : 0;
 		if (o->stats)
 			print_stats(&s, NULL);
 	}
@@ -169,7 +156,7 @@ static int check_reviewed_plan(const struct cli_opts *o, const struct session *s
 		return fail("reading the plan", &err);
 	int rc = 0;
 	char dig[RC_HASH_HEX_LEN + 1];
-	observe_digest(&s->obs, dig);
+	observe_digest(&s->cv.obs, dig);
 	if (!str_eq(pf.commit, s->d->commit)) {
 		fprintf(stderr, "reconciler: the plan in '%s' was made for commit %.12s, but the manifests are at %.12s: "
 				"run `reconciler plan --out` again and review it; nothing was changed\n",
@@ -200,17 +187,9 @@ int cmd_apply(const struct cli_opts *o)
 	}
 	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet };
 	struct apply_result ar = { 0 };
-	if (s.plan.n == 0) {
-		if (!o->quiet)
-			printf("No changes.\n");
-	} else {
-		apply_run(s.c, s.d, &s.plan, s.st, &ao, &ar);
-	}
-	if (s.d->commit) {
-		state_set_last_applied(s.st, s.d->commit);
-		if (ar.nfailed == 0)
-			state_set_last_good(s.st, s.d->commit);
-	}
+	if (s.cv.plan.n == 0 && !o->quiet)
+		printf("No changes.\n");
+	converge_apply(&s.cv, s.c, s.st, &ao, &ar);
 	if (state_save(s.st, &err) < 0) {
 		fprintf(stderr, "reconciler: saving state: %s\n", err.msg);
 		rc = 1;
@@ -222,14 +201,14 @@ int cmd_apply(const struct cli_opts *o)
 				fprintf(stderr, "  %-8s %s: %s\n", apply_status_name(ar.steps[i].status), ar.steps[i].what,
 					ar.steps[i].msg ? ar.steps[i].msg : "");
 		rc = 1;
-	} else if (s.plan.n && !o->quiet) {
+	} else if (s.cv.plan.n && !o->quiet) {
 		printf("Applied: %zu step%s", ar.nsteps, ar.nsteps == 1 ? "" : "s");
 		if (ar.nawaiting)
 			printf(", %zu awaiting approval", ar.nawaiting);
 		printf(".\n");
 	}
 	if (o->stats)
-		print_stats(&s, s.plan.n ? &ar : NULL);
+		print_stats(&s, s.cv.plan.n ? &ar : NULL);
 	apply_result_release(&ar);
 	session_close(&s);
 	return rc;
@@ -258,18 +237,22 @@ int cmd_status(const struct cli_opts *o)
 	printf("%-24s %-28s %-10s %-10s %-12s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "SPEC");
 	for (size_t i = 0; i < s.d->nunits; i++) {
 		const struct rc_unit *u = &s.d->units[i];
-		const struct plan_container *pc = find_container(&s.obs.plan, u->id);
+		const struct plan_container *pc = find_container(&s.cv.obs.plan, u->id);
 		struct buf ports = BUF_INIT;
 		for (size_t k = 0; k < u->nports; k++)
 			buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
 		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
-		printf("%-24s %-28s %-10s %-10s %-12s %s\n", u->id, u->container, pc ? pc->state : "-",
-		       pc && pc->health ? pc->health : "-", ports.len ? ports.data : "-", spec);
+		const struct state_awaiting *aw = state_get_awaiting(s.st, u->id);
+		const char *note = state_is_disabled(s.st, u->id, NULL) ? " (disabled by the daemon)"
+				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
+				   ? " (awaiting approval)" : "";
+		printf("%-24s %-28s %-10s %-10s %-12s %s%s\n", u->id, u->container, pc ? pc->state : "-",
+		       pc && pc->health ? pc->health : "-", ports.len ? ports.data : "-", spec, note);
 		buf_release(&ports);
 	}
-	rc = s.plan.n ? 2 : 0;
-	if (s.plan.n)
-		printf("%zu change%s pending (see reconciler plan)\n", s.plan.n, s.plan.n == 1 ? "" : "s");
+	rc = s.cv.plan.n ? 2 : 0;
+	if (s.cv.plan.n)
+		printf("%zu change%s pending (see reconciler plan)\n", s.cv.plan.n, s.cv.plan.n == 1 ? "" : "s");
 	session_close(&s);
 	return rc;
 }

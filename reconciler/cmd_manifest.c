@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "converge.h"
 #include "manifest.h"
 #include "order.h"
 #include "source.h"
@@ -23,16 +24,6 @@ static void describe_source(const struct cli_opts *o, const struct source_files 
 		buf_addf(out, "directory %s", o->dir);
 }
 
-static int read_source(const struct cli_opts *o, struct source_files *ret, struct rc_err *err)
-{
-	if (o->dir) {
-		if (o->path && *o->path)
-			return rc_errf(err, "--path and --dir cannot be used together (give --dir the sub-directory)");
-		return source_load_dir(o->dir, ret, err);
-	}
-	return source_load_git(o->repo, o->rev, o->path, ret, err);
-}
-
 /*
  * Read and expand.  Returns 0 with *ret_desired set, or 1 after printing
  * the problem(s) to stderr (every diagnostic, then a count line).
@@ -41,32 +32,20 @@ int cli_load_desired(const struct cli_opts *o, struct source_files *files,
 			struct rc_desired **ret_desired)
 {
 	struct rc_err err = { "" };
-	if (read_source(o, files, &err) < 0) {
-		fprintf(stderr, "reconciler: %s\n", err.msg);
-		return 1;
-	}
 	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
-	struct manifest_opts mo = { .secrets_dir = secrets };
-	struct rc_diags diags = { 0 };
-	struct rc_desired *d = NULL;
-	if (manifest_load(files, &mo, &d, &diags) < 0) {
-		struct buf b = BUF_INIT;
-		rc_diags_sort(&diags);
-		rc_diags_format(&diags, &b);
-		size_t total = diags.n + diags.dropped;
-		if (total == 0) /* must not happen; never report "invalid" without a reason */
-			buf_adds(&b, "reconciler: manifests rejected without a diagnostic\n");
-		buf_addf(&b, "invalid: %zu error%s (", total, total == 1 ? "" : "s");
-		describe_source(o, files, &b);
-		buf_adds(&b, ")\n");
-		fputs(buf_cstr(&b), stderr);
-		buf_release(&b);
-		rc_diags_release(&diags);
-		return 1;
+	struct converge_source src = { .repo = o->repo, .rev = o->rev, .path = o->path, .dir = o->dir,
+				       .secrets_dir = secrets };
+	struct buf diag = BUF_INIT;
+	int rc = 0;
+	if (converge_load(&src, NULL, files, ret_desired, &diag, &err) < 0) {
+		if (diag.len)
+			fputs(buf_cstr(&diag), stderr);
+		else
+			fprintf(stderr, "reconciler: %s\n", err.msg);
+		rc = 1;
 	}
-	rc_diags_release(&diags);
-	*ret_desired = d;
-	return 0;
+	buf_release(&diag);
+	return rc;
 }
 
 static size_t count_customers(const struct rc_desired *d)

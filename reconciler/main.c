@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@ static const struct command commands[] = {
 	{ "plan", cmd_plan, "show what apply would change (exit 0 none, 2 changes, 1 error)" },
 	{ "apply", cmd_apply, "make Docker match the manifests (--stats, --parallel N)" },
 	{ "status", cmd_status, "show each unit's container, state and health" },
+	{ "run", cmd_run, "the daemon: follow the branch, converge, self-heal (--poll-interval, --check-interval)" },
+	{ "enable", cmd_enable, "let the daemon manage a unit it disabled again (UNIT)" },
+	{ "approve", cmd_approve, "approve changes to protected units (COMMIT or UNIT)" },
+	{ "retry", cmd_retry, "try a failed commit again ([COMMIT]; default every failed one)" },
 	{ "diff", cmd_diff, "what would change from revision A to B (A B; --markdown, --json; exit 2 if any)" },
 	{ "drift", cmd_drift, "compare the engine with the last applied commit (--fix; --json; exit 2 if any)" },
 };
@@ -53,12 +58,33 @@ static void usage(FILE *f)
 		   "  --state-dir D     state directory (default $RECONCILER_STATE_DIR or /var/lib/reconciler)\n"
 		   "  --docker-host H   unix:///path or tcp://host:port (default $DOCKER_HOST or the unix socket)\n"
 		   "  --json            machine-readable output\n"
+		   "run options (durations in seconds):\n"
+		   "  --poll-interval S   polling fallback of the branch watch (default 2)\n"
+		   "  --check-interval S  periodic check of every unit (default 30)\n"
+		   "  --stable-period S   ready this long resets a unit's failure counter (default 600)\n"
+		   "  --remote URL        fetch the branch from URL into --repo (created bare if missing)\n"
+		   "  --branch B          the branch of --remote (default main)\n"
+		   "  --fetch-interval S  how often to fetch (default 60)\n"
 		   "  -v, -q            more / less chatter on stderr\n"
 		   "\nSee reconciler(1).\n");
 }
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
-       OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR };
+       OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_STABLE, OPT_FETCH,
+       OPT_REMOTE, OPT_BRANCH };
+
+/* A duration in seconds (decimals allowed), >= 0. */
+static int parse_seconds(const char *opt, const char *s, double *ret)
+{
+	char *end = NULL;
+	double v = strtod(s, &end);
+	if (!*s || *end || v < 0 || v > 1e7) {
+		fprintf(stderr, "reconciler: --%s: '%s' is not a number of seconds\n", opt, s);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -76,6 +102,12 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "fix", no_argument, NULL, OPT_FIX },
 		{ "parallel", required_argument, NULL, OPT_PAR },
+		{ "poll-interval", required_argument, NULL, OPT_POLL },
+		{ "check-interval", required_argument, NULL, OPT_CHECK },
+		{ "stable-period", required_argument, NULL, OPT_STABLE },
+		{ "fetch-interval", required_argument, NULL, OPT_FETCH },
+		{ "remote", required_argument, NULL, OPT_REMOTE },
+		{ "branch", required_argument, NULL, OPT_BRANCH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -105,6 +137,12 @@ int main(int argc, char **argv)
 		case OPT_STATS: o.stats = true; break;
 		case OPT_FIX: o.fix = true; break;
 		case OPT_PAR: o.parallel = atoi(optarg); break;
+		case OPT_POLL: if (parse_seconds("poll-interval", optarg, &o.poll_interval) < 0) return 1; break;
+		case OPT_CHECK: if (parse_seconds("check-interval", optarg, &o.check_interval) < 0) return 1; break;
+		case OPT_STABLE: if (parse_seconds("stable-period", optarg, &o.stable_period) < 0) return 1; break;
+		case OPT_FETCH: if (parse_seconds("fetch-interval", optarg, &o.fetch_interval) < 0) return 1; break;
+		case OPT_REMOTE: o.remote = optarg; break;
+		case OPT_BRANCH: o.branch = optarg; break;
 		case 'v': o.verbose++; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;

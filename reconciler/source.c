@@ -270,6 +270,37 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
 	return 0;
 }
 
+static void remote_freep(git_remote **r) { git_remote_free(*r); }
+
+int source_fetch(const char *repo, const char *url, const char *branch, const char *refname, char ret[41],
+		 struct rc_err *err)
+{
+	_cleanup_(repo_freep) git_repository *r = NULL;
+	source_git_init();
+	if (git_repository_open_ext(&r, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		if (access(repo, F_OK) == 0)
+			return git_errf(err, "cannot open repository '%s'", repo);
+		if (git_repository_init(&r, repo, 1) < 0)
+			return git_errf(err, "cannot create bare repository '%s'", repo);
+	}
+	_cleanup_(remote_freep) git_remote *rem = NULL;
+	if (git_remote_create_anonymous(&rem, r, url) < 0)
+		return git_errf(err, "remote '%s'", url);
+	_cleanup_free_ char *spec = xasprintf("+refs/heads/%s:%s", branch, refname);
+	char *specs[] = { spec };
+	git_strarray refspecs = { specs, 1 };
+	git_fetch_options fo;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.update_fetchhead = 0;
+	if (git_remote_fetch(rem, &refspecs, &fo, "reconciler: fetch") < 0)
+		return git_errf(err, "cannot fetch '%s' from '%s'", branch, url);
+	git_oid oid;
+	if (git_reference_name_to_id(&oid, r, refname) < 0)
+		return git_errf(err, "fetched '%s' from '%s' but cannot read '%s'", branch, url, refname);
+	git_oid_tostr(ret, 41, &oid);
+	return 0;
+}
+
 int source_load_git(const char *repo, const char *rev, const char *subdir,
 		    struct source_files *ret, struct rc_err *err)
 {

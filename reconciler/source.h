@@ -58,6 +58,15 @@ int source_load_git(const char *repo, const char *rev, const char *subdir,
 int source_load_dir(const char *dir, struct source_files *ret, struct rc_err *err);
 /* Resolve rev in repo to a 40-hex commit id (ret must hold 41 bytes). */
 int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_err *err);
+/*
+ * Fetch branch from url (any URL libgit2 takes; file:// works offline) into
+ * the local ref refname (e.g. "refs/remotes/reconciler/main") of repo,
+ * forcing it (a rewritten remote branch is followed).  repo is created as a
+ * bare repository when it does not exist.  On success writes the fetched
+ * commit id (40 hex + NUL) to ret.  No FETCH_HEAD is written.
+ */
+int source_fetch(const char *repo, const char *url, const char *branch, const char *refname, char ret[41],
+		 struct rc_err *err);
 /* Free everything in f and zero it (safe to call twice). */
 void source_files_release(struct source_files *f);
 

@@ -1,0 +1,132 @@
+/*
+ * cmd_run.c — `reconciler run` (the daemon, daemon.h) and the commands that
+ * talk to it through the state directory: `enable`, `approve`, `retry`
+ * (requests.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "daemon.h"
+#include "requests.h"
+#include "state.h"
+
+#define NS_PER_S 1000000000.0
+
+int cmd_run(const struct cli_opts *o)
+{
+	if (o->dir) {
+		fprintf(stderr, "reconciler: run follows a Git branch; --dir cannot be used with it\n");
+		return 1;
+	}
+	if (o->argc) {
+		fprintf(stderr, "reconciler: run takes no arguments\n");
+		return 1;
+	}
+	if (o->branch && !o->remote) {
+		fprintf(stderr, "reconciler: --branch names the branch of --remote; give --remote too\n");
+		return 1;
+	}
+	struct daemon_opts d = {
+		.repo = o->repo,
+		.rev = o->rev,
+		.path = o->path,
+		.state_dir = o->state_dir,
+		.docker_host = o->docker_host,
+		.remote = o->remote,
+		.remote_branch = o->branch,
+		.poll_interval_ns = (int64_t)(o->poll_interval * NS_PER_S),
+		.check_interval_ns = (int64_t)(o->check_interval * NS_PER_S),
+		.fetch_interval_ns = (int64_t)(o->fetch_interval * NS_PER_S),
+		.stable_ns = (int64_t)(o->stable_period * NS_PER_S),
+		.parallel = o->parallel,
+		.quiet = o->quiet,
+	};
+	return daemon_run(&d);
+}
+
+/*
+ * Carry out a request: ourselves when no daemon holds the state directory,
+ * else through the daemon (requests.h), waiting for its answer.
+ */
+static int request(const struct cli_opts *o, const char *verb, const char *arg)
+{
+	struct rc_err err = { "" };
+	struct rc_state *st = NULL;
+	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) == 0) {
+		struct buf msg = BUF_INIT;
+		unsigned eff = 0;
+		int rc = 0;
+		if (request_exec(st, verb, arg, &msg, &eff, &err) < 0) {
+			fprintf(stderr, "reconciler: %s\n", err.msg);
+			rc = 1;
+		} else if (state_save(st, &err) < 0) {
+			fprintf(stderr, "reconciler: saving state: %s\n", err.msg);
+			rc = 1;
+		} else if (!o->quiet) {
+			printf("%s", buf_cstr(&msg));
+			if (eff & (REQ_EFFECT_CONVERGE | REQ_EFFECT_RECHECK))
+				printf(" (no daemon is running: `reconciler apply` or `reconciler run` acts on it)");
+			printf("\n");
+		}
+		buf_release(&msg);
+		state_free(st);
+		return rc;
+	}
+	long pid = request_lock_holder(o->state_dir);
+	if (pid == 0) {
+		fprintf(stderr, "reconciler: state directory: %s\n", err.msg);
+		return 1;
+	}
+	char *name = NULL;
+	if (request_submit(o->state_dir, verb, arg, &name, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
+	}
+	bool ok = false;
+	char *msg = NULL;
+	int r = request_wait(o->state_dir, name, 60000, &ok, &msg, &err);
+	int rc = 0;
+	if (r < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		rc = 1;
+	} else if (r == 0) {
+		fprintf(stderr, "reconciler: the daemon (pid %ld) has not answered yet; the request stays queued\n", pid);
+	} else if (!ok) {
+		fprintf(stderr, "reconciler: %s\n", msg);
+		rc = 1;
+	} else if (!o->quiet) {
+		printf("%s (daemon pid %ld)\n", msg, pid);
+	}
+	free(msg);
+	free(name);
+	return rc;
+}
+
+int cmd_enable(const struct cli_opts *o)
+{
+	if (o->argc != 1) {
+		fprintf(stderr, "usage: reconciler enable UNIT\n");
+		return 1;
+	}
+	return request(o, "enable", o->argv[0]);
+}
+
+int cmd_approve(const struct cli_opts *o)
+{
+	if (o->argc != 1) {
+		fprintf(stderr, "usage: reconciler approve COMMIT|UNIT\n");
+		return 1;
+	}
+	return request(o, "approve", o->argv[0]);
+}
+
+int cmd_retry(const struct cli_opts *o)
+{
+	if (o->argc > 1) {
+		fprintf(stderr, "usage: reconciler retry [COMMIT]\n");
+		return 1;
+	}
+	return request(o, "retry", o->argc ? o->argv[0] : "");
+}

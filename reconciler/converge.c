@@ -1,0 +1,114 @@
+/* converge.c — see converge.h. */
+#include "converge.h"
+
+#include <string.h>
+
+#include "manifest.h"
+
+static int read_source(const struct converge_source *src, const char *rev, struct source_files *ret,
+		       struct rc_err *err)
+{
+	if (src->dir) {
+		if (src->path && *src->path)
+			return rc_errf(err, "--path and --dir cannot be used together (give --dir the sub-directory)");
+		return source_load_dir(src->dir, ret, err);
+	}
+	return source_load_git(src->repo, rev ? rev : src->rev, src->path, ret, err);
+}
+
+int converge_load(const struct converge_source *src, const char *rev, struct source_files *files,
+		  struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err)
+{
+	if (read_source(src, rev, files, err) < 0)
+		return -1;
+	struct manifest_opts mo = { .secrets_dir = src->secrets_dir };
+	struct rc_diags diags = { 0 };
+	struct rc_desired *d = NULL;
+	if (manifest_load(files, &mo, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_sort(&diags);
+		rc_diags_format(&diags, &b);
+		size_t total = diags.n + diags.dropped;
+		if (total == 0) /* must not happen; never report "invalid" without a reason */
+			buf_adds(&b, "reconciler: manifests rejected without a diagnostic\n");
+		size_t start = b.len;
+		buf_addf(&b, "invalid: %zu error%s (", total, total == 1 ? "" : "s");
+		if (files->commit)
+			buf_addf(&b, "commit %.7s", files->commit);
+		else
+			buf_addf(&b, "directory %s", src->dir);
+		buf_adds(&b, ")");
+		rc_errf(err, "%s", buf_cstr(&b) + start);
+		buf_adds(&b, "\n");
+		if (diag)
+			buf_add(diag, b.data, b.len);
+		buf_release(&b);
+		rc_diags_release(&diags);
+		return -1;
+	}
+	rc_diags_release(&diags);
+	*ret_desired = d;
+	return 0;
+}
+
+int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+		  struct rc_err *err)
+{
+	memset(cv, 0, sizeof(*cv));
+	cv->d = d;
+	int64_t t = now_ns();
+	if (observe(c, d->settings.project, d, st, &cv->obs, err) < 0)
+		return rc_err_prefix(err, "observing the engine");
+	cv->t_observe = now_ns() - t;
+	t = now_ns();
+	if (state_allocate(st, d, &cv->obs.alloc, err) < 0)
+		return rc_err_prefix(err, "allocating ports and subnets");
+	if (state_locked(st)) {
+		const char **ids = xcalloc(cv->obs.plan.ncontainers + 1, sizeof(char *));
+		for (size_t i = 0; i < cv->obs.plan.ncontainers; i++)
+			ids[i] = cv->obs.plan.containers[i].id;
+		state_prune_inplace(st, ids, cv->obs.plan.ncontainers);
+		free(ids);
+	}
+	if (planner_plan(d, &cv->obs.plan, &cv->plan, err) < 0)
+		return rc_err_prefix(err, "planning");
+	cv->t_plan = now_ns() - t;
+	return 0;
+}
+
+void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action *a, void *ctx), void *ctx)
+{
+	struct plan *p = &cv->plan, *h = &cv->held;
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (keep(&p->v[i], ctx)) {
+			p->v[n++] = p->v[i];
+		} else {
+			h->v = xrealloc(h->v, (h->n + 1) * sizeof(*h->v));
+			h->v[h->n++] = p->v[i];
+		}
+	}
+	p->n = n;
+}
+
+int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st, const struct apply_opts *o,
+		   struct apply_result *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (cv->plan.n)
+		apply_run(c, cv->d, &cv->plan, st, o, ret);
+	if (cv->d->commit) {
+		state_set_last_applied(st, cv->d->commit);
+		if (ret->nfailed == 0)
+			state_set_last_good(st, cv->d->commit);
+	}
+	return ret->nfailed ? -1 : 0;
+}
+
+void converge_release(struct converge *cv)
+{
+	plan_release(&cv->held);
+	plan_release(&cv->plan);
+	observation_release(&cv->obs);
+	memset(cv, 0, sizeof(*cv));
+}

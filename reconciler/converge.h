@@ -1,0 +1,88 @@
+/*
+ * converge.h — one convergence pass, shared by the CLI (plan, apply,
+ * status) and the daemon: load the desired state at a revision, observe the
+ * engine, allocate ports and subnets, plan, and (optionally) apply the plan
+ * and record the result in the state.
+ *
+ * Owns: the order of those steps and the error contexts the CLI prints
+ * ("observing the engine: ...", "allocating ports and subnets: ...",
+ * "planning: ...").  It prints nothing; the caller reports.  It does not open
+ * the state directory or the Docker client: both are the caller's, so the
+ * daemon keeps them for its whole life while a CLI command opens them once.
+ */
+#ifndef RC_CONVERGE_H
+#define RC_CONVERGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "docker.h"
+#include "observe.h"
+#include "planner.h"
+#include "source.h"
+#include "state.h"
+#include "unit.h"
+
+/* Where the manifests come from.  All borrowed. */
+struct converge_source {
+	const char *repo;         /* Git repository (unused when dir is set) */
+	const char *rev;          /* revision; NULL = HEAD */
+	const char *path;         /* manifest sub-directory of the repository; NULL or "" = root */
+	const char *dir;          /* a plain directory instead of Git; NULL: Git */
+	const char *secrets_dir;  /* <state-dir>/secrets */
+};
+
+/*
+ * Read the manifests (rev overrides src->rev when not NULL) and expand them.
+ * On success *ret_desired is the caller's (rc_desired_free) and 0 is
+ * returned.  On failure returns -1 with err holding one line ("cannot
+ * resolve ...", or "invalid: 3 errors (commit abc1234)") and, for invalid
+ * manifests, diag holding every diagnostic as "file:line:col: message"
+ * lines followed by that count line (diag may be NULL).  files is filled
+ * whenever the source could be read (release it with
+ * source_files_release() either way); files->commit names the commit.
+ */
+int converge_load(const struct converge_source *src, const char *rev, struct source_files *files,
+		  struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err);
+
+/* One pass over a desired state: what was seen and what to do. */
+struct converge {
+	const struct rc_desired *d;  /* borrowed; must outlive the struct */
+	struct observation obs;
+	struct plan plan;            /* what will run */
+	struct plan held;            /* actions converge_filter() took out of plan (no conflicts) */
+	int64_t t_observe, t_plan;   /* ns spent observing and allocating + planning */
+};
+
+/*
+ * Observe the engine for d's project, allocate (state_allocate fills d's
+ * ports and subnets, which is why d is not const), forget in-place records
+ * of containers that are gone (only when st is locked), and plan.  Returns
+ * 0 with cv filled (even with conflicts: check cv->plan.nconflicts), or -1
+ * with err prefixed by the step that failed.  Release cv with
+ * converge_release() in both cases.
+ */
+int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+		  struct rc_err *err);
+
+/*
+ * Keep only the actions for which keep(action, ctx) is true; the others move
+ * to cv->held (released with cv).  Order is preserved.
+ */
+void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action *a, void *ctx), void *ctx);
+
+/*
+ * Run cv->plan (when it has actions) with apply_run(), then record: the
+ * commit becomes the last applied one, and the last good one when no step
+ * failed (nothing is recorded for a plain directory).  ret is always
+ * filled (release it with apply_result_release()).  Returns 0 when every
+ * step succeeded, -1 otherwise.  The caller saves the state.
+ */
+int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st, const struct apply_opts *o,
+		   struct apply_result *ret);
+
+void converge_release(struct converge *cv);
+
+#endif

@@ -1,0 +1,289 @@
+/* requests.c — see requests.h. */
+#include "requests.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REQ_MAX_BYTES 4096
+
+static const char *const verbs[] = { "enable", "approve", "retry" };
+
+bool request_verb_known(const char *verb)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (str_eq(verb, verbs[i]))
+			return true;
+	return false;
+}
+
+static int ensure_dir(const char *state_dir, char **ret, struct rc_err *err)
+{
+	char *dir = xasprintf("%s/requests", state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		rc_errf(err, "cannot create '%s': %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	*ret = dir;
+	return 0;
+}
+
+int request_submit(const char *state_dir, const char *verb, const char *arg, char **ret_name,
+		   struct rc_err *err)
+{
+	_cleanup_free_ char *dir = NULL;
+	if (ensure_dir(state_dir, &dir, err) < 0)
+		return -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char *name = xasprintf("%lld%09ld-%ld", (long long)ts.tv_sec, ts.tv_nsec, (long)getpid());
+	_cleanup_free_ char *path = xasprintf("%s/%s.req", dir, name);
+	_cleanup_free_ char *body = xasprintf("%s\n%s\n", verb, arg ? arg : "");
+	if (write_file_atomic(path, body, strlen(body), 0600, err) < 0) {
+		free(name);
+		return -1;
+	}
+	*ret_name = name;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct request *)a)->name, ((const struct request *)b)->name);
+}
+
+/* Split "first\nsecond\n..." into two malloc'ed lines ("" when missing). */
+static void two_lines(const char *s, char **first, char **second)
+{
+	const char *nl = strchr(s, '\n');
+	*first = nl ? xstrndup(s, (size_t)(nl - s)) : xstrdup(s);
+	const char *rest = nl ? nl + 1 : "";
+	size_t n = strlen(rest);
+	while (n && rest[n - 1] == '\n')
+		n--;
+	*second = xstrndup(rest, n);
+}
+
+int request_list(const char *state_dir, struct request **ret, size_t *ret_n, struct rc_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/requests", state_dir);
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT) {
+			*ret = NULL;
+			*ret_n = 0;
+			return 0;
+		}
+		return rc_errf(err, "cannot open '%s': %s", dir, strerror(errno));
+	}
+	struct request *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !str_endswith(e->d_name, ".req"))
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
+		char *data = NULL;
+		size_t len = 0;
+		struct rc_err e2;
+		if (read_file(path, REQ_MAX_BYTES, &data, &len, &e2) < 0) {
+			log_warn("%s", e2.msg);
+			continue;
+		}
+		GROW(v, n + 1, cap);
+		struct request *r = &v[n++];
+		r->name = xstrndup(e->d_name, strlen(e->d_name) - 4);
+		two_lines(data, &r->verb, &r->arg);
+		free(data);
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), name_cmp);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void request_list_free(struct request *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].verb);
+		free(v[i].arg);
+	}
+	free(v);
+}
+
+int request_answer(const char *state_dir, const char *name, bool ok, const char *msg, struct rc_err *err)
+{
+	_cleanup_free_ char *res = xasprintf("%s/requests/%s.res", state_dir, name);
+	_cleanup_free_ char *req = xasprintf("%s/requests/%s.req", state_dir, name);
+	_cleanup_free_ char *body = xasprintf("%s\n%s\n", ok ? "ok" : "error", msg ? msg : "");
+	if (write_file_atomic(res, body, strlen(body), 0600, err) < 0)
+		return -1;
+	if (unlink(req) < 0 && errno != ENOENT)
+		return rc_errf(err, "cannot remove '%s': %s", req, strerror(errno));
+	return 0;
+}
+
+int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *ret_ok, char **ret_msg,
+		 struct rc_err *err)
+{
+	_cleanup_free_ char *res = xasprintf("%s/requests/%s.res", state_dir, name);
+	int64_t end = now_ms() + timeout_ms;
+	for (;;) {
+		char *data = NULL;
+		size_t len = 0;
+		if (access(res, F_OK) == 0) {
+			if (read_file(res, REQ_MAX_BYTES, &data, &len, err) < 0)
+				return -1;
+			char *status = NULL, *msg = NULL;
+			two_lines(data, &status, &msg);
+			free(data);
+			*ret_ok = str_eq(status, "ok");
+			free(status);
+			*ret_msg = msg;
+			unlink(res);
+			return 1;
+		}
+		if (now_ms() >= end)
+			return 0;
+		sleep_ms(50);
+	}
+}
+
+long request_lock_holder(const char *state_dir)
+{
+	_cleanup_free_ char *path = xasprintf("%s/lock", state_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	long pid = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		char buf[32] = "";
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		pid = n > 0 ? strtol(buf, NULL, 10) : -1;
+		if (pid == 0)
+			pid = -1;
+	}
+	close(fd);
+	return pid;
+}
+
+static bool is_hex_prefix(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 4 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static void journal(struct rc_state *st, const char *commit, const char *action, const char *unit,
+		    const char *message)
+{
+	struct state_journal_entry je = { .commit = commit, .action = action, .unit = unit, .result = "ok",
+					  .message = message };
+	struct rc_err err;
+	if (state_journal(st, &je, &err) < 0)
+		log_warn("%s", err.msg);
+}
+
+static int exec_enable(struct rc_state *st, const char *unit, struct buf *msg, unsigned *eff, struct rc_err *err)
+{
+	if (!*unit)
+		return rc_errf(err, "enable needs a unit id");
+	bool disabled = state_is_disabled(st, unit, NULL);
+	struct state_restarts r = state_get_restarts(st, unit);
+	if (!disabled && r.failures == 0)
+		return rc_errf(err, "unit '%s' is not disabled", unit);
+	state_del_disabled(st, unit);
+	state_del_restarts(st, unit);
+	buf_addf(msg, "enabled '%s' (failure counter reset)", unit);
+	journal(st, NULL, "enable", unit, buf_cstr(msg));
+	*eff = REQ_EFFECT_CONVERGE;
+	return 0;
+}
+
+static int exec_approve(struct rc_state *st, const char *arg, struct buf *msg, unsigned *eff, struct rc_err *err)
+{
+	if (!*arg)
+		return rc_errf(err, "approve needs a commit or a unit id");
+	const struct state_awaiting *a = state_get_awaiting(st, arg);
+	if (a) {
+		if (state_approve(st, arg, err) < 0)
+			return -1;
+		buf_addf(msg, "approved the change of '%s'", arg);
+		journal(st, NULL, "approve", arg, buf_cstr(msg));
+		*eff = REQ_EFFECT_CONVERGE;
+		return 0;
+	}
+	if (!is_hex_prefix(arg))
+		return rc_errf(err, "no change of unit '%s' is awaiting approval", arg);
+	size_t n = 0, k = 0;
+	const struct state_awaiting *all = state_awaiting_all(st, &n);
+	char **units = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		if (all[i].commit && str_startswith(all[i].commit, arg) && !all[i].approved)
+			units[k++] = xstrdup(all[i].unit);
+	for (size_t i = 0; i < k; i++) {
+		(void)state_approve(st, units[i], NULL);
+		buf_addf(msg, "%s'%s'", i ? ", " : "approved the change of ", units[i]);
+		journal(st, NULL, "approve", units[i], arg);
+		free(units[i]);
+	}
+	free(units);
+	if (k == 0)
+		return rc_errf(err, "nothing from commit '%s' is awaiting approval", arg);
+	*eff = REQ_EFFECT_CONVERGE;
+	return 0;
+}
+
+static int exec_retry(struct rc_state *st, const char *arg, struct buf *msg, unsigned *eff, struct rc_err *err)
+{
+	size_t n = 0, k = 0;
+	const struct state_failed_commit *fc = state_failed_commits(st, &n);
+	char **commits = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		if (!*arg || str_startswith(fc[i].commit, arg))
+			commits[k++] = xstrdup(fc[i].commit);
+	for (size_t i = 0; i < k; i++) {
+		state_del_failed_commit(st, commits[i]);
+		buf_addf(msg, "%s%.12s", i ? ", " : "will retry ", commits[i]);
+		journal(st, commits[i], "retry", NULL, "failure forgotten");
+		free(commits[i]);
+	}
+	free(commits);
+	if (k == 0)
+		return *arg ? rc_errf(err, "commit '%s' is not marked failed", arg)
+			    : rc_errf(err, "no commit is marked failed");
+	*eff = REQ_EFFECT_RECHECK;
+	return 0;
+}
+
+int request_exec(struct rc_state *st, const char *verb, const char *arg, struct buf *msg, unsigned *ret_effect,
+		 struct rc_err *err)
+{
+	unsigned eff = 0;
+	int rc;
+	if (str_eq(verb, "enable"))
+		rc = exec_enable(st, arg, msg, &eff, err);
+	else if (str_eq(verb, "approve"))
+		rc = exec_approve(st, arg, msg, &eff, err);
+	else if (str_eq(verb, "retry"))
+		rc = exec_retry(st, arg, msg, &eff, err);
+	else
+		rc = rc_errf(err, "unknown request '%s'", verb);
+	if (rc == 0)
+		*ret_effect = eff;
+	return rc;
+}

@@ -1,0 +1,146 @@
+#!/bin/sh
+test_description='reconciler run when things go wrong: a unit that keeps turning unhealthy is
+disabled after max_failures and `reconciler enable` brings it back; failure counters survive a
+daemon restart; a rollout that never becomes healthy is rolled back and its commit marked failed
+until a newer commit or `reconciler retry`'
+. "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
+
+M=$TRASH/repo
+write_manifests() {
+	cat >$M/settings.yaml <<-EOT
+	kind: Settings
+	project: $PROJECT
+	subnets: {pool: 10.233.0.0/16, size: 28}
+	---
+	kind: Plan
+	name: p
+	restart: {backoff: 1s, max_backoff: 2s, max_failures: 3}
+	---
+	kind: Plan
+	name: fragile
+	restart: {policy: "no", backoff: 1s, max_backoff: 2s, max_failures: 3}
+	---
+	kind: Network
+	name: backend
+	---
+	kind: Service
+	name: db
+	image: $TEST_IMAGE
+	plan: p
+	networks: [backend]
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 3}
+	---
+	kind: Service
+	name: web
+	image: $TEST_IMAGE
+	plan: p
+	env: {ROLE: web}
+	networks: [backend]
+	depends_on: {db: healthy}
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 2}
+	EOT
+}
+
+test_expect_success 'setup: a manifest repository' '
+	repo_init $M &&
+	write_manifests &&
+	repo_commit $M "initial"
+'
+
+test_expect_success 'a unit that keeps turning unhealthy is disabled after max_failures; enable brings it back' '
+	test_when_finished daemon_kill &&
+	cat >$M/flaky.yaml <<-EOT &&
+	kind: Service
+	name: flaky
+	image: $TEST_IMAGE
+	plan: fragile
+	env: {HEALTH: "fail-after:3"}
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 2}
+	EOT
+	repo_commit $M "flaky" &&
+	daemon_start flaky.log --repo $M &&
+	daemon_wait_log flaky.log "boot convergence complete" 90 &&
+	daemon_wait_log flaky.log "unit flaky: unhealthy.*restarting in 1.0s (failure 1 of 3)" 60 &&
+	daemon_wait_log flaky.log "unit flaky: unhealthy.*restarting in 2.0s (failure 2 of 3)" 60 &&
+	daemon_wait_log flaky.log "unit flaky disabled after 3 consecutive failures" 60 &&
+	wait_for "test \"\$(container_field $PROJECT-flaky {{.State.Status}})\" = exited" 30 &&
+	test_grep "\"unit\":[[:space:]]*\"flaky\"" $STATE/units.json &&
+	test_expect_code 2 $RC --state-dir $STATE --repo $M status >status.out 2>&1 &&
+	test_grep "^flaky .*(disabled by the daemon)" status.out &&
+	sleep 3 &&
+	test "$(container_field $PROJECT-flaky {{.State.Status}})" = exited &&
+	$RC --state-dir $STATE enable flaky >enable.out &&
+	test_grep "enabled .flaky. (failure counter reset) (daemon pid $DPID)" enable.out &&
+	wait_for "test \"\$(container_field $PROJECT-flaky {{.State.Status}})\" = running" 30 &&
+	test_expect_code 1 $RC --state-dir $STATE enable web 2>err &&
+	test_grep "unit .web. is not disabled" err &&
+	git -C $M rm -q flaky.yaml && repo_commit $M "no flaky" &&
+	daemon_wait_log flaky.log "commit $(git -C $M rev-parse HEAD | cut -c1-12) converged" 30
+'
+
+test_expect_success 'failure counters survive a daemon restart' '
+	test_when_finished daemon_kill &&
+	daemon_start count.log --repo $M &&
+	daemon_wait_log count.log "boot convergence complete" &&
+	docker kill $PROJECT-web >/dev/null &&
+	daemon_wait_log count.log "unit web: killed (exit 137); repairing in 1.0s (failure 1 of 3)" 30 &&
+	daemon_wait_log count.log "unit web is ready again" 30 &&
+	daemon_stop && test "$DEXIT" = 0 &&
+	test_grep "\"failures\":[[:space:]]*1" $STATE/units.json &&
+	daemon_start count2.log --repo $M &&
+	daemon_wait_log count2.log "boot convergence complete" &&
+	docker kill $PROJECT-web >/dev/null &&
+	daemon_wait_log count2.log "unit web: killed (exit 137); repairing in 2.0s (failure 2 of 3)" 30 &&
+	daemon_wait_log count2.log "unit web is ready again" 30
+'
+
+test_expect_success 'a container the engine restarts by itself (unless-stopped) counts as a failure' '
+	test_when_finished daemon_kill &&
+	$RC enable web &&
+	daemon_start engine.log --repo $M &&
+	daemon_wait_log engine.log "boot convergence complete" &&
+	sleep 2 && # the first check records RestartCount; restarts before it are not the daemon'"'"'s to count
+	docker exec $PROJECT-web kill -TERM 1 &&
+	daemon_wait_log engine.log "unit web: stopped (exit 0); restarted by the engine (1 time) (failure 1 of 3)" 30 &&
+	test "$(container_field $PROJECT-web {{.RestartCount}})" -ge 1 &&
+	daemon_wait_log engine.log "unit web is ready again" 30
+'
+
+test_expect_success 'without a daemon, enable edits the state directory itself' '
+	test_grep "\"failures\":[[:space:]]*1" $STATE/units.json &&
+	$RC --state-dir $STATE enable web >out &&
+	test_grep "enabled .web." out &&
+	! grep -q "\"failures\":[[:space:]]*1" $STATE/units.json
+'
+
+test_expect_success 'a rollout that never becomes healthy is rolled back; retry tries it again' '
+	test_when_finished daemon_kill &&
+	daemon_start rollback.log --repo $M &&
+	daemon_wait_log rollback.log "boot convergence complete" &&
+	good=$(git -C $M rev-parse HEAD) &&
+	sed -i "s/env: {ROLE: web}/env: {ROLE: web, HEALTH: never}/" $M/settings.yaml &&
+	repo_commit $M "web never healthy" &&
+	bad=$(git -C $M rev-parse HEAD) &&
+	daemon_wait_log rollback.log "rollout of $(echo $bad | cut -c1-12) failed" 60 &&
+	daemon_wait_log rollback.log "rolled back to $(echo $good | cut -c1-12)" 60 &&
+	test "$(container_field $PROJECT-web "{{index .Config.Labels \"io.reconciler.commit\"}}")" = $good &&
+	! container_field $PROJECT-web "{{.Config.Env}}" | grep -q HEALTH=never &&
+	wait_for "test \"\$(container_field $PROJECT-web {{.State.Health.Status}})\" = healthy" 30 &&
+	test_grep "$bad" $STATE/applied.json &&
+	test_grep "\"last_good\":[[:space:]]*\"$good\"" $STATE/applied.json &&
+	grep "\"action\":\"rollback\"" $STATE/journal.jsonl | test_grep "\"result\":\"ok\"" &&
+	sleep 3 &&
+	test "$(grep -c "rollout of $(echo $bad | cut -c1-12) failed" rollback.log)" = 1 &&
+	$RC --state-dir $STATE retry $(echo $bad | cut -c1-8) >retry.out &&
+	test_grep "will retry $(echo $bad | cut -c1-12)" retry.out &&
+	wait_for "test \$(grep -c \"rollout of $(echo $bad | cut -c1-12) failed\" rollback.log) = 2" 60 &&
+	daemon_wait_log rollback.log "rolled back to $(echo $good | cut -c1-12) (" 60 &&
+	sed -i "s/, HEALTH: never//; s/ROLE: web/ROLE: web2/" $M/settings.yaml &&
+	repo_commit $M "web fixed" &&
+	fixed=$(git -C $M rev-parse HEAD) &&
+	daemon_wait_log rollback.log "commit $(echo $fixed | cut -c1-12) converged" 60 &&
+	container_field $PROJECT-web "{{.Config.Env}}" | test_grep ROLE=web2
+'
+
+test_done
