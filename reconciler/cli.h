@@ -53,6 +53,16 @@ struct rc_desired;
  */
 int cli_load_desired(const struct cli_opts *o, struct source_files *files, struct rc_desired **ret_desired);
 
+struct plan;
+struct apply_result;
+/*
+ * Print a plan's conflicts to stderr ("nothing was changed"); returns 1 if
+ * there were any, 0 otherwise.  Print the failed and skipped steps of an
+ * apply under the heading "<what> failed for N units:"; returns 1 if any.
+ */
+int cli_report_conflicts(const struct plan *p);
+int cli_report_failures(const struct apply_result *ar, const char *what);
+
 /* plan / apply / status (cmd_apply.c) */
 int cmd_plan(const struct cli_opts *o);
 int cmd_apply(const struct cli_opts *o);

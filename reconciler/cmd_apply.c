@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "converge.h"
 #include "docker.h"
+#include "drift.h"
 #include "manifest.h"
 #include "observe.h"
 #include "planfile.h"
@@ -73,14 +74,30 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
-	if (s->cv.plan.nconflicts) {
-		for (size_t i = 0; i < s->cv.plan.nconflicts; i++)
-			fprintf(stderr, "reconciler: conflict: %s\n", s->cv.plan.conflicts[i]);
-		fprintf(stderr, "reconciler: %zu conflict%s with objects reconciler does not manage; nothing was changed\n",
-			s->cv.plan.nconflicts, s->cv.plan.nconflicts == 1 ? "" : "s");
-		return 1;
-	}
-	return 0;
+	return cli_report_conflicts(&s->cv.plan);
+}
+
+int cli_report_conflicts(const struct plan *p)
+{
+	if (!p->nconflicts)
+		return 0;
+	for (size_t i = 0; i < p->nconflicts; i++)
+		fprintf(stderr, "reconciler: conflict: %s\n", p->conflicts[i]);
+	fprintf(stderr, "reconciler: %zu conflict%s with objects reconciler does not manage; nothing was changed\n",
+		p->nconflicts, p->nconflicts == 1 ? "" : "s");
+	return 1;
+}
+
+int cli_report_failures(const struct apply_result *ar, const char *what)
+{
+	if (!ar->nfailed)
+		return 0;
+	fprintf(stderr, "reconciler: %s failed for %zu unit%s:\n", what, ar->nfailed, ar->nfailed == 1 ? "" : "s");
+	for (size_t i = 0; i < ar->nsteps; i++)
+		if (ar->steps[i].status == APPLY_FAILED || ar->steps[i].status == APPLY_SKIPPED)
+			fprintf(stderr, "  %-8s %s: %s\n", apply_status_name(ar->steps[i].status), ar->steps[i].what,
+				ar->steps[i].msg ? ar->steps[i].msg : "");
+	return 1;
 }
 
 static void print_stats(const struct session *s, const struct apply_result *ar)
@@ -194,12 +211,7 @@ int cmd_apply(const struct cli_opts *o)
 		fprintf(stderr, "reconciler: saving state: %s\n", err.msg);
 		rc = 1;
 	}
-	if (ar.nfailed) {
-		fprintf(stderr, "reconciler: apply failed for %zu unit%s:\n", ar.nfailed, ar.nfailed == 1 ? "" : "s");
-		for (size_t i = 0; i < ar.nsteps; i++)
-			if (ar.steps[i].status == APPLY_FAILED || ar.steps[i].status == APPLY_SKIPPED)
-				fprintf(stderr, "  %-8s %s: %s\n", apply_status_name(ar.steps[i].status), ar.steps[i].what,
-					ar.steps[i].msg ? ar.steps[i].msg : "");
+	if (cli_report_failures(&ar, "apply")) {
 		rc = 1;
 	} else if (s.cv.plan.n && !o->quiet) {
 		printf("Applied: %zu step%s", ar.nsteps, ar.nsteps == 1 ? "" : "s");
@@ -234,6 +246,11 @@ int cmd_status(const struct cli_opts *o)
 	const char *applied = state_get_last_applied(s.st);
 	printf("project %s, manifests at %s, last applied %.12s\n", s.d->settings.project,
 	       s.d->commit ? s.d->commit : o->dir, applied ? applied : "never");
+	struct buf drift = BUF_INIT;
+	struct rc_err derr;
+	if (drift_last_summary(s.st, &drift, &derr) == 0 && drift.len)
+		printf("%s\n", buf_cstr(&drift));
+	buf_release(&drift);
 	printf("%-24s %-28s %-10s %-10s %-12s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "SPEC");
 	for (size_t i = 0; i < s.d->nunits; i++) {
 		const struct rc_unit *u = &s.d->units[i];

@@ -3,6 +3,7 @@
  * drift.c; --fix converges with the same building blocks as apply
  * (observe, state_allocate, planner_plan, apply_run).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "apply.h"
 #include "buf.h"
 #include "cli.h"
+#include "converge.h"
 #include "docker.h"
 #include "drift.h"
 #include "observe.h"
@@ -34,62 +36,35 @@ static bool use_color(const struct cli_opts *o)
  * Converge d like apply, with the drift in rep made visible to the planner.
  * Returns 0 when every step succeeded, 1 otherwise (after printing why).
  */
+static void overlay(struct plan_observed *o, void *ctx)
+{
+	drift_overlay_observed(ctx, o);
+}
+
+/* --fix: converge like apply, with the drifted fields made visible to the planner. */
 static int fix(const struct cli_opts *o, struct dk_client *c, struct rc_state *st, struct rc_desired *d,
 	       const struct drift_report *rep)
 {
 	struct rc_err err = { "" };
-	struct observation obs = { 0 };
-	struct plan plan = { 0 };
+	struct converge cv = { 0 };
 	struct apply_result ar = { 0 };
 	int rc = 1;
-	if (observe(c, d->settings.project, d, st, &obs, &err) < 0) {
-		fail("observing the engine", &err);
+	if (converge_plan_adjusted(&cv, d, c, st, overlay, (void *)(uintptr_t)rep, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
 		goto out;
 	}
-	if (state_allocate(st, d, &obs.alloc, &err) < 0) {
-		fail("allocating ports and subnets", &err);
+	if (cli_report_conflicts(&cv.plan))
 		goto out;
-	}
-	const char **ids = xcalloc(obs.plan.ncontainers + 1, sizeof(char *));
-	for (size_t i = 0; i < obs.plan.ncontainers; i++)
-		ids[i] = obs.plan.containers[i].id;
-	state_prune_inplace(st, ids, obs.plan.ncontainers);
-	free(ids);
-	drift_overlay_observed(rep, &obs.plan);
-	if (planner_plan(d, &obs.plan, &plan, &err) < 0) {
-		fail("planning", &err);
-		goto out;
-	}
-	if (plan.nconflicts) {
-		for (size_t i = 0; i < plan.nconflicts; i++)
-			fprintf(stderr, "reconciler: conflict: %s\n", plan.conflicts[i]);
-		fprintf(stderr, "reconciler: %zu conflict%s with objects reconciler does not manage; nothing was changed\n",
-			plan.nconflicts, plan.nconflicts == 1 ? "" : "s");
-		goto out;
-	}
 	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet && !o->json && !o->markdown };
-	if (plan.n)
-		apply_run(c, d, &plan, st, &ao, &ar);
-	if (d->commit) {
-		state_set_last_applied(st, d->commit);
-		if (ar.nfailed == 0)
-			state_set_last_good(st, d->commit);
-	}
+	converge_apply(&cv, c, st, &ao, &ar);
 	rc = 0;
 	if (state_save(st, &err) < 0)
 		rc = fail("saving state", &err);
-	if (ar.nfailed) {
-		fprintf(stderr, "reconciler: drift --fix failed for %zu unit%s:\n", ar.nfailed, ar.nfailed == 1 ? "" : "s");
-		for (size_t i = 0; i < ar.nsteps; i++)
-			if (ar.steps[i].status == APPLY_FAILED || ar.steps[i].status == APPLY_SKIPPED)
-				fprintf(stderr, "  %-8s %s: %s\n", apply_status_name(ar.steps[i].status), ar.steps[i].what,
-					ar.steps[i].msg ? ar.steps[i].msg : "");
+	if (cli_report_failures(&ar, "drift --fix"))
 		rc = 1;
-	}
 out:
 	apply_result_release(&ar);
-	plan_release(&plan);
-	observation_release(&obs);
+	converge_release(&cv);
 	return rc;
 }
 

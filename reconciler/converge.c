@@ -54,6 +54,12 @@ int converge_load(const struct converge_source *src, const char *rev, struct sou
 int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
 		  struct rc_err *err)
 {
+	return converge_plan_adjusted(cv, d, c, st, NULL, NULL, err);
+}
+
+int converge_plan_adjusted(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+			   void (*adjust)(struct plan_observed *o, void *ctx), void *ctx, struct rc_err *err)
+{
 	memset(cv, 0, sizeof(*cv));
 	cv->d = d;
 	int64_t t = now_ns();
@@ -70,6 +76,8 @@ int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c
 		state_prune_inplace(st, ids, cv->obs.plan.ncontainers);
 		free(ids);
 	}
+	if (adjust)
+		adjust(&cv->obs.plan, ctx);
 	if (planner_plan(d, &cv->obs.plan, &cv->plan, err) < 0)
 		return rc_err_prefix(err, "planning");
 	cv->t_plan = now_ns() - t;

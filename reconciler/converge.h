@@ -66,6 +66,12 @@ struct converge {
  */
 int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
 		  struct rc_err *err);
+/*
+ * The same, calling adjust(&cv->obs.plan, ctx) between observing and
+ * planning (drift --fix makes drifted fields visible to the planner there).
+ */
+int converge_plan_adjusted(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+			   void (*adjust)(struct plan_observed *o, void *ctx), void *ctx, struct rc_err *err);
 
 /*
  * Keep only the actions for which keep(action, ctx) is true; the others move

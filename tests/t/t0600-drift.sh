@@ -276,4 +276,10 @@ test_expect_success 'a stopped unit that should be stopped is no drift; one runn
 	drift_is want
 '
 
+test_expect_success 'status shows the last drift check' '
+	$RC --repo $M status >status.out;
+	test_grep "^last drift check [0-9T:-]*Z (commit [0-9a-f]*): " status.out &&
+	! grep -q "no drift" status.out
+'
+
 test_done
