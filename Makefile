@@ -70,8 +70,8 @@ deps:
 
 # The whole suite: what .ci/run calls.
 test: deps
-	$(MAKE) BUILD=test check-build
-	$(MAKE) fuzz-build
+	$(MAKE) -j2 BUILD=test check-build
+	$(MAKE) -j2 fuzz-build
 	sh tests/lib/run-tests.sh
 
 unit:
@@ -89,10 +89,15 @@ example: deps
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -Ireconciler
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard reconciler/*.h)
-	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+FUZZ_CFLAGS := $(CSTD) -O1 -g -fno-sanitize-recover=all $(PKG_CFLAGS) -Ireconciler
+FUZZ_OBJ := $(LIB_SRC:reconciler/%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: reconciler/%.c $(wildcard reconciler/*.h)
+	@mkdir -p build/fuzz/obj
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/lib.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c build/fuzz/lib.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/lib.a $(LDLIBS_ALL)
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	sh tests/lib/fuzz.sh $(FUZZ_SECONDS)
