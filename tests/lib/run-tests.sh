@@ -26,4 +26,4 @@ export RC_TOP
 if [ $# -eq 0 ]; then
 	set -- build/test/unit/*.t tests/t/*.sh
 fi
-prove --exec '' --timer -j "${TEST_JOBS:-2}" "$@"
+prove --exec '' --timer --failures --comments -j "${TEST_JOBS:-2}" "$@"

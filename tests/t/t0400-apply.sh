@@ -6,7 +6,7 @@ in-place updates, recreates of exactly what changed, removal, failures, idempote
 # A repository: one shared db (slow to become healthy), a template with an
 # app (http health) and a worker, two customers.  Ports from a range no one
 # else in the suite uses.
-base=$((21000 + ($$ % 50) * 20))
+base=21000
 M=$TRASH/repo
 write_manifests() {
 	mkdir -p $M/customers &&

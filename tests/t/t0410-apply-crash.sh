@@ -8,7 +8,7 @@ ports and subnets consistent with the state, then zero mutating calls'
 # the customer port, connected to the shared network after create) and a
 # worker that waits for the app to be healthy.  Ports and subnets from
 # ranges no other script uses.
-base=$((23000 + ($$ % 50) * 20))
+base=23000
 pool=10.221.0.0/16
 M=$TRASH/repo
 CONVERGED="python3 $RC_TOP/tests/lib/converged.py"

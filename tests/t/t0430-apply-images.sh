@@ -3,7 +3,7 @@ test_description='apply and images: a missing image is pulled from a registry (w
 an unpullable one fails only its unit, a moved tag recreates its users'
 . "$(dirname "$0")/../lib/test-lib.sh"
 
-base=$((23000 + ($$ % 50) * 10))
+base=23500
 M=$TRASH/repo
 REG_IMAGE=$RC_TEST_REGISTRY/$PROJECT/app:1
 MOVING=$PROJECT/moving:latest
