@@ -1093,6 +1093,7 @@ int daemon_run(const struct daemon_opts *o)
 			say("warning: first fetch from %s failed: %s", o->remote, err.msg);
 	}
 	struct watch_opts wo = WATCH_OPTS_DEFAULT;
+	wo.inotify = !o->no_inotify;
 	if (o->poll_interval_ns > 0)
 		wo.poll_interval_ms = (int)(o->poll_interval_ns / NS_PER_MS) > 0 ? (int)(o->poll_interval_ns / NS_PER_MS) : 1;
 	if (watch_open(o->repo, dm.follow, &wo, &dm.w, &err) < 0) {

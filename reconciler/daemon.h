@@ -60,6 +60,7 @@ struct daemon_opts {
 	int64_t fetch_interval_ns;   /* 0: 60 s */
 	int64_t stable_ns;           /* ready this long resets a counter; 0: 10 min */
 	int parallel;                /* apply workers; 0: default */
+	bool no_inotify;             /* the branch watch polls only (watch.h) */
 	bool quiet;                  /* no per-step lines on stdout */
 };
 
