@@ -90,6 +90,9 @@ test_expect_success 'a crash loop under unless-stopped is disabled after max_fai
 	daemon_wait_log loop.log "unit looper disabled after 3 consecutive failures, last: crashed with exit code 1" 60 &&
 	wait_for "test \"\$(container_field $PROJECT-looper {{.State.Status}})\" = exited" 30 &&
 	test "$(container_field $PROJECT-looper {{.RestartCount}})" -ge 2 &&
+	: every failure counted is an engine restart, none a repair of its own, none counted twice &&
+	test "$(grep -c "unit looper: .*(failure [0-9]* of 3)" loop.log)" = 3 &&
+	test "$(grep -c "unit looper: crashed with exit code 1; restarted by the engine" loop.log)" = 3 &&
 	test_expect_code 2 $RC --state-dir $STATE --repo $M status >status.out 2>&1 &&
 	test_grep "^looper .*exited.*(disabled by the daemon)" status.out &&
 	grep "\"action\":\"disable\"" $STATE/journal.jsonl | test_grep "\"unit\":\"looper\"" &&
