@@ -286,6 +286,11 @@ static int stop_remove(struct dk_client *c, const char *id, int64_t grace_ns, st
 
 /* ---- waiting for a unit ------------------------------------------------- */
 
+bool apply_interrupted(const struct apply_opts *o)
+{
+	return o->interrupted && o->interrupted(o->interrupted_ctx);
+}
+
 static int64_t unit_bound_ns(const struct rc_unit *u, const struct apply_opts *o)
 {
 	if (o->rollout_timeout_ns > 0)
@@ -377,7 +382,12 @@ static int wait_ready(struct dk_client *c, const struct rc_unit *u, const char *
 		if (now_ns() - t0 > bound)
 			return rc_errf(err, "'%s' not %s after %.0fs (%s)", u->container,
 				       want_health ? "healthy" : "completed", (double)bound / 1e9, why);
-		sleep_ms(poll_ms);
+		for (int64_t slept = 0; slept < poll_ms; slept += 250) {
+			if (apply_interrupted(o))
+				return rc_errf(err, "interrupted while waiting for '%s' to be %s (%s)", u->container,
+					       want_health ? "healthy" : "completed", why);
+			sleep_ms(poll_ms - slept < 250 ? poll_ms - slept : 250);
+		}
 	}
 }
 
@@ -453,6 +463,10 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 	int64_t t0 = now_ns();
 	char note[256] = "";
 
+	if (apply_interrupted(r->o)) {
+		rc_errf(err, "interrupted before '%s'", u->container);
+		goto fail;
+	}
 	if (wait_idle_deps(r, c, u, err) < 0)
 		goto fail;
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
@@ -613,6 +627,28 @@ static enum rc_dep_cond needed_condition(const struct rc_desired *d, const struc
 	return need;
 }
 
+/* See apply_opts.wait_unchanged. */
+static void wait_unchanged(struct run *r, struct dk_client *c, const struct plan *p)
+{
+	for (size_t i = 0; i < r->d->nunits; i++) {
+		const struct rc_unit *u = &r->d->units[i];
+		if (!u->running || u->health.kind == RC_HEALTH_NONE || state_is_disabled(r->st, u->id, NULL))
+			continue;
+		bool has_work = false;
+		for (size_t k = 0; k < p->n && !has_work; k++)
+			has_work = p->v[k].unit && strcmp(p->v[k].unit, u->id) == 0;
+		if (has_work)
+			continue;
+		int64_t t0 = now_ns();
+		char note[128];
+		struct rc_err err = { "" };
+		if (wait_ready(c, u, u->container, RC_DEP_STARTED, r->o, note, sizeof note, &err) < 0) {
+			_cleanup_free_ char *what = xasprintf("= %s", u->id);
+			record(r, what, u->id, APPLY_FAILED, err.msg, now_ns() - t0);
+		}
+	}
+}
+
 int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan *p,
 	      struct rc_state *st, const struct apply_opts *o, struct apply_result *ret)
 {
@@ -716,6 +752,8 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		free(names);
 		sched_graph_release(&g);
 	}
+	if (o->wait_unchanged)
+		wait_unchanged(&r, c, p);
 	ret->phase_ns[2] = now_ns() - t;
 
 	/* 4. networks no longer wanted */

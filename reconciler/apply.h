@@ -42,7 +42,28 @@ struct apply_opts {
 	                                 and RECONCILER_PULL_BACKOFF_MS (first delay, tripled each time),
 	                                 else the client's defaults (3 retries at 5 s, 15 s, 45 s) */
 	bool progress;                /* print a line per finished step to stdout */
+	/*
+	 * NULL, or asked (from any worker thread) before each unit's job and
+	 * at every turn of a wait for a unit (at least every 250 ms): when it
+	 * returns true the wait ends and the job fails with "interrupted", so
+	 * a stop request does not sit out a health wait of minutes.  What was
+	 * already started stays as it is.
+	 */
+	bool (*interrupted)(void *ctx);
+	void *interrupted_ctx;
+	/*
+	 * After the rollout, also wait for every unit desired running, with a
+	 * health check, not disabled and without work in the plan, to be
+	 * ready (a failure is a failed step "= UNIT").  For converging again
+	 * to a commit whose rollout was cut short (stop request, crash): its
+	 * containers are current, so the plan has nothing to wait for, yet
+	 * nobody saw them healthy.
+	 */
+	bool wait_unchanged;
 };
+
+/* o->interrupted says stop (false without one). */
+bool apply_interrupted(const struct apply_opts *o);
 
 enum apply_status { APPLY_OK = 0, APPLY_FAILED, APPLY_SKIPPED, APPLY_AWAITING };
 

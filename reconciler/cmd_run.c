@@ -41,6 +41,7 @@ int cmd_run(const struct cli_opts *o)
 		.fetch_interval_ns = (int64_t)(o->fetch_interval * NS_PER_S),
 		.stable_ns = (int64_t)(o->stable_period * NS_PER_S),
 		.parallel = o->parallel,
+		.no_inotify = o->no_inotify,
 		.quiet = o->quiet,
 	};
 	return daemon_run(&d);

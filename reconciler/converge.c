@@ -103,7 +103,7 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		   struct apply_result *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	if (cv->plan.n)
+	if (cv->plan.n || o->wait_unchanged)
 		apply_run(c, cv->d, &cv->plan, st, o, ret);
 	if (cv->d->commit) {
 		state_set_last_applied(st, cv->d->commit);

@@ -80,7 +80,7 @@ int converge_plan_adjusted(struct converge *cv, struct rc_desired *d, struct dk_
 void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action *a, void *ctx), void *ctx);
 
 /*
- * Run cv->plan (when it has actions) with apply_run(), then record: the
+ * Run cv->plan (when it has actions, or o->wait_unchanged) with apply_run(), then record: the
  * commit becomes the last applied one, and the last good one when no step
  * failed (nothing is recorded for a plain directory).  ret is always
  * filled (release it with apply_result_release()).  Returns 0 when every

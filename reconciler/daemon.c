@@ -166,7 +166,25 @@ static bool keep_unit(const struct plan_action *a, void *ctx)
 	return a->kind == PLAN_NET_CREATE || (a->unit && strcmp(a->unit, ou->unit) == 0);
 }
 
-enum conv_result { CONV_OK = 0, CONV_TRANSIENT, CONV_CONFLICT, CONV_FAILED };
+enum conv_result { CONV_OK = 0, CONV_TRANSIENT, CONV_CONFLICT, CONV_FAILED, CONV_INTERRUPTED };
+
+static void read_signals(struct daemon *dm);
+
+/*
+ * apply's interruption check (apply.h), called from its worker threads while
+ * the main thread waits for the apply: SIGTERM or SIGINT pending.  The
+ * signals stay blocked and queued for the signalfd; nothing is consumed here.
+ */
+static bool stop_pending(void *ctx)
+{
+	const struct daemon *dm = ctx;
+	sigset_t set;
+	if (dm->stop)
+		return true;
+	if (sigpending(&set) < 0)
+		return false;
+	return sigismember(&set, SIGTERM) == 1 || sigismember(&set, SIGINT) == 1;
+}
 
 /*
  * Plan d against the engine (keeping only what keep lets through, after
@@ -175,7 +193,7 @@ enum conv_result { CONV_OK = 0, CONV_TRANSIENT, CONV_CONFLICT, CONV_FAILED };
  */
 static enum conv_result converge_desired(struct daemon *dm, struct rc_desired *d,
 					 bool (*keep)(const struct plan_action *, void *), void *ctx,
-					 bool self_heal, struct buf *msg, size_t *ret_steps)
+					 bool self_heal, bool verify, struct buf *msg, size_t *ret_steps)
 {
 	struct converge cv;
 	struct rc_err err = { "" };
@@ -200,10 +218,11 @@ static enum conv_result converge_desired(struct daemon *dm, struct rc_desired *d
 			if (cv.plan.v[i].kind == PLAN_START)
 				cv.plan.v[i].protected_ = false;
 	}
-	struct apply_opts ao = { .parallel = dm->o->parallel, .progress = !dm->o->quiet };
+	struct apply_opts ao = { .parallel = dm->o->parallel, .progress = !dm->o->quiet,
+				 .interrupted = stop_pending, .interrupted_ctx = dm, .wait_unchanged = verify };
 	struct apply_result ar;
 	if (converge_apply(&cv, dm->c, dm->st, &ao, &ar) < 0) {
-		res = CONV_FAILED;
+		res = stop_pending(dm) ? CONV_INTERRUPTED : CONV_FAILED;
 		size_t k = 0;
 		for (size_t i = 0; i < ar.nsteps; i++) {
 			const struct apply_step *s = &ar.steps[i];
@@ -217,6 +236,8 @@ static enum conv_result converge_desired(struct daemon *dm, struct rc_desired *d
 		*ret_steps = ar.nsteps;
 	apply_result_release(&ar);
 	converge_release(&cv);
+	if (res == CONV_INTERRUPTED)
+		read_signals(dm);  /* sets dm->stop */
 	return res;
 }
 
@@ -264,10 +285,13 @@ static bool rollback(struct daemon *dm, const char *bad)
 		journal(dm, lg, "rollback", NULL, "failed", buf_cstr(&msg));
 	} else {
 		size_t nsteps = 0;
-		enum conv_result r = converge_desired(dm, d, NULL, NULL, false, &msg, &nsteps);
+		enum conv_result r = converge_desired(dm, d, NULL, NULL, false, false, &msg, &nsteps);
 		if (r == CONV_OK) {
 			say("rolled back to %.12s (%zu step%s)", lg, nsteps, nsteps == 1 ? "" : "s");
 			journal(dm, lg, "rollback", NULL, "ok", bad);
+		} else if (r == CONV_INTERRUPTED) {
+			say("rollback to %.12s interrupted: %s", lg, buf_cstr(&msg));
+			journal(dm, lg, "rollback", NULL, "interrupted", buf_cstr(&msg));
 		} else {
 			say("rollback to %.12s did not fully succeed: %s", lg, buf_cstr(&msg));
 			journal(dm, lg, "rollback", NULL, "failed", buf_cstr(&msg));
@@ -308,8 +332,14 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 		}
 		goto out;
 	}
+	/*
+	 * Applied before but never seen good: its rollout was cut short (a stop
+	 * request, a crash) after its containers were made, so planning finds
+	 * nothing to do.  Wait for their health all the same.
+	 */
+	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
 	size_t nsteps = 0;
-	enum conv_result r = converge_desired(dm, d, NULL, NULL, false, &msg, &nsteps);
+	enum conv_result r = converge_desired(dm, d, NULL, NULL, false, verify, &msg, &nsteps);
 	switch (r) {
 	case CONV_OK:
 		say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
@@ -328,6 +358,11 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 		fprintf(stderr, "%s\n", buf_cstr(&msg));
 		say("commit %.12s conflicts with objects reconciler does not manage: nothing changed", commit);
 		mark_failed(dm, commit, "plan", buf_cstr(&msg));
+		break;
+	case CONV_INTERRUPTED:
+		/* a stop request is no verdict on the commit: the next start converges to it again */
+		say("rollout of %.12s interrupted: %s", commit, buf_cstr(&msg));
+		journal(dm, commit, "rollout", NULL, "interrupted", buf_cstr(&msg));
 		break;
 	case CONV_FAILED:
 		say("rollout of %.12s failed: %s", commit, buf_cstr(&msg));
@@ -776,7 +811,7 @@ static void act(struct daemon *dm, size_t i)
 	struct only_unit ou = { u->id };
 	struct buf msg = BUF_INIT;
 	size_t nsteps = 0;
-	enum conv_result r = converge_desired(dm, dm->cur, keep_unit, &ou, true, &msg, &nsteps);
+	enum conv_result r = converge_desired(dm, dm->cur, keep_unit, &ou, true, false, &msg, &nsteps);
 	if (r == CONV_OK) {
 		journal(dm, cur_commit(dm), a == ACT_RESTART ? "restart" : "repair", u->id, "ok", rt->reason);
 		rt->http_streak = 0;
@@ -787,6 +822,9 @@ static void act(struct daemon *dm, size_t i)
 		say("unit %s: cannot act now: %s", u->id, buf_cstr(&msg));
 		rt->pending = a;
 		rt->due = now_ns() + 2 * NS_PER_S;
+	} else if (r == CONV_INTERRUPTED) {
+		say("unit %s: %s interrupted: %s", u->id, a == ACT_RESTART ? "restart" : "repair", buf_cstr(&msg));
+		rt->pending = a;
 	} else {
 		count_failure(dm, u, rt, 1, buf_cstr(&msg), ACT_CONVERGE);
 	}
@@ -975,11 +1013,13 @@ static void loop(struct daemon *dm)
 			dm->head_check = false;
 			check_head(dm, false, "new commit");
 		}
+		if (dm->stop)
+			break;
 		if (dm->converge_cur && dm->cur) {
 			dm->converge_cur = false;
 			struct buf msg = BUF_INIT;
 			size_t nsteps = 0;
-			if (converge_desired(dm, dm->cur, NULL, NULL, false, &msg, &nsteps) != CONV_OK)
+			if (converge_desired(dm, dm->cur, NULL, NULL, false, false, &msg, &nsteps) != CONV_OK)
 				say("converging %.12s: %s", cur_commit(dm), buf_cstr(&msg));
 			else if (nsteps)
 				say("converged %.12s (%zu step%s)", cur_commit(dm), nsteps, nsteps == 1 ? "" : "s");
@@ -1053,6 +1093,7 @@ int daemon_run(const struct daemon_opts *o)
 			say("warning: first fetch from %s failed: %s", o->remote, err.msg);
 	}
 	struct watch_opts wo = WATCH_OPTS_DEFAULT;
+	wo.inotify = !o->no_inotify;
 	if (o->poll_interval_ns > 0)
 		wo.poll_interval_ms = (int)(o->poll_interval_ns / NS_PER_MS) > 0 ? (int)(o->poll_interval_ns / NS_PER_MS) : 1;
 	if (watch_open(o->repo, dm.follow, &wo, &dm.w, &err) < 0) {
@@ -1084,8 +1125,13 @@ int daemon_run(const struct daemon_opts *o)
 			"commit %.12s, %zu unit%s, %zu network%s, %zu disabled", cur_commit(&dm) ? cur_commit(&dm) : "(none)",
 			dm.cur ? dm.cur->nunits : 0, dm.cur && dm.cur->nunits == 1 ? "" : "s",
 			dm.cur ? dm.cur->nnetworks : 0, dm.cur && dm.cur->nnetworks == 1 ? "" : "s", nd);
-		say("boot convergence complete: %s", summary);
-		journal(&dm, cur_commit(&dm), "boot", NULL, "ok", summary);
+		if (dm.stop) {
+			say("boot convergence interrupted: %s", summary);
+			journal(&dm, cur_commit(&dm), "boot", NULL, "interrupted", summary);
+		} else {
+			say("boot convergence complete: %s", summary);
+			journal(&dm, cur_commit(&dm), "boot", NULL, "ok", summary);
+		}
 		save(&dm);
 	}
 	events_open(&dm);

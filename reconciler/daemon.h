@@ -4,8 +4,11 @@
  *
  * Owns: the daemon's loop and its decisions.  One thread, one poll loop over
  * the branch watch (watch.h), the engine's event stream (docker.h), a
- * signalfd (SIGTERM/SIGINT: finish the current step and exit 0; SIGHUP:
- * re-read the manifests and converge) and timers (periodic check, pending
+ * signalfd (SIGTERM/SIGINT: finish the current engine call and exit 0 — a
+ * health wait of a rollout is interrupted (apply_opts.interrupted), the
+ * rollout is neither marked failed nor rolled back, and converging to that
+ * commit again waits for the health of what it had made; SIGHUP: re-read
+ * the manifests and converge) and timers (periodic check, pending
  * restarts, http probes, fetches, requests).  Convergence itself is
  * converge.h's; the daemon decides when and what.
  *
@@ -60,6 +63,7 @@ struct daemon_opts {
 	int64_t fetch_interval_ns;   /* 0: 60 s */
 	int64_t stable_ns;           /* ready this long resets a counter; 0: 10 min */
 	int parallel;                /* apply workers; 0: default */
+	bool no_inotify;             /* the branch watch polls only (watch.h) */
 	bool quiet;                  /* no per-step lines on stdout */
 };
 

@@ -60,6 +60,7 @@ static void usage(FILE *f)
 		   "  --json            machine-readable output\n"
 		   "run options (durations in seconds):\n"
 		   "  --poll-interval S   polling fallback of the branch watch (default 2)\n"
+		   "  --no-inotify        notice commits by polling only (NFS and the like)\n"
 		   "  --check-interval S  periodic check of every unit (default 30)\n"
 		   "  --stable-period S   ready this long resets a unit's failure counter (default 600)\n"
 		   "  --remote URL        fetch the branch from URL into --repo (created bare if missing)\n"
@@ -71,7 +72,7 @@ static void usage(FILE *f)
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
        OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_STABLE, OPT_FETCH,
-       OPT_REMOTE, OPT_BRANCH };
+       OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY };
 
 /* A duration in seconds (decimals allowed), >= 0. */
 static int parse_seconds(const char *opt, const char *s, double *ret)
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
 		{ "fetch-interval", required_argument, NULL, OPT_FETCH },
 		{ "remote", required_argument, NULL, OPT_REMOTE },
 		{ "branch", required_argument, NULL, OPT_BRANCH },
+		{ "no-inotify", no_argument, NULL, OPT_NO_INOTIFY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -143,6 +145,7 @@ int main(int argc, char **argv)
 		case OPT_FETCH: if (parse_seconds("fetch-interval", optarg, &o.fetch_interval) < 0) return 1; break;
 		case OPT_REMOTE: o.remote = optarg; break;
 		case OPT_BRANCH: o.branch = optarg; break;
+		case OPT_NO_INOTIFY: o.no_inotify = true; break;
 		case 'v': o.verbose++; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;

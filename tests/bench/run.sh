@@ -8,8 +8,10 @@
 #     otherwise a loop timed with date +%s%N; median of the runs);
 #   - peak RSS of each (/usr/bin/time -v, "Maximum resident set size").
 # Targets: <= 100 ms and <= 20 MiB.  Then tests/bench/apply.sh (plan and
-# apply against the engine; BENCH_APPLY=0 skips it).  Prints Markdown blocks
-# to paste into docs/performance.md ("Loading manifests", "Plan and apply");
+# apply against the engine; BENCH_APPLY=0 skips it) and tests/bench/daemon.sh
+# (commit-to-converged latency of `reconciler run`; BENCH_DAEMON=0 skips it).
+# Prints Markdown blocks to paste into docs/performance.md ("Loading
+# manifests", "Plan and apply", "Daemon");
 # exits 1 if a target is missed (BENCH_NO_FAIL=1: always 0).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -102,6 +104,12 @@ EOT
 if [ "${BENCH_APPLY:-1}" != 0 ]; then
 	echo
 	RC_BENCH=$rc BENCH_NO_FAIL= sh "$top/tests/bench/apply.sh" all || fail=1
+fi
+# The daemon: commit-to-converged latency (tests/bench/daemon.sh).
+# BENCH_DAEMON=0 skips it.
+if [ "${BENCH_DAEMON:-1}" != 0 ]; then
+	echo
+	RC_BENCH=$rc BENCH_NO_FAIL= sh "$top/tests/bench/daemon.sh" || fail=1
 fi
 [ -n "${BENCH_NO_FAIL:-}" ] && exit 0
 exit $fail

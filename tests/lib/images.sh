@@ -1,20 +1,27 @@
 #!/bin/sh
 # Build the test images locally (no registry is reachable): a root made from
-# busybox-static, imported with `docker import`.  Rebuilt only when missing.
+# busybox-static, imported with `docker import`.  Rebuilt when missing or
+# when its label io.reconciler.test-image-version differs from
+# TEST_IMAGE_VERSION below (bump it whenever /app/run changes, so an image
+# left by an older checkout is replaced).
 #
 # The image runs /app/run, an HTTP server (busybox httpd) on $PORT (8080)
 # serving /health and /version.  Behaviour is set with environment variables:
 #   HEALTH=ok            /health answers 200 (default)
 #   HEALTH=never         /health never answers 200
 #   HEALTH=fail-after:N  /health answers 200 for N seconds, then 404
-#   EXIT_CODE=N          exit with code N at once
+#   EXIT_CODE=N          exit with code N at once (or after EXIT_AFTER)
+#   EXIT_AFTER=N         serve for N seconds, then exit with EXIT_CODE (default 1)
 #   START_DELAY=N        sleep N seconds before serving
 #   IGNORE_TERM=1        ignore SIGTERM (to test stop grace periods)
 #   MODE=sleep           no server: just wait for a signal (a "worker")
+#   MODE=oom             (after START_DELAY) grow memory until the kernel
+#                        kills the container (give it a memory limit)
 # Tags: reconciler-test/app:1 and :2 differ in content (/app/VERSION).
 set -eu
 TEST_IMAGE_REPO=${TEST_IMAGE_REPO:-reconciler-test/app}
 DOCKER=${DOCKER:-docker}
+TEST_IMAGE_VERSION=2
 
 build_root() {
 	root=$1
@@ -31,7 +38,7 @@ build_root() {
 	echo "$version" >"$root/app/VERSION"
 	cat >"$root/app/run" <<'RUN'
 #!/bin/sh
-if [ -n "${EXIT_CODE:-}" ]; then
+if [ -n "${EXIT_CODE:-}" ] && [ -z "${EXIT_AFTER:-}" ]; then
 	echo "run: exiting with code $EXIT_CODE"
 	exit "$EXIT_CODE"
 fi
@@ -48,6 +55,11 @@ fi
 if [ "${MODE:-http}" = sleep ]; then
 	while :; do sleep 3600 & HPID=$!; wait $HPID; done
 fi
+if [ "${MODE:-http}" = oom ]; then
+	echo "run: growing memory until killed"
+	a=x
+	while :; do a="$a$a"; done
+fi
 mkdir -p /tmp/www
 cp /app/VERSION /tmp/www/version
 env | grep -v -i secret | sort >/tmp/www/env
@@ -62,19 +74,28 @@ esac
 httpd -f -p "${PORT:-8080}" -h /tmp/www &
 HPID=$!
 echo "run: serving on ${PORT:-8080}, version $(cat /app/VERSION)"
+if [ -n "${EXIT_AFTER:-}" ]; then
+	sleep "$EXIT_AFTER" &
+	wait $!
+	kill $HPID 2>/dev/null
+	echo "run: exiting with code ${EXIT_CODE:-1} after ${EXIT_AFTER}s"
+	exit "${EXIT_CODE:-1}"
+fi
 wait $HPID
 RUN
 	chmod 755 "$root/app/run"
 }
 
-image_exists() {
-	$DOCKER image inspect "$1" >/dev/null 2>&1
+# The image exists with the current TEST_IMAGE_VERSION.
+image_current() {
+	v=$($DOCKER image inspect -f '{{index .Config.Labels "io.reconciler.test-image-version"}}' "$1" 2>/dev/null) &&
+		[ "$v" = "$TEST_IMAGE_VERSION" ]
 }
 
 build_image() {
 	tag=$1
 	version=$2
-	image_exists "$tag" && return 0
+	image_current "$tag" && return 0
 	tmp=$(mktemp -d)
 	build_root "$tmp/root" "$version"
 	tar -C "$tmp/root" -c . | $DOCKER import \
@@ -82,6 +103,7 @@ build_image() {
 		--change 'ENV PORT=8080 PATH=/bin' \
 		--change 'EXPOSE 8080' \
 		--change 'LABEL io.reconciler.test-image=1' \
+		--change "LABEL io.reconciler.test-image-version=$TEST_IMAGE_VERSION" \
 		- "$tag" >/dev/null
 	rm -rf "$tmp"
 	echo "images: built $tag" >&2
