@@ -30,6 +30,8 @@ struct cli_opts {
 	/* run (the daemon); durations in seconds, 0 = the default */
 	double poll_interval;    /* --poll-interval S: polling fallback of the branch watch (2) */
 	double check_interval;   /* --check-interval S: periodic check of every unit (30) */
+	double drift_interval;   /* --drift-interval S: periodic drift check (300; 0 = off) */
+	bool drift_interval_set;
 	double stable_period;    /* --stable-period S: ready this long resets a failure counter (600) */
 	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
 	const char *remote;      /* --remote URL: fetch the manifests from there into --repo */

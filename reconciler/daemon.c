@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "buf.h"
 #include "converge.h"
+#include "drift.h"
 #include "docker.h"
 #include "health.h"
 #include "requests.h"
@@ -57,7 +58,7 @@ struct daemon {
 	struct unit_rt *rt;       /* parallel to cur->units */
 	char *skip_logged;        /* failed head commit already reported as skipped */
 	bool stop, reload, head_check, converge_cur, check_all;
-	int64_t next_check, next_fetch, next_events, retry_head_at;
+	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
 };
 
@@ -930,6 +931,8 @@ static int64_t next_deadline(const struct daemon *dm)
 	int64_t now = now_ns(), t = now + NS_PER_S / 2;  /* requests are looked at twice a second */
 	if (dm->next_check < t)
 		t = dm->next_check;
+	if (dm->next_drift && dm->cur && dm->next_drift < t)
+		t = dm->next_drift;
 	if (!dm->ev && dm->cur && dm->next_events < t)
 		t = dm->next_events;
 	if (dm->retry_head_at && dm->retry_head_at < t)
@@ -958,12 +961,32 @@ static void fetch(struct daemon *dm)
 		dm->head_check = true;
 }
 
+/* The periodic drift check against the desired state in force: report only (journal, log). */
+static void drift(struct daemon *dm)
+{
+	struct drift_opts o = { .parallel = 8, .journal = true };
+	struct drift_summary sum;
+	struct rc_err err = { "" };
+	if (drift_check(dm->c, dm->st, dm->cur, &o, NULL, &sum, &err) < 0) {
+		say("warning: drift check: %s", err.msg);
+		return;
+	}
+	if (sum.total) {
+		struct buf b = BUF_INIT;
+		drift_summary_format(&sum, &b);
+		say("drift against %.12s: %s (see reconciler drift)", cur_commit(dm), buf_cstr(&b));
+		buf_release(&b);
+	}
+}
+
 static void loop(struct daemon *dm)
 {
 	int64_t check_ns = dm->o->check_interval_ns > 0 ? dm->o->check_interval_ns : 30 * NS_PER_S;
 	int64_t fetch_ns = dm->o->fetch_interval_ns > 0 ? dm->o->fetch_interval_ns : 60 * NS_PER_S;
+	int64_t drift_ns = dm->o->drift_interval_ns ? dm->o->drift_interval_ns : 300 * NS_PER_S;
 	dm->next_check = now_ns() + check_ns;
 	dm->next_fetch = now_ns() + fetch_ns;
+	dm->next_drift = drift_ns > 0 ? now_ns() + drift_ns : 0;
 	while (!dm->stop) {
 		int64_t now = now_ns();
 		int timeout = (int)((next_deadline(dm) - now) / NS_PER_MS);
@@ -1035,6 +1058,10 @@ static void loop(struct daemon *dm)
 			dm->check_all = false;
 			check_all(dm);
 			dm->next_check = now_ns() + check_ns;
+		}
+		if (dm->cur && dm->next_drift && now_ns() >= dm->next_drift) {
+			drift(dm);
+			dm->next_drift = now_ns() + drift_ns;
 		}
 		http_probes(dm);
 		for (size_t i = 0; dm->cur && i < dm->cur->nunits && !dm->stop; i++)

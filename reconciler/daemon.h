@@ -60,6 +60,7 @@ struct daemon_opts {
 	const char *remote_branch;   /* the remote's branch (default "main") */
 	int64_t poll_interval_ns;    /* watch polling; 0: 2 s */
 	int64_t check_interval_ns;   /* periodic check of every unit; 0: 30 s */
+	int64_t drift_interval_ns;   /* periodic drift check (drift.h), journaled; 0: 5 min, < 0: off */
 	int64_t fetch_interval_ns;   /* 0: 60 s */
 	int64_t stable_ns;           /* ready this long resets a counter; 0: 10 min */
 	int parallel;                /* apply workers; 0: default */

@@ -62,6 +62,7 @@ static void usage(FILE *f)
 		   "  --poll-interval S   polling fallback of the branch watch (default 2)\n"
 		   "  --no-inotify        notice commits by polling only (NFS and the like)\n"
 		   "  --check-interval S  periodic check of every unit (default 30)\n"
+		   "  --drift-interval S  periodic drift check, journaled and shown by status (default 300, 0: off)\n"
 		   "  --stable-period S   ready this long resets a unit's failure counter (default 600)\n"
 		   "  --remote URL        fetch the branch from URL into --repo (created bare if missing)\n"
 		   "  --branch B          the branch of --remote (default main)\n"
@@ -71,7 +72,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
-       OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_STABLE, OPT_FETCH,
+       OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_DRIFT, OPT_STABLE, OPT_FETCH,
        OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY };
 
 /* A duration in seconds (decimals allowed), >= 0. */
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 		{ "parallel", required_argument, NULL, OPT_PAR },
 		{ "poll-interval", required_argument, NULL, OPT_POLL },
 		{ "check-interval", required_argument, NULL, OPT_CHECK },
+		{ "drift-interval", required_argument, NULL, OPT_DRIFT },
 		{ "stable-period", required_argument, NULL, OPT_STABLE },
 		{ "fetch-interval", required_argument, NULL, OPT_FETCH },
 		{ "remote", required_argument, NULL, OPT_REMOTE },
@@ -141,6 +143,11 @@ int main(int argc, char **argv)
 		case OPT_PAR: o.parallel = atoi(optarg); break;
 		case OPT_POLL: if (parse_seconds("poll-interval", optarg, &o.poll_interval) < 0) return 1; break;
 		case OPT_CHECK: if (parse_seconds("check-interval", optarg, &o.check_interval) < 0) return 1; break;
+		case OPT_DRIFT:
+			if (parse_seconds("drift-interval", optarg, &o.drift_interval) < 0)
+				return 1;
+			o.drift_interval_set = true;
+			break;
 		case OPT_STABLE: if (parse_seconds("stable-period", optarg, &o.stable_period) < 0) return 1; break;
 		case OPT_FETCH: if (parse_seconds("fetch-interval", optarg, &o.fetch_interval) < 0) return 1; break;
 		case OPT_REMOTE: o.remote = optarg; break;

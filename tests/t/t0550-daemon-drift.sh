@@ -1,0 +1,84 @@
+#!/bin/sh
+test_description='reconciler run checks drift periodically: none after boot convergence nor
+after a restart, a hand-made change is journaled and shown by status'
+. "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
+
+M=$TRASH/repo
+
+# The n-th drift line of the journal (1-based), or nothing.
+drift_line() {
+	grep "\"action\":\"drift\"" $STATE/journal.jsonl | sed -n "${1}p"
+}
+drift_count() {
+	cat $STATE/journal.jsonl 2>/dev/null | grep "\"action\":\"drift\"" | wc -l
+}
+
+test_expect_success 'setup' '
+	repo_init $M &&
+	cat >$M/all.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	subnets: {pool: 10.234.0.0/16, size: 28}
+	---
+	kind: Plan
+	name: p
+	memory: 64M
+	---
+	kind: Service
+	name: a
+	image: $TEST_IMAGE
+	plan: p
+	env: {MODE: sleep}
+	---
+	kind: Service
+	name: b
+	image: $TEST_IMAGE
+	plan: p
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 5}
+	EOT
+	repo_commit $M initial
+'
+
+test_expect_success 'after boot convergence the periodic check finds no drift' '
+	test_when_finished daemon_kill &&
+	daemon_start run1.log --repo $M --drift-interval 1 &&
+	daemon_wait_log run1.log "boot convergence complete" 60 &&
+	n=$(drift_count) &&
+	wait_for "test \$(drift_count) -gt $n" 30 &&
+	drift_line $(drift_count) | test_grep "\"result\":\"none\"" &&
+	$RC --state-dir $STATE --repo $M status >status.out &&
+	test_grep "^last drift check .*: no drift" status.out
+'
+
+test_expect_success 'nor after a daemon restart' '
+	test_when_finished daemon_kill &&
+	n=$(drift_count) &&
+	daemon_start run2.log --repo $M --drift-interval 1 &&
+	wait_for "test \$(drift_count) -gt $n" 30 &&
+	drift_line $((n + 1)) | test_grep "\"result\":\"none\"" &&
+	! grep -q "drift against" run2.log
+'
+
+test_expect_success 'a docker update by hand is found, journaled, logged and shown by status' '
+	test_when_finished daemon_kill &&
+	daemon_start run3.log --repo $M --drift-interval 1 &&
+	daemon_wait_log run3.log "boot convergence complete" 60 &&
+	docker update --memory 96m --memory-swap 192m $PROJECT-a >/dev/null &&
+	daemon_wait_log run3.log "drift against .*1 changed" 30 &&
+	grep "\"action\":\"drift\"" $STATE/journal.jsonl | tail -n 1 | test_grep "\"result\":\"drift\"" &&
+	$RC --state-dir $STATE --repo $M status >status.out &&
+	test_grep "^last drift check .*1 changed" status.out &&
+	test "$(container_field $PROJECT-a {{.HostConfig.Memory}})" = 100663296
+'
+
+test_expect_success '--drift-interval 0 turns the check off' '
+	test_when_finished daemon_kill &&
+	n=$(drift_count) &&
+	daemon_start run4.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run4.log "boot convergence complete" 60 &&
+	sleep 3 &&
+	test "$(drift_count)" = "$n"
+'
+
+test_done
