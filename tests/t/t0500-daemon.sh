@@ -129,7 +129,8 @@ test_expect_success 'docker rm -f: the container is recreated, dependents wait f
 	daemon_wait_log rm.log "boot convergence complete" &&
 	old=$(container_id $PROJECT-db) &&
 	docker rm -f $PROJECT-db >/dev/null &&
-	daemon_wait_log rm.log "unit db: container removed" 30 &&
+	# while the engine removes it the container may be seen "dead" first
+	daemon_wait_log rm.log "unit db: \\(container removed\\|dead\\)" 30 &&
 	daemon_wait_log rm.log "unit db is ready again" 60 &&
 	test "$(container_field $PROJECT-db {{.State.Health.Status}})" = healthy &&
 	test "$(container_id $PROJECT-db)" != "$old"
