@@ -80,25 +80,11 @@ static void lines_release(struct lines *l)
 	l->n = 0;
 }
 
-static void escape_into(struct buf *b, const char *s, bool is_key)
-{
-	for (; *s; s++) {
-		if (*s == '\\')
-			buf_adds(b, "\\\\");
-		else if (*s == '\n')
-			buf_adds(b, "\\n");
-		else if (is_key && *s == '=')
-			buf_adds(b, "\\=");
-		else
-			buf_addc(b, *s);
-	}
-}
-
 /* The line for (unescaped) key, or NULL. */
 static const struct line *lines_find(const struct lines *l, const char *key)
 {
 	struct buf k = BUF_INIT;
-	escape_into(&k, key, true);
+	spec_escape(&k, key, true);
 	struct line probe = { .key = buf_detach(&k, NULL) };
 	const struct line *r = l->n ? bsearch(&probe, l->v, l->n, sizeof(*l->v), line_cmp) : NULL;
 	free(probe.key);
@@ -300,7 +286,7 @@ static void network_lines(const struct dk_container *ct, const struct lines *exp
 			used[k] = true;
 			struct buf b = BUF_INIT;
 			buf_addf(&b, "%s=", key);
-			escape_into(&b, name, false);
+			spec_escape(&b, name, false);
 			GROW(extra->v, extra->n + 1, cap);
 			extra->v[extra->n++].raw = buf_detach(&b, NULL);
 			break;
@@ -314,7 +300,7 @@ static void network_lines(const struct dk_container *ct, const struct lines *exp
 			continue;
 		struct buf b = BUF_INIT;
 		buf_addf(&b, "networks.%zu=", idx++);
-		escape_into(&b, ct->networks[k].name, false);
+		spec_escape(&b, ct->networks[k].name, false);
 		GROW(extra->v, extra->n + 1, cap);
 		extra->v[extra->n++].raw = buf_detach(&b, NULL);
 	}

@@ -302,7 +302,7 @@ static int64_t unit_bound_ns(const struct rc_unit *u, const struct apply_opts *o
 	return h->start_period_ns + (int64_t)(retries + 1) * (interval + timeout) + 5 * NS_PER_S;
 }
 
-static const char *container_ip(const struct dk_container *ct, const struct rc_unit *u)
+const char *apply_container_ip(const struct dk_container *ct, const struct rc_unit *u)
 {
 	for (size_t i = 0; i < u->nnetworks; i++) {
 		const struct dk_net_attach *a = dk_container_network(ct, u->networks[i]);
@@ -366,7 +366,7 @@ static int wait_ready(struct dk_client *c, const struct rc_unit *u, const char *
 			}
 			snprintf(why, sizeof why, "health: %s", ct->health_status ? ct->health_status : "none");
 		} else if (u->health.kind == RC_HEALTH_HTTP) {
-			const char *ip = container_ip(ct, u);
+			const char *ip = apply_container_ip(ct, u);
 			uint16_t port = u->health.http_port ? u->health.http_port
 					: (u->nports ? u->ports[0].container_port : 80);
 			int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;

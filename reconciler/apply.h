@@ -94,6 +94,8 @@ struct apply_result {
 int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan *p,
 	      struct rc_state *st, const struct apply_opts *o, struct apply_result *ret);
 void apply_result_release(struct apply_result *r);
+/* The address health probes use: the container's IP on the unit's first network that has one. */
+const char *apply_container_ip(const struct dk_container *ct, const struct rc_unit *u);
 const char *apply_status_name(enum apply_status s);
 
 #endif

@@ -687,19 +687,6 @@ static void check_all(struct daemon *dm)
 	dk_container_list_free(l);
 }
 
-static const char *container_ip(const struct dk_container *ct, const struct rc_unit *u)
-{
-	for (size_t i = 0; i < u->nnetworks; i++) {
-		const struct dk_net_attach *a = dk_container_network(ct, u->networks[i]);
-		if (a && a->ip)
-			return a->ip;
-	}
-	for (size_t i = 0; i < ct->nnetworks; i++)
-		if (ct->networks[i].ip)
-			return ct->networks[i].ip;
-	return NULL;
-}
-
 /* Probe units with http health checks whose time has come. */
 static void http_probes(struct daemon *dm)
 {
@@ -718,7 +705,7 @@ static void http_probes(struct daemon *dm)
 		if (inspect_unit(dm, u, &ct) < 0)
 			continue;
 		if (ct && str_eq(ct->state_status, "running")) {
-			const char *ip = container_ip(ct, u);
+			const char *ip = apply_container_ip(ct, u);
 			uint16_t port = u->health.http_port ? u->health.http_port
 					: (u->nports ? u->ports[0].container_port : 80);
 			int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;
@@ -754,7 +741,7 @@ static bool dep_ready(struct daemon *dm, const struct rc_unit *dep, enum rc_dep_
 	} else if (cond == RC_DEP_HEALTHY && dep->health.kind == RC_HEALTH_CMD) {
 		ok = str_eq(ct->health_status, "healthy");
 	} else if (cond == RC_DEP_HEALTHY && dep->health.kind == RC_HEALTH_HTTP) {
-		const char *ip = container_ip(ct, dep);
+		const char *ip = apply_container_ip(ct, dep);
 		uint16_t port = dep->health.http_port ? dep->health.http_port
 				: (dep->nports ? dep->ports[0].container_port : 80);
 		ok = ip && health_http_probe(ip, port, dep->health.http_path, 2000, NULL, 0) == 1;

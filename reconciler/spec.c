@@ -12,7 +12,7 @@ struct lines {
 	size_t n, cap;
 };
 
-static void escape(struct buf *b, const char *s, bool is_key)
+void spec_escape(struct buf *b, const char *s, bool is_key)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
@@ -32,9 +32,9 @@ static void addkv(struct lines *l, bool with_resources, const char *key, const c
 	if (!with_resources && spec_key_is_resource(key))
 		return;
 	struct buf b = BUF_INIT;
-	escape(&b, key, true);
+	spec_escape(&b, key, true);
 	buf_addc(&b, '=');
-	escape(&b, value, false);
+	spec_escape(&b, value, false);
 	GROW(l->v, l->n + 1, l->cap);
 	l->v[l->n++] = buf_detach(&b, NULL);
 }

@@ -37,6 +37,8 @@
 
 /* Canonical text of u.  with_resources=false omits resource keys. */
 void spec_canonical(const struct rc_unit *u, bool with_resources, struct buf *out);
+/* Append s escaped as the canonical text escapes keys (is_key: '=' too) and values. */
+void spec_escape(struct buf *out, const char *s, bool is_key);
 /* Fill u->hash and u->base_hash. */
 void spec_hash_unit(struct rc_unit *u);
 void spec_hash_units(struct rc_desired *d);
