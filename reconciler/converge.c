@@ -51,19 +51,42 @@ int converge_load(const struct converge_source *src, const char *rev, struct sou
 	return 0;
 }
 
+static int plan_from(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+		     struct observe_raw *raw, void (*adjust)(struct plan_observed *o, void *ctx), void *ctx,
+		     struct rc_err *err);
+
 int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
 		  struct rc_err *err)
 {
-	return converge_plan_adjusted(cv, d, c, st, NULL, NULL, err);
+	return plan_from(cv, d, c, st, NULL, NULL, NULL, err);
 }
 
 int converge_plan_adjusted(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
 			   void (*adjust)(struct plan_observed *o, void *ctx), void *ctx, struct rc_err *err)
 {
+	return plan_from(cv, d, c, st, NULL, adjust, ctx, err);
+}
+
+int converge_plan_prefetched(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+			     struct observe_raw *raw, struct rc_err *err)
+{
+	return plan_from(cv, d, c, st, raw, NULL, NULL, err);
+}
+
+static int plan_from(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+		     struct observe_raw *raw, void (*adjust)(struct plan_observed *o, void *ctx), void *ctx,
+		     struct rc_err *err)
+{
 	memset(cv, 0, sizeof(*cv));
 	cv->d = d;
 	int64_t t = now_ns();
-	if (observe(c, d->settings.project, d, st, &cv->obs, err) < 0)
+	struct observe_raw fetched = { 0 };
+	if (!raw) {
+		if (observe_fetch(c, &fetched, err) < 0)
+			return rc_err_prefix(err, "observing the engine");
+		raw = &fetched;
+	}
+	if (observe_build(c, raw, d->settings.project, d, st, &cv->obs, err) < 0)
 		return rc_err_prefix(err, "observing the engine");
 	cv->t_observe = now_ns() - t;
 	t = now_ns();

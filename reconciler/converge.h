@@ -72,6 +72,9 @@ int converge_plan(struct converge *cv, struct rc_desired *d, struct dk_client *c
  */
 int converge_plan_adjusted(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
 			   void (*adjust)(struct plan_observed *o, void *ctx), void *ctx, struct rc_err *err);
+/* The same with the list calls already made (observe_fetch()); raw is taken over. */
+int converge_plan_prefetched(struct converge *cv, struct rc_desired *d, struct dk_client *c, struct rc_state *st,
+			     struct observe_raw *raw, struct rc_err *err);
 
 /*
  * Keep only the actions for which keep(action, ctx) is true; the others move

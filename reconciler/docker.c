@@ -679,12 +679,21 @@ int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struc
 					 o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS,
 					 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS,
 					 o->max_body ? o->max_body : DEFAULT_MAX_BODY, ctr);
+	if (!o->defer_version_check && dk_check_version(c, err) < 0) {
+		dk_client_free(c);
+		return -1;
+	}
+	*ret_client = c;
+	return 0;
+}
+
+int dk_check_version(struct dk_client *c, struct rc_err *err)
+{
 	/* unversioned: an older engine would refuse /v1.41/version */
 	struct dk_version v = { 0 };
 	if (get_version(c, "/version", &v, NULL, err) < 0) {
 		if (!err || !strstr(err->msg, c->host))
 			rc_err_prefix(err, "docker engine at '%s'", c->host);
-		dk_client_free(c);
 		return -1;
 	}
 	if (!api_at_least(v.api_version, 1, 41)) {
@@ -692,12 +701,10 @@ int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struc
 			DK_API_VERSION " or later (Docker 20.10+)", c->host, v.version ? v.version : "?",
 			v.api_version);
 		dk_version_release(&v);
-		dk_client_free(c);
 		return -1;
 	}
 	log_debug("docker: engine %s, API %s", v.version ? v.version : "?", v.api_version);
 	dk_version_release(&v);
-	*ret_client = c;
 	return 0;
 }
 

@@ -69,10 +69,15 @@ struct dk_opts {
 	long timeout_ms;       /* per call; 0 = 30000 */
 	long connect_timeout_ms; /* 0 = 5000 */
 	size_t max_body;       /* response cap in bytes; 0 = 64 MiB */
+	bool defer_version_check; /* the caller calls dk_check_version() itself (e.g. on a
+	                             clone, alongside its first read-only calls) */
 };
 
 /* Open a client and check the engine's API version.  *ret_client is freed with dk_client_free(). */
 int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struct rc_err *err);
+/* GET /version (unversioned) and refuse an engine below API 1.41.  dk_client_open() does it
+ * unless told to defer; a caller that defers must check before any mutating call. */
+int dk_check_version(struct dk_client *c, struct rc_err *err);
 /* A new client for another thread: same host and options, shared counters.  No request made;
  * reads only what never changes in c, so any thread may call it. */
 struct dk_client *dk_client_clone(const struct dk_client *c);

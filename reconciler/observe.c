@@ -60,16 +60,46 @@ static bool is_ours(const struct rc_kv *labels, size_t n, const char *project)
 	return str_eq(dk_label(labels, n, RC_LABEL_PROJECT), project);
 }
 
+int observe_fetch(struct dk_client *c, struct observe_raw *ret, struct rc_err *err)
+{
+	struct observe_raw r = { 0 };
+	if (dk_container_list(c, NULL, 0, &r.containers, NULL, err) < 0)
+		return rc_err_prefix(err, "listing containers");
+	if (dk_network_list(c, NULL, 0, &r.networks, NULL, err) < 0) {
+		observe_raw_release(&r);
+		return rc_err_prefix(err, "listing networks");
+	}
+	*ret = r;
+	return 0;
+}
+
+void observe_raw_release(struct observe_raw *raw)
+{
+	if (raw->containers)
+		dk_container_list_free(raw->containers);
+	if (raw->networks)
+		dk_network_list_free(raw->networks);
+	raw->containers = NULL;
+	raw->networks = NULL;
+}
+
 int observe(struct dk_client *c, const char *project, const struct rc_desired *d,
 	    const struct rc_state *st, struct observation *ret, struct rc_err *err)
 {
+	struct observe_raw raw = { 0 };
+	if (observe_fetch(c, &raw, err) < 0)
+		return -1;
+	return observe_build(c, &raw, project, d, st, ret, err);
+}
+
+int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,
+		  const struct rc_state *st, struct observation *ret, struct rc_err *err)
+{
 	struct observation o = { 0 };
-	if (dk_container_list(c, NULL, 0, &o.containers, NULL, err) < 0)
-		return rc_err_prefix(err, "listing containers");
-	if (dk_network_list(c, NULL, 0, &o.networks, NULL, err) < 0) {
-		observation_release(&o);
-		return rc_err_prefix(err, "listing networks");
-	}
+	o.containers = raw->containers;
+	o.networks = raw->networks;
+	raw->containers = NULL;
+	raw->networks = NULL;
 	struct plan_observed *p = &o.plan;
 	size_t nc = o.containers->n, nn = o.networks->n;
 	p->containers = xcalloc(nc + 1, sizeof(*p->containers));

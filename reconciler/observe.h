@@ -32,6 +32,21 @@ struct observation {
  */
 int observe(struct dk_client *c, const char *project, const struct rc_desired *d,
 	    const struct rc_state *st, struct observation *ret, struct rc_err *err);
+
+/*
+ * observe() in two steps, so the list calls (which need neither the project
+ * nor the desired state) can run while the manifests load:
+ * observe_fetch() makes the two list calls; observe_build() takes them over
+ * (raw is emptied, even on failure) and does the rest.
+ */
+struct observe_raw {
+	struct dk_container_list *containers;
+	struct dk_network_list *networks;
+};
+int observe_fetch(struct dk_client *c, struct observe_raw *ret, struct rc_err *err);
+int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,
+		  const struct rc_state *st, struct observation *ret, struct rc_err *err);
+void observe_raw_release(struct observe_raw *raw);
 void observation_release(struct observation *o);
 
 /*
