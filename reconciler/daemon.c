@@ -58,6 +58,7 @@ struct daemon {
 	struct unit_rt *rt;       /* parallel to cur->units */
 	char *skip_logged;        /* failed head commit already reported as skipped */
 	bool stop, reload, head_check, converge_cur, check_all;
+	bool check_deep;  /* the next check inspects every unit: events may have been lost */
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
 };
@@ -444,7 +445,10 @@ static void events_open(struct daemon *dm)
 	dm->events_backoff_ns = 0;
 	free(dm->ev_project);
 	dm->ev_project = xstrdup(project);
-	dm->check_all = true;  /* resync by listing: events before the stream opened are lost */
+	/* Events before the stream opened are lost; resync by inspecting every unit (the list alone
+	 * does not show a restart the engine made by itself). */
+	dm->check_all = true;
+	dm->check_deep = true;
 }
 
 static void events_close(struct daemon *dm)
@@ -652,11 +656,18 @@ static void check_unit(struct daemon *dm, size_t i)
 	dk_container_free(ct);
 }
 
-/* The periodic check: one list call; inspect only what does not look fine. */
+/* The periodic check: one list call; inspect only what does not look fine (everything after the
+ * event stream (re)opened). */
 static void check_all(struct daemon *dm)
 {
 	if (!dm->cur)
 		return;
+	if (dm->check_deep) {
+		dm->check_deep = false;
+		for (size_t i = 0; i < dm->cur->nunits; i++)
+			check_unit(dm, i);
+		return;
+	}
 	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, dm->cur->settings.project);
 	struct dk_filter f[] = { { "label", label } };
 	struct dk_container_list *l = NULL;
@@ -1133,6 +1144,13 @@ int daemon_run(const struct daemon_opts *o)
 		_cleanup_free_ char *t = target ? xstrdup(target) : NULL;
 		if (t)
 			rollout(&dm, t, "boot");
+		/* Follow events, then take a first look at every unit before saying boot is done: the
+		 * RestartCount each container has now is the baseline; restarts after it are counted. */
+		if (!dm.stop) {
+			events_open(&dm);
+			check_all(&dm);
+			dm.check_all = false;
+		}
 		size_t nd = 0;
 		_cleanup_free_ const char **dis = state_disabled_units(dm.st, &nd);
 		_cleanup_free_ char *summary = xasprintf(

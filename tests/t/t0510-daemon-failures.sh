@@ -100,8 +100,7 @@ test_expect_success 'a container the engine restarts by itself (unless-stopped) 
 	$RC enable web &&
 	daemon_start engine.log --repo $M &&
 	daemon_wait_log engine.log "boot convergence complete" &&
-	sleep 2 && # the first check records RestartCount; restarts before it are not the daemon'"'"'s to count
-	docker exec $PROJECT-web kill -TERM 1 &&
+	docker exec -d $PROJECT-web kill -TERM 1 && # detached: when pid 1 dies the exec is killed too
 	daemon_wait_log engine.log "unit web: stopped (exit 0); restarted by the engine (1 time) (failure 1 of 3)" 30 &&
 	test "$(container_field $PROJECT-web {{.RestartCount}})" -ge 1 &&
 	daemon_wait_log engine.log "unit web is ready again" 30
