@@ -3,7 +3,6 @@
  * state, observe the engine, allocate, plan, and (apply) execute.  Thin:
  * the work is in converge.c (observe, allocate, plan, apply, record).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "observe.h"
 #include "planfile.h"
 #include "planner.h"
+#include "prefetch.h"
 #include "report.h"
 #include "source.h"
 #include "spec.h"
@@ -54,83 +54,34 @@ static int fail(const char *what, const struct rc_err *err)
  * exit code after printing the error.  lock: take the state directory's
  * lock (apply).
  */
-/* Connecting to the engine and its two list calls run while the manifests load. */
-struct prefetch {
-	const char *host;
-	struct dk_client *c;
-	struct observe_raw raw;
-	struct rc_err err;
-	int rc;
-	const char *what;
-};
-
-struct version_check {
-	struct dk_client *c;
-	struct rc_err err;
-	int rc;
-};
-
-static void *version_main(void *p)
-{
-	struct version_check *vc = p;
-	vc->rc = dk_check_version(vc->c, &vc->err);
-	return NULL;
-}
-
-/* The version check, on a clone, alongside the list calls; both before anything mutates. */
-static void *prefetch_main(void *p)
-{
-	struct prefetch *pf = p;
-	struct dk_opts dopts = { .host = pf->host, .defer_version_check = true };
-	pf->what = "docker";
-	if ((pf->rc = dk_client_open(&dopts, &pf->c, &pf->err)) < 0)
-		return NULL;
-	struct version_check vc = { .c = dk_client_clone(pf->c) };
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, version_main, &vc) == 0;
-	if (!threaded)
-		version_main(&vc);
-	pf->what = "observing the engine";
-	pf->rc = observe_fetch(pf->c, &pf->raw, &pf->err);
-	if (threaded)
-		pthread_join(th, NULL);
-	dk_client_free(vc.c);
-	if (vc.rc < 0) {
-		observe_raw_release(&pf->raw);
-		pf->what = "docker";
-		pf->err = vc.err;
-		pf->rc = -1;
-	}
-	return NULL;
-}
-
 static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 {
 	struct rc_err err = { "" };
-	struct prefetch pf = { .host = o->docker_host };
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, prefetch_main, &pf) == 0;
-	if (!threaded)
-		prefetch_main(&pf);
+	struct observe_raw raw = { 0 };
+	/* connecting, the version check and the two list calls run while the manifests load */
+	struct prefetch *pf = prefetch_start(o->docker_host, true, NULL);
 	int64_t t = now_ns();
 	int rc = cli_load_desired(o, &s->files, &s->d);
 	s->t_load = now_ns() - t;
-	if (threaded)
-		pthread_join(th, NULL);
-	s->c = pf.c;   /* released by session_close() */
-	if (rc || pf.rc < 0) {
-		observe_raw_release(&pf.raw);
-		return rc ? rc : fail(pf.what, &pf.err);
+	if (prefetch_finish(pf, &s->c, &raw, &err) < 0) {
+		if (rc)
+			return rc;
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
+	}
+	if (rc) {
+		observe_raw_release(&raw);
+		return rc;
 	}
 	if (state_open(o->state_dir, lock ? STATE_OPEN_LOCK : 0, &s->st, &err) < 0) {
-		observe_raw_release(&pf.raw);
+		observe_raw_release(&raw);
 		return fail("state directory", &err);
 	}
 	size_t nw = 0;
 	const char *const *w = state_warnings(s->st, &nw);
 	for (size_t i = 0; i < nw; i++)
 		log_warn("%s", w[i]);
-	if (converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &pf.raw, &err) < 0) {
+	if (converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &raw, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}

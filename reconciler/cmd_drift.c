@@ -17,6 +17,7 @@
 #include "drift.h"
 #include "observe.h"
 #include "planner.h"
+#include "prefetch.h"
 #include "source.h"
 #include "state.h"
 
@@ -107,16 +108,40 @@ int cmd_drift(const struct cli_opts *o)
 	struct drift_report rep = { 0 };
 	struct drift_summary sum = { 0 };
 	struct buf out = BUF_INIT;
+	struct observe_raw raw = { 0 };
+	struct drift_inspects *di = NULL;
+	/*
+	 * Connecting, the version check and the list of the last applied project's containers run
+	 * while the manifests load (prefetch.h); then the units' containers are inspected by name
+	 * while drift_check() makes the rest of its list calls.
+	 */
+	const char *hint = state_get_project(st);  /* the project of the last apply, checked below */
+	struct prefetch *pf = prefetch_start(o->docker_host, hint != NULL, hint);
 	int rc = cli_load_desired(&lo, &files, &d);
-	if (rc)
-		goto out;
-	struct dk_opts dopts = { .host = o->docker_host };
-	if (dk_client_open(&dopts, &c, &err) < 0) {
-		rc = fail("docker", &err);
+	if (!rc) {
+		struct dk_client *ic = NULL;
+		struct dk_opts iopts = { .host = o->docker_host, .defer_version_check = true };
+		if (dk_client_open(&iopts, &ic, &err) == 0)
+			di = drift_inspects_start(ic, d, o->parallel);
+	}
+	if (prefetch_finish(pf, &c, &raw, &err) < 0) {
+		drift_inspects_free(di);
+		if (!rc)
+			rc = fail("drift check", &err);
 		goto out;
 	}
-	struct drift_opts dro = { .parallel = o->parallel, .journal = true };
-	if (drift_check(c, st, d, &dro, &rep, &sum, &err) < 0) {
+	if (rc) {
+		observe_raw_release(&raw);
+		drift_inspects_free(di);
+		goto out;
+	}
+	if (!str_eq(hint, d->settings.project))
+		observe_raw_release(&raw);  /* listed another project's containers: drift_check lists */
+	struct drift_opts dro = { .parallel = o->parallel, .journal = true, .inspects = di,
+				  .prelisted = raw.containers ? &raw : NULL };
+	int r = drift_check(c, st, d, &dro, &rep, &sum, &err);
+	dro.inspects = NULL;  /* taken over; --fix's second look makes its own */
+	if (r < 0) {
 		rc = fail("drift check", &err);
 		goto out;
 	}
@@ -132,8 +157,9 @@ int cmd_drift(const struct cli_opts *o)
 		fflush(stdout);
 	}
 	if (o->stats)
-		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu\n",
-			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c));
+		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu "
+				"(and %zu inspects by name alongside the list calls)\n",
+			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c), d->nunits);
 	rc = sum.total ? 2 : 0;
 	if (o->fix && sum.total) {
 		if (fix(o, c, st, d, &rep) != 0) {

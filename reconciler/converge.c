@@ -130,6 +130,7 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		apply_run(c, cv->d, &cv->plan, st, o, ret);
 	if (cv->d->commit) {
 		state_set_last_applied(st, cv->d->commit);
+		state_set_project(st, cv->d->settings.project);
 		if (ret->nfailed == 0)
 			state_set_last_good(st, cv->d->commit);
 	}

@@ -738,6 +738,47 @@ void dk_container_list_free(struct dk_container_list *l)
 	free(l);
 }
 
+void dk_container_list_merge(struct dk_container_list *into, struct dk_container_list *from)
+{
+	if (!from)
+		return;
+	into->items = xrealloc(into->items, (into->n + from->n + 1) * sizeof(*into->items));
+	const char **ids = xcalloc(into->n + 1, sizeof(*ids));
+	size_t nids = 0;
+	for (size_t k = 0; k < into->n; k++)
+		if (into->items[k].id)
+			ids[nids++] = into->items[k].id;
+	qsort(ids, nids, sizeof(*ids), strp_cmp);
+	for (size_t i = 0; i < from->n; i++) {
+		const char *id = from->items[i].id;
+		if (id && bsearch(&id, ids, nids, sizeof(*ids), strp_cmp))
+			summary_release(&from->items[i]);
+		else
+			into->items[into->n++] = from->items[i];
+	}
+	free(ids);
+	free(from->items);
+	free(from);
+}
+
+void dk_container_list_add_inspected(struct dk_container_list *l, const struct dk_container *ct)
+{
+	l->items = xrealloc(l->items, (l->n + 2) * sizeof(*l->items));
+	struct dk_container_summary *s = &l->items[l->n++];
+	memset(s, 0, sizeof(*s));
+	s->id = xstrdup(ct->id ? ct->id : "");
+	s->name = xstrdup(ct->name ? ct->name : "");
+	s->image = ct->image ? xstrdup(ct->image) : NULL;
+	s->image_id = ct->image_id ? xstrdup(ct->image_id) : NULL;
+	s->state = ct->state_status ? xstrdup(ct->state_status) : NULL;
+	s->labels = xcalloc(ct->nlabels + 1, sizeof(*s->labels));
+	for (size_t i = 0; i < ct->nlabels; i++) {
+		s->labels[i].key = xstrdup(ct->labels[i].key);
+		s->labels[i].value = xstrdup(ct->labels[i].value ? ct->labels[i].value : "");
+	}
+	s->nlabels = ct->nlabels;
+}
+
 static char *strip_slash(const char *s)
 {
 	return xstrdup(s && s[0] == '/' ? s + 1 : s ? s : "");

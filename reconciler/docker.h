@@ -184,6 +184,15 @@ struct dk_container_list {
 	size_t n;
 };
 void dk_container_list_free(struct dk_container_list *l);
+struct dk_container;
+/* Move the items of from whose id into lacks to the end of into; free from (and what it kept). */
+void dk_container_list_merge(struct dk_container_list *into, struct dk_container_list *from);
+/*
+ * Append to l a summary made from an inspect (id, name, image, image id,
+ * state, labels; no ports, no networks): for a container found by name
+ * rather than listed.
+ */
+void dk_container_list_add_inspected(struct dk_container_list *l, const struct dk_container *ct);
 /* Value of a label or NULL (for summaries, inspects, networks, volumes). */
 const char *dk_label(const struct rc_kv *labels, size_t n, const char *key);
 

@@ -1,7 +1,9 @@
 /* drift.c — see drift.h; the JSON schema is spec/drift-json.md. */
 #include "drift.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "actual.h"
@@ -701,6 +703,170 @@ static void journal(struct rc_state *st, const struct drift_opts *o, const char 
 		log_warn("%s", e.msg);
 }
 
+struct drift_inspects {
+	struct dk_client *c;
+	const char **names;  /* borrowed from the desired state */
+	size_t n;
+	int parallel;
+	struct dk_inspect_result *res;  /* n of them */
+	pthread_t th;
+	bool threaded;
+};
+
+static void *inspects_main(void *p)
+{
+	struct drift_inspects *di = p;
+	struct rc_err err = { "" };
+	(void)dk_inspect_many(di->c, di->names, di->n, di->parallel, di->res, &err);
+	return NULL;
+}
+
+struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel)
+{
+	struct drift_inspects *di = xcalloc(1, sizeof(*di));
+	di->c = c;
+	di->n = c ? d->nunits : 0;
+	di->names = xcalloc(di->n + 1, sizeof(char *));
+	for (size_t i = 0; i < di->n; i++)
+		di->names[i] = d->units[i].container;
+	di->parallel = parallel > 0 ? parallel : 8;
+	di->res = xcalloc(di->n + 1, sizeof(*di->res));
+	if (di->n) {
+		di->threaded = pthread_create(&di->th, NULL, inspects_main, di) == 0;
+		if (!di->threaded)
+			inspects_main(di);
+	}
+	return di;
+}
+
+static void inspects_join(struct drift_inspects *di)
+{
+	if (di && di->threaded)
+		pthread_join(di->th, NULL);
+	if (di)
+		di->threaded = false;
+}
+
+void drift_inspects_free(struct drift_inspects *di)
+{
+	if (!di)
+		return;
+	inspects_join(di);
+	dk_inspect_results_release(di->res, di->n);
+	free(di->res);
+	free(di->names);
+	dk_client_free(di->c);
+	free(di);
+}
+
+/*
+ * The part of the engine a drift check looks at, listed with filters so that
+ * a host full of other containers costs nothing (an unfiltered list makes the
+ * engine build a summary per container: about as much work as inspecting
+ * it): the project's containers, the containers publishing a host port of a
+ * unit (a managed one or an intruder), every network.  Whoever holds a unit's
+ * container name is found by the inspects by name (add_name_holders()).
+ */
+static int fetch_filtered(struct dk_client *c, const struct rc_state *st, const struct rc_desired *d,
+			  struct observe_raw *prelisted, struct observe_raw *ret, struct rc_err *err)
+{
+	struct observe_raw r = { 0 };
+	if (prelisted) {
+		r = *prelisted;
+		*prelisted = (struct observe_raw){ 0 };
+	}
+	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
+	struct dk_filter lf[] = { { "label", label } };
+	if (!r.containers && dk_container_list(c, lf, 1, &r.containers, NULL, err) < 0) {
+		observe_raw_release(&r);
+		return rc_err_prefix(err, "listing containers");
+	}
+	size_t np = 0;
+	for (size_t i = 0; i < d->nunits; i++)
+		np += d->units[i].nports;
+	struct dk_filter *pf = xcalloc(np + 1, sizeof(*pf));
+	char **vals = xcalloc(np + 1, sizeof(*vals));
+	size_t n = 0;
+	for (size_t i = 0; i < d->nunits; i++) {
+		const struct rc_unit *u = &d->units[i];
+		for (size_t k = 0; k < u->nports; k++) {
+			const struct rc_port *p = &u->ports[k];
+			const char *proto = p->proto ? p->proto : "tcp";
+			uint16_t host = p->host_port ? p->host_port
+						     : state_get_port(st, u->id, p->container_port, proto);
+			if (!host)
+				continue;
+			vals[n] = xasprintf("%u/%s", host, proto);
+			pf[n] = (struct dk_filter){ "publish", vals[n] };
+			n++;
+		}
+	}
+	struct dk_container_list *holders = NULL;
+	int rc = n ? dk_container_list(c, pf, n, &holders, NULL, err) : 0;
+	for (size_t i = 0; i < n; i++)
+		free(vals[i]);
+	free(vals);
+	free(pf);
+	if (rc < 0) {
+		observe_raw_release(&r);
+		return rc_err_prefix(err, "listing containers publishing the units' host ports");
+	}
+	dk_container_list_merge(r.containers, holders);
+	if (!r.networks && dk_network_list(c, NULL, 0, &r.networks, NULL, err) < 0) {
+		observe_raw_release(&r);
+		return rc_err_prefix(err, "listing networks");
+	}
+	*ret = r;
+	return 0;
+}
+
+/*
+ * Add to raw the containers the inspects by name found on a unit's name that
+ * raw lacks (containers of other owners: the project's are listed).  False
+ * when an inspect by name neither found a container nor got a 404.
+ */
+static bool add_name_holders(struct observe_raw *raw, const struct rc_desired *d, const struct drift_inspects *di)
+{
+	if (di->n != d->nunits)
+		return false;  /* no client for the inspects */
+	for (size_t k = 0; k < di->n; k++) {
+		const struct dk_inspect_result *res = &di->res[k];
+		if (!res->container) {
+			if (res->st.http != 404)
+				return false;
+			continue;
+		}
+		if (is_ours(res->container->labels, res->container->nlabels, d->settings.project))
+			continue;  /* listed by its label (or made after the list: not looked at this time) */
+		bool listed = false;
+		for (size_t i = 0; i < raw->containers->n && !listed; i++)
+			listed = str_eq(raw->containers->items[i].id, res->container->id);
+		if (!listed)
+			dk_container_list_add_inspected(raw->containers, res->container);
+	}
+	return true;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct dk_container *x = *(const struct dk_container *const *)a;
+	const struct dk_container *y = *(const struct dk_container *const *)b;
+	return strcmp(x->id, y->id);
+}
+
+/* The containers di inspected, sorted by id (for bsearch); *ret_n of them. */
+static const struct dk_container **sorted_inspected(const struct drift_inspects *di, size_t *ret_n)
+{
+	const struct dk_container **v = xcalloc(di->n + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t k = 0; k < di->n; k++)
+		if (di->res[k].container && di->res[k].container->id)
+			v[n++] = di->res[k].container;
+	qsort(v, n, sizeof(*v), by_id);
+	*ret_n = n;
+	return v;
+}
+
 int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, const struct drift_opts *o,
 		struct drift_report *ret_report, struct drift_summary *ret_summary, struct rc_err *err)
 {
@@ -711,13 +877,24 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	struct observation obs = { 0 };
 	const char **ids = NULL;
 	struct dk_inspect_result *res = NULL;
-	struct dk_container **inspected = NULL;
+	const struct dk_container **inspected = NULL;
 	struct dk_image **images = NULL;
 	size_t *pos = NULL;
-	size_t nimages = 0, nc = 0, nours = 0;
+	size_t nimages = 0, nc = 0, nours = 0, ntodo = 0, npre = 0;
 	int rc = -1;
 
-	if (observe(c, d->settings.project, d, st, &obs, err) < 0)
+	struct drift_inspects *di = o->inspects;
+	if (!di)
+		di = drift_inspects_start(dk_client_clone(c), d, o->parallel);
+	struct observe_raw raw = { 0 };
+	int r = fetch_filtered(c, st, d, o->prelisted, &raw, err);
+	inspects_join(di);
+	if (r == 0 && !add_name_holders(&raw, d, di)) {
+		/* some inspect by name did not answer: who holds that name is unknown; list everything */
+		observe_raw_release(&raw);
+		r = observe_fetch(c, &raw, err);
+	}
+	if (r < 0 || observe_build(c, &raw, d->settings.project, d, st, &obs, err) < 0)
 		goto out;
 	if (state_allocate(st, d, &obs.alloc, err) < 0) {
 		rc_err_prefix(err, "allocating ports and subnets");
@@ -726,24 +903,34 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	nc = obs.containers->n;
 	ids = xcalloc(nc + 1, sizeof(char *));
 	pos = xcalloc(nc + 1, sizeof(size_t));
+	inspected = xcalloc(nc + 1, sizeof(*inspected));
+	const struct dk_container **byid = sorted_inspected(di, &npre);
 	for (size_t i = 0; i < nc; i++) {
 		const struct dk_container_summary *s = &obs.containers->items[i];
-		if (is_ours(s->labels, s->nlabels, d->settings.project)) {
-			pos[nours] = i;
-			ids[nours++] = s->id;
+		if (!is_ours(s->labels, s->nlabels, d->settings.project))
+			continue;
+		nours++;
+		const struct dk_container *key = &(struct dk_container){ .id = (char *)s->id };
+		const struct dk_container **hit = s->id ? bsearch(&key, byid, npre, sizeof(*byid), by_id) : NULL;
+		if (hit) {
+			inspected[i] = *hit;  /* borrowed from di */
+			continue;
 		}
+		pos[ntodo] = i;
+		ids[ntodo++] = s->id;
 	}
-	res = xcalloc(nours + 1, sizeof(*res));
+	free(byid);
+	res = xcalloc(ntodo + 1, sizeof(*res));
 	int par = o->parallel > 0 ? o->parallel : 8;
-	if (dk_inspect_many(c, ids, nours, par, res, err) < 0) {
+	if (dk_inspect_many(c, ids, ntodo, par, res, err) < 0) {
 		rc_err_prefix(err, "inspecting containers");
 		goto out;
 	}
-	inspected = xcalloc(nc + 1, sizeof(*inspected));
-	images = xcalloc(nours + 1, sizeof(*images));
-	for (size_t k = 0; k < nours; k++) {
+	for (size_t k = 0; k < ntodo; k++)
 		inspected[pos[k]] = res[k].container;
-		const char *iid = res[k].container ? res[k].container->image_id : NULL;
+	images = xcalloc(nours + 1, sizeof(*images));
+	for (size_t i = 0; i < nc; i++) {
+		const char *iid = inspected[i] ? inspected[i]->image_id : NULL;
 		bool seen = !iid;
 		for (size_t m = 0; m < nimages && !seen; m++)
 			seen = str_eq(images[m]->id, iid);
@@ -785,11 +972,12 @@ out:
 	free(images);
 	free(inspected);
 	if (res)
-		dk_inspect_results_release(res, nours);
+		dk_inspect_results_release(res, ntodo);
 	free(res);
 	free(pos);
 	free(ids);
 	observation_release(&obs);
+	drift_inspects_free(di);
 	return rc;
 }
 

@@ -103,7 +103,7 @@ struct drift_input {
 	const struct dk_network_list *networks;      /* every network of the engine */
 	/* Parallel to containers->items: the inspect of each container carrying
 	 * the project label (NULL for the others, and for ours that vanished). */
-	struct dk_container *const *inspected;
+	const struct dk_container *const *inspected;
 	const struct dk_image *const *images;        /* images of the inspected containers, by Id; may lack some */
 	size_t nimages;
 };
@@ -133,17 +133,36 @@ void drift_overlay_observed(const struct drift_report *r, struct plan_observed *
 
 /* ---- the check against the engine --------------------------------------------------- */
 
+/*
+ * Inspecting every unit's container by name (names are known from the
+ * desired state alone) in a thread of its own, so the inspects overlap the
+ * list calls.  Best effort: drift_check() inspects whatever this did not get.
+ * drift_inspects_start() takes over c (a client of its own: a clone, or one
+ * opened with defer_version_check); d must outlive it.
+ */
+struct drift_inspects;
+struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel);
+/* Join and free (NULL is fine); drift_check() does this for what it is given. */
+void drift_inspects_free(struct drift_inspects *di);
+
 struct drift_opts {
 	int parallel;         /* inspects in flight; 0 = 8 */
 	bool journal;         /* write a journal line (st must be locked; skipped otherwise) */
+	/* The project's containers (label filter) and every network, listed already (prefetch.h):
+	 * taken over and emptied.  NULL: drift_check lists them. */
+	struct observe_raw *prelisted;
+	/* Inspects by name already under way: taken over (joined and freed).  NULL: drift_check starts
+	 * them itself, on a clone of c, before its list calls. */
+	struct drift_inspects *inspects;
 };
 /*
  * Check the engine against d (the desired state at the commit compared,
  * normally state_get_last_applied()): list containers and networks
- * (observe()), allocate ports and subnets (state_allocate(), as apply would:
+ * (observe(), or observe_build() of o->raw), allocate ports and subnets (state_allocate(), as apply would:
  * st is changed in memory only, saved by nobody here), inspect every
- * container carrying the project label (dk_inspect_many(), o->parallel in
- * flight), inspect the image of each distinct image id once, and compute.
+ * container carrying the project label (by name, alongside the list calls,
+ * see drift_inspects_start(); then whatever that missed by id), o->parallel
+ * in flight, inspect the image of each distinct image id once, and compute.
  *
  * Fills *ret_summary and, when ret_report is not NULL, *ret_report (release
  * it).  With o->journal and a locked st, appends one journal line:

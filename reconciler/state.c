@@ -68,6 +68,7 @@ struct rc_state {
 	/* applied.json */
 	char *last_applied;
 	char *last_good;
+	char *project;  /* of the last apply */
 	struct state_failed_commit *failed;
 	size_t nfailed, cfailed;
 	/* units.json */
@@ -121,7 +122,8 @@ static void clear_file_data(struct rc_state *st, int f)
 	case F_APPLIED:
 		free(st->last_applied);
 		free(st->last_good);
-		st->last_applied = st->last_good = NULL;
+		free(st->project);
+		st->last_applied = st->last_good = st->project = NULL;
 		for (size_t i = 0; i < st->nfailed; i++) {
 			free_const(st->failed[i].commit);
 			free_const(st->failed[i].message);
@@ -309,6 +311,8 @@ static cJSON *emit_applied(const struct rc_state *st)
 	cJSON *data = xobj(), *failed = xarr();
 	put_str(data, "last_applied", st->last_applied);
 	put_str(data, "last_good", st->last_good);
+	if (st->project)
+		put_str(data, "project", st->project);
 	for (size_t i = 0; i < st->nfailed; i++) {
 		cJSON *f = xobj();
 		put_str(f, "commit", st->failed[i].commit);
@@ -327,8 +331,12 @@ static int parse_applied(struct rc_state *st, const cJSON *data)
 	if (get_str(data, "last_applied", true, &applied) < 0 ||
 	    get_str(data, "last_good", true, &good) < 0 || !failed)
 		return -1;
+	const char *project = NULL;
+	if (get_str(data, "project", true, &project) < 0)
+		return -1;
 	st->last_applied = xstrdup_or_null(applied);
 	st->last_good = xstrdup_or_null(good);
+	st->project = xstrdup_or_null(project);
 	cJSON_ArrayForEach(x, failed) {
 		const char *commit, *msg;
 		int64_t t;
@@ -1155,6 +1163,16 @@ void state_set_last_applied(struct rc_state *st, const char *commit)
 void state_set_last_good(struct rc_state *st, const char *commit)
 {
 	set_str(st, F_APPLIED, &st->last_good, commit);
+}
+
+const char *state_get_project(const struct rc_state *st)
+{
+	return st->project;
+}
+
+void state_set_project(struct rc_state *st, const char *project)
+{
+	set_str(st, F_APPLIED, &st->project, project);
 }
 
 const struct state_failed_commit *state_get_failed_commit(const struct rc_state *st, const char *commit)

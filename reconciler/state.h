@@ -10,7 +10,8 @@
  *                     never unlinked
  *   allocations.json  host port per (unit id, container port, proto) and
  *                     subnet per network name
- *   applied.json      last applied commit, last good commit, failed commits
+ *   applied.json      last applied commit and its project, last good commit,
+ *                     failed commits
  *   units.json        per-unit runtime facts: restart counters, disabled
  *                     units, changes awaiting approval, in-place updates
  *   journal.jsonl     one JSON object per line per action taken; rotated to
@@ -169,6 +170,9 @@ const char *state_get_last_applied(const struct rc_state *st);
 const char *state_get_last_good(const struct rc_state *st);
 void state_set_last_applied(struct rc_state *st, const char *commit);
 void state_set_last_good(struct rc_state *st, const char *commit);
+/* The project of the last apply (a hint for `drift`, which lists its containers while it loads). */
+const char *state_get_project(const struct rc_state *st);
+void state_set_project(struct rc_state *st, const char *project);
 
 struct state_failed_commit {
 	const char *commit;

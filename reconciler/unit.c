@@ -91,8 +91,23 @@ void rc_desired_free(struct rc_desired *d)
 	free(d);
 }
 
+/*
+ * Binary search over the arrays the loader sorts; a linear pass when that
+ * finds nothing, so arrays built by hand (tests) in any order still work.
+ */
 struct rc_unit *rc_desired_unit(const struct rc_desired *d, const char *id)
 {
+	size_t lo = 0, hi = d->nunits;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(id, d->units[mid].id);
+		if (c == 0)
+			return &d->units[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	for (size_t i = 0; i < d->nunits; i++)
 		if (strcmp(d->units[i].id, id) == 0)
 			return &d->units[i];
@@ -101,6 +116,17 @@ struct rc_unit *rc_desired_unit(const struct rc_desired *d, const char *id)
 
 struct rc_network *rc_desired_network(const struct rc_desired *d, const char *name)
 {
+	size_t lo = 0, hi = d->nnetworks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, d->networks[mid].name);
+		if (c == 0)
+			return &d->networks[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	for (size_t i = 0; i < d->nnetworks; i++)
 		if (strcmp(d->networks[i].name, name) == 0)
 			return &d->networks[i];

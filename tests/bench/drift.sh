@@ -24,7 +24,7 @@ runs=${BENCH_RUNS:-10}
 image=${BENCH_IMAGE:-reconciler-test/app:1}
 [ $# -eq 0 ] && set -- 200 1000
 
-(cd "$top" && make -s all build/helpers/inspect-many) || exit 2
+(cd "$top" && make -s all build/helpers/inspect-many build/helpers/drift-inproc) || exit 2
 work=$(mktemp -d /tmp/rc-bench-drift.XXXXXX)
 project=benchdrift$$
 cleanup() {
@@ -67,6 +67,7 @@ median_ms() { # command...
 }
 
 rows=
+inrows=
 fail=0
 for n in "$@"; do
 	repo=$work/repo$n
@@ -91,6 +92,19 @@ for n in "$@"; do
 	[ "$verdict" = met ] || fail=1
 	rows="$rows| $n | $d_ms ms | $r_ms ms | $ratio | ≤ 1.2: $verdict |
 "
+	# the daemon's periodic check: no process start, manifests in memory (tests/helpers/drift-inproc.c)
+	inproc=$("$top/build/helpers/drift-inproc" "$repo" "$state" "$runs" "$par")
+	read -r w1 i_d w3 i_r w5 i_f <<-EOT
+	$inproc
+	EOT
+	if [ "$w1" = drift ] && [ "$w5" = findings ] && [ "$i_f" = 0 ]; then
+		iratio=$(awk -v a="$i_d" -v b="$i_r" 'BEGIN { printf "%.2f", a / b }')
+		inrows="$inrows| $n | $i_d ms | $i_r ms | $iratio |
+"
+	else
+		echo "drift.sh: drift-inproc failed: $inproc" >&2
+		fail=1
+	fi
 	ids=$(cat "$work/ids")
 	docker rm -f $ids >/dev/null 2>&1
 done
@@ -107,6 +121,11 @@ cat <<EOT
 | units | \`reconciler drift\` | raw inspects | ratio | target |
 | --- | --- | --- | --- | --- |
 $rows
+In process (the daemon's periodic check: \`drift_check()\` against \`dk_inspect_many()\`, alternating, median of $runs):
+
+| units | drift check | raw inspects | ratio |
+| --- | --- | --- | --- |
+$inrows
 EOT
 [ -n "${BENCH_NO_FAIL:-}" ] && exit 0
 exit $fail

@@ -183,6 +183,26 @@ test_expect_success 'an unmanaged container on a managed name and host port (whi
 	docker rm -f $P-c2-app >/dev/null
 '
 
+test_expect_success 'unmanaged containers on a managed name only, and on a managed (auto) host port only' '
+	docker run -d --name $P-c2-worker --label rt.squatter=$P $TEST_IMAGE >/dev/null &&
+	docker run -d --name $P-squat2 --label rt.squatter=$P -p $c2port:8080 $TEST_IMAGE >/dev/null &&
+	test_when_finished "docker rm -f \$(docker ps -aq --filter label=rt.squatter=$P) >/dev/null 2>&1" &&
+	cat >want <<-EOT &&
+	changed c1/app $P-c1-app null
+	stopped c1/worker $P-c1-worker null
+	missing c2/app null null
+	missing c2/worker null null
+	changed db $P-db null
+	extra ghost $P-stray null
+	unmanaged null $P-c2-worker null
+	unmanaged null $P-squat2 null
+	EOT
+	drift_is want &&
+	test_grep "\"detail\": \"has the container name of unit .c2/worker.\"" drift.json &&
+	test_grep "\"detail\": \"publishes host port $c2port of unit .c2/app.\"" drift.json &&
+	docker rm -f $P-c2-worker $P-squat2 >/dev/null
+'
+
 test_expect_success 'docker network rm of a customer network (its containers gone): missing network' '
 	docker network rm $P-c2 >/dev/null &&
 	cat >want <<-EOT &&

@@ -171,7 +171,7 @@ int main(void)
 	struct rc_err err;
 	dk_decode_image(ij, ilen, &img, &err);
 	const struct dk_image *imgs[1] = { img };
-	struct drift_input in = { .d = d, .containers = list, .networks = nets, .inspected = cts, .images = imgs,
+	struct drift_input in = { .d = d, .containers = list, .networks = nets, .inspected = (const struct dk_container *const *)cts, .images = imgs,
 				  .nimages = 1 };
 	struct drift_report r;
 	drift_compute(&in, &r);
@@ -221,7 +221,7 @@ int main(void)
 	nets2->items = xcalloc(3, sizeof(struct dk_network));
 	add_network(nets2, "rtdriftdev-backend", P, NULL);
 	add_network(nets2, "rtdriftdev-c1", P, "c1");
-	struct drift_input in3 = { .d = d, .containers = l3, .networks = nets2, .inspected = fresh, .images = imgs,
+	struct drift_input in3 = { .d = d, .containers = l3, .networks = nets2, .inspected = (const struct dk_container *const *)fresh, .images = imgs,
 				   .nimages = 1 };
 	drift_compute(&in3, &r);
 	is_int(r.n, 0, "fresh containers: no drift");

@@ -142,6 +142,8 @@ static void test_open_and_persist(void)
 
 	state_set_last_applied(st, "c1");
 	state_set_last_good(st, "c0");
+	ok(state_get_project(st) == NULL, "no project before an apply records one");
+	state_set_project(st, "acme");
 	state_add_failed_commit(st, "bad1", 100, "image missing");
 	state_add_failed_commit(st, "bad2", 200, NULL);
 	state_add_failed_commit(st, "bad1", 300, "again");
@@ -169,6 +171,7 @@ static void test_open_and_persist(void)
 	is_int(nw, 0, "no warnings on a clean reload");
 	is_str(state_get_last_applied(st), "c1", "last applied persisted");
 	is_str(state_get_last_good(st), "c0", "last good persisted");
+	is_str(state_get_project(st), "acme", "project of the last apply persisted");
 	size_t nf;
 	const struct state_failed_commit *fc = state_failed_commits(st, &nf);
 	is_int(nf, 2, "failed commits persisted (re-adding replaces)");

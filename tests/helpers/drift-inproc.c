@@ -1,0 +1,116 @@
+/*
+ * drift-inproc — the in-process half of tests/bench/drift.sh: what the
+ * daemon's periodic drift check costs once it is running (no process start,
+ * the manifests already in memory), against the raw inspects of the same
+ * containers, in the same process, rounds alternating.
+ *
+ *   drift-inproc REPO STATE_DIR ROUNDS [PARALLEL]
+ *
+ * Loads REPO at HEAD, opens STATE_DIR read-only, then ROUNDS times:
+ * drift_check() (list calls, inspects by name alongside, compare; no
+ * journal) and dk_inspect_many() over the ids of the project's containers.
+ * Prints "drift <median ms> raw <median ms> findings <n>" on stdout.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "converge.h"
+#include "docker.h"
+#include "drift.h"
+#include "source.h"
+#include "state.h"
+#include "unit.h"
+#include "util.h"
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median_ms(int64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	return (double)v[n / 2] / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: drift-inproc REPO STATE_DIR ROUNDS [PARALLEL]\n");
+		return 2;
+	}
+	int rounds = atoi(argv[3]), par = argc > 4 ? atoi(argv[4]) : 8;
+	if (rounds < 1)
+		rounds = 1;
+	curl_global_init(CURL_GLOBAL_ALL);
+	struct rc_err err = { "" };
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	struct rc_state *st = NULL;
+	struct dk_client *c = NULL;
+	struct converge_source src = { .repo = argv[1] };
+	struct dk_opts dopts = { 0 };
+	int rc = 1;
+	if (converge_load(&src, NULL, &files, &d, NULL, &err) < 0 || state_open(argv[2], 0, &st, &err) < 0 ||
+	    dk_client_open(&dopts, &c, &err) < 0) {
+		fprintf(stderr, "drift-inproc: %s\n", err.msg);
+		goto out;
+	}
+	int64_t *td = xcalloc((size_t)rounds, sizeof(int64_t)), *tr = xcalloc((size_t)rounds, sizeof(int64_t));
+	size_t findings = 0;
+	for (int k = 0; k < rounds; k++) {
+		struct drift_opts o = { .parallel = par };
+		struct drift_summary sum;
+		int64_t t0 = now_ns();
+		if (drift_check(c, st, d, &o, NULL, &sum, &err) < 0) {
+			fprintf(stderr, "drift-inproc: %s\n", err.msg);
+			free(td);
+			free(tr);
+			goto out;
+		}
+		td[k] = now_ns() - t0;
+		findings = sum.total;
+
+		/* the baseline: the project's container ids (listed outside the timing), inspected */
+		_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
+		struct dk_filter f[] = { { "label", label } };
+		struct dk_container_list *l = NULL;
+		if (dk_container_list(c, f, 1, &l, NULL, &err) < 0) {
+			fprintf(stderr, "drift-inproc: %s\n", err.msg);
+			free(td);
+			free(tr);
+			goto out;
+		}
+		const char **ids = xcalloc(l->n + 1, sizeof(*ids));
+		for (size_t i = 0; i < l->n; i++)
+			ids[i] = l->items[i].id;
+		struct dk_inspect_result *res = xcalloc(l->n + 1, sizeof(*res));
+		t0 = now_ns();
+		int r = dk_inspect_many(c, ids, l->n, par, res, &err);
+		tr[k] = now_ns() - t0;
+		dk_inspect_results_release(res, l->n);
+		free(res);
+		free(ids);
+		dk_container_list_free(l);
+		if (r < 0) {
+			fprintf(stderr, "drift-inproc: %s\n", err.msg);
+			free(td);
+			free(tr);
+			goto out;
+		}
+	}
+	printf("drift %.1f raw %.1f findings %zu\n", median_ms(td, rounds), median_ms(tr, rounds), findings);
+	free(td);
+	free(tr);
+	rc = 0;
+out:
+	dk_client_free(c);
+	state_free(st);
+	rc_desired_free(d);
+	source_files_release(&files);
+	curl_global_cleanup();
+	return rc;
+}
