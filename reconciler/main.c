@@ -68,12 +68,13 @@ static void usage(FILE *f)
 		   "  --branch B          the branch of --remote (default main)\n"
 		   "  --fetch-interval S  how often to fetch (default 60)\n"
 		   "  -v, -q            more / less chatter on stderr\n"
+		   "  -h, --help        this text; --version: the version\n"
 		   "\nSee reconciler(1).\n");
 }
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
        OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_DRIFT, OPT_STABLE, OPT_FETCH,
-       OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY };
+       OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY, OPT_VERSION };
 
 /* A duration in seconds (decimals allowed), >= 0. */
 static int parse_seconds(const char *opt, const char *s, double *ret)
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts o = { .repo = ".", .rev = "HEAD", .path = "" };
@@ -140,7 +142,17 @@ int main(int argc, char **argv)
 		case OPT_PLAN: o.plan_file = optarg; break;
 		case OPT_STATS: o.stats = true; break;
 		case OPT_FIX: o.fix = true; break;
-		case OPT_PAR: o.parallel = atoi(optarg); break;
+		case OPT_PAR: {
+			char *end = NULL;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 1 || v > 256) {
+				fprintf(stderr, "reconciler: --parallel: '%s' is not a number from 1 to 256\n", optarg);
+				return 1;
+			}
+			o.parallel = (int)v;
+			break;
+		}
+		case OPT_VERSION: return cmd_version(&o);
 		case OPT_POLL: if (parse_seconds("poll-interval", optarg, &o.poll_interval) < 0) return 1; break;
 		case OPT_CHECK: if (parse_seconds("check-interval", optarg, &o.check_interval) < 0) return 1; break;
 		case OPT_DRIFT:

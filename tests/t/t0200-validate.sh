@@ -105,6 +105,23 @@ unit_hashes() {
 	awk '/^unit /{u=$2} /^  hash: /{print u, $2}' "$1"
 }
 
+test_expect_success 'the command line: --help, --version, unknown commands and bad options' '
+	"$RC" --help >help.out &&
+	test_grep "^usage: reconciler" help.out &&
+	test_grep "^  drift " help.out &&
+	"$RC" --version >version.out &&
+	test_grep "^reconciler [0-9][0-9.]*$" version.out &&
+	"$RC" version >version2.out &&
+	test_cmp version.out version2.out &&
+	test_expect_code 1 "$RC" frobnicate 2>err &&
+	test_grep "unknown command .frobnicate." err &&
+	test_expect_code 1 "$RC" --parallel many plan 2>err &&
+	test_grep "parallel: .many. is not a number from 1 to 256" err &&
+	test_expect_code 1 "$RC" --parallel 0 apply 2>err &&
+	test_expect_code 1 "$RC" --no-such-option validate 2>err &&
+	test_grep "usage:" err
+'
+
 test_expect_success 'setup: a repository with manifests under manifests/' '
 	mkdir -p "$STATE/secrets" &&
 	printf "s3cret-one" >"$STATE/secrets/db_password" &&
