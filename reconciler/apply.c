@@ -315,6 +315,21 @@ const char *apply_container_ip(const struct dk_container *ct, const struct rc_un
 	return NULL;
 }
 
+int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, char *why,
+		     size_t whylen)
+{
+	const char *ip = apply_container_ip(ct, u);
+	if (!ip) {
+		snprintf(why, whylen, "no address yet");
+		return 0;
+	}
+	uint16_t port = u->health.http_port ? u->health.http_port : (u->nports ? u->ports[0].container_port : 80);
+	int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;
+	if (cap_ms > 0 && to > cap_ms)
+		to = cap_ms;
+	return health_http_probe(ip, port, u->health.http_path, to, why, whylen) == 1;
+}
+
 /*
  * Wait until the container of u is ready: healthy if it has a health check,
  * exited 0 if a dependent needs it completed, running otherwise.  Returns 0
@@ -366,17 +381,11 @@ static int wait_ready(struct dk_client *c, const struct rc_unit *u, const char *
 			}
 			snprintf(why, sizeof why, "health: %s", ct->health_status ? ct->health_status : "none");
 		} else if (u->health.kind == RC_HEALTH_HTTP) {
-			const char *ip = apply_container_ip(ct, u);
-			uint16_t port = u->health.http_port ? u->health.http_port
-					: (u->nports ? u->ports[0].container_port : 80);
-			int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;
-			if (ip && health_http_probe(ip, port, u->health.http_path, to, why, sizeof why) == 1) {
+			if (apply_http_probe(ct, u, 0, why, sizeof why) == 1) {
 				dk_container_free(ct);
 				snprintf(note, notelen, "healthy after %.1fs", secs);
 				return 0;
 			}
-			if (!ip)
-				snprintf(why, sizeof why, "no address yet");
 		}
 		dk_container_free(ct);
 		if (now_ns() - t0 > bound)

@@ -96,6 +96,14 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 void apply_result_release(struct apply_result *r);
 /* The address health probes use: the container's IP on the unit's first network that has one. */
 const char *apply_container_ip(const struct dk_container *ct, const struct rc_unit *u);
+/*
+ * Run u's `http` health check once against ct (which must be running): GET
+ * http://<apply_container_ip>:<health port, else the first container port,
+ * else 80><path> within the check's timeout (default 5 s; capped at
+ * cap_ms when cap_ms > 0).  1 healthy, 0 not, with why filled.
+ */
+int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, char *why,
+		     size_t whylen);
 const char *apply_status_name(enum apply_status s);
 
 #endif

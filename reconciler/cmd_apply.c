@@ -3,6 +3,8 @@
  * state, observe the engine, allocate, plan, and (apply) execute.  Thin:
  * the work is in converge.c (observe, allocate, plan, apply, record).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +248,82 @@ static const struct plan_container *find_container(const struct plan_observed *o
 	return best;
 }
 
+/*
+ * Docker holds no health for units with `http` checks: status inspects the
+ * running ones (in parallel) and probes each once, a few at a time, the
+ * check's timeout capped at STATUS_PROBE_CAP_MS.
+ */
+#define STATUS_PROBE_CAP_MS 2000
+#define STATUS_PROBE_THREADS 8
+
+struct http_probe_job {
+	const struct rc_unit *u;
+	const struct dk_container *ct;  /* NULL: not inspected */
+	const char *health;             /* result: "healthy", "unhealthy" or NULL */
+};
+
+struct http_probe_pool {
+	struct http_probe_job *jobs;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *probe_worker(void *p)
+{
+	struct http_probe_pool *pool = p;
+	for (;;) {
+		size_t i = atomic_fetch_add(&pool->next, 1);
+		if (i >= pool->n)
+			return NULL;
+		struct http_probe_job *j = &pool->jobs[i];
+		char why[128];
+		if (j->ct && str_eq(j->ct->state_status, "running"))
+			j->health = apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, why, sizeof why) == 1
+					    ? "healthy" : "unhealthy";
+	}
+}
+
+/* Fill health[i] for every unit i with an `http` check whose container runs (others stay NULL). */
+static void probe_http_units(struct session *s, const char **health)
+{
+	size_t n = 0;
+	struct http_probe_job *jobs = xcalloc(s->d->nunits + 1, sizeof(*jobs));
+	const char **ids = xcalloc(s->d->nunits + 1, sizeof(*ids));
+	size_t *unit_of = xcalloc(s->d->nunits + 1, sizeof(*unit_of));
+	for (size_t i = 0; i < s->d->nunits; i++) {
+		const struct rc_unit *u = &s->d->units[i];
+		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
+		if (u->health.kind != RC_HEALTH_HTTP || !pc || !str_eq(pc->state, "running"))
+			continue;
+		jobs[n].u = u;
+		ids[n] = pc->id;
+		unit_of[n++] = i;
+	}
+	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
+	struct rc_err err = { "" };
+	if (n)
+		(void)dk_inspect_many(s->c, ids, n, 8, res, &err);  /* one that fails shows "-" */
+	for (size_t k = 0; k < n; k++)
+		jobs[k].ct = res[k].container;
+	struct http_probe_pool pool = { .jobs = jobs, .n = n };
+	atomic_init(&pool.next, 0);
+	pthread_t th[STATUS_PROBE_THREADS];
+	size_t nth = 0;
+	for (; nth < STATUS_PROBE_THREADS && nth + 1 < n; nth++)
+		if (pthread_create(&th[nth], NULL, probe_worker, &pool) != 0)
+			break;
+	probe_worker(&pool);
+	for (size_t t = 0; t < nth; t++)
+		pthread_join(th[t], NULL);
+	for (size_t k = 0; k < n; k++)
+		health[unit_of[k]] = jobs[k].health;
+	dk_inspect_results_release(res, n);
+	free(res);
+	free(unit_of);
+	free(ids);
+	free(jobs);
+}
+
 int cmd_status(const struct cli_opts *o)
 {
 	struct session s = { 0 };
@@ -262,6 +340,8 @@ int cmd_status(const struct cli_opts *o)
 	if (drift_last_summary(s.st, &drift, &derr) == 0 && drift.len)
 		printf("%s\n", buf_cstr(&drift));
 	buf_release(&drift);
+	const char **http_health = xcalloc(s.d->nunits + 1, sizeof(*http_health));
+	probe_http_units(&s, http_health);
 	printf("%-24s %-28s %-10s %-10s %-12s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "SPEC");
 	for (size_t i = 0; i < s.d->nunits; i++) {
 		const struct rc_unit *u = &s.d->units[i];
@@ -274,10 +354,12 @@ int cmd_status(const struct cli_opts *o)
 		const char *note = state_is_disabled(s.st, u->id, NULL) ? " (disabled by the daemon)"
 				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
 				   ? " (awaiting approval)" : "";
-		printf("%-24s %-28s %-10s %-10s %-12s %s%s\n", u->id, u->container, pc ? pc->state : "-",
-		       pc && pc->health ? pc->health : "-", ports.len ? ports.data : "-", spec, note);
+		const char *health = http_health[i] ? http_health[i] : pc && pc->health ? pc->health : "-";
+		printf("%-24s %-28s %-10s %-10s %-12s %s%s\n", u->id, u->container, pc ? pc->state : "-", health,
+		       ports.len ? ports.data : "-", spec, note);
 		buf_release(&ports);
 	}
+	free(http_health);
 	rc = s.cv.plan.n ? 2 : 0;
 	if (s.cv.plan.n)
 		printf("%zu change%s pending (see reconciler plan)\n", s.cv.plan.n, s.cv.plan.n == 1 ? "" : "s");

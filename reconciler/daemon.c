@@ -716,12 +716,8 @@ static void http_probes(struct daemon *dm)
 		if (inspect_unit(dm, u, &ct) < 0)
 			continue;
 		if (ct && str_eq(ct->state_status, "running")) {
-			const char *ip = apply_container_ip(ct, u);
-			uint16_t port = u->health.http_port ? u->health.http_port
-					: (u->nports ? u->ports[0].container_port : 80);
-			int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;
-			char why[128] = "no address";
-			if (ip && health_http_probe(ip, port, u->health.http_path, to, why, sizeof why) == 1)
+			char why[128] = "";
+			if (apply_http_probe(ct, u, 0, why, sizeof why) == 1)
 				rt->http_streak = 0;
 			else
 				rt->http_streak++;

@@ -36,6 +36,18 @@ test_expect_success 'apply converges the example; status says every unit is curr
 	curl -fsS http://127.0.0.1:$((base + 1))/health
 '
 
+test_expect_success 'status probes the units with http checks (Docker holds no health for them)' '
+	$RC --repo $M status >status.out &&
+	test_grep "^alpha/app  *$PROJECT-alpha-app  *running  *healthy " status.out &&
+	test_grep "^db  *$PROJECT-db  *running  *healthy " status.out &&
+	test_grep "^alpha/worker  *$PROJECT-alpha-worker  *running  *- " status.out &&
+	docker exec $PROJECT-alpha-app rm /tmp/www/health &&
+	test_when_finished "docker exec $PROJECT-alpha-app sh -c \"echo ok >/tmp/www/health\"" &&
+	$RC --repo $M status >status2.out &&
+	test_grep "^alpha/app  *$PROJECT-alpha-app  *running  *unhealthy " status2.out &&
+	test_grep "^beta/app  *$PROJECT-beta-app  *running  *healthy " status2.out
+'
+
 test_expect_success 'README: moving beta to the pro plan is an update in place' '
 	id=$(container_id $PROJECT-beta-app) &&
 	sed -i "s/plan: starter/plan: pro/" $M/customers/beta.yaml &&
