@@ -134,6 +134,20 @@ static void check_unit(struct builder *b, const struct drift_input *in, const st
 	actual_canonical(&ai, &act);
 	struct spec_changes ch;
 	spec_diff(buf_cstr(&exp), buf_cstr(&act), &ch);
+	const struct plan_image *tag = NULL;
+	for (size_t i = 0; i < in->ntags && !tag; i++)
+		if (str_eq(in->tags[i].ref, u->image))
+			tag = &in->tags[i];
+	if (tag && ct->image_id && str_eq(ct->image, u->image) && !str_eq(tag->id, ct->image_id)) {
+		/* the same reference, another image: the tag moved after the container was made */
+		size_t at = 0;
+		while (at < ch.n && strcmp(ch.v[at].key, "image.id") < 0)
+			at++;  /* keep the changes sorted by key */
+		ch.v = xrealloc(ch.v, (ch.n + 1) * sizeof(*ch.v));
+		memmove(&ch.v[at + 1], &ch.v[at], (ch.n - at) * sizeof(*ch.v));
+		ch.v[at] = (struct spec_change){ xstrdup("image.id"), xstrdup(tag->id), xstrdup(ct->image_id) };
+		ch.n++;
+	}
 	if (ch.n) {
 		struct drift_item *it = add(b, DRIFT_CHANGED);
 		it->unit = xstrdup(u->id);
@@ -948,7 +962,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	}
 	struct drift_input in = { .d = d, .containers = obs.containers, .networks = obs.networks,
 				  .inspected = inspected, .images = (const struct dk_image *const *)images,
-				  .nimages = nimages };
+				  .nimages = nimages, .tags = obs.plan.images, .ntags = obs.plan.nimages };
 	struct drift_report rep;
 	drift_compute(&in, &rep);
 	struct drift_summary sum;

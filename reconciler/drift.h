@@ -99,13 +99,19 @@ void drift_summary_format(const struct drift_summary *s, struct buf *out);
 
 struct drift_input {
 	const struct rc_desired *d;                  /* ports and subnets allocated (state_allocate) */
-	const struct dk_container_list *containers;  /* every container of the engine (list summaries) */
+	/* List summaries: the project's containers plus any other that holds a unit's host port or
+	 * container name (or simply every container of the engine) */
+	const struct dk_container_list *containers;
 	const struct dk_network_list *networks;      /* every network of the engine */
 	/* Parallel to containers->items: the inspect of each container carrying
 	 * the project label (NULL for the others, and for ours that vanished). */
 	const struct dk_container *const *inspected;
 	const struct dk_image *const *images;        /* images of the inspected containers, by Id; may lack some */
 	size_t nimages;
+	/* What each unit's image reference points to now (observe.h); a unit whose container runs
+	 * another image under the same reference (the tag moved) is reported as changed (image.id). */
+	const struct plan_image *tags;
+	size_t ntags;
 };
 /* Compare; fills *ret (release with drift_report_release()). */
 void drift_compute(const struct drift_input *in, struct drift_report *ret);

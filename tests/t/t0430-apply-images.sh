@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='apply and images: a missing image is pulled from a registry (with retries),
-an unpullable one fails only its unit, a moved tag recreates its users'
+an unpullable one fails only its unit, a moved tag shows as drift and recreates its users'
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 base=23500
@@ -54,6 +54,11 @@ test_expect_success 'a tag that now points to another image recreates exactly it
 	id1=$(container_id $PROJECT-moving) &&
 	steady=$(container_id $PROJECT-steady) &&
 	docker tag $TEST_IMAGE2 $MOVING &&
+	: drift reports the moved tag, for that unit only &&
+	test_expect_code 2 $RC --repo $M drift --json >drift.json &&
+	test_grep "\"summary\": {\"total\": 1, \"changed\": 1," drift.json &&
+	test_grep "\"unit\": \"moving\"" drift.json &&
+	test_grep "\"field\": \"image.id\", \"secret\": false, \"expected\": \"$(docker image inspect -f {{.Id}} $TEST_IMAGE2)\", \"actual\": \"$(docker image inspect -f {{.Id}} $TEST_IMAGE)\"" drift.json &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
 	test_grep "moving ($PROJECT-moving) will be recreated" plan.out &&
 	test_grep "now points to sha256:" plan.out &&
@@ -62,7 +67,8 @@ test_expect_success 'a tag that now points to another image recreates exactly it
 	test "$(container_id $PROJECT-moving)" != "$id1" &&
 	test "$(container_id $PROJECT-steady)" = "$steady" &&
 	test "$(container_field $PROJECT-moving {{.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE2)" &&
-	test_expect_code 0 $RC --repo $M plan
+	test_expect_code 0 $RC --repo $M plan &&
+	$RC --repo $M drift
 '
 
 test_expect_success 'an image no registry has fails its unit after the retries, others go on' '

@@ -230,6 +230,38 @@ int main(void)
 	golden("none.txt", buf_cstr(&b));
 	drift_report_release(&r);
 
+	/* a tag that moved: the unit's reference now names another image than its container runs */
+	{
+		const struct rc_unit *u1 = rc_desired_unit(d, "c1/app");  /* db and c1/worker use the same image */
+		struct plan_image tags[2] = { { (char *)"other:1", (char *)"sha256:1111" },
+					      { u1->image, (char *)"sha256:2222" } };
+		in3.tags = tags;
+		in3.ntags = 2;
+		drift_compute(&in3, &r);
+		is_int(r.n, 3, "moved tag: every unit using the reference (db, c1/app, c1/worker) changed");
+		bool found = false, sorted = true, all_changed = true;
+		for (size_t k = 0; k < r.n; k++) {
+			all_changed = all_changed && r.v[k].kind == DRIFT_CHANGED;
+			for (size_t i = 0; i < r.v[k].changes.n; i++) {
+				const struct spec_change *c = &r.v[k].changes.v[i];
+				if (str_eq(r.v[k].unit, "c1/app") && str_eq(c->key, "image.id"))
+					found = str_eq(c->before, "sha256:2222") && str_eq(c->after, fresh[1]->image_id);
+				if (i && strcmp(r.v[k].changes.v[i - 1].key, c->key) >= 0)
+					sorted = false;
+			}
+		}
+		ok(all_changed, "moved tag: reported as changed");
+		ok(found, "moved tag: image.id expected = what the tag names, actual = what runs");
+		ok(sorted, "moved tag: changes stay sorted by key");
+		drift_report_release(&r);
+		tags[1].id = fresh[1]->image_id;
+		drift_compute(&in3, &r);
+		is_int(r.n, 0, "tag naming the running image: no drift");
+		drift_report_release(&r);
+		in3.tags = NULL;
+		in3.ntags = 0;
+	}
+
 	/* a secret's mount replaced: named, never its digest */
 	for (size_t i = 0; i < fresh[0]->nmounts; i++)
 		if (strcmp(fresh[0]->mounts[i].target, "/run/secrets/db_password") == 0) {
