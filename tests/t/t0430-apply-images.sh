@@ -68,6 +68,15 @@ test_expect_success 'a tag that now points to another image recreates exactly it
 	test "$(container_id $PROJECT-steady)" = "$steady" &&
 	test "$(container_field $PROJECT-moving {{.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE2)" &&
 	test_expect_code 0 $RC --repo $M plan &&
+	$RC --repo $M drift &&
+	: moved back, drift --fix recreates it as apply did &&
+	id2=$(container_id $PROJECT-moving) &&
+	docker tag $TEST_IMAGE $MOVING &&
+	test_expect_code 2 $RC --repo $M drift >/dev/null &&
+	$RC --repo $M drift --fix >/dev/null &&
+	test "$(container_id $PROJECT-moving)" != "$id2" &&
+	test "$(container_id $PROJECT-steady)" = "$steady" &&
+	test "$(container_field $PROJECT-moving {{.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE)" &&
 	$RC --repo $M drift
 '
 
