@@ -324,11 +324,98 @@ static void probe_http_units(struct session *s, const char **health)
 	free(jobs);
 }
 
+static void json_str_or_null(struct buf *b, const char *s)
+{
+	if (s)
+		buf_add_json_str(b, s);
+	else
+		buf_adds(b, "null");
+}
+
+/* status --json: spec/status-json.md. */
+static void status_json(struct session *s, const char **http_health, struct buf *b)
+{
+	const struct rc_desired *d = s->d;
+	buf_adds(b, "{\n  \"format\": \"reconciler-status\",\n  \"version\": 1,\n  \"project\": ");
+	buf_add_json_str(b, d->settings.project);
+	buf_adds(b, ",\n  \"commit\": ");
+	json_str_or_null(b, d->commit);
+	buf_adds(b, ",\n  \"last_applied\": ");
+	json_str_or_null(b, state_get_last_applied(s->st));
+	buf_adds(b, ",\n  \"last_good\": ");
+	json_str_or_null(b, state_get_last_good(s->st));
+	struct state_journal_record jr;
+	struct rc_err err;
+	buf_adds(b, ",\n  \"last_drift_check\": ");
+	if (state_journal_last(s->st, "drift", &jr, &err) == 1) {
+		buf_adds(b, "{\"time\": ");
+		json_str_or_null(b, jr.time);
+		buf_adds(b, ", \"commit\": ");
+		json_str_or_null(b, jr.commit);
+		buf_adds(b, ", \"result\": ");
+		json_str_or_null(b, jr.result);
+		buf_adds(b, ", \"message\": ");
+		json_str_or_null(b, jr.message);
+		buf_adds(b, "}");
+		state_journal_record_release(&jr);
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_addf(b, ",\n  \"pending_changes\": %zu,\n  \"units\": [", s->cv.plan.n);
+	for (size_t i = 0; i < d->nunits; i++) {
+		const struct rc_unit *u = &d->units[i];
+		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
+		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
+		const char *reason = NULL;
+		bool disabled = state_is_disabled(s->st, u->id, &reason);
+		const struct state_awaiting *aw = state_get_awaiting(s->st, u->id);
+		bool awaiting = aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current");
+		const char *health = http_health[i] ? http_health[i] : pc && pc->health ? pc->health : NULL;
+		buf_adds(b, i ? ",\n    {\"unit\": " : "\n    {\"unit\": ");
+		buf_add_json_str(b, u->id);
+		buf_adds(b, ", \"customer\": ");
+		json_str_or_null(b, u->customer);
+		buf_adds(b, ", \"container\": ");
+		buf_add_json_str(b, u->container);
+		buf_adds(b, ", \"container_id\": ");
+		json_str_or_null(b, pc ? pc->id : NULL);
+		buf_adds(b, ", \"state\": ");
+		json_str_or_null(b, pc ? pc->state : NULL);
+		buf_addf(b, ", \"desired\": \"%s\", \"health\": ", u->running ? "running" : "stopped");
+		json_str_or_null(b, health);
+		buf_adds(b, ", \"ports\": [");
+		for (size_t k = 0; k < u->nports; k++)
+			buf_addf(b, "%s%u", k ? ", " : "", u->ports[k].host_port);
+		buf_addf(b, "], \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
+			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
+		json_str_or_null(b, disabled ? reason : NULL);
+		buf_addf(b, ", \"awaiting_approval\": %s}", awaiting ? "true" : "false");
+	}
+	buf_adds(b, d->nunits ? "\n  ]\n}\n" : "]\n}\n");
+}
+
 int cmd_status(const struct cli_opts *o)
 {
 	struct session s = { 0 };
 	int rc = session_open(o, false, &s);
 	if (rc) {
+		session_close(&s);
+		return rc;
+	}
+	if (o->markdown) {
+		fprintf(stderr, "reconciler: status has no --markdown (text or --json)\n");
+		session_close(&s);
+		return 1;
+	}
+	if (o->json) {
+		const char **hh = xcalloc(s.d->nunits + 1, sizeof(*hh));
+		probe_http_units(&s, hh);
+		struct buf b = BUF_INIT;
+		status_json(&s, hh, &b);
+		fputs(buf_cstr(&b), stdout);
+		buf_release(&b);
+		free(hh);
+		rc = s.cv.plan.n ? 2 : 0;
 		session_close(&s);
 		return rc;
 	}

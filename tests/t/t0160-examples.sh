@@ -45,7 +45,24 @@ test_expect_success 'status probes the units with http checks (Docker holds no h
 	test_when_finished "docker exec $PROJECT-alpha-app sh -c \"echo ok >/tmp/www/health\"" &&
 	$RC --repo $M status >status2.out &&
 	test_grep "^alpha/app  *$PROJECT-alpha-app  *running  *unhealthy " status2.out &&
-	test_grep "^beta/app  *$PROJECT-beta-app  *running  *healthy " status2.out
+	test_grep "^beta/app  *$PROJECT-beta-app  *running  *healthy " status2.out &&
+	$RC --repo $M status --json >status.json &&
+	python3 - status.json "$PROJECT" <<-\EOF
+	import json, sys
+	doc = json.load(open(sys.argv[1]))
+	assert doc["format"] == "reconciler-status" and doc["version"] == 1, doc
+	assert doc["project"] == sys.argv[2] and doc["pending_changes"] == 0
+	units = {u["unit"]: u for u in doc["units"]}
+	assert sorted(units) == ["alpha/app", "alpha/worker", "beta/app", "beta/worker", "cache", "db", "gamma/app", "gamma/worker"], units
+	assert units["alpha/app"]["health"] == "unhealthy", units["alpha/app"]
+	assert units["beta/app"]["health"] == "healthy" and units["db"]["health"] == "healthy"
+	assert units["alpha/worker"]["health"] is None
+	for u in units.values():
+	    assert u["state"] == "running" and u["desired"] == "running" and u["spec"] == "current", u
+	    assert len(u["container_id"]) == 64 and u["disabled"] is False and u["failures"] == 0, u
+	assert units["alpha/app"]["customer"] == "alpha" and units["db"]["customer"] is None
+	assert units["alpha/app"]["ports"] == [25001], units["alpha/app"]
+	EOF
 '
 
 test_expect_success 'README: moving beta to the pro plan is an update in place' '
