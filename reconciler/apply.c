@@ -123,6 +123,8 @@ static int ensure_image(struct dk_client *c, const struct rc_unit *u, const stru
 		po.retries = atoi(ev) > 0 ? atoi(ev) : -1;
 	if (!po.first_delay_ms && (ev = getenv("RECONCILER_PULL_BACKOFF_MS")) && *ev)
 		po.first_delay_ms = atol(ev);
+	po.interrupted = o->interrupted;  /* the daemon's SIGTERM ends the waits between attempts */
+	po.interrupted_ctx = o->interrupted_ctx;
 	log_info("pulling '%s'", u->image);
 	if (dk_image_pull(c, u->image, &po, &id, &ds, err) < 0)
 		return rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);

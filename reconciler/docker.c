@@ -1915,7 +1915,14 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 			rc_errf(err, "%s", e.msg);
 			return rc_err_prefix(err, "giving up after %d attempt%s", attempt, attempt == 1 ? "" : "s");
 		}
-		sleep_ms(delay);
+		for (long waited = 0; waited < delay; waited += 100) {
+			if (o && o->interrupted && o->interrupted(o->interrupted_ctx)) {
+				rc_errf(err, "%s", e.msg);
+				return rc_err_prefix(err, "interrupted after %d attempt%s", attempt,
+						     attempt == 1 ? "" : "s");
+			}
+			sleep_ms(delay - waited < 100 ? delay - waited : 100);
+		}
 		delay *= 3;
 	}
 	/* the name we pulled, as the engine stores it */

@@ -518,6 +518,10 @@ struct dk_pull_opts {
 	int retries;           /* after the first attempt; < 0 = none, 0 = default 3 */
 	long first_delay_ms;   /* wait before the first retry, x3 each time; 0 = 5000 (5 s, 15 s, 45 s) */
 	long stall_ms;         /* abort an attempt when no byte arrives for this long; 0 = 120000 */
+	/* Asked between attempts and during the waits (every 100 ms): true gives up at once,
+	 * with "interrupted" in the error.  NULL: never. */
+	bool (*interrupted)(void *ctx);
+	void *interrupted_ctx;
 };
 /*
  * Pull ref ("name:tag", "name" = ":latest", or "name@sha256:...") with

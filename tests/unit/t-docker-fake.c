@@ -524,6 +524,12 @@ static void test_codes_and_bodies(void)
 	dk_client_free(c);
 }
 
+static bool stop_now(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
 static void test_pull(void)
 {
 	static const struct step fail_steps[] = {
@@ -562,6 +568,13 @@ static void test_pull(void)
 	   strstr(err.msg, "x/fail:1"), "error: %s", err.msg);
 	is_int(st.http, 200, "status 200");
 	is_str(st.message, "unexpected EOF", "message from errorDetail");
+
+	/* interrupted (the daemon's SIGTERM) during the wait before a retry: no 10-minute wait, no retry */
+	struct dk_pull_opts slow = { .retries = 2, .first_delay_ms = 600000, .interrupted = stop_now };
+	before = dk_stats_get(c, DK_OP_IMAGE_PULL);
+	ok(dk_image_pull(c, "x/fail:1", &slow, &id, &st, &err) < 0 && strstr(err.msg, "interrupted after 1 attempt"),
+	   "interrupted between attempts: %s", err.msg);
+	is_int(dk_stats_get(c, DK_OP_IMAGE_PULL) - before, 1, "interrupted: one attempt");
 
 	struct dk_pull_opts once = { .retries = -1 };
 	before = dk_stats_get(c, DK_OP_IMAGE_PULL);
