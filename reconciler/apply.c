@@ -70,6 +70,7 @@ static void record(struct run *r, const char *what, const char *unit, enum apply
 	out->steps = xrealloc(out->steps, (out->nsteps + 1) * sizeof(*out->steps));
 	struct apply_step *step = &out->steps[out->nsteps++];
 	step->what = xstrdup(what);
+	step->unit = unit ? xstrdup(unit) : NULL;
 	step->status = s;
 	step->msg = msg ? xstrdup(msg) : NULL;
 	step->ns = ns;
@@ -788,6 +789,7 @@ void apply_result_release(struct apply_result *r)
 {
 	for (size_t i = 0; i < r->nsteps; i++) {
 		free(r->steps[i].what);
+		free(r->steps[i].unit);
 		free(r->steps[i].msg);
 	}
 	free(r->steps);

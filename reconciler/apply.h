@@ -69,6 +69,7 @@ enum apply_status { APPLY_OK = 0, APPLY_FAILED, APPLY_SKIPPED, APPLY_AWAITING };
 
 struct apply_step {
 	char *what;                   /* "+ alpha/app" */
+	char *unit;                   /* the unit it was for; NULL for networks and the like */
 	enum apply_status status;
 	char *msg;                    /* details / error */
 	int64_t ns;                   /* time spent */

@@ -158,15 +158,6 @@ static bool keep_enabled(const struct plan_action *a, void *ctx)
 	return !(a->unit && is_up(a->kind) && state_is_disabled(st, a->unit, NULL));
 }
 
-struct only_unit {
-	const char *unit;
-};
-/* Only one unit's work (and the networks it may need). */
-static bool keep_unit(const struct plan_action *a, void *ctx)
-{
-	const struct only_unit *ou = ctx;
-	return a->kind == PLAN_NET_CREATE || (a->unit && strcmp(a->unit, ou->unit) == 0);
-}
 
 enum conv_result { CONV_OK = 0, CONV_TRANSIENT, CONV_CONFLICT, CONV_FAILED, CONV_INTERRUPTED };
 
@@ -193,10 +184,26 @@ static bool stop_pending(void *ctx)
  * leaving disabled units out) and apply.  msg receives the reason of a
  * failure: the engine's error, the conflicts, or the failed steps.
  */
+static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired *d,
+					   bool (*keep)(const struct plan_action *, void *), void *ctx,
+					   bool self_heal, bool verify, struct buf *msg, size_t *ret_steps,
+					   struct apply_result *ret_result);
+
 static enum conv_result converge_desired(struct daemon *dm, struct rc_desired *d,
 					 bool (*keep)(const struct plan_action *, void *), void *ctx,
 					 bool self_heal, bool verify, struct buf *msg, size_t *ret_steps)
 {
+	return converge_desired_r(dm, d, keep, ctx, self_heal, verify, msg, ret_steps, NULL);
+}
+
+/* converge_desired(), and with ret_result (not NULL) the steps it took, per unit (release it). */
+static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired *d,
+					   bool (*keep)(const struct plan_action *, void *), void *ctx,
+					   bool self_heal, bool verify, struct buf *msg, size_t *ret_steps,
+					   struct apply_result *ret_result)
+{
+	if (ret_result)
+		memset(ret_result, 0, sizeof(*ret_result));
 	struct converge cv;
 	struct rc_err err = { "" };
 	enum conv_result res = CONV_OK;
@@ -236,7 +243,10 @@ static enum conv_result converge_desired(struct daemon *dm, struct rc_desired *d
 	}
 	if (ret_steps)
 		*ret_steps = ar.nsteps;
-	apply_result_release(&ar);
+	if (ret_result)
+		*ret_result = ar;
+	else
+		apply_result_release(&ar);
 	converge_release(&cv);
 	if (res == CONV_INTERRUPTED)
 		read_signals(dm);  /* sets dm->stop */
@@ -763,13 +773,18 @@ static bool dep_ready(struct daemon *dm, const struct rc_unit *dep, enum rc_dep_
 }
 
 /* Carry out the pending action of unit i. */
-static void act(struct daemon *dm, size_t i)
+/*
+ * First half of a repair of unit i, whose time has come: give up if it was
+ * disabled, wait (1 s) for its dependencies, notice the engine restarted it
+ * meanwhile, stop it for a restart.  True: converge it now (act_all()).
+ */
+static bool act_prepare(struct daemon *dm, size_t i)
 {
 	const struct rc_unit *u = &dm->cur->units[i];
 	struct unit_rt *rt = &dm->rt[i];
 	if (state_is_disabled(dm->st, u->id, NULL) || !u->running) {
 		rt->pending = ACT_NONE;
-		return;
+		return false;
 	}
 	char why[256];
 	for (size_t k = 0; k < u->ndeps; k++) {
@@ -779,20 +794,20 @@ static void act(struct daemon *dm, size_t i)
 				say("unit %s: restart waits for its dependency: %s", u->id, why);
 			rt->waiting_logged = true;
 			rt->due = now_ns() + NS_PER_S;
-			return;
+			return false;
 		}
 	}
 	struct dk_container *ct = NULL;
 	if (inspect_unit(dm, u, &ct) < 0) {
 		rt->due = now_ns() + NS_PER_S;
-		return;
+		return false;
 	}
 	enum act a = rt->pending;
-	rt->pending = ACT_NONE;
 	if (ct && a == ACT_CONVERGE && str_eq(ct->state_status, "running")) {
+		rt->pending = ACT_NONE;
 		say("unit %s is running again (restarted by the engine)", u->id);
 		dk_container_free(ct);
-		return;
+		return false;
 	}
 	struct rc_err err = { "" };
 	if (ct && a == ACT_RESTART) {
@@ -803,27 +818,102 @@ static void act(struct daemon *dm, size_t i)
 	}
 	dk_container_free(ct);
 	say("unit %s: %s (%s)", u->id, a == ACT_RESTART ? "restarting" : "repairing", rt->reason);
-	struct only_unit ou = { u->id };
-	struct buf msg = BUF_INIT;
-	size_t nsteps = 0;
-	enum conv_result r = converge_desired(dm, dm->cur, keep_unit, &ou, true, false, &msg, &nsteps);
-	if (r == CONV_OK) {
-		journal(dm, cur_commit(dm), a == ACT_RESTART ? "restart" : "repair", u->id, "ok", rt->reason);
-		rt->http_streak = 0;
-		rt->next_probe = 0;
-		save(dm);
-		check_unit(dm, i);
-	} else if (r == CONV_TRANSIENT) {
-		say("unit %s: cannot act now: %s", u->id, buf_cstr(&msg));
-		rt->pending = a;
-		rt->due = now_ns() + 2 * NS_PER_S;
-	} else if (r == CONV_INTERRUPTED) {
-		say("unit %s: %s interrupted: %s", u->id, a == ACT_RESTART ? "restart" : "repair", buf_cstr(&msg));
-		rt->pending = a;
-	} else {
-		count_failure(dm, u, rt, 1, buf_cstr(&msg), ACT_CONVERGE);
+	return true;
+}
+
+/* The units a batch of repairs converges (and the networks they may need). */
+struct unit_set {
+	const struct rc_desired *d;
+	const bool *in;  /* by unit index */
+};
+
+static bool keep_units(const struct plan_action *a, void *ctx)
+{
+	const struct unit_set *set = ctx;
+	if (a->kind == PLAN_NET_CREATE)
+		return true;
+	const struct rc_unit *u = a->unit ? rc_desired_unit(set->d, a->unit) : NULL;
+	return u && set->in[u - set->d->units];
+}
+
+/* Why unit failed in ar ("failed <step>: <why>", as converge_desired() says it), into out; false if it did not. */
+static bool unit_failure(const struct apply_result *ar, const char *unit, struct buf *out)
+{
+	for (size_t i = 0; i < ar->nsteps; i++) {
+		const struct apply_step *st = &ar->steps[i];
+		if (str_eq(st->unit, unit) && (st->status == APPLY_FAILED || st->status == APPLY_SKIPPED)) {
+			buf_addf(out, "%s %s: %s", apply_status_name(st->status), st->what, st->msg ? st->msg : "");
+			return true;
+		}
 	}
+	return false;
+}
+
+#define ACT_BATCH_NS (NS_PER_S / 2)
+
+/*
+ * Repair every unit whose time has come, together: one converge of all of
+ * them, so independent repairs (each waiting for its unit's health) run side
+ * by side on the executor's pool rather than one after the other.
+ */
+static void act_all(struct daemon *dm)
+{
+	size_t n = dm->cur->nunits, nsel = 0;
+	int64_t now = now_ns();
+	bool any = false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = dm->rt[i].pending && now >= dm->rt[i].due;
+	if (!any)
+		return;
+	bool *in = xcalloc(n + 1, sizeof(bool));
+	enum act *acts = xcalloc(n + 1, sizeof(*acts));
+	for (size_t i = 0; i < n && !dm->stop; i++) {
+		/* units that failed together (due within ACT_BATCH_NS of each other) are repaired together */
+		if (!dm->rt[i].pending || now + ACT_BATCH_NS < dm->rt[i].due || !act_prepare(dm, i))
+			continue;
+		in[i] = true;
+		acts[i] = dm->rt[i].pending;
+		dm->rt[i].pending = ACT_NONE;
+		nsel++;
+	}
+	if (!nsel)
+		goto out;
+	struct unit_set set = { dm->cur, in };
+	struct buf msg = BUF_INIT;
+	struct apply_result ar;
+	size_t nsteps = 0;
+	enum conv_result r = converge_desired_r(dm, dm->cur, keep_units, &set, true, false, &msg, &nsteps, &ar);
+	for (size_t i = 0; i < n; i++) {
+		if (!in[i])
+			continue;
+		const struct rc_unit *u = &dm->cur->units[i];
+		struct unit_rt *rt = &dm->rt[i];
+		enum act a = acts[i];
+		struct buf why = BUF_INIT;
+		bool failed = r == CONV_FAILED && unit_failure(&ar, u->id, &why);
+		if (r == CONV_OK || (r == CONV_FAILED && !failed)) {
+			journal(dm, cur_commit(dm), a == ACT_RESTART ? "restart" : "repair", u->id, "ok", rt->reason);
+			rt->http_streak = 0;
+			rt->next_probe = 0;
+			save(dm);
+			check_unit(dm, i);
+		} else if (r == CONV_TRANSIENT) {
+			say("unit %s: cannot act now: %s", u->id, buf_cstr(&msg));
+			rt->pending = a;
+			rt->due = now_ns() + 2 * NS_PER_S;
+		} else if (r == CONV_INTERRUPTED) {
+			say("unit %s: %s interrupted: %s", u->id, a == ACT_RESTART ? "restart" : "repair", buf_cstr(&msg));
+			rt->pending = a;
+		} else {
+			count_failure(dm, u, rt, 1, failed ? buf_cstr(&why) : buf_cstr(&msg), ACT_CONVERGE);
+		}
+		buf_release(&why);
+	}
+	apply_result_release(&ar);
 	buf_release(&msg);
+out:
+	free(acts);
+	free(in);
 }
 
 static void handle_event(struct daemon *dm, const struct dk_event *e)
@@ -1058,9 +1148,8 @@ static void loop(struct daemon *dm)
 			dm->next_drift = now_ns() + drift_ns;
 		}
 		http_probes(dm);
-		for (size_t i = 0; dm->cur && i < dm->cur->nunits && !dm->stop; i++)
-			if (dm->rt[i].pending && now_ns() >= dm->rt[i].due)
-				act(dm, i);
+		if (dm->cur && !dm->stop)
+			act_all(dm);
 		save(dm);
 	}
 }

@@ -129,4 +129,26 @@ test_expect_success 'db and app killed at once: app restarts only once db is hea
 	! grep -q "\"unit\":[[:space:]]*\"app\"" $STATE/units.json
 '
 
+test_expect_success 'two independent units killed at once are repaired together, not one after the other' '
+	test_when_finished daemon_kill &&
+	for t in twin1 twin2; do
+		printf "kind: Service\nname: %s\nimage: %s\nplan: p\nenv: {START_DELAY: \"2\", ROLE: %s}\nhealth: {cmd: \"wget -q -O /dev/null http://127.0.0.1:8080/health\", interval: 1s, timeout: 2s, retries: 10}\n" \
+			$t $TEST_IMAGE $t >$M/$t.yaml || return 1
+	done &&
+	repo_commit $M "twins" &&
+	daemon_start twins.log --repo $M &&
+	daemon_wait_log twins.log "boot convergence complete" 90 &&
+	docker kill $PROJECT-twin1 $PROJECT-twin2 >/dev/null &&
+	daemon_wait_log twins.log "unit twin1 is ready again" 60 &&
+	daemon_wait_log twins.log "unit twin2 is ready again" 60 &&
+	: both repairs start before either unit is ready again: one converge for both &&
+	r1=$(grep -n "unit twin1: repairing (" twins.log | head -n1 | cut -d: -f1) &&
+	r2=$(grep -n "unit twin2: repairing (" twins.log | head -n1 | cut -d: -f1) &&
+	ready=$(grep -n "unit twin[12] is ready again" twins.log | head -n1 | cut -d: -f1) &&
+	echo "repairing at lines $r1 and $r2, first ready at $ready" &&
+	test "$r1" -lt "$ready" && test "$r2" -lt "$ready" &&
+	git -C $M rm -q twin1.yaml twin2.yaml && repo_commit $M "no twins" &&
+	daemon_wait_log twins.log "commit $(git -C $M rev-parse HEAD | cut -c1-12) converged" 60
+'
+
 test_done
