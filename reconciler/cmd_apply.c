@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -324,6 +325,14 @@ static void probe_http_units(struct session *s, const char **health)
 	free(jobs);
 }
 
+static void iso_time(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "%lld", (long long)t);
+}
+
 static void json_str_or_null(struct buf *b, const char *s)
 {
 	if (s)
@@ -361,7 +370,19 @@ static void status_json(struct session *s, const char **http_health, struct buf 
 	} else {
 		buf_adds(b, "null");
 	}
-	buf_addf(b, ",\n  \"pending_changes\": %zu,\n  \"units\": [", s->cv.plan.n);
+	size_t nf = 0;
+	const struct state_failed_commit *fc = state_failed_commits(s->st, &nf);
+	buf_adds(b, ",\n  \"failed_commits\": [");
+	for (size_t i = 0; i < nf; i++) {
+		char when[32];
+		iso_time(fc[i].time, when);
+		buf_adds(b, i ? ", {\"commit\": " : "{\"commit\": ");
+		buf_add_json_str(b, fc[i].commit);
+		buf_addf(b, ", \"time\": \"%s\", \"message\": ", when);
+		json_str_or_null(b, fc[i].message);
+		buf_adds(b, "}");
+	}
+	buf_addf(b, "],\n  \"pending_changes\": %zu,\n  \"units\": [", s->cv.plan.n);
 	for (size_t i = 0; i < d->nunits; i++) {
 		const struct rc_unit *u = &d->units[i];
 		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
@@ -429,6 +450,17 @@ int cmd_status(const struct cli_opts *o)
 	buf_release(&drift);
 	const char **http_health = xcalloc(s.d->nunits + 1, sizeof(*http_health));
 	probe_http_units(&s, http_health);
+	size_t nf = 0;
+	const struct state_failed_commit *fc = state_failed_commits(s.st, &nf);
+	if (nf)
+		printf("failed commits (not tried again until a newer commit or `reconciler retry`):\n");
+	for (size_t i = 0; i < nf; i++) {
+		char when[32];
+		const char *m = fc[i].message ? fc[i].message : "";
+		iso_time(fc[i].time, when);
+		printf("  %.12s %s: %.*s%s\n", fc[i].commit, when, (int)strcspn(m, "\n"), m,
+		       strchr(m, '\n') ? " (more in the journal)" : "");
+	}
 	printf("%-24s %-28s %-10s %-10s %-12s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "SPEC");
 	for (size_t i = 0; i < s.d->nunits; i++) {
 		const struct rc_unit *u = &s.d->units[i];

@@ -87,6 +87,15 @@ test_expect_success 'a new commit is noticed and converged; a bad commit is repo
 	grep "\"action\":\"load\"" $STATE/journal.jsonl | test_grep "broken.yaml:4" &&
 	sleep 3 && ids >after && test_cmp before after &&
 	test_grep "\"last_good\":[[:space:]]*\"$good\"" $STATE/applied.json &&
+	: status at the bad head shows its errors, at the good one the failed commit &&
+	test_expect_code 1 $RC --state-dir $STATE --repo $M status >status.out 2>status.err &&
+	test_grep "^broken.yaml:4:[0-9]*: " status.err &&
+	$RC --state-dir $STATE --repo $M --rev $good status >status.out &&
+	cat status.out &&
+	test_grep "^failed commits (not tried again until a newer commit or .reconciler retry.):" status.out &&
+	test_grep "^  $(echo $bad | cut -c1-12) [0-9T:-]*Z: .*broken.yaml:4" status.out &&
+	$RC --state-dir $STATE --repo $M --rev $good status --json >status.json &&
+	python3 -c "import json; f=json.load(open(\"status.json\"))[\"failed_commits\"]; assert [x[\"commit\"] for x in f] == [\"$bad\"] and \"broken.yaml:4\" in f[0][\"message\"], f" &&
 	git -C $M rm -q broken.yaml &&
 	sed -i "s/GREETING: bonjour/GREETING: hallo/" $M/settings.yaml && repo_commit $M "fixed" &&
 	fixed=$(git -C $M rev-parse HEAD) &&
