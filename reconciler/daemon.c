@@ -805,7 +805,7 @@ static bool act_prepare(struct daemon *dm, size_t i)
 	enum act a = rt->pending;
 	if (ct && a == ACT_CONVERGE && str_eq(ct->state_status, "running")) {
 		rt->pending = ACT_NONE;
-		say("unit %s is running again (restarted by the engine)", u->id);
+		say("unit %s is running again (the engine restarted it, or a rollout did): nothing to repair", u->id);
 		dk_container_free(ct);
 		return false;
 	}

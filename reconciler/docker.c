@@ -2051,6 +2051,12 @@ static int events_error(struct dk_events *ev, struct rc_err *err)
 	if (ev->result != CURLE_OK) {
 		if (ev->x.over_cap)
 			return rc_errf(err, "events: a line larger than %zu bytes", ev->x.body.max);
+		if (ev->result == CURLE_COULDNT_CONNECT) {
+			long oserr = 0;
+			curl_easy_getinfo(ev->easy, CURLINFO_OS_ERRNO, &oserr);
+			return rc_errf(err, "events: cannot connect to the docker engine at '%s': %s", ev->client->host,
+				       oserr ? strerror((int)oserr) : curl_easy_strerror(ev->result));
+		}
 		return rc_errf(err, "events: stream from '%s' dropped: %s", ev->client->host,
 			       ev->x.errbuf[0] ? ev->x.errbuf : curl_easy_strerror(ev->result));
 	}

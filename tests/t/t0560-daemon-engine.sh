@@ -1,0 +1,95 @@
+#!/bin/sh
+test_description='reconciler run and the engine: the engine goes away and comes back while the
+daemon runs (it waits, then converges what changed meanwhile); boot after every managed container
+was removed converges in dependency order; git gc makes no work'
+. "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
+
+M=$TRASH/repo
+SOCK=$TRASH/engine.sock
+REAL=${DOCKER_HOST:-unix:///var/run/docker.sock}
+PROXY=
+
+# The engine as the daemon sees it: a proxy to the real one (stopping the shared dockerd would
+# break the tests running beside this one).
+proxy_start() {
+	python3 "$RC_TOP/tests/lib/sockproxy.py" "$SOCK" "${REAL#unix://}" &
+	PROXY=$!
+	wait_for "curl -fsS --max-time 2 --unix-socket $SOCK http://localhost/_ping >/dev/null 2>&1" 20
+}
+proxy_stop() {
+	[ -n "$PROXY" ] || return 0
+	kill -TERM "$PROXY" 2>/dev/null
+	wait "$PROXY" 2>/dev/null
+	PROXY=
+	return 0
+}
+
+started_ns() {
+	date -d "$(container_field $1 {{.State.StartedAt}})" +%s%N
+}
+
+test_expect_success 'setup: a repository of two units, b depending on a' '
+	repo_init $M &&
+	cat >$M/all.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	subnets: {pool: 10.236.0.0/16, size: 28}
+	---
+	kind: Service
+	name: a
+	image: $TEST_IMAGE
+	env: {START_DELAY: "1"}
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 10}
+	---
+	kind: Service
+	name: b
+	image: $TEST_IMAGE
+	env: {MODE: sleep, X: "1"}
+	depends_on: {a: healthy}
+	EOT
+	repo_commit $M initial
+'
+
+test_expect_success 'the engine goes away and comes back: the daemon waits, then converges what changed meanwhile' '
+	test_when_finished "daemon_kill; proxy_stop" &&
+	proxy_start &&
+	daemon_start outage.log --repo $M --docker-host unix://$SOCK &&
+	daemon_wait_log outage.log "boot convergence complete" 90 &&
+	test "$(container_field $PROJECT-b {{.State.Status}})" = running &&
+	proxy_stop &&
+	daemon_wait_log outage.log "engine event stream lost" 30 &&
+	: while it is away: a container removed by hand, and a new commit &&
+	docker rm -f $PROJECT-a >/dev/null &&
+	sed -i "s/X: \"1\"/X: \"2\"/" $M/all.yaml && repo_commit $M "x=2" &&
+	c2=$(git -C $M rev-parse HEAD | cut -c1-12) &&
+	daemon_wait_log outage.log "cannot converge to $c2 now" 30 &&
+	kill -0 $DPID &&
+	proxy_start &&
+	daemon_wait_log outage.log "commit $c2 converged" 90 &&
+	wait_for "test \"\$(container_field $PROJECT-a {{.State.Health.Status}})\" = healthy" 60 &&
+	container_field $PROJECT-b "{{.Config.Env}}" | test_grep "X=2" &&
+	test "$(container_field $PROJECT-b {{.State.Status}})" = running &&
+	test_expect_code 0 $RC --repo $M plan
+'
+
+test_expect_success 'boot after every managed container was removed: converged in dependency order' '
+	test_when_finished daemon_kill &&
+	docker rm -f $(docker ps -aq --filter label=io.reconciler.project=$PROJECT) >/dev/null &&
+	daemon_start boot.log --repo $M &&
+	daemon_wait_log boot.log "boot convergence complete" 90 &&
+	test "$(container_field $PROJECT-a {{.State.Health.Status}})" = healthy &&
+	test "$(container_field $PROJECT-b {{.State.Status}})" = running &&
+	test "$(started_ns $PROJECT-b)" -gt "$(started_ns $PROJECT-a)" &&
+	: git gc rewrites the refs, which is noticed and needs no work, so the next commit is the only rollout &&
+	git -C $M gc -q --prune=now &&
+	test -f $M/.git/packed-refs &&
+	sed -i "s/X: \"2\"/X: \"3\"/" $M/all.yaml && repo_commit $M "x=3" &&
+	c3=$(git -C $M rev-parse HEAD | cut -c1-12) &&
+	daemon_wait_log boot.log "commit $c3 converged" 60 &&
+	test "$(grep -c "converging to commit" boot.log)" = 2 &&
+	test_grep "boot: converging to commit" boot.log &&
+	test_grep "new commit: converging to commit $c3" boot.log
+'
+
+test_done
