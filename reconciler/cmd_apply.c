@@ -17,6 +17,7 @@
 #include "converge.h"
 #include "docker.h"
 #include "drift.h"
+#include "health.h"
 #include "manifest.h"
 #include "observe.h"
 #include "planfile.h"
@@ -250,63 +251,86 @@ static const struct plan_container *find_container(const struct plan_observed *o
 }
 
 /*
- * Docker holds no health for units with `http` checks: status inspects the
- * running ones (in parallel) and probes each once, a few at a time, the
- * check's timeout capped at STATUS_PROBE_CAP_MS.
+ * What the list does not tell: Docker holds no health for units with `http`
+ * checks, so status probes each running one once (a few at a time, the
+ * check's timeout capped at STATUS_PROBE_CAP_MS); and why a container that
+ * should run does not (exit code, OOM) is in its inspect.  One parallel
+ * inspect of just those containers.
  */
 #define STATUS_PROBE_CAP_MS 2000
 #define STATUS_PROBE_THREADS 8
 
-struct http_probe_job {
-	const struct rc_unit *u;
-	const struct dk_container *ct;  /* NULL: not inspected */
-	const char *health;             /* result: "healthy", "unhealthy" or NULL */
+struct unit_look {
+	const char *health;     /* http checks: "healthy", "unhealthy"; NULL: not probed */
+	bool stopped;           /* desired running, container there but not running: */
+	int exit_code;
+	bool oom_killed;
+	char why_stopped[128];  /* health_exit_reason(), "created but never started", "dead" */
 };
 
-struct http_probe_pool {
-	struct http_probe_job *jobs;
+struct look_job {
+	const struct rc_unit *u;
+	const struct dk_container *ct;  /* NULL: not inspected */
+	struct unit_look *look;
+};
+
+struct look_pool {
+	struct look_job *jobs;
 	size_t n;
 	atomic_size_t next;
 };
 
 static void *probe_worker(void *p)
 {
-	struct http_probe_pool *pool = p;
+	struct look_pool *pool = p;
 	for (;;) {
 		size_t i = atomic_fetch_add(&pool->next, 1);
 		if (i >= pool->n)
 			return NULL;
-		struct http_probe_job *j = &pool->jobs[i];
+		struct look_job *j = &pool->jobs[i];
 		char why[128];
-		if (j->ct && str_eq(j->ct->state_status, "running"))
-			j->health = apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, why, sizeof why) == 1
-					    ? "healthy" : "unhealthy";
+		if (j->ct && j->u->health.kind == RC_HEALTH_HTTP && str_eq(j->ct->state_status, "running"))
+			j->look->health = apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, why, sizeof why) == 1
+						  ? "healthy" : "unhealthy";
 	}
 }
 
-/* Fill health[i] for every unit i with an `http` check whose container runs (others stay NULL). */
-static void probe_http_units(struct session *s, const char **health)
+/* Fill looks[i] for the units with a running `http` check and those that should run but do not. */
+static void look_at_units(struct session *s, struct unit_look *looks)
 {
 	size_t n = 0;
-	struct http_probe_job *jobs = xcalloc(s->d->nunits + 1, sizeof(*jobs));
+	struct look_job *jobs = xcalloc(s->d->nunits + 1, sizeof(*jobs));
 	const char **ids = xcalloc(s->d->nunits + 1, sizeof(*ids));
-	size_t *unit_of = xcalloc(s->d->nunits + 1, sizeof(*unit_of));
 	for (size_t i = 0; i < s->d->nunits; i++) {
 		const struct rc_unit *u = &s->d->units[i];
 		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
-		if (u->health.kind != RC_HEALTH_HTTP || !pc || !str_eq(pc->state, "running"))
+		bool running = pc && str_eq(pc->state, "running");
+		if (!pc || !(running ? u->health.kind == RC_HEALTH_HTTP : u->running))
 			continue;
-		jobs[n].u = u;
-		ids[n] = pc->id;
-		unit_of[n++] = i;
+		jobs[n] = (struct look_job){ u, NULL, &looks[i] };
+		ids[n++] = pc->id;
 	}
 	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
 	struct rc_err err = { "" };
 	if (n)
-		(void)dk_inspect_many(s->c, ids, n, 8, res, &err);  /* one that fails shows "-" */
-	for (size_t k = 0; k < n; k++)
-		jobs[k].ct = res[k].container;
-	struct http_probe_pool pool = { .jobs = jobs, .n = n };
+		(void)dk_inspect_many(s->c, ids, n, 8, res, &err);  /* one that fails shows nothing */
+	for (size_t k = 0; k < n; k++) {
+		const struct dk_container *ct = jobs[k].ct = res[k].container;
+		struct unit_look *l = jobs[k].look;
+		const char *st = ct ? ct->state_status : NULL;
+		if (!ct || str_eq(st, "running"))
+			continue;
+		l->stopped = true;
+		l->exit_code = ct->exit_code;
+		l->oom_killed = ct->oom_killed;
+		if (str_eq(st, "created"))
+			snprintf(l->why_stopped, sizeof l->why_stopped, "created but never started");
+		else if (str_eq(st, "dead"))
+			snprintf(l->why_stopped, sizeof l->why_stopped, "dead");
+		else
+			health_exit_reason(ct->exit_code, ct->oom_killed, l->why_stopped, sizeof l->why_stopped);
+	}
+	struct look_pool pool = { .jobs = jobs, .n = n };
 	atomic_init(&pool.next, 0);
 	pthread_t th[STATUS_PROBE_THREADS];
 	size_t nth = 0;
@@ -316,11 +340,8 @@ static void probe_http_units(struct session *s, const char **health)
 	probe_worker(&pool);
 	for (size_t t = 0; t < nth; t++)
 		pthread_join(th[t], NULL);
-	for (size_t k = 0; k < n; k++)
-		health[unit_of[k]] = jobs[k].health;
 	dk_inspect_results_release(res, n);
 	free(res);
-	free(unit_of);
 	free(ids);
 	free(jobs);
 }
@@ -342,7 +363,7 @@ static void json_str_or_null(struct buf *b, const char *s)
 }
 
 /* status --json: spec/status-json.md. */
-static void status_json(struct session *s, const char **http_health, struct buf *b)
+static void status_json(struct session *s, const struct unit_look *looks, struct buf *b)
 {
 	const struct rc_desired *d = s->d;
 	buf_adds(b, "{\n  \"format\": \"reconciler-status\",\n  \"version\": 1,\n  \"project\": ");
@@ -391,7 +412,7 @@ static void status_json(struct session *s, const char **http_health, struct buf 
 		bool disabled = state_is_disabled(s->st, u->id, &reason);
 		const struct state_awaiting *aw = state_get_awaiting(s->st, u->id);
 		bool awaiting = aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current");
-		const char *health = http_health[i] ? http_health[i] : pc && pc->health ? pc->health : NULL;
+		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : NULL;
 		buf_adds(b, i ? ",\n    {\"unit\": " : "\n    {\"unit\": ");
 		buf_add_json_str(b, u->id);
 		buf_adds(b, ", \"customer\": ");
@@ -410,7 +431,15 @@ static void status_json(struct session *s, const char **http_health, struct buf 
 		buf_addf(b, "], \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
 			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
 		json_str_or_null(b, disabled ? reason : NULL);
-		buf_addf(b, ", \"awaiting_approval\": %s}", awaiting ? "true" : "false");
+		buf_addf(b, ", \"awaiting_approval\": %s, \"stopped\": ", awaiting ? "true" : "false");
+		if (looks[i].stopped) {
+			buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", looks[i].exit_code,
+				 looks[i].oom_killed ? "true" : "false");
+			buf_add_json_str(b, looks[i].why_stopped);
+			buf_adds(b, "}}");
+		} else {
+			buf_adds(b, "null}");
+		}
 	}
 	buf_adds(b, d->nunits ? "\n  ]\n}\n" : "]\n}\n");
 }
@@ -429,13 +458,13 @@ int cmd_status(const struct cli_opts *o)
 		return 1;
 	}
 	if (o->json) {
-		const char **hh = xcalloc(s.d->nunits + 1, sizeof(*hh));
-		probe_http_units(&s, hh);
+		struct unit_look *looks = xcalloc(s.d->nunits + 1, sizeof(*looks));
+		look_at_units(&s, looks);
 		struct buf b = BUF_INIT;
-		status_json(&s, hh, &b);
+		status_json(&s, looks, &b);
 		fputs(buf_cstr(&b), stdout);
 		buf_release(&b);
-		free(hh);
+		free(looks);
 		rc = s.cv.plan.n ? 2 : 0;
 		session_close(&s);
 		return rc;
@@ -448,8 +477,8 @@ int cmd_status(const struct cli_opts *o)
 	if (drift_last_summary(s.st, &drift, &derr) == 0 && drift.len)
 		printf("%s\n", buf_cstr(&drift));
 	buf_release(&drift);
-	const char **http_health = xcalloc(s.d->nunits + 1, sizeof(*http_health));
-	probe_http_units(&s, http_health);
+	struct unit_look *looks = xcalloc(s.d->nunits + 1, sizeof(*looks));
+	look_at_units(&s, looks);
 	size_t nf = 0;
 	const struct state_failed_commit *fc = state_failed_commits(s.st, &nf);
 	if (nf)
@@ -473,12 +502,13 @@ int cmd_status(const struct cli_opts *o)
 		const char *note = state_is_disabled(s.st, u->id, NULL) ? " (disabled by the daemon)"
 				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
 				   ? " (awaiting approval)" : "";
-		const char *health = http_health[i] ? http_health[i] : pc && pc->health ? pc->health : "-";
-		printf("%-24s %-28s %-10s %-10s %-12s %s%s\n", u->id, u->container, pc ? pc->state : "-", health,
-		       ports.len ? ports.data : "-", spec, note);
+		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : "-";
+		_cleanup_free_ char *why = looks[i].stopped ? xasprintf(" (%s)", looks[i].why_stopped) : NULL;
+		printf("%-24s %-28s %-10s %-10s %-12s %s%s%s\n", u->id, u->container, pc ? pc->state : "-", health,
+		       ports.len ? ports.data : "-", spec, why ? why : "", note);
 		buf_release(&ports);
 	}
-	free(http_health);
+	free(looks);
 	rc = s.cv.plan.n ? 2 : 0;
 	if (s.cv.plan.n)
 		printf("%zu change%s pending (see reconciler plan)\n", s.cv.plan.n, s.cv.plan.n == 1 ? "" : "s");
