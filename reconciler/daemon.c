@@ -232,6 +232,13 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 	struct apply_result ar;
 	if (converge_apply(&cv, dm->c, dm->st, &ao, &ar) < 0) {
 		res = stop_pending(dm) ? CONV_INTERRUPTED : CONV_FAILED;
+		struct dk_status ps;
+		struct rc_err perr;
+		if (res == CONV_FAILED && dk_ping(dm->c, &ps, &perr) < 0) {
+			/* the engine went away under the steps: no verdict on the commit, try again later */
+			res = CONV_TRANSIENT;
+			buf_addf(msg, "the engine stopped answering (%s); ", perr.msg);
+		}
 		size_t k = 0;
 		for (size_t i = 0; i < ar.nsteps; i++) {
 			const struct apply_step *s = &ar.steps[i];

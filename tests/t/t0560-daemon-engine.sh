@@ -1,7 +1,8 @@
 #!/bin/sh
 test_description='reconciler run and the engine: the engine goes away and comes back while the
 daemon runs (it waits, then converges what changed meanwhile); boot after every managed container
-was removed converges in dependency order; git gc makes no work'
+was removed converges in dependency order; git gc makes no work; the engine lost in the middle of a
+rollout is no verdict on the commit'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/daemon.sh"
 
@@ -90,6 +91,26 @@ test_expect_success 'boot after every managed container was removed: converged i
 	test "$(grep -c "converging to commit" boot.log)" = 2 &&
 	test_grep "boot: converging to commit" boot.log &&
 	test_grep "new commit: converging to commit $c3" boot.log
+'
+
+test_expect_success 'the engine goes away in the middle of a rollout: no verdict on the commit, converged when it is back' '
+	test_when_finished "daemon_kill; proxy_stop" &&
+	proxy_start &&
+	daemon_start midway.log --repo $M --docker-host unix://$SOCK &&
+	daemon_wait_log midway.log "boot convergence complete" 90 &&
+	sed -i "s/START_DELAY: \"1\"/START_DELAY: \"5\"/" $M/all.yaml && repo_commit $M "a starts slowly" &&
+	c4=$(git -C $M rev-parse HEAD) &&
+	daemon_wait_log midway.log "new commit: converging to commit $(echo $c4 | cut -c1-12)" 30 &&
+	: a is recreated and now waits out its 5 s start delay before its first healthy check &&
+	wait_for "container_field $PROJECT-a \"{{.Config.Env}}\" | grep -q START_DELAY=5" 30 &&
+	proxy_stop &&
+	daemon_wait_log midway.log "cannot converge to $(echo $c4 | cut -c1-12) now: the engine stopped answering" 60 &&
+	proxy_start &&
+	daemon_wait_log midway.log "commit $(echo $c4 | cut -c1-12) converged" 90 &&
+	! grep -q "rollout of $(echo $c4 | cut -c1-12) failed" midway.log &&
+	! grep -q "rolling back" midway.log &&
+	! grep -q "\"commit\":[[:space:]]*\"$c4\"" $STATE/applied.json &&
+	test "$(container_field $PROJECT-a {{.State.Health.Status}})" = healthy
 '
 
 test_done
