@@ -283,7 +283,14 @@ test_expect_success '--rev compares with another commit; --dir with a directory'
 	test_grep "env.GREETING: bonjour → hello" out &&
 	test_expect_code 0 $RC --repo $M --rev HEAD~1 drift &&
 	git -C $M checkout -q HEAD~1 -- customers/c1.yaml &&
-	test_expect_code 0 $RC --dir $M drift
+	test_expect_code 0 $RC --dir $M drift &&
+	: another project than the last apply: the containers listed for the old one are not used &&
+	cp -r $M other && rm -rf other/.git &&
+	sed -i "s/^project: $P\$/project: ${P}x/" other/settings.yaml &&
+	test_expect_code 2 $RC --dir other drift --json >other.json &&
+	test_grep "\"project\": \"${P}x\"" other.json &&
+	: all missing, and the containers of the old project are no extras of it, only intruders on its ports &&
+	test_grep "\"summary\": {\"total\": 10, \"changed\": 0, \"stopped\": 0, \"running\": 0, \"missing\": 5, \"renamed\": 0, \"extra\": 0, \"unmanaged\": 2, \"network-missing\": 3, \"network-extra\": 0}" other.json
 '
 
 test_expect_success 'a stopped unit that should be stopped is no drift; one running is' '
