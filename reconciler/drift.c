@@ -894,7 +894,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	const struct dk_container **inspected = NULL;
 	struct dk_image **images = NULL;
 	size_t *pos = NULL;
-	size_t nimages = 0, nc = 0, nours = 0, ntodo = 0, npre = 0;
+	size_t nimages = 0, nc = 0, nours = 0, nleft = 0, npre = 0;
 	int rc = -1;
 
 	struct drift_inspects *di = o->inspects;
@@ -930,17 +930,17 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 			inspected[i] = *hit;  /* borrowed from di */
 			continue;
 		}
-		pos[ntodo] = i;
-		ids[ntodo++] = s->id;
+		pos[nleft] = i;
+		ids[nleft++] = s->id;
 	}
 	free(byid);
-	res = xcalloc(ntodo + 1, sizeof(*res));
+	res = xcalloc(nleft + 1, sizeof(*res));
 	int par = o->parallel > 0 ? o->parallel : 8;
-	if (dk_inspect_many(c, ids, ntodo, par, res, err) < 0) {
+	if (dk_inspect_many(c, ids, nleft, par, res, err) < 0) {
 		rc_err_prefix(err, "inspecting containers");
 		goto out;
 	}
-	for (size_t k = 0; k < ntodo; k++)
+	for (size_t k = 0; k < nleft; k++)
 		inspected[pos[k]] = res[k].container;
 	images = xcalloc(nours + 1, sizeof(*images));
 	for (size_t i = 0; i < nc; i++) {
@@ -986,7 +986,7 @@ out:
 	free(images);
 	free(inspected);
 	if (res)
-		dk_inspect_results_release(res, ntodo);
+		dk_inspect_results_release(res, nleft);
 	free(res);
 	free(pos);
 	free(ids);
