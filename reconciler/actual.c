@@ -307,6 +307,18 @@ static void network_lines(const struct dk_container *ct, const struct lines *exp
 	free(used);
 }
 
+const char *actual_image_ref(const struct dk_container *ct)
+{
+	/* Containers are created from the image ID their reference resolved
+	 * to, the reference kept in a label: that is what the unit asked for.
+	 * A container made from anything else (by hand, or by an older
+	 * reconciler from the reference) shows its Config.Image. */
+	const char *ref = dk_label(ct->labels, ct->nlabels, RC_LABEL_IMAGE);
+	if (ref && ct->image && ct->image_id && strcmp(ct->image, ct->image_id) == 0)
+		return ref;
+	return ct->image;
+}
+
 void actual_canonical(const struct actual_input *in, struct buf *out)
 {
 	const struct dk_container *ct = in->ct;
@@ -316,7 +328,7 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 	lines_parse(dk_label(ct->labels, ct->nlabels, RC_LABEL_SPEC), &label);
 	struct rc_unit a = { 0 };
 
-	a.image = dup_or_null(ct->image);
+	a.image = dup_or_null(actual_image_ref(ct));
 	if (ct->cmd && (lines_has(&exp, "command") ||
 			(ct->ncmd && !(img && argv_eq(ct->cmd, ct->ncmd, img->config.cmd, img->config.ncmd))))) {
 		a.command = argv_dup(ct->cmd, ct->ncmd);

@@ -12,7 +12,10 @@
  * drops zero values.  So a field is read back when the expected text sets
  * it, or when its value differs from the image's (someone else set it):
  *
- *   image                 Config.Image (as given at create)
+ *   image                 Config.Image (as given at create); when that is
+ *                         the container's image ID and the container has the
+ *                         RC_LABEL_IMAGE label, the label (the reference the
+ *                         ID was resolved from: actual_image_ref())
  *   command, entrypoint   Config.Cmd / Entrypoint: expected, or not the image's
  *   user, workdir,        expected, or not the image's
  *   stop_signal
@@ -64,6 +67,10 @@ struct actual_input {
 
 /* Append the canonical text of what in->ct actually is to out (sorted lines, as spec_canonical()). */
 void actual_canonical(const struct actual_input *in, struct buf *out);
+
+/* The image reference a container was made from (see "image" above);
+ * borrowed from ct.  NULL when the inspect had no Config.Image. */
+const char *actual_image_ref(const struct dk_container *ct);
 
 /*
  * Append the canonical text drift compares against: spec_canonical(u, true)

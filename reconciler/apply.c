@@ -106,12 +106,18 @@ static const struct rc_secret *find_secret(const struct rc_unit *u, const char *
 	return NULL;
 }
 
+/* Make sure u's image is present (pulling it if not) and return the ID its
+ * reference resolves to now in *ret_id (malloc'ed).  Containers are created
+ * from that ID, not from the reference: the container runs exactly what was
+ * resolved here, and the engine's container list need not resolve the
+ * reference again for every container it lists (docs/architecture.md). */
 static int ensure_image(struct dk_client *c, const struct rc_unit *u, const struct apply_opts *o,
-			struct rc_err *err)
+			char **ret_id, struct rc_err *err)
 {
 	struct dk_image *img = NULL;
 	struct dk_status ds;
 	if (dk_image_inspect(c, u->image, &img, &ds, err) == 0) {
+		*ret_id = img->id ? xstrdup(img->id) : xstrdup(u->image);
 		dk_image_free(img);
 		return 0;
 	}
@@ -129,7 +135,7 @@ static int ensure_image(struct dk_client *c, const struct rc_unit *u, const stru
 	log_info("pulling '%s'", u->image);
 	if (dk_image_pull(c, u->image, &po, &id, &ds, err) < 0)
 		return rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);
-	free(id);
+	*ret_id = id ? id : xstrdup(u->image);
 	return 0;
 }
 
@@ -157,7 +163,8 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 			    struct rc_err *err)
 {
 	const struct rc_desired *d = r->d;
-	if (ensure_image(c, u, r->o, err) < 0 || ensure_volumes(c, d, u, err) < 0)
+	_cleanup_free_ char *image_id = NULL;
+	if (ensure_image(c, u, r->o, &image_id, err) < 0 || ensure_volumes(c, d, u, err) < 0)
 		return -1;
 
 	struct buf spec = BUF_INIT;
@@ -175,6 +182,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	labels[k++] = kv(RC_LABEL_BASE_HASH, u->base_hash);
 	labels[k++] = kv(RC_LABEL_SPEC, buf_cstr(&spec));
 	labels[k++] = kv(RC_LABEL_COMMIT, d->commit ? d->commit : "");
+	labels[k++] = kv(RC_LABEL_IMAGE, u->image);
 	for (size_t i = 0; i < u->nlabels; i++)
 		labels[k++] = u->labels[i];
 
@@ -213,7 +221,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	const char *aliases[1] = { u->service };
 	struct dk_create_spec cs = {
 		.name = u->container,
-		.image = u->image,
+		.image = image_id,
 		.cmd = (const char *const *)u->command,
 		.ncmd = u->ncommand,
 		.entrypoint = (const char *const *)u->entrypoint,

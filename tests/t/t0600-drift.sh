@@ -277,6 +277,23 @@ test_expect_success 'an in-place update fixed by --fix stays fixed: apply and dr
 	test_expect_code 0 $RC --repo $M drift
 '
 
+test_expect_success 'containers are made from the image ID, the reference in a label' '
+	test "$(container_field $P-c1-worker {{.Config.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE)" &&
+	test "$(container_field $P-c1-worker "{{index .Config.Labels \"io.reconciler.image\"}}")" = "$TEST_IMAGE"
+'
+
+test_expect_success 'a container replaced by hand from another image: the image of that unit only' '
+	python3 "$RC_TOP/tests/lib/recreate.py" $P-c1-worker $TEST_IMAGE2 >/dev/null &&
+	test "$(container_field $P-c1-worker {{.Config.Image}})" = $TEST_IMAGE2 &&
+	echo "changed c1/worker $P-c1-worker null" >want &&
+	drift_is want &&
+	test "$(grep -c "\"field\"" drift.json)" = 1 &&
+	test_grep "\"field\": \"image\", \"secret\": false, \"expected\": \"$TEST_IMAGE\", \"actual\": \"$TEST_IMAGE2\"" drift.json &&
+	$RC --repo $M drift --fix >/dev/null 2>&1 &&
+	test "$(container_field $P-c1-worker {{.Config.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE)" &&
+	test_expect_code 0 $RC --repo $M drift
+'
+
 test_expect_success '--rev compares with another commit; --dir with a directory' '
 	sed -i "s/GREETING: hello/GREETING: bonjour/" $M/customers/c1.yaml && repo_commit $M "c1 env" &&
 	test_expect_code 2 $RC --repo $M --rev HEAD drift >out &&
