@@ -63,11 +63,11 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 	struct rc_err err = { "" };
 	struct observe_raw raw = { 0 };
 	/* connecting, the version check and the two list calls run while the manifests load */
-	struct prefetch *pf = prefetch_start(o->docker_host, true, NULL);
+	struct prefetch *pf = prefetch_start(&(struct prefetch_opts){ .docker_host = o->docker_host, .lists = true });
 	int64_t t = now_ns();
 	int rc = cli_load_desired(o, &s->files, &s->d);
 	s->t_load = now_ns() - t;
-	if (prefetch_finish(pf, &s->c, &raw, &err) < 0) {
+	if (prefetch_finish(pf, &s->c, &raw, NULL, &err) < 0) {
 		if (rc)
 			return rc;
 		fprintf(stderr, "reconciler: %s\n", err.msg);

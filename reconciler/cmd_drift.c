@@ -111,32 +111,37 @@ int cmd_drift(const struct cli_opts *o)
 	struct observe_raw raw = { 0 };
 	struct drift_inspects *di = NULL;
 	/*
-	 * Connecting, the version check and the list of the last applied project's containers run
-	 * while the manifests load (prefetch.h); then the units' containers are inspected by name
-	 * while drift_check() makes the rest of its list calls.
+	 * Connecting, the version check, the list of the last applied project's containers and the
+	 * inspects of that apply's containers (by name, alongside the list; then by id what the list
+	 * has more) run while the manifests load (prefetch.h); then the units' containers those did
+	 * not find are inspected by name while drift_check() makes the rest of its list calls.
 	 */
 	const char *hint = state_get_project(st);  /* the project of the last apply, checked below */
-	struct prefetch *pf = prefetch_start(o->docker_host, hint != NULL, hint);
+	struct prefetch_opts po = { .docker_host = o->docker_host, .lists = hint != NULL, .project = hint,
+				    .inspect_parallel = o->parallel > 0 ? o->parallel : 8 };
+	po.names = state_get_containers(st, &po.nnames);
+	struct prefetch *pf = prefetch_start(&po);
 	int rc = cli_load_desired(&lo, &files, &d);
-	if (!rc) {
-		struct dk_client *ic = NULL;
-		struct dk_opts iopts = { .host = o->docker_host, .defer_version_check = true };
-		if (dk_client_open(&iopts, &ic, &err) == 0)
-			di = drift_inspects_start(ic, d, o->parallel);
-	}
-	if (prefetch_finish(pf, &c, &raw, &err) < 0) {
-		drift_inspects_free(di);
+	struct prefetch_inspected pi = { 0 };
+	if (prefetch_finish(pf, &c, &raw, &pi, &err) < 0) {
 		if (!rc)
 			rc = fail("drift check", &err);
 		goto out;
 	}
+	if (!rc && !str_eq(hint, d->settings.project)) {
+		/* listed another project's containers: drift_check lists, drift_inspects inspects */
+		observe_raw_release(&raw);
+		dk_inspect_results_release(pi.res, pi.n);
+		free(pi.res);
+		pi = (struct prefetch_inspected){ 0 };
+	}
 	if (rc) {
 		observe_raw_release(&raw);
-		drift_inspects_free(di);
+		dk_inspect_results_release(pi.res, pi.n);
+		free(pi.res);
 		goto out;
 	}
-	if (!str_eq(hint, d->settings.project))
-		observe_raw_release(&raw);  /* listed another project's containers: drift_check lists */
+	di = drift_inspects_start(dk_client_clone(c), d, o->parallel, pi.res, pi.n);
 	struct drift_opts dro = { .parallel = o->parallel, .journal = true, .inspects = di,
 				  .prelisted = raw.containers ? &raw : NULL };
 	int r = drift_check(c, st, d, &dro, &rep, &sum, &err);
@@ -157,9 +162,8 @@ int cmd_drift(const struct cli_opts *o)
 		fflush(stdout);
 	}
 	if (o->stats)
-		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu "
-				"(and %zu inspects by name alongside the list calls)\n",
-			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c), d->nunits);
+		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu\n",
+			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c));
 	rc = sum.total ? 2 : 0;
 	if (o->fix && sum.total) {
 		if (fix(o, c, st, d, &rep) != 0) {

@@ -131,6 +131,11 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 	if (cv->d->commit) {
 		state_set_last_applied(st, cv->d->commit);
 		state_set_project(st, cv->d->settings.project);
+		const char **names = xcalloc(cv->d->nunits + 1, sizeof(char *));
+		for (size_t i = 0; i < cv->d->nunits; i++)
+			names[i] = cv->d->units[i].container;
+		state_set_containers(st, names, cv->d->nunits);
+		free(names);
 		if (ret->nfailed == 0)
 			state_set_last_good(st, cv->d->commit);
 	}

@@ -138,7 +138,7 @@ static void check_unit(struct builder *b, const struct drift_input *in, const st
 	for (size_t i = 0; i < in->ntags && !tag; i++)
 		if (str_eq(in->tags[i].ref, u->image))
 			tag = &in->tags[i];
-	if (tag && ct->image_id && str_eq(ct->image, u->image) && !str_eq(tag->id, ct->image_id)) {
+	if (tag && ct->image_id && str_eq(actual_image_ref(ct), u->image) && !str_eq(tag->id, ct->image_id)) {
 		/* the same reference, another image: the tag moved after the container was made */
 		size_t at = 0;
 		while (at < ch.n && strcmp(ch.v[at].key, "image.id") < 0)
@@ -719,10 +719,13 @@ static void journal(struct rc_state *st, const struct drift_opts *o, const char 
 
 struct drift_inspects {
 	struct dk_client *c;
-	const char **names;  /* borrowed from the desired state */
+	bool ok;             /* false: no client, the names were not inspected */
+	const char **names;  /* borrowed from the desired state: units pre does not cover */
 	size_t n;
 	int parallel;
-	struct dk_inspect_result *res;  /* n of them */
+	struct dk_inspect_result *res;  /* n of them, by name */
+	struct dk_inspect_result *pre;  /* taken over: the listed containers, by id */
+	size_t npre;
 	pthread_t th;
 	bool threaded;
 };
@@ -735,14 +738,33 @@ static void *inspects_main(void *p)
 	return NULL;
 }
 
-struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel)
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
+					    struct dk_inspect_result *pre, size_t npre)
 {
 	struct drift_inspects *di = xcalloc(1, sizeof(*di));
 	di->c = c;
-	di->n = c ? d->nunits : 0;
-	di->names = xcalloc(di->n + 1, sizeof(char *));
-	for (size_t i = 0; i < di->n; i++)
-		di->names[i] = d->units[i].container;
+	di->ok = c != NULL;
+	di->pre = pre;
+	di->npre = pre ? npre : 0;
+	/* the names the inspects by id already answered for */
+	const char **have = xcalloc(di->npre + 1, sizeof(*have));
+	size_t nhave = 0;
+	for (size_t k = 0; k < di->npre; k++)
+		if (pre[k].container && pre[k].container->name)
+			have[nhave++] = pre[k].container->name;
+	qsort(have, nhave, sizeof(*have), cmp_str);
+	di->names = xcalloc(d->nunits + 1, sizeof(char *));
+	for (size_t i = 0; c && i < d->nunits; i++) {
+		const char *name = d->units[i].container;
+		if (!bsearch(&name, have, nhave, sizeof(*have), cmp_str))
+			di->names[di->n++] = name;
+	}
+	free(have);
 	di->parallel = parallel > 0 ? parallel : 8;
 	di->res = xcalloc(di->n + 1, sizeof(*di->res));
 	if (di->n) {
@@ -768,6 +790,9 @@ void drift_inspects_free(struct drift_inspects *di)
 	inspects_join(di);
 	dk_inspect_results_release(di->res, di->n);
 	free(di->res);
+	if (di->pre)
+		dk_inspect_results_release(di->pre, di->npre);
+	free(di->pre);
 	free(di->names);
 	dk_client_free(di->c);
 	free(di);
@@ -839,9 +864,24 @@ static int fetch_filtered(struct dk_client *c, const struct rc_state *st, const 
  * raw lacks (containers of other owners: the project's are listed).  False
  * when an inspect by name neither found a container nor got a 404.
  */
+static void add_holder(struct observe_raw *raw, const struct rc_desired *d, const struct dk_container *ct)
+{
+	if (is_ours(ct->labels, ct->nlabels, d->settings.project))
+		return;  /* listed by its label (or made after the list: not looked at this time) */
+	for (size_t i = 0; i < raw->containers->n; i++)
+		if (str_eq(raw->containers->items[i].id, ct->id))
+			return;
+	dk_container_list_add_inspected(raw->containers, ct);
+}
+
+/*
+ * Add to raw the containers the inspects by name found on a unit's name that
+ * raw lacks (containers of other owners: the project's are listed).  False
+ * when an inspect by name neither found a container nor got a 404.
+ */
 static bool add_name_holders(struct observe_raw *raw, const struct rc_desired *d, const struct drift_inspects *di)
 {
-	if (di->n != d->nunits)
+	if (!di->ok)
 		return false;  /* no client for the inspects */
 	for (size_t k = 0; k < di->n; k++) {
 		const struct dk_inspect_result *res = &di->res[k];
@@ -850,14 +890,12 @@ static bool add_name_holders(struct observe_raw *raw, const struct rc_desired *d
 				return false;
 			continue;
 		}
-		if (is_ours(res->container->labels, res->container->nlabels, d->settings.project))
-			continue;  /* listed by its label (or made after the list: not looked at this time) */
-		bool listed = false;
-		for (size_t i = 0; i < raw->containers->n && !listed; i++)
-			listed = str_eq(raw->containers->items[i].id, res->container->id);
-		if (!listed)
-			dk_container_list_add_inspected(raw->containers, res->container);
+		add_holder(raw, d, res->container);
 	}
+	/* the prefetched ones: a name none of them holds was inspected again above */
+	for (size_t k = 0; k < di->npre; k++)
+		if (di->pre[k].container)
+			add_holder(raw, d, di->pre[k].container);
 	return true;
 }
 
@@ -868,14 +906,17 @@ static int by_id(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* The containers di inspected, sorted by id (for bsearch); *ret_n of them. */
+/* The containers di inspected (by name and by id), sorted by id (for bsearch); *ret_n of them. */
 static const struct dk_container **sorted_inspected(const struct drift_inspects *di, size_t *ret_n)
 {
-	const struct dk_container **v = xcalloc(di->n + 1, sizeof(*v));
+	const struct dk_container **v = xcalloc(di->n + di->npre + 1, sizeof(*v));
 	size_t n = 0;
 	for (size_t k = 0; k < di->n; k++)
 		if (di->res[k].container && di->res[k].container->id)
 			v[n++] = di->res[k].container;
+	for (size_t k = 0; k < di->npre; k++)
+		if (di->pre[k].container && di->pre[k].container->id)
+			v[n++] = di->pre[k].container;
 	qsort(v, n, sizeof(*v), by_id);
 	*ret_n = n;
 	return v;
@@ -899,7 +940,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 
 	struct drift_inspects *di = o->inspects;
 	if (!di)
-		di = drift_inspects_start(dk_client_clone(c), d, o->parallel);
+		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
 	struct observe_raw raw = { 0 };
 	int r = fetch_filtered(c, st, d, o->prelisted, &raw, err);
 	inspects_join(di);

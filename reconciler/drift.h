@@ -144,10 +144,14 @@ void drift_overlay_observed(const struct drift_report *r, struct plan_observed *
  * desired state alone) in a thread of its own, so the inspects overlap the
  * list calls.  Best effort: drift_check() inspects whatever this did not get.
  * drift_inspects_start() takes over c (a client of its own: a clone, or one
- * opened with defer_version_check); d must outlive it.
+ * opened with defer_version_check); d must outlive it.  pre (may be NULL):
+ * npre inspects of the project's listed containers made already (by id,
+ * prefetch.h), taken over: units whose container name one of them has are
+ * not inspected again by name.
  */
 struct drift_inspects;
-struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel);
+struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
+					    struct dk_inspect_result *pre, size_t npre);
 /* Join and free (NULL is fine); drift_check() does this for what it is given. */
 void drift_inspects_free(struct drift_inspects *di);
 

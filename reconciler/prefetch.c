@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "prefetch.h"
 #include "unit.h"
@@ -13,6 +14,14 @@ struct prefetch {
 	const char *host;
 	bool lists;
 	char *project;
+	int inspect_parallel;
+	const char *const *names;
+	size_t nnames;
+	struct dk_client *nc;        /* the inspects by name: their own client, */
+	struct dk_inspect_result *nres;  /* nnames results, */
+	pthread_t nth;               /* on a thread of their own */
+	bool nthreaded;
+	struct prefetch_inspected insp;
 	pthread_t th;
 	bool threaded;
 	struct dk_client *c;
@@ -35,6 +44,75 @@ static void *version_main(void *p)
 	return NULL;
 }
 
+static void *names_main(void *p)
+{
+	struct prefetch *pf = p;
+	struct rc_err e = { "" };
+	(void)dk_inspect_many(pf->nc, pf->names, pf->nnames, pf->inspect_parallel, pf->nres, &e);
+	return NULL;
+}
+
+/* Inspect the names given, on a second thread (joined by inspect_listed()). */
+static void inspect_names_start(struct prefetch *pf)
+{
+	if (!pf->nnames)
+		return;
+	pf->nc = dk_client_clone(pf->c);
+	pf->nres = xcalloc(pf->nnames + 1, sizeof(*pf->nres));
+	pf->nthreaded = pthread_create(&pf->nth, NULL, names_main, pf) == 0;
+	if (!pf->nthreaded)
+		names_main(pf);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Join the inspects by name, then inspect by id the listed containers they
+ * did not find.  Best effort: what fails here (or was removed since the
+ * list) is looked at again by the caller.
+ */
+static void inspect_listed(struct prefetch *pf)
+{
+	if (pf->nthreaded)
+		pthread_join(pf->nth, NULL);
+	pf->nthreaded = false;
+	const char **found = xcalloc(pf->nnames + 1, sizeof(*found));
+	size_t nfound = 0;
+	for (size_t k = 0; pf->nres && k < pf->nnames; k++)
+		if (pf->nres[k].container && pf->nres[k].container->id)
+			found[nfound++] = pf->nres[k].container->id;
+	qsort(found, nfound, sizeof(*found), cmp_id);
+	size_t n = pf->raw.containers ? pf->raw.containers->n : 0, m = 0;
+	const char **ids = xcalloc(n + 1, sizeof(*ids));
+	for (size_t i = 0; i < n; i++) {
+		const char *id = pf->raw.containers->items[i].id;
+		if (id && !bsearch(&id, found, nfound, sizeof(*found), cmp_id))
+			ids[m++] = id;
+	}
+	free(found);
+	pf->insp.n = pf->nnames + m;
+	pf->insp.res = xcalloc(pf->insp.n + 1, sizeof(*pf->insp.res));
+	for (size_t k = 0; pf->nres && k < pf->nnames; k++)
+		pf->insp.res[k] = pf->nres[k];
+	free(pf->nres);
+	pf->nres = NULL;
+	struct rc_err e = { "" };
+	if (m)
+		(void)dk_inspect_many(pf->c, ids, m, pf->inspect_parallel, pf->insp.res + pf->nnames, &e);
+	free(ids);
+}
+
+static void release_inspected(struct prefetch_inspected *pi)
+{
+	if (pi->res)
+		dk_inspect_results_release(pi->res, pi->n);
+	free(pi->res);
+	*pi = (struct prefetch_inspected){ 0 };
+}
+
 static void *prefetch_main(void *p)
 {
 	struct prefetch *pf = p;
@@ -48,20 +126,27 @@ static void *prefetch_main(void *p)
 	if (!threaded)
 		version_main(&vc);
 	pf->what = "observing the engine";
+	if (pf->lists && pf->project && pf->inspect_parallel > 0)
+		inspect_names_start(pf);
 	if (pf->lists && pf->project) {
 		_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, pf->project);
 		struct dk_filter f[] = { { "label", label } };
 		pf->rc = dk_container_list(pf->c, f, 1, &pf->raw.containers, NULL, &pf->err);
 		if (pf->rc == 0)
 			pf->rc = dk_network_list(pf->c, NULL, 0, &pf->raw.networks, NULL, &pf->err);
+		if (pf->inspect_parallel > 0)
+			inspect_listed(pf);  /* joins the inspects by name, whatever the lists did */
 	} else {
 		pf->rc = pf->lists ? observe_fetch(pf->c, &pf->raw, &pf->err) : 0;
 	}
 	if (threaded)
 		pthread_join(th, NULL);
 	dk_client_free(vc.c);
+	dk_client_free(pf->nc);
+	pf->nc = NULL;
 	if (vc.rc < 0) {
 		observe_raw_release(&pf->raw);
+		release_inspected(&pf->insp);
 		pf->what = "docker";
 		pf->err = vc.err;
 		pf->rc = -1;
@@ -69,12 +154,15 @@ static void *prefetch_main(void *p)
 	return NULL;
 }
 
-struct prefetch *prefetch_start(const char *docker_host, bool lists, const char *project)
+struct prefetch *prefetch_start(const struct prefetch_opts *o)
 {
 	struct prefetch *pf = xcalloc(1, sizeof(*pf));
-	pf->host = docker_host;
-	pf->lists = lists;
-	pf->project = project ? xstrdup(project) : NULL;
+	pf->host = o->docker_host;
+	pf->lists = o->lists;
+	pf->inspect_parallel = o->inspect_parallel;
+	pf->names = o->names;
+	pf->nnames = o->names ? o->nnames : 0;
+	pf->project = o->project ? xstrdup(o->project) : NULL;
 	pf->threaded = pthread_create(&pf->th, NULL, prefetch_main, pf) == 0;
 	if (!pf->threaded)
 		prefetch_main(pf);
@@ -82,10 +170,12 @@ struct prefetch *prefetch_start(const char *docker_host, bool lists, const char 
 }
 
 int prefetch_finish(struct prefetch *pf, struct dk_client **ret_client, struct observe_raw *ret_raw,
-		    struct rc_err *err)
+		    struct prefetch_inspected *ret_inspected, struct rc_err *err)
 {
 	*ret_client = NULL;
 	*ret_raw = (struct observe_raw){ 0 };
+	if (ret_inspected)
+		*ret_inspected = (struct prefetch_inspected){ 0 };
 	if (!pf)
 		return -1;
 	if (pf->threaded)
@@ -93,12 +183,17 @@ int prefetch_finish(struct prefetch *pf, struct dk_client **ret_client, struct o
 	int rc = pf->rc;
 	if (rc < 0) {
 		observe_raw_release(&pf->raw);
+		release_inspected(&pf->insp);
 		dk_client_free(pf->c);
 		*err = pf->err;
 		rc_err_prefix(err, "%s", pf->what);
 	} else {
 		*ret_client = pf->c;
 		*ret_raw = pf->raw;
+		if (ret_inspected)
+			*ret_inspected = pf->insp;
+		else
+			release_inspected(&pf->insp);
 	}
 	free(pf->project);
 	free(pf);

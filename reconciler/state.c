@@ -69,6 +69,8 @@ struct rc_state {
 	char *last_applied;
 	char *last_good;
 	char *project;  /* of the last apply */
+	char **containers;  /* the container names of the last apply's units */
+	size_t ncontainers;
 	struct state_failed_commit *failed;
 	size_t nfailed, cfailed;
 	/* units.json */
@@ -100,6 +102,13 @@ static const char *proto_or_tcp(const char *p)
 
 /* ---- in-memory data ------------------------------------------------------- */
 
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void clear_file_data(struct rc_state *st, int f)
 {
 	switch (f) {
@@ -124,6 +133,9 @@ static void clear_file_data(struct rc_state *st, int f)
 		free(st->last_good);
 		free(st->project);
 		st->last_applied = st->last_good = st->project = NULL;
+		strv_free(st->containers, st->ncontainers);
+		st->containers = NULL;
+		st->ncontainers = 0;
 		for (size_t i = 0; i < st->nfailed; i++) {
 			free_const(st->failed[i].commit);
 			free_const(st->failed[i].message);
@@ -313,6 +325,12 @@ static cJSON *emit_applied(const struct rc_state *st)
 	put_str(data, "last_good", st->last_good);
 	if (st->project)
 		put_str(data, "project", st->project);
+	if (st->containers) {
+		cJSON *names = xarr();
+		for (size_t i = 0; i < st->ncontainers; i++)
+			cJSON_AddItemToArray(names, cJSON_CreateString(st->containers[i]));
+		cJSON_AddItemToObject(data, "containers", names);
+	}
 	for (size_t i = 0; i < st->nfailed; i++) {
 		cJSON *f = xobj();
 		put_str(f, "commit", st->failed[i].commit);
@@ -337,6 +355,19 @@ static int parse_applied(struct rc_state *st, const cJSON *data)
 	st->last_applied = xstrdup_or_null(applied);
 	st->last_good = xstrdup_or_null(good);
 	st->project = xstrdup_or_null(project);
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(data, "containers");
+	if (names && !cJSON_IsArray(names))
+		return -1;
+	if (names) {
+		size_t n = (size_t)cJSON_GetArraySize(names), k = 0;
+		st->containers = xcalloc(n + 1, sizeof(char *));
+		cJSON_ArrayForEach(x, names) {
+			if (!cJSON_IsString(x) || !x->valuestring)
+				return -1;
+			st->containers[k++] = xstrdup(x->valuestring);
+			st->ncontainers = k;
+		}
+	}
 	cJSON_ArrayForEach(x, failed) {
 		const char *commit, *msg;
 		int64_t t;
@@ -1173,6 +1204,27 @@ const char *state_get_project(const struct rc_state *st)
 void state_set_project(struct rc_state *st, const char *project)
 {
 	set_str(st, F_APPLIED, &st->project, project);
+}
+
+const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n)
+{
+	*ret_n = st->ncontainers;
+	return (const char *const *)st->containers;
+}
+
+void state_set_containers(struct rc_state *st, const char *const *names, size_t n)
+{
+	bool same = st->containers && st->ncontainers == n;
+	for (size_t i = 0; same && i < n; i++)
+		same = strcmp(st->containers[i], names[i]) == 0;
+	if (same)
+		return;
+	strv_free(st->containers, st->ncontainers);
+	st->containers = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		st->containers[i] = xstrdup(names[i]);
+	st->ncontainers = n;
+	st->dirty[F_APPLIED] = true;
 }
 
 const struct state_failed_commit *state_get_failed_commit(const struct rc_state *st, const char *commit)

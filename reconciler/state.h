@@ -10,7 +10,7 @@
  *                     never unlinked
  *   allocations.json  host port per (unit id, container port, proto) and
  *                     subnet per network name
- *   applied.json      last applied commit and its project, last good commit,
+ *   applied.json      last applied commit, its project and container names, last good commit,
  *                     failed commits
  *   units.json        per-unit runtime facts: restart counters, disabled
  *                     units, changes awaiting approval, in-place updates
@@ -173,6 +173,10 @@ void state_set_last_good(struct rc_state *st, const char *commit);
 /* The project of the last apply (a hint for `drift`, which lists its containers while it loads). */
 const char *state_get_project(const struct rc_state *st);
 void state_set_project(struct rc_state *st, const char *project);
+/* The container names of the last apply's units (a hint for `drift`, which
+ * inspects them while it loads; NULL and 0 when not recorded).  Borrowed. */
+const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n);
+void state_set_containers(struct rc_state *st, const char *const *names, size_t n);
 
 struct state_failed_commit {
 	const char *commit;

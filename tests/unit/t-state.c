@@ -144,6 +144,10 @@ static void test_open_and_persist(void)
 	state_set_last_good(st, "c0");
 	ok(state_get_project(st) == NULL, "no project before an apply records one");
 	state_set_project(st, "acme");
+	size_t nnames = 9;
+	ok(state_get_containers(st, &nnames) == NULL && nnames == 0, "no container names before an apply records them");
+	const char *names[] = { "acme-web", "acme-db" };
+	state_set_containers(st, names, 2);
 	state_add_failed_commit(st, "bad1", 100, "image missing");
 	state_add_failed_commit(st, "bad2", 200, NULL);
 	state_add_failed_commit(st, "bad1", 300, "again");
@@ -172,6 +176,9 @@ static void test_open_and_persist(void)
 	is_str(state_get_last_applied(st), "c1", "last applied persisted");
 	is_str(state_get_last_good(st), "c0", "last good persisted");
 	is_str(state_get_project(st), "acme", "project of the last apply persisted");
+	const char *const *cn = state_get_containers(st, &nnames);
+	ok(nnames == 2 && cn && str_eq(cn[0], "acme-web") && str_eq(cn[1], "acme-db"),
+	   "container names of the last apply persisted, in order");
 	size_t nf;
 	const struct state_failed_commit *fc = state_failed_commits(st, &nf);
 	is_int(nf, 2, "failed commits persisted (re-adding replaces)");
