@@ -10,9 +10,9 @@
 # container each, no health check, no port, no network of their own,
 # `state: stopped` so that creating them is fast and 1000 of them do not
 # need 1000 running shims or veths), applies it with the release build
-# (`make`), checks that drift reports none, measures both with hyperfine
-# (-N, 2 warm-ups, BENCH_RUNS runs, median; a date +%s%N loop without it),
-# then removes everything it created (label io.reconciler.project=$project).
+# (`make`), checks that drift reports none, measures both in alternating
+# rounds (tests/bench/alternate.py: 3 warm-ups, BENCH_RUNS rounds, default
+# 30, median; also the daemon's check in process: drift-inproc), then removes everything it created (label io.reconciler.project=$project).
 # Prints a Markdown block for docs/performance.md ("Drift check").
 # Needs a running engine and the test image (tests/lib/images.sh).
 set -u
@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 rc=${RC_BENCH:-$top/build/reconciler}
 helper=$top/build/helpers/inspect-many
 par=${BENCH_PARALLEL:-8}
-runs=${BENCH_RUNS:-10}
+runs=${BENCH_RUNS:-30}
 image=${BENCH_IMAGE:-reconciler-test/app:1}
 [ $# -eq 0 ] && set -- 200 1000
 
@@ -50,22 +50,6 @@ gen() { # dir n
 	)
 }
 
-median_ms() { # command...
-	if command -v hyperfine >/dev/null 2>&1; then
-		hyperfine -N -w 2 -r "$runs" --export-json "$work/hf.json" "$*" >&2 &&
-		python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$work/hf.json"
-	else
-		: >"$work/times"
-		i=0
-		while [ $i -lt "$runs" ]; do
-			t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
-			echo $(((t1 - t0) / 1000)) >>"$work/times"
-			i=$((i + 1))
-		done
-		sort -n "$work/times" | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]/1000}'
-	fi
-}
-
 rows=
 inrows=
 fail=0
@@ -82,11 +66,13 @@ for n in "$@"; do
 		echo "drift.sh: drift is not none after apply:" >&2; cat "$work/out" >&2; exit 2; }
 	docker ps -aq --no-trunc --filter "label=io.reconciler.project=$project" >"$work/ids"
 	[ "$(wc -l <"$work/ids")" -eq "$n" ] || { echo "drift.sh: expected $n containers" >&2; exit 2; }
-	# the baseline reads its ids from a file: wrap it so hyperfine runs it without a shell
-	printf '#!/bin/sh\nexec %s %s <%s 2>/dev/null\n' "$helper" "$par" "$work/ids" >"$work/raw.sh"
-	chmod +x "$work/raw.sh"
-	d_ms=$(median_ms "$rc" -q --state-dir "$state" --repo "$repo" drift --parallel "$par")
-	r_ms=$(median_ms "$work/raw.sh")
+	# both in alternating rounds (alternate.py): on a shared machine whose speed drifts, two
+	# blocks of runs measured one after the other differ by more than what is measured
+	read -r d_ms d_min d_max r_ms r_min r_max <<-EOT
+	$(python3 "$top/tests/bench/alternate.py" "$runs" 3 \
+		"$rc -q --state-dir $state --repo $repo drift --parallel $par" "$helper $par <$work/ids" | tr '\n' ' ')
+	EOT
+	[ -n "$r_ms" ] || { echo "drift.sh: measuring failed" >&2; exit 2; }
 	ratio=$(awk -v a="$d_ms" -v b="$r_ms" 'BEGIN { printf "%.2f", a / b }')
 	verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.2) ? "met" : "MISSED" }')
 	[ "$verdict" = met ] || fail=1
@@ -109,8 +95,7 @@ for n in "$@"; do
 	docker rm -f $ids >/dev/null 2>&1
 done
 
-method=$(command -v hyperfine >/dev/null 2>&1 && echo "hyperfine -N, 2 warm-ups, $runs runs, median" ||
-	echo "date +%s%N loop, $runs runs, median")
+method="tests/bench/alternate.py: 3 warm-up rounds, $runs rounds alternating the two commands (order reversed every other round), median"
 cat <<EOT
 ### $(date -u +%Y-%m-%d)
 
