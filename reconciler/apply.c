@@ -636,6 +636,55 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 	return rc;
 }
 
+/*
+ * Network creates (phase 1) and removals (phase 4) are independent of each
+ * other: run each phase's actions of `kind` on the pool, one client per
+ * worker.  *ret_failed (may be NULL) gets the networks whose action failed.
+ */
+struct net_pool {
+	struct run *r;
+	struct dk_client **clients;
+	const struct plan_action **acts;
+	int (*fn)(struct run *r, struct dk_client *c, const struct plan_action *a);
+};
+
+static int net_job(void *ctx, int worker, size_t j, struct rc_err *err)
+{
+	struct net_pool *np = ctx;
+	if (np->fn(np->r, np->clients[worker], np->acts[j]) < 0)
+		return rc_errf(err, "network '%s'", np->acts[j]->network);
+	return 0;
+}
+
+static void net_phase(struct run *r, struct dk_client *c, const struct plan *p, enum plan_kind kind,
+		      int parallel, int (*fn)(struct run *, struct dk_client *, const struct plan_action *))
+{
+	const struct plan_action **acts = xcalloc(p->n + 1, sizeof(*acts));
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].kind == kind)
+			acts[n++] = &p->v[i];
+	if (n) {
+		int workers = (size_t)parallel < n ? parallel : (int)n;
+		struct net_pool np = { r, xcalloc((size_t)workers, sizeof(struct dk_client *)), acts, fn };
+		for (int w = 0; w < workers; w++)
+			np.clients[w] = dk_client_clone(c);
+		struct sched_graph g = { n, xcalloc(n, sizeof(size_t *)), xcalloc(n, sizeof(size_t)) };
+		struct sched_result *res = xcalloc(n, sizeof(*res));
+		sched_run(&g, workers, net_job, &np, NULL, res);
+		for (size_t k = 0; k < n; k++)
+			if (res[k].status != SCHED_OK && kind == PLAN_NET_CREATE)
+				r->failed_nets[r->nfailed_nets++] = acts[k]->network;
+		sched_results_release(res, n);
+		free(res);
+		sched_graph_release(&g);
+		for (int w = 0; w < workers; w++)
+			dk_client_free(np.clients[w]);
+		free(np.clients);
+	}
+	free(acts);
+}
+
 /* Strongest condition any dependent (with work, or not) waits for on u. */
 static enum rc_dep_cond needed_condition(const struct rc_desired *d, const struct rc_unit *u)
 {
@@ -692,9 +741,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	/* 1. networks */
 	int64_t t = now_ns();
 	r.failed_nets = xcalloc(p->n + 1, sizeof(char *));
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == PLAN_NET_CREATE && net_create(&r, c, &p->v[i]) < 0)
-			r.failed_nets[r.nfailed_nets++] = p->v[i].network;
+	net_phase(&r, c, p, PLAN_NET_CREATE, parallel, net_create);
 	ret->phase_ns[0] = now_ns() - t;
 
 	/* 2. teardown, in the plan's order */
@@ -778,9 +825,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 
 	/* 4. networks no longer wanted */
 	t = now_ns();
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == PLAN_NET_REMOVE)
-			net_remove(&r, c, &p->v[i]);
+	net_phase(&r, c, p, PLAN_NET_REMOVE, parallel, net_remove);
 	ret->phase_ns[3] = now_ns() - t;
 
 	for (size_t k = 0; k < r.njobs; k++) {

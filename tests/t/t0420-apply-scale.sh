@@ -10,6 +10,8 @@ base=24000
 pool=10.223.0.0/16
 M=$TRASH/repo
 CONVERGED="python3 $RC_TOP/tests/lib/converged.py"
+ENGINE=${DOCKER_HOST:-unix:///var/run/docker.sock}
+ENGINE_SOCK=${ENGINE#unix://}
 
 count_ctrs() {
 	docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l
@@ -48,8 +50,15 @@ test_expect_success "setup: $N customers of a one-service template, port: auto" 
 '
 
 test_expect_success "one apply converges $N customers, $N networks" '
-	$RC --repo $M apply --stats >apply.out 2>stats.out &&
+	: through a proxy that logs the requests, to see the network creates run side by side &&
+	python3 "$RC_TOP/tests/lib/sockproxy.py" $TRASH/engine.sock $ENGINE_SOCK $TRASH/requests.log &
+	proxy=$! &&
+	test_when_finished "kill $proxy" &&
+	wait_for "curl -fsS --max-time 2 --unix-socket $TRASH/engine.sock http://localhost/_ping >/dev/null 2>&1" 20 &&
+	$RC --docker-host unix://$TRASH/engine.sock --repo $M apply --stats >apply.out 2>stats.out &&
 	cat stats.out &&
+	test "$(grep -c "^req [0-9]* POST .*/networks/create" requests.log)" = $N &&
+	test "$(python3 "$RC_TOP/tests/lib/inflight.py" requests.log POST /networks/create)" -ge 2 &&
 	test "$(stat create)" = $N &&
 	test "$(stat start)" = $N &&
 	test "$(stat network-create)" = $N &&
