@@ -637,51 +637,89 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 }
 
 /*
- * Network creates (phase 1) and removals (phase 4) are independent of each
- * other: run each phase's actions of `kind` on the pool, one client per
- * worker.  *ret_failed (may be NULL) gets the networks whose action failed.
+ * Actions that do not depend on each other, side by side on a pool of at
+ * most `parallel` workers, one client each: the network creates (phase 1),
+ * each wave of the teardown (phase 2) and the network removals (phase 4).
  */
-struct net_pool {
+typedef int (*action_fn)(struct run *r, struct dk_client *c, const struct plan_action *a);
+
+struct pool_run {
 	struct run *r;
 	struct dk_client **clients;
 	const struct plan_action **acts;
-	int (*fn)(struct run *r, struct dk_client *c, const struct plan_action *a);
+	action_fn fn;
 };
 
-static int net_job(void *ctx, int worker, size_t j, struct rc_err *err)
+static int pool_job(void *ctx, int worker, size_t j, struct rc_err *err)
 {
-	struct net_pool *np = ctx;
-	if (np->fn(np->r, np->clients[worker], np->acts[j]) < 0)
-		return rc_errf(err, "network '%s'", np->acts[j]->network);
+	struct pool_run *pr = ctx;
+	if (pr->fn(pr->r, pr->clients[worker], pr->acts[j]) < 0)
+		return rc_errf(err, "%s", planner_action_marker(pr->acts[j]->kind));
 	return 0;
 }
 
+/* Run acts[0..n); ret_ok (may be NULL) gets whether each succeeded. */
+static void run_side_by_side(struct run *r, struct dk_client *c, const struct plan_action **acts, size_t n,
+			     int parallel, action_fn fn, bool *ret_ok)
+{
+	if (!n)
+		return;
+	int workers = (size_t)parallel < n ? parallel : (int)n;
+	struct pool_run pr = { r, xcalloc((size_t)workers, sizeof(struct dk_client *)), acts, fn };
+	for (int w = 0; w < workers; w++)
+		pr.clients[w] = dk_client_clone(c);
+	struct sched_graph g = { n, xcalloc(n, sizeof(size_t *)), xcalloc(n, sizeof(size_t)) };
+	struct sched_result *res = xcalloc(n, sizeof(*res));
+	sched_run(&g, workers, pool_job, &pr, NULL, res);
+	for (size_t k = 0; ret_ok && k < n; k++)
+		ret_ok[k] = res[k].status == SCHED_OK;
+	sched_results_release(res, n);
+	free(res);
+	sched_graph_release(&g);
+	for (int w = 0; w < workers; w++)
+		dk_client_free(pr.clients[w]);
+	free(pr.clients);
+}
+
+/* Phases 1 and 4: every network action of `kind`; failed creates go to r->failed_nets. */
 static void net_phase(struct run *r, struct dk_client *c, const struct plan *p, enum plan_kind kind,
-		      int parallel, int (*fn)(struct run *, struct dk_client *, const struct plan_action *))
+		      int parallel, action_fn fn)
 {
 	const struct plan_action **acts = xcalloc(p->n + 1, sizeof(*acts));
 	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++)
 		if (p->v[i].kind == kind)
 			acts[n++] = &p->v[i];
-	if (n) {
-		int workers = (size_t)parallel < n ? parallel : (int)n;
-		struct net_pool np = { r, xcalloc((size_t)workers, sizeof(struct dk_client *)), acts, fn };
-		for (int w = 0; w < workers; w++)
-			np.clients[w] = dk_client_clone(c);
-		struct sched_graph g = { n, xcalloc(n, sizeof(size_t *)), xcalloc(n, sizeof(size_t)) };
-		struct sched_result *res = xcalloc(n, sizeof(*res));
-		sched_run(&g, workers, net_job, &np, NULL, res);
-		for (size_t k = 0; k < n; k++)
-			if (res[k].status != SCHED_OK && kind == PLAN_NET_CREATE)
-				r->failed_nets[r->nfailed_nets++] = acts[k]->network;
-		sched_results_release(res, n);
-		free(res);
-		sched_graph_release(&g);
-		for (int w = 0; w < workers; w++)
-			dk_client_free(np.clients[w]);
-		free(np.clients);
+	bool *ok = xcalloc(n + 1, sizeof(bool));
+	run_side_by_side(r, c, acts, n, parallel, fn, ok);
+	for (size_t k = 0; k < n; k++)
+		if (!ok[k] && kind == PLAN_NET_CREATE)
+			r->failed_nets[r->nfailed_nets++] = acts[k]->network;
+	free(ok);
+	free(acts);
+}
+
+/*
+ * Phase 2: stops and removals in the plan's order (units gone from the
+ * manifests first, then the desired units' from dependents down), a run of
+ * consecutive actions of the same dependency wave at a time: nothing in one
+ * wave depends on anything else in it.
+ */
+static void teardown_phase(struct run *r, struct dk_client *c, const struct plan *p, int parallel)
+{
+	const struct plan_action **acts = xcalloc(p->n + 1, sizeof(*acts));
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->v[i];
+		if (a->kind != PLAN_STOP && a->kind != PLAN_REMOVE)
+			continue;
+		if (n && acts[n - 1]->wave != a->wave) {
+			run_side_by_side(r, c, acts, n, parallel, teardown_one, NULL);
+			n = 0;
+		}
+		acts[n++] = a;
 	}
+	run_side_by_side(r, c, acts, n, parallel, teardown_one, NULL);
 	free(acts);
 }
 
@@ -746,9 +784,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 
 	/* 2. teardown, in the plan's order */
 	t = now_ns();
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == PLAN_STOP || p->v[i].kind == PLAN_REMOVE)
-			teardown_one(&r, c, &p->v[i]);
+	teardown_phase(&r, c, p, parallel);
 	ret->phase_ns[1] = now_ns() - t;
 
 	/* 3. rollout: one job per unit with up-phase work */

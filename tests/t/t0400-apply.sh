@@ -267,4 +267,33 @@ test_expect_success 'a never-healthy dependency fails its dependents, not the un
 	$RC --repo $M apply
 '
 
+test_expect_success 'stopping a dependency and its dependent: the dependent first, even when it is slow' '
+	cat >$M/order.yaml <<-EOT &&
+	kind: Service
+	name: back
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	---
+	kind: Service
+	name: front
+	image: $TEST_IMAGE
+	env: {MODE: sleep, IGNORE_TERM: "1"}
+	stop_grace_period: 2s
+	depends_on: [back]
+	EOT
+	repo_commit $M "back and front" &&
+	$RC --repo $M apply >/dev/null &&
+	printf "state: stopped\n" >>$M/order.yaml &&
+	sed -i "0,/^env: {MODE: sleep}\$/s//env: {MODE: sleep}\nstate: stopped/" $M/order.yaml &&
+	test "$(grep -c "^state: stopped" $M/order.yaml)" = 2 &&
+	repo_commit $M "both stopped" &&
+	$RC --repo $M apply >/dev/null &&
+	: front ignores SIGTERM and is killed after 2s, back stops at once: stopped side by side, back would end first &&
+	f=$(date -d "$(container_field $PROJECT-front {{.State.FinishedAt}})" +%s%N) &&
+	b=$(date -d "$(container_field $PROJECT-back {{.State.FinishedAt}})" +%s%N) &&
+	test "$f" -lt "$b" &&
+	git -C $M rm -q order.yaml && repo_commit $M "no back and front" &&
+	$RC --repo $M apply >/dev/null
+'
+
 test_done

@@ -12,6 +12,16 @@ M=$TRASH/repo
 CONVERGED="python3 $RC_TOP/tests/lib/converged.py"
 ENGINE=${DOCKER_HOST:-unix:///var/run/docker.sock}
 ENGINE_SOCK=${ENGINE#unix://}
+INFLIGHT="python3 $RC_TOP/tests/lib/inflight.py"
+
+# proxy_start LOG: the engine behind a proxy that logs every request (tests/lib/sockproxy.py),
+# at unix://$TRASH/engine.sock; sets PROXY (the pid; kill it when done).
+proxy_start() {
+	rm -f $TRASH/engine.sock &&
+	python3 "$RC_TOP/tests/lib/sockproxy.py" $TRASH/engine.sock $ENGINE_SOCK "$1" &
+	PROXY=$!
+	wait_for "curl -fsS --max-time 2 --unix-socket $TRASH/engine.sock http://localhost/_ping >/dev/null 2>&1" 20
+}
 
 count_ctrs() {
 	docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l
@@ -51,14 +61,12 @@ test_expect_success "setup: $N customers of a one-service template, port: auto" 
 
 test_expect_success "one apply converges $N customers, $N networks" '
 	: through a proxy that logs the requests, to see the network creates run side by side &&
-	python3 "$RC_TOP/tests/lib/sockproxy.py" $TRASH/engine.sock $ENGINE_SOCK $TRASH/requests.log &
-	proxy=$! &&
-	test_when_finished "kill $proxy" &&
-	wait_for "curl -fsS --max-time 2 --unix-socket $TRASH/engine.sock http://localhost/_ping >/dev/null 2>&1" 20 &&
+	proxy_start $TRASH/requests.log &&
+	test_when_finished "kill $PROXY" &&
 	$RC --docker-host unix://$TRASH/engine.sock --repo $M apply --stats >apply.out 2>stats.out &&
 	cat stats.out &&
 	test "$(grep -c "^req [0-9]* POST .*/networks/create" requests.log)" = $N &&
-	test "$(python3 "$RC_TOP/tests/lib/inflight.py" requests.log POST /networks/create)" -ge 2 &&
+	test "$($INFLIGHT requests.log POST /networks/create)" -ge 2 &&
 	test "$(stat create)" = $N &&
 	test "$(stat start)" = $N &&
 	test "$(stat network-create)" = $N &&
@@ -87,8 +95,13 @@ test_expect_success 'a second apply makes zero mutating calls' '
 
 test_expect_success "removing all $N customers removes $N containers and $N networks and frees every allocation" '
 	git -C $M rm -q -r customers && repo_commit $M "no customers" &&
-	$RC --repo $M apply --stats >apply.out 2>stats.out &&
+	: the containers of units gone, then the networks, are removed side by side &&
+	proxy_start $TRASH/removal.log &&
+	test_when_finished "kill $PROXY" &&
+	$RC --docker-host unix://$TRASH/engine.sock --repo $M apply --stats >apply.out 2>stats.out &&
 	cat stats.out &&
+	test "$($INFLIGHT removal.log DELETE /containers/)" -ge 2 &&
+	test "$($INFLIGHT removal.log DELETE /networks/)" -ge 2 &&
 	test "$(stat remove)" = $N &&
 	test "$(stat network-remove)" = $N &&
 	test "$(count_ctrs)" = 0 &&
