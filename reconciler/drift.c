@@ -738,11 +738,6 @@ static void *inspects_main(void *p)
 	return NULL;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
 					    struct dk_inspect_result *pre, size_t npre)
 {
@@ -757,11 +752,11 @@ struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc
 	for (size_t k = 0; k < di->npre; k++)
 		if (pre[k].container && pre[k].container->name)
 			have[nhave++] = pre[k].container->name;
-	qsort(have, nhave, sizeof(*have), cmp_str);
+	qsort(have, nhave, sizeof(*have), strp_cmp);
 	di->names = xcalloc(d->nunits + 1, sizeof(char *));
 	for (size_t i = 0; c && i < d->nunits; i++) {
 		const char *name = d->units[i].container;
-		if (!bsearch(&name, have, nhave, sizeof(*have), cmp_str))
+		if (!bsearch(&name, have, nhave, sizeof(*have), strp_cmp))
 			di->names[di->n++] = name;
 	}
 	free(have);

@@ -64,11 +64,6 @@ static void inspect_names_start(struct prefetch *pf)
 		names_main(pf);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /*
  * Join the inspects by name, then inspect by id the listed containers they
  * did not find.  Best effort: what fails here (or was removed since the
@@ -84,12 +79,12 @@ static void inspect_listed(struct prefetch *pf)
 	for (size_t k = 0; pf->nres && k < pf->nnames; k++)
 		if (pf->nres[k].container && pf->nres[k].container->id)
 			found[nfound++] = pf->nres[k].container->id;
-	qsort(found, nfound, sizeof(*found), cmp_id);
+	qsort(found, nfound, sizeof(*found), strp_cmp);
 	size_t n = pf->raw.containers ? pf->raw.containers->n : 0, m = 0;
 	const char **ids = xcalloc(n + 1, sizeof(*ids));
 	for (size_t i = 0; i < n; i++) {
 		const char *id = pf->raw.containers->items[i].id;
-		if (id && !bsearch(&id, found, nfound, sizeof(*found), cmp_id))
+		if (id && !bsearch(&id, found, nfound, sizeof(*found), strp_cmp))
 			ids[m++] = id;
 	}
 	free(found);
