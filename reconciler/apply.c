@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "depsched.h"
 #include "health.h"
+#include "regauth.h"
 #include "spec.h"
 
 #define NS_PER_S 1000000000LL
@@ -132,8 +133,18 @@ static int ensure_image(struct dk_client *c, const struct rc_unit *u, const stru
 		po.first_delay_ms = atol(ev);
 	po.interrupted = o->interrupted;  /* the daemon's SIGTERM ends the waits between attempts */
 	po.interrupted_ctx = o->interrupted_ctx;
-	log_info("pulling '%s'", u->image);
-	if (dk_image_pull(c, u->image, &po, &id, &ds, err) < 0)
+	char *auth = NULL;
+	_cleanup_free_ char *source = NULL;
+	if (regauth_lookup(NULL, u->image, &auth, &source, err) < 0)
+		return rc_err_prefix(err, "image '%s' is not present", u->image);
+	po.registry_auth = auth;
+	if (auth)
+		log_info("pulling '%s' (credentials from %s)", u->image, source);
+	else
+		log_info("pulling '%s'", u->image);
+	int r = dk_image_pull(c, u->image, &po, &id, &ds, err);
+	regauth_free(auth);
+	if (r < 0)
 		return rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);
 	*ret_id = id ? id : xstrdup(u->image);
 	return 0;

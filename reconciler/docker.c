@@ -1847,7 +1847,7 @@ static int pull_line(void *ud, const char *line, size_t len)
 	return 0;
 }
 
-static int pull_once(struct dk_client *c, const char *path, const char *what, long stall_ms,
+static int pull_once(struct dk_client *c, const char *path, const char *what, long stall_ms, const char *auth,
 		     struct dk_status *st, struct rc_err *err)
 {
 	struct pull_ctx p = { "", "", 0 };
@@ -1857,6 +1857,14 @@ static int pull_once(struct dk_client *c, const char *path, const char *what, lo
 	x.on_line = pull_line;
 	x.ud = &p;
 	setup_easy(c, c->easy, "POST", path, NULL, 0, &x);
+	if (auth) {
+		_cleanup_free_ char *h = xasprintf("X-Registry-Auth: %s", auth);
+		x.headers = curl_slist_append(x.headers, h);
+		if (!x.headers)
+			die("out of memory (curl_slist)");
+		explicit_bzero(h, strlen(h));
+		curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, x.headers);
+	}
 	/* no overall limit: a pull takes what it takes, but must not go silent */
 	x.stall_ms = stall_ms;
 	x.last_data_ms = now_ms();
@@ -1908,7 +1916,7 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 	int attempt = 0;
 	for (;;) {
 		attempt++;
-		if (pull_once(c, path, what, stall, st, &e) == 0)
+		if (pull_once(c, path, what, stall, o ? o->registry_auth : NULL, st, &e) == 0)
 			break;
 		log_debug("docker: %s (attempt %d of %d)", e.msg, attempt, retries + 1);
 		if (attempt > retries) {

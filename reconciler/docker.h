@@ -522,6 +522,8 @@ struct dk_pull_opts {
 	 * with "interrupted" in the error.  NULL: never. */
 	bool (*interrupted)(void *ctx);
 	void *interrupted_ctx;
+	/* X-Registry-Auth header value (regauth.h); NULL: an anonymous pull.  Never logged. */
+	const char *registry_auth;
 };
 /*
  * Pull ref ("name:tag", "name" = ":latest", or "name@sha256:...") with

@@ -1,6 +1,7 @@
 #!/bin/sh
 test_description='apply and images: a missing image is pulled from a registry (with retries),
-an unpullable one fails only its unit, a moved tag shows as drift and recreates its users'
+an unpullable one fails only its unit, a moved tag shows as drift and recreates its users, a
+registry that wants credentials is pulled from with those docker login wrote'
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 base=23500
@@ -37,8 +38,10 @@ test_expect_success 'setup: an image only in the local registry, a local mutable
 	repo_commit $M initial
 '
 
+PRIVATE=127.0.0.1:15530/$PROJECT/private:1
 cleanup_images() {
-	docker rmi -f $REG_IMAGE $MOVING >/dev/null 2>&1
+	docker rmi -f $REG_IMAGE $MOVING $PRIVATE >/dev/null 2>&1
+	auth_registry_stop
 	return 0
 }
 trap 'cleanup_images; test_exit_handler' EXIT
@@ -100,6 +103,42 @@ test_expect_success 'an image no registry has fails its unit after the retries, 
 	test_grep "image-pull *3" err &&
 	test "$(container_field $PROJECT-fine {{.State.Status}})" = running &&
 	test_must_fail docker inspect $PROJECT-ghost >/dev/null 2>&1
+'
+
+test_expect_success 'a registry that wants credentials: refused without, pulled with those of docker login' '
+	. "$RC_TOP/tests/lib/registry.sh" &&
+	auth_registry_start 15530 op s3cret-pw &&
+	test "$AUTH_REGISTRY/$PROJECT/private:1" = $PRIVATE &&
+	: docker login writes the credentials where DOCKER_CONFIG says, as it would in the home directory &&
+	mkdir -p $TRASH/login $TRASH/nologin &&
+	echo s3cret-pw | DOCKER_CONFIG=$TRASH/login docker login -u op --password-stdin $AUTH_REGISTRY >/dev/null 2>&1 &&
+	test_grep "\"$AUTH_REGISTRY\"" $TRASH/login/config.json &&
+	docker tag $TEST_IMAGE $PRIVATE &&
+	DOCKER_CONFIG=$TRASH/login docker push $PRIVATE >/dev/null &&
+	docker rmi $PRIVATE >/dev/null &&
+	: the ghost of the test before goes, so that only the private image decides the outcome &&
+	n=$(grep -n "^name: ghost\$" $M/all.yaml | cut -d: -f1) &&
+	sed -i "$((n - 2)),$((n + 1))d" $M/all.yaml &&
+	! grep -q ghost $M/all.yaml &&
+	cat >>$M/all.yaml <<-EOT &&
+	---
+	kind: Service
+	name: private
+	image: $PRIVATE
+	env: {MODE: sleep}
+	EOT
+	repo_commit $M private &&
+	test_expect_code 1 env DOCKER_CONFIG=$TRASH/nologin $RC --repo $M apply >out 2>err &&
+	cat err &&
+	test_grep "failed .*private.*cannot be pulled" err &&
+	test_grep "no basic auth credentials\|unauthorized\|authentication required" err &&
+	test_must_fail docker inspect $PROJECT-private >/dev/null 2>&1 &&
+	DOCKER_CONFIG=$TRASH/login $RC -v --repo $M apply >out 2>err &&
+	cat err &&
+	test_grep "pulling .$PRIVATE. (credentials from $TRASH/login/config.json)" err &&
+	! grep -q "s3cret-pw" out err &&
+	test "$(container_field $PROJECT-private {{.State.Status}})" = running &&
+	test "$(container_field $PROJECT-private {{.Config.Image}})" = "$(docker image inspect -f {{.Id}} $PRIVATE)"
 '
 
 test_done

@@ -1,0 +1,40 @@
+/*
+ * regauth.h — registry credentials for image pulls, from the file
+ * `docker login` writes.
+ *
+ * Owns: reading $DOCKER_CONFIG/config.json (default ~/.docker/config.json),
+ * finding the entry of an image's registry in its "auths" and encoding it as
+ * the engine's X-Registry-Auth header (base64url of {"username",
+ * "password", "serveraddress"}, or {"identitytoken", "serveraddress"}).
+ * Credentials live in memory only for the pull and are never logged.
+ * Credential helpers (credsStore, credHelpers) are not run: a registry
+ * that has only a helper is pulled anonymously, with a warning.
+ */
+#ifndef RC_REGAUTH_H
+#define RC_REGAUTH_H
+
+#include "util.h"
+
+/*
+ * The registry of an image reference, as Docker reads it: the part before the
+ * first '/' when it has a '.' or a ':' or is "localhost", else "docker.io".
+ * malloc'ed.
+ */
+char *regauth_registry_of(const char *ref);
+
+/*
+ * The X-Registry-Auth value for pulling ref, from the config file at
+ * config_path (NULL: $DOCKER_CONFIG/config.json, or
+ * $HOME/.docker/config.json).  0 with *ret_header malloc'ed when the file
+ * has credentials for ref's registry, 0 with *ret_header NULL when it has
+ * none (or there is no file), -1 when the file cannot be read or parsed (err
+ * names it).  *ret_source (may be NULL) gets the file's path when found
+ * (malloc'ed).  Release the header with regauth_free().
+ */
+int regauth_lookup(const char *config_path, const char *ref, char **ret_header, char **ret_source,
+		   struct rc_err *err);
+
+/* Wipe and free a header from regauth_lookup() (NULL is fine). */
+void regauth_free(char *header);
+
+#endif
