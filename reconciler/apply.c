@@ -180,7 +180,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 
 	struct buf spec = BUF_INIT;
 	spec_canonical(u, true, &spec);
-	size_t nl = u->nlabels + 10;
+	size_t nl = u->nlabels + 12;
 	struct rc_kv *labels = xcalloc(nl, sizeof(*labels));
 	size_t k = 0;
 	labels[k++] = kv(RC_LABEL_MANAGED, RC_MANAGED_BY);
@@ -194,6 +194,12 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	labels[k++] = kv(RC_LABEL_SPEC, buf_cstr(&spec));
 	labels[k++] = kv(RC_LABEL_COMMIT, d->commit ? d->commit : "");
 	labels[k++] = kv(RC_LABEL_IMAGE, u->image);
+	/* so that a later commit without this unit can still tear it down after its dependents */
+	struct buf deps = BUF_INIT;
+	for (size_t i = 0; i < u->ndeps; i++)
+		buf_addf(&deps, "%s%s", i ? "," : "", u->deps[i].unit);
+	if (u->ndeps)
+		labels[k++] = kv(RC_LABEL_DEPENDS, buf_cstr(&deps));
 	for (size_t i = 0; i < u->nlabels; i++)
 		labels[k++] = u->labels[i];
 
@@ -278,6 +284,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	free(ports);
 	free(mounts);
 	buf_release(&spec);
+	buf_release(&deps);
 	if (rc < 0)
 		return rc_err_prefix(err, "creating '%s'", u->container);
 	crash_point("after-create");
@@ -712,9 +719,9 @@ static void net_phase(struct run *r, struct dk_client *c, const struct plan *p, 
 
 /*
  * Phase 2: stops and removals in the plan's order (units gone from the
- * manifests first, then the desired units' from dependents down), a run of
- * consecutive actions of the same dependency wave at a time: nothing in one
- * wave depends on anything else in it.
+ * manifests first, then the desired units', each from dependents down), a
+ * run of consecutive actions of the same group and dependency wave at a
+ * time: nothing in one wave depends on anything else in it.
  */
 static void teardown_phase(struct run *r, struct dk_client *c, const struct plan *p, int parallel)
 {
@@ -724,7 +731,7 @@ static void teardown_phase(struct run *r, struct dk_client *c, const struct plan
 		const struct plan_action *a = &p->v[i];
 		if (a->kind != PLAN_STOP && a->kind != PLAN_REMOVE)
 			continue;
-		if (n && acts[n - 1]->wave != a->wave) {
+		if (n && (acts[n - 1]->wave != a->wave || acts[n - 1]->gone != a->gone)) {
 			run_side_by_side(r, c, acts, n, parallel, teardown_one, NULL);
 			n = 0;
 		}

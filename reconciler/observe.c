@@ -33,6 +33,7 @@ static void fill_container(const struct dk_container_summary *s, const struct rc
 	pc->base_hash = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_BASE_HASH));
 	pc->spec = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_SPEC));
 	pc->commit = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_COMMIT));
+	pc->depends_on = dup_or_null(dk_label(s->labels, s->nlabels, RC_LABEL_DEPENDS));
 	pc->state = dup_or_null(s->state);
 	pc->image_id = dup_or_null(s->image_id);
 	pc->health = dup_or_null(observe_health_from_status(s->status));

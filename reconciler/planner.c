@@ -27,6 +27,7 @@ void plan_observed_release(struct plan_observed *o)
 		free(c->base_hash);
 		free(c->spec);
 		free(c->commit);
+		free(c->depends_on);
 		free(c->state);
 		free(c->image_id);
 		free(c->health);
@@ -638,6 +639,37 @@ static void sort_actions(struct builder *B)
 	free(idx);
 }
 
+/*
+ * The dependency level of gone container c among the containers of units
+ * that are gone too, from their RC_LABEL_DEPENDS labels (the manifests
+ * that declared the dependencies are not at hand): 0 without such a
+ * dependency, else one more than its deepest.  Removals run from the
+ * highest level down, dependents first.  depth bounds a cycle the labels
+ * should never have.
+ */
+static int gone_level(const struct plan_observed *o, const ssize_t *owner, size_t c, int depth)
+{
+	const char *deps = o->containers[c].depends_on;
+	if (!deps || depth > 64)
+		return 0;
+	int level = 0;
+	for (const char *p = deps; *p;) {
+		size_t n = strcspn(p, ",");
+		for (size_t k = 0; k < o->ncontainers; k++) {
+			const char *u = o->containers[k].unit;
+			if (owner[k] < 0 && u && strlen(u) == n && strncmp(u, p, n) == 0) {
+				int l = gone_level(o, owner, k, depth + 1) + 1;
+				if (l > level)
+					level = l;
+			}
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return level;
+}
+
 int planner_plan(const struct rc_desired *d, const struct plan_observed *o, struct plan *ret,
 		 struct rc_err *err)
 {
@@ -659,13 +691,16 @@ int planner_plan(const struct rc_desired *d, const struct plan_observed *o, stru
 	/* Group observed containers by desired unit. */
 	size_t *cands = xcalloc(o->ncontainers + 1, sizeof(size_t));
 	ssize_t *owner = xcalloc(o->ncontainers + 1, sizeof(ssize_t));
-	for (size_t c = 0; c < o->ncontainers; c++) {
+	for (size_t c = 0; c < o->ncontainers; c++)
 		owner[c] = unit_index(d, o->containers[c].unit);
+	for (size_t c = 0; c < o->ncontainers; c++) {
 		if (owner[c] >= 0)
 			continue;
 		const struct plan_container *pc = &o->containers[c];
 		struct plan_action *a = add_action(&B, PLAN_REMOVE, pc->unit);
 		B.keys[B.p.n - 1].group = 0;
+		a->gone = true;
+		a->wave = gone_level(o, owner, c, 0);
 		a->container_id = xstrdup(pc->id);
 		a->container_name = xstrdup(pc->name);
 		a->cause = xstrdup(pc->unit ? "unit removed from manifests" : "container has no unit label");

@@ -68,6 +68,7 @@ struct plan_container {
 	char *base_hash;      /* RC_LABEL_BASE_HASH */
 	char *spec;           /* RC_LABEL_SPEC: canonical text; NULL if missing */
 	char *commit;         /* RC_LABEL_COMMIT */
+	char *depends_on;     /* RC_LABEL_DEPENDS: "a,b" (unit ids); NULL if none or made before the label */
 	char *state;          /* created|running|paused|restarting|exited|dead */
 	char *image_id;       /* sha256:... */
 	char *health;         /* healthy|unhealthy|starting|none (NULL = none) */
@@ -140,7 +141,9 @@ struct plan_action {
 	struct spec_changes changes;     /* RECREATE / UPDATE from a spec diff: fields that changed */
 	bool protected_;                 /* copied from the desired unit (the executor decides about approval);
 	                                    false for units no longer desired */
-	int wave;                        /* dependency level among the desired units (0 for others) */
+	int wave;                        /* dependency level among the desired units; for `gone`, among the
+	                                    units gone (from their RC_LABEL_DEPENDS); 0 for others */
+	bool gone;                       /* REMOVE of a container whose unit is not desired (any more) */
 };
 
 struct plan {

@@ -33,6 +33,7 @@
 #define RC_LABEL_SPEC      "io.reconciler.spec"         /* canonical text (spec.h) */
 #define RC_LABEL_COMMIT    "io.reconciler.commit"
 #define RC_LABEL_IMAGE     "io.reconciler.image"        /* the reference; Config.Image is its ID */
+#define RC_LABEL_DEPENDS   "io.reconciler.depends-on"   /* unit ids it depends on, comma-separated */
 #define RC_LABEL_NETWORK   "io.reconciler.network"      /* on networks: manifest-level id */
 #define RC_MANAGED_BY      "reconciler"
 

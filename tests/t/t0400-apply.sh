@@ -267,7 +267,7 @@ test_expect_success 'a never-healthy dependency fails its dependents, not the un
 	$RC --repo $M apply
 '
 
-test_expect_success 'stopping a dependency and its dependent: the dependent first, even when it is slow' '
+test_expect_success 'stopping, and removing, a dependency and its dependent: the dependent first, even when slow' '
 	cat >$M/order.yaml <<-EOT &&
 	kind: Service
 	name: back
@@ -292,8 +292,19 @@ test_expect_success 'stopping a dependency and its dependent: the dependent firs
 	f=$(date -d "$(container_field $PROJECT-front {{.State.FinishedAt}})" +%s%N) &&
 	b=$(date -d "$(container_field $PROJECT-back {{.State.FinishedAt}})" +%s%N) &&
 	test "$f" -lt "$b" &&
+	: removed from the manifests while running: the dependent first still, from its depends-on label &&
+	sed -i "/^state: stopped\$/d" $M/order.yaml && repo_commit $M "both running" &&
+	$RC --repo $M apply >/dev/null &&
+	test "$(container_field $PROJECT-front "{{index .Config.Labels \"io.reconciler.depends-on\"}}")" = back &&
+	since=$(date +%s) &&
 	git -C $M rm -q order.yaml && repo_commit $M "no back and front" &&
-	$RC --repo $M apply >/dev/null
+	$RC --repo $M apply >/dev/null &&
+	test_must_fail docker inspect $PROJECT-front >/dev/null 2>&1 &&
+	docker events --since $since --until $(($(date +%s) + 1)) --filter label=$LABEL_PROJECT=$PROJECT \
+		--filter event=die --format "{{.Actor.Attributes.name}}" >dies &&
+	grep -x "$PROJECT-front\|$PROJECT-back" dies >order.got &&
+	printf "%s\n" $PROJECT-front $PROJECT-back >order.want &&
+	test_cmp order.want order.got
 '
 
 test_done

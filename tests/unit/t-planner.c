@@ -97,6 +97,9 @@ static struct plan_container *obs_from(struct plan_observed *o, const struct rc_
 	struct buf b = BUF_INIT;
 	spec_canonical(u, true, &b);
 	c->spec = buf_detach(&b, NULL);
+	for (size_t i = 0; i < u->ndeps; i++)
+		buf_addf(&b, "%s%s", i ? "," : "", u->deps[i].unit);
+	c->depends_on = u->ndeps ? buf_detach(&b, NULL) : NULL;
 	c->state = xstrdup(state);
 	c->image_id = xstrdup("sha256:aaa");
 	c->health = xstrdup("none");
@@ -374,9 +377,10 @@ static const struct tcase cases[] = {
 	{ "desired stopped: stops in reverse dependency order", d_stopped, o_mixed_running,
 	  "stop proxy: desired state: stopped\n"
 	  "stop acme/web: desired state: stopped\n" },
-	{ "removed customer: containers, then its network last", d_none, o_removed_customer,
-	  "remove gone/db: unit removed from manifests\n"
+	{ "removed customer: containers from dependents down (their depends-on label), then its network last",
+	  d_none, o_removed_customer,
 	  "remove gone/web: unit removed from manifests\n"
+	  "remove gone/db: unit removed from manifests\n"
 	  "network remove t-gone: network removed from manifests\n" },
 	{ "duplicates and an unlabelled container are removed", d_none, o_duplicates,
 	  "remove t-stray: container has no unit label\n"
