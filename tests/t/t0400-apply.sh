@@ -296,7 +296,7 @@ test_expect_success 'stopping, and removing, a dependency and its dependent: the
 	sed -i "/^state: stopped\$/d" $M/order.yaml && repo_commit $M "both running" &&
 	$RC --repo $M apply >/dev/null &&
 	test "$(container_field $PROJECT-front "{{index .Config.Labels \"io.reconciler.depends-on\"}}")" = back &&
-	since=$(date +%s) &&
+	since=$(date +%s.%N) &&
 	git -C $M rm -q order.yaml && repo_commit $M "no back and front" &&
 	$RC --repo $M apply >/dev/null &&
 	test_must_fail docker inspect $PROJECT-front >/dev/null 2>&1 &&
