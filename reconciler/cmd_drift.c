@@ -101,6 +101,8 @@ int cmd_drift(const struct cli_opts *o)
 		}
 		last = xstrdup(state_get_last_applied(st));
 		lo.rev = last;
+		if ((!o->path || !*o->path) && state_get_path(st))
+			lo.path = state_get_path(st);  /* where that commit was applied from */
 	}
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;

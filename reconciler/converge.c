@@ -47,6 +47,8 @@ int converge_load(const struct converge_source *src, const char *rev, struct sou
 		return -1;
 	}
 	rc_diags_release(&diags);
+	if (d->commit)
+		d->path = xstrdup(src->path ? src->path : "");
 	*ret_desired = d;
 	return 0;
 }
@@ -131,6 +133,7 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 	if (cv->d->commit) {
 		state_set_last_applied(st, cv->d->commit);
 		state_set_project(st, cv->d->settings.project);
+		state_set_path(st, cv->d->path);
 		const char **names = xcalloc(cv->d->nunits + 1, sizeof(char *));
 		for (size_t i = 0; i < cv->d->nunits; i++)
 			names[i] = cv->d->units[i].container;

@@ -69,6 +69,7 @@ struct rc_state {
 	char *last_applied;
 	char *last_good;
 	char *project;  /* of the last apply */
+	char *path;     /* its --path */
 	char **containers;  /* the container names of the last apply's units */
 	size_t ncontainers;
 	struct state_failed_commit *failed;
@@ -132,7 +133,8 @@ static void clear_file_data(struct rc_state *st, int f)
 		free(st->last_applied);
 		free(st->last_good);
 		free(st->project);
-		st->last_applied = st->last_good = st->project = NULL;
+		free(st->path);
+		st->last_applied = st->last_good = st->project = st->path = NULL;
 		strv_free(st->containers, st->ncontainers);
 		st->containers = NULL;
 		st->ncontainers = 0;
@@ -325,6 +327,8 @@ static cJSON *emit_applied(const struct rc_state *st)
 	put_str(data, "last_good", st->last_good);
 	if (st->project)
 		put_str(data, "project", st->project);
+	if (st->path)
+		put_str(data, "path", st->path);
 	if (st->containers) {
 		cJSON *names = xarr();
 		for (size_t i = 0; i < st->ncontainers; i++)
@@ -349,9 +353,10 @@ static int parse_applied(struct rc_state *st, const cJSON *data)
 	if (get_str(data, "last_applied", true, &applied) < 0 ||
 	    get_str(data, "last_good", true, &good) < 0 || !failed)
 		return -1;
-	const char *project = NULL;
-	if (get_str(data, "project", true, &project) < 0)
+	const char *project = NULL, *spath = NULL;
+	if (get_str(data, "project", true, &project) < 0 || get_str(data, "path", true, &spath) < 0)
 		return -1;
+	st->path = xstrdup_or_null(spath);
 	st->last_applied = xstrdup_or_null(applied);
 	st->last_good = xstrdup_or_null(good);
 	st->project = xstrdup_or_null(project);
@@ -1204,6 +1209,16 @@ const char *state_get_project(const struct rc_state *st)
 void state_set_project(struct rc_state *st, const char *project)
 {
 	set_str(st, F_APPLIED, &st->project, project);
+}
+
+const char *state_get_path(const struct rc_state *st)
+{
+	return st->path;
+}
+
+void state_set_path(struct rc_state *st, const char *path)
+{
+	set_str(st, F_APPLIED, &st->path, path);
 }
 
 const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n)

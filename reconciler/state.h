@@ -173,6 +173,10 @@ void state_set_last_good(struct rc_state *st, const char *commit);
 /* The project of the last apply (a hint for `drift`, which lists its containers while it loads). */
 const char *state_get_project(const struct rc_state *st);
 void state_set_project(struct rc_state *st, const char *project);
+/* The repository sub-directory of the last apply ("" = root; NULL = not recorded): `drift` reads the
+ * last applied commit there unless given --path. */
+const char *state_get_path(const struct rc_state *st);
+void state_set_path(struct rc_state *st, const char *path);
 /* The container names of the last apply's units (a hint for `drift`, which
  * inspects them while it loads; NULL and 0 when not recorded).  Borrowed. */
 const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n);

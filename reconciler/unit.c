@@ -88,6 +88,7 @@ void rc_desired_free(struct rc_desired *d)
 	free(d->settings.subnet_pool);
 	free_strv(d->settings.bind_roots, d->settings.nbind_roots);
 	free(d->commit);
+	free(d->path);
 	free(d);
 }
 

@@ -174,6 +174,7 @@ struct rc_desired {
 	struct rc_network *networks; /* sorted by name */
 	size_t nnetworks;
 	char *commit;               /* the Git commit the manifests came from; NULL for --dir */
+	char *path;                 /* with commit: the repository sub-directory they were read from ("" = root) */
 };
 
 void rc_unit_release(struct rc_unit *u);

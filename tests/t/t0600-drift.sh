@@ -326,4 +326,17 @@ test_expect_success 'status shows the last drift check' '
 	! grep -q "no drift" status.out
 '
 
+test_expect_success 'drift reads the last applied commit under the --path it was applied from' '
+	repo_init nested && mkdir nested/deploy && cp -r $M/. nested/deploy/ && rm -rf nested/deploy/.git &&
+	echo "not a manifest at the root" >nested/README.yaml &&
+	repo_commit nested "manifests under deploy/" &&
+	$RC --repo nested --path deploy apply >/dev/null &&
+	test_grep "\"path\":	*\"deploy\"" $STATE/applied.json &&
+	$RC --repo nested drift >out &&
+	test_grep "^No drift\.$" out &&
+	: an explicit --path still wins &&
+	test_expect_code 1 $RC --repo nested --path . drift 2>err &&
+	test_grep "README.yaml" err
+'
+
 test_done

@@ -148,6 +148,8 @@ static void test_open_and_persist(void)
 	ok(state_get_containers(st, &nnames) == NULL && nnames == 0, "no container names before an apply records them");
 	const char *names[] = { "acme-web", "acme-db" };
 	state_set_containers(st, names, 2);
+	ok(state_get_path(st) == NULL, "no path before an apply records one");
+	state_set_path(st, "deploy/prod");
 	state_add_failed_commit(st, "bad1", 100, "image missing");
 	state_add_failed_commit(st, "bad2", 200, NULL);
 	state_add_failed_commit(st, "bad1", 300, "again");
@@ -176,6 +178,7 @@ static void test_open_and_persist(void)
 	is_str(state_get_last_applied(st), "c1", "last applied persisted");
 	is_str(state_get_last_good(st), "c0", "last good persisted");
 	is_str(state_get_project(st), "acme", "project of the last apply persisted");
+	is_str(state_get_path(st), "deploy/prod", "the --path of the last apply persisted");
 	const char *const *cn = state_get_containers(st, &nnames);
 	ok(nnames == 2 && cn && str_eq(cn[0], "acme-web") && str_eq(cn[1], "acme-db"),
 	   "container names of the last apply persisted, in order");
