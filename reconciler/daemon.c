@@ -39,6 +39,11 @@ struct unit_rt {
 	int http_streak;          /* consecutive failed http probes */
 	int64_t next_probe;
 	char reason[256];
+	/* The exit code of the last "die" event of its container, until a restart is counted: an
+	 * inspect made after the engine restarted it shows ExitCode 0 (reset when it runs again). */
+	bool die_seen;
+	int die_code;
+	char *die_cid;
 };
 
 struct daemon {
@@ -111,8 +116,10 @@ static void rt_release(struct daemon *dm)
 {
 	if (!dm->cur)
 		return;
-	for (size_t i = 0; i < dm->cur->nunits; i++)
+	for (size_t i = 0; i < dm->cur->nunits; i++) {
 		free(dm->rt[i].cid);
+		free(dm->rt[i].die_cid);
+	}
 	free(dm->rt);
 	dm->rt = NULL;
 }
@@ -127,6 +134,9 @@ static void install(struct daemon *dm, struct rc_desired *d, struct source_files
 			struct unit_rt *o = &dm->rt[old - dm->cur->units];
 			rt[i].cid = TAKE_PTR(o->cid);
 			rt[i].restart_count = o->restart_count;
+			rt[i].die_seen = o->die_seen;
+			rt[i].die_code = o->die_code;
+			rt[i].die_cid = TAKE_PTR(o->die_cid);
 		}
 	}
 	rt_release(dm);
@@ -600,7 +610,11 @@ static void evaluate(struct daemon *dm, const struct rc_unit *u, struct unit_rt 
 			int n = ct->restart_count - rt->restart_count;
 			rt->restart_count = ct->restart_count;
 			char why[128];
-			health_exit_reason(ct->exit_code, ct->oom_killed, why, sizeof why);
+			int code = ct->exit_code;
+			if (rt->die_seen && str_eq(rt->die_cid, ct->id) && str_eq(ct->state_status, "running"))
+				code = rt->die_code;  /* restarted already: the inspect's ExitCode was reset */
+			rt->die_seen = false;
+			health_exit_reason(code, ct->oom_killed, why, sizeof why);
 			snprintf(reason, sizeof reason, "%s; restarted by the engine (%d time%s)", why, n, n == 1 ? "" : "s");
 			count_failure(dm, u, rt, n, reason, ACT_NONE);
 			if (state_is_disabled(dm->st, u->id, NULL))
@@ -932,6 +946,14 @@ static void handle_event(struct daemon *dm, const struct dk_event *e)
 	if (!u)
 		return;
 	log_debug("event %s %s %s", e->action, unit, e->id);
+	struct unit_rt *rt = &dm->rt[u - dm->cur->units];
+	const char *code = dk_event_attr(e, "exitCode");
+	if (str_eq(e->action, "die") && code && e->id) {
+		rt->die_seen = true;
+		rt->die_code = atoi(code);
+		free(rt->die_cid);
+		rt->die_cid = xstrdup(e->id);
+	}
 	check_unit(dm, (size_t)(u - dm->cur->units));
 }
 
