@@ -17,18 +17,22 @@ http:
 CFG
 	docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/log" 2>&1 &
 	REGISTRY_PID=$!
+	registry_wait "$port" 200 "$REGISTRY_DIR/log" || return 1
+	RC_TEST_REGISTRY=127.0.0.1:$port
+	export RC_TEST_REGISTRY
+}
+
+# registry_wait PORT CODE LOG: wait (10 s at most) until GET /v2/ answers CODE (200; 401 for a
+# registry that wants credentials); on timeout print LOG and fail.
+registry_wait() {
 	i=0
 	while [ "$i" -lt 40 ]; do
-		if curl -fsS --max-time 2 "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
-			RC_TEST_REGISTRY=127.0.0.1:$port
-			export RC_TEST_REGISTRY
-			return 0
-		fi
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/v2/")" = "$2" ] && return 0
 		sleep 0.25
 		i=$((i + 1))
 	done
-	echo "registry: did not start; log:" >&2
-	cat "$REGISTRY_DIR/log" >&2
+	echo "registry on port $1: did not start; log:" >&2
+	cat "$3" >&2
 	return 1
 }
 
@@ -63,20 +67,10 @@ auth:
 CFG
 	docker-registry serve "$AUTH_REGISTRY_DIR/config.yml" >"$AUTH_REGISTRY_DIR/log" 2>&1 &
 	AUTH_REGISTRY_PID=$!
-	i=0
-	while [ "$i" -lt 40 ]; do
-		# 401 without credentials: it is up, and it does want them
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/v2/")" = 401 ]; then
-			AUTH_REGISTRY=127.0.0.1:$1
-			export AUTH_REGISTRY
-			return 0
-		fi
-		sleep 0.25
-		i=$((i + 1))
-	done
-	echo "auth registry: did not start; log:" >&2
-	cat "$AUTH_REGISTRY_DIR/log" >&2
-	return 1
+	# 401 without credentials: it is up, and it does want them
+	registry_wait "$1" 401 "$AUTH_REGISTRY_DIR/log" || return 1
+	AUTH_REGISTRY=127.0.0.1:$1
+	export AUTH_REGISTRY
 }
 
 auth_registry_stop() {
