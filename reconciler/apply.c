@@ -436,7 +436,10 @@ static bool lifts_limit(const struct plan_action *a)
 {
 	for (size_t i = 0; i < a->changes.n; i++) {
 		const struct spec_change *ch = &a->changes.v[i];
-		if (!ch->after && (strcmp(ch->key, "memory") == 0 || strcmp(ch->key, "cpus") == 0))
+		/* a reservation neither: the update API takes 0 as "unchanged" and -1 as the cgroup's
+		 * "max" (on cgroup v2 memory.low = max, the opposite of none) */
+		if (!ch->after && (strcmp(ch->key, "memory") == 0 || strcmp(ch->key, "cpus") == 0 ||
+				   strcmp(ch->key, "memory_reservation") == 0))
 			return true;
 	}
 	return false;
@@ -534,7 +537,7 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 			break;
 		case PLAN_UPDATE: {
 			if (lifts_limit(a)) {
-				/* the engine cannot lift a memory or CPU limit in place */
+				/* the engine cannot lift a memory or CPU limit or a reservation in place */
 				free(id);
 				id = NULL;
 				if (stop_remove(c, a->container_id, u->stop_grace_ns, err) < 0 ||
@@ -546,7 +549,7 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 			struct dk_resources res = {
 				.nano_cpus = u->nano_cpus,
 				.memory = u->memory,
-				.memory_reservation = u->memory_reservation ? u->memory_reservation : -1,
+				.memory_reservation = u->memory_reservation, /* 0: unchanged (none to lift) */
 				.pids_limit = u->pids_limit ? u->pids_limit : -1,
 				.restart_policy = u->restart.policy,
 				.restart_max_retries = u->restart.max_retries,

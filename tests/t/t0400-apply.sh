@@ -155,6 +155,17 @@ test_expect_success 'a plan change updates in place: same container, new limits'
 	test_expect_code 0 $RC --repo $M plan
 '
 
+test_expect_success 'dropping a memory reservation recreates the unit: it cannot be lifted in place' '
+	old=$(container_field $PROJECT-c2-app {{.Id}}) &&
+	sed -i "/memory_reservation: 48M/d" $M/settings.yaml && repo_commit $M "large: no reservation" &&
+	$RC --repo $M apply >apply.out &&
+	test "$(container_field $PROJECT-c2-app {{.HostConfig.MemoryReservation}})" = 0 &&
+	test "$(container_field $PROJECT-c2-app {{.HostConfig.Memory}})" = 100663296 &&
+	test "$(container_field $PROJECT-c2-app {{.Id}})" != "$old" &&
+	test_expect_code 0 $RC --repo $M plan &&
+	test_expect_code 0 $RC --repo $M drift
+'
+
 test_expect_success 'changing one customer recreates only its units' '
 	ids >before &&
 	sed -i "s/GREETING: hello/GREETING: bonjour/" $M/customers/c1.yaml && repo_commit $M "c1 env" &&
