@@ -64,6 +64,12 @@ struct daemon {
 	char *skip_logged;        /* failed head commit already reported as skipped */
 	bool stop, reload, head_check, converge_cur, check_all;
 	bool check_deep;  /* the next check inspects every unit: events may have been lost */
+	/* The project's container ids, sorted: the last periodic list plus the create and destroy
+	 * events since.  The drift check inspects these instead of listing (docs/performance.md,
+	 * "Drift check").  Valid from a list made while the event stream was open, until it closes. */
+	char **known;
+	size_t nknown, known_cap;
+	bool known_valid;
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
 };
@@ -449,6 +455,77 @@ static void check_head(struct daemon *dm, bool force, const char *why)
 /* Wait for the engine (and the signalfd).  0 when it answers, -1 when a signal asks us to stop. */
 static int wait_engine(struct daemon *dm);
 
+/* ---- the project's containers, known from the periodic list and the events ---- */
+
+static void known_clear(struct daemon *dm)
+{
+	for (size_t i = 0; i < dm->nknown; i++)
+		free(dm->known[i]);
+	dm->nknown = 0;
+	dm->known_valid = false;
+}
+
+/* Where id is or would go in dm->known. */
+static size_t known_pos(const struct daemon *dm, const char *id, bool *ret_found)
+{
+	size_t lo = 0, hi = dm->nknown;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(dm->known[mid], id);
+		if (c == 0) {
+			*ret_found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_found = false;
+	return lo;
+}
+
+static void known_add(struct daemon *dm, const char *id)
+{
+	bool found;
+	size_t at = known_pos(dm, id, &found);
+	if (found)
+		return;
+	GROW(dm->known, dm->nknown + 1, dm->known_cap);
+	memmove(&dm->known[at + 1], &dm->known[at], (dm->nknown - at) * sizeof(*dm->known));
+	dm->known[at] = xstrdup(id);
+	dm->nknown++;
+}
+
+static void known_del(struct daemon *dm, const char *id)
+{
+	bool found;
+	size_t at = known_pos(dm, id, &found);
+	if (!found)
+		return;
+	free(dm->known[at]);
+	memmove(&dm->known[at], &dm->known[at + 1], (dm->nknown - at - 1) * sizeof(*dm->known));
+	dm->nknown--;
+}
+
+/* l: the project's containers, listed while the event stream was open (or not: then invalid). */
+static void known_seed(struct daemon *dm, const struct dk_container_list *l)
+{
+	known_clear(dm);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].id)
+			known_add(dm, l->items[i].id);
+	dm->known_valid = dm->ev != NULL;
+}
+
+/* List the containers carrying the project label. */
+static int list_project(struct daemon *dm, struct dk_container_list **ret, struct rc_err *err)
+{
+	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, dm->cur->settings.project);
+	struct dk_filter f[] = { { "label", label } };
+	return dk_container_list(dm->c, f, 1, ret, NULL, err);
+}
+
 static void events_open(struct daemon *dm)
 {
 	if (!dm->cur || dm->ev)
@@ -456,8 +533,8 @@ static void events_open(struct daemon *dm)
 	const char *project = dm->cur->settings.project;
 	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, project);
 	struct dk_filter f[] = {
-		{ "type", "container" }, { "label", label }, { "event", "die" }, { "event", "destroy" },
-		{ "event", "oom" }, { "event", "health_status" },
+		{ "type", "container" }, { "label", label }, { "event", "create" }, { "event", "die" },
+		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
 	};
 	struct rc_err err = { "" };
 	if (dk_events_open(dm->c, f, ARRAY_SIZE(f), 0, &dm->ev, &err) < 0) {
@@ -476,6 +553,12 @@ static void events_open(struct daemon *dm)
 	 * does not show a restart the engine made by itself). */
 	dm->check_all = true;
 	dm->check_deep = true;
+	/* the stream first, then the list: a container made or removed in between is in both */
+	struct dk_container_list *l = NULL;
+	known_clear(dm);
+	if (list_project(dm, &l, &err) == 0)
+		known_seed(dm, l);
+	dk_container_list_free(l);
 }
 
 static void events_close(struct daemon *dm)
@@ -483,6 +566,7 @@ static void events_close(struct daemon *dm)
 	dk_events_close(dm->ev);
 	dm->ev = NULL;
 	dm->next_events = now_ns();
+	known_clear(dm);
 }
 
 /* ---- self-healing --------------------------------------------------------- */
@@ -699,14 +783,13 @@ static void check_all(struct daemon *dm)
 			check_unit(dm, i);
 		return;
 	}
-	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, dm->cur->settings.project);
-	struct dk_filter f[] = { { "label", label } };
 	struct dk_container_list *l = NULL;
 	struct rc_err err = { "" };
-	if (dk_container_list(dm->c, f, 1, &l, NULL, &err) < 0) {
+	if (list_project(dm, &l, &err) < 0) {
 		say("warning: periodic check: %s", err.msg);
 		return;
 	}
+	known_seed(dm, l);
 	for (size_t i = 0; i < dm->cur->nunits; i++) {
 		const struct rc_unit *u = &dm->cur->units[i];
 		struct unit_rt *rt = &dm->rt[i];
@@ -941,6 +1024,13 @@ static void handle_event(struct daemon *dm, const struct dk_event *e)
 {
 	if (!dm->cur)
 		return;
+	/* every container of the project, the units' and any other (the drift check's extras) */
+	if (e->id && str_eq(e->action, "create"))
+		known_add(dm, e->id);
+	else if (e->id && str_eq(e->action, "destroy"))
+		known_del(dm, e->id);
+	if (str_eq(e->action, "create"))
+		return;  /* nothing to check yet: it is not started */
 	const char *unit = dk_event_attr(e, RC_LABEL_UNIT);
 	const struct rc_unit *u = unit ? rc_desired_unit(dm->cur, unit) : NULL;
 	if (!u)
@@ -1078,6 +1168,11 @@ static void fetch(struct daemon *dm)
 static void drift(struct daemon *dm)
 {
 	struct drift_opts o = { .parallel = 8, .journal = true };
+	if (dm->known_valid && dm->ev) {
+		o.known_ids = (const char *const *)dm->known;
+		o.nknown = dm->nknown;
+	}
+	log_debug("drift check: %s", o.known_ids ? "inspecting the known containers" : "listing");
 	struct drift_summary sum;
 	struct rc_err err = { "" };
 	if (drift_check(dm->c, dm->st, dm->cur, &o, NULL, &sum, &err) < 0) {
@@ -1297,6 +1392,8 @@ out:
 	dk_client_free(dm.c);
 	state_free(dm.st);
 	free(dm.ev_project);
+	known_clear(&dm);
+	free(dm.known);
 	free(dm.skip_logged);
 	free(dm.secrets_dir);
 	return rc;

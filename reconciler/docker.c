@@ -771,12 +771,33 @@ void dk_container_list_add_inspected(struct dk_container_list *l, const struct d
 	s->image = ct->image ? xstrdup(ct->image) : NULL;
 	s->image_id = ct->image_id ? xstrdup(ct->image_id) : NULL;
 	s->state = ct->state_status ? xstrdup(ct->state_status) : NULL;
+	/* what the list's Status says of health: "Up 2 minutes (healthy)" */
+	if (ct->running && ct->health_status)
+		s->status = str_eq(ct->health_status, "starting") ? xstrdup("Up (health: starting)")
+								   : xasprintf("Up (%s)", ct->health_status);
+	else if (ct->running)
+		s->status = xstrdup("Up");
+	else
+		s->status = xasprintf("Exited (%d)", ct->exit_code);
 	s->labels = xcalloc(ct->nlabels + 1, sizeof(*s->labels));
 	for (size_t i = 0; i < ct->nlabels; i++) {
 		s->labels[i].key = xstrdup(ct->labels[i].key);
 		s->labels[i].value = xstrdup(ct->labels[i].value ? ct->labels[i].value : "");
 	}
 	s->nlabels = ct->nlabels;
+	/* the list shows published ports while the container has its network namespace */
+	s->ports = xcalloc(ct->nport_bindings + 1, sizeof(*s->ports));
+	for (size_t i = 0; (ct->running || ct->paused) && i < ct->nport_bindings; i++) {
+		const struct dk_port_binding *b = &ct->port_bindings[i];
+		if (!b->host_port)
+			continue;
+		s->ports[s->nports++] = (struct dk_port_summary){
+			.private_port = b->container_port, .public_port = b->host_port,
+			.type = xstrdup(b->proto ? b->proto : "tcp"), .ip = xstrdup(b->host_ip ? b->host_ip : "0.0.0.0") };
+	}
+	s->networks = xcalloc(ct->nnetworks + 1, sizeof(*s->networks));
+	for (size_t i = 0; i < ct->nnetworks; i++)
+		s->networks[s->nnetworks++] = xstrdup(ct->networks[i].name);
 }
 
 static char *strip_slash(const char *s)

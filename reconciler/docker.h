@@ -188,8 +188,11 @@ struct dk_container;
 /* Move the items of from whose id into lacks to the end of into; free from (and what it kept). */
 void dk_container_list_merge(struct dk_container_list *into, struct dk_container_list *from);
 /*
- * Append to l a summary made from an inspect (id, name, image, image id,
- * state, labels; no ports, no networks): for a container found by name
+ * Append to l a summary made from an inspect, as the list would show it: id,
+ * name, image, image id, state, labels, networks, the published host ports
+ * (HostConfig.PortBindings with a host port, while running or paused), and a
+ * Status made up of what observe_health_from_status() reads ("Up (healthy)",
+ * "Up", "Exited (1)"; no uptime).  For a container found by name or id
  * rather than listed.
  */
 void dk_container_list_add_inspected(struct dk_container_list *l, const struct dk_container *ct);

@@ -861,11 +861,11 @@ static int fetch_filtered(struct dk_client *c, const struct rc_state *st, const 
  */
 static void add_holder(struct observe_raw *raw, const struct rc_desired *d, const struct dk_container *ct)
 {
-	if (is_ours(ct->labels, ct->nlabels, d->settings.project))
-		return;  /* listed by its label (or made after the list: not looked at this time) */
+	(void)d;
 	for (size_t i = 0; i < raw->containers->n; i++)
 		if (str_eq(raw->containers->items[i].id, ct->id))
 			return;
+	/* another owner's; or one of the project's the list or the known ids lack (made since) */
 	dk_container_list_add_inspected(raw->containers, ct);
 }
 
@@ -917,6 +917,32 @@ static const struct dk_container **sorted_inspected(const struct drift_inspects 
 	return v;
 }
 
+/*
+ * What a list of the project's containers would give, from o->known_ids
+ * inspected by id: *ret_raw gets the summaries of those that exist and carry
+ * the project label, *ret_di the inspects by name of the units none of them
+ * holds the name of (started; it takes the inspects by id over).
+ */
+static int inspect_known(struct dk_client *c, const struct rc_desired *d, const struct drift_opts *o,
+			 struct observe_raw *ret_raw, struct drift_inspects **ret_di, struct rc_err *err)
+{
+	size_t n = o->nknown;
+	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
+	if (dk_inspect_many(c, o->known_ids, n, o->parallel > 0 ? o->parallel : 8, res, err) < 0) {
+		dk_inspect_results_release(res, n);
+		free(res);
+		return rc_err_prefix(err, "inspecting the project's containers");
+	}
+	struct dk_container_list *l = xcalloc(1, sizeof(*l));
+	for (size_t k = 0; k < n; k++)
+		if (res[k].container && is_ours(res[k].container->labels, res[k].container->nlabels,
+						d->settings.project))
+			dk_container_list_add_inspected(l, res[k].container);
+	ret_raw->containers = l;
+	*ret_di = drift_inspects_start(dk_client_clone(c), d, o->parallel, res, n);
+	return 0;
+}
+
 int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, const struct drift_opts *o,
 		struct drift_report *ret_report, struct drift_summary *ret_summary, struct rc_err *err)
 {
@@ -934,10 +960,15 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	int rc = -1;
 
 	struct drift_inspects *di = o->inspects;
+	struct observe_raw known = { 0 };
+	if (!di && !o->prelisted && o->known_ids && inspect_known(c, d, o, &known, &di, err) < 0) {
+		journal(st, o, d->commit, "failed", err->msg);
+		return -1;
+	}
 	if (!di)
 		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
 	struct observe_raw raw = { 0 };
-	int r = fetch_filtered(c, st, d, o->prelisted, &raw, err);
+	int r = fetch_filtered(c, st, d, known.containers ? &known : o->prelisted, &raw, err);
 	inspects_join(di);
 	if (r == 0 && !add_name_holders(&raw, d, di)) {
 		/* some inspect by name did not answer: who holds that name is unknown; list everything */

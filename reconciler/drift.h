@@ -164,6 +164,14 @@ struct drift_opts {
 	/* Inspects by name already under way: taken over (joined and freed).  NULL: drift_check starts
 	 * them itself, on a clone of c, before its list calls. */
 	struct drift_inspects *inspects;
+	/* The project's containers as the caller knows them without listing (the daemon: its last
+	 * list plus the create and destroy events since, daemon.c): inspected by id instead of listing
+	 * the project's containers, those gone (404) dropped, then every unit none of them holds the
+	 * name of is inspected by name as usual.  A container of the project missing here that holds
+	 * no unit's name (an extra whose create event was lost) is not seen.  NULL: list.  Not used
+	 * with prelisted or inspects. */
+	const char *const *known_ids;
+	size_t nknown;
 };
 /*
  * Check the engine against d (the desired state at the commit compared,

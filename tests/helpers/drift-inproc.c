@@ -6,10 +6,18 @@
  *
  *   drift-inproc REPO STATE_DIR ROUNDS [PARALLEL]
  *
- * Loads REPO at HEAD, opens STATE_DIR read-only, then ROUNDS times:
- * drift_check() (list calls, inspects by name alongside, compare; no
- * journal) and dk_inspect_many() over the ids of the project's containers.
- * Prints "drift <median ms> raw <median ms> findings <n>" on stdout.
+ * Loads REPO at HEAD, opens STATE_DIR read-only, lists the project's
+ * containers once (as the daemon's periodic check does; it then follows
+ * create and destroy events), then ROUNDS times, in turn:
+ *   - drift_check() as the daemon makes it: the known container ids
+ *     inspected, the units none of them holds inspected by name, the
+ *     network list, compare; no journal;
+ *   - drift_check() as the command line makes it without a prefetch: the
+ *     project's list, inspects by name alongside, compare;
+ *   - dk_inspect_many() over the ids of the project's containers.
+ * Prints "drift <median ms> raw <median ms> findings <n> listing <median ms>"
+ * on stdout (findings: of the daemon's way, last round; both ways must
+ * agree, or it fails).
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -53,60 +61,70 @@ int main(int argc, char **argv)
 	struct dk_client *c = NULL;
 	struct converge_source src = { .repo = argv[1] };
 	struct dk_opts dopts = { 0 };
+	struct dk_container_list *l = NULL;
+	const char **ids = NULL;
+	int64_t *td = NULL, *tl = NULL, *tr = NULL;
+	char *label = NULL;
 	int rc = 1;
 	if (converge_load(&src, NULL, &files, &d, NULL, &err) < 0 || state_open(argv[2], 0, &st, &err) < 0 ||
 	    dk_client_open(&dopts, &c, &err) < 0) {
 		fprintf(stderr, "drift-inproc: %s\n", err.msg);
 		goto out;
 	}
-	int64_t *td = xcalloc((size_t)rounds, sizeof(int64_t)), *tr = xcalloc((size_t)rounds, sizeof(int64_t));
+	/* the project's container ids, listed once (outside the timing): what the daemon knows */
+	label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
+	struct dk_filter f[] = { { "label", label } };
+	if (dk_container_list(c, f, 1, &l, NULL, &err) < 0) {
+		fprintf(stderr, "drift-inproc: %s\n", err.msg);
+		goto out;
+	}
+	ids = xcalloc(l->n + 1, sizeof(*ids));
+	for (size_t i = 0; i < l->n; i++)
+		ids[i] = l->items[i].id;
+	td = xcalloc((size_t)rounds, sizeof(int64_t));
+	tl = xcalloc((size_t)rounds, sizeof(int64_t));
+	tr = xcalloc((size_t)rounds, sizeof(int64_t));
 	size_t findings = 0;
 	for (int k = 0; k < rounds; k++) {
-		struct drift_opts o = { .parallel = par };
-		struct drift_summary sum;
+		struct drift_opts o = { .parallel = par, .known_ids = ids, .nknown = l->n };
+		struct drift_opts ol = { .parallel = par };
+		struct drift_summary sum, suml;
 		int64_t t0 = now_ns();
-		if (drift_check(c, st, d, &o, NULL, &sum, &err) < 0) {
-			fprintf(stderr, "drift-inproc: %s\n", err.msg);
-			free(td);
-			free(tr);
-			goto out;
-		}
+		if (drift_check(c, st, d, &o, NULL, &sum, &err) < 0)
+			goto fail;
 		td[k] = now_ns() - t0;
+		t0 = now_ns();
+		if (drift_check(c, st, d, &ol, NULL, &suml, &err) < 0)
+			goto fail;
+		tl[k] = now_ns() - t0;
 		findings = sum.total;
-
-		/* the baseline: the project's container ids (listed outside the timing), inspected */
-		_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
-		struct dk_filter f[] = { { "label", label } };
-		struct dk_container_list *l = NULL;
-		if (dk_container_list(c, f, 1, &l, NULL, &err) < 0) {
-			fprintf(stderr, "drift-inproc: %s\n", err.msg);
-			free(td);
-			free(tr);
+		if (sum.total != suml.total || sum.containers != suml.containers) {
+			fprintf(stderr, "drift-inproc: the known ids found %zu findings in %zu containers, the list %zu in %zu\n",
+				sum.total, sum.containers, suml.total, suml.containers);
 			goto out;
 		}
-		const char **ids = xcalloc(l->n + 1, sizeof(*ids));
-		for (size_t i = 0; i < l->n; i++)
-			ids[i] = l->items[i].id;
 		struct dk_inspect_result *res = xcalloc(l->n + 1, sizeof(*res));
 		t0 = now_ns();
 		int r = dk_inspect_many(c, ids, l->n, par, res, &err);
 		tr[k] = now_ns() - t0;
 		dk_inspect_results_release(res, l->n);
 		free(res);
-		free(ids);
-		dk_container_list_free(l);
-		if (r < 0) {
-			fprintf(stderr, "drift-inproc: %s\n", err.msg);
-			free(td);
-			free(tr);
-			goto out;
-		}
+		if (r < 0)
+			goto fail;
 	}
-	printf("drift %.1f raw %.1f findings %zu\n", median_ms(td, rounds), median_ms(tr, rounds), findings);
-	free(td);
-	free(tr);
+	printf("drift %.1f raw %.1f findings %zu listing %.1f\n", median_ms(td, rounds), median_ms(tr, rounds), findings,
+	       median_ms(tl, rounds));
 	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "drift-inproc: %s\n", err.msg);
 out:
+	free(label);
+	free(td);
+	free(tl);
+	free(tr);
+	free(ids);
+	dk_container_list_free(l);
 	dk_client_free(c);
 	state_free(st);
 	rc_desired_free(d);

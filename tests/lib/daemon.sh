@@ -2,7 +2,8 @@
 # daemon.sh — helpers for the `reconciler run` tests (sourced after test-lib.sh).
 #
 #   daemon_start LOG [reconciler options...]   start `reconciler run` in the background
-#                                               (short intervals); its pid in $DPID
+#                                               (short intervals: --check-interval
+#                                               $DAEMON_CHECK_INTERVAL, default 2); its pid in $DPID
 #   daemon_stop                                 SIGTERM, wait; its exit code in $DEXIT
 #   daemon_wait_log LOG PATTERN [SECONDS]       wait (bounded) until LOG matches PATTERN
 #
@@ -14,7 +15,7 @@ DEXIT=
 daemon_start() {
 	dlog=$1
 	shift
-	"$RC" --state-dir "$STATE" "$@" run --poll-interval 1 --check-interval 2 >>"$dlog" 2>&1 </dev/null &
+	"$RC" --state-dir "$STATE" "$@" run --poll-interval 1 --check-interval "${DAEMON_CHECK_INTERVAL:-2}" >>"$dlog" 2>&1 </dev/null &
 	DPID=$!
 }
 

@@ -72,6 +72,27 @@ test_expect_success 'a docker update by hand is found, journaled, logged and sho
 	test "$(container_field $PROJECT-a {{.HostConfig.Memory}})" = 100663296
 '
 
+test_expect_success 'between periodic lists the check inspects the containers known from events: an extra is found' '
+	test_when_finished daemon_kill &&
+	test_when_finished "docker rm -f $PROJECT-intruder >/dev/null 2>&1 || :" &&
+	$RC --state-dir $STATE --repo $M drift --fix >fix.out 2>&1 &&
+	n=$(drift_count) &&
+	DAEMON_CHECK_INTERVAL=3600 daemon_start run5.log -vv --repo $M --drift-interval 1 &&
+	daemon_wait_log run5.log "boot convergence complete" 60 &&
+	wait_for "test \$(drift_count) -gt $n" 30 &&
+	drift_line $(drift_count) | test_grep "\"result\":\"none\"" &&
+	test_grep "drift check: inspecting the known containers" run5.log &&
+	: made by hand with the project label, after the only list of this daemon &&
+	docker run -d --name $PROJECT-intruder --label io.reconciler.project=$PROJECT -e MODE=sleep \
+		$TEST_IMAGE >/dev/null &&
+	daemon_wait_log run5.log "drift against .*1 extra" 30 &&
+	docker rm -f $PROJECT-intruder >/dev/null &&
+	n=$(drift_count) &&
+	wait_for "test \$(drift_count) -gt $((n + 1))" 30 &&
+	drift_line $(drift_count) | test_grep "\"result\":\"none\"" &&
+	! grep "warning: drift check" run5.log
+'
+
 test_expect_success '--drift-interval 0 turns the check off' '
 	test_when_finished daemon_kill &&
 	n=$(drift_count) &&

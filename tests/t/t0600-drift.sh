@@ -132,6 +132,12 @@ test_expect_success 'docker stop: stopped' '
 	test_grep "\"detail\": \"exited (code [0-9]*)\"" drift.json
 '
 
+test_expect_success 'a summary made from an inspect says what the list says, stopped or running' '
+	: the daemon drift check inspects the containers it knows instead of listing them &&
+	"$RC_TOP/build/test/helpers/summary-check" $P >sum.out &&
+	test_grep "^checked 5$" sum.out
+'
+
 test_expect_success 'docker rm -f: missing' '
 	docker rm -f $P-c2-worker >/dev/null &&
 	cat >want <<-EOT &&
