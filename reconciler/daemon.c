@@ -70,6 +70,7 @@ struct daemon {
 	char **known;
 	size_t nknown, known_cap;
 	bool known_valid;
+	struct drift_image_cache *images;  /* the drift check's image inspects, by id */
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
 };
@@ -1167,7 +1168,9 @@ static void fetch(struct daemon *dm)
 /* The periodic drift check against the desired state in force: report only (journal, log). */
 static void drift(struct daemon *dm)
 {
-	struct drift_opts o = { .parallel = 8, .journal = true };
+	if (!dm->images)
+		dm->images = drift_image_cache_new();
+	struct drift_opts o = { .parallel = 8, .journal = true, .images = dm->images };
 	if (dm->known_valid && dm->ev) {
 		o.known_ids = (const char *const *)dm->known;
 		o.nknown = dm->nknown;
@@ -1394,6 +1397,7 @@ out:
 	free(dm.ev_project);
 	known_clear(&dm);
 	free(dm.known);
+	drift_image_cache_free(dm.images);
 	free(dm.skip_logged);
 	free(dm.secrets_dir);
 	return rc;

@@ -102,8 +102,55 @@ static char *state_detail(const struct dk_container *ct)
 	return xasprintf("%s", s);
 }
 
+/* The fields of ct that differ from u's canonical spec (pure; the costly part of a check). */
+static void unit_changes(const struct drift_input *in, const struct rc_unit *u, const struct dk_container *ct,
+			 struct spec_changes *ret)
+{
+	struct buf exp = BUF_INIT, act = BUF_INIT;
+	actual_expected(u, &exp);
+	struct actual_input ai = { .ct = ct, .image = find_image(in, ct->image_id), .expected = buf_cstr(&exp) };
+	actual_canonical(&ai, &act);
+	spec_diff(buf_cstr(&exp), buf_cstr(&act), ret);
+	buf_release(&exp);
+	buf_release(&act);
+}
+
+/* unit_changes() of every unit with a container, on two threads (the other core is idle by now). */
+struct changes_job {
+	const struct drift_input *in;
+	const long *kept;
+	struct spec_changes *ch;  /* per unit */
+	size_t from, to;
+};
+
+static void *changes_main(void *p)
+{
+	struct changes_job *j = p;
+	const struct rc_desired *d = j->in->d;
+	for (size_t k = j->from; k < j->to; k++)
+		if (j->kept[k] >= 0)
+			unit_changes(j->in, &d->units[k], j->in->inspected[j->kept[k]], &j->ch[k]);
+	return NULL;
+}
+
+static struct spec_changes *all_changes(const struct drift_input *in, const long *kept)
+{
+	size_t n = in->d->nunits;
+	struct spec_changes *ch = xcalloc(n + 1, sizeof(*ch));
+	struct changes_job half = { in, kept, ch, 0, n / 2 }, rest = { in, kept, ch, n / 2, n };
+	pthread_t th;
+	bool threaded = n >= 16 && pthread_create(&th, NULL, changes_main, &half) == 0;
+	if (!threaded)
+		rest.from = 0;
+	changes_main(&rest);
+	if (threaded)
+		pthread_join(th, NULL);
+	return ch;
+}
+
+/* ch: unit_changes() of u and ct, taken over. */
 static void check_unit(struct builder *b, const struct drift_input *in, const struct rc_unit *u,
-		       const struct dk_container *ct)
+		       const struct dk_container *ct, struct spec_changes ch)
 {
 	if (!ct) {
 		struct drift_item *it = add(b, DRIFT_MISSING);
@@ -128,12 +175,6 @@ static void check_unit(struct builder *b, const struct drift_input *in, const st
 		it->container_id = xstrdup(ct->id);
 		it->detail = u->running ? state_detail(ct) : xstrdup("running; desired state: stopped");
 	}
-	struct buf exp = BUF_INIT, act = BUF_INIT;
-	actual_expected(u, &exp);
-	struct actual_input ai = { .ct = ct, .image = find_image(in, ct->image_id), .expected = buf_cstr(&exp) };
-	actual_canonical(&ai, &act);
-	struct spec_changes ch;
-	spec_diff(buf_cstr(&exp), buf_cstr(&act), &ch);
 	const struct plan_image *tag = NULL;
 	for (size_t i = 0; i < in->ntags && !tag; i++)
 		if (str_eq(in->tags[i].ref, u->image))
@@ -158,8 +199,6 @@ static void check_unit(struct builder *b, const struct drift_input *in, const st
 	} else {
 		spec_changes_release(&ch);
 	}
-	buf_release(&exp);
-	buf_release(&act);
 }
 
 /* Rank of a kind inside its group (the order findings of one unit are listed in). */
@@ -260,8 +299,10 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 		it->container_id = xstrdup(ct->id);
 		it->detail = xasprintf("duplicate of unit '%s' (kept '%s')", u->id, in->inspected[kept[owner[i]]]->name);
 	}
+	struct spec_changes *ch = all_changes(in, kept);
 	for (size_t k = 0; k < d->nunits; k++)
-		check_unit(&b, in, &d->units[k], kept[k] >= 0 ? in->inspected[kept[k]] : NULL);
+		check_unit(&b, in, &d->units[k], kept[k] >= 0 ? in->inspected[kept[k]] : NULL, ch[k]);
+	free(ch);
 
 	/* unmanaged containers on our names and host ports */
 	for (size_t i = 0; i < nc; i++) {
@@ -859,13 +900,13 @@ static int fetch_filtered(struct dk_client *c, const struct rc_state *st, const 
  * raw lacks (containers of other owners: the project's are listed).  False
  * when an inspect by name neither found a container nor got a 404.
  */
-static void add_holder(struct observe_raw *raw, const struct rc_desired *d, const struct dk_container *ct)
+static void add_holder(struct observe_raw *raw, const char *const *listed, size_t nlisted,
+		       const struct dk_container *ct)
 {
-	(void)d;
-	for (size_t i = 0; i < raw->containers->n; i++)
-		if (str_eq(raw->containers->items[i].id, ct->id))
-			return;
-	/* another owner's; or one of the project's the list or the known ids lack (made since) */
+	if (!ct->id || bsearch(&ct->id, listed, nlisted, sizeof(*listed), strp_cmp))
+		return;
+	/* another owner's; or one of the project's the list lacks (made since, or not listed at all:
+	 * drift_opts.known_ids) */
 	dk_container_list_add_inspected(raw->containers, ct);
 }
 
@@ -874,23 +915,27 @@ static void add_holder(struct observe_raw *raw, const struct rc_desired *d, cons
  * raw lacks (containers of other owners: the project's are listed).  False
  * when an inspect by name neither found a container nor got a 404.
  */
-static bool add_name_holders(struct observe_raw *raw, const struct rc_desired *d, const struct drift_inspects *di)
+static bool add_name_holders(struct observe_raw *raw, const struct drift_inspects *di)
 {
 	if (!di->ok)
 		return false;  /* no client for the inspects */
-	for (size_t k = 0; k < di->n; k++) {
-		const struct dk_inspect_result *res = &di->res[k];
-		if (!res->container) {
-			if (res->st.http != 404)
-				return false;
-			continue;
-		}
-		add_holder(raw, d, res->container);
-	}
+	for (size_t k = 0; k < di->n; k++)
+		if (!di->res[k].container && di->res[k].st.http != 404)
+			return false;
+	/* the ids listed (a container is found once: by name, or by id and then not by name) */
+	size_t n = raw->containers->n;
+	const char **listed = xcalloc(n + 1, sizeof(*listed));
+	for (size_t i = 0; i < n; i++)
+		listed[i] = raw->containers->items[i].id ? raw->containers->items[i].id : "";
+	qsort(listed, n, sizeof(*listed), strp_cmp);
+	for (size_t k = 0; k < di->n; k++)
+		if (di->res[k].container)
+			add_holder(raw, listed, n, di->res[k].container);
 	/* the prefetched ones: a name none of them holds was inspected again above */
 	for (size_t k = 0; k < di->npre; k++)
 		if (di->pre[k].container)
-			add_holder(raw, d, di->pre[k].container);
+			add_holder(raw, listed, n, di->pre[k].container);
+	free(listed);
 	return true;
 }
 
@@ -917,30 +962,102 @@ static const struct dk_container **sorted_inspected(const struct drift_inspects 
 	return v;
 }
 
-/*
- * What a list of the project's containers would give, from o->known_ids
- * inspected by id: *ret_raw gets the summaries of those that exist and carry
- * the project label, *ret_di the inspects by name of the units none of them
- * holds the name of (started; it takes the inspects by id over).
- */
-static int inspect_known(struct dk_client *c, const struct rc_desired *d, const struct drift_opts *o,
-			 struct observe_raw *ret_raw, struct drift_inspects **ret_di, struct rc_err *err)
+/* The other lists (host-port holders, networks) on a client of their own, while the known ids are inspected. */
+struct fetch_job {
+	struct dk_client *c;
+	const struct rc_state *st;
+	const struct rc_desired *d;
+	struct observe_raw none;   /* an empty container list: the project's containers are not listed */
+	struct observe_raw raw;
+	struct rc_err err;
+	int rc;
+};
+
+static void *fetch_main(void *p)
 {
+	struct fetch_job *j = p;
+	j->rc = fetch_filtered(j->c, j->st, j->d, &j->none, &j->raw, &j->err);
+	return NULL;
+}
+
+/*
+ * drift_opts.known_ids: inspect them by id (those of the project become the
+ * container summaries through add_name_holders(), those gone are dropped)
+ * while the host-port holders and the networks are listed on a clone of c;
+ * then *ret_di inspects by name the units none of them holds the name of.
+ */
+static int inspect_known(struct dk_client *c, const struct rc_state *st, const struct rc_desired *d,
+			 const struct drift_opts *o, struct observe_raw *ret_raw, struct drift_inspects **ret_di,
+			 struct rc_err *err)
+{
+	struct fetch_job j = { .c = dk_client_clone(c), .st = st, .d = d, .err = { "" } };
+	j.none.containers = xcalloc(1, sizeof(*j.none.containers));
+	pthread_t th;
+	bool threaded = j.c && pthread_create(&th, NULL, fetch_main, &j) == 0;
 	size_t n = o->nknown;
 	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
-	if (dk_inspect_many(c, o->known_ids, n, o->parallel > 0 ? o->parallel : 8, res, err) < 0) {
+	int r = dk_inspect_many(c, o->known_ids, n, o->parallel > 0 ? o->parallel : 8, res, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		j.rc = fetch_filtered(c, st, d, &j.none, &j.raw, &j.err);
+	dk_client_free(j.c);
+	observe_raw_release(&j.none);
+	if (r < 0 || j.rc < 0) {
+		if (r >= 0)
+			*err = j.err;
+		else
+			rc_err_prefix(err, "inspecting the project's containers");
 		dk_inspect_results_release(res, n);
 		free(res);
-		return rc_err_prefix(err, "inspecting the project's containers");
+		observe_raw_release(&j.raw);
+		return -1;
 	}
-	struct dk_container_list *l = xcalloc(1, sizeof(*l));
-	for (size_t k = 0; k < n; k++)
-		if (res[k].container && is_ours(res[k].container->labels, res[k].container->nlabels,
-						d->settings.project))
-			dk_container_list_add_inspected(l, res[k].container);
-	ret_raw->containers = l;
+	*ret_raw = j.raw;
 	*ret_di = drift_inspects_start(dk_client_clone(c), d, o->parallel, res, n);
 	return 0;
+}
+
+/* ---- images: an image id names immutable content, so its inspect can be kept ---- */
+
+struct drift_image_cache {
+	struct dk_image **v;
+	size_t n, cap;
+};
+
+struct drift_image_cache *drift_image_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct drift_image_cache));
+}
+
+void drift_image_cache_free(struct drift_image_cache *ic)
+{
+	if (!ic)
+		return;
+	for (size_t i = 0; i < ic->n; i++)
+		dk_image_free(ic->v[i]);
+	free(ic->v);
+	free(ic);
+}
+
+static struct dk_image *cache_get(const struct drift_image_cache *ic, const char *id)
+{
+	for (size_t i = 0; ic && i < ic->n; i++)
+		if (str_eq(ic->v[i]->id, id))
+			return ic->v[i];
+	return NULL;
+}
+
+/* Takes img over. */
+static void cache_put(struct drift_image_cache *ic, struct dk_image *img)
+{
+	if (ic->n == 64) {  /* a host's images in use are few: start over rather than track use */
+		for (size_t i = 0; i < ic->n; i++)
+			dk_image_free(ic->v[i]);
+		ic->n = 0;
+	}
+	GROW(ic->v, ic->n + 1, ic->cap);
+	ic->v[ic->n++] = img;
 }
 
 int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, const struct drift_opts *o,
@@ -960,17 +1077,16 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	int rc = -1;
 
 	struct drift_inspects *di = o->inspects;
-	struct observe_raw known = { 0 };
-	if (!di && !o->prelisted && o->known_ids && inspect_known(c, d, o, &known, &di, err) < 0) {
-		journal(st, o, d->commit, "failed", err->msg);
-		return -1;
-	}
+	struct observe_raw raw = { 0 };
+	int r = 1;
+	if (!di && !o->prelisted && o->known_ids)
+		r = inspect_known(c, st, d, o, &raw, &di, err);  /* r = 0 with raw listed, -1 */
 	if (!di)
 		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
-	struct observe_raw raw = { 0 };
-	int r = fetch_filtered(c, st, d, known.containers ? &known : o->prelisted, &raw, err);
+	if (r > 0)
+		r = fetch_filtered(c, st, d, o->prelisted, &raw, err);
 	inspects_join(di);
-	if (r == 0 && !add_name_holders(&raw, d, di)) {
+	if (r == 0 && !add_name_holders(&raw, di)) {
 		/* some inspect by name did not answer: who holds that name is unknown; list everything */
 		observe_raw_release(&raw);
 		r = observe_fetch(c, &raw, err);
@@ -1017,6 +1133,11 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 			seen = str_eq(images[m]->id, iid);
 		if (seen)
 			continue;
+		struct dk_image *kept = cache_get(o->images, iid);
+		if (kept) {
+			images[nimages++] = kept;
+			continue;
+		}
 		struct dk_status ds;
 		struct dk_image *img = NULL;
 		if (dk_image_inspect(c, iid, &img, &ds, err) < 0) {
@@ -1026,6 +1147,8 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 			goto out;
 		}
 		images[nimages++] = img;
+		if (o->images)
+			cache_put(o->images, img);  /* the cache owns it now */
 	}
 	struct drift_input in = { .d = d, .containers = obs.containers, .networks = obs.networks,
 				  .inspected = inspected, .images = (const struct dk_image *const *)images,
@@ -1048,8 +1171,8 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 out:
 	if (rc < 0)
 		journal(st, o, d->commit, "failed", err ? err->msg : "");
-	for (size_t m = 0; m < nimages; m++)
-		dk_image_free(images[m]);
+	for (size_t m = 0; m < nimages && !o->images; m++)
+		dk_image_free(images[m]);  /* with a cache, it owns them */
 	free(images);
 	free(inspected);
 	if (res)

@@ -155,6 +155,11 @@ struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc
 /* Join and free (NULL is fine); drift_check() does this for what it is given. */
 void drift_inspects_free(struct drift_inspects *di);
 
+/* Image inspects kept between checks (the daemon's): new, free. */
+struct drift_image_cache;
+struct drift_image_cache *drift_image_cache_new(void);
+void drift_image_cache_free(struct drift_image_cache *ic);
+
 struct drift_opts {
 	int parallel;         /* inspects in flight; 0 = 8 */
 	bool journal;         /* write a journal line (st must be locked; skipped otherwise) */
@@ -166,13 +171,17 @@ struct drift_opts {
 	struct drift_inspects *inspects;
 	/* The project's containers as the caller knows them without listing (the daemon: its last
 	 * list plus the create and destroy events since, daemon.c): inspected by id instead of listing
-	 * the project's containers, those gone (404) dropped, then every unit none of them holds the
-	 * name of is inspected by name as usual.  A container of the project missing here that holds
+	 * the project's containers (the other lists run alongside, on a clone of c), those gone (404)
+	 * dropped, then every unit none of them holds the name of is inspected by name as usual.  A container of the project missing here that holds
 	 * no unit's name (an extra whose create event was lost) is not seen.  NULL: list.  Not used
 	 * with prelisted or inspects. */
 	const char *const *known_ids;
 	size_t nknown;
+	/* Image inspects kept from one check to the next (an image id names immutable content);
+	 * NULL: inspect each image anew. */
+	struct drift_image_cache *images;
 };
+
 /*
  * Check the engine against d (the desired state at the commit compared,
  * normally state_get_last_applied()): list containers and networks

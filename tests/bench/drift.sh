@@ -12,7 +12,9 @@
 # need 1000 running shims or veths), applies it with the release build
 # (`make`), checks that drift reports none, measures both in alternating
 # rounds (tests/bench/alternate.py: 3 warm-ups, BENCH_RUNS rounds, default
-# 30, median; also the daemon's check in process: drift-inproc), then removes everything it created (label io.reconciler.project=$project).
+# 30, median; also the daemon's check in process, tests/helpers/drift-inproc.c:
+# over the container ids it knows, and listing instead), then removes
+# everything it created (label io.reconciler.project=$project).
 # Prints a Markdown block for docs/performance.md ("Drift check").
 # Needs a running engine and the test image (tests/lib/images.sh).
 set -u
@@ -80,12 +82,15 @@ for n in "$@"; do
 "
 	# the daemon's periodic check: no process start, manifests in memory (tests/helpers/drift-inproc.c)
 	inproc=$("$top/build/helpers/drift-inproc" "$repo" "$state" "$runs" "$par")
-	read -r w1 i_d w3 i_r w5 i_f <<-EOT
+	read -r w1 i_d w3 i_r w5 i_f w7 i_l <<-EOT
 	$inproc
 	EOT
-	if [ "$w1" = drift ] && [ "$w5" = findings ] && [ "$i_f" = 0 ]; then
+	if [ "$w1" = drift ] && [ "$w5" = findings ] && [ "$i_f" = 0 ] && [ "$w7" = listing ]; then
 		iratio=$(awk -v a="$i_d" -v b="$i_r" 'BEGIN { printf "%.2f", a / b }')
-		inrows="$inrows| $n | $i_d ms | $i_r ms | $iratio |
+		lratio=$(awk -v a="$i_l" -v b="$i_r" 'BEGIN { printf "%.2f", a / b }')
+		iverdict=$(awk -v r="$iratio" 'BEGIN { print (r <= 1.2) ? "met" : "MISSED" }')
+		[ "$iverdict" = met ] || fail=1
+		inrows="$inrows| $n | $i_d ms | $i_r ms | $iratio | ≤ 1.2: $iverdict | $i_l ms ($lratio) |
 "
 	else
 		echo "drift.sh: drift-inproc failed: $inproc" >&2
@@ -106,10 +111,12 @@ cat <<EOT
 | units | \`reconciler drift\` | raw inspects | ratio | target |
 | --- | --- | --- | --- | --- |
 $rows
-In process (the daemon's periodic check: \`drift_check()\` against \`dk_inspect_many()\`, alternating, median of $runs):
+In process (the daemon's periodic check: \`drift_check()\` over the container ids it knows from its
+list and events, against \`dk_inspect_many()\`; last column: the same check listing the project's
+containers instead; alternating, median of $runs):
 
-| units | drift check | raw inspects | ratio |
-| --- | --- | --- | --- |
+| units | drift check | raw inspects | ratio | target | listing instead |
+| --- | --- | --- | --- | --- | --- |
 $inrows
 EOT
 [ -n "${BENCH_NO_FAIL:-}" ] && exit 0

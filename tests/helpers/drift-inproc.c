@@ -10,8 +10,9 @@
  * containers once (as the daemon's periodic check does; it then follows
  * create and destroy events), then ROUNDS times, in turn:
  *   - drift_check() as the daemon makes it: the known container ids
- *     inspected, the units none of them holds inspected by name, the
- *     network list, compare; no journal;
+ *     inspected while the network list runs, the units none of them holds
+ *     inspected by name, the image inspects kept from earlier rounds,
+ *     compare; no journal;
  *   - drift_check() as the command line makes it without a prefetch: the
  *     project's list, inspects by name alongside, compare;
  *   - dk_inspect_many() over the ids of the project's containers.
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 	const char **ids = NULL;
 	int64_t *td = NULL, *tl = NULL, *tr = NULL;
 	char *label = NULL;
+	struct drift_image_cache *images = drift_image_cache_new();
 	int rc = 1;
 	if (converge_load(&src, NULL, &files, &d, NULL, &err) < 0 || state_open(argv[2], 0, &st, &err) < 0 ||
 	    dk_client_open(&dopts, &c, &err) < 0) {
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
 	tr = xcalloc((size_t)rounds, sizeof(int64_t));
 	size_t findings = 0;
 	for (int k = 0; k < rounds; k++) {
-		struct drift_opts o = { .parallel = par, .known_ids = ids, .nknown = l->n };
+		struct drift_opts o = { .parallel = par, .known_ids = ids, .nknown = l->n, .images = images };
 		struct drift_opts ol = { .parallel = par };
 		struct drift_summary sum, suml;
 		int64_t t0 = now_ns();
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
 fail:
 	fprintf(stderr, "drift-inproc: %s\n", err.msg);
 out:
+	drift_image_cache_free(images);
 	free(label);
 	free(td);
 	free(tl);

@@ -93,6 +93,23 @@ test_expect_success 'a second apply makes zero mutating calls' '
 	test_grep "(0 mutating)" stats.out
 '
 
+test_expect_success "drift over $N units: none, then exactly the two changed by hand" '
+	$RC --repo $M drift >drift.out &&
+	test_grep "^No drift" drift.out &&
+	: one container in each half of the units, compared on two threads &&
+	docker update --cpus 0.5 $PROJECT-c03-app >/dev/null &&
+	docker update --pids-limit 77 $PROJECT-c38-app >/dev/null &&
+	test_expect_code 2 $RC --repo $M drift >drift.out &&
+	test_grep "^Drift: 2 changed\.$" drift.out &&
+	test "$(grep -c "changed" drift.out)" = 3 &&
+	test_grep "^~ c03/app  *changed" drift.out &&
+	test_grep "^      cpus: (absent) → 0.5" drift.out &&
+	test_grep "^~ c38/app  *changed" drift.out &&
+	test_grep "^      pids: (absent) → 77" drift.out &&
+	$RC --repo $M drift --fix >fix.out 2>&1 &&
+	test_expect_code 0 $RC --repo $M drift
+'
+
 test_expect_success "removing all $N customers removes $N containers and $N networks and frees every allocation" '
 	git -C $M rm -q -r customers && repo_commit $M "no customers" &&
 	: the containers of units gone, then the networks, are removed side by side &&
