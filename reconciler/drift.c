@@ -1081,7 +1081,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	int r = 1;
 	if (!di && !o->prelisted && o->known_ids)
 		r = inspect_known(c, st, d, o, &raw, &di, err);  /* r = 0 with raw listed, -1 */
-	if (!di)
+	if (!di && r > 0)
 		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
 	if (r > 0)
 		r = fetch_filtered(c, st, d, o->prelisted, &raw, err);
