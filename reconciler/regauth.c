@@ -3,13 +3,24 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "regauth.h"
 
 #define CONFIG_MAX (1024 * 1024)
+#define HELPER_OUT_MAX (64 * 1024)
+#define HELPER_TIMEOUT_MS 30000
+#define NS_PER_MS 1000000LL
+
+extern char **environ;
 
 char *regauth_registry_of(const char *ref)
 {
@@ -137,6 +148,33 @@ static const cJSON *entry_for(const cJSON *map, const char *registry)
 	return NULL;
 }
 
+/* X-Registry-Auth of a user and password, or of an identity token (user and password NULL). */
+static char *make_header(const char *user, const char *pass, const char *token, const char *server)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (token) {
+		cJSON_AddStringToObject(o, "identitytoken", token);
+	} else {
+		cJSON_AddStringToObject(o, "username", user);
+		cJSON_AddStringToObject(o, "password", pass);
+	}
+	cJSON_AddStringToObject(o, "serveraddress", server);
+	char *json = cJSON_PrintUnformatted(o);
+	if (!json)
+		die("out of memory");
+	char *header = b64url_encode(json);
+	wipe_free(json);
+	/* cJSON_Delete frees the strings; wipe the secrets first */
+	const char *keys[] = { "password", "identitytoken" };
+	for (size_t i = 0; i < 2; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+		if (cJSON_IsString(v))
+			explicit_bzero(v->valuestring, strlen(v->valuestring));
+	}
+	cJSON_Delete(o);
+	return header;
+}
+
 /* The header for one "auths" entry in *ret (NULL when it has no credentials); -1 when malformed. */
 static int header_of(const cJSON *e, const char *server, const char *path, char **ret, struct rc_err *err)
 {
@@ -145,43 +183,163 @@ static int header_of(const cJSON *e, const char *server, const char *path, char 
 	const cJSON *user = cJSON_GetObjectItemCaseSensitive(e, "username");
 	const cJSON *pass = cJSON_GetObjectItemCaseSensitive(e, "password");
 	const cJSON *token = cJSON_GetObjectItemCaseSensitive(e, "identitytoken");
-	cJSON *o = cJSON_CreateObject();
-	char *pair = NULL;
 	if (cJSON_IsString(token) && *token->valuestring) {
-		cJSON_AddStringToObject(o, "identitytoken", token->valuestring);
+		*ret = make_header(NULL, NULL, token->valuestring, server);
 	} else if (cJSON_IsString(auth) && *auth->valuestring) {
-		pair = b64_decode(auth->valuestring);
+		char *pair = b64_decode(auth->valuestring);
 		char *colon = pair ? strchr(pair, ':') : NULL;
 		if (!colon) {
 			wipe_free(pair);
-			cJSON_Delete(o);
 			return rc_errf(err, "registry credentials: %s: the \"auth\" of '%s' is not base64 of "
 					    "user:password", path, e->string);
 		}
 		*colon = '\0';
-		cJSON_AddStringToObject(o, "username", pair);
-		cJSON_AddStringToObject(o, "password", colon + 1);
+		*ret = make_header(pair, colon + 1, NULL, server);
+		explicit_bzero(colon + 1, strlen(colon + 1));
+		wipe_free(pair);
 	} else if (cJSON_IsString(user) && cJSON_IsString(pass)) {
-		cJSON_AddStringToObject(o, "username", user->valuestring);
-		cJSON_AddStringToObject(o, "password", pass->valuestring);
-	} else {
-		cJSON_Delete(o);
-		return 0;  /* e.g. an entry `docker login` left empty for a credential helper */
+		*ret = make_header(user->valuestring, pass->valuestring, NULL, server);
 	}
-	cJSON_AddStringToObject(o, "serveraddress", server);
-	char *json = cJSON_PrintUnformatted(o);
-	if (!json)
-		die("out of memory");
-	char *header = b64url_encode(json);
-	wipe_free(json);
-	wipe_free(pair);
-	/* cJSON_Delete frees the strings; wipe the password first */
-	const cJSON *pw = cJSON_GetObjectItemCaseSensitive(o, "password");
-	if (cJSON_IsString(pw))
-		explicit_bzero(pw->valuestring, strlen(pw->valuestring));
-	cJSON_Delete(o);
-	*ret = header;
+	/* else: e.g. an entry `docker login` left empty for a credential helper */
 	return 0;
+}
+
+/* ---- credential helpers ------------------------------------------------------------ */
+
+/* Helper names are a program name's suffix: no '/', nothing a shell or PATH would read. */
+static bool helper_name_ok(const char *name)
+{
+	if (!*name)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+/* Read fd to EOF into out (cap bytes, NUL-terminated, the rest dropped; *len), waiting until deadline_ns
+ * (monotonic).  -1 on timeout.  One buffer, never reallocated: nothing of a secret is left behind. */
+static int read_all(int fd, char *out, size_t cap, size_t *len, int64_t deadline_ns)
+{
+	*len = 0;
+	out[0] = '\0';
+	for (;;) {
+		int64_t left = (deadline_ns - now_ns()) / NS_PER_MS;
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { fd, POLLIN, 0 };
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		char drop[512];
+		char *to = *len < cap - 1 ? out + *len : drop;
+		size_t room = *len < cap - 1 ? cap - 1 - *len : sizeof drop;
+		ssize_t n = read(fd, to, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		if (to == drop)
+			explicit_bzero(drop, sizeof drop);
+		else
+			out[*len += (size_t)n] = '\0';
+	}
+}
+
+/*
+ * `docker-credential-NAME get` with server on its stdin, as the docker CLI
+ * runs it: 0 with *ret_header, 1 when it has no credentials for server
+ * ("credentials not found"), -1 when it cannot be run, fails, hangs or
+ * answers something else.
+ */
+static int run_helper(const char *name, const char *server, char **ret_header, struct rc_err *err)
+{
+	*ret_header = NULL;
+	if (!helper_name_ok(name))
+		return rc_errf(err, "registry credentials: credential helper name '%s' is not a program name", name);
+	_cleanup_free_ char *prog = xasprintf("docker-credential-%s", name);
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return rc_errf(err, "registry credentials: pipe: %s", strerror(errno));
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return rc_errf(err, "registry credentials: pipe: %s", strerror(errno));
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	char *argv[] = { prog, (char *)"get", NULL };
+	pid_t pid;
+	int se = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	if (se != 0) {
+		close(in[1]);
+		close(out[0]);
+		return rc_errf(err, "registry credentials: cannot run the credential helper '%s': %s", prog,
+			       strerror(se));
+	}
+	/* a helper that exits without reading its stdin must not kill us with SIGPIPE */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
+	size_t len = strlen(server);
+	bool wrote = write(in[1], server, len) == (ssize_t)len;
+	sigaction(SIGPIPE, &old, NULL);
+	close(in[1]);
+	char *o = xmalloc(HELPER_OUT_MAX + 1);
+	size_t olen = 0;
+	bool timed_out = read_all(out[0], o, HELPER_OUT_MAX + 1, &olen, now_ns() + HELPER_TIMEOUT_MS * NS_PER_MS) < 0;
+	close(out[0]);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int rc = -1;
+	if (timed_out) {
+		rc_errf(err, "registry credentials: the credential helper '%s' did not answer within %d s", prog,
+			HELPER_TIMEOUT_MS / 1000);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (strstr(o, "credentials not found")) {
+			rc = 1;
+		} else {
+			/* its message only: a failing helper prints an error, not the secret */
+			size_t n = strcspn(o, "\n");
+			rc_errf(err, "registry credentials: the credential helper '%s' failed (%s %d)%s%.*s", prog,
+				WIFEXITED(status) ? "exit" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), n ? ": " : "",
+				(int)(n > 200 ? 200 : n), o);
+		}
+	} else if (!wrote) {
+		rc_errf(err, "registry credentials: the credential helper '%s' did not read the server name", prog);
+	} else {
+		cJSON *j = cJSON_ParseWithLength(o, olen);
+		const char *user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "Username"));
+		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(j, "Secret");
+		if (!cJSON_IsObject(j) || !user || !cJSON_IsString(sec)) {
+			rc_errf(err, "registry credentials: the credential helper '%s' did not answer "
+				     "{\"Username\": ..., \"Secret\": ...}", prog);
+		} else {
+			/* "<token>" as the user: the secret is an identity token (the docker CLI's rule) */
+			*ret_header = strcmp(user, "<token>") == 0
+					      ? make_header(NULL, NULL, sec->valuestring, server)
+					      : make_header(user, sec->valuestring, NULL, server);
+			rc = 0;
+		}
+		if (cJSON_IsString(sec))
+			explicit_bzero(sec->valuestring, strlen(sec->valuestring));
+		cJSON_Delete(j);
+	}
+	explicit_bzero(o, olen);
+	free(o);
+	return rc;
 }
 
 int regauth_lookup(const char *config_path, const char *ref, char **ret_header, char **ret_source,
@@ -211,18 +369,28 @@ int regauth_lookup(const char *config_path, const char *ref, char **ret_header, 
 		return rc_errf(err, "registry credentials: '%s' is not a JSON object", path);
 	}
 	_cleanup_free_ char *registry = regauth_registry_of(ref);
-	const cJSON *e = entry_for(cJSON_GetObjectItemCaseSensitive(j, "auths"), registry);
 	char *header = NULL;
+	_cleanup_free_ char *source = NULL;
 	int rc = 0;
-	if (e)
-		rc = header_of(e, e->string, path, &header, err);
-	if (!header && rc == 0) {
-		const cJSON *store = cJSON_GetObjectItemCaseSensitive(j, "credsStore");
-		bool helper = entry_for(cJSON_GetObjectItemCaseSensitive(j, "credHelpers"), registry) ||
-			      (cJSON_IsString(store) && *store->valuestring);
-		if (helper)
-			log_warn("'%s' names a credential helper for %s; helpers are not supported: "
-				 "pulling '%s' without credentials", path, registry, ref);
+	/* the docker CLI's order: the registry's credHelpers entry, else credsStore, else auths */
+	const cJSON *per = entry_for(cJSON_GetObjectItemCaseSensitive(j, "credHelpers"), registry);
+	const cJSON *store = cJSON_GetObjectItemCaseSensitive(j, "credsStore");
+	const char *helper = cJSON_IsString(per) ? per->valuestring
+			     : cJSON_IsString(store) && *store->valuestring ? store->valuestring : NULL;
+	if (helper) {
+		/* what `docker login` stores under: Docker Hub's legacy URL, else the host */
+		const char *server = strcmp(registry, "docker.io") == 0 ? "https://index.docker.io/v1/" : registry;
+		rc = run_helper(helper, server, &header, err);
+		if (rc == 1)
+			rc = 0;  /* none for this registry: anonymous, as the docker CLI pulls */
+		else if (rc == 0)
+			source = xasprintf("the credential helper docker-credential-%s (named in %s)", helper, path);
+	} else {
+		const cJSON *e = entry_for(cJSON_GetObjectItemCaseSensitive(j, "auths"), registry);
+		if (e)
+			rc = header_of(e, e->string, path, &header, err);
+		if (header)
+			source = xstrdup(path);
 	}
 	cJSON *auths = cJSON_GetObjectItemCaseSensitive(j, "auths");
 	const cJSON *x;
@@ -239,6 +407,6 @@ int regauth_lookup(const char *config_path, const char *ref, char **ret_header, 
 		return -1;
 	*ret_header = header;
 	if (header && ret_source)
-		*ret_source = xstrdup(path);
+		*ret_source = TAKE_PTR(source);
 	return 0;
 }

@@ -39,8 +39,9 @@ test_expect_success 'setup: an image only in the local registry, a local mutable
 '
 
 PRIVATE=127.0.0.1:15530/$PROJECT/private:1
+PRIVATE2=127.0.0.1:15530/$PROJECT/private:2
 cleanup_images() {
-	docker rmi -f $REG_IMAGE $MOVING $PRIVATE >/dev/null 2>&1
+	docker rmi -f $REG_IMAGE $MOVING $PRIVATE $PRIVATE2 >/dev/null 2>&1
 	auth_registry_stop
 	return 0
 }
@@ -139,6 +140,32 @@ test_expect_success 'a registry that wants credentials: refused without, pulled 
 	! grep -q "s3cret-pw" out err &&
 	test "$(container_field $PROJECT-private {{.State.Status}})" = running &&
 	test "$(container_field $PROJECT-private {{.Config.Image}})" = "$(docker image inspect -f {{.Id}} $PRIVATE)"
+'
+
+test_expect_success 'a credential helper named by credHelpers gives the credentials' '
+	: a second tag, pushed and removed locally, so that apply has to pull it &&
+	docker tag $TEST_IMAGE2 $PRIVATE2 &&
+	DOCKER_CONFIG=$TRASH/login docker push $PRIVATE2 >/dev/null &&
+	docker rmi $PRIVATE2 >/dev/null &&
+	sed -i "s#image: $PRIVATE#image: $PRIVATE2#" $M/all.yaml &&
+	repo_commit $M "private 2" &&
+	mkdir -p $TRASH/bin $TRASH/helper &&
+	cat >$TRASH/bin/docker-credential-rctest <<-EOT &&
+	#!/bin/sh
+	read -r server || :
+	echo "\$1 \$server" >>$TRASH/helper/asked
+	[ "\$server" = "$AUTH_REGISTRY" ] || { echo "credentials not found in native keychain"; exit 1; }
+	echo "{\"ServerURL\": \"\$server\", \"Username\": \"op\", \"Secret\": \"s3cret-pw\"}"
+	EOT
+	chmod +x $TRASH/bin/docker-credential-rctest &&
+	echo "{\"credHelpers\": {\"$AUTH_REGISTRY\": \"rctest\"}}" >$TRASH/helper/config.json &&
+	PATH=$TRASH/bin:$PATH DOCKER_CONFIG=$TRASH/helper $RC -v --repo $M apply >out 2>err &&
+	cat err &&
+	test_grep "pulling .$PRIVATE2. (credentials from the credential helper docker-credential-rctest" err &&
+	test "$(cat $TRASH/helper/asked)" = "get $AUTH_REGISTRY" &&
+	! grep -q "s3cret-pw" out err &&
+	test "$(container_field $PROJECT-private {{.Config.Image}})" = \
+		"$(docker image inspect -f {{.Id}} $PRIVATE2)"
 '
 
 test_done

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "regauth.h"
@@ -99,11 +100,6 @@ static void test_lookup(void)
 	ok(strstr(tj, "\"identitytoken\":\"T0K\"") != NULL, "... passed on: %s", tj);
 	regauth_free(h);
 
-	_cleanup_free_ char *helper = config("{\"auths\": {\"reg.example.com\": {}}, \"credsStore\": \"desktop\"}");
-	is_int(regauth_lookup(helper, "reg.example.com/app", &h, NULL, &err), 0,
-	       "a credential helper only: anonymous (with a warning), not an error");
-	ok(h == NULL, "... no header");
-
 	_cleanup_free_ char *bad = config("{\"auths\": {\"reg.example.com\": {\"auth\": \"bm9jb2xvbg==\"}}}");
 	is_int(regauth_lookup(bad, "reg.example.com/app", &h, NULL, &err), -1, "auth without user:password");
 	ok(strstr(err.msg, bad) && strstr(err.msg, "not base64 of user:password"), "... names the file: %s", err.msg);
@@ -121,12 +117,106 @@ static void test_lookup(void)
 	unsetenv("DOCKER_CONFIG");
 }
 
+/* A credential helper as `docker login` uses them: the server on stdin, JSON on stdout. */
+static const char helper_script[] =
+	"#!/bin/sh\n"
+	"[ \"$1\" = get ] || exit 2\n"
+	"read -r server || :\n"
+	"case \"$server\" in\n"
+	"127.0.0.1:15530) printf '{\"ServerURL\":\"%s\",\"Username\":\"op\",\"Secret\":\"s3cret\"}\\n' \"$server\" ;;\n"
+	"token.example.com) printf '{\"ServerURL\":\"%s\",\"Username\":\"<token>\",\"Secret\":\"T0K\"}\\n' \"$server\" ;;\n"
+	"echo.example.com|https://index.docker.io/v1/) printf '{\"Username\":\"%s\",\"Secret\":\"x\"}' \"$server\" ;;\n"
+	"boom.example.com) echo boom; echo more; exit 3 ;;\n"
+	"garbage.example.com) echo not json ;;\n"
+	"*) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+	"esac\n";
+
+static char *header_json(const char *cfg, const char *ref, int *ret_rc, char **ret_src, struct rc_err *err)
+{
+	char *h = NULL;
+	*ret_rc = regauth_lookup(cfg, ref, &h, ret_src, err);
+	char *js = h ? decoded(h) : NULL;
+	regauth_free(h);
+	return js;
+}
+
+static void test_helpers(void)
+{
+	_cleanup_free_ char *bin = xasprintf("%s/bin", dir);
+	_cleanup_free_ char *prog = xasprintf("%s/docker-credential-rctest", bin);
+	if (mkdir(bin, 0700) < 0)
+		die("mkdir %s", bin);
+	FILE *f = fopen(prog, "w");
+	if (!f || fputs(helper_script, f) < 0 || fclose(f) != 0 || chmod(prog, 0700) < 0)
+		die("writing %s", prog);
+	const char *old = getenv("PATH");
+	_cleanup_free_ char *saved = xstrdup(old ? old : "/usr/bin:/bin");
+	_cleanup_free_ char *path = xasprintf("%s:%s", bin, saved);
+	setenv("PATH", path, 1);
+
+	struct rc_err err = { "" };
+	int rc;
+	char *src = NULL;
+	/* per registry; its auths entry (other credentials) is not read */
+	_cleanup_free_ char *per = config("{\"auths\": {\"127.0.0.1:15530\": {\"auth\": \"b3RoZXI6b3RoZXI=\"}},"
+					  " \"credHelpers\": {\"127.0.0.1:15530\": \"rctest\"}}");
+	_cleanup_free_ char *j1 = header_json(per, "127.0.0.1:15530/acme/app:1", &rc, &src, &err);
+	is_int(rc, 0, "credHelpers: the registry's helper is run");
+	ok(j1 && strstr(j1, "\"username\":\"op\"") && strstr(j1, "\"password\":\"s3cret\"") &&
+		   strstr(j1, "\"serveraddress\":\"127.0.0.1:15530\""),
+	   "... its answer is the header, not the auths entry: %s", j1 ? j1 : "(none)");
+	ok(src && strstr(src, "docker-credential-rctest") && strstr(src, per), "... named as the source: %s",
+	   src ? src : "(none)");
+	free(src);
+	src = NULL;
+	_cleanup_free_ char *j2 = header_json(per, "elsewhere.example.com/app", &rc, &src, &err);
+	is_int(rc, 0, "credHelpers of another registry only: no helper, no auths entry");
+	ok(j2 == NULL && src == NULL, "... anonymous");
+
+	/* credsStore for every registry; Docker Hub is asked for by its legacy URL */
+	_cleanup_free_ char *store = config("{\"credsStore\": \"rctest\"}");
+	_cleanup_free_ char *j3 = header_json(store, "acme/app:1", &rc, NULL, &err);
+	is_int(rc, 0, "credsStore: Docker Hub image");
+	ok(j3 && strstr(j3, "\"username\":\"https://index.docker.io/v1/\""),
+	   "... the helper was asked for https://index.docker.io/v1/: %s", j3 ? j3 : "(none)");
+	_cleanup_free_ char *j4 = header_json(store, "echo.example.com:443/app", &rc, NULL, &err);
+	ok(rc == 0 && j4 == NULL, "the helper is asked for the host with its port (echo.example.com:443: none)");
+	_cleanup_free_ char *j5 = header_json(store, "token.example.com/app", &rc, NULL, &err);
+	is_int(rc, 0, "a <token> user");
+	ok(j5 && strstr(j5, "\"identitytoken\":\"T0K\"") && !strstr(j5, "username"),
+	   "... makes the secret an identity token: %s", j5 ? j5 : "(none)");
+	_cleanup_free_ char *j6 = header_json(store, "unknown.example.com/app", &rc, &src, &err);
+	is_int(rc, 0, "credentials not found: not an error");
+	ok(j6 == NULL && src == NULL, "... an anonymous pull");
+
+	_cleanup_free_ char *j7 = header_json(store, "boom.example.com/app", &rc, NULL, &err);
+	is_int(rc, -1, "a failing helper is an error");
+	ok(strstr(err.msg, "docker-credential-rctest") && strstr(err.msg, "failed (exit 3): boom") &&
+		   !strstr(err.msg, "more"),
+	   "... with its exit code and first line: %s", err.msg);
+	_cleanup_free_ char *j8 = header_json(store, "garbage.example.com/app", &rc, NULL, &err);
+	is_int(rc, -1, "an answer that is not the helper JSON");
+	ok(strstr(err.msg, "did not answer") != NULL, "... says so: %s", err.msg);
+
+	_cleanup_free_ char *none = config("{\"credsStore\": \"nosuchhelper\"}");
+	_cleanup_free_ char *j9 = header_json(none, "reg.example.com/app", &rc, NULL, &err);
+	is_int(rc, -1, "a helper not in PATH");
+	ok(strstr(err.msg, "cannot run the credential helper 'docker-credential-nosuchhelper'") != NULL,
+	   "... names it: %s", err.msg);
+	_cleanup_free_ char *evil = config("{\"credsStore\": \"../../bin/sh\"}");
+	_cleanup_free_ char *j10 = header_json(evil, "reg.example.com/app", &rc, NULL, &err);
+	is_int(rc, -1, "a helper name with a '/'");
+	ok(strstr(err.msg, "is not a program name") != NULL, "... is refused: %s", err.msg);
+	setenv("PATH", saved, 1);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
 		die("mkdtemp");
 	test_registry_of();
 	test_lookup();
+	test_helpers();
 	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
