@@ -11,13 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "regauth.h"
 
 #define CONFIG_MAX (1024 * 1024)
 #define HELPER_OUT_MAX (64 * 1024)
-#define HELPER_TIMEOUT_MS 30000
+#define HELPER_TIMEOUT_MS 30000  /* RECONCILER_CREDENTIAL_HELPER_TIMEOUT_MS */
 #define NS_PER_MS 1000000LL
 
 extern char **environ;
@@ -249,6 +250,31 @@ static int read_all(int fd, char *out, size_t cap, size_t *len, int64_t deadline
 	}
 }
 
+/* Reap pid by deadline_ns, killing it then.  false when it had to be killed. */
+static bool reap(pid_t pid, int *status, int64_t deadline_ns)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return true;
+		if (now_ns() >= deadline_ns) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return false;
+		}
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int64_t helper_timeout_ms(void)
+{
+	const char *ev = getenv("RECONCILER_CREDENTIAL_HELPER_TIMEOUT_MS");
+	long v = ev && *ev ? atol(ev) : 0;
+	return v > 0 ? v : HELPER_TIMEOUT_MS;
+}
+
 /*
  * `docker-credential-NAME get` with server on its stdin, as the docker CLI
  * runs it: 0 with *ret_header, 1 when it has no credentials for server
@@ -295,17 +321,17 @@ static int run_helper(const char *name, const char *server, char **ret_header, s
 	close(in[1]);
 	char *o = xmalloc(HELPER_OUT_MAX + 1);
 	size_t olen = 0;
-	bool timed_out = read_all(out[0], o, HELPER_OUT_MAX + 1, &olen, now_ns() + HELPER_TIMEOUT_MS * NS_PER_MS) < 0;
+	int64_t limit = helper_timeout_ms(), deadline = now_ns() + limit * NS_PER_MS;
+	bool timed_out = read_all(out[0], o, HELPER_OUT_MAX + 1, &olen, deadline) < 0;
 	close(out[0]);
-	if (timed_out)
-		kill(pid, SIGKILL);
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* also one that closed its stdout and went on (or left a child holding it) */
+	if (!reap(pid, &status, timed_out ? 0 : deadline))
+		timed_out = true;
 	int rc = -1;
 	if (timed_out) {
-		rc_errf(err, "registry credentials: the credential helper '%s' did not answer within %d s", prog,
-			HELPER_TIMEOUT_MS / 1000);
+		rc_errf(err, "registry credentials: the credential helper '%s' did not answer within %.1f s", prog,
+			(double)limit / 1000);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (strstr(o, "credentials not found")) {
 			rc = 1;

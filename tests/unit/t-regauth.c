@@ -128,6 +128,8 @@ static const char helper_script[] =
 	"echo.example.com|https://index.docker.io/v1/) printf '{\"Username\":\"%s\",\"Secret\":\"x\"}' \"$server\" ;;\n"
 	"boom.example.com) echo boom; echo more; exit 3 ;;\n"
 	"garbage.example.com) echo not json ;;\n"
+	"slow.example.com) sleep 5; echo late ;;\n"
+	"quiet.example.com) exec >&-; sleep 5 ;;\n"
 	"*) echo 'credentials not found in native keychain'; exit 1 ;;\n"
 	"esac\n";
 
@@ -197,6 +199,16 @@ static void test_helpers(void)
 	_cleanup_free_ char *j8 = header_json(store, "garbage.example.com/app", &rc, NULL, &err);
 	is_int(rc, -1, "an answer that is not the helper JSON");
 	ok(strstr(err.msg, "did not answer") != NULL, "... says so: %s", err.msg);
+
+	setenv("RECONCILER_CREDENTIAL_HELPER_TIMEOUT_MS", "300", 1);
+	_cleanup_free_ char *j11 = header_json(store, "slow.example.com/app", &rc, NULL, &err);
+	is_int(rc, -1, "a helper that does not answer in time");
+	ok(strstr(err.msg, "did not answer within 0.3 s") != NULL, "... is killed: %s", err.msg);
+	_cleanup_free_ char *j12 = header_json(store, "quiet.example.com/app", &rc, NULL, &err);
+	is_int(rc, -1, "a helper that closes its output and does not exit");
+	ok(strstr(err.msg, "did not answer within 0.3 s") != NULL,
+	   "... is killed too, not waited for (that would read as no answer): %s", err.msg);
+	unsetenv("RECONCILER_CREDENTIAL_HELPER_TIMEOUT_MS");
 
 	_cleanup_free_ char *none = config("{\"credsStore\": \"nosuchhelper\"}");
 	_cleanup_free_ char *j9 = header_json(none, "reg.example.com/app", &rc, NULL, &err);
