@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -311,13 +312,20 @@ static int run_helper(const char *name, const char *server, char **ret_header, s
 		return rc_errf(err, "registry credentials: cannot run the credential helper '%s': %s", prog,
 			       strerror(se));
 	}
-	/* a helper that exits without reading its stdin must not kill us with SIGPIPE */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-	sigemptyset(&ign.sa_mask);
-	sigaction(SIGPIPE, &ign, &old);
+	/* a helper that exits without reading its stdin must not kill us with SIGPIPE: blocked in
+	 * this thread only (pulls run side by side), a pending one taken back before unblocking */
+	sigset_t pipe_set, old_mask;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 	size_t len = strlen(server);
 	bool wrote = write(in[1], server, len) == (ssize_t)len;
-	sigaction(SIGPIPE, &old, NULL);
+	if (!wrote && errno == EPIPE) {
+		struct timespec zero = { 0, 0 };
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	close(in[1]);
 	char *o = xmalloc(HELPER_OUT_MAX + 1);
 	size_t olen = 0;
