@@ -102,6 +102,44 @@ static char *state_detail(const struct dk_container *ct)
 	return xasprintf("%s", s);
 }
 
+/* Add a change to ch, keeping ch sorted by key; takes the strings. */
+static void change_insert(struct spec_changes *ch, char *key, char *before, char *after)
+{
+	size_t at = 0;
+	while (at < ch->n && strcmp(ch->v[at].key, key) < 0)
+		at++;
+	ch->v = xrealloc(ch->v, (ch->n + 1) * sizeof(*ch->v));
+	memmove(&ch->v[at + 1], &ch->v[at], (ch->n - at) * sizeof(*ch->v));
+	ch->v[at] = (struct spec_change){ key, before, after };
+	ch->n++;
+}
+
+/*
+ * The alias apply gives the unit on each of its networks (apply.c: its service name on the first;
+ * on the others its container name for a customer's unit, its service name for a shared one),
+ * missing from a network the container is on: "networks.N.alias" expected → the aliases it has
+ * there ("" for none).  `docker network disconnect` + `connect` without --alias loses it, and the
+ * name other units reach it by with it.  Not in the canonical spec: the engine sets it at create.
+ */
+static void alias_changes(const struct rc_unit *u, const struct dk_container *ct, struct spec_changes *ch)
+{
+	for (size_t i = 0; i < u->nnetworks; i++) {
+		const struct dk_net_attach *at = dk_container_network(ct, u->networks[i]);
+		if (!at)
+			continue;  /* a missing network is a networks.N change already */
+		const char *want = i == 0 || !u->customer ? u->service : u->container;
+		bool has = false;
+		for (size_t k = 0; k < at->naliases && !has; k++)
+			has = str_eq(at->aliases[k], want);
+		if (has)
+			continue;
+		struct buf b = BUF_INIT;
+		for (size_t k = 0; k < at->naliases; k++)
+			buf_addf(&b, "%s%s", k ? "," : "", at->aliases[k]);
+		change_insert(ch, xasprintf("networks.%zu.alias", i), xstrdup(want), buf_detach(&b, NULL));
+	}
+}
+
 /* The fields of ct that differ from u's canonical spec (pure; the costly part of a check). */
 static void unit_changes(const struct drift_input *in, const struct rc_unit *u, const struct dk_container *ct,
 			 struct spec_changes *ret)
@@ -111,6 +149,7 @@ static void unit_changes(const struct drift_input *in, const struct rc_unit *u, 
 	struct actual_input ai = { .ct = ct, .image = find_image(in, ct->image_id), .expected = buf_cstr(&exp) };
 	actual_canonical(&ai, &act);
 	spec_diff(buf_cstr(&exp), buf_cstr(&act), ret);
+	alias_changes(u, ct, ret);
 	buf_release(&exp);
 	buf_release(&act);
 }
@@ -181,13 +220,7 @@ static void check_unit(struct builder *b, const struct drift_input *in, const st
 			tag = &in->tags[i];
 	if (tag && ct->image_id && str_eq(actual_image_ref(ct), u->image) && !str_eq(tag->id, ct->image_id)) {
 		/* the same reference, another image: the tag moved after the container was made */
-		size_t at = 0;
-		while (at < ch.n && strcmp(ch.v[at].key, "image.id") < 0)
-			at++;  /* keep the changes sorted by key */
-		ch.v = xrealloc(ch.v, (ch.n + 1) * sizeof(*ch.v));
-		memmove(&ch.v[at + 1], &ch.v[at], (ch.n - at) * sizeof(*ch.v));
-		ch.v[at] = (struct spec_change){ xstrdup("image.id"), xstrdup(tag->id), xstrdup(ct->image_id) };
-		ch.n++;
+		change_insert(&ch, xstrdup("image.id"), xstrdup(tag->id), xstrdup(ct->image_id));
 	}
 	if (ch.n) {
 		struct drift_item *it = add(b, DRIFT_CHANGED);
@@ -461,12 +494,12 @@ static void change_text(const struct spec_change *c, struct buf *out)
 	}
 	buf_addf(out, "%s: ", c->key);
 	if (c->before)
-		report_humanize(c->key, c->before, out);
+		report_humanize(c->key, *c->before ? c->before : "\"\"", out);
 	else
 		buf_adds(out, "(absent)");
 	buf_adds(out, " " ARROW " ");
 	if (c->after)
-		report_humanize(c->key, c->after, out);
+		report_humanize(c->key, *c->after ? c->after : "\"\"", out);  /* e.g. no alias left */
 	else
 		buf_adds(out, "(absent)");
 }

@@ -283,6 +283,20 @@ test_expect_success 'an in-place update fixed by --fix stays fixed: apply and dr
 	test_expect_code 0 $RC --repo $M drift
 '
 
+test_expect_success 'a network reconnected without its alias: that alias only; --fix gives it back' '
+	docker network disconnect $P-c1 $P-c1-app &&
+	docker network connect $P-c1 $P-c1-app &&
+	echo "changed c1/app $P-c1-app null" >want &&
+	drift_is want &&
+	test "$(grep -c "\"field\"" drift.json)" = 1 &&
+	test_grep "\"field\": \"networks.0.alias\", \"secret\": false, \"expected\": \"app\", \"actual\": \"\"" drift.json &&
+	test_expect_code 2 $RC --repo $M drift >out &&
+	test_grep "^      networks.0.alias: app → \"\"$" out &&
+	$RC --repo $M drift --fix >/dev/null 2>&1 &&
+	container_field $P-c1-app "{{json (index .NetworkSettings.Networks \"$P-c1\").Aliases}}" | grep -q "^\[\"app\"" &&
+	test_expect_code 0 $RC --repo $M drift
+'
+
 test_expect_success 'containers are made from the image ID, the reference in a label' '
 	test "$(container_field $P-c1-worker {{.Config.Image}})" = "$(docker image inspect -f {{.Id}} $TEST_IMAGE)" &&
 	test "$(container_field $P-c1-worker "{{index .Config.Labels \"io.reconciler.image\"}}")" = "$TEST_IMAGE"
