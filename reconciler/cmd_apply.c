@@ -54,13 +54,38 @@ static int fail(const char *what, const struct rc_err *err)
 }
 
 /*
+ * The --path of the last apply from Git recorded in the state directory
+ * (malloc'ed), or NULL: none recorded, no state directory yet, or one that
+ * cannot be read (session_open() reports that when it opens it).
+ */
+static char *path_of_last_apply(const char *state_dir)
+{
+	struct rc_state *st = NULL;
+	struct rc_err err = { "" };
+	if (state_open(state_dir, 0, &st, &err) < 0)
+		return NULL;
+	const char *p = state_get_path(st);
+	char *ret = p && *p ? xstrdup(p) : NULL;
+	state_free(st);
+	return ret;
+}
+
+/*
  * Load, connect, observe, allocate, plan (converge.h).  Returns 0, or the
  * exit code after printing the error.  lock: take the state directory's
- * lock (apply).
+ * lock (apply).  Without --path (and --dir), the manifests are read under
+ * the --path of the last apply, as drift reads them (`--path .`: the root).
  */
 static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 {
 	struct rc_err err = { "" };
+	struct cli_opts lo = *o;
+	_cleanup_free_ char *last_path = NULL;
+	if (!o->dir && (!o->path || !*o->path) && (last_path = path_of_last_apply(o->state_dir))) {
+		log_info("manifests under '%s' (the --path of the last apply; --path . for the root)", last_path);
+		lo.path = last_path;
+	}
+	o = &lo;
 	struct observe_raw raw = { 0 };
 	/* connecting, the version check and the two list calls run while the manifests load */
 	struct prefetch *pf = prefetch_start(&(struct prefetch_opts){ .docker_host = o->docker_host, .lists = true });

@@ -359,4 +359,17 @@ test_expect_success 'drift reads the last applied commit under the --path it was
 	test_grep "README.yaml" err
 '
 
+test_expect_success 'plan, apply and status read under that --path too; --path . is the root' '
+	$RC --repo nested plan >out &&
+	test_grep "^No changes" out &&
+	$RC --repo nested status >out &&
+	test_grep "^project $P, manifests at $(git -C nested rev-parse HEAD)" out &&
+	$RC --repo nested apply >out &&
+	test_grep "^No changes" out &&
+	test_expect_code 1 $RC --repo nested --path . plan 2>err &&
+	test_grep "README.yaml" err &&
+	test_expect_code 1 $RC --repo nested --path . apply 2>err &&
+	test_grep "README.yaml" err
+'
+
 test_done
