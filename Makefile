@@ -5,6 +5,7 @@
 #   make example      deps, build, ensure a Docker engine, converge examples/, show status
 #   make fuzz         libFuzzer targets (FUZZ_SECONDS per target, default 60)
 #   make bench        benchmarks in tests/bench (figures go to docs/performance.md)
+#   make soak         the daemon under hand-made trouble (SOAK_SECONDS, default 300)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make golden       regenerate golden files for review (git diff them)
 
@@ -41,7 +42,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(OUT)/helpers/%)
 
 #
-.PHONY: all test unit integration deps example fuzz fuzz-build bench install clean golden check-build
+.PHONY: all test unit integration deps example fuzz fuzz-build bench install clean golden check-build soak
 # The binary is build/reconciler (build/test/reconciler for the sanitizer build).
 all: $(OUT)/reconciler
 
@@ -101,6 +102,12 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz/lib.a
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	sh tests/lib/fuzz.sh $(FUZZ_SECONDS)
+
+# The daemon under hand-made trouble for SOAK_SECONDS (sanitizer build; not part of test).
+SOAK_SECONDS ?= 300
+soak: deps
+	$(MAKE) -j2 BUILD=test check-build
+	SOAK_SECONDS=$(SOAK_SECONDS) sh tests/lib/run-tests.sh tests/soak/t-soak.sh
 
 bench: all
 	sh tests/bench/run.sh

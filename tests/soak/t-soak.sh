@@ -1,0 +1,133 @@
+#!/bin/sh
+test_description='soak: the daemon (sanitizer build) keeps 6 customers and a shared database
+converged for SOAK_SECONDS while, in turn, containers are killed and removed by hand, plan and env
+commits roll out, docker update changes limits and extra containers come and go; then it converges
+on its own, exits cleanly on SIGTERM with no sanitizer report, and drift --fix leaves no drift.
+Not part of make test: make soak (SOAK_SECONDS, default 300; RC=build/reconciler for the release
+build, whose RSS is then meaningful: the sanitizer build keeps freed memory in quarantine).'
+. "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
+
+SOAK_SECONDS=${SOAK_SECONDS:-300}
+N=6
+base=26000
+M=$TRASH/repo
+
+write_manifests() {
+	mkdir -p $M/customers &&
+	cat >$M/settings.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	ports: {range: $base-$((base + 49))}
+	subnets: {pool: 10.238.0.0/16, size: 28}
+	---
+	kind: Plan
+	name: small
+	memory: 48M
+	restart: {backoff: 1s, max_backoff: 4s, max_failures: 1000}
+	---
+	kind: Plan
+	name: large
+	memory: 96M
+	restart: {backoff: 1s, max_backoff: 4s, max_failures: 1000}
+	---
+	kind: Network
+	name: backend
+	---
+	kind: Service
+	name: db
+	image: $TEST_IMAGE
+	plan: small
+	env: {ROLE: db}
+	networks: [backend]
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 10}
+	---
+	kind: Template
+	name: web
+	services:
+	  app:
+	    image: $TEST_IMAGE
+	    port: 8080
+	    networks: [backend]
+	    depends_on: {db: healthy}
+	    health: {http: /health, interval: 1s, timeout: 2s, retries: 5}
+	  worker:
+	    image: $TEST_IMAGE
+	    env: {MODE: sleep}
+	    depends_on: {app: healthy}
+	EOT
+	i=1 &&
+	while [ $i -le $N ]; do
+		printf "kind: Customer\nid: c%d\ntemplate: web\nplan: small\nport: auto\nenv: {GREETING: v0}\n" $i \
+			>$M/customers/c$i.yaml &&
+		i=$((i + 1)) || return 1
+	done
+}
+
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' /proc/$DPID/status 2>/dev/null
+}
+
+test_expect_success 'setup: the daemon converges the initial commit' '
+	repo_init $M && write_manifests && repo_commit $M initial &&
+	daemon_start soak.log --repo $M --drift-interval 5 &&
+	daemon_wait_log soak.log "boot convergence complete" 180 &&
+	test "$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter status=running | wc -l)" = $((2 * N + 1))
+'
+
+test_expect_success "$SOAK_SECONDS s of hand-made trouble while the daemon runs" '
+	rss0=$(rss_kb) &&
+	end=$(($(date +%s) + SOAK_SECONDS)) && i=0 && commits=0 && extras=0 &&
+	while [ $(date +%s) -lt $end ]; do
+		c=$((i % N + 1)) &&
+		case $((i % 6)) in
+		0) docker kill $PROJECT-c$c-app >/dev/null 2>&1 || : ;;
+		1) docker rm -f $PROJECT-c$c-worker >/dev/null 2>&1 || : ;;
+		2) if grep -q "plan: small" $M/customers/c$c.yaml; then
+			sed -i "s/plan: small/plan: large/" $M/customers/c$c.yaml
+		   else
+			sed -i "s/plan: large/plan: small/" $M/customers/c$c.yaml
+		   fi && repo_commit $M "c$c plan $i" && commits=$((commits + 1)) ;;
+		3) sed -i "s/GREETING: v[0-9]*/GREETING: v$i/" $M/customers/c$c.yaml &&
+		   repo_commit $M "c$c env $i" && commits=$((commits + 1)) ;;
+		4) docker update --memory 200m --memory-swap 400m $PROJECT-c$c-worker >/dev/null 2>&1 || : ;;
+		5) docker rm -f $PROJECT-extra >/dev/null 2>&1
+		   docker run -d --name $PROJECT-extra --label $LABEL_PROJECT=$PROJECT -e MODE=sleep \
+			$TEST_IMAGE >/dev/null && extras=$((extras + 1)) ;;
+		esac &&
+		kill -0 $DPID &&
+		sleep 3 &&
+		i=$((i + 1)) || return 1
+	done &&
+	docker rm -f $PROJECT-extra >/dev/null 2>&1
+	echo "$i actions: $commits commits, $extras extra containers; daemon RSS ${rss0} kB at the start, $(rss_kb) kB at the end ($RC)" >summary &&
+	echo "daemon log: $(grep -c "commit [0-9a-f]* converged" soak.log) rollouts, $(grep -c "unit [^ ]*: .*failure [0-9]" soak.log) repairs, $(grep -c "warning" soak.log) warnings, $(grep -c "drift against" soak.log) drift reports" >>summary &&
+	kill -0 $DPID
+'
+while read -r line; do say "$line"; done <summary
+
+test_expect_success 'left alone, it converges to the last commit: every unit running, nothing pending' '
+	head=$(git -C $M rev-parse HEAD) &&
+	wait_for "$RC --repo $M status >status.out" 180 &&
+	cat status.out &&
+	test_grep "last applied $(echo $head | cut -c1-12)" status.out &&
+	test "$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter status=running | wc -l)" = $((2 * N + 1)) &&
+	! grep -q "outdated\|missing" status.out
+'
+
+test_expect_success 'SIGTERM: exit 0, no sanitizer report, no crash in the log' '
+	daemon_stop &&
+	test "$DEXIT" = 0 &&
+	! grep -n "AddressSanitizer\|LeakSanitizer\|runtime error\|Segmentation" soak.log
+'
+
+test_expect_success 'drift after the soak: only the limits changed by hand; --fix clears them' '
+	rc=0 && { $RC --repo $M drift --json >drift.json || rc=$? ; } &&
+	test $rc != 1 &&
+	test "$(grep -c "\"kind\": \"changed\"" drift.json)" = "$(grep -c "\"kind\"" drift.json)" &&
+	! grep "\"field\"" drift.json | grep -v "\"field\": \"memory\"" &&
+	$RC --repo $M drift --fix >fix.out 2>&1 &&
+	test_expect_code 0 $RC --repo $M drift
+'
+
+test_done
