@@ -48,6 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				touch(c->env[i]);
 			for (size_t i = 0; i < c->nnetworks; i++)
 				touch(c->networks[i].ip);
+			/* the summary the daemon's drift check makes of it instead of listing */
+			struct dk_container_list *sl = xcalloc(1, sizeof(*sl));
+			dk_container_list_add_inspected(sl, c);
+			touch(sl->items[0].status);
+			for (size_t k = 0; k < sl->items[0].nports; k++)
+				touch(sl->items[0].ports[k].ip);
+			for (size_t k = 0; k < sl->items[0].nnetworks; k++)
+				touch(sl->items[0].networks[k]);
+			dk_container_list_free(sl);
 			dk_container_free(c);
 		}
 		break;
