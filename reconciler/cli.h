@@ -55,6 +55,9 @@ struct rc_desired;
  * files is filled either way; release it with source_files_release().
  */
 int cli_load_desired(const struct cli_opts *o, struct source_files *files, struct rc_desired **ret_desired);
+/* The same for files read already (o gives the secrets directory and --path). */
+int cli_expand_desired(const struct cli_opts *o, const struct source_files *files,
+		       struct rc_desired **ret_desired);
 
 struct plan;
 struct apply_result;

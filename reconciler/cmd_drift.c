@@ -123,7 +123,19 @@ int cmd_drift(const struct cli_opts *o)
 				    .inspect_parallel = o->parallel > 0 ? o->parallel : 8 };
 	po.names = state_get_containers(st, &po.nnames);
 	struct prefetch *pf = prefetch_start(&po);
-	int rc = cli_load_desired(&lo, &files, &d);
+	/* the last applied commit: from the copy of its manifests drift kept (state.h), else from Git */
+	int kept = 0;
+	if (last) {
+		struct rc_err kerr = { "" };
+		if ((kept = state_get_manifests(st, last, lo.path, &files, &kerr)) < 0)
+			log_warn("%s: reading the manifests from Git", kerr.msg);
+	}
+	int rc = kept == 1 ? cli_expand_desired(&lo, &files, &d) : cli_load_desired(&lo, &files, &d);
+	if (!rc && last && kept != 1 && state_locked(st)) {
+		struct rc_err kerr = { "" };
+		if (state_put_manifests(st, &files, lo.path, &kerr) < 0)
+			log_warn("keeping the manifests of %.12s: %s", last, kerr.msg);
+	}
 	struct prefetch_inspected pi = { 0 };
 	if (prefetch_finish(pf, &c, &raw, &pi, &err) < 0) {
 		if (!rc)

@@ -28,8 +28,8 @@ static void describe_source(const struct cli_opts *o, const struct source_files 
  * Read and expand.  Returns 0 with *ret_desired set, or 1 after printing
  * the problem(s) to stderr (every diagnostic, then a count line).
  */
-int cli_load_desired(const struct cli_opts *o, struct source_files *files,
-			struct rc_desired **ret_desired)
+static int load_or_expand(const struct cli_opts *o, struct source_files *files, const struct source_files *read,
+			  struct rc_desired **ret_desired)
 {
 	struct rc_err err = { "" };
 	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
@@ -37,7 +37,8 @@ int cli_load_desired(const struct cli_opts *o, struct source_files *files,
 				       .secrets_dir = secrets };
 	struct buf diag = BUF_INIT;
 	int rc = 0;
-	if (converge_load(&src, NULL, files, ret_desired, &diag, &err) < 0) {
+	if ((read ? converge_expand(&src, read, ret_desired, &diag, &err)
+		  : converge_load(&src, NULL, files, ret_desired, &diag, &err)) < 0) {
 		if (diag.len)
 			fputs(buf_cstr(&diag), stderr);
 		else
@@ -46,6 +47,17 @@ int cli_load_desired(const struct cli_opts *o, struct source_files *files,
 	}
 	buf_release(&diag);
 	return rc;
+}
+
+int cli_load_desired(const struct cli_opts *o, struct source_files *files, struct rc_desired **ret_desired)
+{
+	return load_or_expand(o, files, NULL, ret_desired);
+}
+
+int cli_expand_desired(const struct cli_opts *o, const struct source_files *files,
+		       struct rc_desired **ret_desired)
+{
+	return load_or_expand(o, NULL, files, ret_desired);
 }
 
 static size_t count_customers(const struct rc_desired *d)

@@ -21,6 +21,12 @@ int converge_load(const struct converge_source *src, const char *rev, struct sou
 {
 	if (read_source(src, rev, files, err) < 0)
 		return -1;
+	return converge_expand(src, files, ret_desired, diag, err);
+}
+
+int converge_expand(const struct converge_source *src, const struct source_files *files,
+		    struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err)
+{
 	struct manifest_opts mo = { .secrets_dir = src->secrets_dir };
 	struct rc_diags diags = { 0 };
 	struct rc_desired *d = NULL;

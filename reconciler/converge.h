@@ -46,6 +46,10 @@ struct converge_source {
  */
 int converge_load(const struct converge_source *src, const char *rev, struct source_files *files,
 		  struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err);
+/* The expanding half of converge_load(), for files read already (src gives the secrets directory,
+ * the path recorded in the desired state and, for a directory, its name in messages). */
+int converge_expand(const struct converge_source *src, const struct source_files *files,
+		    struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err);
 
 /* One pass over a desired state: what was seen and what to do. */
 struct converge {

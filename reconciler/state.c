@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "source.h"
 
 #define STATE_FILE_MAX (64u << 20)
 
@@ -1168,6 +1169,90 @@ int state_allocate(struct rc_state *st, struct rc_desired *d, const struct state
 	if (allocate_ports(st, d, obs, err) < 0 || allocate_subnets(st, d, obs, err) < 0)
 		return rc_err_prefix(err, "allocating");
 	return 0;
+}
+
+/* ---- manifests.json ---------------------------------------------------------------------- */
+
+#define MANIFESTS_FILE "manifests.json"
+#define MANIFESTS_MAX ((size_t)RC_SOURCE_MAX_FILE_SIZE * 16)
+
+int state_get_manifests(const struct rc_state *st, const char *commit, const char *path,
+			struct source_files *ret, struct rc_err *err)
+{
+	_cleanup_free_ char *file = xasprintf("%s/" MANIFESTS_FILE, st->dir);
+	char *data = NULL;
+	size_t len = 0;
+	struct stat sb;
+	if (stat(file, &sb) < 0)
+		return errno == ENOENT ? 0 : rc_errf(err, "cannot stat '%s': %s", file, strerror(errno));
+	if (read_file(file, MANIFESTS_MAX, &data, &len, err) < 0)
+		return -1;
+	cJSON *j = cJSON_ParseWithLength(data, len);
+	free(data);
+	int rc = -1;
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
+	const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "commit"));
+	const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "path"));
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
+	if (!cJSON_IsObject(j) || !cJSON_IsNumber(ver) || ver->valueint != 1 || !c || !p || !cJSON_IsArray(files)) {
+		rc_errf(err, "'%s' is damaged or of another version", file);
+		goto out;
+	}
+	if (!str_eq(c, commit) || !str_eq(p, path ? path : "")) {
+		rc = 0;
+		goto out;
+	}
+	struct source_files f = { 0 };
+	size_t n = (size_t)cJSON_GetArraySize(files);
+	f.files = xcalloc(n + 1, sizeof(*f.files));
+	const cJSON *e;
+	cJSON_ArrayForEach(e, files) {
+		const char *fp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "path"));
+		const char *fd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "data"));
+		if (!fp || !fd) {
+			source_files_release(&f);
+			rc_errf(err, "'%s' is damaged: a file without path or data", file);
+			goto out;
+		}
+		f.files[f.nfiles++] = (struct source_file){ xstrdup(fp), xstrdup(fd), strlen(fd) };
+	}
+	f.commit = xstrdup(c);
+	*ret = f;
+	rc = 1;
+out:
+	cJSON_Delete(j);
+	return rc;
+}
+
+int state_put_manifests(struct rc_state *st, const struct source_files *files, const char *path,
+			struct rc_err *err)
+{
+	if (st->lock_fd < 0)
+		return rc_errf(err, "state directory '%s' is not locked: cannot save", st->dir);
+	if (!files->commit)
+		return rc_errf(err, "manifests of a directory are not kept");
+	for (size_t i = 0; i < files->nfiles; i++)
+		if (strlen(files->files[i].data) != files->files[i].len)
+			return rc_errf(err, "'%s' holds a NUL byte: manifests not kept", files->files[i].path);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "version", 1);
+	cJSON_AddStringToObject(j, "commit", files->commit);
+	cJSON_AddStringToObject(j, "path", path ? path : "");
+	cJSON *arr = cJSON_AddArrayToObject(j, "files");
+	for (size_t i = 0; i < files->nfiles; i++) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "path", files->files[i].path);
+		cJSON_AddStringToObject(e, "data", files->files[i].data);
+		cJSON_AddItemToArray(arr, e);
+	}
+	char *text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!text)
+		die("out of memory");
+	_cleanup_free_ char *file = xasprintf("%s/" MANIFESTS_FILE, st->dir);
+	int r = write_file_atomic(file, text, strlen(text), 0600, err);
+	free(text);
+	return r;
 }
 
 /* ---- applied.json ------------------------------------------------------------------------ */

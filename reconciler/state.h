@@ -173,14 +173,36 @@ void state_set_last_good(struct rc_state *st, const char *commit);
 /* The project of the last apply (a hint for `drift`, which lists its containers while it loads). */
 const char *state_get_project(const struct rc_state *st);
 void state_set_project(struct rc_state *st, const char *project);
-/* The repository sub-directory of the last apply ("" = root; NULL = not recorded): `drift` reads the
- * last applied commit there unless given --path. */
+/* The repository sub-directory of the last apply ("" = root; NULL = not recorded): `drift`, `plan`,
+ * `apply` and `status` read the manifests there unless given --path. */
 const char *state_get_path(const struct rc_state *st);
 void state_set_path(struct rc_state *st, const char *path);
 /* The container names of the last apply's units (a hint for `drift`, which
  * inspects them while it loads; NULL and 0 when not recorded).  Borrowed. */
 const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n);
 void state_set_containers(struct rc_state *st, const char *const *names, size_t n);
+
+/* ---- manifests.json: a copy of one commit's manifests ---------------------- */
+
+/*
+ * `drift` keeps the manifest files it read from Git for (commit, path) in
+ * manifests.json, so that checking against the last applied commit again
+ * needs neither libgit2 nor the commit (gone after a force-push and gc).  A
+ * commit names immutable content, so the copy never goes stale; one copy is
+ * kept, replaced when another (commit, path) is read.
+ *
+ * state_get_manifests: 1 with *ret filled (ret->commit set; release it with
+ * source_files_release()) when the copy is of commit under path; 0 when there
+ * is none or it is of another; -1 when it cannot be read or is damaged (err
+ * says why: treat it as none).
+ * state_put_manifests: write the copy now (atomically, 0600; the state must be
+ * locked); files->commit names the commit.
+ */
+struct source_files;
+int state_get_manifests(const struct rc_state *st, const char *commit, const char *path,
+			struct source_files *ret, struct rc_err *err);
+int state_put_manifests(struct rc_state *st, const struct source_files *files, const char *path,
+			struct rc_err *err);
 
 struct state_failed_commit {
 	const char *commit;

@@ -346,6 +346,26 @@ test_expect_success 'status shows the last drift check' '
 	! grep -q "no drift" status.out
 '
 
+test_expect_success 'drift keeps the manifests it read: it checks with the repository gone' '
+	rc=0 && { $RC --repo $M drift >out || rc=$? ; } && test $rc != 1 &&
+	test_grep "\"commit\":\"$(git -C $M rev-parse HEAD)\"" $STATE/manifests.json &&
+	mv $M $TRASH/away &&
+	test_when_finished "mv $TRASH/away $M" &&
+	rc2=0 && { $RC --repo $M drift >out2 || rc2=$? ; } && test $rc2 = $rc &&
+	test_cmp out out2 &&
+	: --rev always reads Git &&
+	test_expect_code 1 $RC --repo $M drift --rev HEAD 2>err &&
+	test_grep "$M" err
+'
+
+test_expect_success 'a damaged copy is read from Git again, with a warning, and replaced' '
+	echo garbage >$STATE/manifests.json &&
+	rc3=0 && { $RC --repo $M drift >out3 2>err3 || rc3=$? ; } && test $rc3 = $rc &&
+	test_grep "damaged.*reading the manifests from Git" err3 &&
+	test_cmp out out3 &&
+	test_grep "\"commit\":\"$(git -C $M rev-parse HEAD)\"" $STATE/manifests.json
+'
+
 test_expect_success 'drift reads the last applied commit under the --path it was applied from' '
 	repo_init nested && mkdir nested/deploy && cp -r $M/. nested/deploy/ && rm -rf nested/deploy/.git &&
 	echo "not a manifest at the root" >nested/README.yaml &&

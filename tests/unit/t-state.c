@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "source.h"
 #include "state.h"
 #include "tap.h"
 #include "unit.h"
@@ -703,6 +704,48 @@ static void test_journal_last(void)
 	free(dir);
 }
 
+static void test_manifests(void)
+{
+	char *dir = path_in(root, "s-manifests");
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	is_int(state_open(dir, 0, &st, &err), 0, "manifests: open");
+	struct source_files got = { 0 };
+	is_int(state_get_manifests(st, "c1", "deploy", &got, &err), 0, "no copy yet: 0");
+	struct source_file fv[] = { { (char *)"deploy/a.yaml", (char *)"kind: Settings\nproject: x\n", 26 },
+				    { (char *)"deploy/b \"q\".yaml", (char *)"name: \u00e9\n", 9 } };
+	struct source_files files = { fv, 2, (char *)"c1" };
+	is_int(state_put_manifests(st, &files, "deploy", &err), -1, "put without the lock fails");
+	state_free(st);
+	st = open_locked(dir);
+	is_int(state_put_manifests(st, &files, "deploy", &err), 0, "put");
+	char *file = path_in(dir, "manifests.json");
+	struct stat sb;
+	ok(stat(file, &sb) == 0 && (sb.st_mode & 0777) == 0600, "manifests.json is 0600");
+	is_int(state_get_manifests(st, "c1", "deploy", &got, &err), 1, "get: the same commit and path");
+	ok(got.nfiles == 2 && str_eq(got.commit, "c1") && str_eq(got.files[0].path, "deploy/a.yaml") &&
+		   str_eq(got.files[0].data, fv[0].data) && got.files[0].len == 26 &&
+		   str_eq(got.files[1].path, fv[1].path) && str_eq(got.files[1].data, fv[1].data) &&
+		   got.files[1].len == 9,
+	   "... every file back, byte for byte");
+	source_files_release(&got);
+	is_int(state_get_manifests(st, "c2", "deploy", &got, &err), 0, "another commit: 0");
+	is_int(state_get_manifests(st, "c1", "", &got, &err), 0, "another path: 0");
+	is_int(state_get_manifests(st, "c1", NULL, &got, &err), 0, "... the root too");
+	struct source_file nul[] = { { (char *)"x.yaml", (char *)"a\0b", 3 } };
+	struct source_files bad = { nul, 1, (char *)"c3" };
+	is_int(state_put_manifests(st, &bad, "", &err), -1, "a file with a NUL byte is not kept");
+	ok(strstr(err.msg, "NUL") != NULL, "... saying so: %s", err.msg);
+	struct source_files nocommit = { fv, 2, NULL };
+	is_int(state_put_manifests(st, &nocommit, "", &err), -1, "nor the files of a directory");
+	write_text(file, "{\"version\": 1, \"commit\": \"c1\"}");
+	is_int(state_get_manifests(st, "c1", "deploy", &got, &err), -1, "a damaged copy: -1");
+	ok(strstr(err.msg, "damaged") != NULL, "... saying so: %s", err.msg);
+	state_free(st);
+	free(file);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root))
@@ -716,6 +759,7 @@ int main(void)
 	test_cidr();
 	test_journal();
 	test_journal_last();
+	test_manifests();
 	char *cmd = xasprintf("rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", root);
