@@ -8,7 +8,8 @@
  *
  * Loads REPO at HEAD, opens STATE_DIR read-only, lists the project's
  * containers once (as the daemon's periodic check does; it then follows
- * create and destroy events), then ROUNDS times, in turn:
+ * create and destroy events), then ROUNDS times, in each of the six orders
+ * in turn (so that none is always measured after the same one):
  *   - drift_check() as the daemon makes it: the known container ids
  *     inspected while the network list runs, the units none of them holds
  *     inspected by name, the image inspects kept from earlier rounds,
@@ -87,32 +88,40 @@ int main(int argc, char **argv)
 	tl = xcalloc((size_t)rounds, sizeof(int64_t));
 	tr = xcalloc((size_t)rounds, sizeof(int64_t));
 	size_t findings = 0;
+	/* the three in every order in turn (all six), so none always follows the same one */
+	static const char orders[6][3] = { "KRL", "RKL", "LKR", "KLR", "RLK", "LRK" };
 	for (int k = 0; k < rounds; k++) {
-		struct drift_opts o = { .parallel = par, .known_ids = ids, .nknown = l->n, .images = images };
-		struct drift_opts ol = { .parallel = par };
-		struct drift_summary sum, suml;
-		int64_t t0 = now_ns();
-		if (drift_check(c, st, d, &o, NULL, &sum, &err) < 0)
-			goto fail;
-		td[k] = now_ns() - t0;
-		t0 = now_ns();
-		if (drift_check(c, st, d, &ol, NULL, &suml, &err) < 0)
-			goto fail;
-		tl[k] = now_ns() - t0;
+		struct drift_summary sum = { 0 }, suml = { 0 };
+		for (int step = 0; step < 3; step++) {
+			char what = orders[k % 6][step];
+			int64_t t0 = now_ns();
+			if (what == 'K') {
+				struct drift_opts o = { .parallel = par, .known_ids = ids, .nknown = l->n,
+							.images = images };
+				if (drift_check(c, st, d, &o, NULL, &sum, &err) < 0)
+					goto fail;
+				td[k] = now_ns() - t0;
+			} else if (what == 'L') {
+				struct drift_opts ol = { .parallel = par };
+				if (drift_check(c, st, d, &ol, NULL, &suml, &err) < 0)
+					goto fail;
+				tl[k] = now_ns() - t0;
+			} else {
+				struct dk_inspect_result *res = xcalloc(l->n + 1, sizeof(*res));
+				int r = dk_inspect_many(c, ids, l->n, par, res, &err);
+				tr[k] = now_ns() - t0;
+				dk_inspect_results_release(res, l->n);
+				free(res);
+				if (r < 0)
+					goto fail;
+			}
+		}
 		findings = sum.total;
 		if (sum.total != suml.total || sum.containers != suml.containers) {
 			fprintf(stderr, "drift-inproc: the known ids found %zu findings in %zu containers, the list %zu in %zu\n",
 				sum.total, sum.containers, suml.total, suml.containers);
 			goto out;
 		}
-		struct dk_inspect_result *res = xcalloc(l->n + 1, sizeof(*res));
-		t0 = now_ns();
-		int r = dk_inspect_many(c, ids, l->n, par, res, &err);
-		tr[k] = now_ns() - t0;
-		dk_inspect_results_release(res, l->n);
-		free(res);
-		if (r < 0)
-			goto fail;
 	}
 	printf("drift %.1f raw %.1f findings %zu listing %.1f\n", median_ms(td, rounds), median_ms(tr, rounds), findings,
 	       median_ms(tl, rounds));
