@@ -224,6 +224,21 @@ static int check_reviewed_plan(const struct cli_opts *o, const struct session *s
 				"(containers or networks differ): run `reconciler plan --out` again and review it; "
 				"nothing was changed\n", o->plan_file);
 		rc = 1;
+	} else {
+		/* same commit, same engine: the plan must still be the one reviewed (another --path,
+		 * other secret contents or allocations would make another) */
+		struct buf js = BUF_INIT;
+		char now[RC_HASH_HEX_LEN + 1];
+		render_plan(o, s, REPORT_JSON, false, &js);
+		planfile_plan_digest(buf_cstr(&js), now);
+		buf_release(&js);
+		if (strcmp(pf.plan_digest, now) != 0) {
+			fprintf(stderr, "reconciler: the plan apply would run is not the one in '%s' (same commit and "
+					"engine, but other manifests under another --path, other secret contents or "
+					"allocations): run `reconciler plan --out` again and review it; nothing was changed\n",
+				o->plan_file);
+			rc = 1;
+		}
 	}
 	planfile_release(&pf);
 	return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "hash.h"
 
 int planfile_write(const char *path, const char *commit, const char *observed_digest, const char *plan_json,
 		   struct rc_err *err)
@@ -49,15 +50,36 @@ int planfile_read(const char *path, struct planfile *ret, struct rc_err *err)
 		cJSON_Delete(j);
 		return rc_errf(err, "'%s': plan file version %d is not supported", path, ver->valueint);
 	}
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(j, "plan");
+	char *printed = cJSON_IsObject(plan) ? cJSON_PrintUnformatted(plan) : NULL;
+	if (!printed) {
+		cJSON_Delete(j);
+		return rc_errf(err, "'%s' is not a plan file written by `reconciler plan --out` (no plan)", path);
+	}
 	ret->commit = cJSON_IsString(commit) ? xstrdup(commit->valuestring) : NULL;
 	ret->observed_digest = xstrdup(dig->valuestring);
+	ret->plan_digest = xmalloc(RC_HASH_HEX_LEN + 1);
+	rc_hash128_hex(printed, strlen(printed), ret->plan_digest);
+	cJSON_free(printed);
 	cJSON_Delete(j);
 	return 0;
+}
+
+void planfile_plan_digest(const char *plan_json, char *ret)
+{
+	ret[0] = '\0';
+	cJSON *j = cJSON_Parse(plan_json);
+	char *printed = j ? cJSON_PrintUnformatted(j) : NULL;
+	if (printed)
+		rc_hash128_hex(printed, strlen(printed), ret);
+	cJSON_free(printed);
+	cJSON_Delete(j);
 }
 
 void planfile_release(struct planfile *p)
 {
 	free(p->commit);
 	free(p->observed_digest);
+	free(p->plan_digest);
 	memset(p, 0, sizeof(*p));
 }

@@ -14,7 +14,15 @@
 struct planfile {
 	char *commit;            /* NULL for --dir */
 	char *observed_digest;
+	char *plan_digest;       /* planfile_plan_digest() of its "plan" */
 };
+/*
+ * A digest of a plan's JSON rendering that ignores its layout (XXH3-128 hex of
+ * cJSON's unformatted print of it): `apply --plan` compares the plan it would
+ * run with the one reviewed.  ret must hold RC_HASH_HEX_LEN + 1 bytes; "" when
+ * plan_json does not parse.
+ */
+void planfile_plan_digest(const char *plan_json, char *ret);
 
 /* Write the wrapper around plan_json (a complete JSON document) to path, atomically. */
 int planfile_write(const char *path, const char *commit, const char *observed_digest, const char *plan_json,

@@ -59,6 +59,22 @@ test_expect_success 'apply --plan refuses when the commit moved since the plan' 
 	test "$(container_id $PROJECT-a)" = "$a"
 '
 
+test_expect_success 'apply --plan refuses another plan of the same commit and engine (another --path)' '
+	mkdir -p $M/two/one $M/two/alt &&
+	sed "s/V: \"3\"/V: \"one\"/" $M/all.yaml >$M/two/one/all.yaml &&
+	sed "s/V: \"3\"/V: \"alt\"/" $M/all.yaml >$M/two/alt/all.yaml &&
+	! cmp -s $M/two/one/all.yaml $M/two/alt/all.yaml &&
+	git -C $M mv all.yaml root.yaml.off &&
+	repo_commit $M "two alternatives" &&
+	test_expect_code 2 $RC --repo $M --path two/one plan --out plan5.json >/dev/null &&
+	a=$(container_id $PROJECT-a) &&
+	test_expect_code 1 $RC --repo $M --path two/alt apply --plan plan5.json 2>err &&
+	test_grep "the plan apply would run is not the one in" err &&
+	test_grep "nothing was changed" err &&
+	test "$(container_id $PROJECT-a)" = "$a" &&
+	git -C $M mv root.yaml.off all.yaml && git -C $M rm -rq two && repo_commit $M "back to the root"
+'
+
 test_expect_success 'a file that is not a plan is refused' '
 	echo "{}" >bogus.json &&
 	test_expect_code 1 $RC --repo $M apply --plan bogus.json 2>err &&
