@@ -414,6 +414,12 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 	json_str_or_null(b, state_get_last_applied(s->st));
 	buf_adds(b, ",\n  \"last_good\": ");
 	json_str_or_null(b, state_get_last_good(s->st));
+	bool daemon = false;
+	long holder = state_lock_holder(state_dir(s->st), &daemon);
+	if (daemon && holder > 0)
+		buf_addf(b, ",\n  \"daemon_pid\": %ld", holder);
+	else
+		buf_adds(b, ",\n  \"daemon_pid\": null");
 	struct state_journal_record jr;
 	struct rc_err err;
 	buf_adds(b, ",\n  \"last_drift_check\": ");
@@ -512,6 +518,14 @@ int cmd_status(const struct cli_opts *o)
 	const char *applied = state_get_last_applied(s.st);
 	printf("project %s, manifests at %s, last applied %.12s\n", s.d->settings.project,
 	       s.d->commit ? s.d->commit : o->dir, applied ? applied : "never");
+	bool daemon = false;
+	long holder = state_lock_holder(state_dir(s.st), &daemon);
+	if (daemon)
+		printf("daemon: reconciler run, pid %ld\n", holder);
+	else if (holder > 0)
+		printf("daemon: none (pid %ld, not `reconciler run`, holds the state directory)\n", holder);
+	else
+		printf("daemon: none (no `reconciler run` holds this state directory)\n");
 	struct buf drift = BUF_INIT;
 	struct rc_err derr;
 	if (drift_last_summary(s.st, &drift, &derr) == 0 && drift.len)

@@ -710,6 +710,37 @@ int state_lock(struct rc_state *st, struct rc_err *err)
 	return load_all(st, err);
 }
 
+long state_lock_holder(const char *dir, bool *ret_daemon)
+{
+	if (ret_daemon)
+		*ret_daemon = false;
+	_cleanup_free_ char *path = xasprintf("%s/lock", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);  /* nobody holds it (closing drops our shared lock) */
+		return 0;
+	}
+	char pidbuf[32] = "";
+	ssize_t n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+	close(fd);
+	long pid = n > 0 ? strtol(pidbuf, NULL, 10) : 0;
+	if (pid <= 0)
+		return -1;
+	_cleanup_free_ char *cmdline = xasprintf("/proc/%ld/cmdline", pid);
+	char *args = NULL;
+	size_t len = 0;
+	struct rc_err err;
+	if (ret_daemon && read_file(cmdline, 1u << 16, &args, &len, &err) == 0) {
+		for (size_t i = 0; i < len; i += strlen(args + i) + 1)
+			if (strcmp(args + i, "run") == 0)
+				*ret_daemon = true;
+		free(args);
+	}
+	return pid;
+}
+
 bool state_locked(const struct rc_state *st)
 {
 	return st->lock_fd >= 0;

@@ -93,6 +93,18 @@ test_expect_success 'between periodic lists the check inspects the containers kn
 	! grep "warning: drift check" run5.log
 '
 
+test_expect_success 'status says whether a reconciler run holds the state directory' '
+	test_when_finished daemon_kill &&
+	{ $RC --state-dir $STATE --repo $M status >s0.out || test $? = 2 ; } &&
+	test_grep "^daemon: none (no .reconciler run. holds this state directory)$" s0.out &&
+	daemon_start run6.log --repo $M &&
+	daemon_wait_log run6.log "boot convergence complete" 60 &&
+	{ $RC --state-dir $STATE --repo $M status >s1.out || test $? = 2 ; } &&
+	test_grep "^daemon: reconciler run, pid $DPID$" s1.out &&
+	{ $RC --state-dir $STATE --repo $M status --json >s1.json || test $? = 2 ; } &&
+	test_grep "\"daemon_pid\": $DPID," s1.json
+'
+
 test_expect_success '--drift-interval 0 turns the check off' '
 	test_when_finished daemon_kill &&
 	n=$(drift_count) &&
