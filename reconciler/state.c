@@ -710,6 +710,33 @@ int state_lock(struct rc_state *st, struct rc_err *err)
 	return load_all(st, err);
 }
 
+/* Does /proc/locks show a flock() by pid on inode ino?  (Read only: taking even a shared lock to find
+ * out could make a daemon starting at that moment fail to take its own.) */
+static bool flock_held(long pid, unsigned long ino)
+{
+	char *locks = NULL;
+	struct rc_err err;
+	if (read_file("/proc/locks", 16u << 20, &locks, NULL, &err) < 0)
+		return false;
+	bool held = false;
+	for (char *line = locks; line && *line && !held;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		/* "1: FLOCK  ADVISORY  WRITE 469 fe:00:1090403 0 EOF"; waiters have "->" after the number */
+		char type[16], kind[16], mode[16];
+		long lpid;
+		unsigned maj, min;
+		unsigned long lino;
+		if (!strstr(line, "->") &&
+		    sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%lu", type, kind, mode, &lpid, &maj, &min, &lino) == 7)
+			held = strcmp(type, "FLOCK") == 0 && lpid == pid && lino == ino;
+		line = nl ? nl + 1 : NULL;
+	}
+	free(locks);
+	return held;
+}
+
 long state_lock_holder(const char *dir, bool *ret_daemon)
 {
 	if (ret_daemon)
@@ -718,16 +745,14 @@ long state_lock_holder(const char *dir, bool *ret_daemon)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		close(fd);  /* nobody holds it (closing drops our shared lock) */
-		return 0;
-	}
+	struct stat sb;
 	char pidbuf[32] = "";
-	ssize_t n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+	ssize_t n = fstat(fd, &sb) == 0 ? pread(fd, pidbuf, sizeof(pidbuf) - 1, 0) : -1;
 	close(fd);
 	long pid = n > 0 ? strtol(pidbuf, NULL, 10) : 0;
-	if (pid <= 0)
-		return -1;
+	/* the file keeps the pid of the last holder: it holds it only if the kernel says so */
+	if (pid <= 0 || !flock_held(pid, (unsigned long)sb.st_ino))
+		return 0;
 	_cleanup_free_ char *cmdline = xasprintf("/proc/%ld/cmdline", pid);
 	char *args = NULL;
 	size_t len = 0;

@@ -75,9 +75,9 @@ int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc
 int state_lock(struct rc_state *st, struct rc_err *err);
 bool state_locked(const struct rc_state *st);
 /*
- * Who holds dir's lock, without taking it: the pid written in the lock file
- * (> 0), 0 when nobody holds it (or there is no lock file yet), -1 when it
- * is held but the file names no pid.  *ret_daemon (may be NULL): that
+ * Who holds dir's lock, without touching it: the pid written in the lock
+ * file when /proc/locks shows that process holding a flock on it (> 0), else
+ * 0 (nobody, no lock file yet, or no /proc).  *ret_daemon (may be NULL): that
  * process is `reconciler run` (its command line has a "run" argument).
  */
 long state_lock_holder(const char *dir, bool *ret_daemon);

@@ -704,6 +704,19 @@ static void test_journal_last(void)
 	free(dir);
 }
 
+static void test_lock_holder(void)
+{
+	char *dir = path_in(root, "s-holder");
+	bool daemon = true;
+	is_int((int)state_lock_holder(dir, &daemon), 0, "lock holder: no state directory yet: 0");
+	struct rc_state *st = open_locked(dir);
+	is_int((int)state_lock_holder(dir, &daemon), (int)getpid(), "held by this process: its pid");
+	ok(!daemon, "... which is not `reconciler run`");
+	state_free(st);
+	is_int((int)state_lock_holder(dir, NULL), 0, "released: 0, though the file still names the pid");
+	free(dir);
+}
+
 static void test_manifests(void)
 {
 	char *dir = path_in(root, "s-manifests");
@@ -760,6 +773,7 @@ int main(void)
 	test_journal();
 	test_journal_last();
 	test_manifests();
+	test_lock_holder();
 	char *cmd = xasprintf("rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", root);
