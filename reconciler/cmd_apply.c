@@ -79,6 +79,10 @@ static char *path_of_last_apply(const char *state_dir)
 static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 {
 	struct rc_err err = { "" };
+	struct observe_raw raw = { 0 };
+	/* connecting, the version check and the two list calls run while the manifests load */
+	struct prefetch *pf = prefetch_start(&(struct prefetch_opts){ .docker_host = o->docker_host, .lists = true });
+	int64_t t = now_ns();
 	struct cli_opts lo = *o;
 	_cleanup_free_ char *last_path = NULL;
 	if (!o->dir && (!o->path || !*o->path) && (last_path = path_of_last_apply(o->state_dir))) {
@@ -86,10 +90,6 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 		lo.path = last_path;
 	}
 	o = &lo;
-	struct observe_raw raw = { 0 };
-	/* connecting, the version check and the two list calls run while the manifests load */
-	struct prefetch *pf = prefetch_start(&(struct prefetch_opts){ .docker_host = o->docker_host, .lists = true });
-	int64_t t = now_ns();
 	int rc = cli_load_desired(o, &s->files, &s->d);
 	s->t_load = now_ns() - t;
 	if (prefetch_finish(pf, &s->c, &raw, NULL, &err) < 0) {
