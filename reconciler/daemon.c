@@ -13,6 +13,7 @@
 
 #include "apply.h"
 #include "buf.h"
+#include "control.h"
 #include "converge.h"
 #include "drift.h"
 #include "docker.h"
@@ -71,6 +72,7 @@ struct daemon {
 	size_t nknown, known_cap;
 	bool known_valid;
 	struct drift_image_cache *images;  /* the drift check's image inspects, by id */
+	struct control_server *ctl;        /* <state-dir>/control.sock: `drift` commands ask here */
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
 };
@@ -1165,20 +1167,27 @@ static void fetch(struct daemon *dm)
 		dm->head_check = true;
 }
 
-/* The periodic drift check against the desired state in force: report only (journal, log). */
-static void drift(struct daemon *dm)
+/* A drift check against the desired state in force (journaled); ret_report may be NULL. */
+static int drift_run(struct daemon *dm, int parallel, struct drift_report *ret_report,
+		     struct drift_summary *ret_sum, struct rc_err *err)
 {
 	if (!dm->images)
 		dm->images = drift_image_cache_new();
-	struct drift_opts o = { .parallel = 8, .journal = true, .images = dm->images };
+	struct drift_opts o = { .parallel = parallel, .journal = true, .images = dm->images };
 	if (dm->known_valid && dm->ev) {
 		o.known_ids = (const char *const *)dm->known;
 		o.nknown = dm->nknown;
 	}
 	log_debug("drift check: %s", o.known_ids ? "inspecting the known containers" : "listing");
+	return drift_check(dm->c, dm->st, dm->cur, &o, ret_report, ret_sum, err);
+}
+
+/* The periodic drift check: report only (journal, log). */
+static void drift(struct daemon *dm)
+{
 	struct drift_summary sum;
 	struct rc_err err = { "" };
-	if (drift_check(dm->c, dm->st, dm->cur, &o, NULL, &sum, &err) < 0) {
+	if (drift_run(dm, 8, NULL, &sum, &err) < 0) {
 		say("warning: drift check: %s", err.msg);
 		return;
 	}
@@ -1188,6 +1197,74 @@ static void drift(struct daemon *dm)
 		say("drift against %.12s: %s (see reconciler drift)", cur_commit(dm), buf_cstr(&b));
 		buf_release(&b);
 	}
+}
+
+/* Handle the events the engine has sent already, without waiting: the known container ids are then
+ * those of this moment (but for events still on their way, as with a list). */
+static void events_drain(struct daemon *dm)
+{
+	while (dm->ev) {
+		struct dk_event e;
+		struct rc_err err = { "" };
+		int r = dk_events_poll(dm->ev, 0, NULL, 0, &e, &err);
+		if (r == 1) {
+			handle_event(dm, &e);
+			dk_event_release(&e);
+			continue;
+		}
+		if (r < 0) {
+			say("engine event stream lost: %s; reconnecting", err.msg);
+			events_close(dm);
+		}
+		break;
+	}
+}
+
+static const char *root_if_dot(const char *path)
+{
+	return !path || !strcmp(path, ".") ? "" : path;
+}
+
+/* A command on the control socket (control.h): a drift check against the desired state in force. */
+static void control(struct daemon *dm)
+{
+	struct control_request *r = NULL;
+	struct rc_err err = { "" };
+	int a = control_accept(dm->ctl, &r, &err);
+	if (a < 0)
+		say("warning: %s", err.msg);
+	if (a <= 0)
+		return;
+	if (control_say_accepted(r) < 0)
+		goto out;  /* the command gave up waiting and checks by itself */
+	events_drain(dm);
+	if (!dm->cur || !dm->c) {
+		control_answer_no(r, "no desired state in force yet");
+		goto out;
+	}
+	if (!str_eq(r->commit, cur_commit(dm)) || !str_eq(root_if_dot(r->path), root_if_dot(dm->o->path))) {
+		_cleanup_free_ char *why = xasprintf("the daemon's desired state is commit %.12s under '%s'",
+						     cur_commit(dm), root_if_dot(dm->o->path));
+		control_answer_no(r, why);
+		goto out;
+	}
+	struct drift_report rep = { 0 };
+	struct drift_summary sum;
+	if (drift_run(dm, r->parallel, &rep, &sum, &err) < 0) {
+		say("warning: drift check for a command: %s", err.msg);
+		control_answer_no(r, err.msg);
+		goto out;
+	}
+	enum drift_format fmt = str_eq(r->format, "json")	  ? DRIFT_JSON
+				: str_eq(r->format, "markdown") ? DRIFT_MARKDOWN
+								: DRIFT_TEXT;
+	struct buf b = BUF_INIT;
+	drift_render(&rep, fmt, r->color, &b);
+	control_answer_ok(r, sum.total ? 2 : 0, sum.containers, sum.duration_ns, buf_cstr(&b), b.len);
+	buf_release(&b);
+	drift_report_release(&rep);
+out:
+	control_request_free(r);
 }
 
 static void loop(struct daemon *dm)
@@ -1201,11 +1278,13 @@ static void loop(struct daemon *dm)
 	while (!dm->stop) {
 		int64_t now = now_ns();
 		int timeout = (int)((next_deadline(dm) - now) / NS_PER_MS);
-		struct pollfd fds[2] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 } };
+		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
+					 { control_fd(dm->ctl), POLLIN, 0 } };
+		size_t nfds = dm->ctl ? 3 : 2;
 		struct rc_err err = { "" };
 		if (dm->ev) {
 			struct dk_event e;
-			int r = dk_events_poll(dm->ev, timeout, fds, 2, &e, &err);
+			int r = dk_events_poll(dm->ev, timeout, fds, nfds, &e, &err);
 			if (r == 1) {
 				handle_event(dm, &e);
 				dk_event_release(&e);
@@ -1213,9 +1292,9 @@ static void loop(struct daemon *dm)
 				say("engine event stream lost: %s; reconnecting", err.msg);
 				events_close(dm);
 			}
-			poll(fds, 2, 0);
+			poll(fds, nfds, 0);
 		} else {
-			poll(fds, 2, timeout);
+			poll(fds, nfds, timeout);
 		}
 		if (fds[1].revents & POLLIN)
 			read_signals(dm);
@@ -1229,6 +1308,8 @@ static void loop(struct daemon *dm)
 				say("warning: watching the repository: %s", err.msg);
 		}
 		requests(dm);
+		if (nfds > 2 && (fds[2].revents & POLLIN))
+			control(dm);
 		now = now_ns();
 		if (dm->o->remote && now >= dm->next_fetch) {
 			fetch(dm);
@@ -1321,6 +1402,8 @@ int daemon_run(const struct daemon_opts *o)
 		fprintf(stderr, "reconciler: cannot set up signal handling: %s\n", strerror(errno));
 		goto out;
 	}
+	if (control_listen(o->state_dir, &dm.ctl, &err) < 0)
+		say("warning: no control socket (drift commands will check by themselves): %s", err.msg);
 	say("starting: following '%s' of %s%s%s, state in %s", dm.follow, o->repo, o->remote ? " fetched from " : "",
 	    o->remote ? o->remote : "", o->state_dir);
 	if (o->remote) {
@@ -1385,6 +1468,7 @@ int daemon_run(const struct daemon_opts *o)
 	save(&dm);
 	rc = 0;
 out:
+	control_close(dm.ctl);
 	events_close(&dm);
 	watch_close(dm.w);
 	if (dm.sigfd >= 0)
