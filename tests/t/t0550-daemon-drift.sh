@@ -105,6 +105,93 @@ test_expect_success 'status says whether a reconciler run holds the state direct
 	test_grep "\"daemon_pid\": $DPID," s1.json
 '
 
+test_expect_success 'with a daemon running, drift asks it: the report a check of its own makes, journaled' '
+	test_when_finished daemon_kill &&
+	test_when_finished "docker rm -f $PROJECT-intruder2 >/dev/null 2>&1 || :" &&
+	DAEMON_CHECK_INTERVAL=3600 daemon_start run7.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run7.log "boot convergence complete" 60 &&
+	test "$(stat -c %a $STATE/control.sock)" = 600 &&
+	commit=$(git -C $M rev-parse HEAD) &&
+	n=$(drift_count) &&
+	$RC -v --state-dir $STATE drift >d1.out 2>d1.err &&
+	test_grep "the daemon made this drift check" d1.err &&
+	test_grep "^No drift" d1.out &&
+	test "$(drift_count)" = $((n + 1)) &&
+	: an extra made after the only list of the daemon: it knows it from the create event &&
+	docker run -d --name $PROJECT-intruder2 --label io.reconciler.project=$PROJECT -e MODE=sleep \
+		$TEST_IMAGE >/dev/null &&
+	test_expect_code 2 $RC -v --state-dir $STATE drift >d2.out 2>d2.err &&
+	test_grep "the daemon made this drift check" d2.err &&
+	test_grep "$PROJECT-intruder2 .*extra" d2.out &&
+	: --rev makes the command check by itself: the same report &&
+	test_expect_code 2 $RC -v --state-dir $STATE --repo $M drift --rev $commit >d3.out 2>d3.err &&
+	! grep "the daemon made" d3.err &&
+	test_cmp d3.out d2.out &&
+	test_expect_code 2 $RC --state-dir $STATE drift --json >d2.json &&
+	test_expect_code 2 $RC --state-dir $STATE --repo $M drift --rev $commit --json >d3.json &&
+	test_cmp d3.json d2.json &&
+	test_expect_code 2 $RC --state-dir $STATE drift --markdown --out d2.md &&
+	test_expect_code 2 $RC --state-dir $STATE --repo $M drift --rev $commit --markdown >d3.md &&
+	test_cmp d3.md d2.md &&
+	docker rm -f $PROJECT-intruder2 >/dev/null &&
+	$RC --state-dir $STATE drift --stats >d4.out 2>d4.err &&
+	test_grep "^drift check: .* ms in the daemon, 2 containers inspected$" d4.err &&
+	! grep "warning" run7.log
+'
+
+test_expect_success 'a daemon that does not take the request in time (stopped): drift checks by itself' '
+	test_when_finished "kill -CONT \$DPID 2>/dev/null; daemon_kill" &&
+	daemon_start run8.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run8.log "boot convergence complete" 60 &&
+	kill -STOP $DPID &&
+	$RC -v --state-dir $STATE drift >b1.out 2>b1.err &&
+	test_grep "the daemon is busy" b1.err &&
+	test_grep "this drift check is not journaled" b1.err &&
+	test_grep "^No drift" b1.out &&
+	kill -CONT $DPID &&
+	: it drops the request the command gave up on, and answers the next &&
+	$RC -v --state-dir $STATE drift >b2.out 2>b2.err &&
+	test_grep "the daemon made this drift check" b2.err &&
+	! grep "warning" run8.log
+'
+
+test_expect_success 'the daemon takes the events sent before a request into account before it checks' '
+	test_when_finished "kill -CONT \$DPID 2>/dev/null; daemon_kill" &&
+	test_when_finished "docker rm -f $PROJECT-x1 $PROJECT-x2 $PROJECT-x3 >/dev/null 2>&1 || :" &&
+	DAEMON_CHECK_INTERVAL=3600 daemon_start run11.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run11.log "boot convergence complete" 60 &&
+	: stopped, it reads neither the three create events nor the request until it wakes &&
+	kill -STOP $DPID &&
+	docker run -d --name $PROJECT-x1 --label io.reconciler.project=$PROJECT -e MODE=sleep $TEST_IMAGE >/dev/null &&
+	docker run -d --name $PROJECT-x2 --label io.reconciler.project=$PROJECT -e MODE=sleep $TEST_IMAGE >/dev/null &&
+	docker run -d --name $PROJECT-x3 --label io.reconciler.project=$PROJECT -e MODE=sleep $TEST_IMAGE >/dev/null &&
+	{ (sleep 0.3; kill -CONT $DPID) & } &&
+	test_expect_code 2 $RC -v --state-dir $STATE drift >e.out 2>e.err &&
+	test_grep "the daemon made this drift check" e.err &&
+	test_grep "^Drift: 3 extra" e.out
+'
+
+test_expect_success 'a daemon killed with -9 leaves its socket: drift checks by itself; a clean stop removes it' '
+	test_when_finished daemon_kill &&
+	daemon_start run9.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run9.log "boot convergence complete" 60 &&
+	kill -KILL $DPID && { wait $DPID || :; } && DPID= &&
+	test -S $STATE/control.sock &&
+	n=$(drift_count) &&
+	$RC -v --state-dir $STATE drift >k1.out 2>k1.err &&
+	: the lock is free: the command checks by itself and does not ask &&
+	! grep "daemon" k1.err &&
+	test_grep "^No drift" k1.out &&
+	test "$(drift_count)" = $((n + 1)) &&
+	daemon_start run10.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run10.log "boot convergence complete" 60 &&
+	$RC -v --state-dir $STATE drift >k2.out 2>k2.err &&
+	test_grep "the daemon made this drift check" k2.err &&
+	daemon_stop &&
+	test "$DEXIT" = 0 &&
+	! test -e $STATE/control.sock
+'
+
 test_expect_success '--drift-interval 0 turns the check off' '
 	test_when_finished daemon_kill &&
 	n=$(drift_count) &&
