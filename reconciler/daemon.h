@@ -42,7 +42,9 @@
  *    stable period has its counter reset; a unit that recovers resets the
  *    counters of the units that depend on it.  Counters and disabled marks
  *    live in the state directory (units.json) and survive restarts.
- *  - Requests (requests.h) are picked up on every turn of the loop.
+ *  - Requests (requests.h) are picked up on every turn of the loop; so are
+ *    `drift` commands on the control socket (control.h), answered with a
+ *    drift check against the desired state in force.
  */
 #ifndef RC_DAEMON_H
 #define RC_DAEMON_H

@@ -12,9 +12,12 @@
 # need 1000 running shims or veths), applies it with the release build
 # (`make`), checks that drift reports none, measures both in alternating
 # rounds (tests/bench/alternate.py: 3 warm-ups, BENCH_RUNS rounds, default
-# 30, median; also the daemon's check in process, tests/helpers/drift-inproc.c:
-# over the container ids it knows, and listing instead), then removes
-# everything it created (label io.reconciler.project=$project).
+# 30, median): the command with no daemon (it lists: reported, not held to
+# the target), the daemon's check in process (tests/helpers/drift-inproc.c:
+# over the container ids it knows, and listing instead), then the command
+# with `reconciler run` holding the state directory (it asks the daemon over
+# control.sock); then removes everything it created (label
+# io.reconciler.project=$project).  Exit 1 when a held target is missed.
 # Prints a Markdown block for docs/performance.md ("Drift check").
 # Needs a running engine and the test image (tests/lib/images.sh).
 set -u
@@ -54,6 +57,7 @@ gen() { # dir n
 
 rows=
 inrows=
+drows=
 fail=0
 for n in "$@"; do
 	repo=$work/repo$n
@@ -76,9 +80,7 @@ for n in "$@"; do
 	EOT
 	[ -n "$r_ms" ] || { echo "drift.sh: measuring failed" >&2; exit 2; }
 	ratio=$(awk -v a="$d_ms" -v b="$r_ms" 'BEGIN { printf "%.2f", a / b }')
-	verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.2) ? "met" : "MISSED" }')
-	[ "$verdict" = met ] || fail=1
-	rows="$rows| $n | $d_ms ms | $r_ms ms | $ratio | ≤ 1.2: $verdict |
+	rows="$rows| $n | $d_ms ms | $r_ms ms | $ratio |
 "
 	# the daemon's periodic check: no process start, manifests in memory (tests/helpers/drift-inproc.c)
 	inproc=$("$top/build/helpers/drift-inproc" "$repo" "$state" "$runs" "$par")
@@ -96,6 +98,33 @@ for n in "$@"; do
 		echo "drift.sh: drift-inproc failed: $inproc" >&2
 		fail=1
 	fi
+	# with `reconciler run` holding the state directory, the command asks it (control.sock): the
+	# daemon knows the project's containers from the engine's events and lists none
+	"$rc" -q --state-dir "$state" --repo "$repo" run --check-interval 3600 --drift-interval 0 \
+		>"$work/daemon$n.log" 2>&1 </dev/null &
+	dpid=$!
+	i=0
+	while ! grep -q "boot convergence complete" "$work/daemon$n.log" && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if "$rc" -v --state-dir "$state" drift 2>&1 >/dev/null | grep -q "the daemon made this drift check"; then
+		read -r g_ms g_min g_max h_ms h_min h_max <<-EOT
+		$(python3 "$top/tests/bench/alternate.py" "$runs" 3 \
+			"$rc -q --state-dir $state drift --parallel $par" "$helper $par <$work/ids" | tr '\n' ' ')
+		EOT
+		gratio=$(awk -v a="$g_ms" -v b="$h_ms" 'BEGIN { printf "%.2f", a / b }')
+		gverdict=$(awk -v r="$gratio" 'BEGIN { print (r <= 1.2) ? "met" : "MISSED" }')
+		[ "$gverdict" = met ] || fail=1
+		drows="$drows| $n | $g_ms ms | $h_ms ms | $gratio | ≤ 1.2: $gverdict |
+"
+	else
+		echo "drift.sh: the daemon did not answer drift; its log:" >&2
+		cat "$work/daemon$n.log" >&2
+		fail=1
+	fi
+	kill -TERM $dpid 2>/dev/null
+	wait $dpid
 	ids=$(cat "$work/ids")
 	docker rm -f $ids >/dev/null 2>&1
 done
@@ -108,8 +137,18 @@ cat <<EOT
 - Binary: release build (\`make\`); parallelism $par for both
 - Method: wall time by $method
 
+\`reconciler drift\` with \`reconciler run\` holding the state directory (the command asks the daemon
+over control.sock; the daemon inspects the container ids it knows from its list and the engine's
+events):
+
 | units | \`reconciler drift\` | raw inspects | ratio | target |
 | --- | --- | --- | --- | --- |
+$drows
+\`reconciler drift\` with no daemon (the command lists the project's containers to find extra ones;
+reported, not held to the target: see docs/performance.md):
+
+| units | \`reconciler drift\` | raw inspects | ratio |
+| --- | --- | --- | --- |
 $rows
 In process (the daemon's periodic check: \`drift_check()\` over the container ids it knows from its
 list and events, against \`dk_inspect_many()\`; last column: the same check listing the project's
