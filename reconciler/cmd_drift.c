@@ -70,22 +70,48 @@ out:
 	return rc;
 }
 
-/* How long the daemon may take to pick a request up (it is busy in a rollout when it does not), and to answer. */
+/*
+ * How long the daemon may take to pick a request up (it is busy in a rollout when it does not), to
+ * answer a check, and to answer a fix (a converge waits on health: minutes).
+ */
 #define DAEMON_ACCEPT_MS 1000
 #define DAEMON_ANSWER_MS 120000
+#define DAEMON_FIX_MS 3600000
+
+/* --fix by the daemon, after its check found drift: 0, 2 (drift left) or 1. */
+static int fix_by_daemon(const struct cli_opts *o, const char *commit, const char *path)
+{
+	struct control_drift_answer a;
+	struct rc_err err = { "" };
+	if (control_drift(o->state_dir, true, "text", false, o->parallel, commit, path, DAEMON_ACCEPT_MS,
+			  DAEMON_FIX_MS, &a, &err) <= 0) {
+		fprintf(stderr, "reconciler: drift --fix by the daemon: %s\n", err.msg);
+		return 1;
+	}
+	int rc = a.exit_code;
+	if (rc)
+		fprintf(stderr, "reconciler: drift remains after --fix (the daemon took %zu step%s):\n%s", a.count,
+			a.count == 1 ? "" : "s", a.body);
+	else if (!o->quiet)
+		fprintf(stderr, "reconciler: drift fixed by the daemon (%zu step%s): no drift left\n", a.count,
+			a.count == 1 ? "" : "s");
+	free(a.body);
+	return rc;
+}
 
 /*
- * A daemon holds the state directory: ask it for the check (control.h).  It
- * knows the project's containers from the engine's events, so its check
- * makes no container list (docs/performance.md).  1: answered, *ret_rc is
- * the exit code; 0: check here (why is said with -v).
+ * A daemon holds the state directory: ask it for the check (control.h), and
+ * with --fix for the converge.  It knows the project's containers from the
+ * engine's events, so its check makes no container list
+ * (docs/performance.md).  1: answered, *ret_rc is the exit code; 0: not
+ * answered (why is said with -v): check here.
  */
 static int by_daemon(const struct cli_opts *o, const char *commit, const char *path, int *ret_rc)
 {
 	struct control_drift_answer a;
 	struct rc_err err = { "" };
 	const char *fmt = o->json ? "json" : o->markdown ? "markdown" : "text";
-	if (control_drift(o->state_dir, fmt, use_color(o), o->parallel, commit, path, DAEMON_ACCEPT_MS,
+	if (control_drift(o->state_dir, false, fmt, use_color(o), o->parallel, commit, path, DAEMON_ACCEPT_MS,
 			  DAEMON_ANSWER_MS, &a, &err) <= 0) {
 		log_info("%s: checking without it", err.msg);
 		return 0;
@@ -101,8 +127,10 @@ static int by_daemon(const struct cli_opts *o, const char *commit, const char *p
 	}
 	if (o->stats)
 		fprintf(stderr, "drift check: %.1f ms in the daemon, %zu containers inspected\n", a.duration_ns / 1e6,
-			a.containers);
+			a.count);
 	free(a.body);
+	if (o->fix && rc == 2)
+		rc = fix_by_daemon(o, commit, path);
 	*ret_rc = rc;
 	return 1;
 }
@@ -117,9 +145,8 @@ int cmd_drift(const struct cli_opts *o)
 	struct rc_state *st = NULL;
 	_cleanup_free_ char *held = NULL;
 	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) < 0) {
-		if (o->fix)
-			return fail("state directory", &err);
-		/* another process (the daemon, an apply) holds it: the daemon checks, or we do without a journal line */
+		/* another process (the daemon, an apply) holds it: the daemon checks (and fixes), or we check
+		 * without a journal line (and cannot fix) */
 		held = xstrdup(err.msg);
 		if (state_open(o->state_dir, 0, &st, &err) < 0)
 			return fail("state directory", &err);
@@ -143,12 +170,17 @@ int cmd_drift(const struct cli_opts *o)
 		if ((!o->path || !*o->path) && state_get_path(st))
 			lo.path = state_get_path(st);  /* where that commit was applied from */
 	}
-	if (last && !o->fix && !state_locked(st)) {
+	if (last && !state_locked(st)) {
 		int drc = 0;
 		if (by_daemon(o, last, lo.path, &drc)) {
 			state_free(st);
 			return drc;
 		}
+	}
+	if (held && o->fix) {
+		fprintf(stderr, "reconciler: state directory: %s\n", held);
+		state_free(st);
+		return 1;
 	}
 	if (held)
 		log_info("%s: this drift check is not journaled", held);

@@ -161,7 +161,7 @@ int control_accept(struct control_server *s, struct control_request **ret, struc
 	size_t n = split_tabs(line, f, 7);
 	char *end = NULL;
 	long par = n == 6 ? strtol(f[3], &end, 10) : 0;
-	if (n != 6 || strcmp(f[0], "drift") || !format_known(f[1]) || (strcmp(f[2], "0") && strcmp(f[2], "1")) ||
+	if (n != 6 || (strcmp(f[0], "drift") && strcmp(f[0], "fix")) || !format_known(f[1]) || (strcmp(f[2], "0") && strcmp(f[2], "1")) ||
 	    end == f[3] || *end || par < 1 || par > 256 || !*f[4]) {
 		static const char msg[] = "no\tunknown or malformed request\n";
 		(void)send_all(fd, msg, sizeof(msg) - 1);
@@ -185,11 +185,11 @@ int control_say_accepted(struct control_request *r)
 	return send_all(r->fd, "accepted\n", 9);
 }
 
-void control_answer_ok(struct control_request *r, int exit_code, size_t containers, int64_t duration_ns,
+void control_answer_ok(struct control_request *r, int exit_code, size_t count, int64_t duration_ns,
 		       const char *body, size_t len)
 {
 	char head[96];
-	int n = snprintf(head, sizeof(head), "ok\t%d\t%zu\t%" PRId64 "\n", exit_code, containers, duration_ns);
+	int n = snprintf(head, sizeof(head), "ok\t%d\t%zu\t%" PRId64 "\n", exit_code, count, duration_ns);
 	if (send_all(r->fd, head, (size_t)n) == 0)
 		(void)send_all(r->fd, body, len);
 }
@@ -236,8 +236,9 @@ static int read_until(int fd, struct buf *b, bool want_line, int64_t deadline)
 	}
 }
 
-int control_drift(const char *state_dir, const char *format, bool color, int parallel, const char *commit,
-		  const char *path, int accept_ms, int answer_ms, struct control_drift_answer *ret, struct rc_err *err)
+int control_drift(const char *state_dir, bool fix, const char *format, bool color, int parallel,
+		  const char *commit, const char *path, int accept_ms, int answer_ms,
+		  struct control_drift_answer *ret, struct rc_err *err)
 {
 	*ret = (struct control_drift_answer){ 0 };
 	if (!path)
@@ -260,7 +261,7 @@ int control_drift(const char *state_dir, const char *format, bool color, int par
 		rc_errf(err, "no daemon answers on '%s': %s", sa.sun_path, strerror(errno));
 		goto out;
 	}
-	buf_addf(&b, "drift\t%s\t%d\t%d\t%s\t%s\n", format, color ? 1 : 0,
+	buf_addf(&b, "%s\t%s\t%d\t%d\t%s\t%s\n", fix ? "fix" : "drift", format, color ? 1 : 0,
 		 parallel < 1 ? 8 : parallel > 256 ? 256 : parallel, commit, path);
 	if (send_all(fd, buf_cstr(&b), b.len) < 0) {
 		rc_errf(err, "writing to '%s': %s", sa.sun_path, strerror(errno));
@@ -301,17 +302,17 @@ int control_drift(const char *state_dir, const char *format, bool color, int par
 		goto out;
 	}
 	int code = -1;
-	size_t containers = 0;
+	size_t count = 0;
 	int64_t dur = 0;
 	int used = 0;
-	if (sscanf(head, "ok\t%d\t%zu\t%" SCNd64 "%n", &code, &containers, &dur, &used) != 3 || head + used != nl ||
+	if (sscanf(head, "ok\t%d\t%zu\t%" SCNd64 "%n", &code, &count, &dur, &used) != 3 || head + used != nl ||
 	    (code != 0 && code != 2)) {
 		rc_errf(err, "the daemon's answer is not understood");
 		goto out;
 	}
 	size_t off = (size_t)(nl + 1 - buf_cstr(&b));
 	ret->exit_code = code;
-	ret->containers = containers;
+	ret->count = count;
 	ret->duration_ns = dur;
 	ret->len = b.len - off;
 	ret->body = xmalloc(ret->len + 1);

@@ -1,10 +1,11 @@
 /*
  * control.h — the daemon's control socket, <state-dir>/control.sock: how a
  * command hands the running daemon a piece of work it does more cheaply
- * than a fresh process.  Today one: `reconciler drift` asks for a drift
- * check, which the daemon makes without listing the project's containers
- * (it knows their ids from the engine's events: docs/performance.md,
- * "Drift check").
+ * than a fresh process, or that only the holder of the state directory's
+ * lock may do.  `reconciler drift` asks for a drift check, which the daemon
+ * makes without listing the project's containers (it knows their ids from
+ * the engine's events: docs/performance.md, "Drift check"); `drift --fix`
+ * then asks it to converge the drifted units.
  *
  * Owns: the socket file and its wire format.  The daemon creates the socket
  * after it has taken the state directory's lock (mode 0600 inside the 0700
@@ -12,10 +13,16 @@
  * daemon left, and removes it when it exits.  One request per connection,
  * lines of tab-separated fields:
  *
- *   command: drift TAB <text|markdown|json> TAB <color 0|1> TAB <parallel> TAB <commit> TAB <path> LF
+ *   command: <drift|fix> TAB <text|markdown|json> TAB <color 0|1> TAB <parallel> TAB <commit> TAB <path> LF
  *   daemon:  accepted LF                      as soon as it reads the request;
- *            ok TAB <exit> TAB <containers> TAB <duration-ns> LF <report up to EOF>
+ *            ok TAB <exit> TAB <count> TAB <duration-ns> LF <text up to EOF>
  *            or: no TAB <why> LF               (another commit in force, check failed, ...)
+ *
+ * drift: exit 0 or 2, count = containers inspected, text = the report.
+ * fix: the daemon checks, converges with the drifted fields visible to the
+ * planner (as `drift --fix` does), checks again; exit 0 (no drift left) or
+ * 2, count = steps taken, text = the report left (text format) or nothing;
+ * "no" when the converge failed (why names the failed steps).
  *
  * The daemon reads requests between its other work; one in a rollout that
  * waits on health does not read for minutes, so the command waits for
@@ -46,7 +53,7 @@ void control_close(struct control_server *s);
 
 struct control_request {
 	int fd;
-	char *verb;     /* "drift" */
+	char *verb;     /* "drift", "fix" */
 	char *format;   /* "text", "markdown", "json" */
 	bool color;
 	int parallel;   /* inspects in flight, 1..256 (--parallel) */
@@ -63,7 +70,7 @@ struct control_request {
 int control_accept(struct control_server *s, struct control_request **ret, struct rc_err *err);
 /* Say "accepted".  -1 when the command has gone (it gave up waiting): drop the request. */
 int control_say_accepted(struct control_request *r);
-void control_answer_ok(struct control_request *r, int exit_code, size_t containers, int64_t duration_ns,
+void control_answer_ok(struct control_request *r, int exit_code, size_t count, int64_t duration_ns,
 		       const char *body, size_t len);
 void control_answer_no(struct control_request *r, const char *why);
 void control_request_free(struct control_request *r);
@@ -71,21 +78,23 @@ void control_request_free(struct control_request *r);
 /* ---- the command's side ---- */
 
 struct control_drift_answer {
-	int exit_code;          /* 0 no drift, 2 drift */
-	size_t containers;      /* inspected */
+	int exit_code;          /* 0 no drift (left), 2 drift (left) */
+	size_t count;           /* drift: containers inspected; fix: steps taken */
 	int64_t duration_ns;    /* of the check, in the daemon */
 	char *body;             /* the rendered report (caller frees) */
 	size_t len;
 };
 
 /*
- * Ask the daemon of state_dir for a drift check against commit (under path,
- * NULL or "" the root), rendered as format, parallel inspects in flight.  Waits accept_ms for the daemon
- * to take the request, then answer_ms for the report.  1: *ret filled; 0:
- * not answered (no daemon socket, daemon busy or declining: err says why —
- * check without it).
+ * Ask the daemon of state_dir for a drift check (fix: and a converge of
+ * what drifted) against commit (under path, NULL or "" the root), rendered
+ * as format, parallel inspects in flight.  Waits accept_ms for the daemon
+ * to take the request, then answer_ms for the answer.  1: *ret filled
+ * (free ret->body); 0: not answered (no daemon socket, daemon busy,
+ * declining or failing: err says why).
  */
-int control_drift(const char *state_dir, const char *format, bool color, int parallel, const char *commit,
-		  const char *path, int accept_ms, int answer_ms, struct control_drift_answer *ret, struct rc_err *err);
+int control_drift(const char *state_dir, bool fix, const char *format, bool color, int parallel,
+		  const char *commit, const char *path, int accept_ms, int answer_ms,
+		  struct control_drift_answer *ret, struct rc_err *err);
 
 #endif

@@ -203,30 +203,39 @@ static bool stop_pending(void *ctx)
  * leaving disabled units out) and apply.  msg receives the reason of a
  * failure: the engine's error, the conflicts, or the failed steps.
  */
+/* How the planner sees the engine before it plans: drift --fix makes the drifted fields visible. */
+struct conv_adjust {
+	void (*fn)(struct plan_observed *o, void *ctx);
+	void *ctx;
+};
+
 static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired *d,
 					   bool (*keep)(const struct plan_action *, void *), void *ctx,
-					   bool self_heal, bool verify, struct buf *msg, size_t *ret_steps,
-					   struct apply_result *ret_result);
+					   bool self_heal, bool verify, const struct conv_adjust *adjust,
+					   struct buf *msg, size_t *ret_steps, struct apply_result *ret_result);
 
 static enum conv_result converge_desired(struct daemon *dm, struct rc_desired *d,
 					 bool (*keep)(const struct plan_action *, void *), void *ctx,
 					 bool self_heal, bool verify, struct buf *msg, size_t *ret_steps)
 {
-	return converge_desired_r(dm, d, keep, ctx, self_heal, verify, msg, ret_steps, NULL);
+	return converge_desired_r(dm, d, keep, ctx, self_heal, verify, NULL, msg, ret_steps, NULL);
 }
 
-/* converge_desired(), and with ret_result (not NULL) the steps it took, per unit (release it). */
+/* converge_desired(), observed through adjust (may be NULL), and with ret_result (not NULL) the
+ * steps it took, per unit (release it). */
 static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired *d,
 					   bool (*keep)(const struct plan_action *, void *), void *ctx,
-					   bool self_heal, bool verify, struct buf *msg, size_t *ret_steps,
-					   struct apply_result *ret_result)
+					   bool self_heal, bool verify, const struct conv_adjust *adjust,
+					   struct buf *msg, size_t *ret_steps, struct apply_result *ret_result)
 {
 	if (ret_result)
 		memset(ret_result, 0, sizeof(*ret_result));
 	struct converge cv;
 	struct rc_err err = { "" };
 	enum conv_result res = CONV_OK;
-	if (converge_plan(&cv, d, dm->c, dm->st, &err) < 0) {
+	int pr = adjust ? converge_plan_adjusted(&cv, d, dm->c, dm->st, adjust->fn, adjust->ctx, &err)
+			: converge_plan(&cv, d, dm->c, dm->st, &err);
+	if (pr < 0) {
 		buf_adds(msg, err.msg);
 		converge_release(&cv);
 		return CONV_TRANSIENT;
@@ -989,7 +998,7 @@ static void act_all(struct daemon *dm)
 	struct buf msg = BUF_INIT;
 	struct apply_result ar;
 	size_t nsteps = 0;
-	enum conv_result r = converge_desired_r(dm, dm->cur, keep_units, &set, true, false, &msg, &nsteps, &ar);
+	enum conv_result r = converge_desired_r(dm, dm->cur, keep_units, &set, true, false, NULL, &msg, &nsteps, &ar);
 	for (size_t i = 0; i < n; i++) {
 		if (!in[i])
 			continue;
@@ -1225,7 +1234,59 @@ static const char *root_if_dot(const char *path)
 	return !path || !strcmp(path, ".") ? "" : path;
 }
 
-/* A command on the control socket (control.h): a drift check against the desired state in force. */
+static void overlay_drift(struct plan_observed *o, void *ctx)
+{
+	drift_overlay_observed(ctx, o);
+}
+
+/*
+ * `drift --fix` (control.h, "fix"): check, converge the desired state in
+ * force with the drifted fields visible to the planner (units the daemon
+ * disabled are left alone, as in every converge of its), check again.
+ */
+static void control_fix(struct daemon *dm, struct control_request *r)
+{
+	struct rc_err err = { "" };
+	struct drift_report rep = { 0 };
+	struct drift_summary sum;
+	if (drift_run(dm, r->parallel, &rep, &sum, &err) < 0) {
+		say("warning: drift check for drift --fix: %s", err.msg);
+		control_answer_no(r, err.msg);
+		return;
+	}
+	struct buf msg = BUF_INIT;
+	size_t nsteps = 0;
+	enum conv_result cr = CONV_OK;
+	if (sum.total) {
+		struct conv_adjust adj = { overlay_drift, &rep };
+		cr = converge_desired_r(dm, dm->cur, NULL, NULL, false, false, &adj, &msg, &nsteps, NULL);
+		save(dm);
+		if (cr == CONV_OK)
+			say("drift --fix: converged %.12s (%zu step%s)", cur_commit(dm), nsteps, nsteps == 1 ? "" : "s");
+		else
+			say("drift --fix: converging %.12s: %s", cur_commit(dm), buf_cstr(&msg));
+	}
+	drift_report_release(&rep);
+	if (cr != CONV_OK) {
+		control_answer_no(r, buf_cstr(&msg));
+		buf_release(&msg);
+		return;
+	}
+	buf_release(&msg);
+	struct drift_report after = { 0 };
+	if (drift_run(dm, r->parallel, &after, &sum, &err) < 0) {
+		control_answer_no(r, err.msg);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	if (sum.total)
+		drift_render(&after, DRIFT_TEXT, false, &b);
+	control_answer_ok(r, sum.total ? 2 : 0, nsteps, sum.duration_ns, buf_cstr(&b), b.len);
+	buf_release(&b);
+	drift_report_release(&after);
+}
+
+/* A command on the control socket (control.h): a drift check against the desired state in force, or a fix. */
 static void control(struct daemon *dm)
 {
 	struct control_request *r = NULL;
@@ -1246,6 +1307,10 @@ static void control(struct daemon *dm)
 		_cleanup_free_ char *why = xasprintf("the daemon's desired state is commit %.12s under '%s'",
 						     cur_commit(dm), root_if_dot(dm->o->path));
 		control_answer_no(r, why);
+		goto out;
+	}
+	if (str_eq(r->verb, "fix")) {
+		control_fix(dm, r);
 		goto out;
 	}
 	struct drift_report rep = { 0 };

@@ -139,6 +139,29 @@ test_expect_success 'with a daemon running, drift asks it: the report a check of
 	! grep "warning" run7.log
 '
 
+test_expect_success 'drift --fix with a daemon running: the daemon converges what drifted' '
+	test_when_finished daemon_kill &&
+	DAEMON_CHECK_INTERVAL=3600 daemon_start run12.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run12.log "boot convergence complete" 60 &&
+	docker update --memory 96m --memory-swap 192m $PROJECT-a >/dev/null &&
+	: the report first, then the fix, as without a daemon &&
+	$RC -v --state-dir $STATE drift --fix >f1.out 2>f1.err &&
+	test_grep "memory: 64 MiB → 96 MiB" f1.out &&
+	test_grep "the daemon made this drift check" f1.err &&
+	test_grep "^reconciler: drift fixed by the daemon (1 step): no drift left$" f1.err &&
+	test "$(container_field $PROJECT-a {{.HostConfig.Memory}})" = 67108864 &&
+	daemon_wait_log run12.log "drift --fix: converged" 5 &&
+	$RC --state-dir $STATE drift >f2.out &&
+	: nothing to fix: nothing asked &&
+	$RC --state-dir $STATE drift --fix >f3.out 2>f3.err &&
+	! grep "fixed" f3.err &&
+	: with --rev the command would fix by itself, which the lock forbids &&
+	commit=$(git -C $M rev-parse HEAD) &&
+	test_expect_code 1 $RC --state-dir $STATE --repo $M drift --rev $commit --fix 2>f4.err &&
+	test_grep "is locked by another reconciler (pid $DPID)" f4.err &&
+	! grep "warning" run12.log
+'
+
 test_expect_success 'a daemon that does not take the request in time (stopped): drift checks by itself' '
 	test_when_finished "kill -CONT \$DPID 2>/dev/null; daemon_kill" &&
 	daemon_start run8.log --repo $M --drift-interval 0 &&

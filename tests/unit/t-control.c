@@ -109,7 +109,7 @@ int main(void)
 	struct control_drift_answer a;
 
 	/* no daemon: no socket file */
-	is_int(control_drift(dir, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "no socket: not answered");
+	is_int(control_drift(dir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "no socket: not answered");
 	ok(strstr(err.msg, "no daemon answers") != NULL, "and says so (%s)", err.msg);
 
 	/* the socket file of a daemon killed with -9: nobody listens on it */
@@ -119,7 +119,7 @@ int main(void)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	ok(bind(dead, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(dead, 1) == 0, "a daemon's socket");
 	close(dead);
-	is_int(control_drift(dir, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "its daemon dead: not answered");
+	is_int(control_drift(dir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "its daemon dead: not answered");
 	ok(strstr(err.msg, "no daemon answers") != NULL, "and says so (%s)", err.msg);
 	/* the next daemon replaces it */
 	struct control_server *s = NULL;
@@ -131,7 +131,7 @@ int main(void)
 	struct server sv = { .s = s, .mode = ANSWER_OK };
 	pthread_t th;
 	pthread_create(&th, NULL, serve, &sv);
-	int r = control_drift(dir, "markdown", true, 3, "0123456789abcdef", "sub/dir", 2000, 5000, &a, &err);
+	int r = control_drift(dir, false, "markdown", true, 3, "0123456789abcdef", "sub/dir", 2000, 5000, &a, &err);
 	pthread_join(th, NULL);
 	is_int(r, 1, "answered (%s)", err.msg);
 	is_int(sv.accepted, 1, "the daemon's end read a request");
@@ -143,17 +143,27 @@ int main(void)
 	is_str(sv.seen.path, "sub/dir", "path");
 	is_int(sv.said, 0, "accepted was said");
 	is_int(a.exit_code, 2, "exit code");
-	is_int((long long)a.containers, 17, "containers");
+	is_int((long long)a.count, 17, "count");
 	is_int(a.duration_ns, 1234567, "duration");
 	is_int((long long)a.len, 16, "report length");
 	is_str(a.body, "report\nline two\n", "report");
 	free(a.body);
 	seen_release(&sv);
 
+	/* a fix */
+	sv = (struct server){ .s = s, .mode = ANSWER_OK };
+	pthread_create(&th, NULL, serve, &sv);
+	r = control_drift(dir, true, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
+	pthread_join(th, NULL);
+	is_int(r, 1, "a fix: answered (%s)", err.msg);
+	is_str(sv.seen.verb, "fix", "a fix: verb");
+	free(a.body);
+	seen_release(&sv);
+
 	/* --parallel is clamped to what the daemon takes; the root is "" */
 	sv = (struct server){ .s = s, .mode = ANSWER_OK };
 	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, "json", false, 999, "c0ffee", NULL, 2000, 5000, &a, &err);
+	r = control_drift(dir, false, "json", false, 999, "c0ffee", NULL, 2000, 5000, &a, &err);
 	pthread_join(th, NULL);
 	is_int(r, 1, "answered");
 	is_int(sv.seen.parallel, 256, "parallel over 256 is sent as 256");
@@ -165,7 +175,7 @@ int main(void)
 	/* declined */
 	sv = (struct server){ .s = s, .mode = ANSWER_NO };
 	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
+	r = control_drift(dir, false, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
 	pthread_join(th, NULL);
 	is_int(r, 0, "declined: not answered");
 	is_str(err.msg, "the daemon declined: another commit in force", "the reason, tabs and newlines flattened");
@@ -174,7 +184,7 @@ int main(void)
 	/* refused at once (a daemon of another version, say) */
 	sv = (struct server){ .s = s, .mode = REFUSE };
 	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
+	r = control_drift(dir, false, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
 	pthread_join(th, NULL);
 	is_int(r, 0, "refused: not answered");
 	is_str(err.msg, "the daemon declined: unknown request", "the reason");
@@ -183,14 +193,14 @@ int main(void)
 	/* accepted, then the connection closes without a report */
 	sv = (struct server){ .s = s, .mode = ANSWER_NOTHING };
 	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
+	r = control_drift(dir, false, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
 	pthread_join(th, NULL);
 	is_int(r, 0, "no report: not answered");
 	ok(strstr(err.msg, "cut short") != NULL, "and says so (%s)", err.msg);
 	seen_release(&sv);
 
 	/* a busy daemon: nobody accepts (the connection waits in the backlog) */
-	r = control_drift(dir, "text", false, 8, "abc", "", 300, 5000, &a, &err);
+	r = control_drift(dir, false, "text", false, 8, "abc", "", 300, 5000, &a, &err);
 	is_int(r, 0, "busy: not answered");
 	ok(strstr(err.msg, "busy") != NULL, "and says so (%s)", err.msg);
 	/* ... and when the daemon gets to it, the command is gone: saying accepted fails */
@@ -202,7 +212,7 @@ int main(void)
 
 	/* malformed requests are refused by the daemon's end, which then has nothing to answer */
 	static const char *bad[] = {
-		"plan\ttext\t0\t8\tabc\t\n", "drift\tyaml\t0\t8\tabc\t\n", "drift\ttext\t2\t8\tabc\t\n",
+		"plan\ttext\t0\t8\tabc\t\n", "fixes\ttext\t0\t8\tabc\t\n", "drift\tyaml\t0\t8\tabc\t\n", "drift\ttext\t2\t8\tabc\t\n",
 		"drift\ttext\t0\t0\tabc\t\n", "drift\ttext\t0\t257\tabc\t\n", "drift\ttext\t0\t8x\tabc\t\n",
 		"drift\ttext\t0\t8\t\t\n", "drift\ttext\t0\t8\tabc\n", "drift\ttext\t0\t8\tabc\t\textra\n",
 		"drift\ttext\t0\t8\tabc\t",  /* no newline: the daemon's end waits a second for it */
@@ -218,8 +228,8 @@ int main(void)
 	}
 
 	/* a commit or path with a tab or newline is not sent */
-	is_int(control_drift(dir, "text", false, 8, "ab\tc", "", 300, 1000, &a, &err), 0, "a tab in the commit");
-	is_int(control_drift(dir, "text", false, 8, "abc", "a\nb", 300, 1000, &a, &err), 0, "a newline in the path");
+	is_int(control_drift(dir, false, "text", false, 8, "ab\tc", "", 300, 1000, &a, &err), 0, "a tab in the commit");
+	is_int(control_drift(dir, false, "text", false, 8, "abc", "a\nb", 300, 1000, &a, &err), 0, "a newline in the path");
 
 	control_close(s);
 	ok(stat(path, &sb) < 0 && errno == ENOENT, "closing removes the socket file");
