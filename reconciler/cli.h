@@ -104,6 +104,9 @@ int cmd_diff(const struct cli_opts *o);
  * (spec/drift-json.md) on stdout (or --out FILE).  Journals a summary line
  * when it can take the state lock.  --fix then converges like apply (takes
  * the lock, plans with the drift made visible, applies, checks again).
+ * When a daemon holds the lock, against the last applied commit, the
+ * daemon checks and fixes instead (control.h); without its answer the
+ * command checks by itself, unjournaled, and cannot fix.
  * Returns 0 no drift (after --fix: none left), 2 drift, 1 error.
  */
 int cmd_drift(const struct cli_opts *o);
