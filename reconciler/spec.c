@@ -270,6 +270,10 @@ static void push_change(struct spec_changes *c, size_t *cap, const char *key, co
 
 void spec_diff(const char *before, const char *after, struct spec_changes *ret)
 {
+	if (strcmp(before, after) == 0) {  /* the common case (no drift, no change): nothing to split */
+		*ret = (struct spec_changes){ NULL, 0 };
+		return;
+	}
 	size_t na, nb, cap = 0;
 	struct kvline *a = split_text(before, &na);
 	struct kvline *b = split_text(after, &nb);
