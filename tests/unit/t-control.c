@@ -112,6 +112,19 @@ int main(void)
 	is_int(control_drift(dir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "no socket: not answered");
 	ok(strstr(err.msg, "no daemon answers") != NULL, "and says so (%s)", err.msg);
 
+	/* a state directory whose path leaves no room for the socket's name */
+	{
+		char longdir[200];
+		memset(longdir, 'd', sizeof(longdir) - 1);
+		longdir[0] = '/';
+		longdir[sizeof(longdir) - 1] = '\0';
+		struct control_server *none = NULL;
+		is_int(control_listen(longdir, &none, &err), -1, "too long a path: no socket");
+		ok(strstr(err.msg, "a socket path is at most") != NULL, "and says so (%s)", err.msg);
+		is_int(control_drift(longdir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0,
+		       "nor a request to it");
+	}
+
 	/* the socket file of a daemon killed with -9: nobody listens on it */
 	char *path = xasprintf("%s/%s", dir, CONTROL_SOCKET);
 	int dead = socket(AF_UNIX, SOCK_STREAM, 0);
