@@ -1,7 +1,8 @@
 #!/bin/sh
 test_description='soak: the daemon (sanitizer build) keeps 6 customers and a shared database
 converged for SOAK_SECONDS while, in turn, containers are killed and removed by hand, plan and env
-commits roll out, docker update changes limits and extra containers come and go; then it converges
+commits roll out, docker update changes limits, extra containers come and go and `drift` runs (answered by
+the daemon, or by itself when the daemon is busy); then it converges
 on its own, exits cleanly on SIGTERM with no sanitizer report, and drift --fix leaves no drift.
 Not part of make test: make soak (SOAK_SECONDS, default 300; RC=build/reconciler for the release
 build, whose RSS is then meaningful: the sanitizer build keeps freed memory in quarantine).'
@@ -77,10 +78,10 @@ test_expect_success 'setup: the daemon converges the initial commit' '
 
 test_expect_success "$SOAK_SECONDS s of hand-made trouble while the daemon runs" '
 	rss0=$(rss_kb) &&
-	end=$(($(date +%s) + SOAK_SECONDS)) && i=0 && commits=0 && extras=0 &&
+	end=$(($(date +%s) + SOAK_SECONDS)) && i=0 && commits=0 && extras=0 && asked=0 && self=0 &&
 	while [ $(date +%s) -lt $end ]; do
 		c=$((i % N + 1)) &&
-		case $((i % 6)) in
+		case $((i % 7)) in
 		0) docker kill $PROJECT-c$c-app >/dev/null 2>&1 || : ;;
 		1) docker rm -f $PROJECT-c$c-worker >/dev/null 2>&1 || : ;;
 		2) if grep -q "plan: small" $M/customers/c$c.yaml; then
@@ -94,13 +95,16 @@ test_expect_success "$SOAK_SECONDS s of hand-made trouble while the daemon runs"
 		5) docker rm -f $PROJECT-extra >/dev/null 2>&1
 		   docker run -d --name $PROJECT-extra --label $LABEL_PROJECT=$PROJECT -e MODE=sleep \
 			$TEST_IMAGE >/dev/null && extras=$((extras + 1)) ;;
+		6) rc=0 && { $RC -v --repo $M drift >drift.out 2>drift.err || rc=$? ; } &&
+		   { test $rc != 1 || { cat drift.err; false; }; } &&
+		   if grep -q "the daemon made this drift check" drift.err; then asked=$((asked + 1)); else self=$((self + 1)); fi ;;
 		esac &&
 		kill -0 $DPID &&
 		sleep 3 &&
 		i=$((i + 1)) || return 1
 	done &&
 	docker rm -f $PROJECT-extra >/dev/null 2>&1
-	echo "$i actions: $commits commits, $extras extra containers; daemon RSS ${rss0} kB at the start, $(rss_kb) kB at the end ($RC)" >summary &&
+	echo "$i actions: $commits commits, $extras extra containers, drift $asked times answered by the daemon and $self by itself (the daemon busy); daemon RSS ${rss0} kB at the start, $(rss_kb) kB at the end ($RC)" >summary &&
 	echo "daemon log: $(grep -c "commit [0-9a-f]* converged" soak.log) rollouts, $(grep -c "unit [^ ]*: .*failure [0-9]" soak.log) repairs, $(grep -c "warning" soak.log) warnings, $(grep -c "drift against" soak.log) drift reports" >>summary &&
 	kill -0 $DPID
 '
