@@ -99,6 +99,19 @@ static void raw_request(const char *req, char *out, size_t outsz)
 	close(fd);
 }
 
+/* One exchange: the daemon's end on a thread, answering as mode; the command's end here. */
+static int exchange(struct server *sv, struct control_server *s, enum mode mode, bool fix, const char *format,
+		    bool color, int parallel, const char *commit, const char *path, struct control_drift_answer *a,
+		    struct rc_err *err)
+{
+	*sv = (struct server){ .s = s, .mode = mode };
+	pthread_t th;
+	pthread_create(&th, NULL, serve, sv);
+	int r = control_drift(dir, fix, format, color, parallel, commit, path, 2000, 5000, a, err);
+	pthread_join(th, NULL);
+	return r;
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -141,11 +154,8 @@ int main(void)
 	ok(stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) && (sb.st_mode & 0777) == 0600, "the socket is mode 0600");
 
 	/* an answered request: every field there and back */
-	struct server sv = { .s = s, .mode = ANSWER_OK };
-	pthread_t th;
-	pthread_create(&th, NULL, serve, &sv);
-	int r = control_drift(dir, false, "markdown", true, 3, "0123456789abcdef", "sub/dir", 2000, 5000, &a, &err);
-	pthread_join(th, NULL);
+	struct server sv;
+	int r = exchange(&sv, s, ANSWER_OK, false, "markdown", true, 3, "0123456789abcdef", "sub/dir", &a, &err);
 	is_int(r, 1, "answered (%s)", err.msg);
 	is_int(sv.accepted, 1, "the daemon's end read a request");
 	is_str(sv.seen.verb, "drift", "verb");
@@ -164,20 +174,14 @@ int main(void)
 	seen_release(&sv);
 
 	/* a fix */
-	sv = (struct server){ .s = s, .mode = ANSWER_OK };
-	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, true, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
-	pthread_join(th, NULL);
+	r = exchange(&sv, s, ANSWER_OK, true, "text", false, 8, "abc", "", &a, &err);
 	is_int(r, 1, "a fix: answered (%s)", err.msg);
 	is_str(sv.seen.verb, "fix", "a fix: verb");
 	free(a.body);
 	seen_release(&sv);
 
 	/* --parallel is clamped to what the daemon takes; the root is "" */
-	sv = (struct server){ .s = s, .mode = ANSWER_OK };
-	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, false, "json", false, 999, "c0ffee", NULL, 2000, 5000, &a, &err);
-	pthread_join(th, NULL);
+	r = exchange(&sv, s, ANSWER_OK, false, "json", false, 999, "c0ffee", NULL, &a, &err);
 	is_int(r, 1, "answered");
 	is_int(sv.seen.parallel, 256, "parallel over 256 is sent as 256");
 	is_str(sv.seen.path, "", "no path: the root");
@@ -186,28 +190,19 @@ int main(void)
 	seen_release(&sv);
 
 	/* declined */
-	sv = (struct server){ .s = s, .mode = ANSWER_NO };
-	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, false, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
-	pthread_join(th, NULL);
+	r = exchange(&sv, s, ANSWER_NO, false, "text", false, 8, "abc", "", &a, &err);
 	is_int(r, 0, "declined: not answered");
 	is_str(err.msg, "the daemon declined: another commit in force", "the reason, tabs and newlines flattened");
 	seen_release(&sv);
 
 	/* refused at once (a daemon of another version, say) */
-	sv = (struct server){ .s = s, .mode = REFUSE };
-	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, false, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
-	pthread_join(th, NULL);
+	r = exchange(&sv, s, REFUSE, false, "text", false, 8, "abc", "", &a, &err);
 	is_int(r, 0, "refused: not answered");
 	is_str(err.msg, "the daemon declined: unknown request", "the reason");
 	seen_release(&sv);
 
 	/* accepted, then the connection closes without a report */
-	sv = (struct server){ .s = s, .mode = ANSWER_NOTHING };
-	pthread_create(&th, NULL, serve, &sv);
-	r = control_drift(dir, false, "text", false, 8, "abc", "", 2000, 5000, &a, &err);
-	pthread_join(th, NULL);
+	r = exchange(&sv, s, ANSWER_NOTHING, false, "text", false, 8, "abc", "", &a, &err);
 	is_int(r, 0, "no report: not answered");
 	ok(strstr(err.msg, "cut short") != NULL, "and says so (%s)", err.msg);
 	seen_release(&sv);
@@ -232,6 +227,7 @@ int main(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		sv = (struct server){ .s = s, .mode = ANSWER_OK };
+		pthread_t th;
 		pthread_create(&th, NULL, serve, &sv);
 		char out[256];
 		raw_request(bad[i], out, sizeof(out));
