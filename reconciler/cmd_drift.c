@@ -113,7 +113,10 @@ static int by_daemon(const struct cli_opts *o, const char *commit, const char *p
 	const char *fmt = o->json ? "json" : o->markdown ? "markdown" : "text";
 	if (control_drift(o->state_dir, false, fmt, use_color(o), o->parallel, commit, path, DAEMON_ACCEPT_MS,
 			  DAEMON_ANSWER_MS, &a, &err) <= 0) {
-		log_info("%s: checking without it", err.msg);
+		if (o->fix)  /* and the command cannot fix while the daemon holds the lock: say why it did not */
+			log_warn("asking the daemon for drift --fix: %s", err.msg);
+		else
+			log_info("%s: checking without it", err.msg);
 		return 0;
 	}
 	log_info("the daemon made this drift check");

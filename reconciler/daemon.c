@@ -18,6 +18,7 @@
 #include "drift.h"
 #include "docker.h"
 #include "health.h"
+#include "manifest.h"
 #include "requests.h"
 #include "source.h"
 #include "state.h"
@@ -1306,6 +1307,15 @@ static void control(struct daemon *dm)
 	if (!str_eq(r->commit, cur_commit(dm)) || !str_eq(root_if_dot(r->path), root_if_dot(dm->o->path))) {
 		_cleanup_free_ char *why = xasprintf("the daemon's desired state is commit %.12s under '%s'",
 						     cur_commit(dm), root_if_dot(dm->o->path));
+		control_answer_no(r, why);
+		goto out;
+	}
+	const char *secret = NULL;
+	if (!manifest_secrets_current(dm->cur, &secret)) {
+		/* its desired specs carry the old digest: a check of the command's own would differ */
+		_cleanup_free_ char *why = xasprintf("secret '%s' changed since the daemon loaded commit %.12s "
+						     "(it reads the manifests and secrets again on SIGHUP)",
+						     secret, cur_commit(dm));
 		control_answer_no(r, why);
 		goto out;
 	}

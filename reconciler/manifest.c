@@ -2350,6 +2350,42 @@ static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, con
 		diag(c, at, "plan '%s' is not defined%s", plan, mean(c, plan, p->plan_names.v, p->plan_names.n));
 }
 
+bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
+{
+	const char **seen = NULL;  /* paths checked already: units share secrets */
+	size_t nseen = 0, cap = 0;
+	bool current = true;
+	for (size_t i = 0; current && i < d->nunits; i++) {
+		for (size_t k = 0; current && k < d->units[i].nsecrets; k++) {
+			const struct rc_secret *s = &d->units[i].secrets[k];
+			if (!s->path)
+				continue;  /* loaded without a secrets directory */
+			bool done = false;
+			for (size_t m = 0; m < nseen && !done; m++)
+				done = strcmp(seen[m], s->path) == 0;
+			if (done)
+				continue;
+			GROW(seen, nseen + 1, cap);
+			seen[nseen++] = s->path;
+			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
+			size_t len = 0;
+			struct rc_err err;
+			if (read_file(s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+				current = false;
+			} else {
+				rc_hash128_hex(data, len, digest);
+				memset(data, 0, len);
+				current = strcmp(digest, s->digest) == 0;
+			}
+			free(data);
+			if (!current && ret_name)
+				*ret_name = s->name;
+		}
+	}
+	free(seen);
+	return current;
+}
+
 /* Read (once) and digest a secret; the content is wiped and freed at once. */
 static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
 					     const struct ynode *at)

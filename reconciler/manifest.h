@@ -11,6 +11,7 @@
 #ifndef RC_MANIFEST_H
 #define RC_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "source.h"
@@ -60,5 +61,14 @@ struct manifest_opts {
  */
 int manifest_load(const struct source_files *files, const struct manifest_opts *opts,
 		  struct rc_desired **ret, struct rc_diags *diags);
+
+/*
+ * Whether every secret file d's units use still has the digest it had when
+ * d was loaded (a secret rotated since changes the desired specs: loading
+ * again would give other hashes).  False names the first one that differs
+ * or cannot be read in *ret_name (borrowed from d).  d loaded without a
+ * secrets directory: true.
+ */
+bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name);
 
 #endif

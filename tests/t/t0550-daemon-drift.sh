@@ -215,6 +215,28 @@ test_expect_success 'a daemon killed with -9 leaves its socket: drift checks by 
 	! test -e $STATE/control.sock
 '
 
+test_expect_success 'a secret rotated since the daemon loaded the commit: the command checks by itself' '
+	test_when_finished daemon_kill &&
+	printf one >$STATE/secrets/tok && chmod 600 $STATE/secrets/tok &&
+	sed -i "/^name: a$/a secrets: [tok]" $M/all.yaml &&
+	repo_commit $M "a gets a secret" &&
+	DAEMON_CHECK_INTERVAL=3600 daemon_start run13.log --repo $M --drift-interval 0 &&
+	daemon_wait_log run13.log "boot convergence complete" 60 &&
+	$RC -v --state-dir $STATE drift >s1.out 2>s1.err &&
+	test_grep "the daemon made this drift check" s1.err &&
+	printf two >$STATE/secrets/tok &&
+	: its own check reads the commit from Git: the copy in the state directory is of an older one &&
+	test_expect_code 2 $RC -v --state-dir $STATE --repo $M drift >s2.out 2>s2.err &&
+	test_grep "secret .tok. changed since the daemon loaded commit" s2.err &&
+	test_grep "secret tok: other content" s2.out &&
+	: SIGHUP: it reads them again and converges &&
+	kill -HUP $DPID &&
+	daemon_wait_log run13.log "SIGHUP" 10 &&
+	wait_for "$RC --state-dir $STATE --repo $M drift >s3.out 2>s3.err" 60 &&
+	$RC -v --state-dir $STATE drift >s4.out 2>s4.err &&
+	test_grep "the daemon made this drift check" s4.err
+'
+
 test_expect_success '--drift-interval 0 turns the check off' '
 	test_when_finished daemon_kill &&
 	n=$(drift_count) &&

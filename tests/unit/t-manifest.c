@@ -359,6 +359,31 @@ static void test_no_secrets_dir(void)
 	rc_desired_free(d);
 }
 
+/* manifest_secrets_current(): the daemon's check of whether its loaded specs still hold */
+static void test_secrets_current(void)
+{
+	struct rc_desired *d = load1(fixture);
+	if (!ok(d != NULL, "secrets current: loads"))
+		return;
+	const char *name = NULL;
+	ok(manifest_secrets_current(d, &name), "secrets unchanged: current");
+	write_secret("db_password", "rotated");
+	ok(!manifest_secrets_current(d, &name), "a rotated secret: not current");
+	is_str(name, "db_password", "and it is named");
+	write_secret("db_password", "s3cret");
+	ok(manifest_secrets_current(d, NULL), "rotated back: current again");
+	char *p = xasprintf("%s/db_password", secrets_dir);
+	rename(p, "/tmp/rc-t-manifest-moved-secret");
+	ok(!manifest_secrets_current(d, &name), "a removed secret: not current");
+	rename("/tmp/rc-t-manifest-moved-secret", p);
+	free(p);
+	rc_desired_free(d);
+	const char *pairs[] = { "m.yaml", fixture, NULL };
+	d = load_v(pairs, NULL);
+	ok(d && manifest_secrets_current(d, NULL), "loaded without a secrets dir: current");
+	rc_desired_free(d);
+}
+
 static void test_spec_diff(void)
 {
 	struct spec_changes c;
@@ -467,6 +492,7 @@ int main(void)
 	test_stability();
 	test_mutations();
 	test_no_secrets_dir();
+	test_secrets_current();
 	test_spec_diff();
 	test_escaping();
 	test_failure_contract();
