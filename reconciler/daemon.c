@@ -359,6 +359,19 @@ static bool rollback(struct daemon *dm, const char *bad)
  * otherwise (invalid, conflicting, failed and rolled back, or a transient
  * engine error after which it is tried again).
  */
+/*
+ * Keep a copy of the manifests of the commit just applied (state.h,
+ * manifests.json), as `drift` does when it reads them from Git: a `drift`
+ * the daemon cannot answer (busy in a rollout) then checks without the
+ * repository.
+ */
+static void keep_manifests(struct daemon *dm, const struct source_files *files)
+{
+	struct rc_err err = { "" };
+	if (files->commit && state_put_manifests(dm->st, files, dm->o->path, &err) < 0)
+		say("warning: keeping the manifests of %.12s: %s", files->commit, err.msg);
+}
+
 static int rollout(struct daemon *dm, const char *commit, const char *why)
 {
 	say("%s: converging to commit %.12s", why, commit);
@@ -393,6 +406,7 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 		say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
 		    nsteps, nsteps == 1 ? "" : "s");
 		journal(dm, commit, "rollout", NULL, "ok", NULL);
+		keep_manifests(dm, &files);
 		install(dm, d, &files);
 		d = NULL;
 		rc = 0;

@@ -193,7 +193,7 @@ void state_set_containers(struct rc_state *st, const char *const *names, size_t 
 
 /*
  * `drift` keeps the manifest files it read from Git for (commit, path) in
- * manifests.json, so that checking against the last applied commit again
+ * manifests.json (and the daemon those of each commit it applied), so that checking against the last applied commit again
  * needs neither libgit2 nor the commit (gone after a force-push and gc).  A
  * commit names immutable content, so the copy never goes stale; one copy is
  * kept, replaced when another (commit, path) is read.
