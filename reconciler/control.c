@@ -189,7 +189,7 @@ void control_answer_ok(struct control_request *r, int exit_code, size_t count, i
 		       const char *body, size_t len)
 {
 	char head[96];
-	int n = snprintf(head, sizeof(head), "ok\t%d\t%zu\t%" PRId64 "\n", exit_code, count, duration_ns);
+	int n = snprintf(head, sizeof(head), "ok\t%d\t%zu\t%" PRId64 "\t%zu\n", exit_code, count, duration_ns, len);
 	if (send_all(r->fd, head, (size_t)n) == 0)
 		(void)send_all(r->fd, body, len);
 }
@@ -302,15 +302,19 @@ int control_drift(const char *state_dir, bool fix, const char *format, bool colo
 		goto out;
 	}
 	int code = -1;
-	size_t count = 0;
+	size_t count = 0, len = 0;
 	int64_t dur = 0;
 	int used = 0;
-	if (sscanf(head, "ok\t%d\t%zu\t%" SCNd64 "%n", &code, &count, &dur, &used) != 3 || head + used != nl ||
-	    (code != 0 && code != 2)) {
+	if (sscanf(head, "ok\t%d\t%zu\t%" SCNd64 "\t%zu%n", &code, &count, &dur, &len, &used) != 4 ||
+	    head + used != nl || (code != 0 && code != 2)) {
 		rc_errf(err, "the daemon's answer is not understood");
 		goto out;
 	}
 	size_t off = (size_t)(nl + 1 - buf_cstr(&b));
+	if (b.len - off != len) {  /* the daemon died while it wrote */
+		rc_errf(err, "the daemon's answer is cut short (%zu of %zu bytes)", b.len - off, len);
+		goto out;
+	}
 	ret->exit_code = code;
 	ret->count = count;
 	ret->duration_ns = dur;

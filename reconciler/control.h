@@ -15,7 +15,7 @@
  *
  *   command: <drift|fix> TAB <text|markdown|json> TAB <color 0|1> TAB <parallel> TAB <commit> TAB <path> LF
  *   daemon:  accepted LF                      as soon as it reads the request;
- *            ok TAB <exit> TAB <count> TAB <duration-ns> LF <text up to EOF>
+ *            ok TAB <exit> TAB <count> TAB <duration-ns> TAB <length> LF <text: length bytes> EOF
  *            or: no TAB <why> LF               (another commit in force, check failed, ...)
  *
  * drift: exit 0 or 2, count = containers inspected, text = the report.

@@ -22,7 +22,7 @@
 static char dir[] = "/tmp/rc-t-control.XXXXXX";
 
 /* The daemon's end: accept one request, then do what mode says. */
-enum mode { ANSWER_OK, ANSWER_NO, ANSWER_NOTHING, REFUSE };
+enum mode { ANSWER_OK, ANSWER_NO, ANSWER_NOTHING, REFUSE, CUT };
 
 struct server {
 	struct control_server *s;
@@ -65,6 +65,11 @@ static void *serve(void *p)
 		control_answer_ok(r, 2, 17, 1234567, "report\nline two\n", 16);
 	else if (sv->mode == ANSWER_NO)
 		control_answer_no(r, "another\tcommit\nin force");
+	else if (sv->mode == CUT) {  /* a daemon that dies while it writes */
+		static const char part[] = "ok\t2\t1\t5\t100\nonly a part of the repo";
+		if (send(r->fd, part, sizeof(part) - 1, MSG_NOSIGNAL) < 0)
+			diag("send: %s", strerror(errno));
+	}
 	control_request_free(r);
 	return NULL;
 }
@@ -205,6 +210,12 @@ int main(void)
 	r = exchange(&sv, s, ANSWER_NOTHING, false, "text", false, 8, "abc", "", &a, &err);
 	is_int(r, 0, "no report: not answered");
 	ok(strstr(err.msg, "cut short") != NULL, "and says so (%s)", err.msg);
+	seen_release(&sv);
+
+	/* a report cut short */
+	r = exchange(&sv, s, CUT, false, "text", false, 8, "abc", "", &a, &err);
+	is_int(r, 0, "a report cut short: not answered");
+	is_str(err.msg, "the daemon's answer is cut short (23 of 100 bytes)", "and says so");
 	seen_release(&sv);
 
 	/* a busy daemon: nobody accepts (the connection waits in the backlog) */
