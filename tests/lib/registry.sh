@@ -17,7 +17,7 @@ http:
 CFG
 	docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/log" 2>&1 &
 	REGISTRY_PID=$!
-	registry_wait "$port" 200 "$REGISTRY_DIR/log" || return 1
+	registry_wait "$port" 200 "$REGISTRY_DIR/log" || { registry_stop; return 1; }
 	RC_TEST_REGISTRY=127.0.0.1:$port
 	export RC_TEST_REGISTRY
 }
@@ -68,7 +68,7 @@ CFG
 	docker-registry serve "$AUTH_REGISTRY_DIR/config.yml" >"$AUTH_REGISTRY_DIR/log" 2>&1 &
 	AUTH_REGISTRY_PID=$!
 	# 401 without credentials: it is up, and it does want them
-	registry_wait "$1" 401 "$AUTH_REGISTRY_DIR/log" || return 1
+	registry_wait "$1" 401 "$AUTH_REGISTRY_DIR/log" || { auth_registry_stop; return 1; }
 	AUTH_REGISTRY=127.0.0.1:$1
 	export AUTH_REGISTRY
 }
