@@ -2,6 +2,7 @@
 #include "docker.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -581,9 +582,10 @@ static int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struc
  * One request on c's easy handle.  ret_json (may be NULL): the parsed reply
  * of a 2xx answer (invalid JSON is an error).  st may be NULL.
  */
-static int request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
-		   const char *body, long timeout_ms, const char *what, cJSON **ret_json,
-		   struct dk_status *st, struct rc_err *err)
+/* One call; with ret_body (not NULL), the reply's body is handed over (buf_release() it). */
+static int request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		     const char *body, long timeout_ms, const char *what, cJSON **ret_json,
+		     struct buf *ret_body, struct dk_status *st, struct rc_err *err)
 {
 	struct dk_status tmp;
 	st = status_or(st, &tmp);
@@ -596,6 +598,10 @@ static int request(struct dk_client *c, enum dk_op op, const char *method, const
 	log_debug("docker: %s %s", method, path);
 	CURLcode cc = curl_easy_perform(c->easy);
 	int r = xfer_result(c, c->easy, cc, &x, timeout_ms, what, st, err);
+	if (r == 0 && ret_body) {
+		*ret_body = x.body;
+		x.body = (struct buf)BUF_INIT;
+	}
 	if (r == 0 && ret_json) {
 		if (st->http == 304) {
 			*ret_json = NULL;
@@ -609,6 +615,13 @@ static int request(struct dk_client *c, enum dk_op op, const char *method, const
 	}
 	xfer_release(&x);
 	return r;
+}
+
+static int request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		   const char *body, long timeout_ms, const char *what, cJSON **ret_json,
+		   struct dk_status *st, struct rc_err *err)
+{
+	return request_x(c, op, method, path, body, timeout_ms, what, ret_json, NULL, st, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -850,6 +863,26 @@ int dk_container_list(struct dk_client *c, const struct dk_filter *filters, size
 	cJSON_Delete(j);
 	*ret_list = l;
 	return 0;
+}
+
+int dk_container_ids(struct dk_client *c, const struct dk_filter *filters, size_t nfilters, char ***ret_ids,
+		     size_t *ret_n, struct dk_status *st, struct rc_err *err)
+{
+	_cleanup_free_ char *fq = filters_query(filters, nfilters);
+	_cleanup_free_ char *path = xasprintf(API "/containers/json?all=1%s%s", *fq ? "&filters=" : "", fq);
+	struct buf body = BUF_INIT;
+	if (request_x(c, DK_OP_LIST, "GET", path, NULL, 0, "list containers", NULL, &body, st, err) < 0)
+		return -1;
+	int r = dk_decode_container_ids(buf_cstr(&body), body.len, ret_ids, ret_n, err);
+	buf_release(&body);
+	return r < 0 ? rc_err_prefix(err, "list containers") : 0;
+}
+
+void dk_ids_free(char **ids)
+{
+	for (size_t i = 0; ids && ids[i]; i++)
+		free(ids[i]);
+	free(ids);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2246,6 +2279,166 @@ int dk_decode_container_list(const char *json, size_t len, struct dk_container_l
 	cJSON_Delete(j);
 	*ret = l;
 	return 0;
+}
+
+/*
+ * A JSON scanner that reads nothing but skips values, for
+ * dk_decode_container_ids(): the container list is the largest reply the
+ * engine sends and its ids are all a caller inspecting the containers
+ * needs.  Each returns the position after what it skipped, or NULL when
+ * the text is not JSON.
+ */
+#define SKIP_DEPTH_MAX 64
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* p at the opening quote; *ret_plain: no escape inside (the bytes between the quotes are the value). */
+static const char *skip_string(const char *p, const char *end, bool *ret_plain)
+{
+	bool plain = true;
+	for (p++; p < end; p++) {
+		if (*p == '"') {
+			if (ret_plain)
+				*ret_plain = plain;
+			return p + 1;
+		}
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\') {
+			plain = false;
+			if (++p >= end)
+				return NULL;
+		}
+	}
+	return NULL;
+}
+
+static const char *skip_value(const char *p, const char *end, int depth)
+{
+	p = skip_ws(p, end);
+	if (p >= end || depth > SKIP_DEPTH_MAX)
+		return NULL;
+	if (*p == '"')
+		return skip_string(p, end, NULL);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = skip_ws(p, end);
+				if (p >= end || *p != '"' || !(p = skip_string(p, end, NULL)))
+					return NULL;
+				p = skip_ws(p, end);
+				if (p >= end || *p++ != ':')
+					return NULL;
+			}
+			if (!(p = skip_value(p, end, depth + 1)))
+				return NULL;
+			p = skip_ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	/* a number or true/false/null: its characters */
+	const char *q = p;
+	while (q < end && (isalnum((unsigned char)*q) || *q == '-' || *q == '+' || *q == '.'))
+		q++;
+	return q > p ? q : NULL;
+}
+
+int dk_decode_container_ids(const char *json, size_t len, char ***ret_ids, size_t *ret_n, struct rc_err *err)
+{
+	const char *p = json, *end = json + len;
+	char **ids = xcalloc(1, sizeof(*ids));
+	size_t n = 0, cap = 1;
+	p = skip_ws(p, end);
+	if (p >= end || *p++ != '[')
+		goto bad;
+	p = skip_ws(p, end);
+	if (p < end && *p == ']') {
+		p++;
+		goto done;
+	}
+	for (;;) {
+		p = skip_ws(p, end);
+		if (p >= end || *p++ != '{')
+			goto bad;
+		const char *id = NULL;
+		size_t idlen = 0;
+		p = skip_ws(p, end);
+		if (p < end && *p == '}') {
+			p++;
+		} else {
+			for (;;) {
+				p = skip_ws(p, end);
+				const char *k = p;
+				bool plain = false;
+				if (p >= end || *p != '"' || !(p = skip_string(p, end, &plain)))
+					goto bad;
+				bool is_id = plain && p - k == 4 && !memcmp(k, "\"Id\"", 4);
+				p = skip_ws(p, end);
+				if (p >= end || *p++ != ':')
+					goto bad;
+				p = skip_ws(p, end);
+				const char *v = p;
+				if (!(p = skip_value(p, end, 1)))
+					goto bad;
+				if (is_id && !id && *v == '"' && p - v > 2) {  /* the first Id, as cJSON reads it */
+					/* an id is hex: one with an escape is no id */
+					if (memchr(v + 1, '\\', (size_t)(p - v - 2)))
+						goto bad;
+					id = v + 1;
+					idlen = (size_t)(p - v - 2);
+				}
+				p = skip_ws(p, end);
+				if (p < end && *p == ',') {
+					p++;
+					continue;
+				}
+				if (p < end && *p == '}') {
+					p++;
+					break;
+				}
+				goto bad;
+			}
+		}
+		if (id) {
+			GROW(ids, n + 2, cap);
+			ids[n++] = xstrndup(id, idlen);
+			ids[n] = NULL;
+		}
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == ']') {
+			p++;
+			break;
+		}
+		goto bad;
+	}
+done:
+	if (skip_ws(p, end) != end)
+		goto bad;
+	*ret_ids = ids;
+	*ret_n = n;
+	return 0;
+bad:
+	dk_ids_free(ids);
+	*ret_ids = NULL;
+	*ret_n = 0;
+	return rc_errf(err, "a container list is a JSON array of objects");
 }
 
 int dk_decode_container(const char *json, size_t len, struct dk_container **ret, struct rc_err *err)

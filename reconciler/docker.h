@@ -202,6 +202,16 @@ const char *dk_label(const struct rc_kv *labels, size_t n, const char *key);
 /* GET /containers/json?all=1&filters=...; *ret_list is freed with dk_container_list_free(). */
 int dk_container_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
 		      struct dk_container_list **ret_list, struct dk_status *st, struct rc_err *err);
+/*
+ * The same list, of which only each container's Id is read (the rest of the
+ * reply is skipped, not decoded): for a caller that inspects the containers
+ * anyway.  An object without an Id string (or with an empty one) has none;
+ * one with an escape in its Id makes the reply not understood.  *ret_ids is NULL-terminated, *ret_n of them; free with
+ * dk_ids_free().
+ */
+int dk_container_ids(struct dk_client *c, const struct dk_filter *filters, size_t nfilters, char ***ret_ids,
+		     size_t *ret_n, struct dk_status *st, struct rc_err *err);
+void dk_ids_free(char **ids);
 
 enum dk_mount_type { DK_MOUNT_VOLUME = 0, DK_MOUNT_BIND, DK_MOUNT_TMPFS };
 
@@ -592,6 +602,8 @@ int dk_decode_container_list(const char *json, size_t len, struct dk_container_l
 int dk_decode_container(const char *json, size_t len, struct dk_container **ret, struct rc_err *err);
 int dk_decode_network_list(const char *json, size_t len, struct dk_network_list **ret, struct rc_err *err);
 int dk_decode_event(const char *line, size_t len, struct dk_event *ret, struct rc_err *err);
+/* The ids of a container list, as dk_container_ids() reads them. */
+int dk_decode_container_ids(const char *json, size_t len, char ***ret_ids, size_t *ret_n, struct rc_err *err);
 /* One image inspect (GET /images/{ref}/json), as dk_image_inspect() decodes it; -1 without an Id. */
 int dk_decode_image(const char *json, size_t len, struct dk_image **ret, struct rc_err *err);
 

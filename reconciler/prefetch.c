@@ -22,6 +22,8 @@ struct prefetch {
 	pthread_t nth;               /* on a thread of their own */
 	bool nthreaded;
 	struct prefetch_inspected insp;
+	char **ids;                  /* the project's container ids, listed (with inspect_parallel) */
+	size_t nids;
 	pthread_t th;
 	bool threaded;
 	struct dk_client *c;
@@ -80,11 +82,11 @@ static void inspect_listed(struct prefetch *pf)
 		if (pf->nres[k].container && pf->nres[k].container->id)
 			found[nfound++] = pf->nres[k].container->id;
 	qsort(found, nfound, sizeof(*found), strp_cmp);
-	size_t n = pf->raw.containers ? pf->raw.containers->n : 0, m = 0;
+	size_t n = pf->nids, m = 0;
 	const char **ids = xcalloc(n + 1, sizeof(*ids));
 	for (size_t i = 0; i < n; i++) {
-		const char *id = pf->raw.containers->items[i].id;
-		if (id && !bsearch(&id, found, nfound, sizeof(*found), strp_cmp))
+		const char *id = pf->ids[i];
+		if (!bsearch(&id, found, nfound, sizeof(*found), strp_cmp))
 			ids[m++] = id;
 	}
 	free(found);
@@ -126,7 +128,14 @@ static void *prefetch_main(void *p)
 	if (pf->lists && pf->project) {
 		_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, pf->project);
 		struct dk_filter f[] = { { "label", label } };
-		pf->rc = dk_container_list(pf->c, f, 1, &pf->raw.containers, NULL, &pf->err);
+		if (pf->inspect_parallel > 0) {
+			/* every one of them is inspected: the list's ids are all that is read of it, and the
+			 * container summaries are made from the inspects (drift_check(), add_name_holders()) */
+			pf->rc = dk_container_ids(pf->c, f, 1, &pf->ids, &pf->nids, NULL, &pf->err);
+			pf->raw.containers = xcalloc(1, sizeof(*pf->raw.containers));
+		} else {
+			pf->rc = dk_container_list(pf->c, f, 1, &pf->raw.containers, NULL, &pf->err);
+		}
 		if (pf->rc == 0)
 			pf->rc = dk_network_list(pf->c, NULL, 0, &pf->raw.networks, NULL, &pf->err);
 		if (pf->inspect_parallel > 0)
@@ -190,6 +199,7 @@ int prefetch_finish(struct prefetch *pf, struct dk_client **ret_client, struct o
 		else
 			release_inspected(&pf->insp);
 	}
+	dk_ids_free(pf->ids);
 	free(pf->project);
 	free(pf);
 	return rc < 0 ? -1 : 0;

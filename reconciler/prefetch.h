@@ -7,7 +7,9 @@
  * `status` and `drift` start it before reading the manifests from Git, so
  * the list calls cost no wall time of their own (docs/performance.md).
  * For `drift` it also inspects the containers of the last apply by name
- * while it lists, then the listed containers those missed.  Nothing here
+ * while it lists, then the listed containers those missed; of the list it
+ * reads only the ids (dk_container_ids()), *ret_raw's container list comes
+ * back empty and the caller makes the summaries from the inspects.  Nothing here
  * mutates the engine.
  */
 #ifndef RC_PREFETCH_H

@@ -1,6 +1,7 @@
 /*
- * libFuzzer target: the Docker JSON decoders (container list, inspect,
- * network list, events line).  The first byte picks the decoder, the rest is
+ * libFuzzer target: the Docker JSON decoders (container list — and its
+ * ids-only reading, which must agree with it —, inspect, network list,
+ * events line).  The first byte picks the decoder, the rest is
  * the body.  Every result is walked and freed, so ASan sees every field.
  */
 #include <stddef.h>
@@ -28,15 +29,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 4) {
 	case 0: {
 		struct dk_container_list *l = NULL;
+		char **ids = NULL;
+		size_t nids = 0;
+		int ri = dk_decode_container_ids(body, len, &ids, &nids, &err);
 		if (dk_decode_container_list(body, len, &l, &err) == 0) {
+			size_t k = 0;
 			for (size_t i = 0; i < l->n; i++) {
 				touch(l->items[i].name);
 				touch(dk_label(l->items[i].labels, l->items[i].nlabels, "io.reconciler.unit"));
-				for (size_t k = 0; k < l->items[i].nports; k++)
-					touch(l->items[i].ports[k].type);
+				for (size_t m = 0; m < l->items[i].nports; m++)
+					touch(l->items[i].ports[m].type);
+				/* what the ids-only reading found is what the decoder found, in order (an
+				 * empty Id is no id to it) */
+				if (ri == 0 && l->items[i].id && *l->items[i].id &&
+				    (k >= nids || strcmp(ids[k++], l->items[i].id)))
+					__builtin_trap();
 			}
+			if (ri == 0 && k != nids)
+				__builtin_trap();
 			dk_container_list_free(l);
 		}
+		dk_ids_free(ids);
 		break;
 	}
 	case 1: {
