@@ -1652,6 +1652,55 @@ static bool image_ok(const char *s, const char **why)
 	return true;
 }
 
+/* The signal names the engine knows on Linux, without "SIG" (moby's SignalMap:
+ * CLD, IOT and POLL are its aliases of CHLD, ABRT and IO).  Real-time signals
+ * are RTMIN, RTMIN+1..RTMIN+15, RTMAX-14..RTMAX-1 and RTMAX (signal_rt). */
+static const char *const signal_names[] = {
+	"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+	"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CLD", "CONT", "STOP", "TSTP", "TTIN",
+	"TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS",
+	"RTMIN", "RTMAX",
+};
+
+/* RTMIN, RTMIN+n (1..15), RTMAX-n (1..14), RTMAX: written as moby writes them (no "+0", no "+01") */
+static bool signal_rt(const char *s)
+{
+	unsigned max;
+	if (str_startswith(s, "RTMIN"))
+		max = 15;
+	else if (str_startswith(s, "RTMAX"))
+		max = 14;
+	else
+		return false;
+	s += 5;
+	if (!*s)
+		return true;
+	if (*s++ != (max == 15 ? '+' : '-') || *s == '0')
+		return false;
+	uint64_t n;
+	return parse_uint(s, max, &n) && n >= 1;
+}
+
+static bool signal_known(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(signal_names); i++)
+		if (strcmp(name, signal_names[i]) == 0)
+			return true;
+	return signal_rt(name);
+}
+
+/* " (did you mean 'SIGx'?)" or "": names are compared without "SIG"; a real-time
+ * offset out of range (SIGRTMIN+16) gets no suggestion */
+static const char *signal_mean(struct ctx *c, const char *name)
+{
+	if (strpbrk(name, "+-"))
+		return "";
+	const char *s = suggest(name, signal_names, ARRAY_SIZE(signal_names));
+	return s ? keep(c, xasprintf(" (did you mean 'SIG%s'?)", s)) : "";
+}
+
+/* The shape the manifest takes: SIG followed by upper-case letters, digits, '+' or '-',
+ * or a number from 1 to 64.  Whether the name is one the engine knows is signal_known's. */
 static bool signal_ok(const char *s)
 {
 	uint64_t v;
@@ -1709,6 +1758,9 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	if (s->stop_signal && !signal_ok(s->stop_signal))
 		diag(c, y_get(m, "stop_signal"), "'stop_signal' must be a signal name like SIGTERM or a number: '%s'",
 		     shown(c, s->stop_signal));
+	else if (s->stop_signal && !isdigit((unsigned char)s->stop_signal[0]) && !signal_known(s->stop_signal + 3))
+		diag(c, y_get(m, "stop_signal"), "unknown signal '%s' in 'stop_signal'%s", shown(c, s->stop_signal),
+		     signal_mean(c, s->stop_signal + 3));
 	if ((y = y_get(m, "port"))) {
 		if (y->kind != Y_SCALAR || !parse_port(y->str, &s->port))
 			diag(c, y, "'port' must be a container port number from 1 to 65535");

@@ -220,6 +220,28 @@ test_expect_success 'a YAML syntax error is reported with its position' '
 	test_grep "^bad.yaml:[0-9]*:[0-9]*: " err
 '
 
+test_expect_success 'stop_signal: a signal the engine knows passes, SIGFOO is an error at its position' '
+	repo_init sig &&
+	cat >sig/svc.yaml <<-EOF &&
+	kind: Service
+	name: sig
+	image: $TEST_IMAGE
+	stop_signal: SIGRTMIN+3
+	EOF
+	repo_commit sig good &&
+	$RC validate --repo sig 2>err &&
+	test_grep "^valid: 0 customers, 1 unit" err &&
+	sed -i "s/^stop_signal: .*/stop_signal: 9/" sig/svc.yaml &&
+	repo_commit sig number &&
+	$RC validate --repo sig 2>err &&
+	sed -i "s/^stop_signal: .*/stop_signal: SIGFOO/" sig/svc.yaml &&
+	repo_commit sig bad &&
+	test_expect_code 1 $RC validate --repo sig 2>err &&
+	cat err &&
+	test_grep "^svc.yaml:4:14: unknown signal .SIGFOO. in .stop_signal.$" err &&
+	test_grep "^invalid: 1 error (commit " err
+'
+
 test_expect_success 'render: every unit, dependencies first, ties by id' '
 	$RC render --repo repo --rev v1 --path manifests >render.txt &&
 	cat render.txt &&

@@ -457,6 +457,64 @@ static void test_escaping(void)
 	rc_desired_free(d);
 }
 
+/* Load text as m.yaml expecting failure; the first diagnostic as "line:col: msg" (static), or NULL. */
+static const char *load_fails(char *text)
+{
+	static char first[512];
+	struct source_file f = { (char *)"m.yaml", text, strlen(text) };
+	struct source_files fs = { &f, 1, NULL };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	const char *r = NULL;
+	if (manifest_load(&fs, NULL, &d, &diags) < 0 && diags.n) {
+		snprintf(first, sizeof(first), "%d:%d: %s", diags.v[0].line, diags.v[0].col, diags.v[0].msg);
+		r = first;
+	}
+	rc_desired_free(d);
+	rc_diags_release(&diags);
+	return r;
+}
+
+static void test_stop_signal(void)
+{
+	static const char *const good[] = { "SIGTERM", "SIGQUIT", "SIGKILL", "SIGIOT", "SIGRTMIN", "SIGRTMIN+3",
+					    "SIGRTMIN+15", "SIGRTMAX-14", "SIGRTMAX", "9", "1", "64" };
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		char *m = xasprintf("kind: Service\nname: x\nimage: x:1\nstop_signal: %s\n", good[i]);
+		struct rc_desired *d = load1(m);
+		if (ok(d != NULL, "stop_signal %s is valid", good[i])) {
+			/* the value enters the canonical spec as written */
+			struct buf b = BUF_INIT;
+			spec_canonical(&d->units[0], true, &b);
+			char *line = xasprintf("\nstop_signal=%s\n", good[i]);
+			ok(strstr(b.data, line) != NULL, "stop_signal %s: canonical as written", good[i]);
+			free(line);
+			buf_release(&b);
+		}
+		rc_desired_free(d);
+		free(m);
+	}
+	static const struct {
+		const char *value, *diag;
+	} bad[] = {
+		{ "SIGFOO", "4:14: unknown signal 'SIGFOO' in 'stop_signal'" },
+		{ "SIGTREM", "4:14: unknown signal 'SIGTREM' in 'stop_signal' (did you mean 'SIGTERM'?)" },
+		{ "SIGRTMIN+16", "4:14: unknown signal 'SIGRTMIN+16' in 'stop_signal'" },
+		{ "SIGRTMIN+0", "4:14: unknown signal 'SIGRTMIN+0' in 'stop_signal'" },
+		{ "SIGRTMAX-15", "4:14: unknown signal 'SIGRTMAX-15' in 'stop_signal'" },
+		{ "SIGRTMAX+1", "4:14: unknown signal 'SIGRTMAX+1' in 'stop_signal'" },
+		{ "SIGUNUSED", "4:14: unknown signal 'SIGUNUSED' in 'stop_signal'" },
+		{ "TERM", "4:14: 'stop_signal' must be a signal name like SIGTERM or a number: 'TERM'" },
+		{ "0", "4:14: 'stop_signal' must be a signal name like SIGTERM or a number: '0'" },
+		{ "65", "4:14: 'stop_signal' must be a signal name like SIGTERM or a number: '65'" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *m = xasprintf("kind: Service\nname: x\nimage: x:1\nstop_signal: %s\n", bad[i].value);
+		is_str(load_fails(m), bad[i].diag, "stop_signal %s is an error", bad[i].value);
+		free(m);
+	}
+}
+
 static void test_failure_contract(void)
 {
 	struct rc_desired *d = (struct rc_desired *)&d;   /* a sentinel that must stay */
@@ -495,6 +553,7 @@ int main(void)
 	test_secrets_current();
 	test_spec_diff();
 	test_escaping();
+	test_stop_signal();
 	test_failure_contract();
 	free(fixture);
 	char *p = xasprintf("%s/db_password", secrets_dir);
