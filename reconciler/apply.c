@@ -2,6 +2,10 @@
 #include "apply.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <poll.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -11,31 +15,40 @@
 #include "buf.h"
 #include "depsched.h"
 #include "health.h"
+#include "ready.h"
+#include "workq.h"
 #include "regauth.h"
 #include "spec.h"
 
 #define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
 
-struct job {
-	const struct rc_unit *u;
-	const struct plan_action **acts;  /* this unit's up-phase actions, in plan order */
-	size_t nacts;
-	enum rc_dep_cond need;            /* strongest condition a dependent waits for */
-	char *label;                      /* "+ alpha/app" */
+struct job;
+
+/* An image reference resolved once per run (every unit of a template shares it). */
+struct image_entry {
+	char *ref;
+	char *id;                         /* NULL while it is being resolved, or when it failed */
+	char *error;                      /* why it cannot be had */
+	bool busy;
 };
 
 struct run {
 	const struct rc_desired *d;
 	struct rc_state *st;
 	const struct apply_opts *o;
-	struct dk_client **clients;
+	struct dk_client **clients;       /* one per worker */
 	struct job *jobs;
 	size_t njobs;
 	const char **failed_nets;         /* networks whose create failed in phase 1 */
 	size_t nfailed_nets;
-	pthread_mutex_t mu;               /* guards st, out, stdout */
+	pthread_mutex_t mu;               /* guards st, out, stdout, images */
+	pthread_cond_t image_cv;
+	struct image_entry *images;
+	size_t nimages, capimages;
 	struct apply_result *out;
+	bool tty;                         /* progress on a terminal: one updating line */
+	bool line_shown;                  /* that line is on the screen now */
 };
 
 const char *apply_status_name(enum apply_status s)
@@ -85,6 +98,10 @@ static void record(struct run *r, const char *what, const char *unit, enum apply
 	if (state_journal(r->st, &je, &err) < 0)
 		log_warn("%s", err.msg);
 	if (r->o->progress) {
+		if (r->line_shown) {
+			fputs("\r\033[K", stdout);
+			r->line_shown = false;
+		}
 		printf("%-8s %-40s %s\n", s == APPLY_OK ? "ok" : apply_status_name(s), what, msg ? msg : "");
 		fflush(stdout);
 	}
@@ -112,8 +129,8 @@ static const struct rc_secret *find_secret(const struct rc_unit *u, const char *
  * from that ID, not from the reference: the container runs exactly what was
  * resolved here, and the engine's container list need not resolve the
  * reference again for every container it lists (docs/architecture.md). */
-static int ensure_image(struct dk_client *c, const struct rc_unit *u, const struct apply_opts *o,
-			char **ret_id, struct rc_err *err)
+static int resolve_image(struct dk_client *c, const struct rc_unit *u, const struct apply_opts *o,
+			 char **ret_id, struct rc_err *err)
 {
 	struct dk_image *img = NULL;
 	struct dk_status ds;
@@ -150,6 +167,54 @@ static int ensure_image(struct dk_client *c, const struct rc_unit *u, const stru
 	return 0;
 }
 
+/*
+ * resolve_image() once per reference and run: the first unit that needs it
+ * resolves (or pulls) it while the others wait for the answer, whether an ID
+ * or an error.
+ */
+static int ensure_image(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
+			struct rc_err *err)
+{
+	pthread_mutex_lock(&r->mu);
+	struct image_entry *e = NULL;
+	for (;;) {
+		e = NULL;
+		for (size_t i = 0; i < r->nimages && !e; i++)
+			if (strcmp(r->images[i].ref, u->image) == 0)
+				e = &r->images[i];
+		if (!e || !e->busy)
+			break;
+		pthread_cond_wait(&r->image_cv, &r->mu);
+	}
+	if (e) {
+		int rc = e->id ? 0 : -1;
+		if (e->id)
+			*ret_id = xstrdup(e->id);
+		else
+			rc_errf(err, "%s", e->error);
+		pthread_mutex_unlock(&r->mu);
+		return rc;
+	}
+	GROW(r->images, r->nimages + 1, r->capimages);
+	size_t k = r->nimages++;
+	r->images[k] = (struct image_entry){ .ref = xstrdup(u->image), .busy = true };
+	pthread_mutex_unlock(&r->mu);
+	char *id = NULL;
+	int rc = resolve_image(c, u, r->o, &id, err);
+	pthread_mutex_lock(&r->mu);
+	e = &r->images[k];
+	e->busy = false;
+	if (rc == 0) {
+		e->id = id;
+		*ret_id = xstrdup(id);
+	} else {
+		e->error = xstrdup(err->msg);
+	}
+	pthread_cond_broadcast(&r->image_cv);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
 static int ensure_volumes(struct dk_client *c, const struct rc_desired *d, const struct rc_unit *u,
 			  struct rc_err *err)
 {
@@ -169,13 +234,13 @@ static int ensure_volumes(struct dk_client *c, const struct rc_desired *d, const
 	return 0;
 }
 
-/* Create the container for u (not started).  *ret_id malloc'ed. */
-static int create_container(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
-			    struct rc_err *err)
+/* Create the container for u under name (not started).  *ret_id malloc'ed. */
+static int create_container(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *name,
+			    char **ret_id, struct rc_err *err)
 {
 	const struct rc_desired *d = r->d;
 	_cleanup_free_ char *image_id = NULL;
-	if (ensure_image(c, u, r->o, &image_id, err) < 0 || ensure_volumes(c, d, u, err) < 0)
+	if (ensure_image(r, c, u, &image_id, err) < 0 || ensure_volumes(c, d, u, err) < 0)
 		return -1;
 
 	struct buf spec = BUF_INIT;
@@ -237,7 +302,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	 * reachable there by container name only. */
 	const char *aliases[1] = { u->service };
 	struct dk_create_spec cs = {
-		.name = u->container,
+		.name = name,
 		.image = image_id,
 		.cmd = (const char *const *)u->command,
 		.ncmd = u->ncommand,
@@ -286,12 +351,15 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	buf_release(&spec);
 	buf_release(&deps);
 	if (rc < 0)
-		return rc_err_prefix(err, "creating '%s'", u->container);
+		return rc_err_prefix(err, "creating '%s'", name);
 	crash_point("after-create");
 	for (size_t i = 1; i < u->nnetworks; i++) {
 		const char *al = u->customer ? u->container : u->service;
 		if (dk_network_connect(c, u->networks[i], id, &al, 1, NULL, err) < 0) {
-			rc_err_prefix(err, "connecting '%s' to '%s'", u->container, u->networks[i]);
+			rc_err_prefix(err, "connecting '%s' to '%s'", name, u->networks[i]);
+			/* not left half-made under a temporary name */
+			struct rc_err rerr;
+			dk_container_remove(c, id, true, false, NULL, &rerr);
 			free(id);
 			return -1;
 		}
@@ -313,7 +381,13 @@ static int stop_remove(struct dk_client *c, const char *id, int64_t grace_ns, st
 	return 0;
 }
 
+
 /* ---- waiting for a unit ------------------------------------------------- */
+
+int apply_default_parallel(void)
+{
+	return 8;
+}
 
 bool apply_interrupted(const struct apply_opts *o)
 {
@@ -364,72 +438,94 @@ int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int
  * exited 0 if a dependent needs it completed, running otherwise.  Returns 0
  * and a note ("healthy after 1.2s") or -1 with the reason.
  */
-static int wait_ready(struct dk_client *c, const struct rc_unit *u, const char *id,
-		      enum rc_dep_cond need, const struct apply_opts *o, char *note, size_t notelen,
-		      struct rc_err *err)
+
+/* ---- phase 3: the rollout ------------------------------------------------
+ *
+ * One coordinating thread (the caller's) and a pool of workers (workq.h).
+ * A worker runs only calls to the engine: a unit's creates, starts, stops,
+ * renames and removals, one inspect.  The waiting for readiness holds no
+ * thread: the coordinator follows the project's container events (one
+ * stream, opened before the first change), runs `http` probes on one multi
+ * handle (health.h), and keeps for each unit what it knows (ready.h).  A
+ * dependent is released the moment its dependencies are ready.
+ *
+ * A job is one unit.  Its states: pending (dependencies not ready), queued
+ * (a step is with the workers), waiting (for readiness), done.  Its steps:
+ *   UP       the plan's actions for the unit (create, recreate, update,
+ *            start); a recreate is a replacement (replace() below);
+ *   INSPECT  one inspect: a unit without work whose readiness a dependent
+ *            or wait_unchanged needs, and every waiting unit after the
+ *            event stream was lost (events between are not replayed);
+ *   FINISH   after a replacement is ready: remove the old container;
+ *   RESTORE  after a replacement failed: remove the new container and start
+ *            the old one again under its name.
+ */
+
+/* snprintf, for messages cut at the buffer's size on purpose. */
+__attribute__((format(printf, 3, 4))) static void msgf(char *dst, size_t n, const char *fmt, ...)
 {
-	int64_t t0 = now_ns(), bound = unit_bound_ns(u, o);
-	bool want_health = u->health.kind != RC_HEALTH_NONE;
-	bool want_exit = need == RC_DEP_COMPLETED && !want_health;
-	int64_t poll_ms = 250;
-	if (u->health.kind == RC_HEALTH_HTTP && u->health.interval_ns / NS_PER_MS < 1000)
-		poll_ms = u->health.interval_ns / NS_PER_MS > 100 ? u->health.interval_ns / NS_PER_MS : 100;
-	char why[256] = "";
-	for (;;) {
-		struct dk_container *ct = NULL;
-		if (dk_container_inspect(c, id, &ct, NULL, err) < 0)
-			return rc_err_prefix(err, "waiting for '%s'", u->container);
-		const char *s = ct->state_status ? ct->state_status : "";
-		double secs = (double)(now_ns() - t0) / 1e9;
-		if (strcmp(s, "exited") == 0 || strcmp(s, "dead") == 0) {
-			char reason[128];
-			health_exit_reason(ct->exit_code, ct->oom_killed, reason, sizeof reason);
-			int ok = want_exit && ct->exit_code == 0;
-			dk_container_free(ct);
-			if (ok) {
-				snprintf(note, notelen, "completed after %.1fs", secs);
-				return 0;
-			}
-			return rc_errf(err, "'%s' %s", u->container, reason);
-		}
-		if (!want_health && !want_exit) {
-			dk_container_free(ct);
-			snprintf(note, notelen, "started");
-			return 0;
-		}
-		if (u->health.kind == RC_HEALTH_CMD) {
-			if (str_eq(ct->health_status, "healthy")) {
-				dk_container_free(ct);
-				snprintf(note, notelen, "healthy after %.1fs", secs);
-				return 0;
-			}
-			if (str_eq(ct->health_status, "unhealthy")) {
-				dk_container_free(ct);
-				return rc_errf(err, "'%s' is unhealthy (docker health check failed %d times)",
-					       u->container, u->health.retries);
-			}
-			snprintf(why, sizeof why, "health: %s", ct->health_status ? ct->health_status : "none");
-		} else if (u->health.kind == RC_HEALTH_HTTP) {
-			if (apply_http_probe(ct, u, 0, why, sizeof why) == 1) {
-				dk_container_free(ct);
-				snprintf(note, notelen, "healthy after %.1fs", secs);
-				return 0;
-			}
-		}
-		dk_container_free(ct);
-		if (now_ns() - t0 > bound)
-			return rc_errf(err, "'%s' not %s after %.0fs (%s)", u->container,
-				       want_health ? "healthy" : "completed", (double)bound / 1e9, why);
-		for (int64_t slept = 0; slept < poll_ms; slept += 250) {
-			if (apply_interrupted(o))
-				return rc_errf(err, "interrupted while waiting for '%s' to be %s (%s)", u->container,
-					       want_health ? "healthy" : "completed", why);
-			sleep_ms(poll_ms - slept < 250 ? poll_ms - slept : 250);
-		}
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
 }
 
-/* ---- one unit's job (up phase) ----------------------------------------- */
+enum jstate { J_PENDING = 0, J_QUEUED, J_WAITING, J_DONE };
+enum jstep { STEP_UP = 0, STEP_INSPECT, STEP_FINISH, STEP_RESTORE };
+
+/* An event seen for a job's unit before the job knew its container. */
+struct early_event {
+	char *id;
+	char *action;
+	int exit_code;
+};
+
+#define EARLY_MAX 32
+
+struct job {
+	const struct rc_unit *u;
+	const struct plan_action **acts;  /* this unit's up-phase actions, in plan order */
+	size_t nacts;
+	enum rc_dep_cond need;            /* strongest condition a dependent waits for */
+	char *label;                      /* "+ alpha/app" */
+	bool watch;                       /* no work: only its readiness is followed */
+	bool report;                      /* a watch recorded as "= unit" when it fails (wait_unchanged) */
+	size_t *rdeps, nrdeps;            /* jobs waiting for this one */
+	size_t nwait;                     /* dependencies not done yet */
+	enum jstate state;
+	enum jstep step;
+	int64_t t0, wait_t0, deadline;
+	unsigned epoch;                   /* event stream generation when the step was queued */
+	/* written by the worker that ran the step; read by the coordinator after it is collected */
+	int rc;
+	struct rc_err err;
+	char *id;                         /* the container whose readiness counts */
+	char *old_id;                     /* a replacement: the old container, stopped, until the new one is ready */
+	bool needs_wait;
+	bool inspected;                   /* insp and ip hold an inspect made by the step */
+	struct ready_obs insp;
+	char *ip;
+	bool restored;                    /* RESTORE: the old container runs again */
+	/* the coordinator's */
+	struct ready_obs obs;
+	struct early_event early[EARLY_MAX];
+	size_t nearly;
+	bool early_lost;                  /* more than EARLY_MAX: an inspect must tell */
+	bool probing;
+	int64_t next_probe;
+	char why[256];                    /* what a wait waits for; a failure's reason */
+	char note[256];
+};
+
+static void early_clear(struct job *jb)
+{
+	for (size_t i = 0; i < jb->nearly; i++) {
+		free(jb->early[i].id);
+		free(jb->early[i].action);
+	}
+	jb->nearly = 0;
+	jb->early_lost = false;
+}
 
 /* An in-place change that removes a memory or CPU limit (docker update cannot). */
 static bool lifts_limit(const struct plan_action *a)
@@ -445,11 +541,19 @@ static bool lifts_limit(const struct plan_action *a)
 	return false;
 }
 
+/* A name for a container that is not (yet, or any more) the unit's: "<name>.<what>-<8 hex>". */
+static char *side_name(const char *name, const char *what)
+{
+	static atomic_uint counter;
+	unsigned x = (unsigned)getpid() * 2654435761u ^ (unsigned)now_ns() ^ atomic_fetch_add(&counter, 1) * 40503u;
+	return xasprintf("%s.%s-%08x", name, what, x);
+}
+
 static int create_start(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
 			bool *needs_wait, struct rc_err *err)
 {
 	char *id = NULL;
-	if (create_container(r, c, u, &id, err) < 0)
+	if (create_container(r, c, u, u->container, &id, err) < 0)
 		return -1;
 	if (u->running) {
 		if (dk_container_start(c, id, NULL, err) < 0) {
@@ -464,85 +568,164 @@ static int create_start(struct run *r, struct dk_client *c, const struct rc_unit
 }
 
 /*
- * Dependencies with no work in this apply are not in the scheduler's graph:
- * check their condition here.  A container left running but not yet healthy
- * (an apply killed after its start, or one still warming up) must gate its
- * dependents all the same.  Dependencies desired stopped are not waited for.
+ * Put the old container back: remove the new one (when there is one) and
+ * give the old one its name and start it again.  why is what went wrong;
+ * err gets it with what became of the old container.
  */
-static int wait_idle_deps(struct run *r, struct dk_client *c, const struct rc_unit *u, struct rc_err *err)
+static int restore_old(struct dk_client *c, const struct rc_unit *u, const char *new_id, const char *old_id,
+		       const char *why, bool *ret_restored, struct rc_err *err)
 {
-	for (size_t i = 0; i < u->ndeps; i++) {
-		const struct rc_dep *dep = &u->deps[i];
-		if (dep->cond == RC_DEP_STARTED)
-			continue;
-		const struct rc_unit *du = NULL;
-		for (size_t k = 0; k < r->d->nunits && !du; k++)
-			if (strcmp(r->d->units[k].id, dep->unit) == 0)
-				du = &r->d->units[k];
-		if (!du || !du->running)
-			continue;
-		bool has_job = false;
-		for (size_t k = 0; k < r->njobs && !has_job; k++)
-			has_job = r->jobs[k].u == du;
-		if (has_job)
-			continue;
-		char note[128];
-		if (wait_ready(c, du, du->container, dep->cond, r->o, note, sizeof note, err) < 0)
-			return rc_err_prefix(err, "dependency '%s'", du->id);
+	struct rc_err e2 = { "" };
+	struct dk_status ds;
+	*ret_restored = false;
+	if (new_id && dk_container_remove(c, new_id, true, false, &ds, &e2) < 0 && ds.http != 404)
+		return rc_errf(err, "%s; the old container was not restored: removing the new one: %s", why, e2.msg);
+	if (dk_container_rename(c, old_id, u->container, &ds, &e2) < 0)
+		return rc_errf(err, "%s; the old container was not restored: %s", why, e2.msg);
+	if (u->running && dk_container_start(c, old_id, &ds, &e2) < 0)
+		return rc_errf(err, "%s; the old container has its name back but does not start: %s", why, e2.msg);
+	*ret_restored = true;
+	return rc_errf(err, "%s; the old container %s again", why, u->running ? "runs" : "is back");
+}
+
+/*
+ * Replace the container old_id of u, touching it only once everything that
+ * can fail before has succeeded: pull and create the new container under a
+ * side name (image, values the engine refuses, networks: the old one keeps
+ * running through all of it).  Then stop the old one (its grace period),
+ * rename it aside, give the new one the unit's name and start it.  If the
+ * new one does not start, the old one is put back.  On success *ret_id is
+ * the new container and *ret_old the old one (stopped, renamed), to be
+ * removed once the new one is ready (or put back if it never is).
+ */
+static int replace(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *old_id, char **ret_id,
+		   char **ret_old, bool *needs_wait, bool *ret_restored, struct rc_err *err)
+{
+	_cleanup_free_ char *next = side_name(u->container, "next");
+	char *id = NULL;
+	struct dk_status ds;
+	*ret_restored = false;
+	if (create_container(r, c, u, next, &id, err) < 0)
+		return rc_err_prefix(err, "the old container was not touched");
+	crash_point("after-replace-create");
+	int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
+	if (dk_container_stop(c, old_id, t, &ds, err) < 0 && ds.http != 404) {
+		rc_err_prefix(err, "stopping the old container");
+		struct rc_err e2;
+		dk_container_remove(c, id, true, false, NULL, &e2);
+		free(id);
+		return -1;
+	}
+	crash_point("after-replace-stop");
+	bool old_gone = ds.http == 404;
+	_cleanup_free_ char *aside = side_name(u->container, "old");
+	if (!old_gone && dk_container_rename(c, old_id, aside, &ds, err) < 0) {
+		old_gone = ds.http == 404;
+		if (!old_gone) {
+			char why[1200];
+			msgf(why, sizeof why, "renaming the old container: %s", err->msg);
+			restore_old(c, u, id, old_id, why, ret_restored, err);
+			free(id);
+			return -1;
+		}
+	}
+	crash_point("after-replace-rename");
+	if (dk_container_rename(c, id, u->container, &ds, err) < 0) {
+		char why[1200];
+		msgf(why, sizeof why, "naming the new container '%s': %s", u->container, err->msg);
+		if (old_gone)
+			rc_errf(err, "%s", why);
+		else
+			restore_old(c, u, id, old_id, why, ret_restored, err);
+		free(id);
+		return -1;
+	}
+	if (u->running) {
+		if (dk_container_start(c, id, &ds, err) < 0) {
+			char why[1200];
+			msgf(why, sizeof why, "starting the new '%s': %s", u->container, err->msg);
+			if (old_gone)
+				rc_errf(err, "%s", why);
+			else
+				restore_old(c, u, id, old_id, why, ret_restored, err);
+			free(id);
+			return -1;
+		}
+		crash_point("after-start");
+		*needs_wait = true;
+	}
+	*ret_id = id;
+	*ret_old = old_gone ? NULL : xstrdup(old_id);
+	if (!u->running && *ret_old) {
+		/* desired stopped: there is nothing to wait for */
+		struct rc_err e2;
+		dk_container_remove(c, old_id, true, false, NULL, &e2);
+		free(*ret_old);
+		*ret_old = NULL;
 	}
 	return 0;
 }
 
-static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
+/* Inspect id into jb->insp and jb->ip.  404: gone. */
+static int inspect_into(struct dk_client *c, struct job *jb, const char *id, struct rc_err *err)
 {
-	struct run *r = ctx;
-	struct job *jb = &r->jobs[j];
-	struct dk_client *c = r->clients[worker];
-	const struct rc_unit *u = jb->u;
-	char *id = NULL;
-	bool needs_wait = false;
-	int64_t t0 = now_ns();
-	char note[256] = "";
-
-	if (apply_interrupted(r->o)) {
-		rc_errf(err, "interrupted before '%s'", u->container);
-		goto fail;
+	struct dk_container *ct = NULL;
+	struct dk_status ds;
+	jb->insp = (struct ready_obs)READY_OBS_INIT;
+	if (dk_container_inspect(c, id, &ct, &ds, err) < 0) {
+		if (ds.http != 404)
+			return rc_err_prefix(err, "waiting for '%s'", jb->u->container);
+		jb->insp.gone = true;
+		jb->inspected = true;
+		return 0;
 	}
-	if (wait_idle_deps(r, c, u, err) < 0)
-		goto fail;
-	bool fresh = false;   /* a new container was made in this job: later steps act on it */
+	ready_from_inspect(&jb->insp, jb->u, ct->state_status, ct->exit_code, ct->oom_killed, ct->health_status);
+	const char *ip = apply_container_ip(ct, jb->u);
+	free(jb->ip);
+	jb->ip = ip ? xstrdup(ip) : NULL;
+	free(jb->id);
+	jb->id = xstrdup(ct->id);
+	jb->inspected = true;
+	dk_container_free(ct);
+	return 0;
+}
+
+/* STEP_UP on a worker: the unit's actions.  jb->rc and jb->err say how it went. */
+static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc_err *err)
+{
+	const struct rc_unit *u = jb->u;
 	for (size_t i = 0; i < u->nnetworks; i++)
 		for (size_t k = 0; k < r->nfailed_nets; k++)
-			if (strcmp(u->networks[i], r->failed_nets[k]) == 0) {
-				rc_errf(err, "not started: network '%s' could not be created", u->networks[i]);
-				goto fail;
-			}
-	for (size_t i = 0; i < jb->nacts; i++) {
+			if (strcmp(u->networks[i], r->failed_nets[k]) == 0)
+				return rc_errf(err, "not started: network '%s' could not be created", u->networks[i]);
+	bool fresh = false;   /* a new container was made in this job: later steps act on it */
+	for (size_t i = 0; i < jb->nacts && !fresh; i++) {
 		const struct plan_action *a = jb->acts[i];
-		if (fresh)
-			break;
-		free(id);
-		id = a->container_id ? xstrdup(a->container_id) : NULL;
+		free(jb->id);
+		jb->id = a->container_id ? xstrdup(a->container_id) : NULL;
 		switch (a->kind) {
 		case PLAN_RECREATE:
-			if (stop_remove(c, a->container_id, u->stop_grace_ns, err) < 0)
-				goto fail;
-			/* fall through */
+			free(jb->id);
+			jb->id = NULL;
+			if (replace(r, c, u, a->container_id, &jb->id, &jb->old_id, &jb->needs_wait, &jb->restored, err) < 0)
+				return -1;
+			fresh = true;
+			break;
 		case PLAN_CREATE:
-			free(id);
-			id = NULL;
-			if (create_start(r, c, u, &id, &needs_wait, err) < 0)
-				goto fail;
+			free(jb->id);
+			jb->id = NULL;
+			if (create_start(r, c, u, &jb->id, &jb->needs_wait, err) < 0)
+				return -1;
 			fresh = true;
 			break;
 		case PLAN_UPDATE: {
 			if (lifts_limit(a)) {
 				/* the engine cannot lift a memory or CPU limit or a reservation in place */
-				free(id);
-				id = NULL;
-				if (stop_remove(c, a->container_id, u->stop_grace_ns, err) < 0 ||
-				    create_start(r, c, u, &id, &needs_wait, err) < 0)
-					goto fail;
+				free(jb->id);
+				jb->id = NULL;
+				if (replace(r, c, u, a->container_id, &jb->id, &jb->old_id, &jb->needs_wait, &jb->restored,
+					    err) < 0)
+					return -1;
 				fresh = true;
 				break;
 			}
@@ -554,10 +737,8 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 				.restart_policy = u->restart.policy,
 				.restart_max_retries = u->restart.max_retries,
 			};
-			if (dk_container_update(c, a->container_id, &res, NULL, err) < 0) {
-				rc_err_prefix(err, "updating '%s'", u->container);
-				goto fail;
-			}
+			if (dk_container_update(c, a->container_id, &res, NULL, err) < 0)
+				return rc_err_prefix(err, "updating '%s'", u->container);
 			struct buf spec = BUF_INIT, lines = BUF_INIT;
 			spec_canonical(u, true, &spec);
 			planner_resource_lines(buf_cstr(&spec), &lines);
@@ -570,27 +751,532 @@ static int job_run(void *ctx, int worker, size_t j, struct rc_err *err)
 		}
 		case PLAN_START: {
 			struct dk_status ds;
-			if (dk_container_start(c, a->container_id, &ds, err) < 0) {
-				rc_err_prefix(err, "starting '%s'", u->container);
-				goto fail;
-			}
-			needs_wait = true;
+			if (dk_container_start(c, a->container_id, &ds, err) < 0)
+				return rc_err_prefix(err, "starting '%s'", u->container);
+			jb->needs_wait = true;
 			break;
 		}
 		default:
 			BUG("action %d in the up phase", (int)a->kind);
 		}
 	}
-	if (needs_wait && wait_ready(c, u, id, jb->need, r->o, note, sizeof note, err) < 0)
-		goto fail;
-	record(r, jb->label, u->id, APPLY_OK, note[0] ? note : NULL, now_ns() - t0);
-	crash_point("after-job");
-	free(id);
+	/* the address an http probe needs is known once the container runs */
+	if (jb->needs_wait && u->health.kind == RC_HEALTH_HTTP)
+		return inspect_into(c, jb, jb->id, err);
 	return 0;
-fail:
-	record(r, jb->label, u->id, APPLY_FAILED, err->msg, now_ns() - t0);
-	free(id);
-	return -1;
+}
+
+/* A worker: run the job's current step. */
+static void job_step(void *ctx, int worker, size_t j)
+{
+	struct run *r = ctx;
+	struct job *jb = &r->jobs[j];
+	struct dk_client *c = r->clients[worker];
+	struct rc_err *err = &jb->err;
+	err->msg[0] = '\0';
+	jb->inspected = false;
+	switch (jb->step) {
+	case STEP_UP:
+		jb->rc = step_up(r, c, jb, err);
+		break;
+	case STEP_INSPECT:
+		jb->rc = inspect_into(c, jb, jb->id ? jb->id : jb->u->container, err);
+		break;
+	case STEP_FINISH: {
+		struct dk_status ds;
+		if (dk_container_remove(c, jb->old_id, true, false, &ds, err) < 0 && ds.http != 404)
+			log_warn("unit '%s': removing the replaced container: %s (the next run removes it)", jb->u->id,
+				 err->msg);
+		jb->rc = 0;
+		break;
+	}
+	case STEP_RESTORE:
+		restore_old(c, jb->u, jb->id, jb->old_id, jb->why, &jb->restored, err);
+		jb->rc = -1;
+		break;
+	}
+}
+
+/* The coordinator's view of the rollout. */
+struct roll {
+	struct run *r;
+	struct workq *q;
+	struct dk_client *c;              /* the caller's: the event stream */
+	struct dk_events *ev;
+	unsigned epoch;                   /* bumped each time the stream is (re)opened */
+	int64_t ev_retry;                 /* when to try opening the stream again */
+	int64_t ev_poll;                  /* without a stream: when to inspect the waiting units again */
+	char *project_label;
+	struct health_probes *probes;
+	size_t ndone, nfailed, nwaiting_health;
+	bool interrupted;
+	int64_t t0, last_line;
+	const char *slowest;
+	int64_t slowest_ns;
+};
+
+static void dispatch(struct roll *R, size_t j, enum jstep step)
+{
+	struct job *jb = &R->r->jobs[j];
+	jb->state = J_QUEUED;
+	jb->step = step;
+	jb->epoch = R->epoch;
+	workq_push(R->q, j);
+}
+
+static void job_done(struct roll *R, size_t j, bool ok, const char *msg);
+
+/* Dependents of a failed job: a watch's fail (their dependency is not ready); others are skipped. */
+static void fail_dependents(struct roll *R, size_t j)
+{
+	struct run *r = R->r;
+	struct job *jb = &r->jobs[j];
+	for (size_t k = 0; k < jb->nrdeps; k++) {
+		size_t d = jb->rdeps[k];
+		if (r->jobs[d].state != J_PENDING)
+			continue;
+		if (jb->watch) {
+			_cleanup_free_ char *m = xasprintf("dependency '%s': %s", jb->u->id, jb->why);
+			r->jobs[d].t0 = now_ns();
+			job_done(R, d, false, m);
+		} else {
+			r->jobs[d].state = J_DONE;
+			R->ndone++;
+			R->nfailed++;
+			_cleanup_free_ char *m = xasprintf("not started: dependency '%s' failed", jb->u->id);
+			record(r, r->jobs[d].label, r->jobs[d].u->id, APPLY_SKIPPED, m, 0);
+			fail_dependents(R, d);
+		}
+	}
+}
+
+static void job_done(struct roll *R, size_t j, bool ok, const char *msg)
+{
+	struct run *r = R->r;
+	struct job *jb = &r->jobs[j];
+	if (jb->state == J_DONE)
+		return;
+	jb->state = J_DONE;
+	R->ndone++;
+	int64_t ns = now_ns() - jb->t0;
+	if (!ok) {
+		R->nfailed++;
+		msgf(jb->why, sizeof jb->why, "%s", msg ? msg : "failed");
+	}
+	if (!jb->watch)
+		record(r, jb->label, jb->u->id, ok ? APPLY_OK : APPLY_FAILED, msg, ns);
+	else if (!ok && jb->report)
+		record(r, jb->label, jb->u->id, APPLY_FAILED, msg, ns);
+	if (ok && !jb->watch) {
+		crash_point("after-job");
+		if (jb->needs_wait && ns > R->slowest_ns) {
+			R->slowest_ns = ns;
+			R->slowest = jb->u->id;
+		}
+	}
+	if (!ok) {
+		fail_dependents(R, j);
+		return;
+	}
+	for (size_t k = 0; k < jb->nrdeps; k++) {
+		size_t d = jb->rdeps[k];
+		struct job *dj = &r->jobs[d];
+		if (dj->state == J_PENDING && --dj->nwait == 0 && !R->interrupted) {
+			dj->t0 = now_ns();
+			dispatch(R, d, STEP_UP);
+		}
+	}
+}
+
+/* Is the wait over?  Acts on the verdict. */
+static void evaluate(struct roll *R, size_t j)
+{
+	struct run *r = R->r;
+	struct job *jb = &r->jobs[j];
+	if (jb->state != J_WAITING)
+		return;
+	char why[256];
+	enum ready_verdict v = ready_eval(jb->u, jb->need, &jb->obs, why, sizeof why);
+	double secs = (double)(now_ns() - jb->wait_t0) / 1e9;
+	if (v == READY_WAIT) {
+		msgf(jb->why, sizeof jb->why, "%s", why);
+		if (now_ns() > jb->deadline) {
+			bool want_health = jb->u->health.kind != RC_HEALTH_NONE;
+			msgf(why, sizeof why, "'%s' not %s after %.0fs (%s)", jb->u->container,
+				 want_health ? "healthy" : jb->need == RC_DEP_COMPLETED ? "completed" : "running",
+				 (double)(jb->deadline - jb->wait_t0) / 1e9, jb->why);
+			v = READY_FAIL;
+		} else {
+			return;
+		}
+	}
+	if (v == READY_OK) {
+		if (strcmp(why, "started") == 0)
+			msgf(jb->note, sizeof jb->note, "started");
+		else
+			msgf(jb->note, sizeof jb->note, "%s after %.1fs", why, secs);
+		if (jb->old_id) {
+			dispatch(R, j, STEP_FINISH);
+			return;
+		}
+		job_done(R, j, true, jb->note);
+		return;
+	}
+	msgf(jb->why, sizeof jb->why, "%s", why);
+	if (jb->old_id) {
+		dispatch(R, j, STEP_RESTORE);
+		return;
+	}
+	job_done(R, j, false, why);
+}
+
+/* Start following a job's container: what the step inspected, then what the stream told since. */
+static void begin_wait(struct roll *R, size_t j, bool fresh_wait)
+{
+	struct job *jb = &R->r->jobs[j];
+	int64_t now = now_ns();
+	if (fresh_wait) {
+		jb->wait_t0 = now;
+		int64_t bound = unit_bound_ns(jb->u, R->r->o);
+		jb->deadline = now + bound;
+		jb->obs = (struct ready_obs)READY_OBS_INIT;
+	}
+	jb->state = J_WAITING;
+	bool replay_all = !jb->inspected;
+	if (jb->inspected) {
+		int http = jb->obs.http;
+		jb->obs = jb->insp;
+		jb->obs.http = http;
+	}
+	/* Events that came before the job knew its container.  Its own new container: every event
+	 * since its creation is here (the stream was open before), so replay them all.  After an
+	 * inspect: only what can follow it (a "start" seen before the inspect is in it already). */
+	for (size_t i = 0; i < jb->nearly; i++) {
+		struct early_event *e = &jb->early[i];
+		if (!jb->id || strcmp(e->id, jb->id) != 0)
+			continue;
+		if (!replay_all && strcmp(e->action, "start") == 0)
+			continue;
+		ready_from_event(&jb->obs, jb->u, e->action, e->exit_code);
+	}
+	early_clear(jb);
+	jb->next_probe = now;
+	evaluate(R, j);
+}
+
+/* A step came back from the workers. */
+static void collected(struct roll *R, size_t j)
+{
+	struct run *r = R->r;
+	struct job *jb = &r->jobs[j];
+	switch (jb->step) {
+	case STEP_UP:
+		if (jb->rc < 0) {
+			job_done(R, j, false, jb->err.msg);
+			return;
+		}
+		if (!jb->needs_wait) {
+			job_done(R, j, true, NULL);
+			return;
+		}
+		if (R->interrupted) {
+			job_done(R, j, false, "interrupted after its start");
+			return;
+		}
+		/* the stream was lost while the step ran: its events may be missing */
+		if (!jb->inspected && (jb->epoch != R->epoch || !R->ev || jb->early_lost)) {
+			jb->wait_t0 = now_ns();
+			jb->deadline = jb->wait_t0 + unit_bound_ns(jb->u, r->o);
+			jb->obs = (struct ready_obs)READY_OBS_INIT;
+			early_clear(jb);
+			dispatch(R, j, STEP_INSPECT);
+			jb->needs_wait = true;
+			return;
+		}
+		begin_wait(R, j, true);
+		return;
+	case STEP_INSPECT:
+		if (jb->rc < 0) {
+			/* the engine did not answer: look again soon, within the unit's bound */
+			jb->state = J_WAITING;
+			msgf(jb->why, sizeof jb->why, "%s", jb->err.msg);
+			evaluate(R, j);
+			return;
+		}
+		begin_wait(R, j, jb->wait_t0 == 0);
+		return;
+	case STEP_FINISH:
+		job_done(R, j, true, jb->note);
+		return;
+	case STEP_RESTORE:
+		job_done(R, j, false, jb->err.msg);
+		return;
+	}
+}
+
+static struct job *job_of_unit(struct run *r, const char *unit)
+{
+	if (!unit)
+		return NULL;
+	for (size_t k = 0; k < r->njobs; k++)
+		if (strcmp(r->jobs[k].u->id, unit) == 0)
+			return &r->jobs[k];
+	return NULL;
+}
+
+static void on_event(struct roll *R, const struct dk_event *e)
+{
+	struct job *jb = job_of_unit(R->r, dk_event_attr(e, RC_LABEL_UNIT));
+	if (!jb || jb->state == J_DONE || jb->state == J_PENDING)
+		return;
+	const char *ec = dk_event_attr(e, "exitCode");
+	int code = ec ? atoi(ec) : 0;
+	if (jb->state == J_WAITING && jb->id && strcmp(jb->id, e->id) == 0) {
+		ready_from_event(&jb->obs, jb->u, e->action, code);
+		evaluate(R, (size_t)(jb - R->r->jobs));
+		return;
+	}
+	if (jb->state != J_QUEUED)
+		return;
+	if (jb->nearly == EARLY_MAX) {
+		jb->early_lost = true;
+		return;
+	}
+	jb->early[jb->nearly++] = (struct early_event){ xstrdup(e->id), xstrdup(e->action), code };
+}
+
+static void on_probe(void *ctx, size_t j, int healthy, const char *why)
+{
+	struct roll *R = ctx;
+	struct job *jb = &R->r->jobs[j];
+	jb->probing = false;
+	if (jb->state != J_WAITING)
+		return;
+	jb->obs.http = healthy;
+	if (!healthy)
+		msgf(jb->why, sizeof jb->why, "%s", why);
+	evaluate(R, j);
+	if (jb->state == J_WAITING && !healthy)
+		msgf(jb->why, sizeof jb->why, "%s", why);
+}
+
+static int64_t probe_interval_ns(const struct rc_unit *u)
+{
+	int64_t iv = u->health.interval_ns;
+	if (iv <= 0 || iv > NS_PER_S)
+		iv = NS_PER_S / 4;
+	return iv < NS_PER_S / 10 ? NS_PER_S / 10 : iv;
+}
+
+static void events_open_roll(struct roll *R)
+{
+	struct dk_filter f[] = {
+		{ "type", "container" }, { "label", R->project_label }, { "event", "start" }, { "event", "die" },
+		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
+	};
+	struct rc_err err = { "" };
+	if (dk_events_open(R->c, f, ARRAY_SIZE(f), 0, &R->ev, &err) < 0) {
+		R->ev = NULL;
+		R->ev_retry = now_ns() + NS_PER_S;
+		log_warn("rollout: cannot follow engine events (%s); inspecting the waiting units every second", err.msg);
+		return;
+	}
+	R->epoch++;
+}
+
+/* What the rollout is doing, for a person watching. */
+static void progress_line(struct roll *R, bool force)
+{
+	struct run *r = R->r;
+	if (!r->o->progress || !r->o->progress_line)
+		return;
+	int64_t now = now_ns();
+	if (!force && now - R->last_line < (r->tty ? NS_PER_S / 4 : 10 * NS_PER_S))
+		return;
+	R->last_line = now;
+	size_t total = 0, engine = 0, waiting = 0, ready = 0, pending = 0;
+	for (size_t k = 0; k < r->njobs; k++) {
+		const struct job *jb = &r->jobs[k];
+		if (jb->watch)
+			continue;
+		total++;
+		switch (jb->state) {
+		case J_PENDING: pending++; break;
+		case J_QUEUED: engine++; break;
+		case J_WAITING: waiting++; break;
+		case J_DONE: break;
+		}
+	}
+	size_t failed = 0;
+	pthread_mutex_lock(&r->mu);
+	failed = r->out->nfailed;
+	pthread_mutex_unlock(&r->mu);
+	size_t done = 0;
+	for (size_t k = 0; k < r->njobs; k++)
+		done += !r->jobs[k].watch && r->jobs[k].state == J_DONE;
+	ready = done >= failed ? done - failed : 0;
+	pthread_mutex_lock(&r->mu);
+	if (r->tty)
+		fputs("\r\033[K", stdout);
+	printf("converging %zu/%zu: %zu pending, %zu engine calls, %zu waiting for health, %zu ready, %zu failed",
+	       done, total, pending, engine, waiting, ready, failed);
+	if (r->tty) {
+		r->line_shown = true;
+	} else {
+		putchar('\n');
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void end_progress_line(struct run *r)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->line_shown) {
+		fputs("\r\033[K", stdout);
+		fflush(stdout);
+		r->line_shown = false;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The loop: release ready jobs, follow events and probes, collect steps, until every job is done. */
+static void rollout(struct roll *R)
+{
+	struct run *r = R->r;
+	size_t *got = xcalloc(r->njobs + 1, sizeof(size_t));
+	events_open_roll(R);
+	R->probes = health_probes_new();
+	for (size_t k = 0; k < r->njobs; k++) {
+		struct job *jb = &r->jobs[k];
+		jb->t0 = now_ns();
+		if (jb->watch)
+			dispatch(R, k, STEP_INSPECT);
+		else if (jb->nwait == 0)
+			dispatch(R, k, STEP_UP);
+	}
+	while (R->ndone < r->njobs) {
+		int64_t now = now_ns();
+		/* a stop request: nothing new starts; waits end */
+		if (!R->interrupted && apply_interrupted(r->o)) {
+			R->interrupted = true;
+			for (size_t k = 0; k < r->njobs; k++) {
+				struct job *jb = &r->jobs[k];
+				if (jb->state == J_PENDING && !jb->watch) {
+					_cleanup_free_ char *m = xasprintf("interrupted before '%s'", jb->u->container);
+					job_done(R, k, false, m);
+				} else if (jb->state == J_WAITING) {
+					bool want_health = jb->u->health.kind != RC_HEALTH_NONE;
+					_cleanup_free_ char *m = xasprintf("interrupted while waiting for '%s' to be %s (%s)",
+									   jb->u->container,
+									   want_health ? "healthy" : "completed", jb->why);
+					job_done(R, k, false, m);
+				}
+			}
+			continue;
+		}
+		/* deadlines, probes and (without a stream) inspects of the waiting */
+		int timeout = 250;
+		bool poll_now = !R->ev && now >= R->ev_poll;
+		for (size_t k = 0; k < r->njobs; k++) {
+			struct job *jb = &r->jobs[k];
+			if (jb->state != J_WAITING)
+				continue;
+			if (now > jb->deadline) {
+				evaluate(R, k);
+				continue;
+			}
+			if (poll_now) {
+				dispatch(R, k, STEP_INSPECT);
+				continue;
+			}
+			if (jb->u->health.kind == RC_HEALTH_HTTP && jb->obs.running && !jb->probing) {
+				if (now >= jb->next_probe) {
+					uint16_t port = jb->u->health.http_port ? jb->u->health.http_port
+						      : (jb->u->nports ? jb->u->ports[0].container_port : 80);
+					int64_t to = jb->u->health.timeout_ns ? jb->u->health.timeout_ns / NS_PER_MS : 5000;
+					if (!jb->ip) {
+						msgf(jb->why, sizeof jb->why, "no address yet");
+						dispatch(R, k, STEP_INSPECT);
+						continue;
+					}
+					jb->probing = true;
+					jb->next_probe = now + probe_interval_ns(jb->u);
+					health_probes_start(R->probes, k, jb->ip, port, jb->u->health.http_path, to);
+				} else {
+					int64_t left = (jb->next_probe - now) / NS_PER_MS + 1;
+					if (left < timeout)
+						timeout = (int)left;
+				}
+			}
+		}
+		if (poll_now)
+			R->ev_poll = now + NS_PER_S;
+		if (!R->ev && now >= R->ev_retry) {
+			events_open_roll(R);
+			if (R->ev) {
+				/* events while it was down are not replayed: look at every waiting unit once */
+				for (size_t k = 0; k < r->njobs; k++)
+					if (r->jobs[k].state == J_WAITING)
+						dispatch(R, k, STEP_INSPECT);
+			}
+		}
+		if (R->ndone >= r->njobs)
+			break;
+		progress_line(R, false);
+		struct pollfd fds[64];
+		size_t nfds = 0;
+		fds[nfds++] = (struct pollfd){ .fd = workq_fd(R->q), .events = POLLIN };
+		nfds += health_probes_fds(R->probes, fds + nfds, ARRAY_SIZE(fds) - nfds, &timeout);
+		if (R->ev) {
+			struct dk_event e = { 0 };
+			struct rc_err err = { "" };
+			int er = dk_events_poll(R->ev, timeout, fds, nfds, &e, &err);
+			if (er == 1) {
+				on_event(R, &e);
+				dk_event_release(&e);
+			} else if (er < 0) {
+				log_warn("rollout: engine events: %s; following the waiting units by inspect until it is back",
+					 err.msg);
+				dk_events_close(R->ev);
+				R->ev = NULL;
+				R->ev_retry = now_ns() + NS_PER_S / 2;
+				R->ev_poll = 0;
+			}
+		} else {
+			poll(fds, nfds, timeout);
+		}
+		health_probes_perform(R->probes, on_probe, R);
+		size_t n = workq_collect(R->q, got, r->njobs + 1);
+		for (size_t i = 0; i < n; i++)
+			collected(R, got[i]);
+	}
+	end_progress_line(r);
+	free(got);
+	health_probes_free(R->probes);
+	dk_events_close(R->ev);
+	R->ev = NULL;
+}
+
+/* Add a watch for u (no work of its own) needing cond; report: recorded when it fails. */
+static size_t add_watch(struct run *r, const struct rc_unit *u, enum rc_dep_cond cond, bool report)
+{
+	for (size_t k = 0; k < r->njobs; k++)
+		if (r->jobs[k].u == u) {
+			if (r->jobs[k].watch) {
+				if (cond > r->jobs[k].need)
+					r->jobs[k].need = cond;
+				r->jobs[k].report |= report;
+			}
+			return k;
+		}
+	struct job *jb = &r->jobs[r->njobs];
+	jb->u = u;
+	jb->watch = true;
+	jb->report = report;
+	jb->need = cond;
+	jb->label = xasprintf("= %s", u->id);
+	return r->njobs++;
 }
 
 /* ---- phases ------------------------------------------------------------- */
@@ -755,27 +1441,6 @@ static enum rc_dep_cond needed_condition(const struct rc_desired *d, const struc
 	return need;
 }
 
-/* See apply_opts.wait_unchanged. */
-static void wait_unchanged(struct run *r, struct dk_client *c, const struct plan *p)
-{
-	for (size_t i = 0; i < r->d->nunits; i++) {
-		const struct rc_unit *u = &r->d->units[i];
-		if (!u->running || u->health.kind == RC_HEALTH_NONE || state_is_disabled(r->st, u->id, NULL))
-			continue;
-		bool has_work = false;
-		for (size_t k = 0; k < p->n && !has_work; k++)
-			has_work = p->v[k].unit && strcmp(p->v[k].unit, u->id) == 0;
-		if (has_work)
-			continue;
-		int64_t t0 = now_ns();
-		char note[128];
-		struct rc_err err = { "" };
-		if (wait_ready(c, u, u->container, RC_DEP_STARTED, r->o, note, sizeof note, &err) < 0) {
-			_cleanup_free_ char *what = xasprintf("= %s", u->id);
-			record(r, what, u->id, APPLY_FAILED, err.msg, now_ns() - t0);
-		}
-	}
-}
 
 int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan *p,
 	      struct rc_state *st, const struct apply_opts *o, struct apply_result *ret)
@@ -783,7 +1448,9 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	memset(ret, 0, sizeof(*ret));
 	struct run r = { .d = d, .st = st, .o = o, .out = ret };
 	pthread_mutex_init(&r.mu, NULL);
-	int parallel = o->parallel > 0 ? o->parallel : 4;
+	pthread_cond_init(&r.image_cv, NULL);
+	r.tty = o->progress && isatty(STDOUT_FILENO);
+	int parallel = o->parallel > 0 ? o->parallel : apply_default_parallel();
 
 	/* 0. Persist the allocations before the first change: killed later, we
 	 * would leave networks and containers holding subnets and host ports the
@@ -794,6 +1461,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	if (state_save(st, &serr) < 0) {
 		record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, 0);
 		pthread_mutex_destroy(&r.mu);
+		pthread_cond_destroy(&r.image_cv);
 		return -1;
 	}
 
@@ -808,9 +1476,10 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	teardown_phase(&r, c, p, parallel);
 	ret->phase_ns[1] = now_ns() - t;
 
-	/* 3. rollout: one job per unit with up-phase work */
+	/* 3. rollout: one job per unit with up-phase work, one watch per unit without work whose
+	 * readiness is needed */
 	t = now_ns();
-	r.jobs = xcalloc(p->n + 1, sizeof(*r.jobs));
+	r.jobs = xcalloc(p->n + d->nunits + 1, sizeof(*r.jobs));
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_action *a = &p->v[i];
 		if (!is_up(a->kind) || !a->desired)
@@ -839,7 +1508,8 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		}
 		jb->acts[jb->nacts++] = a;
 	}
-	for (size_t k = 0; k < r.njobs; k++) {
+	size_t nwork = r.njobs;
+	for (size_t k = 0; k < nwork; k++) {
 		struct job *jb = &r.jobs[k];
 		struct buf b = BUF_INIT;
 		for (size_t i = 0; i < jb->nacts; i++)
@@ -847,37 +1517,76 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		buf_addf(&b, " %s", jb->u->id);
 		jb->label = buf_detach(&b, NULL);
 	}
-	if (r.njobs) {
-		struct sched_graph g = { r.njobs, xcalloc(r.njobs, sizeof(size_t *)),
-					 xcalloc(r.njobs, sizeof(size_t)) };
-		const char **names = xcalloc(r.njobs, sizeof(char *));
-		for (size_t k = 0; k < r.njobs; k++) {
-			const struct rc_unit *u = r.jobs[k].u;
-			names[k] = u->id;
-			g.deps[k] = xcalloc(u->ndeps + 1, sizeof(size_t));
-			for (size_t di = 0; di < u->ndeps; di++)
-				for (size_t m = 0; m < r.njobs; m++)
-					if (strcmp(r.jobs[m].u->id, u->deps[di].unit) == 0)
-						g.deps[k][g.ndeps[k]++] = m;
+	/* Dependencies with no work in this apply gate their dependents all the same (a container
+	 * left running but not yet healthy: an apply killed after its start, or one still warming
+	 * up); those desired stopped are not waited for. */
+	size_t ndeps_cap = 0;
+	for (size_t k = 0; k < nwork; k++)
+		ndeps_cap += r.jobs[k].u->ndeps;
+	size_t (*edges)[2] = xcalloc(ndeps_cap + 1, sizeof(*edges));
+	size_t nedges = 0;
+	for (size_t k = 0; k < nwork; k++) {
+		const struct rc_unit *u = r.jobs[k].u;
+		for (size_t di = 0; di < u->ndeps; di++) {
+			const struct rc_dep *dep = &u->deps[di];
+			size_t m = SIZE_MAX;
+			for (size_t x = 0; x < r.njobs && m == SIZE_MAX; x++)
+				if (strcmp(r.jobs[x].u->id, dep->unit) == 0)
+					m = x;
+			if (m == SIZE_MAX || r.jobs[m].watch) {
+				if (dep->cond == RC_DEP_STARTED)
+					continue;
+				const struct rc_unit *du = NULL;
+				for (size_t x = 0; x < d->nunits && !du; x++)
+					if (strcmp(d->units[x].id, dep->unit) == 0)
+						du = &d->units[x];
+				if (!du || !du->running)
+					continue;
+				m = add_watch(&r, du, dep->cond, false);
+			}
+			edges[nedges][0] = k;
+			edges[nedges][1] = m;
+			nedges++;
 		}
-		r.clients = xcalloc((size_t)parallel, sizeof(*r.clients));
-		for (int w = 0; w < parallel; w++)
+	}
+	/* See apply_opts.wait_unchanged. */
+	if (o->wait_unchanged)
+		for (size_t i = 0; i < d->nunits; i++) {
+			const struct rc_unit *u = &d->units[i];
+			if (!u->running || u->health.kind == RC_HEALTH_NONE || state_is_disabled(st, u->id, NULL))
+				continue;
+			bool has_work = false;
+			for (size_t k = 0; k < p->n && !has_work; k++)
+				has_work = p->v[k].unit && strcmp(p->v[k].unit, u->id) == 0;
+			if (!has_work)
+				add_watch(&r, u, RC_DEP_STARTED, true);
+		}
+	for (size_t e = 0; e < nedges; e++) {
+		struct job *dep = &r.jobs[edges[e][1]];
+		dep->rdeps = xrealloc(dep->rdeps, (dep->nrdeps + 1) * sizeof(size_t));
+		dep->rdeps[dep->nrdeps++] = edges[e][0];
+		r.jobs[edges[e][0]].nwait++;
+	}
+	free(edges);
+	if (r.njobs) {
+		int workers = (size_t)parallel < r.njobs ? parallel : (int)r.njobs;
+		r.clients = xcalloc((size_t)workers, sizeof(*r.clients));
+		for (int w = 0; w < workers; w++)
 			r.clients[w] = dk_client_clone(c);
-		struct sched_result *res = xcalloc(r.njobs, sizeof(*res));
-		sched_run(&g, parallel, job_run, &r, names, res);
-		for (size_t k = 0; k < r.njobs; k++)
-			if (res[k].status == SCHED_SKIPPED)
-				record(&r, r.jobs[k].label, r.jobs[k].u->id, APPLY_SKIPPED, res[k].msg, 0);
-		sched_results_release(res, r.njobs);
-		free(res);
-		for (int w = 0; w < parallel; w++)
+		struct roll R = { .r = &r, .c = c, .t0 = now_ns() };
+		R.project_label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
+		R.q = workq_new(workers, job_step, &r);
+		rollout(&R);
+		workq_free(R.q);
+		free(R.project_label);
+		if (R.slowest) {
+			ret->slowest_unit = xstrdup(R.slowest);
+			ret->slowest_ns = R.slowest_ns;
+		}
+		for (int w = 0; w < workers; w++)
 			dk_client_free(r.clients[w]);
 		free(r.clients);
-		free(names);
-		sched_graph_release(&g);
 	}
-	if (o->wait_unchanged)
-		wait_unchanged(&r, c, p);
 	ret->phase_ns[2] = now_ns() - t;
 
 	/* 4. networks no longer wanted */
@@ -886,12 +1595,25 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	ret->phase_ns[3] = now_ns() - t;
 
 	for (size_t k = 0; k < r.njobs; k++) {
-		free(r.jobs[k].acts);
-		free(r.jobs[k].label);
+		struct job *jb = &r.jobs[k];
+		free(jb->acts);
+		free(jb->label);
+		free(jb->rdeps);
+		free(jb->id);
+		free(jb->old_id);
+		free(jb->ip);
+		early_clear(jb);
 	}
 	free(r.jobs);
 	free(r.failed_nets);
+	for (size_t i = 0; i < r.nimages; i++) {
+		free(r.images[i].ref);
+		free(r.images[i].id);
+		free(r.images[i].error);
+	}
+	free(r.images);
 	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.image_cv);
 	return ret->nfailed ? -1 : 0;
 }
 
@@ -903,5 +1625,6 @@ void apply_result_release(struct apply_result *r)
 		free(r->steps[i].msg);
 	}
 	free(r->steps);
+	free(r->slowest_unit);
 	memset(r, 0, sizeof(*r));
 }

@@ -35,13 +35,15 @@
 #include "unit.h"
 
 struct apply_opts {
-	int parallel;                 /* workers; 0 = 4 */
+	int parallel;                 /* engine calls in flight; 0 = apply_default_parallel() */
 	int64_t rollout_timeout_ns;   /* 0: each unit's own bound */
 	struct dk_pull_opts pull;     /* image pulls for missing images; zeros: the environment's
 	                                 RECONCILER_PULL_RETRIES (retries after the first attempt; 0 = none)
 	                                 and RECONCILER_PULL_BACKOFF_MS (first delay, tripled each time),
 	                                 else the client's defaults (3 retries at 5 s, 15 s, 45 s) */
 	bool progress;                /* print a line per finished step to stdout */
+	bool progress_line;           /* with progress: "converging 137/200: ..." (one updating line on a
+	                                 terminal, a plain line every 10 s otherwise) */
 	/*
 	 * NULL, or asked (from any worker thread) before each unit's job and
 	 * at every turn of a wait for a unit (at least every 250 ms): when it
@@ -81,7 +83,12 @@ struct apply_result {
 	size_t nfailed;               /* FAILED + SKIPPED */
 	size_t nawaiting;
 	int64_t phase_ns[4];          /* networks, teardown, rollout, network removal */
+	char *slowest_unit;           /* the unit that took longest to become ready (NULL: none waited) */
+	int64_t slowest_ns;           /* from the start of its work to ready */
 };
+
+/* The default number of engine calls in flight (docs/performance.md, "Calls in flight"). */
+int apply_default_parallel(void);
 
 /*
  * Execute p (computed for d) with c (cloned per worker).  st must be

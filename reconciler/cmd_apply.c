@@ -257,7 +257,7 @@ int cmd_apply(const struct cli_opts *o)
 		session_close(&s);
 		return rc;
 	}
-	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet };
+	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet, .progress_line = true };
 	struct apply_result ar = { 0 };
 	if (s.cv.plan.n == 0 && !o->quiet)
 		printf("No changes.\n");
@@ -273,6 +273,8 @@ int cmd_apply(const struct cli_opts *o)
 		if (ar.nawaiting)
 			printf(", %zu awaiting approval", ar.nawaiting);
 		printf(".\n");
+		if (ar.slowest_unit)
+			printf("Slowest to become ready: %s (%.1fs).\n", ar.slowest_unit, (double)ar.slowest_ns / 1e9);
 	}
 	if (o->stats)
 		print_stats(&s, s.cv.plan.n ? &ar : NULL);

@@ -256,7 +256,7 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 			if (cv.plan.v[i].kind == PLAN_START)
 				cv.plan.v[i].protected_ = false;
 	}
-	struct apply_opts ao = { .parallel = dm->o->parallel, .progress = !dm->o->quiet,
+	struct apply_opts ao = { .parallel = dm->o->parallel, .progress = !dm->o->quiet, .progress_line = true,
 				 .interrupted = stop_pending, .interrupted_ctx = dm, .wait_unchanged = verify };
 	struct apply_result ar;
 	if (converge_apply(&cv, dm->c, dm->st, &ao, &ar) < 0) {

@@ -23,6 +23,26 @@ int health_http_probe(const char *ip, uint16_t port, const char *path, int64_t t
 		      char *why, size_t whylen);
 
 /*
+ * Many http probes at once on one libcurl multi handle, for a caller that
+ * waits on many units with one thread (the executor's rollout loop).  Each
+ * probe is started with a key; health_probes_fds() gives the descriptors
+ * to poll (and lowers *timeout_ms to what libcurl needs), and
+ * health_probes_perform() drives the transfers and reports each finished
+ * probe once, with the same verdict and reason as health_http_probe().
+ */
+struct health_probes;
+struct health_probes *health_probes_new(void);
+void health_probes_free(struct health_probes *p);
+void health_probes_start(struct health_probes *p, size_t key, const char *ip, uint16_t port, const char *path,
+			 int64_t timeout_ms);
+/* Fill at most max entries of fds; returns how many. */
+struct pollfd;
+size_t health_probes_fds(struct health_probes *p, struct pollfd *fds, size_t max, int *timeout_ms);
+typedef void (*health_probe_done_fn)(void *ctx, size_t key, int healthy, const char *why);
+void health_probes_perform(struct health_probes *p, health_probe_done_fn done, void *ctx);
+size_t health_probes_running(const struct health_probes *p);
+
+/*
  * The delay before restart number `failures` (1-based): base doubling up to
  * max.  backoff_delay(1, 5s, 300s) = 5s, (2) = 10s, ... capped at 300s.
  */

@@ -343,9 +343,16 @@ static void cause_add(struct buf *b, const char *s)
 }
 
 /* Keep-score of container c for unit u: hash match, then name match, then running. */
+/*
+ * Which of a unit's containers to keep: the one under the unit's name first
+ * (a replacement cut short leaves the new container under a side name,
+ * "<name>.next-...", and the old one under "<name>.old-...": the one under
+ * the name is what serves; the others are removed), then the current hash,
+ * then a running one.
+ */
 static int keep_score(const struct rc_unit *u, const struct plan_container *c)
 {
-	return (str_eq(c->hash, u->hash) ? 4 : 0) + (str_eq(c->name, u->container) ? 2 : 0) +
+	return (str_eq(c->name, u->container) ? 4 : 0) + (str_eq(c->hash, u->hash) ? 2 : 0) +
 	       (is_running_state(c->state) ? 1 : 0);
 }
 
