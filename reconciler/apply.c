@@ -1147,6 +1147,7 @@ static void rollout(struct roll *R)
 	size_t *got = xcalloc(r->njobs + 1, sizeof(size_t));
 	events_open_roll(R);
 	R->probes = health_probes_new();
+	R->last_line = now_ns();
 	for (size_t k = 0; k < r->njobs; k++) {
 		struct job *jb = &r->jobs[k];
 		jb->t0 = now_ns();
@@ -1256,6 +1257,24 @@ static void rollout(struct roll *R)
 	health_probes_free(R->probes);
 	dk_events_close(R->ev);
 	R->ev = NULL;
+}
+
+static bool warming(const struct rc_unit *u, const struct plan_observed *o)
+{
+	if (!u->running || u->health.kind != RC_HEALTH_CMD)
+		return false;
+	for (size_t i = 0; i < o->ncontainers; i++)
+		if (str_eq(o->containers[i].name, u->container))
+			return str_eq(o->containers[i].health, "starting") && str_eq(o->containers[i].state, "running");
+	return false;
+}
+
+size_t apply_warming(const struct rc_desired *d, const struct plan_observed *o)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->nunits; i++)
+		n += warming(&d->units[i], o);
+	return n;
 }
 
 /* Add a watch for u (no work of its own) needing cond; report: recorded when it fails. */
@@ -1549,17 +1568,16 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 			nedges++;
 		}
 	}
-	/* See apply_opts.wait_unchanged. */
-	if (o->wait_unchanged)
+	/* See apply_opts.wait_unchanged and .observed. */
+	if (o->wait_unchanged || o->observed)
 		for (size_t i = 0; i < d->nunits; i++) {
 			const struct rc_unit *u = &d->units[i];
 			if (!u->running || u->health.kind == RC_HEALTH_NONE || state_is_disabled(st, u->id, NULL))
 				continue;
-			bool has_work = false;
-			for (size_t k = 0; k < p->n && !has_work; k++)
-				has_work = p->v[k].unit && strcmp(p->v[k].unit, u->id) == 0;
-			if (!has_work)
-				add_watch(&r, u, RC_DEP_STARTED, true);
+			if (!o->wait_unchanged && !warming(u, o->observed))
+				continue;
+			/* add_watch() leaves a unit with a job of its own as it is */
+			add_watch(&r, u, RC_DEP_STARTED, true);
 		}
 	for (size_t e = 0; e < nedges; e++) {
 		struct job *dep = &r.jobs[edges[e][1]];

@@ -62,7 +62,18 @@ struct apply_opts {
 	 * nobody saw them healthy.
 	 */
 	bool wait_unchanged;
+	/*
+	 * NULL, or what the planner observed: then units without work whose
+	 * container is still coming up (health "starting" in the list, from a
+	 * run cut short after their start) are waited for too, so an apply
+	 * returns with every unit ready (a failure is a failed step "= UNIT").
+	 */
+	const struct plan_observed *observed;
 };
+
+/* How many units of d, desired running with a `cmd` check, have a container observed still
+ * "starting" (see apply_opts.observed). */
+size_t apply_warming(const struct rc_desired *d, const struct plan_observed *o);
 
 /* o->interrupted says stop (false without one). */
 bool apply_interrupted(const struct apply_opts *o);

@@ -134,8 +134,10 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		   struct apply_result *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	if (cv->plan.n || o->wait_unchanged)
-		apply_run(c, cv->d, &cv->plan, st, o, ret);
+	struct apply_opts ao = *o;
+	ao.observed = &cv->obs.plan;
+	if (cv->plan.n || o->wait_unchanged || apply_warming(cv->d, ao.observed))
+		apply_run(c, cv->d, &cv->plan, st, &ao, ret);
 	if (cv->d->commit) {
 		state_set_last_applied(st, cv->d->commit);
 		state_set_project(st, cv->d->settings.project);

@@ -144,6 +144,54 @@ test_expect_success 'after-job on a recreate: killed after the first of several 
 	recover
 '
 
+# A recreate replaces: the new container is made under a side name
+# ("<name>.next-XXXXXXXX"), then the old one is stopped, renamed aside
+# ("<name>.old-XXXXXXXX"), the new one takes the name and starts.  Killed at
+# each point (in whichever app reaches it first; the others may be partway),
+# the next apply keeps what serves under the unit's name and removes the side
+# containers: one container per unit (converged.py), none left over.
+sides() { # KIND (next|old): how many of our containers are named *.KIND-*
+	docker ps -a --format "{{.Names}}" --filter label=$LABEL_PROJECT=$PROJECT | grep -c "\.$1-[0-9a-f]*\$" || :
+}
+apps_running() {
+	docker ps --format "{{.Names}}" --filter label=$LABEL_PROJECT=$PROJECT | grep -c -- "-app\$" || :
+}
+apps_wanted() {
+	ls $M/customers | wc -l
+}
+
+test_expect_success 'after-replace-create: killed with a new container made aside, every old one serving' '
+	sed -i "s/START_DELAY: \"1\"/START_DELAY: \"1\", R: \"1\"/" $M/settings.yaml &&
+	repo_commit $M "app env R=1" &&
+	crash after-replace-create &&
+	test "$(apps_running)" = "$(apps_wanted)" &&
+	test "$(sides next)" -ge 1 &&
+	test "$(sides old)" = 0 &&
+	recover &&
+	test "$(sides next)" = 0
+'
+
+test_expect_success 'after-replace-stop: killed with an old container stopped under its name' '
+	sed -i "s/R: \"1\"/R: \"2\"/" $M/settings.yaml &&
+	repo_commit $M "app env R=2" &&
+	crash after-replace-stop &&
+	test "$(docker ps -a --filter label=$LABEL_PROJECT=$PROJECT --filter status=exited -q | wc -l)" -ge 1 &&
+	test "$(sides next)" -ge 1 &&
+	recover &&
+	test "$(sides next)" = 0 && test "$(sides old)" = 0
+'
+
+test_expect_success 'after-replace-rename: killed with the old container renamed aside, the new one not yet named' '
+	sed -i "s/R: \"2\"/R: \"3\"/" $M/settings.yaml &&
+	repo_commit $M "app env R=3" &&
+	crash after-replace-rename &&
+	test "$(sides old)" -ge 1 &&
+	test "$(sides next)" -ge 1 &&
+	test "$(apps_running)" -lt "$(apps_wanted)" &&
+	recover &&
+	test "$(sides next)" = 0 && test "$(sides old)" = 0
+'
+
 test_expect_success 'after-removal: killed after removing the first of a customer'"'"'s 2 containers' '
 	subnet=$(docker network inspect -f "{{(index .IPAM.Config 0).Subnet}}" $PROJECT-j1) &&
 	git -C $M rm -q customers/j1.yaml && repo_commit $M "remove j1" &&

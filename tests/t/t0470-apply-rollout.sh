@@ -1,0 +1,190 @@
+#!/bin/sh
+test_description='the rollout at host scale: waiting for health holds no worker (with
+--parallel 2, six units are all started before the first is healthy); a dependent is released
+when its dependency turns healthy; the event stream cut mid-rollout; a replacement touches the
+old container only once the new one is made (a missing image, a value the engine refuses, a new
+container that never becomes healthy: the old one serves on, under its name, same ID); a unit
+that never becomes healthy fails alone'
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+M=$TRASH/repo
+SOCK=$TRASH/engine.sock
+REAL=${DOCKER_HOST:-unix:///var/run/docker.sock}
+PROXY=
+hc() {
+	printf 'health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: %s}' \
+		"${RETRIES:-10}"
+}
+
+# events SINCE: "TIMENANO ACTION NAME" of our containers since SINCE (unix seconds), sorted.
+events() {
+	docker events --since "$1" --until "$(date +%s.%N)" --filter label=$LABEL_PROJECT=$PROJECT \
+		--filter type=container --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' | sort -n
+}
+
+# service NAME [EXTRA-LINES]: a Service document (health-checked app), appended to all.yaml.
+service() {
+	printf -- '---\nkind: Service\nname: %s\nimage: %s\n%s\n' "$1" "${IMAGE:-$TEST_IMAGE}" "$2" >>$M/all.yaml
+}
+
+settings() {
+	repo_init $M 2>/dev/null
+	printf 'kind: Settings\nproject: %s\nsubnets: {pool: 10.237.0.0/16, size: 28}\nports: {range: 23600-23649}\n' \
+		"$PROJECT" >$M/all.yaml
+}
+
+proxy_start() {
+	python3 "$RC_TOP/tests/lib/sockproxy.py" "$SOCK" "${REAL#unix://}" &
+	PROXY=$!
+	wait_for "curl -fsS --max-time 2 --unix-socket $SOCK http://localhost/_ping >/dev/null 2>&1" 20
+}
+proxy_stop() {
+	[ -n "$PROXY" ] || return 0
+	kill -TERM "$PROXY" 2>/dev/null
+	wait "$PROXY" 2>/dev/null
+	PROXY=
+	return 0
+}
+
+remove_all() {
+	docker rm -f $(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT) >/dev/null 2>&1
+	return 0
+}
+
+test_expect_success 'with --parallel 2, six units whose health takes 3 s are all started before the first is healthy' '
+	settings &&
+	for i in 1 2 3 4 5 6; do service s$i "env: {START_DELAY: \"3\"}
+$(hc)" || return 1; done &&
+	repo_commit $M six &&
+	t0=$(date +%s) &&
+	$RC --repo $M apply --parallel 2 >out &&
+	cat out &&
+	events $t0 >ev &&
+	cat ev &&
+	test "$(grep -c " start " ev)" = 6 &&
+	last_start=$(grep " start " ev | tail -n 1 | cut -d" " -f1) &&
+	first_healthy=$(grep " health_status: healthy " ev | head -n 1 | cut -d" " -f1) &&
+	test -n "$first_healthy" &&
+	test "$last_start" -lt "$first_healthy"
+'
+
+test_expect_success 'a dependent is released as its dependency turns healthy (created within 1 s of the event)' '
+	remove_all && settings &&
+	service db "env: {START_DELAY: \"2\"}
+$(hc)" &&
+	service web "env: {MODE: sleep}
+depends_on: {db: healthy}" &&
+	repo_commit $M "db and web" &&
+	t0=$(date +%s) &&
+	$RC --repo $M apply >out &&
+	cat out &&
+	events $t0 >ev && cat ev &&
+	healthy=$(grep " health_status: healthy $PROJECT-db\$" ev | head -n 1 | cut -d" " -f1) &&
+	created=$(grep " create $PROJECT-web\$" ev | head -n 1 | cut -d" " -f1) &&
+	test -n "$healthy" && test -n "$created" &&
+	test "$created" -gt "$healthy" &&
+	test $((created - healthy)) -lt 1000000000
+'
+
+test_expect_success 'the event stream cut mid-rollout: the rollout still ends, every unit healthy' '
+	test_when_finished "proxy_stop" &&
+	remove_all && settings &&
+	for i in 1 2 3 4; do service c$i "env: {START_DELAY: \"4\"}
+$(hc)" || return 1; done &&
+	repo_commit $M four &&
+	proxy_start &&
+	(timeout 120 $RC --repo $M --docker-host unix://$SOCK apply >cut.out 2>&1; echo $? >cut.rc) &
+	wait_for "test \$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter health=starting | wc -l) = 4" 60 &&
+	proxy_stop && proxy_start &&
+	wait_for "test -s cut.rc" 120 &&
+	cat cut.out &&
+	test "$(cat cut.rc)" = 0 &&
+	test "$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter health=healthy | wc -l)" = 4
+'
+
+# Three customers of a health-checked app, converged; each test commits a bad change and checks
+# that every old container serves on, then puts the good manifests back.
+customers() {
+	settings &&
+	cat >>$M/all.yaml <<-EOT &&
+	---
+	kind: Plan
+	name: small
+	cpus: ${CPUS:-0.5}
+	memory: 64M
+	---
+	kind: Template
+	name: web
+	services:
+	  app:
+	    image: ${IMAGE:-$TEST_IMAGE}
+	    plan: small
+	    port: 8080
+	    env: {HEALTH: "${HEALTH:-ok}"}
+	    $(hc)
+	EOT
+	for c in a b c; do printf -- "---\nkind: Customer\nid: %s\ntemplate: web\nport: auto\n" $c >>$M/all.yaml || return 1; done
+	repo_commit $M "${1:-customers}"
+}
+ids() {
+	for c in a b c; do docker inspect -f "{{.Id}} {{.Name}} {{.State.Status}}" $PROJECT-$c-app || return 1; done
+}
+
+test_expect_success 'setup: three customers converged' '
+	remove_all && customers &&
+	$RC --repo $M apply >out && cat out &&
+	ids >ids.good && cat ids.good
+'
+
+test_expect_success 'an image that does not exist: every old container keeps running (same IDs), apply exits 1 naming the unit' '
+	IMAGE=$RC_TEST_REGISTRY/$PROJECT/nosuch:1 customers "missing image" &&
+	test_expect_code 1 env RECONCILER_PULL_RETRIES=0 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "a/app" out && test_grep "old container was not touched" out &&
+	ids >ids.now && test_cmp ids.good ids.now &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 3
+'
+
+test_expect_success 'a value the engine refuses at create: every old container keeps running (same IDs)' '
+	CPUS=64 customers "cpus the engine refuses" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "b/app" out && test_grep -i "cpu" out &&
+	ids >ids.now && test_cmp ids.good ids.now &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 3
+'
+
+test_expect_success 'a new container that starts but never becomes healthy: the old one runs again, under its name' '
+	HEALTH=never RETRIES=2 customers "never healthy" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "unhealthy" out && test_grep "the old container runs again" out &&
+	ids >ids.now && test_cmp ids.good ids.now &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 3 &&
+	wait_for "test \$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter health=healthy | wc -l) = 3" 30
+'
+
+test_expect_success 'and the good manifests converge again with nothing to replace' '
+	customers "good again" &&
+	$RC --repo $M apply >out && cat out &&
+	test_grep "^No changes" out
+'
+
+test_expect_success 'a unit that never becomes healthy fails alone: its dependent skipped, 50 unrelated units done before' '
+	remove_all && settings &&
+	service bad "env: {HEALTH: never}
+$(hc)" &&
+	service child "env: {MODE: sleep}
+depends_on: {bad: healthy}" &&
+	i=0 && while [ $i -lt 50 ]; do service u$i "env: {MODE: sleep}" || return 1; i=$((i + 1)); done &&
+	repo_commit $M "bad and 50" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "^failed  *+ bad .*unhealthy" out &&
+	test_grep "^skipped  *+ child .*dependency .bad. failed" out &&
+	test "$(grep -c "^ok  *+ u[0-9]*  *started" out)" = 50 &&
+	test "$(grep -n "^failed  *+ bad" out | cut -d: -f1)" -gt "$(grep -n "^ok  *+ u" out | tail -n 1 | cut -d: -f1)" &&
+	test "$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter status=running | wc -l)" = 51
+'
+
+test_done
