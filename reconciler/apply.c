@@ -694,6 +694,8 @@ static int inspect_into(struct dk_client *c, struct job *jb, const char *id, str
 static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc_err *err)
 {
 	const struct rc_unit *u = jb->u;
+	if (apply_interrupted(r->o))  /* queued before a stop request: not begun */
+		return rc_errf(err, "interrupted before '%s'", u->container);
 	for (size_t i = 0; i < u->nnetworks; i++)
 		for (size_t k = 0; k < r->nfailed_nets; k++)
 			if (strcmp(u->networks[i], r->failed_nets[k]) == 0)

@@ -6,6 +6,7 @@ old container only once the new one is made (a missing image, a value the engine
 container that never becomes healthy: the old one serves on, under its name, same ID); a unit
 that never becomes healthy fails alone'
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
 
 M=$TRASH/repo
 SOCK=$TRASH/engine.sock
@@ -168,6 +169,51 @@ test_expect_success 'and the good manifests converge again with nothing to repla
 	customers "good again" &&
 	$RC --repo $M apply >out && cat out &&
 	test_grep "^No changes" out
+'
+
+# poll_ports: every 0.2 s, GET /health on each customer's published port; a failure is a line in down.log.
+poll_ports() {
+	ports=$(for c in a b c; do docker port $PROJECT-$c-app 8080/tcp | head -n 1 | sed "s/.*://"; done)
+	test "$(echo $ports | wc -w)" = 3 || return 1
+	rm -f poll.stop down.log rounds.log && : >down.log && : >rounds.log
+	(while [ ! -f poll.stop ]; do
+		for p in $ports; do
+			curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:$p/health ||
+				echo "down $p $(date +%T.%N)" >>down.log
+		done
+		echo . >>rounds.log
+		sleep 0.2
+	done) &
+	POLLER=$!
+}
+poll_stop() {
+	[ -n "${POLLER:-}" ] || return 0
+	touch poll.stop
+	wait $POLLER
+	POLLER=
+}
+
+test_expect_success 'under the daemon, a commit with a missing image: no customer is down through the rollout and the rollback' '
+	test_when_finished "poll_stop; daemon_kill" &&
+	remove_all && customers "daemon: good" &&
+	good=$(git -C $M rev-parse HEAD) &&
+	export RECONCILER_PULL_RETRIES=0 &&
+	daemon_start d.log --repo $M &&
+	daemon_wait_log d.log "boot convergence complete" 90 &&
+	wait_for "test \$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter health=healthy | wc -l) = 3" 30 &&
+	ids >ids.good &&
+	poll_ports &&
+	sleep 1 &&
+	IMAGE=$RC_TEST_REGISTRY/$PROJECT/nosuch:1 customers "daemon: missing image" &&
+	bad=$(git -C $M rev-parse HEAD) &&
+	daemon_wait_log d.log "rollout of $(echo $bad | cut -c1-12) failed" 90 &&
+	daemon_wait_log d.log "rolled back to $(echo $good | cut -c1-12)" 60 &&
+	sleep 1 &&
+	poll_stop &&
+	cat d.log &&
+	test "$(wc -l <rounds.log)" -ge 5 &&
+	{ test ! -s down.log || { echo "customers down:"; cat down.log; false; }; } &&
+	ids >ids.now && test_cmp ids.good ids.now
 '
 
 test_expect_success 'a unit that never becomes healthy fails alone: its dependent skipped, 50 unrelated units done before' '
