@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,6 +186,32 @@ int strp_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * Create "<dir>/.<base>.XXXXXX" (tmp holds the template; its last six characters are replaced) with
+ * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: never an existing file, never through a symbolic link.
+ */
+static int create_temp(char *tmp)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static unsigned counter;
+	size_t n = strlen(tmp);
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned char rnd[6];
+		if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+			uint64_t x = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)++counter * 0x9e3779b97f4a7c15u;
+			for (size_t i = 0; i < sizeof(rnd); i++, x >>= 8)
+				rnd[i] = (unsigned char)x;
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			tmp[n - sizeof(rnd) + i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
 		      struct rc_err *err)
 {
@@ -192,7 +219,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 	_cleanup_free_ char *bcopy = xstrdup(path);
 	const char *dir = dirname(dcopy), *base = basename(bcopy);
 	_cleanup_free_ char *tmp = xasprintf("%s/.%s.XXXXXX", dir, base);
-	int fd = mkstemp(tmp);
+	int fd = create_temp(tmp);
 	if (fd < 0)
 		return rc_errf(err, "cannot create temporary file in '%s': %s", dir, strerror(errno));
 	const char *p = data;
@@ -230,11 +257,9 @@ fail:;
 	return rc_errf(err, "cannot write '%s': %s", path, strerror(e));
 }
 
-int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err)
+/* Read fd to its end (at most max bytes) and close it. */
+static int read_fd(int fd, const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
 	size_t cap = 4096, len = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
@@ -270,4 +295,112 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, st
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
+	return read_fd(fd, path, max, ret_data, ret_len, err);
+}
+
+/* ---- files of a private directory ---- */
+
+const char *private_file_problem(const struct stat *sb, bool one_link, char buf[64])
+{
+	mode_t m = sb->st_mode;
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (!S_ISREG(m))
+		return "not a regular file";
+	if (sb->st_uid != geteuid()) {
+		snprintf(buf, 64, "owned by uid %lu", (unsigned long)sb->st_uid);
+		return buf;
+	}
+	if (one_link && sb->st_nlink != 1) {
+		snprintf(buf, 64, "a file with %lu hard links", (unsigned long)sb->st_nlink);
+		return buf;
+	}
+	return NULL;
+}
+
+int private_file_check(const char *what, const char *path, const struct stat *sb, bool one_link,
+		       struct rc_err *err)
+{
+	char buf[64];
+	const char *problem = private_file_problem(sb, one_link, buf);
+	if (!problem)
+		return 0;
+	if (S_ISLNK(sb->st_mode))
+		return rc_errf(err, "%s '%s' is a symbolic link: refusing to follow it; remove it (rm '%s')", what,
+			       path, path);
+	if (!S_ISREG(sb->st_mode))
+		return rc_errf(err, "%s '%s' is %s, not a regular file: refusing to use it; remove it", what, path,
+			       problem);
+	if (sb->st_uid != geteuid())
+		return rc_errf(err, "%s '%s' is owned by uid %lu, not by the running uid %lu: refusing to use it; "
+			       "remove it, or run reconciler as its owner", what, path, (unsigned long)sb->st_uid,
+			       (unsigned long)geteuid());
+	return rc_errf(err, "%s '%s' has %lu hard links: refusing to write through it; remove it, or break the "
+		       "link (cp -p '%s' '%s.new' && mv '%s.new' '%s')", what, path, (unsigned long)sb->st_nlink,
+		       path, path, path, path);
+}
+
+int open_private(const char *what, const char *path, int flags, unsigned mode, struct rc_err *err)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	struct stat sb;
+	if (fd < 0) {
+		int e = errno;
+		/* ELOOP (a symbolic link), EISDIR, ENXIO (a FIFO or socket), ...: say what is there */
+		if (e != ENOENT && lstat(path, &sb) == 0 && private_file_check(what, path, &sb, false, err) < 0) {
+			errno = e;
+			return -2;
+		}
+		rc_errf(err, "cannot open %s '%s': %s", what, path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	bool writes = (flags & O_ACCMODE) != O_RDONLY;
+	if (fstat(fd, &sb) < 0) {
+		int e = errno;
+		close(fd);
+		rc_errf(err, "cannot stat %s '%s': %s", what, path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (private_file_check(what, path, &sb, writes, err) < 0) {
+		close(fd);
+		errno = EPERM;
+		return -2;
+	}
+	if (!(flags & O_NONBLOCK)) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+			int e = errno;
+			close(fd);
+			rc_errf(err, "cannot open %s '%s': %s", what, path, strerror(e));
+			errno = e;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int read_private_file(const char *what, const char *path, size_t max, char **ret_data, size_t *ret_len,
+		      struct rc_err *err)
+{
+	int fd = open_private(what, path, O_RDONLY, 0, err);
+	if (fd < 0)
+		return fd;
+	return read_fd(fd, path, max, ret_data, ret_len, err);
 }

@@ -75,12 +75,42 @@ bool str_endswith(const char *s, const char *suffix);
 int strp_cmp(const void *a, const void *b);     /* qsort over char* */
 
 /*
- * Write data to path atomically: a temp file in the same directory, fsync,
- * rename over path, fsync the directory.  mode is the new file's mode.
+ * Write data to path atomically: a temp file in the same directory (".NAME.XXXXXX", made with
+ * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), fsync, rename over path (which replaces a symbolic
+ * link rather than writing through it), fsync the directory.  mode is the new file's mode.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
 		      struct rc_err *err);
 /* Read a whole file (at most max bytes; more is an error). Result is NUL-terminated. */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err);
+
+/*
+ * Files of a private directory (the state directory): never followed through a
+ * symbolic link, never blocking on a FIFO, and used only when they are regular
+ * files owned by the running (effective) uid — with a single link when they are
+ * written in place, so that no write lands in a file linked from elsewhere.
+ *
+ * private_file_problem: NULL when *sb (from lstat or fstat) is such a file, else
+ * a short description ("a symbolic link", "a FIFO", "owned by uid 65534", ...)
+ * written into buf when it needs one.
+ * private_file_check: 0, or -1 with err naming what (e.g. "state file"), the
+ * path, the problem and the fix.
+ */
+struct stat;
+const char *private_file_problem(const struct stat *sb, bool one_link, char buf[64]);
+int private_file_check(const char *what, const char *path, const struct stat *sb, bool one_link,
+		       struct rc_err *err);
+/*
+ * open(path, flags | O_NOFOLLOW | O_CLOEXEC, mode), opened without blocking
+ * (O_NONBLOCK, cleared afterwards unless flags ask for it) and fstat-checked
+ * as above (one link when flags allow writing).  Returns the fd; -1 with err
+ * set and errno kept (ENOENT: there is no such file and O_CREAT was not
+ * given); -2 with err set when the file exists but must not be used (a
+ * symbolic link, FIFO, directory, device, socket, another uid's file).
+ */
+int open_private(const char *what, const char *path, int flags, unsigned mode, struct rc_err *err);
+/* read_file() through open_private(what, path, O_RDONLY): 0, -1 (errno ENOENT: missing) or -2. */
+int read_private_file(const char *what, const char *path, size_t max, char **ret_data, size_t *ret_len,
+		      struct rc_err *err);
 
 #endif
