@@ -23,11 +23,11 @@ bool request_verb_known(const char *verb)
 	return false;
 }
 
+/* The state directory and its requests/ (made 0700 when missing), checked as state_open() does. */
 static int ensure_dir(const char *state_dir, char **ret, struct rc_err *err)
 {
 	char *dir = xasprintf("%s/requests", state_dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		rc_errf(err, "cannot create '%s': %s", dir, strerror(errno));
+	if (state_check_dir(state_dir, false, err) < 0 || state_check_dir(dir, true, err) < 0) {
 		free(dir);
 		return -1;
 	}
@@ -71,20 +71,61 @@ static void two_lines(const char *s, char **first, char **second)
 	*second = xstrndup(rest, n);
 }
 
+/*
+ * What request_list() warned about, so that it says it once and not on every turn of the daemon's
+ * loop: the problem with requests/ itself, and the request files it would not read (those seen by
+ * the last listing; a name gone from the directory is forgotten).  The daemon lists from one thread.
+ */
+static char dir_warned[sizeof(((struct rc_err *)0)->msg)];
+static char **refused;
+static size_t nrefused;
+
+static bool was_refused(const char *name)
+{
+	for (size_t i = 0; i < nrefused; i++)
+		if (strcmp(refused[i], name) == 0)
+			return true;
+	return false;
+}
+
 int request_list(const char *state_dir, struct request **ret, size_t *ret_n, struct rc_err *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/requests", state_dir);
-	DIR *d = opendir(dir);
+	struct stat sb;
+	if (lstat(dir, &sb) < 0 && errno == ENOENT) {
+		dir_warned[0] = '\0';
+		*ret = NULL;
+		*ret_n = 0;
+		return 0;
+	}
+	struct rc_err derr;
+	int dfd = -1;
+	DIR *d = NULL;
+	if (state_check_dir(dir, false, &derr) == 0) {
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0 || !(d = fdopendir(dfd)))
+			rc_errf(&derr, "cannot open '%s': %s", dir, strerror(errno));
+	}
 	if (!d) {
-		if (errno == ENOENT) {
+		if (dfd >= 0)
+			close(dfd);
+		/* said once: the daemon lists twice a second */
+		bool said = strcmp(dir_warned, derr.msg) == 0;
+		snprintf(dir_warned, sizeof(dir_warned), "%s", derr.msg);
+		if (said) {
 			*ret = NULL;
 			*ret_n = 0;
 			return 0;
 		}
-		return rc_errf(err, "cannot open '%s': %s", dir, strerror(errno));
+		if (err)
+			*err = derr;
+		return -1;
 	}
+	dir_warned[0] = '\0';
 	struct request *v = NULL;
 	size_t n = 0, cap = 0;
+	char **now = NULL;
+	size_t nnow = 0, cnow = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || !str_endswith(e->d_name, ".req"))
@@ -93,17 +134,29 @@ int request_list(const char *state_dir, struct request **ret, size_t *ret_n, str
 		char *data = NULL;
 		size_t len = 0;
 		struct rc_err e2;
-		if (read_file(path, REQ_MAX_BYTES, &data, &len, &e2) < 0) {
-			log_warn("%s", e2.msg);
+		/* another uid's file, a symbolic link, a FIFO: not read, not carried out, said once */
+		int r = read_private_file("request file", path, REQ_MAX_BYTES, &data, &len, &e2);
+		if (r == -1 && errno == ENOENT)
+			continue;  /* answered and removed meanwhile */
+		if (r < 0) {
+			if (!was_refused(e->d_name))
+				log_warn("request not carried out: %s", e2.msg);
+			GROW(now, nnow + 1, cnow);
+			now[nnow++] = xstrdup(e->d_name);
 			continue;
 		}
 		GROW(v, n + 1, cap);
-		struct request *r = &v[n++];
-		r->name = xstrndup(e->d_name, strlen(e->d_name) - 4);
-		two_lines(data, &r->verb, &r->arg);
+		struct request *r2 = &v[n++];
+		r2->name = xstrndup(e->d_name, strlen(e->d_name) - 4);
+		two_lines(data, &r2->verb, &r2->arg);
 		free(data);
 	}
 	closedir(d);
+	for (size_t i = 0; i < nrefused; i++)
+		free(refused[i]);
+	free(refused);
+	refused = now;
+	nrefused = nnow;
 	if (n)
 		qsort(v, n, sizeof(*v), name_cmp);
 	*ret = v;
@@ -141,9 +194,14 @@ int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *
 	for (;;) {
 		char *data = NULL;
 		size_t len = 0;
-		if (access(res, F_OK) == 0) {
-			if (read_file(res, REQ_MAX_BYTES, &data, &len, err) < 0)
-				return -1;
+		struct rc_err e;
+		int r = read_private_file("answer file", res, REQ_MAX_BYTES, &data, &len, &e);
+		if (r < 0 && !(r == -1 && errno == ENOENT)) {
+			if (err)
+				*err = e;
+			return -1;
+		}
+		if (r == 0) {
 			char *status = NULL, *msg = NULL;
 			two_lines(data, &status, &msg);
 			free(data);
@@ -162,7 +220,7 @@ int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *
 long request_lock_holder(const char *state_dir)
 {
 	_cleanup_free_ char *path = xasprintf("%s/lock", state_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_private("state file", path, O_RDONLY, 0, NULL);
 	if (fd < 0)
 		return 0;
 	long pid = 0;

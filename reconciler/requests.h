@@ -16,6 +16,13 @@
  * So there is exactly one writer of the state files at any time, and no
  * second lock.  Requests left behind by a command that gave up waiting are
  * still carried out by the daemon (or by the next command run without one).
+ *
+ * requests/ must pass state_check_dir() (a directory of the running uid,
+ * not writable by group or others).  A request or answer file is read only
+ * when it is a regular file owned by the running uid (open_private(), util.h:
+ * never through a symbolic link, never blocking on a FIFO): a request written
+ * by another uid is not read and not carried out, and request_list() logs it
+ * once (its name and owner, never its bytes).
  */
 #ifndef RC_REQUESTS_H
 #define RC_REQUESTS_H

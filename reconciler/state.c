@@ -545,6 +545,27 @@ out:
 	return r;
 }
 
+/*
+ * Move a damaged file aside to PATH.corrupt.<unix-time>[.N]; *ret_aside (malloc'ed) names where.
+ * rename() moves a symbolic link, FIFO or directory itself: nothing behind it is touched.
+ */
+static int set_aside(const char *path, char **ret_aside, struct rc_err *err)
+{
+	char *aside = xasprintf("%s.corrupt.%lld", path, (long long)time(NULL));
+	struct stat sb;
+	for (int i = 1; lstat(aside, &sb) == 0; i++) {
+		free(aside);
+		aside = xasprintf("%s.corrupt.%lld.%d", path, (long long)time(NULL), i);
+	}
+	if (rename(path, aside) < 0) {
+		rc_errf(err, "cannot move damaged state file '%s' aside: %s", path, strerror(errno));
+		free(aside);
+		return -1;
+	}
+	*ret_aside = aside;
+	return 0;
+}
+
 static int load_file(struct rc_state *st, int f, struct rc_err *err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", st->dir, file_names[f]);
@@ -552,32 +573,48 @@ static int load_file(struct rc_state *st, int f, struct rc_err *err)
 	struct rc_err e;
 	clear_file_data(st, f);
 	st->dirty[f] = false;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 0;
-	if (read_file(path, STATE_FILE_MAX, &text, NULL, &e) < 0 && !strstr(e.msg, "larger than")) {
-		/* Permissions, I/O: an error, not corruption.  Too large counts as corrupt. */
-		if (err)
-			*err = e;
-		return -1;
+	struct stat sb;
+	if (lstat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return rc_errf(err, "cannot stat state file '%s': %s", path, strerror(errno));
 	}
+	/* Not a regular file of ours (a symbolic link, FIFO, directory, another uid's file): never
+	 * opened, set aside like a corrupt one. */
+	char pbuf[64];
+	const char *unsafe = private_file_problem(&sb, false, pbuf);
 	const char *why = "too large";
-	if (text && load_doc(st, f, text, &why) == 0) {
+	if (!unsafe) {
+		int r = read_private_file("state file", path, STATE_FILE_MAX, &text, NULL, &e);
+		if (r == -2) {
+			unsafe = "not a regular file of the running uid";
+		} else if (r < 0 && !strstr(e.msg, "larger than")) {
+			/* Permissions, I/O: an error, not corruption.  Too large counts as corrupt. */
+			if (err)
+				*err = e;
+			return -1;
+		}
+	}
+	if (!unsafe && text && load_doc(st, f, text, &why) == 0) {
 		st->dirty[f] = false;
 		return 0;
 	}
-	/* Corrupt: set it aside (if we may) and carry on with empty state. */
+	/* Corrupt or unsafe: set it aside (if we may) and carry on with empty state. */
 	if (st->lock_fd >= 0) {
-		_cleanup_free_ char *aside = xasprintf("%s.corrupt.%lld", path, (long long)time(NULL));
-		for (int i = 1; access(aside, F_OK) == 0; i++) {
-			free(aside);
-			aside = xasprintf("%s.corrupt.%lld.%d", path, (long long)time(NULL), i);
-		}
-		if (rename(path, aside) < 0)
-			return rc_errf(err, "cannot move corrupt state file '%s' aside: %s", path,
-				       strerror(errno));
-		add_warning(st, xasprintf("state file '%s' is corrupt (%s); moved aside to '%s', "
-					  "starting from empty state",
-					  path, why, aside));
+		_cleanup_free_ char *aside = NULL;
+		if (set_aside(path, &aside, err) < 0)
+			return -1;
+		if (unsafe)
+			add_warning(st, xasprintf("state file '%s' is %s, not a regular file owned by uid %lu: not read; "
+						  "moved aside to '%s', starting from empty state",
+						  path, unsafe, (unsigned long)geteuid(), aside));
+		else
+			add_warning(st, xasprintf("state file '%s' is corrupt (%s); moved aside to '%s', "
+						  "starting from empty state",
+						  path, why, aside));
+	} else if (unsafe) {
+		add_warning(st, xasprintf("state file '%s' is %s, not a regular file owned by uid %lu: not read; ignored",
+					  path, unsafe, (unsigned long)geteuid()));
 	} else {
 		add_warning(st, xasprintf("state file '%s' is corrupt (%s); ignored", path, why));
 	}
@@ -631,16 +668,45 @@ int state_save(struct rc_state *st, struct rc_err *err)
 
 /* ---- open, lock ----------------------------------------------------------------- */
 
-static int mkdir_0700(const char *path, struct rc_err *err)
+int state_check_dir(const char *dir, bool create, struct rc_err *err)
 {
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return rc_errf(err, "cannot create '%s': %s", path, strerror(errno));
-	struct stat s;
-	if (stat(path, &s) < 0)
-		return rc_errf(err, "cannot stat '%s': %s", path, strerror(errno));
-	if (!S_ISDIR(s.st_mode))
-		return rc_errf(err, "'%s' is not a directory", path);
+	struct stat sb;
+	if (lstat(dir, &sb) < 0) {
+		if (errno != ENOENT || !create)
+			return rc_errf(err, "cannot use state directory '%s': %s", dir, strerror(errno));
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return rc_errf(err, "cannot create '%s': %s", dir, strerror(errno));
+		if (lstat(dir, &sb) < 0)
+			return rc_errf(err, "cannot stat '%s': %s", dir, strerror(errno));
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		_cleanup_free_ char *real = realpath(dir, NULL);
+		if (real)
+			return rc_errf(err, "state directory '%s' is a symbolic link (to '%s'): refusing to follow it; "
+				       "give the real path, or replace the link with a directory", dir, real);
+		return rc_errf(err, "state directory '%s' is a symbolic link: refusing to follow it; "
+			       "replace it with a directory", dir);
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return rc_errf(err, "'%s' is not a directory", dir);
+	if (sb.st_uid != geteuid())
+		return rc_errf(err, "state directory '%s' is owned by uid %lu, not by the running uid %lu: "
+			       "chown -R %lu %s (or run reconciler as uid %lu)", dir, (unsigned long)sb.st_uid,
+			       (unsigned long)geteuid(), (unsigned long)geteuid(), dir, (unsigned long)sb.st_uid);
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return rc_errf(err, "state directory '%s' is writable by group or others (mode %04o): chmod 0700 %s",
+			       dir, (unsigned)(sb.st_mode & 07777), dir);
 	return 0;
+}
+
+/* An existing state file written in place (the lock, the journal): a regular file of ours, one link. */
+static int check_inplace_file(const char *dir, const char *name, struct rc_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+	struct stat sb;
+	if (lstat(path, &sb) < 0)
+		return errno == ENOENT ? 0 : rc_errf(err, "cannot stat state file '%s': %s", path, strerror(errno));
+	return private_file_check("state file", path, &sb, true, err);
 }
 
 /* A temp file of write_file_atomic(): ".NAME.XXXXXX". */
@@ -661,9 +727,13 @@ static bool is_temp_name(const char *n)
 
 static void remove_temps(const char *dir)
 {
-	DIR *d = opendir(dir);
-	if (!d)
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (!is_temp_name(e->d_name))
@@ -679,9 +749,14 @@ int state_lock(struct rc_state *st, struct rc_err *err)
 	if (st->lock_fd >= 0)
 		return 0;
 	_cleanup_free_ char *path = xasprintf("%s/lock", st->dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* never through a symbolic link, never another file: the pid is written into it */
+	int fd = open_private("state file", path, O_RDWR | O_CREAT, 0600, err);
 	if (fd < 0)
-		return rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	if (check_inplace_file(st->dir, "journal.jsonl", err) < 0) {
+		close(fd);
+		return -1;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		if (e == EWOULDBLOCK) {
@@ -742,7 +817,7 @@ long state_lock_holder(const char *dir, bool *ret_daemon)
 	if (ret_daemon)
 		*ret_daemon = false;
 	_cleanup_free_ char *path = xasprintf("%s/lock", dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_private("state file", path, O_RDONLY, 0, NULL);
 	if (fd < 0)
 		return 0;
 	struct stat sb;
@@ -771,6 +846,23 @@ bool state_locked(const struct rc_state *st)
 	return st->lock_fd >= 0;
 }
 
+/*
+ * Before anything is created or changed: the directory (made 0700 when missing), secrets/ (the
+ * same), requests/ when there is one, and the files written in place (lock, journal.jsonl).
+ */
+static int check_tree(const struct rc_state *st, struct rc_err *err)
+{
+	if (state_check_dir(st->dir, true, err) < 0)
+		return -1;
+	_cleanup_free_ char *requests = xasprintf("%s/requests", st->dir);
+	struct stat sb;
+	if (lstat(requests, &sb) == 0 && state_check_dir(requests, false, err) < 0)
+		return -1;
+	if (check_inplace_file(st->dir, "lock", err) < 0 || check_inplace_file(st->dir, "journal.jsonl", err) < 0)
+		return -1;
+	return state_check_dir(st->secrets, true, err);
+}
+
 int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc_err *err)
 {
 	struct rc_state *st = xcalloc(1, sizeof(*st));
@@ -779,7 +871,7 @@ int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc
 	st->lock_fd = -1;
 	st->journal_max = STATE_JOURNAL_MAX_BYTES;
 	st->journal_keep = STATE_JOURNAL_KEEP;
-	if (mkdir_0700(st->dir, err) < 0 || mkdir_0700(st->secrets, err) < 0)
+	if (check_tree(st, err) < 0)
 		goto fail;
 	if (flags & STATE_OPEN_LOCK) {
 		if (state_lock(st, err) < 0)
@@ -1238,11 +1330,23 @@ int state_get_manifests(const struct rc_state *st, const char *commit, const cha
 	_cleanup_free_ char *file = xasprintf("%s/" MANIFESTS_FILE, st->dir);
 	char *data = NULL;
 	size_t len = 0;
-	struct stat sb;
-	if (stat(file, &sb) < 0)
-		return errno == ENOENT ? 0 : rc_errf(err, "cannot stat '%s': %s", file, strerror(errno));
-	if (read_file(file, MANIFESTS_MAX, &data, &len, err) < 0)
+	struct rc_err rerr;
+	int rr = read_private_file("state file", file, MANIFESTS_MAX, &data, &len, &rerr);
+	if (rr == -1 && errno == ENOENT)
+		return 0;
+	if (rr == -2) {
+		/* a symbolic link, FIFO, directory, another uid's file: damaged; the lock holder sets it
+		 * aside so that the copy read from Git again can take its place */
+		_cleanup_free_ char *aside = NULL;
+		if (st->lock_fd >= 0 && set_aside(file, &aside, NULL) == 0)
+			return rc_errf(err, "'%s' is damaged (%s); moved aside to '%s'", file, rerr.msg, aside);
+		return rc_errf(err, "'%s' is damaged (%s)", file, rerr.msg);
+	}
+	if (rr < 0) {
+		if (err)
+			*err = rerr;
 		return -1;
+	}
 	cJSON *j = cJSON_ParseWithLength(data, len);
 	free(data);
 	int rc = -1;
@@ -1705,15 +1809,24 @@ int state_journal(struct rc_state *st, const struct state_journal_entry *e, stru
 	cJSON_free(text);
 
 	_cleanup_free_ char *path = xasprintf("%s/journal.jsonl", st->dir);
-	int r = -1, fd = -1;
+	int r = -1;
+	/* a regular file of ours with one link, never through a symbolic link, never a FIFO */
+	int fd = open_private("state file", path, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
 	struct stat sb;
-	if (stat(path, &sb) == 0 && sb.st_size > 0 && (size_t)sb.st_size + line.len > st->journal_max &&
-	    rotate_journal(st, path, err) < 0)
+	if (fd < 0)
 		goto out;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		rc_errf(err, "cannot stat '%s': %s", path, strerror(errno));
 		goto out;
+	}
+	if (sb.st_size > 0 && (size_t)sb.st_size + line.len > st->journal_max) {
+		close(fd);
+		fd = -1;
+		if (rotate_journal(st, path, err) < 0)
+			goto out;
+		fd = open_private("state file", path, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
+		if (fd < 0)
+			goto out;
 	}
 	const char *p = line.data;
 	size_t left = line.len;
@@ -1748,16 +1861,20 @@ static char *jstr_dup(const cJSON *o, const char *k)
 	return cJSON_IsString(x) ? xstrdup(x->valuestring) : NULL;
 }
 
+/* A journal past its limit is rotated; one much larger is not ours to read whole. */
+#define STATE_JOURNAL_READ_MAX ((size_t)256 << 20)
+
 /* 1 found (in *ret), 0 none, -1 error; a missing file is none. */
 static int journal_last_in(const char *path, const char *action, struct state_journal_record *ret,
 			   struct rc_err *err)
 {
 	char *data = NULL;
 	size_t len = 0;
-	struct stat sb;
-	if (stat(path, &sb) < 0)
-		return errno == ENOENT ? 0 : rc_errf(err, "cannot read '%s': %s", path, strerror(errno));
-	if (read_file(path, (size_t)sb.st_size + (1u << 20), &data, &len, err) < 0)
+	/* never through a symbolic link, never blocking on a FIFO (status and drift read it) */
+	int rr = read_private_file("state file", path, STATE_JOURNAL_READ_MAX, &data, &len, err);
+	if (rr == -1 && errno == ENOENT)
+		return 0;
+	if (rr < 0)
 		return -1;
 	int found = 0;
 	size_t end = len;

@@ -3,8 +3,8 @@
  * runs that Docker itself cannot tell it, plus the allocator of host ports
  * (`port: auto`) and per-network subnets.
  *
- * Owns: the directory (default /var/lib/reconciler, mode 0700) and every file
- * in it:
+ * Owns: the directory (default /var/lib/reconciler, mode 0700, owned by the
+ * uid reconciler runs as, never group- or other-writable) and every file in it:
  *
  *   lock              single-instance lock (flock), holds the holder's pid;
  *                     never unlinked
@@ -63,11 +63,31 @@ enum {
  * as state_lock() does (failing if another process holds it).  Without it,
  * the state is a read-only view: nothing is moved or cleaned and
  * state_save() fails.  *ret is freed with state_free().
+ *
+ * The directory is hostile ground until checked, and is checked before
+ * anything in it is created or changed: dir, dir/secrets and dir/requests
+ * must pass state_check_dir(), and an existing lock or journal.jsonl (written
+ * in place) must be a regular file owned by the running uid with one link;
+ * else state_open() fails with an error naming the path and the fix.  Every
+ * state file is opened with O_NOFOLLOW (reads also O_NONBLOCK) and
+ * fstat-checked (open_private(), util.h).  A .json file or manifests.json
+ * that is not a regular file of ours (a symbolic link, FIFO, directory,
+ * another uid's file) is never read: it is damaged, set aside like a corrupt
+ * one (below).
  */
 int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc_err *err);
 /*
+ * dir (the state directory or one of its sub-directories) must be a
+ * directory — not a symbolic link to one — owned by the running uid and not
+ * writable by group or others.  create: make it (0700) when it is missing.
+ * Otherwise -1, the error naming dir and the fix ("chmod 0700 DIR").
+ */
+int state_check_dir(const char *dir, bool create, struct rc_err *err);
+/*
  * Take the single-instance lock (dir/lock, flock LOCK_EX|LOCK_NB) and keep
- * its fd until state_free().  If another process holds it the error names
+ * its fd until state_free().  The lock file is opened with O_NOFOLLOW and
+ * must be a regular file of ours with one link (so the pid is never written
+ * through a link to another file).  If another process holds it the error names
  * that process's pid (read from the file).  On success, write our pid into
  * the file, remove stale temp files (.NAME.XXXXXX) left by a crash, and
  * reload every file (setting aside corrupt ones).  Locking twice is a no-op.

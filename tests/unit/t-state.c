@@ -1,12 +1,14 @@
-/* Unit tests for state.c: files, lock, journal, allocator, CIDR math. */
+/* Unit tests for state.c: files, lock, journal, allocator, CIDR math, a hostile state directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "requests.h"
 #include "source.h"
 #include "state.h"
 #include "tap.h"
@@ -759,6 +761,427 @@ static void test_manifests(void)
 	free(dir);
 }
 
+/* ---- a hostile state directory ------------------------------------------------ */
+
+#define VICTIM_TEXT "precious: not the reconciler's\n"
+
+/* A file outside the state directory that a planted link points at. */
+static char *mk_victim(const char *name)
+{
+	char *v = path_in(root, name);
+	write_text(v, VICTIM_TEXT);
+	return v;
+}
+
+static bool victim_intact(const char *v)
+{
+	char *t = read_text(v);
+	bool same = strcmp(t, VICTIM_TEXT) == 0;
+	free(t);
+	return same;
+}
+
+/* A fresh state directory (made by state_open, then closed). */
+static char *mk_state(const char *name)
+{
+	char *dir = path_in(root, name);
+	struct rc_state *st = NULL;
+	struct rc_err err;
+	if (state_open(dir, 0, &st, &err) < 0)
+		diag("state_open %s: %s", dir, err.msg);
+	state_free(st);
+	return dir;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "not ok - hung on a FIFO in the state directory\n";
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(2);
+}
+
+static void test_hostile_lock(void)
+{
+	char *dir = mk_state("h-lock");
+	char *victim = mk_victim("victim-lock");
+	char *lock = path_in(dir, "lock");
+	struct rc_err err;
+	struct rc_state *st = NULL;
+
+	ok(symlink(victim, lock) == 0, "lock: plant a symlink to a victim file");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "lock: a symlinked lock is refused");
+	ok(strstr(err.msg, lock) && strstr(err.msg, "symbolic link"), "... naming the file: %s", err.msg);
+	ok(victim_intact(victim), "... and the victim is neither truncated nor given a pid");
+	is_int(state_open(dir, 0, &st, &err), -1, "lock: a read-only open refuses it too");
+	is_int((int)state_lock_holder(dir, NULL), 0, "lock: state_lock_holder does not follow it");
+	is_int((int)request_lock_holder(dir), 0, "lock: request_lock_holder does not follow it");
+	ok(victim_intact(victim), "... victim still intact");
+
+	/* a dangling link: O_CREAT must not create its target */
+	char *target = path_in(root, "created-through-lock");
+	unlink(lock);
+	ok(symlink(target, lock) == 0, "lock: plant a dangling symlink");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "lock: a dangling symlinked lock is refused");
+	ok(!exists(target), "... and nothing is created behind it");
+
+	/* a hard link to a file of ours elsewhere: the pid would land in it */
+	unlink(lock);
+	ok(link(victim, lock) == 0, "lock: plant a hard link to a victim file");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "lock: a lock with two links is refused");
+	ok(strstr(err.msg, "hard links") != NULL, "... saying why: %s", err.msg);
+	ok(victim_intact(victim), "... victim intact");
+
+	/* a FIFO, a directory */
+	unlink(lock);
+	ok(mkfifo(lock, 0600) == 0, "lock: a FIFO in place of the lock");
+	alarm(20);
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "lock: a FIFO lock is refused (without hanging)");
+	alarm(0);
+	ok(strstr(err.msg, "FIFO") != NULL, "... saying so: %s", err.msg);
+	unlink(lock);
+	ok(mkdir(lock, 0700) == 0, "lock: a directory in place of the lock");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "lock: a directory lock is refused");
+	ok(strstr(err.msg, lock) && strstr(err.msg, "directory"), "... naming it: %s", err.msg);
+	rmdir(lock);
+	st = open_locked(dir);
+	ok(st != NULL, "lock: once it is removed, the lock is taken again");
+	state_free(st);
+	free(target);
+	free(lock);
+	free(victim);
+	free(dir);
+}
+
+static void test_hostile_journal(void)
+{
+	char *dir = mk_state("h-journal");
+	char *victim = mk_victim("victim-journal");
+	char *j = path_in(dir, "journal.jsonl");
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	struct state_journal_entry e = { 1700000000, "c1", "create", "acme/web", "ok", "created" };
+	struct state_journal_record r;
+
+	ok(symlink(victim, j) == 0, "journal: plant a symlink to a victim file");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "journal: a symlinked journal is refused at open");
+	ok(strstr(err.msg, j) && strstr(err.msg, "symbolic link"), "... naming the file: %s", err.msg);
+	is_int(state_open(dir, 0, &st, &err), -1, "journal: a read-only open refuses it too");
+
+	/* planted after the open: the append refuses it, as does reading it back */
+	unlink(j);
+	st = open_locked(dir);
+	ok(symlink(victim, j) == 0, "journal: plant the symlink while the state is open");
+	is_int(state_journal(st, &e, &err), -1, "journal: the append does not write through it");
+	ok(strstr(err.msg, j) && strstr(err.msg, "symbolic link"), "... naming the file: %s", err.msg);
+	is_int(state_journal_last(st, "create", &r, &err), -1, "journal: reading back does not follow it");
+	ok(victim_intact(victim), "... victim intact");
+	unlink(j);
+	ok(link(victim, j) == 0, "journal: a hard link to a victim file");
+	is_int(state_journal(st, &e, &err), -1, "journal: the append does not write into a file with two links");
+	ok(victim_intact(victim), "... victim intact");
+	unlink(j);
+
+	/* a FIFO: neither the append nor a reader (status, drift) may hang on it */
+	ok(mkfifo(j, 0600) == 0, "journal: a FIFO in place of the journal");
+	alarm(20);
+	is_int(state_journal_last(st, "create", &r, &err), -1, "journal: reading a FIFO fails at once");
+	ok(strstr(err.msg, j) && strstr(err.msg, "FIFO"), "... naming it: %s", err.msg);
+	is_int(state_journal(st, &e, &err), -1, "journal: appending to a FIFO fails at once");
+	state_free(st);
+	is_int(state_open(dir, 0, &st, &err), -1, "journal: an open refuses the FIFO at once");
+	ok(strstr(err.msg, "FIFO") != NULL, "... saying so: %s", err.msg);
+	alarm(0);
+	unlink(j);
+
+	/* a directory; a rotated journal that is a symlink is moved, never followed */
+	ok(mkdir(j, 0700) == 0, "journal: a directory in place of the journal");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "journal: a directory is refused");
+	ok(strstr(err.msg, j) && strstr(err.msg, "directory"), "... naming it: %s", err.msg);
+	rmdir(j);
+	char *j1 = xasprintf("%s.1", j);
+	ok(symlink(victim, j1) == 0, "journal: journal.jsonl.1 is a symlink");
+	st = open_locked(dir);
+	state_set_journal_limit(st, 10, 3);
+	is_int(state_journal(st, &e, &err), 0, "journal: append");
+	is_int(state_journal(st, &e, &err), 0, "journal: append and rotate past the symlink");
+	ok(victim_intact(victim), "... victim intact");
+	state_free(st);
+	free(j1);
+	free(j);
+	free(victim);
+	free(dir);
+}
+
+static void test_hostile_data_files(void)
+{
+	char *dir = mk_state("h-data");
+	char *victim = mk_victim("victim-data");
+	char *ap = path_in(dir, "applied.json");
+	char *al = path_in(dir, "allocations.json");
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	size_t nw;
+	const char *const *w;
+
+	/* a symlinked state file is not read and, by the lock holder, set aside */
+	ok(symlink(victim, ap) == 0, "data: applied.json is a symlink to a victim file");
+	is_int(state_open(dir, 0, &st, &err), 0, "data: a read-only open carries on");
+	w = state_warnings(st, &nw);
+	ok(nw == 1 && strstr(w[0], ap) && strstr(w[0], "symbolic link") && strstr(w[0], "ignored"),
+	   "... warning: %s", nw ? w[0] : "none");
+	state_free(st);
+	st = open_locked(dir);
+	w = state_warnings(st, &nw);
+	ok(nw == 1 && strstr(w[0], "symbolic link") && strstr(w[0], "moved aside"), "data: locked: %s",
+	   nw ? w[0] : "none");
+	is_int(count_prefix(dir, "applied.json.corrupt."), 1, "data: the link is kept as applied.json.corrupt.<ts>");
+	state_set_last_applied(st, "c1");
+	is_int(state_save(st, &err), 0, "data: save");
+	struct stat sb;
+	ok(lstat(ap, &sb) == 0 && S_ISREG(sb.st_mode), "data: applied.json is a regular file again");
+	ok(victim_intact(victim), "data: victim intact");
+
+	/* planted while open: the save replaces the link, never writes through it */
+	unlink(al);
+	ok(symlink(victim, al) == 0, "data: allocations.json made a symlink while open");
+	state_set_port(st, "u", 80, "tcp", 20001);
+	is_int(state_save(st, &err), 0, "data: save");
+	ok(lstat(al, &sb) == 0 && S_ISREG(sb.st_mode) && victim_intact(victim),
+	   "data: the save replaced the link, victim intact");
+	state_free(st);
+
+	/* a directory and a FIFO in place of state files */
+	char *un = path_in(dir, "units.json");
+	ok(mkdir(un, 0700) == 0 && unlink(al) == 0 && mkfifo(al, 0600) == 0,
+	   "data: units.json a directory, allocations.json a FIFO");
+	alarm(20);
+	is_int(state_open(dir, 0, &st, &err), 0, "data: read-only open (no hang on the FIFO)");
+	state_warnings(st, &nw);
+	is_int(nw, 2, "data: two warnings");
+	state_free(st);
+	st = open_locked(dir);
+	alarm(0);
+	w = state_warnings(st, &nw);
+	ok(nw == 2 && strstr(w[0], "FIFO") && strstr(w[1], "directory"), "data: both set aside: %s / %s",
+	   nw > 0 ? w[0] : "", nw > 1 ? w[1] : "");
+	is_str(state_get_last_applied(st), "c1", "data: other files unaffected");
+	ok(!exists(un) && count_prefix(dir, "units.json.corrupt.") == 1, "data: the directory moved aside");
+	is_int(state_save(st, &err), 0, "data: save");
+	state_free(st);
+
+	/* manifests.json: damaged; the lock holder moves it aside so the copy can be replaced */
+	char *mf = path_in(dir, "manifests.json");
+	ok(mkdir(mf, 0700) == 0, "manifests: a directory in place of manifests.json");
+	st = open_locked(dir);
+	struct source_files got = { 0 };
+	is_int(state_get_manifests(st, "c1", "", &got, &err), -1, "manifests: damaged: -1");
+	ok(strstr(err.msg, "damaged") && strstr(err.msg, "moved aside"), "... saying so: %s", err.msg);
+	struct source_file fv[] = { { (char *)"a.yaml", (char *)"x: 1\n", 5 } };
+	struct source_files files = { fv, 1, (char *)"c1" };
+	is_int(state_put_manifests(st, &files, "", &err), 0, "manifests: the copy is written again");
+	unlink(mf);
+	ok(symlink(victim, mf) == 0, "manifests: manifests.json a symlink");
+	is_int(state_get_manifests(st, "c1", "", &got, &err), -1, "manifests: a symlink is not followed");
+	ok(victim_intact(victim), "manifests: victim intact");
+	state_free(st);
+
+	free(mf);
+	free(un);
+	free(al);
+	free(ap);
+	free(victim);
+	free(dir);
+}
+
+static void test_hostile_dir(void)
+{
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	char *dir = path_in(root, "h-0777");
+	ok(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0, "dir: a state directory of mode 0777");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "dir: refused");
+	char *want = xasprintf("state directory '%s' is writable by group or others (mode 0777): chmod 0700 %s", dir,
+			       dir);
+	is_str(err.msg, want, "dir: the error names the path and the fix");
+	free(want);
+	is_int(state_open(dir, 0, &st, &err), -1, "dir: refused for a read-only open too");
+	ok(count_prefix(dir, "lock") == 0 && count_prefix(dir, "secrets") == 0, "dir: nothing was created in it");
+	chmod(dir, 01777);
+	is_int(state_open(dir, 0, &st, &err), -1, "dir: sticky 1777 refused too");
+	chmod(dir, 0770);
+	is_int(state_open(dir, 0, &st, &err), -1, "dir: group-writable 0770 refused");
+	chmod(dir, 0755);
+	is_int(state_open(dir, 0, &st, &err), 0, "dir: 0755 is fine (not writable by others)");
+	state_free(st);
+	char *sec = path_in(dir, "secrets");
+	chmod(sec, 0777);
+	is_int(state_open(dir, 0, &st, &err), -1, "dir: a 0777 secrets/ is refused");
+	ok(strstr(err.msg, sec) && strstr(err.msg, "chmod 0700"), "... naming it: %s", err.msg);
+	chmod(sec, 0700);
+	char *req = path_in(dir, "requests");
+	ok(mkdir(req, 0700) == 0 && chmod(req, 0733) == 0, "dir: a requests/ writable by others");
+	is_int(state_open(dir, 0, &st, &err), -1, "dir: refused");
+	ok(strstr(err.msg, req) != NULL, "... naming it: %s", err.msg);
+	char *name = NULL;
+	is_int(request_submit(dir, "retry", "", &name, &err), -1, "dir: a request is not submitted into it");
+	chmod(req, 0700);
+
+	/* a symlinked state directory and secrets directory */
+	char *link_dir = path_in(root, "h-link");
+	ok(symlink(dir, link_dir) == 0, "dir: a symlink to a state directory");
+	is_int(state_open(link_dir, 0, &st, &err), -1, "dir: a symlinked state directory is refused");
+	ok(strstr(err.msg, "symbolic link") && strstr(err.msg, dir), "... giving the real path: %s", err.msg);
+	char *other = path_in(root, "h-elsewhere");
+	mkdir(other, 0700);
+	char *tmp = xasprintf("%s/.x.Ab12Cd", other);
+	write_text(tmp, "not ours to remove");
+	ok(rmdir(sec) == 0 && symlink(other, sec) == 0, "dir: secrets/ a symlink to another directory");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "dir: refused");
+	ok(strstr(err.msg, sec) && strstr(err.msg, "symbolic link"), "... naming it: %s", err.msg);
+	ok(exists(tmp), "dir: nothing removed behind the link");
+	unlink(sec);
+	mkdir(sec, 0700);
+
+	/* a file in place of the directory */
+	char *file_dir = path_in(root, "h-file");
+	write_text(file_dir, "x");
+	is_int(state_open(file_dir, 0, &st, &err), -1, "dir: a file is not a state directory");
+	free(file_dir);
+	free(tmp);
+	free(other);
+	free(link_dir);
+	free(req);
+	free(sec);
+	free(dir);
+}
+
+static void test_hostile_owner(void)
+{
+	if (geteuid() != 0) {
+		ok(1, "# skip foreign owners: not root (cannot chown)");
+		return;
+	}
+	const uid_t nobody = 65534;
+	struct rc_err err;
+	struct rc_state *st = NULL;
+	char *dir = mk_state("h-owner");
+	char *ap = path_in(dir, "applied.json");
+	st = open_locked(dir);
+	state_set_last_applied(st, "c1");
+	state_save(st, &err);
+	state_free(st);
+	ok(chown(ap, nobody, nobody) == 0, "owner: applied.json given to nobody");
+	st = open_locked(dir);
+	size_t nw;
+	const char *const *w = state_warnings(st, &nw);
+	ok(nw == 1 && strstr(w[0], "owned by uid 65534") && strstr(w[0], "moved aside"), "owner: set aside: %s",
+	   nw ? w[0] : "none");
+	ok(state_get_last_applied(st) == NULL, "owner: not read");
+	state_free(st);
+
+	char *lock = path_in(dir, "lock");
+	ok(chown(lock, nobody, nobody) == 0, "owner: lock given to nobody");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "owner: a foreign lock is refused");
+	ok(strstr(err.msg, lock) && strstr(err.msg, "owned by uid 65534"), "... naming it: %s", err.msg);
+	chown(lock, 0, 0);
+
+	char *j = path_in(dir, "journal.jsonl");
+	write_text(j, "");
+	ok(chown(j, nobody, nobody) == 0, "owner: journal given to nobody");
+	is_int(state_open(dir, STATE_OPEN_LOCK, &st, &err), -1, "owner: a foreign journal is refused");
+	ok(strstr(err.msg, j) != NULL, "... naming it: %s", err.msg);
+	unlink(j);
+
+	ok(chown(dir, nobody, nobody) == 0, "owner: the directory given to nobody");
+	is_int(state_open(dir, 0, &st, &err), -1, "owner: a foreign state directory is refused");
+	ok(strstr(err.msg, dir) && strstr(err.msg, "owned by uid 65534") && strstr(err.msg, "chown"),
+	   "... naming it and the fix: %s", err.msg);
+	chown(dir, 0, 0);
+	free(j);
+	free(lock);
+	free(ap);
+	free(dir);
+}
+
+/* Run request_list with stderr captured; returns how many lines it logged. */
+static int list_counting_warnings(const char *dir, size_t *ret_n, int *ret_rc)
+{
+	char *log = path_in(root, "requests.log");
+	fflush(stderr);
+	int saved = dup(2);
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	struct request *v = NULL;
+	struct rc_err err;
+	*ret_n = 0;
+	*ret_rc = request_list(dir, &v, ret_n, &err);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	request_list_free(v, *ret_n);
+	int n = count_lines(log);
+	char *t = read_text(log);
+	ok(strstr(t, "SECRET-BYTES") == NULL, "requests: the bytes of a refused request are not logged");
+	free(t);
+	free(log);
+	return n;
+}
+
+static void test_hostile_requests(void)
+{
+	char *dir = mk_state("h-requests");
+	char *victim = mk_victim("victim-request");
+	struct rc_err err;
+	char *name = NULL;
+	is_int(request_submit(dir, "retry", "", &name, &err), 0, "requests: submit one");
+	char *req = path_in(dir, "requests");
+	char *link_req = xasprintf("%s/1-link.req", req);
+	ok(symlink(victim, link_req) == 0, "requests: a symlinked request");
+	char *foreign = xasprintf("%s/2-foreign.req", req);
+	write_text(foreign, "retry\nSECRET-BYTES\n");
+	bool root_user = geteuid() == 0;
+	if (root_user)
+		ok(chown(foreign, 65534, 65534) == 0, "requests: a request written by nobody");
+	else
+		unlink(foreign);
+	size_t n = 0;
+	int rc = 0;
+	int logged = list_counting_warnings(dir, &n, &rc);
+	ok(rc == 0 && n == 1, "requests: only our own request is listed (%zu)", n);
+	is_int(logged, root_user ? 2 : 1, "requests: each refused request is logged");
+	logged = list_counting_warnings(dir, &n, &rc);
+	ok(rc == 0 && n == 1, "requests: listed again");
+	is_int(logged, 0, "requests: ... and not logged a second time");
+	ok(victim_intact(victim), "requests: victim intact");
+
+	/* the answer file: a symlink is not followed */
+	char *res = xasprintf("%s/%s.res", req, name);
+	ok(symlink(victim, res) == 0, "requests: a symlinked answer");
+	bool okv = false;
+	char *msg = NULL;
+	is_int(request_wait(dir, name, 100, &okv, &msg, &err), -1, "requests: the answer is refused");
+	ok(strstr(err.msg, res) && strstr(err.msg, "symbolic link"), "... naming it: %s", err.msg);
+	unlink(res);
+
+	chmod(req, 0777);
+	n = 9;
+	int logged1 = list_counting_warnings(dir, &n, &rc);
+	ok(rc == -1 && n == 0, "requests: a requests/ writable by others is not read");
+	int logged2 = list_counting_warnings(dir, &n, &rc);
+	ok(rc == 0 && n == 0 && logged1 == 0 && logged2 == 0, "requests: ... and said once (rc %d)", rc);
+	chmod(req, 0700);
+	free(res);
+	free(foreign);
+	free(link_req);
+	free(req);
+	free(name);
+	free(victim);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root))
@@ -774,6 +1197,13 @@ int main(void)
 	test_journal_last();
 	test_manifests();
 	test_lock_holder();
+	signal(SIGALRM, on_alarm);
+	test_hostile_lock();
+	test_hostile_journal();
+	test_hostile_data_files();
+	test_hostile_dir();
+	test_hostile_owner();
+	test_hostile_requests();
 	char *cmd = xasprintf("rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", root);
