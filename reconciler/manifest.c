@@ -1380,19 +1380,80 @@ static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *
 	s->ports[s->nports++] = o;
 }
 
+/* Host directories no bind mount may come from, lead to, or hold: what the host
+ * runs on, its users' homes and the engine's and system services' own state.
+ * (/var itself is an ancestor of several, so it can be neither a root nor a source.) */
 static const char *const forbidden_binds[] = {
 	"/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/lib", "/lib64", "/bin", "/sbin",
-	"/run", "/var/run", "/var/lib/docker",
+	"/run", "/var/run", "/root", "/home", "/var/lib", "/var/log", "/var/spool", "/var/lib/docker",
 };
 
-static bool bind_forbidden(const char *path)
+/* Whether path is "/", one of them, lies inside one, holds one ("/var" holds
+ * several; *ret_held names the first) or names a Docker socket. */
+static bool bind_forbidden(const char *path, const char **ret_held)
 {
+	*ret_held = NULL;
 	if (strcmp(path, "/") == 0 || strstr(path, "docker.sock"))
 		return true;
 	for (size_t i = 0; i < ARRAY_SIZE(forbidden_binds); i++)
 		if (path_under(path, forbidden_binds[i]))
 			return true;
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_binds); i++)
+		if (path_under(forbidden_binds[i], path)) {
+			*ret_held = forbidden_binds[i];
+			return true;
+		}
 	return false;
+}
+
+/*
+ * The state directory as the loader can know it: the parent of the secrets
+ * directory it was given (always "<state-dir>/secrets", manifest.h), as an
+ * absolute clean path and, when it exists, its real path.  Neither may be
+ * inside a bind root nor hold one: a container must never see the state,
+ * its secrets or its lock.  NULLs when no secrets directory was given.
+ */
+static void state_dir_paths(struct ctx *c, const char **ret_abs, const char **ret_real)
+{
+	*ret_abs = *ret_real = NULL;
+	const char *sd = c->opts ? c->opts->secrets_dir : NULL;
+	if (!sd || !*sd)
+		return;
+	char *dir = keep(c, xstrdup(sd));
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	char *slash = strrchr(dir, '/');
+	if (strcmp(slash ? slash + 1 : dir, "secrets") != 0)
+		return;
+	if (!slash)
+		dir = keep(c, xstrdup("."));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (dir[0] != '/') {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof(cwd)))
+			dir = keep(c, strcmp(dir, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, dir));
+	}
+	if (clean_abs_path(dir))
+		*ret_abs = dir;
+	char *real = realpath(dir, NULL);
+	if (real)
+		*ret_real = keep(c, real);
+}
+
+/* The state directory root holds or lies inside (shown as the path that matched), or NULL. */
+static const char *root_state_overlap(struct ctx *c, const char *root)
+{
+	const char *abs, *real;
+	state_dir_paths(c, &abs, &real);
+	const char *v[] = { abs, real };
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		if (v[i] && (path_under(v[i], root) || path_under(root, v[i])))
+			return v[i];
+	return NULL;
 }
 
 static void add_vol(struct ctx *c, struct osvc *s, enum rc_mount_kind kind, const char *src,
@@ -1459,7 +1520,8 @@ static void parse_volume(struct ctx *c, struct osvc *s, const struct ynode *it)
 			     shown(c, src));
 			return;
 		}
-		if (bind_forbidden(src)) {
+		const char *held;
+		if (bind_forbidden(src, &held)) {
 			diag(c, it, "bind mount of '%s' is never allowed (system directories and the Docker socket)",
 			     shown(c, src));
 			return;
@@ -1714,19 +1776,58 @@ static bool signal_ok(const char *s)
 	return true;
 }
 
-static char *cap_normalize(const char *s)
+/* The kernel's capability names (include/uapi/linux/capability.h), without "CAP_". */
+static const char *const cap_names[] = {
+	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+	"SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+	"LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+	"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+};
+
+/* What no repository can widen policy.allow_cap_add to (each one is justified in
+ * spec/manifest.md): every one of them hands the container the host. */
+static const char *const cap_never_names[] = {
+	"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "SYS_PTRACE", "SYS_BOOT", "MAC_ADMIN",
+	"MAC_OVERRIDE", "BPF", "PERFMON", "NET_ADMIN", "SYS_TIME", "DAC_READ_SEARCH", "LINUX_IMMUTABLE",
+};
+
+/*
+ * One capability as written (in 'cap_add' or 'policy.allow_cap_add') to its one
+ * canonical name: trimmed, upper case, exactly one optional "CAP_" stripped, and
+ * then a name of the kernel's table or ALL — so that what is checked is what the
+ * engine gets ('CAP_CAP_SYS_ADMIN' is unknown, not SYS_ADMIN).  NULL, with a
+ * diagnostic at the value, when it is not a capability.  The result is ctx-owned.
+ */
+static const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key)
 {
-	if (strncasecmp(s, "CAP_", 4) == 0)
-		s += 4;
-	char *r = xstrdup(s);
+	const char *b = raw, *e = raw + strlen(raw);
+	while (b < e && isspace((unsigned char)*b))
+		b++;
+	while (e > b && isspace((unsigned char)e[-1]))
+		e--;
+	char *r = keep(c, xstrndup(b, (size_t)(e - b)));
 	for (char *p = r; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
-	return r;
+	if (str_startswith(r, "CAP_"))
+		r += 4;
+	if (strcmp(r, "ALL") == 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
+		if (strcmp(r, cap_names[i]) == 0)
+			return r;
+	diag(c, at, "unknown capability '%s' in '%s'%s", shown(c, raw), key,
+	     *r ? mean(c, r, cap_names, ARRAY_SIZE(cap_names)) : "");
+	return NULL;
 }
 
 static bool cap_never(const char *cap)
 {
-	return strcmp(cap, "ALL") == 0 || strcmp(cap, "SYS_ADMIN") == 0;
+	for (size_t i = 0; i < ARRAY_SIZE(cap_never_names); i++)
+		if (strcmp(cap, cap_never_names[i]) == 0)
+			return true;
+	return false;
 }
 
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "user", "working_dir", "ports", \
@@ -1837,7 +1938,9 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	struct refs caps = { 0 };
 	get_strings(c, m, "cap_add", &caps);
 	for (size_t i = 0; i < caps.n; i++) {
-		char *cap = keep(c, cap_normalize(caps.v[i].name));
+		const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "cap_add");
+		if (!cap)
+			continue;
 		bool allowed = false;
 		for (size_t j = 0; j < set->allow_cap_add.n && !allowed; j++)
 			allowed = strcmp(set->allow_cap_add.v[j].name, cap) == 0;
@@ -1964,7 +2067,9 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 			struct refs caps = { 0 };
 			get_strings(c, y, "allow_cap_add", &caps);
 			for (size_t i = 0; i < caps.n; i++) {
-				char *cap = keep(c, cap_normalize(caps.v[i].name));
+				const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "allow_cap_add");
+				if (!cap)
+					continue;
 				if (cap_never(cap))
 					diag(c, caps.v[i].at, "capability '%s' can never be allowed", cap);
 				else
@@ -1977,13 +2082,20 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 				    !str_startswith(s->allow_devices.v[i].name, "/dev/"))
 					diag(c, s->allow_devices.v[i].at, "'allow_devices' entries must be paths under /dev/");
 			struct refs roots = { 0 };
+			const char *sdir, *held;
 			get_strings(c, y, "bind_roots", &roots);
 			for (size_t i = 0; i < roots.n; i++) {
 				const char *r = roots.v[i].name;
 				if (!clean_abs_path(r))
 					diag(c, roots.v[i].at, "bind root '%s' must be a clean absolute path", shown(c, r));
-				else if (bind_forbidden(r))
-					diag(c, roots.v[i].at, "bind root '%s' is a system directory and can never be allowed", shown(c, r));
+				else if (bind_forbidden(r, &held))
+					diag(c, roots.v[i].at, held ? "bind root '%s' holds the system directory '%s' and can never be allowed"
+								    : "bind root '%s' is a system directory and can never be allowed",
+					     shown(c, r), held);
+				else if ((sdir = root_state_overlap(c, r)))
+					diag(c, roots.v[i].at, "bind root '%s' %s the state directory '%s' and can never be allowed",
+					     shown(c, r), strcmp(sdir, r) == 0 ? "is" : path_under(sdir, r) ? "holds" : "lies inside",
+					     shown(c, sdir));
 				else
 					refs_add(&s->bind_roots, r, roots.v[i].at);
 			}

@@ -539,6 +539,80 @@ static void test_failure_contract(void)
 	rc_desired_free(d);
 }
 
+/* Capabilities: one canonical name per value before any check; what was valid keeps its spec. */
+static void test_capabilities(void)
+{
+#define CAP_SET "kind: Settings\npolicy: {allow_cap_add: [%s]}\n---\n" \
+		"kind: Service\nname: x\nimage: x:1\ncap_add: [%s]\n"
+	char *a = xasprintf(CAP_SET, "NET_RAW, CHOWN", "NET_RAW, CHOWN");
+	char *b = xasprintf(CAP_SET, "\" cap_net_raw \", Cap_Chown", "CAP_NET_RAW, \"chown \"");
+	struct rc_desired *da = load1(a), *db = load1(b);
+	if (ok(da && db, "every spelling of a capability loads")) {
+		is_int(db->units[0].ncap_add, 2, "two capabilities");
+		is_str(db->units[0].cap_add[0], "CHOWN", "canonical name: trimmed, upper case, no CAP_");
+		is_str(db->units[0].cap_add[1], "NET_RAW", "sorted");
+		is_str(db->units[0].hash, da->units[0].hash, "the spelling does not change the hash");
+	}
+	rc_desired_free(da);
+	rc_desired_free(db);
+	free(a);
+	free(b);
+	static const struct {
+		const char *allow, *add, *diag;
+	} bad[] = {
+		{ "CAP_CAP_SYS_ADMIN", "NET_RAW", "2:26: unknown capability 'CAP_CAP_SYS_ADMIN' in 'allow_cap_add'" },
+		{ "NET_RAW", "CAP_CAP_SYS_ADMIN", "7:11: unknown capability 'CAP_CAP_SYS_ADMIN' in 'cap_add'" },
+		{ "NET_RAW", "cap_sys_admin", "7:11: capability 'SYS_ADMIN' is never allowed" },
+		{ "NET_RAW", "NET_RAWW", "7:11: unknown capability 'NET_RAWW' in 'cap_add' (did you mean 'NET_RAW'?)" },
+		{ "' CAP_SYS_PTRACE'", "NET_RAW", "2:26: capability 'SYS_PTRACE' can never be allowed" },
+		{ "cap_all", "NET_RAW", "2:26: capability 'ALL' can never be allowed" },
+		{ "NET_RAW", "KILL", "7:11: capability 'KILL' is not allowed by policy (Settings policy.allow_cap_add)" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *m = xasprintf(CAP_SET, bad[i].allow, bad[i].add);
+		is_str(load_fails(m), bad[i].diag, "allow_cap_add [%s], cap_add [%s]", bad[i].allow, bad[i].add);
+		free(m);
+	}
+#undef CAP_SET
+}
+
+/* Bind roots never hold, are or lie inside the state directory (the secrets directory's parent). */
+static void test_bind_roots_state_dir(void)
+{
+	char *sdir = xasprintf("%s/state/secrets", secrets_dir);
+	static const struct {
+		const char *root_rel, *verb;
+	} cases[] = { { "", "holds" }, { "/state", "is" }, { "/state/x", "lies inside" } };
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *m = xasprintf("kind: Settings\npolicy: {bind_roots: [%s%s]}\n", secrets_dir, cases[i].root_rel);
+		const char *pairs[] = { "m.yaml", m, NULL };
+		struct source_file f = { (char *)"m.yaml", m, strlen(m) };
+		struct source_files fs = { &f, 1, NULL };
+		struct manifest_opts o = { sdir };
+		struct rc_desired *d = NULL;
+		struct rc_diags diags = { 0 };
+		is_int(manifest_load(&fs, &o, &d, &diags), -1, "bind root %s%s refused", secrets_dir, cases[i].root_rel);
+		char *want = xasprintf("bind root '%s%s' %s the state directory '%s/state' and can never be allowed",
+				       secrets_dir, cases[i].root_rel, cases[i].verb, secrets_dir);
+		is_str(diags.n ? diags.v[0].msg : "", want, "and says why");
+		free(want);
+		rc_diags_release(&diags);
+		rc_desired_free(d);
+		/* without a secrets directory the loader cannot know the state directory */
+		d = load_v(pairs, NULL);
+		ok(d != NULL, "without a secrets directory %s%s is accepted", secrets_dir, cases[i].root_rel);
+		rc_desired_free(d);
+		free(m);
+	}
+	char *m = xasprintf("kind: Settings\npolicy: {bind_roots: [%s/srv]}\n", secrets_dir);
+	const char *pairs[] = { "m.yaml", m, NULL };
+	struct rc_desired *d = load_v(pairs, sdir);
+	ok(d != NULL, "a root beside the state directory is fine");
+	rc_desired_free(d);
+	free(m);
+	free(sdir);
+}
+
 int main(void)
 {
 	strcpy(secrets_dir, "/tmp/rc-t-manifest.XXXXXX");
@@ -555,6 +629,8 @@ int main(void)
 	test_escaping();
 	test_stop_signal();
 	test_failure_contract();
+	test_capabilities();
+	test_bind_roots_state_dir();
 	free(fixture);
 	char *p = xasprintf("%s/db_password", secrets_dir);
 	unlink(p);
