@@ -5,6 +5,7 @@
 #   make example      deps, build, ensure a Docker engine, converge examples/, show status
 #   make fuzz         libFuzzer targets (FUZZ_SECONDS per target, default 60)
 #   make bench        benchmarks in tests/bench (figures go to docs/performance.md)
+#   make bench-host   the host-scale rollout against docker-compose and the raw engine
 #   make soak         the daemon under hand-made trouble (SOAK_SECONDS, default 300)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make golden       regenerate golden files for review (git diff them)
@@ -42,7 +43,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(OUT)/helpers/%)
 
 #
-.PHONY: all test unit integration deps example fuzz fuzz-build bench install clean golden check-build soak
+.PHONY: all test unit integration deps example fuzz fuzz-build bench bench-host install clean golden check-build soak
 # The binary is build/reconciler (build/test/reconciler for the sanitizer build).
 all: $(OUT)/reconciler
 
@@ -111,6 +112,10 @@ soak: deps
 
 bench: all
 	sh tests/bench/run.sh
+
+# Host-scale rollout against docker-compose and the raw engine (on demand; BENCH_HOST_N, default "50 200").
+bench-host: all
+	sh tests/bench/host.sh all
 
 golden:
 	$(MAKE) BUILD=test check-build

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bindpath.h"
 #include "buf.h"
 #include "depsched.h"
 #include "health.h"
@@ -273,6 +274,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		ports[i] = (struct dk_port){ u->ports[i].container_port, u->ports[i].proto,
 					     u->ports[i].host_port, u->ports[i].host_ip };
 	struct dk_mount *mounts = xcalloc(u->nmounts + 1, sizeof(*mounts));
+	char **bind_real = xcalloc(u->nmounts + 1, sizeof(*bind_real));   /* resolved bind sources */
 	size_t nm = 0;
 	for (size_t i = 0; i < u->nmounts; i++) {
 		const struct rc_mount *m = &u->mounts[i];
@@ -281,7 +283,35 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		dm->read_only = m->read_only;
 		switch (m->kind) {
 		case RC_MOUNT_VOLUME: dm->type = DK_MOUNT_VOLUME; dm->source = m->source; break;
-		case RC_MOUNT_BIND: dm->type = DK_MOUNT_BIND; dm->source = m->source; break;
+		case RC_MOUNT_BIND: {
+			/* The engine gets the source resolved beneath its root (the outermost
+			 * policy.bind_roots entry holding it), never a link out (bindpath.h). */
+			const char *root = NULL;
+			for (size_t j = 0; j < d->settings.nbind_roots; j++) {
+				const char *rt = d->settings.bind_roots[j];
+				size_t n = strlen(rt);
+				if (strncmp(m->source, rt, n) == 0 && (m->source[n] == '\0' || m->source[n] == '/') &&
+				    (!root || n < strlen(root)))
+					root = rt;
+			}
+			if (!root)
+				rc_errf(err, "bind source '%s' is inside no policy.bind_roots entry", m->source);
+			if (!root || bindpath_resolve(root, m->source, &bind_real[i], err) < 0) {
+				rc_err_prefix(err, "creating '%s'", name);
+				for (size_t j = 0; j < i; j++)
+					free(bind_real[j]);
+				free(bind_real);
+				free(labels);
+				free(ports);
+				free(mounts);
+				buf_release(&spec);
+				buf_release(&deps);
+				return -1;
+			}
+			dm->type = DK_MOUNT_BIND;
+			dm->source = bind_real[i];
+			break;
+		}
 		case RC_MOUNT_TMPFS: dm->type = DK_MOUNT_TMPFS; dm->source = NULL; break;
 		case RC_MOUNT_SECRET: {
 			const struct rc_secret *s = find_secret(u, m->source);
@@ -348,6 +378,9 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 	free(labels);
 	free(ports);
 	free(mounts);
+	for (size_t i = 0; i < u->nmounts; i++)
+		free(bind_real[i]);
+	free(bind_real);
 	buf_release(&spec);
 	buf_release(&deps);
 	if (rc < 0)
@@ -1120,7 +1153,7 @@ static void progress_line(struct roll *R, bool force)
 	pthread_mutex_lock(&r->mu);
 	if (r->tty)
 		fputs("\r\033[K", stdout);
-	printf("converging %zu/%zu: %zu pending, %zu engine calls, %zu waiting for health, %zu ready, %zu failed",
+	printf("converging %zu/%zu: %zu pending, %zu at the engine, %zu waiting for health, %zu ready, %zu failed",
 	       done, total, pending, engine, waiting, ready, failed);
 	if (r->tty) {
 		r->line_shown = true;
