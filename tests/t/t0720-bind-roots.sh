@@ -1,0 +1,127 @@
+#!/bin/sh
+test_description='bind sources are resolved beneath their root on the host: a link a container
+made, or one made on the host, never hands a later unit / or /etc; links that stay inside work'
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+# The bind root lives in this script's trash directory (its real path: a
+# root reached through a symbolic link is refused).
+ROOT=$(cd "$TRASH" && pwd -P)/binds
+M=$TRASH/repo
+
+settings() {
+	cat >$M/settings.yaml <<-EOT
+	kind: Settings
+	project: $PROJECT
+	policy: {bind_roots: [$ROOT]}
+	EOT
+}
+
+# The writer mounts ROOT/x writable and makes a link to the host's / in it.
+writer() {
+	cat >$M/writer.yaml <<-EOT
+	kind: Service
+	name: writer
+	image: $TEST_IMAGE
+	volumes: ["$ROOT/x:/data"]
+	command: [sh, -c, "ln -sfn / /data/rootlink && trap 'exit 0' TERM && while :; do sleep 1; done"]
+	stop_grace_period: 1s
+	EOT
+}
+
+# reader SOURCE TARGET: a second service mounting SOURCE read-only.
+reader() {
+	cat >$M/reader.yaml <<-EOT
+	kind: Service
+	name: reader
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	volumes: ["$1:$2:ro"]
+	stop_grace_period: 1s
+	EOT
+}
+
+# No container of the project has host path $1 (or anything below /) mounted.
+no_mount_of() {
+	for c in $(docker ps -aq --filter label=io.reconciler.project=$PROJECT); do
+		if docker inspect -f '{{range .Mounts}}{{.Source}}{{"\n"}}{{end}}' $c | grep -qx "$1"; then
+			echo "container $c mounts $1"
+			return 1
+		fi
+	done
+	return 0
+}
+
+test_expect_success 'setup: a bind root and a repository' '
+	mkdir -p $ROOT/x $ROOT/data &&
+	echo inside >$ROOT/data/file &&
+	repo_init $M &&
+	settings &&
+	writer &&
+	repo_commit $M "writer"
+'
+
+test_expect_success 'commit 1: the writer runs and makes a link to / inside its mount' '
+	$RC --repo $M apply >out 2>&1 || { cat out; false; } &&
+	wait_for "test -L $ROOT/x/rootlink" 20 &&
+	test "$(readlink $ROOT/x/rootlink)" = / &&
+	writer_id=$(container_id $PROJECT-writer) &&
+	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
+'
+
+test_expect_success 'commit 2: mounting the link the writer made is refused, naming the link' '
+	reader $ROOT/x/rootlink /host &&
+	repo_commit $M "reader of the writer'"'"'s link" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "bind source .$ROOT/x/rootlink. leaves bind root .$ROOT." out &&
+	test_grep "symbolic link .$ROOT/x/rootlink. -> ./." out &&
+	test_must_fail docker inspect $PROJECT-reader >/dev/null 2>&1 &&
+	no_mount_of / &&
+	test "$(container_id $PROJECT-writer)" = "$writer_id" &&
+	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
+'
+
+test_expect_success 'a link made on the host to /etc is refused' '
+	ln -s /etc $ROOT/link &&
+	reader $ROOT/link /host-etc &&
+	repo_commit $M "reader of a host link to /etc" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "symbolic link .$ROOT/link. -> ./etc." out &&
+	test_must_fail docker inspect $PROJECT-reader >/dev/null 2>&1 &&
+	no_mount_of /etc &&
+	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
+'
+
+test_expect_success 'a chain of links leading out is refused, naming its first link' '
+	ln -s hop2 $ROOT/hop1 &&
+	ln -s ../../../../../../../../../../etc $ROOT/hop2 &&
+	reader $ROOT/hop1 /host-etc &&
+	repo_commit $M "reader of a chain" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "symbolic links .$ROOT/hop1. -> .hop2." out &&
+	no_mount_of /etc
+'
+
+test_expect_success 'a link inside the root that stays inside works (the real path is mounted)' '
+	ln -s data $ROOT/current &&
+	reader $ROOT/current /cur &&
+	repo_commit $M "reader of a link inside" &&
+	$RC --repo $M apply >out 2>&1 || { cat out; false; } &&
+	test "$(docker exec $PROJECT-reader cat /cur/file)" = inside &&
+	test "$(container_field $PROJECT-reader "{{range .Mounts}}{{.Source}}{{end}}")" = $ROOT/data &&
+	test "$(container_id $PROJECT-writer)" = "$writer_id" &&
+	$RC --repo $M apply >out 2>&1 || { cat out; false; }
+'
+
+test_expect_success 'a source that does not exist is still the engine'"'"'s to refuse' '
+	reader $ROOT/missing /m &&
+	repo_commit $M "reader of a missing path" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "does not exist" out &&
+	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
+'
+
+test_done
