@@ -41,8 +41,6 @@ struct run {
 	struct dk_client **clients;       /* one per worker */
 	struct job *jobs;
 	size_t njobs;
-	const char **failed_nets;         /* networks whose create failed in phase 1 */
-	size_t nfailed_nets;
 	pthread_mutex_t mu;               /* guards st, out, stdout, images */
 	pthread_cond_t image_cv;
 	struct image_entry *images;
@@ -516,7 +514,8 @@ struct early_event {
 #define EARLY_MAX 32
 
 struct job {
-	const struct rc_unit *u;
+	const struct rc_unit *u;          /* NULL for a network create */
+	const struct plan_action *net;    /* a network create: units on that network wait for it */
 	const struct plan_action **acts;  /* this unit's up-phase actions, in plan order */
 	size_t nacts;
 	enum rc_dep_cond need;            /* strongest condition a dependent waits for */
@@ -729,10 +728,6 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 	const struct rc_unit *u = jb->u;
 	if (apply_interrupted(r->o))  /* queued before a stop request: not begun */
 		return rc_errf(err, "interrupted before '%s'", u->container);
-	for (size_t i = 0; i < u->nnetworks; i++)
-		for (size_t k = 0; k < r->nfailed_nets; k++)
-			if (strcmp(u->networks[i], r->failed_nets[k]) == 0)
-				return rc_errf(err, "not started: network '%s' could not be created", u->networks[i]);
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
 	for (size_t i = 0; i < jb->nacts && !fresh; i++) {
 		const struct plan_action *a = jb->acts[i];
@@ -801,6 +796,8 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 	return 0;
 }
 
+static int net_create(struct run *r, struct dk_client *c, const struct plan_action *a);
+
 /* A worker: run the job's current step. */
 static void job_step(void *ctx, int worker, size_t j)
 {
@@ -812,7 +809,7 @@ static void job_step(void *ctx, int worker, size_t j)
 	jb->inspected = false;
 	switch (jb->step) {
 	case STEP_UP:
-		jb->rc = step_up(r, c, jb, err);
+		jb->rc = jb->net ? net_create(r, c, jb->net) : step_up(r, c, jb, err);
 		break;
 	case STEP_INSPECT:
 		jb->rc = inspect_into(c, jb, jb->id ? jb->id : jb->u->container, err);
@@ -870,8 +867,10 @@ static void fail_dependents(struct roll *R, size_t j)
 		size_t d = jb->rdeps[k];
 		if (r->jobs[d].state != J_PENDING)
 			continue;
-		if (jb->watch) {
-			_cleanup_free_ char *m = xasprintf("dependency '%s': %s", jb->u->id, jb->why);
+		if (jb->watch || jb->net) {
+			_cleanup_free_ char *m = jb->net ? xasprintf("not started: network '%s' could not be created",
+								       jb->net->network)
+							 : xasprintf("dependency '%s': %s", jb->u->id, jb->why);
 			r->jobs[d].t0 = now_ns();
 			job_done(R, d, false, m);
 		} else {
@@ -898,11 +897,13 @@ static void job_done(struct roll *R, size_t j, bool ok, const char *msg)
 		R->nfailed++;
 		msgf(jb->why, sizeof jb->why, "%s", msg ? msg : "failed");
 	}
-	if (!jb->watch)
+	if (jb->net)
+		;  /* net_create() recorded it */
+	else if (!jb->watch)
 		record(r, jb->label, jb->u->id, ok ? APPLY_OK : APPLY_FAILED, msg, ns);
 	else if (!ok && jb->report)
 		record(r, jb->label, jb->u->id, APPLY_FAILED, msg, ns);
-	if (ok && !jb->watch) {
+	if (ok && !jb->watch && !jb->net) {
 		crash_point("after-job");
 		if (jb->needs_wait && ns > R->slowest_ns) {
 			R->slowest_ns = ns;
@@ -1010,6 +1011,10 @@ static void collected(struct roll *R, size_t j)
 			job_done(R, j, false, jb->err.msg);
 			return;
 		}
+		if (jb->net) {
+			job_done(R, j, true, NULL);
+			return;
+		}
 		if (!jb->needs_wait) {
 			job_done(R, j, true, NULL);
 			return;
@@ -1054,7 +1059,7 @@ static struct job *job_of_unit(struct run *r, const char *unit)
 	if (!unit)
 		return NULL;
 	for (size_t k = 0; k < r->njobs; k++)
-		if (strcmp(r->jobs[k].u->id, unit) == 0)
+		if (r->jobs[k].u && strcmp(r->jobs[k].u->id, unit) == 0)
 			return &r->jobs[k];
 	return NULL;
 }
@@ -1132,7 +1137,7 @@ static void progress_line(struct roll *R, bool force)
 	size_t total = 0, engine = 0, waiting = 0, ready = 0, pending = 0;
 	for (size_t k = 0; k < r->njobs; k++) {
 		const struct job *jb = &r->jobs[k];
-		if (jb->watch)
+		if (jb->watch || jb->net)
 			continue;
 		total++;
 		switch (jb->state) {
@@ -1148,7 +1153,7 @@ static void progress_line(struct roll *R, bool force)
 	pthread_mutex_unlock(&r->mu);
 	size_t done = 0;
 	for (size_t k = 0; k < r->njobs; k++)
-		done += !r->jobs[k].watch && r->jobs[k].state == J_DONE;
+		done += !r->jobs[k].watch && !r->jobs[k].net && r->jobs[k].state == J_DONE;
 	ready = done >= failed ? done - failed : 0;
 	pthread_mutex_lock(&r->mu);
 	if (r->tty)
@@ -1399,8 +1404,8 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 
 /*
  * Actions that do not depend on each other, side by side on a pool of at
- * most `parallel` workers, one client each: the network creates (phase 1),
- * each wave of the teardown (phase 2) and the network removals (phase 4).
+ * most `parallel` workers, one client each: each wave of the teardown
+ * (phase 2) and the network removals (phase 4).
  */
 typedef int (*action_fn)(struct run *r, struct dk_client *c, const struct plan_action *a);
 
@@ -1442,21 +1447,15 @@ static void run_side_by_side(struct run *r, struct dk_client *c, const struct pl
 	free(pr.clients);
 }
 
-/* Phases 1 and 4: every network action of `kind`; failed creates go to r->failed_nets. */
-static void net_phase(struct run *r, struct dk_client *c, const struct plan *p, enum plan_kind kind,
-		      int parallel, action_fn fn)
+/* Phase 4: the network removals, side by side. */
+static void net_remove_phase(struct run *r, struct dk_client *c, const struct plan *p, int parallel)
 {
 	const struct plan_action **acts = xcalloc(p->n + 1, sizeof(*acts));
 	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == kind)
+		if (p->v[i].kind == PLAN_NET_REMOVE)
 			acts[n++] = &p->v[i];
-	bool *ok = xcalloc(n + 1, sizeof(bool));
-	run_side_by_side(r, c, acts, n, parallel, fn, ok);
-	for (size_t k = 0; k < n; k++)
-		if (!ok[k] && kind == PLAN_NET_CREATE)
-			r->failed_nets[r->nfailed_nets++] = acts[k]->network;
-	free(ok);
+	run_side_by_side(r, c, acts, n, parallel, net_remove, NULL);
 	free(acts);
 }
 
@@ -1519,14 +1518,11 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		return -1;
 	}
 
-	/* 1. networks */
-	int64_t t = now_ns();
-	r.failed_nets = xcalloc(p->n + 1, sizeof(char *));
-	net_phase(&r, c, p, PLAN_NET_CREATE, parallel, net_create);
-	ret->phase_ns[0] = now_ns() - t;
+	/* 1. networks: created within the rollout (3), each before the units on it, side by side
+	 * with the containers of the networks made before */
 
 	/* 2. teardown, in the plan's order */
-	t = now_ns();
+	int64_t t = now_ns();
 	teardown_phase(&r, c, p, parallel);
 	ret->phase_ns[1] = now_ns() - t;
 
@@ -1534,6 +1530,10 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	 * readiness is needed */
 	t = now_ns();
 	r.jobs = xcalloc(p->n + d->nunits + 1, sizeof(*r.jobs));
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].kind == PLAN_NET_CREATE)
+			r.jobs[r.njobs++].net = &p->v[i];
+	size_t nnet = r.njobs;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_action *a = &p->v[i];
 		if (!is_up(a->kind) || !a->desired)
@@ -1563,7 +1563,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		jb->acts[jb->nacts++] = a;
 	}
 	size_t nwork = r.njobs;
-	for (size_t k = 0; k < nwork; k++) {
+	for (size_t k = nnet; k < nwork; k++) {
 		struct job *jb = &r.jobs[k];
 		struct buf b = BUF_INIT;
 		for (size_t i = 0; i < jb->nacts; i++)
@@ -1575,16 +1575,23 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	 * left running but not yet healthy: an apply killed after its start, or one still warming
 	 * up); those desired stopped are not waited for. */
 	size_t ndeps_cap = 0;
-	for (size_t k = 0; k < nwork; k++)
-		ndeps_cap += r.jobs[k].u->ndeps;
+	for (size_t k = nnet; k < nwork; k++)
+		ndeps_cap += r.jobs[k].u->ndeps + r.jobs[k].u->nnetworks;
 	size_t (*edges)[2] = xcalloc(ndeps_cap + 1, sizeof(*edges));
 	size_t nedges = 0;
-	for (size_t k = 0; k < nwork; k++) {
+	for (size_t k = nnet; k < nwork; k++) {
 		const struct rc_unit *u = r.jobs[k].u;
+		for (size_t ni = 0; ni < u->nnetworks; ni++)
+			for (size_t x = 0; x < nnet; x++)
+				if (strcmp(r.jobs[x].net->network, u->networks[ni]) == 0) {
+					edges[nedges][0] = k;
+					edges[nedges][1] = x;
+					nedges++;
+				}
 		for (size_t di = 0; di < u->ndeps; di++) {
 			const struct rc_dep *dep = &u->deps[di];
 			size_t m = SIZE_MAX;
-			for (size_t x = 0; x < r.njobs && m == SIZE_MAX; x++)
+			for (size_t x = nnet; x < r.njobs && m == SIZE_MAX; x++)
 				if (strcmp(r.jobs[x].u->id, dep->unit) == 0)
 					m = x;
 			if (m == SIZE_MAX || r.jobs[m].watch) {
@@ -1644,7 +1651,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 
 	/* 4. networks no longer wanted */
 	t = now_ns();
-	net_phase(&r, c, p, PLAN_NET_REMOVE, parallel, net_remove);
+	net_remove_phase(&r, c, p, parallel);
 	ret->phase_ns[3] = now_ns() - t;
 
 	for (size_t k = 0; k < r.njobs; k++) {
@@ -1658,7 +1665,6 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		early_clear(jb);
 	}
 	free(r.jobs);
-	free(r.failed_nets);
 	for (size_t i = 0; i < r.nimages; i++) {
 		free(r.images[i].ref);
 		free(r.images[i].id);
