@@ -1524,7 +1524,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	/* 2. teardown, in the plan's order */
 	int64_t t = now_ns();
 	teardown_phase(&r, c, p, parallel);
-	ret->phase_ns[1] = now_ns() - t;
+	ret->phase_ns[0] = now_ns() - t;
 
 	/* 3. rollout: one job per unit with up-phase work, one watch per unit without work whose
 	 * readiness is needed */
@@ -1647,12 +1647,12 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 			dk_client_free(r.clients[w]);
 		free(r.clients);
 	}
-	ret->phase_ns[2] = now_ns() - t;
+	ret->phase_ns[1] = now_ns() - t;
 
 	/* 4. networks no longer wanted */
 	t = now_ns();
 	net_remove_phase(&r, c, p, parallel);
-	ret->phase_ns[3] = now_ns() - t;
+	ret->phase_ns[2] = now_ns() - t;
 
 	for (size_t k = 0; k < r.njobs; k++) {
 		struct job *jb = &r.jobs[k];

@@ -3,17 +3,22 @@
  * dependency order, gated on health.
  *
  * Owns: the order of work and the waiting.  Phases:
- *   1. network creates (with the allocated subnet, labelled);
- *   2. stops and removals, one by one in the plan's order (units gone from
- *      the manifests first, then dependents before their dependencies);
- *   3. creates, recreates, in-place updates and starts, as jobs on a
- *      bounded pool of workers (depsched.h): a unit starts only after each
- *      of its dependencies that had work to do met its condition (started |
- *      healthy | completed); a dependency with no work of its own is
- *      checked for its condition too (waited for: a container left running
- *      but not yet healthy still gates its dependents); a unit that fails (create error, exits, never
- *      healthy) fails its dependents, which are never started, while
- *      unrelated units go on;
+ *   1. (none of its own: network creates run in the rollout, below);
+ *   2. stops and removals, in the plan's order (units gone from the
+ *      manifests first, then dependents before their dependencies), one
+ *      dependency wave at a time, side by side within a wave;
+ *   3. the rollout: network creates (with the allocated subnet, labelled)
+ *      and, per unit, creates, replacements (a recreate: the new container
+ *      made under a side name before the old one is touched), in-place
+ *      updates and starts.  Only engine calls take one of `parallel`
+ *      workers (workq.h); the waiting for readiness is followed by one
+ *      coordinating thread from the engine's events and http probes
+ *      (ready.h).  A unit starts once its networks exist and each of its
+ *      dependencies met its condition (started | healthy | completed),
+ *      whether that dependency had work in this apply or not (a container
+ *      left running but not yet healthy still gates its dependents); a
+ *      unit that fails (create error, exits, never healthy) fails its
+ *      dependents, which are never started, while unrelated units go on;
  *   4. network removals.
  * A unit with a health check is waited for until healthy (bounded by its
  * start period + (retries + 1) x (interval + timeout), or the rollout
@@ -93,7 +98,7 @@ struct apply_result {
 	size_t nsteps;
 	size_t nfailed;               /* FAILED + SKIPPED */
 	size_t nawaiting;
-	int64_t phase_ns[4];          /* networks, teardown, rollout, network removal */
+	int64_t phase_ns[3];          /* teardown, rollout (network creates included), network removal */
 	char *slowest_unit;           /* the unit that took longest to become ready (NULL: none waited) */
 	int64_t slowest_ns;           /* from the start of its work to ready */
 };

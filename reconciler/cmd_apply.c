@@ -145,8 +145,8 @@ static void print_stats(const struct session *s, const struct apply_result *ar)
 	fprintf(stderr, "phases: load %.1f ms (engine list calls alongside), observe %.1f ms, plan %.1f ms", s->t_load / 1e6,
 		s->cv.t_observe / 1e6, s->cv.t_plan / 1e6);
 	if (ar)
-		fprintf(stderr, ", networks %.1f ms, teardown %.1f ms, rollout %.1f ms, network removal %.1f ms",
-			ar->phase_ns[0] / 1e6, ar->phase_ns[1] / 1e6, ar->phase_ns[2] / 1e6, ar->phase_ns[3] / 1e6);
+		fprintf(stderr, ", teardown %.1f ms, rollout (networks included) %.1f ms, network removal %.1f ms",
+			ar->phase_ns[0] / 1e6, ar->phase_ns[1] / 1e6, ar->phase_ns[2] / 1e6);
 	fprintf(stderr, "\ndocker api calls: %llu (%llu mutating)\n", (unsigned long long)dk_stats_total(s->c),
 		(unsigned long long)dk_stats_mutating(s->c));
 	for (int op = 0; op < DK_OP__MAX; op++) {
