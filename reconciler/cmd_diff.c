@@ -24,6 +24,7 @@
 #include "report.h"
 #include "source.h"
 #include "spec.h"
+#include "state.h"
 #include "unit.h"
 
 /* The desired state at rev, or 1 after printing why not. */
@@ -35,7 +36,10 @@ static int load_rev(const struct cli_opts *o, const char *rev, const char *secre
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
-	struct manifest_opts mo = { .secrets_dir = secrets_dir };
+	/* the secrets directory and the state directory are checked before a secret is read */
+	struct rc_err serr = { "" };
+	bool refused = secrets_dir && state_check_secrets(secrets_dir, &serr) < 0;
+	struct manifest_opts mo = { .secrets_dir = secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL };
 	struct rc_diags diags = { 0 };
 	if (manifest_load(files, &mo, ret, &diags) < 0) {
 		struct buf b = BUF_INIT;
@@ -114,7 +118,7 @@ int cmd_diff(const struct cli_opts *o)
 	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
 	struct stat st;
 	const char *secrets_dir = secrets;
-	if (stat(secrets, &st) < 0 && errno == ENOENT)
+	if (lstat(secrets, &st) < 0 && errno == ENOENT)
 		secrets_dir = NULL;
 
 	struct source_files fa = { 0 }, fb = { 0 };

@@ -27,7 +27,10 @@ int converge_load(const struct converge_source *src, const char *rev, struct sou
 int converge_expand(const struct converge_source *src, const struct source_files *files,
 		    struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err)
 {
-	struct manifest_opts mo = { .secrets_dir = src->secrets_dir };
+	/* the secrets directory and the state directory are checked before a secret is read */
+	struct rc_err serr = { "" };
+	bool refused = src->secrets_dir && state_check_secrets(src->secrets_dir, &serr) < 0;
+	struct manifest_opts mo = { .secrets_dir = src->secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL };
 	struct rc_diags diags = { 0 };
 	struct rc_desired *d = NULL;
 	if (manifest_load(files, &mo, &d, &diags) < 0) {

@@ -2534,7 +2534,7 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
 			size_t len = 0;
 			struct rc_err err;
-			if (read_file(s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+			if (read_private_file("secret", s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
 				current = false;
 			} else {
 				rc_hash128_hex(data, len, digest);
@@ -2550,7 +2550,34 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 	return current;
 }
 
-/* Read (once) and digest a secret; the content is wiped and freed at once. */
+/*
+ * Why a secret file that is not a regular file of the running uid (the state
+ * directory's owner: state_check_dir()) is refused, named by its path.  sb is
+ * what is there (lstat when open_private() refused it); fallback: its error.
+ */
+static void secret_refused(struct ctx *c, const struct ynode *at, const char *name, const char *path,
+			   const struct stat *sb, const char *fallback)
+{
+	char buf[64];
+	const char *problem = sb ? private_file_problem(sb, false, buf) : NULL;
+	if (!problem)
+		diag(c, at, "cannot read secret '%s': %s", name, fallback);
+	else if (S_ISLNK(sb->st_mode))
+		diag(c, at, "secret '%s': '%s' is a symbolic link: secrets are never read through one "
+		     "(put the file itself there, mode 0600)", name, path);
+	else if (!S_ISREG(sb->st_mode))
+		diag(c, at, "secret '%s': '%s' is not a regular file (%s)", name, path, problem);
+	else
+		diag(c, at, "secret '%s': '%s' is owned by uid %lu, not the state directory's owner (uid %lu)", name,
+		     path, (unsigned long)sb->st_uid, (unsigned long)geteuid());
+}
+
+/*
+ * Read (once) and digest a secret; the content is wiped and freed at once.
+ * Opened with open_private() (O_NOFOLLOW, without blocking, fstat-checked):
+ * the file checked for its mode is the one read, and only a regular file of
+ * the running uid is.
+ */
 static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
 					     const struct ynode *at)
 {
@@ -2566,28 +2593,41 @@ static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, con
 		e->ok = true;
 		return e;
 	}
-	e->path = xasprintf("%s/%s", dir, name);
-	struct stat st;
-	if (stat(e->path, &st) < 0) {
-		if (errno == ENOENT)
-			diag(c, at, "secret '%s' not found in the secrets directory", name);
-		else
-			diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+	if (c->opts->secrets_dir_refused) {
+		diag(c, at, "secret '%s': %s", name, c->opts->secrets_dir_refused);
 		return NULL;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		diag(c, at, "secret '%s' is not a regular file", name);
+	e->path = xasprintf("%s/%s", dir, name);
+	struct rc_err err;
+	struct stat st;
+	int fd = open_private("secret", e->path, O_RDONLY, 0, &err);
+	if (fd == -1 && errno == ENOENT) {
+		diag(c, at, "secret '%s' not found in the secrets directory", name);
+		return NULL;
+	}
+	if (fd == -2) {
+		bool seen = lstat(e->path, &st) == 0;
+		secret_refused(c, at, name, e->path, seen ? &st : NULL, err.msg);
+		return NULL;
+	}
+	if (fd < 0) {
+		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	if (st.st_mode & 077) {
 		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
 		     (unsigned)(st.st_mode & 07777));
+		close(fd);
 		return NULL;
 	}
 	char *data = NULL;
 	size_t len = 0;
-	struct rc_err err;
-	if (read_file(e->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+	if (read_fd(fd, e->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
 		diag(c, at, "cannot read secret '%s' (at most %u bytes)", name, SECRET_MAX_SIZE);
 		return NULL;
 	}

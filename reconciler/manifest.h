@@ -52,6 +52,9 @@ void rc_diags_release(struct rc_diags *d);
 
 struct manifest_opts {
 	const char *secrets_dir;  /* where secret files live (state dir's secrets/); NULL: do not read secrets */
+	/* why secrets_dir must not be read (state_check_secrets() refused it, or its parent): each
+	 * secret referenced is then an error saying so; NULL: it may be read */
+	const char *secrets_dir_refused;
 };
 
 /*
@@ -66,8 +69,10 @@ int manifest_load(const struct source_files *files, const struct manifest_opts *
  * Whether every secret file d's units use still has the digest it had when
  * d was loaded (a secret rotated since changes the desired specs: loading
  * again would give other hashes).  False names the first one that differs
- * or cannot be read in *ret_name (borrowed from d).  d loaded without a
- * secrets directory: true.
+ * or cannot be read in *ret_name (borrowed from d); each is read as the
+ * loader reads it (open_private(): one that became a symbolic link, a FIFO
+ * or another uid's file cannot be read).  d loaded without a secrets
+ * directory: true.
  */
 bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name);
 

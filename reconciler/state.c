@@ -699,6 +699,28 @@ int state_check_dir(const char *dir, bool create, struct rc_err *err)
 	return 0;
 }
 
+int state_check_secrets(const char *secrets_dir, struct rc_err *err)
+{
+	_cleanup_free_ char *parent = xstrdup(secrets_dir);
+	size_t n = strlen(parent);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	char *slash = strrchr(parent, '/');
+	const char *state_dir = parent;
+	if (!slash)
+		state_dir = ".";
+	else if (slash == parent)
+		state_dir = "/";
+	else
+		*slash = '\0';
+	struct stat sb;
+	if (lstat(state_dir, &sb) == 0 && state_check_dir(state_dir, false, err) < 0)
+		return -1;
+	if (lstat(secrets_dir, &sb) == 0 && state_check_dir(secrets_dir, false, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* An existing state file written in place (the lock, the journal): a regular file of ours, one link. */
 static int check_inplace_file(const char *dir, const char *name, struct rc_err *err)
 {

@@ -84,6 +84,14 @@ int state_open(const char *dir, unsigned flags, struct rc_state **ret, struct rc
  */
 int state_check_dir(const char *dir, bool create, struct rc_err *err);
 /*
+ * For the commands that read secrets without opening the state (validate,
+ * render, diff; plan and apply load the manifests before state_open()):
+ * secrets_dir ("<state-dir>/secrets") and its parent, each when it exists,
+ * must pass state_check_dir() (nothing is created).  0, or -1 with err
+ * saying why neither must be read.
+ */
+int state_check_secrets(const char *secrets_dir, struct rc_err *err);
+/*
  * Take the single-instance lock (dir/lock, flock LOCK_EX|LOCK_NB) and keep
  * its fd until state_free().  The lock file is opened with O_NOFOLLOW and
  * must be a regular file of ours with one link (so the pid is never written

@@ -258,7 +258,7 @@ fail:;
 }
 
 /* Read fd to its end (at most max bytes) and close it. */
-static int read_fd(int fd, const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err)
+int read_fd(int fd, const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = xmalloc(cap + 1);

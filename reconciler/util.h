@@ -83,6 +83,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 		      struct rc_err *err);
 /* Read a whole file (at most max bytes; more is an error). Result is NUL-terminated. */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err);
+/* read_file() of an open fd (path names it in errors), which is closed either way. */
+int read_fd(int fd, const char *path, size_t max, char **ret_data, size_t *ret_len, struct rc_err *err);
 
 /*
  * Files of a private directory (the state directory): never followed through a

@@ -68,4 +68,61 @@ test_expect_success 'a missing secret file is a validation error and touches not
 	test "$(container_id $PROJECT-db)" = "$db"
 '
 
+test_expect_success 'a secret that is a symbolic link to another 0600 file is refused and touches nothing' '
+	printf "%s" "stolen-$$" >$TRASH/elsewhere &&
+	chmod 600 $TRASH/elsewhere &&
+	ln -s $TRASH/elsewhere $STATE/secrets/db_password &&
+	cat >>$M/all.yaml <<-EOT &&
+	---
+	kind: Service
+	name: fresh
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	secrets: [db_password]
+	EOT
+	repo_commit $M "fresh: uses the secret" &&
+	db=$(container_id $PROJECT-db) && other=$(container_id $PROJECT-other) &&
+	docker ps -aq --filter label=io.reconciler.project=$PROJECT | sort >before &&
+	test_expect_code 1 $RC --repo $M validate 2>err &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: secret .db_password.: .$STATE/secrets/db_password. is a symbolic link" err &&
+	test_expect_code 1 $RC --repo $M apply >out 2>err &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: secret .db_password.: .* is a symbolic link" err &&
+	test_expect_code 1 $RC --repo $M diff HEAD~1 HEAD >diff.out 2>diff.err &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: secret .db_password.: .* is a symbolic link" diff.err &&
+	! grep -q "stolen-$$" out err diff.out diff.err &&
+	test "$(container_id $PROJECT-db)" = "$db" &&
+	test "$(container_id $PROJECT-other)" = "$other" &&
+	test_must_fail docker container inspect $PROJECT-fresh >/dev/null 2>&1 &&
+	docker ps -aq --filter label=io.reconciler.project=$PROJECT | sort >after &&
+	test_cmp before after
+'
+
+test_expect_success 'a FIFO secret does not hang validate or apply: refused, naming it' '
+	rm $STATE/secrets/db_password &&
+	mkfifo -m 600 $STATE/secrets/db_password &&
+	test_expect_code 1 timeout 20 $RC --repo $M validate 2>err &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: secret .db_password.: .* is not a regular file (a FIFO)" err &&
+	test_expect_code 1 timeout 20 $RC --repo $M apply 2>err &&
+	test_grep "secret .db_password.: .* is not a regular file (a FIFO)" err &&
+	test_must_fail docker container inspect $PROJECT-fresh >/dev/null 2>&1
+'
+
+test_expect_success 'a secrets directory writable by others is refused before a secret is read' '
+	rm $STATE/secrets/db_password &&
+	printf "%s" "rotated-$$" >$STATE/secrets/db_password &&
+	chmod 600 $STATE/secrets/db_password &&
+	chmod 0777 $STATE/secrets &&
+	test_expect_code 1 $RC --repo $M validate 2>err &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: secret .db_password.: .*secrets. is writable by group or others" err &&
+	chmod 0700 $STATE/secrets
+'
+
+test_expect_success 'the regular file back: valid again, and the secret keeps its digest (db is not recreated)' '
+	db=$(container_id $PROJECT-db) &&
+	$RC --repo $M validate &&
+	$RC --repo $M apply &&
+	test "$(container_id $PROJECT-db)" = "$db" &&
+	test "$(docker exec $PROJECT-fresh cat /run/secrets/db_password)" = "rotated-$$"
+'
+
 test_done

@@ -50,7 +50,7 @@ static struct rc_desired *load_v(const char *const *pairs, const char *sdir)
 		f.files[i].len = strlen(pairs[2 * i + 1]);
 	}
 	f.nfiles = n;
-	struct manifest_opts o = { sdir };
+	struct manifest_opts o = { .secrets_dir = sdir };
 	struct rc_desired *d = NULL;
 	struct rc_diags diags = { 0 };
 	if (manifest_load(&f, &o, &d, &diags) < 0) {
@@ -576,6 +576,111 @@ static void test_capabilities(void)
 #undef CAP_SET
 }
 
+/*
+ * Secrets are read with open_private(): a symbolic link (even to another 0600
+ * file of ours), a FIFO, a directory or another uid's file is refused at the
+ * position naming the secret, and a FIFO does not block the load.
+ */
+#define SECRET_SVC "kind: Service\nname: db\nimage: x:1\nsecrets: [db_password]\n"
+
+/* Load SECRET_SVC with sdir (and refused); 0 with the digest, or -1 with the first "line:col: msg". */
+static int secret_load(const char *sdir, const char *refused, char out[512])
+{
+	char *text = xstrdup(SECRET_SVC);
+	struct source_file f = { (char *)"m.yaml", text, strlen(text) };
+	struct source_files fs = { &f, 1, NULL };
+	struct manifest_opts o = { .secrets_dir = sdir, .secrets_dir_refused = refused };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	int r = manifest_load(&fs, &o, &d, &diags);
+	out[0] = '\0';
+	if (r == 0 && d->nunits == 1 && d->units[0].nsecrets == 1)
+		snprintf(out, 512, "%s", d->units[0].secrets[0].digest);
+	else if (r < 0 && diags.n)
+		snprintf(out, 512, "%d:%d: %s", diags.v[0].line, diags.v[0].col, diags.v[0].msg);
+	rc_desired_free(d);
+	rc_diags_release(&diags);
+	free(text);
+	return r;
+}
+
+static void test_secret_files(void)
+{
+	char *sdir = xasprintf("%s/hostile", secrets_dir);
+	char *path = xasprintf("%s/db_password", sdir);
+	char *other = xasprintf("%s/db_password", secrets_dir);  /* a 0600 file of ours, elsewhere */
+	char got[512], dg[RC_HASH_HEX_LEN + 1], *want;
+	mkdir(sdir, 0700);
+	struct rc_err err;
+
+	/* a regular file: the digest of its content, as before */
+	if (write_file_atomic(path, "s3cret", 6, 0600, &err) < 0)
+		die("%s", err.msg);
+	rc_hash128_hex("s3cret", 6, dg);
+	is_int(secret_load(sdir, NULL, got), 0, "a regular 0600 secret loads");
+	is_str(got, dg, "its digest is the digest of its content");
+	const char *pairs[] = { "m.yaml", SECRET_SVC, NULL };
+	struct rc_desired *d = load_v(pairs, sdir);
+
+	/* a symbolic link to another 0600 file of ours, with the same content */
+	unlink(path);
+	if (symlink(other, path) < 0)
+		die("symlink");
+	is_int(secret_load(sdir, NULL, got), -1, "a symbolic link to a 0600 file is refused");
+	want = xasprintf("4:11: secret 'db_password': '%s' is a symbolic link: secrets are never read through one "
+			 "(put the file itself there, mode 0600)", path);
+	is_str(got, want, "at the position naming the secret, saying why");
+	free(want);
+	const char *name = NULL;
+	ok(d && !manifest_secrets_current(d, &name) && str_eq(name, "db_password"),
+	   "a secret replaced by a link since the load is not current");
+	rc_desired_free(d);
+	unlink(path);
+
+	/* a FIFO: refused without blocking (the test would hang here) */
+	if (mkfifo(path, 0600) < 0)
+		die("mkfifo");
+	is_int(secret_load(sdir, NULL, got), -1, "a FIFO is refused");
+	want = xasprintf("4:11: secret 'db_password': '%s' is not a regular file (a FIFO)", path);
+	is_str(got, want, "and named");
+	free(want);
+	unlink(path);
+
+	/* a directory */
+	mkdir(path, 0700);
+	is_int(secret_load(sdir, NULL, got), -1, "a directory is refused");
+	want = xasprintf("4:11: secret 'db_password': '%s' is not a regular file (a directory)", path);
+	is_str(got, want, "and named");
+	free(want);
+	rmdir(path);
+
+	/* another uid's file (root only: chown) */
+	if (write_file_atomic(path, "s3cret", 6, 0600, &err) < 0)
+		die("%s", err.msg);
+	if (geteuid() == 0 && chown(path, 65534, 65534) == 0) {
+		is_int(secret_load(sdir, NULL, got), -1, "another uid's file is refused");
+		want = xasprintf("4:11: secret 'db_password': '%s' is owned by uid 65534, not the state directory's "
+				 "owner (uid 0)", path);
+		is_str(got, want, "and named");
+		free(want);
+	} else {
+		ok(1, "# skip another uid's file: needs root");
+		ok(1, "# skip another uid's file: needs root");
+	}
+	unlink(path);
+
+	/* the secrets directory refused (state_check_secrets()): every reference says why */
+	is_int(secret_load(sdir, "state directory 'X' is writable by group or others (mode 0777): chmod 0700 X", got),
+	       -1, "a refused secrets directory is not read");
+	is_str(got, "4:11: secret 'db_password': state directory 'X' is writable by group or others (mode 0777): "
+	       "chmod 0700 X", "each secret says why");
+	rmdir(sdir);
+	free(other);
+	free(path);
+	free(sdir);
+}
+#undef SECRET_SVC
+
 /* Bind roots never hold, are or lie inside the state directory (the secrets directory's parent). */
 static void test_bind_roots_state_dir(void)
 {
@@ -588,7 +693,7 @@ static void test_bind_roots_state_dir(void)
 		const char *pairs[] = { "m.yaml", m, NULL };
 		struct source_file f = { (char *)"m.yaml", m, strlen(m) };
 		struct source_files fs = { &f, 1, NULL };
-		struct manifest_opts o = { sdir };
+		struct manifest_opts o = { .secrets_dir = sdir };
 		struct rc_desired *d = NULL;
 		struct rc_diags diags = { 0 };
 		is_int(manifest_load(&fs, &o, &d, &diags), -1, "bind root %s%s refused", secrets_dir, cases[i].root_rel);
@@ -631,6 +736,7 @@ int main(void)
 	test_failure_contract();
 	test_capabilities();
 	test_bind_roots_state_dir();
+	test_secret_files();
 	free(fixture);
 	char *p = xasprintf("%s/db_password", secrets_dir);
 	unlink(p);

@@ -1057,6 +1057,38 @@ static void test_hostile_dir(void)
 	free(dir);
 }
 
+/* state_check_secrets(): what validate, render and diff check before a secret is read; nothing is created */
+static void test_check_secrets(void)
+{
+	struct rc_err err;
+	char *dir = path_in(root, "cs");
+	char *sec = path_in(dir, "secrets");
+	is_int(state_check_secrets(sec, &err), 0, "secrets: no state directory yet is fine");
+	ok(!exists(dir), "secrets: and nothing is created");
+	mkdir(dir, 0700);
+	is_int(state_check_secrets(sec, &err), 0, "secrets: no secrets/ yet is fine");
+	ok(!exists(sec), "secrets: and it is not created");
+	mkdir(sec, 0700);
+	is_int(state_check_secrets(sec, &err), 0, "secrets: 0700 directories pass");
+	chmod(sec, 0777);
+	is_int(state_check_secrets(sec, &err), -1, "secrets: a 0777 secrets/ is refused");
+	ok(strstr(err.msg, sec) && strstr(err.msg, "chmod 0700"), "... naming it and the fix: %s", err.msg);
+	chmod(sec, 0700);
+	chmod(dir, 0777);
+	is_int(state_check_secrets(sec, &err), -1, "secrets: a 0777 state directory is refused");
+	ok(strstr(err.msg, dir) && !strstr(err.msg, sec), "... naming it: %s", err.msg);
+	chmod(dir, 0700);
+	char *other = path_in(root, "cs-elsewhere");
+	mkdir(other, 0700);
+	ok(rmdir(sec) == 0 && symlink(other, sec) == 0, "secrets: secrets/ a symlink to a 0700 directory of ours");
+	is_int(state_check_secrets(sec, &err), -1, "secrets: refused");
+	ok(strstr(err.msg, sec) && strstr(err.msg, "symbolic link"), "... naming it: %s", err.msg);
+	unlink(sec);
+	free(other);
+	free(sec);
+	free(dir);
+}
+
 static void test_hostile_owner(void)
 {
 	if (geteuid() != 0) {
@@ -1202,6 +1234,7 @@ int main(void)
 	test_hostile_journal();
 	test_hostile_data_files();
 	test_hostile_dir();
+	test_check_secrets();
 	test_hostile_owner();
 	test_hostile_requests();
 	char *cmd = xasprintf("rm -rf '%s'", root);
