@@ -533,6 +533,8 @@ struct job {
 	struct rc_err err;
 	char *id;                         /* the container whose readiness counts */
 	char *old_id;                     /* a replacement: the old container, stopped, until the new one is ready */
+	bool start_first;                 /* ... or, update_order start-first, still running under its name,
+	                                     the new one under a side name */
 	bool needs_wait;
 	bool inspected;                   /* insp and ip hold an inspect made by the step */
 	struct ready_obs insp;
@@ -621,6 +623,52 @@ static int restore_old(struct dk_client *c, const struct rc_unit *u, const char 
 }
 
 /*
+ * update_order: start-first.  Create and start the new container under a
+ * side name while the old one runs on, untouched; once the new one is ready
+ * (FINISH: swap_in()) the old one is stopped and removed and the new one
+ * takes the unit's name.  If it never is (RESTORE), it is removed: the old
+ * one never stopped.
+ */
+static int replace_start_first(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *old_id,
+			       char **ret_id, char **ret_old, bool *needs_wait, struct rc_err *err)
+{
+	_cleanup_free_ char *next = side_name(u->container, "next");
+	char *id = NULL;
+	if (create_container(r, c, u, next, &id, err) < 0)
+		return rc_err_prefix(err, "the old container was not touched");
+	crash_point("after-replace-create");
+	if (dk_container_start(c, id, NULL, err) < 0) {
+		rc_err_prefix(err, "starting the new '%s' (the old one runs on, untouched)", u->container);
+		struct rc_err e2;
+		dk_container_remove(c, id, true, false, NULL, &e2);
+		free(id);
+		return -1;
+	}
+	crash_point("after-start");
+	*needs_wait = true;
+	*ret_id = id;
+	*ret_old = xstrdup(old_id);
+	return 0;
+}
+
+/* start-first, the new container ready: stop and remove the old one, give the new one the name. */
+static int swap_in(struct dk_client *c, const struct rc_unit *u, const char *new_id, const char *old_id,
+		   struct rc_err *err)
+{
+	struct dk_status ds;
+	int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
+	if (dk_container_stop(c, old_id, t, &ds, err) < 0 && ds.http != 404)
+		return rc_err_prefix(err, "stopping the old container (the new one runs under a side name)");
+	crash_point("after-replace-stop");
+	if (dk_container_remove(c, old_id, true, false, &ds, err) < 0 && ds.http != 404)
+		return rc_err_prefix(err, "removing the old container (the new one runs under a side name)");
+	crash_point("after-replace-rename");
+	if (dk_container_rename(c, new_id, u->container, &ds, err) < 0)
+		return rc_err_prefix(err, "naming the new container '%s' (it runs under a side name)", u->container);
+	return 0;
+}
+
+/*
  * Replace the container old_id of u, touching it only once everything that
  * can fail before has succeeded: pull and create the new container under a
  * side name (image, values the engine refuses, networks: the old one keeps
@@ -698,6 +746,16 @@ static int replace(struct run *r, struct dk_client *c, const struct rc_unit *u, 
 	return 0;
 }
 
+/* Replace jb's unit's container old_id, the way its update_order says. */
+static int replace_unit(struct run *r, struct dk_client *c, struct job *jb, const char *old_id, struct rc_err *err)
+{
+	const struct rc_unit *u = jb->u;
+	jb->start_first = u->start_first && u->running;
+	if (jb->start_first)
+		return replace_start_first(r, c, u, old_id, &jb->id, &jb->old_id, &jb->needs_wait, err);
+	return replace(r, c, u, old_id, &jb->id, &jb->old_id, &jb->needs_wait, &jb->restored, err);
+}
+
 /* Inspect id into jb->insp and jb->ip.  404: gone. */
 static int inspect_into(struct dk_client *c, struct job *jb, const char *id, struct rc_err *err)
 {
@@ -737,7 +795,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 		case PLAN_RECREATE:
 			free(jb->id);
 			jb->id = NULL;
-			if (replace(r, c, u, a->container_id, &jb->id, &jb->old_id, &jb->needs_wait, &jb->restored, err) < 0)
+			if (replace_unit(r, c, jb, a->container_id, err) < 0)
 				return -1;
 			fresh = true;
 			break;
@@ -753,8 +811,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 				/* the engine cannot lift a memory or CPU limit or a reservation in place */
 				free(jb->id);
 				jb->id = NULL;
-				if (replace(r, c, u, a->container_id, &jb->id, &jb->old_id, &jb->needs_wait, &jb->restored,
-					    err) < 0)
+				if (replace_unit(r, c, jb, a->container_id, err) < 0)
 					return -1;
 				fresh = true;
 				break;
@@ -816,6 +873,10 @@ static void job_step(void *ctx, int worker, size_t j)
 		break;
 	case STEP_FINISH: {
 		struct dk_status ds;
+		if (jb->start_first) {
+			jb->rc = swap_in(c, jb->u, jb->id, jb->old_id, err);
+			break;
+		}
 		if (dk_container_remove(c, jb->old_id, true, false, &ds, err) < 0 && ds.http != 404)
 			log_warn("unit '%s': removing the replaced container: %s (the next run removes it)", jb->u->id,
 				 err->msg);
@@ -823,7 +884,18 @@ static void job_step(void *ctx, int worker, size_t j)
 		break;
 	}
 	case STEP_RESTORE:
-		restore_old(c, jb->u, jb->id, jb->old_id, jb->why, &jb->restored, err);
+		if (jb->start_first) {
+			struct dk_status ds;
+			struct rc_err e2 = { "" };
+			if (dk_container_remove(c, jb->id, true, false, &ds, &e2) < 0 && ds.http != 404)
+				rc_errf(err, "%s; the old container runs on (never stopped); removing the new one: %s",
+					jb->why, e2.msg);
+			else
+				rc_errf(err, "%s; the old container runs on (never stopped)", jb->why);
+			jb->restored = true;
+		} else {
+			restore_old(c, jb->u, jb->id, jb->old_id, jb->why, &jb->restored, err);
+		}
 		jb->rc = -1;
 		break;
 	}
@@ -1046,7 +1118,10 @@ static void collected(struct roll *R, size_t j)
 		begin_wait(R, j, jb->wait_t0 == 0);
 		return;
 	case STEP_FINISH:
-		job_done(R, j, true, jb->note);
+		if (jb->rc < 0)
+			job_done(R, j, false, jb->err.msg);
+		else
+			job_done(R, j, true, jb->note);
 		return;
 	case STEP_RESTORE:
 		job_done(R, j, false, jb->err.msg);

@@ -952,6 +952,7 @@ struct osvc {
 	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
 	size_t ncommand, nentrypoint;
 	const char *user, *workdir, *stop_signal;
+	bool start_first;                /* update_order: start-first */
 	struct kvs env, labels;
 	bool has_port;
 	uint16_t port;
@@ -1832,7 +1833,7 @@ static bool cap_never(const char *cap)
 
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "user", "working_dir", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"stop_signal", "plan", "privileged", "cap_add", "devices", "pid", "ipc", "network_mode"
+	"stop_signal", "plan", "privileged", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order"
 
 static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 {
@@ -1977,6 +1978,20 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 		refs_add(&s->devices, keep(c, xasprintf("%s:%s:%s", host, cont, perms)), devs.v[i].at);
 	}
 	free(devs.v);
+
+	/* how a replacement goes: the new container started before the old one stops needs both to
+	 * run at once, so nothing either of them publishes on the host */
+	const char *order = get_str(c, m, "update_order");
+	if (order && strcmp(order, "start-first") == 0) {
+		s->start_first = true;
+		if (s->has_port || s->nports)
+			diag(c, y_get(m, "update_order"),
+			     "'update_order: start-first' needs a service that publishes no host port "
+			     "(the old and the new container would both need it)");
+	} else if (order && strcmp(order, "stop-first") != 0) {
+		diag(c, y_get(m, "update_order"), "'update_order' must be stop-first or start-first: '%s'",
+		     shown(c, order));
+	}
 }
 
 static void parse_settings(struct ctx *c, const struct ynode *m)
@@ -3131,6 +3146,7 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
 	u->stop_signal = s->stop_signal ? xstrdup(s->stop_signal) : NULL;
+	u->start_first = s->start_first;
 	u->privileged = s->privileged;
 	u->pid_host = s->pid_host;
 	u->ipc_host = s->ipc_host;

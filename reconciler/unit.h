@@ -137,6 +137,8 @@ struct rc_unit {
 	bool ipc_host;        /* ipc: host */
 	bool running;         /* desired state: running (true) or stopped */
 	bool protected_;      /* changes wait for `reconciler approve` */
+	bool start_first;     /* update_order: start-first (a replacement starts the new container before
+	                         stopping the old; not part of the spec: changing it recreates nothing) */
 	char *plan;           /* name of the Plan it got its resources from (informational) */
 	/* Where it was declared (for messages): file relative to the repo, line. */
 	char *file;

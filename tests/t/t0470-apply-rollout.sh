@@ -181,6 +181,51 @@ test_expect_success 'and the good manifests converge again with nothing to repla
 	test_grep "^No changes" out
 '
 
+test_expect_success 'update_order: start-first: the old container serves until the new one is healthy' '
+	remove_all && settings &&
+	service w "env: {V: \"1\", START_DELAY: \"2\"}
+update_order: start-first
+$(hc)" &&
+	repo_commit $M "w v1" &&
+	$RC --repo $M apply >out && cat out &&
+	old=$(container_id $PROJECT-w) &&
+	sed -i "s/V: \"1\"/V: \"2\"/" $M/all.yaml && repo_commit $M "w v2" &&
+	t0=$(date +%s.%N) &&
+	$RC --repo $M apply >out && cat out &&
+	events $t0 >ev && cat ev &&
+	new=$(container_id $PROJECT-w) &&
+	test "$new" != "$old" &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 1 &&
+	healthy=$(grep " health_status: healthy $PROJECT-w\.next-" ev | head -n 1 | cut -d" " -f1) &&
+	stopped=$(grep " die $PROJECT-w\$" ev | head -n 1 | cut -d" " -f1) &&
+	test -n "$healthy" && test -n "$stopped" &&
+	test "$stopped" -gt "$healthy"
+'
+
+test_expect_success 'update_order: start-first, a new container never healthy: the old one never stops' '
+	old=$(container_id $PROJECT-w) &&
+	sed -i "s/V: \"2\"/V: \"3\", HEALTH: never/; s/retries: 10/retries: 2/" $M/all.yaml && repo_commit $M "w never" &&
+	t0=$(date +%s.%N) &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 && cat out &&
+	test_grep "the old container runs on (never stopped)" out &&
+	test "$(container_id $PROJECT-w)" = "$old" &&
+	test "$(container_field $PROJECT-w {{.State.Status}})" = running &&
+	events $t0 >ev && cat ev &&
+	! grep " die $PROJECT-w\$" ev &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 1
+'
+
+test_expect_success 'update_order: start-first is refused for a service that publishes a port' '
+	settings &&
+	service p "ports: [\"23648:8080\"]
+update_order: start-first" &&
+	service q "update_order: sideways" &&
+	repo_commit $M "bad orders" &&
+	test_expect_code 1 $RC --repo $M validate >out 2>&1 && cat out &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: .update_order: start-first. needs a service that publishes no host port" out &&
+	test_grep "all.yaml:[0-9]*:[0-9]*: .update_order. must be stop-first or start-first" out
+'
+
 # poll_ports: every 0.2 s, GET /health on each customer's published port; a failure is a line in down.log.
 poll_ports() {
 	ports=$(for c in a b c; do docker port $PROJECT-$c-app 8080/tcp | head -n 1 | sed "s/.*://"; done)
