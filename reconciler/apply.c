@@ -698,38 +698,24 @@ static int replace(struct run *r, struct dk_client *c, const struct rc_unit *u, 
 	}
 	crash_point("after-replace-stop");
 	bool old_gone = ds.http == 404;
+	char why[1200];
 	_cleanup_free_ char *aside = side_name(u->container, "old");
 	if (!old_gone && dk_container_rename(c, old_id, aside, &ds, err) < 0) {
 		old_gone = ds.http == 404;
 		if (!old_gone) {
-			char why[1200];
 			msgf(why, sizeof why, "renaming the old container: %s", err->msg);
-			restore_old(c, u, id, old_id, why, ret_restored, err);
-			free(id);
-			return -1;
+			goto undo;
 		}
 	}
 	crash_point("after-replace-rename");
 	if (dk_container_rename(c, id, u->container, &ds, err) < 0) {
-		char why[1200];
 		msgf(why, sizeof why, "naming the new container '%s': %s", u->container, err->msg);
-		if (old_gone)
-			rc_errf(err, "%s", why);
-		else
-			restore_old(c, u, id, old_id, why, ret_restored, err);
-		free(id);
-		return -1;
+		goto undo;
 	}
 	if (u->running) {
 		if (dk_container_start(c, id, &ds, err) < 0) {
-			char why[1200];
 			msgf(why, sizeof why, "starting the new '%s': %s", u->container, err->msg);
-			if (old_gone)
-				rc_errf(err, "%s", why);
-			else
-				restore_old(c, u, id, old_id, why, ret_restored, err);
-			free(id);
-			return -1;
+			goto undo;
 		}
 		crash_point("after-start");
 		*needs_wait = true;
@@ -744,6 +730,13 @@ static int replace(struct run *r, struct dk_client *c, const struct rc_unit *u, 
 		*ret_old = NULL;
 	}
 	return 0;
+undo:
+	if (old_gone)
+		rc_errf(err, "%s", why);
+	else
+		restore_old(c, u, id, old_id, why, ret_restored, err);
+	free(id);
+	return -1;
 }
 
 /* Replace jb's unit's container old_id, the way its update_order says. */
