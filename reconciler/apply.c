@@ -1266,23 +1266,29 @@ static void rollout(struct roll *R)
 	}
 	while (R->ndone < r->njobs) {
 		int64_t now = now_ns();
-		/* a stop request: nothing new starts; waits end */
-		if (!R->interrupted && apply_interrupted(r->o)) {
+		/* a stop request: nothing new starts; waits end (also those that begin later: a step in
+		 * flight at the request still comes back) */
+		if (!R->interrupted && apply_interrupted(r->o))
 			R->interrupted = true;
+		if (R->interrupted) {
+			bool any = false;
 			for (size_t k = 0; k < r->njobs; k++) {
 				struct job *jb = &r->jobs[k];
-				if (jb->state == J_PENDING && !jb->watch) {
+				if (jb->state == J_PENDING && !jb->watch && !jb->net) {
 					_cleanup_free_ char *m = xasprintf("interrupted before '%s'", jb->u->container);
 					job_done(R, k, false, m);
+					any = true;
 				} else if (jb->state == J_WAITING) {
 					bool want_health = jb->u->health.kind != RC_HEALTH_NONE;
 					_cleanup_free_ char *m = xasprintf("interrupted while waiting for '%s' to be %s (%s)",
 									   jb->u->container,
 									   want_health ? "healthy" : "completed", jb->why);
 					job_done(R, k, false, m);
+					any = true;
 				}
 			}
-			continue;
+			if (any)
+				continue;
 		}
 		/* deadlines, probes and (without a stream) inspects of the waiting */
 		int timeout = 250;
