@@ -1184,7 +1184,8 @@ static void fetch(struct daemon *dm)
 	const char *branch = dm->o->remote_branch ? dm->o->remote_branch : "main";
 	char id[41];
 	if (source_fetch(dm->o->repo, dm->o->remote, branch, dm->follow, id, &err) < 0) {
-		say("warning: fetching %s from %s: %s", branch, dm->o->remote, err.msg);
+		_cleanup_free_ char *shown = url_redact(dm->o->remote);
+		say("warning: fetching %s from %s: %s", branch, shown, err.msg);
 		return;
 	}
 	if (!str_eq(id, cur_commit(dm)))
@@ -1493,13 +1494,14 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (control_listen(o->state_dir, &dm.ctl, &err) < 0)
 		say("warning: no control socket (drift commands will check by themselves): %s", err.msg);
+	_cleanup_free_ char *remote_shown = url_redact(o->remote);  /* no credentials in the log */
 	say("starting: following '%s' of %s%s%s, state in %s", dm.follow, o->repo, o->remote ? " fetched from " : "",
-	    o->remote ? o->remote : "", o->state_dir);
+	    o->remote ? remote_shown : "", o->state_dir);
 	if (o->remote) {
 		char id[41];
 		if (source_fetch(o->repo, o->remote, o->remote_branch ? o->remote_branch : "main", dm.follow, id,
 				 &err) < 0)
-			say("warning: first fetch from %s failed: %s", o->remote, err.msg);
+			say("warning: first fetch from %s failed: %s", remote_shown, err.msg);
 	}
 	struct watch_opts wo = WATCH_OPTS_DEFAULT;
 	wo.inotify = !o->no_inotify;

@@ -272,8 +272,9 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
 
 static void remote_freep(git_remote **r) { git_remote_free(*r); }
 
-int source_fetch(const char *repo, const char *url, const char *branch, const char *refname, char ret[41],
-		 struct rc_err *err)
+/* source_fetch() without the credential hiding. */
+static int fetch(const char *repo, const char *url, const char *shown, const char *branch, const char *refname,
+		 char ret[41], struct rc_err *err)
 {
 	_cleanup_(repo_freep) git_repository *r = NULL;
 	source_git_init();
@@ -285,7 +286,7 @@ int source_fetch(const char *repo, const char *url, const char *branch, const ch
 	}
 	_cleanup_(remote_freep) git_remote *rem = NULL;
 	if (git_remote_create_anonymous(&rem, r, url) < 0)
-		return git_errf(err, "remote '%s'", url);
+		return git_errf(err, "remote '%s'", shown);
 	_cleanup_free_ char *spec = xasprintf("+refs/heads/%s:%s", branch, refname);
 	char *specs[] = { spec };
 	git_strarray refspecs = { specs, 1 };
@@ -293,12 +294,22 @@ int source_fetch(const char *repo, const char *url, const char *branch, const ch
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.update_fetchhead = 0;
 	if (git_remote_fetch(rem, &refspecs, &fo, "reconciler: fetch") < 0)
-		return git_errf(err, "cannot fetch '%s' from '%s'", branch, url);
+		return git_errf(err, "cannot fetch '%s' from '%s'", branch, shown);
 	git_oid oid;
 	if (git_reference_name_to_id(&oid, r, refname) < 0)
-		return git_errf(err, "fetched '%s' from '%s' but cannot read '%s'", branch, url, refname);
+		return git_errf(err, "fetched '%s' from '%s' but cannot read '%s'", branch, shown, refname);
 	git_oid_tostr(ret, 41, &oid);
 	return 0;
+}
+
+int source_fetch(const char *repo, const char *url, const char *branch, const char *refname, char ret[41],
+		 struct rc_err *err)
+{
+	_cleanup_free_ char *shown = url_redact(url);
+	int rc = fetch(repo, url, shown, branch, refname, ret, err);
+	if (rc < 0)
+		redact_secret_of(err->msg, url);  /* libgit2's own text may quote the URL */
+	return rc;
 }
 
 int source_load_git(const char *repo, const char *rev, const char *subdir,

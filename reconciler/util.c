@@ -404,3 +404,49 @@ int read_private_file(const char *what, const char *path, size_t max, char **ret
 		return fd;
 	return read_fd(fd, path, max, ret_data, ret_len, err);
 }
+
+/* The secret part of url's userinfo: [*ret_off, *ret_off + *ret_len).  false: none. */
+static bool url_secret(const char *url, size_t *ret_off, size_t *ret_len)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return false;
+	p += 3;
+	size_t auth = strcspn(p, "/?#");
+	const char *at = NULL;
+	for (const char *q = p; q < p + auth; q++)
+		if (*q == '@')
+			at = q;  /* the last '@' before the path ends the userinfo */
+	if (!at || at == p)
+		return false;
+	const char *colon = memchr(p, ':', (size_t)(at - p));
+	const char *from = colon ? colon + 1 : p;
+	if (from == at)
+		return false;
+	*ret_off = (size_t)(from - url);
+	*ret_len = (size_t)(at - from);
+	return true;
+}
+
+char *url_redact(const char *url)
+{
+	size_t off, len;
+	if (!url)
+		return NULL;
+	if (!url_secret(url, &off, &len))
+		return xstrdup(url);
+	return xasprintf("%.*s***%s", (int)off, url, url + off + len);
+}
+
+void redact_secret_of(char *msg, const char *url)
+{
+	size_t off, len;
+	if (!msg || !url || !url_secret(url, &off, &len) || len < 3)
+		return;
+	_cleanup_free_ char *secret = xstrndup(url + off, len);
+	char *hit;
+	while ((hit = strstr(msg, secret))) {
+		memcpy(hit, "***", 3);
+		memmove(hit + 3, hit + len, strlen(hit + len) + 1);
+	}
+}

@@ -115,4 +115,16 @@ int open_private(const char *what, const char *path, int flags, unsigned mode, s
 int read_private_file(const char *what, const char *path, size_t max, char **ret_data, size_t *ret_len,
 		      struct rc_err *err);
 
+/*
+ * Credentials in URLs never reach a message.  url_redact() returns a copy
+ * of url (malloc'ed) with the userinfo's password, or the whole userinfo
+ * when it has no password (a token), replaced by "***":
+ * "https://user:TOKEN@host/r" -> "https://user:***@host/r"; a bare token
+ * before the "@" becomes "***" as a whole; other strings are unchanged.
+ * redact_secret_of() replaces, in msg (in place), every occurrence of what
+ * url_redact() hides (a library's error text may quote the URL).
+ */
+char *url_redact(const char *url);
+void redact_secret_of(char *msg, const char *url);
+
 #endif

@@ -44,6 +44,18 @@ test_expect_success '--remote: the branch is fetched into a new bare repository 
 	container_field $PROJECT-app "{{.Config.Env}}" | test_grep V=2
 '
 
+test_expect_success '--remote with credentials in the URL: they appear in no log line' '
+	test_when_finished daemon_kill &&
+	daemon_start cred.log --repo $TRASH/cred.git --remote "http://deploy:s3cr3tTOKEN@127.0.0.1:9/x.git" \
+		--fetch-interval 1 &&
+	daemon_wait_log cred.log "first fetch from http://deploy:\*\*\*@127.0.0.1:9/x.git failed" 30 &&
+	daemon_wait_log cred.log "warning: fetching main from http://deploy:\*\*\*@127.0.0.1:9/x.git" 30 &&
+	daemon_kill &&
+	cat cred.log &&
+	test_grep "fetched from http://deploy:\*\*\*@127.0.0.1:9/x.git" cred.log &&
+	! grep s3cr3tTOKEN cred.log
+'
+
 test_expect_success 'a change to a protected unit waits for approval; plan and status say so; approve UNIT' '
 	test_when_finished daemon_kill &&
 	daemon_start approve.log --repo $TRASH/upstream.git &&

@@ -78,8 +78,35 @@ static void test_atomic_file(void)
 	ok(strstr(e.msg, "/nonexistent-dir") != NULL, "error names the directory: %s", e.msg);
 }
 
+static void test_redact(void)
+{
+	struct { const char *in, *out; } cases[] = {
+		{ "https://user:TOKEN@host/r.git", "https://user:***@host/r.git" },
+		{ "https://TOKEN@host/r.git", "https://***@host/r.git" },
+		{ "ssh://git@host:22/r.git", "ssh://***@host:22/r.git" },
+		{ "http://u:p%40ss@host/a@b", "http://u:***@host/a@b" },
+		{ "https://host/r.git", "https://host/r.git" },
+		{ "file:///srv/r.git", "file:///srv/r.git" },
+		{ "/srv/r.git", "/srv/r.git" },
+		{ "https://user:@host/", "https://user:@host/" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = url_redact(cases[i].in);
+		is_str(got, cases[i].out, "url_redact(%s)", cases[i].in);
+		free(got);
+	}
+	char msg[256];
+	snprintf(msg, sizeof msg, "failed to resolve 'https://user:s3cret@h/r': s3cret s3cret");
+	redact_secret_of(msg, "https://user:s3cret@h/r");
+	is_str(msg, "failed to resolve 'https://user:***@h/r': *** ***", "every copy of the password in a message");
+	snprintf(msg, sizeof msg, "nothing to hide");
+	redact_secret_of(msg, "https://h/r");
+	is_str(msg, "nothing to hide", "a URL without credentials changes nothing");
+}
+
 int main(void)
 {
+	test_redact();
 	test_buf();
 	test_err();
 	test_hash();
