@@ -296,6 +296,24 @@ static void o_duplicates(struct plan_observed *o, struct rc_desired *d)
 	replace(&c->name, "t-stray");
 }
 
+/* A replacement of acme/web cut short: the old container (old hash) still under the unit's name,
+ * the new one (current hash) under a side name; and one of proxy after the old one was renamed
+ * aside and before the new one took the name. */
+static void o_replacement_cut(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	struct plan_container *c = &o->containers[1];
+	replace(&c->hash, "00000000000000000000000000000000");
+	c = obs_from(o, &d->units[1], "created");
+	replace(&c->name, "t-acme-web.next-0badc0de");
+	c = &o->containers[2];
+	replace(&c->name, "t-proxy.old-12345678");
+	replace(&c->hash, "00000000000000000000000000000000");
+	replace(&c->state, "exited");
+	c = obs_from(o, &d->units[2], "created");
+	replace(&c->name, "t-proxy.next-87654321");
+}
+
 static void o_half_made(struct plan_observed *o, struct rc_desired *d)
 {
 	obs_all(o, d, "running");
@@ -386,6 +404,12 @@ static const struct tcase cases[] = {
 	  "remove t-stray: container has no unit label\n"
 	  "remove proxy: duplicate container for unit 'proxy' (keeping 't-proxy')\n"
 	  "remove acme/web: duplicate container for unit 'acme/web' (keeping 't-acme-web')\n" },
+	{ "a replacement cut short: the container under the unit's name is kept, side containers removed",
+	  d_none, o_replacement_cut,
+	  "remove proxy: duplicate container for unit 'proxy' (keeping 't-proxy.next-87654321')\n"
+	  "remove acme/web: duplicate container for unit 'acme/web' (keeping 't-acme-web')\n"
+	  "update acme/web: spec hash differs\n"
+	  "recreate proxy: container name 't-proxy.next-87654321' should be 't-proxy'\n" },
 	{ "half-made containers: start if matching, recreate if not", d_none, o_half_made,
 	  "start acme/db: created, never started\n"
 	  "recreate acme/web: spec hash differs\n" },
