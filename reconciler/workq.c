@@ -19,7 +19,7 @@ struct workq {
 	int *ids;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	size_t *todo, ntodo, captodo, head;  /* queue: todo[head..ntodo) */
+	size_t *queue, nqueue, capqueue, head;  /* waiting items: queue[head..nqueue) */
 	size_t *fin, nfin, capfin;           /* finished, not collected */
 	size_t pending;                      /* pushed, not collected */
 	bool stopping;
@@ -37,11 +37,11 @@ static void *worker_main(void *p)
 	struct workq *q = wa->q;
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (q->head == q->ntodo && !q->stopping)
+		while (q->head == q->nqueue && !q->stopping)
 			pthread_cond_wait(&q->cv, &q->mu);
-		if (q->head == q->ntodo)
+		if (q->head == q->nqueue)
 			break;
-		size_t item = q->todo[q->head++];
+		size_t item = q->queue[q->head++];
 		pthread_mutex_unlock(&q->mu);
 		q->fn(q->ctx, wa->id, item);
 		pthread_mutex_lock(&q->mu);
@@ -79,10 +79,10 @@ struct workq *workq_new(int nworkers, workq_fn fn, void *ctx)
 void workq_push(struct workq *q, size_t item)
 {
 	pthread_mutex_lock(&q->mu);
-	if (q->head == q->ntodo)
-		q->head = q->ntodo = 0;
-	GROW(q->todo, q->ntodo + 1, q->captodo);
-	q->todo[q->ntodo++] = item;
+	if (q->head == q->nqueue)
+		q->head = q->nqueue = 0;
+	GROW(q->queue, q->nqueue + 1, q->capqueue);
+	q->queue[q->nqueue++] = item;
 	q->pending++;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
@@ -140,7 +140,7 @@ void workq_free(struct workq *q)
 	close(q->pipe[1]);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
-	free(q->todo);
+	free(q->queue);
 	free(q->fin);
 	free(q);
 }

@@ -7,11 +7,9 @@ container that never becomes healthy: the old one serves on, under its name, sam
 that never becomes healthy fails alone'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/daemon.sh"
+. "$RC_TOP/tests/lib/proxy.sh"
 
 M=$TRASH/repo
-SOCK=$TRASH/engine.sock
-REAL=${DOCKER_HOST:-unix:///var/run/docker.sock}
-PROXY=
 hc() {
 	printf 'health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: %s}' \
 		"${RETRIES:-10}"
@@ -34,21 +32,6 @@ settings() {
 		"$PROJECT" >$M/all.yaml
 }
 
-proxy_start() {
-	python3 "$RC_TOP/tests/lib/sockproxy.py" "$SOCK" "${REAL#unix://}" &
-	PROXY=$!
-	wait_for "curl -fsS --max-time 2 --unix-socket $SOCK http://localhost/_ping >/dev/null 2>&1" 20
-}
-proxy_stop() {
-	[ -n "$PROXY" ] || return 0
-	kill -TERM "$PROXY" 2>/dev/null
-	wait "$PROXY" 2>/dev/null
-	# $! may be a wrapper's (a pyenv shim runs python as its child): end the proxy itself too
-	pkill -TERM -f "sockproxy.py $SOCK " 2>/dev/null
-	wait_for "! pgrep -f \"sockproxy.py $SOCK \"" 10
-	PROXY=
-	return 0
-}
 
 # apply through the proxy in the background (bounded); its exit code lands in cut.rc
 apply_behind_proxy() {

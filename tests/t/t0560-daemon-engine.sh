@@ -7,24 +7,9 @@ rollout is no verdict on the commit'
 . "$RC_TOP/tests/lib/daemon.sh"
 
 M=$TRASH/repo
-SOCK=$TRASH/engine.sock
-REAL=${DOCKER_HOST:-unix:///var/run/docker.sock}
-PROXY=
-
 # The engine as the daemon sees it: a proxy to the real one (stopping the shared dockerd would
 # break the tests running beside this one).
-proxy_start() {
-	python3 "$RC_TOP/tests/lib/sockproxy.py" "$SOCK" "${REAL#unix://}" &
-	PROXY=$!
-	wait_for "curl -fsS --max-time 2 --unix-socket $SOCK http://localhost/_ping >/dev/null 2>&1" 20
-}
-proxy_stop() {
-	[ -n "$PROXY" ] || return 0
-	kill -TERM "$PROXY" 2>/dev/null
-	wait "$PROXY" 2>/dev/null
-	PROXY=
-	return 0
-}
+. "$RC_TOP/tests/lib/proxy.sh"
 
 started_ns() {
 	date -d "$(container_field $1 {{.State.StartedAt}})" +%s%N
