@@ -149,6 +149,9 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		for (size_t i = 0; i < cv->d->nunits; i++)
 			names[i] = cv->d->units[i].container;
 		state_set_containers(st, names, cv->d->nunits);
+		for (size_t i = 0; i < cv->d->nunits; i++)
+			names[i] = cv->d->units[i].id;
+		state_prune_units(st, names, cv->d->nunits);
 		free(names);
 		if (ret->nfailed == 0)
 			state_set_last_good(st, cv->d->commit);

@@ -1710,6 +1710,27 @@ void state_del_awaiting(struct rc_state *st, const char *unit)
 	st->dirty[F_UNITS] = true;
 }
 
+static bool is_live(const char *unit, const char *const *live, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(live[i], unit) == 0)
+			return true;
+	return false;
+}
+
+void state_prune_units(struct rc_state *st, const char *const *live, size_t n)
+{
+	for (size_t i = st->nrestarts; i-- > 0;)
+		if (!is_live(st->restarts[i].unit, live, n))
+			state_del_restarts(st, st->restarts[i].unit);
+	for (size_t i = st->ndisabled; i-- > 0;)
+		if (!is_live(st->disabled[i].unit, live, n))
+			state_del_disabled(st, st->disabled[i].unit);
+	for (size_t i = st->nawaiting; i-- > 0;)
+		if (!is_live(st->awaiting[i].unit, live, n))
+			state_del_awaiting(st, st->awaiting[i].unit);
+}
+
 const struct state_awaiting *state_awaiting_all(const struct rc_state *st, size_t *ret_n)
 {
 	*ret_n = st->nawaiting;

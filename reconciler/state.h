@@ -270,6 +270,13 @@ void state_set_disabled(struct rc_state *st, const char *unit, int64_t time, con
 void state_del_disabled(struct rc_state *st, const char *unit);
 /* Ids of disabled units, sorted; the array is allocated (free it), the strings borrowed. */
 const char **state_disabled_units(const struct rc_state *st, size_t *ret_n);
+/*
+ * Forget the runtime facts (restart counters, disabled marks, changes
+ * awaiting approval) of every unit not in live_ids[0..n): a unit that left
+ * the manifests takes them with it, so a new unit of the same id (a customer
+ * deleted and made again) starts clean.
+ */
+void state_prune_units(struct rc_state *st, const char *const *live_ids, size_t n);
 
 /* A change to a protected unit, held until `reconciler approve`. */
 struct state_awaiting {

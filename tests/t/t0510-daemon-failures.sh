@@ -81,6 +81,39 @@ test_expect_success 'a unit that keeps turning unhealthy is disabled after max_f
 	daemon_wait_log flaky.log "commit $(git -C $M rev-parse HEAD | cut -c1-12) converged" 30
 '
 
+test_expect_success 'a disabled unit that leaves the manifests takes its mark along: made again, it starts clean' '
+	test_when_finished daemon_kill &&
+	cat >$M/gone.yaml <<-EOT &&
+	kind: Service
+	name: gone
+	image: $TEST_IMAGE
+	plan: fragile
+	env: {HEALTH: "fail-after:2"}
+	health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 2}
+	EOT
+	repo_commit $M "gone" &&
+	daemon_start gone.log --repo $M &&
+	daemon_wait_log gone.log "boot convergence complete" 90 &&
+	daemon_wait_log gone.log "unit gone disabled after 3 consecutive failures" 90 &&
+	test_grep "\"unit\":[[:space:]]*\"gone\"" $STATE/units.json &&
+	git -C $M rm -q gone.yaml && repo_commit $M "no gone" &&
+	daemon_wait_log gone.log "commit $(git -C $M rev-parse HEAD | cut -c1-12) converged" 30 &&
+	daemon_stop &&
+	! grep "\"gone\"" $STATE/units.json &&
+	cat >$M/gone.yaml <<-EOT &&
+	kind: Service
+	name: gone
+	image: $TEST_IMAGE
+	plan: fragile
+	EOT
+	repo_commit $M "gone again, fixed" &&
+	daemon_start gone2.log --repo $M &&
+	daemon_wait_log gone2.log "boot convergence complete" 90 &&
+	test "$(container_field $PROJECT-gone {{.State.Status}})" = running &&
+	$RC --state-dir $STATE --repo $M status >status.out 2>&1 &&
+	! grep "^gone .*disabled" status.out
+'
+
 test_expect_success 'failure counters survive a daemon restart' '
 	test_when_finished daemon_kill &&
 	daemon_start count.log --repo $M &&

@@ -1214,6 +1214,36 @@ static void test_hostile_requests(void)
 	free(dir);
 }
 
+static void test_prune_units(void)
+{
+	struct rc_err err = { "" };
+	char *dir = xasprintf("%s/prune", root);
+	struct rc_state *st = open_locked(dir);
+	ok(st != NULL, "open for pruning");
+	struct state_restarts r = { 2, 10, 5 };
+	state_set_restarts(st, "gone/web", &r);
+	state_set_restarts(st, "kept/web", &r);
+	state_set_disabled(st, "gone/worker", 1, "crash loop");
+	state_set_disabled(st, "kept/worker", 1, "crash loop");
+	state_set_awaiting(st, "gone/db", "h", NULL, 1);
+	state_set_awaiting(st, "kept/db", "h", NULL, 1);
+	const char *live[] = { "kept/web", "kept/worker", "kept/db" };
+	state_prune_units(st, live, 3);
+	ok(state_get_restarts(st, "gone/web").failures == 0, "a gone unit's restart counter is forgotten");
+	ok(state_get_restarts(st, "kept/web").failures == 2, "a live unit's counter stays");
+	ok(!state_is_disabled(st, "gone/worker", NULL), "a gone unit's disabled mark is forgotten");
+	ok(state_is_disabled(st, "kept/worker", NULL), "a live unit's mark stays");
+	ok(state_get_awaiting(st, "gone/db") == NULL, "a gone unit's awaiting change is forgotten");
+	ok(state_get_awaiting(st, "kept/db") != NULL, "a live unit's awaiting change stays");
+	is_int(state_save(st, &err), 0, "save after pruning");
+	state_free(st);
+	st = open_locked(dir);
+	ok(st && !state_is_disabled(st, "gone/worker", NULL) && state_is_disabled(st, "kept/worker", NULL),
+	   "pruning is saved");
+	state_free(st);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root))
@@ -1237,6 +1267,7 @@ int main(void)
 	test_check_secrets();
 	test_hostile_owner();
 	test_hostile_requests();
+	test_prune_units();
 	char *cmd = xasprintf("rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", root);
