@@ -1471,6 +1471,7 @@ int daemon_run(const struct daemon_opts *o)
 	struct daemon dm = { .o = o, .sigfd = -1 };
 	struct rc_err err = { "" };
 	int rc = 1;
+	_cleanup_free_ char *remote_shown = url_redact(o->remote);  /* no credentials in the log */
 	dm.secrets_dir = xasprintf("%s/secrets", o->state_dir);
 	dm.follow = o->rev && *o->rev ? o->rev : "HEAD";
 	_cleanup_free_ char *remote_ref = NULL;
@@ -1494,7 +1495,6 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (control_listen(o->state_dir, &dm.ctl, &err) < 0)
 		say("warning: no control socket (drift commands will check by themselves): %s", err.msg);
-	_cleanup_free_ char *remote_shown = url_redact(o->remote);  /* no credentials in the log */
 	say("starting: following '%s' of %s%s%s, state in %s", dm.follow, o->repo, o->remote ? " fetched from " : "",
 	    o->remote ? remote_shown : "", o->state_dir);
 	if (o->remote) {
