@@ -9,6 +9,7 @@
 #   RC_BENCH               the release binary (default build/reconciler, `make`)
 #   BENCH_FLOOR_PARALLEL   calls in flight of the raw engine loop (default 8)
 #   BENCH_HOST_TIMEOUT     bound of each timed rollout, s (default 900)
+#   BENCH_HEALTH_INTERVAL  the health checks' interval (default 5s; 500 customers need more on 2 CPUs)
 #   BENCH_CURVE_M          containers per curve run (default 64)
 #   BENCH_CURVE_P          in-flight counts of the curve (default "1 2 4 8 16 32")
 #   BENCH_CURVE_RUNS       runs per in-flight count (default 2; the median is reported)
@@ -252,7 +253,7 @@ cold() {
 	exec docker run -d --name "\$1" --network "\$3" --network-alias app -p "\$2:8080" \\
 		--cpus 0.25 --memory 64m --restart unless-stopped \\
 		--health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/health' \\
-		--health-interval 5s --health-timeout 3s --health-retries 3 \\
+		--health-interval ${BENCH_HEALTH_INTERVAL:-5s} --health-timeout 3s --health-retries 3 \\
 		--label io.reconciler.project=$fproject "$image" >/dev/null
 	EOT
 	say "cold $n: floor (xargs -P $floor_p)"
@@ -416,7 +417,7 @@ fi
 if [ -s "$work/out.cold" ]; then
 	cat <<-EOT
 
-	Cold rollout of N customers (one container each: own network and /26 subnet, published port, cpus 0.25, memory 64M, Docker health check every 5 s; tests/bench/gen-host.sh), engine emptied before each tool, one run each, bounded by $tmo s.  reconciler: \`apply\` until it returns (it waits for health).  docker-compose: \`up -d\` returned / all N healthy (polled every 0.5 s).  Floor: \`docker network create\` + \`docker run -d\` by \`xargs -P $floor_p\` returned / all N healthy.  The first health check runs 5 s after a start, so about 5 s of every figure is the check interval:
+	Cold rollout of N customers (one container each: own network and /26 subnet, published port, cpus 0.25, memory 64M, Docker health check every ${BENCH_HEALTH_INTERVAL:-5s}; tests/bench/gen-host.sh), engine emptied before each tool, one run each, bounded by $tmo s.  reconciler: \`apply\` until it returns (it waits for health).  docker-compose: \`up -d\` returned / all N healthy (polled every 0.5 s).  Floor: \`docker network create\` + \`docker run -d\` by \`xargs -P $floor_p\` returned / all N healthy.  The first health check runs one interval after a start, so about one interval of every figure is the wait for it:
 
 	| N | reconciler | docker-compose (up / healthy) | floor, P=$floor_p (started / healthy) | compose / reconciler | reconciler / floor |
 	| --- | --- | --- | --- | --- | --- |
