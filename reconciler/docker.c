@@ -82,6 +82,11 @@ struct dk_client {
 	struct dk_counters *ctr;
 };
 
+bool dk_client_local(const struct dk_client *c)
+{
+	return c && c->sock_path;
+}
+
 static void count(struct dk_client *c, enum dk_op op)
 {
 	atomic_fetch_add(&c->ctr->n[op], 1);

@@ -81,6 +81,8 @@ int dk_check_version(struct dk_client *c, struct rc_err *err);
 /* A new client for another thread: same host and options, shared counters.  No request made;
  * reads only what never changes in c, so any thread may call it. */
 struct dk_client *dk_client_clone(const struct dk_client *c);
+/* The engine is reached over a unix socket: it runs on this host (its published ports are ours). */
+bool dk_client_local(const struct dk_client *c);
 /* Free a client (NULL is fine).  Counters live while any clone does. */
 void dk_client_free(struct dk_client *c);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "hostports.h"
 
 const char *observe_health_from_status(const char *status)
 {
@@ -152,6 +153,16 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 		} else {
 			p->foreign_networks[p->nforeign_networks++].name = xstrdup(n->name);
 		}
+	}
+	/* ports a host process listens on are not free either (only a local engine's host is ours to read) */
+	if (dk_client_local(c)) {
+		uint16_t *hp = NULL;
+		size_t nhp = 0;
+		hostports_listening(&hp, &nhp);
+		o.ports_in_use = xrealloc(o.ports_in_use, (npu + nhp + 1) * sizeof(uint16_t));
+		for (size_t i = 0; i < nhp; i++)
+			o.ports_in_use[npu++] = hp[i];
+		free(hp);
 	}
 	o.alloc = (struct state_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
 

@@ -156,7 +156,8 @@ struct state_obs_net {
 };
 /* What the caller saw in Docker.  All borrowed. */
 struct state_observed {
-	/* Every host port published on the engine, by anyone (ours and unmanaged). */
+	/* Every host port published on the engine, by anyone (ours and unmanaged), and, with a
+	 * local engine, every TCP port a host process listens on (hostports.h). */
 	const uint16_t *ports_in_use;
 	size_t nports_in_use;
 	/* Published ports of our containers, by unit. */

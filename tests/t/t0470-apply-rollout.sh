@@ -271,4 +271,17 @@ depends_on: {bad: healthy}" &&
 	test "$(docker ps -q --filter label=$LABEL_PROJECT=$PROJECT --filter status=running | wc -l)" = 51
 '
 
+test_expect_success 'port: auto skips a port a host process listens on' '
+	test_when_finished "pkill -f \"$TRASH/listener.py\"" &&
+	remove_all &&
+	printf "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind((\"0.0.0.0\", 23600))\ns.listen()\ntime.sleep(120)\n" >$TRASH/listener.py &&
+	{ python3 $TRASH/listener.py & } &&
+	wait_for "grep -qi \":5C30 00000000:0000 0A\" /proc/net/tcp" 10 &&
+	customers "host port taken" &&
+	$RC --state-dir $TRASH/hostport-state --repo $M apply >out 2>&1 && cat out &&
+	for c in a b c; do
+		test "$(docker port $PROJECT-$c-app 8080/tcp | head -n 1 | sed "s/.*://")" != 23600 || return 1
+	done
+'
+
 test_done
