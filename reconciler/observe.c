@@ -159,6 +159,15 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 		uint16_t *hp = NULL;
 		size_t nhp = 0;
 		hostports_listening(&hp, &nhp);
+		/* those no container publishes are a host process's: the planner's conflicts */
+		p->host_listening = xcalloc(nhp + 1, sizeof(uint16_t));
+		for (size_t i = 0; i < nhp; i++) {
+			bool published = false;
+			for (size_t k = 0; k < npu && !published; k++)
+				published = o.ports_in_use[k] == hp[i];
+			if (!published)
+				p->host_listening[p->nhost_listening++] = hp[i];
+		}
 		o.ports_in_use = xrealloc(o.ports_in_use, (npu + nhp + 1) * sizeof(uint16_t));
 		for (size_t i = 0; i < nhp; i++)
 			o.ports_in_use[npu++] = hp[i];

@@ -37,6 +37,7 @@ void plan_observed_release(struct plan_observed *o)
 		free(c->networks);
 	}
 	free(o->containers);
+	free(o->host_listening);
 	for (size_t i = 0; i < o->nnetworks; i++) {
 		free(o->networks[i].id);
 		free(o->networks[i].name);
@@ -581,6 +582,10 @@ static void find_conflicts(struct builder *B)
 						add_conflict(B, xasprintf("unit '%s' needs host port %u, which container "
 									  "'%s' (not managed by reconciler) publishes",
 									  u->id, hp, o->foreign[f].name));
+			for (size_t k = 0; k < o->nhost_listening; k++)
+				if (o->host_listening[k] == hp)
+					add_conflict(B, xasprintf("unit '%s' needs host port %u, which a process on the "
+								  "host (not a container) listens on", u->id, hp));
 		}
 		if (!named[ui])
 			continue;

@@ -110,6 +110,8 @@ struct plan_observed {
 	size_t nforeign_networks;
 	struct plan_image *images;               /* refs missing here are not compared */
 	size_t nimages;
+	uint16_t *host_listening;                /* TCP ports a host process (no container) listens on */
+	size_t nhost_listening;
 };
 
 /* Free everything in o (and reset it).  o itself is not freed. */

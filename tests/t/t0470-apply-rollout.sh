@@ -284,4 +284,16 @@ test_expect_success 'port: auto skips a port a host process listens on' '
 	done
 '
 
+test_expect_success 'an explicit port a host process holds is a conflict before anything changes' '
+	test_when_finished "pkill -f \"$TRASH/listener.py\"" &&
+	remove_all && settings &&
+	service fixed "ports: [\"23600:8080\"]" &&
+	repo_commit $M "fixed port taken" &&
+	{ python3 $TRASH/listener.py & } &&
+	wait_for "grep -qi \":5C30 00000000:0000 0A\" /proc/net/tcp" 10 &&
+	test_expect_code 1 $RC --state-dir $TRASH/hostport-state --repo $M apply >out 2>&1 && cat out &&
+	test_grep "unit .fixed. needs host port 23600, which a process on the host (not a container) listens on" out &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 0
+'
+
 test_done

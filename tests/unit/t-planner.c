@@ -350,6 +350,14 @@ static void o_conflicts(struct plan_observed *o, struct rc_desired *d)
 	o->nforeign_networks = 1;
 }
 
+static void o_host_listening(struct plan_observed *o, struct rc_desired *d)
+{
+	(void)d;
+	o->host_listening = xcalloc(2, sizeof(uint16_t));
+	o->host_listening[0] = 8080;
+	o->nhost_listening = 1;
+}
+
 static void o_conflict_running(struct plan_observed *o, struct rc_desired *d)
 {
 	/* Our proxy already runs on 8080 and nothing needs starting: a stale foreign entry is no conflict. */
@@ -428,6 +436,12 @@ static const struct tcase cases[] = {
 	  "conflict: unit 'proxy' needs host port 8080, which container 'someone-else' (not managed by "
 	  "reconciler) publishes\n" },
 	{ "no conflict for a port the plan does not need", d_none, o_conflict_running, "" },
+	{ "a port a host process listens on", d_none, o_host_listening,
+	  "network create t-acme: missing\n"
+	  "create acme/db: missing\n"
+	  "create acme/web: missing\n"
+	  "create proxy: missing\n"
+	  "conflict: unit 'proxy' needs host port 8080, which a process on the host (not a container) listens on\n" },
 	{ "two units wanting one host port", d_port_clash, o_same,
 	  "conflict: host port 8080 is wanted by both unit 'acme/db' and unit 'proxy'\n" },
 	{ "protected unit: action still planned (the executor asks)", d_protected, o_protected,
