@@ -782,33 +782,23 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
 	for (size_t i = 0; i < jb->nacts && !fresh; i++) {
 		const struct plan_action *a = jb->acts[i];
+		/* the engine cannot lift a memory or CPU limit or a reservation in place: replace instead */
+		enum plan_kind kind = a->kind == PLAN_UPDATE && lifts_limit(a) ? PLAN_RECREATE : a->kind;
 		free(jb->id);
-		jb->id = a->container_id ? xstrdup(a->container_id) : NULL;
-		switch (a->kind) {
+		jb->id = NULL;
+		switch (kind) {
 		case PLAN_RECREATE:
-			free(jb->id);
-			jb->id = NULL;
 			if (replace_unit(r, c, jb, a->container_id, err) < 0)
 				return -1;
 			fresh = true;
 			break;
 		case PLAN_CREATE:
-			free(jb->id);
-			jb->id = NULL;
 			if (create_start(r, c, u, &jb->id, &jb->needs_wait, err) < 0)
 				return -1;
 			fresh = true;
 			break;
 		case PLAN_UPDATE: {
-			if (lifts_limit(a)) {
-				/* the engine cannot lift a memory or CPU limit or a reservation in place */
-				free(jb->id);
-				jb->id = NULL;
-				if (replace_unit(r, c, jb, a->container_id, err) < 0)
-					return -1;
-				fresh = true;
-				break;
-			}
+			jb->id = xstrdup(a->container_id);
 			struct dk_resources res = {
 				.nano_cpus = u->nano_cpus,
 				.memory = u->memory,
@@ -830,6 +820,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 			break;
 		}
 		case PLAN_START: {
+			jb->id = xstrdup(a->container_id);
 			struct dk_status ds;
 			if (dk_container_start(c, a->container_id, &ds, err) < 0)
 				return rc_err_prefix(err, "starting '%s'", u->container);
