@@ -13,7 +13,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
-PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash
+PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash libcrypto
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

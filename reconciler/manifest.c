@@ -23,6 +23,8 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "hash.h"
+#include "seckey.h"
 #include "spec.h"
 #include "util.h"
 
@@ -2510,6 +2512,8 @@ struct pass3 {
 	struct names plan_names, net_names, svc_names, tmpl_names;
 	struct secret_entry *secrets;
 	size_t nsecrets, capsecrets;
+	unsigned char key[RC_SECKEY_LEN];  /* secret digests are keyed with it (seckey.h) */
+	int key_state;                     /* 0: not read yet, 1: read, -1: unusable (said once) */
 };
 
 static void pass3_release(struct pass3 *p)
@@ -2521,6 +2525,7 @@ static void pass3_release(struct pass3 *p)
 	for (size_t i = 0; i < p->nsecrets; i++)
 		free(p->secrets[i].path);
 	free(p->secrets);
+	explicit_bzero(p->key, sizeof(p->key));
 }
 
 static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, const struct ynode *at)
@@ -2534,6 +2539,8 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 	const char **seen = NULL;  /* paths checked already: units share secrets */
 	size_t nseen = 0, cap = 0;
 	bool current = true;
+	unsigned char key[RC_SECKEY_LEN];
+	bool have_key = false;
 	for (size_t i = 0; current && i < d->nunits; i++) {
 		for (size_t k = 0; current && k < d->units[i].nsecrets; k++) {
 			const struct rc_secret *s = &d->units[i].secrets[k];
@@ -2549,10 +2556,17 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
 			size_t len = 0;
 			struct rc_err err;
-			if (read_private_file("secret", s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+			if (!have_key) {
+				_cleanup_free_ char *dir = xstrdup(s->path);
+				char *slash = strrchr(dir, '/');
+				if (slash)
+					*slash = '\0';
+				have_key = seckey_load(slash ? dir : ".", key, &err) == 0;
+			}
+			if (!have_key || read_private_file("secret", s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
 				current = false;
 			} else {
-				rc_hash128_hex(data, len, digest);
+				rc_keyed128_hex(key, sizeof(key), data, len, digest);
 				memset(data, 0, len);
 				current = strcmp(digest, s->digest) == 0;
 			}
@@ -2562,6 +2576,7 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 		}
 	}
 	free(seen);
+	explicit_bzero(key, sizeof(key));
 	return current;
 }
 
@@ -2612,8 +2627,19 @@ static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, con
 		diag(c, at, "secret '%s': %s", name, c->opts->secrets_dir_refused);
 		return NULL;
 	}
-	e->path = xasprintf("%s/%s", dir, name);
 	struct rc_err err;
+	if (p->key_state == 0)
+		p->key_state = seckey_load(dir, p->key, &err) == 0 ? 1 : -1;
+	if (p->key_state < 0) {
+		/* the first secret says why; the others only that it was not digested */
+		if (p->key_state == -1)
+			diag(c, at, "secret '%s': %s", name, err.msg);
+		else
+			diag(c, at, "secret '%s' cannot be digested without the key (see above)", name);
+		p->key_state = -2;
+		return NULL;
+	}
+	e->path = xasprintf("%s/%s", dir, name);
 	struct stat st;
 	int fd = open_private("secret", e->path, O_RDONLY, 0, &err);
 	if (fd == -1 && errno == ENOENT) {
@@ -2646,8 +2672,8 @@ static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, con
 		diag(c, at, "cannot read secret '%s' (at most %u bytes)", name, SECRET_MAX_SIZE);
 		return NULL;
 	}
-	rc_hash128_hex(data, len, e->digest);
-	memset(data, 0, len);
+	rc_keyed128_hex(p->key, sizeof(p->key), data, len, e->digest);
+	explicit_bzero(data, len);
 	free(data);
 	e->ok = true;
 	return e;

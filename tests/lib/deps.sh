@@ -3,7 +3,7 @@
 # Idempotent and quiet when all is present; run as root on Debian 12.
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libgit2-dev libyaml-dev
-libcurl4-openssl-dev libcjson-dev libxxhash-dev docker.io git busybox-static
+libcurl4-openssl-dev libcjson-dev libxxhash-dev libssl-dev docker.io git busybox-static
 docker-registry curl perl python3 iproute2 iptables ca-certificates procps"
 missing=""
 for p in $PKGS; do

@@ -12,7 +12,9 @@ CHECK=$RC_TOP/build/test/helpers/manifest-check
 # Git keeps no file modes: give the secrets the 0600 the loader insists on.
 mkdir -p "$TRASH/secrets" &&
 cp "$GOLDEN"/secrets/* "$TRASH/secrets/" &&
-chmod 600 "$TRASH"/secrets/*
+# secret digests are keyed by a per-host random key (seckey.h): a fixed one here
+printf '%s' golden-key-0123456789abcdefghijk >"$TRASH/secrets/.digest-key" &&
+chmod 600 "$TRASH"/secrets/* "$TRASH/secrets/.digest-key"
 
 # run_case PATH EXPECTED WANT_STATUS
 run_case() {

@@ -60,6 +60,57 @@ test_expect_success 'rotating the secret recreates exactly its users' '
 	test "$(docker exec $PROJECT-db cat /run/secrets/db_password)" = "rotated-$$"
 '
 
+# A digest in a label must not give a short secret away (a PIN is found by
+# hashing every candidate): it is HMAC-SHA256 under a per-host random key.
+test_expect_success 'secret digests are keyed: HMAC-SHA256 under the host key in secrets/.digest-key' '
+	key=$STATE/secrets/.digest-key &&
+	test "$(stat -c %a $key)" = 600 &&
+	test "$(stat -c %s $key)" = 32 &&
+	label=$(docker inspect -f "{{index .Config.Labels \"io.reconciler.spec\"}}" $PROJECT-db) &&
+	digest=$(printf "%s\n" "$label" | tr "," "\n" | sed -n "s/.*secrets.db_password[^0-9a-f]*\([0-9a-f]\{32\}\).*/\1/p") &&
+	test ${#digest} = 32 &&
+	want=$(printf "%s" "rotated-$$" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(xxd -p -c 64 $key) |
+		sed "s/.*= *//" | cut -c1-32) &&
+	test "$digest" = "$want" &&
+	$RC --repo $M render >render.out &&
+	test_grep "secrets.db_password=$digest" render.out
+'
+
+test_expect_success 'another host key gives the same secret another digest' '
+	other=$TRASH/other-state && mkdir -m 700 -p $other/secrets &&
+	cp $STATE/secrets/db_password $other/secrets/ &&
+	$RC --repo $M --state-dir $other render >render2.out &&
+	test "$(stat -c %s $other/secrets/.digest-key)" = 32 &&
+	! cmp -s $other/secrets/.digest-key $STATE/secrets/.digest-key &&
+	a=$(grep -o "secrets.db_password=[0-9a-f]*" render.out) &&
+	b=$(grep -o "secrets.db_password=[0-9a-f]*" render2.out) &&
+	test -n "$a" && test -n "$b" && test "$a" != "$b"
+'
+
+test_expect_success 'a damaged key is an error naming it, and touches nothing' '
+	db=$(container_id $PROJECT-db) &&
+	cp $STATE/secrets/.digest-key key.saved &&
+	printf short >$STATE/secrets/.digest-key &&
+	test_expect_code 1 $RC --repo $M apply 2>err &&
+	test_grep "digest-key.* is damaged (5 bytes, not 32): remove it" err &&
+	test "$(container_id $PROJECT-db)" = "$db" &&
+	cp key.saved $STATE/secrets/.digest-key &&
+	$RC --repo $M apply &&
+	test "$(container_id $PROJECT-db)" = "$db"
+'
+
+test_expect_success 'the key cannot be named as a secret' '
+	cat >bad.yaml <<-EOT &&
+	kind: Service
+	name: thief
+	image: $TEST_IMAGE
+	secrets: [.digest-key]
+	EOT
+	mkdir -p baddir && cp bad.yaml baddir/ &&
+	test_expect_code 1 $RC --dir baddir validate 2>err &&
+	test_grep "bad.yaml:4:" err
+'
+
 test_expect_success 'a missing secret file is a validation error and touches nothing' '
 	rm $STATE/secrets/db_password &&
 	db=$(container_id $PROJECT-db) &&
