@@ -227,8 +227,24 @@ static int ensure_volumes(struct dk_client *c, const struct rc_desired *d, const
 		size_t nl = 3;
 		if (u->customer)
 			labels[nl++] = kv(RC_LABEL_CUSTOMER, u->customer);
-		if (dk_volume_create(c, m->source, labels, nl, NULL, err) < 0)
+		struct dk_volume *v = NULL;
+		if (dk_volume_create(c, m->source, labels, nl, &v, NULL, err) < 0)
 			return rc_err_prefix(err, "creating volume '%s'", m->source);
+		/* the engine hands back a volume of that name that was there already, whoever made it */
+		const char *by = dk_label(v->labels, v->nlabels, RC_LABEL_MANAGED);
+		const char *proj = dk_label(v->labels, v->nlabels, RC_LABEL_PROJECT);
+		int rc = 0;
+		if (!str_eq(by, RC_MANAGED_BY) || !str_eq(proj, d->settings.project)) {
+			const char *device = dk_label(v->options, v->noptions, "device");
+			rc = rc_errf(err, "volume '%s' exists and was not made by reconciler for project '%s'%s%s%s: "
+				     "refusing to mount it (a volume of that name made by hand could hold anything); "
+				     "remove it, or rename the volume in the manifests",
+				     m->source, d->settings.project, device ? " (a bind of '" : "", device ? device : "",
+				     device ? "')" : "");
+		}
+		dk_volume_free(v);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -1710,22 +1710,44 @@ int dk_network_disconnect(struct dk_client *c, const char *network, const char *
 /* ------------------------------------------------------------------ */
 /* volumes                                                            */
 
+static void volume_release(struct dk_volume *v)
+{
+	free(v->name);
+	free(v->driver);
+	free(v->mountpoint);
+	kv_free(v->labels, v->nlabels);
+	kv_free(v->options, v->noptions);
+}
+
+static void volume_from_json(const cJSON *e, struct dk_volume *v)
+{
+	v->name = jdup(e, "Name");
+	v->driver = jdup(e, "Driver");
+	v->mountpoint = jdup(e, "Mountpoint");
+	v->labels = jkv(jget(e, "Labels"), &v->nlabels);
+	v->options = jkv(jget(e, "Options"), &v->noptions);
+}
+
+void dk_volume_free(struct dk_volume *v)
+{
+	if (!v)
+		return;
+	volume_release(v);
+	free(v);
+}
+
 void dk_volume_list_free(struct dk_volume_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].name);
-		free(l->items[i].driver);
-		free(l->items[i].mountpoint);
-		kv_free(l->items[i].labels, l->items[i].nlabels);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		volume_release(&l->items[i]);
 	free(l->items);
 	free(l);
 }
 
 int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *labels, size_t nlabels,
-		     struct dk_status *st, struct rc_err *err)
+		     struct dk_volume **ret_vol, struct dk_status *st, struct rc_err *err)
 {
 	_cleanup_free_ char *what = what_of("create volume", name);
 	cJSON *o = cJSON_CreateObject();
@@ -1734,7 +1756,17 @@ int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *
 	cJSON_AddItemToObject(o, "Labels", jkvobject(labels, nlabels));
 	_cleanup_free_ char *body = jprint(o);
 	cJSON_Delete(o);
-	return request(c, DK_OP_VOLUME_CREATE, "POST", API "/volumes/create", body, 0, what, NULL, st, err);
+	cJSON *j = NULL;
+	if (request(c, DK_OP_VOLUME_CREATE, "POST", API "/volumes/create", body, 0, what, ret_vol ? &j : NULL, st,
+		    err) < 0)
+		return -1;
+	if (ret_vol) {
+		struct dk_volume *v = xcalloc(1, sizeof(*v));
+		volume_from_json(j, v);
+		cJSON_Delete(j);
+		*ret_vol = v;
+	}
+	return 0;
 }
 
 int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
@@ -1750,11 +1782,7 @@ int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t 
 	l->items = xcalloc((size_t)(cJSON_IsArray(vols) ? cJSON_GetArraySize(vols) : 0), sizeof(*l->items));
 	const cJSON *e, *arr = cJSON_IsArray(vols) ? vols : NULL;
 	cJSON_ArrayForEach(e, arr) {
-		struct dk_volume *v = &l->items[l->n++];
-		v->name = jdup(e, "Name");
-		v->driver = jdup(e, "Driver");
-		v->mountpoint = jdup(e, "Mountpoint");
-		v->labels = jkv(jget(e, "Labels"), &v->nlabels);
+		volume_from_json(e, &l->items[l->n++]);
 	}
 	cJSON_Delete(j);
 	*ret_list = l;

@@ -470,6 +470,8 @@ struct dk_volume {
 	char *mountpoint;
 	struct rc_kv *labels;
 	size_t nlabels;
+	struct rc_kv *options;   /* driver options (local: type, o, device); NULL when none */
+	size_t noptions;
 };
 struct dk_volume_list {
 	struct dk_volume *items;
@@ -477,9 +479,14 @@ struct dk_volume_list {
 };
 void dk_volume_list_free(struct dk_volume_list *l);
 
-/* POST /volumes/create (the engine answers 201 even when it exists). */
+/*
+ * POST /volumes/create.  The engine answers 201 even when the volume exists,
+ * with the volume it has (its own labels and options, not those asked for):
+ * *ret_vol (when not NULL) is that volume, to be freed with dk_volume_free().
+ */
 int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *labels, size_t nlabels,
-		     struct dk_status *st, struct rc_err *err);
+		     struct dk_volume **ret_vol, struct dk_status *st, struct rc_err *err);
+void dk_volume_free(struct dk_volume *v);
 int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
 		   struct dk_volume_list **ret_list, struct dk_status *st, struct rc_err *err);
 /* 404: gone; 409: in use. */

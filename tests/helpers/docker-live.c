@@ -225,7 +225,7 @@ static void test_volumes(void)
 	struct dk_status st;
 	struct rc_err err = { "" };
 	struct rc_kv labels[2] = { proj_label[0], { (char *)"test.vol", (char *)"yes" } };
-	ok(dk_volume_create(dc, vol, labels, 2, &st, &err) == 0 && st.http == 201,
+	ok(dk_volume_create(dc, vol, labels, 2, NULL, &st, &err) == 0 && st.http == 201,
 	   "volume create: 201 (%s)", err.msg);
 	char flt[256];
 	snprintf(flt, sizeof(flt), RC_LABEL_PROJECT "=%s", project);

@@ -124,4 +124,34 @@ test_expect_success 'a source that does not exist is still the engine'"'"'s to r
 	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
 '
 
+# A named volume is the project's only if reconciler made it: one of that name
+# made by hand (here a bind of /etc; it carries the project label only so the
+# harness cleans it up) is never adopted.
+test_expect_success 'a volume of the same name made by hand (a bind of /etc) is refused, touching nothing' '
+	docker volume create --label io.reconciler.project=$PROJECT --opt type=none --opt o=bind \
+		--opt device=/etc $PROJECT-vol >/dev/null &&
+	writer_id=$(container_id $PROJECT-writer) &&
+	cat >$M/vol.yaml <<-EOT &&
+	kind: Service
+	name: voluser
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	volumes: ["vol:/data"]
+	EOT
+	repo_commit $M "a named volume" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	test_grep "volume .$PROJECT-vol. exists and was not made by reconciler for project .$PROJECT. (a bind of ./etc.)" out &&
+	test_must_fail docker container inspect $PROJECT-voluser >/dev/null 2>&1 &&
+	test "$(container_id $PROJECT-writer)" = "$writer_id"
+'
+
+test_expect_success 'the volume reconciler makes itself is mounted' '
+	docker volume rm $PROJECT-vol >/dev/null &&
+	{ $RC --repo $M apply >out 2>&1 || :; } &&
+	test "$(docker volume inspect -f "{{index .Labels \"io.reconciler.managed-by\"}}" $PROJECT-vol)" = reconciler &&
+	test "$(container_field $PROJECT-voluser {{.State.Status}})" = running &&
+	docker inspect -f "{{range .Mounts}}{{.Name}}{{end}}" $PROJECT-voluser >mounts &&
+	test "$(cat mounts)" = "$PROJECT-vol"
+'
+
 test_done
