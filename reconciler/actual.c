@@ -270,7 +270,8 @@ static void read_mounts(const struct dk_container *ct, const struct lines *label
 }
 
 /* networks.i lines: expected ones at their index when attached, then the others by name. */
-static void network_lines(const struct dk_container *ct, const struct lines *exp, struct lines *extra)
+static void network_lines(const struct dk_container *ct, const struct lines *exp, const char *const *links,
+			  size_t nlinks, struct lines *extra)
 {
 	size_t nexp = 0, cap = extra->n;
 	bool *used = xcalloc(ct->nnetworks + 1, sizeof(bool));
@@ -297,6 +298,11 @@ static void network_lines(const struct dk_container *ct, const struct lines *exp
 		if (used[k])
 			continue;
 		if (nexp == 0 && strcmp(ct->networks[k].name, "bridge") == 0)
+			continue;
+		bool link = false;
+		for (size_t l = 0; l < nlinks && !link; l++)
+			link = strcmp(links[l], ct->networks[k].name) == 0;
+		if (link)
 			continue;
 		struct buf b = BUF_INIT;
 		buf_addf(&b, "networks.%zu=", idx++);
@@ -425,7 +431,7 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 	struct buf text = BUF_INIT;
 	spec_canonical(&a, true, &text);
 	struct lines extra = { NULL, 0 };
-	network_lines(ct, &exp, &extra);
+	network_lines(ct, &exp, in->links, in->nlinks, &extra);
 
 	char **all = NULL;
 	size_t n = 0, cap = 0;

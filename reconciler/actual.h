@@ -63,6 +63,10 @@ struct actual_input {
 	const struct dk_container *ct;   /* required: the container's inspect */
 	const struct dk_image *image;    /* the image it runs (ct->image_id); NULL: nothing is subtracted */
 	const char *expected;            /* the canonical text it should have (actual_expected()); NULL = none */
+	/* networks it may be on besides its spec's: a shared service's link networks (unit.h,
+	 * rc_unit.links), joined outside the spec; never read back as a change */
+	const char *const *links;
+	size_t nlinks;
 };
 
 /* Append the canonical text of what in->ct actually is to out (sorted lines, as spec_canonical()). */

@@ -412,6 +412,17 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		}
 		crash_point("after-connect");
 	}
+	/* a shared service joins the link network of each customer that reaches it (tenant isolation) */
+	for (size_t i = 0; i < u->nlinks; i++) {
+		const char *al = u->service;
+		if (dk_network_connect(c, u->links[i], id, &al, 1, NULL, err) < 0) {
+			rc_err_prefix(err, "connecting '%s' to '%s'", name, u->links[i]);
+			struct rc_err rerr;
+			dk_container_remove(c, id, true, false, NULL, &rerr);
+			free(id);
+			return -1;
+		}
+	}
 	*ret_id = id;
 	return 0;
 }
@@ -1440,14 +1451,31 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 	_cleanup_free_ char *what = xasprintf("+ network %s", n->name);
 	int64_t t0 = now_ns();
 	char *id = NULL;
-	if (dk_network_create(c, &ns, &id, NULL, &err) < 0) {
+	if (!a->network_id && dk_network_create(c, &ns, &id, NULL, &err) < 0) {
 		record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
 		return -1;
 	}
 	free(id);
+	crash_point("after-network");
+	/* a link network: the shared services already there join it now (new ones join at create) */
+	for (size_t i = 0; n->link_of && i < r->d->nunits; i++) {
+		const struct rc_unit *u = &r->d->units[i];
+		bool member = false;
+		for (size_t k = 0; k < u->nlinks && !member; k++)
+			member = strcmp(u->links[k], n->name) == 0;
+		if (!member)
+			continue;
+		struct dk_status ds = { 0 };
+		const char *al = u->service;
+		if (dk_network_connect(c, n->name, u->container, &al, 1, &ds, &err) < 0 && ds.http != 404 &&
+		    !strstr(err.msg, "already exists")) {
+			rc_err_prefix(&err, "connecting '%s' to its customer's link network", u->container);
+			record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
+			return -1;
+		}
+	}
 	_cleanup_free_ char *msg = n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
 	record(r, what, NULL, APPLY_OK, msg, now_ns() - t0);
-	crash_point("after-network");
 	return 0;
 }
 
@@ -1477,6 +1505,18 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 	int64_t t0 = now_ns();
 	_cleanup_free_ char *what = xasprintf("- network %s", a->network);
 	int rc = dk_network_remove(c, a->network_id, &ds, &err);
+	if (rc < 0 && ds.http == 403) {
+		/* still joined: a shared service on a customer's link network (or a container left
+		 * connected by hand): disconnect what is there, then remove it */
+		struct dk_network *n = NULL;
+		struct rc_err ierr = { "" };
+		if (dk_network_inspect(c, a->network_id, &n, NULL, &ierr) == 0) {
+			for (size_t i = 0; i < n->ncontainers; i++)
+				dk_network_disconnect(c, a->network_id, n->containers[i], true, NULL, &ierr);
+			dk_network_free(n);
+			rc = dk_network_remove(c, a->network_id, &ds, &err);
+		}
+	}
 	if (rc < 0 && ds.http == 404)
 		rc = 0;
 	record(r, what, NULL, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : NULL, now_ns() - t0);
@@ -1657,18 +1697,20 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	 * up); those desired stopped are not waited for. */
 	size_t ndeps_cap = 0;
 	for (size_t k = nnet; k < nwork; k++)
-		ndeps_cap += r.jobs[k].u->ndeps + r.jobs[k].u->nnetworks;
+		ndeps_cap += r.jobs[k].u->ndeps + r.jobs[k].u->nnetworks + r.jobs[k].u->nlinks;
 	size_t (*edges)[2] = xcalloc(ndeps_cap + 1, sizeof(*edges));
 	size_t nedges = 0;
 	for (size_t k = nnet; k < nwork; k++) {
 		const struct rc_unit *u = r.jobs[k].u;
-		for (size_t ni = 0; ni < u->nnetworks; ni++)
+		for (size_t ni = 0; ni < u->nnetworks + u->nlinks; ni++) {
+			const char *net = ni < u->nnetworks ? u->networks[ni] : u->links[ni - u->nnetworks];
 			for (size_t x = 0; x < nnet; x++)
-				if (strcmp(r.jobs[x].net->network, u->networks[ni]) == 0) {
+				if (strcmp(r.jobs[x].net->network, net) == 0) {
 					edges[nedges][0] = k;
 					edges[nedges][1] = x;
 					nedges++;
 				}
+		}
 		for (size_t di = 0; di < u->ndeps; di++) {
 			const struct rc_dep *dep = &u->deps[di];
 			size_t m = SIZE_MAX;

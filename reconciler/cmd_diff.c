@@ -77,9 +77,11 @@ static void observed_from_desired(const struct rc_desired *a, struct plan_observ
 		c->spec = buf_detach(&spec, NULL);
 		c->commit = a->commit ? xstrdup(a->commit) : NULL;
 		c->state = xstrdup(u->running ? "running" : "exited");
-		c->networks = xcalloc(u->nnetworks + 1, sizeof(char *));
+		c->networks = xcalloc(u->nnetworks + u->nlinks + 1, sizeof(char *));
 		for (size_t j = 0; j < u->nnetworks; j++)
 			c->networks[c->nnetworks++] = xstrdup(u->networks[j]);
+		for (size_t j = 0; j < u->nlinks; j++)  /* as applied: on its link networks too */
+			c->networks[c->nnetworks++] = xstrdup(u->links[j]);
 	}
 	o.networks = xcalloc(a->nnetworks + 1, sizeof(*o.networks));
 	for (size_t i = 0; i < a->nnetworks; i++) {

@@ -146,7 +146,8 @@ static void unit_changes(const struct drift_input *in, const struct rc_unit *u, 
 {
 	struct buf exp = BUF_INIT, act = BUF_INIT;
 	actual_expected(u, &exp);
-	struct actual_input ai = { .ct = ct, .image = find_image(in, ct->image_id), .expected = buf_cstr(&exp) };
+	struct actual_input ai = { .ct = ct, .image = find_image(in, ct->image_id), .expected = buf_cstr(&exp),
+				   .links = (const char *const *)u->links, .nlinks = u->nlinks };
 	actual_canonical(&ai, &act);
 	spec_diff(buf_cstr(&exp), buf_cstr(&act), ret);
 	alias_changes(u, ct, ret);

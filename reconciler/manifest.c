@@ -3114,8 +3114,11 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	if (cu)
 		u->networks[u->nnetworks++] = xasprintf("%s-%s", proj, cu->id);
 	size_t first_shared = u->nnetworks;
+	/* a customer joins a shared network through its own link network (tenant isolation: no two
+	 * customers share a bridge; the shared services on it join each link network) */
 	for (size_t i = 0; i < s->networks.n; i++)
-		u->networks[u->nnetworks++] = xasprintf("%s-%s", proj, s->networks.v[i].name);
+		u->networks[u->nnetworks++] = cu ? xasprintf("%s-%s-via-%s", proj, cu->id, s->networks.v[i].name)
+						 : xasprintf("%s-%s", proj, s->networks.v[i].name);
 	if (u->nnetworks - first_shared > 1)
 		qsort(u->networks + first_shared, u->nnetworks - first_shared, sizeof(char *), strp_cmp);
 
@@ -3310,6 +3313,66 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 		     d->settings.subnet_pool, (size_t)1 << bits, d->settings.subnet_prefix, m->ncusts);
 }
 
+/*
+ * Tenant isolation: a customer whose template services name a shared network
+ * N gets its own link network <project>-<customer>-via-<N> (internal as N is;
+ * its subnet from the pool), which its services join instead of N.
+ */
+static void add_link_networks(const struct model *m, struct rc_desired *d, const struct ocust *cu,
+			      const struct otmpl *t)
+{
+	const char *proj = d->settings.project;
+	size_t first = d->nnetworks;
+	for (size_t j = 0; t && j < t->nsvcs; j++) {
+		const struct osvc *s = &t->svcs[j];
+		for (size_t k = 0; k < s->networks.n; k++) {
+			const char *net = s->networks.v[k].name;
+			bool have = false;
+			for (size_t x = first; x < d->nnetworks && !have; x++)
+				have = strcmp(d->networks[x].link_of, net) == 0;
+			if (have)
+				continue;
+			const struct onet *on = NULL;
+			for (size_t x = 0; x < m->nnets && !on; x++)
+				if (strcmp(m->nets[x].name, net) == 0)
+					on = &m->nets[x];
+			struct rc_network *n = &d->networks[d->nnetworks++];
+			n->name = xasprintf("%s-%s-via-%s", proj, cu->id, net);
+			n->id = xasprintf("%s-via-%s", cu->id, net);
+			n->customer = xstrdup(cu->id);
+			n->link_of = xstrdup(net);
+			n->internal = on && on->internal;
+			n->file = xstrdup(cu->at->file);
+			n->line = cu->at->line;
+		}
+	}
+}
+
+/* Every shared unit (units[0..nshared)) on a shared network joins that network's link networks. */
+static void join_link_networks(struct rc_desired *d, size_t nshared)
+{
+	const char *proj = d->settings.project;
+	for (size_t i = 0; i < d->nnetworks; i++) {
+		const struct rc_network *n = &d->networks[i];
+		if (!n->link_of)
+			continue;
+		_cleanup_free_ char *shared = xasprintf("%s-%s", proj, n->link_of);
+		for (size_t k = 0; k < nshared; k++) {
+			struct rc_unit *u = &d->units[k];
+			bool on = false;
+			for (size_t x = 0; x < u->nnetworks && !on; x++)
+				on = strcmp(u->networks[x], shared) == 0;
+			if (!on)
+				continue;
+			u->links = xrealloc(u->links, (u->nlinks + 1) * sizeof(*u->links));
+			u->links[u->nlinks++] = xstrdup(n->name);
+		}
+	}
+	for (size_t k = 0; k < nshared; k++)
+		if (d->units[k].nlinks > 1)
+			qsort(d->units[k].links, d->units[k].nlinks, sizeof(char *), strp_cmp);
+}
+
 static struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 {
 	struct model *m = c->m;
@@ -3342,7 +3405,13 @@ static struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 		nunits += t ? t->nsvcs : 0;
 	}
 	d->units = xcalloc(nunits + 1, sizeof(*d->units));
-	d->networks = xcalloc(m->nnets + m->ncusts + 1, sizeof(*d->networks));
+	size_t nlinks_max = 0;  /* link networks: at most one per customer and shared network */
+	for (size_t i = 0; i < m->ncusts; i++) {
+		const struct otmpl *t = find_tmpl(m, m->custs[i].tmpl);
+		for (size_t j = 0; t && j < t->nsvcs; j++)
+			nlinks_max += t->svcs[j].networks.n;
+	}
+	d->networks = xcalloc(m->nnets + m->ncusts + nlinks_max + 1, sizeof(*d->networks));
 	struct unit_at *ua = xcalloc(nunits + 1, sizeof(*ua));
 	struct expand_aux aux = { 0 };
 
@@ -3365,6 +3434,7 @@ static struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 		n->customer = xstrdup(cu->id);
 		n->file = xstrdup(cu->at->file);
 		n->line = cu->at->line;
+		add_link_networks(m, d, cu, t);
 	}
 	for (size_t i = 0; i < m->nnets; i++) {
 		const struct onet *on = &m->nets[i];
@@ -3376,6 +3446,7 @@ static struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 		n->file = xstrdup(on->at->file);
 		n->line = on->at->line;
 	}
+	join_link_networks(d, m->nsvcs);
 	if (d->nnetworks > 1)
 		qsort(d->networks, d->nnetworks, sizeof(*d->networks), network_cmp);
 	global_checks(c, d, ua, d->nunits, &aux);

@@ -503,17 +503,55 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 	}
 }
 
+/*
+ * A shared unit whose container (under its own name) is not on link network
+ * n although it should be — a run cut short between making the network and
+ * connecting it; NULL when every one is (or is not there to connect).
+ */
+static const struct rc_unit *link_unjoined(const struct builder *B, const struct rc_network *n)
+{
+	for (size_t i = 0; n->link_of && i < B->d->nunits; i++) {
+		const struct rc_unit *u = &B->d->units[i];
+		bool member = false;
+		for (size_t k = 0; k < u->nlinks && !member; k++)
+			member = strcmp(u->links[k], n->name) == 0;
+		if (!member)
+			continue;
+		for (size_t j = 0; j < B->o->ncontainers; j++) {
+			const struct plan_container *c = &B->o->containers[j];
+			if (!str_eq(c->name, u->container))
+				continue;
+			bool on = false;
+			for (size_t k = 0; k < c->nnetworks && !on; k++)
+				on = str_eq(c->networks[k], n->name);
+			if (!on)
+				return u;
+		}
+	}
+	return NULL;
+}
+
 static void plan_networks(struct builder *B)
 {
 	const struct rc_desired *d = B->d;
 	const struct plan_observed *o = B->o;
 	for (size_t i = 0; i < d->nnetworks; i++) {
 		const struct rc_network *n = &d->networks[i];
-		bool found = false;
-		for (size_t j = 0; j < o->nnetworks && !found; j++)
-			found = str_eq(o->networks[j].name, n->name);
-		if (found)
+		const struct plan_net *have = NULL;
+		for (size_t j = 0; j < o->nnetworks && !have; j++)
+			if (str_eq(o->networks[j].name, n->name))
+				have = &o->networks[j];
+		if (have) {
+			const struct rc_unit *u = link_unjoined(B, n);
+			if (u) { /* the network is there: the step only connects (network_id set) */
+				struct plan_action *a = add_action(B, PLAN_NET_CREATE, NULL);
+				a->network = xstrdup(n->name);
+				a->network_id = xstrdup(have->id);
+				a->desired_net = n;
+				a->cause = xasprintf("exists; shared service '%s' is not on it yet", u->id);
+			}
 			continue;
+		}
 		struct plan_action *a = add_action(B, PLAN_NET_CREATE, NULL);
 		a->network = xstrdup(n->name);
 		a->desired_net = n;

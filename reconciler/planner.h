@@ -138,7 +138,9 @@ struct plan_action {
 	char *container_name;            /* existing name (REMOVE, STOP, ...) or the name to create */
 	char *network;                   /* network name for NET_*; NULL otherwise */
 	const struct rc_network *desired_net; /* borrowed; NET_CREATE only */
-	char *network_id;                /* NET_REMOVE: the existing network's id */
+	char *network_id;                /* NET_REMOVE: the existing network's id; NET_CREATE of a link
+	                                  * network that exists already: only its shared services are
+	                                  * connected (a run was cut short) */
 	char *cause;                     /* for humans; never contains secret values */
 	struct spec_changes changes;     /* RECREATE / UPDATE from a spec diff: fields that changed */
 	bool protected_;                 /* copied from the desired unit (the executor decides about approval);

@@ -50,6 +50,7 @@ void rc_unit_release(struct rc_unit *u)
 	}
 	free(u->secrets);
 	free_strv(u->networks, u->nnetworks);
+	free_strv(u->links, u->nlinks);
 	free(u->health.cmd);
 	free(u->health.http_path);
 	for (size_t i = 0; i < u->ndeps; i++)
@@ -70,6 +71,7 @@ void rc_network_release(struct rc_network *n)
 	free(n->id);
 	free(n->customer);
 	free(n->subnet);
+	free(n->link_of);
 	free(n->file);
 	memset(n, 0, sizeof(*n));
 }

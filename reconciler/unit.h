@@ -115,6 +115,11 @@ struct rc_unit {
 	size_t nsecrets;
 	char **networks;      /* Docker network names; [0] is the one given at create */
 	size_t nnetworks;
+	/* A shared service's link networks (sorted): one per customer that reaches it over a shared
+	 * network it is on (rc_network.link_of).  Joined at create and when a link network is made;
+	 * not in the spec or its hash — customers come and go, the service stays. */
+	char **links;
+	size_t nlinks;
 	struct rc_health health;
 	struct rc_dep *deps;  /* sorted by unit id */
 	size_t ndeps;
@@ -149,11 +154,14 @@ struct rc_unit {
 };
 
 struct rc_network {
-	char *name;           /* Docker name: <project>-<customer> or <project>-<name> */
+	char *name;           /* Docker name: <project>-<customer>, <project>-<name>, or a link network's
+	                       * <project>-<customer>-via-<name> */
 	char *id;             /* manifest-level id: customer id or shared network name */
 	char *customer;       /* NULL for shared networks */
 	bool internal;
 	char *subnet;         /* fixed in the manifest, or NULL: allocated from Settings.subnets */
+	char *link_of;        /* a customer's link network: the shared network (manifest name) whose
+	                       * services the customer reaches over it; NULL otherwise */
 	char *file;
 	int line;
 };

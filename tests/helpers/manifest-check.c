@@ -100,8 +100,9 @@ int main(int argc, char **argv)
 		buf_addf(&out, "project %s\n", d->settings.project);
 		for (size_t i = 0; i < d->nnetworks; i++) {
 			const struct rc_network *n = &d->networks[i];
-			buf_addf(&out, "network %s id=%s%s%s%s\n", n->name, n->id, n->internal ? " internal" : "",
-				 n->subnet ? " subnet=" : "", n->subnet ? n->subnet : "");
+			buf_addf(&out, "network %s id=%s%s%s%s%s%s\n", n->name, n->id, n->internal ? " internal" : "",
+				 n->subnet ? " subnet=" : "", n->subnet ? n->subnet : "", n->link_of ? " link_of=" : "",
+				 n->link_of ? n->link_of : "");
 		}
 		for (size_t i = 0; i < d->nunits; i++) {
 			const struct rc_unit *u = &d->units[i];
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
 				 u->plan ? u->plan : "-", u->running, u->protected_);
 			for (size_t j = 0; j < u->ndeps; j++)
 				buf_addf(&out, "  dep %s %s\n", u->deps[j].unit, rc_dep_cond_name(u->deps[j].cond));
+			for (size_t j = 0; j < u->nlinks; j++)
+				buf_addf(&out, "  link %s\n", u->links[j]);
 			buf_addf(&out, "  restart backoff=%lld max_backoff=%lld max_failures=%d\n",
 				 (long long)u->restart.backoff_ns, (long long)u->restart.max_backoff_ns,
 				 u->restart.max_failures);

@@ -147,7 +147,8 @@ test_expect_success 'add a customer: its network and containers created, a port 
 	grep "+   network acme-gamma will be created" add-customer.txt &&
 	grep "allocates a /26 subnet from 10.231.0.0/16" add-customer.txt &&
 	grep "allocates a host port for 8080/tcp from 21000-21999" add-customer.txt &&
-	grep "^Plan: 2 to create, 0 to update in place, 0 to recreate, 0 to remove; networks: 1 to create.$" add-customer.txt
+	grep "+   network acme-gamma-via-backend will be created" add-customer.txt &&
+	grep "^Plan: 2 to create, 0 to update in place, 0 to recreate, 0 to remove; networks: 2 to create.$" add-customer.txt
 '
 
 test_expect_success 'change a plan: update in place, resources humanized' '
@@ -191,9 +192,10 @@ test_expect_success 'remove a customer: containers and network removed, port and
 	diff_golden remove-customer stop-customer remove-customer &&
 	grep "^  -   gamma/app (acme-gamma-app) will be removed" remove-customer.txt &&
 	grep "^  -   network acme-gamma will be removed" remove-customer.txt &&
+	grep "^  -   network acme-gamma-via-backend will be removed" remove-customer.txt &&
 	grep "frees the host port allocated for 8080/tcp" remove-customer.txt &&
 	grep "frees its subnet" remove-customer.txt &&
-	grep "<summary>customer <b>gamma</b>: 2 to remove; networks: 1 to remove</summary>" remove-customer.md
+	grep "<summary>customer <b>gamma</b>: 2 to remove; networks: 2 to remove</summary>" remove-customer.md
 '
 
 test_expect_success 'the reverse direction: the customer comes back' '

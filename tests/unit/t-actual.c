@@ -57,8 +57,12 @@ static void load_desired(void)
 	if (!mkdtemp(secrets_dir))
 		die("mkdtemp");
 	_cleanup_free_ char *sp = xasprintf("%s/db_password", secrets_dir);
+	_cleanup_free_ char *kp = xasprintf("%s/.digest-key", secrets_dir);
 	struct rc_err err;
 	if (write_file_atomic(sp, "s3cret", 6, 0600, &err) < 0)
+		die("%s", err.msg);
+	/* the key the recorded db.json's secret digest was made with (seckey.h) */
+	if (write_file_atomic(kp, "golden-key-0123456789abcdefghijk", 32, 0600, &err) < 0)
 		die("%s", err.msg);
 	_cleanup_free_ char *dir = xasprintf("%s/tests/unit/data/actual/manifests", top());
 	struct source_files files = { 0 };
@@ -72,6 +76,7 @@ static void load_desired(void)
 	struct rc_unit *app = rc_desired_unit(desired, "c1/app");
 	app->ports[0].host_port = APP_PORT; /* what state_allocate() gave it */
 	unlink(sp);
+	unlink(kp);
 	rmdir(secrets_dir);
 }
 
@@ -83,7 +88,8 @@ static void texts(const char *id, const struct dk_container *ct, const struct dk
 	if (!u)
 		die("no unit %s", id);
 	actual_expected(u, exp);
-	struct actual_input in = { .ct = ct, .image = img, .expected = buf_cstr(exp) };
+	struct actual_input in = { .ct = ct, .image = img, .expected = buf_cstr(exp),
+				   .links = (const char *const *)u->links, .nlinks = u->nlinks };
 	actual_canonical(&in, act);
 }
 
@@ -145,7 +151,7 @@ static void test_recorded_drift(void)
 		is_str(ch.v[0].before, "50331648", "expected 48 MiB");
 		is_str(ch.v[0].after, "67108864", "actual 64 MiB");
 		is_str(ch.v[1].key, "networks.1", "second network");
-		is_str(ch.v[1].before, "rtdriftdev-backend", "expected the backend");
+		is_str(ch.v[1].before, "rtdriftdev-c1-via-backend", "expected its link to the backend");
 		ok(ch.v[1].after == NULL, "actual: not connected");
 	}
 	spec_changes_release(&ch);
@@ -221,6 +227,12 @@ static void m_network_added(struct dk_container *ct)
 	memset(&ct->networks[ct->nnetworks], 0, sizeof(*ct->networks));
 	ct->networks[ct->nnetworks++].name = xstrdup("zz-other");
 }
+static void m_link_joined(struct dk_container *ct)
+{
+	ct->networks = xrealloc(ct->networks, (ct->nnetworks + 1) * sizeof(*ct->networks));
+	memset(&ct->networks[ct->nnetworks], 0, sizeof(*ct->networks));
+	ct->networks[ct->nnetworks++].name = xstrdup("rtdriftdev-c1-via-backend");
+}
 static void m_label_value(struct dk_container *ct)
 {
 	for (size_t i = 0; i < ct->nlabels; i++)
@@ -288,6 +300,8 @@ static void test_mutations(void)
 		{ "c1-worker.json", "c1/worker", m_cap, "cap_add.NET_ADMIN", "capability added" },
 		{ "c1-worker.json", "c1/worker", m_device, "devices.0", "device added" },
 		{ "c1-worker.json", "c1/worker", m_network_added, "networks.1", "network connected by hand" },
+		{ "db.json", "db", m_link_joined, "", "a shared service on a customer's link network is as it should be" },
+		{ "db.json", "db", m_network_added, "networks.1", "but on another network by hand it is not" },
 		{ "db.json", "db", m_label_value, "labels.team", "label value" },
 		{ "db.json", "db", m_label_foreign, "", "a label we did not set is ignored" },
 		{ "db.json", "db", m_volume, "mounts./data", "volume source" },

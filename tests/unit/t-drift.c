@@ -52,8 +52,12 @@ static struct rc_desired *load_desired(void)
 	if (!mkdtemp(sd))
 		die("mkdtemp");
 	_cleanup_free_ char *sp = xasprintf("%s/db_password", sd);
+	_cleanup_free_ char *kp = xasprintf("%s/.digest-key", sd);
 	struct rc_err err;
 	if (write_file_atomic(sp, "s3cret", 6, 0600, &err) < 0)
+		die("%s", err.msg);
+	/* the key the recorded db.json's secret digest was made with (seckey.h) */
+	if (write_file_atomic(kp, "golden-key-0123456789abcdefghijk", 32, 0600, &err) < 0)
 		die("%s", err.msg);
 	_cleanup_free_ char *dir = xasprintf("%s/tests/unit/data/actual/manifests", top());
 	struct source_files files = { 0 };
@@ -69,6 +73,7 @@ static struct rc_desired *load_desired(void)
 	free(d->commit);
 	d->commit = xstrdup("d71d34fd65eaf524876ae54d8636309282d92930");
 	unlink(sp);
+	unlink(kp);
 	rmdir(sd);
 	return d;
 }
@@ -158,9 +163,10 @@ int main(void)
 	sq->ports[0] = (struct dk_port_summary){ 8080, 23900, xstrdup("tcp"), xstrdup("0.0.0.0") };
 	sq->nports = 1;
 	struct dk_network_list *nets = xcalloc(1, sizeof(*nets));
-	nets->items = xcalloc(4, sizeof(struct dk_network));
+	nets->items = xcalloc(5, sizeof(struct dk_network));
 	add_network(nets, "bridge", NULL, NULL);
 	add_network(nets, "rtdriftdev-backend", P, NULL);
+	add_network(nets, "rtdriftdev-c1-via-backend", P, "c1");
 	add_network(nets, "rtdriftdev-old", P, "old");
 	/* rtdriftdev-c1 is missing */
 
@@ -218,8 +224,9 @@ int main(void)
 	for (size_t i = 0; i < 3; i++)
 		summary_of(fresh[i], &l3->items[i]);
 	struct dk_network_list *nets2 = xcalloc(1, sizeof(*nets2));
-	nets2->items = xcalloc(3, sizeof(struct dk_network));
+	nets2->items = xcalloc(4, sizeof(struct dk_network));
 	add_network(nets2, "rtdriftdev-backend", P, NULL);
+	add_network(nets2, "rtdriftdev-c1-via-backend", P, "c1");
 	add_network(nets2, "rtdriftdev-c1", P, "c1");
 	struct drift_input in3 = { .d = d, .containers = l3, .networks = nets2, .inspected = (const struct dk_container *const *)fresh, .images = imgs,
 				   .nimages = 1 };
@@ -303,10 +310,12 @@ int main(void)
 		for (size_t k = 0; k < ct->nnetworks; k++)
 			pc->networks[pc->nnetworks++] = xstrdup(ct->networks[k].name);
 	}
-	po.networks = xcalloc(2, sizeof(*po.networks));
+	po.networks = xcalloc(3, sizeof(*po.networks));
 	po.networks[0] = (struct plan_net){ xstrdup("n1"), xstrdup("rtdriftdev-backend"), xstrdup("backend"), NULL };
 	po.networks[1] = (struct plan_net){ xstrdup("n2"), xstrdup("rtdriftdev-c1"), xstrdup("c1"), NULL };
-	po.nnetworks = 2;
+	po.networks[2] = (struct plan_net){ xstrdup("n3"), xstrdup("rtdriftdev-c1-via-backend"), xstrdup("c1-via-backend"),
+					    NULL };
+	po.nnetworks = 3;
 	struct plan p;
 	planner_plan(d, &po, &p, &err);
 	is_int(p.n, 0, "the labels alone hide the drift from the planner");

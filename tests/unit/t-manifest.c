@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hash.h"
+#include "seckey.h"
 #include "manifest.h"
 #include "spec.h"
 #include "tap.h"
@@ -34,6 +36,16 @@ static void write_secret(const char *name, const char *content)
 	if (write_file_atomic(p, content, strlen(content), 0600, &err) < 0)
 		die("%s", err.msg);
 	free(p);
+}
+
+/* The keyed digest of content under the key of secrets directory dir (made by the load: seckey.h). */
+static void keyed_digest(const char *dir, const char *content, char out[RC_HASH_HEX_LEN + 1])
+{
+	unsigned char key[RC_SECKEY_LEN];
+	struct rc_err err;
+	if (seckey_load(dir, key, &err) < 0)
+		die("%s", err.msg);
+	rc_keyed128_hex(key, sizeof(key), content, strlen(content), out);
 }
 
 /* Load from (path, text) pairs; NULL path ends the list. Returns NULL on failure (diags printed). */
@@ -96,12 +108,22 @@ static void test_example(void)
 	is_int(d->settings.subnet_prefix, 26, "subnet size");
 	is_int(d->settings.default_stop_grace_ns, 10000000000LL, "default stop grace");
 	is_int(d->nunits, 3, "three units");
-	is_int(d->nnetworks, 2, "two networks");
+	is_int(d->nnetworks, 3, "three networks");
 	is_str(d->networks[0].name, "acme-abc123", "customer network");
 	is_str(d->networks[0].customer, "abc123", "customer network belongs to the customer");
 	ok(d->networks[0].subnet == NULL, "customer subnet comes from the pool");
-	is_str(d->networks[1].name, "acme-backend", "shared network");
-	ok(d->networks[1].internal, "backend is internal");
+	is_str(d->networks[1].name, "acme-abc123-via-backend", "the customer's link network to backend");
+	is_str(d->networks[1].customer, "abc123", "belongs to the customer");
+	is_str(d->networks[1].link_of, "backend", "links the shared network");
+	ok(d->networks[1].internal && d->networks[1].subnet == NULL, "internal as backend is; subnet from the pool");
+	is_str(d->networks[2].name, "acme-backend", "shared network");
+	{
+		struct rc_unit *sdb = rc_desired_unit(d, "db");
+		ok(sdb && sdb->nlinks == 1 && strcmp(sdb->links[0], "acme-abc123-via-backend") == 0,
+		   "the shared db joins the customer's link network (outside its spec)");
+	}
+	ok(d->networks[2].internal, "backend is internal");
+	ok(d->networks[2].link_of == NULL, "the shared network is no link");
 
 	struct rc_unit *app = rc_desired_unit(d, "abc123/app");
 	struct rc_unit *worker = rc_desired_unit(d, "abc123/worker");
@@ -118,7 +140,7 @@ static void test_example(void)
 	is_str(app->image, "mission-control:1.4", "app image");
 	is_int(app->nnetworks, 2, "app on two networks");
 	is_str(app->networks[0], "acme-abc123", "customer network first");
-	is_str(app->networks[1], "acme-backend", "then the shared one");
+	is_str(app->networks[1], "acme-abc123-via-backend", "then its link to the shared one (never the shared bridge)");
 	is_int(worker->nnetworks, 1, "worker on its customer network only");
 	is_int(app->nports, 1, "app publishes one port");
 	is_int(app->ports[0].container_port, 3000, "container port");
@@ -159,8 +181,8 @@ static void test_example(void)
 	is_str(db->mounts[1].source, "acme-db-data", "shared volume name");
 	is_int(db->nsecrets, 1, "one secret");
 	char dg[RC_HASH_HEX_LEN + 1];
-	rc_hash128_hex("s3cret", 6, dg);
-	is_str(db->secrets[0].digest, dg, "secret digest of the content");
+	keyed_digest(secrets_dir, "s3cret", dg);
+	is_str(db->secrets[0].digest, dg, "secret digest of the content, keyed with the host key");
 	ok(app->running && db->running, "running by default");
 	ok(app->hash[0] && app->base_hash[0], "hashes filled");
 	is_str(app->file, "m.yaml", "unit remembers its file");
@@ -616,8 +638,8 @@ static void test_secret_files(void)
 	/* a regular file: the digest of its content, as before */
 	if (write_file_atomic(path, "s3cret", 6, 0600, &err) < 0)
 		die("%s", err.msg);
-	rc_hash128_hex("s3cret", 6, dg);
 	is_int(secret_load(sdir, NULL, got), 0, "a regular 0600 secret loads");
+	keyed_digest(sdir, "s3cret", dg);
 	is_str(got, dg, "its digest is the digest of its content");
 	const char *pairs[] = { "m.yaml", SECRET_SVC, NULL };
 	struct rc_desired *d = load_v(pairs, sdir);
