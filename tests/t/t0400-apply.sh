@@ -87,7 +87,7 @@ test_expect_success 'plan on an empty engine lists every create and exits 2' '
 	test_grep "^ *+ *c1/app ($PROJECT-c1-app) will be created" plan.out &&
 	test_grep "^ *+ *network $PROJECT-c1 will be created" plan.out &&
 	test_grep "allocates host port $((base + 1)) for 8080/tcp" plan.out &&
-	test_grep "^Plan: 5 to create, .*networks: 3 to create" plan.out &&
+	test_grep "^Plan: 5 to create, .*networks: 5 to create" plan.out &&
 	test -z "$(ids)"
 '
 
@@ -122,7 +122,7 @@ test_expect_success 'names, labels, limits, ports, networks and health as writte
 	test "$(container_field $c {{.HostConfig.PidsLimit}})" = 50 &&
 	test "$(container_field $c "{{(index (index .HostConfig.PortBindings \"8080/tcp\") 0).HostPort}}")" = $base &&
 	container_field $c "{{range \$k, \$v := .NetworkSettings.Networks}}{{\$k}} {{end}}" >nets &&
-	test_grep "$PROJECT-c1 " nets && test_grep "$PROJECT-backend " nets &&
+	test_grep "$PROJECT-c1 " nets && test_grep "$PROJECT-c1-via-backend " nets && ! test_grep "$PROJECT-backend " nets &&
 	curl -fsS http://127.0.0.1:$base/health &&
 	test "$(container_field $c "{{index .Config.Env}}" | tr " " "\n" | grep -c GREETING=hello)" = 1 &&
 	test "$(container_field $PROJECT-db "{{index .Config.Healthcheck.Test 1}}")" = "wget -q -O /dev/null http://127.0.0.1:8080/health" &&
