@@ -25,6 +25,7 @@ struct cli_opts {
 	bool markdown;           /* --markdown */
 	bool stats;              /* --stats */
 	bool fix;                /* --fix */
+	bool take_over;          /* --take-over: plan, apply, drift --fix, run may take the project from its owner */
 	int parallel;            /* --parallel N, 0 = default */
 	int verbose;             /* -v (repeatable) */
 	/* run (the daemon); durations in seconds, 0 = the default */
@@ -58,6 +59,12 @@ int cli_load_desired(const struct cli_opts *o, struct source_files *files, struc
 /* The same for files read already (o gives the secrets directory and --path). */
 int cli_expand_desired(const struct cli_opts *o, const struct source_files *files,
 		       struct rc_desired **ret_desired);
+
+/*
+ * The repository identity recorded in the project's ownership marker
+ * (owner.h): --remote (redacted), --dir or --repo.  malloc'ed.
+ */
+char *cli_repo_identity(const struct cli_opts *o);
 
 struct plan;
 struct apply_result;
