@@ -76,7 +76,12 @@ struct apply_result;
 int cli_report_conflicts(const struct plan *p);
 int cli_report_failures(const struct apply_result *ar, const char *what);
 
-/* plan / apply / status (cmd_apply.c) */
+/*
+ * plan / apply / status (cmd_apply.c).  plan and apply (and drift --fix)
+ * exit 1 before any plan output when another state directory owns the
+ * project (owner.h), unless --take-over; apply claims the project before
+ * its first change; status only warns.
+ */
 int cmd_plan(const struct cli_opts *o);
 int cmd_apply(const struct cli_opts *o);
 int cmd_status(const struct cli_opts *o);
