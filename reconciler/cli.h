@@ -25,6 +25,7 @@ struct cli_opts {
 	bool markdown;           /* --markdown */
 	bool stats;              /* --stats */
 	bool fix;                /* --fix */
+	bool take_over;          /* --take-over: plan, apply, drift --fix, run may take the project from its owner */
 	int parallel;            /* --parallel N, 0 = default */
 	int verbose;             /* -v (repeatable) */
 	/* run (the daemon); durations in seconds, 0 = the default */
@@ -59,6 +60,12 @@ int cli_load_desired(const struct cli_opts *o, struct source_files *files, struc
 int cli_expand_desired(const struct cli_opts *o, const struct source_files *files,
 		       struct rc_desired **ret_desired);
 
+/*
+ * The repository identity recorded in the project's ownership marker
+ * (owner.h): --remote (redacted), --dir or --repo.  malloc'ed.
+ */
+char *cli_repo_identity(const struct cli_opts *o);
+
 struct plan;
 struct apply_result;
 /*
@@ -69,7 +76,12 @@ struct apply_result;
 int cli_report_conflicts(const struct plan *p);
 int cli_report_failures(const struct apply_result *ar, const char *what);
 
-/* plan / apply / status (cmd_apply.c) */
+/*
+ * plan / apply / status (cmd_apply.c).  plan and apply (and drift --fix)
+ * exit 1 before any plan output when another state directory owns the
+ * project (owner.h), unless --take-over; apply claims the project before
+ * its first change; status only warns.
+ */
 int cmd_plan(const struct cli_opts *o);
 int cmd_apply(const struct cli_opts *o);
 int cmd_status(const struct cli_opts *o);

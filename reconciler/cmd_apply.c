@@ -20,6 +20,7 @@
 #include "health.h"
 #include "manifest.h"
 #include "observe.h"
+#include "owner.h"
 #include "planfile.h"
 #include "planner.h"
 #include "prefetch.h"
@@ -33,12 +34,16 @@ struct session {
 	struct rc_desired *d;
 	struct dk_client *c;
 	struct rc_state *st;
+	struct owner_self self;     /* who we are for the project (owner.h) */
+	struct owner_marker owner;  /* the project's ownership marker as seen */
 	struct converge cv;
 	int64_t t_load;
 };
 
 static void session_close(struct session *s)
 {
+	owner_marker_release(&s->owner);
+	owner_self_release(&s->self);
 	converge_release(&s->cv);
 	state_free(s->st);
 	dk_client_free(s->c);
@@ -70,14 +75,45 @@ static char *path_of_last_apply(const char *state_dir)
 	return ret;
 }
 
+/* What a session is for: the project's owner refuses plan and apply from another state directory. */
+enum session_kind { SESSION_STATUS, SESSION_PLAN, SESSION_APPLY };
+
 /*
- * Load, connect, observe, allocate, plan (converge.h).  Returns 0, or the
- * exit code after printing the error.  lock: take the state directory's
- * lock (apply).  Without --path (and --dir), the manifests are read under
- * the --path of the last apply, as drift reads them (`--path .`: the root).
+ * The project's owner (owner.h), before anything is planned: plan and apply
+ * are refused (1, after printing why) when another state directory owns the
+ * project, unless --take-over; status only mentions it.
  */
-static int session_open(const struct cli_opts *o, bool lock, struct session *s)
+static int check_owner(const struct cli_opts *o, enum session_kind kind, struct session *s)
 {
+	struct rc_err err = { "" };
+	_cleanup_free_ char *repo = cli_repo_identity(o);
+	if (owner_self_init(&s->self, s->d->settings.project, state_dir(s->st), repo, &err) < 0)
+		return fail("project owner", &err);
+	int r = owner_check(s->c, &s->self, kind != SESSION_STATUS && o->take_over, &s->owner, &err);
+	if (r < 0)
+		return fail("project owner", &err);
+	if (r == 0)
+		return 0;
+	if (kind == SESSION_STATUS) {
+		_cleanup_free_ char *who = owner_describe(&s->owner);
+		log_warn("project '%s' is owned by %s, not by this state directory: plan, apply and drift --fix "
+			 "with it are refused (see --take-over)", s->self.project, who);
+		return 0;
+	}
+	fprintf(stderr, "reconciler: %s\n", err.msg);
+	return 1;
+}
+
+/*
+ * Load, connect, check the project's owner, observe, allocate, plan
+ * (converge.h).  Returns 0, or the exit code after printing the error.
+ * kind SESSION_APPLY takes the state directory's lock.  Without --path (and
+ * --dir), the manifests are read under the --path of the last apply, as
+ * drift reads them (`--path .`: the root).
+ */
+static int session_open(const struct cli_opts *o, enum session_kind kind, struct session *s)
+{
+	bool lock = kind == SESSION_APPLY;
 	struct rc_err err = { "" };
 	struct observe_raw raw = { 0 };
 	/* connecting, the version check and the two list calls run while the manifests load */
@@ -110,6 +146,10 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 	const char *const *w = state_warnings(s->st, &nw);
 	for (size_t i = 0; i < nw; i++)
 		log_warn("%s", w[i]);
+	if ((rc = check_owner(o, kind, s)) != 0) {
+		observe_raw_release(&raw);
+		return rc;
+	}
 	if (converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &raw, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
@@ -178,7 +218,7 @@ int cmd_plan(const struct cli_opts *o)
 		fprintf(stderr, "reconciler: --json and --markdown cannot be used together\n");
 		return 1;
 	}
-	int rc = session_open(o, false, &s);
+	int rc = session_open(o, SESSION_PLAN, &s);
 	if (rc == 0) {
 		struct buf out = BUF_INIT;
 		enum report_format fmt = o->json ? REPORT_JSON : o->markdown ? REPORT_MARKDOWN : REPORT_TEXT;
@@ -248,7 +288,7 @@ int cmd_apply(const struct cli_opts *o)
 {
 	struct session s = { 0 };
 	struct rc_err err = { "" };
-	int rc = session_open(o, true, &s);
+	int rc = session_open(o, SESSION_APPLY, &s);
 	if (rc) {
 		session_close(&s);
 		return rc;
@@ -256,6 +296,16 @@ int cmd_apply(const struct cli_opts *o)
 	if (o->plan_file && (rc = check_reviewed_plan(o, &s)) != 0) {
 		session_close(&s);
 		return rc;
+	}
+	bool refused = false;
+	if (converge_claim(&s.cv, s.c, s.st, &s.self, &s.owner, o->take_over, &refused, &err) < 0) {
+		fprintf(stderr, "reconciler: %s%s\n", refused ? "" : "project owner: ", err.msg);
+		session_close(&s);
+		return 1;
+	}
+	if (owner_judge(&s.self, &s.owner) == OWNER_FOREIGN && !o->quiet) {
+		_cleanup_free_ char *prev = owner_describe(&s.owner);
+		fprintf(stderr, "reconciler: took over project '%s' from %s\n", s.self.project, prev);
 	}
 	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet, .progress_line = true };
 	struct apply_result ar = { 0 };
@@ -495,7 +545,7 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 int cmd_status(const struct cli_opts *o)
 {
 	struct session s = { 0 };
-	int rc = session_open(o, false, &s);
+	int rc = session_open(o, SESSION_STATUS, &s);
 	if (rc) {
 		session_close(&s);
 		return rc;

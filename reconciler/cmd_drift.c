@@ -17,6 +17,7 @@
 #include "docker.h"
 #include "drift.h"
 #include "observe.h"
+#include "owner.h"
 #include "planner.h"
 #include "prefetch.h"
 #include "source.h"
@@ -45,18 +46,23 @@ static void overlay(struct plan_observed *o, void *ctx)
 
 /* --fix: converge like apply, with the drifted fields made visible to the planner. */
 static int fix(const struct cli_opts *o, struct dk_client *c, struct rc_state *st, struct rc_desired *d,
-	       const struct drift_report *rep)
+	       const struct drift_report *rep, const struct owner_self *self, const struct owner_marker *seen)
 {
 	struct rc_err err = { "" };
 	struct converge cv = { 0 };
 	struct apply_result ar = { 0 };
 	int rc = 1;
+	bool refused = false;
 	if (converge_plan_adjusted(&cv, d, c, st, overlay, (void *)(uintptr_t)rep, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		goto out;
 	}
 	if (cli_report_conflicts(&cv.plan))
 		goto out;
+	if (converge_claim(&cv, c, st, self, seen, o->take_over, &refused, &err) < 0) {
+		fprintf(stderr, "reconciler: %s%s\n", refused ? "" : "project owner: ", err.msg);
+		goto out;
+	}
 	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet && !o->json && !o->markdown };
 	converge_apply(&cv, c, st, &ao, &ar);
 	rc = 0;
@@ -195,6 +201,8 @@ int cmd_drift(const struct cli_opts *o)
 	struct buf out = BUF_INIT;
 	struct observe_raw raw = { 0 };
 	struct drift_inspects *di = NULL;
+	struct owner_self self = { 0 };
+	struct owner_marker seen = { 0 };
 	/*
 	 * Connecting, the version check, the list of the last applied project's containers and the
 	 * inspects of that apply's containers (by name, alongside the list; then by id what the list
@@ -238,6 +246,21 @@ int cmd_drift(const struct cli_opts *o)
 		free(pi.res);
 		goto out;
 	}
+	if (o->fix) {
+		/* the project's owner (owner.h), before any output: drift --fix from another state
+		 * directory is refused unless --take-over */
+		_cleanup_free_ char *repo = cli_repo_identity(o);
+		int orc = owner_self_init(&self, d->settings.project, state_dir(st), repo, &err) < 0
+				  ? -1 : owner_check(c, &self, o->take_over, &seen, &err);
+		if (orc != 0) {
+			fprintf(stderr, "reconciler: %s%s\n", orc < 0 ? "project owner: " : "", err.msg);
+			observe_raw_release(&raw);
+			dk_inspect_results_release(pi.res, pi.n);
+			free(pi.res);
+			rc = 1;
+			goto out;
+		}
+	}
 	di = drift_inspects_start(dk_client_clone(c), d, o->parallel, pi.res, pi.n);
 	struct drift_opts dro = { .parallel = o->parallel, .journal = true, .inspects = di,
 				  .prelisted = raw.containers ? &raw : NULL };
@@ -263,7 +286,7 @@ int cmd_drift(const struct cli_opts *o)
 			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c));
 	rc = sum.total ? 2 : 0;
 	if (o->fix && sum.total) {
-		if (fix(o, c, st, d, &rep) != 0) {
+		if (fix(o, c, st, d, &rep, &self, &seen) != 0) {
 			rc = 1;
 			goto out;
 		}
@@ -286,6 +309,8 @@ int cmd_drift(const struct cli_opts *o)
 		drift_report_release(&after);
 	}
 out:
+	owner_marker_release(&seen);
+	owner_self_release(&self);
 	buf_release(&out);
 	drift_report_release(&rep);
 	dk_client_free(c);

@@ -11,6 +11,7 @@
 #include "converge.h"
 #include "manifest.h"
 #include "order.h"
+#include "owner.h"
 #include "source.h"
 #include "spec.h"
 #include "unit.h"
@@ -58,6 +59,11 @@ int cli_expand_desired(const struct cli_opts *o, const struct source_files *file
 		       struct rc_desired **ret_desired)
 {
 	return load_or_expand(o, NULL, files, ret_desired);
+}
+
+char *cli_repo_identity(const struct cli_opts *o)
+{
+	return owner_repo_identity(o->repo, o->dir, o->remote);
 }
 
 static size_t count_customers(const struct rc_desired *d)

@@ -44,6 +44,7 @@ int cmd_run(const struct cli_opts *o)
 		.parallel = o->parallel,
 		.no_inotify = o->no_inotify,
 		.quiet = o->quiet,
+		.take_over = o->take_over,
 	};
 	return daemon_run(&d);
 }

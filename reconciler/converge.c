@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "owner.h"
 
 static int read_source(const struct converge_source *src, const char *rev, struct source_files *ret,
 		       struct rc_err *err)
@@ -133,9 +134,32 @@ void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action 
 	p->n = n;
 }
 
+int converge_claim(struct converge *cv, struct dk_client *c, struct rc_state *st, const struct owner_self *self,
+		   const struct owner_marker *seen, bool take_over, bool *ret_refused, struct rc_err *err)
+{
+	int r = owner_claim(c, self, seen, take_over, ret_refused, err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		_cleanup_free_ char *prev = seen->present ? owner_describe(seen) : NULL;
+		_cleanup_free_ char *msg =
+			prev ? xasprintf("took over project '%s' from %s", self->project, prev)
+			     : xasprintf("claimed project '%s' for state directory %s on host %s (repository %s)",
+					 self->project, self->state_dir, self->host, self->repo);
+		struct state_journal_entry je = { .commit = cv->d->commit, .action = prev ? "take-over" : "claim",
+						  .result = "ok", .message = msg };
+		if (state_journal(st, &je, err) < 0)
+			return rc_err_prefix(err, "journaling the owner of project '%s'", self->project);
+	}
+	cv->claimed = true;
+	return 0;
+}
+
 int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st, const struct apply_opts *o,
 		   struct apply_result *ret)
 {
+	if (!cv->claimed)
+		BUG("converge_apply() before converge_claim()");
 	memset(ret, 0, sizeof(*ret));
 	struct apply_opts ao = *o;
 	ao.observed = &cv->obs.plan;

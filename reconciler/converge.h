@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "docker.h"
 #include "observe.h"
+#include "owner.h"
 #include "planner.h"
 #include "source.h"
 #include "state.h"
@@ -58,6 +59,7 @@ struct converge {
 	struct plan plan;            /* what will run */
 	struct plan held;            /* actions converge_filter() took out of plan (no conflicts) */
 	int64_t t_observe, t_plan;   /* ns spent observing and allocating + planning */
+	bool claimed;                /* converge_claim() made the project ours: converge_apply() may run */
 };
 
 /*
@@ -87,9 +89,22 @@ int converge_plan_prefetched(struct converge *cv, struct rc_desired *d, struct d
 void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action *a, void *ctx), void *ctx);
 
 /*
+ * Make the project ours before the first change (owner.h): claim it when no
+ * marker was seen, take it over when seen is another owner's and take_over
+ * is set (journaled: action "claim" or "take-over"), or refuse (-1, *ret_refused set, err
+ * the refusal; also when another claimant won a race).  -1 with
+ * *ret_refused false: an engine error.  On 0 the marker is ours and
+ * converge_apply() may run.
+ * seen is what owner_check() found.  st must be locked.
+ */
+int converge_claim(struct converge *cv, struct dk_client *c, struct rc_state *st, const struct owner_self *self,
+		   const struct owner_marker *seen, bool take_over, bool *ret_refused, struct rc_err *err);
+
+/*
  * Run cv->plan (when it has actions, or o->wait_unchanged) with apply_run(), then record: the
  * commit becomes the last applied one, and the last good one when no step
- * failed (nothing is recorded for a plain directory).  ret is always
+ * failed (nothing is recorded for a plain directory).  converge_claim()
+ * must have succeeded on cv first (a broken invariant otherwise).  ret is always
  * filled (release it with apply_result_release()).  Returns 0 when every
  * step succeeded, -1 otherwise.  The caller saves the state.
  */

@@ -19,6 +19,7 @@
 #include "docker.h"
 #include "health.h"
 #include "manifest.h"
+#include "owner.h"
 #include "requests.h"
 #include "source.h"
 #include "state.h"
@@ -74,6 +75,9 @@ struct daemon {
 	bool known_valid;
 	struct drift_image_cache *images;  /* the drift check's image inspects, by id */
 	struct control_server *ctl;        /* <state-dir>/control.sock: `drift` commands ask here */
+	char *repo_id;                     /* the repository identity in the ownership marker (owner.h) */
+	bool take_over;                    /* --take-over, until the first claim */
+	bool refused;                      /* another state directory owns the project: stop, exit 1 */
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
 };
@@ -179,7 +183,8 @@ static bool keep_enabled(const struct plan_action *a, void *ctx)
 }
 
 
-enum conv_result { CONV_OK = 0, CONV_TRANSIENT, CONV_CONFLICT, CONV_FAILED, CONV_INTERRUPTED };
+/* CONV_REFUSED: another state directory owns the project (owner.h); the daemon stops (exit 1). */
+enum conv_result { CONV_OK = 0, CONV_TRANSIENT, CONV_CONFLICT, CONV_FAILED, CONV_INTERRUPTED, CONV_REFUSED };
 
 static void read_signals(struct daemon *dm);
 
@@ -204,6 +209,15 @@ static bool stop_pending(void *ctx)
  * leaving disabled units out) and apply.  msg receives the reason of a
  * failure: the engine's error, the conflicts, or the failed steps.
  */
+/* Another state directory owns the project (owner.h): say so, journal it, and stop (exit 1). */
+static void refuse(struct daemon *dm, const char *commit, const char *why)
+{
+	say("%s", why);
+	journal(dm, commit, "owner", NULL, "refused", why);
+	dm->refused = true;
+	dm->stop = true;
+}
+
 /* How the planner sees the engine before it plans: drift --fix makes the drifted fields visible. */
 struct conv_adjust {
 	void (*fn)(struct plan_observed *o, void *ctx);
@@ -234,19 +248,57 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 	struct converge cv;
 	struct rc_err err = { "" };
 	enum conv_result res = CONV_OK;
+	/* the project's owner, before anything is planned: one engine call (owner.h) */
+	struct owner_self self = { 0 };
+	struct owner_marker seen = { 0 };
+	int orc = owner_self_init(&self, d->settings.project, dm->o->state_dir, dm->repo_id, &err) < 0
+			  ? -1 : owner_check(dm->c, &self, dm->take_over, &seen, &err);
+	if (orc != 0) {
+		buf_adds(msg, err.msg);
+		owner_marker_release(&seen);
+		owner_self_release(&self);
+		if (orc < 0)
+			return CONV_TRANSIENT;
+		refuse(dm, d->commit, err.msg);
+		return CONV_REFUSED;
+	}
 	int pr = adjust ? converge_plan_adjusted(&cv, d, dm->c, dm->st, adjust->fn, adjust->ctx, &err)
 			: converge_plan(&cv, d, dm->c, dm->st, &err);
 	if (pr < 0) {
 		buf_adds(msg, err.msg);
 		converge_release(&cv);
+		owner_marker_release(&seen);
+		owner_self_release(&self);
 		return CONV_TRANSIENT;
 	}
 	if (cv.plan.nconflicts) {
 		for (size_t i = 0; i < cv.plan.nconflicts; i++)
 			buf_addf(msg, "%sconflict: %s", i ? "\n" : "", cv.plan.conflicts[i]);
 		converge_release(&cv);
+		owner_marker_release(&seen);
+		owner_self_release(&self);
 		return CONV_CONFLICT;
 	}
+	bool refused = false;
+	int cr = converge_claim(&cv, dm->c, dm->st, &self, &seen, dm->take_over, &refused, &err);
+	if (cr == 0 && owner_judge(&self, &seen) != OWNER_MINE) {
+		_cleanup_free_ char *prev = seen.present ? owner_describe(&seen) : NULL;
+		if (prev)
+			say("took over project '%s' from %s", self.project, prev);
+		else
+			say("claimed project '%s' for this state directory", self.project);
+	}
+	owner_marker_release(&seen);
+	owner_self_release(&self);
+	if (cr < 0) {
+		buf_adds(msg, err.msg);
+		converge_release(&cv);
+		if (!refused)
+			return CONV_TRANSIENT;
+		refuse(dm, d->commit, err.msg);
+		return CONV_REFUSED;
+	}
+	dm->take_over = false;  /* taken over once; a later take-over by another state directory stops us */
 	converge_filter(&cv, keep_enabled, dm->st);
 	if (keep)
 		converge_filter(&cv, keep, ctx);
@@ -420,6 +472,9 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 		fprintf(stderr, "%s\n", buf_cstr(&msg));
 		say("commit %.12s conflicts with objects reconciler does not manage: nothing changed", commit);
 		mark_failed(dm, commit, "plan", buf_cstr(&msg));
+		break;
+	case CONV_REFUSED:
+		/* no verdict on the commit either: the project is not ours to change (said and journaled) */
 		break;
 	case CONV_INTERRUPTED:
 		/* a stop request is no verdict on the commit: the next start converges to it again */
@@ -1032,8 +1087,9 @@ static void act_all(struct daemon *dm)
 			say("unit %s: cannot act now: %s", u->id, buf_cstr(&msg));
 			rt->pending = a;
 			rt->due = now_ns() + 2 * NS_PER_S;
-		} else if (r == CONV_INTERRUPTED) {
-			say("unit %s: %s interrupted: %s", u->id, a == ACT_RESTART ? "restart" : "repair", buf_cstr(&msg));
+		} else if (r == CONV_INTERRUPTED || r == CONV_REFUSED) {
+			say("unit %s: %s %s: %s", u->id, a == ACT_RESTART ? "restart" : "repair",
+			    r == CONV_REFUSED ? "refused" : "interrupted", buf_cstr(&msg));
 			rt->pending = a;
 		} else {
 			count_failure(dm, u, rt, 1, failed ? buf_cstr(&why) : buf_cstr(&msg), ACT_CONVERGE);
@@ -1481,6 +1537,8 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	dm.src = (struct converge_source){ .repo = o->repo, .rev = dm.follow, .path = o->path,
 					   .secrets_dir = dm.secrets_dir };
+	dm.repo_id = owner_repo_identity(o->repo, NULL, o->remote);
+	dm.take_over = o->take_over;
 	if (state_open(o->state_dir, STATE_OPEN_LOCK, &dm.st, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		goto out;
@@ -1543,7 +1601,9 @@ int daemon_run(const struct daemon_opts *o)
 			"commit %.12s, %zu unit%s, %zu network%s, %zu disabled", cur_commit(&dm) ? cur_commit(&dm) : "(none)",
 			dm.cur ? dm.cur->nunits : 0, dm.cur && dm.cur->nunits == 1 ? "" : "s",
 			dm.cur ? dm.cur->nnetworks : 0, dm.cur && dm.cur->nnetworks == 1 ? "" : "s", nd);
-		if (dm.stop) {
+		if (dm.refused) {
+			say("boot convergence refused: the project belongs to another state directory; stopping");
+		} else if (dm.stop) {
 			say("boot convergence interrupted: %s", summary);
 			journal(&dm, cur_commit(&dm), "boot", NULL, "interrupted", summary);
 		} else {
@@ -1555,9 +1615,9 @@ int daemon_run(const struct daemon_opts *o)
 	events_open(&dm);
 	loop(&dm);
 	say("stopped");
-	journal(&dm, cur_commit(&dm), "stop", NULL, "ok", NULL);
+	journal(&dm, cur_commit(&dm), "stop", NULL, dm.refused ? "refused" : "ok", NULL);
 	save(&dm);
-	rc = 0;
+	rc = dm.refused ? 1 : 0;
 out:
 	control_close(dm.ctl);
 	events_close(&dm);
@@ -1575,5 +1635,6 @@ out:
 	drift_image_cache_free(dm.images);
 	free(dm.skip_logged);
 	free(dm.secrets_dir);
+	free(dm.repo_id);
 	return rc;
 }

@@ -42,6 +42,10 @@
  *    stable period has its counter reset; a unit that recovers resets the
  *    counters of the units that depend on it.  Counters and disabled marks
  *    live in the state directory (units.json) and survive restarts.
+ *  - Ownership (owner.h): every converge looks at the project's ownership
+ *    marker first; the first claims the project (with take_over, takes it
+ *    from its owner, once).  When another state directory owns it the
+ *    daemon changes nothing, says and journals why, and exits 1.
  *  - Requests (requests.h) are picked up on every turn of the loop; so are
  *    `drift` commands on the control socket (control.h), answered with a
  *    drift check against the desired state in force.
@@ -68,13 +72,15 @@ struct daemon_opts {
 	int parallel;                /* apply workers; 0: default */
 	bool no_inotify;             /* the branch watch polls only (watch.h) */
 	bool quiet;                  /* no per-step lines on stdout */
+	bool take_over;              /* take the project from the state directory that owns it (owner.h) */
 };
 
 /*
  * Run until SIGTERM or SIGINT.  Returns the process exit code: 0 after a
  * signal, 1 when the daemon cannot start (lock held, repository or branch
- * unusable).  Everything is logged to stderr (and the journal); per-step
- * lines of rollouts go to stdout unless quiet.
+ * unusable) or another state directory owns the project (owner.h).
+ * Everything is logged to stderr (and the journal); per-step lines of
+ * rollouts go to stdout unless quiet.
  */
 int daemon_run(const struct daemon_opts *o);
 

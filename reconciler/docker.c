@@ -48,6 +48,7 @@ static const struct {
 	[DK_OP_NETWORK_CONNECT] = { "network-connect", true },
 	[DK_OP_NETWORK_DISCONNECT] = { "network-disconnect", true },
 	[DK_OP_VOLUME_LIST] = { "volume-list", false },
+	[DK_OP_VOLUME_INSPECT] = { "volume-inspect", false },
 	[DK_OP_VOLUME_CREATE] = { "volume-create", true },
 	[DK_OP_VOLUME_REMOVE] = { "volume-remove", true },
 	[DK_OP_IMAGE_INSPECT] = { "image-inspect", false },
@@ -1786,6 +1787,40 @@ int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t 
 	}
 	cJSON_Delete(j);
 	*ret_list = l;
+	return 0;
+}
+
+void dk_volume_free(struct dk_volume *v)
+{
+	if (!v)
+		return;
+	free(v->name);
+	free(v->driver);
+	free(v->mountpoint);
+	kv_free(v->labels, v->nlabels);
+	free(v);
+}
+
+int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **ret, struct dk_status *st,
+		      struct rc_err *err)
+{
+	_cleanup_free_ char *en = esc_path(name);
+	_cleanup_free_ char *path = xasprintf(API "/volumes/%s", en);
+	_cleanup_free_ char *what = what_of("inspect volume", name);
+	cJSON *j = NULL;
+	if (request(c, DK_OP_VOLUME_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
+		return -1;
+	if (!cJSON_IsObject(j) || !jstr(j, "Name")) {
+		cJSON_Delete(j);
+		return rc_errf(err, "%s: the engine's reply has no Name", what);
+	}
+	struct dk_volume *v = xcalloc(1, sizeof(*v));
+	v->name = jdup(j, "Name");
+	v->driver = jdup(j, "Driver");
+	v->mountpoint = jdup(j, "Mountpoint");
+	v->labels = jkv(jget(j, "Labels"), &v->nlabels);
+	cJSON_Delete(j);
+	*ret = v;
 	return 0;
 }
 

@@ -107,6 +107,7 @@ enum dk_op {
 	DK_OP_NETWORK_CONNECT,
 	DK_OP_NETWORK_DISCONNECT,
 	DK_OP_VOLUME_LIST,
+	DK_OP_VOLUME_INSPECT,
 	DK_OP_VOLUME_CREATE,
 	DK_OP_VOLUME_REMOVE,
 	DK_OP_IMAGE_INSPECT,
@@ -489,6 +490,10 @@ int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *
 void dk_volume_free(struct dk_volume *v);
 int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
 		   struct dk_volume_list **ret_list, struct dk_status *st, struct rc_err *err);
+/* GET /volumes/{name}: one volume (404: none).  *ret is freed with dk_volume_free(). */
+int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **ret, struct dk_status *st,
+		      struct rc_err *err);
+void dk_volume_free(struct dk_volume *v);
 /* 404: gone; 409: in use. */
 int dk_volume_remove(struct dk_client *c, const char *name, bool force, struct dk_status *st,
 		     struct rc_err *err);

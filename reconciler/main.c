@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		   "  --state-dir D     state directory (default $RECONCILER_STATE_DIR or /var/lib/reconciler)\n"
 		   "  --docker-host H   unix:///path or tcp://host:port (default $DOCKER_HOST or the unix socket)\n"
 		   "  --json            machine-readable output\n"
+		   "  --take-over       plan, apply, drift --fix, run: take the project from the state directory\n"
+		   "                    that owns it (journaled; see reconciler(1), PROJECT OWNERSHIP)\n"
 		   "run options (durations in seconds):\n"
 		   "  --poll-interval S   polling fallback of the branch watch (default 2)\n"
 		   "  --no-inotify        notice commits by polling only (NFS and the like)\n"
@@ -74,7 +76,7 @@ static void usage(FILE *f)
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
        OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_DRIFT, OPT_STABLE, OPT_FETCH,
-       OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY, OPT_VERSION };
+       OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_VERSION };
 
 /* A duration in seconds (decimals allowed), >= 0. */
 static int parse_seconds(const char *opt, const char *s, double *ret)
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
 		{ "remote", required_argument, NULL, OPT_REMOTE },
 		{ "branch", required_argument, NULL, OPT_BRANCH },
 		{ "no-inotify", no_argument, NULL, OPT_NO_INOTIFY },
+		{ "take-over", no_argument, NULL, OPT_TAKE_OVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -165,6 +168,7 @@ int main(int argc, char **argv)
 		case OPT_REMOTE: o.remote = optarg; break;
 		case OPT_BRANCH: o.branch = optarg; break;
 		case OPT_NO_INOTIFY: o.no_inotify = true; break;
+		case OPT_TAKE_OVER: o.take_over = true; break;
 		case 'v': o.verbose++; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;

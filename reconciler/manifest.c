@@ -3291,6 +3291,14 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 			diag(c, b->at, "volume '%s' of unit '%s' is also the volume of unit '%s' (%s:%d)", b->volume,
 			     b->unit, a->unit, a->at->file, a->at->line);
 	}
+	/* the project's ownership marker (owner.h) is no unit's volume */
+	if (aux->nvo && d->settings.project) {
+		_cleanup_free_ char *marker = xasprintf("%s" RC_OWNER_VOLUME_SUFFIX, d->settings.project);
+		for (size_t i = 0; i < aux->nvo; i++)
+			if (strcmp(aux->vo[i].volume, marker) == 0 && (i == 0 || strcmp(aux->vo[i - 1].volume, marker) != 0))
+				diag(c, aux->vo[i].at, "volume '%s' of unit '%s' has the name of the project's ownership "
+				     "marker: choose another volume name", marker, aux->vo[i].unit);
+	}
 	/* subnets */
 	for (size_t i = 0; i < m->nnets; i++) {
 		const struct onet *a = &m->nets[i];

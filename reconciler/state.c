@@ -1346,38 +1346,64 @@ int state_allocate(struct rc_state *st, struct rc_desired *d, const struct state
 #define MANIFESTS_FILE "manifests.json"
 #define MANIFESTS_MAX ((size_t)RC_SOURCE_MAX_FILE_SIZE * 16)
 
+/* A damaged copy: set aside by the lock holder (so that the copy read from Git again takes its place). */
+static int manifests_damaged(const struct rc_state *st, const char *file, const char *why, struct rc_err *err)
+{
+	_cleanup_free_ char *aside = NULL;
+	if (st->lock_fd >= 0 && set_aside(file, &aside, NULL) == 0)
+		return rc_errf(err, "'%s' is damaged (%s); moved aside to '%s'", file, why, aside);
+	return rc_errf(err, "'%s' is damaged (%s)", file, why);
+}
+
 int state_get_manifests(const struct rc_state *st, const char *commit, const char *path,
 			struct source_files *ret, struct rc_err *err)
 {
 	_cleanup_free_ char *file = xasprintf("%s/" MANIFESTS_FILE, st->dir);
-	char *data = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	struct rc_err rerr;
-	int rr = read_private_file("state file", file, MANIFESTS_MAX, &data, &len, &rerr);
+	int rr = read_private_file("state file", file, MANIFESTS_MAX, &text, &len, &rerr);
 	if (rr == -1 && errno == ENOENT)
 		return 0;
-	if (rr == -2) {
-		/* a symbolic link, FIFO, directory, another uid's file: damaged; the lock holder sets it
-		 * aside so that the copy read from Git again can take its place */
-		_cleanup_free_ char *aside = NULL;
-		if (st->lock_fd >= 0 && set_aside(file, &aside, NULL) == 0)
-			return rc_errf(err, "'%s' is damaged (%s); moved aside to '%s'", file, rerr.msg, aside);
-		return rc_errf(err, "'%s' is damaged (%s)", file, rerr.msg);
-	}
+	if (rr == -2)  /* a symbolic link, FIFO, directory, another uid's file */
+		return manifests_damaged(st, file, rerr.msg, err);
 	if (rr < 0) {
+		if (strstr(rerr.msg, "larger than"))
+			return manifests_damaged(st, file, "too large", err);
 		if (err)
 			*err = rerr;
 		return -1;
 	}
-	cJSON *j = cJSON_ParseWithLength(data, len);
-	free(data);
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	free(text);
 	int rc = -1;
-	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
-	const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "commit"));
-	const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "path"));
-	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
-	if (!cJSON_IsObject(j) || !cJSON_IsNumber(ver) || ver->valueint != 1 || !c || !p || !cJSON_IsArray(files)) {
-		rc_errf(err, "'%s' is damaged or of another version", file);
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
+	const char *sum = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "checksum"));
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "version");
+	if (cJSON_IsObject(doc) && !data && !sum && cJSON_GetObjectItemCaseSensitive(doc, "files")) {
+		/* the copy of an older reconciler, without a checksum: never trusted, replaced */
+		rc = 0;
+		goto out;
+	}
+	if (!cJSON_IsObject(doc) || !cJSON_IsNumber(ver) || !sum || !cJSON_IsObject(data)) {
+		manifests_damaged(st, file, "not a state document: missing version, checksum or data", err);
+		goto out;
+	}
+	if (ver->valuedouble != STATE_VERSION) {
+		manifests_damaged(st, file, "unsupported version", err);
+		goto out;
+	}
+	char want[RC_HASH_HEX_LEN + 1];
+	checksum_of(data, want);
+	if (strcmp(want, sum) != 0) {
+		manifests_damaged(st, file, "checksum mismatch", err);
+		goto out;
+	}
+	const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "commit"));
+	const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "path"));
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(data, "files");
+	if (!c || !p || !cJSON_IsArray(files)) {
+		manifests_damaged(st, file, "unexpected content", err);
 		goto out;
 	}
 	if (!str_eq(c, commit) || !str_eq(p, path ? path : "")) {
@@ -1393,7 +1419,7 @@ int state_get_manifests(const struct rc_state *st, const char *commit, const cha
 		const char *fd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "data"));
 		if (!fp || !fd) {
 			source_files_release(&f);
-			rc_errf(err, "'%s' is damaged: a file without path or data", file);
+			manifests_damaged(st, file, "a file without path or data", err);
 			goto out;
 		}
 		f.files[f.nfiles++] = (struct source_file){ xstrdup(fp), xstrdup(fd), strlen(fd) };
@@ -1402,7 +1428,7 @@ int state_get_manifests(const struct rc_state *st, const char *commit, const cha
 	*ret = f;
 	rc = 1;
 out:
-	cJSON_Delete(j);
+	cJSON_Delete(doc);
 	return rc;
 }
 
@@ -1416,24 +1442,30 @@ int state_put_manifests(struct rc_state *st, const struct source_files *files, c
 	for (size_t i = 0; i < files->nfiles; i++)
 		if (strlen(files->files[i].data) != files->files[i].len)
 			return rc_errf(err, "'%s' holds a NUL byte: manifests not kept", files->files[i].path);
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "version", 1);
-	cJSON_AddStringToObject(j, "commit", files->commit);
-	cJSON_AddStringToObject(j, "path", path ? path : "");
-	cJSON *arr = cJSON_AddArrayToObject(j, "files");
+	cJSON *data = xobj();
+	put_str(data, "commit", files->commit);
+	put_str(data, "path", path ? path : "");
+	cJSON *arr = xarr();
 	for (size_t i = 0; i < files->nfiles; i++) {
-		cJSON *e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "path", files->files[i].path);
-		cJSON_AddStringToObject(e, "data", files->files[i].data);
+		cJSON *e = xobj();
+		put_str(e, "path", files->files[i].path);
+		put_str(e, "data", files->files[i].data);
 		cJSON_AddItemToArray(arr, e);
 	}
-	char *text = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
+	cJSON_AddItemToObject(data, "files", arr);
+	char sum[RC_HASH_HEX_LEN + 1];
+	checksum_of(data, sum);
+	cJSON *doc = xobj();
+	put_num(doc, "version", STATE_VERSION);
+	put_str(doc, "checksum", sum);
+	cJSON_AddItemToObject(doc, "data", data);
+	char *text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
 	if (!text)
 		die("out of memory");
 	_cleanup_free_ char *file = xasprintf("%s/" MANIFESTS_FILE, st->dir);
 	int r = write_file_atomic(file, text, strlen(text), 0600, err);
-	free(text);
+	cJSON_free(text);
 	return r;
 }
 

@@ -14,6 +14,7 @@
  *                     failed commits
  *   units.json        per-unit runtime facts: restart counters, disabled
  *                     units, changes awaiting approval, in-place updates
+ *   manifests.json    a copy of one commit's manifest files (below)
  *   journal.jsonl     one JSON object per line per action taken; rotated to
  *                     journal.jsonl.1 .. .N at a size
  *   secrets/          secret files (written by whoever materializes secrets)
@@ -227,10 +228,16 @@ void state_set_containers(struct rc_state *st, const char *const *names, size_t 
  * commit names immutable content, so the copy never goes stale; one copy is
  * kept, replaced when another (commit, path) is read.
  *
+ * The copy is a state document like the .json files above
+ * ({"version":1,"checksum":..,"data":{"commit","path","files"}}), so an
+ * edited or damaged copy is never used: read the manifests from Git again.
+ *
  * state_get_manifests: 1 with *ret filled (ret->commit set; release it with
  * source_files_release()) when the copy is of commit under path; 0 when there
- * is none or it is of another; -1 when it cannot be read or is damaged (err
- * says why: treat it as none).
+ * is none, it is of another, or it is an older reconciler's copy without a
+ * checksum; -1 when it cannot be read or is damaged (err says why, and the
+ * lock holder has moved it aside to manifests.json.corrupt.<ts>: treat it as
+ * none).
  * state_put_manifests: write the copy now (atomically, 0600; the state must be
  * locked); files->commit names the commit.
  */

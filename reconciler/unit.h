@@ -36,6 +36,12 @@
 #define RC_LABEL_DEPENDS   "io.reconciler.depends-on"   /* unit ids it depends on, comma-separated */
 #define RC_LABEL_NETWORK   "io.reconciler.network"      /* on networks: manifest-level id */
 #define RC_MANAGED_BY      "reconciler"
+/* The project's ownership marker (owner.h): a volume named <project>RC_OWNER_VOLUME_SUFFIX. */
+#define RC_OWNER_VOLUME_SUFFIX  "-reconciler-owner"
+#define RC_LABEL_OWNER          "io.reconciler.owner"            /* the owner id (owner.h) */
+#define RC_LABEL_OWNER_REPO     "io.reconciler.owner.repo"       /* its repository, credentials redacted */
+#define RC_LABEL_OWNER_STATE    "io.reconciler.owner.state-dir"  /* its state directory (real path) */
+#define RC_LABEL_OWNER_HOST     "io.reconciler.owner.host"       /* its host name */
 
 enum rc_dep_cond { RC_DEP_STARTED = 0, RC_DEP_HEALTHY, RC_DEP_COMPLETED };
 enum rc_health_kind { RC_HEALTH_NONE = 0, RC_HEALTH_CMD, RC_HEALTH_HTTP };

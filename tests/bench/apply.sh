@@ -51,6 +51,10 @@ cleanup_engine() {
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null
 	ids=$(docker network ls -q --filter "label=io.reconciler.project=$project")
 	[ -n "$ids" ] && docker network rm $ids >/dev/null
+	# the project's ownership marker (docs/operations.md, "Project ownership"): each round applies
+	# from a state directory of its own
+	ids=$(docker volume ls -q --filter "label=io.reconciler.project=$project")
+	[ -n "$ids" ] && docker volume rm $ids >/dev/null
 	return 0
 }
 trap 'cleanup_engine; rm -rf "$work"; engine_stop' EXIT

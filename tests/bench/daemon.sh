@@ -34,6 +34,8 @@ cleanup() {
 	[ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	ids=$(docker ps -aq --filter "label=io.reconciler.project=$project")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	ids=$(docker volume ls -q --filter "label=io.reconciler.project=$project")
+	[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -58,8 +60,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 run_mode() {
 	name=$1
 	shift
-	state=$work/state-$name
-	mkdir -p "$state"
+	# a fresh state directory for each mode, at one path: the same owner of the project
+	# (docs/operations.md, "Project ownership"), which another path would not be
+	state=$work/state
+	rm -rf "$state" && mkdir -p "$state"
 	"$rc" -q --state-dir "$state" --repo "$repo" run --check-interval 3600 "$@" >"$work/$name.log" 2>&1 </dev/null &
 	dpid=$!
 	i=0

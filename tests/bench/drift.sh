@@ -35,6 +35,8 @@ project=benchdrift$$
 cleanup() {
 	ids=$(docker ps -aq --filter "label=io.reconciler.project=$project")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	ids=$(docker volume ls -q --filter "label=io.reconciler.project=$project")
+	[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -127,6 +129,9 @@ for n in "$@"; do
 	wait $dpid
 	ids=$(cat "$work/ids")
 	docker rm -f $ids >/dev/null 2>&1
+	# the project is torn down: its ownership marker too, as the next size applies from
+	# a state directory of its own (docs/operations.md, "Project ownership")
+	docker volume rm "$project-reconciler-owner" >/dev/null 2>&1
 done
 
 method="tests/bench/alternate.py: 3 warm-up rounds, $runs rounds alternating the two commands (order reversed every other round), median"

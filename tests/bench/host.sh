@@ -119,6 +119,10 @@ cleanup_engine() {
 	for p in "$project" "$fproject"; do
 		rm_networks --filter "label=io.reconciler.project=$p"
 	done
+	# reconciler's ownership marker of the project (docs/operations.md, "Project ownership"):
+	# each round applies from a state directory of its own
+	ids=$(docker volume ls -q --filter "label=io.reconciler.project=$project")
+	[ -z "$ids" ] || docker volume rm $ids >/dev/null 2>&1
 }
 stop_daemon() {
 	[ -n "$dpid" ] || return 0

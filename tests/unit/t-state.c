@@ -756,6 +756,24 @@ static void test_manifests(void)
 	write_text(file, "{\"version\": 1, \"commit\": \"c1\"}");
 	is_int(state_get_manifests(st, "c1", "deploy", &got, &err), -1, "a damaged copy: -1");
 	ok(strstr(err.msg, "damaged") != NULL, "... saying so: %s", err.msg);
+	is_int(count_prefix(dir, "manifests.json.corrupt."), 1, "... and set aside by the lock holder");
+	/* checksummed like the other state files: an edit (a customer's file dropped) is damage */
+	is_int(state_put_manifests(st, &files, "deploy", &err), 0, "put again");
+	char *text = read_text(file);
+	ok(strstr(text, "\"checksum\":\"") && strstr(text, "\"data\":{"), "the copy is a checksummed state document");
+	char *cut = strstr(text, ",{\"path\":\"deploy/b");
+	ok(cut != NULL, "... holding the second file");
+	if (cut) {
+		strcpy(cut, "]}}");
+		write_text(file, text);
+	}
+	free(text);
+	is_int(state_get_manifests(st, "c1", "deploy", &got, &err), -1, "an edited copy (a file dropped): -1");
+	ok(strstr(err.msg, "checksum mismatch") != NULL, "... a checksum mismatch: %s", err.msg);
+	is_int(count_prefix(dir, "manifests.json.corrupt."), 2, "... set aside");
+	/* an older reconciler's copy has no checksum: never used, replaced without a warning */
+	write_text(file, "{\"version\":1,\"commit\":\"c1\",\"path\":\"deploy\",\"files\":[]}");
+	is_int(state_get_manifests(st, "c1", "deploy", &got, &err), 0, "a copy without a checksum (older format): 0");
 	state_free(st);
 	free(file);
 	free(dir);
