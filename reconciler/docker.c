@@ -1790,17 +1790,6 @@ int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t 
 	return 0;
 }
 
-void dk_volume_free(struct dk_volume *v)
-{
-	if (!v)
-		return;
-	free(v->name);
-	free(v->driver);
-	free(v->mountpoint);
-	kv_free(v->labels, v->nlabels);
-	free(v);
-}
-
 int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **ret, struct dk_status *st,
 		      struct rc_err *err)
 {
@@ -1815,10 +1804,7 @@ int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **
 		return rc_errf(err, "%s: the engine's reply has no Name", what);
 	}
 	struct dk_volume *v = xcalloc(1, sizeof(*v));
-	v->name = jdup(j, "Name");
-	v->driver = jdup(j, "Driver");
-	v->mountpoint = jdup(j, "Mountpoint");
-	v->labels = jkv(jget(j, "Labels"), &v->nlabels);
+	volume_from_json(j, v);
 	cJSON_Delete(j);
 	*ret = v;
 	return 0;

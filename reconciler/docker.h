@@ -493,7 +493,6 @@ int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t 
 /* GET /volumes/{name}: one volume (404: none).  *ret is freed with dk_volume_free(). */
 int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **ret, struct dk_status *st,
 		      struct rc_err *err);
-void dk_volume_free(struct dk_volume *v);
 /* 404: gone; 409: in use. */
 int dk_volume_remove(struct dk_client *c, const char *name, bool force, struct dk_status *st,
 		     struct rc_err *err);

@@ -189,7 +189,7 @@ static int create_marker(struct dk_client *c, const struct owner_self *self, con
 		{ (char *)RC_LABEL_OWNER_STATE, self->state_dir },
 		{ (char *)RC_LABEL_OWNER_HOST, self->host },
 	};
-	if (dk_volume_create(c, name, labels, ARRAY_SIZE(labels), NULL, err) < 0)
+	if (dk_volume_create(c, name, labels, ARRAY_SIZE(labels), NULL, NULL, err) < 0)
 		return rc_err_prefix(err, "claiming project '%s'", self->project);
 	return 0;
 }

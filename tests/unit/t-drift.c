@@ -306,9 +306,12 @@ int main(void)
 		pc->base_hash = xstrdup(dk_label(ct->labels, ct->nlabels, RC_LABEL_BASE_HASH));
 		pc->spec = xstrdup(dk_label(ct->labels, ct->nlabels, RC_LABEL_SPEC));
 		pc->state = xstrdup("running");
-		pc->networks = xcalloc(ct->nnetworks + 1, sizeof(char *));
+		pc->networks = xcalloc(ct->nnetworks + 2, sizeof(char *));
 		for (size_t k = 0; k < ct->nnetworks; k++)
 			pc->networks[pc->nnetworks++] = xstrdup(ct->networks[k].name);
+		/* recorded before tenant isolation: the shared db joins c1's link network (unit.h, links) */
+		if (str_eq(pc->unit, "db"))
+			pc->networks[pc->nnetworks++] = xstrdup("rtdriftdev-c1-via-backend");
 	}
 	po.networks = xcalloc(3, sizeof(*po.networks));
 	po.networks[0] = (struct plan_net){ xstrdup("n1"), xstrdup("rtdriftdev-backend"), xstrdup("backend"), NULL };
