@@ -1437,6 +1437,33 @@ static bool is_up(enum plan_kind k)
 	return k == PLAN_CREATE || k == PLAN_RECREATE || k == PLAN_UPDATE || k == PLAN_START;
 }
 
+/*
+ * Whether the network named like n that the engine refused to create again is
+ * the one n asks for: labelled with our project and n's id, with n's subnet
+ * (when n has one) and n's internal flag.  Looked for a few times over two
+ * seconds: a create the engine was still finishing may not be visible yet.
+ */
+static bool net_adoptable(struct dk_client *c, const struct rc_desired *d, const struct rc_network *n)
+{
+	for (int attempt = 0; attempt < 10; attempt++) {
+		struct dk_network *have = NULL;
+		struct dk_status ds = { 0 };
+		struct rc_err err = { "" };
+		if (dk_network_inspect(c, n->name, &have, &ds, &err) == 0) {
+			bool ok = str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_PROJECT), d->settings.project) &&
+				  str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_NETWORK), n->id) &&
+				  have->internal == n->internal &&
+				  (!n->subnet || (have->nsubnets == 1 && str_eq(have->subnets[0], n->subnet)));
+			dk_network_free(have);
+			return ok;
+		}
+		if (ds.http != 404)
+			return false;
+		sleep_ms(200);
+	}
+	return false;
+}
+
 static int net_create(struct run *r, struct dk_client *c, const struct plan_action *a)
 {
 	const struct rc_network *n = a->desired_net;
@@ -1451,9 +1478,16 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 	_cleanup_free_ char *what = xasprintf("+ network %s", n->name);
 	int64_t t0 = now_ns();
 	char *id = NULL;
-	if (!a->network_id && dk_network_create(c, &ns, &id, NULL, &err) < 0) {
-		record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
-		return -1;
+	struct dk_status ds = { 0 };
+	bool adopted = false;
+	if (!a->network_id && dk_network_create(c, &ns, &id, &ds, &err) < 0) {
+		/* 409 (the name exists) or 403 (its pool overlaps): a run killed with this create in flight
+		 * had the engine finish it after we listed the networks — ours, as asked: adopt it */
+		if ((ds.http != 409 && ds.http != 403) || !net_adoptable(c, r->d, n)) {
+			record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
+			return -1;
+		}
+		adopted = true;
 	}
 	free(id);
 	crash_point("after-network");
@@ -1465,16 +1499,18 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 			member = strcmp(u->links[k], n->name) == 0;
 		if (!member)
 			continue;
-		struct dk_status ds = { 0 };
+		struct dk_status cs = { 0 };
 		const char *al = u->service;
-		if (dk_network_connect(c, n->name, u->container, &al, 1, &ds, &err) < 0 && ds.http != 404 &&
+		if (dk_network_connect(c, n->name, u->container, &al, 1, &cs, &err) < 0 && cs.http != 404 &&
 		    !strstr(err.msg, "already exists")) {
 			rc_err_prefix(&err, "connecting '%s' to its customer's link network", u->container);
 			record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
 			return -1;
 		}
 	}
-	_cleanup_free_ char *msg = n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
+	_cleanup_free_ char *msg = adopted ? xasprintf("there already (made by a run cut short): adopted%s%s",
+						      n->subnet ? ", subnet " : "", n->subnet ? n->subnet : "")
+				  : n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
 	record(r, what, NULL, APPLY_OK, msg, now_ns() - t0);
 	return 0;
 }
