@@ -609,7 +609,7 @@ static int create_start(struct run *r, struct dk_client *c, const struct rc_unit
 static int restore_old(struct dk_client *c, const struct rc_unit *u, const char *new_id, const char *old_id,
 		       const char *why, bool *ret_restored, struct rc_err *err)
 {
-	struct rc_err e2 = { "" };
+	struct rc_err e2 = { 0 };
 	struct dk_status ds;
 	*ret_restored = false;
 	if (new_id && dk_container_remove(c, new_id, true, false, &ds, &e2) < 0 && ds.http != 404)
@@ -870,7 +870,7 @@ static void job_step(void *ctx, int worker, size_t j)
 	case STEP_RESTORE:
 		if (jb->start_first) {
 			struct dk_status ds;
-			struct rc_err e2 = { "" };
+			struct rc_err e2 = { 0 };
 			if (dk_container_remove(c, jb->id, true, false, &ds, &e2) < 0 && ds.http != 404)
 				rc_errf(err, "%s; the old container runs on (never stopped); removing the new one: %s",
 					jb->why, e2.msg);
@@ -1173,7 +1173,7 @@ static void events_open_roll(struct roll *R)
 		{ "type", "container" }, { "label", R->project_label }, { "event", "start" }, { "event", "die" },
 		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
 	};
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_events_open(R->c, f, ARRAY_SIZE(f), 0, &R->ev, &err) < 0) {
 		R->ev = NULL;
 		R->ev_retry = now_ns() + NS_PER_S;
@@ -1336,7 +1336,7 @@ static void rollout(struct roll *R)
 		nfds += health_probes_fds(R->probes, fds + nfds, ARRAY_SIZE(fds) - nfds, &timeout);
 		if (R->ev) {
 			struct dk_event e = { 0 };
-			struct rc_err err = { "" };
+			struct rc_err err = { 0 };
 			int er = dk_events_poll(R->ev, timeout, fds, nfds, &e, &err);
 			if (er == 1) {
 				on_event(R, &e);
@@ -1420,7 +1420,7 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 		labels[nl++] = kv(RC_LABEL_CUSTOMER, n->customer);
 	struct dk_network_spec ns = { .name = n->name, .labels = labels, .nlabels = nl,
 				      .internal = n->internal, .subnet = n->subnet };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *what = xasprintf("+ network %s", n->name);
 	int64_t t0 = now_ns();
 	char *id = NULL;
@@ -1437,7 +1437,7 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 
 static int teardown_one(struct run *r, struct dk_client *c, const struct plan_action *a)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int64_t t0 = now_ns();
 	const char *who = a->unit ? a->unit : a->container_name;
 	_cleanup_free_ char *what = xasprintf("%s %s", planner_action_marker(a->kind), who);
@@ -1456,7 +1456,7 @@ static int teardown_one(struct run *r, struct dk_client *c, const struct plan_ac
 
 static int net_remove(struct run *r, struct dk_client *c, const struct plan_action *a)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_status ds;
 	int64_t t0 = now_ns();
 	_cleanup_free_ char *what = xasprintf("- network %s", a->network);
@@ -1575,7 +1575,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	 * state does not know, and a created, never started container publishes
 	 * nothing in Docker's list, so the next run would hand its port out
 	 * again. */
-	struct rc_err serr = { "" };
+	struct rc_err serr = { 0 };
 	if (state_save(st, &serr) < 0) {
 		record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, 0);
 		pthread_mutex_destroy(&r.mu);

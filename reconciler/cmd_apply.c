@@ -61,7 +61,7 @@ static int fail(const char *what, const struct rc_err *err)
 static char *path_of_last_apply(const char *state_dir)
 {
 	struct rc_state *st = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (state_open(state_dir, 0, &st, &err) < 0)
 		return NULL;
 	const char *p = state_get_path(st);
@@ -78,7 +78,7 @@ static char *path_of_last_apply(const char *state_dir)
  */
 static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct observe_raw raw = { 0 };
 	/* connecting, the version check and the two list calls run while the manifests load */
 	struct prefetch *pf = prefetch_start(&(struct prefetch_opts){ .docker_host = o->docker_host, .lists = true });
@@ -186,7 +186,7 @@ int cmd_plan(const struct cli_opts *o)
 		fputs(buf_cstr(&out), stdout);
 		if (o->out) {
 			struct buf js = BUF_INIT;
-			struct rc_err err = { "" };
+			struct rc_err err = { 0 };
 			char dig[RC_HASH_HEX_LEN + 1];
 			observe_digest(&s.cv.obs, dig);
 			render_plan(o, &s, REPORT_JSON, false, &js);
@@ -208,7 +208,7 @@ int cmd_plan(const struct cli_opts *o)
 static int check_reviewed_plan(const struct cli_opts *o, const struct session *s)
 {
 	struct planfile pf = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (planfile_read(o->plan_file, &pf, &err) < 0)
 		return fail("reading the plan", &err);
 	int rc = 0;
@@ -247,7 +247,7 @@ static int check_reviewed_plan(const struct cli_opts *o, const struct session *s
 int cmd_apply(const struct cli_opts *o)
 {
 	struct session s = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = session_open(o, true, &s);
 	if (rc) {
 		session_close(&s);
@@ -353,7 +353,7 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 		ids[n++] = pc->id;
 	}
 	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (n)
 		(void)dk_inspect_many(s->c, ids, n, 8, res, &err);  /* one that fails shows nothing */
 	for (size_t k = 0; k < n; k++) {

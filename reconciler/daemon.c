@@ -232,7 +232,7 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 	if (ret_result)
 		memset(ret_result, 0, sizeof(*ret_result));
 	struct converge cv;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	enum conv_result res = CONV_OK;
 	int pr = adjust ? converge_plan_adjusted(&cv, d, dm->c, dm->st, adjust->fn, adjust->ctx, &err)
 			: converge_plan(&cv, d, dm->c, dm->st, &err);
@@ -300,7 +300,7 @@ static void mark_failed(struct daemon *dm, const char *commit, const char *what,
 static int load(struct daemon *dm, const char *commit, struct source_files *files, struct rc_desired **ret,
 		bool *ret_invalid, struct buf *msg)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct buf diag = BUF_INIT;
 	int rc = converge_load(&dm->src, commit ? commit : dm->follow, files, ret, &diag, &err);
 	if (rc < 0) {
@@ -367,7 +367,7 @@ static bool rollback(struct daemon *dm, const char *bad)
  */
 static void keep_manifests(struct daemon *dm, const struct source_files *files)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (files->commit && state_put_manifests(dm->st, files, dm->o->path, &err) < 0)
 		say("warning: keeping the manifests of %.12s: %s", files->commit, err.msg);
 }
@@ -447,7 +447,7 @@ out:
 static char *resolve_head(struct daemon *dm)
 {
 	char id[41];
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (source_resolve(dm->o->repo, dm->follow, id, &err) < 0) {
 		say("cannot resolve '%s': %s", dm->follow, err.msg);
 		return NULL;
@@ -563,7 +563,7 @@ static void events_open(struct daemon *dm)
 		{ "type", "container" }, { "label", label }, { "event", "create" }, { "event", "die" },
 		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
 	};
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_events_open(dm->c, f, ARRAY_SIZE(f), 0, &dm->ev, &err) < 0) {
 		dm->events_backoff_ns = dm->events_backoff_ns ? dm->events_backoff_ns * 2 : NS_PER_S / 2;
 		if (dm->events_backoff_ns > 30 * NS_PER_S)
@@ -614,7 +614,7 @@ static void disable(struct daemon *dm, const struct rc_unit *u, struct unit_rt *
 	say("unit %s disabled after %s; `reconciler enable %s` brings it back", u->id, why, u->id);
 	journal(dm, cur_commit(dm), "disable", u->id, "ok", why);
 	/* stop it, or the engine's restart policy keeps a crash loop going */
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_status ds;
 	int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
 	if (dk_container_stop(dm->c, u->container, t, &ds, &err) < 0 && ds.http != 404 && ds.http != 304)
@@ -769,7 +769,7 @@ static void evaluate(struct daemon *dm, const struct rc_unit *u, struct unit_rt 
 /* Inspect u's container; *ret NULL when it does not exist.  -1 on an engine error (logged). */
 static int inspect_unit(struct daemon *dm, const struct rc_unit *u, struct dk_container **ret)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_status ds = { 0 };
 	*ret = NULL;
 	if (dk_container_inspect(dm->c, u->container, ret, &ds, &err) < 0) {
@@ -811,7 +811,7 @@ static void check_all(struct daemon *dm)
 		return;
 	}
 	struct dk_container_list *l = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (list_project(dm, &l, &err) < 0) {
 		say("warning: periodic check: %s", err.msg);
 		return;
@@ -940,7 +940,7 @@ static bool act_prepare(struct daemon *dm, size_t i)
 		dk_container_free(ct);
 		return false;
 	}
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (ct && a == ACT_RESTART) {
 		struct dk_status ds;
 		int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
@@ -1080,7 +1080,7 @@ static void requests(struct daemon *dm)
 {
 	struct request *v = NULL;
 	size_t n = 0;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (request_list(dm->o->state_dir, &v, &n, &err) < 0) {
 		say("warning: %s", err.msg);
 		return;
@@ -1135,7 +1135,7 @@ static int wait_engine(struct daemon *dm)
 	int64_t delay = NS_PER_S / 2;
 	struct dk_opts dopts = { .host = dm->o->docker_host };
 	for (;;) {
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (!dm->c && dk_client_open(&dopts, &dm->c, &err) == 0)
 			return 0;
 		if (dm->c) {
@@ -1180,7 +1180,7 @@ static int64_t next_deadline(const struct daemon *dm)
 
 static void fetch(struct daemon *dm)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	const char *branch = dm->o->remote_branch ? dm->o->remote_branch : "main";
 	char id[41];
 	if (source_fetch(dm->o->repo, dm->o->remote, branch, dm->follow, id, &err) < 0) {
@@ -1211,7 +1211,7 @@ static int drift_run(struct daemon *dm, int parallel, struct drift_report *ret_r
 static void drift(struct daemon *dm)
 {
 	struct drift_summary sum;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (drift_run(dm, 8, NULL, &sum, &err) < 0) {
 		say("warning: drift check: %s", err.msg);
 		return;
@@ -1230,7 +1230,7 @@ static void events_drain(struct daemon *dm)
 {
 	while (dm->ev) {
 		struct dk_event e;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		int r = dk_events_poll(dm->ev, 0, NULL, 0, &e, &err);
 		if (r == 1) {
 			handle_event(dm, &e);
@@ -1262,7 +1262,7 @@ static void overlay_drift(struct plan_observed *o, void *ctx)
  */
 static void control_fix(struct daemon *dm, struct control_request *r)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct drift_report rep = { 0 };
 	struct drift_summary sum;
 	if (drift_run(dm, r->parallel, &rep, &sum, &err) < 0) {
@@ -1306,7 +1306,7 @@ static void control_fix(struct daemon *dm, struct control_request *r)
 static void control(struct daemon *dm)
 {
 	struct control_request *r = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int a = control_accept(dm->ctl, &r, &err);
 	if (a < 0)
 		say("warning: %s", err.msg);
@@ -1371,7 +1371,7 @@ static void loop(struct daemon *dm)
 		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
 					 { control_fd(dm->ctl), POLLIN, 0 } };
 		size_t nfds = dm->ctl ? 3 : 2;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (dm->ev) {
 			struct dk_event e;
 			int r = dk_events_poll(dm->ev, timeout, fds, nfds, &e, &err);
@@ -1469,7 +1469,7 @@ static int setup_signals(struct daemon *dm)
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon dm = { .o = o, .sigfd = -1 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = 1;
 	_cleanup_free_ char *remote_shown = url_redact(o->remote);  /* no credentials in the log */
 	dm.secrets_dir = xasprintf("%s/secrets", o->state_dir);

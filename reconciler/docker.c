@@ -1217,7 +1217,7 @@ struct slot {
 static void inspect_done(const struct dk_client *c, struct slot *s, CURLcode cc, const char *id,
 			 struct dk_inspect_result *res)
 {
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	_cleanup_free_ char *what = what_of("inspect container", id);
 	if (xfer_result(c, s->easy, cc, &s->x, c->timeout_ms, what, &res->st, &e) == 0) {
 		cJSON *j = cJSON_ParseWithLength(buf_cstr(&s->x.body), s->x.body.len);
@@ -1971,7 +1971,7 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 	_cleanup_free_ char *qn = esc_query(name), *qt = esc_query(tag);
 	_cleanup_free_ char *path = xasprintf(API "/images/create?fromImage=%s&tag=%s", qn, qt);
 	_cleanup_free_ char *what = what_of("pull image", ref);
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	int attempt = 0;
 	for (;;) {
 		attempt++;

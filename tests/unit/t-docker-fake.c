@@ -275,7 +275,7 @@ static struct dk_client *open_fake(long timeout_ms, size_t max_body)
 	_cleanup_free_ char *host = xasprintf("unix://%s", srv.path);
 	struct dk_opts o = { .host = host, .timeout_ms = timeout_ms, .max_body = max_body };
 	struct dk_client *c = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_client_open(&o, &c, &err) < 0)
 		die("open fake: %s", err.msg);
 	return c;
@@ -283,7 +283,7 @@ static struct dk_client *open_fake(long timeout_ms, size_t max_body)
 
 static void test_open(void)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_client *c = NULL;
 	static const struct route old[] = {
 		{ "GET", "/version", 200, "{\"Version\":\"19.03.15\",\"ApiVersion\":\"1.40\"}", NULL, 0, NULL, 0 },
@@ -353,7 +353,7 @@ static void test_errors(void)
 	struct dk_client *c = open_fake(400, 4096);
 	set_routes(r, ARRAY_SIZE(r));
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_container *ct = NULL;
 
 	ok(dk_container_inspect(c, "e500", &ct, &st, &err) < 0 && !ct, "HTTP 500 fails");
@@ -413,7 +413,7 @@ static void test_codes_and_bodies(void)
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_container_start(c, "c1", &st, &err) == 0 && st.http == 304, "304 on start is success, told apart");
 	const struct request *rq = last_request("/v1.41/containers/c1/start");
 	ok(rq && strcasestr(rq->head, "Content-Length: 0") && !strcasestr(rq->head, "Content-Type"),
@@ -558,7 +558,7 @@ static void test_pull(void)
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_pull_opts o = { .retries = 2, .first_delay_ms = 1 };
 	char *id = NULL;
 	uint64_t before = dk_stats_get(c, DK_OP_IMAGE_PULL);
@@ -611,7 +611,7 @@ static void test_events(void)
 	};
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_filter f[] = { { "type", "container" } };
 	struct dk_events *ev = NULL;
 	ok(dk_events_open(c, f, 1, 5, &ev, &err) == 0 && ev, "events open (%s)", err.msg);
@@ -667,7 +667,7 @@ static void test_inspect_many(void)
 	};
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	const char *ids[] = { "a", "b", "c", "d", "t", "a", "d" };
 	struct dk_inspect_result res[7];
 	uint64_t before = dk_stats_get(c, DK_OP_INSPECT);
