@@ -349,6 +349,17 @@ static void test_errors(void)
 		{ "GET", "/v1.41/containers/slow/json", 200, "{\"Id\":\"slow\"}", NULL, 1500, NULL, 0 },
 		{ "GET", "/v1.41/containers/noid/json", 200, "{\"Name\":\"/x\"}", NULL, 0, NULL, 0 },
 		{ "GET", "/v1.41/containers/json", 200, "{\"not\":\"an array\"}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e503/json", 503, "{\"message\":\"busy\"}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e500ctd/json", 500, "{\"message\":\"connection error: desc = \\\"transport: "
+		  "Error while dialing dial unix /run/containerd/containerd.sock: connect: connection refused\\\"\"}",
+		  NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e404/json", 404, "{\"message\":\"No such container: e404\"}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e404garbage/json", 404, "<html>nope", NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/garbage/start", 200, "\x01\xffnot json", NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/ok/start", 204, NULL, NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/e409/start", 409, "{\"message\":\"conflict\"}", NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/create", 201, "{\"Warnings\":[]}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/_ping", 200, "{}", NULL, 0, NULL, 0 },
 	};
 	struct dk_client *c = open_fake(400, 4096);
 	set_routes(r, ARRAY_SIZE(r));
@@ -361,20 +372,39 @@ static void test_errors(void)
 	is_str(st.message, "boom: disk on fire", "Docker's message");
 	ok(strstr(err.msg, "inspect container 'e500'") && strstr(err.msg, "500") && strstr(err.msg, "disk on fire"),
 	   "error names the call, code and message: %s", err.msg);
+	ok(!err.engine_fault, "a 500 with Docker's message is the engine's answer, no fault");
 	ok(dk_container_inspect(c, "e500plain", &ct, &st, &err) < 0, "500 with a text body fails");
 	is_str(st.message, "plain text failure", "the text is the message (trimmed)");
+	ok(err.engine_fault, "an error reply that is not Docker's JSON is an engine fault");
+	ok(dk_container_inspect(c, "e503", &ct, &st, &err) < 0 && err.engine_fault, "503 is an engine fault");
+	ok(dk_container_inspect(c, "e500ctd", &ct, &st, &err) < 0 && err.engine_fault,
+	   "a 500 saying containerd is unreachable is an engine fault: %s", err.msg);
+	ok(dk_container_inspect(c, "e404", &ct, &st, &err) < 0 && st.http == 404 && !err.engine_fault,
+	   "404 is an answer");
+	ok(dk_container_inspect(c, "e404garbage", &ct, &st, &err) < 0 && err.engine_fault, "404 with garbage: a fault");
+	ok(dk_container_start(c, "garbage", &st, &err) < 0 && err.engine_fault && strstr(err.msg, "invalid JSON"),
+	   "a 200 with a garbage body to a start is an engine fault: %s", err.msg);
+	ok(dk_container_start(c, "ok", &st, &err) == 0, "204 without a body is fine");
+	err.engine_fault = true;
+	ok(dk_container_start(c, "e409", &st, &err) < 0 && !err.engine_fault, "409 is an answer (and rc_errf clears the flag)");
+	struct dk_create_spec cs = { .name = "x", .image = "img" };
+	char *cid = NULL;
+	ok(dk_container_create(c, &cs, &cid, &st, &err) < 0 && !cid && err.engine_fault && strstr(err.msg, "no Id"),
+	   "a create answered without an Id is an engine fault: %s", err.msg);
+	ok(dk_ping(c, &st, &err) < 0 && err.engine_fault, "a ping not answered \"OK\" fails, as a fault: %s", err.msg);
 
-	ok(dk_container_inspect(c, "trunc", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "invalid JSON"),
-	   "truncated JSON: %s", err.msg);
-	ok(dk_container_inspect(c, "noid", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "no Id"),
-	   "JSON without Id: %s", err.msg);
-	ok(dk_container_inspect(c, "drop", &ct, &st, &err) < 0 && !ct, "connection dropped mid-body fails");
+	ok(dk_container_inspect(c, "trunc", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "invalid JSON") &&
+	   err.engine_fault, "truncated JSON: a fault: %s", err.msg);
+	ok(dk_container_inspect(c, "noid", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "no Id") && err.engine_fault,
+	   "JSON without Id: a fault: %s", err.msg);
+	ok(dk_container_inspect(c, "drop", &ct, &st, &err) < 0 && !ct && err.engine_fault,
+	   "connection dropped mid-body fails, as a fault");
 	is_int(st.http, 0, "no complete reply: http 0");
 	diag("dropped: %s", err.msg);
-	ok(dk_container_inspect(c, "big", &ct, &st, &err) < 0 && strstr(err.msg, "larger than 4096 bytes"),
-	   "body over the cap: %s", err.msg);
-	ok(dk_container_inspect(c, "slow", &ct, &st, &err) < 0 && strstr(err.msg, "within 400 ms") && st.http == 0,
-	   "slow server hits the timeout: %s", err.msg);
+	ok(dk_container_inspect(c, "big", &ct, &st, &err) < 0 && strstr(err.msg, "larger than 4096 bytes") &&
+	   err.engine_fault, "body over the cap: %s", err.msg);
+	ok(dk_container_inspect(c, "slow", &ct, &st, &err) < 0 && strstr(err.msg, "within 400 ms") && st.http == 0 &&
+	   err.engine_fault, "slow server hits the timeout, a fault: %s", err.msg);
 	struct dk_container_list *l = NULL;
 	ok(dk_container_list(c, NULL, 0, &l, &st, &err) < 0 && !l && strstr(err.msg, "not an array"),
 	   "list reply that is no array: %s", err.msg);
