@@ -83,6 +83,11 @@ struct dk_client {
 	struct dk_counters *ctr;
 };
 
+long dk_client_timeout_ms(const struct dk_client *c)
+{
+	return c->timeout_ms;
+}
+
 bool dk_client_local(const struct dk_client *c)
 {
 	return c && c->sock_path;
@@ -2005,9 +2010,16 @@ static int pull_once(struct dk_client *c, const char *path, const char *what, lo
 		st->http = 0;
 		r = rc_errf(err, "%s: nothing from the engine for %ld ms", what, stall_ms);
 	} else {
-		/* for error replies the message was seen as a line */
+		/* for error replies the message was seen as a line: give xfer_result() the engine's
+		 * {"message": ...} back (none: the reply was not the engine's) */
 		buf_reset(&x.body);
-		buf_adds(&x.body, p.message);
+		if (p.message[0]) {
+			cJSON *m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "message", p.message);
+			_cleanup_free_ char *js = jprint(m);
+			cJSON_Delete(m);
+			buf_adds(&x.body, js);
+		}
 		r = xfer_result(c, c->easy, cc, &x, 0, what, st, err);
 		if (r == 0 && p.error[0]) {
 			snprintf(st->message, sizeof(st->message), "%s", p.error);

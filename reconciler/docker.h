@@ -96,6 +96,8 @@ int dk_check_version(struct dk_client *c, struct rc_err *err);
 struct dk_client *dk_client_clone(const struct dk_client *c);
 /* The engine is reached over a unix socket: it runs on this host (its published ports are ours). */
 bool dk_client_local(const struct dk_client *c);
+/* The per-call timeout in ms (dk_opts.timeout_ms or its default). */
+long dk_client_timeout_ms(const struct dk_client *c);
 /* Free a client (NULL is fine).  Counters live while any clone does. */
 void dk_client_free(struct dk_client *c);
 

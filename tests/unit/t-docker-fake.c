@@ -613,10 +613,14 @@ static void test_pull(void)
 	is_int(dk_stats_get(c, DK_OP_IMAGE_PULL) - before, 1, "retries -1: one attempt");
 	ok(dk_image_pull(c, "x/denied:2", &once, &id, &st, &err) < 0 && st.http == 404 &&
 	   strstr(st.message, "pull access denied"), "HTTP error reply: %s", err.msg);
+	ok(!err.engine_fault, "a pull the engine refuses (404) is its answer, no engine fault");
+	ok(dk_image_pull(c, "x/nonl", &once, &id, &st, &err) < 0 && !err.engine_fault,
+	   "an error line in a pull is the engine's answer, no engine fault");
 
 	struct dk_pull_opts stall = { .retries = -1, .stall_ms = 1000 };
 	ok(dk_image_pull(c, "x/stall:1", &stall, &id, &st, &err) < 0 && strstr(err.msg, "nothing from the engine for 1000 ms") && st.http == 0,
 	   "a stalled pull is cut: %s", err.msg);
+	ok(!err.engine_fault, "a stalled pull (the registry, as far as anyone can tell) is no engine fault");
 	ok(dk_image_pull(c, "localhost:5000/x/app:1", &o, &id, &st, &err) == 0, "pull with a registry port (%s)", err.msg);
 	is_str(id, "sha256:abcd", "Id from the image inspect after the pull");
 	free(id);
