@@ -53,6 +53,17 @@ static int fail(const char *what, const struct rc_err *err)
 	return 1;
 }
 
+/* apply's exit code when the engine failed (docker.h, "Engine faults"): nothing is decided. */
+#define EXIT_ENGINE_FAULT 3
+
+/* The engine failed under `apply`: say that this is no verdict on the commit.  Returns the exit code. */
+static int engine_fault(const char *commit, const char *what)
+{
+	fprintf(stderr, "reconciler: the engine failed (%s); nothing is decided about commit %.12s: run apply "
+			"again once the engine answers\n", what, commit ? commit : "(directory)");
+	return EXIT_ENGINE_FAULT;
+}
+
 /*
  * The --path of the last apply from Git recorded in the state directory
  * (malloc'ed), or NULL: none recorded, no state directory yet, or one that
@@ -95,6 +106,8 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 	if (prefetch_finish(pf, &s->c, &raw, NULL, &err) < 0) {
 		if (rc)
 			return rc;
+		if (lock && err.engine_fault)
+			return engine_fault(s->d ? s->d->commit : NULL, err.msg);
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
@@ -111,6 +124,8 @@ static int session_open(const struct cli_opts *o, bool lock, struct session *s)
 	for (size_t i = 0; i < nw; i++)
 		log_warn("%s", w[i]);
 	if (converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &raw, &err) < 0) {
+		if (lock && err.engine_fault)
+			return engine_fault(s->d->commit, err.msg);
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
@@ -268,6 +283,11 @@ int cmd_apply(const struct cli_opts *o)
 	}
 	if (cli_report_failures(&ar, "apply")) {
 		rc = 1;
+		for (size_t i = 0; i < ar.nsteps && ar.nfaults; i++)
+			if (ar.steps[i].engine_fault) {
+				rc = engine_fault(s.d->commit, ar.steps[i].msg ? ar.steps[i].msg : ar.steps[i].what);
+				break;
+			}
 	} else if (s.cv.plan.n && !o->quiet) {
 		printf("Applied: %zu step%s", ar.nsteps, ar.nsteps == 1 ? "" : "s");
 		if (ar.nawaiting)
