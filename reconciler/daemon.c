@@ -76,6 +76,10 @@ struct daemon {
 	struct control_server *ctl;        /* <state-dir>/control.sock: `drift` commands ask here */
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
+	/* A rollout the engine cut short (a fault, or it stopped answering): the commit to resume once
+	 * /_ping answers, and the backoff between tries (1 s doubling to 30 s). */
+	char *retry_commit;
+	int64_t retry_backoff_ns;
 };
 
 /* ---- output -------------------------------------------------------------- */
@@ -262,11 +266,23 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 	if (converge_apply(&cv, dm->c, dm->st, &ao, &ar) < 0) {
 		res = stop_pending(dm) ? CONV_INTERRUPTED : CONV_FAILED;
 		struct dk_status ps;
-		struct rc_err perr;
+		struct rc_err perr = { 0 };
 		if (res == CONV_FAILED && dk_ping(dm->c, &ps, &perr) < 0) {
 			/* the engine went away under the steps: no verdict on the commit, try again later */
 			res = CONV_TRANSIENT;
-			buf_addf(msg, "the engine stopped answering (%s); ", perr.msg);
+			buf_addf(msg, "the engine stopped answering (%s); nothing is decided about commit %.12s; ", perr.msg,
+				 d->commit ? d->commit : "(directory)");
+		} else if (res == CONV_FAILED && ar.nfaults) {
+			/* a step met no coherent answer (docker.h, "Engine faults"): what failed with it
+			 * says nothing about the commit */
+			res = CONV_TRANSIENT;
+			for (size_t i = 0; i < ar.nsteps; i++)
+				if (ar.steps[i].engine_fault) {
+					buf_addf(msg, "the engine failed (%s); nothing is decided about commit %.12s; ",
+						 ar.steps[i].msg ? ar.steps[i].msg : ar.steps[i].what,
+						 d->commit ? d->commit : "(directory)");
+					break;
+				}
 		}
 		size_t k = 0;
 		for (size_t i = 0; i < ar.nsteps; i++) {
@@ -401,6 +417,11 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
 	size_t nsteps = 0;
 	enum conv_result r = converge_desired(dm, d, NULL, NULL, false, verify, &msg, &nsteps);
+	if (r != CONV_TRANSIENT) {
+		free(dm->retry_commit);
+		dm->retry_commit = NULL;
+		dm->retry_backoff_ns = 0;
+	}
 	switch (r) {
 	case CONV_OK:
 		say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
@@ -412,9 +433,17 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 		rc = 0;
 		break;
 	case CONV_TRANSIENT:
-		say("cannot converge to %.12s now: %s; trying again later", commit, buf_cstr(&msg));
+		/* no verdict: neither marked failed nor rolled back; the same commit again once the engine
+		 * answers (retry_rollout()) */
+		dm->retry_backoff_ns = dm->retry_backoff_ns ? dm->retry_backoff_ns * 2 : NS_PER_S;
+		if (dm->retry_backoff_ns > 30 * NS_PER_S)
+			dm->retry_backoff_ns = 30 * NS_PER_S;
+		say("cannot converge to %.12s now: %s; trying again in %.1fs", commit, buf_cstr(&msg),
+		    secs(dm->retry_backoff_ns));
 		journal(dm, commit, "rollout", NULL, "error", buf_cstr(&msg));
-		dm->retry_head_at = now_ns() + 5 * NS_PER_S;
+		free(dm->retry_commit);
+		dm->retry_commit = xstrdup(commit);
+		dm->retry_head_at = now_ns() + dm->retry_backoff_ns;
 		break;
 	case CONV_CONFLICT:
 		fprintf(stderr, "%s\n", buf_cstr(&msg));
@@ -475,6 +504,37 @@ static void check_head(struct daemon *dm, bool force, const char *why)
 		head = xstrdup(dm->cur->commit);
 	}
 	rollout(dm, head, why);
+}
+
+/*
+ * Time to try again after a rollout the engine cut short (dm->retry_commit), or a commit that could
+ * not be read: once the engine answers /_ping (else wait longer, the backoff doubling to 30 s), the
+ * same commit, unless the branch moved on to a newer one meanwhile (that one, then).
+ */
+static void retry_rollout(struct daemon *dm)
+{
+	dm->retry_head_at = 0;
+	if (!dm->retry_commit) {
+		dm->head_check = true;
+		return;
+	}
+	struct rc_err err = { 0 };
+	if (dk_ping(dm->c, NULL, &err) < 0) {
+		dm->retry_backoff_ns = dm->retry_backoff_ns > 0 ? dm->retry_backoff_ns * 2 : NS_PER_S;
+		if (dm->retry_backoff_ns > 30 * NS_PER_S)
+			dm->retry_backoff_ns = 30 * NS_PER_S;
+		say("the engine does not answer yet (%s): the rollout of %.12s waits %.1fs more", err.msg,
+		    dm->retry_commit, secs(dm->retry_backoff_ns));
+		dm->retry_head_at = now_ns() + dm->retry_backoff_ns;
+		return;
+	}
+	_cleanup_free_ char *commit = TAKE_PTR(dm->retry_commit);
+	_cleanup_free_ char *head = resolve_head(dm);
+	if (head && !str_eq(head, commit) && !state_get_failed_commit(dm->st, head)) {
+		dm->head_check = true;  /* a newer commit came meanwhile: converge to it instead */
+		return;
+	}
+	rollout(dm, commit, "the engine answers again: resuming");
 }
 
 /* ---- engine --------------------------------------------------------------- */
@@ -1405,10 +1465,8 @@ static void loop(struct daemon *dm)
 			fetch(dm);
 			dm->next_fetch = now_ns() + fetch_ns;
 		}
-		if (dm->retry_head_at && now >= dm->retry_head_at) {
-			dm->retry_head_at = 0;
-			dm->head_check = true;
-		}
+		if (dm->retry_head_at && now >= dm->retry_head_at)
+			retry_rollout(dm);
 		if (dm->reload) {
 			dm->reload = false;
 			dm->head_check = false;
@@ -1574,6 +1632,7 @@ out:
 	free(dm.known);
 	drift_image_cache_free(dm.images);
 	free(dm.skip_logged);
+	free(dm.retry_commit);
 	free(dm.secrets_dir);
 	return rc;
 }
