@@ -742,8 +742,28 @@ static void test_clone(void)
 	dk_client_free(k);
 }
 
+/* The pure rule: which complete error replies are the engine's answer, which its fault. */
+static void test_fault_rule(void)
+{
+	ok(!dk_error_reply_is_fault(400, true, "invalid reference format"), "400 with Docker's message: an answer");
+	ok(!dk_error_reply_is_fault(404, true, "No such image: x"), "404: an answer");
+	ok(!dk_error_reply_is_fault(409, true, "name in use"), "409: an answer");
+	ok(!dk_error_reply_is_fault(500, true, "driver failed programming external connectivity on endpoint x: "
+					       "Bind for 0.0.0.0:80 failed: port is already allocated"),
+	   "500 about the request (a host port taken): an answer");
+	ok(dk_error_reply_is_fault(500, true, "rpc error: code = Unavailable desc = connection closed"),
+	   "500 from a containerd that is gone: a fault");
+	ok(dk_error_reply_is_fault(500, true, "context deadline exceeded"), "500, an internal deadline: a fault");
+	ok(dk_error_reply_is_fault(502, true, "Bad Gateway"), "502: a fault");
+	ok(dk_error_reply_is_fault(503, true, "x"), "503: a fault");
+	ok(dk_error_reply_is_fault(504, true, "x"), "504: a fault");
+	ok(dk_error_reply_is_fault(404, false, "<html>"), "an error body that is not Docker's JSON: a fault");
+	ok(!dk_error_reply_is_fault(400, true, "context deadline exceeded"), "a 4xx is an answer whatever it says");
+}
+
 int main(void)
 {
+	test_fault_rule();
 	curl_global_init(CURL_GLOBAL_ALL);
 	server_start();
 	test_open();
