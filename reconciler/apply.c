@@ -31,6 +31,7 @@ struct image_entry {
 	char *ref;
 	char *id;                         /* NULL while it is being resolved, or when it failed */
 	char *error;                      /* why it cannot be had */
+	bool fault;                       /* ... because the engine failed */
 	bool busy;
 };
 
@@ -75,8 +76,9 @@ static void crash_point(const char *name)
 
 /* ---- recording ---------------------------------------------------------- */
 
+/* fault: a FAILED or SKIPPED step is no verdict: the engine failed (apply_step.engine_fault). */
 static void record(struct run *r, const char *what, const char *unit, enum apply_status s,
-		   const char *msg, int64_t ns)
+		   const char *msg, bool fault, int64_t ns)
 {
 	pthread_mutex_lock(&r->mu);
 	struct apply_result *out = r->out;
@@ -87,12 +89,16 @@ static void record(struct run *r, const char *what, const char *unit, enum apply
 	step->status = s;
 	step->msg = msg ? xstrdup(msg) : NULL;
 	step->ns = ns;
+	step->engine_fault = fault && (s == APPLY_FAILED || s == APPLY_SKIPPED);
 	if (s == APPLY_FAILED || s == APPLY_SKIPPED)
 		out->nfailed++;
+	if (step->engine_fault)
+		out->nfaults++;
 	if (s == APPLY_AWAITING)
 		out->nawaiting++;
 	struct state_journal_entry je = { .commit = r->d->commit, .action = what, .unit = unit,
-					  .result = apply_status_name(s), .message = msg };
+					  .result = step->engine_fault ? "engine-fault" : apply_status_name(s),
+					  .message = msg };
 	struct rc_err err;
 	if (state_journal(r->st, &je, &err) < 0)
 		log_warn("%s", err.msg);
@@ -189,6 +195,8 @@ static int ensure_image(struct run *r, struct dk_client *c, const struct rc_unit
 		int rc = e->id ? 0 : -1;
 		if (e->id)
 			*ret_id = xstrdup(e->id);
+		else if (e->fault)
+			rc_err_fault(err, "%s", e->error);
 		else
 			rc_errf(err, "%s", e->error);
 		pthread_mutex_unlock(&r->mu);
@@ -208,6 +216,7 @@ static int ensure_image(struct run *r, struct dk_client *c, const struct rc_unit
 		*ret_id = xstrdup(id);
 	} else {
 		e->error = xstrdup(err->msg);
+		e->fault = err->engine_fault;
 	}
 	pthread_cond_broadcast(&r->image_cv);
 	pthread_mutex_unlock(&r->mu);
@@ -567,6 +576,10 @@ struct job {
 	struct ready_obs insp;
 	char *ip;
 	bool restored;                    /* RESTORE: the old container runs again */
+	bool fault;                       /* it failed because the engine did (no verdict on the unit) */
+	bool blind;                       /* a wait: the last inspect got no answer from the engine (a fault),
+	                                     and no event came since: its deadline would prove nothing */
+	int64_t blind_since;              /* when that began */
 	/* the coordinator's */
 	struct ready_obs obs;
 	struct early_event early[EARLY_MAX];
@@ -636,7 +649,7 @@ static int create_start(struct run *r, struct dk_client *c, const struct rc_unit
 static int restore_old(struct dk_client *c, const struct rc_unit *u, const char *new_id, const char *old_id,
 		       const char *why, bool *ret_restored, struct rc_err *err)
 {
-	struct rc_err e2 = { "" };
+	struct rc_err e2 = { 0 };
 	struct dk_status ds;
 	*ret_restored = false;
 	if (new_id && dk_container_remove(c, new_id, true, false, &ds, &e2) < 0 && ds.http != 404)
@@ -726,22 +739,26 @@ static int replace(struct run *r, struct dk_client *c, const struct rc_unit *u, 
 	crash_point("after-replace-stop");
 	bool old_gone = ds.http == 404;
 	char why[1200];
+	bool why_fault = false;   /* what went wrong is an engine fault: the undo's messages keep it so */
 	_cleanup_free_ char *aside = side_name(u->container, "old");
 	if (!old_gone && dk_container_rename(c, old_id, aside, &ds, err) < 0) {
 		old_gone = ds.http == 404;
 		if (!old_gone) {
 			msgf(why, sizeof why, "renaming the old container: %s", err->msg);
+			why_fault = err->engine_fault;
 			goto undo;
 		}
 	}
 	crash_point("after-replace-rename");
 	if (dk_container_rename(c, id, u->container, &ds, err) < 0) {
 		msgf(why, sizeof why, "naming the new container '%s': %s", u->container, err->msg);
+		why_fault = err->engine_fault;
 		goto undo;
 	}
 	if (u->running) {
 		if (dk_container_start(c, id, &ds, err) < 0) {
 			msgf(why, sizeof why, "starting the new '%s': %s", u->container, err->msg);
+			why_fault = err->engine_fault;
 			goto undo;
 		}
 		crash_point("after-start");
@@ -762,6 +779,7 @@ undo:
 		rc_errf(err, "%s", why);
 	else
 		restore_old(c, u, id, old_id, why, ret_restored, err);
+	err->engine_fault = why_fault;
 	free(id);
 	return -1;
 }
@@ -897,7 +915,7 @@ static void job_step(void *ctx, int worker, size_t j)
 	case STEP_RESTORE:
 		if (jb->start_first) {
 			struct dk_status ds;
-			struct rc_err e2 = { "" };
+			struct rc_err e2 = { 0 };
 			if (dk_container_remove(c, jb->id, true, false, &ds, &e2) < 0 && ds.http != 404)
 				rc_errf(err, "%s; the old container runs on (never stopped); removing the new one: %s",
 					jb->why, e2.msg);
@@ -907,6 +925,7 @@ static void job_step(void *ctx, int worker, size_t j)
 		} else {
 			restore_old(c, jb->u, jb->id, jb->old_id, jb->why, &jb->restored, err);
 		}
+		err->engine_fault = jb->fault;  /* why it was restored is what counts */
 		jb->rc = -1;
 		break;
 	}
@@ -923,8 +942,10 @@ struct roll {
 	int64_t ev_poll;                  /* without a stream: when to inspect the waiting units again */
 	char *project_label;
 	struct health_probes *probes;
+	int64_t blind_max;                /* a wait the engine leaves blind this long ends (as a fault) */
 	size_t ndone, nfailed, nwaiting_health;
 	bool interrupted;
+	bool fault;                       /* a job failed because the engine did: nothing new starts */
 	int64_t t0, last_line;
 	const char *slowest;
 	int64_t slowest_ns;
@@ -939,9 +960,10 @@ static void dispatch(struct roll *R, size_t j, enum jstep step)
 	workq_push(R->q, j);
 }
 
-static void job_done(struct roll *R, size_t j, bool ok, const char *msg);
+static void job_done(struct roll *R, size_t j, bool ok, bool fault, const char *msg);
 
-/* Dependents of a failed job: a watch's fail (their dependency is not ready); others are skipped. */
+/* Dependents of a failed job: a watch's fail (their dependency is not ready); others are skipped.
+ * A failure that was the engine's is theirs too. */
 static void fail_dependents(struct roll *R, size_t j)
 {
 	struct run *r = R->r;
@@ -955,19 +977,22 @@ static void fail_dependents(struct roll *R, size_t j)
 								       jb->net->network)
 							 : xasprintf("dependency '%s': %s", jb->u->id, jb->why);
 			r->jobs[d].t0 = now_ns();
-			job_done(R, d, false, m);
+			job_done(R, d, false, jb->fault, m);
 		} else {
 			r->jobs[d].state = J_DONE;
+			r->jobs[d].fault = jb->fault;
 			R->ndone++;
 			R->nfailed++;
 			_cleanup_free_ char *m = xasprintf("not started: dependency '%s' failed", jb->u->id);
-			record(r, r->jobs[d].label, r->jobs[d].u->id, APPLY_SKIPPED, m, 0);
+			record(r, r->jobs[d].label, r->jobs[d].u->id, APPLY_SKIPPED, m, jb->fault, 0);
 			fail_dependents(R, d);
 		}
 	}
 }
 
-static void job_done(struct roll *R, size_t j, bool ok, const char *msg)
+/* A job is over.  fault (with !ok): it failed because the engine did, which decides nothing about
+ * the unit; nothing new is started after it (the rollout loop ends the pending jobs). */
+static void job_done(struct roll *R, size_t j, bool ok, bool fault, const char *msg)
 {
 	struct run *r = R->r;
 	struct job *jb = &r->jobs[j];
@@ -979,13 +1004,18 @@ static void job_done(struct roll *R, size_t j, bool ok, const char *msg)
 	if (!ok) {
 		R->nfailed++;
 		msgf(jb->why, sizeof jb->why, "%s", msg ? msg : "failed");
+		jb->fault = fault;
+		if (fault && !R->fault) {
+			R->fault = true;
+			log_warn("rollout: the engine failed (%s); nothing new is started", msg ? msg : "?");
+		}
 	}
 	if (jb->net)
 		;  /* net_create() recorded it */
 	else if (!jb->watch)
-		record(r, jb->label, jb->u->id, ok ? APPLY_OK : APPLY_FAILED, msg, ns);
+		record(r, jb->label, jb->u->id, ok ? APPLY_OK : APPLY_FAILED, msg, !ok && fault, ns);
 	else if (!ok && jb->report)
-		record(r, jb->label, jb->u->id, APPLY_FAILED, msg, ns);
+		record(r, jb->label, jb->u->id, APPLY_FAILED, msg, fault, ns);
 	if (ok && !jb->watch && !jb->net) {
 		crash_point("after-job");
 		if (jb->needs_wait && ns > R->slowest_ns) {
@@ -1000,7 +1030,7 @@ static void job_done(struct roll *R, size_t j, bool ok, const char *msg)
 	for (size_t k = 0; k < jb->nrdeps; k++) {
 		size_t d = jb->rdeps[k];
 		struct job *dj = &r->jobs[d];
-		if (dj->state == J_PENDING && --dj->nwait == 0 && !R->interrupted) {
+		if (dj->state == J_PENDING && --dj->nwait == 0 && !R->interrupted && !R->fault) {
 			dj->t0 = now_ns();
 			dispatch(R, d, STEP_UP);
 		}
@@ -1019,11 +1049,20 @@ static void evaluate(struct roll *R, size_t j)
 	double secs = (double)(now_ns() - jb->wait_t0) / 1e9;
 	if (v == READY_WAIT) {
 		msgf(jb->why, sizeof jb->why, "%s", why);
-		if (now_ns() > jb->deadline) {
+		if (jb->blind && now_ns() - jb->blind_since > R->blind_max) {
+			/* no need to sit out the bound: the daemon tries again once the engine answers */
+			jb->fault = true;
+			msgf(why, sizeof why, "waiting for '%s': the engine has not answered for %.0fs (%s)",
+			     jb->u->container, (double)(now_ns() - jb->blind_since) / 1e9, jb->why);
+			v = READY_FAIL;
+		} else if (now_ns() > jb->deadline) {
 			bool want_health = jb->u->health.kind != RC_HEALTH_NONE;
-			msgf(why, sizeof why, "'%s' not %s after %.0fs (%s)", jb->u->container,
+			/* the engine did not answer the last look at it: the bound proves nothing */
+			jb->fault = jb->blind;
+			msgf(why, sizeof why, "'%s' not %s after %.0fs (%s%s)", jb->u->container,
 				 want_health ? "healthy" : jb->need == RC_DEP_COMPLETED ? "completed" : "running",
-				 (double)(jb->deadline - jb->wait_t0) / 1e9, jb->why);
+				 (double)(jb->deadline - jb->wait_t0) / 1e9, jb->blind ? "the engine failed: " : "",
+				 jb->why);
 			v = READY_FAIL;
 		} else {
 			return;
@@ -1038,15 +1077,15 @@ static void evaluate(struct roll *R, size_t j)
 			dispatch(R, j, STEP_FINISH);
 			return;
 		}
-		job_done(R, j, true, jb->note);
+		job_done(R, j, true, false, jb->note);
 		return;
 	}
 	msgf(jb->why, sizeof jb->why, "%s", why);
 	if (jb->old_id) {
-		dispatch(R, j, STEP_RESTORE);
+		dispatch(R, j, STEP_RESTORE);  /* keeps jb->fault */
 		return;
 	}
-	job_done(R, j, false, why);
+	job_done(R, j, false, jb->fault, why);
 }
 
 /* Start following a job's container: what the step inspected, then what the stream told since. */
@@ -1091,19 +1130,19 @@ static void collected(struct roll *R, size_t j)
 	switch (jb->step) {
 	case STEP_UP:
 		if (jb->rc < 0) {
-			job_done(R, j, false, jb->err.msg);
+			job_done(R, j, false, jb->err.engine_fault, jb->err.msg);
 			return;
 		}
 		if (jb->net) {
-			job_done(R, j, true, NULL);
+			job_done(R, j, true, false, NULL);
 			return;
 		}
 		if (!jb->needs_wait) {
-			job_done(R, j, true, NULL);
+			job_done(R, j, true, false, NULL);
 			return;
 		}
 		if (R->interrupted) {
-			job_done(R, j, false, "interrupted after its start");
+			job_done(R, j, false, false, "interrupted after its start");
 			return;
 		}
 		/* the stream was lost while the step ran: its events may be missing */
@@ -1122,20 +1161,24 @@ static void collected(struct roll *R, size_t j)
 		if (jb->rc < 0) {
 			/* the engine did not answer: look again soon, within the unit's bound */
 			jb->state = J_WAITING;
+			if (jb->err.engine_fault && !jb->blind)
+				jb->blind_since = now_ns();
+			jb->blind = jb->err.engine_fault;
 			msgf(jb->why, sizeof jb->why, "%s", jb->err.msg);
 			evaluate(R, j);
 			return;
 		}
+		jb->blind = false;
 		begin_wait(R, j, jb->wait_t0 == 0);
 		return;
 	case STEP_FINISH:
 		if (jb->rc < 0)
-			job_done(R, j, false, jb->err.msg);
+			job_done(R, j, false, jb->err.engine_fault, jb->err.msg);
 		else
-			job_done(R, j, true, jb->note);
+			job_done(R, j, true, false, jb->note);
 		return;
 	case STEP_RESTORE:
-		job_done(R, j, false, jb->err.msg);
+		job_done(R, j, false, jb->err.engine_fault, jb->err.msg);
 		return;
 	}
 }
@@ -1158,6 +1201,7 @@ static void on_event(struct roll *R, const struct dk_event *e)
 	const char *ec = dk_event_attr(e, "exitCode");
 	int code = ec ? atoi(ec) : 0;
 	if (jb->state == J_WAITING && jb->id && strcmp(jb->id, e->id) == 0) {
+		jb->blind = false;  /* the engine speaks of it */
 		ready_from_event(&jb->obs, jb->u, e->action, code);
 		evaluate(R, (size_t)(jb - R->r->jobs));
 		return;
@@ -1200,7 +1244,7 @@ static void events_open_roll(struct roll *R)
 		{ "type", "container" }, { "label", R->project_label }, { "event", "start" }, { "event", "die" },
 		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
 	};
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_events_open(R->c, f, ARRAY_SIZE(f), 0, &R->ev, &err) < 0) {
 		R->ev = NULL;
 		R->ev_retry = now_ns() + NS_PER_S;
@@ -1294,20 +1338,29 @@ static void rollout(struct roll *R)
 				struct job *jb = &r->jobs[k];
 				if (jb->state == J_PENDING && !jb->watch && !jb->net) {
 					_cleanup_free_ char *m = xasprintf("interrupted before '%s'", jb->u->container);
-					job_done(R, k, false, m);
+					job_done(R, k, false, false, m);
 					any = true;
 				} else if (jb->state == J_WAITING) {
 					bool want_health = jb->u->health.kind != RC_HEALTH_NONE;
 					_cleanup_free_ char *m = xasprintf("interrupted while waiting for '%s' to be %s (%s)",
 									   jb->u->container,
 									   want_health ? "healthy" : "completed", jb->why);
-					job_done(R, k, false, m);
+					job_done(R, k, false, false, m);
 					any = true;
 				}
 			}
 			if (any)
 				continue;
 		}
+		/* the engine failed a job: nothing new starts (each would only meet the same engine);
+		 * what is under way ends on its own */
+		if (R->fault)
+			for (size_t k = 0; k < r->njobs; k++) {
+				struct job *jb = &r->jobs[k];
+				if (jb->state == J_PENDING && !jb->watch && !jb->net) {
+					job_done(R, k, false, true, "not started: the engine failed meanwhile");
+				}
+			}
 		/* deadlines, probes and (without a stream) inspects of the waiting */
 		int timeout = 250;
 		bool poll_now = !R->ev && now >= R->ev_poll;
@@ -1315,7 +1368,7 @@ static void rollout(struct roll *R)
 			struct job *jb = &r->jobs[k];
 			if (jb->state != J_WAITING)
 				continue;
-			if (now > jb->deadline) {
+			if (now > jb->deadline || (jb->blind && now - jb->blind_since > R->blind_max)) {
 				evaluate(R, k);
 				continue;
 			}
@@ -1363,7 +1416,7 @@ static void rollout(struct roll *R)
 		nfds += health_probes_fds(R->probes, fds + nfds, ARRAY_SIZE(fds) - nfds, &timeout);
 		if (R->ev) {
 			struct dk_event e = { 0 };
-			struct rc_err err = { "" };
+			struct rc_err err = { 0 };
 			int er = dk_events_poll(R->ev, timeout, fds, nfds, &e, &err);
 			if (er == 1) {
 				on_event(R, &e);
@@ -1448,7 +1501,7 @@ static bool net_adoptable(struct dk_client *c, const struct rc_desired *d, const
 	for (int attempt = 0; attempt < 10; attempt++) {
 		struct dk_network *have = NULL;
 		struct dk_status ds = { 0 };
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (dk_network_inspect(c, n->name, &have, &ds, &err) == 0) {
 			bool ok = str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_PROJECT), d->settings.project) &&
 				  str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_NETWORK), n->id) &&
@@ -1474,7 +1527,7 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 		labels[nl++] = kv(RC_LABEL_CUSTOMER, n->customer);
 	struct dk_network_spec ns = { .name = n->name, .labels = labels, .nlabels = nl,
 				      .internal = n->internal, .subnet = n->subnet };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *what = xasprintf("+ network %s", n->name);
 	int64_t t0 = now_ns();
 	char *id = NULL;
@@ -1484,7 +1537,7 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 		/* 409 (the name exists) or 403 (its pool overlaps): a run killed with this create in flight
 		 * had the engine finish it after we listed the networks — ours, as asked: adopt it */
 		if ((ds.http != 409 && ds.http != 403) || !net_adoptable(c, r->d, n)) {
-			record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
+			record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
 			return -1;
 		}
 		adopted = true;
@@ -1504,20 +1557,20 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 		if (dk_network_connect(c, n->name, u->container, &al, 1, &cs, &err) < 0 && cs.http != 404 &&
 		    !strstr(err.msg, "already exists")) {
 			rc_err_prefix(&err, "connecting '%s' to its customer's link network", u->container);
-			record(r, what, NULL, APPLY_FAILED, err.msg, now_ns() - t0);
+			record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
 			return -1;
 		}
 	}
 	_cleanup_free_ char *msg = adopted ? xasprintf("there already (made by a run cut short): adopted%s%s",
 						      n->subnet ? ", subnet " : "", n->subnet ? n->subnet : "")
 				  : n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
-	record(r, what, NULL, APPLY_OK, msg, now_ns() - t0);
+	record(r, what, NULL, APPLY_OK, msg, false, now_ns() - t0);
 	return 0;
 }
 
 static int teardown_one(struct run *r, struct dk_client *c, const struct plan_action *a)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int64_t t0 = now_ns();
 	const char *who = a->unit ? a->unit : a->container_name;
 	_cleanup_free_ char *what = xasprintf("%s %s", planner_action_marker(a->kind), who);
@@ -1529,14 +1582,15 @@ static int teardown_one(struct run *r, struct dk_client *c, const struct plan_ac
 	} else {
 		rc = stop_remove(c, a->container_id, grace, &err);
 	}
-	record(r, what, a->unit, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : a->cause, now_ns() - t0);
+	record(r, what, a->unit, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : a->cause, rc < 0 && err.engine_fault,
+	       now_ns() - t0);
 	crash_point("after-removal");
 	return rc;
 }
 
 static int net_remove(struct run *r, struct dk_client *c, const struct plan_action *a)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_status ds;
 	int64_t t0 = now_ns();
 	_cleanup_free_ char *what = xasprintf("- network %s", a->network);
@@ -1545,7 +1599,7 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 		/* still joined: a shared service on a customer's link network (or a container left
 		 * connected by hand): disconnect what is there, then remove it */
 		struct dk_network *n = NULL;
-		struct rc_err ierr = { "" };
+		struct rc_err ierr = { 0 };
 		if (dk_network_inspect(c, a->network_id, &n, NULL, &ierr) == 0) {
 			for (size_t i = 0; i < n->ncontainers; i++)
 				dk_network_disconnect(c, a->network_id, n->containers[i], true, NULL, &ierr);
@@ -1555,7 +1609,8 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 	}
 	if (rc < 0 && ds.http == 404)
 		rc = 0;
-	record(r, what, NULL, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : NULL, now_ns() - t0);
+	record(r, what, NULL, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : NULL, rc < 0 && err.engine_fault,
+	       now_ns() - t0);
 	return rc;
 }
 
@@ -1667,9 +1722,9 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	 * state does not know, and a created, never started container publishes
 	 * nothing in Docker's list, so the next run would hand its port out
 	 * again. */
-	struct rc_err serr = { "" };
+	struct rc_err serr = { 0 };
 	if (state_save(st, &serr) < 0) {
-		record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, 0);
+		record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, false, 0);
 		pthread_mutex_destroy(&r.mu);
 		pthread_cond_destroy(&r.image_cv);
 		return -1;
@@ -1703,7 +1758,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 			pthread_mutex_unlock(&r.mu);
 			if (!approved) {
 				_cleanup_free_ char *what = xasprintf("%s %s", planner_action_marker(a->kind), a->unit);
-				record(&r, what, a->unit, APPLY_AWAITING, a->cause, 0);
+				record(&r, what, a->unit, APPLY_AWAITING, a->cause, false, 0);
 				continue;
 			}
 		}
@@ -1793,6 +1848,10 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		for (int w = 0; w < workers; w++)
 			r.clients[w] = dk_client_clone(c);
 		struct roll R = { .r = &r, .c = c, .t0 = now_ns() };
+		/* twice the call timeout, at least 5 s: a few inspects (one a second) all without answer */
+		R.blind_max = 2 * dk_client_timeout_ms(c) * NS_PER_MS;
+		if (R.blind_max < 5 * NS_PER_S)
+			R.blind_max = 5 * NS_PER_S;
 		R.project_label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
 		R.q = workq_new(workers, job_step, &r);
 		rollout(&R);

@@ -22,7 +22,14 @@
  *   4. network removals.
  * A unit with a health check is waited for until healthy (bounded by its
  * start period + (retries + 1) x (interval + timeout), or the rollout
- * timeout).  `cmd` checks are Docker's; `http` checks are probed here
+ * timeout).
+ *
+ * Engine faults (docker.h) are no verdict on a unit: a step that failed
+ * with one, a wait the engine left without answer for twice the call
+ * timeout (at least 5 s), and the dependents they skip are recorded with
+ * engine_fault, and once one happened nothing new is started (what is
+ * under way ends on its own).  The caller decides what that means for the
+ * commit (apply exits 3; the daemon tries the commit again).  `cmd` checks are Docker's; `http` checks are probed here
  * against the container's address on its first network.
  *
  * Every container carries the labels of unit.h; every step is written to
@@ -91,12 +98,15 @@ struct apply_step {
 	enum apply_status status;
 	char *msg;                    /* details / error */
 	int64_t ns;                   /* time spent */
+	bool engine_fault;            /* FAILED or SKIPPED because the engine failed (docker.h, "Engine
+	                                 faults"), not because the unit did: no verdict on the commit */
 };
 
 struct apply_result {
 	struct apply_step *steps;
 	size_t nsteps;
 	size_t nfailed;               /* FAILED + SKIPPED */
+	size_t nfaults;               /* of those, the ones the engine failed (engine_fault) */
 	size_t nawaiting;
 	int64_t phase_ns[3];          /* teardown, rollout (network creates included), network removal */
 	char *slowest_unit;           /* the unit that took longest to become ready (NULL: none waited) */

@@ -58,6 +58,17 @@ static int fail(const char *what, const struct rc_err *err)
 	return 1;
 }
 
+/* apply's exit code when the engine failed (docker.h, "Engine faults"): nothing is decided. */
+#define EXIT_ENGINE_FAULT 3
+
+/* The engine failed under `apply`: say that this is no verdict on the commit.  Returns the exit code. */
+static int engine_fault(const char *commit, const char *what)
+{
+	fprintf(stderr, "reconciler: the engine failed (%s); nothing is decided about commit %.12s: run apply "
+			"again once the engine answers\n", what, commit ? commit : "(directory)");
+	return EXIT_ENGINE_FAULT;
+}
+
 /*
  * The --path of the last apply from Git recorded in the state directory
  * (malloc'ed), or NULL: none recorded, no state directory yet, or one that
@@ -66,7 +77,7 @@ static int fail(const char *what, const struct rc_err *err)
 static char *path_of_last_apply(const char *state_dir)
 {
 	struct rc_state *st = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (state_open(state_dir, 0, &st, &err) < 0)
 		return NULL;
 	const char *p = state_get_path(st);
@@ -85,7 +96,7 @@ enum session_kind { SESSION_STATUS, SESSION_PLAN, SESSION_APPLY };
  */
 static int check_owner(const struct cli_opts *o, enum session_kind kind, struct session *s)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *repo = cli_repo_identity(o);
 	if (owner_self_init(&s->self, s->d->settings.project, state_dir(s->st), repo, &err) < 0)
 		return fail("project owner", &err);
@@ -114,7 +125,7 @@ static int check_owner(const struct cli_opts *o, enum session_kind kind, struct 
 static int session_open(const struct cli_opts *o, enum session_kind kind, struct session *s)
 {
 	bool lock = kind == SESSION_APPLY;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct observe_raw raw = { 0 };
 	/* connecting, the version check and the two list calls run while the manifests load */
 	struct prefetch *pf = prefetch_start(&(struct prefetch_opts){ .docker_host = o->docker_host, .lists = true });
@@ -131,6 +142,8 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 	if (prefetch_finish(pf, &s->c, &raw, NULL, &err) < 0) {
 		if (rc)
 			return rc;
+		if (lock && err.engine_fault)
+			return engine_fault(s->d ? s->d->commit : NULL, err.msg);
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
@@ -151,6 +164,8 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		return rc;
 	}
 	if (converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &raw, &err) < 0) {
+		if (lock && err.engine_fault)
+			return engine_fault(s->d->commit, err.msg);
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
@@ -226,7 +241,7 @@ int cmd_plan(const struct cli_opts *o)
 		fputs(buf_cstr(&out), stdout);
 		if (o->out) {
 			struct buf js = BUF_INIT;
-			struct rc_err err = { "" };
+			struct rc_err err = { 0 };
 			char dig[RC_HASH_HEX_LEN + 1];
 			observe_digest(&s.cv.obs, dig);
 			render_plan(o, &s, REPORT_JSON, false, &js);
@@ -248,7 +263,7 @@ int cmd_plan(const struct cli_opts *o)
 static int check_reviewed_plan(const struct cli_opts *o, const struct session *s)
 {
 	struct planfile pf = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (planfile_read(o->plan_file, &pf, &err) < 0)
 		return fail("reading the plan", &err);
 	int rc = 0;
@@ -287,7 +302,7 @@ static int check_reviewed_plan(const struct cli_opts *o, const struct session *s
 int cmd_apply(const struct cli_opts *o)
 {
 	struct session s = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = session_open(o, SESSION_APPLY, &s);
 	if (rc) {
 		session_close(&s);
@@ -318,6 +333,11 @@ int cmd_apply(const struct cli_opts *o)
 	}
 	if (cli_report_failures(&ar, "apply")) {
 		rc = 1;
+		for (size_t i = 0; i < ar.nsteps && ar.nfaults; i++)
+			if (ar.steps[i].engine_fault) {
+				rc = engine_fault(s.d->commit, ar.steps[i].msg ? ar.steps[i].msg : ar.steps[i].what);
+				break;
+			}
 	} else if (s.cv.plan.n && !o->quiet) {
 		printf("Applied: %zu step%s", ar.nsteps, ar.nsteps == 1 ? "" : "s");
 		if (ar.nawaiting)
@@ -403,7 +423,7 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 		ids[n++] = pc->id;
 	}
 	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (n)
 		(void)dk_inspect_many(s->c, ids, n, 8, res, &err);  /* one that fails shows nothing */
 	for (size_t k = 0; k < n; k++) {

@@ -31,13 +31,13 @@
 static int load_rev(const struct cli_opts *o, const char *rev, const char *secrets_dir, struct source_files *files,
 		    struct rc_desired **ret)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (source_load_git(o->repo, rev, o->path, files, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
 	/* the secrets directory and the state directory are checked before a secret is read */
-	struct rc_err serr = { "" };
+	struct rc_err serr = { 0 };
 	bool refused = secrets_dir && state_check_secrets(secrets_dir, &serr) < 0;
 	struct manifest_opts mo = { .secrets_dir = secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL };
 	struct rc_diags diags = { 0 };
@@ -135,7 +135,7 @@ int cmd_diff(const struct cli_opts *o)
 		goto out;
 
 	observed_from_desired(a, &obs);
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (planner_plan(b, &obs, &plan, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		rc = 1;

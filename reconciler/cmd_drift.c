@@ -48,7 +48,7 @@ static void overlay(struct plan_observed *o, void *ctx)
 static int fix(const struct cli_opts *o, struct dk_client *c, struct rc_state *st, struct rc_desired *d,
 	       const struct drift_report *rep, const struct owner_self *self, const struct owner_marker *seen)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct converge cv = { 0 };
 	struct apply_result ar = { 0 };
 	int rc = 1;
@@ -88,7 +88,7 @@ out:
 static int fix_by_daemon(const struct cli_opts *o, const char *commit, const char *path)
 {
 	struct control_drift_answer a;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (control_drift(o->state_dir, true, "text", false, o->parallel, commit, path, DAEMON_ACCEPT_MS,
 			  DAEMON_FIX_MS, &a, &err) <= 0) {
 		fprintf(stderr, "reconciler: drift --fix by the daemon: %s\n", err.msg);
@@ -115,7 +115,7 @@ static int fix_by_daemon(const struct cli_opts *o, const char *commit, const cha
 static int by_daemon(const struct cli_opts *o, const char *commit, const char *path, int *ret_rc)
 {
 	struct control_drift_answer a;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	const char *fmt = o->json ? "json" : o->markdown ? "markdown" : "text";
 	if (control_drift(o->state_dir, false, fmt, use_color(o), o->parallel, commit, path, DAEMON_ACCEPT_MS,
 			  DAEMON_ANSWER_MS, &a, &err) <= 0) {
@@ -146,7 +146,7 @@ static int by_daemon(const struct cli_opts *o, const char *commit, const char *p
 
 int cmd_drift(const struct cli_opts *o)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (o->json && o->markdown) {
 		fprintf(stderr, "reconciler: --json and --markdown cannot be used together\n");
 		return 1;
@@ -217,13 +217,13 @@ int cmd_drift(const struct cli_opts *o)
 	/* the last applied commit: from the copy of its manifests drift kept (state.h), else from Git */
 	int kept = 0;
 	if (last) {
-		struct rc_err kerr = { "" };
+		struct rc_err kerr = { 0 };
 		if ((kept = state_get_manifests(st, last, lo.path, &files, &kerr)) < 0)
 			log_warn("%s: reading the manifests from Git", kerr.msg);
 	}
 	int rc = kept == 1 ? cli_expand_desired(&lo, &files, &d) : cli_load_desired(&lo, &files, &d);
 	if (!rc && last && kept != 1 && state_locked(st)) {
-		struct rc_err kerr = { "" };
+		struct rc_err kerr = { 0 };
 		if (state_put_manifests(st, &files, lo.path, &kerr) < 0)
 			log_warn("keeping the manifests of %.12s: %s", last, kerr.msg);
 	}

@@ -32,7 +32,7 @@ static void describe_source(const struct cli_opts *o, const struct source_files 
 static int load_or_expand(const struct cli_opts *o, struct source_files *files, const struct source_files *read,
 			  struct rc_desired **ret_desired)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
 	struct converge_source src = { .repo = o->repo, .rev = o->rev, .path = o->path, .dir = o->dir,
 				       .secrets_dir = secrets };
@@ -96,7 +96,7 @@ int cmd_validate(const struct cli_opts *o)
 		/* manifest_load rejects cycles; checking here too keeps validate
 		 * honest about what render and apply will need. */
 		_cleanup_free_ size_t *order = NULL;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (rc_desired_order(d, &order, &err) < 0) {
 			fprintf(stderr, "reconciler: %s\n", err.msg);
 			rc = 1;
@@ -257,7 +257,7 @@ int cmd_render(const struct cli_opts *o)
 		return rc;
 	}
 	_cleanup_free_ size_t *order = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (rc_desired_order(d, &order, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		rc = 1;

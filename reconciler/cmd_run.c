@@ -55,7 +55,7 @@ int cmd_run(const struct cli_opts *o)
  */
 static int request(const struct cli_opts *o, const char *verb, const char *arg)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct rc_state *st = NULL;
 	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) == 0) {
 		struct buf msg = BUF_INIT;

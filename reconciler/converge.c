@@ -29,7 +29,7 @@ int converge_expand(const struct converge_source *src, const struct source_files
 		    struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err)
 {
 	/* the secrets directory and the state directory are checked before a secret is read */
-	struct rc_err serr = { "" };
+	struct rc_err serr = { 0 };
 	bool refused = src->secrets_dir && state_check_secrets(src->secrets_dir, &serr) < 0;
 	struct manifest_opts mo = { .secrets_dir = src->secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL };
 	struct rc_diags diags = { 0 };

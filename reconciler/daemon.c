@@ -80,6 +80,10 @@ struct daemon {
 	bool refused;                      /* another state directory owns the project: stop, exit 1 */
 	int64_t next_check, next_fetch, next_events, retry_head_at, next_drift;
 	int64_t events_backoff_ns;
+	/* A rollout the engine cut short (a fault, or it stopped answering): the commit to resume once
+	 * /_ping answers, and the backoff between tries (1 s doubling to 30 s). */
+	char *retry_commit;
+	int64_t retry_backoff_ns;
 };
 
 /* ---- output -------------------------------------------------------------- */
@@ -246,7 +250,7 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 	if (ret_result)
 		memset(ret_result, 0, sizeof(*ret_result));
 	struct converge cv;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	enum conv_result res = CONV_OK;
 	/* the project's owner, before anything is planned: one engine call (owner.h) */
 	struct owner_self self = { 0 };
@@ -314,11 +318,23 @@ static enum conv_result converge_desired_r(struct daemon *dm, struct rc_desired 
 	if (converge_apply(&cv, dm->c, dm->st, &ao, &ar) < 0) {
 		res = stop_pending(dm) ? CONV_INTERRUPTED : CONV_FAILED;
 		struct dk_status ps;
-		struct rc_err perr;
+		struct rc_err perr = { 0 };
 		if (res == CONV_FAILED && dk_ping(dm->c, &ps, &perr) < 0) {
 			/* the engine went away under the steps: no verdict on the commit, try again later */
 			res = CONV_TRANSIENT;
-			buf_addf(msg, "the engine stopped answering (%s); ", perr.msg);
+			buf_addf(msg, "the engine stopped answering (%s); nothing is decided about commit %.12s; ", perr.msg,
+				 d->commit ? d->commit : "(directory)");
+		} else if (res == CONV_FAILED && ar.nfaults) {
+			/* a step met no coherent answer (docker.h, "Engine faults"): what failed with it
+			 * says nothing about the commit */
+			res = CONV_TRANSIENT;
+			for (size_t i = 0; i < ar.nsteps; i++)
+				if (ar.steps[i].engine_fault) {
+					buf_addf(msg, "the engine failed (%s); nothing is decided about commit %.12s; ",
+						 ar.steps[i].msg ? ar.steps[i].msg : ar.steps[i].what,
+						 d->commit ? d->commit : "(directory)");
+					break;
+				}
 		}
 		size_t k = 0;
 		for (size_t i = 0; i < ar.nsteps; i++) {
@@ -352,7 +368,7 @@ static void mark_failed(struct daemon *dm, const char *commit, const char *what,
 static int load(struct daemon *dm, const char *commit, struct source_files *files, struct rc_desired **ret,
 		bool *ret_invalid, struct buf *msg)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct buf diag = BUF_INIT;
 	int rc = converge_load(&dm->src, commit ? commit : dm->follow, files, ret, &diag, &err);
 	if (rc < 0) {
@@ -419,7 +435,7 @@ static bool rollback(struct daemon *dm, const char *bad)
  */
 static void keep_manifests(struct daemon *dm, const struct source_files *files)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (files->commit && state_put_manifests(dm->st, files, dm->o->path, &err) < 0)
 		say("warning: keeping the manifests of %.12s: %s", files->commit, err.msg);
 }
@@ -453,6 +469,11 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
 	size_t nsteps = 0;
 	enum conv_result r = converge_desired(dm, d, NULL, NULL, false, verify, &msg, &nsteps);
+	if (r != CONV_TRANSIENT) {
+		free(dm->retry_commit);
+		dm->retry_commit = NULL;
+		dm->retry_backoff_ns = 0;
+	}
 	switch (r) {
 	case CONV_OK:
 		say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
@@ -464,9 +485,17 @@ static int rollout(struct daemon *dm, const char *commit, const char *why)
 		rc = 0;
 		break;
 	case CONV_TRANSIENT:
-		say("cannot converge to %.12s now: %s; trying again later", commit, buf_cstr(&msg));
+		/* no verdict: neither marked failed nor rolled back; the same commit again once the engine
+		 * answers (retry_rollout()) */
+		dm->retry_backoff_ns = dm->retry_backoff_ns ? dm->retry_backoff_ns * 2 : NS_PER_S;
+		if (dm->retry_backoff_ns > 30 * NS_PER_S)
+			dm->retry_backoff_ns = 30 * NS_PER_S;
+		say("cannot converge to %.12s now: %s; trying again in %.1fs", commit, buf_cstr(&msg),
+		    secs(dm->retry_backoff_ns));
 		journal(dm, commit, "rollout", NULL, "error", buf_cstr(&msg));
-		dm->retry_head_at = now_ns() + 5 * NS_PER_S;
+		free(dm->retry_commit);
+		dm->retry_commit = xstrdup(commit);
+		dm->retry_head_at = now_ns() + dm->retry_backoff_ns;
 		break;
 	case CONV_CONFLICT:
 		fprintf(stderr, "%s\n", buf_cstr(&msg));
@@ -502,7 +531,7 @@ out:
 static char *resolve_head(struct daemon *dm)
 {
 	char id[41];
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (source_resolve(dm->o->repo, dm->follow, id, &err) < 0) {
 		say("cannot resolve '%s': %s", dm->follow, err.msg);
 		return NULL;
@@ -530,6 +559,37 @@ static void check_head(struct daemon *dm, bool force, const char *why)
 		head = xstrdup(dm->cur->commit);
 	}
 	rollout(dm, head, why);
+}
+
+/*
+ * Time to try again after a rollout the engine cut short (dm->retry_commit), or a commit that could
+ * not be read: once the engine answers /_ping (else wait longer, the backoff doubling to 30 s), the
+ * same commit, unless the branch moved on to a newer one meanwhile (that one, then).
+ */
+static void retry_rollout(struct daemon *dm)
+{
+	dm->retry_head_at = 0;
+	if (!dm->retry_commit) {
+		dm->head_check = true;
+		return;
+	}
+	struct rc_err err = { 0 };
+	if (dk_ping(dm->c, NULL, &err) < 0) {
+		dm->retry_backoff_ns = dm->retry_backoff_ns > 0 ? dm->retry_backoff_ns * 2 : NS_PER_S;
+		if (dm->retry_backoff_ns > 30 * NS_PER_S)
+			dm->retry_backoff_ns = 30 * NS_PER_S;
+		say("the engine does not answer yet (%s): the rollout of %.12s waits %.1fs more", err.msg,
+		    dm->retry_commit, secs(dm->retry_backoff_ns));
+		dm->retry_head_at = now_ns() + dm->retry_backoff_ns;
+		return;
+	}
+	_cleanup_free_ char *commit = TAKE_PTR(dm->retry_commit);
+	_cleanup_free_ char *head = resolve_head(dm);
+	if (head && !str_eq(head, commit) && !state_get_failed_commit(dm->st, head)) {
+		dm->head_check = true;  /* a newer commit came meanwhile: converge to it instead */
+		return;
+	}
+	rollout(dm, commit, "the engine answers again: resuming");
 }
 
 /* ---- engine --------------------------------------------------------------- */
@@ -618,7 +678,7 @@ static void events_open(struct daemon *dm)
 		{ "type", "container" }, { "label", label }, { "event", "create" }, { "event", "die" },
 		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
 	};
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_events_open(dm->c, f, ARRAY_SIZE(f), 0, &dm->ev, &err) < 0) {
 		dm->events_backoff_ns = dm->events_backoff_ns ? dm->events_backoff_ns * 2 : NS_PER_S / 2;
 		if (dm->events_backoff_ns > 30 * NS_PER_S)
@@ -669,7 +729,7 @@ static void disable(struct daemon *dm, const struct rc_unit *u, struct unit_rt *
 	say("unit %s disabled after %s; `reconciler enable %s` brings it back", u->id, why, u->id);
 	journal(dm, cur_commit(dm), "disable", u->id, "ok", why);
 	/* stop it, or the engine's restart policy keeps a crash loop going */
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_status ds;
 	int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
 	if (dk_container_stop(dm->c, u->container, t, &ds, &err) < 0 && ds.http != 404 && ds.http != 304)
@@ -824,7 +884,7 @@ static void evaluate(struct daemon *dm, const struct rc_unit *u, struct unit_rt 
 /* Inspect u's container; *ret NULL when it does not exist.  -1 on an engine error (logged). */
 static int inspect_unit(struct daemon *dm, const struct rc_unit *u, struct dk_container **ret)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_status ds = { 0 };
 	*ret = NULL;
 	if (dk_container_inspect(dm->c, u->container, ret, &ds, &err) < 0) {
@@ -866,7 +926,7 @@ static void check_all(struct daemon *dm)
 		return;
 	}
 	struct dk_container_list *l = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (list_project(dm, &l, &err) < 0) {
 		say("warning: periodic check: %s", err.msg);
 		return;
@@ -995,7 +1055,7 @@ static bool act_prepare(struct daemon *dm, size_t i)
 		dk_container_free(ct);
 		return false;
 	}
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (ct && a == ACT_RESTART) {
 		struct dk_status ds;
 		int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
@@ -1136,7 +1196,7 @@ static void requests(struct daemon *dm)
 {
 	struct request *v = NULL;
 	size_t n = 0;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (request_list(dm->o->state_dir, &v, &n, &err) < 0) {
 		say("warning: %s", err.msg);
 		return;
@@ -1191,7 +1251,7 @@ static int wait_engine(struct daemon *dm)
 	int64_t delay = NS_PER_S / 2;
 	struct dk_opts dopts = { .host = dm->o->docker_host };
 	for (;;) {
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (!dm->c && dk_client_open(&dopts, &dm->c, &err) == 0)
 			return 0;
 		if (dm->c) {
@@ -1236,7 +1296,7 @@ static int64_t next_deadline(const struct daemon *dm)
 
 static void fetch(struct daemon *dm)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	const char *branch = dm->o->remote_branch ? dm->o->remote_branch : "main";
 	char id[41];
 	if (source_fetch(dm->o->repo, dm->o->remote, branch, dm->follow, id, &err) < 0) {
@@ -1267,7 +1327,7 @@ static int drift_run(struct daemon *dm, int parallel, struct drift_report *ret_r
 static void drift(struct daemon *dm)
 {
 	struct drift_summary sum;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (drift_run(dm, 8, NULL, &sum, &err) < 0) {
 		say("warning: drift check: %s", err.msg);
 		return;
@@ -1286,7 +1346,7 @@ static void events_drain(struct daemon *dm)
 {
 	while (dm->ev) {
 		struct dk_event e;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		int r = dk_events_poll(dm->ev, 0, NULL, 0, &e, &err);
 		if (r == 1) {
 			handle_event(dm, &e);
@@ -1318,7 +1378,7 @@ static void overlay_drift(struct plan_observed *o, void *ctx)
  */
 static void control_fix(struct daemon *dm, struct control_request *r)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct drift_report rep = { 0 };
 	struct drift_summary sum;
 	if (drift_run(dm, r->parallel, &rep, &sum, &err) < 0) {
@@ -1362,7 +1422,7 @@ static void control_fix(struct daemon *dm, struct control_request *r)
 static void control(struct daemon *dm)
 {
 	struct control_request *r = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int a = control_accept(dm->ctl, &r, &err);
 	if (a < 0)
 		say("warning: %s", err.msg);
@@ -1427,7 +1487,7 @@ static void loop(struct daemon *dm)
 		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
 					 { control_fd(dm->ctl), POLLIN, 0 } };
 		size_t nfds = dm->ctl ? 3 : 2;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (dm->ev) {
 			struct dk_event e;
 			int r = dk_events_poll(dm->ev, timeout, fds, nfds, &e, &err);
@@ -1461,10 +1521,8 @@ static void loop(struct daemon *dm)
 			fetch(dm);
 			dm->next_fetch = now_ns() + fetch_ns;
 		}
-		if (dm->retry_head_at && now >= dm->retry_head_at) {
-			dm->retry_head_at = 0;
-			dm->head_check = true;
-		}
+		if (dm->retry_head_at && now >= dm->retry_head_at)
+			retry_rollout(dm);
 		if (dm->reload) {
 			dm->reload = false;
 			dm->head_check = false;
@@ -1525,7 +1583,7 @@ static int setup_signals(struct daemon *dm)
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon dm = { .o = o, .sigfd = -1 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = 1;
 	_cleanup_free_ char *remote_shown = url_redact(o->remote);  /* no credentials in the log */
 	dm.secrets_dir = xasprintf("%s/secrets", o->state_dir);
@@ -1634,6 +1692,7 @@ out:
 	free(dm.known);
 	drift_image_cache_free(dm.images);
 	free(dm.skip_logged);
+	free(dm.retry_commit);
 	free(dm.secrets_dir);
 	free(dm.repo_id);
 	return rc;

@@ -59,7 +59,7 @@ static void *worker_main(void *p)
 		size_t j = r->queue[r->qhead++];
 		pthread_mutex_unlock(&r->mu);
 
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		int64_t t0 = now_ns();
 		int rc = r->fn(r->ctx, wa->id, j, &err);
 		int64_t t1 = now_ns();

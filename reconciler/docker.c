@@ -16,7 +16,8 @@
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
-#define SLACK_MS 30000L
+#define SLACK_MAX_MS 30000L
+#define ENV_TIMEOUT "RECONCILER_ENGINE_TIMEOUT_MS"
 
 /* ------------------------------------------------------------------ */
 /* counters                                                           */
@@ -82,6 +83,11 @@ struct dk_client {
 	CURL *easy;
 	struct dk_counters *ctr;
 };
+
+long dk_client_timeout_ms(const struct dk_client *c)
+{
+	return c->timeout_ms;
+}
 
 bool dk_client_local(const struct dk_client *c)
 {
@@ -203,6 +209,27 @@ void dk_client_free(struct dk_client *c)
 
 /* ------------------------------------------------------------------ */
 /* JSON helpers                                                       */
+
+/* The per-call timeout when the caller sets none: $RECONCILER_ENGINE_TIMEOUT_MS (a positive number
+ * of ms), else 30 s. */
+static long default_timeout_ms(void)
+{
+	const char *e = getenv(ENV_TIMEOUT);
+	char *end = NULL;
+	long v = e && *e ? strtol(e, &end, 10) : 0;
+	if (e && *e && (*end || v <= 0)) {
+		log_warn("%s='%s' is not a positive number of milliseconds: using %ld", ENV_TIMEOUT, e,
+			 DEFAULT_TIMEOUT_MS);
+		v = 0;
+	}
+	return v > 0 ? v : DEFAULT_TIMEOUT_MS;
+}
+
+/* What stop and remove allow beyond their own time: the engine kills after the grace period. */
+static long slack_ms(const struct dk_client *c)
+{
+	return c->timeout_ms < SLACK_MAX_MS ? c->timeout_ms : SLACK_MAX_MS;
+}
 
 static const cJSON *jget(const cJSON *o, const char *key)
 {
@@ -537,12 +564,13 @@ static struct dk_status *status_or(struct dk_status *st, struct dk_status *tmp)
 	return st;
 }
 
-/* Docker's message from an error body: {"message": "..."} or the raw text. */
-static void error_message(const char *body, size_t len, char *out, size_t outsz)
+/* Docker's message from an error body: {"message": "..."} or the raw text.  Returns whether the body
+ * was the engine's JSON error object. */
+static bool error_message(const char *body, size_t len, char *out, size_t outsz)
 {
 	out[0] = '\0';
 	cJSON *j = cJSON_ParseWithLength(body, len);
-	const char *m = jstr(j, "message");
+	const char *m = cJSON_IsObject(j) ? jstr(j, "message") : NULL;
 	if (m)
 		snprintf(out, outsz, "%s", m);
 	else {
@@ -551,11 +579,36 @@ static void error_message(const char *body, size_t len, char *out, size_t outsz)
 		snprintf(out, outsz, "%.*s", (int)len, body);
 	}
 	cJSON_Delete(j);
+	return m != NULL;
+}
+
+/* What a 500 says when the engine's own machinery failed rather than the request (containerd gone,
+ * an internal deadline): matched in the message, case-sensitively, as the engine words them. */
+static const char *const internal_5xx[] = {
+	"rpc error: code = Unavailable",
+	"rpc error: code = DeadlineExceeded",
+	"transport is closing",
+	"containerd.sock",
+	"context deadline exceeded",
+};
+
+bool dk_error_reply_is_fault(long http, bool json_message, const char *message)
+{
+	if (http == 502 || http == 503 || http == 504)
+		return true;
+	if (!json_message)
+		return true;  /* the engine answers every error with {"message": ...} */
+	if (http >= 500 && message)
+		for (size_t i = 0; i < ARRAY_SIZE(internal_5xx); i++)
+			if (strstr(message, internal_5xx[i]))
+				return true;
+	return false;
 }
 
 /*
  * Turn a finished transfer into the result convention: 0 for 2xx/304, -1
- * otherwise.  msg_body: where Docker's message is for non-2xx replies.
+ * otherwise.  Every failure of the transfer itself, and an error reply
+ * dk_error_reply_is_fault() calls one, is an engine fault (rc_err.engine_fault).
  */
 static int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struct xfer *x,
 		       long timeout_ms, const char *what, struct dk_status *st, struct rc_err *err)
@@ -563,32 +616,37 @@ static int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struc
 	if (cc != CURLE_OK) {
 		st->http = 0;
 		if (x->over_cap)
-			return rc_errf(err, "%s: reply larger than %zu bytes", what, x->body.max);
+			return rc_err_fault(err, "%s: reply larger than %zu bytes", what, x->body.max);
 		if (cc == CURLE_OPERATION_TIMEDOUT)
-			return rc_errf(err, "%s: no complete reply from the docker engine at '%s' within %ld ms",
-				       what, c->host, timeout_ms);
+			return rc_err_fault(err, "%s: no complete reply from the docker engine at '%s' within %ld ms",
+					    what, c->host, timeout_ms);
 		if (cc == CURLE_COULDNT_CONNECT) {
 			long oserr = 0;
 			curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr);
-			return rc_errf(err, "%s: cannot connect to the docker engine at '%s': %s", what, c->host,
-				       oserr ? strerror((int)oserr) : x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+			return rc_err_fault(err, "%s: cannot connect to the docker engine at '%s': %s", what, c->host,
+					    oserr ? strerror((int)oserr) : x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
 		}
-		return rc_errf(err, "%s: %s", what, x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		return rc_err_fault(err, "%s: %s", what, x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
 	}
 	long http = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
 	st->http = http;
 	if ((http >= 200 && http < 300) || http == 304)
 		return 0;
-	error_message(buf_cstr(&x->body), x->body.len, st->message, sizeof(st->message));
+	bool json = error_message(buf_cstr(&x->body), x->body.len, st->message, sizeof(st->message));
+	if (dk_error_reply_is_fault(http, json, st->message))
+		return rc_err_fault(err, "%s: %ld %s", what, http, st->message[0] ? st->message : "(no message)");
 	return rc_errf(err, "%s: %ld %s", what, http, st->message[0] ? st->message : "(no message)");
 }
 
 /*
  * One request on c's easy handle.  ret_json (may be NULL): the parsed reply
- * of a 2xx answer (invalid JSON is an error).  st may be NULL.
+ * of a 2xx answer (invalid JSON is an error).  st may be NULL.  With
+ * ret_body (not NULL), the reply's body is handed over (buf_release() it).
+ * A 2xx reply must be what the engine sends: JSON when ret_json asks for
+ * it, "OK" for a ping, else nothing or JSON; anything else (garbage, a body
+ * cut short) is an engine fault.
  */
-/* One call; with ret_body (not NULL), the reply's body is handed over (buf_release() it). */
 static int request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
 		     const char *body, long timeout_ms, const char *what, cJSON **ret_json,
 		     struct buf *ret_body, struct dk_status *st, struct rc_err *err)
@@ -604,20 +662,25 @@ static int request_x(struct dk_client *c, enum dk_op op, const char *method, con
 	log_debug("docker: %s %s", method, path);
 	CURLcode cc = curl_easy_perform(c->easy);
 	int r = xfer_result(c, c->easy, cc, &x, timeout_ms, what, st, err);
+	if (r == 0 && st->http != 304 && !ret_body) {
+		if (op == DK_OP_PING) {
+			if (strcmp(buf_cstr(&x.body), "OK") != 0)
+				r = rc_err_fault(err, "%s: the engine's reply is not \"OK\" (%zu bytes)", what, x.body.len);
+		} else if (ret_json || x.body.len) {
+			cJSON *j = cJSON_ParseWithLength(buf_cstr(&x.body), x.body.len);
+			if (!j)
+				r = rc_err_fault(err, "%s: invalid JSON in the engine's reply (%zu bytes)", what, x.body.len);
+			else if (ret_json)
+				*ret_json = j;
+			else
+				cJSON_Delete(j);
+		}
+	} else if (r == 0 && ret_json) {
+		*ret_json = NULL;
+	}
 	if (r == 0 && ret_body) {
 		*ret_body = x.body;
 		x.body = (struct buf)BUF_INIT;
-	}
-	if (r == 0 && ret_json) {
-		if (st->http == 304) {
-			*ret_json = NULL;
-		} else {
-			cJSON *j = cJSON_ParseWithLength(buf_cstr(&x.body), x.body.len);
-			if (!j)
-				r = rc_errf(err, "%s: invalid JSON in the engine's reply (%zu bytes)", what, x.body.len);
-			else
-				*ret_json = j;
-		}
 	}
 	xfer_release(&x);
 	return r;
@@ -654,7 +717,7 @@ static int get_version(struct dk_client *c, const char *path, struct dk_version 
 		return -1;
 	if (!jstr(j, "ApiVersion")) {
 		cJSON_Delete(j);
-		return rc_errf(err, "version: the engine's reply has no ApiVersion");
+		return rc_err_fault(err, "version: the engine's reply has no ApiVersion");
 	}
 	ret->version = jdup(j, "Version");
 	ret->api_version = jdup(j, "ApiVersion");
@@ -695,7 +758,7 @@ int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struc
 		return -1;
 	struct dk_counters *ctr = xcalloc(1, sizeof(*ctr));
 	struct dk_client *c = client_new(o->host && *o->host ? o->host : DK_DEFAULT_HOST, sock, base,
-					 o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS,
+					 o->timeout_ms > 0 ? o->timeout_ms : default_timeout_ms(),
 					 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS,
 					 o->max_body ? o->max_body : DEFAULT_MAX_BODY, ctr);
 	if (!o->defer_version_check && dk_check_version(c, err) < 0) {
@@ -858,7 +921,7 @@ int dk_container_list(struct dk_client *c, const struct dk_filter *filters, size
 		return -1;
 	if (!cJSON_IsArray(j)) {
 		cJSON_Delete(j);
-		return rc_errf(err, "list containers: the engine's reply is not an array");
+		return rc_err_fault(err, "list containers: the engine's reply is not an array");
 	}
 	struct dk_container_list *l = xcalloc(1, sizeof(*l));
 	int n = cJSON_GetArraySize(j);
@@ -881,6 +944,8 @@ int dk_container_ids(struct dk_client *c, const struct dk_filter *filters, size_
 		return -1;
 	int r = dk_decode_container_ids(buf_cstr(&body), body.len, ret_ids, ret_n, err);
 	buf_release(&body);
+	if (r < 0 && err)
+		err->engine_fault = true;  /* a 2xx reply not understood */
 	return r < 0 ? rc_err_prefix(err, "list containers") : 0;
 }
 
@@ -1190,7 +1255,7 @@ int dk_container_inspect(struct dk_client *c, const char *id, struct dk_containe
 		return -1;
 	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
 		cJSON_Delete(j);
-		return rc_errf(err, "%s: the engine's reply has no Id", what);
+		return rc_err_fault(err, "%s: the engine's reply has no Id", what);
 	}
 	*ret = parse_inspect(j);
 	cJSON_Delete(j);
@@ -1218,18 +1283,19 @@ struct slot {
 static void inspect_done(const struct dk_client *c, struct slot *s, CURLcode cc, const char *id,
 			 struct dk_inspect_result *res)
 {
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	_cleanup_free_ char *what = what_of("inspect container", id);
 	if (xfer_result(c, s->easy, cc, &s->x, c->timeout_ms, what, &res->st, &e) == 0) {
 		cJSON *j = cJSON_ParseWithLength(buf_cstr(&s->x.body), s->x.body.len);
 		if (!cJSON_IsObject(j) || !jstr(j, "Id"))
-			rc_errf(&e, "%s: invalid reply from the engine", what);
+			rc_err_fault(&e, "%s: invalid reply from the engine", what);
 		else
 			res->container = parse_inspect(j);
 		cJSON_Delete(j);
 	}
 	snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1,
 		 res->container ? "" : e.msg);
+	res->engine_fault = !res->container && e.engine_fault;
 }
 
 int dk_inspect_many(struct dk_client *c, const char *const *ids, size_t n, int parallelism,
@@ -1296,7 +1362,8 @@ int dk_inspect_many(struct dk_client *c, const char *const *ids, size_t n, int p
 	curl_multi_cleanup(m);
 	for (size_t i = 0; i < n; i++)
 		if (!results[i].container && results[i].st.http != 404)
-			return rc_errf(err, "%s", results[i].error);
+			return results[i].engine_fault ? rc_err_fault(err, "%s", results[i].error)
+						       : rc_errf(err, "%s", results[i].error);
 	return 0;
 }
 
@@ -1450,6 +1517,10 @@ int dk_container_create(struct dk_client *c, const struct dk_create_spec *s, cha
 	cJSON *j = NULL;
 	if (request(c, DK_OP_CREATE, "POST", path, body, 0, what, &j, st, err) < 0)
 		return -1;
+	if (!jstr(j, "Id") || !*jstr(j, "Id")) {
+		cJSON_Delete(j);
+		return rc_err_fault(err, "%s: the engine's reply has no Id", what);
+	}
 	if (ret_id)
 		*ret_id = jdup(j, "Id");
 	cJSON_Delete(j);
@@ -1481,7 +1552,7 @@ int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct
 	/* the engine waits the grace period, then kills: allow for both */
 	long grace = timeout_s >= 0 ? timeout_s : 10;
 	return container_post(c, DK_OP_STOP, "stop container", id, suffix, NULL,
-			      c->timeout_ms + grace * 1000 + SLACK_MS, st, err);
+			      c->timeout_ms + grace * 1000 + slack_ms(c), st, err);
 }
 
 int dk_container_kill(struct dk_client *c, const char *id, const char *signal, struct dk_status *st,
@@ -1498,7 +1569,7 @@ int dk_container_remove(struct dk_client *c, const char *id, bool force, bool vo
 	_cleanup_free_ char *eid = esc_path(id);
 	_cleanup_free_ char *path = xasprintf(API "/containers/%s?force=%d&v=%d", eid, force, volumes);
 	_cleanup_free_ char *what = what_of("remove container", id);
-	return request(c, DK_OP_REMOVE, "DELETE", path, NULL, c->timeout_ms + SLACK_MS, what, NULL, st, err);
+	return request(c, DK_OP_REMOVE, "DELETE", path, NULL, c->timeout_ms + slack_ms(c), what, NULL, st, err);
 }
 
 /*
@@ -1606,7 +1677,7 @@ int dk_network_list(struct dk_client *c, const struct dk_filter *filters, size_t
 		return -1;
 	if (!cJSON_IsArray(j)) {
 		cJSON_Delete(j);
-		return rc_errf(err, "list networks: the engine's reply is not an array");
+		return rc_err_fault(err, "list networks: the engine's reply is not an array");
 	}
 	struct dk_network_list *l = xcalloc(1, sizeof(*l));
 	l->items = xcalloc((size_t)cJSON_GetArraySize(j), sizeof(*l->items));
@@ -1629,7 +1700,7 @@ int dk_network_inspect(struct dk_client *c, const char *id, struct dk_network **
 		return -1;
 	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
 		cJSON_Delete(j);
-		return rc_errf(err, "%s: the engine's reply has no Id", what);
+		return rc_err_fault(err, "%s: the engine's reply has no Id", what);
 	}
 	struct dk_network *n = xcalloc(1, sizeof(*n));
 	parse_network(j, n);
@@ -1891,7 +1962,7 @@ int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret
 		return -1;
 	if (!jstr(j, "Id")) {
 		cJSON_Delete(j);
-		return rc_errf(err, "%s: the engine's reply has no Id", what);
+		return rc_err_fault(err, "%s: the engine's reply has no Id", what);
 	}
 	struct dk_image *img = parse_image(j);
 	cJSON_Delete(j);
@@ -1988,9 +2059,16 @@ static int pull_once(struct dk_client *c, const char *path, const char *what, lo
 		st->http = 0;
 		r = rc_errf(err, "%s: nothing from the engine for %ld ms", what, stall_ms);
 	} else {
-		/* for error replies the message was seen as a line */
+		/* for error replies the message was seen as a line: give xfer_result() the engine's
+		 * {"message": ...} back (none: the reply was not the engine's) */
 		buf_reset(&x.body);
-		buf_adds(&x.body, p.message);
+		if (p.message[0]) {
+			cJSON *m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "message", p.message);
+			_cleanup_free_ char *js = jprint(m);
+			cJSON_Delete(m);
+			buf_adds(&x.body, js);
+		}
 		r = xfer_result(c, c->easy, cc, &x, 0, what, st, err);
 		if (r == 0 && p.error[0]) {
 			snprintf(st->message, sizeof(st->message), "%s", p.error);
@@ -2020,7 +2098,7 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 	_cleanup_free_ char *qn = esc_query(name), *qt = esc_query(tag);
 	_cleanup_free_ char *path = xasprintf(API "/images/create?fromImage=%s&tag=%s", qn, qt);
 	_cleanup_free_ char *what = what_of("pull image", ref);
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	int attempt = 0;
 	for (;;) {
 		attempt++;
@@ -2028,12 +2106,12 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 			break;
 		log_debug("docker: %s (attempt %d of %d)", e.msg, attempt, retries + 1);
 		if (attempt > retries) {
-			rc_errf(err, "%s", e.msg);
+			rc_err_copy(err, &e);
 			return rc_err_prefix(err, "giving up after %d attempt%s", attempt, attempt == 1 ? "" : "s");
 		}
 		for (long waited = 0; waited < delay; waited += 100) {
 			if (o && o->interrupted && o->interrupted(o->interrupted_ctx)) {
-				rc_errf(err, "%s", e.msg);
+				rc_err_copy(err, &e);
 				return rc_err_prefix(err, "interrupted after %d attempt%s", attempt,
 						     attempt == 1 ? "" : "s");
 			}

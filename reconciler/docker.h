@@ -23,9 +23,22 @@
  * as done writes: `if (dk_container_stop(...) < 0 && st.http != 404) fail;`
  * ret_* out-parameters are left untouched on failure.
  *
- * Timeouts.  Every call is bounded: the client's timeout (default 30 s),
- * stop adds the stop timeout plus 30 s, remove (force kills) the client's
- * timeout plus 30 s; pulls have no overall limit but abort when nothing
+ * Engine faults.  An error is either the engine's answer (a 4xx, a 500 saying
+ * what went wrong with the request, a pull error line) or a fault of the
+ * engine, flagged in rc_err.engine_fault: no complete reply (connection
+ * refused or reset, a reply cut short, nothing within the call's timeout),
+ * a 2xx reply that is not what the engine sends (garbage or truncated JSON,
+ * a create without an Id, a ping that is not "OK", a body over the cap), an
+ * error reply that is not Docker's {"message": ...} object, 502/503/504, and
+ * a 500 whose message says the engine's own machinery failed (containerd
+ * unreachable, an internal deadline: dk_error_reply_is_fault()).  A fault
+ * says nothing about the request: the caller must not take it as a verdict.
+ * A pull that the registry refuses or that goes silent is no fault.
+ *
+ * Timeouts.  Every call is bounded: the client's timeout (default 30 s, or
+ * RECONCILER_ENGINE_TIMEOUT_MS when set: tests use short ones), stop adds the
+ * stop timeout plus a slack (the client's timeout, at most 30 s), remove
+ * (force kills) the client's timeout plus that slack; pulls have no overall limit but abort when nothing
  * arrives for `stall_ms`; the events stream has no limit but never
  * blocks longer than the timeout given to dk_events_next().  Response bodies
  * larger than the cap (default 64 MiB) are an error.
@@ -66,7 +79,7 @@ struct dk_client;
 
 struct dk_opts {
 	const char *host;      /* see above; NULL = DK_DEFAULT_HOST */
-	long timeout_ms;       /* per call; 0 = 30000 */
+	long timeout_ms;       /* per call; 0 = $RECONCILER_ENGINE_TIMEOUT_MS, else 30000 */
 	long connect_timeout_ms; /* 0 = 5000 */
 	size_t max_body;       /* response cap in bytes; 0 = 64 MiB */
 	bool defer_version_check; /* the caller calls dk_check_version() itself (e.g. on a
@@ -83,6 +96,8 @@ int dk_check_version(struct dk_client *c, struct rc_err *err);
 struct dk_client *dk_client_clone(const struct dk_client *c);
 /* The engine is reached over a unix socket: it runs on this host (its published ports are ours). */
 bool dk_client_local(const struct dk_client *c);
+/* The per-call timeout in ms (dk_opts.timeout_ms or its default). */
+long dk_client_timeout_ms(const struct dk_client *c);
 /* Free a client (NULL is fine).  Counters live while any clone does. */
 void dk_client_free(struct dk_client *c);
 
@@ -154,6 +169,7 @@ struct dk_version {
 };
 void dk_version_release(struct dk_version *v);
 
+/* GET /_ping: 0 only when the engine answers "OK". */
 int dk_ping(struct dk_client *c, struct dk_status *st, struct rc_err *err);
 /* Fills *ret (release with dk_version_release). */
 int dk_version(struct dk_client *c, struct dk_version *ret, struct dk_status *st, struct rc_err *err);
@@ -367,6 +383,7 @@ struct dk_inspect_result {
 	struct dk_status st;
 	struct dk_container *container; /* NULL unless st.http == 200 and parsed */
 	char error[512];                /* "" on success */
+	bool engine_fault;              /* the failure is an engine fault (see above) */
 };
 /*
  * Inspect n containers with at most `parallelism` requests in flight
@@ -605,6 +622,13 @@ int dk_events_poll(struct dk_events *ev, int timeout_ms, struct pollfd *fds, siz
 void dk_events_close(struct dk_events *ev);
 
 /* ---- decoding without an engine (unit tests and fuzzing) ---- */
+
+/*
+ * Is a complete error reply (HTTP status http, not 2xx/304) a fault of the
+ * engine rather than its answer?  json_message: the body was Docker's
+ * {"message": ...} object; message: that message (or the raw text).
+ */
+bool dk_error_reply_is_fault(long http, bool json_message, const char *message);
 
 /*
  * Decode the bodies the engine sends, exactly as the calls above do after a

@@ -808,7 +808,7 @@ struct drift_inspects {
 static void *inspects_main(void *p)
 {
 	struct drift_inspects *di = p;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	(void)dk_inspect_many(di->c, di->names, di->n, di->parallel, di->res, &err);
 	return NULL;
 }

@@ -192,7 +192,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 				if (ds.http == 404)
 					continue; /* not here yet: apply pulls it */
 				observation_release(&o);
-				rc_errf(err, "%s", e2.msg);
+				rc_err_copy(err, &e2);
 				return rc_err_prefix(err, "inspecting image '%s'", ref);
 			}
 			p->images[p->nimages].ref = xstrdup(ref);

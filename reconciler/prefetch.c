@@ -49,7 +49,7 @@ static void *version_main(void *p)
 static void *names_main(void *p)
 {
 	struct prefetch *pf = p;
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	(void)dk_inspect_many(pf->nc, pf->names, pf->nnames, pf->inspect_parallel, pf->nres, &e);
 	return NULL;
 }
@@ -96,7 +96,7 @@ static void inspect_listed(struct prefetch *pf)
 		pf->insp.res[k] = pf->nres[k];
 	free(pf->nres);
 	pf->nres = NULL;
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	if (m)
 		(void)dk_inspect_many(pf->c, ids, m, pf->inspect_parallel, pf->insp.res + pf->nnames, &e);
 	free(ids);

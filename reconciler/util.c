@@ -104,6 +104,26 @@ int rc_errf(struct rc_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->engine_fault = false;
+	return -1;
+}
+
+int rc_err_fault(struct rc_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->engine_fault = true;
+	return -1;
+}
+
+int rc_err_copy(struct rc_err *dst, const struct rc_err *src)
+{
+	if (dst && dst != src)
+		*dst = *src;
 	return -1;
 }
 

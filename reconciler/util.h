@@ -49,9 +49,21 @@ RC_NORETURN void bug_at(const char *file, int line, const char *fmt, ...) RC_PRI
 /* An error value carried up the stack. */
 struct rc_err {
 	char msg[2048];
+	/*
+	 * The Docker engine failed rather than refused: no coherent answer came
+	 * (a transport error, a reply cut short, garbage, a hang past the call
+	 * timeout, an engine-internal 5xx; docker.h, "Engine faults").  Such an
+	 * error is no verdict on what was asked.  Set by rc_err_fault(), cleared
+	 * by rc_errf(), kept by rc_err_prefix(); rc_err_copy() carries it.
+	 */
+	bool engine_fault;
 };
 /* Set the message; returns -1 so `return rc_errf(err, "...")` is one line. err may be NULL. */
 int rc_errf(struct rc_err *err, const char *fmt, ...) RC_PRINTF(2, 3);
+/* rc_errf(), and the error is an engine fault. */
+int rc_err_fault(struct rc_err *err, const char *fmt, ...) RC_PRINTF(2, 3);
+/* *dst = *src (message and kind); returns -1.  dst may be NULL. */
+int rc_err_copy(struct rc_err *dst, const struct rc_err *src);
 /* Prepend "context: " to the message; returns -1. */
 int rc_err_prefix(struct rc_err *err, const char *fmt, ...) RC_PRINTF(2, 3);
 

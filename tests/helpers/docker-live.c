@@ -80,7 +80,7 @@ static bool wait_event(struct dk_events *ev, const char *id, const char *action,
 		if (left <= 0)
 			return false;
 		struct dk_event e;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		int r = dk_events_next(ev, (int)left, &e, &err);
 		if (r < 0) {
 			diag("events: %s", err.msg);
@@ -106,7 +106,7 @@ static bool wait_event(struct dk_events *ev, const char *id, const char *action,
 static void test_system(void)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_ping(dc, &st, &err) == 0 && st.http == 200, "ping answers 200 (%s)", err.msg);
 	struct dk_version v = { 0 };
 	ok(dk_version(dc, &v, &st, &err) == 0, "version (%s)", err.msg);
@@ -128,7 +128,7 @@ static char *image_id(const char *ref)
 {
 	struct dk_image *img = NULL;
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_image_inspect(dc, ref, &img, &st, &err) < 0) {
 		diag("%s", err.msg);
 		return NULL;
@@ -142,7 +142,7 @@ static void test_image_inspect(const char *test_image)
 {
 	struct dk_image *img = NULL;
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_image_inspect(dc, test_image, &img, &st, &err) == 0, "image inspect '%s' (%s)", test_image, err.msg);
 	if (img) {
 		ok(str_startswith(img->id, "sha256:"), "image id is sha256:... (%s)", img->id);
@@ -165,7 +165,7 @@ static char *create_network(char *name, bool internal, char *ret_subnet, size_t 
 					     .internal = internal, .subnet = ret_subnet };
 		char *id = NULL;
 		struct dk_status st;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		if (dk_network_create(dc, &s, &id, &st, &err) == 0)
 			return id;
 		diag("network create: %s", err.msg);
@@ -180,7 +180,7 @@ static char subnet_a[32], subnet_b[32];
 static void test_networks(void)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *ida = create_network(net_a, true, subnet_a, sizeof(subnet_a));
 	_cleanup_free_ char *idb = create_network(net_b, false, subnet_b, sizeof(subnet_b));
 	ok(ida && idb, "two networks created with labels and subnets");
@@ -223,7 +223,7 @@ static void test_networks(void)
 static void test_volumes(void)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct rc_kv labels[2] = { proj_label[0], { (char *)"test.vol", (char *)"yes" } };
 	ok(dk_volume_create(dc, vol, labels, 2, NULL, &st, &err) == 0 && st.http == 201,
 	   "volume create: 201 (%s)", err.msg);
@@ -249,7 +249,7 @@ static char bind_dir[4096];
 static void test_create(const char *test_image)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	host_port = free_port();
 	if (!getcwd(bind_dir, sizeof(bind_dir)))
 		die("getcwd");
@@ -375,7 +375,7 @@ static void test_inspect_before_start(void)
 {
 	struct dk_container *ct = NULL;
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_container_inspect(dc, name_full, &ct, &st, &err) == 0, "inspect by name (%s)", err.msg);
 	if (!ct)
 		return;
@@ -388,7 +388,7 @@ static void test_inspect_before_start(void)
 static void test_start(struct dk_events *ev)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_container_start(dc, id_full, &st, &err) == 0 && st.http == 204, "start: 204 (%s)", err.msg);
 	ok(dk_container_start(dc, id_full, &st, &err) == 0 && st.http == 304, "start again: 0 with 304");
 	ok(dk_container_start(dc, id_worker, &st, &err) == 0 && st.http == 204, "start worker (%s)", err.msg);
@@ -415,7 +415,7 @@ static void test_start(struct dk_events *ev)
 static void test_list(void)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	char flt[256];
 	snprintf(flt, sizeof(flt), RC_LABEL_PROJECT "=%s", project);
 	struct dk_filter f[] = { { "label", flt }, { "label", "test.role=full" } };
@@ -457,7 +457,7 @@ static void test_list(void)
 static void test_update_rename(void)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	/* 256 MiB is above the 128 MiB swap limit set at create: needs MemorySwap along */
 	struct dk_resources r = { .nano_cpus = 1000000000, .memory = 256 * MiB, .memory_reservation = 16 * MiB,
 				  .pids_limit = 200, .restart_policy = "always" };
@@ -501,7 +501,7 @@ static void test_inspect_many(void)
 {
 	const char *ids[] = { id_full, id_worker, "rc-no-such-container-y", name_worker };
 	struct dk_inspect_result res[4];
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	uint64_t before = dk_stats_get(dc, DK_OP_INSPECT);
 	ok(dk_inspect_many(dc, ids, 4, 2, res, &err) == 0, "inspect_many: 0 with a missing one (%s)", err.msg);
 	is_int(dk_stats_get(dc, DK_OP_INSPECT) - before, 4, "four inspect calls counted");
@@ -561,7 +561,7 @@ static void test_threads(void)
 static void test_stop_kill(struct dk_events *ev)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_container_kill(dc, id_worker, "SIGKILL", &st, &err) == 0 && st.http == 204, "kill SIGKILL (%s)", err.msg);
 	const char *code = NULL;
 	ok(wait_event(ev, id_worker, "die", 10000, &code), "events: die seen");
@@ -591,7 +591,7 @@ static void test_stop_kill(struct dk_events *ev)
 static void test_remove(struct dk_events *ev)
 {
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_container_remove(dc, id_full, true, true, &st, &err) == 0 && st.http == 204, "remove (%s)", err.msg);
 	ok(dk_container_remove(dc, id_full, true, true, &st, &err) < 0 && st.http == 404,
 	   "remove again: 404 '%s'", st.message);
@@ -616,7 +616,7 @@ static void test_pull(const char *test_image)
 		return;
 	}
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *want = image_id(test_image);
 	ok(dk_image_remove(dc, ref, false, &st, &err) == 0 && st.http == 200, "remove the local tag '%s' (%s)", ref, err.msg);
 	struct dk_image *img = NULL;
@@ -694,7 +694,7 @@ int main(void)
 	net_b = xasprintf("%s-b", project);
 	vol = xasprintf("%s-vol", project);
 
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_opts o = { .host = getenv("DOCKER_HOST"), .timeout_ms = 20000 };
 	if (!ok(dk_client_open(&o, &dc, &err) == 0, "open the client (%s)", err.msg)) {
 		printf("Bail out! %s\n", err.msg);

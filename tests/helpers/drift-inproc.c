@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	if (rounds < 1)
 		rounds = 1;
 	curl_global_init(CURL_GLOBAL_ALL);
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;
 	struct rc_state *st = NULL;

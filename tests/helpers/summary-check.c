@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_ALL);
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_opts o = { 0 };
 	struct dk_client *c = NULL;
 	struct dk_container_list *l = NULL;

@@ -49,7 +49,7 @@ static void resolves(const char *rel, const char *want, const char *what)
 	char *path = *rel ? xasprintf("%s/%s", R, rel) : xstrdup(R);
 	char *exp = *want ? xasprintf("%s/%s", R, want) : xstrdup(R);
 	char *got = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = bindpath_resolve(R, path, &got, &err);
 	if (!ok(rc == 0, "%s: resolves", what))
 		diag("error: %s", err.msg);
@@ -65,7 +65,7 @@ static void refused(const char *rel, const char *what, const char *word1, const 
 {
 	char *path = xasprintf("%s/%s", R, rel);
 	char *got = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = bindpath_resolve(R, path, &got, &err);
 	if (!ok(rc == -1, "%s: refused", what))
 		diag("resolved to %s", got ? got : "(null)");
@@ -157,7 +157,7 @@ static void test_missing(void)
 	char *root = at("no-such-root");
 	char *path = at("no-such-root/x");
 	char *got = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(bindpath_resolve(root, path, &got, &err), 0, "a missing root: left to the engine");
 	is_str(got, path, "a missing root: the path unchanged");
 	free(got);
@@ -167,7 +167,7 @@ static void test_missing(void)
 
 static void test_roots(void)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	char *got = NULL;
 	char *root = at("rootvia");
 	char *path = at("rootvia/data");

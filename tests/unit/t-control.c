@@ -42,7 +42,7 @@ static void *serve(void *p)
 {
 	struct server *sv = p;
 	struct control_request *r = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	sv->accepted = -2;
 	if (wait_readable(control_fd(sv->s), 5000) <= 0)
 		return NULL;
@@ -123,7 +123,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct control_drift_answer a;
 
 	/* no daemon: no socket file */

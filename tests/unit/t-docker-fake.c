@@ -275,7 +275,7 @@ static struct dk_client *open_fake(long timeout_ms, size_t max_body)
 	_cleanup_free_ char *host = xasprintf("unix://%s", srv.path);
 	struct dk_opts o = { .host = host, .timeout_ms = timeout_ms, .max_body = max_body };
 	struct dk_client *c = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	if (dk_client_open(&o, &c, &err) < 0)
 		die("open fake: %s", err.msg);
 	return c;
@@ -283,7 +283,7 @@ static struct dk_client *open_fake(long timeout_ms, size_t max_body)
 
 static void test_open(void)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_client *c = NULL;
 	static const struct route old[] = {
 		{ "GET", "/version", 200, "{\"Version\":\"19.03.15\",\"ApiVersion\":\"1.40\"}", NULL, 0, NULL, 0 },
@@ -349,11 +349,22 @@ static void test_errors(void)
 		{ "GET", "/v1.41/containers/slow/json", 200, "{\"Id\":\"slow\"}", NULL, 1500, NULL, 0 },
 		{ "GET", "/v1.41/containers/noid/json", 200, "{\"Name\":\"/x\"}", NULL, 0, NULL, 0 },
 		{ "GET", "/v1.41/containers/json", 200, "{\"not\":\"an array\"}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e503/json", 503, "{\"message\":\"busy\"}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e500ctd/json", 500, "{\"message\":\"connection error: desc = \\\"transport: "
+		  "Error while dialing dial unix /run/containerd/containerd.sock: connect: connection refused\\\"\"}",
+		  NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e404/json", 404, "{\"message\":\"No such container: e404\"}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/containers/e404garbage/json", 404, "<html>nope", NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/garbage/start", 200, "\x01\xffnot json", NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/ok/start", 204, NULL, NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/e409/start", 409, "{\"message\":\"conflict\"}", NULL, 0, NULL, 0 },
+		{ "POST", "/v1.41/containers/create", 201, "{\"Warnings\":[]}", NULL, 0, NULL, 0 },
+		{ "GET", "/v1.41/_ping", 200, "{}", NULL, 0, NULL, 0 },
 	};
 	struct dk_client *c = open_fake(400, 4096);
 	set_routes(r, ARRAY_SIZE(r));
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_container *ct = NULL;
 
 	ok(dk_container_inspect(c, "e500", &ct, &st, &err) < 0 && !ct, "HTTP 500 fails");
@@ -361,20 +372,39 @@ static void test_errors(void)
 	is_str(st.message, "boom: disk on fire", "Docker's message");
 	ok(strstr(err.msg, "inspect container 'e500'") && strstr(err.msg, "500") && strstr(err.msg, "disk on fire"),
 	   "error names the call, code and message: %s", err.msg);
+	ok(!err.engine_fault, "a 500 with Docker's message is the engine's answer, no fault");
 	ok(dk_container_inspect(c, "e500plain", &ct, &st, &err) < 0, "500 with a text body fails");
 	is_str(st.message, "plain text failure", "the text is the message (trimmed)");
+	ok(err.engine_fault, "an error reply that is not Docker's JSON is an engine fault");
+	ok(dk_container_inspect(c, "e503", &ct, &st, &err) < 0 && err.engine_fault, "503 is an engine fault");
+	ok(dk_container_inspect(c, "e500ctd", &ct, &st, &err) < 0 && err.engine_fault,
+	   "a 500 saying containerd is unreachable is an engine fault: %s", err.msg);
+	ok(dk_container_inspect(c, "e404", &ct, &st, &err) < 0 && st.http == 404 && !err.engine_fault,
+	   "404 is an answer");
+	ok(dk_container_inspect(c, "e404garbage", &ct, &st, &err) < 0 && err.engine_fault, "404 with garbage: a fault");
+	ok(dk_container_start(c, "garbage", &st, &err) < 0 && err.engine_fault && strstr(err.msg, "invalid JSON"),
+	   "a 200 with a garbage body to a start is an engine fault: %s", err.msg);
+	ok(dk_container_start(c, "ok", &st, &err) == 0, "204 without a body is fine");
+	err.engine_fault = true;
+	ok(dk_container_start(c, "e409", &st, &err) < 0 && !err.engine_fault, "409 is an answer (and rc_errf clears the flag)");
+	struct dk_create_spec cs = { .name = "x", .image = "img" };
+	char *cid = NULL;
+	ok(dk_container_create(c, &cs, &cid, &st, &err) < 0 && !cid && err.engine_fault && strstr(err.msg, "no Id"),
+	   "a create answered without an Id is an engine fault: %s", err.msg);
+	ok(dk_ping(c, &st, &err) < 0 && err.engine_fault, "a ping not answered \"OK\" fails, as a fault: %s", err.msg);
 
-	ok(dk_container_inspect(c, "trunc", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "invalid JSON"),
-	   "truncated JSON: %s", err.msg);
-	ok(dk_container_inspect(c, "noid", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "no Id"),
-	   "JSON without Id: %s", err.msg);
-	ok(dk_container_inspect(c, "drop", &ct, &st, &err) < 0 && !ct, "connection dropped mid-body fails");
+	ok(dk_container_inspect(c, "trunc", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "invalid JSON") &&
+	   err.engine_fault, "truncated JSON: a fault: %s", err.msg);
+	ok(dk_container_inspect(c, "noid", &ct, &st, &err) < 0 && !ct && strstr(err.msg, "no Id") && err.engine_fault,
+	   "JSON without Id: a fault: %s", err.msg);
+	ok(dk_container_inspect(c, "drop", &ct, &st, &err) < 0 && !ct && err.engine_fault,
+	   "connection dropped mid-body fails, as a fault");
 	is_int(st.http, 0, "no complete reply: http 0");
 	diag("dropped: %s", err.msg);
-	ok(dk_container_inspect(c, "big", &ct, &st, &err) < 0 && strstr(err.msg, "larger than 4096 bytes"),
-	   "body over the cap: %s", err.msg);
-	ok(dk_container_inspect(c, "slow", &ct, &st, &err) < 0 && strstr(err.msg, "within 400 ms") && st.http == 0,
-	   "slow server hits the timeout: %s", err.msg);
+	ok(dk_container_inspect(c, "big", &ct, &st, &err) < 0 && strstr(err.msg, "larger than 4096 bytes") &&
+	   err.engine_fault, "body over the cap: %s", err.msg);
+	ok(dk_container_inspect(c, "slow", &ct, &st, &err) < 0 && strstr(err.msg, "within 400 ms") && st.http == 0 &&
+	   err.engine_fault, "slow server hits the timeout, a fault: %s", err.msg);
 	struct dk_container_list *l = NULL;
 	ok(dk_container_list(c, NULL, 0, &l, &st, &err) < 0 && !l && strstr(err.msg, "not an array"),
 	   "list reply that is no array: %s", err.msg);
@@ -413,7 +443,7 @@ static void test_codes_and_bodies(void)
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	ok(dk_container_start(c, "c1", &st, &err) == 0 && st.http == 304, "304 on start is success, told apart");
 	const struct request *rq = last_request("/v1.41/containers/c1/start");
 	ok(rq && strcasestr(rq->head, "Content-Length: 0") && !strcasestr(rq->head, "Content-Type"),
@@ -558,7 +588,7 @@ static void test_pull(void)
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
 	struct dk_status st;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_pull_opts o = { .retries = 2, .first_delay_ms = 1 };
 	char *id = NULL;
 	uint64_t before = dk_stats_get(c, DK_OP_IMAGE_PULL);
@@ -583,10 +613,14 @@ static void test_pull(void)
 	is_int(dk_stats_get(c, DK_OP_IMAGE_PULL) - before, 1, "retries -1: one attempt");
 	ok(dk_image_pull(c, "x/denied:2", &once, &id, &st, &err) < 0 && st.http == 404 &&
 	   strstr(st.message, "pull access denied"), "HTTP error reply: %s", err.msg);
+	ok(!err.engine_fault, "a pull the engine refuses (404) is its answer, no engine fault");
+	ok(dk_image_pull(c, "x/nonl", &once, &id, &st, &err) < 0 && !err.engine_fault,
+	   "an error line in a pull is the engine's answer, no engine fault");
 
 	struct dk_pull_opts stall = { .retries = -1, .stall_ms = 1000 };
 	ok(dk_image_pull(c, "x/stall:1", &stall, &id, &st, &err) < 0 && strstr(err.msg, "nothing from the engine for 1000 ms") && st.http == 0,
 	   "a stalled pull is cut: %s", err.msg);
+	ok(!err.engine_fault, "a stalled pull (the registry, as far as anyone can tell) is no engine fault");
 	ok(dk_image_pull(c, "localhost:5000/x/app:1", &o, &id, &st, &err) == 0, "pull with a registry port (%s)", err.msg);
 	is_str(id, "sha256:abcd", "Id from the image inspect after the pull");
 	free(id);
@@ -611,7 +645,7 @@ static void test_events(void)
 	};
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_filter f[] = { { "type", "container" } };
 	struct dk_events *ev = NULL;
 	ok(dk_events_open(c, f, 1, 5, &ev, &err) == 0 && ev, "events open (%s)", err.msg);
@@ -667,7 +701,7 @@ static void test_inspect_many(void)
 	};
 	struct dk_client *c = open_fake(2000, 0);
 	set_routes(r, ARRAY_SIZE(r));
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	const char *ids[] = { "a", "b", "c", "d", "t", "a", "d" };
 	struct dk_inspect_result res[7];
 	uint64_t before = dk_stats_get(c, DK_OP_INSPECT);
@@ -708,8 +742,28 @@ static void test_clone(void)
 	dk_client_free(k);
 }
 
+/* The pure rule: which complete error replies are the engine's answer, which its fault. */
+static void test_fault_rule(void)
+{
+	ok(!dk_error_reply_is_fault(400, true, "invalid reference format"), "400 with Docker's message: an answer");
+	ok(!dk_error_reply_is_fault(404, true, "No such image: x"), "404: an answer");
+	ok(!dk_error_reply_is_fault(409, true, "name in use"), "409: an answer");
+	ok(!dk_error_reply_is_fault(500, true, "driver failed programming external connectivity on endpoint x: "
+					       "Bind for 0.0.0.0:80 failed: port is already allocated"),
+	   "500 about the request (a host port taken): an answer");
+	ok(dk_error_reply_is_fault(500, true, "rpc error: code = Unavailable desc = connection closed"),
+	   "500 from a containerd that is gone: a fault");
+	ok(dk_error_reply_is_fault(500, true, "context deadline exceeded"), "500, an internal deadline: a fault");
+	ok(dk_error_reply_is_fault(502, true, "Bad Gateway"), "502: a fault");
+	ok(dk_error_reply_is_fault(503, true, "x"), "503: a fault");
+	ok(dk_error_reply_is_fault(504, true, "x"), "504: a fault");
+	ok(dk_error_reply_is_fault(404, false, "<html>"), "an error body that is not Docker's JSON: a fault");
+	ok(!dk_error_reply_is_fault(400, true, "context deadline exceeded"), "a 4xx is an answer whatever it says");
+}
+
 int main(void)
 {
+	test_fault_rule();
 	curl_global_init(CURL_GLOBAL_ALL);
 	server_start();
 	test_open();

@@ -33,7 +33,7 @@ static void same_as_the_decoder(void)
 {
 	char **ids = NULL;
 	size_t n = 0;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	struct dk_container_list *l = NULL;
 	if (!ok(dk_decode_container_ids(engine_list, strlen(engine_list), &ids, &n, &err) == 0, "a list (%s)", err.msg))
 		return;
@@ -59,7 +59,7 @@ static void empty_and_bad(void)
 	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
 		char **ids = NULL;
 		size_t n = 9;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		ok(dk_decode_container_ids(empty[i], strlen(empty[i]), &ids, &n, &err) == 0 && n == 0 && ids && !ids[0],
 		   "no ids in %s", empty[i]);
 		dk_ids_free(ids);
@@ -72,7 +72,7 @@ static void empty_and_bad(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char **ids = (char **)1;
 		size_t n = 9;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		ok(dk_decode_container_ids(bad[i], strlen(bad[i]), &ids, &n, &err) < 0 && !ids && n == 0 &&
 			   strstr(err.msg, "JSON array of objects"),
 		   "refused: %s", bad[i]);
@@ -89,7 +89,7 @@ static void empty_and_bad(void)
 		buf_adds(&b, "}]");
 		char **ids = NULL;
 		size_t n = 0;
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		int r = dk_decode_container_ids(b.data, b.len, &ids, &n, &err);
 		if (depth < 64)
 			ok(r == 0 && n == 1, "%d levels of arrays inside: read", depth);

@@ -57,7 +57,7 @@ static char *ordered(const char *spec, struct rc_err *err)
 
 static void check(const char *spec, const char *want, const char *name)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *got = ordered(spec, &err);
 	is_str(got, want, "%s", name);
 	if (!got)
@@ -66,7 +66,7 @@ static void check(const char *spec, const char *want, const char *name)
 
 static void check_fail(const char *spec, const char *needle, const char *name)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	_cleanup_free_ char *got = ordered(spec, &err);
 	ok(got == NULL, "%s: fails", name);
 	ok(strstr(err.msg, needle) != NULL, "%s: '%s' in '%s'", name, needle, err.msg);
@@ -97,7 +97,7 @@ int main(void)
 	/* make() takes ids in the given order; the model wants them sorted. */
 	qsort(d->units, d->nunits, sizeof(*d->units), unit_cmp);
 	size_t *order = NULL;
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(rc_desired_order(d, &order, &err), 0, "3001 units ordered");
 	size_t *pos = xcalloc(d->nunits, sizeof(size_t));
 	for (size_t i = 0; i < d->nunits; i++)

@@ -63,7 +63,7 @@ static void test_registry_of(void)
 
 static void test_lookup(void)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	char *h = NULL, *src = NULL;
 	_cleanup_free_ char *missing = xasprintf("%s/none.json", dir);
 	is_int(regauth_lookup(missing, "reg.example.com/app", &h, &src, &err), 0, "no file: no credentials, no error");
@@ -156,7 +156,7 @@ static void test_helpers(void)
 	_cleanup_free_ char *path = xasprintf("%s:%s", bin, saved);
 	setenv("PATH", path, 1);
 
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc;
 	char *src = NULL;
 	/* per registry; its auths entry (other credentials) is not read */

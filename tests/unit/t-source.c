@@ -84,7 +84,7 @@ static int expect_git(const char *repo_rel, const char *rev, const char *sub, co
 {
 	_cleanup_free_ char *repo = tpath(repo_rel);
 	struct source_files f = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = source_load_git(repo, rev, sub, &f, &err);
 	if (!ok(rc == 0, "%s: loads", name)) {
 		diag("error: %s", err.msg);
@@ -100,7 +100,7 @@ static int expect_git(const char *repo_rel, const char *rev, const char *sub, co
 static void expect_git_fail(const char *repo, const char *rev, const char *sub, const char *name, ...)
 {
 	struct source_files f = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	int rc = source_load_git(repo, rev, sub, &f, &err);
 	ok(rc == -1, "%s: fails", name);
 	ok(f.files == NULL && f.nfiles == 0 && f.commit == NULL, "%s: ret untouched", name);
@@ -154,7 +154,7 @@ static void test_revs(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(revs); i++) {
 		char id[41] = "";
-		struct rc_err err = { "" };
+		struct rc_err err = { 0 };
 		int rc = source_resolve(repo, revs[i].rev, id, &err);
 		is_int(rc, 0, "resolve '%s' %s", revs[i].rev, err.msg);
 		is_str(id, revs[i].want, "resolve '%s' gives the commit", revs[i].rev);
@@ -163,7 +163,7 @@ static void test_revs(void)
 	snprintf(full, sizeof(full), "%s", one);
 	snprintf(shortsha, sizeof(shortsha), "%s", one);
 	char id[41] = "";
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(source_resolve(repo, full, id, &err), 0, "resolve a full sha");
 	is_str(id, one, "full sha resolves to itself");
 	is_int(source_resolve(repo, shortsha, id, &err), 0, "resolve a short sha");
@@ -206,7 +206,7 @@ static void test_bare_and_clone(void)
 	_cleanup_free_ char *a = sh_out(GIT " -C work rev-parse HEAD");
 	_cleanup_free_ char *repo = tpath("bare.git");
 	char id[41] = "";
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(source_resolve(repo, "HEAD", id, &err), 0, "resolve in a bare repository");
 	is_str(id, a, "bare HEAD is the origin's HEAD");
 	/* A packed-refs-only repository (what a fresh bare clone is). */
@@ -244,7 +244,7 @@ static void test_refused(void)
 	ok(sh(GIT " init -q empty") == 0, "a repository without commits");
 	expect_git_fail(empty, NULL, NULL, "unborn HEAD", "cannot resolve 'HEAD'", (char *)NULL);
 	char id[41] = "unchanged";
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(source_resolve(work, "nope", id, &err), -1, "resolve of a missing rev fails");
 	is_str(id, "unchanged", "resolve leaves ret untouched on failure");
 	is_int(source_resolve(plain, "HEAD", id, &err), -1, "resolve in a non-repository fails");
@@ -297,7 +297,7 @@ static void test_empty_and_limits(void)
 	   "repository with many files");
 	_cleanup_free_ char *many = tpath("many");
 	struct source_files f = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(source_load_git(many, "max", NULL, &f, &err), 0, "exactly the file limit loads");
 	is_int(f.nfiles, RC_SOURCE_MAX_FILES, "all files loaded");
 	int sorted = 1;
@@ -314,7 +314,7 @@ static void test_dir(void)
 {
 	_cleanup_free_ char *work = tpath("work");
 	struct source_files f = { 0 };
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	is_int(source_load_dir(work, &f, &err), 0, "load a plain directory %s", err.msg);
 	_cleanup_free_ char *got = paths_of(&f);
 	is_str(got, "a.yaml,b.yml,other/e.yaml,sub/c.yaml,sub/deep/d.yaml",

@@ -1234,7 +1234,7 @@ static void test_hostile_requests(void)
 
 static void test_prune_units(void)
 {
-	struct rc_err err = { "" };
+	struct rc_err err = { 0 };
 	char *dir = xasprintf("%s/prune", root);
 	struct rc_state *st = open_locked(dir);
 	ok(st != NULL, "open for pruning");

@@ -433,7 +433,7 @@ static void test_repo_removed(void)
 	if (!w)
 		return;
 	sh("rm -rf gone");
-	struct rc_err e = { "" };
+	struct rc_err e = { 0 };
 	is_int(watch_wait(w, BOUND_MS, &e), -1, "git dir removed is an error");
 	ok(strstr(e.msg, "cannot watch") != NULL, "message: %s", e.msg);
 	watch_close(w);
