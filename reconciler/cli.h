@@ -37,6 +37,7 @@ struct cli_opts {
 	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
 	const char *remote;      /* --remote URL: fetch the manifests from there into --repo */
 	const char *branch;      /* --branch B: the remote's branch (main) */
+	const char *remote_credentials;  /* --remote-credentials FILE (gitcred.h) */
 	bool no_inotify;         /* --no-inotify: the branch watch polls only */
 	bool quiet;              /* -q */
 	int argc;                /* positional arguments after the command */

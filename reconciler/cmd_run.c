@@ -9,10 +9,38 @@
 #include "buf.h"
 #include "cli.h"
 #include "daemon.h"
+#include "gitcred.h"
 #include "requests.h"
 #include "state.h"
 
 #define NS_PER_S 1000000000.0
+
+/*
+ * --remote-credentials is checked before the daemon starts (it is read
+ * again for every fetch, so it can be rotated in place): a file that is
+ * unusable, or a second password in the URL, stops the start.
+ */
+static int check_remote_credentials(const struct cli_opts *o)
+{
+	if (!o->remote) {
+		fprintf(stderr, "reconciler: --remote-credentials is for the --remote fetched; give --remote too\n");
+		return -1;
+	}
+	if (gitcred_url_has_password(o->remote)) {
+		_cleanup_free_ char *shown = url_redact(o->remote);
+		fprintf(stderr, "reconciler: --remote %s carries a password and --remote-credentials gives "
+			"credentials too: keep them in the file only\n", shown);
+		return -1;
+	}
+	struct rc_err err = { 0 };
+	struct gitcred c = { 0 };
+	if (gitcred_load(o->remote_credentials, &c, &err) < 0) {
+		fprintf(stderr, "reconciler: --remote-credentials: %s\n", err.msg);
+		return -1;
+	}
+	gitcred_release(&c);
+	return 0;
+}
 
 int cmd_run(const struct cli_opts *o)
 {
@@ -28,6 +56,8 @@ int cmd_run(const struct cli_opts *o)
 		fprintf(stderr, "reconciler: --branch names the branch of --remote; give --remote too\n");
 		return 1;
 	}
+	if (o->remote_credentials && check_remote_credentials(o) < 0)
+		return 1;
 	struct daemon_opts d = {
 		.repo = o->repo,
 		.rev = o->rev,
@@ -36,6 +66,7 @@ int cmd_run(const struct cli_opts *o)
 		.docker_host = o->docker_host,
 		.remote = o->remote,
 		.remote_branch = o->branch,
+		.remote_credentials = o->remote_credentials,
 		.poll_interval_ns = (int64_t)(o->poll_interval * NS_PER_S),
 		.check_interval_ns = (int64_t)(o->check_interval * NS_PER_S),
 		.drift_interval_ns = o->drift_interval_set ? (o->drift_interval > 0 ? (int64_t)(o->drift_interval * NS_PER_S) : -1) : 0,

@@ -1299,7 +1299,7 @@ static void fetch(struct daemon *dm)
 	struct rc_err err = { 0 };
 	const char *branch = dm->o->remote_branch ? dm->o->remote_branch : "main";
 	char id[41];
-	if (source_fetch(dm->o->repo, dm->o->remote, branch, dm->follow, id, &err) < 0) {
+	if (source_fetch(dm->o->repo, dm->o->remote, dm->o->remote_credentials, branch, dm->follow, id, &err) < 0) {
 		_cleanup_free_ char *shown = url_redact(dm->o->remote);
 		say("warning: fetching %s from %s: %s", branch, shown, err.msg);
 		return;
@@ -1611,12 +1611,14 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (control_listen(o->state_dir, &dm.ctl, &err) < 0)
 		say("warning: no control socket (drift commands will check by themselves): %s", err.msg);
-	say("starting: following '%s' of %s%s%s, state in %s", dm.follow, o->repo, o->remote ? " fetched from " : "",
-	    o->remote ? remote_shown : "", o->state_dir);
+	say("starting: following '%s' of %s%s%s%s%s%s, state in %s", dm.follow, o->repo,
+	    o->remote ? " fetched from " : "", o->remote ? remote_shown : "",
+	    o->remote_credentials ? " (credentials from " : "", o->remote_credentials ? o->remote_credentials : "",
+	    o->remote_credentials ? ")" : "", o->state_dir);
 	if (o->remote) {
 		char id[41];
-		if (source_fetch(o->repo, o->remote, o->remote_branch ? o->remote_branch : "main", dm.follow, id,
-				 &err) < 0)
+		if (source_fetch(o->repo, o->remote, o->remote_credentials, o->remote_branch ? o->remote_branch : "main",
+				 dm.follow, id, &err) < 0)
 			say("warning: first fetch from %s failed: %s", remote_shown, err.msg);
 	}
 	struct watch_opts wo = WATCH_OPTS_DEFAULT;

@@ -64,6 +64,7 @@ struct daemon_opts {
 	const char *docker_host;
 	const char *remote;          /* NULL: no fetching; else fetched into repo every fetch_interval */
 	const char *remote_branch;   /* the remote's branch (default "main") */
+	const char *remote_credentials;  /* NULL, or the credentials file of remote (gitcred.h) */
 	int64_t poll_interval_ns;    /* watch polling; 0: 2 s */
 	int64_t check_interval_ns;   /* periodic check of every unit; 0: 30 s */
 	int64_t drift_interval_ns;   /* periodic drift check (drift.h), journaled; 0: 5 min, < 0: off */

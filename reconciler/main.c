@@ -68,6 +68,7 @@ static void usage(FILE *f)
 		   "  --stable-period S   ready this long resets a unit's failure counter (default 600)\n"
 		   "  --remote URL        fetch the branch from URL into --repo (created bare if missing)\n"
 		   "  --branch B          the branch of --remote (default main)\n"
+		   "  --remote-credentials FILE  password, token or SSH key for --remote (mode 0600)\n"
 		   "  --fetch-interval S  how often to fetch (default 60)\n"
 		   "  -v, -q            more / less chatter on stderr\n"
 		   "  -h, --help        this text; --version: the version\n"
@@ -76,7 +77,7 @@ static void usage(FILE *f)
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
        OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_DRIFT, OPT_STABLE, OPT_FETCH,
-       OPT_REMOTE, OPT_BRANCH, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_VERSION };
+       OPT_REMOTE, OPT_BRANCH, OPT_REMOTE_CRED, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_VERSION };
 
 /* A duration in seconds (decimals allowed), >= 0. */
 static int parse_seconds(const char *opt, const char *s, double *ret)
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
 		{ "fetch-interval", required_argument, NULL, OPT_FETCH },
 		{ "remote", required_argument, NULL, OPT_REMOTE },
 		{ "branch", required_argument, NULL, OPT_BRANCH },
+		{ "remote-credentials", required_argument, NULL, OPT_REMOTE_CRED },
 		{ "no-inotify", no_argument, NULL, OPT_NO_INOTIFY },
 		{ "take-over", no_argument, NULL, OPT_TAKE_OVER },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -167,6 +169,7 @@ int main(int argc, char **argv)
 		case OPT_FETCH: if (parse_seconds("fetch-interval", optarg, &o.fetch_interval) < 0) return 1; break;
 		case OPT_REMOTE: o.remote = optarg; break;
 		case OPT_BRANCH: o.branch = optarg; break;
+		case OPT_REMOTE_CRED: o.remote_credentials = optarg; break;
 		case OPT_NO_INOTIFY: o.no_inotify = true; break;
 		case OPT_TAKE_OVER: o.take_over = true; break;
 		case 'v': o.verbose++; break;

@@ -14,6 +14,7 @@
 #include <git2.h>
 
 #include "buf.h"
+#include "gitcred.h"
 #include "source.h"
 
 /* Deeper trees than this are refused (a hostile repository must not blow the stack). */
@@ -272,9 +273,119 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
 
 static void remote_freep(git_remote **r) { git_remote_free(*r); }
 
+/*
+ * The credential callback's state for one fetch.  libgit2 asks again after
+ * every refusal (up to 15 times over HTTP, without end over SSH): each
+ * source of credentials is offered once, and the next question means it
+ * was refused, which ends the fetch with one clear error.
+ */
+enum cred_outcome {
+	CRED_OK = 0,      /* nothing went wrong here (or it did elsewhere) */
+	CRED_REFUSED,     /* what was offered was refused */
+	CRED_NONE,        /* the server wants credentials that were not given */
+	CRED_ERROR,       /* libgit2 could not make the credential */
+};
+
+struct cred_ctx {
+	const struct gitcred *c;   /* from the file (all NULL without one) */
+	const char *file;          /* --remote-credentials, or NULL */
+	bool url_password;         /* the URL carries user:password (libgit2 offers it before asking) */
+	int offered;               /* credentials handed to libgit2 */
+	enum { OFFER_URL, OFFER_FILE, OFFER_FILE_KEY, OFFER_AGENT } what;  /* what was offered last */
+	enum cred_outcome outcome;
+	const char *need;          /* CRED_NONE: what the server asks for */
+	const char *hint;          /* CRED_NONE: which keys of the file would give it */
+};
+
+static int cred_cb(git_credential **out, const char *url, const char *user_from_url, unsigned int allowed,
+		   void *payload)
+{
+	(void)url;  /* may carry userinfo: never logged */
+	struct cred_ctx *x = payload;
+	const struct gitcred *c = x->c;
+	/* SSH first asks for the user name alone: that offers no secret */
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, gitcred_ssh_user(c, user_from_url)) < 0 ? GIT_EUSER : 0;
+	if (x->offered > 0 || (x->url_password && !x->file)) {
+		if (x->offered == 0)
+			x->what = OFFER_URL;
+		x->outcome = CRED_REFUSED;
+		git_error_set_str(GIT_ERROR_NET, "authentication failed");
+		return GIT_EUSER;
+	}
+	int r = 1;
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && c->ssh_key) {
+		r = git_credential_ssh_key_new(out, gitcred_ssh_user(c, user_from_url), c->ssh_pubkey, c->ssh_key,
+					       c->ssh_passphrase);
+		x->what = OFFER_FILE_KEY;
+	} else if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && c->password &&
+		   gitcred_http_user(c, user_from_url)) {
+		r = git_credential_userpass_plaintext_new(out, gitcred_http_user(c, user_from_url), c->password);
+		x->what = OFFER_FILE;
+	} else if ((allowed & GIT_CREDENTIAL_SSH_KEY) && getenv("SSH_AUTH_SOCK") && *getenv("SSH_AUTH_SOCK")) {
+		r = git_credential_ssh_key_from_agent(out, gitcred_ssh_user(c, user_from_url));
+		x->what = OFFER_AGENT;
+	}
+	if (r == 0) {
+		x->offered++;
+		return 0;
+	}
+	if (r < 0) {
+		x->outcome = CRED_ERROR;
+		return GIT_EUSER;
+	}
+	x->outcome = CRED_NONE;
+	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		x->need = "an SSH key";
+		x->hint = "ssh_key=, or an ssh-agent with SSH_AUTH_SOCK set";
+	} else if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && c->password) {
+		x->need = "a user name with the password";
+		x->hint = "username=, or a user in the URL";
+	} else if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+		x->need = "a user name and password or a token";
+		x->hint = "password= or token=";
+	} else {
+		x->need = "a kind of credentials reconciler does not offer";
+		x->hint = "Kerberos, NTLM and client certificates are not supported";
+	}
+	git_error_set_str(GIT_ERROR_NET, "no credentials");
+	return GIT_EUSER;
+}
+
+/* Why the fetch failed, when the credential callback knows better than libgit2. */
+static int cred_errf(const struct cred_ctx *x, const char *shown, struct rc_err *err)
+{
+	switch (x->outcome) {
+	case CRED_REFUSED:
+		switch (x->what) {
+		case OFFER_URL:
+			return rc_errf(err, "authentication failed for %s (credentials from the URL)", shown);
+		case OFFER_FILE:
+			return rc_errf(err, "authentication failed for %s (credentials from %s)", shown, x->file);
+		case OFFER_FILE_KEY:
+			return rc_errf(err, "authentication failed for %s (the SSH key named by %s)", shown, x->file);
+		case OFFER_AGENT:
+			return rc_errf(err, "authentication failed for %s (the keys of the ssh-agent at SSH_AUTH_SOCK)",
+				       shown);
+		}
+		break;
+	case CRED_NONE:
+		if (x->file)
+			return rc_errf(err, "%s asks for %s, which credentials file '%s' does not give (%s)", shown,
+				       x->need, x->file, x->hint);
+		return rc_errf(err, "%s asks for %s: give it with --remote-credentials FILE (%s)", shown, x->need,
+			       x->hint);
+	case CRED_ERROR:
+		return git_errf(err, "cannot use the credentials for %s", shown);
+	case CRED_OK:
+		break;
+	}
+	BUG("cred_errf without an outcome");
+}
+
 /* source_fetch() without the credential hiding. */
-static int fetch(const char *repo, const char *url, const char *shown, const char *branch, const char *refname,
-		 char ret[41], struct rc_err *err)
+static int fetch(const char *repo, const char *url, const char *shown, const struct gitcred *creds,
+		 const char *cred_file, const char *branch, const char *refname, char ret[41], struct rc_err *err)
 {
 	_cleanup_(repo_freep) git_repository *r = NULL;
 	source_git_init();
@@ -284,17 +395,32 @@ static int fetch(const char *repo, const char *url, const char *shown, const cha
 		if (git_repository_init(&r, repo, 1) < 0)
 			return git_errf(err, "cannot create bare repository '%s'", repo);
 	}
+	/*
+	 * Anonymous, and without url.*.insteadOf rewriting: libgit2 1.5 with
+	 * PCRE2 (Debian 12) leaks about 240 KiB of regex match data per remote
+	 * made with it, which a daemon fetching every minute cannot afford.
+	 */
 	_cleanup_(remote_freep) git_remote *rem = NULL;
-	if (git_remote_create_anonymous(&rem, r, url) < 0)
+	git_remote_create_options ro;
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = r;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&rem, url, &ro) < 0)
 		return git_errf(err, "remote '%s'", shown);
 	_cleanup_free_ char *spec = xasprintf("+refs/heads/%s:%s", branch, refname);
 	char *specs[] = { spec };
 	git_strarray refspecs = { specs, 1 };
+	struct cred_ctx x = { .c = creds, .file = cred_file, .url_password = gitcred_url_has_password(url) };
 	git_fetch_options fo;
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.update_fetchhead = 0;
-	if (git_remote_fetch(rem, &refspecs, &fo, "reconciler: fetch") < 0)
+	fo.callbacks.credentials = cred_cb;
+	fo.callbacks.payload = &x;
+	if (git_remote_fetch(rem, &refspecs, &fo, "reconciler: fetch") < 0) {
+		if (x.outcome != CRED_OK)
+			return cred_errf(&x, shown, err);
 		return git_errf(err, "cannot fetch '%s' from '%s'", branch, shown);
+	}
 	git_oid oid;
 	if (git_reference_name_to_id(&oid, r, refname) < 0)
 		return git_errf(err, "fetched '%s' from '%s' but cannot read '%s'", branch, shown, refname);
@@ -302,11 +428,15 @@ static int fetch(const char *repo, const char *url, const char *shown, const cha
 	return 0;
 }
 
-int source_fetch(const char *repo, const char *url, const char *branch, const char *refname, char ret[41],
-		 struct rc_err *err)
+int source_fetch(const char *repo, const char *url, const char *cred_file, const char *branch, const char *refname,
+		 char ret[41], struct rc_err *err)
 {
+	struct gitcred creds = { 0 };
+	if (cred_file && gitcred_load(cred_file, &creds, err) < 0)
+		return -1;
 	_cleanup_free_ char *shown = url_redact(url);
-	int rc = fetch(repo, url, shown, branch, refname, ret, err);
+	int rc = fetch(repo, url, shown, &creds, cred_file, branch, refname, ret, err);
+	gitcred_release(&creds);
 	if (rc < 0)
 		redact_secret_of(err->msg, url);  /* libgit2's own text may quote the URL */
 	return rc;

@@ -4,11 +4,11 @@
  * directory.  Returns every *.yaml / *.yml file under a sub-path, with its
  * path relative to the repository root (or to the directory).
  *
- * Owns: the only use of git2.h.  Enforces input limits (file size, number of
- * files); symlinks and submodules inside the manifest path are errors (a
- * symlink elsewhere in the repository is not looked at).  Entries whose name
- * starts with '.' (.git, .github, editor files) are skipped, files and
- * directories alike.  Other files than *.yaml / *.yml are ignored.
+ * Owns: the only use of git2.h (and so the credential callback of a
+ * fetch).  Enforces input limits (file size, number of files); symlinks and
+ * submodules inside the manifest path are errors (a symlink elsewhere in the
+ * repository is not looked at).  Entries whose name starts with '.' (.git,
+ * .github, editor files) are skipped, files and directories alike.  Other files than *.yaml / *.yml are ignored.
  *
  * libgit2 is initialised on first use (once, thread-safe) and shut down at
  * exit; callers need not do anything.  Each call opens its own repository
@@ -63,10 +63,18 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
  * the local ref refname (e.g. "refs/remotes/reconciler/main") of repo,
  * forcing it (a rewritten remote branch is followed).  repo is created as a
  * bare repository when it does not exist.  On success writes the fetched
- * commit id (40 hex + NUL) to ret.  No FETCH_HEAD is written.
+ * commit id (40 hex + NUL) to ret.  No FETCH_HEAD is written, and url is
+ * used as given (url.*.insteadOf of the Git configuration is not applied).
+ *
+ * Credentials (gitcred.h): a user:password in url is offered first (by
+ * libgit2); cred_file (NULL: none), read again for every fetch, gives a
+ * password or token for HTTP(S) and a key for SSH; without a key, SSH uses
+ * the ssh-agent at SSH_AUTH_SOCK.  Each is offered once: the first refusal
+ * ends the fetch with "authentication failed for URL (credentials from
+ * FILE)", never a retry.  url's userinfo never reaches err.
  */
-int source_fetch(const char *repo, const char *url, const char *branch, const char *refname, char ret[41],
-		 struct rc_err *err);
+int source_fetch(const char *repo, const char *url, const char *cred_file, const char *branch,
+		 const char *refname, char ret[41], struct rc_err *err);
 /* Free everything in f and zero it (safe to call twice). */
 void source_files_release(struct source_files *f);
 
