@@ -1,4 +1,5 @@
 /* Unit tests for manifest.c (loading, expansion, hash stability) and spec.c. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -6,6 +7,7 @@
 
 #include "buf.h"
 #include "manifest.h"
+#include "order.h"
 #include "spec.h"
 #include "tap.h"
 #include "util.h"
@@ -718,6 +720,130 @@ static void test_bind_roots_state_dir(void)
 	free(sdir);
 }
 
+/* Every diagnostic of a load of text that must fail, formatted; NULL when it loads. */
+static char *load_diags(const char *text)
+{
+	struct source_file f = { (char *)"m.yaml", (char *)(uintptr_t)text, strlen(text) };
+	struct source_files fs = { &f, 1, NULL };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	char *r = NULL;
+	if (manifest_load(&fs, NULL, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_format(&diags, &b);
+		r = buf_detach(&b, NULL);
+	}
+	rc_desired_free(d);
+	rc_diags_release(&diags);
+	return r;
+}
+
+/*
+ * A large input (quick, but far past where a quadratic check shows): the
+ * hashed and sorted checks must find exactly what the old linear scans did.
+ * Correctness only; timings live in tests/bench/load.sh.
+ */
+static void test_large(void)
+{
+	enum { ENV = 5000, CHAIN = 2000, CUSTOMERS = 2000, NETS = 1000, DEPS = 30 };
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "kind: Settings\nports: {range: 1000-60000}\nsubnets: {pool: 10.0.0.0/8, size: 29}\n");
+	buf_adds(&b, "---\nkind: Service\nname: big\nimage: app:1\nnetworks: [n0000]\nenv:\n");
+	for (int i = ENV - 1; i >= 0; i--)
+		buf_addf(&b, "  K%05d: v%d\n", i, i);
+	for (int i = 0; i < CHAIN; i++) {   /* s0001 depends on s0000, ... */
+		buf_addf(&b, "---\nkind: Service\nname: s%04d\nimage: app:1\n", i);
+		if (i)
+			buf_addf(&b, "depends_on: [s%04d]\n", i - 1);
+	}
+	for (int i = 0; i < NETS; i++)
+		buf_addf(&b, "---\nkind: Network\nname: n%04d\nsubnet: 172.%d.%d.0/24\n", i, 16 + i / 256, i % 256);
+	buf_adds(&b, "---\nkind: Template\nname: t\nservices:\n  app:\n    image: app:1\n    port: 80\n"
+		     "    networks: [n0000]\n    depends_on:\n");
+	for (int i = 0; i < DEPS; i++)   /* every sibling three times, and the shared 'big' */
+		buf_addf(&b, "      - w%03d\n      - big\n", i % (DEPS / 3));
+	for (int i = 0; i < DEPS / 3; i++)
+		buf_addf(&b, "  w%03d: {image: app:1}\n", i);
+	for (int i = 0; i < CUSTOMERS; i++)
+		buf_addf(&b, "---\nkind: Customer\nid: c%04d\ntemplate: t\nenv: {X: '%d'}\n", i, i);
+	char *good = buf_detach(&b, NULL);
+
+	struct rc_desired *d = load1(good);
+	if (ok(d != NULL, "a large set loads")) {
+		is_int(d->nunits, 1 + CHAIN + CUSTOMERS * (1 + DEPS / 3), "every unit is there");
+		is_int(d->nnetworks, NETS + CUSTOMERS, "every network is there");
+		const struct rc_unit *big = NULL, *app = NULL, *last = NULL;
+		for (size_t i = 0; i < d->nunits; i++) {
+			if (strcmp(d->units[i].id, "big") == 0)
+				big = &d->units[i];
+			if (strcmp(d->units[i].id, "c1999/app") == 0)
+				app = &d->units[i];
+			if (strcmp(d->units[i].id, "s1999") == 0)
+				last = &d->units[i];
+		}
+		if (ok(big && big->nenv == ENV, "%d env keys", ENV))
+			ok(strcmp(big->env[0].key, "K00000") == 0 && strcmp(big->env[ENV - 1].value, "v4999") == 0,
+			   "sorted, with their values");
+		if (ok(app != NULL, "c1999/app exists")) {
+			is_int(app->ndeps, DEPS / 3 + 1, "a dependency named three times counts once");
+			ok(app->nenv == 1 && strcmp(app->env[0].value, "1999") == 0, "the customer's env");
+		}
+		ok(last && last->ndeps == 1 && strcmp(last->deps[0].unit, "s1998") == 0, "the chain's last link");
+		size_t *order = NULL;
+		struct rc_err err;
+		if (ok(rc_desired_order(d, &order, &err) == 0, "a %d-service chain has an order", CHAIN)) {
+			size_t s0 = SIZE_MAX, s1999 = SIZE_MAX;
+			for (size_t i = 0; i < d->nunits; i++) {
+				if (strcmp(d->units[order[i]].id, "s0000") == 0)
+					s0 = i;
+				if (strcmp(d->units[order[i]].id, "s1999") == 0)
+					s1999 = i;
+			}
+			ok(s0 < s1999, "dependencies first");
+		}
+		free(order);
+	}
+	rc_desired_free(d);
+
+	/* the same, broken at its far end: checks of one document */
+	char *bad = xasprintf("%s---\nkind: Service\nname: late\nimage: app:1\nenv:\n  K1: a\n  K2: b\n  K1: c\n"
+			      "ports: ['8080:80', '8081:80']\n", good);
+	char *dg = load_diags(bad);
+	if (ok(dg != NULL, "the broken large set fails")) {
+		ok(strstr(dg, ": duplicate key 'K1' (first at line ") != NULL, "the duplicate key, naming the first");
+		ok(strstr(dg, ": container port 80/tcp is published twice\n") != NULL, "the port published twice");
+	}
+	free(dg);
+	free(bad);
+	/* and checks across documents (made when nothing else is wrong) */
+	bad = xasprintf("%s---\nkind: Network\nname: wide\nsubnet: 172.16.0.0/12\n"
+			"---\nkind: Network\nname: again\nsubnet: 172.19.231.0/24\n", good);
+	dg = load_diags(bad);
+	if (ok(dg != NULL, "overlapping subnets among %d networks fail", NETS)) {
+		ok(strstr(dg, ": subnet 172.16.0.0/12 of network 'wide' overlaps subnet 172.16.0.0/24 of network 'n0000'\n") != NULL,
+		   "a wide subnet names the earliest network it overlaps");
+		ok(strstr(dg, ": subnet 172.19.231.0/24 of network 'again' overlaps subnet 172.19.231.0/24 of network 'n0999'\n") != NULL,
+		   "an equal subnet names the earlier one, not the wider later one");
+		ok(strstr(dg, "\ninvalid") == NULL && strstr(dg, "overlaps") && !strstr(strstr(strstr(dg, "overlaps") + 1, "overlaps") + 1, "overlaps"),
+		   "two networks, two diagnostics");
+	}
+	free(dg);
+	free(bad);
+
+	/* a cycle through the whole chain is found once, printed whole */
+	char *cyc = replace(good, "name: s0000\nimage: app:1\n", "name: s0000\nimage: app:1\ndepends_on: [s1999]\n");
+	dg = load_diags(cyc);
+	if (ok(dg != NULL, "a %d-service cycle fails", CHAIN)) {
+		ok(strstr(dg, "dependency cycle: s0000 -> s1999 -> s1998 -> ") != NULL && strstr(dg, " -> s0001 -> s0000\n"),
+		   "the cycle, printed whole");
+		const char *first = strstr(dg, "dependency cycle");
+		ok(first && !strstr(first + 1, "dependency cycle"), "once");
+	}
+	free(dg);
+	free(cyc);
+	free(good);
+}
+
 int main(void)
 {
 	strcpy(secrets_dir, "/tmp/rc-t-manifest.XXXXXX");
@@ -737,6 +863,7 @@ int main(void)
 	test_capabilities();
 	test_bind_roots_state_dir();
 	test_secret_files();
+	test_large();
 	free(fixture);
 	char *p = xasprintf("%s/db_password", secrets_dir);
 	unlink(p);
