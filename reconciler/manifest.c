@@ -211,27 +211,28 @@ static void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
 	free(msg);
 }
 
-/* A short, printable excerpt of user text for messages. */
+/* A short, printable excerpt of user text for messages: at most 60 bytes of a
+ * longer one (cut before a UTF-8 character), escaped as str_shown() does. */
 static const char *shown(struct ctx *c, const char *s)
 {
 	size_t n = strlen(s);
-	bool clean = n <= 80;
-	for (size_t i = 0; clean && i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			clean = false;
-	if (clean)
+	if (n <= 80 && !str_needs_escape(s))
 		return s;
-	struct buf b = BUF_INIT;
-	for (size_t i = 0; i < n && i < 60; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch < 0x20 || ch == 0x7f)
-			buf_addf(&b, "\\x%02x", ch);
-		else
-			buf_addc(&b, (char)ch);
+	size_t cut = n;
+	if (n > 80) {
+		cut = 60;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
 	}
-	if (n > 60)
-		buf_adds(&b, "...");
-	return keep(c, buf_detach(&b, NULL));
+	char *head = xstrndup(s, cut);
+	char *r = str_shown(head);
+	free(head);
+	if (cut < n) {
+		char *t = xasprintf("%s...", r);
+		free(r);
+		r = t;
+	}
+	return keep(c, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -278,6 +279,29 @@ static struct ynode *new_node(enum ykind kind, const char *file, const yaml_mark
 	return y;
 }
 
+/*
+ * The 1-based line and column of byte off of data, counted as libyaml counts
+ * its marks (a column is a character): libyaml's reader errors carry only
+ * the offset.
+ */
+static void offset_position(const char *data, size_t len, size_t off, int *ret_line, int *ret_col)
+{
+	int line = 1, col = 1;
+	if (off > len)
+		off = len;
+	for (size_t i = 0; i < off; i++) {
+		unsigned char ch = (unsigned char)data[i];
+		if (ch == '\n' || (ch == '\r' && (i + 1 >= len || data[i + 1] != '\n'))) {
+			line++;
+			col = 1;
+		} else if ((ch & 0xc0) != 0x80 && ch != '\r') {
+			col++;
+		}
+	}
+	*ret_line = line;
+	*ret_col = col;
+}
+
 static void parse_file(struct ctx *c, const struct source_file *f)
 {
 	yaml_parser_t p;
@@ -287,7 +311,8 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 	struct ynode *root = NULL;
 	size_t ndocs = 0;
 	bool done = false;
-	const char *file = f->path;
+	/* file names come from the repository: shown escaped in every message */
+	const char *file = str_needs_escape(f->path) ? keep(c, str_shown(f->path)) : f->path;
 
 	if (!yaml_parser_initialize(&p))
 		die("out of memory");
@@ -297,9 +322,12 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 			const char *problem = p.problem ? p.problem : "invalid YAML";
 			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
 			if (p.error == YAML_READER_ERROR) {
-				/* reader errors carry an offset, not a position */
-				line = 0;
-				col = 0;
+				/* reader errors carry an offset, not a position: count it out */
+				offset_position(f->data, f->len, p.problem_offset, &line, &col);
+				if (p.problem_value != -1)
+					problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
+								    strstr(problem, "octet") ? "byte" : "character",
+								    (unsigned)p.problem_value));
 			}
 			if (p.context)
 				rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
@@ -334,7 +362,7 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 		case YAML_ALIAS_EVENT:
 			rc_diags_add(c->d, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
 				     "YAML aliases ('*%s') are not supported: write the value out",
-				     (const char *)ev.data.alias.anchor);
+				     shown(c, (const char *)ev.data.alias.anchor));
 			c->broken = true;
 			done = true;
 			break;
