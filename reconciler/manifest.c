@@ -302,6 +302,87 @@ static void offset_position(const char *data, size_t len, size_t off, int *ret_l
 	*ret_col = col;
 }
 
+#define YAML_CORE_TAG "tag:yaml.org,2002:"
+
+/* The core schema's kinds of scalar a tag may give (YAML 1.2 core: null, bool, int, float, str). */
+static bool tagged_value_ok(const char *type, const char *v)
+{
+	if (strcmp(type, "str") == 0)
+		return true;
+	if (strcmp(type, "null") == 0)
+		return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+	if (strcmp(type, "bool") == 0)
+		return !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE") || !strcmp(v, "false") ||
+		       !strcmp(v, "False") || !strcmp(v, "FALSE");
+	const char *p = v + (*v == '-' || *v == '+');
+	size_t nd = strspn(p, "0123456789");
+	if (strcmp(type, "int") == 0)
+		return nd > 0 && !p[nd];
+	if (strcmp(type, "float") == 0) {
+		if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") || !strcmp(v, ".nan") ||
+		    !strcmp(v, ".NaN") || !strcmp(v, ".NAN"))
+			return true;
+		p += nd;
+		size_t nf = 0;
+		if (*p == '.')
+			nf = strspn(++p, "0123456789");
+		if (nd + nf == 0)
+			return false;
+		p += nf;
+		if (*p == 'e' || *p == 'E') {
+			p++;
+			p += *p == '-' || *p == '+';
+			size_t ne = strspn(p, "0123456789");
+			if (!ne)
+				return false;
+			p += ne;
+		}
+		return !*p;
+	}
+	return false;
+}
+
+/*
+ * A node's explicit tag: only the core schema's (!!str, !!int, !!float,
+ * !!bool, !!null on scalars, !!map on mappings, !!seq on sequences) are
+ * accepted; every other one (!!binary, !!timestamp, !local, "!") would be
+ * ignored, so it is an error.  A scalar's value must be one of its tag's
+ * (`!!int abc` is not an int).  Returns "str" for a !!str scalar (which
+ * then is text, not a bool or null, whatever it says), else NULL.
+ */
+static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t *ev, const char *tag,
+			     enum ykind kind, const char *value)
+{
+	static const char *const scalar_types[] = { "str", "int", "float", "bool", "null" };
+	if (!tag)
+		return NULL;
+	int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+	const char *type = str_startswith(tag, YAML_CORE_TAG) ? tag + strlen(YAML_CORE_TAG) : NULL;
+	bool known = false;
+	for (size_t i = 0; type && i < ARRAY_SIZE(scalar_types); i++)
+		known = known || strcmp(type, scalar_types[i]) == 0;
+	known = known || (type && (strcmp(type, "map") == 0 || strcmp(type, "seq") == 0));
+	const char *written = type ? keep(c, xasprintf("!!%s", shown(c, type))) : shown(c, tag);
+	if (!known) {
+		rc_diags_add(c->d, file, line, col,
+			     "YAML tag '%s' is not supported: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",
+			     written);
+		return NULL;
+	}
+	const char *want = strcmp(type, "map") == 0 ? "map" : strcmp(type, "seq") == 0 ? "seq" : "scalar";
+	const char *is = kind == Y_MAP ? "map" : kind == Y_SEQ ? "seq" : "scalar";
+	if (strcmp(want, is) != 0) {
+		rc_diags_add(c->d, file, line, col, "YAML tag '%s' is on a %s", written,
+			     kind == Y_MAP ? "mapping" : kind == Y_SEQ ? "sequence" : "scalar");
+		return NULL;
+	}
+	if (kind == Y_SCALAR && !tagged_value_ok(type, value)) {
+		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", shown(c, value), written);
+		return NULL;
+	}
+	return kind == Y_SCALAR && strcmp(type, "str") == 0 ? "str" : NULL;
+}
+
 static void parse_file(struct ctx *c, const struct source_file *f)
 {
 	yaml_parser_t p;
@@ -387,6 +468,8 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 				break;
 			}
 			y->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			if (check_tag(c, file, &ev, (const char *)ev.data.scalar.tag, Y_SCALAR, y->str))
+				y->plain = false;   /* !!str: text, never true/false or null */
 			break;
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
@@ -400,6 +483,10 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 			}
 			y = new_node(ev.type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, file,
 				     &ev.start_mark);
+			check_tag(c, file, &ev,
+				  (const char *)(ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.tag
+										: ev.data.sequence_start.tag),
+				  y->kind, NULL);
 			break;
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
@@ -876,6 +963,33 @@ static bool cidr_overlap(const struct cidr *a, const struct cidr *b)
 	return (a->addr & prefix_mask(p)) == (b->addr & prefix_mask(p));
 }
 
+static bool cidr_holds(const struct cidr *outer, const struct cidr *inner)
+{
+	return outer->prefix <= inner->prefix && (inner->addr & prefix_mask(outer->prefix)) == outer->addr;
+}
+
+/*
+ * Where the subnets of our networks may come from: the private unicast
+ * ranges (RFC 1918) and the shared address space (RFC 6598).  Anything
+ * else — 0.0.0.0/0, loopback, link-local, multicast, reserved or public
+ * addresses — would shadow the host's own routes or not work at all.
+ */
+static const struct cidr private_ranges[] = {
+	{ UINT32_C(0x0a000000), 8 },    /* 10.0.0.0/8 */
+	{ UINT32_C(0xac100000), 12 },   /* 172.16.0.0/12 */
+	{ UINT32_C(0xc0a80000), 16 },   /* 192.168.0.0/16 */
+	{ UINT32_C(0x64400000), 10 },   /* 100.64.0.0/10 */
+};
+#define PRIVATE_RANGES "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10"
+
+static bool cidr_private(const struct cidr *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(private_ranges); i++)
+		if (cidr_holds(&private_ranges[i], c))
+			return true;
+	return false;
+}
+
 static int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret)
 {
 	if (y->kind != Y_SCALAR) {
@@ -892,6 +1006,11 @@ static int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struc
 		uint32_t a = ret->addr & prefix_mask(ret->prefix);
 		diag(c, y, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%d'?)", shown(c, y->str),
 		     a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, ret->prefix);
+		return -1;
+	}
+	if (!cidr_private(ret)) {
+		diag(c, y, "subnet '%s' is not inside a private range: '%s' must lie within %s", shown(c, y->str), key,
+		     PRIVATE_RANGES);
 		return -1;
 	}
 	return 0;
@@ -1810,26 +1929,172 @@ static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
 		h->retries = (int)v;
 }
 
+/*
+ * Image references, by the grammar the engine parses them with
+ * (github.com/distribution/reference, regexp.go, and go-digest):
+ *
+ *   reference  := name [ ":" tag ] [ "@" digest ]
+ *   name       := [ domain "/" ] path          (at most 255 characters, counted
+ *                                               with the "docker.io/" and "library/"
+ *                                               the engine adds)
+ *   domain     := host [ ":" port ]            (the first component, when it has a
+ *                                               '.' or ':', is "localhost" or has
+ *                                               upper case)
+ *   host       := domain-component { "." domain-component } | "[" IPv6 "]"
+ *   domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
+ *   path       := path-component { "/" path-component }
+ *   path-component := [a-z0-9]+ { separator [a-z0-9]+ }
+ *   separator  := "." | "_" | "__" | "-"+
+ *   tag        := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+ *   digest     := "sha256:" 64 | "sha384:" 96 | "sha512:" 128 lower-case hex digits
+ *
+ * and a name of exactly 64 lower-case hex digits is refused (an image ID).
+ * *why says what is wrong, for "invalid image 'X': <why>".
+ */
+#define IMAGE_NAME_MAX 255
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool is_hex_lower(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool path_component_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (;;) {
+		size_t run = 0;
+		while (i < n && is_lower_alnum(s[i]))
+			i++, run++;
+		if (!run)
+			return false;
+		if (i == n)
+			return true;
+		if (s[i] == '.')
+			i++;
+		else if (s[i] == '_')
+			i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
+		else if (s[i] == '-')
+			while (i < n && s[i] == '-')
+				i++;
+		else
+			return false;
+	}
+}
+
+static bool domain_ok(const char *s, size_t n)
+{
+	const char *colon = NULL;
+	size_t hn = n;
+	if (n && s[0] == '[') {                           /* [IPv6][:port] */
+		const char *close = memchr(s, ']', n);
+		if (!close || close == s + 1)
+			return false;
+		for (const char *p = s + 1; p < close; p++)
+			if (!isxdigit((unsigned char)*p) && *p != ':')
+				return false;
+		hn = (size_t)(close - s) + 1;
+		if (hn < n && s[hn] != ':')
+			return false;
+		colon = hn < n ? s + hn : NULL;
+	} else {
+		colon = memchr(s, ':', n);
+		hn = colon ? (size_t)(colon - s) : n;
+		/* domain-component { "." domain-component } */
+		size_t i = 0;
+		for (;;) {
+			size_t start = i;
+			while (i < hn && (is_alnum(s[i]) || s[i] == '-'))
+				i++;
+			if (i == start || s[start] == '-' || s[i - 1] == '-')
+				return false;
+			if (i == hn)
+				break;
+			if (s[i] != '.')
+				return false;
+			i++;
+		}
+	}
+	if (colon) {
+		size_t pn = n - (size_t)(colon - s) - 1;
+		if (!pn)
+			return false;
+		for (size_t i = 1; i <= pn; i++)
+			if (!isdigit((unsigned char)colon[i]))
+				return false;
+	}
+	return true;
+}
+
 static bool image_ok(const char *s, const char **why)
 {
 	if (!*s || has_ctl_or_space(s)) {
 		*why = "it is empty or contains spaces";
 		return false;
 	}
-	/* repository part: before '@', and before a ':' that follows the last '/' */
-	size_t end = strcspn(s, "@");
+	size_t n = strlen(s);
+	if (n == 64 && is_hex_lower(s, n)) {
+		*why = "64 hex digits are an image ID, not a reference";
+		return false;
+	}
+	/* digest */
+	const char *at = strchr(s, '@');
+	size_t end = at ? (size_t)(at - s) : n;
+	if (at) {
+		static const struct { const char *alg; size_t hex; } algs[] = {
+			{ "sha256:", 64 }, { "sha384:", 96 }, { "sha512:", 128 },
+		};
+		bool good = false;
+		for (size_t i = 0; i < ARRAY_SIZE(algs) && !good; i++) {
+			size_t al = strlen(algs[i].alg);
+			good = strncmp(at + 1, algs[i].alg, al) == 0 && strlen(at + 1 + al) == algs[i].hex &&
+			       is_hex_lower(at + 1 + al, algs[i].hex);
+		}
+		if (!good) {
+			*why = "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)";
+			return false;
+		}
+	}
+	/* tag: after a ':' that follows the last '/' */
 	const char *slash = NULL;
 	for (size_t i = 0; i < end; i++)
 		if (s[i] == '/')
 			slash = s + i;
 	const char *colon = memchr(slash ? slash : s, ':', end - (size_t)((slash ? slash : s) - s));
-	if (colon)
+	if (colon) {
+		const char *t = colon + 1;
+		size_t tn = end - (size_t)(t - s);
+		bool good = tn >= 1 && tn <= 128 && (is_alnum(t[0]) || t[0] == '_');
+		for (size_t i = 1; good && i < tn; i++)
+			good = is_alnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-';
+		if (!good) {
+			*why = "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'";
+			return false;
+		}
 		end = (size_t)(colon - s);
-	/* the registry host (first component with '.' or ':' before a '/') may have upper case */
+	}
+	/* domain: a first component with '.' or ':', "localhost", or upper case */
 	size_t start = 0;
 	const char *first = memchr(s, '/', end);
-	if (first && (memchr(s, '.', (size_t)(first - s)) || memchr(s, ':', (size_t)(first - s))))
-		start = (size_t)(first - s) + 1;
+	if (first) {
+		size_t fn = (size_t)(first - s);
+		bool upper = false;
+		for (size_t i = 0; i < fn; i++)
+			upper = upper || (s[i] >= 'A' && s[i] <= 'Z');
+		if (memchr(s, '.', fn) || memchr(s, ':', fn) || (fn == 9 && strncmp(s, "localhost", 9) == 0) || upper) {
+			if (!domain_ok(s, fn)) {
+				*why = "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port";
+				return false;
+			}
+			start = fn + 1;
+		}
+	}
 	for (size_t i = start; i < end; i++) {
 		if (s[i] >= 'A' && s[i] <= 'Z') {
 			*why = "repository names must be lower case";
@@ -1838,6 +2103,25 @@ static bool image_ok(const char *s, const char **why)
 	}
 	if (end == start) {
 		*why = "the repository name is empty";
+		return false;
+	}
+	for (size_t i = start; i <= end;) {
+		const char *e = memchr(s + i, '/', end - i);
+		size_t cn = e ? (size_t)(e - s) - i : end - i;
+		if (!path_component_ok(s + i, cn)) {
+			*why = "each part of the repository name is lower-case letters and digits, separated by one '.', "
+			       "one or two '_' or any number of '-'";
+			return false;
+		}
+		i += cn + 1;
+	}
+	/* the length the engine counts: docker.io/library/NAME for a bare name */
+	bool path_slash = memchr(s + start, '/', end - start) != NULL;
+	size_t counted = end + (start ? 0 : strlen("docker.io/") + (path_slash ? 0 : strlen("library/")));
+	if (counted > IMAGE_NAME_MAX) {
+		*why = start ? "the repository name is longer than 255 characters"
+			     : "the repository name is longer than 255 characters (counting the 'docker.io/' "
+			       "and 'library/' the engine adds)";
 		return false;
 	}
 	return true;
@@ -3490,11 +3774,6 @@ static int net_cidr_cmp(const void *pa, const void *pb)
 	if ((*a)->cidr.prefix != (*b)->cidr.prefix)
 		return (*a)->cidr.prefix < (*b)->cidr.prefix ? -1 : 1;
 	return *a < *b ? -1 : *a > *b;   /* document order */
-}
-
-static bool cidr_holds(const struct cidr *outer, const struct cidr *inner)
-{
-	return outer->prefix <= inner->prefix && (inner->addr & prefix_mask(outer->prefix)) == outer->addr;
 }
 
 /*

@@ -74,7 +74,7 @@ gen() {
 			for (i = 0; i < 9999; i++) printf "---\nkind: Customer\nid: c%05d\ntemplate: t%05d\n", i, i }' ;;
 	networks-20k)    # 20,000 shared networks with a subnet each, and one service on all of them
 		awk 'BEGIN { for (i = 0; i < 19999; i++)
-			printf "---\nkind: Network\nname: n%05d\nsubnet: 172.%d.%d.0/24\n", i, 16 + int(i / 256), i % 256;
+			printf "---\nkind: Network\nname: n%05d\nsubnet: 10.%d.%d.0/24\n", i, int(i / 256), i % 256;
 			printf "---\nkind: Service\nname: s\nimage: app:1\nnetworks:\n";
 			for (i = 0; i < 19999; i++) printf "  - n%05d\n", i }' ;;
 	volumes-100k)    # one service with 100,000 volumes

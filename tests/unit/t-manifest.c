@@ -720,6 +720,128 @@ static void test_bind_roots_state_dir(void)
 	free(sdir);
 }
 
+/* Image references: the engine's grammar (distribution/reference), so that
+ * what validates is what a container create accepts. */
+static void test_image_refs(void)
+{
+	char d64[65], d96[97], d128[129];
+	memset(d64, 'a', 64), d64[64] = '\0';
+	memset(d96, '0', 96), d96[96] = '\0';
+	memset(d128, 'f', 128), d128[128] = '\0';
+	char *long_ok = xasprintf("%0237d", 0), *long_bad = xasprintf("%0238d", 0);
+	char *long_path_ok = xasprintf("a/%0243d", 0), *long_path_bad = xasprintf("a/%0244d", 0);
+	char *long_reg_bad = xasprintf("r.io/%0251d", 0), *tag128 = xasprintf("app:%0128d", 0);
+	char *tag129 = xasprintf("app:%0129d", 0);
+	char *dig = xasprintf("app:1@sha256:%s", d64), *dig384 = xasprintf("app@sha384:%s", d96);
+	char *dig512 = xasprintf("r.io:5000/a/b:t@sha512:%s", d128), *dig_upper = xasprintf("app@sha256:%.63sA", d64);
+	char *dig_md5 = xasprintf("app@md5:%.32s", d64), *dig_short = xasprintf("app@sha256:%.63s", d64);
+	const struct {
+		const char *image;
+		const char *why;   /* NULL: valid */
+	} cases[] = {
+		{ "postgres", NULL },
+		{ "postgres:15", NULL },
+		{ "library/postgres:15.2-alpine", NULL },
+		{ "registry.Example.com:5000/team/app:V1", NULL },
+		{ "localhost/x", NULL },
+		{ "localhost:5000/x/y", NULL },
+		{ "Registry/x", NULL },
+		{ "[::1]:5000/x", NULL },
+		{ "10.0.0.1:5000/x", NULL },
+		{ "a__b-c--d/e_f.g:_tag", NULL },
+		{ long_ok, NULL },
+		{ long_path_ok, NULL },
+		{ tag128, NULL },
+		{ dig, NULL },
+		{ dig384, NULL },
+		{ dig512, NULL },
+		{ "Postgres:15", "repository names must be lower case" },
+		{ "app:1@sha256:zz", "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ dig_upper, "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ dig_short, "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ dig_md5, "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ long_bad, "the repository name is longer than 255 characters (counting the 'docker.io/' and 'library/' the engine adds)" },
+		{ long_path_bad, "the repository name is longer than 255 characters (counting the 'docker.io/' and 'library/' the engine adds)" },
+		{ long_reg_bad, "the repository name is longer than 255 characters" },
+		{ tag129, "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "app:.x", "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "app:", "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "a:b:c", "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "a..b", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "a___b", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "a-", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "a//b", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "r.io/a/", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "my_reg.com/x", "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port" },
+		{ "reg.io:/x", "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port" },
+		{ "-reg.io/x", "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port" },
+		{ "r.io/", "the repository name is empty" },
+		{ d64, "64 hex digits are an image ID, not a reference" },
+		{ "a b", "it is empty or contains spaces" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *m = xasprintf("kind: Service\nname: x\nimage: '%s'\n", cases[i].image);
+		const char *got = load_fails(m);
+		if (!cases[i].why) {
+			ok(got == NULL, "image '%.40s' is valid", cases[i].image);
+			if (got)
+				diag("%s", got);
+		} else {
+			char *want = strlen(cases[i].image) > 80
+					     ? xasprintf("3:8: invalid image '%.60s...': %s", cases[i].image, cases[i].why)
+					     : xasprintf("3:8: invalid image '%s': %s", cases[i].image, cases[i].why);
+			is_str(got, want, "image '%.40s': %s", cases[i].image, cases[i].why);
+			free(want);
+		}
+		free(m);
+	}
+	free(long_ok), free(long_bad), free(long_path_ok), free(long_path_bad), free(long_reg_bad);
+	free(tag128), free(tag129), free(dig), free(dig384), free(dig512), free(dig_upper), free(dig_md5), free(dig_short);
+}
+
+/* Subnet pools and network subnets: private unicast ranges only. */
+static void test_subnet_ranges(void)
+{
+	static const struct {
+		const char *cidr;
+		bool ok;
+	} cases[] = {
+		{ "10.0.0.0/8", true }, { "10.210.0.0/16", true }, { "172.16.0.0/12", true },
+		{ "172.31.255.0/24", true }, { "192.168.0.0/16", true }, { "192.168.7.0/29", true },
+		{ "100.64.0.0/10", true }, { "100.127.0.0/24", true },
+		{ "0.0.0.0/0", false }, { "0.0.0.0/8", false }, { "127.0.0.0/20", false }, { "224.0.0.0/20", false },
+		{ "239.255.0.0/16", false }, { "240.0.0.0/4", false }, { "169.254.0.0/16", false },
+		{ "8.8.8.0/24", false }, { "10.0.0.0/7", false }, { "172.32.0.0/16", false },
+		{ "172.0.0.0/11", false }, { "192.169.0.0/16", false }, { "100.128.0.0/16", false },
+		{ "100.0.0.0/8", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *pool = xasprintf("kind: Settings\nsubnets: {pool: %s, size: 30}\n", cases[i].cidr);
+		char *net = xasprintf("kind: Network\nname: n\nsubnet: %s\n", cases[i].cidr);
+		const char *got = load_fails(pool);
+		if (cases[i].ok) {
+			ok(got == NULL, "pool %s is accepted", cases[i].cidr);
+		} else {
+			char *want = xasprintf("2:17: subnet '%s' is not inside a private range: 'pool' must lie within "
+					       "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10", cases[i].cidr);
+			is_str(got, want, "pool %s is refused", cases[i].cidr);
+			free(want);
+		}
+		got = load_fails(net);
+		if (cases[i].ok) {
+			ok(got == NULL || strstr(got, "too small") || strstr(got, "overlaps"), "network subnet %s is accepted",
+			   cases[i].cidr);
+		} else {
+			char *want = xasprintf("3:9: subnet '%s' is not inside a private range: 'subnet' must lie within "
+					       "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10", cases[i].cidr);
+			is_str(got, want, "network subnet %s is refused", cases[i].cidr);
+			free(want);
+		}
+		free(pool);
+		free(net);
+	}
+}
+
 /* Every diagnostic of a load of text that must fail, formatted; NULL when it loads. */
 static char *load_diags(const char *text)
 {
@@ -864,6 +986,8 @@ int main(void)
 	test_bind_roots_state_dir();
 	test_secret_files();
 	test_large();
+	test_image_refs();
+	test_subnet_ranges();
 	free(fixture);
 	char *p = xasprintf("%s/db_password", secrets_dir);
 	unlink(p);
