@@ -1122,7 +1122,8 @@ struct osvc {
 	bool protected_, stopped;
 	bool privileged, pid_host, ipc_host;
 	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
-	struct strmap *net_set;          /* names in 'networks', made when first needed (share_network()) */
+	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (net_ids()) */
+	size_t nnet_ids;
 	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
 };
 
@@ -1247,7 +1248,7 @@ static void osvc_release(struct osvc *s)
 	free(s->deps);
 	free(s->cap_add.v);
 	free(s->devices.v);
-	strmap_free(s->net_set);
+	free(s->net_ids);
 	strmap_free(s->targets);
 	strmap_free(s->secret_targets);
 }
@@ -2914,26 +2915,58 @@ static const struct osvc *tmpl_svc(const struct otmpl *t, const char *name)
 	return name ? strmap_get(t->svc_by, name) : NULL;
 }
 
-/* Whether two services name a network in common: the shorter list is looked
- * up in a set of the longer one's names, made once per service. */
-static bool share_network(const struct osvc *a, const struct osvc *b)
+static int u32_cmp(const void *pa, const void *pb)
 {
-	if (a->networks.n > b->networks.n) {
-		const struct osvc *t = a;
-		a = b;
-		b = t;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* The defined networks of s as sorted indexes into m->nets, made once per service. */
+static const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
+{
+	struct osvc *s = (struct osvc *)(uintptr_t)cs;   /* a cache, not a change */
+	if (!s->net_ids) {
+		s->net_ids = xcalloc(s->networks.n + 1, sizeof(*s->net_ids));
+		for (size_t i = 0; i < s->networks.n; i++) {
+			const struct onet *n = find_net(m, s->networks.v[i].name);
+			if (n)
+				s->net_ids[s->nnet_ids++] = (uint32_t)(n - m->nets);
+		}
+		qsort(s->net_ids, s->nnet_ids, sizeof(*s->net_ids), u32_cmp);
 	}
-	if (a->networks.n == 0)
+	*ret_n = s->nnet_ids;
+	return s->net_ids;
+}
+
+/*
+ * Whether two services name a network in common: a merge of their sorted
+ * network indexes, or a binary search of the shorter list's in the longer one
+ * when one is much longer (many services depending on many others must stay
+ * cheap: this runs once per dependency).
+ */
+static bool share_network(const struct model *m, const struct osvc *a, const struct osvc *b)
+{
+	size_t na, nb;
+	const uint32_t *va = net_ids(m, a, &na), *vb = net_ids(m, b, &nb);
+	if (na > nb) {
+		const uint32_t *t = va;
+		size_t tn = na;
+		va = vb, na = nb, vb = t, nb = tn;
+	}
+	if (na * 8 < nb) {
+		for (size_t i = 0; i < na; i++)
+			if (bsearch(&va[i], vb, nb, sizeof(*vb), u32_cmp))
+				return true;
 		return false;
-	struct osvc *big = (struct osvc *)(uintptr_t)b;   /* the set is a cache, not a change */
-	if (!big->net_set) {
-		big->net_set = strmap_new();
-		for (size_t i = 0; i < big->networks.n; i++)
-			strmap_add(big->net_set, big->networks.v[i].name, &big->networks.v[i]);
 	}
-	for (size_t i = 0; i < a->networks.n; i++)
-		if (strmap_get(big->net_set, a->networks.v[i].name))
+	for (size_t i = 0, j = 0; i < na && j < nb;) {
+		if (va[i] == vb[j])
 			return true;
+		if (va[i] < vb[j])
+			i++;
+		else
+			j++;
+	}
 	return false;
 }
 
@@ -3147,11 +3180,12 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 		if (d->cond == RC_DEP_HEALTHY && target->health.kind == RC_HEALTH_NONE)
 			diag(c, d->at, "'%s' waits for '%s' to be healthy, but '%s' has no 'health' check", s->name,
 			     d->name, d->name);
-		if (t && shared && !share_network(s, target))
+		if (t && shared && !share_network(m, s, target))
 			diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
 			     s->name, d->name,
-			     target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
-						: " (it is on no shared network)");
+			     !diag_room(c) ? ""
+			     : target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
+						  : " (it is on no shared network)");
 	}
 }
 

@@ -92,6 +92,21 @@ gen() {
 			for (i = 0; i < 3000; i++) printf "  s%05d: {image: app:1}\n", i;
 			print "  app:\n    image: app:1\n    depends_on:";
 			for (i = 0; i < 50000; i++) printf "      - s%05d\n", i % 3000 }' ;;
+	bind-roots-40k)  # 40,000 bind roots and one service with 40,000 bind mounts under them
+		awk 'BEGIN { print "kind: Settings\npolicy:\n  bind_roots:";
+			for (i = 0; i < 40000; i++) printf "    - /srv/r%05d\n", i;
+			print "---\nkind: Service\nname: s\nimage: app:1\nvolumes:";
+			for (i = 0; i < 40000; i++) printf "  - /srv/r%05d/data:/m/%05d\n", 39999 - i, i }' ;;
+	deps-networks)   # 400 template services on 200 networks, each depending on 400 shared
+	                 # services on 200 other networks: 160,000 "shares no network" checks
+		awk 'BEGIN { for (i = 0; i < 400; i++) printf "---\nkind: Network\nname: n%03d\n", i;
+			for (i = 0; i < 400; i++) { printf "---\nkind: Service\nname: s%03d\nimage: app:1\nnetworks:\n", i;
+				for (j = 0; j < 200; j++) printf "  - n%03d\n", j }
+			print "---\nkind: Template\nname: t\nservices:";
+			for (i = 0; i < 400; i++) { printf "  t%03d:\n    image: app:1\n    networks:\n", i;
+				for (j = 200; j < 400; j++) printf "      - n%03d\n", j;
+				printf "    depends_on:\n";
+				for (j = 0; j < 400; j++) printf "      - s%03d\n", j } }' ;;
 	long-scalars)    # 60 values of 64 KiB each
 		awk 'BEGIN { s = "x"; while (length(s) < 65536) s = s s; s = substr(s, 1, 65000);
 			print "kind: Service\nname: s\nimage: app:1\nlabels:";
@@ -118,7 +133,7 @@ gen() {
 }
 
 all="env-100k env-4mib env-list-100k dup-keys-100k dup-keys-4mib unknown-keys-100k services-20k customers-20k plans-10k
-undefined-plans-10k templates-10k networks-20k volumes-100k ports-100k port-ips-20k deps-50k long-scalars
+undefined-plans-10k templates-10k networks-20k volumes-100k ports-100k port-ips-20k deps-50k bind-roots-40k deps-networks long-scalars
 deep-nesting expansion expansion-past"
 [ $# -gt 0 ] || set -- $all
 
