@@ -128,13 +128,18 @@ gen() {
 			for (i = 0; i < 100; i++) { printf "  s%03d:\n    image: app:1\n    env:\n", i;
 				for (j = 0; j < 19; j++) printf "      K%02d: v\n", j }
 			for (i = 0; i < 501; i++) printf "---\nkind: Customer\nid: c%05d\ntemplate: t\nenv: {A: b}\n", i }' ;;
+	expansion-bomb)  # 70 KB asking for 1,000 customers x 1,000 services = 1,000,000 units
+		awk 'BEGIN { print "kind: Settings\nsubnets: {pool: 10.0.0.0/8, size: 29}";
+			print "---\nkind: Template\nname: t\nservices:";
+			for (i = 0; i < 1000; i++) printf "  s%03d: {image: app:1}\n", i;
+			for (i = 0; i < 1000; i++) printf "---\nkind: Customer\nid: c%05d\ntemplate: t\n", i }' ;;
 	*) echo "load.sh: unknown case '$1'" >&2; return 2 ;;
 	esac
 }
 
 all="env-100k env-4mib env-list-100k dup-keys-100k dup-keys-4mib unknown-keys-100k services-20k customers-20k plans-10k
 undefined-plans-10k templates-10k networks-20k volumes-100k ports-100k port-ips-20k deps-50k bind-roots-40k deps-networks long-scalars
-deep-nesting expansion expansion-past"
+deep-nesting expansion expansion-past expansion-bomb"
 [ $# -gt 0 ] || set -- $all
 
 fail=0
