@@ -26,6 +26,7 @@
 #include "hash.h"
 #include "seckey.h"
 #include "spec.h"
+#include "strmap.h"
 #include "util.h"
 
 #define NAME_MAX_LEN 63
@@ -183,6 +184,9 @@ struct ctx {
 	char **owned;            /* strings made during checking, freed at the end */
 	size_t nowned, capowned;
 	bool broken;             /* a problem that makes cross-document checks unreliable */
+	size_t suggest_cells;    /* edit-distance work spent on "did you mean" (suggest()) */
+	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
+	const char *state_dir_abs, *state_dir_real;
 	struct model *m;
 };
 
@@ -209,78 +213,54 @@ static void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
 	free(msg);
 }
 
-/* A short, printable excerpt of user text for messages. */
+/* A short, printable excerpt of user text for messages: at most 60 bytes of a
+ * longer one (cut before a UTF-8 character), escaped as str_shown() does. */
 static const char *shown(struct ctx *c, const char *s)
 {
 	size_t n = strlen(s);
-	bool clean = n <= 80;
-	for (size_t i = 0; clean && i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			clean = false;
-	if (clean)
+	if (n <= 80 && !str_needs_escape(s))
 		return s;
-	struct buf b = BUF_INIT;
-	for (size_t i = 0; i < n && i < 60; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch < 0x20 || ch == 0x7f)
-			buf_addf(&b, "\\x%02x", ch);
-		else
-			buf_addc(&b, (char)ch);
+	size_t cut = n;
+	if (n > 80) {
+		cut = 60;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
 	}
-	if (n > 60)
-		buf_adds(&b, "...");
-	return keep(c, buf_detach(&b, NULL));
+	char *head = xstrndup(s, cut);
+	char *r = str_shown(head);
+	free(head);
+	if (cut < n) {
+		char *t = xasprintf("%s...", r);
+		free(r);
+		r = t;
+	}
+	return keep(c, r);
 }
 
 /* ------------------------------------------------------------------ */
 /* pass 1: events → tree                                               */
 
-static int pair_cmp(const void *pa, const void *pb)
-{
-	const struct ynode *const *a = pa, *const *b = pb;
-	int r = strcmp((*a)->str, (*b)->str);
-	if (r)
-		return r;
-	if ((*a)->line != (*b)->line)
-		return (*a)->line < (*b)->line ? -1 : 1;
-	return (*a)->col < (*b)->col ? -1 : (*a)->col > (*b)->col;
-}
-
-/* A finished mapping: keys must be scalars and unique; offending pairs are dropped. */
+/* A finished mapping: keys must be scalars and unique; offending pairs are dropped.
+ * Each duplicate is reported at itself, naming the first occurrence (a hash
+ * set of the keys seen: linear in the number of pairs). */
 static void finish_map(struct ctx *c, struct ynode *m)
 {
-	size_t np = m->n / 2;
-	bool *drop = xcalloc(np ? np : 1, sizeof(bool));
-	struct ynode **keys = xcalloc(np ? np : 1, sizeof(*keys));
-	size_t nk = 0;
+	size_t np = m->n / 2, w = 0;
+	_cleanup_(strmap_freep) struct strmap *seen = np > 1 ? strmap_new() : NULL;
 	for (size_t i = 0; i < np; i++) {
 		struct ynode *k = m->kids[2 * i];
+		bool drop = false;
 		if (k->kind != Y_SCALAR) {
 			diag(c, k, "mapping keys must be plain strings");
-			drop[i] = true;
-		} else {
-			keys[nk++] = k;
+			drop = true;
+		} else if (seen) {
+			const struct ynode *first = strmap_add(seen, k->str, k);
+			if (first) {
+				diag(c, k, "duplicate key '%s' (first at line %d)", shown(c, k->str), first->line);
+				drop = true;
+			}
 		}
-	}
-	if (nk > 1) {
-		qsort(keys, nk, sizeof(*keys), pair_cmp);
-		for (size_t i = 1; i < nk; i++) {
-			if (strcmp(keys[i]->str, keys[i - 1]->str) != 0)
-				continue;
-			/* find the first of the run for the message */
-			size_t f = i - 1;
-			while (f > 0 && strcmp(keys[f - 1]->str, keys[i]->str) == 0)
-				f--;
-			diag(c, keys[i], "duplicate key '%s' (first at line %d)", shown(c, keys[i]->str),
-			     keys[f]->line);
-			for (size_t j = 0; j < np; j++)
-				if (m->kids[2 * j] == keys[i])
-					drop[j] = true;
-		}
-	}
-	size_t w = 0;
-	for (size_t i = 0; i < np; i++) {
-		if (drop[i]) {
+		if (drop) {
 			ynode_free(m->kids[2 * i]);
 			ynode_free(m->kids[2 * i + 1]);
 			continue;
@@ -289,8 +269,6 @@ static void finish_map(struct ctx *c, struct ynode *m)
 		m->kids[w++] = m->kids[2 * i + 1];
 	}
 	m->n = w;
-	free(drop);
-	free(keys);
 }
 
 static struct ynode *new_node(enum ykind kind, const char *file, const yaml_mark_t *mark)
@@ -303,6 +281,110 @@ static struct ynode *new_node(enum ykind kind, const char *file, const yaml_mark
 	return y;
 }
 
+/*
+ * The 1-based line and column of byte off of data, counted as libyaml counts
+ * its marks (a column is a character): libyaml's reader errors carry only
+ * the offset.
+ */
+static void offset_position(const char *data, size_t len, size_t off, int *ret_line, int *ret_col)
+{
+	int line = 1, col = 1;
+	if (off > len)
+		off = len;
+	for (size_t i = 0; i < off; i++) {
+		unsigned char ch = (unsigned char)data[i];
+		if (ch == '\n' || (ch == '\r' && (i + 1 >= len || data[i + 1] != '\n'))) {
+			line++;
+			col = 1;
+		} else if ((ch & 0xc0) != 0x80 && ch != '\r') {
+			col++;
+		}
+	}
+	*ret_line = line;
+	*ret_col = col;
+}
+
+#define YAML_CORE_TAG "tag:yaml.org,2002:"
+
+/* The core schema's kinds of scalar a tag may give (YAML 1.2 core: null, bool, int, float, str). */
+static bool tagged_value_ok(const char *type, const char *v)
+{
+	if (strcmp(type, "str") == 0)
+		return true;
+	if (strcmp(type, "null") == 0)
+		return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+	if (strcmp(type, "bool") == 0)
+		return !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE") || !strcmp(v, "false") ||
+		       !strcmp(v, "False") || !strcmp(v, "FALSE");
+	const char *p = v + (*v == '-' || *v == '+');
+	size_t nd = strspn(p, "0123456789");
+	if (strcmp(type, "int") == 0)
+		return nd > 0 && !p[nd];
+	if (strcmp(type, "float") == 0) {
+		if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") || !strcmp(v, ".nan") ||
+		    !strcmp(v, ".NaN") || !strcmp(v, ".NAN"))
+			return true;
+		p += nd;
+		size_t nf = 0;
+		if (*p == '.')
+			nf = strspn(++p, "0123456789");
+		if (nd + nf == 0)
+			return false;
+		p += nf;
+		if (*p == 'e' || *p == 'E') {
+			p++;
+			p += *p == '-' || *p == '+';
+			size_t ne = strspn(p, "0123456789");
+			if (!ne)
+				return false;
+			p += ne;
+		}
+		return !*p;
+	}
+	return false;
+}
+
+/*
+ * A node's explicit tag: only the core schema's (!!str, !!int, !!float,
+ * !!bool, !!null on scalars, !!map on mappings, !!seq on sequences) are
+ * accepted; every other one (!!binary, !!timestamp, !local, "!") would be
+ * ignored, so it is an error.  A scalar's value must be one of its tag's
+ * (`!!int abc` is not an int).  Returns "str" for a !!str scalar (which
+ * then is text, not a bool or null, whatever it says), else NULL.
+ */
+static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t *ev, const char *tag,
+			     enum ykind kind, const char *value)
+{
+	static const char *const scalar_types[] = { "str", "int", "float", "bool", "null" };
+	if (!tag)
+		return NULL;
+	int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+	const char *type = str_startswith(tag, YAML_CORE_TAG) ? tag + strlen(YAML_CORE_TAG) : NULL;
+	bool known = false;
+	for (size_t i = 0; type && i < ARRAY_SIZE(scalar_types); i++)
+		known = known || strcmp(type, scalar_types[i]) == 0;
+	known = known || (type && (strcmp(type, "map") == 0 || strcmp(type, "seq") == 0));
+	const char *written = type ? keep(c, xasprintf("!!%s", shown(c, type))) : shown(c, tag);
+	if (!known) {
+		rc_diags_add(c->d, file, line, col,
+			     "YAML tag '%s' is not supported: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",
+			     written);
+		return NULL;
+	}
+	const char *want = strcmp(type, "map") == 0 ? "map" : strcmp(type, "seq") == 0 ? "seq" : "scalar";
+	const char *is = kind == Y_MAP ? "map" : kind == Y_SEQ ? "seq" : "scalar";
+	if (strcmp(want, is) != 0) {
+		rc_diags_add(c->d, file, line, col, "YAML tag '%s' is on a %s", written,
+			     kind == Y_MAP ? "mapping" : kind == Y_SEQ ? "sequence" : "scalar");
+		return NULL;
+	}
+	if (kind == Y_SCALAR && !tagged_value_ok(type, value)) {
+		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", shown(c, value), written);
+		return NULL;
+	}
+	return kind == Y_SCALAR && strcmp(type, "str") == 0 ? "str" : NULL;
+}
+
 static void parse_file(struct ctx *c, const struct source_file *f)
 {
 	yaml_parser_t p;
@@ -312,7 +394,8 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 	struct ynode *root = NULL;
 	size_t ndocs = 0;
 	bool done = false;
-	const char *file = f->path;
+	/* file names come from the repository: shown escaped in every message */
+	const char *file = str_needs_escape(f->path) ? keep(c, str_shown(f->path)) : f->path;
 
 	if (!yaml_parser_initialize(&p))
 		die("out of memory");
@@ -322,9 +405,12 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 			const char *problem = p.problem ? p.problem : "invalid YAML";
 			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
 			if (p.error == YAML_READER_ERROR) {
-				/* reader errors carry an offset, not a position */
-				line = 0;
-				col = 0;
+				/* reader errors carry an offset, not a position: count it out */
+				offset_position(f->data, f->len, p.problem_offset, &line, &col);
+				if (p.problem_value != -1)
+					problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
+								    strstr(problem, "octet") ? "byte" : "character",
+								    (unsigned)p.problem_value));
 			}
 			if (p.context)
 				rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
@@ -359,7 +445,7 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 		case YAML_ALIAS_EVENT:
 			rc_diags_add(c->d, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
 				     "YAML aliases ('*%s') are not supported: write the value out",
-				     (const char *)ev.data.alias.anchor);
+				     shown(c, (const char *)ev.data.alias.anchor));
 			c->broken = true;
 			done = true;
 			break;
@@ -384,6 +470,8 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 				break;
 			}
 			y->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			if (check_tag(c, file, &ev, (const char *)ev.data.scalar.tag, Y_SCALAR, y->str))
+				y->plain = false;   /* !!str: text, never true/false or null */
 			break;
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
@@ -397,6 +485,10 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 			}
 			y = new_node(ev.type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, file,
 				     &ev.start_mark);
+			check_tag(c, file, &ev,
+				  (const char *)(ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.tag
+										: ev.data.sequence_start.tag),
+				  y->kind, NULL);
 			break;
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
@@ -430,55 +522,80 @@ static void parse_file(struct ctx *c, const struct source_file *f)
 /* ------------------------------------------------------------------ */
 /* checking helpers                                                    */
 
-/* Optimal string alignment distance (edits, transpositions count once). */
-static size_t edit_distance(const char *a, const char *b)
+/*
+ * Optimal string alignment distance (edits, transpositions count once), or
+ * max + 1 when it is above max: only the band |i - j| <= max of the table is
+ * computed, which is exact for distances up to max.
+ */
+static size_t edit_distance(const char *a, const char *b, size_t max, size_t *cells)
 {
-	size_t n = strlen(a), m = strlen(b);
-	if (n > 64 || m > 64)
-		return 99;
+	size_t n = strlen(a), m = strlen(b), inf = max + 1;
+	if (n > 64 || m > 64 || (n > m ? n - m : m - n) > max)
+		return inf;
 	size_t d[65][65];
-	for (size_t i = 0; i <= n; i++)
+#define D(i, j) ((i) > (j) + max || (j) > (i) + max ? inf : d[i][j])
+	for (size_t i = 0; i <= n && i <= max; i++)
 		d[i][0] = i;
-	for (size_t j = 0; j <= m; j++)
+	for (size_t j = 0; j <= m && j <= max; j++)
 		d[0][j] = j;
 	for (size_t i = 1; i <= n; i++) {
-		for (size_t j = 1; j <= m; j++) {
+		size_t lo = i > max ? i - max : 1, hi = i + max < m ? i + max : m;
+		for (size_t j = lo; j <= hi; j++) {
 			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-			size_t v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
+			size_t v = D(i - 1, j) + 1;
+			if (D(i, j - 1) + 1 < v)
+				v = D(i, j - 1) + 1;
+			if (D(i - 1, j - 1) + cost < v)
+				v = D(i - 1, j - 1) + cost;
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
+			    D(i - 2, j - 2) + 1 < v)
+				v = D(i - 2, j - 2) + 1;
+			d[i][j] = v < inf ? v : inf;
 		}
+		*cells += hi >= lo ? hi - lo + 1 : 0;
 	}
-	return d[n][m];
+	return D(n, m);
+#undef D
 }
 
-/* The closest candidate within reach, or NULL. */
-static const char *suggest(const char *word, const char *const *cands, size_t n)
+/* Whether one more diagnostic would be kept: work that only makes the text
+ * of a message (suggestions, lists) is skipped once none would be. */
+static bool diag_room(const struct ctx *c)
 {
-	size_t best = 99;
-	const char *who = NULL;
+	return c->d->n < RC_MANIFEST_MAX_DIAGS;
+}
+
+/*
+ * The closest candidate within reach, or NULL.  Bounded: no work once no
+ * diagnostic would be kept, and none after SUGGEST_BUDGET table cells in one
+ * load (a file naming 10,000 undefined plans among 10,000 defined ones must
+ * not cost 10^8 comparisons for messages nobody reads past the first 1000).
+ */
+#define SUGGEST_BUDGET (20u * 1000 * 1000)
+static const char *suggest(struct ctx *c, const char *word, const char *const *cands, size_t n)
+{
 	size_t len = strlen(word);
 	size_t reach = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-	for (size_t i = 0; i < n; i++) {
-		size_t dist = edit_distance(word, cands[i]);
+	size_t best = reach + 1;
+	const char *who = NULL;
+	if (!diag_room(c))
+		return NULL;
+	for (size_t i = 0; i < n && best > 0; i++) {
+		if (c->suggest_cells > SUGGEST_BUDGET)
+			return NULL;
+		size_t dist = edit_distance(word, cands[i], reach, &c->suggest_cells);
 		if (dist < best) {
 			best = dist;
 			who = cands[i];
 		}
 	}
-	return best <= reach ? who : NULL;
+	return who;
 }
 
 /* " (did you mean 'x'?)" or "" */
 static const char *mean(struct ctx *c, const char *word, const char *const *cands, size_t n)
 {
-	const char *s = suggest(word, cands, n);
+	const char *s = suggest(c, word, cands, n);
 	return s ? keep(c, xasprintf(" (did you mean '%s'?)", s)) : "";
 }
 
@@ -848,6 +965,33 @@ static bool cidr_overlap(const struct cidr *a, const struct cidr *b)
 	return (a->addr & prefix_mask(p)) == (b->addr & prefix_mask(p));
 }
 
+static bool cidr_holds(const struct cidr *outer, const struct cidr *inner)
+{
+	return outer->prefix <= inner->prefix && (inner->addr & prefix_mask(outer->prefix)) == outer->addr;
+}
+
+/*
+ * Where the subnets of our networks may come from: the private unicast
+ * ranges (RFC 1918) and the shared address space (RFC 6598).  Anything
+ * else — 0.0.0.0/0, loopback, link-local, multicast, reserved or public
+ * addresses — would shadow the host's own routes or not work at all.
+ */
+static const struct cidr private_ranges[] = {
+	{ UINT32_C(0x0a000000), 8 },    /* 10.0.0.0/8 */
+	{ UINT32_C(0xac100000), 12 },   /* 172.16.0.0/12 */
+	{ UINT32_C(0xc0a80000), 16 },   /* 192.168.0.0/16 */
+	{ UINT32_C(0x64400000), 10 },   /* 100.64.0.0/10 */
+};
+#define PRIVATE_RANGES "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10"
+
+static bool cidr_private(const struct cidr *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(private_ranges); i++)
+		if (cidr_holds(&private_ranges[i], c))
+			return true;
+	return false;
+}
+
 static int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret)
 {
 	if (y->kind != Y_SCALAR) {
@@ -864,6 +1008,11 @@ static int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struc
 		uint32_t a = ret->addr & prefix_mask(ret->prefix);
 		diag(c, y, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%d'?)", shown(c, y->str),
 		     a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, ret->prefix);
+		return -1;
+	}
+	if (!cidr_private(ret)) {
+		diag(c, y, "subnet '%s' is not inside a private range: '%s' must lie within %s", shown(c, y->str), key,
+		     PRIVATE_RANGES);
 		return -1;
 	}
 	return 0;
@@ -975,6 +1124,9 @@ struct osvc {
 	bool protected_, stopped;
 	bool privileged, pid_host, ipc_host;
 	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
+	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (net_ids()) */
+	size_t nnet_ids;
+	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
 };
 
 struct oplan {
@@ -1002,6 +1154,8 @@ struct otmpl {
 	const struct ynode *plan_at;
 	struct osvc *svcs;
 	size_t nsvcs;
+	struct strmap *svc_by;           /* service name -> its osvc */
+	const struct osvc *port_svc;     /* the service with 'port', if any */
 };
 
 struct over {
@@ -1024,8 +1178,30 @@ struct ocust {
 	struct kvs env;
 	struct over *over;
 	size_t nover;
+	struct strmap *over_by;          /* service name -> its override */
 	bool stopped, protected_;
 };
+
+/*
+ * policy.bind_roots as a tree of path components, so that "does a root hold
+ * this path" is one lookup per component of the path, not a comparison with
+ * every root: edges are "<node>/<component>" -> child node + 1, node 0 is
+ * "/", and the nodes that are a root are marked.
+ */
+struct roots {
+	struct strmap *edges;
+	bool *is_root;
+	size_t n, cap;
+};
+
+static void roots_free(struct roots *r)
+{
+	if (!r)
+		return;
+	strmap_free(r->edges);
+	free(r->is_root);
+	free(r);
+}
 
 struct osettings {
 	const struct ynode *at;
@@ -1041,10 +1217,13 @@ struct osettings {
 	const struct ynode *default_plan_at;
 	bool allow_privileged, allow_host_namespaces;
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
 };
 
 struct model {
 	struct osettings set;
+	/* name -> first object of that name, built at the start of pass 3 (model_index()) */
+	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by;
 	bool have_settings;
 	struct oplan *plans;
 	size_t nplans, capplans;
@@ -1071,13 +1250,21 @@ static void osvc_release(struct osvc *s)
 	free(s->deps);
 	free(s->cap_add.v);
 	free(s->devices.v);
+	free(s->net_ids);
+	strmap_free(s->targets);
+	strmap_free(s->secret_targets);
 }
 
 static void model_release(struct model *m)
 {
+	roots_free(m->set.root_tree);
 	free(m->set.allow_cap_add.v);
 	free(m->set.allow_devices.v);
 	free(m->set.bind_roots.v);
+	strmap_free(m->plan_by);
+	strmap_free(m->net_by);
+	strmap_free(m->svc_by);
+	strmap_free(m->tmpl_by);
 	free(m->plans);
 	free(m->nets);
 	for (size_t i = 0; i < m->nsvcs; i++)
@@ -1087,6 +1274,7 @@ static void model_release(struct model *m)
 		for (size_t j = 0; j < m->tmpls[i].nsvcs; j++)
 			osvc_release(&m->tmpls[i].svcs[j]);
 		free(m->tmpls[i].svcs);
+		strmap_free(m->tmpls[i].svc_by);
 	}
 	free(m->tmpls);
 	for (size_t i = 0; i < m->ncusts; i++) {
@@ -1094,6 +1282,7 @@ static void model_release(struct model *m)
 		for (size_t j = 0; j < m->custs[i].nover; j++)
 			free(m->custs[i].over[j].env.v);
 		free(m->custs[i].over);
+		strmap_free(m->custs[i].over_by);
 	}
 	free(m->custs);
 }
@@ -1112,6 +1301,9 @@ static void get_names(struct ctx *c, const struct ynode *m, const char *key, str
 	const struct ynode *y = y_get(m, key);
 	if (!y || !is_seq(c, y, key))
 		return;
+	_cleanup_(strmap_freep) struct strmap *seen = strmap_new();
+	for (size_t i = 0; i < out->n; i++)
+		strmap_add(seen, out->v[i].name, &out->v[i]);
 	for (size_t i = 0; i < y->n; i++) {
 		const struct ynode *it = y->kids[i];
 		const char *s = as_str(c, it, key);
@@ -1122,10 +1314,7 @@ static void get_names(struct ctx *c, const struct ynode *m, const char *key, str
 			     shown(c, s), key, NAME_MAX_LEN);
 			continue;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < out->n && !dup; j++)
-			dup = strcmp(out->v[j].name, s) == 0;
-		if (dup) {
+		if (strmap_add(seen, s, (void *)(uintptr_t)it)) {
 			diag(c, it, "'%s' is listed twice in '%s'", s, key);
 			continue;
 		}
@@ -1154,15 +1343,8 @@ static bool has_ctl_or_space(const char *s)
 	return false;
 }
 
-static void kvs_set(struct kvs *k, const char *key, const char *value, const struct ynode *at)
+static void kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at)
 {
-	for (size_t i = 0; i < k->n; i++) {
-		if (strcmp(k->v[i].key, key) == 0) {
-			k->v[i].value = value;
-			k->v[i].at = at;
-			return;
-		}
-	}
 	GROW(k->v, k->n + 1, k->cap);
 	k->v[k->n].key = key;
 	k->v[k->n].value = value;
@@ -1181,6 +1363,8 @@ static void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool 
 		return;
 	}
 	size_t n = y->kind == Y_MAP ? y_npairs(y) : y->n;
+	/* a mapping's keys are unique already (finish_map()); a list's are checked here */
+	_cleanup_(strmap_freep) struct strmap *seen = y->kind == Y_SEQ ? strmap_new() : NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct ynode *at;
 		const char *k, *v;
@@ -1214,14 +1398,11 @@ static void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool 
 			diag(c, at, "label '%s' is reserved: 'io.reconciler.' labels are set by reconciler", shown(c, k));
 			continue;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < out->n && !dup; j++)
-			dup = strcmp(out->v[j].key, k) == 0;
-		if (dup) {
+		if (seen && strmap_add(seen, k, (void *)(uintptr_t)at)) {
 			diag(c, at, "'%s' is set twice in '%s'", shown(c, k), key);
 			continue;
 		}
-		kvs_set(out, k, v, at);
+		kvs_add(out, k, v, at);
 	}
 }
 
@@ -1310,8 +1491,8 @@ static void get_argv(struct ctx *c, const struct ynode *m, const char *key, char
 	*ret_n = n;
 }
 
-/* "[IP:]HOST:CONTAINER[/PROTO]" */
-static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *it)
+/* "[IP:]HOST:CONTAINER[/PROTO]"; published: a bit per container port and protocol */
+static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *it, uint64_t *published)
 {
 	const char *str = as_str(c, it, "ports");
 	if (!str)
@@ -1369,16 +1550,16 @@ static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *
 		diag(c, it, "port numbers must be from 1 to 65535: '%s'", shown(c, str));
 		return;
 	}
-	for (size_t i = 0; i < s->nports; i++) {
-		if (s->ports[i].cont == o.cont && strcmp(s->ports[i].proto, o.proto) == 0) {
-			diag(c, it, "container port %u/%s is published twice", o.cont, o.proto);
-			return;
-		}
+	size_t bit = (size_t)o.cont * 2 + (strcmp(o.proto, "udp") == 0);
+	if (published[bit / 64] & (UINT64_C(1) << (bit % 64))) {
+		diag(c, it, "container port %u/%s is published twice", o.cont, o.proto);
+		return;
 	}
 	if (s->has_port && o.cont == s->port && strcmp(o.proto, "tcp") == 0) {
 		diag(c, it, "container port %u/tcp is already published by 'port'", o.cont);
 		return;
 	}
+	published[bit / 64] |= UINT64_C(1) << (bit % 64);
 	GROW(s->ports, s->nports + 1, s->capports);
 	s->ports[s->nports++] = o;
 }
@@ -1418,6 +1599,12 @@ static bool bind_forbidden(const char *path, const char **ret_held)
  */
 static void state_dir_paths(struct ctx *c, const char **ret_abs, const char **ret_real)
 {
+	if (c->state_dir_known) {
+		*ret_abs = c->state_dir_abs;
+		*ret_real = c->state_dir_real;
+		return;
+	}
+	c->state_dir_known = true;
 	*ret_abs = *ret_real = NULL;
 	const char *sd = c->opts ? c->opts->secrets_dir : NULL;
 	if (!sd || !*sd)
@@ -1441,10 +1628,10 @@ static void state_dir_paths(struct ctx *c, const char **ret_abs, const char **re
 			dir = keep(c, strcmp(dir, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, dir));
 	}
 	if (clean_abs_path(dir))
-		*ret_abs = dir;
+		*ret_abs = c->state_dir_abs = dir;
 	char *real = realpath(dir, NULL);
 	if (real)
-		*ret_real = keep(c, real);
+		*ret_real = c->state_dir_real = keep(c, real);
 }
 
 /* The state directory root holds or lies inside (shown as the path that matched), or NULL. */
@@ -1459,21 +1646,86 @@ static const char *root_state_overlap(struct ctx *c, const char *root)
 	return NULL;
 }
 
+/* The child of node called name[0..len), or 0; made (as a ctx-owned key) when make is set. */
+static size_t roots_child(struct ctx *c, struct roots *r, struct buf *key, size_t node, const char *name,
+			  size_t len, bool make)
+{
+	buf_reset(key);
+	buf_addf(key, "%zu/", node);
+	buf_add(key, name, len);
+	uintptr_t child = (uintptr_t)strmap_get(r->edges, buf_cstr(key));
+	if (child || !make)
+		return child ? child - 1 : 0;
+	GROW(r->is_root, r->n + 1, r->cap);
+	r->is_root[r->n] = false;
+	strmap_add(r->edges, keep(c, buf_detach(key, NULL)), (void *)(uintptr_t)(r->n + 1));
+	return r->n++;
+}
+
+/* Mark the clean absolute path root (not "/": bind_forbidden() refuses it). */
+static void roots_add(struct ctx *c, struct roots *r, const char *root)
+{
+	struct buf key = BUF_INIT;
+	size_t node = 0;
+	for (const char *p = root + 1; *p;) {
+		const char *e = strchrnul(p, '/');
+		node = roots_child(c, r, &key, node, p, (size_t)(e - p), true);
+		p = *e ? e + 1 : e;
+	}
+	r->is_root[node] = true;
+	buf_release(&key);
+}
+
+/* Whether the clean absolute path is a root or lies below one. */
+static bool roots_hold(struct ctx *c, struct roots *r, const char *path)
+{
+	struct buf key = BUF_INIT;
+	size_t node = 0;
+	bool held = false;
+	for (const char *p = path + 1; *p && !held;) {
+		const char *e = strchrnul(p, '/');
+		node = roots_child(c, r, &key, node, p, (size_t)(e - p), false);
+		if (!node)
+			break;
+		held = r->is_root[node];
+		p = *e ? e + 1 : e;
+	}
+	buf_release(&key);
+	return held;
+}
+
+/* "a, b, c" or "a, b, c and 7 more": at most five roots named in a message. */
+static const char *roots_listed(struct ctx *c, const struct refs *roots)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < roots->n && i < 5; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", shown(c, roots->v[i].name));
+	if (roots->n > 5)
+		buf_addf(&b, " and %zu more", roots->n - 5);
+	return keep(c, buf_detach(&b, NULL));
+}
+
 static void add_vol(struct ctx *c, struct osvc *s, enum rc_mount_kind kind, const char *src,
 		    const char *target, bool ro, const struct ynode *at)
 {
-	for (size_t i = 0; i < s->nvols; i++) {
-		if (strcmp(s->vols[i].target, target) == 0) {
-			diag(c, at, "'%s' is mounted twice", shown(c, target));
-			return;
-		}
+	if (!s->targets) {
+		/* the secrets are parsed first: their mount points are taken */
+		s->targets = strmap_new();
+		s->secret_targets = strmap_new();
+		for (size_t i = 0; i < s->secrets.n; i++)
+			strmap_add(s->secret_targets, keep(c, xasprintf("/run/secrets/%s", s->secrets.v[i].name)),
+				   &s->secrets.v[i]);
 	}
-	for (size_t i = 0; i < s->secrets.n; i++) {
-		if (strcmp(keep(c, xasprintf("/run/secrets/%s", s->secrets.v[i].name)), target) == 0) {
-			diag(c, at, "'%s' is where secret '%s' is mounted", shown(c, target), s->secrets.v[i].name);
-			return;
-		}
+	if (strmap_get(s->targets, target)) {
+		diag(c, at, "'%s' is mounted twice", shown(c, target));
+		return;
 	}
+	const struct oref *secret = strmap_get(s->secret_targets, target);
+	if (secret) {
+		diag(c, at, "'%s' is where secret '%s' is mounted", shown(c, target), secret->name);
+		return;
+	}
+	strmap_add(s->targets, target, (void *)(uintptr_t)at);
 	GROW(s->vols, s->nvols + 1, s->capvols);
 	s->vols[s->nvols++] = (struct ovol){ kind, src, target, ro, at };
 }
@@ -1529,21 +1781,13 @@ static void parse_volume(struct ctx *c, struct osvc *s, const struct ynode *it)
 			     shown(c, src));
 			return;
 		}
-		bool ok = false;
-		for (size_t i = 0; i < set->bind_roots.n && !ok; i++)
-			ok = path_under(src, set->bind_roots.v[i].name);
-		if (!ok) {
-			if (set->bind_roots.n == 0) {
+		if (!set->root_tree || !roots_hold(c, set->root_tree, src)) {
+			if (set->bind_roots.n == 0)
 				diag(c, it, "bind mount of '%s' is not allowed by policy: Settings 'policy.bind_roots' is empty",
 				     shown(c, src));
-			} else {
-				struct buf b = BUF_INIT;
-				for (size_t i = 0; i < set->bind_roots.n; i++)
-					buf_addf(&b, "%s%s", i ? ", " : "", set->bind_roots.v[i].name);
+			else
 				diag(c, it, "bind mount of '%s' is not allowed by policy: it is outside policy.bind_roots (%s)",
-				     shown(c, src), buf_cstr(&b));
-				buf_release(&b);
-			}
+				     shown(c, src), diag_room(c) ? roots_listed(c, &set->bind_roots) : "");
 			return;
 		}
 		add_vol(c, s, RC_MOUNT_BIND, src, target, ro, it);
@@ -1574,13 +1818,16 @@ static bool parse_cond(const char *s, enum rc_dep_cond *ret)
 	return true;
 }
 
-static void add_dep(struct ctx *c, struct osvc *s, const char *name, enum rc_dep_cond cond,
-		    const struct ynode *at)
+/* One dependency; a name listed again adds nothing (a list's items all mean "started"). */
+static void add_dep(struct ctx *c, struct osvc *s, struct strmap *seen, const char *name,
+		    enum rc_dep_cond cond, const struct ynode *at)
 {
 	if (!valid_name(name)) {
 		diag(c, at, "invalid service name '%s' in 'depends_on'", shown(c, name));
 		return;
 	}
+	if (strmap_add(seen, name, (void *)(uintptr_t)at))
+		return;
 	GROW(s->deps, s->ndeps + 1, s->capdeps);
 	s->deps[s->ndeps++] = (struct odep){ name, cond, at };
 }
@@ -1588,11 +1835,12 @@ static void add_dep(struct ctx *c, struct osvc *s, const char *name, enum rc_dep
 static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 {
 	static const char *const conds[] = { "started", "healthy", "completed" };
+	_cleanup_(strmap_freep) struct strmap *seen = strmap_new();
 	if (y->kind == Y_SEQ) {
 		for (size_t i = 0; i < y->n; i++) {
 			const char *n = as_str(c, y->kids[i], "depends_on");
 			if (n)
-				add_dep(c, s, n, RC_DEP_STARTED, y->kids[i]);
+				add_dep(c, s, seen, n, RC_DEP_STARTED, y->kids[i]);
 		}
 		return;
 	}
@@ -1607,7 +1855,7 @@ static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 			check_keys(c, v, keys, "depends_on");
 			cv = y_get(v, "condition");
 			if (!cv) {
-				add_dep(c, s, k->str, RC_DEP_STARTED, k);
+				add_dep(c, s, seen, k->str, RC_DEP_STARTED, k);
 				continue;
 			}
 		}
@@ -1620,7 +1868,7 @@ static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 			     mean(c, cs, conds, ARRAY_SIZE(conds)));
 			continue;
 		}
-		add_dep(c, s, k->str, cond, k);
+		add_dep(c, s, seen, k->str, cond, k);
 	}
 }
 
@@ -1684,26 +1932,172 @@ static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
 		h->retries = (int)v;
 }
 
+/*
+ * Image references, by the grammar the engine parses them with
+ * (github.com/distribution/reference, regexp.go, and go-digest):
+ *
+ *   reference  := name [ ":" tag ] [ "@" digest ]
+ *   name       := [ domain "/" ] path          (at most 255 characters, counted
+ *                                               with the "docker.io/" and "library/"
+ *                                               the engine adds)
+ *   domain     := host [ ":" port ]            (the first component, when it has a
+ *                                               '.' or ':', is "localhost" or has
+ *                                               upper case)
+ *   host       := domain-component { "." domain-component } | "[" IPv6 "]"
+ *   domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
+ *   path       := path-component { "/" path-component }
+ *   path-component := [a-z0-9]+ { separator [a-z0-9]+ }
+ *   separator  := "." | "_" | "__" | "-"+
+ *   tag        := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+ *   digest     := "sha256:" 64 | "sha384:" 96 | "sha512:" 128 lower-case hex digits
+ *
+ * and a name of exactly 64 lower-case hex digits is refused (an image ID).
+ * *why says what is wrong, for "invalid image 'X': <why>".
+ */
+#define IMAGE_NAME_MAX 255
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool is_hex_lower(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool path_component_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (;;) {
+		size_t run = 0;
+		while (i < n && is_lower_alnum(s[i]))
+			i++, run++;
+		if (!run)
+			return false;
+		if (i == n)
+			return true;
+		if (s[i] == '.')
+			i++;
+		else if (s[i] == '_')
+			i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
+		else if (s[i] == '-')
+			while (i < n && s[i] == '-')
+				i++;
+		else
+			return false;
+	}
+}
+
+static bool domain_ok(const char *s, size_t n)
+{
+	const char *colon = NULL;
+	size_t hn = n;
+	if (n && s[0] == '[') {                           /* [IPv6][:port] */
+		const char *close = memchr(s, ']', n);
+		if (!close || close == s + 1)
+			return false;
+		for (const char *p = s + 1; p < close; p++)
+			if (!isxdigit((unsigned char)*p) && *p != ':')
+				return false;
+		hn = (size_t)(close - s) + 1;
+		if (hn < n && s[hn] != ':')
+			return false;
+		colon = hn < n ? s + hn : NULL;
+	} else {
+		colon = memchr(s, ':', n);
+		hn = colon ? (size_t)(colon - s) : n;
+		/* domain-component { "." domain-component } */
+		size_t i = 0;
+		for (;;) {
+			size_t start = i;
+			while (i < hn && (is_alnum(s[i]) || s[i] == '-'))
+				i++;
+			if (i == start || s[start] == '-' || s[i - 1] == '-')
+				return false;
+			if (i == hn)
+				break;
+			if (s[i] != '.')
+				return false;
+			i++;
+		}
+	}
+	if (colon) {
+		size_t pn = n - (size_t)(colon - s) - 1;
+		if (!pn)
+			return false;
+		for (size_t i = 1; i <= pn; i++)
+			if (!isdigit((unsigned char)colon[i]))
+				return false;
+	}
+	return true;
+}
+
 static bool image_ok(const char *s, const char **why)
 {
 	if (!*s || has_ctl_or_space(s)) {
 		*why = "it is empty or contains spaces";
 		return false;
 	}
-	/* repository part: before '@', and before a ':' that follows the last '/' */
-	size_t end = strcspn(s, "@");
+	size_t n = strlen(s);
+	if (n == 64 && is_hex_lower(s, n)) {
+		*why = "64 hex digits are an image ID, not a reference";
+		return false;
+	}
+	/* digest */
+	const char *at = strchr(s, '@');
+	size_t end = at ? (size_t)(at - s) : n;
+	if (at) {
+		static const struct { const char *alg; size_t hex; } algs[] = {
+			{ "sha256:", 64 }, { "sha384:", 96 }, { "sha512:", 128 },
+		};
+		bool good = false;
+		for (size_t i = 0; i < ARRAY_SIZE(algs) && !good; i++) {
+			size_t al = strlen(algs[i].alg);
+			good = strncmp(at + 1, algs[i].alg, al) == 0 && strlen(at + 1 + al) == algs[i].hex &&
+			       is_hex_lower(at + 1 + al, algs[i].hex);
+		}
+		if (!good) {
+			*why = "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)";
+			return false;
+		}
+	}
+	/* tag: after a ':' that follows the last '/' */
 	const char *slash = NULL;
 	for (size_t i = 0; i < end; i++)
 		if (s[i] == '/')
 			slash = s + i;
 	const char *colon = memchr(slash ? slash : s, ':', end - (size_t)((slash ? slash : s) - s));
-	if (colon)
+	if (colon) {
+		const char *t = colon + 1;
+		size_t tn = end - (size_t)(t - s);
+		bool good = tn >= 1 && tn <= 128 && (is_alnum(t[0]) || t[0] == '_');
+		for (size_t i = 1; good && i < tn; i++)
+			good = is_alnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-';
+		if (!good) {
+			*why = "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'";
+			return false;
+		}
 		end = (size_t)(colon - s);
-	/* the registry host (first component with '.' or ':' before a '/') may have upper case */
+	}
+	/* domain: a first component with '.' or ':', "localhost", or upper case */
 	size_t start = 0;
 	const char *first = memchr(s, '/', end);
-	if (first && (memchr(s, '.', (size_t)(first - s)) || memchr(s, ':', (size_t)(first - s))))
-		start = (size_t)(first - s) + 1;
+	if (first) {
+		size_t fn = (size_t)(first - s);
+		bool upper = false;
+		for (size_t i = 0; i < fn; i++)
+			upper = upper || (s[i] >= 'A' && s[i] <= 'Z');
+		if (memchr(s, '.', fn) || memchr(s, ':', fn) || (fn == 9 && strncmp(s, "localhost", 9) == 0) || upper) {
+			if (!domain_ok(s, fn)) {
+				*why = "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port";
+				return false;
+			}
+			start = fn + 1;
+		}
+	}
 	for (size_t i = start; i < end; i++) {
 		if (s[i] >= 'A' && s[i] <= 'Z') {
 			*why = "repository names must be lower case";
@@ -1712,6 +2106,25 @@ static bool image_ok(const char *s, const char **why)
 	}
 	if (end == start) {
 		*why = "the repository name is empty";
+		return false;
+	}
+	for (size_t i = start; i <= end;) {
+		const char *e = memchr(s + i, '/', end - i);
+		size_t cn = e ? (size_t)(e - s) - i : end - i;
+		if (!path_component_ok(s + i, cn)) {
+			*why = "each part of the repository name is lower-case letters and digits, separated by one '.', "
+			       "one or two '_' or any number of '-'";
+			return false;
+		}
+		i += cn + 1;
+	}
+	/* the length the engine counts: docker.io/library/NAME for a bare name */
+	bool path_slash = memchr(s + start, '/', end - start) != NULL;
+	size_t counted = end + (start ? 0 : strlen("docker.io/") + (path_slash ? 0 : strlen("library/")));
+	if (counted > IMAGE_NAME_MAX) {
+		*why = start ? "the repository name is longer than 255 characters"
+			     : "the repository name is longer than 255 characters (counting the 'docker.io/' "
+			       "and 'library/' the engine adds)";
 		return false;
 	}
 	return true;
@@ -1760,7 +2173,7 @@ static const char *signal_mean(struct ctx *c, const char *name)
 {
 	if (strpbrk(name, "+-"))
 		return "";
-	const char *s = suggest(name, signal_names, ARRAY_SIZE(signal_names));
+	const char *s = suggest(c, name, signal_names, ARRAY_SIZE(signal_names));
 	return s ? keep(c, xasprintf(" (did you mean 'SIG%s'?)", s)) : "";
 }
 
@@ -1873,9 +2286,12 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 		s->port_at = y;
 	}
 	get_names(c, m, "secrets", &s->secrets);
-	if ((y = y_get(m, "ports")) && is_seq(c, y, "ports"))
+	if ((y = y_get(m, "ports")) && is_seq(c, y, "ports") && y->n) {
+		uint64_t *published = xcalloc(65536 * 2 / 64, sizeof(uint64_t));
 		for (size_t i = 0; i < y->n; i++)
-			parse_port_entry(c, s, y->kids[i]);
+			parse_port_entry(c, s, y->kids[i], published);
+		free(published);
+	}
 	if ((y = y_get(m, "volumes")) && is_seq(c, y, "volumes"))
 		for (size_t i = 0; i < y->n; i++)
 			parse_volume(c, s, y->kids[i]);
@@ -2117,6 +2533,14 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 					refs_add(&s->bind_roots, r, roots.v[i].at);
 			}
 			free(roots.v);
+			if (s->bind_roots.n) {
+				s->root_tree = xcalloc(1, sizeof(*s->root_tree));
+				s->root_tree->edges = strmap_new();
+				GROW(s->root_tree->is_root, 1, s->root_tree->cap);
+				s->root_tree->is_root[s->root_tree->n++] = false;   /* node 0: "/" */
+				for (size_t i = 0; i < s->bind_roots.n; i++)
+					roots_add(c, s->root_tree, s->bind_roots.v[i].name);
+			}
 		}
 	}
 }
@@ -2262,6 +2686,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 		return;
 	}
 	t->svcs = xcalloc(y_npairs(y), sizeof(*t->svcs));
+	t->svc_by = strmap_new();
 	const struct osvc *with_port = NULL;
 	for (size_t i = 0; i < y_npairs(y); i++) {
 		const struct ynode *k = y_key(y, i), *v = y_val(y, i);
@@ -2280,6 +2705,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 		s->name = k->str;
 		s->name_at = k;
 		s->tmpl = t->name;
+		strmap_add(t->svc_by, s->name, s);
 		check_keys(c, v, skeys, "template service");
 		parse_svc(c, v, s);
 		if (s->has_port) {
@@ -2290,6 +2716,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 				with_port = s;
 		}
 	}
+	t->port_svc = with_port;
 }
 
 static void parse_customer(struct ctx *c, const struct ynode *m)
@@ -2331,6 +2758,7 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 			return;
 		}
 		u->over = xcalloc(y_npairs(y) + 1, sizeof(*u->over));
+		u->over_by = strmap_new();
 		for (size_t i = 0; i < y_npairs(y); i++) {
 			const struct ynode *k = y_key(y, i), *v = y_val(y, i);
 			if (v->kind != Y_MAP) {
@@ -2341,6 +2769,7 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 			struct over *o = &u->over[u->nover++];
 			o->name = k->str;
 			o->at = k;
+			strmap_add(u->over_by, o->name, o);
 			o->image = get_str(c, v, "image");
 			const char *why;
 			if (o->image && !image_ok(o->image, &why)) {
@@ -2447,44 +2876,100 @@ static void check_dups(struct ctx *c, struct named *v, size_t n, const char *fmt
 	}
 }
 
+/* Index every kind by name (the first object of a name; later ones are duplicates,
+ * reported by check_dups).  After pass 2: the arrays do not move any more. */
+static void model_index(struct model *m)
+{
+#define INDEX(map, arr, cnt, field)                         \
+	map = strmap_new();                                  \
+	for (size_t i = 0; i < (cnt); i++)                   \
+		if ((arr)[i].field)                          \
+			strmap_add(map, (arr)[i].field, &(arr)[i]);
+	INDEX(m->plan_by, m->plans, m->nplans, name)
+	INDEX(m->net_by, m->nets, m->nnets, name)
+	INDEX(m->svc_by, m->svcs, m->nsvcs, name)
+	INDEX(m->tmpl_by, m->tmpls, m->ntmpls, name)
+#undef INDEX
+}
+
 static const struct oplan *find_plan(const struct model *m, const char *name)
 {
-	for (size_t i = 0; i < m->nplans; i++)
-		if (str_eq(m->plans[i].name, name))
-			return &m->plans[i];
-	return NULL;
+	return name ? strmap_get(m->plan_by, name) : NULL;
 }
 
 static const struct onet *find_net(const struct model *m, const char *name)
 {
-	for (size_t i = 0; i < m->nnets; i++)
-		if (str_eq(m->nets[i].name, name))
-			return &m->nets[i];
-	return NULL;
+	return name ? strmap_get(m->net_by, name) : NULL;
 }
 
 static const struct osvc *find_svc(const struct model *m, const char *name)
 {
-	for (size_t i = 0; i < m->nsvcs; i++)
-		if (str_eq(m->svcs[i].name, name))
-			return &m->svcs[i];
-	return NULL;
+	return name ? strmap_get(m->svc_by, name) : NULL;
 }
 
 static const struct otmpl *find_tmpl(const struct model *m, const char *name)
 {
-	for (size_t i = 0; i < m->ntmpls; i++)
-		if (str_eq(m->tmpls[i].name, name))
-			return &m->tmpls[i];
-	return NULL;
+	return name ? strmap_get(m->tmpl_by, name) : NULL;
 }
 
 static const struct osvc *tmpl_svc(const struct otmpl *t, const char *name)
 {
-	for (size_t i = 0; i < t->nsvcs; i++)
-		if (str_eq(t->svcs[i].name, name))
-			return &t->svcs[i];
-	return NULL;
+	return name ? strmap_get(t->svc_by, name) : NULL;
+}
+
+static int u32_cmp(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* The defined networks of s as sorted indexes into m->nets, made once per service. */
+static const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
+{
+	struct osvc *s = (struct osvc *)(uintptr_t)cs;   /* a cache, not a change */
+	if (!s->net_ids) {
+		s->net_ids = xcalloc(s->networks.n + 1, sizeof(*s->net_ids));
+		for (size_t i = 0; i < s->networks.n; i++) {
+			const struct onet *n = find_net(m, s->networks.v[i].name);
+			if (n)
+				s->net_ids[s->nnet_ids++] = (uint32_t)(n - m->nets);
+		}
+		qsort(s->net_ids, s->nnet_ids, sizeof(*s->net_ids), u32_cmp);
+	}
+	*ret_n = s->nnet_ids;
+	return s->net_ids;
+}
+
+/*
+ * Whether two services name a network in common: a merge of their sorted
+ * network indexes, or a binary search of the shorter list's in the longer one
+ * when one is much longer (many services depending on many others must stay
+ * cheap: this runs once per dependency).
+ */
+static bool share_network(const struct model *m, const struct osvc *a, const struct osvc *b)
+{
+	size_t na, nb;
+	const uint32_t *va = net_ids(m, a, &na), *vb = net_ids(m, b, &nb);
+	if (na > nb) {
+		const uint32_t *t = va;
+		size_t tn = na;
+		va = vb, na = nb, vb = t, nb = tn;
+	}
+	if (na * 8 < nb) {
+		for (size_t i = 0; i < na; i++)
+			if (bsearch(&va[i], vb, nb, sizeof(*vb), u32_cmp))
+				return true;
+		return false;
+	}
+	for (size_t i = 0, j = 0; i < na && j < nb;) {
+		if (va[i] == vb[j])
+			return true;
+		if (va[i] < vb[j])
+			i++;
+		else
+			j++;
+	}
+	return false;
 }
 
 /* Candidate names for "did you mean" (pointers into the model). */
@@ -2514,6 +2999,7 @@ struct pass3 {
 	size_t nsecrets, capsecrets;
 	unsigned char key[RC_SECKEY_LEN];  /* secret digests are keyed with it (seckey.h) */
 	int key_state;                     /* 0: not read yet, 1: read, -1: unusable (said once) */
+	struct strmap *secret_by;        /* name -> index in secrets, plus 1 */
 };
 
 static void pass3_release(struct pass3 *p)
@@ -2526,6 +3012,7 @@ static void pass3_release(struct pass3 *p)
 		free(p->secrets[i].path);
 	free(p->secrets);
 	explicit_bzero(p->key, sizeof(p->key));
+	strmap_free(p->secret_by);
 }
 
 static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, const struct ynode *at)
@@ -2536,8 +3023,7 @@ static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, con
 
 bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 {
-	const char **seen = NULL;  /* paths checked already: units share secrets */
-	size_t nseen = 0, cap = 0;
+	_cleanup_(strmap_freep) struct strmap *seen = strmap_new();  /* paths checked already: units share secrets */
 	bool current = true;
 	unsigned char key[RC_SECKEY_LEN];
 	bool have_key = false;
@@ -2546,13 +3032,8 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 			const struct rc_secret *s = &d->units[i].secrets[k];
 			if (!s->path)
 				continue;  /* loaded without a secrets directory */
-			bool done = false;
-			for (size_t m = 0; m < nseen && !done; m++)
-				done = strcmp(seen[m], s->path) == 0;
-			if (done)
+			if (strmap_add(seen, s->path, s->path))
 				continue;
-			GROW(seen, nseen + 1, cap);
-			seen[nseen++] = s->path;
 			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
 			size_t len = 0;
 			struct rc_err err;
@@ -2575,7 +3056,6 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 				*ret_name = s->name;
 		}
 	}
-	free(seen);
 	explicit_bzero(key, sizeof(key));
 	return current;
 }
@@ -2611,12 +3091,15 @@ static void secret_refused(struct ctx *c, const struct ynode *at, const char *na
 static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
 					     const struct ynode *at)
 {
-	for (size_t i = 0; i < p->nsecrets; i++)
-		if (strcmp(p->secrets[i].name, name) == 0)
-			return p->secrets[i].ok ? &p->secrets[i] : NULL;
+	if (!p->secret_by)
+		p->secret_by = strmap_new();
+	uintptr_t known = (uintptr_t)strmap_get(p->secret_by, name);
+	if (known)
+		return p->secrets[known - 1].ok ? &p->secrets[known - 1] : NULL;
 	GROW(p->secrets, p->nsecrets + 1, p->capsecrets);
 	struct secret_entry *e = &p->secrets[p->nsecrets++];
 	e->name = name;
+	strmap_add(p->secret_by, name, (void *)(uintptr_t)p->nsecrets);
 	const char *dir = c->opts ? c->opts->secrets_dir : NULL;
 	if (!dir) {
 		rc_hash128_hex("", 0, e->digest);
@@ -2700,6 +3183,10 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 			target = find_svc(m, d->name);
 			shared = target != NULL;
 		}
+		if (!target && !diag_room(c)) {
+			diag(c, d->at, "'depends_on' names '%s', which is not defined", d->name);
+			continue;
+		}
 		if (!target) {
 			struct names cand = { 0 };
 			if (t)
@@ -2719,17 +3206,12 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 		if (d->cond == RC_DEP_HEALTHY && target->health.kind == RC_HEALTH_NONE)
 			diag(c, d->at, "'%s' waits for '%s' to be healthy, but '%s' has no 'health' check", s->name,
 			     d->name, d->name);
-		if (t && shared) {
-			bool common = false;
-			for (size_t a = 0; a < s->networks.n && !common; a++)
-				for (size_t b = 0; b < target->networks.n && !common; b++)
-					common = strcmp(s->networks.v[a].name, target->networks.v[b].name) == 0;
-			if (!common)
-				diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
-				     s->name, d->name,
-				     target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
-							: " (it is on no shared network)");
-		}
+		if (t && shared && !share_network(m, s, target))
+			diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
+			     s->name, d->name,
+			     !diag_room(c) ? ""
+			     : target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
+						  : " (it is on no shared network)");
 	}
 }
 
@@ -2742,35 +3224,73 @@ struct gnode {
 	const char *tmpl;
 	struct edge *e;
 	size_t ne, cap;
-	int color;
+	int color;               /* 0 unseen, 1 on the path, 2 done */
+	size_t pos;              /* where on the path, while color is 1 */
 };
 
-static void dfs(struct ctx *c, struct gnode *g, size_t v, size_t *path, size_t depth,
+/* One cycle: the path from where w stands on it to its end, back to w. */
+static void report_cycle(struct ctx *c, const struct gnode *g, const size_t *path, const struct ynode **path_at,
+			 size_t start, size_t end, size_t w)
+{
+	if (!diag_room(c)) {
+		diag(c, path_at[start], "dependency cycle");   /* counted only */
+		return;
+	}
+	struct buf b = BUF_INIT;
+	for (size_t k = start; k <= end; k++)
+		buf_addf(&b, "%s -> ", g[path[k]].name);
+	buf_adds(&b, g[w].name);
+	if (g[w].tmpl)
+		diag(c, path_at[start], "dependency cycle in template '%s': %s", g[w].tmpl, buf_cstr(&b));
+	else
+		diag(c, path_at[start], "dependency cycle: %s", buf_cstr(&b));
+	buf_release(&b);
+}
+
+/* Depth first from every unseen node, with an explicit stack (a chain of
+ * 20,000 services must not be 20,000 C frames); every back edge is a cycle. */
+static void dfs(struct ctx *c, struct gnode *g, size_t root, size_t *path, size_t *next,
 		const struct ynode **path_at)
 {
-	g[v].color = 1;
-	path[depth] = v;
-	for (size_t i = 0; i < g[v].ne; i++) {
-		size_t w = g[v].e[i].to;
-		path_at[depth] = g[v].e[i].at;
+	size_t top = 0;
+	path[top] = root;
+	next[top] = 0;
+	g[root].color = 1;
+	g[root].pos = top++;
+	while (top) {
+		size_t v = path[top - 1];
+		if (next[top - 1] == g[v].ne) {
+			g[v].color = 2;
+			top--;
+			continue;
+		}
+		const struct edge *e = &g[v].e[next[top - 1]++];
+		size_t w = e->to;
+		path_at[top - 1] = e->at;
 		if (g[w].color == 1) {
-			size_t start = depth;
-			while (path[start] != w)
-				start--;
-			struct buf b = BUF_INIT;
-			for (size_t k = start; k <= depth; k++)
-				buf_addf(&b, "%s -> ", g[path[k]].name);
-			buf_adds(&b, g[w].name);
-			if (g[w].tmpl)
-				diag(c, path_at[start], "dependency cycle in template '%s': %s", g[w].tmpl, buf_cstr(&b));
-			else
-				diag(c, path_at[start], "dependency cycle: %s", buf_cstr(&b));
-			buf_release(&b);
+			report_cycle(c, g, path, path_at, g[w].pos, top - 1, w);
 		} else if (g[w].color == 0) {
-			dfs(c, g, w, path, depth + 1, path_at);
+			path[top] = w;
+			next[top] = 0;
+			g[w].color = 1;
+			g[w].pos = top++;
 		}
 	}
-	g[v].color = 2;
+}
+
+static void add_edges(struct gnode *g, size_t v, const struct model *m, const struct osvc *s,
+		      const struct otmpl *t, size_t base)
+{
+	for (size_t i = 0; i < s->ndeps; i++) {
+		const struct osvc *to = t ? tmpl_svc(t, s->deps[i].name) : NULL;
+		size_t w = to ? base + (size_t)(to - t->svcs) : SIZE_MAX;
+		if (!to && (to = find_svc(m, s->deps[i].name)))
+			w = (size_t)(to - m->svcs);
+		if (w == SIZE_MAX)
+			continue;
+		GROW(g[v].e, g[v].ne + 1, g[v].cap);
+		g[v].e[g[v].ne++] = (struct edge){ w, s->deps[i].at };
+	}
 }
 
 static void find_cycles(struct ctx *c)
@@ -2782,56 +3302,81 @@ static void find_cycles(struct ctx *c)
 	if (n == 0)
 		return;
 	struct gnode *g = xcalloc(n, sizeof(*g));
-	size_t *base = xcalloc(m->ntmpls + 1, sizeof(*base));
 	size_t k = 0;
-	for (size_t i = 0; i < m->nsvcs; i++)
-		g[k++].name = m->svcs[i].name ? m->svcs[i].name : "?";
-	for (size_t i = 0; i < m->ntmpls; i++) {
-		base[i] = k;
-		for (size_t j = 0; j < m->tmpls[i].nsvcs; j++) {
-			g[k].name = m->tmpls[i].svcs[j].name;
-			g[k++].tmpl = m->tmpls[i].name;
-		}
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		g[k].name = m->svcs[i].name ? m->svcs[i].name : "?";
+		add_edges(g, k++, m, &m->svcs[i], NULL, 0);
 	}
-	for (size_t v = 0; v < n; v++) {
-		const struct osvc *s;
-		const struct otmpl *t = NULL;
-		if (v < m->nsvcs) {
-			s = &m->svcs[v];
-		} else {
-			size_t ti = 0;
-			while (ti + 1 < m->ntmpls && base[ti + 1] <= v)
-				ti++;
-			t = &m->tmpls[ti];
-			s = &t->svcs[v - base[ti]];
-		}
-		for (size_t i = 0; i < s->ndeps; i++) {
-			size_t to = SIZE_MAX;
-			if (t) {
-				for (size_t j = 0; j < t->nsvcs && to == SIZE_MAX; j++)
-					if (strcmp(t->svcs[j].name, s->deps[i].name) == 0)
-						to = base[t - m->tmpls] + j;
-			}
-			for (size_t j = 0; j < m->nsvcs && to == SIZE_MAX; j++)
-				if (str_eq(m->svcs[j].name, s->deps[i].name))
-					to = j;
-			if (to == SIZE_MAX)
-				continue;
-			GROW(g[v].e, g[v].ne + 1, g[v].cap);
-			g[v].e[g[v].ne++] = (struct edge){ to, s->deps[i].at };
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		const struct otmpl *t = &m->tmpls[i];
+		size_t base = k;
+		for (size_t j = 0; j < t->nsvcs; j++) {
+			g[k].name = t->svcs[j].name;
+			g[k].tmpl = t->name;
+			add_edges(g, k++, m, &t->svcs[j], t, base);
 		}
 	}
 	size_t *path = xcalloc(n, sizeof(*path));
+	size_t *next = xcalloc(n, sizeof(*next));
 	const struct ynode **path_at = xcalloc(n, sizeof(*path_at));
 	for (size_t v = 0; v < n; v++)
 		if (g[v].color == 0)
-			dfs(c, g, v, path, 0, path_at);
+			dfs(c, g, v, path, next, path_at);
 	for (size_t v = 0; v < n; v++)
 		free(g[v].e);
 	free(g);
-	free(base);
 	free(path);
+	free(next);
 	free(path_at);
+}
+
+/* The values one unit of s carries, before the customer's env is merged in. */
+static size_t svc_values(const struct osvc *s)
+{
+	return s->env.n + s->labels.n + s->nports + s->has_port + s->nvols + s->secrets.n + s->networks.n +
+	       s->ndeps + s->ncommand + s->nentrypoint + s->cap_add.n + s->devices.n;
+}
+
+/*
+ * Customers multiply templates: a few kilobytes can ask for millions of
+ * containers.  The expansion is counted before it is made, and the object
+ * that takes it past RC_MANIFEST_MAX_UNITS units or RC_MANIFEST_MAX_VALUES
+ * values is an error.
+ */
+static void check_expansion(struct ctx *c)
+{
+	const struct model *m = c->m;
+	size_t units = 0, values = 0;
+	const struct ynode *at = NULL;
+	for (size_t i = 0; i < m->nsvcs && !at; i++) {
+		units++;
+		values += svc_values(&m->svcs[i]);
+		if (units > RC_MANIFEST_MAX_UNITS || values > RC_MANIFEST_MAX_VALUES)
+			at = m->svcs[i].at;
+	}
+	size_t *tvals = xcalloc(m->ntmpls + 1, sizeof(*tvals));
+	for (size_t i = 0; i < m->ntmpls; i++)
+		for (size_t j = 0; j < m->tmpls[i].nsvcs; j++)
+			tvals[i] += svc_values(&m->tmpls[i].svcs[j]);
+	for (size_t i = 0; i < m->ncusts && !at; i++) {
+		const struct ocust *u = &m->custs[i];
+		const struct otmpl *t = find_tmpl(m, u->tmpl);
+		if (!t)
+			continue;
+		units += t->nsvcs;
+		values += tvals[t - m->tmpls] + t->nsvcs * u->env.n;
+		for (size_t j = 0; j < u->nover; j++)
+			values += u->over[j].env.n;
+		if (units > RC_MANIFEST_MAX_UNITS || values > RC_MANIFEST_MAX_VALUES)
+			at = u->at;
+	}
+	free(tvals);
+	if (units > RC_MANIFEST_MAX_UNITS)
+		diag(c, at, "the manifests expand to more than %d units (containers) here, the most one set may have",
+		     RC_MANIFEST_MAX_UNITS);
+	else if (values > RC_MANIFEST_MAX_VALUES)
+		diag(c, at, "the manifests expand to more than %d values (env, labels, ports, mounts, networks, dependencies, arguments of every unit) here, the most one set may have",
+		     RC_MANIFEST_MAX_VALUES);
 }
 
 static void cross_check(struct ctx *c, struct pass3 *p)
@@ -2854,6 +3399,7 @@ static void cross_check(struct ctx *c, struct pass3 *p)
 	DUPS(m->tmpls, m->ntmpls, name, "Template")
 	DUPS(m->custs, m->ncusts, id, "Customer")
 #undef DUPS
+	model_index(m);
 
 	for (size_t i = 0; i < m->nplans; i++)
 		names_add(&p->plan_names, m->plans[i].name);
@@ -2885,10 +3431,7 @@ static void cross_check(struct ctx *c, struct pass3 *p)
 			     mean(c, u->tmpl, p->tmpl_names.v, p->tmpl_names.n));
 			continue;
 		}
-		const struct osvc *ps = NULL;
-		for (size_t j = 0; j < t->nsvcs && !ps; j++)
-			if (t->svcs[j].has_port)
-				ps = &t->svcs[j];
+		const struct osvc *ps = t->port_svc;
 		if (u->has_port && !ps) {
 			diag(c, u->port_at, "template '%s' publishes no port (none of its services has 'port'), so 'port' means nothing here",
 			     t->name);
@@ -2904,6 +3447,10 @@ static void cross_check(struct ctx *c, struct pass3 *p)
 		for (size_t j = 0; j < u->nover; j++) {
 			if (tmpl_svc(t, u->over[j].name))
 				continue;
+			if (!diag_room(c)) {
+				diag(c, u->over[j].at, "template '%s' has no service '%s'", t->name, shown(c, u->over[j].name));
+				continue;
+			}
 			struct names cand = { 0 };
 			for (size_t k = 0; k < t->nsvcs; k++)
 				names_add(&cand, t->svcs[k].name);
@@ -2913,6 +3460,7 @@ static void cross_check(struct ctx *c, struct pass3 *p)
 		}
 	}
 	find_cycles(c);
+	check_expansion(c);
 }
 
 /* --- expansion --- */
@@ -2922,12 +3470,28 @@ static int kv_cmp(const void *a, const void *b)
 	return strcmp(((const struct rc_kv *)a)->key, ((const struct rc_kv *)b)->key);
 }
 
+/* The layers merged, later ones winning; sorted by key. */
 static void set_kvs(struct rc_kv **ret, size_t *ret_n, const struct kvs *const *layers, size_t nl)
 {
 	struct kvs all = { 0 };
+	size_t nonempty = 0;
 	for (size_t l = 0; l < nl; l++)
-		for (size_t i = 0; layers[l] && i < layers[l]->n; i++)
-			kvs_set(&all, layers[l]->v[i].key, layers[l]->v[i].value, NULL);
+		nonempty += layers[l] && layers[l]->n;
+	/* one layer: its keys are unique already, nothing to merge */
+	_cleanup_(strmap_freep) struct strmap *at = nonempty > 1 ? strmap_new() : NULL;   /* key -> index in all, plus 1 */
+	for (size_t l = 0; l < nl; l++) {
+		for (size_t i = 0; layers[l] && i < layers[l]->n; i++) {
+			const struct okv *kv = &layers[l]->v[i];
+			uintptr_t j = at ? (uintptr_t)strmap_get(at, kv->key) : 0;
+			if (j) {
+				all.v[j - 1].value = kv->value;
+			} else {
+				kvs_add(&all, kv->key, kv->value, NULL);
+				if (at)
+					strmap_set(at, kv->key, (void *)(uintptr_t)all.n);
+			}
+		}
+	}
 	if (all.n == 0)
 		return;
 	struct rc_kv *v = xcalloc(all.n, sizeof(*v));
@@ -3012,10 +3576,7 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 {
 	const struct model *m = c->m;
 	const char *proj = d->settings.project;
-	const struct over *ov = NULL;
-	for (size_t i = 0; cu && i < cu->nover; i++)
-		if (strcmp(cu->over[i].name, s->name) == 0)
-			ov = &cu->over[i];
+	const struct over *ov = cu ? strmap_get(cu->over_by, s->name) : NULL;
 
 	u->service = xstrdup(s->name);
 	if (cu) {
@@ -3137,14 +3698,7 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			id = xasprintf("%s/%s", cu->id, dp->name);
 		else
 			id = xstrdup(dp->name);
-		bool dup = false;
-		for (size_t j = 0; j < u->ndeps && !dup; j++)
-			dup = strcmp(u->deps[j].unit, id) == 0;
-		if (dup) {
-			free(id);
-			continue;
-		}
-		u->deps[u->ndeps].unit = id;
+		u->deps[u->ndeps].unit = id;   /* parse_depends() kept one of each name */
 		u->deps[u->ndeps++].cond = dp->cond;
 	}
 	if (u->ndeps > 1)
@@ -3233,6 +3787,113 @@ static int vo_cmp(const void *pa, const void *pb)
 	return named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
 }
 
+/*
+ * Two bindings of one host port and protocol conflict unless both name
+ * different addresses.  Sorted by port, protocol and unit, each binding
+ * that conflicts with an earlier one is reported once, naming the nearest
+ * earlier one it conflicts with: the last binding without an address or
+ * the last with the same address (a set per port), so 20,000 services on
+ * one port with 20,000 addresses are not 2 * 10^8 comparisons.
+ */
+static void host_port_checks(struct ctx *c, struct expand_aux *aux)
+{
+	if (aux->nhp > 1)
+		qsort(aux->hp, aux->nhp, sizeof(*aux->hp), hp_cmp);
+	for (size_t g = 0; g < aux->nhp;) {
+		size_t end = g + 1;
+		while (end < aux->nhp && aux->hp[end].port == aux->hp[g].port &&
+		       strcmp(aux->hp[end].proto, aux->hp[g].proto) == 0)
+			end++;
+		_cleanup_(strmap_freep) struct strmap *last_at = end - g > 1 ? strmap_new() : NULL;   /* ip -> index + 1 */
+		size_t last_any = SIZE_MAX;    /* the last binding without an address */
+		for (size_t j = g; j < end; j++) {
+			const struct hostport *b = &aux->hp[j];
+			size_t a = SIZE_MAX;
+			if (j > g && !b->ip) {
+				a = j - 1;
+			} else if (j > g) {
+				uintptr_t same = (uintptr_t)strmap_get(last_at, b->ip);
+				a = last_any;
+				if (same && (a == SIZE_MAX || same - 1 > a))
+					a = same - 1;
+			}
+			if (a != SIZE_MAX)
+				diag(c, b->at, "host port %u/%s of unit '%s' is already used by unit '%s' (%s:%d)", b->port,
+				     b->proto, b->unit, aux->hp[a].unit, aux->hp[a].at->file, aux->hp[a].at->line);
+			if (!b->ip)
+				last_any = j;
+			else if (last_at)
+				strmap_set(last_at, b->ip, (void *)(uintptr_t)(j + 1));
+		}
+		g = end;
+	}
+}
+
+static int net_cidr_cmp(const void *pa, const void *pb)
+{
+	const struct onet *const *a = pa, *const *b = pb;
+	if ((*a)->cidr.addr != (*b)->cidr.addr)
+		return (*a)->cidr.addr < (*b)->cidr.addr ? -1 : 1;
+	if ((*a)->cidr.prefix != (*b)->cidr.prefix)
+		return (*a)->cidr.prefix < (*b)->cidr.prefix ? -1 : 1;
+	return *a < *b ? -1 : *a > *b;   /* document order */
+}
+
+/*
+ * Subnets of shared networks must not overlap.  Two CIDR blocks overlap only
+ * when one holds the other, so sorted by address (the larger first) the
+ * blocks form a forest: a block overlaps its ancestors and its descendants.
+ * One pass with a stack finds, for each, the earliest network (in document
+ * order) among both; a block that overlaps an earlier one is reported once,
+ * naming the earliest.
+ */
+static void subnet_overlap_checks(struct ctx *c)
+{
+	const struct model *m = c->m;
+	size_t n = 0;
+	for (size_t i = 0; i < m->nnets; i++)
+		n += m->nets[i].subnet != NULL;
+	if (n < 2)
+		return;
+	const struct onet **v = xcalloc(n, sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < m->nnets; i++)
+		if (m->nets[i].subnet)
+			v[k++] = &m->nets[i];
+	qsort(v, n, sizeof(*v), net_cidr_cmp);
+	/* by position in v: the earliest ancestor / descendant (pointers compare in document order) */
+	const struct onet **anc = xcalloc(n, sizeof(*anc)), **desc = xcalloc(n, sizeof(*desc));
+	size_t *stack = xcalloc(n, sizeof(*stack)), top = 0;
+#define EARLIER(x, y) ((x) && (!(y) || (x) < (y)) ? (x) : (y))
+	for (size_t i = 0; i <= n; i++) {
+		while (top && (i == n || !cidr_holds(&v[stack[top - 1]]->cidr, &v[i]->cidr))) {
+			size_t t = stack[--top];
+			if (top) {
+				size_t parent = stack[top - 1];
+				desc[parent] = EARLIER(desc[parent], EARLIER(desc[t], v[t]));
+			}
+		}
+		if (i == n)
+			break;
+		if (top) {
+			size_t parent = stack[top - 1];
+			anc[i] = EARLIER(anc[parent], v[parent]);
+		}
+		stack[top++] = i;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct onet *a = v[i], *b = EARLIER(anc[i], desc[i]);
+		if (b && b < a)
+			diag(c, a->subnet_at, "subnet %s of network '%s' overlaps subnet %s of network '%s'",
+			     a->subnet, a->name, b->subnet, b->name);
+	}
+#undef EARLIER
+	free(v);
+	free(anc);
+	free(desc);
+	free(stack);
+}
+
 static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *ua, size_t nua,
 			  struct expand_aux *aux)
 {
@@ -3262,21 +3923,7 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 			     b->name, b->customer ? "customer" : "network", b->id,
 			     a->customer ? "customer" : "shared network", a->id, a->file, a->line);
 	}
-	/* host ports */
-	if (aux->nhp > 1)
-		qsort(aux->hp, aux->nhp, sizeof(*aux->hp), hp_cmp);
-	for (size_t i = 0; i < aux->nhp; i++) {
-		for (size_t j = i + 1; j < aux->nhp && aux->hp[j].port == aux->hp[i].port; j++) {
-			const struct hostport *a = &aux->hp[i], *b = &aux->hp[j];
-			if (strcmp(a->proto, b->proto) != 0)
-				continue;
-			if (a->ip && b->ip && strcmp(a->ip, b->ip) != 0)
-				continue;
-			diag(c, b->at, "host port %u/%s of unit '%s' is already used by unit '%s' (%s:%d)", b->port,
-			     b->proto, b->unit, a->unit, a->at->file, a->at->line);
-			break;
-		}
-	}
+	host_port_checks(c, aux);
 	/* auto ports vs. the range */
 	const struct osettings *set = &m->set;
 	if (set->port_hi && aux->nauto > (size_t)(set->port_hi - set->port_lo + 1))
@@ -3302,18 +3949,11 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 	/* subnets */
 	for (size_t i = 0; i < m->nnets; i++) {
 		const struct onet *a = &m->nets[i];
-		if (!a->subnet)
-			continue;
-		if (cidr_overlap(&a->cidr, &set->pool))
+		if (a->subnet && cidr_overlap(&a->cidr, &set->pool))
 			diag(c, a->subnet_at, "subnet %s of network '%s' overlaps the customer subnet pool %s", a->subnet,
 			     a->name, d->settings.subnet_pool);
-		for (size_t j = 0; j < i; j++) {
-			const struct onet *b = &m->nets[j];
-			if (b->subnet && cidr_overlap(&a->cidr, &b->cidr))
-				diag(c, a->subnet_at, "subnet %s of network '%s' overlaps subnet %s of network '%s'",
-				     a->subnet, a->name, b->subnet, b->name);
-		}
 	}
+	subnet_overlap_checks(c);
 	int bits = d->settings.subnet_prefix - set->pool.prefix;
 	if (bits >= 0 && bits < 31 && m->ncusts > ((size_t)1 << bits))
 		diag(c, set->pool_at ? set->pool_at : m->custs[m->ncusts - 1].at,
@@ -3340,10 +3980,7 @@ static void add_link_networks(const struct model *m, struct rc_desired *d, const
 				have = strcmp(d->networks[x].link_of, net) == 0;
 			if (have)
 				continue;
-			const struct onet *on = NULL;
-			for (size_t x = 0; x < m->nnets && !on; x++)
-				if (strcmp(m->nets[x].name, net) == 0)
-					on = &m->nets[x];
+			const struct onet *on = find_net(m, net);
 			struct rc_network *n = &d->networks[d->nnetworks++];
 			n->name = xasprintf("%s-%s-via-%s", proj, cu->id, net);
 			n->id = xasprintf("%s-via-%s", cu->id, net);
@@ -3356,26 +3993,39 @@ static void add_link_networks(const struct model *m, struct rc_desired *d, const
 	}
 }
 
-/* Every shared unit (units[0..nshared)) on a shared network joins that network's link networks. */
+/*
+ * Every shared unit (units[0..nshared)) on a shared network joins that
+ * network's link networks.  Linear: the shared units on each network are
+ * listed once (a chain per network name: first[] by map, then next[]).
+ */
 static void join_link_networks(struct rc_desired *d, size_t nshared)
 {
 	const char *proj = d->settings.project;
+	size_t nmemb = 0;
+	for (size_t k = 0; k < nshared; k++)
+		nmemb += d->units[k].nnetworks;
+	size_t *unit_of = xcalloc(nmemb + 1, sizeof(size_t)), *next = xcalloc(nmemb + 1, sizeof(size_t));
+	_cleanup_(strmap_freep) struct strmap *first = strmap_new();  /* network name -> member index + 1 */
+	size_t e = 0;
+	for (size_t k = 0; k < nshared; k++)
+		for (size_t x = 0; x < d->units[k].nnetworks; x++, e++) {
+			unit_of[e] = k;
+			next[e] = (size_t)(uintptr_t)strmap_get(first, d->units[k].networks[x]);
+			strmap_set(first, d->units[k].networks[x], (void *)(uintptr_t)(e + 1));
+		}
 	for (size_t i = 0; i < d->nnetworks; i++) {
 		const struct rc_network *n = &d->networks[i];
 		if (!n->link_of)
 			continue;
 		_cleanup_free_ char *shared = xasprintf("%s-%s", proj, n->link_of);
-		for (size_t k = 0; k < nshared; k++) {
-			struct rc_unit *u = &d->units[k];
-			bool on = false;
-			for (size_t x = 0; x < u->nnetworks && !on; x++)
-				on = strcmp(u->networks[x], shared) == 0;
-			if (!on)
-				continue;
+		for (size_t m = (size_t)(uintptr_t)strmap_get(first, shared); m; m = next[m - 1]) {
+			struct rc_unit *u = &d->units[unit_of[m - 1]];
 			u->links = xrealloc(u->links, (u->nlinks + 1) * sizeof(*u->links));
 			u->links[u->nlinks++] = xstrdup(n->name);
 		}
 	}
+	free(unit_of);
+	free(next);
 	for (size_t k = 0; k < nshared; k++)
 		if (d->units[k].nlinks > 1)
 			qsort(d->units[k].links, d->units[k].nlinks, sizeof(char *), strp_cmp);

@@ -22,6 +22,9 @@
 #define RC_MANIFEST_MAX_DEPTH 32        /* nesting depth */
 #define RC_MANIFEST_MAX_STRING 65536    /* bytes per scalar */
 #define RC_MANIFEST_MAX_DIAGS 1000      /* diagnostics kept; the rest are counted */
+/* What a set of manifests may expand to (customers multiply templates): */
+#define RC_MANIFEST_MAX_UNITS 50000     /* units (containers) */
+#define RC_MANIFEST_MAX_VALUES 1000000  /* env, labels, ports, mounts, networks, ... of every unit */
 
 struct rc_diag {
 	char *file;           /* path relative to the repo root; NULL for global problems */

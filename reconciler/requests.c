@@ -23,6 +23,27 @@ bool request_verb_known(const char *verb)
 	return false;
 }
 
+/*
+ * What a request's argument can be: a unit id ("c1/app"), a commit or a
+ * prefix of one — names of [A-Za-z0-9_.-] and '/', at most 256 bytes — or
+ * nothing.  Anything else in a request file (a control character, a third
+ * line, bytes of another format) means the file is not one of ours.
+ */
+#define REQ_ARG_MAX 256
+static bool arg_ok(const char *arg)
+{
+	size_t n = strlen(arg);
+	if (n > REQ_ARG_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = arg[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '.' || c == '-' || c == '/'))
+			return false;
+	}
+	return true;
+}
+
 /* The state directory and its requests/ (made 0700 when missing), checked as state_open() does. */
 static int ensure_dir(const char *state_dir, char **ret, struct rc_err *err)
 {
@@ -39,6 +60,12 @@ int request_submit(const char *state_dir, const char *verb, const char *arg, cha
 		   struct rc_err *err)
 {
 	_cleanup_free_ char *dir = NULL;
+	if (!request_verb_known(verb))
+		return rc_errf(err, "unknown request '%s'", verb);
+	if (arg && !arg_ok(arg)) {
+		_cleanup_free_ char *shown = str_shown(arg);
+		return rc_errf(err, "'%.300s' is not a unit id or a commit", shown);
+	}
 	if (ensure_dir(state_dir, &dir, err) < 0)
 		return -1;
 	struct timespec ts;
@@ -69,6 +96,25 @@ static void two_lines(const char *s, char **first, char **second)
 	while (n && rest[n - 1] == '\n')
 		n--;
 	*second = xstrndup(rest, n);
+}
+
+/* A request file's verb and argument; false when the data is not one: a NUL,
+ * a verb we do not know, an argument that is no unit id or commit (arg_ok(),
+ * which also refuses a third line).  Nothing is set then. */
+static bool parse_request(const char *data, size_t len, char **ret_verb, char **ret_arg)
+{
+	if (strlen(data) != len)
+		return false;
+	char *verb, *arg;
+	two_lines(data, &verb, &arg);
+	if (!request_verb_known(verb) || !arg_ok(arg)) {
+		free(verb);
+		free(arg);
+		return false;
+	}
+	*ret_verb = verb;
+	*ret_arg = arg;
+	return true;
 }
 
 /*
@@ -138,9 +184,20 @@ int request_list(const char *state_dir, struct request **ret, size_t *ret_n, str
 		int r = read_private_file("request file", path, REQ_MAX_BYTES, &data, &len, &e2);
 		if (r == -1 && errno == ENOENT)
 			continue;  /* answered and removed meanwhile */
+		char *verb = NULL, *arg = NULL;
+		if (r == 0 && !parse_request(data, len, &verb, &arg)) {
+			/* its bytes are another program's (or an attacker's): never printed */
+			_cleanup_free_ char *shown = str_shown(path);
+			rc_errf(&e2, "request file '%s' is not a request (%zu bytes; a known verb and a unit id or commit were expected)",
+				shown, len);
+			r = -2;
+		}
+		free(data);
 		if (r < 0) {
-			if (!was_refused(e->d_name))
-				log_warn("request not carried out: %s", e2.msg);
+			if (!was_refused(e->d_name)) {
+				_cleanup_free_ char *shown = str_shown(e2.msg);   /* a file name may hold anything */
+				log_warn("request not carried out: %s", shown);
+			}
 			GROW(now, nnow + 1, cnow);
 			now[nnow++] = xstrdup(e->d_name);
 			continue;
@@ -148,8 +205,8 @@ int request_list(const char *state_dir, struct request **ret, size_t *ret_n, str
 		GROW(v, n + 1, cap);
 		struct request *r2 = &v[n++];
 		r2->name = xstrndup(e->d_name, strlen(e->d_name) - 4);
-		two_lines(data, &r2->verb, &r2->arg);
-		free(data);
+		r2->verb = verb;
+		r2->arg = arg;
 	}
 	closedir(d);
 	for (size_t i = 0; i < nrefused; i++)

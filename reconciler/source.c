@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "gitcred.h"
 #include "source.h"
+#include "strmap.h"
 
 /* Deeper trees than this are refused (a hostile repository must not blow the stack). */
 #define SOURCE_MAX_DEPTH 64
@@ -63,6 +64,19 @@ static int git_errf(struct rc_err *err, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return rc_errf(err, "%s: %s", what, gmsg);
+}
+
+/* Paths come from the repository or the directory: a name with a newline or
+ * an escape sequence must not reach a terminal or a log as it is.  Errors
+ * are escaped once, where they leave this module. */
+static int escape_err(struct rc_err *err)
+{
+	if (err && str_needs_escape(err->msg)) {
+		char *s = str_shown(err->msg);
+		snprintf(err->msg, sizeof(err->msg), "%s", s);
+		free(s);
+	}
+	return -1;
 }
 
 /* ---- the file list ---- */
@@ -229,12 +243,20 @@ static int walk_tree(struct git_walk *w, const git_tree *tree, const char *prefi
 	if (depth > SOURCE_MAX_DEPTH)
 		return rc_errf(err, "'%s' is nested more than %d directories deep", prefix, SOURCE_MAX_DEPTH);
 	size_t n = git_tree_entrycount(tree);
+	/* Git never writes two entries of one name in a tree, but a hand-made
+	 * tree (git mktree) can hold them, and both would be read. */
+	_cleanup_(strmap_freep) struct strmap *names = strmap_new();
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		const char *name = git_tree_entry_name(e);
+		_cleanup_free_ char *path = join_path(prefix, name);
+		if (strmap_add(names, name, (void *)(uintptr_t)e))
+			return rc_errf(err, "'%s' appears twice in one directory of the tree (a malformed tree: "
+				       "git fsck reports it as duplicateEntries)", path);
+		if (!*name || strchr(name, '/'))
+			return rc_errf(err, "'%s' is not a valid name in a tree (a malformed tree)", path);
 		if (is_hidden(name))
 			continue;
-		_cleanup_free_ char *path = join_path(prefix, name);
 		switch (git_tree_entry_filemode(e)) {
 		case GIT_FILEMODE_TREE: {
 			_cleanup_(tree_freep) git_tree *sub = NULL;
@@ -489,7 +511,8 @@ int source_load_git(const char *repo, const char *rev, const char *subdir,
 	struct git_walk w = { .repo = r, .odb = odb };
 	if (walk_tree(&w, start ? start : root, sub, 0, err) < 0) {
 		flist_release(&w.files);
-		return rc_err_prefix(err, "commit %.12s of '%s'", id, repo);
+		rc_err_prefix(err, "commit %.12s of '%s'", id, repo);
+		return escape_err(err);
 	}
 	flist_finish(&w.files, ret, xstrdup(id));
 	return 0;
@@ -623,7 +646,8 @@ int source_load_dir(const char *dir, struct source_files *ret, struct rc_err *er
 	struct flist l = { 0 };
 	if (walk_dir(fd, dir, "", 0, &l, err) < 0) {
 		flist_release(&l);
-		return rc_err_prefix(err, "directory '%s'", dir);
+		rc_err_prefix(err, "directory '%s'", dir);
+		return escape_err(err);
 	}
 	flist_finish(&l, ret, NULL);
 	return 0;

@@ -201,6 +201,70 @@ bool str_endswith(const char *s, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+/* The length of the UTF-8 sequence at p (at most n bytes) that str_shown() prints as it is, or 0. */
+static size_t printable_utf8(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;   /* the second byte's range */
+	if (c >= 0x20 && c < 0x7f)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;                     /* C0 controls, DEL, continuation bytes, 0xc0, 0xc1, 0xf5.. */
+	if (c == 0xe0)
+		lo = 0xa0;                    /* no overlong forms */
+	else if (c == 0xed)
+		hi = 0x9f;                    /* no surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;                    /* nothing past U+10FFFF */
+	if (len > n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	if (c == 0xc2 && p[1] <= 0x9f)
+		return 0;                     /* the C1 controls, U+0080..U+009F */
+	return len;
+}
+
+bool str_needs_escape(const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t k = printable_utf8((const unsigned char *)s + i, n - i);
+		if (!k)
+			return true;
+		i += k;
+	}
+	return false;
+}
+
+char *str_shown(const char *s)
+{
+	size_t n = strlen(s), w = 0;
+	char *r = xmalloc(4 * n + 1);
+	for (size_t i = 0; i < n;) {
+		size_t k = printable_utf8((const unsigned char *)s + i, n - i);
+		if (k) {
+			memcpy(r + w, s + i, k);
+			w += k;
+			i += k;
+		} else {
+			w += (size_t)sprintf(r + w, "\\x%02x", (unsigned char)s[i++]);
+		}
+	}
+	r[w] = '\0';
+	return r;
+}
+
 int strp_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -85,6 +85,16 @@ bool str_eq(const char *a, const char *b);      /* NULL-safe */
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
 int strp_cmp(const void *a, const void *b);     /* qsort over char* */
+/*
+ * Text from outside (file names, values, request files) on its way to a
+ * terminal or a log line: str_shown() returns a malloc'ed copy with every
+ * byte a terminal could act on written as \xNN — C0 controls (newline and
+ * ESC included), DEL, the C1 controls U+0080..U+009F and bytes that are not
+ * well-formed UTF-8; other UTF-8 is kept.  str_needs_escape(): whether it
+ * would change anything.
+ */
+bool str_needs_escape(const char *s);
+char *str_shown(const char *s);
 
 /*
  * Write data to path atomically: a temp file in the same directory (".NAME.XXXXXX", made with

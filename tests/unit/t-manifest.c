@@ -1,4 +1,5 @@
 /* Unit tests for manifest.c (loading, expansion, hash stability) and spec.c. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include "hash.h"
 #include "seckey.h"
 #include "manifest.h"
+#include "order.h"
 #include "spec.h"
 #include "tap.h"
 #include "util.h"
@@ -740,6 +742,252 @@ static void test_bind_roots_state_dir(void)
 	free(sdir);
 }
 
+/* Image references: the engine's grammar (distribution/reference), so that
+ * what validates is what a container create accepts. */
+static void test_image_refs(void)
+{
+	char d64[65], d96[97], d128[129];
+	memset(d64, 'a', 64), d64[64] = '\0';
+	memset(d96, '0', 96), d96[96] = '\0';
+	memset(d128, 'f', 128), d128[128] = '\0';
+	char *long_ok = xasprintf("%0237d", 0), *long_bad = xasprintf("%0238d", 0);
+	char *long_path_ok = xasprintf("a/%0243d", 0), *long_path_bad = xasprintf("a/%0244d", 0);
+	char *long_reg_bad = xasprintf("r.io/%0251d", 0), *tag128 = xasprintf("app:%0128d", 0);
+	char *tag129 = xasprintf("app:%0129d", 0);
+	char *dig = xasprintf("app:1@sha256:%s", d64), *dig384 = xasprintf("app@sha384:%s", d96);
+	char *dig512 = xasprintf("r.io:5000/a/b:t@sha512:%s", d128), *dig_upper = xasprintf("app@sha256:%.63sA", d64);
+	char *dig_md5 = xasprintf("app@md5:%.32s", d64), *dig_short = xasprintf("app@sha256:%.63s", d64);
+	const struct {
+		const char *image;
+		const char *why;   /* NULL: valid */
+	} cases[] = {
+		{ "postgres", NULL },
+		{ "postgres:15", NULL },
+		{ "library/postgres:15.2-alpine", NULL },
+		{ "registry.Example.com:5000/team/app:V1", NULL },
+		{ "localhost/x", NULL },
+		{ "localhost:5000/x/y", NULL },
+		{ "Registry/x", NULL },
+		{ "[::1]:5000/x", NULL },
+		{ "10.0.0.1:5000/x", NULL },
+		{ "a__b-c--d/e_f.g:_tag", NULL },
+		{ long_ok, NULL },
+		{ long_path_ok, NULL },
+		{ tag128, NULL },
+		{ dig, NULL },
+		{ dig384, NULL },
+		{ dig512, NULL },
+		{ "Postgres:15", "repository names must be lower case" },
+		{ "app:1@sha256:zz", "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ dig_upper, "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ dig_short, "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ dig_md5, "a digest is sha256: and 64 lower-case hex digits (or sha384: and 96, sha512: and 128)" },
+		{ long_bad, "the repository name is longer than 255 characters (counting the 'docker.io/' and 'library/' the engine adds)" },
+		{ long_path_bad, "the repository name is longer than 255 characters (counting the 'docker.io/' and 'library/' the engine adds)" },
+		{ long_reg_bad, "the repository name is longer than 255 characters" },
+		{ tag129, "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "app:.x", "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "app:", "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "a:b:c", "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'" },
+		{ "a..b", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "a___b", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "a-", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "a//b", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "r.io/a/", "each part of the repository name is lower-case letters and digits, separated by one '.', one or two '_' or any number of '-'" },
+		{ "my_reg.com/x", "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port" },
+		{ "reg.io:/x", "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port" },
+		{ "-reg.io/x", "the registry is not a host name, an IPv4 address or [IPv6], with an optional :port" },
+		{ "r.io/", "the repository name is empty" },
+		{ d64, "64 hex digits are an image ID, not a reference" },
+		{ "a b", "it is empty or contains spaces" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *m = xasprintf("kind: Service\nname: x\nimage: '%s'\n", cases[i].image);
+		const char *got = load_fails(m);
+		if (!cases[i].why) {
+			ok(got == NULL, "image '%.40s' is valid", cases[i].image);
+			if (got)
+				diag("%s", got);
+		} else {
+			char *want = strlen(cases[i].image) > 80
+					     ? xasprintf("3:8: invalid image '%.60s...': %s", cases[i].image, cases[i].why)
+					     : xasprintf("3:8: invalid image '%s': %s", cases[i].image, cases[i].why);
+			is_str(got, want, "image '%.40s': %s", cases[i].image, cases[i].why);
+			free(want);
+		}
+		free(m);
+	}
+	free(long_ok), free(long_bad), free(long_path_ok), free(long_path_bad), free(long_reg_bad);
+	free(tag128), free(tag129), free(dig), free(dig384), free(dig512), free(dig_upper), free(dig_md5), free(dig_short);
+}
+
+/* Subnet pools and network subnets: private unicast ranges only. */
+static void test_subnet_ranges(void)
+{
+	static const struct {
+		const char *cidr;
+		bool ok;
+	} cases[] = {
+		{ "10.0.0.0/8", true }, { "10.210.0.0/16", true }, { "172.16.0.0/12", true },
+		{ "172.31.255.0/24", true }, { "192.168.0.0/16", true }, { "192.168.7.0/29", true },
+		{ "100.64.0.0/10", true }, { "100.127.0.0/24", true },
+		{ "0.0.0.0/0", false }, { "0.0.0.0/8", false }, { "127.0.0.0/20", false }, { "224.0.0.0/20", false },
+		{ "239.255.0.0/16", false }, { "240.0.0.0/4", false }, { "169.254.0.0/16", false },
+		{ "8.8.8.0/24", false }, { "10.0.0.0/7", false }, { "172.32.0.0/16", false },
+		{ "172.0.0.0/11", false }, { "192.169.0.0/16", false }, { "100.128.0.0/16", false },
+		{ "100.0.0.0/8", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *pool = xasprintf("kind: Settings\nsubnets: {pool: %s, size: 30}\n", cases[i].cidr);
+		char *net = xasprintf("kind: Network\nname: n\nsubnet: %s\n", cases[i].cidr);
+		const char *got = load_fails(pool);
+		if (cases[i].ok) {
+			ok(got == NULL, "pool %s is accepted", cases[i].cidr);
+		} else {
+			char *want = xasprintf("2:17: subnet '%s' is not inside a private range: 'pool' must lie within "
+					       "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10", cases[i].cidr);
+			is_str(got, want, "pool %s is refused", cases[i].cidr);
+			free(want);
+		}
+		got = load_fails(net);
+		if (cases[i].ok) {
+			ok(got == NULL || strstr(got, "too small") || strstr(got, "overlaps"), "network subnet %s is accepted",
+			   cases[i].cidr);
+		} else {
+			char *want = xasprintf("3:9: subnet '%s' is not inside a private range: 'subnet' must lie within "
+					       "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10", cases[i].cidr);
+			is_str(got, want, "network subnet %s is refused", cases[i].cidr);
+			free(want);
+		}
+		free(pool);
+		free(net);
+	}
+}
+
+/* Every diagnostic of a load of text that must fail, formatted; NULL when it loads. */
+static char *load_diags(const char *text)
+{
+	struct source_file f = { (char *)"m.yaml", (char *)(uintptr_t)text, strlen(text) };
+	struct source_files fs = { &f, 1, NULL };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	char *r = NULL;
+	if (manifest_load(&fs, NULL, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_format(&diags, &b);
+		r = buf_detach(&b, NULL);
+	}
+	rc_desired_free(d);
+	rc_diags_release(&diags);
+	return r;
+}
+
+/*
+ * A large input (quick, but far past where a quadratic check shows): the
+ * hashed and sorted checks must find exactly what the old linear scans did.
+ * Correctness only; timings live in tests/bench/load.sh.
+ */
+static void test_large(void)
+{
+	enum { ENV = 5000, CHAIN = 2000, CUSTOMERS = 2000, NETS = 1000, DEPS = 30 };
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "kind: Settings\nports: {range: 1000-60000}\nsubnets: {pool: 10.0.0.0/8, size: 29}\n");
+	buf_adds(&b, "---\nkind: Service\nname: big\nimage: app:1\nnetworks: [n0000]\nenv:\n");
+	for (int i = ENV - 1; i >= 0; i--)
+		buf_addf(&b, "  K%05d: v%d\n", i, i);
+	for (int i = 0; i < CHAIN; i++) {   /* s0001 depends on s0000, ... */
+		buf_addf(&b, "---\nkind: Service\nname: s%04d\nimage: app:1\n", i);
+		if (i)
+			buf_addf(&b, "depends_on: [s%04d]\n", i - 1);
+	}
+	for (int i = 0; i < NETS; i++)
+		buf_addf(&b, "---\nkind: Network\nname: n%04d\nsubnet: 172.%d.%d.0/24\n", i, 16 + i / 256, i % 256);
+	buf_adds(&b, "---\nkind: Template\nname: t\nservices:\n  app:\n    image: app:1\n    port: 80\n"
+		     "    networks: [n0000]\n    depends_on:\n");
+	for (int i = 0; i < DEPS; i++)   /* every sibling three times, and the shared 'big' */
+		buf_addf(&b, "      - w%03d\n      - big\n", i % (DEPS / 3));
+	for (int i = 0; i < DEPS / 3; i++)
+		buf_addf(&b, "  w%03d: {image: app:1}\n", i);
+	for (int i = 0; i < CUSTOMERS; i++)
+		buf_addf(&b, "---\nkind: Customer\nid: c%04d\ntemplate: t\nenv: {X: '%d'}\n", i, i);
+	char *good = buf_detach(&b, NULL);
+
+	struct rc_desired *d = load1(good);
+	if (ok(d != NULL, "a large set loads")) {
+		is_int(d->nunits, 1 + CHAIN + CUSTOMERS * (1 + DEPS / 3), "every unit is there");
+		is_int(d->nnetworks, NETS + 2 * CUSTOMERS, "every network is there (a customer's own and its link to n0000)");
+		const struct rc_unit *big = NULL, *app = NULL, *last = NULL;
+		for (size_t i = 0; i < d->nunits; i++) {
+			if (strcmp(d->units[i].id, "big") == 0)
+				big = &d->units[i];
+			if (strcmp(d->units[i].id, "c1999/app") == 0)
+				app = &d->units[i];
+			if (strcmp(d->units[i].id, "s1999") == 0)
+				last = &d->units[i];
+		}
+		if (ok(big && big->nenv == ENV, "%d env keys", ENV))
+			ok(strcmp(big->env[0].key, "K00000") == 0 && strcmp(big->env[ENV - 1].value, "v4999") == 0,
+			   "sorted, with their values");
+		if (ok(app != NULL, "c1999/app exists")) {
+			is_int(app->ndeps, DEPS / 3 + 1, "a dependency named three times counts once");
+			ok(app->nenv == 1 && strcmp(app->env[0].value, "1999") == 0, "the customer's env");
+		}
+		ok(last && last->ndeps == 1 && strcmp(last->deps[0].unit, "s1998") == 0, "the chain's last link");
+		size_t *order = NULL;
+		struct rc_err err;
+		if (ok(rc_desired_order(d, &order, &err) == 0, "a %d-service chain has an order", CHAIN)) {
+			size_t s0 = SIZE_MAX, s1999 = SIZE_MAX;
+			for (size_t i = 0; i < d->nunits; i++) {
+				if (strcmp(d->units[order[i]].id, "s0000") == 0)
+					s0 = i;
+				if (strcmp(d->units[order[i]].id, "s1999") == 0)
+					s1999 = i;
+			}
+			ok(s0 < s1999, "dependencies first");
+		}
+		free(order);
+	}
+	rc_desired_free(d);
+
+	/* the same, broken at its far end: checks of one document */
+	char *bad = xasprintf("%s---\nkind: Service\nname: late\nimage: app:1\nenv:\n  K1: a\n  K2: b\n  K1: c\n"
+			      "ports: ['8080:80', '8081:80']\n", good);
+	char *dg = load_diags(bad);
+	if (ok(dg != NULL, "the broken large set fails")) {
+		ok(strstr(dg, ": duplicate key 'K1' (first at line ") != NULL, "the duplicate key, naming the first");
+		ok(strstr(dg, ": container port 80/tcp is published twice\n") != NULL, "the port published twice");
+	}
+	free(dg);
+	free(bad);
+	/* and checks across documents (made when nothing else is wrong) */
+	bad = xasprintf("%s---\nkind: Network\nname: wide\nsubnet: 172.16.0.0/12\n"
+			"---\nkind: Network\nname: again\nsubnet: 172.19.231.0/24\n", good);
+	dg = load_diags(bad);
+	if (ok(dg != NULL, "overlapping subnets among %d networks fail", NETS)) {
+		ok(strstr(dg, ": subnet 172.16.0.0/12 of network 'wide' overlaps subnet 172.16.0.0/24 of network 'n0000'\n") != NULL,
+		   "a wide subnet names the earliest network it overlaps");
+		ok(strstr(dg, ": subnet 172.19.231.0/24 of network 'again' overlaps subnet 172.19.231.0/24 of network 'n0999'\n") != NULL,
+		   "an equal subnet names the earlier one, not the wider later one");
+		ok(strstr(dg, "\ninvalid") == NULL && strstr(dg, "overlaps") && !strstr(strstr(strstr(dg, "overlaps") + 1, "overlaps") + 1, "overlaps"),
+		   "two networks, two diagnostics");
+	}
+	free(dg);
+	free(bad);
+
+	/* a cycle through the whole chain is found once, printed whole */
+	char *cyc = replace(good, "name: s0000\nimage: app:1\n", "name: s0000\nimage: app:1\ndepends_on: [s1999]\n");
+	dg = load_diags(cyc);
+	if (ok(dg != NULL, "a %d-service cycle fails", CHAIN)) {
+		ok(strstr(dg, "dependency cycle: s0000 -> s1999 -> s1998 -> ") != NULL && strstr(dg, " -> s0001 -> s0000\n"),
+		   "the cycle, printed whole");
+		const char *first = strstr(dg, "dependency cycle");
+		ok(first && !strstr(first + 1, "dependency cycle"), "once");
+	}
+	free(dg);
+	free(cyc);
+	free(good);
+}
+
 int main(void)
 {
 	strcpy(secrets_dir, "/tmp/rc-t-manifest.XXXXXX");
@@ -759,6 +1007,9 @@ int main(void)
 	test_capabilities();
 	test_bind_roots_state_dir();
 	test_secret_files();
+	test_large();
+	test_image_refs();
+	test_subnet_ranges();
 	free(fixture);
 	char *p = xasprintf("%s/db_password", secrets_dir);
 	unlink(p);

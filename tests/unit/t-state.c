@@ -1197,11 +1197,24 @@ static void test_hostile_requests(void)
 		ok(chown(foreign, 65534, 65534) == 0, "requests: a request written by nobody");
 	else
 		unlink(foreign);
+	/* ours, but not requests: their bytes are never logged, an odd name is escaped */
+	char *garbage = xasprintf("%s/3-garbage.req", req);
+	write_text(garbage, "\x1b[2Jretry\nSECRET-BYTES\n");
+	char *third = xasprintf("%s/4-third-line.req", req);
+	write_text(third, "retry\nabc\nSECRET-BYTES\n");
+	char *odd = xasprintf("%s/5-\x1b[31m\nforged.req", req);
+	write_text(odd, "enable\nSECRET-BYTES\x1b[0m\n");
 	size_t n = 0;
 	int rc = 0;
 	int logged = list_counting_warnings(dir, &n, &rc);
 	ok(rc == 0 && n == 1, "requests: only our own request is listed (%zu)", n);
-	is_int(logged, root_user ? 2 : 1, "requests: each refused request is logged");
+	is_int(logged, root_user ? 5 : 4, "requests: each refused request is logged, on one line");
+	char *log = path_in(root, "requests.log");
+	char *t = read_text(log);
+	ok(strstr(t, "5-\\x1b[31m\\x0aforged.req") && !strchr(t, '\x1b'), "requests: a file name is logged escaped");
+	ok(strstr(t, "3-garbage.req' is not a request (23 bytes") != NULL, "requests: a malformed request is named, not shown");
+	free(t);
+	free(log);
 	logged = list_counting_warnings(dir, &n, &rc);
 	ok(rc == 0 && n == 1, "requests: listed again");
 	is_int(logged, 0, "requests: ... and not logged a second time");
@@ -1225,6 +1238,9 @@ static void test_hostile_requests(void)
 	chmod(req, 0700);
 	free(res);
 	free(foreign);
+	free(garbage);
+	free(third);
+	free(odd);
 	free(link_req);
 	free(req);
 	free(name);
