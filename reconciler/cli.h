@@ -26,6 +26,7 @@ struct cli_opts {
 	bool stats;              /* --stats */
 	bool fix;                /* --fix */
 	bool take_over;          /* --take-over: plan, apply, drift --fix, run may take the project from its owner */
+	const char *customer;    /* --customer C: rotate only that customer's secret */
 	int parallel;            /* --parallel N, 0 = default */
 	int verbose;             /* -v (repeatable) */
 	/* run (the daemon); durations in seconds, 0 = the default */
@@ -52,7 +53,8 @@ struct source_files;
 struct rc_desired;
 /*
  * Read the manifests (--dir, or --repo/--rev/--path) and expand them, with
- * secrets from <state-dir>/secrets.  Returns 0 with *ret_desired set, or 1
+ * secrets from <state-dir>/secrets (making the generated per-customer ones
+ * that do not exist yet: custsecret.h).  Returns 0 with *ret_desired set, or 1
  * after printing every diagnostic (file:line:col) and a count to stderr.
  * files is filled either way; release it with source_files_release().
  */
@@ -76,6 +78,15 @@ struct apply_result;
  */
 int cli_report_conflicts(const struct plan *p);
 int cli_report_failures(const struct apply_result *ar, const char *what);
+
+/*
+ * rotate NAME [--customer C] (cmd_secret.c): a new value for the generated
+ * per-customer secret NAME of every customer that has it (or of C), then
+ * apply, which replaces exactly the units that mount it.  Exit 1 when NAME
+ * is no generated per-customer secret (a file the operator writes: the error
+ * names it) or the apply fails.
+ */
+int cmd_rotate(const struct cli_opts *o);
 
 /*
  * plan / apply / status (cmd_apply.c).  plan and apply (and drift --fix)

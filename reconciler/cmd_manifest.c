@@ -30,12 +30,12 @@ static void describe_source(const struct cli_opts *o, const struct source_files 
  * the problem(s) to stderr (every diagnostic, then a count line).
  */
 static int load_or_expand(const struct cli_opts *o, struct source_files *files, const struct source_files *read,
-			  struct rc_desired **ret_desired)
+			  bool generate, struct rc_desired **ret_desired)
 {
 	struct rc_err err = { 0 };
 	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
 	struct converge_source src = { .repo = o->repo, .rev = o->rev, .path = o->path, .dir = o->dir,
-				       .secrets_dir = secrets };
+				       .secrets_dir = secrets, .generate_secrets = generate };
 	struct buf diag = BUF_INIT;
 	int rc = 0;
 	if ((read ? converge_expand(&src, read, ret_desired, &diag, &err)
@@ -52,13 +52,19 @@ static int load_or_expand(const struct cli_opts *o, struct source_files *files, 
 
 int cli_load_desired(const struct cli_opts *o, struct source_files *files, struct rc_desired **ret_desired)
 {
-	return load_or_expand(o, files, NULL, ret_desired);
+	return load_or_expand(o, files, NULL, true, ret_desired);
 }
 
 int cli_expand_desired(const struct cli_opts *o, const struct source_files *files,
 		       struct rc_desired **ret_desired)
 {
-	return load_or_expand(o, NULL, files, ret_desired);
+	return load_or_expand(o, NULL, files, true, ret_desired);
+}
+
+/* validate and render change nothing: a generated secret not made yet is digested as empty */
+static int load_readonly(const struct cli_opts *o, struct source_files *files, struct rc_desired **ret_desired)
+{
+	return load_or_expand(o, files, NULL, false, ret_desired);
 }
 
 char *cli_repo_identity(const struct cli_opts *o)
@@ -91,7 +97,7 @@ int cmd_validate(const struct cli_opts *o)
 {
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;
-	int rc = cli_load_desired(o, &files, &d);
+	int rc = load_readonly(o, &files, &d);
 	if (rc == 0) {
 		/* manifest_load rejects cycles; checking here too keeps validate
 		 * honest about what render and apply will need. */
@@ -251,7 +257,7 @@ int cmd_render(const struct cli_opts *o)
 {
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;
-	int rc = cli_load_desired(o, &files, &d);
+	int rc = load_readonly(o, &files, &d);
 	if (rc != 0) {
 		source_files_release(&files);
 		return rc;

@@ -33,6 +33,7 @@ struct converge_source {
 	const char *path;         /* manifest sub-directory of the repository; NULL or "" = root */
 	const char *dir;          /* a plain directory instead of Git; NULL: Git */
 	const char *secrets_dir;  /* <state-dir>/secrets */
+	bool generate_secrets;    /* make missing generated per-customer secrets (manifest_opts) */
 };
 
 /*

@@ -1594,7 +1594,7 @@ int daemon_run(const struct daemon_opts *o)
 		dm.follow = remote_ref;
 	}
 	dm.src = (struct converge_source){ .repo = o->repo, .rev = dm.follow, .path = o->path,
-					   .secrets_dir = dm.secrets_dir };
+					   .secrets_dir = dm.secrets_dir, .generate_secrets = true };
 	dm.repo_id = owner_repo_identity(o->repo, NULL, o->remote);
 	dm.take_over = o->take_over;
 	if (state_open(o->state_dir, STATE_OPEN_LOCK, &dm.st, &err) < 0) {

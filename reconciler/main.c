@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "retry", cmd_retry, "try a failed commit again ([COMMIT]; default every failed one)" },
 	{ "diff", cmd_diff, "what would change from revision A to B (A B; --markdown, --json; exit 2 if any)" },
 	{ "drift", cmd_drift, "compare the engine with the last applied commit (--fix; --json; exit 2 if any)" },
+	{ "rotate", cmd_rotate, "new values for a generated per-customer secret, then apply (NAME [--customer C])" },
 };
 
 int cmd_version(const struct cli_opts *o)
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 		   "  --json            machine-readable output\n"
 		   "  --take-over       plan, apply, drift --fix, run: take the project from the state directory\n"
 		   "                    that owns it (journaled; see reconciler(1), PROJECT OWNERSHIP)\n"
+		   "  --customer C      rotate: only customer C's secret\n"
 		   "run options (durations in seconds):\n"
 		   "  --poll-interval S   polling fallback of the branch watch (default 2)\n"
 		   "  --no-inotify        notice commits by polling only (NFS and the like)\n"
@@ -77,7 +79,7 @@ static void usage(FILE *f)
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
        OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_DRIFT, OPT_STABLE, OPT_FETCH,
-       OPT_REMOTE, OPT_BRANCH, OPT_REMOTE_CRED, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_VERSION };
+       OPT_REMOTE, OPT_BRANCH, OPT_REMOTE_CRED, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_CUSTOMER, OPT_VERSION };
 
 /* A duration in seconds (decimals allowed), >= 0. */
 static int parse_seconds(const char *opt, const char *s, double *ret)
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
 		{ "remote-credentials", required_argument, NULL, OPT_REMOTE_CRED },
 		{ "no-inotify", no_argument, NULL, OPT_NO_INOTIFY },
 		{ "take-over", no_argument, NULL, OPT_TAKE_OVER },
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -172,6 +175,7 @@ int main(int argc, char **argv)
 		case OPT_REMOTE_CRED: o.remote_credentials = optarg; break;
 		case OPT_NO_INOTIFY: o.no_inotify = true; break;
 		case OPT_TAKE_OVER: o.take_over = true; break;
+		case OPT_CUSTOMER: o.customer = optarg; break;
 		case 'v': o.verbose++; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;

@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "custsecret.h"
 #include "hash.h"
 #include "seckey.h"
 #include "spec.h"
@@ -1147,9 +1148,22 @@ struct onet {
 	const struct ynode *subnet_at;
 };
 
+/* A Template's or Customer's `secrets:` entry: the secret is the customer's own (custsecret.h). */
+struct osecdecl {
+	const char *name;
+	const struct ynode *at;
+	int gen_bytes;            /* generate: {bytes}; 0: a file the operator provides */
+	bool gen_base64;          /* generate: {encoding: base64} (default hex) */
+};
+struct osecdecls {
+	struct osecdecl *v;
+	size_t n;
+};
+
 struct otmpl {
 	const struct ynode *at;
 	const char *name;
+	struct osecdecls secrets;
 	const char *plan;
 	const struct ynode *plan_at;
 	struct osvc *svcs;
@@ -1168,6 +1182,7 @@ struct over {
 struct ocust {
 	const struct ynode *at;
 	const char *id;
+	struct osecdecls secrets;
 	const char *tmpl;
 	const struct ynode *tmpl_at;
 	const char *plan;
@@ -2660,9 +2675,70 @@ static void parse_service(struct ctx *c, const struct ynode *m)
 	s->stopped = parse_state(c, m);
 }
 
+/*
+ * `secrets:` of a Template or Customer: a mapping of secret name to null/{}
+ * (a file the operator puts at secrets/<customer>/<name>) or
+ * {generate: {bytes: N, encoding: hex|base64}} (reconciler makes it).
+ */
+static void parse_secret_decls(struct ctx *c, const struct ynode *m, struct osecdecls *out)
+{
+	static const char *const dkeys[] = { "generate", NULL };
+	static const char *const gkeys[] = { "bytes", "encoding", NULL };
+	const struct ynode *y = y_get(m, "secrets");
+	if (!y)
+		return;
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'secrets' must be a mapping of secret name to {} or {generate: {bytes: N, encoding: hex|base64}}");
+		return;
+	}
+	out->v = (struct osecdecl *)(void *)keep(c, xcalloc(y_npairs(y) + 1, sizeof(*out->v)));
+	for (size_t i = 0; i < y_npairs(y); i++) {
+		const struct ynode *k = y_key(y, i), *v = y_val(y, i);
+		if (!valid_name(k->str)) {
+			diag(c, k, "invalid secret name '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
+			     shown(c, k->str), NAME_MAX_LEN);
+			continue;
+		}
+		struct osecdecl *d = &out->v[out->n++];
+		d->name = k->str;
+		d->at = k;
+		if (y_is_null(v))
+			continue;
+		if (v->kind != Y_MAP) {
+			diag(c, v, "secret '%s' must be {} or {generate: {bytes: N, encoding: hex|base64}}", k->str);
+			continue;
+		}
+		check_keys(c, v, dkeys, "secret declaration");
+		const struct ynode *g = y_get(v, "generate");
+		if (!g)
+			continue;
+		if (g->kind != Y_MAP) {
+			diag(c, g, "'generate' must be a mapping {bytes: N, encoding: hex|base64}");
+			continue;
+		}
+		check_keys(c, g, gkeys, "generate");
+		int64_t bytes = 32;
+		get_int(c, g, "bytes", CUSTSECRET_MIN_BYTES, CUSTSECRET_MAX_BYTES, &bytes);
+		d->gen_bytes = (int)bytes;
+		const char *enc = get_str(c, g, "encoding");
+		if (enc && strcmp(enc, "base64") == 0)
+			d->gen_base64 = true;
+		else if (enc && strcmp(enc, "hex") != 0)
+			diag(c, y_get(g, "encoding"), "'encoding' must be 'hex' or 'base64', not '%s'", shown(c, enc));
+	}
+}
+
+static const struct osecdecl *find_secdecl(const struct osecdecls *ds, const char *name)
+{
+	for (size_t i = 0; ds && i < ds->n; i++)
+		if (strcmp(ds->v[i].name, name) == 0)
+			return &ds->v[i];
+	return NULL;
+}
+
 static void parse_template(struct ctx *c, const struct ynode *m)
 {
-	static const char *const keys[] = { "kind", "name", "plan", "services", NULL };
+	static const char *const keys[] = { "kind", "name", "plan", "secrets", "services", NULL };
 	static const char *const skeys[] = { SVC_KEYS, "port", NULL };
 	check_keys(c, m, keys, "Template");
 	struct model *md = c->m;
@@ -2676,6 +2752,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 		t->plan = get_name(c, m, "plan", "Template", false);
 		t->plan_at = y_get(m, "plan");
 	}
+	parse_secret_decls(c, m, &t->secrets);
 	const struct ynode *y = y_get(m, "services");
 	if (!y) {
 		diag(c, m, "Template has no 'services'");
@@ -2722,7 +2799,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 static void parse_customer(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "id", "template", "plan", "port", "env", "state",
-					    "protected", "services", NULL };
+					    "protected", "secrets", "services", NULL };
 	static const char *const okeys[] = { "image", "env", NULL };
 	check_keys(c, m, keys, "Customer");
 	struct model *md = c->m;
@@ -2750,6 +2827,7 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 		}
 	}
 	get_kvs(c, m, "env", false, &u->env);
+	parse_secret_decls(c, m, &u->secrets);
 	u->stopped = parse_state(c, m);
 	get_bool(c, m, "protected", &u->protected_);
 	if ((y = y_get(m, "services"))) {
@@ -2988,6 +3066,8 @@ static void names_add(struct names *n, const char *s)
 
 struct secret_entry {
 	const char *name;
+	const char *customer;     /* a customer's own secret (custsecret.h); NULL: the global one */
+	char *key;                /* its key in pass3.secret_by when it is a customer's: "customer/name" */
 	char *path;
 	char digest[RC_HASH_HEX_LEN + 1];
 	bool ok;
@@ -3008,11 +3088,13 @@ static void pass3_release(struct pass3 *p)
 	free(p->net_names.v);
 	free(p->svc_names.v);
 	free(p->tmpl_names.v);
-	for (size_t i = 0; i < p->nsecrets; i++)
+	strmap_free(p->secret_by);
+	for (size_t i = 0; i < p->nsecrets; i++) {
 		free(p->secrets[i].path);
+		free(p->secrets[i].key);
+	}
 	free(p->secrets);
 	explicit_bzero(p->key, sizeof(p->key));
-	strmap_free(p->secret_by);
 }
 
 static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, const struct ynode *at)
@@ -3089,17 +3171,26 @@ static void secret_refused(struct ctx *c, const struct ynode *at, const char *na
  * the running uid is.
  */
 static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
-					     const struct ynode *at)
+					     const char *cust, const struct osecdecl *decl, const struct ynode *at)
 {
+	if (!decl)
+		cust = NULL;  /* not declared by the customer or its template: the global one */
 	if (!p->secret_by)
 		p->secret_by = strmap_new();
-	uintptr_t known = (uintptr_t)strmap_get(p->secret_by, name);
-	if (known)
+	/* a customer's own secret is known as "customer/name" (names hold no '/') */
+	char *ckey = cust ? xasprintf("%s/%s", cust, name) : NULL;
+	uintptr_t known = (uintptr_t)strmap_get(p->secret_by, ckey ? ckey : name);
+	if (known) {
+		free(ckey);
 		return p->secrets[known - 1].ok ? &p->secrets[known - 1] : NULL;
+	}
 	GROW(p->secrets, p->nsecrets + 1, p->capsecrets);
 	struct secret_entry *e = &p->secrets[p->nsecrets++];
+	memset(e, 0, sizeof(*e));
 	e->name = name;
-	strmap_add(p->secret_by, name, (void *)(uintptr_t)p->nsecrets);
+	e->customer = cust;
+	e->key = ckey;
+	strmap_add(p->secret_by, ckey ? ckey : name, (void *)(uintptr_t)p->nsecrets);
 	const char *dir = c->opts ? c->opts->secrets_dir : NULL;
 	if (!dir) {
 		rc_hash128_hex("", 0, e->digest);
@@ -3111,22 +3202,29 @@ static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, con
 		return NULL;
 	}
 	struct rc_err err;
-	if (p->key_state == 0)
-		p->key_state = seckey_load(dir, p->key, &err) == 0 ? 1 : -1;
-	if (p->key_state < 0) {
-		/* the first secret says why; the others only that it was not digested */
-		if (p->key_state == -1)
-			diag(c, at, "secret '%s': %s", name, err.msg);
-		else
-			diag(c, at, "secret '%s' cannot be digested without the key (see above)", name);
-		p->key_state = -2;
-		return NULL;
+	e->path = cust ? custsecret_path(dir, cust, name) : xasprintf("%s/%s", dir, name);
+	if (cust && decl->gen_bytes) {
+		if (!c->opts->generate_secrets && access(e->path, F_OK) < 0 && errno == ENOENT) {
+			/* validate, render, diff: made by the first plan or apply; digested as empty meanwhile */
+			rc_hash128_hex("", 0, e->digest);
+			e->ok = true;
+			return e;
+		}
+		if (c->opts->generate_secrets &&
+		    custsecret_generate(e->path, decl->gen_bytes, decl->gen_base64 ? CUSTSECRET_BASE64 : CUSTSECRET_HEX,
+					&err) < 0) {
+			diag(c, at, "secret '%s' of customer '%s': %s", name, cust, err.msg);
+			return NULL;
+		}
 	}
-	e->path = xasprintf("%s/%s", dir, name);
 	struct stat st;
 	int fd = open_private("secret", e->path, O_RDONLY, 0, &err);
 	if (fd == -1 && errno == ENOENT) {
-		diag(c, at, "secret '%s' not found in the secrets directory", name);
+		if (cust)
+			diag(c, at, "secret '%s' of customer '%s' not found: put it in '%s' (mode 0600)", name, cust,
+			     e->path);
+		else
+			diag(c, at, "secret '%s' not found in the secrets directory", name);
 		return NULL;
 	}
 	if (fd == -2) {
@@ -3146,6 +3244,18 @@ static const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, con
 	if (st.st_mode & 077) {
 		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
 		     (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return NULL;
+	}
+	if (p->key_state == 0)
+		p->key_state = seckey_load(dir, p->key, &err) == 0 ? 1 : -1;
+	if (p->key_state < 0) {
+		/* the first secret says why; the others only that it was not digested */
+		if (p->key_state == -1)
+			diag(c, at, "secret '%s': %s", name, err.msg);
+		else
+			diag(c, at, "secret '%s' cannot be digested without the key (see above)", name);
+		p->key_state = -2;
 		close(fd);
 		return NULL;
 	}
@@ -3173,8 +3283,9 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 			diag(c, s->networks.v[i].at, "network '%s' is not defined%s", n,
 			     mean(c, n, p->net_names.v, p->net_names.n));
 	}
-	for (size_t i = 0; i < s->secrets.n; i++)
-		secret_get(c, p, s->secrets.v[i].name, s->secrets.v[i].at);
+	/* a template's secrets may be each customer's own: read per customer at expansion */
+	for (size_t i = 0; !t && i < s->secrets.n; i++)
+		secret_get(c, p, s->secrets.v[i].name, NULL, NULL, s->secrets.v[i].at);
 	for (size_t i = 0; i < s->ndeps; i++) {
 		const struct odep *d = &s->deps[i];
 		const struct osvc *target = t ? tmpl_svc(t, d->name) : NULL;
@@ -3651,10 +3762,18 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		u->secrets = xcalloc(s->secrets.n, sizeof(*u->secrets));
 	for (size_t i = 0; i < s->secrets.n; i++) {
 		const char *name = s->secrets.v[i].name;
-		const struct secret_entry *e = secret_get(c, p, name, s->secrets.v[i].at);
+		const struct osecdecl *decl = NULL;
+		if (cu && !(decl = find_secdecl(&cu->secrets, name)))
+			decl = find_secdecl(t ? &t->secrets : NULL, name);
+		const struct secret_entry *e = secret_get(c, p, name, cu ? cu->id : NULL, decl, s->secrets.v[i].at);
 		struct rc_secret *rs = &u->secrets[u->nsecrets++];
 		rs->name = xstrdup(name);
 		rs->path = e && e->path ? xstrdup(e->path) : NULL;
+		if (decl) {
+			rs->customer = xstrdup(cu->id);
+			rs->gen_bytes = decl->gen_bytes;
+			rs->gen_base64 = decl->gen_base64;
+		}
 		if (e)
 			memcpy(rs->digest, e->digest, sizeof(rs->digest));
 		struct rc_mount *rm = &u->mounts[u->nmounts++];

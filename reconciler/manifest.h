@@ -58,6 +58,9 @@ struct manifest_opts {
 	/* why secrets_dir must not be read (state_check_secrets() refused it, or its parent): each
 	 * secret referenced is then an error saying so; NULL: it may be read */
 	const char *secrets_dir_refused;
+	/* make the generated per-customer secrets that do not exist yet (plan, apply, the daemon);
+	 * false: such a secret is digested as empty (validate, render, diff) */
+	bool generate_secrets;
 };
 
 /*

@@ -47,6 +47,7 @@ void rc_unit_release(struct rc_unit *u)
 	for (size_t i = 0; i < u->nsecrets; i++) {
 		free(u->secrets[i].name);
 		free(u->secrets[i].path);
+		free(u->secrets[i].customer);
 	}
 	free(u->secrets);
 	free_strv(u->networks, u->nnetworks);
