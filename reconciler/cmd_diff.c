@@ -22,6 +22,7 @@
 #include "manifest.h"
 #include "planner.h"
 #include "report.h"
+#include "hostpolicy.h"
 #include "source.h"
 #include "spec.h"
 #include "state.h"
@@ -39,9 +40,17 @@ static int load_rev(const struct cli_opts *o, const char *rev, const char *secre
 	/* the secrets directory and the state directory are checked before a secret is read */
 	struct rc_err serr = { 0 };
 	bool refused = secrets_dir && state_check_secrets(secrets_dir, &serr) < 0;
-	struct manifest_opts mo = { .secrets_dir = secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL };
+	struct source_file *policy = NULL;
+	if (hostpolicy_read(o->policy, &policy, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
+	}
+	struct manifest_opts mo = { .secrets_dir = secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL,
+				    .host_policy = policy };
 	struct rc_diags diags = { 0 };
-	if (manifest_load(files, &mo, ret, &diags) < 0) {
+	int loaded = manifest_load(files, &mo, ret, &diags);
+	hostpolicy_free(policy);
+	if (loaded < 0) {
 		struct buf b = BUF_INIT;
 		rc_diags_sort(&diags);
 		rc_diags_format(&diags, &b);

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "converge.h"
+#include "hostpolicy.h"
 #include "manifest.h"
 #include "order.h"
 #include "owner.h"
@@ -34,8 +35,13 @@ static int load_or_expand(const struct cli_opts *o, struct source_files *files, 
 {
 	struct rc_err err = { 0 };
 	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
+	struct source_file *policy = NULL;
+	if (hostpolicy_read(o->policy, &policy, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
+	}
 	struct converge_source src = { .repo = o->repo, .rev = o->rev, .path = o->path, .dir = o->dir,
-				       .secrets_dir = secrets, .generate_secrets = generate };
+				       .secrets_dir = secrets, .generate_secrets = generate, .host_policy = policy };
 	struct buf diag = BUF_INIT;
 	int rc = 0;
 	if ((read ? converge_expand(&src, read, ret_desired, &diag, &err)
@@ -47,6 +53,7 @@ static int load_or_expand(const struct cli_opts *o, struct source_files *files, 
 		rc = 1;
 	}
 	buf_release(&diag);
+	hostpolicy_free(policy);
 	return rc;
 }
 

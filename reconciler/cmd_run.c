@@ -67,6 +67,7 @@ int cmd_run(const struct cli_opts *o)
 		.remote = o->remote,
 		.remote_branch = o->branch,
 		.remote_credentials = o->remote_credentials,
+		.policy = o->policy,
 		.poll_interval_ns = (int64_t)(o->poll_interval * NS_PER_S),
 		.check_interval_ns = (int64_t)(o->check_interval * NS_PER_S),
 		.drift_interval_ns = o->drift_interval_set ? (o->drift_interval > 0 ? (int64_t)(o->drift_interval * NS_PER_S) : -1) : 0,

@@ -32,7 +32,8 @@ int converge_expand(const struct converge_source *src, const struct source_files
 	struct rc_err serr = { 0 };
 	bool refused = src->secrets_dir && state_check_secrets(src->secrets_dir, &serr) < 0;
 	struct manifest_opts mo = { .secrets_dir = src->secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL,
-				    .generate_secrets = src->generate_secrets && !refused };
+				    .generate_secrets = src->generate_secrets && !refused,
+				    .host_policy = src->host_policy };
 	struct rc_diags diags = { 0 };
 	struct rc_desired *d = NULL;
 	if (manifest_load(files, &mo, &d, &diags) < 0) {

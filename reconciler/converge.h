@@ -34,6 +34,7 @@ struct converge_source {
 	const char *dir;          /* a plain directory instead of Git; NULL: Git */
 	const char *secrets_dir;  /* <state-dir>/secrets */
 	bool generate_secrets;    /* make missing generated per-customer secrets (manifest_opts) */
+	const struct source_file *host_policy;  /* the host policy file (hostpolicy.h); NULL: none */
 };
 
 /*

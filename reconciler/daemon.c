@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "control.h"
 #include "converge.h"
+#include "hostpolicy.h"
 #include "drift.h"
 #include "docker.h"
 #include "health.h"
@@ -370,7 +371,14 @@ static int load(struct daemon *dm, const char *commit, struct source_files *file
 {
 	struct rc_err err = { 0 };
 	struct buf diag = BUF_INIT;
-	int rc = converge_load(&dm->src, commit ? commit : dm->follow, files, ret, &diag, &err);
+	struct source_file *policy = NULL;  /* read at every load: an edit takes effect with the next */
+	int rc = hostpolicy_read(dm->o->policy, &policy, &err);
+	if (rc == 0) {
+		dm->src.host_policy = policy;
+		rc = converge_load(&dm->src, commit ? commit : dm->follow, files, ret, &diag, &err);
+		dm->src.host_policy = NULL;
+		hostpolicy_free(policy);
+	}
 	if (rc < 0) {
 		*ret_invalid = files->commit != NULL;
 		buf_adds(msg, diag.len ? buf_cstr(&diag) : err.msg);

@@ -64,6 +64,7 @@ struct daemon_opts {
 	const char *docker_host;
 	const char *remote;          /* NULL: no fetching; else fetched into repo every fetch_interval */
 	const char *remote_branch;   /* the remote's branch (default "main") */
+	const char *policy;              /* --policy: the host policy file (hostpolicy.h), read at every load */
 	const char *remote_credentials;  /* NULL, or the credentials file of remote (gitcred.h) */
 	int64_t poll_interval_ns;    /* watch polling; 0: 2 s */
 	int64_t check_interval_ns;   /* periodic check of every unit; 0: 30 s */

@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		   "  --take-over       plan, apply, drift --fix, run: take the project from the state directory\n"
 		   "                    that owns it (journaled; see reconciler(1), PROJECT OWNERSHIP)\n"
 		   "  --customer C      rotate: only customer C's secret\n"
+		   "  --policy FILE     the host policy the repository cannot widen (default\n"
+		   "                    $RECONCILER_POLICY, else /etc/reconciler/policy.yaml if present)\n"
 		   "run options (durations in seconds):\n"
 		   "  --poll-interval S   polling fallback of the branch watch (default 2)\n"
 		   "  --no-inotify        notice commits by polling only (NFS and the like)\n"
@@ -79,7 +81,7 @@ static void usage(FILE *f)
 
 enum { OPT_REPO = 256, OPT_REV, OPT_DIR, OPT_PATH, OPT_STATE, OPT_DOCKER, OPT_JSON, OPT_MD,
        OPT_OUT, OPT_PLAN, OPT_STATS, OPT_FIX, OPT_PAR, OPT_POLL, OPT_CHECK, OPT_DRIFT, OPT_STABLE, OPT_FETCH,
-       OPT_REMOTE, OPT_BRANCH, OPT_REMOTE_CRED, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_CUSTOMER, OPT_VERSION };
+       OPT_REMOTE, OPT_BRANCH, OPT_REMOTE_CRED, OPT_NO_INOTIFY, OPT_TAKE_OVER, OPT_CUSTOMER, OPT_POLICY, OPT_VERSION };
 
 /* A duration in seconds (decimals allowed), >= 0. */
 static int parse_seconds(const char *opt, const char *s, double *ret)
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
 		{ "no-inotify", no_argument, NULL, OPT_NO_INOTIFY },
 		{ "take-over", no_argument, NULL, OPT_TAKE_OVER },
 		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -176,6 +179,7 @@ int main(int argc, char **argv)
 		case OPT_NO_INOTIFY: o.no_inotify = true; break;
 		case OPT_TAKE_OVER: o.take_over = true; break;
 		case OPT_CUSTOMER: o.customer = optarg; break;
+		case OPT_POLICY: o.policy = optarg; break;
 		case 'v': o.verbose++; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;

@@ -186,6 +186,7 @@ struct ctx {
 	size_t nowned, capowned;
 	bool broken;             /* a problem that makes cross-document checks unreliable */
 	size_t suggest_cells;    /* edit-distance work spent on "did you mean" (suggest()) */
+	size_t host_docs;        /* docs[0..host_docs) are the host policy file's (load_host_policy()) */
 	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
 	const char *state_dir_abs, *state_dir_real;
 	struct model *m;
@@ -1235,8 +1236,20 @@ struct osettings {
 	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
 };
 
+/*
+ * The host's policy file (manifest_opts.host_policy): the ceiling of what the
+ * repository's Settings policy may allow.  A key it leaves out allows nothing.
+ */
+struct ohostpol {
+	bool present;
+	const char *file;                /* its path, for messages */
+	bool allow_privileged, allow_host_namespaces;
+	struct refs allow_cap_add, allow_devices, bind_roots;
+};
+
 struct model {
 	struct osettings set;
+	struct ohostpol host;
 	/* name -> first object of that name, built at the start of pass 3 (model_index()) */
 	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by;
 	bool have_settings;
@@ -1274,6 +1287,9 @@ static void model_release(struct model *m)
 {
 	roots_free(m->set.root_tree);
 	free(m->set.allow_cap_add.v);
+	free(m->host.allow_cap_add.v);
+	free(m->host.allow_devices.v);
+	free(m->host.bind_roots.v);
 	free(m->set.allow_devices.v);
 	free(m->set.bind_roots.v);
 	strmap_free(m->plan_by);
@@ -1308,6 +1324,22 @@ static void refs_add(struct refs *r, const char *name, const struct ynode *at)
 	r->v[r->n].name = name;
 	r->v[r->n].at = at;
 	r->n++;
+}
+
+static bool refs_has(const struct refs *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static bool hostpol_holds_root(const struct ohostpol *hp, const char *root)
+{
+	for (size_t i = 0; i < hp->bind_roots.n; i++)
+		if (path_under(root, hp->bind_roots.v[i].name))
+			return true;
+	return false;
 }
 
 /* A list of names (each Docker-safe, no duplicates). */
@@ -2512,6 +2544,13 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 			check_keys(c, y, pol_keys, "policy");
 			get_bool(c, y, "allow_privileged", &s->allow_privileged);
 			get_bool(c, y, "allow_host_namespaces", &s->allow_host_namespaces);
+			const struct ohostpol *hp = &c->m->host;
+			if (hp->present && s->allow_privileged && !hp->allow_privileged)
+				diag(c, y_get(y, "allow_privileged"), "'allow_privileged: true' is beyond the host policy (%s does not allow privileged containers)",
+				     hp->file);
+			if (hp->present && s->allow_host_namespaces && !hp->allow_host_namespaces)
+				diag(c, y_get(y, "allow_host_namespaces"), "'allow_host_namespaces: true' is beyond the host policy (%s does not allow them)",
+				     hp->file);
 			struct refs caps = { 0 };
 			get_strings(c, y, "allow_cap_add", &caps);
 			for (size_t i = 0; i < caps.n; i++) {
@@ -2520,6 +2559,9 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 					continue;
 				if (cap_never(cap))
 					diag(c, caps.v[i].at, "capability '%s' can never be allowed", cap);
+				else if (hp->present && !refs_has(&hp->allow_cap_add, cap))
+					diag(c, caps.v[i].at, "capability '%s' is beyond the host policy (%s: allow_cap_add)", cap,
+					     hp->file);
 				else
 					refs_add(&s->allow_cap_add, cap, caps.v[i].at);
 			}
@@ -2529,6 +2571,9 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 				if (!clean_abs_path(s->allow_devices.v[i].name) ||
 				    !str_startswith(s->allow_devices.v[i].name, "/dev/"))
 					diag(c, s->allow_devices.v[i].at, "'allow_devices' entries must be paths under /dev/");
+				else if (hp->present && !refs_has(&hp->allow_devices, s->allow_devices.v[i].name))
+					diag(c, s->allow_devices.v[i].at, "device '%s' is beyond the host policy (%s: allow_devices)",
+					     shown(c, s->allow_devices.v[i].name), hp->file);
 			struct refs roots = { 0 };
 			const char *sdir, *held;
 			get_strings(c, y, "bind_roots", &roots);
@@ -2544,6 +2589,9 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 					diag(c, roots.v[i].at, "bind root '%s' %s the state directory '%s' and can never be allowed",
 					     shown(c, r), strcmp(sdir, r) == 0 ? "is" : path_under(sdir, r) ? "holds" : "lies inside",
 					     shown(c, sdir));
+				else if (hp->present && !hostpol_holds_root(hp, r))
+					diag(c, roots.v[i].at, "bind root '%s' is beyond the host policy (%s: bind_roots): it must lie inside one of its roots",
+					     shown(c, r), hp->file);
 				else
 					refs_add(&s->bind_roots, r, roots.v[i].at);
 			}
@@ -2862,10 +2910,63 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "Template", "Customer" };
 
 /* Documents: Settings first (policy applies to everything else), then the rest. */
+/*
+ * The host's policy file, read before the repository's documents: one
+ * mapping (optionally `kind: HostPolicy`) with the Settings policy keys.  Its
+ * documents stay in c->docs[0..c->host_docs) (freed with the others) and are
+ * skipped by parse_docs().
+ */
+static void load_host_policy(struct ctx *c, const struct source_file *f)
+{
+	static const char *const keys[] = { "kind", "allow_privileged", "allow_host_namespaces", "allow_cap_add",
+					    "allow_devices", "bind_roots", NULL };
+	struct ohostpol *hp = &c->m->host;
+	parse_file(c, f);
+	c->host_docs = c->ndocs;
+	hp->present = true;
+	hp->file = str_needs_escape(f->path) ? keep(c, str_shown(f->path)) : f->path;
+	const char *held;
+	for (size_t i = 0; i < c->host_docs; i++) {
+		const struct ynode *r = c->docs[i].root;
+		if (y_is_null(r))
+			continue;
+		if (r->kind != Y_MAP) {
+			diag(c, r, "the host policy must be a mapping of policy keys");
+			continue;
+		}
+		check_keys(c, r, keys, "host policy");
+		const char *kind = get_str(c, r, "kind");
+		if (kind && strcmp(kind, "HostPolicy") != 0)
+			diag(c, y_get(r, "kind"), "the host policy's kind is 'HostPolicy', not '%s'", shown(c, kind));
+		get_bool(c, r, "allow_privileged", &hp->allow_privileged);
+		get_bool(c, r, "allow_host_namespaces", &hp->allow_host_namespaces);
+		struct refs caps = { 0 };
+		get_strings(c, r, "allow_cap_add", &caps);
+		for (size_t k = 0; k < caps.n; k++) {
+			const char *cap = cap_parse(c, caps.v[k].name, caps.v[k].at, "allow_cap_add");
+			if (cap && cap_never(cap))
+				diag(c, caps.v[k].at, "capability '%s' can never be allowed", cap);
+			else if (cap)
+				refs_add(&hp->allow_cap_add, cap, caps.v[k].at);
+		}
+		free(caps.v);
+		get_strings(c, r, "allow_devices", &hp->allow_devices);
+		get_strings(c, r, "bind_roots", &hp->bind_roots);
+		for (size_t k = 0; k < hp->bind_roots.n; k++) {
+			const char *root = hp->bind_roots.v[k].name;
+			if (!clean_abs_path(root))
+				diag(c, hp->bind_roots.v[k].at, "bind root '%s' must be a clean absolute path", shown(c, root));
+			else if (bind_forbidden(root, &held))
+				diag(c, hp->bind_roots.v[k].at, "bind root '%s' is or holds a system directory and can never be allowed",
+				     shown(c, root));
+		}
+	}
+}
+
 static void parse_docs(struct ctx *c)
 {
 	for (int round = 0; round < 2; round++) {
-		for (size_t i = 0; i < c->ndocs; i++) {
+		for (size_t i = c->host_docs; i < c->ndocs; i++) {
 			const struct ynode *r = c->docs[i].root;
 			if (y_is_null(r))
 				continue;
@@ -4244,6 +4345,8 @@ int manifest_load(const struct source_files *files, const struct manifest_opts *
 	struct rc_desired *d = NULL;
 	size_t before = diags->n + diags->dropped;
 
+	if (opts && opts->host_policy)
+		load_host_policy(&c, opts->host_policy);
 	for (size_t i = 0; i < files->nfiles; i++)
 		parse_file(&c, &files->files[i]);
 	parse_docs(&c);

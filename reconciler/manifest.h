@@ -61,6 +61,9 @@ struct manifest_opts {
 	/* make the generated per-customer secrets that do not exist yet (plan, apply, the daemon);
 	 * false: such a secret is digested as empty (validate, render, diff) */
 	bool generate_secrets;
+	/* the host's policy file (path and content; hostpolicy_read()): the ceiling of the
+	 * repository's Settings policy; NULL: none */
+	const struct source_file *host_policy;
 };
 
 /*

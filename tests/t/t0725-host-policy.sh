@@ -1,0 +1,92 @@
+#!/bin/sh
+test_description='the host policy file: the ceiling of what a repository'"'"'s Settings policy may
+allow (bind roots, privileged, host namespaces, capabilities, devices); refused when it is not the
+host'"'"'s file'
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+M=$TRASH/m
+P=$TRASH/policy.yaml
+
+# settings POLICY-FLOW-MAPPING [SERVICE-EXTRA]
+settings() {
+	mkdir -p $M &&
+	cat >$M/settings.yaml <<-EOT
+	kind: Settings
+	project: $PROJECT
+	policy: $1
+	---
+	kind: Service
+	name: app
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	${2:-}
+	EOT
+}
+
+test_expect_success 'setup: a host policy allowing one bind root and one capability' '
+	cat >$P <<-EOT &&
+	# the host says what repositories may allow
+	kind: HostPolicy
+	bind_roots: [/srv/customers]
+	allow_cap_add: [NET_BIND_SERVICE]
+	EOT
+	chmod 644 $P
+'
+
+test_expect_success 'within the ceiling: valid' '
+	settings "{bind_roots: [/srv/customers/acme], allow_cap_add: [NET_BIND_SERVICE]}" &&
+	$RC --policy $P --dir $M validate
+'
+
+test_expect_success 'a bind root outside the host roots is refused at its position' '
+	settings "{bind_roots: [/srv/other]}" &&
+	test_expect_code 1 $RC --policy $P --dir $M validate 2>err &&
+	test_grep "settings.yaml:3:[0-9]*: bind root ./srv/other. is beyond the host policy ($P: bind_roots)" err
+'
+
+# (this machine has no /etc/reconciler/policy.yaml: the default is absent)
+test_expect_success 'without a policy file the same repository is valid (the repository polices itself)' '
+	test ! -e /etc/reconciler/policy.yaml &&
+	env -u RECONCILER_POLICY $RC --dir $M validate &&
+	RECONCILER_POLICY=$TRASH/none.yaml test_expect_code 1 $RC --dir $M validate 2>err &&
+	test_grep "host policy .*none.yaml.: No such file" err &&
+	RECONCILER_POLICY=$P test_expect_code 1 $RC --dir $M validate 2>err &&
+	test_grep "beyond the host policy" err
+'
+
+test_expect_success 'privileged, host namespaces, a capability and a device beyond the ceiling' '
+	settings "{allow_privileged: true, allow_host_namespaces: true, allow_cap_add: [NET_RAW], allow_devices: [/dev/fuse]}" &&
+	test_expect_code 1 $RC --policy $P --dir $M validate 2>err &&
+	test_grep "allow_privileged: true. is beyond the host policy" err &&
+	test_grep "allow_host_namespaces: true. is beyond the host policy" err &&
+	test_grep "capability .NET_RAW. is beyond the host policy ($P: allow_cap_add)" err &&
+	test_grep "device ./dev/fuse. is beyond the host policy ($P: allow_devices)" err
+'
+
+test_expect_success 'the policy file itself: never-allowed capabilities and system roots are errors in it' '
+	printf "bind_roots: [/etc]\nallow_cap_add: [SYS_ADMIN]\nnope: 1\n" >$TRASH/bad.yaml &&
+	settings "{}" &&
+	test_expect_code 1 $RC --policy $TRASH/bad.yaml --dir $M validate 2>err &&
+	test_grep "bad.yaml:1:[0-9]*: bind root ./etc. is or holds a system directory" err &&
+	test_grep "bad.yaml:2:[0-9]*: capability .SYS_ADMIN. can never be allowed" err &&
+	test_grep "bad.yaml:3:[0-9]*: unknown key .nope." err
+'
+
+test_expect_success 'a policy file others may write, or a symbolic link, is not the host'"'"'s: refused' '
+	settings "{}" &&
+	cp $P $TRASH/loose.yaml && chmod 666 $TRASH/loose.yaml &&
+	test_expect_code 1 $RC --policy $TRASH/loose.yaml --dir $M validate 2>err &&
+	test_grep "is writable by group or others" err &&
+	ln -s $P $TRASH/link.yaml &&
+	test_expect_code 1 $RC --policy $TRASH/link.yaml --dir $M validate 2>err &&
+	test_grep "symbolic link" err
+'
+
+test_expect_success 'apply of a repository beyond the ceiling changes nothing' '
+	settings "{allow_cap_add: [NET_RAW]}" "cap_add: [NET_RAW]" &&
+	test_expect_code 1 $RC --policy $P --dir $M apply >out 2>&1 &&
+	test_grep "beyond the host policy" out &&
+	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 0
+'
+
+test_done
