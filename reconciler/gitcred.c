@@ -208,14 +208,6 @@ const char *gitcred_ssh_user(const struct gitcred *c, const char *user_from_url)
 
 bool gitcred_url_has_password(const char *url)
 {
-	const char *p = url ? strstr(url, "://") : NULL;
-	if (!p)
-		return false;
-	p += 3;
-	size_t auth = strcspn(p, "/?#");
-	const char *at = NULL;
-	for (const char *q = p; q < p + auth; q++)
-		if (*q == '@')
-			at = q;
-	return at && memchr(p, ':', (size_t)(at - p)) != NULL;
+	const char *at = NULL, *p = url_userinfo(url, &at);
+	return p && memchr(p, ':', (size_t)(at - p)) != NULL;
 }

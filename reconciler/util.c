@@ -96,28 +96,32 @@ void bug_at(const char *file, int line, const char *fmt, ...)
 	abort();
 }
 
-int rc_errf(struct rc_err *err, const char *fmt, ...)
+RC_PRINTF(3, 0)
+static int err_vset(struct rc_err *err, bool fault, const char *fmt, va_list ap)
 {
 	if (!err)
 		return -1;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err->engine_fault = fault;
+	return -1;
+}
+
+int rc_errf(struct rc_err *err, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	int r = err_vset(err, false, fmt, ap);
 	va_end(ap);
-	err->engine_fault = false;
-	return -1;
+	return r;
 }
 
 int rc_err_fault(struct rc_err *err, const char *fmt, ...)
 {
-	if (!err)
-		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	int r = err_vset(err, true, fmt, ap);
 	va_end(ap);
-	err->engine_fault = true;
-	return -1;
+	return r;
 }
 
 int rc_err_copy(struct rc_err *dst, const struct rc_err *src)
@@ -489,19 +493,28 @@ int read_private_file(const char *what, const char *path, size_t max, char **ret
 	return read_fd(fd, path, max, ret_data, ret_len, err);
 }
 
-/* The secret part of url's userinfo: [*ret_off, *ret_off + *ret_len).  false: none. */
-static bool url_secret(const char *url, size_t *ret_off, size_t *ret_len)
+const char *url_userinfo(const char *url, const char **ret_at)
 {
-	const char *p = strstr(url, "://");
+	const char *p = url ? strstr(url, "://") : NULL;
 	if (!p)
-		return false;
+		return NULL;
 	p += 3;
 	size_t auth = strcspn(p, "/?#");
 	const char *at = NULL;
 	for (const char *q = p; q < p + auth; q++)
 		if (*q == '@')
 			at = q;  /* the last '@' before the path ends the userinfo */
-	if (!at || at == p)
+	if (!at)
+		return NULL;
+	*ret_at = at;
+	return p;
+}
+
+/* The secret part of url's userinfo: [*ret_off, *ret_off + *ret_len).  false: none. */
+static bool url_secret(const char *url, size_t *ret_off, size_t *ret_len)
+{
+	const char *at = NULL, *p = url_userinfo(url, &at);
+	if (!p || at == p)
 		return false;
 	const char *colon = memchr(p, ':', (size_t)(at - p));
 	const char *from = colon ? colon + 1 : p;

@@ -147,6 +147,9 @@ int read_private_file(const char *what, const char *path, size_t max, char **ret
  * url_redact() hides (a library's error text may quote the URL).
  */
 char *url_redact(const char *url);
+/* The start of url's userinfo ("user:pass" of "scheme://user:pass@host/..."), *ret_at its
+ * ending '@' (the last one before the path); NULL when url has none. */
+const char *url_userinfo(const char *url, const char **ret_at);
 void redact_secret_of(char *msg, const char *url);
 
 #endif

@@ -29,6 +29,8 @@ cleanup() { # PROJECT
 	[ -z "$ids" ] || docker rm -f $ids >/dev/null
 	ids=$(docker network ls -q --filter "label=io.reconciler.project=$1")
 	[ -z "$ids" ] || docker network rm $ids >/dev/null
+	ids=$(docker volume ls -q --filter "label=io.reconciler.project=$1")  # the ownership marker
+	[ -z "$ids" ] || docker volume rm $ids >/dev/null
 }
 
 gen() { # DIR PROJECT LAYOUT
@@ -78,7 +80,12 @@ for layout in isolated baseline; do
 	cleanup "$p"
 	gen "$d" "$p" "$layout"
 	t0=$(date +%s.%N)
-	"$rc" -q --repo "$d" --state-dir "$work/state-$layout" apply --stats >/dev/null 2>"$work/$layout.stats"
+	if ! "$rc" -q --repo "$d" --state-dir "$work/state-$layout" apply --stats >"$work/$layout.out" 2>"$work/$layout.stats"; then
+		echo "isolation: apply of $layout failed:" >&2
+		tail -n 20 "$work/$layout.out" "$work/$layout.stats" >&2
+		cleanup "$p"
+		exit 1
+	fi
 	t1=$(date +%s.%N)
 	db=$(docker inspect -f '{{.Id}}' "$p-db")
 	ifs=$(docker inspect -f '{{len .NetworkSettings.Networks}}' "$p-db")
