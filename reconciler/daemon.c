@@ -48,6 +48,12 @@ struct unit_rt {
 	bool die_seen;
 	int die_code;
 	char *die_cid;
+	/* The last "kill" event of its container with a signal other than SIGKILL: the engine's
+	 * API was asked to stop or restart it (an operator's docker stop/restart, or our own
+	 * repair) — a die that follows is not a failure of the unit (the kernel's OOM kill or a
+	 * crash sends no such event). */
+	char *kill_cid;
+	int64_t kill_ns;
 };
 
 struct daemon {
@@ -138,6 +144,7 @@ static void rt_release(struct daemon *dm)
 	for (size_t i = 0; i < dm->cur->nunits; i++) {
 		free(dm->rt[i].cid);
 		free(dm->rt[i].die_cid);
+		free(dm->rt[i].kill_cid);
 	}
 	free(dm->rt);
 	dm->rt = NULL;
@@ -156,6 +163,8 @@ static void install(struct daemon *dm, struct rc_desired *d, struct source_files
 			rt[i].die_seen = o->die_seen;
 			rt[i].die_code = o->die_code;
 			rt[i].die_cid = TAKE_PTR(o->die_cid);
+			rt[i].kill_cid = TAKE_PTR(o->kill_cid);
+			rt[i].kill_ns = o->kill_ns;
 		}
 	}
 	rt_release(dm);
@@ -684,7 +693,7 @@ static void events_open(struct daemon *dm)
 	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, project);
 	struct dk_filter f[] = {
 		{ "type", "container" }, { "label", label }, { "event", "create" }, { "event", "die" },
-		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" },
+		{ "event", "destroy" }, { "event", "oom" }, { "event", "health_status" }, { "event", "kill" },
 	};
 	struct rc_err err = { 0 };
 	if (dk_events_open(dm->c, f, ARRAY_SIZE(f), 0, &dm->ev, &err) < 0) {
@@ -880,6 +889,21 @@ static void evaluate(struct daemon *dm, const struct rc_unit *u, struct unit_rt 
 	}
 	if (strcmp(s, "restarting") == 0 || strcmp(s, "paused") == 0 || strcmp(s, "removing") == 0)
 		return;  /* the engine is at it, or an operator paused it */
+	if (strcmp(s, "exited") == 0 && rt->kill_cid && str_eq(rt->kill_cid, ct->id) &&
+	    now_ns() - rt->kill_ns < u->stop_grace_ns + 30 * NS_PER_S) {
+		/* stopped through the engine's API (docker stop or restart; or our own repair):
+		 * an act, not a failure — started again without a count (a docker restart brings it
+		 * back by itself first) */
+		say("unit %s: stopped through the engine's API, not counted as a failure; starting it again",
+		    u->id);
+		journal(dm, cur_commit(dm), "stopped", u->id, "ok", "stopped through the engine's API (not a failure)");
+		free(rt->kill_cid);
+		rt->kill_cid = NULL;
+		rt->pending = ACT_CONVERGE;
+		rt->due = now_ns() + 2 * NS_PER_S;
+		rt->waiting_logged = false;
+		return;
+	}
 	if (strcmp(s, "created") == 0)
 		snprintf(reason, sizeof reason, "created but never started");
 	else if (strcmp(s, "dead") == 0)
@@ -1188,6 +1212,16 @@ static void handle_event(struct daemon *dm, const struct dk_event *e)
 		return;
 	log_debug("event %s %s %s", e->action, unit, e->id);
 	struct unit_rt *rt = &dm->rt[u - dm->cur->units];
+	if (str_eq(e->action, "kill") && e->id) {
+		/* docker stop and restart send the stop signal first; a bare docker kill (SIGKILL) is
+		 * how a crash is simulated, and is judged as one */
+		if (str_eq(dk_event_attr(e, "signal"), "9"))
+			return;
+		free(rt->kill_cid);
+		rt->kill_cid = xstrdup(e->id);
+		rt->kill_ns = now_ns();
+		return;  /* the die that follows is what to judge */
+	}
 	const char *code = dk_event_attr(e, "exitCode");
 	if (str_eq(e->action, "die") && code && e->id) {
 		rt->die_seen = true;

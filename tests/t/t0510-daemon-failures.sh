@@ -179,4 +179,24 @@ test_expect_success 'a rollout that never becomes healthy is rolled back; retry 
 	container_field $PROJECT-web "{{.Config.Env}}" | test_grep ROLE=web2
 '
 
+# Maintenance: an operator's docker restart and docker stop (the stop signal through
+# the engine's API) are acts, not failures: four restarts and a stop never disable the
+# unit (max_failures is 3) and the stopped one is started again.
+test_expect_success 'an operator'"'"'s docker restart and docker stop are not counted as failures' '
+	test_when_finished daemon_kill &&
+	daemon_start op.log --repo $M &&
+	daemon_wait_log op.log "boot convergence complete" &&
+	docker restart -t 1 $PROJECT-web >/dev/null && sleep 1 &&
+	docker restart -t 1 $PROJECT-web >/dev/null && sleep 1 &&
+	docker restart -t 1 $PROJECT-web >/dev/null && sleep 1 &&
+	docker restart -t 1 $PROJECT-web >/dev/null && sleep 1 &&
+	docker stop -t 1 $PROJECT-web >/dev/null &&
+	daemon_wait_log op.log "unit web: stopped through the engine.s API, not counted as a failure" 30 &&
+	wait_for "test \"\$(container_field $PROJECT-web {{.State.Status}})\" = running" 30 &&
+	sleep 2 &&
+	! grep "unit web: .*(failure [0-9]" op.log &&
+	! grep "unit web disabled" op.log &&
+	grep -c "stopped through the engine.s API" op.log >n && test "$(cat n)" -ge 1
+'
+
 test_done
