@@ -623,6 +623,20 @@ static char *side_name(const char *name, const char *what)
 	return xasprintf("%s.%s-%08x", name, what, x);
 }
 
+/*
+ * Start u's container id.  The engine sets up one endpoint per network at a
+ * start (a shared service on every customer's link network has hundreds:
+ * ~150 ms each measured at 200), so the call may take the client's timeout
+ * plus 250 ms per network before it counts as an engine fault.
+ */
+static int start_unit(struct dk_client *c, const struct rc_unit *u, const char *id, struct dk_status *st,
+		      struct rc_err *err)
+{
+	size_t nets = u->nnetworks + u->nlinks;
+	long t = dk_client_timeout_ms(c) + (nets > 4 ? (long)(nets - 4) * 250 : 0);
+	return dk_container_start_within(c, id, t, st, err);
+}
+
 static int create_start(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
 			bool *needs_wait, struct rc_err *err)
 {
@@ -630,7 +644,7 @@ static int create_start(struct run *r, struct dk_client *c, const struct rc_unit
 	if (create_container(r, c, u, u->container, &id, err) < 0)
 		return -1;
 	if (u->running) {
-		if (dk_container_start(c, id, NULL, err) < 0) {
+		if (start_unit(c, u, id, NULL, err) < 0) {
 			free(id);
 			return rc_err_prefix(err, "starting '%s'", u->container);
 		}
@@ -656,7 +670,7 @@ static int restore_old(struct dk_client *c, const struct rc_unit *u, const char 
 		return rc_errf(err, "%s; the old container was not restored: removing the new one: %s", why, e2.msg);
 	if (dk_container_rename(c, old_id, u->container, &ds, &e2) < 0)
 		return rc_errf(err, "%s; the old container was not restored: %s", why, e2.msg);
-	if (u->running && dk_container_start(c, old_id, &ds, &e2) < 0)
+	if (u->running && start_unit(c, u, old_id, &ds, &e2) < 0)
 		return rc_errf(err, "%s; the old container has its name back but does not start: %s", why, e2.msg);
 	*ret_restored = true;
 	return rc_errf(err, "%s; the old container %s again", why, u->running ? "runs" : "is back");
@@ -677,7 +691,7 @@ static int replace_start_first(struct run *r, struct dk_client *c, const struct 
 	if (create_container(r, c, u, next, &id, err) < 0)
 		return rc_err_prefix(err, "the old container was not touched");
 	crash_point("after-replace-create");
-	if (dk_container_start(c, id, NULL, err) < 0) {
+	if (start_unit(c, u, id, NULL, err) < 0) {
 		rc_err_prefix(err, "starting the new '%s' (the old one runs on, untouched)", u->container);
 		struct rc_err e2;
 		dk_container_remove(c, id, true, false, NULL, &e2);
@@ -756,7 +770,7 @@ static int replace(struct run *r, struct dk_client *c, const struct rc_unit *u, 
 		goto undo;
 	}
 	if (u->running) {
-		if (dk_container_start(c, id, &ds, err) < 0) {
+		if (start_unit(c, u, id, &ds, err) < 0) {
 			msgf(why, sizeof why, "starting the new '%s': %s", u->container, err->msg);
 			why_fault = err->engine_fault;
 			goto undo;
@@ -867,7 +881,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 		case PLAN_START: {
 			jb->id = xstrdup(a->container_id);
 			struct dk_status ds;
-			if (dk_container_start(c, a->container_id, &ds, err) < 0)
+			if (start_unit(c, u, a->container_id, &ds, err) < 0)
 				return rc_err_prefix(err, "starting '%s'", u->container);
 			jb->needs_wait = true;
 			break;

@@ -1545,6 +1545,12 @@ int dk_container_start(struct dk_client *c, const char *id, struct dk_status *st
 	return container_post(c, DK_OP_START, "start container", id, "start", NULL, 0, st, err);
 }
 
+int dk_container_start_within(struct dk_client *c, const char *id, long timeout_ms, struct dk_status *st,
+			      struct rc_err *err)
+{
+	return container_post(c, DK_OP_START, "start container", id, "start", NULL, timeout_ms, st, err);
+}
+
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err)
 {

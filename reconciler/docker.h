@@ -398,6 +398,10 @@ void dk_inspect_results_release(struct dk_inspect_result *results, size_t n);
 
 /* POST /containers/{id}/start (empty body).  304: already running. */
 int dk_container_start(struct dk_client *c, const char *id, struct dk_status *st, struct rc_err *err);
+/* The same within timeout_ms (0: the client's call timeout): a container on many networks takes
+ * the engine longer to start (one endpoint each). */
+int dk_container_start_within(struct dk_client *c, const char *id, long timeout_ms, struct dk_status *st,
+			      struct rc_err *err);
 /* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err);
