@@ -26,6 +26,8 @@
 #include "state.h"
 #include "unit.h"
 
+struct rc_diags;  /* manifest.h */
+
 /* Where the manifests come from.  All borrowed. */
 struct converge_source {
 	const char *repo;         /* Git repository (unused when dir is set) */
@@ -34,6 +36,7 @@ struct converge_source {
 	const char *dir;          /* a plain directory instead of Git; NULL: Git */
 	const char *secrets_dir;  /* <state-dir>/secrets */
 	bool generate_secrets;    /* make missing generated per-customer secrets (manifest_opts) */
+	struct rc_diags *diags;   /* optional: a rejected set's diagnostics, sorted, are moved here */
 };
 
 /*
