@@ -9,14 +9,18 @@
 #   make soak         the daemon under hand-made trouble (SOAK_SECONDS, default 300)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make golden       regenerate golden files for review (git diff them)
+#   make check-layers no module includes a higher layer's header (tests/lib/check-layers.sh)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash libcrypto
 
+# pkg-config's answers; a missing package stops the build in pkg-check (below), naming it
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# header dependencies: each object's .d (written by the compiler) lists the headers it read
+DEPFLAGS := -MMD -MP
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wno-unused-parameter
@@ -43,12 +47,14 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(OUT)/helpers/%)
 
 #
-.PHONY: all test unit integration deps example fuzz fuzz-build bench bench-host install clean golden check-build soak
+.PHONY: all test unit integration deps example fuzz fuzz-build bench bench-host install clean golden check-build soak \
+	pkg-check check-layers
 # The binary is build/reconciler (build/test/reconciler for the sanitizer build).
 all: $(OUT)/reconciler
 
-$(OUT)/obj/%.o: reconciler/%.c $(wildcard reconciler/*.h) | $(OUT)/obj
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+# Every object depends on the headers it includes (its .d) and on this Makefile (the flags).
+$(OUT)/obj/%.o: reconciler/%.c Makefile | $(OUT)/obj pkg-check
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c -o $@ $<
 
 $(OUT)/lib.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -56,14 +62,29 @@ $(OUT)/lib.a: $(LIB_OBJ)
 $(OUT)/reconciler: $(OUT)/obj/main.o $(OUT)/lib.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(OUT)/unit/%.t: tests/unit/%.c tests/unit/tap.h $(OUT)/lib.a | $(OUT)/unit
-	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDSAN) $(LDFLAGS) -o $@ $< $(OUT)/lib.a $(LDLIBS_ALL)
+$(OUT)/unit/%.t: tests/unit/%.c Makefile $(OUT)/lib.a | $(OUT)/unit
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -MF $(@:.t=.d) -MT $@ -Itests/unit $(LDSAN) $(LDFLAGS) -o $@ $< $(OUT)/lib.a $(LDLIBS_ALL)
 
-$(OUT)/helpers/%: tests/helpers/%.c $(OUT)/lib.a | $(OUT)/helpers
-	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDSAN) $(LDFLAGS) -o $@ $< $(OUT)/lib.a $(LDLIBS_ALL)
+$(OUT)/helpers/%: tests/helpers/%.c Makefile $(OUT)/lib.a | $(OUT)/helpers
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -MF $@.d -MT $@ -Itests/unit $(LDSAN) $(LDFLAGS) -o $@ $< $(OUT)/lib.a $(LDLIBS_ALL)
 
 $(OUT)/obj $(OUT)/unit $(OUT)/helpers:
 	mkdir -p $@
+
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/unit/*.d $(OUT)/helpers/*.d)
+
+# Stop with the names of the missing packages rather than compile with empty flags.
+pkg-check:
+	@command -v pkg-config >/dev/null 2>&1 || { echo "pkg-config is not installed (make deps)" >&2; exit 1; }; \
+	missing=; for p in $(PKGS); do pkg-config --exists $$p || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "pkg-config cannot find:$$missing (make deps installs them; PKG_CONFIG_PATH='$${PKG_CONFIG_PATH:-}')" >&2; \
+		exit 1; \
+	fi
+
+# No module includes a header of a higher layer; third-party headers stay in their modules.
+check-layers:
+	@sh tests/lib/check-layers.sh
 
 check-build: $(OUT)/reconciler $(UNIT_BIN) $(HELPER_BIN)
 
@@ -71,7 +92,7 @@ deps:
 	@sh tests/lib/deps.sh
 
 # The whole suite: what .ci/run calls.
-test: deps
+test: deps check-layers
 	$(MAKE) -j2 BUILD=test check-build
 	$(MAKE) -j2 fuzz-build
 	sh tests/lib/run-tests.sh
@@ -93,13 +114,14 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_CFLAGS := $(CSTD) -O1 -g -fno-sanitize-recover=all $(PKG_CFLAGS) -Ireconciler
 FUZZ_OBJ := $(LIB_SRC:reconciler/%.c=build/fuzz/obj/%.o)
-build/fuzz/obj/%.o: reconciler/%.c $(wildcard reconciler/*.h)
+build/fuzz/obj/%.o: reconciler/%.c Makefile | pkg-check
 	@mkdir -p build/fuzz/obj
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build/fuzz/lib.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
-build/fuzz/%: tests/fuzz/%.c build/fuzz/lib.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/lib.a $(LDLIBS_ALL)
+build/fuzz/%: tests/fuzz/%.c Makefile build/fuzz/lib.a
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/lib.a $(LDLIBS_ALL)
+-include $(wildcard build/fuzz/obj/*.d build/fuzz/*.d)
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	sh tests/lib/fuzz.sh $(FUZZ_SECONDS)

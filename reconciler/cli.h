@@ -1,8 +1,14 @@
 /*
- * cli.h — the command-line front end: global options and one entry point per
+ * cli.h — the command-line front end: the options and one entry point per
  * command.  Commands are thin: they parse nothing themselves (main.c does),
  * call the library modules, print results to stdout and the one error
  * message to stderr, and return the process exit code.
+ *
+ * Options are per command: each command's row in main.c's table declares
+ * the ones it takes, and main.c refuses any other before the command runs.
+ * So a command sees in struct cli_opts only its own options set (the others
+ * keep their defaults) plus the global ones (state_dir, docker_host,
+ * verbose, quiet).
  *
  * Owns: struct cli_opts (filled by main.c from argv and the environment).
  */
@@ -102,6 +108,8 @@ int cmd_status(const struct cli_opts *o);
  * validate: load and expand the manifests (--repo/--rev/--path or --dir).
  * Exit 0 and a one-line summary on stderr (unless -q); exit 1 with every
  * diagnostic as "file:line:col: message" on stderr, then a count line.
+ * --json: the verdict, the diagnostics and the summary as one document on
+ * stdout instead, whatever the outcome (spec/validate-json.md).
  */
 int cmd_validate(const struct cli_opts *o);
 /*

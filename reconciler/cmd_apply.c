@@ -570,11 +570,6 @@ int cmd_status(const struct cli_opts *o)
 		session_close(&s);
 		return rc;
 	}
-	if (o->markdown) {
-		fprintf(stderr, "reconciler: status has no --markdown (text or --json)\n");
-		session_close(&s);
-		return 1;
-	}
 	if (o->json) {
 		struct unit_look *looks = xcalloc(s.d->nunits + 1, sizeof(*looks));
 		look_at_units(&s, looks);

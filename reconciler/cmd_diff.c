@@ -116,10 +116,6 @@ int cmd_diff(const struct cli_opts *o)
 		fprintf(stderr, "usage: reconciler [--repo R] [--path P] diff [--json | --markdown] A B\n");
 		return 1;
 	}
-	if (o->dir) {
-		fprintf(stderr, "reconciler: diff compares two Git revisions; --dir cannot be used\n");
-		return 1;
-	}
 	if (o->json && o->markdown) {
 		fprintf(stderr, "reconciler: --json and --markdown cannot be used together\n");
 		return 1;

@@ -100,8 +100,93 @@ static size_t count_customers(const struct rc_desired *d)
 	return distinct;
 }
 
+static void json_str_or_null(struct buf *b, const char *s);
+
+/* One entry of validate --json's "errors". */
+static void json_diag(struct buf *b, bool first, const char *file, int line, int col, const char *msg)
+{
+	buf_adds(b, first ? "\n    {\"file\": " : ",\n    {\"file\": ");
+	json_str_or_null(b, file);
+	if (line > 0)
+		buf_addf(b, ", \"line\": %d", line);
+	else
+		buf_adds(b, ", \"line\": null");
+	if (col > 0)
+		buf_addf(b, ", \"col\": %d", col);
+	else
+		buf_adds(b, ", \"col\": null");
+	buf_adds(b, ", \"severity\": \"error\", \"message\": ");
+	buf_add_json_str(b, msg);
+	buf_adds(b, "}");
+}
+
+/*
+ * validate --json (spec/validate-json.md): the verdict, every diagnostic and
+ * a summary as one document on stdout, whatever the outcome; nothing on
+ * stderr but -v chatter.  Exit codes as validate.
+ */
+static int validate_json(const struct cli_opts *o)
+{
+	struct rc_err err = { 0 };
+	struct rc_diags diags = { 0 };
+	_cleanup_free_ char *secrets = xasprintf("%s/secrets", o->state_dir);
+	struct converge_source src = { .repo = o->repo, .rev = o->rev, .path = o->path, .dir = o->dir,
+				       .secrets_dir = secrets, .diags = &diags };
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	_cleanup_free_ size_t *order = NULL;
+	bool valid = converge_load(&src, NULL, &files, &d, NULL, &err) == 0 && rc_desired_order(d, &order, &err) == 0;
+
+	struct buf b = BUF_INIT, text = BUF_INIT;
+	buf_addf(&b, "{\n  \"format\": \"reconciler-validate\",\n  \"version\": 1,\n  \"valid\": %s,\n  \"commit\": ",
+		 valid ? "true" : "false");
+	json_str_or_null(&b, files.commit);
+	buf_adds(&b, ",\n  \"directory\": ");
+	json_str_or_null(&b, o->dir);
+	buf_adds(&b, ",\n  \"errors\": [");
+	size_t nerrors = 0;
+	if (diags.n || diags.dropped) {
+		for (size_t i = 0; i < diags.n; i++)
+			json_diag(&b, i == 0, diags.v[i].file, diags.v[i].line, diags.v[i].col, diags.v[i].msg);
+		nerrors = diags.n + diags.dropped;
+		buf_adds(&text, err.msg);  /* "invalid: N errors (commit ...)" */
+	} else if (!valid) {
+		json_diag(&b, true, NULL, 0, 0, err.msg);  /* no diagnostic: the one error (a revision, a repository) */
+		nerrors = 1;
+		buf_adds(&text, err.msg);
+	}
+	buf_adds(&b, nerrors ? "\n  ],\n" : "],\n");
+	buf_addf(&b, "  \"summary\": {\"errors\": %zu, \"dropped\": %zu, ", nerrors, diags.dropped);
+	if (valid) {
+		size_t nc = count_customers(d);
+		buf_addf(&b, "\"customers\": %zu, \"units\": %zu, \"networks\": %zu, \"text\": ", nc, d->nunits,
+			 d->nnetworks);
+		buf_addf(&text, "valid: %zu customer%s, %zu unit%s, %zu network%s (", nc, nc == 1 ? "" : "s",
+			 d->nunits, d->nunits == 1 ? "" : "s", d->nnetworks, d->nnetworks == 1 ? "" : "s");
+		describe_source(o, &files, &text);
+		buf_adds(&text, ")");
+	} else {
+		buf_adds(&b, "\"customers\": null, \"units\": null, \"networks\": null, \"text\": ");
+	}
+	buf_add_json_str(&b, buf_cstr(&text));
+	buf_adds(&b, "}\n}\n");
+	int rc = valid ? 0 : 1;
+	if (fwrite(buf_cstr(&b), 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
+		fprintf(stderr, "reconciler: cannot write the output\n");
+		rc = 1;
+	}
+	buf_release(&text);
+	buf_release(&b);
+	rc_diags_release(&diags);
+	rc_desired_free(d);
+	source_files_release(&files);
+	return rc;
+}
+
 int cmd_validate(const struct cli_opts *o)
 {
+	if (o->json)
+		return validate_json(o);
 	struct source_files files = { 0 };
 	struct rc_desired *d = NULL;
 	int rc = load_readonly(o, &files, &d);

@@ -44,10 +44,6 @@ static int check_remote_credentials(const struct cli_opts *o)
 
 int cmd_run(const struct cli_opts *o)
 {
-	if (o->dir) {
-		fprintf(stderr, "reconciler: run follows a Git branch; --dir cannot be used with it\n");
-		return 1;
-	}
 	if (o->argc) {
 		fprintf(stderr, "reconciler: run takes no arguments\n");
 		return 1;

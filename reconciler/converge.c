@@ -55,7 +55,10 @@ int converge_expand(const struct converge_source *src, const struct source_files
 		if (diag)
 			buf_add(diag, b.data, b.len);
 		buf_release(&b);
-		rc_diags_release(&diags);
+		if (src->diags)
+			*src->diags = diags;  /* moved: the caller releases it */
+		else
+			rc_diags_release(&diags);
 		return -1;
 	}
 	rc_diags_release(&diags);

@@ -26,6 +26,8 @@
 #include "state.h"
 #include "unit.h"
 
+struct rc_diags;  /* manifest.h */
+
 /* Where the manifests come from.  All borrowed. */
 struct converge_source {
 	const char *repo;         /* Git repository (unused when dir is set) */
@@ -35,6 +37,7 @@ struct converge_source {
 	const char *secrets_dir;  /* <state-dir>/secrets */
 	bool generate_secrets;    /* make missing generated per-customer secrets (manifest_opts) */
 	const struct source_file *host_policy;  /* the host policy file (hostpolicy.h); NULL: none */
+	struct rc_diags *diags;   /* optional: a rejected set's diagnostics, sorted, are moved here */
 };
 
 /*

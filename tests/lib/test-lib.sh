@@ -15,6 +15,12 @@
 # own project name ($PROJECT) and state dir ($STATE).  At exit it removes
 # only the containers, networks and volumes labelled with its project, even
 # when a test failed.  Output is TAP; $RC is the reconciler under test.
+#
+# The body of a test is checked before it runs: every command must be
+# &&-chained (git's chain lint: TEST_CHAIN_LINT=0 turns it off), and it must
+# neither `exit` (not ok, and the script ends with its plan) nor `return 0`
+# before its end (not ok: the rest was skipped).  `cmd || return 1` inside a
+# loop ends the body with that status, as in git.  See tests/README.md.
 set -u
 RC_TOP=${RC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 RC=${RC:-$RC_TOP/build/test/reconciler}
@@ -29,10 +35,13 @@ LABEL_PROJECT=io.reconciler.project
 export RC RC_TOP PROJECT TRASH STATE RECONCILER_STATE_DIR TEST_IMAGE TEST_IMAGE2
 mkdir -p "$STATE"
 cd "$TRASH" || exit 1
+# fd 7: the TAP stream, for what the harness says while a body's output is redirected
+exec 7>&1
 
 test_count=0
 test_failures=0
 test_cleanup_cmds=
+test_in_body_=
 
 say() { printf '# %s\n' "$*"; }
 
@@ -48,10 +57,24 @@ test_cleanup_project() {
 }
 
 test_exit_handler() {
+	test_exit_status_=$?
+	test_body_exited_=
+	if [ -n "$test_in_body_" ]; then
+		# a body called `exit`: say so instead of ending with no verdict and no plan
+		test_in_body_=
+		test_failures=$((test_failures + 1))
+		echo "not ok $test_count - $test_title" >&7
+		echo "#   the test body called exit (status $test_exit_status_): the script ended here;" \
+			"use && chains, and || return 1 in loops" >&7
+		[ -f "$TRASH/.test-out" ] && sed 's/^/#   /' "$TRASH/.test-out" >&7
+		echo "1..$test_count" >&7
+		test_body_exited_=1
+	fi
 	test_cleanup_project
 	if [ "$test_failures" -eq 0 ] || [ -z "${TEST_KEEP_TRASH:-}" ]; then
 		cd / && rm -rf "$TRASH"
 	fi
+	[ -z "$test_body_exited_" ] || exit 1
 }
 trap test_exit_handler EXIT
 
@@ -67,6 +90,41 @@ test_run_cleanup() {
 	test_cleanup_cmds=
 }
 
+# The chain lint (git's test_chain_lint): the body prefixed by a command that
+# fails with 117.  If every command is &&-chained, nothing else runs and the
+# whole gives 117; a broken link lets the rest run and give something else.
+# It runs in a subshell, in an empty directory, with no PATH, $RC a no-op and
+# kill/wait harmless, so what a broken body runs there does no harm.  There
+# `false` gives 117 too, so that `cmd || { cat out; false; } && next` (show
+# why, stay failed) passes; to ignore a failure use test_might_fail, not
+# `cmd; next` or `cmd || true`.
+test_chain_lint_() {
+	[ "${TEST_CHAIN_LINT:-1}" = 0 ] && return 0
+	mkdir -p "$TRASH/.chain-lint" || return 1
+	test_lint_=$( (
+		cd "$TRASH/.chain-lint" || exit 1
+		PATH=/nonexistent
+		RC=:
+		kill() { return 1; }
+		wait() { return 0; }
+		false() { return 117; }
+		eval "(exit 117) && $1
+echo \"chain-lint:\$?\" >&8"
+	) 8>&1 >/dev/null 2>&1 </dev/null )
+	[ "$test_lint_" = "chain-lint:117" ]
+}
+
+# The body runs in a function of its own: a `return N` in it ends the body
+# with N (and is told apart from reaching the end), never test_expect_success.
+test_eval_body_() {
+	test_body_done_=
+	test_in_body_=1
+	eval "$1"
+	test_body_status_=$?
+	test_body_done_=1
+	return $test_body_status_
+}
+
 # test_expect_success 'title' 'body': the body is eval'ed in this shell (so
 # variables carry over to later tests); its output goes to the TAP stream as
 # comments when it fails (always with TEST_VERBOSE=1).
@@ -76,8 +134,22 @@ test_expect_success() {
 	test_count=$((test_count + 1))
 	test_cleanup_cmds=
 	out=$TRASH/.test-out
-	{ eval "$test_body"; } >"$out" 2>&1 </dev/null
+	if ! test_chain_lint_ "$test_body"; then
+		test_failures=$((test_failures + 1))
+		echo "not ok $test_count - $test_title"
+		echo "#   broken &&-chain (a command not followed by &&, or a & that backgrounds the chain);" \
+			"the body was not run${test_lint_:+ (lint: $test_lint_)}:"
+		printf '%s\n' "$test_body" | sed 's/^/#   /'
+		return 0
+	fi
+	[ -n "${TEST_CHAIN_LINT_ONLY:-}" ] && { echo "ok $test_count - $test_title # SKIP chain lint only"; return 0; }
+	{ test_eval_body_ "$test_body"; } >"$out" 2>&1 </dev/null
 	status=$?
+	test_in_body_=
+	if [ $status -eq 0 ] && [ -z "$test_body_done_" ]; then
+		echo "test harness: the body returned 0 before its end (a return in a test body skips the rest)" >>"$out"
+		status=1
+	fi
 	test_run_cleanup >>"$out" 2>&1
 	if [ $status -eq 0 ]; then
 		echo "ok $test_count - $test_title"
@@ -124,6 +196,17 @@ test_must_fail() {
 	fi
 	if [ "$got" -gt 128 ]; then
 		echo "test_must_fail: '$*' died with $got"
+		return 1
+	fi
+	return 0
+}
+
+# test_might_fail cmd...: cmd may fail (its status is ignored), but not die by a signal or sanitizer.
+test_might_fail() {
+	"$@"
+	got=$?
+	if [ "$got" -gt 128 ]; then
+		echo "test_might_fail: '$*' died with $got"
 		return 1
 	fi
 	return 0

@@ -68,4 +68,40 @@ test_expect_success 'cleanup removes only what carries the project label' '
 	test_must_fail docker inspect $PROJECT-mine >/dev/null 2>&1
 '
 
+test_expect_success 'the harness: a broken &&-chain, a return 0 and an exit in a body are reported' '
+	cat >child.sh <<-\EOF &&
+	#!/bin/sh
+	. "$RC_TOP/tests/lib/test-lib.sh"
+	test_expect_success "chained" "x=1 && test \$x = 1"
+	test_expect_success "broken" "x=2
+	test \$x = 2"
+	test_expect_success "backgrounded" "sleep 0 &
+	true"
+	test_expect_success "shown, still failed" "test_must_fail true || { echo why; false; }"
+	test_expect_success "return 1 in a loop" "for i in 1 2; do test \$i = 1 || return 1; done"
+	test_expect_success "return 0 early" "true && return 0"
+	test_expect_success "not run by the broken one" "test \$x = 1"
+	test_expect_success "exit" "echo before && exit 3"
+	test_expect_success "never reached" "true"
+	test_done
+	EOF
+	test_expect_code 1 sh child.sh >child.out &&
+	grep "^ok\|^not ok\|^1\.\." child.out >verdicts &&
+	cat >expect <<-\EOF &&
+	ok 1 - chained
+	not ok 2 - broken
+	not ok 3 - backgrounded
+	not ok 4 - shown, still failed
+	not ok 5 - return 1 in a loop
+	not ok 6 - return 0 early
+	ok 7 - not run by the broken one
+	not ok 8 - exit
+	1..8
+	EOF
+	test_cmp expect verdicts &&
+	test "$(grep -c "broken &&-chain" child.out)" = 2 &&
+	test_grep "returned 0 before its end" child.out &&
+	test_grep "called exit (status 3)" child.out
+'
+
 test_done

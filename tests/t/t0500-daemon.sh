@@ -172,7 +172,7 @@ test_expect_success 'SIGHUP re-reads the manifests; SIGTERM exits 0' '
 
 test_expect_success 'SIGTERM while waiting for an engine that does not answer exits 0' '
 	test_when_finished daemon_kill &&
-	"$RC" --state-dir $STATE --repo $M --docker-host unix://$TRASH/no.sock run >noengine.log 2>&1 </dev/null &
+	{ "$RC" --state-dir $STATE --repo $M --docker-host unix://$TRASH/no.sock run >noengine.log 2>&1 </dev/null & } &&
 	DPID=$! &&
 	daemon_wait_log noengine.log "waiting for the docker engine" 30 &&
 	daemon_stop &&

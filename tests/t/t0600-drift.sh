@@ -341,7 +341,7 @@ test_expect_success 'a stopped unit that should be stopped is no drift; one runn
 '
 
 test_expect_success 'status shows the last drift check' '
-	$RC --repo $M status >status.out;
+	test_might_fail $RC --repo $M status >status.out &&
 	test_grep "^last drift check [0-9T:-]*Z (commit [0-9a-f]*): " status.out &&
 	! grep -q "no drift" status.out
 '

@@ -29,6 +29,12 @@ fetches() {
 	docker exec "$1" timeout 3 wget -q -O /dev/null "http://$host:8080/health" 2>/dev/null
 }
 
+# reaches CONTAINER HOST: fetches, retried for 15 s (a loaded host answers late;
+# only the negative checks rely on one try of 3 s).
+reaches() {
+	wait_for "fetches $1 $2" 15
+}
+
 # The IPv4 addresses of container $1, one per line.
 addresses() {
 	docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{"\n"}}{{end}}' "$1" | grep .
@@ -72,14 +78,14 @@ test_expect_success 'setup: a shared db on an internal network that the template
 '
 
 test_expect_success 'each customer reaches the shared db by its name' '
-	fetches $PROJECT-alpha-app db &&
-	fetches $PROJECT-beta-app db
+	reaches $PROJECT-alpha-app db &&
+	reaches $PROJECT-beta-app db
 '
 
 test_expect_success 'a customer cannot open a TCP connection to another, on any of its addresses' '
 	addresses $PROJECT-beta-app >beta.addrs &&
 	test -s beta.addrs &&
-	fetches $PROJECT-beta-app 127.0.0.1 &&
+	reaches $PROJECT-beta-app 127.0.0.1 &&
 	while read ip; do
 		if fetches $PROJECT-alpha-app "$ip"; then
 			echo "alpha reached beta at $ip"
@@ -113,7 +119,7 @@ test_expect_success 'a new customer: the db joins its link network and is not re
 	customer gamma && repo_commit $M gamma &&
 	$RC --repo $M apply >out 2>&1 &&
 	test "$(container_id $PROJECT-db)" = "$db" &&
-	fetches $PROJECT-gamma-app db &&
+	reaches $PROJECT-gamma-app db &&
 	! fetches $PROJECT-gamma-app $PROJECT-alpha-app
 '
 
@@ -129,7 +135,7 @@ test_expect_success 'a run cut short before the db joined a link: plan shows it,
 	db=$(container_id $PROJECT-db) &&
 	$RC --repo $M apply >out 2>&1 &&
 	test "$(container_id $PROJECT-db)" = "$db" &&
-	fetches $PROJECT-gamma-app db &&
+	reaches $PROJECT-gamma-app db &&
 	$RC --repo $M plan >out 2>&1
 '
 
@@ -139,7 +145,7 @@ test_expect_success 'a customer removed: its link network goes, the db stays' '
 	$RC --repo $M apply >out 2>&1 &&
 	test_must_fail docker network inspect $PROJECT-beta-via-backend >/dev/null 2>&1 &&
 	test "$(container_id $PROJECT-db)" = "$db" &&
-	fetches $PROJECT-alpha-app db
+	reaches $PROJECT-alpha-app db
 '
 
 test_expect_success 'the db replaced: the new container is on every link network' '
@@ -147,8 +153,8 @@ test_expect_success 'the db replaced: the new container is on every link network
 	db=$(container_id $PROJECT-db) &&
 	$RC --repo $M apply >out 2>&1 &&
 	test "$(container_id $PROJECT-db)" != "$db" &&
-	fetches $PROJECT-alpha-app db &&
-	fetches $PROJECT-gamma-app db
+	reaches $PROJECT-alpha-app db &&
+	reaches $PROJECT-gamma-app db
 '
 
 test_done
