@@ -1,0 +1,285 @@
+/* speckeys.c — see speckeys.h.  The rows are documented for operators in spec/manifest.md. */
+#include "speckeys.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- the table ------------------------------------------------------------------ */
+
+static const struct sk_row rows[SK__COUNT] = {
+	[SK_USER] = {
+		.id = SK_USER, .key = "user", .ckey = "user", .where = SK_IN_SERVICE,
+		.type = SKT_STRING, .grammar = SKG_STRING,
+		.engine = "Config.User", .codec = SKE_STRING, .readback = SKR_IMAGE,
+	},
+	[SK_WORKDIR] = {
+		.id = SK_WORKDIR, .key = "working_dir", .ckey = "workdir", .where = SK_IN_SERVICE,
+		.type = SKT_STRING, .grammar = SKG_PATH,
+		.engine = "Config.WorkingDir", .codec = SKE_STRING, .readback = SKR_IMAGE,
+	},
+	[SK_STOP_SIGNAL] = {
+		.id = SK_STOP_SIGNAL, .key = "stop_signal", .ckey = "stop_signal", .where = SK_IN_SERVICE,
+		.type = SKT_STRING, .grammar = SKG_SIGNAL,
+		.engine = "Config.StopSignal", .codec = SKE_STRING, .readback = SKR_IMAGE,
+	},
+	[SK_PRIVILEGED] = {
+		.id = SK_PRIVILEGED, .key = "privileged", .ckey = "privileged", .where = SK_IN_SERVICE,
+		.type = SKT_BOOL, .grammar = SKG_BOOL, .gate = SK_GATE_PRIVILEGED,
+		.engine = "HostConfig.Privileged", .codec = SKE_BOOL, .readback = SKR_NONZERO,
+	},
+};
+
+/* policy.require: what a service must set (itself or through Settings.defaults). */
+static const struct sk_requirement requirements[] = {
+	{ NULL, SK__COUNT, NULL, NULL },
+};
+
+const struct sk_row *sk_row(enum sk_id id)
+{
+	if ((unsigned)id >= SK__COUNT || rows[id].key == NULL)
+		BUG("spec key %d has no row", (int)id);
+	return &rows[id];
+}
+
+/* ---- values --------------------------------------------------------------------- */
+
+void sk_value_release(struct sk_value *v)
+{
+	free(v->str);
+	for (size_t i = 0; i < v->nkv; i++) {
+		free(v->kv[i].key);
+		free(v->kv[i].value);
+	}
+	free(v->kv);
+	memset(v, 0, sizeof(*v));
+}
+
+void sk_values_release(struct sk_value v[SK__COUNT])
+{
+	for (size_t i = 0; i < SK__COUNT; i++)
+		sk_value_release(&v[i]);
+}
+
+void sk_value_copy(struct sk_value *dst, const struct sk_value *src)
+{
+	*dst = (struct sk_value){ .set = src->set, .num = src->num };
+	dst->str = src->str ? xstrdup(src->str) : NULL;
+	if (src->nkv) {
+		dst->kv = xcalloc(src->nkv, sizeof(*dst->kv));
+		for (size_t i = 0; i < src->nkv; i++) {
+			dst->kv[i].key = xstrdup(src->kv[i].key);
+			dst->kv[i].value = xstrdup(src->kv[i].value);
+		}
+		dst->nkv = src->nkv;
+	}
+}
+
+/* Index of key in v's sorted pairs, or where it would go (*found says which). */
+static size_t kv_find(const struct sk_value *v, const char *key, bool *found)
+{
+	size_t lo = 0, hi = v->nkv;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v->kv[mid].key, key);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+void sk_value_put(struct sk_value *v, const char *key, const char *value)
+{
+	bool found;
+	size_t i = kv_find(v, key, &found);
+	v->set = true;
+	if (found) {
+		free(v->kv[i].value);
+		v->kv[i].value = xstrdup(value);
+		return;
+	}
+	v->kv = xrealloc(v->kv, (v->nkv + 1) * sizeof(*v->kv));
+	memmove(&v->kv[i + 1], &v->kv[i], (v->nkv - i) * sizeof(*v->kv));
+	v->kv[i].key = xstrdup(key);
+	v->kv[i].value = xstrdup(value);
+	v->nkv++;
+}
+
+const char *sk_value_get(const struct sk_value *v, const char *key)
+{
+	bool found;
+	size_t i = kv_find(v, key, &found);
+	return found ? v->kv[i].value : NULL;
+}
+
+bool sk_value_nonzero(const struct sk_row *r, const struct sk_value *v)
+{
+	switch (r->type) {
+	case SKT_BOOL:
+	case SKT_INT: return v->num != 0;
+	case SKT_STRING: return v->str != NULL;
+	case SKT_SET:
+	case SKT_MAP: return v->nkv > 0;
+	}
+	return false;
+}
+
+/* ---- canonical text ------------------------------------------------------------- */
+
+void sk_canonical(const struct sk_value v[SK__COUNT], void (*emit)(void *ctx, const char *key, const char *value),
+		  void *ctx)
+{
+	for (size_t i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = &rows[i];
+		const struct sk_value *x = &v[i];
+		if (!sk_value_nonzero(r, x))
+			continue;
+		switch (r->type) {
+		case SKT_BOOL:
+			emit(ctx, r->ckey, "true");
+			break;
+		case SKT_INT: {
+			char num[32];
+			snprintf(num, sizeof(num), "%lld", (long long)x->num);
+			emit(ctx, r->ckey, num);
+			break;
+		}
+		case SKT_STRING:
+			emit(ctx, r->ckey, x->str);
+			break;
+		case SKT_SET:
+		case SKT_MAP:
+			for (size_t k = 0; k < x->nkv; k++) {
+				_cleanup_free_ char *key = xasprintf("%s.%s", r->ckey, x->kv[k].key);
+				emit(ctx, key, r->type == SKT_SET ? "true" : x->kv[k].value);
+			}
+			break;
+		}
+	}
+}
+
+const struct sk_row *sk_row_of_ckey(const char *ckey)
+{
+	for (size_t i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = &rows[i];
+		size_t n = strlen(r->ckey);
+		if (strncmp(ckey, r->ckey, n) != 0)
+			continue;
+		if (r->type == SKT_SET || r->type == SKT_MAP) {
+			if (ckey[n] == '.' && ckey[n + 1])
+				return r;
+		} else if (ckey[n] == '\0') {
+			return r;
+		}
+	}
+	return NULL;
+}
+
+bool sk_ckey_in_place(const char *ckey)
+{
+	const struct sk_row *r = sk_row_of_ckey(ckey);
+	return r && r->in_place;
+}
+
+bool sk_ckey_clear_recreates(const char *ckey)
+{
+	const struct sk_row *r = sk_row_of_ckey(ckey);
+	return r && r->in_place && r->clear_recreates;
+}
+
+bool sk_ckey_secret(const char *ckey)
+{
+	const struct sk_row *r = sk_row_of_ckey(ckey);
+	return r && r->secret;
+}
+
+enum sk_human sk_ckey_human(const char *ckey)
+{
+	const struct sk_row *r = sk_row_of_ckey(ckey);
+	if (!r)
+		return SKH_TEXT;
+	if (r->grammar == SKG_SIZE)
+		return SKH_SIZE;
+	if (r->grammar == SKG_MAPPING && r->subs) {
+		const char *sub = ckey + strlen(r->ckey) + 1;
+		for (const struct sk_sub *s = r->subs; s->key; s++)
+			if (strcmp(s->key, sub) == 0)
+				return s->grammar == SKG_SIZE ? SKH_SIZE : SKH_TEXT;
+	}
+	return SKH_TEXT;
+}
+
+/* ---- grammar helpers ------------------------------------------------------------ */
+
+const char *sk_choice(const struct sk_choice *choices, const char *written)
+{
+	for (const struct sk_choice *c = choices; c && c->written; c++)
+		if (strcmp(c->written, written) == 0)
+			return c->canonical;
+	return NULL;
+}
+
+size_t sk_choice_count(const struct sk_choice *choices)
+{
+	size_t n = 0;
+	while (choices && choices[n].written)
+		n++;
+	return n;
+}
+
+/* ---- engine --------------------------------------------------------------------- */
+
+char *sk_engine_item(const struct sk_row *r, const char *raw)
+{
+	if (r->grammar == SKG_CAPS) {
+		/* the engine may keep "CAP_NET_RAW" for "NET_RAW": one canonical name, as the loader's */
+		char *s = xstrdup(raw);
+		for (char *p = s; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (str_startswith(s, "CAP_"))
+			memmove(s, s + 4, strlen(s + 4) + 1);
+		return s;
+	}
+	const char *canon = sk_choice(r->choices, raw);
+	return xstrdup(canon ? canon : raw);
+}
+
+/* ---- policy.require --------------------------------------------------------------- */
+
+const struct sk_requirement *sk_requirements(size_t *ret_n)
+{
+	size_t n = 0;
+	while (requirements[n].name)
+		n++;
+	*ret_n = n;
+	return requirements;
+}
+
+const struct sk_requirement *sk_requirement(const char *name)
+{
+	for (const struct sk_requirement *q = requirements; q->name; q++)
+		if (strcmp(q->name, name) == 0)
+			return q;
+	return NULL;
+}
+
+bool sk_requirement_met(const struct sk_requirement *req, const struct sk_value *v)
+{
+	const struct sk_row *r = sk_row(req->id);
+	if (!v || !sk_value_nonzero(r, v))
+		return false;
+	if (r->type != SKT_SET && r->type != SKT_MAP)
+		return true;
+	const char *sub = req->ckey + strlen(r->ckey) + 1;
+	return sk_value_get(v, sub) != NULL;
+}

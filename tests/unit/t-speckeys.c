@@ -1,0 +1,280 @@
+/*
+ * Unit tests for the table of spec keys (speckeys.h), row by row through every
+ * layer the table drives: a manifest value gives its canonical lines (also as a
+ * Settings.defaults value), the create body
+ * carries it at the row's engine path (the update body too for in-place rows),
+ * an inspect holding it there reads back as the same lines, and bad values are
+ * diagnosed at their position.  Every row must have a case: a row added without
+ * one fails here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "docker.h"
+#include "manifest.h"
+#include "spec.h"
+#include "speckeys.h"
+#include "tap.h"
+#include "util.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void collect(void *ctx, const char *key, const char *value)
+{
+	struct buf *b = ctx;
+	buf_addf(b, "%s=%s\n", key, value);
+}
+
+/* The canonical lines of the table's fields, sorted (malloc'ed). */
+static char *field_lines(const struct sk_value v[SK__COUNT])
+{
+	struct buf b = BUF_INIT;
+	sk_canonical(v, collect, &b);
+	char **lines = NULL;
+	size_t n = 0;
+	for (char *p = b.data ? b.data : (char *)""; *p;) {
+		char *nl = strchr(p, '\n');
+		lines = xrealloc(lines, (n + 1) * sizeof(*lines));
+		lines[n++] = xstrndup(p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	qsort(lines, n, sizeof(*lines), strp_cmp);
+	struct buf out = BUF_INIT;
+	buf_adds(&out, "");
+	for (size_t i = 0; i < n; i++) {
+		buf_addf(&out, "%s\n", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	buf_release(&b);
+	return buf_detach(&out, NULL);
+}
+
+/* Load one file; NULL on failure with the diagnostics in *ret_diags (malloc'ed) when asked. */
+static struct rc_desired *load(const char *text, char **ret_diags)
+{
+	struct source_files f = { 0 };
+	f.files = xcalloc(1, sizeof(*f.files));
+	f.files[0].path = xstrdup("m.yaml");
+	f.files[0].data = xstrdup(text);
+	f.files[0].len = strlen(text);
+	f.nfiles = 1;
+	struct manifest_opts o = { 0 };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	if (manifest_load(&f, &o, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_format(&diags, &b);
+		if (ret_diags)
+			*ret_diags = buf_detach(&b, NULL);
+		else
+			diag("load failed:\n%s", buf_cstr(&b));
+		buf_release(&b);
+		d = NULL;
+	}
+	rc_diags_release(&diags);
+	free(f.files[0].path);
+	free(f.files[0].data);
+	free(f.files);
+	return d;
+}
+
+#define SETTINGS "kind: Settings\npolicy: {allow_privileged: true}\n"
+
+/* A set with one service x carrying `yaml` where the row is written (a service, or its Plan). */
+static char *manifest_with(const struct sk_row *r, const char *yaml, const char *defaults)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, SETTINGS);
+	if (defaults)
+		buf_addf(&b, "defaults:\n  %s\n", defaults);
+	if (r->where & SK_IN_PLAN && !(r->where & SK_IN_SERVICE)) {
+		buf_addf(&b, "---\nkind: Plan\nname: p\n%s\n", yaml ? yaml : "");
+		buf_adds(&b, "---\nkind: Service\nname: x\nimage: x:1\nplan: p\n");
+	} else {
+		buf_addf(&b, "---\nkind: Service\nname: x\nimage: x:1\n%s\n", yaml ? yaml : "");
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* The text of the object that follows `member` in json (braces counted; no braces in strings). */
+static char *object_text(const char *json, const char *member)
+{
+	const char *p = strstr(json, member);
+	if (!p)
+		return NULL;
+	p += strlen(member);
+	int depth = 0;
+	for (const char *q = p; *q; q++) {
+		depth += *q == '{' ? 1 : *q == '}' ? -1 : 0;
+		if (depth == 0)
+			return xstrndup(p, (size_t)(q - p + 1));
+	}
+	return NULL;
+}
+
+/* ---- the table itself ----------------------------------------------------------- */
+
+static void test_rows(void)
+{
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		ok(r->id == (enum sk_id)i, "%s: its row is at its id", r->key);
+		ok(r->key && r->ckey && *r->key && *r->ckey, "%s: manifest and canonical keys", r->key);
+		ok(r->where != 0, "%s: written somewhere", r->key);
+		ok(str_startswith(r->engine, "Config.") || str_startswith(r->engine, "HostConfig."),
+		   "%s: engine path %s is in Config or HostConfig", r->key, r->engine);
+		bool shape = (r->type == SKT_BOOL && r->codec == SKE_BOOL) ||
+			     (r->type == SKT_INT && r->codec == SKE_INT) ||
+			     (r->type == SKT_STRING && r->codec == SKE_STRING) ||
+			     (r->type == SKT_SET && r->codec == SKE_STRLIST) ||
+			     (r->type == SKT_MAP && (r->codec == SKE_LOGCONFIG || r->codec == SKE_ULIMITS));
+		ok(shape, "%s: value type and engine shape agree", r->key);
+		ok(!r->in_place || str_startswith(r->engine, "HostConfig."),
+		   "%s: only HostConfig fields change in place", r->key);
+		ok(!r->clear_recreates || r->in_place, "%s: clear_recreates only for in-place rows", r->key);
+		ok(r->readback != SKR_IMAGE || (r->type == SKT_STRING && str_startswith(r->engine, "Config.")),
+		   "%s: only Config strings are the image's", r->key);
+		ok(sk_row_of_ckey(r->ckey) == r || ((r->type == SKT_SET || r->type == SKT_MAP) && !sk_row_of_ckey(r->ckey)),
+		   "%s: its canonical key leads back to it", r->key);
+		for (int j = 0; j < i; j++) {
+			const struct sk_row *o = sk_row((enum sk_id)j);
+			ok(strcmp(o->key, r->key) != 0 && strcmp(o->ckey, r->ckey) != 0, "%s and %s: distinct keys",
+			   o->key, r->key);
+		}
+	}
+	ok(sk_row_of_ckey("image") == NULL && sk_row_of_ckey("env.A") == NULL, "keys outside the table: no row");
+	ok(!sk_ckey_in_place("user") && !sk_ckey_secret("user"), "user: not in place, not secret");
+	ok(spec_key_is_resource("cpus") && !spec_key_is_resource("privileged"), "resources: the old ones still");
+}
+
+static void test_values(void)
+{
+	struct sk_value v = { 0 };
+	sk_value_put(&v, "b", "2");
+	sk_value_put(&v, "a", "1");
+	sk_value_put(&v, "c", "3");
+	sk_value_put(&v, "b", "two");
+	ok(v.set && v.nkv == 3, "put: three keys, one replaced");
+	is_str(v.kv[0].key, "a", "sorted: a");
+	is_str(v.kv[1].value, "two", "sorted: b replaced");
+	is_str(sk_value_get(&v, "c"), "3", "get");
+	ok(sk_value_get(&v, "d") == NULL, "get: absent");
+	struct sk_value w;
+	sk_value_copy(&w, &v);
+	sk_value_release(&v);
+	ok(w.nkv == 3 && strcmp(w.kv[2].key, "c") == 0, "copy is deep");
+	sk_value_release(&w);
+}
+
+/* ---- one case per row ------------------------------------------------------------- */
+
+static const struct row_case {
+	enum sk_id id;
+	const char *yaml;       /* as written in the service (or Plan), one line */
+	const char *lines;      /* the canonical lines it gives */
+	const char *engine;     /* the engine's JSON at the row's path (create body and inspect) */
+} cases[] = {
+	{ SK_USER, "user: app", "user=app\n", "\"User\":\"app\"" },
+	{ SK_WORKDIR, "working_dir: /srv/app", "workdir=/srv/app\n", "\"WorkingDir\":\"/srv/app\"" },
+	{ SK_STOP_SIGNAL, "stop_signal: SIGINT", "stop_signal=SIGINT\n", "\"StopSignal\":\"SIGINT\"" },
+	{ SK_PRIVILEGED, "privileged: true", "privileged=true\n", "\"Privileged\":true" },
+};
+
+static const struct bad_case {
+	const char *yaml;       /* a service's line */
+	const char *diag;       /* the diagnostic (file:line:col: message) */
+} bad[] = {
+	{ "working_dir: app", "m.yaml:7:14: 'working_dir' must be a clean absolute path" },
+	{ "user: [a]", "m.yaml:7:7: 'user' must be a string" },
+	{ "stop_signal: TERM", "m.yaml:7:14: 'stop_signal' must be a signal name like SIGTERM or a number: 'TERM'" },
+	{ "privileged: yes", "m.yaml:7:13: 'privileged' must be true or false" },
+};
+
+static void test_case(const struct row_case *k)
+{
+	const struct sk_row *r = sk_row(k->id);
+	_cleanup_free_ char *m = manifest_with(r, k->yaml, NULL);
+	struct rc_desired *d = load(m, NULL);
+	if (!ok(d != NULL, "%s: '%s' loads", r->key, k->yaml))
+		return;
+	const struct rc_unit *u = rc_desired_unit(d, "x");
+	_cleanup_free_ char *lines = field_lines(u->fields);
+	is_str(lines, k->lines, "%s: canonical lines", r->key);
+	struct buf spec = BUF_INIT;
+	spec_canonical(u, true, &spec);
+	ok(strstr(buf_cstr(&spec), k->lines) != NULL, "%s: in the unit's canonical text", r->key);
+	buf_release(&spec);
+
+	/* create body, update body */
+	struct dk_create_spec cs = { .name = "x", .image = "x:1", .fields = u->fields };
+	_cleanup_free_ char *body = dk_create_body(&cs);
+	ok(strstr(body, k->engine) != NULL, "%s: the create body has %s", r->key, k->engine);
+	bool hc = str_startswith(r->engine, "HostConfig.");
+	_cleanup_free_ char *hcobj = object_text(body, "\"HostConfig\":");
+	ok(hcobj && (strstr(hcobj, k->engine) != NULL) == hc, "%s: ... in %s", r->key, hc ? "HostConfig" : "Config");
+	struct dk_resources res = { .fields = u->fields };
+	_cleanup_free_ char *upd = dk_update_body(&res);
+	ok((strstr(upd, k->engine) != NULL) == r->in_place, "%s: the update body %s it", r->key,
+	   r->in_place ? "has" : "has not");
+
+	/* read back from an inspect */
+	_cleanup_free_ char *json = xasprintf("{\"Id\":\"x\",\"Config\":{%s},\"HostConfig\":{%s}}", hc ? "" : k->engine,
+					      hc ? k->engine : "");
+	struct dk_container *ct = NULL;
+	struct rc_err err = { 0 };
+	if (ok(dk_decode_container(json, strlen(json), &ct, &err) == 0, "%s: inspect decodes (%s)", r->key, err.msg)) {
+		_cleanup_free_ char *back = field_lines(ct->fields);
+		is_str(back, k->lines, "%s: the inspect reads back as the same lines", r->key);
+	}
+	dk_container_free(ct);
+	rc_desired_free(d);
+
+	/* a default for units that do not set it */
+	if (!(r->where & SK_IN_DEFAULTS))
+		return;
+	_cleanup_free_ char *md = manifest_with(r, NULL, k->yaml);
+	d = load(md, NULL);
+	if (ok(d != NULL, "%s: as Settings.defaults", r->key)) {
+		_cleanup_free_ char *dl = field_lines(rc_desired_unit(d, "x")->fields);
+		is_str(dl, k->lines, "%s: the default applies", r->key);
+	}
+	rc_desired_free(d);
+}
+
+static void test_cases(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		test_case(&cases[i]);
+	for (int id = 0; id < SK__COUNT; id++) {
+		bool covered = false;
+		for (size_t i = 0; i < ARRAY_SIZE(cases) && !covered; i++)
+			covered = cases[i].id == (enum sk_id)id;
+		ok(covered, "row %s has a case", sk_row((enum sk_id)id)->key);
+	}
+}
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		_cleanup_free_ char *m = xasprintf(SETTINGS "---\nkind: Service\nname: x\nimage: x:1\n%s\n", bad[i].yaml);
+		char *diags = NULL;
+		struct rc_desired *d = load(m, &diags);
+		ok(d == NULL, "'%s' is refused", bad[i].yaml);
+		ok(diags && strstr(diags, bad[i].diag) != NULL, "'%s': %s", bad[i].yaml, bad[i].diag);
+		if (diags && !strstr(diags, bad[i].diag))
+			diag("got: %s", diags);
+		free(diags);
+		rc_desired_free(d);
+	}
+}
+
+int main(void)
+{
+	test_rows();
+	test_values();
+	test_cases();
+	test_bad();
+	return done_testing();
+}
