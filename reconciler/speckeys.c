@@ -31,6 +31,12 @@ static const struct sk_row rows[SK__COUNT] = {
 		.type = SKT_BOOL, .grammar = SKG_BOOL, .gate = SK_GATE_PRIVILEGED,
 		.engine = "HostConfig.Privileged", .codec = SKE_BOOL, .readback = SKR_NONZERO,
 	},
+	/* hardening and fairness (compose's names and meanings) */
+	[SK_INIT] = {
+		.id = SK_INIT, .key = "init", .ckey = "init", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_BOOL, .grammar = SKG_BOOL,
+		.engine = "HostConfig.Init", .codec = SKE_BOOL, .readback = SKR_NONZERO,
+	},
 };
 
 /* policy.require: what a service must set (itself or through Settings.defaults). */

@@ -35,6 +35,7 @@ enum sk_id {
 	SK_WORKDIR,
 	SK_STOP_SIGNAL,
 	SK_PRIVILEGED,
+	SK_INIT,
 	SK__COUNT
 };
 

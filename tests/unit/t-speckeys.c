@@ -39,7 +39,8 @@ static char *field_lines(const struct sk_value v[SK__COUNT])
 		lines[n++] = xstrndup(p, (size_t)(nl - p));
 		p = nl + 1;
 	}
-	qsort(lines, n, sizeof(*lines), strp_cmp);
+	if (n)
+		qsort(lines, n, sizeof(*lines), strp_cmp);
 	struct buf out = BUF_INIT;
 	buf_adds(&out, "");
 	for (size_t i = 0; i < n; i++) {
@@ -180,6 +181,7 @@ static const struct row_case {
 	{ SK_WORKDIR, "working_dir: /srv/app", "workdir=/srv/app\n", "\"WorkingDir\":\"/srv/app\"" },
 	{ SK_STOP_SIGNAL, "stop_signal: SIGINT", "stop_signal=SIGINT\n", "\"StopSignal\":\"SIGINT\"" },
 	{ SK_PRIVILEGED, "privileged: true", "privileged=true\n", "\"Privileged\":true" },
+	{ SK_INIT, "init: true", "init=true\n", "\"Init\":true" },
 };
 
 static const struct bad_case {
@@ -190,6 +192,7 @@ static const struct bad_case {
 	{ "user: [a]", "m.yaml:7:7: 'user' must be a string" },
 	{ "stop_signal: TERM", "m.yaml:7:14: 'stop_signal' must be a signal name like SIGTERM or a number: 'TERM'" },
 	{ "privileged: yes", "m.yaml:7:13: 'privileged' must be true or false" },
+	{ "init: 1", "m.yaml:7:7: 'init' must be true or false" },
 };
 
 static void test_case(const struct row_case *k)
@@ -255,6 +258,25 @@ static void test_cases(void)
 	}
 }
 
+/* A service's own value wins over Settings.defaults, even when it is false / empty. */
+static void test_default_override(void)
+{
+	static const struct { const char *defaults, *own, *lines; } over[] = {
+		{ "init: true", "init: false", "" },
+		{ "init: true", "", "init=true\n" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(over); i++) {
+		_cleanup_free_ char *m = xasprintf(SETTINGS "defaults:\n  %s\n---\nkind: Service\nname: x\nimage: x:1\n%s\n",
+						   over[i].defaults, over[i].own);
+		struct rc_desired *d = load(m, NULL);
+		if (ok(d != NULL, "defaults {%s}, service {%s}: loads", over[i].defaults, over[i].own)) {
+			_cleanup_free_ char *l = field_lines(rc_desired_unit(d, "x")->fields);
+			is_str(l, over[i].lines, "defaults {%s}, service {%s}", over[i].defaults, over[i].own);
+		}
+		rc_desired_free(d);
+	}
+}
+
 static void test_bad(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -275,6 +297,7 @@ int main(void)
 	test_rows();
 	test_values();
 	test_cases();
+	test_default_override();
 	test_bad();
 	return done_testing();
 }
