@@ -37,6 +37,11 @@ static const struct sk_row rows[SK__COUNT] = {
 		.type = SKT_BOOL, .grammar = SKG_BOOL,
 		.engine = "HostConfig.Init", .codec = SKE_BOOL, .readback = SKR_NONZERO,
 	},
+	[SK_READ_ONLY] = {
+		.id = SK_READ_ONLY, .key = "read_only", .ckey = "read_only", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_BOOL, .grammar = SKG_BOOL,
+		.engine = "HostConfig.ReadonlyRootfs", .codec = SKE_BOOL, .readback = SKR_NONZERO,
+	},
 };
 
 /* policy.require: what a service must set (itself or through Settings.defaults). */

@@ -36,6 +36,7 @@ enum sk_id {
 	SK_STOP_SIGNAL,
 	SK_PRIVILEGED,
 	SK_INIT,
+	SK_READ_ONLY,
 	SK__COUNT
 };
 

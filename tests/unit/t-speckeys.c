@@ -182,6 +182,7 @@ static const struct row_case {
 	{ SK_STOP_SIGNAL, "stop_signal: SIGINT", "stop_signal=SIGINT\n", "\"StopSignal\":\"SIGINT\"" },
 	{ SK_PRIVILEGED, "privileged: true", "privileged=true\n", "\"Privileged\":true" },
 	{ SK_INIT, "init: true", "init=true\n", "\"Init\":true" },
+	{ SK_READ_ONLY, "read_only: true", "read_only=true\n", "\"ReadonlyRootfs\":true" },
 };
 
 static const struct bad_case {
@@ -193,6 +194,7 @@ static const struct bad_case {
 	{ "stop_signal: TERM", "m.yaml:7:14: 'stop_signal' must be a signal name like SIGTERM or a number: 'TERM'" },
 	{ "privileged: yes", "m.yaml:7:13: 'privileged' must be true or false" },
 	{ "init: 1", "m.yaml:7:7: 'init' must be true or false" },
+	{ "read_only: \"true\"", "m.yaml:7:12: 'read_only' must be true or false" },
 };
 
 static void test_case(const struct row_case *k)
