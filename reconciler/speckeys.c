@@ -42,6 +42,11 @@ static const struct sk_row rows[SK__COUNT] = {
 		.type = SKT_BOOL, .grammar = SKG_BOOL,
 		.engine = "HostConfig.ReadonlyRootfs", .codec = SKE_BOOL, .readback = SKR_NONZERO,
 	},
+	[SK_CAP_DROP] = {
+		.id = SK_CAP_DROP, .key = "cap_drop", .ckey = "cap_drop", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_SET, .grammar = SKG_CAPS,
+		.engine = "HostConfig.CapDrop", .codec = SKE_STRLIST, .readback = SKR_NONZERO,
+	},
 };
 
 /* policy.require: what a service must set (itself or through Settings.defaults). */

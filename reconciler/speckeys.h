@@ -37,6 +37,7 @@ enum sk_id {
 	SK_PRIVILEGED,
 	SK_INIT,
 	SK_READ_ONLY,
+	SK_CAP_DROP,
 	SK__COUNT
 };
 

@@ -183,6 +183,8 @@ static const struct row_case {
 	{ SK_PRIVILEGED, "privileged: true", "privileged=true\n", "\"Privileged\":true" },
 	{ SK_INIT, "init: true", "init=true\n", "\"Init\":true" },
 	{ SK_READ_ONLY, "read_only: true", "read_only=true\n", "\"ReadonlyRootfs\":true" },
+	{ SK_CAP_DROP, "cap_drop: [cap_net_raw, ALL, \" NET_RAW\"]", "cap_drop.ALL=true\ncap_drop.NET_RAW=true\n",
+	  "\"CapDrop\":[\"ALL\",\"NET_RAW\"]" },
 };
 
 static const struct bad_case {
@@ -195,6 +197,9 @@ static const struct bad_case {
 	{ "privileged: yes", "m.yaml:7:13: 'privileged' must be true or false" },
 	{ "init: 1", "m.yaml:7:7: 'init' must be true or false" },
 	{ "read_only: \"true\"", "m.yaml:7:12: 'read_only' must be true or false" },
+	{ "cap_drop: [CAP_CAP_SYS_ADMIN]", "m.yaml:7:12: unknown capability 'CAP_CAP_SYS_ADMIN' in 'cap_drop'" },
+	{ "cap_drop: [NET_RWA]", "m.yaml:7:12: unknown capability 'NET_RWA' in 'cap_drop' (did you mean 'NET_RAW'?)" },
+	{ "cap_drop: NET_RAW", "m.yaml:7:11: 'cap_drop' must be a list" },
 };
 
 static void test_case(const struct row_case *k)
@@ -260,12 +265,33 @@ static void test_cases(void)
 	}
 }
 
+/* What the engine keeps is read back in canonical form. */
+static void test_engine_items(void)
+{
+	static const struct { const char *json, *lines; } items[] = {
+		{ "{\"Id\":\"x\",\"HostConfig\":{\"CapDrop\":[\"CAP_NET_RAW\",\"all\"]}}",
+		  "cap_drop.ALL=true\ncap_drop.NET_RAW=true\n" },
+		{ "{\"Id\":\"x\",\"HostConfig\":{\"CapDrop\":null,\"Init\":null,\"ReadonlyRootfs\":false}}", "" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+		struct dk_container *ct = NULL;
+		struct rc_err err = { 0 };
+		if (ok(dk_decode_container(items[i].json, strlen(items[i].json), &ct, &err) == 0, "decodes %s", items[i].json)) {
+			_cleanup_free_ char *l = field_lines(ct->fields);
+			is_str(l, items[i].lines, "%s reads back canonical", items[i].json);
+		}
+		dk_container_free(ct);
+	}
+}
+
 /* A service's own value wins over Settings.defaults, even when it is false / empty. */
 static void test_default_override(void)
 {
 	static const struct { const char *defaults, *own, *lines; } over[] = {
 		{ "init: true", "init: false", "" },
 		{ "init: true", "", "init=true\n" },
+		{ "cap_drop: [ALL]", "cap_drop: []", "" },
+		{ "cap_drop: [ALL]", "cap_drop: [NET_RAW]", "cap_drop.NET_RAW=true\n" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(over); i++) {
 		_cleanup_free_ char *m = xasprintf(SETTINGS "defaults:\n  %s\n---\nkind: Service\nname: x\nimage: x:1\n%s\n",
@@ -299,6 +325,7 @@ int main(void)
 	test_rows();
 	test_values();
 	test_cases();
+	test_engine_items();
 	test_default_override();
 	test_bad();
 	return done_testing();
