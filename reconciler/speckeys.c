@@ -10,6 +10,14 @@
 
 /* ---- the table ------------------------------------------------------------------ */
 
+/* security_opt: an allow-list, not a deny-list (seccomp, AppArmor and SELinux options loosen
+ * confinement); both spellings compose accepts are one canonical value, the engine's bare form */
+static const struct sk_choice security_opts[] = {
+	{ "no-new-privileges", "no-new-privileges" },
+	{ "no-new-privileges:true", "no-new-privileges" },
+	{ NULL, NULL },
+};
+
 static const struct sk_row rows[SK__COUNT] = {
 	[SK_USER] = {
 		.id = SK_USER, .key = "user", .ckey = "user", .where = SK_IN_SERVICE,
@@ -46,6 +54,12 @@ static const struct sk_row rows[SK__COUNT] = {
 		.id = SK_CAP_DROP, .key = "cap_drop", .ckey = "cap_drop", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
 		.type = SKT_SET, .grammar = SKG_CAPS,
 		.engine = "HostConfig.CapDrop", .codec = SKE_STRLIST, .readback = SKR_NONZERO,
+	},
+	[SK_SECURITY_OPT] = {
+		.id = SK_SECURITY_OPT, .key = "security_opt", .ckey = "security_opt", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_SET, .grammar = SKG_CHOICES, .choices = security_opts,
+		.choices_hint = "no-new-privileges (or no-new-privileges:true)",
+		.engine = "HostConfig.SecurityOpt", .codec = SKE_STRLIST, .readback = SKR_NONZERO,
 	},
 };
 

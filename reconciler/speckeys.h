@@ -38,6 +38,7 @@ enum sk_id {
 	SK_INIT,
 	SK_READ_ONLY,
 	SK_CAP_DROP,
+	SK_SECURITY_OPT,
 	SK__COUNT
 };
 

@@ -185,6 +185,8 @@ static const struct row_case {
 	{ SK_READ_ONLY, "read_only: true", "read_only=true\n", "\"ReadonlyRootfs\":true" },
 	{ SK_CAP_DROP, "cap_drop: [cap_net_raw, ALL, \" NET_RAW\"]", "cap_drop.ALL=true\ncap_drop.NET_RAW=true\n",
 	  "\"CapDrop\":[\"ALL\",\"NET_RAW\"]" },
+	{ SK_SECURITY_OPT, "security_opt: [no-new-privileges:true, no-new-privileges]",
+	  "security_opt.no-new-privileges=true\n", "\"SecurityOpt\":[\"no-new-privileges\"]" },
 };
 
 static const struct bad_case {
@@ -200,6 +202,12 @@ static const struct bad_case {
 	{ "cap_drop: [CAP_CAP_SYS_ADMIN]", "m.yaml:7:12: unknown capability 'CAP_CAP_SYS_ADMIN' in 'cap_drop'" },
 	{ "cap_drop: [NET_RWA]", "m.yaml:7:12: unknown capability 'NET_RWA' in 'cap_drop' (did you mean 'NET_RAW'?)" },
 	{ "cap_drop: NET_RAW", "m.yaml:7:11: 'cap_drop' must be a list" },
+	{ "security_opt: [seccomp=unconfined]",
+	  "m.yaml:7:16: 'security_opt' value 'seccomp=unconfined' is not allowed: only no-new-privileges (or no-new-privileges:true)" },
+	{ "security_opt: [no-new-privilege]",
+	  "m.yaml:7:16: 'security_opt' value 'no-new-privilege' is not allowed: only no-new-privileges (or no-new-privileges:true) (did you mean 'no-new-privileges'?)" },
+	{ "security_opt: [\"no-new-privileges:false\"]", "m.yaml:7:16: 'security_opt' value 'no-new-privileges:false' is not allowed" },
+	{ "security_opt: [apparmor=unconfined]", "m.yaml:7:16: 'security_opt' value 'apparmor=unconfined' is not allowed" },
 };
 
 static void test_case(const struct row_case *k)
