@@ -61,6 +61,13 @@ static const struct sk_row rows[SK__COUNT] = {
 		.choices_hint = "no-new-privileges (or no-new-privileges:true)",
 		.engine = "HostConfig.SecurityOpt", .codec = SKE_STRLIST, .readback = SKR_NONZERO,
 	},
+	[SK_SHM_SIZE] = {
+		.id = SK_SHM_SIZE, .key = "shm_size", .ckey = "shm_size", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_INT, .grammar = SKG_SIZE, .min = 4096,
+		/* the engine fills in its default (64M, or the daemon's default-shm-size): read back only
+		 * when the spec sets it */
+		.engine = "HostConfig.ShmSize", .codec = SKE_INT, .readback = SKR_EXPECTED,
+	},
 };
 
 /* policy.require: what a service must set (itself or through Settings.defaults). */

@@ -39,6 +39,7 @@ enum sk_id {
 	SK_READ_ONLY,
 	SK_CAP_DROP,
 	SK_SECURITY_OPT,
+	SK_SHM_SIZE,
 	SK__COUNT
 };
 

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "docker.h"
 #include "manifest.h"
+#include "report.h"
 #include "spec.h"
 #include "speckeys.h"
 #include "tap.h"
@@ -187,6 +188,7 @@ static const struct row_case {
 	  "\"CapDrop\":[\"ALL\",\"NET_RAW\"]" },
 	{ SK_SECURITY_OPT, "security_opt: [no-new-privileges:true, no-new-privileges]",
 	  "security_opt.no-new-privileges=true\n", "\"SecurityOpt\":[\"no-new-privileges\"]" },
+	{ SK_SHM_SIZE, "shm_size: 256m", "shm_size=268435456\n", "\"ShmSize\":268435456" },
 };
 
 static const struct bad_case {
@@ -208,6 +210,8 @@ static const struct bad_case {
 	  "m.yaml:7:16: 'security_opt' value 'no-new-privilege' is not allowed: only no-new-privileges (or no-new-privileges:true) (did you mean 'no-new-privileges'?)" },
 	{ "security_opt: [\"no-new-privileges:false\"]", "m.yaml:7:16: 'security_opt' value 'no-new-privileges:false' is not allowed" },
 	{ "security_opt: [apparmor=unconfined]", "m.yaml:7:16: 'security_opt' value 'apparmor=unconfined' is not allowed" },
+	{ "shm_size: 1x", "m.yaml:7:11: 'shm_size' is not a size: write e.g. 512M, 1G, 1024k or plain bytes" },
+	{ "shm_size: 100", "m.yaml:7:11: 'shm_size' must be at least 4096 bytes" },
 };
 
 static void test_case(const struct row_case *k)
@@ -292,6 +296,21 @@ static void test_engine_items(void)
 	}
 }
 
+/* Reports show values of the table's size rows as sizes. */
+static void test_human(void)
+{
+	static const struct { const char *key, *value, *shown; } h[] = {
+		{ "shm_size", "268435456", "256 MiB" },
+		{ "user", "1024", "1024" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
+		struct buf b = BUF_INIT;
+		report_humanize(h[i].key, h[i].value, &b);
+		is_str(buf_cstr(&b), h[i].shown, "%s=%s is shown as %s", h[i].key, h[i].value, h[i].shown);
+		buf_release(&b);
+	}
+}
+
 /* A service's own value wins over Settings.defaults, even when it is false / empty. */
 static void test_default_override(void)
 {
@@ -334,6 +353,7 @@ int main(void)
 	test_values();
 	test_cases();
 	test_engine_items();
+	test_human();
 	test_default_override();
 	test_bad();
 	return done_testing();
