@@ -10,6 +10,20 @@
 
 /* ---- the table ------------------------------------------------------------------ */
 
+/* logging: drivers that keep the output on the host in files the engine rotates, and the two
+ * options that cap them (max-size goes to the engine in bytes: its own suffixes are decimal) */
+static const struct sk_choice log_drivers[] = {
+	{ "json-file", "json-file" },
+	{ "local", "local" },
+	{ NULL, NULL },
+};
+static const struct sk_sub logging_subs[] = {
+	{ "driver", SKG_CHOICE, 0, 0, log_drivers, "json-file or local", true },
+	{ "options.max-size", SKG_SIZE, 4096, 0, NULL, NULL, false },
+	{ "options.max-file", SKG_INT, 1, 1000, NULL, NULL, false },
+	{ NULL, 0, 0, 0, NULL, NULL, false },
+};
+
 /* security_opt: an allow-list, not a deny-list (seccomp, AppArmor and SELinux options loosen
  * confinement); both spellings compose accepts are one canonical value, the engine's bare form */
 static const struct sk_choice security_opts[] = {
@@ -67,6 +81,13 @@ static const struct sk_row rows[SK__COUNT] = {
 		/* the engine fills in its default (64M, or the daemon's default-shm-size): read back only
 		 * when the spec sets it */
 		.engine = "HostConfig.ShmSize", .codec = SKE_INT, .readback = SKR_EXPECTED,
+	},
+	[SK_LOGGING] = {
+		.id = SK_LOGGING, .key = "logging", .ckey = "logging", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_MAP, .grammar = SKG_MAPPING, .subs = logging_subs,
+		.example = "{driver: json-file, options: {max-size: 10M, max-file: 3}}",
+		/* the engine fills in its default driver (and merges the daemon's log-opts for it) */
+		.engine = "HostConfig.LogConfig", .codec = SKE_LOGCONFIG, .readback = SKR_EXPECTED,
 	},
 };
 

@@ -40,6 +40,7 @@ enum sk_id {
 	SK_CAP_DROP,
 	SK_SECURITY_OPT,
 	SK_SHM_SIZE,
+	SK_LOGGING,
 	SK__COUNT
 };
 

@@ -189,6 +189,9 @@ static const struct row_case {
 	{ SK_SECURITY_OPT, "security_opt: [no-new-privileges:true, no-new-privileges]",
 	  "security_opt.no-new-privileges=true\n", "\"SecurityOpt\":[\"no-new-privileges\"]" },
 	{ SK_SHM_SIZE, "shm_size: 256m", "shm_size=268435456\n", "\"ShmSize\":268435456" },
+	{ SK_LOGGING, "logging: {driver: json-file, options: {max-size: 10M, max-file: 3}}",
+	  "logging.driver=json-file\nlogging.options.max-file=3\nlogging.options.max-size=10485760\n",
+	  "\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"3\",\"max-size\":\"10485760\"}}" },
 };
 
 static const struct bad_case {
@@ -212,6 +215,16 @@ static const struct bad_case {
 	{ "security_opt: [apparmor=unconfined]", "m.yaml:7:16: 'security_opt' value 'apparmor=unconfined' is not allowed" },
 	{ "shm_size: 1x", "m.yaml:7:11: 'shm_size' is not a size: write e.g. 512M, 1G, 1024k or plain bytes" },
 	{ "shm_size: 100", "m.yaml:7:11: 'shm_size' must be at least 4096 bytes" },
+	{ "logging: {driver: syslog}", "m.yaml:7:19: 'driver' value 'syslog' is not allowed: only json-file or local" },
+	{ "logging: {driver: local, options: {compress: true}}",
+	  "m.yaml:7:36: unknown key 'compress' in logging.options" },
+	{ "logging: {options: {max-size: 10M}}", "m.yaml:7:10: 'logging' needs 'driver'" },
+	{ "logging: {driver: local, options: {max-file: 0}}",
+	  "m.yaml:7:46: 'max-file' must be a whole number from 1 to 1000" },
+	{ "logging: {driver: local, options: {max-size: 1k}}", "m.yaml:7:46: 'max-size' must be at least 4096 bytes" },
+	{ "logging: {driver: local, options: [max-size]}", "m.yaml:7:35: 'logging.options' must be a mapping" },
+	{ "logging: json-file", "m.yaml:7:10: 'logging' must be a mapping like {driver: json-file, options: {max-size: 10M, max-file: 3}}" },
+	{ "logging: {drive: local}", "m.yaml:7:11: unknown key 'drive' in logging (did you mean 'driver'?)" },
 };
 
 static void test_case(const struct row_case *k)
@@ -301,6 +314,8 @@ static void test_human(void)
 {
 	static const struct { const char *key, *value, *shown; } h[] = {
 		{ "shm_size", "268435456", "256 MiB" },
+		{ "logging.options.max-size", "10485760", "10 MiB" },
+		{ "logging.options.max-file", "3", "3" },
 		{ "user", "1024", "1024" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
