@@ -625,6 +625,7 @@ static const struct {
 	{ "mem_limit", ": resources belong to a Plan ('plan: NAME')" },
 	{ "mem_reservation", ": resources belong to a Plan ('plan: NAME')" },
 	{ "pids_limit", ": resources belong to a Plan ('plan: NAME')" },
+	{ "cpu_shares", ": resources belong to a Plan ('plan: NAME')" },
 };
 
 /* Report keys of m not in allowed (NULL-terminated). */

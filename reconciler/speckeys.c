@@ -89,6 +89,14 @@ static const struct sk_row rows[SK__COUNT] = {
 		/* the engine fills in its default driver (and merges the daemon's log-opts for it) */
 		.engine = "HostConfig.LogConfig", .codec = SKE_LOGCONFIG, .readback = SKR_EXPECTED,
 	},
+	[SK_CPU_SHARES] = {
+		.id = SK_CPU_SHARES, .key = "cpu_shares", .ckey = "cpu_shares", .where = SK_IN_PLAN | SK_IN_DEFAULTS,
+		.type = SKT_INT, .grammar = SKG_INT, .min = 2, .max = 262144,
+		.engine = "HostConfig.CpuShares", .codec = SKE_INT, .readback = SKR_NONZERO,
+		/* a resource: `docker update --cpu-shares`; but 0 there means "unchanged", so going back
+		 * to the engine's default is a replacement */
+		.in_place = true, .clear_recreates = true,
+	},
 };
 
 /* policy.require: what a service must set (itself or through Settings.defaults). */

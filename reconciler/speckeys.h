@@ -41,6 +41,7 @@ enum sk_id {
 	SK_SECURITY_OPT,
 	SK_SHM_SIZE,
 	SK_LOGGING,
+	SK_CPU_SHARES,
 	SK__COUNT
 };
 

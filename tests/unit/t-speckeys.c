@@ -149,6 +149,9 @@ static void test_rows(void)
 	ok(sk_row_of_ckey("image") == NULL && sk_row_of_ckey("env.A") == NULL, "keys outside the table: no row");
 	ok(!sk_ckey_in_place("user") && !sk_ckey_secret("user"), "user: not in place, not secret");
 	ok(spec_key_is_resource("cpus") && !spec_key_is_resource("privileged"), "resources: the old ones still");
+	ok(spec_key_is_resource("cpu_shares") && sk_ckey_clear_recreates("cpu_shares"),
+	   "cpu_shares: a resource whose removal needs a replacement");
+	ok(!spec_key_is_resource("read_only") && !spec_key_is_resource("logging.driver"), "the others are not");
 }
 
 static void test_values(void)
@@ -192,6 +195,7 @@ static const struct row_case {
 	{ SK_LOGGING, "logging: {driver: json-file, options: {max-size: 10M, max-file: 3}}",
 	  "logging.driver=json-file\nlogging.options.max-file=3\nlogging.options.max-size=10485760\n",
 	  "\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"3\",\"max-size\":\"10485760\"}}" },
+	{ SK_CPU_SHARES, "cpu_shares: 512", "cpu_shares=512\n", "\"CpuShares\":512" },
 };
 
 static const struct bad_case {
@@ -225,6 +229,7 @@ static const struct bad_case {
 	{ "logging: {driver: local, options: [max-size]}", "m.yaml:7:35: 'logging.options' must be a mapping" },
 	{ "logging: json-file", "m.yaml:7:10: 'logging' must be a mapping like {driver: json-file, options: {max-size: 10M, max-file: 3}}" },
 	{ "logging: {drive: local}", "m.yaml:7:11: unknown key 'drive' in logging (did you mean 'driver'?)" },
+	{ "cpu_shares: 512", "m.yaml:7:1: unknown key 'cpu_shares' in Service: resources belong to a Plan ('plan: NAME')" },
 };
 
 static void test_case(const struct row_case *k)
@@ -309,6 +314,33 @@ static void test_engine_items(void)
 	}
 }
 
+/* A change of an in-place row changes hash, not base_hash; any other row changes both. */
+static void test_hashes(void)
+{
+	static const struct { const char *a, *b; bool in_place; } h[] = {
+		{ "kind: Plan\nname: p\ncpu_shares: 512", "kind: Plan\nname: p\ncpu_shares: 1024", true },
+		{ "kind: Plan\nname: p\ncpu_shares: 512", "kind: Plan\nname: p", true },
+		{ "kind: Plan\nname: p\n---\nkind: Service\nname: y\nimage: y:1\nread_only: true",
+		  "kind: Plan\nname: p\n---\nkind: Service\nname: y\nimage: y:1\nread_only: false", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
+		char *ma = xasprintf("%s\n---\nkind: Service\nname: x\nimage: x:1\nplan: p\n", h[i].a);
+		char *mb = xasprintf("%s\n---\nkind: Service\nname: x\nimage: x:1\nplan: p\n", h[i].b);
+		struct rc_desired *da = load(ma, NULL), *db = load(mb, NULL);
+		if (ok(da && db, "hash case %zu loads", i)) {
+			const char *id = h[i].in_place ? "x" : "y";
+			const struct rc_unit *ua = rc_desired_unit(da, id), *ub = rc_desired_unit(db, id);
+			ok(strcmp(ua->hash, ub->hash) != 0, "case %zu: the hash changes", i);
+			is_int(strcmp(ua->base_hash, ub->base_hash) == 0, h[i].in_place, "case %zu: base_hash %s", i,
+			       h[i].in_place ? "the same (in place)" : "changes (recreate)");
+		}
+		rc_desired_free(da);
+		rc_desired_free(db);
+		free(ma);
+		free(mb);
+	}
+}
+
 /* Reports show values of the table's size rows as sizes. */
 static void test_human(void)
 {
@@ -368,6 +400,7 @@ int main(void)
 	test_values();
 	test_cases();
 	test_engine_items();
+	test_hashes();
 	test_human();
 	test_default_override();
 	test_bad();
