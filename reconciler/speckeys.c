@@ -10,6 +10,15 @@
 
 /* ---- the table ------------------------------------------------------------------ */
 
+/* ulimits: the names the engine knows (go-units' ulimit table) */
+static const struct sk_choice ulimit_names[] = {
+	{ "core", "core" }, { "cpu", "cpu" }, { "data", "data" }, { "fsize", "fsize" },
+	{ "locks", "locks" }, { "memlock", "memlock" }, { "msgqueue", "msgqueue" }, { "nice", "nice" },
+	{ "nofile", "nofile" }, { "nproc", "nproc" }, { "rss", "rss" }, { "rtprio", "rtprio" },
+	{ "rttime", "rttime" }, { "sigpending", "sigpending" }, { "stack", "stack" },
+	{ NULL, NULL },
+};
+
 /* logging: drivers that keep the output on the host in files the engine rotates, and the two
  * options that cap them (max-size goes to the engine in bytes: its own suffixes are decimal) */
 static const struct sk_choice log_drivers[] = {
@@ -96,6 +105,12 @@ static const struct sk_row rows[SK__COUNT] = {
 		/* a resource: `docker update --cpu-shares`; but 0 there means "unchanged", so going back
 		 * to the engine's default is a replacement */
 		.in_place = true, .clear_recreates = true,
+	},
+	[SK_ULIMITS] = {
+		.id = SK_ULIMITS, .key = "ulimits", .ckey = "ulimits", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
+		.type = SKT_MAP, .grammar = SKG_ULIMITS, .choices = ulimit_names, .min = 0, .max = INT64_C(1) << 40,
+		.example = "{nofile: {soft: 1024, hard: 2048}, nproc: 512}",
+		.engine = "HostConfig.Ulimits", .codec = SKE_ULIMITS, .readback = SKR_NONZERO,
 	},
 };
 

@@ -42,6 +42,7 @@ enum sk_id {
 	SK_SHM_SIZE,
 	SK_LOGGING,
 	SK_CPU_SHARES,
+	SK_ULIMITS,
 	SK__COUNT
 };
 

@@ -196,6 +196,9 @@ static const struct row_case {
 	  "logging.driver=json-file\nlogging.options.max-file=3\nlogging.options.max-size=10485760\n",
 	  "\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"3\",\"max-size\":\"10485760\"}}" },
 	{ SK_CPU_SHARES, "cpu_shares: 512", "cpu_shares=512\n", "\"CpuShares\":512" },
+	{ SK_ULIMITS, "ulimits: {nproc: 512, nofile: {soft: 1024, hard: 2048}}",
+	  "ulimits.nofile=1024:2048\nulimits.nproc=512:512\n",
+	  "\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":2048},{\"Name\":\"nproc\",\"Soft\":512,\"Hard\":512}]" },
 };
 
 static const struct bad_case {
@@ -230,6 +233,14 @@ static const struct bad_case {
 	{ "logging: json-file", "m.yaml:7:10: 'logging' must be a mapping like {driver: json-file, options: {max-size: 10M, max-file: 3}}" },
 	{ "logging: {drive: local}", "m.yaml:7:11: unknown key 'drive' in logging (did you mean 'driver'?)" },
 	{ "cpu_shares: 512", "m.yaml:7:1: unknown key 'cpu_shares' in Service: resources belong to a Plan ('plan: NAME')" },
+	{ "ulimits: {nofiles: 10}", "m.yaml:7:11: unknown ulimit 'nofiles' in 'ulimits' (did you mean 'nofile'?)" },
+	{ "ulimits: {nofile: {soft: 2048, hard: 1024}}",
+	  "m.yaml:7:26: ulimit 'nofile': soft limit 2048 is above the hard limit 1024" },
+	{ "ulimits: {nofile: {soft: 1}}",
+	  "m.yaml:7:19: ulimit 'nofile' needs both 'soft' and 'hard' (or one number for both)" },
+	{ "ulimits: {nproc: -1}", "m.yaml:7:18: 'nproc' must be a whole number from 0 to 1099511627776" },
+	{ "ulimits: [nofile]", "m.yaml:7:10: 'ulimits' must be a mapping like {nofile: {soft: 1024, hard: 2048}, nproc: 512}" },
+	{ "ulimits: {nofile: {soft: 1, hard: 2, max: 3}}", "m.yaml:7:38: unknown key 'max' in ulimits.nofile" },
 };
 
 static void test_case(const struct row_case *k)
