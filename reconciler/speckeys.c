@@ -116,6 +116,11 @@ static const struct sk_row rows[SK__COUNT] = {
 
 /* policy.require: what a service must set (itself or through Settings.defaults). */
 static const struct sk_requirement requirements[] = {
+	{ "no_new_privileges", SK_SECURITY_OPT, "security_opt.no-new-privileges", "security_opt: [no-new-privileges]" },
+	{ "log_cap", SK_LOGGING, "logging.options.max-size", "logging: {options: {max-size: SIZE}}" },
+	{ "read_only", SK_READ_ONLY, "read_only", "read_only: true" },
+	{ "init", SK_INIT, "init", "init: true" },
+	{ "cap_drop_all", SK_CAP_DROP, "cap_drop.ALL", "cap_drop: [ALL]" },
 	{ NULL, SK__COUNT, NULL, NULL },
 };
 

@@ -352,6 +352,45 @@ static void test_hashes(void)
 	}
 }
 
+/* policy.require: every service must set the named keys, itself or through Settings.defaults. */
+static void test_require(void)
+{
+	static const struct { const char *text, *diag; } rq[] = {
+		{ "kind: Settings\npolicy: {require: [no_new_privileges, log_cap]}\n---\n"
+		  "kind: Service\nname: x\nimage: x:1\nsecurity_opt: [no-new-privileges]\n",
+		  "m.yaml:4:1: service 'x' does not set 'logging: {options: {max-size: SIZE}}', which Settings policy.require "
+		  "asks for (log_cap)" },
+		{ "kind: Settings\npolicy: {require: [no_new_privileges]}\n---\n"
+		  "kind: Template\nname: t\nservices:\n  app:\n    image: x:1\n",
+		  "m.yaml:8:5: service 'app' does not set 'security_opt: [no-new-privileges]', which Settings policy.require "
+		  "asks for (no_new_privileges)" },
+		{ "kind: Settings\npolicy: {require: [read_only, init, cap_drop_all]}\n"
+		  "defaults: {read_only: true, init: true, cap_drop: [ALL]}\n---\n"
+		  "kind: Service\nname: x\nimage: x:1\ninit: false\n",
+		  "m.yaml:5:1: service 'x' does not set 'init: true', which Settings policy.require asks for (init)" },
+		{ "kind: Settings\npolicy: {require: [no_new_privilege]}\n",
+		  "m.yaml:2:20: unknown requirement 'no_new_privilege' in 'require' (did you mean 'no_new_privileges'?)" },
+		{ "kind: Settings\npolicy: {require: [no_new_privileges, log_cap, read_only, init, cap_drop_all]}\n"
+		  "defaults: {security_opt: [no-new-privileges], logging: {driver: local, options: {max-size: 1M}},"
+		  " read_only: true, init: true, cap_drop: [ALL]}\n---\n"
+		  "kind: Service\nname: x\nimage: x:1\n",
+		  NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rq); i++) {
+		char *diags = NULL;
+		struct rc_desired *d = load(rq[i].text, &diags);
+		if (rq[i].diag) {
+			ok(d == NULL && diags && strstr(diags, rq[i].diag), "require case %zu: %s", i, rq[i].diag);
+			if (diags && !strstr(diags, rq[i].diag))
+				diag("got: %s", diags);
+		} else {
+			ok(d != NULL, "require case %zu: defaults satisfy every requirement (%s)", i, diags ? diags : "");
+		}
+		free(diags);
+		rc_desired_free(d);
+	}
+}
+
 /* Reports show values of the table's size rows as sizes. */
 static void test_human(void)
 {
@@ -411,6 +450,7 @@ int main(void)
 	test_values();
 	test_cases();
 	test_engine_items();
+	test_require();
 	test_hashes();
 	test_human();
 	test_default_override();
