@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "spec.h"
+#include "speckeys.h"
 #include "util.h"
 
 #define NS_PER_SEC INT64_C(1000000000)
@@ -174,6 +175,41 @@ static const char *basename_of(const char *path)
 }
 
 /* ---- the conversion ------------------------------------------------------- */
+
+/* Does the expected text hold a line of row r (its key, or one of its KEY.* lines)? */
+static bool expects_row(const struct lines *exp, const struct sk_row *r)
+{
+	if (r->type != SKT_SET && r->type != SKT_MAP)
+		return lines_has(exp, r->ckey);
+	_cleanup_free_ char *prefix = xasprintf("%s.", r->ckey);
+	return lines_has_prefix(exp, prefix);
+}
+
+/* The spec-key table's fields, each by its row's read-back rule (speckeys.h). */
+static void read_fields(const struct dk_container *ct, const struct dk_image *img, const struct lines *exp,
+			struct rc_unit *a)
+{
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		const struct sk_value *v = &ct->fields[i];
+		bool keep = false;
+		switch (r->readback) {
+		case SKR_NONZERO:
+			keep = true;
+			break;
+		case SKR_IMAGE:
+			/* a string the image may have supplied: read it back when expected, or when it is not
+			 * the image's */
+			keep = keep_scalar(exp, r->ckey, v->str, img, img ? img->config.fields[i].str : NULL);
+			break;
+		case SKR_EXPECTED:
+			keep = expects_row(exp, r);
+			break;
+		}
+		if (keep)
+			sk_value_copy(&a->fields[i], v);
+	}
+}
 
 static void read_health(const struct dk_container *ct, const struct dk_image *img, const struct lines *exp,
 			const struct lines *label, struct rc_unit *a, struct lines *copied)
@@ -347,12 +383,7 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 		a.entrypoint = argv_dup(ct->entrypoint, ct->nentrypoint);
 		a.nentrypoint = ct->nentrypoint;
 	}
-	if (keep_scalar(&exp, "user", ct->user, img, img ? img->config.user : NULL))
-		a.user = xstrdup(ct->user);
-	if (keep_scalar(&exp, "workdir", ct->workdir, img, img ? img->config.workdir : NULL))
-		a.workdir = xstrdup(ct->workdir);
-	if (keep_scalar(&exp, "stop_signal", ct->stop_signal, img, img ? img->config.stop_signal : NULL))
-		a.stop_signal = xstrdup(ct->stop_signal);
+	read_fields(ct, img, &exp, &a);
 
 	a.env = xcalloc(ct->nenv + 1, sizeof(*a.env));
 	for (size_t i = 0; i < ct->nenv; i++) {
@@ -400,7 +431,6 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 	int64_t secs = ct->stop_timeout_s < 0 ? 0 : ct->stop_timeout_s;
 	a.stop_grace_ns = exp_grace >= 0 && exp_grace / NS_PER_SEC == secs ? exp_grace : secs * NS_PER_SEC;
 
-	a.privileged = ct->privileged;
 	a.pid_host = str_eq(ct->pid_mode, "host");
 	a.ipc_host = str_eq(ct->ipc_mode, "host");
 	if (ct->ncap_add) {

@@ -17,8 +17,10 @@
  *                         RC_LABEL_IMAGE label, the label (the reference the
  *                         ID was resolved from: actual_image_ref())
  *   command, entrypoint   Config.Cmd / Entrypoint: expected, or not the image's
- *   user, workdir,        expected, or not the image's
- *   stop_signal
+ *   the spec-key table's  each by its row's read-back rule (speckeys.h):
+ *   rows (user, workdir,  SKR_IMAGE (user, workdir, stop_signal) expected,
+ *   stop_signal,          or not the image's; SKR_NONZERO (privileged, ...)
+ *   privileged, ...)      whenever set; SKR_EXPECTED only when expected
  *   env.K                 expected keys, plus pairs the image does not have
  *   labels.K              only keys the expected text has (labels of the
  *                         image and our io.reconciler.* labels are ignored)
@@ -42,8 +44,8 @@
  *                         probes HTTP itself; the engine has nothing of it)
  *   stop_grace            Config.StopTimeout in s (unset: 0); the expected ns
  *                         value when it truncates to the same second
- *   privileged, pid, ipc, HostConfig.Privileged, PidMode / IpcMode "host",
- *   cap_add.C, devices.i  CapAdd, Devices
+ *   pid, ipc,             PidMode / IpcMode "host", CapAdd, Devices
+ *   cap_add.C, devices.i
  *   cpus, memory,         HostConfig (what `docker update` changes);
  *   memory_reservation,   pids <= 0 (unlimited) reads as the expected value
  *   pids, restart.*       when that is unlimited too; restart.policy when

@@ -20,6 +20,7 @@
 #include "workq.h"
 #include "regauth.h"
 #include "spec.h"
+#include "speckeys.h"
 
 #define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
@@ -365,8 +366,6 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		.nenv = u->nenv,
 		.labels = labels,
 		.nlabels = k,
-		.user = u->user,
-		.workdir = u->workdir,
 		.ports = ports,
 		.nports = u->nports,
 		.nano_cpus = u->nano_cpus,
@@ -382,16 +381,15 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		.health_start_period_ns = u->health.kind == RC_HEALTH_CMD ? u->health.start_period_ns : 0,
 		.health_retries = u->health.kind == RC_HEALTH_CMD ? u->health.retries : 0,
 		.stop_timeout_s = (int)(u->stop_grace_ns / NS_PER_S),
-		.stop_signal = u->stop_signal,
 		.mounts = mounts,
 		.nmounts = nm,
-		.privileged = u->privileged,
 		.pid_host = u->pid_host,
 		.ipc_host = u->ipc_host,
 		.cap_add = (const char *const *)u->cap_add,
 		.ncap_add = u->ncap_add,
 		.devices = (const char *const *)u->devices,
 		.ndevices = u->ndevices,
+		.fields = u->fields,
 		.network = u->nnetworks ? u->networks[0] : NULL,
 		.aliases = aliases,
 		.naliases = 1,
@@ -601,7 +599,8 @@ static void early_clear(struct job *jb)
 	jb->early_lost = false;
 }
 
-/* An in-place change that removes a memory or CPU limit (docker update cannot). */
+/* An in-place change that removes a memory or CPU limit, or a spec-key table row the engine
+ * cannot unset in place (speckeys.h, clear_recreates): docker update cannot. */
 static bool lifts_limit(const struct plan_action *a)
 {
 	for (size_t i = 0; i < a->changes.n; i++) {
@@ -609,7 +608,7 @@ static bool lifts_limit(const struct plan_action *a)
 		/* a reservation neither: the update API takes 0 as "unchanged" and -1 as the cgroup's
 		 * "max" (on cgroup v2 memory.low = max, the opposite of none) */
 		if (!ch->after && (strcmp(ch->key, "memory") == 0 || strcmp(ch->key, "cpus") == 0 ||
-				   strcmp(ch->key, "memory_reservation") == 0))
+				   strcmp(ch->key, "memory_reservation") == 0 || sk_ckey_clear_recreates(ch->key)))
 			return true;
 	}
 	return false;
@@ -865,6 +864,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 				.pids_limit = u->pids_limit ? u->pids_limit : -1,
 				.restart_policy = u->restart.policy,
 				.restart_max_retries = u->restart.max_retries,
+				.fields = u->fields,   /* the spec-key table's in-place rows */
 			};
 			if (dk_container_update(c, a->container_id, &res, NULL, err) < 0)
 				return rc_err_prefix(err, "updating '%s'", u->container);

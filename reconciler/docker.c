@@ -255,9 +255,8 @@ static char *jdup_nonempty(const cJSON *o, const char *key)
 }
 
 /* A number, clamped to int64 (the engine never sends more; fuzzed input does). */
-static int64_t jint(const cJSON *o, const char *key)
+static int64_t jnum(const cJSON *v)
 {
-	const cJSON *v = jget(o, key);
 	if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble)
 		return 0;
 	if (v->valuedouble >= 9.2e18)
@@ -265,6 +264,11 @@ static int64_t jint(const cJSON *o, const char *key)
 	if (v->valuedouble <= -9.2e18)
 		return INT64_MIN;
 	return (int64_t)v->valuedouble;
+}
+
+static int64_t jint(const cJSON *o, const char *key)
+{
+	return jnum(jget(o, key));
 }
 
 static bool jbool(const cJSON *o, const char *key)
@@ -957,6 +961,155 @@ void dk_ids_free(char **ids)
 }
 
 /* ------------------------------------------------------------------ */
+/* the spec-key table's fields (speckeys.h)                           */
+
+/* A row's engine path, "Config.User" or "HostConfig.Init": the name within its section. */
+static const char *engine_name(const struct sk_row *r, bool *ret_host_config)
+{
+	const char *dot = strchr(r->engine, '.');
+	if (!dot)
+		BUG("spec key '%s': engine path '%s' has no section", r->key, r->engine);
+	*ret_host_config = str_startswith(r->engine, "HostConfig.");
+	return dot + 1;
+}
+
+static void decode_field(const struct sk_row *r, const cJSON *j, struct sk_value *v)
+{
+	const cJSON *e;
+	switch (r->codec) {
+	case SKE_BOOL:
+		if (cJSON_IsBool(j)) {
+			v->set = true;
+			v->num = cJSON_IsTrue(j);
+		}
+		break;
+	case SKE_INT:
+		if (cJSON_IsNumber(j)) {
+			v->set = true;
+			v->num = jnum(j);
+		}
+		break;
+	case SKE_STRING:
+		if (cJSON_IsString(j) && *j->valuestring) {
+			v->set = true;
+			v->str = xstrdup(j->valuestring);
+		}
+		break;
+	case SKE_STRLIST:
+		if (!cJSON_IsArray(j))
+			break;
+		cJSON_ArrayForEach(e, j) {
+			if (!cJSON_IsString(e))
+				continue;
+			_cleanup_free_ char *item = sk_engine_item(r, e->valuestring);
+			sk_value_put(v, item, "true");
+		}
+		break;
+	case SKE_LOGCONFIG: {
+		if (!cJSON_IsObject(j))
+			break;
+		if (jstr(j, "Type") && *jstr(j, "Type"))
+			sk_value_put(v, "driver", jstr(j, "Type"));
+		const cJSON *opts = jget(j, "Config");
+		if (!cJSON_IsObject(opts))
+			break;
+		cJSON_ArrayForEach(e, opts) {
+			if (!e->string || !cJSON_IsString(e))
+				continue;
+			_cleanup_free_ char *k = xasprintf("options.%s", e->string);
+			sk_value_put(v, k, e->valuestring);
+		}
+		break;
+	}
+	case SKE_ULIMITS:
+		if (!cJSON_IsArray(j))
+			break;
+		cJSON_ArrayForEach(e, j) {
+			const char *name = jstr(e, "Name");
+			if (!name || !*name)
+				continue;
+			char val[64];
+			snprintf(val, sizeof(val), "%" PRId64 ":%" PRId64, jint(e, "Soft"), jint(e, "Hard"));
+			sk_value_put(v, name, val);
+		}
+		break;
+	}
+}
+
+/* The rows' values from an inspect's Config and HostConfig; image_only: from an image's Config,
+ * only the rows an image supplies (read back SKR_IMAGE). */
+static void fields_decode(struct sk_value *v, const cJSON *cfg, const cJSON *hc, bool image_only)
+{
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		bool in_hc;
+		const char *name = engine_name(r, &in_hc);
+		if (image_only && (in_hc || r->readback != SKR_IMAGE))
+			continue;
+		decode_field(r, jget(in_hc ? hc : cfg, name), &v[i]);
+	}
+}
+
+static void encode_field(const struct sk_row *r, const struct sk_value *v, cJSON *to, const char *name)
+{
+	switch (r->codec) {
+	case SKE_BOOL:
+		cJSON_AddBoolToObject(to, name, v->num != 0);
+		break;
+	case SKE_INT:
+		cJSON_AddNumberToObject(to, name, (double)v->num);
+		break;
+	case SKE_STRING:
+		cJSON_AddStringToObject(to, name, v->str);
+		break;
+	case SKE_STRLIST: {
+		cJSON *a = cJSON_AddArrayToObject(to, name);
+		for (size_t k = 0; k < v->nkv; k++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(v->kv[k].key));
+		break;
+	}
+	case SKE_LOGCONFIG: {
+		cJSON *lc = cJSON_AddObjectToObject(to, name);
+		const char *driver = sk_value_get(v, "driver");
+		cJSON_AddStringToObject(lc, "Type", driver ? driver : "");
+		cJSON *o = cJSON_AddObjectToObject(lc, "Config");
+		for (size_t k = 0; k < v->nkv; k++)
+			if (str_startswith(v->kv[k].key, "options."))
+				cJSON_AddStringToObject(o, v->kv[k].key + strlen("options."), v->kv[k].value);
+		break;
+	}
+	case SKE_ULIMITS: {
+		cJSON *a = cJSON_AddArrayToObject(to, name);
+		for (size_t k = 0; k < v->nkv; k++) {
+			long long soft = 0, hard = 0;
+			if (sscanf(v->kv[k].value, "%lld:%lld", &soft, &hard) != 2)
+				BUG("ulimit '%s' is not SOFT:HARD: '%s'", v->kv[k].key, v->kv[k].value);
+			cJSON *u = cJSON_CreateObject();
+			cJSON_AddStringToObject(u, "Name", v->kv[k].key);
+			cJSON_AddNumberToObject(u, "Soft", (double)soft);
+			cJSON_AddNumberToObject(u, "Hard", (double)hard);
+			cJSON_AddItemToArray(a, u);
+		}
+		break;
+	}
+	}
+}
+
+/* Write the rows' non-zero values at their engine paths (a create body's top level is Config);
+ * in_place_only: the rows `docker update` takes (its body is flat: cfg = hc). */
+static void fields_encode(cJSON *cfg, cJSON *hc, const struct sk_value *v, bool in_place_only)
+{
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		if (!sk_value_nonzero(r, &v[i]) || (in_place_only && !r->in_place))
+			continue;
+		bool in_hc;
+		const char *name = engine_name(r, &in_hc);
+		encode_field(r, &v[i], in_hc ? hc : cfg, name);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* containers: inspect                                                */
 
 void dk_container_free(struct dk_container *ct)
@@ -972,11 +1125,9 @@ void dk_container_free(struct dk_container *ct)
 	kv_free(ct->labels, ct->nlabels);
 	strv_free(ct->cmd, ct->ncmd);
 	strv_free(ct->entrypoint, ct->nentrypoint);
-	free(ct->user);
-	free(ct->workdir);
 	strv_free(ct->health_test, ct->nhealth_test);
 	strv_free(ct->exposed_ports, ct->nexposed_ports);
-	free(ct->stop_signal);
+	sk_values_release(ct->fields);
 	free(ct->pid_mode);
 	free(ct->ipc_mode);
 	strv_free(ct->cap_add, ct->ncap_add);
@@ -1175,8 +1326,6 @@ static struct dk_container *parse_inspect(const cJSON *j)
 	ct->labels = jkv(jget(cfg, "Labels"), &ct->nlabels);
 	ct->cmd = jstrv(jget(cfg, "Cmd"), &ct->ncmd);
 	ct->entrypoint = jstrv(jget(cfg, "Entrypoint"), &ct->nentrypoint);
-	ct->user = jdup_nonempty(cfg, "User");
-	ct->workdir = jdup_nonempty(cfg, "WorkingDir");
 	const cJSON *hc_ = jget(cfg, "Healthcheck");
 	if (cJSON_IsObject(hc_)) {
 		ct->has_health = true;
@@ -1188,9 +1337,9 @@ static struct dk_container *parse_inspect(const cJSON *j)
 	}
 	ct->exposed_ports = jkeys(jget(cfg, "ExposedPorts"), &ct->nexposed_ports);
 	ct->stop_timeout_s = cJSON_IsNumber(jget(cfg, "StopTimeout")) ? (int)jint(cfg, "StopTimeout") : -1;
-	ct->stop_signal = jdup_nonempty(cfg, "StopSignal");
 
 	const cJSON *hc = jget(j, "HostConfig");
+	fields_decode(ct->fields, cfg, hc, false);
 	ct->nano_cpus = jint(hc, "NanoCpus");
 	ct->memory = jint(hc, "Memory");
 	ct->memory_reservation = jint(hc, "MemoryReservation");
@@ -1200,7 +1349,6 @@ static struct dk_container *parse_inspect(const cJSON *j)
 	if (!ct->restart_policy)
 		ct->restart_policy = xstrdup("no");
 	ct->restart_max_retries = (int)jint(rp, "MaximumRetryCount");
-	ct->privileged = jbool(hc, "Privileged");
 	ct->pid_mode = jdup_nonempty(hc, "PidMode");
 	ct->ipc_mode = jdup_nonempty(hc, "IpcMode");
 	ct->cap_add = jstrv(jget(hc, "CapAdd"), &ct->ncap_add);
@@ -1386,10 +1534,6 @@ static cJSON *build_create(const struct dk_create_spec *s)
 		}
 	}
 	cJSON_AddItemToObject(o, "Labels", jkvobject(s->labels, s->nlabels));
-	if (s->user)
-		cJSON_AddStringToObject(o, "User", s->user);
-	if (s->workdir)
-		cJSON_AddStringToObject(o, "WorkingDir", s->workdir);
 	if (s->health_disable || s->health_cmd) {
 		cJSON *h = cJSON_AddObjectToObject(o, "Healthcheck");
 		cJSON *t = cJSON_AddArrayToObject(h, "Test");
@@ -1406,10 +1550,10 @@ static cJSON *build_create(const struct dk_create_spec *s)
 	}
 	if (s->stop_timeout_s > 0)
 		cJSON_AddNumberToObject(o, "StopTimeout", s->stop_timeout_s);
-	if (s->stop_signal)
-		cJSON_AddStringToObject(o, "StopSignal", s->stop_signal);
 
 	cJSON *hc = cJSON_AddObjectToObject(o, "HostConfig");
+	if (s->fields)
+		fields_encode(o, hc, s->fields, false);
 	if (s->nports) {
 		cJSON *ep = cJSON_AddObjectToObject(o, "ExposedPorts");
 		cJSON *pb = cJSON_AddObjectToObject(hc, "PortBindings");
@@ -1442,8 +1586,6 @@ static cJSON *build_create(const struct dk_create_spec *s)
 		cJSON_AddNumberToObject(hc, "MemoryReservation", (double)s->memory_reservation);
 	if (s->pids_limit)
 		cJSON_AddNumberToObject(hc, "PidsLimit", (double)s->pids_limit);
-	if (s->privileged)
-		cJSON_AddTrueToObject(hc, "Privileged");
 	if (s->pid_host)
 		cJSON_AddStringToObject(hc, "PidMode", "host");
 	if (s->ipc_host)
@@ -1500,6 +1642,14 @@ static cJSON *build_create(const struct dk_create_spec *s)
 	return o;
 }
 
+char *dk_create_body(const struct dk_create_spec *s)
+{
+	cJSON *o = build_create(s);
+	char *body = jprint(o);
+	cJSON_Delete(o);
+	return body;
+}
+
 int dk_container_create(struct dk_client *c, const struct dk_create_spec *s, char **ret_id,
 			struct dk_status *st, struct rc_err *err)
 {
@@ -1509,9 +1659,7 @@ int dk_container_create(struct dk_client *c, const struct dk_create_spec *s, cha
 	if (s->memory && s->memory_reservation > s->memory)
 		return rc_errf(err, "%s: memory reservation %" PRId64 " is above the memory limit %" PRId64,
 			       what, s->memory_reservation, s->memory);
-	cJSON *o = build_create(s);
-	_cleanup_free_ char *body = jprint(o);
-	cJSON_Delete(o);
+	_cleanup_free_ char *body = dk_create_body(s);
 	_cleanup_free_ char *q = s->name ? esc_query(s->name) : NULL;
 	_cleanup_free_ char *path = xasprintf(API "/containers/create%s%s", q ? "?name=" : "", q ? q : "");
 	cJSON *j = NULL;
@@ -1592,6 +1740,14 @@ int dk_container_update(struct dk_client *c, const char *id, const struct dk_res
 	if (r->memory > 0 && r->memory_reservation > r->memory)
 		return rc_errf(err, "%s: memory reservation %" PRId64 " is above the memory limit %" PRId64,
 			       what, r->memory_reservation, r->memory);
+	_cleanup_free_ char *body = dk_update_body(r);
+	_cleanup_free_ char *eid = esc_path(id);
+	_cleanup_free_ char *path = xasprintf(API "/containers/%s/update", eid);
+	return request(c, DK_OP_UPDATE, "POST", path, body, 0, what, NULL, st, err);
+}
+
+char *dk_update_body(const struct dk_resources *r)
+{
 	cJSON *o = cJSON_CreateObject();
 	if (r->nano_cpus)
 		cJSON_AddNumberToObject(o, "NanoCpus", (double)r->nano_cpus);
@@ -1608,11 +1764,11 @@ int dk_container_update(struct dk_client *c, const char *id, const struct dk_res
 		cJSON_AddStringToObject(rp, "Name", r->restart_policy);
 		cJSON_AddNumberToObject(rp, "MaximumRetryCount", r->restart_max_retries);
 	}
-	_cleanup_free_ char *body = jprint(o);
+	if (r->fields)
+		fields_encode(o, o, r->fields, true);   /* the update body is HostConfig's resources, flat */
+	char *body = jprint(o);
 	cJSON_Delete(o);
-	_cleanup_free_ char *eid = esc_path(id);
-	_cleanup_free_ char *path = xasprintf(API "/containers/%s/update", eid);
-	return request(c, DK_OP_UPDATE, "POST", path, body, 0, what, NULL, st, err);
+	return body;
 }
 
 int dk_container_rename(struct dk_client *c, const char *id, const char *new_name,
@@ -1910,9 +2066,7 @@ void dk_image_free(struct dk_image *img)
 	kv_free(ic->labels, ic->nlabels);
 	strv_free(ic->cmd, ic->ncmd);
 	strv_free(ic->entrypoint, ic->nentrypoint);
-	free(ic->user);
-	free(ic->workdir);
-	free(ic->stop_signal);
+	sk_values_release(ic->fields);
 	strv_free(ic->health_test, ic->nhealth_test);
 	strv_free(ic->exposed_ports, ic->nexposed_ports);
 	free(img);
@@ -1929,9 +2083,7 @@ static struct dk_image *parse_image(const cJSON *j)
 	ic->labels = jkv(jget(cfg, "Labels"), &ic->nlabels);
 	ic->cmd = jstrv(jget(cfg, "Cmd"), &ic->ncmd);
 	ic->entrypoint = jstrv(jget(cfg, "Entrypoint"), &ic->nentrypoint);
-	ic->user = jdup_nonempty(cfg, "User");
-	ic->workdir = jdup_nonempty(cfg, "WorkingDir");
-	ic->stop_signal = jdup_nonempty(cfg, "StopSignal");
+	fields_decode(ic->fields, cfg, NULL, true);
 	const cJSON *h = jget(cfg, "Healthcheck");
 	if (cJSON_IsObject(h)) {
 		ic->has_health = true;

@@ -260,8 +260,6 @@ struct dk_create_spec {
 	size_t nenv;
 	const struct rc_kv *labels;
 	size_t nlabels;
-	const char *user;
-	const char *workdir;
 	const struct dk_port *ports;
 	size_t nports;
 	int64_t nano_cpus;
@@ -275,17 +273,18 @@ struct dk_create_spec {
 	int64_t health_interval_ns, health_timeout_ns, health_start_period_ns;
 	int health_retries;
 	int stop_timeout_s;            /* seconds; 0 = engine default (10), like every 0 here */
-	const char *stop_signal;
 	const struct dk_mount *mounts; /* HostConfig.Mounts: volume, bind, tmpfs */
 	size_t nmounts;
 	/* Only when the manifest policy allows them (validation rejects them otherwise): */
-	bool privileged;
 	bool pid_host;                 /* PidMode "host" */
 	bool ipc_host;                 /* IpcMode "host" */
 	const char *const *cap_add;    /* capability names */
 	size_t ncap_add;
 	const char *const *devices;    /* "host-path:container-path[:perms]" */
 	size_t ndevices;
+	/* The fields of the spec-key table (speckeys.h; user, working_dir, stop_signal, privileged, ...):
+	 * each non-zero one is written at its row's engine path.  NULL: none. */
+	const struct sk_value *fields;  /* [SK__COUNT] */
 	const char *network;           /* the one network given at create (NULL: default bridge) */
 	const char *const *aliases;    /* on that network */
 	size_t naliases;
@@ -332,8 +331,6 @@ struct dk_container {
 	size_t ncmd;
 	char **entrypoint;
 	size_t nentrypoint;
-	char *user;            /* NULL when "" */
-	char *workdir;         /* NULL when "" */
 	bool has_health;
 	char **health_test;    /* e.g. {"CMD-SHELL", "..."} */
 	size_t nhealth_test;
@@ -342,10 +339,8 @@ struct dk_container {
 	char **exposed_ports;  /* "8080/tcp", sorted */
 	size_t nexposed_ports;
 	int stop_timeout_s;    /* -1 when unset */
-	char *stop_signal;     /* NULL when unset */
 	/* HostConfig */
 	int64_t nano_cpus, memory, memory_reservation, pids_limit;
-	bool privileged;
 	char *pid_mode;        /* NULL when "" ("host", "container:...") */
 	char *ipc_mode;        /* NULL when "" ("private", "shareable", "host", ...) */
 	char **cap_add;        /* sorted */
@@ -358,6 +353,10 @@ struct dk_container {
 	size_t nport_bindings;
 	struct dk_mount_info *mounts;          /* HostConfig.Mounts and .Binds, sorted by target */
 	size_t nmounts;
+	/* The fields of the spec-key table, read from each row's engine path (Config.User,
+	 * HostConfig.Privileged, ...) in canonical form: set when the engine has a value
+	 * (an empty string is none); list items made canonical (sk_engine_item()). */
+	struct sk_value fields[SK__COUNT];
 	/* NetworkSettings.Networks, sorted by name */
 	struct dk_net_attach *networks;
 	size_t nnetworks;
@@ -431,6 +430,9 @@ struct dk_resources {
 	int64_t pids_limit;         /* -1: unlimited */
 	const char *restart_policy; /* NULL: unchanged */
 	int restart_max_retries;
+	/* The spec-key table's in-place rows (speckeys.h, in_place: CpuShares, ...): each non-zero
+	 * one is sent (0 leaves it unchanged).  NULL: none. */
+	const struct sk_value *fields;  /* [SK__COUNT] */
 };
 /* POST /containers/{id}/update. */
 int dk_container_update(struct dk_client *c, const char *id, const struct dk_resources *r,
@@ -535,9 +537,6 @@ struct dk_image_config {
 	size_t ncmd;
 	char **entrypoint;
 	size_t nentrypoint;
-	char *user;            /* NULL when "" */
-	char *workdir;         /* NULL when "" */
-	char *stop_signal;     /* NULL when "" */
 	bool has_health;
 	char **health_test;
 	size_t nhealth_test;
@@ -545,6 +544,9 @@ struct dk_image_config {
 	int health_retries;
 	char **exposed_ports;  /* "8080/tcp", sorted */
 	size_t nexposed_ports;
+	/* The spec-key table's rows the image supplies (read back SKR_IMAGE, engine path Config.*):
+	 * User, WorkingDir, StopSignal, ... */
+	struct sk_value fields[SK__COUNT];
 };
 
 struct dk_image {
@@ -625,7 +627,7 @@ int dk_events_poll(struct dk_events *ev, int timeout_ms, struct pollfd *fds, siz
 		   struct dk_event *ret_event, struct rc_err *err);
 void dk_events_close(struct dk_events *ev);
 
-/* ---- decoding without an engine (unit tests and fuzzing) ---- */
+/* ---- decoding and encoding without an engine (unit tests and fuzzing) ---- */
 
 /*
  * Is a complete error reply (HTTP status http, not 2xx/304) a fault of the
@@ -645,6 +647,9 @@ int dk_decode_network_list(const char *json, size_t len, struct dk_network_list 
 int dk_decode_event(const char *line, size_t len, struct dk_event *ret, struct rc_err *err);
 /* The ids of a container list, as dk_container_ids() reads them. */
 int dk_decode_container_ids(const char *json, size_t len, char ***ret_ids, size_t *ret_n, struct rc_err *err);
+/* The request bodies dk_container_create() and dk_container_update() send (malloc'ed JSON). */
+char *dk_create_body(const struct dk_create_spec *s);
+char *dk_update_body(const struct dk_resources *r);
 /* One image inspect (GET /images/{ref}/json), as dk_image_inspect() decodes it; -1 without an Id. */
 int dk_decode_image(const char *json, size_t len, struct dk_image **ret, struct rc_err *err);
 

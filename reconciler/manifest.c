@@ -27,6 +27,7 @@
 #include "hash.h"
 #include "seckey.h"
 #include "spec.h"
+#include "speckeys.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -625,6 +626,7 @@ static const struct {
 	{ "mem_limit", ": resources belong to a Plan ('plan: NAME')" },
 	{ "mem_reservation", ": resources belong to a Plan ('plan: NAME')" },
 	{ "pids_limit", ": resources belong to a Plan ('plan: NAME')" },
+	{ "cpu_shares", ": resources belong to a Plan ('plan: NAME')" },
 };
 
 /* Report keys of m not in allowed (NULL-terminated). */
@@ -1104,7 +1106,6 @@ struct osvc {
 	const char *image;
 	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
 	size_t ncommand, nentrypoint;
-	const char *user, *workdir, *stop_signal;
 	bool start_first;                /* update_order: start-first */
 	struct kvs env, labels;
 	bool has_port;
@@ -1124,8 +1125,9 @@ struct osvc {
 	const char *plan;
 	const struct ynode *plan_at;
 	bool protected_, stopped;
-	bool privileged, pid_host, ipc_host;
+	bool pid_host, ipc_host;
 	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
+	struct sk_value fields[SK__COUNT];   /* the spec-key table's service rows (speckeys.h), as written */
 	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (net_ids()) */
 	size_t nnet_ids;
 	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
@@ -1138,6 +1140,7 @@ struct oplan {
 	const char *restart_policy;
 	int64_t max_retries, backoff, max_backoff, max_failures;
 	bool has_backoff, has_max_backoff;
+	struct sk_value fields[SK__COUNT];   /* the spec-key table's Plan rows (cpu_shares, ...) */
 };
 
 struct onet {
@@ -1233,6 +1236,9 @@ struct osettings {
 	const struct ynode *default_plan_at;
 	bool allow_privileged, allow_host_namespaces;
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
+	const struct sk_requirement **require;  /* policy.require */
+	size_t nrequire;
 	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
 };
 
@@ -1245,6 +1251,8 @@ struct ohostpol {
 	const char *file;                /* its path, for messages */
 	bool allow_privileged, allow_host_namespaces;
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
+	size_t nrequire;
 };
 
 struct model {
@@ -1279,6 +1287,7 @@ static void osvc_release(struct osvc *s)
 	free(s->cap_add.v);
 	free(s->devices.v);
 	free(s->net_ids);
+	sk_values_release(s->fields);
 	strmap_free(s->targets);
 	strmap_free(s->secret_targets);
 }
@@ -1290,12 +1299,17 @@ static void model_release(struct model *m)
 	free(m->host.allow_cap_add.v);
 	free(m->host.allow_devices.v);
 	free(m->host.bind_roots.v);
+	free(m->host.require);
 	free(m->set.allow_devices.v);
 	free(m->set.bind_roots.v);
+	sk_values_release(m->set.defaults);
+	free(m->set.require);
 	strmap_free(m->plan_by);
 	strmap_free(m->net_by);
 	strmap_free(m->svc_by);
 	strmap_free(m->tmpl_by);
+	for (size_t i = 0; i < m->nplans; i++)
+		sk_values_release(m->plans[i].fields);
 	free(m->plans);
 	free(m->nets);
 	for (size_t i = 0; i < m->nsvcs; i++)
@@ -2293,9 +2307,309 @@ static bool cap_never(const char *cap)
 	return false;
 }
 
-#define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "user", "working_dir", "ports", \
+/* ------------------------------------------------------------------ */
+/* the spec-key table's fields (speckeys.h): one grammar each          */
+
+/* The written forms of an allow-list, for "did you mean" (ctx-owned). */
+static const char *const *choice_words(struct ctx *c, const struct sk_choice *ch, size_t *ret_n)
+{
+	size_t n = sk_choice_count(ch);
+	const char **w = xcalloc(n + 1, sizeof(*w));
+	for (size_t i = 0; i < n; i++)
+		w[i] = ch[i].written;
+	keep(c, (char *)w);
+	*ret_n = n;
+	return w;
+}
+
+/* One allow-listed scalar: its canonical form, or NULL with a diagnostic naming key. */
+static const char *get_choice(struct ctx *c, const struct ynode *y, const char *key, const struct sk_choice *ch,
+			      const char *hint)
+{
+	const char *str = as_str(c, y, key);
+	if (!str)
+		return NULL;
+	const char *canon = sk_choice(ch, str);
+	if (!canon) {
+		size_t n;
+		const char *const *w = choice_words(c, ch, &n);
+		diag(c, y, "'%s' value '%s' is not allowed: only %s%s", key, shown(c, str), hint, mean(c, str, w, n));
+	}
+	return canon;
+}
+
+/* A size of at least min; 1 set, 0 absent, -1 invalid (diagnosed). */
+static int get_size_min(struct ctx *c, const struct ynode *m, const char *key, int64_t min, int64_t *ret)
+{
+	int64_t v;
+	int r = get_size(c, m, key, &v);
+	if (r <= 0)
+		return r;
+	if (v < min) {
+		diag(c, y_get(m, key), "'%s' must be at least %lld bytes", key, (long long)min);
+		return -1;
+	}
+	*ret = v;
+	return 1;
+}
+
+/*
+ * SKG_MAPPING: the row's sub-keys, one level of nesting ("driver", "options.max-size"), each
+ * a choice, a size or an integer, stored as the map's SUB = canonical value.
+ */
+static void parse_field_mapping(struct ctx *c, const struct ynode *y, const struct sk_row *r, struct sk_value *v)
+{
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'%s' must be a mapping like %s", r->key, r->example);
+		return;
+	}
+	v->set = true;
+	/* the keys of each level: top level, and each nested mapping's own */
+	const char *top[16] = { 0 };
+	size_t ntop = 0;
+	for (const struct sk_sub *sb = r->subs; sb->key; sb++) {
+		size_t len = strcspn(sb->key, ".");
+		_cleanup_free_ char *head = xstrndup(sb->key, len);
+		bool seen = false;
+		for (size_t i = 0; i < ntop && !seen; i++)
+			seen = strcmp(top[i], head) == 0;
+		if (!seen && ntop + 1 < ARRAY_SIZE(top))
+			top[ntop++] = keep(c, xstrdup(head));
+	}
+	check_keys(c, y, top, r->key);
+	for (size_t t = 0; t < ntop; t++) {
+		const struct ynode *level = y;
+		const char *where = r->key;
+		bool nested = false;
+		for (const struct sk_sub *sb = r->subs; sb->key; sb++)
+			nested = nested || (str_startswith(sb->key, top[t]) && sb->key[strlen(top[t])] == '.');
+		if (nested) {
+			level = y_get(y, top[t]);
+			if (!level)
+				continue;
+			where = keep(c, xasprintf("%s.%s", r->key, top[t]));
+			if (level->kind != Y_MAP) {
+				diag(c, level, "'%s' must be a mapping", where);
+				continue;
+			}
+			const char *sub[16] = { 0 };
+			size_t nsub = 0;
+			for (const struct sk_sub *sb = r->subs; sb->key; sb++)
+				if (str_startswith(sb->key, top[t]) && sb->key[strlen(top[t])] == '.' &&
+				    nsub + 1 < ARRAY_SIZE(sub))
+					sub[nsub++] = sb->key + strlen(top[t]) + 1;
+			check_keys(c, level, sub, where);
+		}
+		for (const struct sk_sub *sb = r->subs; sb->key; sb++) {
+			const char *name = nested ? sb->key + strlen(top[t]) + 1 : sb->key;
+			if (nested ? !(str_startswith(sb->key, top[t]) && sb->key[strlen(top[t])] == '.')
+				   : strcmp(sb->key, top[t]) != 0)
+				continue;
+			const struct ynode *it = y_get(level, name);
+			if (!it)
+				continue;
+			int64_t n;
+			char num[32];
+			switch (sb->grammar) {
+			case SKG_CHOICE: {
+				const char *canon = get_choice(c, it, name, sb->choices, sb->choices_hint);
+				if (canon)
+					sk_value_put(v, sb->key, canon);
+				break;
+			}
+			case SKG_SIZE:
+				if (get_size_min(c, level, name, sb->min, &n) > 0) {
+					snprintf(num, sizeof(num), "%lld", (long long)n);
+					sk_value_put(v, sb->key, num);
+				}
+				break;
+			case SKG_INT:
+				if (get_int(c, level, name, sb->min, sb->max, &n) > 0) {
+					snprintf(num, sizeof(num), "%lld", (long long)n);
+					sk_value_put(v, sb->key, num);
+				}
+				break;
+			default:
+				BUG("spec key '%s': sub-key '%s' has a grammar mappings do not take", r->key, sb->key);
+			}
+		}
+	}
+	for (const struct sk_sub *sb = r->subs; sb->key; sb++)
+		if (sb->required && !sk_value_get(v, sb->key) && !y_get(y, sb->key))
+			diag(c, y, "'%s' needs '%s'", r->key, sb->key);
+}
+
+/* SKG_ULIMITS: NAME: N (soft = hard) or NAME: {soft: N, hard: N}, stored as NAME = "SOFT:HARD". */
+static void parse_field_ulimits(struct ctx *c, const struct ynode *y, const struct sk_row *r, struct sk_value *v)
+{
+	static const char *const lim_keys[] = { "soft", "hard", NULL };
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'%s' must be a mapping like %s", r->key, r->example);
+		return;
+	}
+	v->set = true;
+	size_t nn;
+	const char *const *names = choice_words(c, r->choices, &nn);
+	for (size_t i = 0; i < y_npairs(y); i++) {
+		const struct ynode *k = y_key(y, i), *val = y_val(y, i);
+		const char *name = sk_choice(r->choices, k->str);
+		if (!name) {
+			diag(c, k, "unknown ulimit '%s' in '%s'%s", shown(c, k->str), r->key, mean(c, k->str, names, nn));
+			continue;
+		}
+		int64_t soft = 0, hard = 0;
+		if (val->kind == Y_MAP) {
+			check_keys(c, val, lim_keys, keep(c, xasprintf("%s.%s", r->key, name)));
+			int gs = get_int(c, val, "soft", r->min, r->max, &soft);
+			int gh = get_int(c, val, "hard", r->min, r->max, &hard);
+			if (gs == 0 || gh == 0) {
+				diag(c, val, "ulimit '%s' needs both 'soft' and 'hard' (or one number for both)", name);
+				continue;
+			}
+			if (gs < 0 || gh < 0)
+				continue;
+			if (soft > hard) {
+				diag(c, y_get(val, "soft"), "ulimit '%s': soft limit %lld is above the hard limit %lld", name,
+				     (long long)soft, (long long)hard);
+				continue;
+			}
+		} else {
+			if (get_int(c, y, k->str, r->min, r->max, &soft) <= 0)
+				continue;
+			hard = soft;
+		}
+		char lim[64];
+		snprintf(lim, sizeof(lim), "%lld:%lld", (long long)soft, (long long)hard);
+		sk_value_put(v, name, lim);
+	}
+}
+
+/*
+ * One field of the spec-key table from mapping m by its row's grammar into *v (left
+ * untouched when m does not have it).  Messages name the manifest key.
+ */
+static void parse_field(struct ctx *c, const struct ynode *m, const struct sk_row *r, struct sk_value *v)
+{
+	const struct ynode *y = y_get(m, r->key);
+	if (!y)
+		return;
+	const char *k = r->key, *str;
+	bool b;
+	int64_t n;
+	struct refs items = { 0 };
+	switch (r->grammar) {
+	case SKG_BOOL:
+		if (get_bool(c, m, k, &b) > 0) {
+			v->set = true;
+			v->num = b;
+		}
+		break;
+	case SKG_STRING:
+		if ((str = as_str(c, y, k))) {
+			v->set = true;
+			v->str = xstrdup(str);
+		}
+		break;
+	case SKG_PATH:
+		if ((str = as_str(c, y, k)) && !clean_abs_path(str)) {
+			diag(c, y, "'%s' must be a clean absolute path", k);
+		} else if (str) {
+			v->set = true;
+			v->str = xstrdup(str);
+		}
+		break;
+	case SKG_SIGNAL:
+		if (!(str = as_str(c, y, k)))
+			break;
+		if (!signal_ok(str))
+			diag(c, y, "'%s' must be a signal name like SIGTERM or a number: '%s'", k, shown(c, str));
+		else if (!isdigit((unsigned char)str[0]) && !signal_known(str + 3))
+			diag(c, y, "unknown signal '%s' in '%s'%s", shown(c, str), k, signal_mean(c, str + 3));
+		v->set = true;
+		v->str = xstrdup(str);
+		break;
+	case SKG_INT:
+		if (get_int(c, m, k, r->min, r->max, &n) > 0) {
+			v->set = true;
+			v->num = n;
+		}
+		break;
+	case SKG_SIZE:
+		if (get_size_min(c, m, k, r->min, &n) > 0) {
+			v->set = true;
+			v->num = n;
+		}
+		break;
+	case SKG_CAPS:
+		if (!is_seq(c, y, k))
+			break;
+		v->set = true;
+		get_strings(c, m, k, &items);
+		for (size_t i = 0; i < items.n; i++) {
+			const char *cap = cap_parse(c, items.v[i].name, items.v[i].at, k);
+			if (cap)
+				sk_value_put(v, cap, "true");
+		}
+		break;
+	case SKG_CHOICES:
+		if (!is_seq(c, y, k))
+			break;
+		v->set = true;
+		get_strings(c, m, k, &items);
+		for (size_t i = 0; i < items.n; i++) {
+			const char *canon = get_choice(c, items.v[i].at, k, r->choices, r->choices_hint);
+			if (canon)
+				sk_value_put(v, canon, "true");
+		}
+		break;
+	case SKG_MAPPING:
+		parse_field_mapping(c, y, r, v);
+		break;
+	case SKG_ULIMITS:
+		parse_field_ulimits(c, y, r, v);
+		break;
+	case SKG_CHOICE:
+		BUG("spec key '%s': SKG_CHOICE is for sub-keys", k);
+	}
+	free(items.v);
+}
+
+/* The keys a mapping of kind `where` takes: base (NULL-terminated) plus the table's rows for it
+ * (ctx-owned). */
+static const char *const *keys_with_fields(struct ctx *c, const char *const *base, unsigned where)
+{
+	size_t nb = count_keys(base);
+	const char **k = xcalloc(nb + SK__COUNT + 1, sizeof(*k));
+	memcpy(k, base, nb * sizeof(*k));
+	for (int i = 0; i < SK__COUNT; i++)
+		if (sk_row((enum sk_id)i)->where & where)
+			k[nb++] = sk_row((enum sk_id)i)->key;
+	keep(c, (char *)k);
+	return k;
+}
+
+/* The table's rows written in m (a service, a Plan or Settings.defaults) into v. */
+static void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT])
+{
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		if (r->where & where)
+			parse_field(c, m, r, &v[i]);
+	}
+}
+
+/* The value a unit gets for row i: its own as written, else Settings.defaults' (NULL: none). */
+static const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i)
+{
+	if (own && own[i].set)
+		return &own[i];
+	return m->set.defaults[i].set ? &m->set.defaults[i] : NULL;
+}
+
+/* Keys of a service that are not the table's (check_keys adds those: keys_with_fields()). */
+#define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"stop_signal", "plan", "privileged", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order"
+	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order"
 
 static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 {
@@ -2312,19 +2626,7 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	get_argv(c, m, "entrypoint", &s->entrypoint, &s->nentrypoint);
 	get_kvs(c, m, "env", false, &s->env);
 	get_kvs(c, m, "labels", true, &s->labels);
-	s->user = get_str(c, m, "user");
-	s->workdir = get_str(c, m, "working_dir");
-	if (s->workdir && !clean_abs_path(s->workdir)) {
-		diag(c, y_get(m, "working_dir"), "'working_dir' must be a clean absolute path");
-		s->workdir = NULL;
-	}
-	s->stop_signal = get_str(c, m, "stop_signal");
-	if (s->stop_signal && !signal_ok(s->stop_signal))
-		diag(c, y_get(m, "stop_signal"), "'stop_signal' must be a signal name like SIGTERM or a number: '%s'",
-		     shown(c, s->stop_signal));
-	else if (s->stop_signal && !isdigit((unsigned char)s->stop_signal[0]) && !signal_known(s->stop_signal + 3))
-		diag(c, y_get(m, "stop_signal"), "unknown signal '%s' in 'stop_signal'%s", shown(c, s->stop_signal),
-		     signal_mean(c, s->stop_signal + 3));
+	parse_fields(c, m, SK_IN_SERVICE, s->fields);
 	if ((y = y_get(m, "port"))) {
 		if (y->kind != Y_SCALAR || !parse_port(y->str, &s->port))
 			diag(c, y, "'port' must be a container port number from 1 to 65535");
@@ -2378,8 +2680,26 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 		s->plan_at = y_get(m, "plan");
 	}
 	/* policy */
-	if (get_bool(c, m, "privileged", &s->privileged) > 0 && s->privileged && !set->allow_privileged)
-		diag(c, y_get(m, "privileged"), "privileged containers are not allowed by policy (Settings policy.allow_privileged)");
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		const struct sk_value *v = field_effective(c->m, s->fields, i);
+		if (r->gate == SK_GATE_PRIVILEGED && v && v->num && !set->allow_privileged)
+			diag(c, y_get(m, r->key) ? y_get(m, r->key) : m,
+			     "privileged containers are not allowed by policy (Settings policy.allow_privileged)");
+	}
+	for (size_t i = 0; i < set->nrequire; i++) {
+		const struct sk_requirement *q = set->require[i];
+		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
+			diag(c, m, "service '%s' does not set '%s', which Settings policy.require asks for (%s)",
+			     s->name ? s->name : "?", q->how, q->name);
+	}
+	const struct ohostpol *hp = &c->m->host;
+	for (size_t i = 0; i < hp->nrequire; i++) {
+		const struct sk_requirement *q = hp->require[i];
+		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
+			diag(c, m, "service '%s' does not set '%s', which the host policy requires (%s: require %s)",
+			     s->name ? s->name : "?", q->how, hp->file, q->name);
+	}
 	static const char *const ns_keys[] = { "pid", "ipc" };
 	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++) {
 		const char *v = get_str(c, m, ns_keys[i]);
@@ -2466,7 +2786,7 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 	static const char *const subnet_keys[] = { "pool", "size", NULL };
 	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
 	static const char *const pol_keys[] = { "allow_privileged", "allow_host_namespaces", "allow_cap_add",
-						"allow_devices", "bind_roots", NULL };
+						"allow_devices", "bind_roots", "require", NULL };
 	struct osettings *s = &c->m->set;
 	if (c->m->have_settings) {
 		diag(c, m, "more than one Settings document (the first is at %s:%d)", s->at->file, s->at->line);
@@ -2528,7 +2848,8 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 		if (y->kind != Y_MAP) {
 			diag(c, y, "'defaults' must be a mapping");
 		} else {
-			check_keys(c, y, def_keys, "defaults");
+			check_keys(c, y, keys_with_fields(c, def_keys, SK_IN_DEFAULTS), "defaults");
+			parse_fields(c, y, SK_IN_DEFAULTS, s->defaults);
 			if (get_duration(c, y, "stop_grace_period", &s->stop_grace) > 0 && s->stop_grace % NS_PER_S)
 				diag(c, y_get(y, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
 			if (y_get(y, "plan")) {
@@ -2566,6 +2887,25 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 					refs_add(&s->allow_cap_add, cap, caps.v[i].at);
 			}
 			free(caps.v);
+			struct refs req = { 0 };
+			get_strings(c, y, "require", &req);
+			size_t nq;
+			const struct sk_requirement *all = sk_requirements(&nq);
+			const char **qnames = xcalloc(nq + 1, sizeof(*qnames));
+			for (size_t i = 0; i < nq; i++)
+				qnames[i] = all[i].name;
+			for (size_t i = 0; i < req.n; i++) {
+				const struct sk_requirement *q = sk_requirement(req.v[i].name);
+				if (!q) {
+					diag(c, req.v[i].at, "unknown requirement '%s' in 'require'%s", shown(c, req.v[i].name),
+					     mean(c, req.v[i].name, qnames, nq));
+					continue;
+				}
+				s->require = xrealloc(s->require, (s->nrequire + 1) * sizeof(*s->require));
+				s->require[s->nrequire++] = q;
+			}
+			free(qnames);
+			free(req.v);
 			get_strings(c, y, "allow_devices", &s->allow_devices);
 			for (size_t i = 0; i < s->allow_devices.n; i++)
 				if (!clean_abs_path(s->allow_devices.v[i].name) ||
@@ -2615,7 +2955,7 @@ static void parse_plan(struct ctx *c, const struct ynode *m)
 	static const char *const rkeys[] = { "policy", "max_retries", "backoff", "max_backoff", "max_failures",
 					     NULL };
 	static const char *const policies[] = { "no", "always", "unless-stopped", "on-failure" };
-	check_keys(c, m, keys, "Plan");
+	check_keys(c, m, keys_with_fields(c, keys, SK_IN_PLAN), "Plan");
 	struct model *md = c->m;
 	GROW(md->plans, md->nplans + 1, md->capplans);
 	struct oplan *p = &md->plans[md->nplans++];
@@ -2637,6 +2977,7 @@ static void parse_plan(struct ctx *c, const struct ynode *m)
 	if (p->memory && p->memory_reservation > p->memory)
 		diag(c, y_get(m, "memory_reservation"), "'memory_reservation' must not be above 'memory'");
 	get_int(c, m, "pids", 1, INT32_MAX, &p->pids);
+	parse_fields(c, m, SK_IN_PLAN, p->fields);
 	if ((y = y_get(m, "restart"))) {
 		if (y->kind != Y_MAP) {
 			diag(c, y, "'restart' must be a mapping like {policy: unless-stopped, backoff: 10s}");
@@ -2708,7 +3049,7 @@ static void parse_service(struct ctx *c, const struct ynode *m)
 {
 	/* "port" is accepted to say where it belongs */
 	static const char *const keys[] = { "kind", "name", SVC_KEYS, "protected", "state", "port", NULL };
-	check_keys(c, m, keys, "Service");
+	check_keys(c, m, keys_with_fields(c, keys, SK_IN_SERVICE), "Service");
 	struct model *md = c->m;
 	GROW(md->svcs, md->nsvcs + 1, md->capsvcs);
 	struct osvc *s = &md->svcs[md->nsvcs++];
@@ -2812,6 +3153,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 	}
 	t->svcs = xcalloc(y_npairs(y), sizeof(*t->svcs));
 	t->svc_by = strmap_new();
+	const char *const *tkeys = keys_with_fields(c, skeys, SK_IN_SERVICE);
 	const struct osvc *with_port = NULL;
 	for (size_t i = 0; i < y_npairs(y); i++) {
 		const struct ynode *k = y_key(y, i), *v = y_val(y, i);
@@ -2831,7 +3173,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 		s->name_at = k;
 		s->tmpl = t->name;
 		strmap_add(t->svc_by, s->name, s);
-		check_keys(c, v, skeys, "template service");
+		check_keys(c, v, tkeys, "template service");
 		parse_svc(c, v, s);
 		if (s->has_port) {
 			if (with_port)
@@ -2919,7 +3261,7 @@ static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "
 static void load_host_policy(struct ctx *c, const struct source_file *f)
 {
 	static const char *const keys[] = { "kind", "allow_privileged", "allow_host_namespaces", "allow_cap_add",
-					    "allow_devices", "bind_roots", NULL };
+					    "allow_devices", "bind_roots", "require", NULL };
 	struct ohostpol *hp = &c->m->host;
 	parse_file(c, f);
 	c->host_docs = c->ndocs;
@@ -2951,6 +3293,18 @@ static void load_host_policy(struct ctx *c, const struct source_file *f)
 		}
 		free(caps.v);
 		get_strings(c, r, "allow_devices", &hp->allow_devices);
+		struct refs req = { 0 };
+		get_strings(c, r, "require", &req);
+		for (size_t k = 0; k < req.n; k++) {
+			const struct sk_requirement *q = sk_requirement(req.v[k].name);
+			if (!q) {
+				diag(c, req.v[k].at, "unknown requirement '%s' in 'require'", shown(c, req.v[k].name));
+				continue;
+			}
+			hp->require = xrealloc(hp->require, (hp->nrequire + 1) * sizeof(*hp->require));
+			hp->require[hp->nrequire++] = q;
+		}
+		free(req.v);
 		get_strings(c, r, "bind_roots", &hp->bind_roots);
 		for (size_t k = 0; k < hp->bind_roots.n; k++) {
 			const char *root = hp->bind_roots.v[k].name;
@@ -3545,8 +3899,11 @@ static void find_cycles(struct ctx *c)
 /* The values one unit of s carries, before the customer's env is merged in. */
 static size_t svc_values(const struct osvc *s)
 {
-	return s->env.n + s->labels.n + s->nports + s->has_port + s->nvols + s->secrets.n + s->networks.n +
-	       s->ndeps + s->ncommand + s->nentrypoint + s->cap_add.n + s->devices.n;
+	size_t n = s->env.n + s->labels.n + s->nports + s->has_port + s->nvols + s->secrets.n + s->networks.n +
+		   s->ndeps + s->ncommand + s->nentrypoint + s->cap_add.n + s->devices.n;
+	for (int i = 0; i < SK__COUNT; i++)
+		n += s->fields[i].nkv;
+	return n;
 }
 
 /*
@@ -3804,8 +4161,6 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	u->ncommand = s->command ? s->ncommand : 0;
 	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);
 	u->nentrypoint = s->entrypoint ? s->nentrypoint : 0;
-	u->user = s->user ? xstrdup(s->user) : NULL;
-	u->workdir = s->workdir ? xstrdup(s->workdir) : NULL;
 	const struct kvs *env_layers[] = { &s->env, cu ? &cu->env : NULL, ov ? &ov->env : NULL };
 	set_kvs(&u->env, &u->nenv, env_layers, ARRAY_SIZE(env_layers));
 	const struct kvs *label_layers[] = { &s->labels };
@@ -3948,9 +4303,15 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	}
 
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
-	u->stop_signal = s->stop_signal ? xstrdup(s->stop_signal) : NULL;
 	u->start_first = s->start_first;
-	u->privileged = s->privileged;
+	/* the spec-key table's rows: the service's (or the plan's) as written, else Settings.defaults' */
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_value *own = sk_row((enum sk_id)i)->where & SK_IN_PLAN ? (pl ? pl->fields : NULL)
+											 : s->fields;
+		const struct sk_value *v = field_effective(m, own, i);
+		if (v)
+			sk_value_copy(&u->fields[i], v);
+	}
 	u->pid_host = s->pid_host;
 	u->ipc_host = s->ipc_host;
 	if (s->cap_add.n) {

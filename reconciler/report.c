@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "spec.h"
+#include "speckeys.h"
 #include "util.h"
 
 #define ARROW "\xe2\x86\x92"   /* → */
@@ -18,6 +19,7 @@ bool report_key_is_secret(const char *key, const char **ret_name)
 {
 	const char *name = str_startswith(key, "secrets.") ? key + strlen("secrets.")
 			   : str_startswith(key, "secret.") ? key + strlen("secret.")
+			   : sk_ckey_secret(key) ? key   /* a secret row of the spec-key table */
 			   : NULL;
 	if (name && ret_name)
 		*ret_name = name;
@@ -107,7 +109,8 @@ void report_humanize(const char *key, const char *value, struct buf *out)
 			human_cpus(v, out);
 			return;
 		}
-		if (strcmp(key, "memory") == 0 || strcmp(key, "memory_reservation") == 0) {
+		if (strcmp(key, "memory") == 0 || strcmp(key, "memory_reservation") == 0 ||
+		    sk_ckey_human(key) == SKH_SIZE) {
 			human_size(v, out);
 			return;
 		}

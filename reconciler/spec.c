@@ -39,6 +39,17 @@ static void addkv(struct lines *l, bool with_resources, const char *key, const c
 	l->v[l->n++] = buf_detach(&b, NULL);
 }
 
+struct emit_ctx {
+	struct lines *l;
+	bool with_resources;
+};
+
+static void emit_line(void *ctx, const char *key, const char *value)
+{
+	struct emit_ctx *e = ctx;
+	addkv(e->l, e->with_resources, key, value);
+}
+
 static void addint(struct lines *l, bool wr, const char *key, long long v)
 {
 	char num[32];
@@ -88,10 +99,6 @@ void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 		addkv(&l, wr, "entrypoint", s);
 		free(s);
 	}
-	if (u->user)
-		addkv(&l, wr, "user", u->user);
-	if (u->workdir)
-		addkv(&l, wr, "workdir", u->workdir);
 	for (size_t i = 0; i < u->nenv; i++) {
 		s = xasprintf("env.%s", u->env[i].key);
 		addkv(&l, wr, s, u->env[i].value);
@@ -151,10 +158,6 @@ void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 			addint(&l, wr, "health.retries", h->retries);
 	}
 	addint(&l, wr, "stop_grace", u->stop_grace_ns);
-	if (u->stop_signal)
-		addkv(&l, wr, "stop_signal", u->stop_signal);
-	if (u->privileged)
-		addkv(&l, wr, "privileged", "true");
 	if (u->pid_host)
 		addkv(&l, wr, "pid", "host");
 	if (u->ipc_host)
@@ -181,6 +184,9 @@ void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 		addkv(&l, wr, "restart.policy", u->restart.policy);
 	if (u->restart.max_retries)
 		addint(&l, wr, "restart.max_retries", u->restart.max_retries);
+	/* the fields of the spec-key table */
+	struct emit_ctx ec = { &l, wr };
+	sk_canonical(u->fields, emit_line, &ec);
 
 	qsort(l.v, l.n, sizeof(*l.v), strp_cmp);
 	for (size_t i = 0; i < l.n; i++) {
@@ -214,7 +220,7 @@ bool spec_key_is_resource(const char *key)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(key, keys[i]) == 0)
 			return true;
-	return str_startswith(key, "restart.");
+	return str_startswith(key, "restart.") || sk_ckey_in_place(key);
 }
 
 struct kvline {

@@ -24,8 +24,12 @@
  *
  *  - hash:      XXH3-128 of the whole canonical text.
  *  - base_hash: of the text without resource keys (cpus, memory,
- *               memory_reservation, pids, restart.*); equal base_hash with a
- *               different hash means "update in place".
+ *               memory_reservation, pids, restart.*, and the rows of the
+ *               spec-key table marked in_place, speckeys.h); equal base_hash
+ *               with a different hash means "update in place".
+ *
+ * The fields of the spec-key table (speckeys.h) are written by
+ * sk_canonical(); the others are written out here.
  */
 #ifndef RC_SPEC_H
 #define RC_SPEC_H

@@ -30,8 +30,6 @@ void rc_unit_release(struct rc_unit *u)
 	free(u->image);
 	free_strv(u->command, u->ncommand);
 	free_strv(u->entrypoint, u->nentrypoint);
-	free(u->user);
-	free(u->workdir);
 	free_kv(u->env, u->nenv);
 	free_kv(u->labels, u->nlabels);
 	for (size_t i = 0; i < u->nports; i++) {
@@ -58,10 +56,10 @@ void rc_unit_release(struct rc_unit *u)
 		free(u->deps[i].unit);
 	free(u->deps);
 	free(u->restart.policy);
-	free(u->stop_signal);
 	free_strv(u->cap_add, u->ncap_add);
 	free_strv(u->devices, u->ndevices);
 	free(u->plan);
+	sk_values_release(u->fields);
 	free(u->file);
 	memset(u, 0, sizeof(*u));
 }

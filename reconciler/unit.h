@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "hash.h"
+#include "speckeys.h"
 
 /*
  * Labels on every object the reconciler creates (documented in spec/labels.md).
@@ -110,8 +111,6 @@ struct rc_unit {
 	size_t ncommand;
 	char **entrypoint;    /* argv; NULL: the image's default */
 	size_t nentrypoint;
-	char *user;           /* NULL: the image's default */
-	char *workdir;        /* NULL: the image's default */
 	struct rc_kv *env;    /* sorted by key */
 	size_t nenv;
 	struct rc_kv *labels; /* user labels, sorted by key (ours are added by the executor) */
@@ -140,9 +139,7 @@ struct rc_unit {
 	struct rc_restart restart;
 	/* Lifecycle */
 	int64_t stop_grace_ns;
-	char *stop_signal;    /* NULL: SIGTERM */
 	/* Privileges: only when Settings.policy allows them (see spec/manifest.md). */
-	bool privileged;
 	char **cap_add;       /* capability names without "CAP_", upper case, sorted */
 	size_t ncap_add;
 	char **devices;       /* "host-path:container-path:perms", sorted */
@@ -154,6 +151,9 @@ struct rc_unit {
 	bool start_first;     /* update_order: start-first (a replacement starts the new container before
 	                         stopping the old; not part of the spec: changing it recreates nothing) */
 	char *plan;           /* name of the Plan it got its resources from (informational) */
+	/* The fields of the spec-key table (speckeys.h: user, working_dir, stop_signal, privileged, ...),
+	 * each as written or from Settings.defaults; unset rows are zero. */
+	struct sk_value fields[SK__COUNT];
 	/* Where it was declared (for messages): file relative to the repo, line. */
 	char *file;
 	int line;

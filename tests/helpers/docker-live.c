@@ -267,18 +267,22 @@ static void test_create(const char *test_image)
 		{ DK_MOUNT_TMPFS, NULL, "/scratch", false },
 	};
 	const char *aliases[] = { "web", "web-alias" };
+	struct sk_value fields[SK__COUNT] = {
+		[SK_USER] = { .set = true, .str = (char *)"0:0" },
+		[SK_WORKDIR] = { .set = true, .str = (char *)"/tmp" },
+		[SK_STOP_SIGNAL] = { .set = true, .str = (char *)"SIGTERM" },
+	};
 	struct dk_create_spec s = {
 		.name = name_full, .image = test_image,
 		.cmd = cmd, .ncmd = 1, .entrypoint = entry, .nentrypoint = 2,
 		.env = env, .nenv = 2, .labels = labels, .nlabels = 2,
-		.user = "0:0", .workdir = "/tmp",
 		.ports = ports, .nports = 2,
 		.nano_cpus = 500000000, .memory = 64 * MiB, .memory_reservation = 32 * MiB, .pids_limit = 100,
 		.restart_policy = "on-failure", .restart_max_retries = 3,
 		.health_cmd = "wget -q -O- http://127.0.0.1:8080/health",
 		.health_interval_ns = 500000000, .health_timeout_ns = 2000000000,
 		.health_start_period_ns = 1000000, .health_retries = 3,
-		.stop_timeout_s = 3, .stop_signal = "SIGTERM",
+		.stop_timeout_s = 3, .fields = fields,
 		.mounts = mounts, .nmounts = 3,
 		.network = net_a, .aliases = aliases, .naliases = 2,
 	};
@@ -327,8 +331,8 @@ static void check_inspect_full(const struct dk_container *ct, bool started)
 	is_str(dk_label(ct->labels, ct->nlabels, "io.reconciler.test-image"), "1", "inspect: image label merged");
 	ok(ct->ncmd == 1 && strcmp(ct->cmd[0], "exec /app/run") == 0, "inspect: cmd");
 	ok(ct->nentrypoint == 2 && strcmp(ct->entrypoint[1], "-c") == 0, "inspect: entrypoint");
-	is_str(ct->user, "0:0", "inspect: user");
-	is_str(ct->workdir, "/tmp", "inspect: workdir");
+	is_str(ct->fields[SK_USER].str, "0:0", "inspect: user");
+	is_str(ct->fields[SK_WORKDIR].str, "/tmp", "inspect: workdir");
 	ok(ct->has_health && ct->nhealth_test == 2 && strcmp(ct->health_test[0], "CMD-SHELL") == 0,
 	   "inspect: healthcheck CMD-SHELL");
 	is_int(ct->health_interval_ns, 500000000, "inspect: health interval in ns");
@@ -338,7 +342,7 @@ static void check_inspect_full(const struct dk_container *ct, bool started)
 	ok(has_str(ct->exposed_ports, ct->nexposed_ports, "8080/tcp") &&
 	   has_str(ct->exposed_ports, ct->nexposed_ports, "9090/udp"), "inspect: exposed ports");
 	is_int(ct->stop_timeout_s, 3, "inspect: stop timeout");
-	is_str(ct->stop_signal, "SIGTERM", "inspect: stop signal");
+	is_str(ct->fields[SK_STOP_SIGNAL].str, "SIGTERM", "inspect: stop signal");
 	is_int(ct->nano_cpus, 500000000, "inspect: NanoCpus");
 	is_int(ct->memory, 64 * MiB, "inspect: Memory");
 	is_int(ct->memory_reservation, 32 * MiB, "inspect: MemoryReservation");
@@ -507,7 +511,7 @@ static void test_inspect_many(void)
 	is_int(dk_stats_get(dc, DK_OP_INSPECT) - before, 4, "four inspect calls counted");
 	ok(res[0].container && strcmp(res[0].container->id, id_full) == 0 && res[0].st.http == 200, "result 0");
 	ok(res[1].container && strcmp(res[1].container->name, name_worker) == 0, "result 1");
-	ok(res[1].container && res[1].container->stop_timeout_s == -1 && !res[1].container->stop_signal &&
+	ok(res[1].container && res[1].container->stop_timeout_s == -1 && !res[1].container->fields[SK_STOP_SIGNAL].str &&
 	   res[1].container->nmounts == 0 && res[1].container->nport_bindings == 0,
 	   "worker: unset stop timeout reads -1, no mounts, no bindings");
 	ok(res[1].container && res[1].container->has_health && res[1].container->nhealth_test == 1 &&

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # layer number, then the modules in it (a module is FILE.c + FILE.h; cmd_* are the CLI's)
 layers='
 0 util buf hash strmap
-1 unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
+1 speckeys unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
 2 manifest source hostpolicy docker regauth control watch planfile
 3 planner state owner requests
 4 apply observe actual drift report prefetch

@@ -82,6 +82,16 @@ test_expect_success 'a policy file others may write, or a symbolic link, is not 
 	test_grep "symbolic link" err
 '
 
+test_expect_success 'require: what every service must set, which the repository cannot drop' '
+	printf "require: [no_new_privileges, log_cap]\n" >$TRASH/req.yaml &&
+	settings "{}" &&
+	test_expect_code 1 $RC --policy $TRASH/req.yaml --dir $M validate 2>err &&
+	test_grep "settings.yaml:[0-9]*:[0-9]*: service .app. does not set .*which the host policy requires (.*req.yaml: require no_new_privileges)" err &&
+	test_grep "which the host policy requires (.*req.yaml: require log_cap)" err &&
+	settings "{}" "$(printf "security_opt: [no-new-privileges]\nlogging: {driver: json-file, options: {max-size: 10m}}")" &&
+	$RC --policy $TRASH/req.yaml --dir $M validate
+'
+
 test_expect_success 'apply of a repository beyond the ceiling changes nothing' '
 	settings "{allow_cap_add: [NET_RAW]}" "cap_add: [NET_RAW]" &&
 	test_expect_code 1 $RC --policy $P --dir $M apply >out 2>&1 &&

@@ -207,16 +207,16 @@ static void m_env_value(struct dk_container *ct) { set_env(ct, "GREETING", "GREE
 static void m_env_added(struct dk_container *ct) { set_env(ct, "EXTRA", "EXTRA=1"); }
 static void m_env_removed(struct dk_container *ct) { set_env(ct, "MODE", NULL); }
 static void m_env_image_key(struct dk_container *ct) { set_env(ct, "PORT", "PORT=9090"); }
-static void m_user(struct dk_container *ct) { set_str(&ct->user, "root"); }
-static void m_workdir(struct dk_container *ct) { set_str(&ct->workdir, "/"); }
+static void m_user(struct dk_container *ct) { set_str(&ct->fields[SK_USER].str, "root"); }
+static void m_workdir(struct dk_container *ct) { set_str(&ct->fields[SK_WORKDIR].str, "/"); }
 static void m_stop_grace(struct dk_container *ct) { ct->stop_timeout_s = 30; }
-static void m_stop_signal(struct dk_container *ct) { set_str(&ct->stop_signal, "SIGINT"); }
+static void m_stop_signal(struct dk_container *ct) { set_str(&ct->fields[SK_STOP_SIGNAL].str, "SIGINT"); }
 static void m_cpus(struct dk_container *ct) { ct->nano_cpus = 1000000000; }
 static void m_memory(struct dk_container *ct) { ct->memory = 64 << 20; }
 static void m_reservation(struct dk_container *ct) { ct->memory_reservation = 0; }
 static void m_pids(struct dk_container *ct) { ct->pids_limit = 0; }
 static void m_restart(struct dk_container *ct) { set_str(&ct->restart_policy, "always"); }
-static void m_privileged(struct dk_container *ct) { ct->privileged = true; }
+static void m_privileged(struct dk_container *ct) { ct->fields[SK_PRIVILEGED].set = true; ct->fields[SK_PRIVILEGED].num = 1; }
 static void m_pid(struct dk_container *ct) { set_str(&ct->pid_mode, "host"); }
 static void m_ipc(struct dk_container *ct) { set_str(&ct->ipc_mode, "host"); }
 static void m_cap(struct dk_container *ct) { push_str(&ct->cap_add, &ct->ncap_add, "NET_ADMIN"); }

@@ -525,7 +525,7 @@ static void test_codes_and_bodies(void)
 	struct dk_container *ct = NULL;
 	ok(dk_container_inspect(c, "c1", &ct, &st, &err) == 0 && ct, "inspect (%s)", err.msg);
 	if (ct) {
-		ok(ct->ncmd == 1 && ct->entrypoint == NULL && ct->user == NULL, "cmd; null entrypoint; empty user is NULL");
+		ok(ct->ncmd == 1 && ct->entrypoint == NULL && ct->fields[SK_USER].str == NULL, "cmd; null entrypoint; empty user is NULL");
 		is_int(ct->stop_timeout_s, 7, "StopTimeout");
 		is_int(ct->health_interval_ns, 30000000000LL, "30 s interval in ns is exact");
 		is_int(ct->memory, 1099511627776LL, "1 TiB memory is exact");
