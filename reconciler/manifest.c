@@ -1225,6 +1225,7 @@ static void roots_free(struct roots *r)
 struct osettings {
 	const struct ynode *at;
 	const char *project;
+	bool shared_bridges;             /* tenant_isolation: false — customers join shared networks themselves */
 	uint16_t port_lo, port_hi;
 	const struct ynode *range_at;
 	struct cidr pool;
@@ -2781,7 +2782,8 @@ static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 
 static void parse_settings(struct ctx *c, const struct ynode *m)
 {
-	static const char *const keys[] = { "kind", "project", "ports", "subnets", "defaults", "policy", NULL };
+	static const char *const keys[] = { "kind", "project", "ports", "subnets", "defaults", "policy",
+					    "tenant_isolation", NULL };
 	static const char *const port_keys[] = { "range", NULL };
 	static const char *const subnet_keys[] = { "pool", "size", NULL };
 	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
@@ -2795,6 +2797,9 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 	c->m->have_settings = true;
 	s->at = m;
 	check_keys(c, m, keys, "Settings");
+	bool isolation = true;
+	get_bool(c, m, "tenant_isolation", &isolation);
+	s->shared_bridges = !isolation;
 	if (y_get(m, "project")) {
 		s->project = get_name(c, m, "project", "Settings", false);
 		if (!s->project)
@@ -4253,7 +4258,8 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	/* a customer joins a shared network through its own link network (tenant isolation: no two
 	 * customers share a bridge; the shared services on it join each link network) */
 	for (size_t i = 0; i < s->networks.n; i++)
-		u->networks[u->nnetworks++] = cu ? xasprintf("%s-%s-via-%s", proj, cu->id, s->networks.v[i].name)
+		u->networks[u->nnetworks++] = cu && !m->set.shared_bridges
+						      ? xasprintf("%s-%s-via-%s", proj, cu->id, s->networks.v[i].name)
 						 : xasprintf("%s-%s", proj, s->networks.v[i].name);
 	if (u->nnetworks - first_shared > 1)
 		qsort(u->networks + first_shared, u->nnetworks - first_shared, sizeof(char *), strp_cmp);
@@ -4673,7 +4679,8 @@ static struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 		n->customer = xstrdup(cu->id);
 		n->file = xstrdup(cu->at->file);
 		n->line = cu->at->line;
-		add_link_networks(m, d, cu, t);
+		if (!set->shared_bridges)
+			add_link_networks(m, d, cu, t);
 	}
 	for (size_t i = 0; i < m->nnets; i++) {
 		const struct onet *on = &m->nets[i];

@@ -26,11 +26,11 @@ trap 'rm -rf "$work"' EXIT
 
 cleanup() { # PROJECT
 	ids=$(docker ps -aq --filter "label=io.reconciler.project=$1")
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null
+	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || :
 	ids=$(docker network ls -q --filter "label=io.reconciler.project=$1")
-	[ -z "$ids" ] || docker network rm $ids >/dev/null
+	[ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1 || :
 	ids=$(docker volume ls -q --filter "label=io.reconciler.project=$1")  # the ownership marker
-	[ -z "$ids" ] || docker volume rm $ids >/dev/null
+	[ -z "$ids" ] || docker volume rm $ids >/dev/null 2>&1 || :
 }
 
 gen() { # DIR PROJECT LAYOUT
@@ -72,8 +72,8 @@ gen() { # DIR PROJECT LAYOUT
 
 calls() { sed -n 's/^docker api calls: \([0-9]*\) .*/\1/p' "$1"; }
 
-printf '| layout | N | apply from nothing | engine calls | add one customer | its calls | db interfaces | db replaced by the add |\n'
-printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+printf '| layout | N | apply from nothing | engine calls | add one customer | its calls | db interfaces | db replaced by the add | docker restart of db |\n'
+printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for layout in isolated baseline; do
 	p=rtbenchiso-$layout
 	d=$work/$layout
@@ -96,8 +96,11 @@ for layout in isolated baseline; do
 	t3=$(date +%s.%N)
 	same=no
 	[ "$(docker inspect -f '{{.Id}}' "$p-db")" = "$db" ] || same=yes
-	printf '| %s | %d | %.1f s | %s | %.2f s | %s | %s | %s |\n' "$layout" "$n" \
+	t4=$(date +%s.%N)
+	docker restart -t 1 "$p-db" >/dev/null   # one endpoint per network at each start
+	t5=$(date +%s.%N)
+	printf '| %s | %d | %.1f s | %s | %.2f s | %s | %s | %s | %.1f s |\n' "$layout" "$n" \
 		"$(awk "BEGIN{print $t1 - $t0}")" "$(calls "$work/$layout.stats")" "$(awk "BEGIN{print $t3 - $t2}")" \
-		"$(calls "$work/$layout.add")" "$ifs" "$same"
+		"$(calls "$work/$layout.add")" "$ifs" "$same" "$(awk "BEGIN{print $t5 - $t4}")"
 	cleanup "$p"
 done

@@ -157,4 +157,19 @@ test_expect_success 'the db replaced: the new container is on every link network
 	reaches $PROJECT-gamma-app db
 '
 
+# The opt-out (a host whose shared service must not carry one interface per
+# customer): customers join the shared bridge themselves, and can then reach
+# each other — the documented price.
+test_expect_success 'tenant_isolation: false puts the customers on the shared bridge (and they reach each other)' '
+	sed -i "s/^project: $PROJECT$/project: $PROJECT\ntenant_isolation: false/" $M/settings.yaml &&
+	test_grep "^tenant_isolation: false" $M/settings.yaml &&
+	repo_commit $M "shared bridges" &&
+	$RC --repo $M apply >out 2>&1 &&
+	test_must_fail docker network inspect $PROJECT-alpha-via-backend >/dev/null 2>&1 &&
+	docker inspect -f "{{range \$k, \$v := .NetworkSettings.Networks}}{{\$k}} {{end}}" $PROJECT-alpha-app >nets &&
+	test_grep "$PROJECT-backend " nets &&
+	reaches $PROJECT-alpha-app db &&
+	reaches $PROJECT-alpha-app $PROJECT-gamma-app
+'
+
 test_done
