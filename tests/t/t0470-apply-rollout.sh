@@ -44,9 +44,9 @@ remove_all() {
 	return 0
 }
 
-test_expect_success 'with --parallel 2, six units whose health takes 3 s are all started before the first is healthy' '
+test_expect_success 'with --parallel 2, six units whose health takes 6 s are all started before the first is healthy' '
 	settings &&
-	for i in 1 2 3 4 5 6; do service s$i "env: {START_DELAY: \"3\"}
+	for i in 1 2 3 4 5 6; do service s$i "env: {START_DELAY: \"6\"}
 $(hc)" || return 1; done &&
 	repo_commit $M six &&
 	t0=$(date +%s) &&

@@ -84,6 +84,7 @@ test_expect_success 'each customer reaches the shared db by its name' '
 
 test_expect_success 'a customer cannot open a TCP connection to another, on any of its addresses' '
 	addresses $PROJECT-beta-app >beta.addrs &&
+	cat beta.addrs &&
 	test -s beta.addrs &&
 	reaches $PROJECT-beta-app 127.0.0.1 &&
 	while read ip; do
@@ -91,7 +92,7 @@ test_expect_success 'a customer cannot open a TCP connection to another, on any 
 			echo "alpha reached beta at $ip"
 		fi
 	done <beta.addrs >reached &&
-	test ! -s reached &&
+	{ test ! -s reached || { cat beta.addrs reached; false; }; } &&
 	! fetches $PROJECT-alpha-app $PROJECT-beta-app
 '
 

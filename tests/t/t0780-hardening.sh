@@ -79,8 +79,8 @@ test_expect_success 'and the processes live under them' '
 	docker exec $C touch /tmp/ok &&
 	nnp=$(docker exec $C sh -c "grep ^NoNewPrivs: /proc/self/status" | tr -d "\t ") &&
 	if [ "$nnp" != NoNewPrivs:1 ]; then echo "no-new-privileges: <$nnp>" >>bad; fi &&
-	nofile=$(docker exec $C sh -c "ulimit -n") &&
-	if [ "$nofile" != 1024 ]; then echo "ulimit -n: <$nofile>" >>bad; fi &&
+	nofile=$(docker exec $C sh -c "grep \"^Max open files\" /proc/1/limits" | awk "{print \$4 \":\" \$5}") &&
+	if [ "$nofile" != 1024:2048 ]; then echo "PID 1 open files (soft:hard): <$nofile>" >>bad; fi &&
 	shm=$(docker exec $C df -k /dev/shm | awk "NR==2 {print \$2}") &&
 	if [ "$shm" != 32768 ]; then echo "/dev/shm: <$shm> KiB" >>bad; fi &&
 	cat bad &&
