@@ -373,6 +373,9 @@ static const struct plan_container *find_container(const struct plan_observed *o
 #define STATUS_PROBE_THREADS 8
 
 struct unit_look {
+	bool inspected;         /* the container's inspect answered: the fields below are filled */
+	int64_t up_s;           /* running: seconds since its start (State.StartedAt); -1 unknown */
+	int restart_count;      /* the engine's restarts of this container (RestartCount) */
 	const char *health;     /* http checks: "healthy", "unhealthy"; NULL: not probed */
 	bool stopped;           /* desired running, container there but not running: */
 	int exit_code;
@@ -391,6 +394,34 @@ struct look_pool {
 	size_t n;
 	atomic_size_t next;
 };
+
+/* "2026-12-06T18:10:32.123456789Z" (the engine's StartedAt) to Unix seconds. */
+static bool parse_rfc3339(const char *s, int64_t *ret)
+{
+	struct tm tm = { 0 };
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec) != 6 || tm.tm_year < 1971)
+		return false;  /* the zero time of a container never started: 0001-01-01T00:00:00Z */
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*ret = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* "45s", "12m", "3h12m", "5d3h"; "-" when unknown. */
+static void fmt_uptime(int64_t s, char out[48])
+{
+	if (s < 0)
+		snprintf(out, 48, "-");
+	else if (s < 60)
+		snprintf(out, 48, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, 48, "%lldm", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(out, 48, "%lldh%lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(out, 48, "%lldd%lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
 
 static void *probe_worker(void *p)
 {
@@ -416,9 +447,9 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 	for (size_t i = 0; i < s->d->nunits; i++) {
 		const struct rc_unit *u = &s->d->units[i];
 		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
-		bool running = pc && str_eq(pc->state, "running");
-		if (!pc || !(running ? u->health.kind == RC_HEALTH_HTTP : u->running))
-			continue;
+		looks[i].up_s = -1;
+		if (!pc)
+			continue;  /* every container is inspected: uptime and restarts (one call each, 8 at once) */
 		jobs[n] = (struct look_job){ u, NULL, &looks[i] };
 		ids[n++] = pc->id;
 	}
@@ -430,7 +461,14 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 		const struct dk_container *ct = jobs[k].ct = res[k].container;
 		struct unit_look *l = jobs[k].look;
 		const char *st = ct ? ct->state_status : NULL;
-		if (!ct || str_eq(st, "running"))
+		if (ct) {
+			l->inspected = true;
+			l->restart_count = ct->restart_count;
+			int64_t t0;
+			if (str_eq(st, "running") && parse_rfc3339(ct->started_at, &t0))
+				l->up_s = (int64_t)time(NULL) - t0;
+		}
+		if (!ct || str_eq(st, "running") || !jobs[k].u->running)
 			continue;
 		l->stopped = true;
 		l->exit_code = ct->exit_code;
@@ -546,7 +584,17 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 		buf_adds(b, ", \"ports\": [");
 		for (size_t k = 0; k < u->nports; k++)
 			buf_addf(b, "%s%u", k ? ", " : "", u->ports[k].host_port);
-		buf_addf(b, "], \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
+		buf_adds(b, "], \"uptime_seconds\": ");
+		if (looks[i].up_s >= 0)
+			buf_addf(b, "%lld", (long long)looks[i].up_s);
+		else
+			buf_adds(b, "null");
+		buf_adds(b, ", \"restart_count\": ");
+		if (looks[i].inspected)
+			buf_addf(b, "%d", looks[i].restart_count);
+		else
+			buf_adds(b, "null");
+		buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
 			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
 		json_str_or_null(b, disabled ? reason : NULL);
 		buf_addf(b, ", \"awaiting_approval\": %s, \"stopped\": ", awaiting ? "true" : "false");
@@ -611,7 +659,8 @@ int cmd_status(const struct cli_opts *o)
 		printf("  %.12s %s: %.*s%s\n", fc[i].commit, when, (int)strcspn(m, "\n"), m,
 		       strchr(m, '\n') ? " (more in the journal)" : "");
 	}
-	printf("%-24s %-28s %-10s %-10s %-12s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "SPEC");
+	printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "UP",
+	       "RESTARTS", "SPEC");
 	for (size_t i = 0; i < s.d->nunits; i++) {
 		const struct rc_unit *u = &s.d->units[i];
 		const struct plan_container *pc = find_container(&s.cv.obs.plan, u->id);
@@ -625,8 +674,13 @@ int cmd_status(const struct cli_opts *o)
 				   ? " (awaiting approval)" : "";
 		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : "-";
 		_cleanup_free_ char *why = looks[i].stopped ? xasprintf(" (%s)", looks[i].why_stopped) : NULL;
-		printf("%-24s %-28s %-10s %-10s %-12s %s%s%s\n", u->id, u->container, pc ? pc->state : "-", health,
-		       ports.len ? ports.data : "-", spec, why ? why : "", note);
+		char up[48], restarts[24];
+		fmt_uptime(looks[i].up_s, up);
+		/* the engine's restarts of this container / the daemon's failure count of the unit */
+		snprintf(restarts, sizeof restarts, "%d/%d", looks[i].inspected ? looks[i].restart_count : 0,
+			 state_get_restarts(s.st, u->id).failures);
+		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, pc ? pc->state : "-",
+		       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
 		buf_release(&ports);
 	}
 	free(looks);

@@ -138,7 +138,12 @@ test_expect_success 'a container the engine restarts by itself (unless-stopped) 
 	docker exec -d $PROJECT-web kill -TERM 1 && # detached: when pid 1 dies the exec is killed too
 	daemon_wait_log engine.log "unit web: stopped (exit 0); restarted by the engine (1 time) (failure 1 of 3)" 30 &&
 	test "$(container_field $PROJECT-web {{.RestartCount}})" -ge 1 &&
-	daemon_wait_log engine.log "unit web is ready again" 30
+	daemon_wait_log engine.log "unit web is ready again" 30 &&
+	rc=$(container_field $PROJECT-web {{.RestartCount}}) &&
+	$RC --repo $M status >status.out 2>&1 &&
+	test_grep "^web  *$PROJECT-web  *running  *[a-z-]*  *[0-9,-]*  *[0-9]*[smhd][0-9smh]*  *$rc/1 " status.out &&
+	$RC --repo $M status --json >status.json &&
+	python3 -c "import json,sys; u=[x for x in json.load(open(\"status.json\"))[\"units\"] if x[\"unit\"]==\"web\"][0]; sys.exit(0 if u[\"restart_count\"]==$rc and u[\"failures\"]==1 and u[\"uptime_seconds\"]>=0 else 1)"
 '
 
 test_expect_success 'without a daemon, enable edits the state directory itself' '
