@@ -1203,11 +1203,6 @@ out:
 	return r;
 }
 
-bool state_network_from_pool(const struct rc_network *n)
-{
-	return !n->subnet && n->customer;
-}
-
 /* Mark every candidate (subnet of size sp in pool) that c overlaps. */
 static void mark_cidr(uint8_t *bm, struct state_cidr pool, int sp, struct state_cidr c)
 {
@@ -1227,7 +1222,7 @@ static int allocate_subnets(struct rc_state *st, struct rc_desired *d, const str
 	size_t need = 0;
 	const char *first = NULL;   /* the first network that needs one */
 	for (size_t i = 0; i < d->nnetworks; i++)
-		if (state_network_from_pool(&d->networks[i]) && need++ == 0)
+		if (rc_network_from_pool(&d->networks[i]) && need++ == 0)
 			first = d->networks[i].name;
 
 	struct state_cidr pool = { 0, 0 };
@@ -1268,7 +1263,7 @@ static int allocate_subnets(struct rc_state *st, struct rc_desired *d, const str
 
 	for (size_t i = 0; i < d->nnetworks; i++) {
 		struct rc_network *n = &d->networks[i];
-		if (!state_network_from_pool(n))
+		if (!rc_network_from_pool(n))
 			continue;   /* fixed in the manifest, or the engine's choice: nothing held (a shared
 			             * network's allocation from before is dropped with the rest) */
 		const char *have = state_get_subnet(st, n->name), *seen = NULL;

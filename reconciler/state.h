@@ -182,7 +182,7 @@ struct state_observed {
  *  - New subnets: the lowest subnet of size settings.subnet_prefix in
  *    settings.subnet_pool that overlaps no allocated subnet, no subnet in
  *    obs->nets and no fixed subnet in d.  Only a customer's networks (its
- *    own and its link networks) take one (state_network_from_pool()); a
+ *    own and its link networks) take one (rc_network_from_pool()); a
  *    shared network without a fixed subnet is left without (NULL: the
  *    engine chooses when it is created) and holds no allocation.
  *  - Allocations of units, ports and networks no longer in d are freed.
@@ -191,8 +191,6 @@ struct state_observed {
  */
 int state_allocate(struct rc_state *st, struct rc_desired *d, const struct state_observed *obs,
 		   struct rc_err *err);
-/* Whether n takes its subnet from the pool: a customer's network (its own or a link) without a fixed one. */
-bool state_network_from_pool(const struct rc_network *n);
 
 /* IPv4 CIDR helpers (exposed for tests and validation). */
 struct state_cidr {

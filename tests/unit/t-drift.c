@@ -314,10 +314,10 @@ int main(void)
 			pc->networks[pc->nnetworks++] = xstrdup("rtdriftdev-c1-via-backend");
 	}
 	po.networks = xcalloc(3, sizeof(*po.networks));
-	po.networks[0] = (struct plan_net){ xstrdup("n1"), xstrdup("rtdriftdev-backend"), xstrdup("backend"), NULL };
-	po.networks[1] = (struct plan_net){ xstrdup("n2"), xstrdup("rtdriftdev-c1"), xstrdup("c1"), NULL };
+	po.networks[0] = (struct plan_net){ xstrdup("n1"), xstrdup("rtdriftdev-backend"), xstrdup("backend"), NULL, false };
+	po.networks[1] = (struct plan_net){ xstrdup("n2"), xstrdup("rtdriftdev-c1"), xstrdup("c1"), NULL, false };
 	po.networks[2] = (struct plan_net){ xstrdup("n3"), xstrdup("rtdriftdev-c1-via-backend"), xstrdup("c1-via-backend"),
-					    NULL };
+					    NULL, false };
 	po.nnetworks = 3;
 	struct plan p;
 	planner_plan(d, &po, &p, &err);
