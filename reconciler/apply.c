@@ -66,7 +66,8 @@ const char *apply_status_name(enum apply_status s)
 /*
  * Crash-safety tests: RECONCILER_TEST_CRASH_AT=<point> kills the process
  * with SIGKILL at that point, as a `kill -9` would (points: after-create,
- * after-connect, after-start, after-job, after-removal, after-network).
+ * after-connect, after-start, after-job, after-removal, after-network, and
+ * of a network's recreation after-network-stop, after-network-remove).
  */
 static void crash_point(const char *name)
 {
@@ -259,6 +260,17 @@ static int ensure_volumes(struct dk_client *c, const struct rc_desired *d, const
 	return 0;
 }
 
+/*
+ * The alias a unit gets on its i-th network: the service name on the
+ * customer's own network (and on every network of a shared service);
+ * customers' units are reachable on their other networks by container name
+ * only.
+ */
+static const char *net_alias(const struct rc_unit *u, size_t i)
+{
+	return i == 0 || !u->customer ? u->service : u->container;
+}
+
 /* Create the container for u under name (not started).  *ret_id malloc'ed. */
 static int create_container(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *name,
 			    char **ret_id, struct rc_err *err)
@@ -351,10 +363,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		}
 		}
 	}
-	/* The service name is an alias on the customer's own network (and on
-	 * every network of a shared service); customers on shared networks are
-	 * reachable there by container name only. */
-	const char *aliases[1] = { u->service };
+	const char *aliases[1] = { net_alias(u, 0) };
 	struct dk_create_spec cs = {
 		.name = name,
 		.image = image_id,
@@ -408,7 +417,7 @@ static int create_container(struct run *r, struct dk_client *c, const struct rc_
 		return rc_err_prefix(err, "creating '%s'", name);
 	crash_point("after-create");
 	for (size_t i = 1; i < u->nnetworks; i++) {
-		const char *al = u->customer ? u->container : u->service;
+		const char *al = net_alias(u, i);
 		if (dk_network_connect(c, u->networks[i], id, &al, 1, NULL, err) < 0) {
 			rc_err_prefix(err, "connecting '%s' to '%s'", name, u->networks[i]);
 			/* not left half-made under a temporary name */
@@ -552,6 +561,10 @@ struct job {
 	const struct plan_action *net;    /* a network create: units on that network wait for it */
 	const struct plan_action **acts;  /* this unit's up-phase actions, in plan order */
 	size_t nacts;
+	const char **rejoin;              /* networks of the unit recreated in this apply (NET_RECREATE): its
+	                                     container, stopped and disconnected by that network's job, is
+	                                     connected again (and started) before its actions */
+	size_t nrejoin;
 	enum rc_dep_cond need;            /* strongest condition a dependent waits for */
 	char *label;                      /* "+ alpha/app" */
 	bool watch;                       /* no work: only its readiness is followed */
@@ -832,12 +845,49 @@ static int inspect_into(struct dk_client *c, struct job *jb, const char *id, str
 	return 0;
 }
 
+/*
+ * Connect container (an id or u's name) of u to the networks of u that were
+ * recreated (jb->rejoin), with the alias create gives there.  The network's
+ * job stopped it and took it off the old network; a stopped container keeps
+ * a network in its config by name, so it is first disconnected (nothing to
+ * disconnect is fine), then connected.
+ */
+static int rejoin(struct dk_client *c, const struct job *jb, const char *container, struct rc_err *err)
+{
+	const struct rc_unit *u = jb->u;
+	for (size_t i = 0; i < jb->nrejoin; i++) {
+		size_t k = 0;
+		while (k < u->nnetworks && strcmp(u->networks[k], jb->rejoin[i]) != 0)
+			k++;
+		if (k == u->nnetworks)
+			BUG("unit '%s' rejoins '%s', which is not one of its networks", u->id, jb->rejoin[i]);
+		const char *al = net_alias(u, k);
+		struct dk_status ds = { 0 };
+		struct rc_err e2 = { 0 };
+		dk_network_disconnect(c, jb->rejoin[i], container, true, &ds, &e2);
+		if (dk_network_connect(c, jb->rejoin[i], container, &al, 1, &ds, err) < 0)
+			return rc_err_prefix(err, "connecting '%s' to the recreated network '%s'", u->container,
+					     jb->rejoin[i]);
+	}
+	return 0;
+}
+
 /* STEP_UP on a worker: the unit's actions.  jb->rc and jb->err say how it went. */
 static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc_err *err)
 {
 	const struct rc_unit *u = jb->u;
 	if (apply_interrupted(r->o))  /* queued before a stop request: not begun */
 		return rc_errf(err, "interrupted before '%s'", u->container);
+	/* back on the networks recreated under it — the container the actions act on (a replacement's
+	 * old one too: put back if the new one fails, it must be on them); a new one gets them at create */
+	bool rejoined = false;
+	if (jb->nrejoin && !(jb->nacts && jb->acts[0]->kind == PLAN_CREATE)) {
+		const char *target = jb->nacts ? jb->acts[0]->container_id : u->container;
+		if (rejoin(c, jb, target, err) < 0)
+			return -1;
+		rejoined = true;
+	}
+	bool started = false; /* an action started a container (or made a new one) */
 	bool fresh = false;   /* a new container was made in this job: later steps act on it */
 	for (size_t i = 0; i < jb->nacts && !fresh; i++) {
 		const struct plan_action *a = jb->acts[i];
@@ -849,12 +899,12 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 		case PLAN_RECREATE:
 			if (replace_unit(r, c, jb, a->container_id, err) < 0)
 				return -1;
-			fresh = true;
+			fresh = started = true;
 			break;
 		case PLAN_CREATE:
 			if (create_start(r, c, u, &jb->id, &jb->needs_wait, err) < 0)
 				return -1;
-			fresh = true;
+			fresh = started = true;
 			break;
 		case PLAN_UPDATE: {
 			jb->id = xstrdup(a->container_id);
@@ -885,11 +935,22 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 			if (start_unit(c, u, a->container_id, &ds, err) < 0)
 				return rc_err_prefix(err, "starting '%s'", u->container);
 			jb->needs_wait = true;
+			started = true;
 			break;
 		}
 		default:
 			BUG("action %d in the up phase", (int)a->kind);
 		}
+	}
+	/* the network's job stopped it: it runs again, and is waited for as a start is */
+	if (rejoined && !started && u->running) {
+		const char *target = jb->id ? jb->id : u->container;
+		struct dk_status ds;
+		if (dk_container_start(c, target, &ds, err) < 0)
+			return rc_err_prefix(err, "starting '%s' again on its recreated network", u->container);
+		jb->needs_wait = true;
+		if (!jb->id)  /* its id, for the events that tell when it is ready */
+			return inspect_into(c, jb, u->container, err);
 	}
 	/* the address an http probe needs is known once the container runs */
 	if (jb->needs_wait && u->health.kind == RC_HEALTH_HTTP)
@@ -988,8 +1049,10 @@ static void fail_dependents(struct roll *R, size_t j)
 		if (r->jobs[d].state != J_PENDING)
 			continue;
 		if (jb->watch || jb->net) {
-			_cleanup_free_ char *m = jb->net ? xasprintf("not started: network '%s' could not be created",
-								       jb->net->network)
+			_cleanup_free_ char *m = jb->net ? xasprintf("not started: network '%s' could not be %s",
+								       jb->net->network,
+								       jb->net->kind == PLAN_NET_RECREATE ? "recreated"
+													  : "created")
 							 : xasprintf("dependency '%s': %s", jb->u->id, jb->why);
 			r->jobs[d].t0 = now_ns();
 			job_done(R, d, false, jb->fault, m);
@@ -1506,32 +1569,121 @@ static bool is_up(enum plan_kind k)
 }
 
 /*
- * Whether the network named like n that the engine refused to create again is
- * the one n asks for: labelled with our project and n's id, with n's subnet
- * (when n has one) and n's internal flag.  Looked for a few times over two
- * seconds: a create the engine was still finishing may not be visible yet.
+ * What is under n's name now, after the engine refused to create it: 1 the
+ * network n asks for (labelled with our project and n's id, with n's subnet
+ * when n has one, and n's internal flag: a run killed with this create in
+ * flight had the engine finish it), 0 nothing (yet: a create the engine is
+ * still finishing may not be visible), -1 something else, or no answer.
  */
-static bool net_adoptable(struct dk_client *c, const struct rc_desired *d, const struct rc_network *n)
+static int net_there(struct dk_client *c, const struct rc_desired *d, const struct rc_network *n)
 {
-	for (int attempt = 0; attempt < 10; attempt++) {
-		struct dk_network *have = NULL;
+	struct dk_network *have = NULL;
+	struct dk_status ds = { 0 };
+	struct rc_err err = { 0 };
+	if (dk_network_inspect(c, n->name, &have, &ds, &err) < 0)
+		return ds.http == 404 ? 0 : -1;
+	bool ok = str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_PROJECT), d->settings.project) &&
+		  str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_NETWORK), n->id) &&
+		  have->internal == n->internal &&
+		  (!n->subnet || (have->nsubnets == 1 && str_eq(have->subnets[0], n->subnet)));
+	dk_network_free(have);
+	return ok ? 1 : -1;
+}
+
+/*
+ * Create n; *ret_adopted when it was there already, as asked.  The engine
+ * answers 409 (the name exists) or 403 (its pool overlaps another) both
+ * for a network a killed run left — ours as asked: adopted — and, for a
+ * moment, after a network of that subnet was removed or while others are
+ * made side by side (the engine's address pools are shared): while nothing
+ * stands under the name, the create is tried again, for about three seconds.
+ */
+static int net_make(struct dk_client *c, const struct rc_desired *d, const struct rc_network *n,
+		    const struct dk_network_spec *ns, bool *ret_adopted, struct rc_err *err)
+{
+	*ret_adopted = false;
+	for (int attempt = 0;; attempt++) {
 		struct dk_status ds = { 0 };
-		struct rc_err err = { 0 };
-		if (dk_network_inspect(c, n->name, &have, &ds, &err) == 0) {
-			bool ok = str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_PROJECT), d->settings.project) &&
-				  str_eq(dk_label(have->labels, have->nlabels, RC_LABEL_NETWORK), n->id) &&
-				  have->internal == n->internal &&
-				  (!n->subnet || (have->nsubnets == 1 && str_eq(have->subnets[0], n->subnet)));
-			dk_network_free(have);
-			return ok;
+		char *id = NULL;
+		if (dk_network_create(c, ns, &id, &ds, err) == 0) {
+			free(id);
+			return 0;
 		}
-		if (ds.http != 404)
-			return false;
+		if (ds.http != 409 && ds.http != 403)
+			return -1;
+		int there = net_there(c, d, n);
+		if (there == 1) {
+			*ret_adopted = true;
+			return 0;
+		}
+		if (there < 0 || attempt >= 15)
+			return -1;
 		sleep_ms(200);
 	}
+}
+
+static bool unit_on(const struct rc_unit *u, const char *network)
+{
+	for (size_t i = 0; i < u->nnetworks; i++)
+		if (strcmp(u->networks[i], network) == 0)
+			return true;
 	return false;
 }
 
+/* Disconnect whatever is still attached to network id (running containers: the network's inspect lists them). */
+static void net_disconnect_all(struct dk_client *c, const char *id)
+{
+	struct dk_network *n = NULL;
+	struct rc_err ierr = { 0 };
+	if (dk_network_inspect(c, id, &n, NULL, &ierr) < 0)
+		return;
+	for (size_t i = 0; i < n->ncontainers; i++)
+		dk_network_disconnect(c, id, n->containers[i], true, NULL, &ierr);
+	dk_network_free(n);
+}
+
+/*
+ * The first half of NET_RECREATE: stop the containers of the units on the
+ * network (each with its grace period; their jobs connect and start them
+ * again once it is made anew), take them and the shared services on it — a
+ * customer's link network — off it (a stopped container keeps it in its
+ * config; the shared services run on, and net_create() connects them
+ * again), disconnect whatever else is still attached, and remove it.  Only
+ * the units on this network are stopped.
+ */
+static int net_takedown(struct run *r, struct dk_client *c, const struct plan_action *a, struct rc_err *err)
+{
+	for (size_t i = 0; i < r->d->nunits; i++) {
+		const struct rc_unit *u = &r->d->units[i];
+		bool on = unit_on(u, a->network), link = false;
+		for (size_t k = 0; k < u->nlinks && !link; k++)
+			link = strcmp(u->links[k], a->network) == 0;
+		if (!on && !link)
+			continue;
+		struct dk_status ds = { 0 };
+		int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
+		if (on && dk_container_stop(c, u->container, t, &ds, err) < 0 && ds.http != 404)
+			return rc_err_prefix(err, "stopping '%s' to recreate its network", u->container);
+		/* running, or stopped and keeping it in its config (a shared service on a link: stopped by
+		 * the job of another network it is on): off it; not on it is fine */
+		struct rc_err e2 = { 0 };
+		dk_network_disconnect(c, a->network, u->container, true, &ds, &e2);
+	}
+	crash_point("after-network-stop");
+	net_disconnect_all(c, a->network_id);
+	struct dk_status ds = { 0 };
+	int rc = dk_network_remove(c, a->network_id, &ds, err);
+	if (rc < 0 && ds.http == 403) {  /* something joined meanwhile */
+		net_disconnect_all(c, a->network_id);
+		rc = dk_network_remove(c, a->network_id, &ds, err);
+	}
+	if (rc < 0 && ds.http != 404)
+		return rc_err_prefix(err, "removing the network to recreate it");
+	crash_point("after-network-remove");
+	return 0;
+}
+
+/* NET_CREATE, and NET_RECREATE (net_takedown() first). */
 static int net_create(struct run *r, struct dk_client *c, const struct plan_action *a)
 {
 	const struct rc_network *n = a->desired_net;
@@ -1543,21 +1695,18 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 	struct dk_network_spec ns = { .name = n->name, .labels = labels, .nlabels = nl,
 				      .internal = n->internal, .subnet = n->subnet };
 	struct rc_err err = { 0 };
-	_cleanup_free_ char *what = xasprintf("+ network %s", n->name);
+	bool again = a->kind == PLAN_NET_RECREATE;
+	_cleanup_free_ char *what = xasprintf("%s network %s", planner_action_marker(a->kind), n->name);
 	int64_t t0 = now_ns();
-	char *id = NULL;
-	struct dk_status ds = { 0 };
 	bool adopted = false;
-	if (!a->network_id && dk_network_create(c, &ns, &id, &ds, &err) < 0) {
-		/* 409 (the name exists) or 403 (its pool overlaps): a run killed with this create in flight
-		 * had the engine finish it after we listed the networks — ours, as asked: adopt it */
-		if ((ds.http != 409 && ds.http != 403) || !net_adoptable(c, r->d, n)) {
-			record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
-			return -1;
-		}
-		adopted = true;
+	if (again && net_takedown(r, c, a, &err) < 0) {
+		record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
+		return -1;
 	}
-	free(id);
+	if ((!a->network_id || again) && net_make(c, r->d, n, &ns, &adopted, &err) < 0) {
+		record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
+		return -1;
+	}
 	crash_point("after-network");
 	/* a link network: the shared services already there join it now (new ones join at create) */
 	for (size_t i = 0; n->link_of && i < r->d->nunits; i++) {
@@ -1578,6 +1727,7 @@ static int net_create(struct run *r, struct dk_client *c, const struct plan_acti
 	}
 	_cleanup_free_ char *msg = adopted ? xasprintf("there already (made by a run cut short): adopted%s%s",
 						      n->subnet ? ", subnet " : "", n->subnet ? n->subnet : "")
+				  : again ? xstrdup(a->cause)
 				  : n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
 	record(r, what, NULL, APPLY_OK, msg, false, now_ns() - t0);
 	return 0;
@@ -1758,7 +1908,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	t = now_ns();
 	r.jobs = xcalloc(p->n + d->nunits + 1, sizeof(*r.jobs));
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == PLAN_NET_CREATE)
+		if (p->v[i].kind == PLAN_NET_CREATE || p->v[i].kind == PLAN_NET_RECREATE)
 			r.jobs[r.njobs++].net = &p->v[i];
 	size_t nnet = r.njobs;
 	for (size_t i = 0; i < p->n; i++) {
@@ -1789,12 +1939,37 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		}
 		jb->acts[jb->nacts++] = a;
 	}
+	/* The units on a recreated network: its job stops them; theirs connect them again and start
+	 * them (after it, gated as any start), with their own actions if they have any. */
+	for (size_t x = 0; x < nnet; x++) {
+		const struct plan_action *na = r.jobs[x].net;
+		if (na->kind != PLAN_NET_RECREATE)
+			continue;
+		for (size_t i = 0; i < d->nunits; i++) {
+			const struct rc_unit *u = &d->units[i];
+			if (!unit_on(u, na->network))
+				continue;
+			struct job *jb = NULL;
+			for (size_t k = nnet; k < r.njobs && !jb; k++)
+				if (r.jobs[k].u == u)
+					jb = &r.jobs[k];
+			if (!jb) {
+				jb = &r.jobs[r.njobs++];
+				jb->u = u;
+				jb->need = needed_condition(d, u);
+			}
+			jb->rejoin = xrealloc(jb->rejoin, (jb->nrejoin + 1) * sizeof(*jb->rejoin));
+			jb->rejoin[jb->nrejoin++] = na->network;
+		}
+	}
 	size_t nwork = r.njobs;
 	for (size_t k = nnet; k < nwork; k++) {
 		struct job *jb = &r.jobs[k];
 		struct buf b = BUF_INIT;
 		for (size_t i = 0; i < jb->nacts; i++)
 			buf_addf(&b, "%s%s", i ? "," : "", planner_action_marker(jb->acts[i]->kind));
+		if (!jb->nacts)  /* only back on its recreated network(s) */
+			buf_adds(&b, jb->u->running ? ">" : "~");
 		buf_addf(&b, " %s", jb->u->id);
 		jb->label = buf_detach(&b, NULL);
 	}
@@ -1808,7 +1983,13 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	size_t nedges = 0;
 	for (size_t k = nnet; k < nwork; k++) {
 		const struct rc_unit *u = r.jobs[k].u;
-		for (size_t ni = 0; ni < u->nnetworks + u->nlinks; ni++) {
+		/* a new container joins its links at create: they must be there; a start, an update or a
+		 * rejoin does not touch them (a link made or recreated connects a shared service itself) */
+		bool makes = false;
+		for (size_t i = 0; i < r.jobs[k].nacts; i++)
+			makes |= r.jobs[k].acts[i]->kind == PLAN_CREATE || r.jobs[k].acts[i]->kind == PLAN_RECREATE;
+		size_t nnets = u->nnetworks + (makes ? u->nlinks : 0);
+		for (size_t ni = 0; ni < nnets; ni++) {
 			const char *net = ni < u->nnetworks ? u->networks[ni] : u->links[ni - u->nnetworks];
 			for (size_t x = 0; x < nnet; x++)
 				if (strcmp(r.jobs[x].net->network, net) == 0) {
@@ -1890,6 +2071,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	for (size_t k = 0; k < r.njobs; k++) {
 		struct job *jb = &r.jobs[k];
 		free(jb->acts);
+		free(jb->rejoin);
 		free(jb->label);
 		free(jb->rdeps);
 		free(jb->id);

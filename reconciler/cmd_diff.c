@@ -100,6 +100,7 @@ static void observed_from_desired(const struct rc_desired *a, struct plan_observ
 		pn->name = xstrdup(n->name);
 		pn->label = n->id ? xstrdup(n->id) : NULL;
 		pn->subnet = n->subnet ? xstrdup(n->subnet) : NULL;
+		pn->internal = n->internal;
 	}
 	*ret = o;
 }

@@ -18,7 +18,7 @@ static const char *const kind_names[DRIFT__MAX] = {
 	[DRIFT_CHANGED] = "changed",   [DRIFT_STOPPED] = "stopped", [DRIFT_RUNNING] = "running",
 	[DRIFT_MISSING] = "missing",   [DRIFT_RENAMED] = "renamed", [DRIFT_EXTRA] = "extra",
 	[DRIFT_UNMANAGED] = "unmanaged", [DRIFT_NET_MISSING] = "network-missing",
-	[DRIFT_NET_EXTRA] = "network-extra",
+	[DRIFT_NET_EXTRA] = "network-extra", [DRIFT_NET_CHANGED] = "network-changed",
 };
 
 const char *drift_kind_name(enum drift_kind k)
@@ -241,7 +241,7 @@ static int kind_rank(enum drift_kind k)
 	static const int rank[DRIFT__MAX] = {
 		[DRIFT_MISSING] = 0, [DRIFT_RENAMED] = 1, [DRIFT_STOPPED] = 2, [DRIFT_RUNNING] = 2,
 		[DRIFT_CHANGED] = 3, [DRIFT_EXTRA] = 10, [DRIFT_UNMANAGED] = 20, [DRIFT_NET_MISSING] = 30,
-		[DRIFT_NET_EXTRA] = 30,
+		[DRIFT_NET_EXTRA] = 30, [DRIFT_NET_CHANGED] = 30,
 	};
 	return rank[k];
 }
@@ -252,7 +252,8 @@ static int group_of(const struct drift_item *it)
 	case DRIFT_EXTRA: return 1;
 	case DRIFT_UNMANAGED: return 2;
 	case DRIFT_NET_MISSING:
-	case DRIFT_NET_EXTRA: return 3;
+	case DRIFT_NET_EXTRA:
+	case DRIFT_NET_CHANGED: return 3;
 	default: return 0;
 	}
 }
@@ -376,8 +377,23 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 		for (size_t i = 0; i < nn && !found; i++)
 			if (str_eq(in->networks->items[i].name, dn->name))
 				found = &in->networks->items[i];
-		if (found && is_ours(found->labels, found->nlabels, project))
+		if (found && is_ours(found->labels, found->nlabels, project)) {
+			struct spec_changes nch;
+			planner_network_changes(dn, found->nsubnets ? found->subnets[0] : NULL, found->internal, &nch);
+			if (!nch.n)
+				continue;
+			for (size_t i = 0; i < nch.n; i++) {  /* expected (the desired one's) first */
+				char *t = nch.v[i].before;
+				nch.v[i].before = nch.v[i].after;
+				nch.v[i].after = t;
+			}
+			struct drift_item *it = add(&b, DRIFT_NET_CHANGED);
+			it->network = xstrdup(dn->name);
+			it->customer = dup_or_null(dn->customer);
+			it->detail = xstrdup("differs from the manifests: apply (or drift --fix) recreates it");
+			it->changes = nch;
 			continue;
+		}
 		struct drift_item *it = add(&b, found ? DRIFT_UNMANAGED : DRIFT_NET_MISSING);
 		it->network = xstrdup(dn->name);
 		it->customer = dup_or_null(dn->customer);
@@ -417,11 +433,11 @@ static const char *const summary_words[DRIFT__MAX] = {
 	[DRIFT_CHANGED] = "changed",   [DRIFT_STOPPED] = "stopped", [DRIFT_RUNNING] = "running",
 	[DRIFT_MISSING] = "missing",   [DRIFT_RENAMED] = "renamed", [DRIFT_EXTRA] = "extra",
 	[DRIFT_UNMANAGED] = "unmanaged", [DRIFT_NET_MISSING] = "network missing",
-	[DRIFT_NET_EXTRA] = "network extra",
+	[DRIFT_NET_EXTRA] = "network extra", [DRIFT_NET_CHANGED] = "network changed",
 };
 static const enum drift_kind summary_order[] = { DRIFT_CHANGED, DRIFT_STOPPED, DRIFT_RUNNING, DRIFT_MISSING,
 						DRIFT_RENAMED, DRIFT_EXTRA, DRIFT_UNMANAGED, DRIFT_NET_MISSING,
-						DRIFT_NET_EXTRA };
+						DRIFT_NET_EXTRA, DRIFT_NET_CHANGED };
 
 static void counts_phrase(const struct drift_summary *s, struct buf *out)
 {
@@ -459,6 +475,7 @@ static const char *marker(enum drift_kind k)
 	case DRIFT_UNMANAGED: return "!";
 	case DRIFT_NET_MISSING: return "-";
 	case DRIFT_NET_EXTRA: return "+";
+	case DRIFT_NET_CHANGED: return "~";
 	case DRIFT__MAX: break;
 	}
 	return "?";
@@ -468,7 +485,8 @@ static const char *color_of(enum drift_kind k)
 {
 	switch (k) {
 	case DRIFT_CHANGED:
-	case DRIFT_RENAMED: return "\033[33m";
+	case DRIFT_RENAMED:
+	case DRIFT_NET_CHANGED: return "\033[33m";
 	case DRIFT_EXTRA:
 	case DRIFT_NET_EXTRA: return "\033[32m";
 	default: return "\033[31m";
@@ -602,7 +620,7 @@ static void render_markdown(const struct drift_report *r, struct buf *out)
 		buf_addf(out, "| %s | ", marker(it->kind));
 		md_code(out, buf_cstr(&subj));
 		buf_addf(out, " | %s | ", drift_kind_name(it->kind));
-		if (it->kind == DRIFT_CHANGED) {
+		if (it->changes.n) {
 			for (size_t k = 0; k < it->changes.n; k++) {
 				struct buf c = BUF_INIT;
 				change_text(&it->changes.v[k], &c);

@@ -26,6 +26,9 @@
  *              port of a unit, or has a unit's container name; a network
  *              without the label that has a desired network's name
  *   network-missing / network-extra   networks with the project label
+ *   network-changed  a desired network whose subnet (when the desired one
+ *              has one) or internal flag differs (changes "subnet",
+ *              "internal": before = expected, after = actual)
  *
  * Pure parts (drift_compute, drift_render, drift_overlay_observed) do no I/O;
  * drift_check() is the whole check against the engine, for the CLI and the
@@ -55,11 +58,12 @@ enum drift_kind {
 	DRIFT_UNMANAGED,
 	DRIFT_NET_MISSING,
 	DRIFT_NET_EXTRA,
+	DRIFT_NET_CHANGED,
 	DRIFT__MAX
 };
 
 /* "changed", "stopped", "running", "missing", "renamed", "extra", "unmanaged",
- * "network-missing", "network-extra" (static strings; the JSON "kind"). */
+ * "network-missing", "network-extra", "network-changed" (static strings; the JSON "kind"). */
 const char *drift_kind_name(enum drift_kind k);
 
 struct drift_item {
@@ -70,7 +74,8 @@ struct drift_item {
 	char *container_id;
 	char *network;        /* network kinds, unmanaged networks */
 	char *detail;         /* for humans: "exited (137)", "named 'x'", "publishes host port 8080 of c1/app" */
-	struct spec_changes changes; /* DRIFT_CHANGED: before = expected, after = actual (escaped as in spec.h) */
+	struct spec_changes changes; /* DRIFT_CHANGED, DRIFT_NET_CHANGED: before = expected, after = actual
+	                              * (escaped as in spec.h) */
 };
 
 struct drift_report {

@@ -150,6 +150,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 			pn->name = xstrdup(n->name);
 			pn->label = dup_or_null(dk_label(n->labels, n->nlabels, RC_LABEL_NETWORK));
 			pn->subnet = n->nsubnets ? xstrdup(n->subnets[0]) : NULL;
+			pn->internal = n->internal;
 		} else {
 			p->foreign_networks[p->nforeign_networks++].name = xstrdup(n->name);
 		}
@@ -217,7 +218,8 @@ void observe_digest(const struct observation *o, char out[RC_HASH_HEX_LEN + 1])
 	}
 	for (size_t i = 0; i < p->nnetworks; i++) {
 		const struct plan_net *nw = &p->networks[i];
-		lines[n++] = xasprintf("n %s %s %s", nw->id, nw->name, nw->subnet ? nw->subnet : "-");
+		lines[n++] = xasprintf("n %s %s %s%s", nw->id, nw->name, nw->subnet ? nw->subnet : "-",
+				       nw->internal ? " internal" : "");
 	}
 	qsort(lines, n, sizeof(char *), strp_cmp);
 	struct buf b = BUF_INIT;

@@ -51,7 +51,7 @@ void observation_release(struct observation *o);
 
 /*
  * A digest of what the plan was computed from: our containers (id, name,
- * hash, state, image) and networks (id, name, subnet), sorted.  `plan --out`
+ * hash, state, image) and networks (id, name, subnet, internal), sorted.  `plan --out`
  * records it; `apply --plan` refuses when it moved.  out: 33 bytes.
  */
 void observe_digest(const struct observation *o, char out[RC_HASH_HEX_LEN + 1]);

@@ -68,6 +68,7 @@ const char *planner_action_kind_name(enum plan_kind k)
 	case PLAN_STOP: return "stop";
 	case PLAN_REMOVE: return "remove";
 	case PLAN_NET_REMOVE: return "network remove";
+	case PLAN_NET_RECREATE: return "network recreate";
 	}
 	return "?";
 }
@@ -83,6 +84,7 @@ const char *planner_action_marker(enum plan_kind k)
 	case PLAN_STOP: return ".";
 	case PLAN_REMOVE: return "-";
 	case PLAN_NET_REMOVE: return "-";
+	case PLAN_NET_RECREATE: return "-/+";
 	}
 	return "?";
 }
@@ -259,7 +261,8 @@ static struct plan_action *add_action(struct builder *B, enum plan_kind kind, co
 	a->unit = unit ? xstrdup(unit) : NULL;
 	k->seq = B->p.n;
 	switch (kind) {
-	case PLAN_NET_CREATE: k->phase = 0; break;
+	case PLAN_NET_CREATE:
+	case PLAN_NET_RECREATE: k->phase = 0; break;
 	case PLAN_STOP:
 	case PLAN_REMOVE: k->phase = 1; break;
 	case PLAN_NET_REMOVE: k->phase = 3; break;
@@ -453,10 +456,11 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 		buf_release(&t);
 	}
 	const char *missing_net = NULL;
-	if (half_made && !connected_to_all(u, k, &missing_net)) {
+	if (!is_running_state(k->state) && !connected_to_all(u, k, &missing_net)) {
 		recreate = true;
 		struct buf t = BUF_INIT;
-		buf_addf(&t, "half-made container is not connected to network '%s'", missing_net);
+		buf_addf(&t, "%s container is not connected to network '%s'", half_made ? "half-made" : "stopped",
+			 missing_net);
 		cause_add(&cause, t.data);
 		buf_release(&t);
 	}
@@ -531,6 +535,24 @@ static const struct rc_unit *link_unjoined(const struct builder *B, const struct
 	return NULL;
 }
 
+static void change_add(struct spec_changes *ch, const char *key, const char *before, const char *after)
+{
+	ch->v = xrealloc(ch->v, (ch->n + 1) * sizeof(*ch->v));
+	ch->v[ch->n++] = (struct spec_change){ xstrdup(key), before ? xstrdup(before) : NULL,
+					       after ? xstrdup(after) : NULL };
+}
+
+void planner_network_changes(const struct rc_network *n, const char *subnet, bool internal,
+			     struct spec_changes *ret)
+{
+	struct spec_changes ch = { NULL, 0 };
+	if (internal != n->internal)
+		change_add(&ch, "internal", internal ? "true" : "false", n->internal ? "true" : "false");
+	if (n->subnet && !str_eq(subnet, n->subnet))
+		change_add(&ch, "subnet", subnet, n->subnet);
+	*ret = ch;
+}
+
 static void plan_networks(struct builder *B)
 {
 	const struct rc_desired *d = B->d;
@@ -542,6 +564,19 @@ static void plan_networks(struct builder *B)
 			if (str_eq(o->networks[j].name, n->name))
 				have = &o->networks[j];
 		if (have) {
+			struct spec_changes ch;
+			planner_network_changes(n, have->subnet, have->internal, &ch);
+			if (ch.n) { /* removed and made again; its containers stopped, reconnected, started */
+				struct plan_action *a = add_action(B, PLAN_NET_RECREATE, NULL);
+				a->network = xstrdup(n->name);
+				a->network_id = xstrdup(have->id);
+				a->desired_net = n;
+				struct buf t = BUF_INIT;
+				planner_describe_changes(&ch, &t);
+				a->cause = buf_detach(&t, NULL);
+				a->changes = ch;
+				continue;
+			}
 			const struct rc_unit *u = link_unjoined(B, n);
 			if (u) { /* the network is there: the step only connects (network_id set) */
 				struct plan_action *a = add_action(B, PLAN_NET_CREATE, NULL);

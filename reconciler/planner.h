@@ -27,10 +27,17 @@
  * also start or stop is followed by a START or preceded by a STOP.
  * Containers whose unit is gone are REMOVEd; extra containers claiming one
  * unit are REMOVEd ("duplicate"), keeping the one whose hash, then name,
- * matches (then a running one, then the lowest id).  Networks: NET_CREATE
- * when missing, NET_REMOVE when no longer desired.
+ * matches (then a running one, then the lowest id).  A container that is not
+ * running (created, exited, dead) and not connected to one of its networks
+ * is RECREATEd (starting it would leave it off that network: a run cut short
+ * while its network was being recreated).  Networks: NET_CREATE when
+ * missing, NET_REMOVE when no longer desired, NET_RECREATE when the one
+ * there differs from the desired one in `internal` or — when the desired
+ * one has a subnet (fixed, or allocated from the pool) — in its subnet
+ * (cause "internal: false -> true; subnet: A -> B"); a desired network
+ * without a subnet takes the engine's choice, and any subnet is that.
  *
- * Order of the actions: NET_CREATE (by name); then REMOVE and STOP in
+ * Order of the actions: NET_CREATE and NET_RECREATE (by name); then REMOVE and STOP in
  * reverse dependency order (units gone from the manifests first, by id);
  * then CREATE / RECREATE / UPDATE / START in dependency order (wave by wave,
  * ties by unit id); NET_REMOVE last.  A desired state in which nothing
@@ -84,6 +91,7 @@ struct plan_net {
 	char *name;
 	char *label;          /* RC_LABEL_NETWORK */
 	char *subnet;         /* NULL if none */
+	bool internal;
 };
 
 /* A container or network NOT carrying our label (only what conflicts need). */
@@ -128,6 +136,7 @@ enum plan_kind {
 	PLAN_STOP,
 	PLAN_REMOVE,
 	PLAN_NET_REMOVE,
+	PLAN_NET_RECREATE,
 };
 
 struct plan_action {
@@ -137,12 +146,13 @@ struct plan_action {
 	char *container_id;              /* the existing container acted on; NULL for CREATE / network actions */
 	char *container_name;            /* existing name (REMOVE, STOP, ...) or the name to create */
 	char *network;                   /* network name for NET_*; NULL otherwise */
-	const struct rc_network *desired_net; /* borrowed; NET_CREATE only */
-	char *network_id;                /* NET_REMOVE: the existing network's id; NET_CREATE of a link
-	                                  * network that exists already: only its shared services are
-	                                  * connected (a run was cut short) */
+	const struct rc_network *desired_net; /* borrowed; NET_CREATE and NET_RECREATE */
+	char *network_id;                /* NET_REMOVE, NET_RECREATE: the existing network's id; NET_CREATE
+	                                  * of a link network that exists already: only its shared services
+	                                  * are connected (a run was cut short) */
 	char *cause;                     /* for humans; never contains secret values */
-	struct spec_changes changes;     /* RECREATE / UPDATE from a spec diff: fields that changed */
+	struct spec_changes changes;     /* RECREATE / UPDATE from a spec diff: fields that changed;
+	                                  * NET_RECREATE: "internal", "subnet" (planner_network_changes()) */
 	bool protected_;                 /* copied from the desired unit (the executor decides about approval);
 	                                    false for units no longer desired */
 	int wave;                        /* dependency level among the desired units; for `gone`, among the
@@ -170,10 +180,11 @@ void plan_release(struct plan *p);
 /* Number of actions that change something (all of them: a plan has no no-op actions). */
 static inline size_t plan_nactions(const struct plan *p) { return p->n; }
 
-/* "create", "recreate", "update", "start", "stop", "remove", "network create", "network remove". */
+/* "create", "recreate", "update", "start", "stop", "remove", "network create", "network remove",
+ * "network recreate". */
 const char *planner_action_kind_name(enum plan_kind k);
 /* Terraform-like marker: "+" create, "-/+" recreate, "~" update, ">" start, "." stop, "-" remove
- * (the network kinds use "+" and "-"). */
+ * (the network kinds use "+", "-" and "-/+"). */
 const char *planner_action_marker(enum plan_kind k);
 
 /*
@@ -181,6 +192,16 @@ const char *planner_action_marker(enum plan_kind k);
  * ("env.X: a -> b; secret db_password changed"); secrets are only named.
  */
 void planner_describe_changes(const struct spec_changes *ch, struct buf *out);
+
+/*
+ * How a network there — subnet (NULL: none) and internal — differs from the
+ * desired n: changes "internal" ("true"/"false") and "subnet" (only when n
+ * has one: without, the engine's choice, any subnet is right), before =
+ * what is there, after = n's.  The changes of a NET_RECREATE; drift's
+ * "network-changed".
+ */
+void planner_network_changes(const struct rc_network *n, const char *subnet, bool internal,
+			     struct spec_changes *ret);
 
 /* ---- in-place updates (see struct plan_container) ---- */
 

@@ -124,7 +124,8 @@ void report_humanize(const char *key, const char *value, struct buf *out)
 
 /* ---- per-action view ------------------------------------------------------------ */
 
-enum note_kind { NOTE_ALLOCATE, NOTE_FREE, NOTE_DEPENDENTS };
+/* NOTE_INFO: for humans only (text and Markdown), not an allocation. */
+enum note_kind { NOTE_ALLOCATE, NOTE_FREE, NOTE_DEPENDENTS, NOTE_INFO };
 
 struct note {
 	enum note_kind kind;
@@ -354,6 +355,11 @@ static void add_allocations(const struct report_input *in, struct view *w)
 		const struct rc_network *n = a->desired_net;
 		if (!n)
 			break;
+		if (!n->subnet && !n->customer) {   /* a shared network: nothing of ours is allocated */
+			struct note *t = note_add(w, NOTE_INFO, NULL);
+			t->text = xstrdup("subnet: the engine's choice");
+			break;
+		}
 		struct note *t = note_add(w, NOTE_ALLOCATE, "subnet");
 		t->subject = xstrdup(a->network);
 		if (n->subnet) {
@@ -386,10 +392,59 @@ static void add_allocations(const struct report_input *in, struct view *w)
 	}
 }
 
+static bool name_in(char *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A network recreated: the units on it (their containers are stopped,
+ * reconnected and started again) and the shared services that reach
+ * customers over it (reconnected while they run), as its dependents.
+ */
+static void add_net_members(const struct report_input *in, struct view *w)
+{
+	const struct plan_action *a = w->a;
+	const struct rc_desired *d = in->desired;
+	struct buf restarted = BUF_INIT, rejoined = BUF_INIT;
+	size_t nr = 0, nj = 0;
+	for (size_t i = 0; d && a->network && i < d->nunits; i++) {
+		const struct rc_unit *u = &d->units[i];
+		bool on = name_in(u->networks, u->nnetworks, a->network);
+		if (!on && !name_in(u->links, u->nlinks, a->network))
+			continue;
+		w->dependents = xrealloc(w->dependents, (w->ndependents + 1) * sizeof(char *));
+		w->dependents[w->ndependents++] = u->id;
+		struct buf *b = on ? &restarted : &rejoined;
+		size_t *n = on ? &nr : &nj;
+		if (*n < MAX_DEPENDENTS_SHOWN)
+			buf_addf(b, "%s%s", *n ? ", " : "", u->id);
+		(*n)++;
+	}
+	if (nr > MAX_DEPENDENTS_SHOWN)
+		buf_addf(&restarted, " and %zu more", nr - MAX_DEPENDENTS_SHOWN);
+	if (nj > MAX_DEPENDENTS_SHOWN)
+		buf_addf(&rejoined, " and %zu more", nj - MAX_DEPENDENTS_SHOWN);
+	if (nr)
+		note_add(w, NOTE_DEPENDENTS, NULL)->text = xasprintf("stops, reconnects and starts again %s",
+								    buf_cstr(&restarted));
+	if (nj)
+		note_add(w, NOTE_DEPENDENTS, NULL)->text = xasprintf("reconnects %s", buf_cstr(&rejoined));
+	buf_release(&restarted);
+	buf_release(&rejoined);
+}
+
 static void add_dependents(const struct report_input *in, struct view *w)
 {
 	const struct plan_action *a = w->a;
 	const struct rc_desired *d = in->desired;
+	if (a->kind == PLAN_NET_RECREATE) {
+		add_net_members(in, w);
+		return;
+	}
 	if (!d || !a->unit || (a->kind != PLAN_RECREATE && a->kind != PLAN_STOP))
 		return;
 	for (size_t i = 0; i < d->nunits; i++)
@@ -499,6 +554,7 @@ static void count_action(struct report_summary *s, enum plan_kind k)
 	case PLAN_STOP: s->stop++; break;
 	case PLAN_REMOVE: s->remove++; break;
 	case PLAN_NET_REMOVE: s->net_remove++; break;
+	case PLAN_NET_RECREATE: s->net_recreate++; break;
 	}
 }
 
@@ -529,12 +585,14 @@ static void summary_phrase(const struct report_summary *s, bool all, struct buf 
 		buf_addf(out, "%s%zu %s", first ? "" : ", ", parts[i].n, parts[i].what);
 		first = false;
 	}
-	if (s->net_create || s->net_remove) {
+	if (s->net_create || s->net_remove || s->net_recreate) {
 		buf_adds(out, first ? "networks: " : "; networks: ");
 		if (s->net_create)
 			buf_addf(out, "%zu to create", s->net_create);
+		if (s->net_recreate)
+			buf_addf(out, "%s%zu to recreate", s->net_create ? ", " : "", s->net_recreate);
 		if (s->net_remove)
-			buf_addf(out, "%s%zu to remove", s->net_create ? ", " : "", s->net_remove);
+			buf_addf(out, "%s%zu to remove", s->net_create || s->net_recreate ? ", " : "", s->net_remove);
 	}
 }
 
@@ -557,7 +615,8 @@ static const char *kind_verb(enum plan_kind k)
 	switch (k) {
 	case PLAN_NET_CREATE:
 	case PLAN_CREATE: return "will be created";
-	case PLAN_RECREATE: return "will be recreated";
+	case PLAN_RECREATE:
+	case PLAN_NET_RECREATE: return "will be recreated";
 	case PLAN_UPDATE: return "will be updated in place";
 	case PLAN_START: return "will be started";
 	case PLAN_STOP: return "will be stopped";
@@ -579,6 +638,7 @@ static const char *kind_word(enum plan_kind k)
 	case PLAN_STOP: return "stop";
 	case PLAN_REMOVE: return "remove";
 	case PLAN_NET_REMOVE: return "network_remove";
+	case PLAN_NET_RECREATE: return "network_recreate";
 	}
 	return "?";
 }
@@ -594,13 +654,14 @@ static const char *kind_md(enum plan_kind k)
 	case PLAN_STOP: return "stop";
 	case PLAN_REMOVE: return "remove";
 	case PLAN_NET_REMOVE: return "remove network";
+	case PLAN_NET_RECREATE: return "recreate network";
 	}
 	return "?";
 }
 
 static bool is_network_kind(enum plan_kind k)
 {
-	return k == PLAN_NET_CREATE || k == PLAN_NET_REMOVE;
+	return k == PLAN_NET_CREATE || k == PLAN_NET_REMOVE || k == PLAN_NET_RECREATE;
 }
 
 /* ---- one field change, for humans ----------------------------------------------- */
@@ -662,7 +723,8 @@ static const char *kind_color(enum plan_kind k)
 	switch (k) {
 	case PLAN_NET_CREATE:
 	case PLAN_CREATE: return C_GREEN;
-	case PLAN_RECREATE: return C_MAGENTA;
+	case PLAN_RECREATE:
+	case PLAN_NET_RECREATE: return C_MAGENTA;
 	case PLAN_UPDATE: return C_YELLOW;
 	case PLAN_START:
 	case PLAN_STOP: return C_CYAN;
@@ -887,8 +949,9 @@ static void render_json(const struct report_input *in, const struct views *vs, s
 	buf_addf(out, ",\n  \"changed\": %s,\n", p->n ? "true" : "false");
 	buf_addf(out, "  \"summary\": {\"create\": %zu, \"update\": %zu, \"recreate\": %zu, \"remove\": %zu, "
 		      "\"start\": %zu, \"stop\": %zu, \"network_create\": %zu, \"network_remove\": %zu, "
-		      "\"conflicts\": %zu},\n",
-		 s.create, s.update, s.recreate, s.remove, s.start, s.stop, s.net_create, s.net_remove, s.conflicts);
+		      "\"network_recreate\": %zu, \"conflicts\": %zu},\n",
+		 s.create, s.update, s.recreate, s.remove, s.start, s.stop, s.net_create, s.net_remove, s.net_recreate,
+		 s.conflicts);
 	buf_adds(out, "  \"conflicts\": [");
 	for (size_t i = 0; i < p->nconflicts; i++) {
 		buf_adds(out, i ? ",\n    " : "\n    ");
@@ -933,7 +996,7 @@ static void render_json(const struct report_input *in, const struct views *vs, s
 		bool first = true;
 		for (size_t j = 0; j < w->nnotes; j++) {
 			const struct note *t = &w->notes[j];
-			if (t->kind == NOTE_DEPENDENTS)
+			if (t->kind == NOTE_DEPENDENTS || t->kind == NOTE_INFO)
 				continue;
 			buf_adds(out, first ? "\n       {" : ",\n       {");
 			first = false;

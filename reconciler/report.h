@@ -62,7 +62,7 @@ struct report_opts {
 /* Counts by action kind (summary line, JSON "summary", exit codes). */
 struct report_summary {
 	size_t create, update, recreate, remove, start, stop;
-	size_t net_create, net_remove;
+	size_t net_create, net_remove, net_recreate;
 	size_t conflicts;
 };
 void report_summarize(const struct plan *p, struct report_summary *ret);

@@ -1220,9 +1220,10 @@ static int allocate_subnets(struct rc_state *st, struct rc_desired *d, const str
 {
 	const struct rc_settings *s = &d->settings;
 	size_t need = 0;
+	const char *first = NULL;   /* the first network that needs one */
 	for (size_t i = 0; i < d->nnetworks; i++)
-		if (!d->networks[i].subnet)
-			need++;
+		if (rc_network_from_pool(&d->networks[i]) && need++ == 0)
+			first = d->networks[i].name;
 
 	struct state_cidr pool = { 0, 0 };
 	int sp = s->subnet_prefix;
@@ -1230,8 +1231,7 @@ static int allocate_subnets(struct rc_state *st, struct rc_desired *d, const str
 	uint64_t ncand = 0;
 	if (need) {
 		if (!s->subnet_pool)
-			return rc_errf(err, "network '%s' needs a subnet but settings define no subnet pool",
-				       d->networks[0].name);
+			return rc_errf(err, "network '%s' needs a subnet but settings define no subnet pool", first);
 		if (state_cidr_parse(s->subnet_pool, true, &pool, err) < 0)
 			return rc_err_prefix(err, "settings subnet pool");
 		if (sp < pool.prefix || sp > 30)
@@ -1263,8 +1263,9 @@ static int allocate_subnets(struct rc_state *st, struct rc_desired *d, const str
 
 	for (size_t i = 0; i < d->nnetworks; i++) {
 		struct rc_network *n = &d->networks[i];
-		if (n->subnet)
-			continue;
+		if (!rc_network_from_pool(n))
+			continue;   /* fixed in the manifest, or the engine's choice: nothing held (a shared
+			             * network's allocation from before is dropped with the rest) */
 		const char *have = state_get_subnet(st, n->name), *seen = NULL;
 		for (size_t k = 0; k < obs->nnets; k++)
 			if (obs->nets[k].ours && obs->nets[k].subnet && strcmp(obs->nets[k].name, n->name) == 0) {

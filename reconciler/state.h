@@ -181,7 +181,10 @@ struct state_observed {
  *    allocated, not in obs->ports_in_use and not a fixed host port of d.
  *  - New subnets: the lowest subnet of size settings.subnet_prefix in
  *    settings.subnet_pool that overlaps no allocated subnet, no subnet in
- *    obs->nets and no fixed subnet in d.
+ *    obs->nets and no fixed subnet in d.  Only a customer's networks (its
+ *    own and its link networks) take one (rc_network_from_pool()); a
+ *    shared network without a fixed subnet is left without (NULL: the
+ *    engine chooses when it is created) and holds no allocation.
  *  - Allocations of units, ports and networks no longer in d are freed.
  * Fails (leaving state and d possibly half-filled: do not apply) when a pool
  * is missing, malformed or exhausted.

@@ -196,6 +196,16 @@ struct rc_desired {
 	char *path;                 /* with commit: the repository sub-directory they were read from ("" = root) */
 };
 
+/*
+ * Whether n takes its subnet from Settings.subnets (state_allocate()): a
+ * customer's network — its own or a link network — without a fixed subnet.
+ * A shared network without `subnet:` gets the engine's choice instead.
+ */
+static inline bool rc_network_from_pool(const struct rc_network *n)
+{
+	return !n->subnet && n->customer;
+}
+
 void rc_unit_release(struct rc_unit *u);
 void rc_network_release(struct rc_network *n);
 void rc_desired_free(struct rc_desired *d);

@@ -138,6 +138,9 @@ test_expect_success 'setup: a repository with a sequence of commits, secrets in 
 	git -C "$REPO" rm -q deploy/customers/gamma.yaml &&
 	repo_commit "$REPO" "remove gamma" && git -C "$REPO" tag remove-customer &&
 	echo doc >"$REPO/README" && repo_commit "$REPO" "docs" && git -C "$REPO" tag docs-only &&
+	sed -i "s|^internal: true|internal: false\nsubnet: 10.240.0.0/24|" "$REPO/deploy/shared.yaml" &&
+	grep -q "^subnet: 10.240.0.0/24" "$REPO/deploy/shared.yaml" &&
+	repo_commit "$REPO" "backend: a subnet of its own, not internal" && git -C "$REPO" tag change-network &&
 	printf "kind: Customer\nid: delta\ntemplate: nosuch\nport: [\n" >"$REPO/deploy/customers/delta.yaml" &&
 	repo_commit "$REPO" "broken" && git -C "$REPO" tag broken
 '
@@ -196,6 +199,21 @@ test_expect_success 'remove a customer: containers and network removed, port and
 	grep "frees the host port allocated for 8080/tcp" remove-customer.txt &&
 	grep "frees its subnet" remove-customer.txt &&
 	grep "<summary>customer <b>gamma</b>: 2 to remove; networks: 2 to remove</summary>" remove-customer.md
+'
+
+test_expect_success 'a shared network gets a subnet and is no longer internal: recreated, with its links' '
+	diff_golden change-network docs-only change-network &&
+	grep "^  -/+ network acme-backend will be recreated$" change-network.txt &&
+	grep "^        internal: true → false$" change-network.txt &&
+	grep "^        subnet: (unset) → 10.240.0.0/24$" change-network.txt &&
+	grep "^        stops, reconnects and starts again cache, db$" change-network.txt &&
+	grep "^  -/+ network acme-alpha-via-backend will be recreated$" change-network.txt &&
+	grep "^  -/+ network acme-beta-via-backend will be recreated$" change-network.txt &&
+	test "$(grep -c "will be" change-network.txt)" = 3 &&
+	grep "^Plan: 0 to create, 0 to update in place, 0 to recreate, 0 to remove; networks: 3 to recreate.$" \
+		change-network.txt &&
+	grep "\"network_recreate\": 3" change-network.json &&
+	grep "\"dependents\": \[\"alpha/app\", \"cache\", \"db\"\]" change-network.json
 '
 
 test_expect_success 'the reverse direction: the customer comes back' '

@@ -13,6 +13,7 @@ pool=10.221.0.0/16
 M=$TRASH/repo
 CONVERGED="python3 $RC_TOP/tests/lib/converged.py"
 
+# write_settings [BACKEND-LINE]: BACKEND-LINE (e.g. "internal: true") in the network backend
 write_settings() {
 	cat >$M/settings.yaml <<-EOT
 	kind: Settings
@@ -22,6 +23,7 @@ write_settings() {
 	---
 	kind: Network
 	name: backend
+	${1:-}
 	---
 	kind: Template
 	name: web
@@ -257,6 +259,31 @@ test_expect_success 'after-network, then a new customer before recovery: subnets
 		grep -qx "$net $subnet" after || echo "$net lost its subnet $subnet"
 	done <before >lost &&
 	test ! -s lost
+'
+
+# every network of the project is internal as backend is ($1: true/false), or says which is not
+internal_as() {
+	for net in $(docker network ls -q --filter label=$LABEL_PROJECT=$PROJECT); do
+		docker network inspect -f "{{.Name}} {{.Internal}}" $net
+	done | while read name internal; do
+		case $name in
+		$PROJECT-backend | *-via-backend) test "$internal" = "$1" || echo "$name: internal $internal" ;;
+		esac
+	done
+}
+
+test_expect_success 'after-network-stop: killed recreating backend (internal), its units stopped' '
+	write_settings "internal: true" && repo_commit $M "backend internal" &&
+	crash after-network-stop &&
+	recover &&
+	internal_as true >wrong && test_cmp /dev/null wrong
+'
+
+test_expect_success 'after-network-remove: killed with a network recreated half-way (removed, not made)' '
+	write_settings "internal: false" && repo_commit $M "backend not internal" &&
+	crash after-network-remove &&
+	recover &&
+	internal_as false >wrong && test_cmp /dev/null wrong
 '
 
 test_done

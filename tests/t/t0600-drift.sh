@@ -244,7 +244,7 @@ test_expect_success 'JSON: summary counts and the documented fields' '
 	test_grep "^  \"command\": \"drift\",$" drift.json &&
 	test_grep "^  \"project\": \"$P\",$" drift.json &&
 	test_grep "^  \"commit\": \"$(git -C $M rev-parse HEAD)\",$" drift.json &&
-	test_grep "\"summary\": {\"total\": 8, \"changed\": 2, \"stopped\": 1, \"running\": 0, \"missing\": 2, \"renamed\": 1, \"extra\": 1, \"unmanaged\": 0, \"network-missing\": 1, \"network-extra\": 0}" drift.json
+	test_grep "\"summary\": {\"total\": 8, \"changed\": 2, \"stopped\": 1, \"running\": 0, \"missing\": 2, \"renamed\": 1, \"extra\": 1, \"unmanaged\": 0, \"network-missing\": 1, \"network-extra\": 0, \"network-changed\": 0}" drift.json
 '
 
 test_expect_success 'Markdown: heading, one table row per finding, summary' '
@@ -327,7 +327,7 @@ test_expect_success '--rev compares with another commit; --dir with a directory'
 	test_expect_code 2 $RC --dir other drift --json >other.json &&
 	test_grep "\"project\": \"${P}x\"" other.json &&
 	: all missing, and the containers of the old project are no extras of it, only intruders on its ports &&
-	test_grep "\"summary\": {\"total\": 12, \"changed\": 0, \"stopped\": 0, \"running\": 0, \"missing\": 5, \"renamed\": 0, \"extra\": 0, \"unmanaged\": 2, \"network-missing\": 5, \"network-extra\": 0}" other.json
+	test_grep "\"summary\": {\"total\": 12, \"changed\": 0, \"stopped\": 0, \"running\": 0, \"missing\": 5, \"renamed\": 0, \"extra\": 0, \"unmanaged\": 2, \"network-missing\": 5, \"network-extra\": 0, \"network-changed\": 0}" other.json
 '
 
 test_expect_success 'a stopped unit that should be stopped is no drift; one running is' '

@@ -166,6 +166,7 @@ int main(void)
 	nets->items = xcalloc(5, sizeof(struct dk_network));
 	add_network(nets, "bridge", NULL, NULL);
 	add_network(nets, "rtdriftdev-backend", P, NULL);
+	nets->items[1].internal = true;   /* the manifests say it is not: recreated by hand */
 	add_network(nets, "rtdriftdev-c1-via-backend", P, "c1");
 	add_network(nets, "rtdriftdev-old", P, "old");
 	/* rtdriftdev-c1 is missing */
@@ -183,18 +184,19 @@ int main(void)
 	drift_compute(&in, &r);
 	struct drift_summary s;
 	drift_summarize(&r, &s);
-	is_int(s.total, 6, "six findings");
+	is_int(s.total, 7, "seven findings");
 	is_int(s.count[DRIFT_CHANGED], 1, "one changed");
 	is_int(s.count[DRIFT_STOPPED], 1, "one stopped");
 	is_int(s.count[DRIFT_EXTRA], 1, "one extra");
 	is_int(s.count[DRIFT_UNMANAGED], 1, "one unmanaged");
 	is_int(s.count[DRIFT_NET_MISSING], 1, "one network missing");
 	is_int(s.count[DRIFT_NET_EXTRA], 1, "one network extra");
+	is_int(s.count[DRIFT_NET_CHANGED], 1, "one network changed (internal)");
 	is_int(r.ncontainers, 4, "four of our containers inspected");
 	struct buf b = BUF_INIT;
 	drift_summary_format(&s, &b);
-	is_str(buf_cstr(&b), "6 findings: 1 changed, 1 stopped, 1 extra, 1 unmanaged, 1 network missing, 1 network extra",
-	       "summary line");
+	is_str(buf_cstr(&b), "7 findings: 1 changed, 1 stopped, 1 extra, 1 unmanaged, 1 network missing, 1 network extra, "
+	       "1 network changed", "summary line");
 	buf_reset(&b);
 	drift_render(&r, DRIFT_TEXT, false, &b);
 	golden("report.txt", buf_cstr(&b));
@@ -226,6 +228,9 @@ int main(void)
 	struct dk_network_list *nets2 = xcalloc(1, sizeof(*nets2));
 	nets2->items = xcalloc(4, sizeof(struct dk_network));
 	add_network(nets2, "rtdriftdev-backend", P, NULL);
+	/* no subnet in the manifests: whatever the engine chose is right */
+	nets2->items[0].subnets = xcalloc(1, sizeof(char *));
+	nets2->items[0].subnets[nets2->items[0].nsubnets++] = xstrdup("172.30.0.0/16");
 	add_network(nets2, "rtdriftdev-c1-via-backend", P, "c1");
 	add_network(nets2, "rtdriftdev-c1", P, "c1");
 	struct drift_input in3 = { .d = d, .containers = l3, .networks = nets2, .inspected = (const struct dk_container *const *)fresh, .images = imgs,
@@ -314,10 +319,10 @@ int main(void)
 			pc->networks[pc->nnetworks++] = xstrdup("rtdriftdev-c1-via-backend");
 	}
 	po.networks = xcalloc(3, sizeof(*po.networks));
-	po.networks[0] = (struct plan_net){ xstrdup("n1"), xstrdup("rtdriftdev-backend"), xstrdup("backend"), NULL };
-	po.networks[1] = (struct plan_net){ xstrdup("n2"), xstrdup("rtdriftdev-c1"), xstrdup("c1"), NULL };
+	po.networks[0] = (struct plan_net){ xstrdup("n1"), xstrdup("rtdriftdev-backend"), xstrdup("backend"), NULL, false };
+	po.networks[1] = (struct plan_net){ xstrdup("n2"), xstrdup("rtdriftdev-c1"), xstrdup("c1"), NULL, false };
 	po.networks[2] = (struct plan_net){ xstrdup("n3"), xstrdup("rtdriftdev-c1-via-backend"), xstrdup("c1-via-backend"),
-					    NULL };
+					    NULL, false };
 	po.nnetworks = 3;
 	struct plan p;
 	planner_plan(d, &po, &p, &err);

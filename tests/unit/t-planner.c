@@ -120,8 +120,10 @@ static void obs_all(struct plan_observed *o, const struct rc_desired *d, const c
 		obs_from(o, &d->units[i], state);
 	for (size_t i = 0; i < d->nnetworks; i++) {
 		o->networks = xrealloc(o->networks, (o->nnetworks + 1) * sizeof(*o->networks));
-		o->networks[o->nnetworks++] = (struct plan_net){ xasprintf("n%03d", ++seq), xstrdup(d->networks[i].name),
-								 xstrdup(d->networks[i].id), NULL };
+		const struct rc_network *n = &d->networks[i];   /* as the engine shows it */
+		o->networks[o->nnetworks++] = (struct plan_net){ xasprintf("n%03d", ++seq), xstrdup(n->name),
+								 xstrdup(n->id), n->subnet ? xstrdup(n->subnet) : NULL,
+								 n->internal };
 	}
 }
 
@@ -129,7 +131,7 @@ static void obs_net(struct plan_observed *o, const char *name)
 {
 	o->networks = xrealloc(o->networks, (o->nnetworks + 1) * sizeof(*o->networks));
 	o->networks[o->nnetworks++] = (struct plan_net){ xasprintf("n%03d", ++seq), xstrdup(name), xstrdup(name + 2),
-							 NULL };
+							 NULL, false };
 }
 
 static void obs_foreign(struct plan_observed *o, const char *name, uint16_t port)
@@ -376,6 +378,93 @@ static void o_no_spec_label(struct plan_observed *o, struct rc_desired *d)
 	replace(&o->containers[1].spec, NULL);
 }
 
+/* A shared network t-backend (subnet 10.99.0.0/24 in the manifests) that proxy is on. */
+static void d_backend(struct rc_desired *d)
+{
+	d->networks = xrealloc(d->networks, (d->nnetworks + 1) * sizeof(*d->networks));
+	struct rc_network *n = &d->networks[d->nnetworks++];   /* after t-acme: sorted */
+	memset(n, 0, sizeof(*n));
+	n->name = xstrdup("t-backend");
+	n->id = xstrdup("backend");
+	n->subnet = xstrdup("10.99.0.0/24");
+	struct rc_unit *proxy = &d->units[2];
+	proxy->networks = xcalloc(1, sizeof(char *));
+	proxy->networks[proxy->nnetworks++] = xstrdup("t-backend");
+}
+static void d_backend_internal(struct rc_desired *d)
+{
+	d_backend(d);
+	d->networks[1].internal = true;
+}
+static void d_backend_engine(struct rc_desired *d)
+{
+	d_backend(d);
+	replace(&d->networks[1].subnet, NULL);
+}
+static void d_backend_engine_internal(struct rc_desired *d)
+{
+	d_backend_engine(d);
+	d->networks[1].internal = true;
+}
+
+static struct plan_net *obs_net_named(struct plan_observed *o, const char *name)
+{
+	for (size_t i = 0; i < o->nnetworks; i++)
+		if (str_eq(o->networks[i].name, name))
+			return &o->networks[i];
+	BUG("no observed network '%s'", name);
+}
+
+/* t-backend made by the engine's choice before the manifests fixed a subnet. */
+static void o_backend_engine(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	replace(&obs_net_named(o, "t-backend")->subnet, "172.20.0.0/16");
+}
+static void o_backend_no_subnet(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	replace(&obs_net_named(o, "t-backend")->subnet, NULL);
+}
+static void m_backend_old_image(struct rc_desired *d)
+{
+	d_backend(d);
+	m_old_image(d);
+}
+static void o_backend_engine_image(struct plan_observed *o, struct rc_desired *d)
+{
+	o_from_variant(o, d, m_backend_old_image);
+	replace(&obs_net_named(o, "t-backend")->subnet, "172.20.0.0/16");
+}
+/* t-acme (allocated 10.210.0.0/26) made internal by hand. */
+static void o_acme_internal(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	obs_net_named(o, "t-acme")->internal = true;
+}
+/* t-backend as made before internal was set in the manifests. */
+static void o_backend_plain(struct plan_observed *o, struct rc_desired *d) { o_from_variant(o, d, d_backend); }
+static void o_backend_plain_engine(struct plan_observed *o, struct rc_desired *d)
+{
+	o_from_variant(o, d, d_backend);
+	replace(&obs_net_named(o, "t-backend")->subnet, "172.20.0.0/16");
+}
+/* A run cut short while t-acme was recreated: acme/web stopped and off it. */
+static void o_stopped_off_net(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	replace(&o->containers[1].state, "exited");
+	free(o->containers[1].networks[0]);
+	o->containers[1].nnetworks = 0;
+}
+/* ... and a running one off its network is drift's to find (the labels say nothing). */
+static void o_running_off_net(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	free(o->containers[1].networks[0]);
+	o->containers[1].nnetworks = 0;
+}
+
 static const struct tcase cases[] = {
 	{ "no-op: everything matches", d_none, o_same, "" },
 	{ "fresh: networks first, then creates in dependency order", d_none, o_nothing,
@@ -448,6 +537,26 @@ static const struct tcase cases[] = {
 	  "recreate acme/web: image: app:0 -> app:1\n" },
 	{ "no spec label: trust the base hash", d_none, o_no_spec_label,
 	  "update acme/web: spec changed (container has no spec label)\n" },
+	{ "a subnet added to a shared network: network recreate", d_backend, o_backend_engine,
+	  "network recreate t-backend: subnet: 172.20.0.0/16 -> 10.99.0.0/24\n" },
+	{ "a subnet where the network shows none: network recreate", d_backend, o_backend_no_subnet,
+	  "network recreate t-backend: subnet added (10.99.0.0/24)\n" },
+	{ "the same subnet: nothing", d_backend, o_same, "" },
+	{ "internal flipped: network recreate", d_backend_internal, o_backend_plain,
+	  "network recreate t-backend: internal: false -> true\n" },
+	{ "no subnet in the manifests: the engine's choice is any subnet", d_backend_engine, o_backend_engine, "" },
+	{ "no subnet in the manifests, internal flipped: only internal", d_backend_engine_internal,
+	  o_backend_plain_engine,
+	  "network recreate t-backend: internal: false -> true\n" },
+	{ "a customer network's internal flag set by hand: network recreate", d_none, o_acme_internal,
+	  "network recreate t-acme: internal: true -> false\n" },
+	{ "a network recreate comes first, then the units' own actions", d_backend, o_backend_engine_image,
+	  "network recreate t-backend: subnet: 172.20.0.0/16 -> 10.99.0.0/24\n"
+	  "recreate acme/web: image: app:0 -> app:1\n" },
+	{ "stopped container off one of its networks → recreate (starting it would leave it off)", d_none,
+	  o_stopped_off_net, "recreate acme/web: stopped container is not connected to network 't-acme'\n" },
+	{ "running container off one of its networks: drift's finding, not the planner's", d_none, o_running_off_net,
+	  "" },
 };
 
 static void run_cases(void)

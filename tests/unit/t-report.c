@@ -70,12 +70,22 @@ static struct rc_desired *mk_desired(void)
 	u = add_unit(d, "beta/worker");
 	u->running = false;
 	add_unit(d, "cache");
-	add_unit(d, "db");
-	d->networks = xcalloc(1, sizeof(*d->networks));
+	u = add_unit(d, "db");
+	u->networks = xcalloc(1, sizeof(char *));
+	u->networks[u->nnetworks++] = xstrdup("acme-backend");
+	u->links = xcalloc(1, sizeof(char *));
+	u->links[u->nlinks++] = xstrdup("acme-alpha-via-backend");
+	d->networks = xcalloc(4, sizeof(*d->networks));
 	d->networks[0].name = xstrdup("acme-alpha");
 	d->networks[0].id = xstrdup("alpha");
 	d->networks[0].customer = xstrdup("alpha");
-	d->nnetworks = 1;
+	/* a shared network with a subnet of its own, and one with the engine's choice */
+	d->networks[1].name = xstrdup("acme-backend");
+	d->networks[1].id = xstrdup("backend");
+	d->networks[1].subnet = xstrdup("10.99.0.0/24");
+	d->networks[2].name = xstrdup("acme-edge");
+	d->networks[2].id = xstrdup("edge");
+	d->nnetworks = 3;
 	return d;
 }
 
@@ -87,7 +97,7 @@ static struct plan_action *add(struct plan *p, enum plan_kind k, const char *uni
 	memset(a, 0, sizeof(*a));
 	a->kind = k;
 	a->unit = unit ? xstrdup(unit) : NULL;
-	if (k == PLAN_NET_CREATE || k == PLAN_NET_REMOVE)
+	if (k == PLAN_NET_CREATE || k == PLAN_NET_REMOVE || k == PLAN_NET_RECREATE)
 		a->network = xstrdup(name);
 	else
 		a->container_name = xstrdup(name);
@@ -132,6 +142,13 @@ static void mk_plan(const struct rc_desired *d, struct plan *p)
 	struct plan_action *a;
 	a = add(p, PLAN_NET_CREATE, NULL, "acme-alpha", "missing");
 	a->desired_net = &d->networks[0];
+	a = add(p, PLAN_NET_RECREATE, NULL, "acme-backend", "internal: true -> false; subnet: 10.98.0.0/24 -> 10.99.0.0/24");
+	a->desired_net = &d->networks[1];
+	a->network_id = xstrdup("n8");
+	add_change(a, "internal", "true", "false");
+	add_change(a, "subnet", "10.98.0.0/24", "10.99.0.0/24");
+	a = add(p, PLAN_NET_CREATE, NULL, "acme-edge", "missing");
+	a->desired_net = &d->networks[2];
 	a = add(p, PLAN_REMOVE, "gamma/app", "acme-gamma-app", "unit removed from manifests");
 	a->container_id = xstrdup("c0ffee");
 	a = add(p, PLAN_STOP, "beta/worker", "acme-beta-worker", "desired state: stopped");
@@ -256,7 +273,7 @@ static void test_full(void)
 	struct report_summary s;
 	report_summarize(&p, &s);
 	ok(s.create == 1 && s.update == 1 && s.recreate == 2 && s.remove == 1 && s.start == 1 && s.stop == 1 &&
-		   s.net_create == 1 && s.net_remove == 1 && s.conflicts == 1,
+		   s.net_create == 2 && s.net_remove == 1 && s.net_recreate == 1 && s.conflicts == 1,
 	   "summary counts every kind");
 
 	static const struct { enum report_format f; const char *file; } fmts[] = {

@@ -98,6 +98,16 @@ static struct rc_network *add_net(struct rc_desired *d, const char *name, const 
 	memset(n, 0, sizeof(*n));
 	n->name = xstrdup(name);
 	n->subnet = subnet ? xstrdup(subnet) : NULL;
+	n->customer = xstrdup(strncmp(name, "t-", 2) == 0 ? name + 2 : name);  /* a customer's network */
+	return n;
+}
+
+/* A shared network (no customer): without a fixed subnet, the engine chooses. */
+static struct rc_network *add_shared_net(struct rc_desired *d, const char *name, const char *subnet)
+{
+	struct rc_network *n = add_net(d, name, subnet);
+	free(n->customer);
+	n->customer = NULL;
 	return n;
 }
 
@@ -456,6 +466,46 @@ static void test_allocate_ports(void)
 	free(p);
 	state_free(st);
 	rc_desired_free(d);
+	free(dir);
+}
+
+static void test_shared_networks(void)
+{
+	/* A shared network without a subnet gets none from the pool (the engine's choice); a link
+	 * network (a customer's) does; an allocation a shared network held before is dropped. */
+	char *dir = path_in(root, "shared");
+	struct rc_state *st = open_locked(dir);
+	struct rc_err err = { 0 };
+	state_set_subnet(st, "t-backend", "10.210.0.0/26");   /* what an older version allocated */
+	struct rc_desired *d = mk_desired();
+	add_net(d, "t-a", NULL);
+	struct rc_network *link = add_net(d, "t-a-via-backend", NULL);
+	free(link->customer);
+	link->customer = xstrdup("a");
+	link->link_of = xstrdup("backend");
+	add_shared_net(d, "t-backend", NULL);
+	add_shared_net(d, "t-fixed", "10.99.0.0/24");
+	struct state_obs_net nets[] = { { "t-backend", "10.210.0.0/26", true } };  /* it still exists */
+	struct state_observed obs = { .nets = nets, .nnets = 1 };
+	is_int(state_allocate(st, d, &obs, &err), 0, "allocate: %s", err.msg);
+	ok(d->networks[2].subnet == NULL, "shared network without a subnet: the engine's choice");
+	ok(state_get_subnet(st, "t-backend") == NULL, "its old allocation is freed");
+	is_str(d->networks[3].subnet, "10.99.0.0/24", "fixed shared subnet untouched");
+	ok(state_get_subnet(st, "t-fixed") == NULL, "a fixed subnet is no allocation");
+	is_str(d->networks[0].subnet, "10.210.0.64/26", "customer network from the pool, around the shared one");
+	is_str(d->networks[1].subnet, "10.210.0.128/26", "link network from the pool");
+	is_int(state_nsubnets(st), 2, "two allocations: the customer's networks");
+	rc_desired_free(d);
+
+	/* only shared networks: no pool needed at all */
+	d = mk_desired();
+	free(d->settings.subnet_pool);
+	d->settings.subnet_pool = NULL;
+	add_shared_net(d, "t-backend", NULL);
+	is_int(state_allocate(st, d, NULL, &err), 0, "no pool, only shared networks: %s", err.msg);
+	is_int(state_nsubnets(st), 0, "nothing allocated");
+	rc_desired_free(d);
+	state_free(st);
 	free(dir);
 }
 
@@ -1286,6 +1336,7 @@ int main(void)
 	test_corrupt();
 	test_lock();
 	test_allocate_ports();
+	test_shared_networks();
 	test_reseed();
 	test_exhaustion();
 	test_cidr();
