@@ -6,6 +6,7 @@
 #   make fuzz         libFuzzer targets (FUZZ_SECONDS per target, default 60)
 #   make bench        benchmarks in tests/bench (figures go to docs/performance.md)
 #   make bench-host   the host-scale rollout against docker-compose and the raw engine
+#   make bench-isolation  what tenant isolation costs at N customers (BENCH_ISO_N)
 #   make soak         the daemon under hand-made trouble (SOAK_SECONDS, default 300)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make golden       regenerate golden files for review (git diff them)
@@ -47,7 +48,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(OUT)/helpers/%)
 
 #
-.PHONY: all test unit integration deps example fuzz fuzz-build bench bench-host install clean golden check-build soak \
+.PHONY: all test unit integration deps example fuzz fuzz-build bench bench-host bench-isolation install clean golden check-build soak \
 	pkg-check check-layers
 # The binary is build/reconciler (build/test/reconciler for the sanitizer build).
 all: $(OUT)/reconciler
@@ -138,6 +139,10 @@ bench: all
 # Host-scale rollout against docker-compose and the raw engine (on demand; BENCH_HOST_N, default "50 200").
 bench-host: all
 	sh tests/bench/host.sh all
+
+# What tenant isolation costs (link networks) against customers on their own networks only (BENCH_ISO_N, default 200).
+bench-isolation: all
+	sh tests/bench/isolation.sh
 
 golden:
 	$(MAKE) BUILD=test check-build
