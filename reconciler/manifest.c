@@ -10,8 +10,12 @@
  * Pass 3 runs only when passes 1 and 2 found nothing that would make its
  * findings unreliable (a syntax error can hide a plan, so "plan not found"
  * would be noise); every problem of a pass is reported.
+ *
+ * The loader is split by pass (manifest_int.h is their shared header):
+ *   manifest_yaml.c     pass 1, the only user of libyaml
+ * This file: the entry point and what is not split out yet.
  */
-#include "manifest.h"
+#include "manifest_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,7 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "buf.h"
 #include "custsecret.h"
@@ -30,22 +33,6 @@
 #include "speckeys.h"
 #include "strmap.h"
 #include "util.h"
-
-#define NAME_MAX_LEN 63
-#define CONTAINER_NAME_MAX 128
-#define SECRET_MAX_SIZE (1u << 20)
-#define DEFAULT_PROJECT "reconciler"
-#define DEFAULT_STOP_GRACE_NS (10 * NS_PER_S)
-#define DEFAULT_RESTART_POLICY "unless-stopped"
-#define DEFAULT_BACKOFF_NS (10 * NS_PER_S)
-#define DEFAULT_MAX_BACKOFF_NS (300 * NS_PER_S)
-#define DEFAULT_SUBNET_POOL "10.210.0.0/16"
-#define DEFAULT_SUBNET_PREFIX 26
-#define HEALTH_DEFAULT_INTERVAL_NS (30 * NS_PER_S)
-#define HEALTH_DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
-#define HEALTH_DEFAULT_RETRIES 3
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 
 /* ------------------------------------------------------------------ */
 /* diagnostics                                                         */
@@ -117,83 +104,7 @@ void rc_diags_release(struct rc_diags *d)
 	d->n = d->cap = d->dropped = 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* the YAML tree                                                       */
-
-enum ykind { Y_SCALAR, Y_MAP, Y_SEQ };
-
-struct ynode {
-	enum ykind kind;
-	bool plain;              /* scalar written without quotes */
-	int line, col;
-	const char *file;
-	char *str;               /* scalar text (NUL-terminated) */
-	size_t len;
-	struct ynode **kids;     /* seq: items; map: key, value, key, value, ... */
-	size_t n, cap;
-};
-
-static void ynode_free(struct ynode *y)
-{
-	if (!y)
-		return;
-	for (size_t i = 0; i < y->n; i++)
-		ynode_free(y->kids[i]);
-	free(y->kids);
-	free(y->str);
-	free(y);
-}
-
-static bool y_is_null(const struct ynode *y)
-{
-	if (!y)
-		return true;
-	if (y->kind != Y_SCALAR || !y->plain)
-		return false;
-	return y->len == 0 || strcmp(y->str, "~") == 0 || strcmp(y->str, "null") == 0 ||
-	       strcmp(y->str, "Null") == 0 || strcmp(y->str, "NULL") == 0;
-}
-
-static size_t y_npairs(const struct ynode *m)
-{
-	return m->kind == Y_MAP ? m->n / 2 : 0;
-}
-static const struct ynode *y_key(const struct ynode *m, size_t i) { return m->kids[2 * i]; }
-static const struct ynode *y_val(const struct ynode *m, size_t i) { return m->kids[2 * i + 1]; }
-
-static const struct ynode *y_get(const struct ynode *m, const char *key)
-{
-	if (!m || m->kind != Y_MAP)
-		return NULL;
-	for (size_t i = 0; i < y_npairs(m); i++)
-		if (strcmp(y_key(m, i)->str, key) == 0)
-			return y_val(m, i);
-	return NULL;
-}
-
-/* ------------------------------------------------------------------ */
-/* load context                                                        */
-
-struct doc {
-	struct ynode *root;
-};
-
-struct ctx {
-	struct rc_diags *d;
-	const struct manifest_opts *opts;
-	struct doc *docs;
-	size_t ndocs, capdocs;
-	char **owned;            /* strings made during checking, freed at the end */
-	size_t nowned, capowned;
-	bool broken;             /* a problem that makes cross-document checks unreliable */
-	size_t suggest_cells;    /* edit-distance work spent on "did you mean" (suggest()) */
-	size_t host_docs;        /* docs[0..host_docs) are the host policy file's (load_host_policy()) */
-	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
-	const char *state_dir_abs, *state_dir_real;
-	struct model *m;
-};
-
-static char *keep(struct ctx *c, char *s)
+char *keep(struct ctx *c, char *s)
 {
 	GROW(c->owned, c->nowned + 1, c->capowned);
 	c->owned[c->nowned++] = s;
@@ -201,7 +112,7 @@ static char *keep(struct ctx *c, char *s)
 }
 
 RC_PRINTF(3, 4)
-static void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
+void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg = NULL;
@@ -218,7 +129,7 @@ static void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
 
 /* A short, printable excerpt of user text for messages: at most 60 bytes of a
  * longer one (cut before a UTF-8 character), escaped as str_shown() does. */
-static const char *shown(struct ctx *c, const char *s)
+const char *shown(struct ctx *c, const char *s)
 {
 	size_t n = strlen(s);
 	if (n <= 80 && !str_needs_escape(s))
@@ -238,288 +149,6 @@ static const char *shown(struct ctx *c, const char *s)
 		r = t;
 	}
 	return keep(c, r);
-}
-
-/* ------------------------------------------------------------------ */
-/* pass 1: events → tree                                               */
-
-/* A finished mapping: keys must be scalars and unique; offending pairs are dropped.
- * Each duplicate is reported at itself, naming the first occurrence (a hash
- * set of the keys seen: linear in the number of pairs). */
-static void finish_map(struct ctx *c, struct ynode *m)
-{
-	size_t np = m->n / 2, w = 0;
-	_cleanup_(strmap_freep) struct strmap *seen = np > 1 ? strmap_new() : NULL;
-	for (size_t i = 0; i < np; i++) {
-		struct ynode *k = m->kids[2 * i];
-		bool drop = false;
-		if (k->kind != Y_SCALAR) {
-			diag(c, k, "mapping keys must be plain strings");
-			drop = true;
-		} else if (seen) {
-			const struct ynode *first = strmap_add(seen, k->str, k);
-			if (first) {
-				diag(c, k, "duplicate key '%s' (first at line %d)", shown(c, k->str), first->line);
-				drop = true;
-			}
-		}
-		if (drop) {
-			ynode_free(m->kids[2 * i]);
-			ynode_free(m->kids[2 * i + 1]);
-			continue;
-		}
-		m->kids[w++] = m->kids[2 * i];
-		m->kids[w++] = m->kids[2 * i + 1];
-	}
-	m->n = w;
-}
-
-static struct ynode *new_node(enum ykind kind, const char *file, const yaml_mark_t *mark)
-{
-	struct ynode *y = xcalloc(1, sizeof(*y));
-	y->kind = kind;
-	y->file = file;
-	y->line = (int)mark->line + 1;
-	y->col = (int)mark->column + 1;
-	return y;
-}
-
-/*
- * The 1-based line and column of byte off of data, counted as libyaml counts
- * its marks (a column is a character): libyaml's reader errors carry only
- * the offset.
- */
-static void offset_position(const char *data, size_t len, size_t off, int *ret_line, int *ret_col)
-{
-	int line = 1, col = 1;
-	if (off > len)
-		off = len;
-	for (size_t i = 0; i < off; i++) {
-		unsigned char ch = (unsigned char)data[i];
-		if (ch == '\n' || (ch == '\r' && (i + 1 >= len || data[i + 1] != '\n'))) {
-			line++;
-			col = 1;
-		} else if ((ch & 0xc0) != 0x80 && ch != '\r') {
-			col++;
-		}
-	}
-	*ret_line = line;
-	*ret_col = col;
-}
-
-#define YAML_CORE_TAG "tag:yaml.org,2002:"
-
-/* The core schema's kinds of scalar a tag may give (YAML 1.2 core: null, bool, int, float, str). */
-static bool tagged_value_ok(const char *type, const char *v)
-{
-	if (strcmp(type, "str") == 0)
-		return true;
-	if (strcmp(type, "null") == 0)
-		return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-	if (strcmp(type, "bool") == 0)
-		return !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE") || !strcmp(v, "false") ||
-		       !strcmp(v, "False") || !strcmp(v, "FALSE");
-	const char *p = v + (*v == '-' || *v == '+');
-	size_t nd = strspn(p, "0123456789");
-	if (strcmp(type, "int") == 0)
-		return nd > 0 && !p[nd];
-	if (strcmp(type, "float") == 0) {
-		if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") || !strcmp(v, ".nan") ||
-		    !strcmp(v, ".NaN") || !strcmp(v, ".NAN"))
-			return true;
-		p += nd;
-		size_t nf = 0;
-		if (*p == '.')
-			nf = strspn(++p, "0123456789");
-		if (nd + nf == 0)
-			return false;
-		p += nf;
-		if (*p == 'e' || *p == 'E') {
-			p++;
-			p += *p == '-' || *p == '+';
-			size_t ne = strspn(p, "0123456789");
-			if (!ne)
-				return false;
-			p += ne;
-		}
-		return !*p;
-	}
-	return false;
-}
-
-/*
- * A node's explicit tag: only the core schema's (!!str, !!int, !!float,
- * !!bool, !!null on scalars, !!map on mappings, !!seq on sequences) are
- * accepted; every other one (!!binary, !!timestamp, !local, "!") would be
- * ignored, so it is an error.  A scalar's value must be one of its tag's
- * (`!!int abc` is not an int).  Returns "str" for a !!str scalar (which
- * then is text, not a bool or null, whatever it says), else NULL.
- */
-static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t *ev, const char *tag,
-			     enum ykind kind, const char *value)
-{
-	static const char *const scalar_types[] = { "str", "int", "float", "bool", "null" };
-	if (!tag)
-		return NULL;
-	int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
-	const char *type = str_startswith(tag, YAML_CORE_TAG) ? tag + strlen(YAML_CORE_TAG) : NULL;
-	bool known = false;
-	for (size_t i = 0; type && i < ARRAY_SIZE(scalar_types); i++)
-		known = known || strcmp(type, scalar_types[i]) == 0;
-	known = known || (type && (strcmp(type, "map") == 0 || strcmp(type, "seq") == 0));
-	const char *written = type ? keep(c, xasprintf("!!%s", shown(c, type))) : shown(c, tag);
-	if (!known) {
-		rc_diags_add(c->d, file, line, col,
-			     "YAML tag '%s' is not supported: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",
-			     written);
-		return NULL;
-	}
-	const char *want = strcmp(type, "map") == 0 ? "map" : strcmp(type, "seq") == 0 ? "seq" : "scalar";
-	const char *is = kind == Y_MAP ? "map" : kind == Y_SEQ ? "seq" : "scalar";
-	if (strcmp(want, is) != 0) {
-		rc_diags_add(c->d, file, line, col, "YAML tag '%s' is on a %s", written,
-			     kind == Y_MAP ? "mapping" : kind == Y_SEQ ? "sequence" : "scalar");
-		return NULL;
-	}
-	if (kind == Y_SCALAR && !tagged_value_ok(type, value)) {
-		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", shown(c, value), written);
-		return NULL;
-	}
-	return kind == Y_SCALAR && strcmp(type, "str") == 0 ? "str" : NULL;
-}
-
-static void parse_file(struct ctx *c, const struct source_file *f)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	struct ynode *stack[RC_MANIFEST_MAX_DEPTH + 1];
-	int depth = 0;
-	struct ynode *root = NULL;
-	size_t ndocs = 0;
-	bool done = false;
-	/* file names come from the repository: shown escaped in every message */
-	const char *file = str_needs_escape(f->path) ? keep(c, str_shown(f->path)) : f->path;
-
-	if (!yaml_parser_initialize(&p))
-		die("out of memory");
-	yaml_parser_set_input_string(&p, (const unsigned char *)f->data, f->len);
-	while (!done) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			const char *problem = p.problem ? p.problem : "invalid YAML";
-			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-			if (p.error == YAML_READER_ERROR) {
-				/* reader errors carry an offset, not a position: count it out */
-				offset_position(f->data, f->len, p.problem_offset, &line, &col);
-				if (p.problem_value != -1)
-					problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
-								    strstr(problem, "octet") ? "byte" : "character",
-								    (unsigned)p.problem_value));
-			}
-			if (p.context)
-				rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
-					     p.context, (int)p.context_mark.line + 1);
-			else
-				rc_diags_add(c->d, file, line, col, "syntax error: %s", problem);
-			c->broken = true;
-			break;
-		}
-		struct ynode *y = NULL;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++ndocs > RC_MANIFEST_MAX_DOCS) {
-				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
-					     (int)ev.start_mark.column + 1,
-					     "more than %d documents in one file", RC_MANIFEST_MAX_DOCS);
-				c->broken = true;
-				done = true;
-			}
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			if (root) {
-				GROW(c->docs, c->ndocs + 1, c->capdocs);
-				c->docs[c->ndocs++].root = root;
-				root = NULL;
-			}
-			depth = 0;
-			break;
-		case YAML_ALIAS_EVENT:
-			rc_diags_add(c->d, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "YAML aliases ('*%s') are not supported: write the value out",
-				     shown(c, (const char *)ev.data.alias.anchor));
-			c->broken = true;
-			done = true;
-			break;
-		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > RC_MANIFEST_MAX_STRING) {
-				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
-					     (int)ev.start_mark.column + 1,
-					     "value longer than %d bytes", RC_MANIFEST_MAX_STRING);
-				c->broken = true;
-				done = true;
-				break;
-			}
-			y = new_node(Y_SCALAR, file, &ev.start_mark);
-			y->str = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
-			y->len = ev.data.scalar.length;
-			if (strlen(y->str) != y->len) {
-				rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
-				c->broken = true;
-				ynode_free(y);
-				y = NULL;
-				done = true;
-				break;
-			}
-			y->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (check_tag(c, file, &ev, (const char *)ev.data.scalar.tag, Y_SCALAR, y->str))
-				y->plain = false;   /* !!str: text, never true/false or null */
-			break;
-		case YAML_MAPPING_START_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
-			if (depth >= RC_MANIFEST_MAX_DEPTH) {
-				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
-					     (int)ev.start_mark.column + 1, "nested deeper than %d levels",
-					     RC_MANIFEST_MAX_DEPTH);
-				c->broken = true;
-				done = true;
-				break;
-			}
-			y = new_node(ev.type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, file,
-				     &ev.start_mark);
-			check_tag(c, file, &ev,
-				  (const char *)(ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.tag
-										: ev.data.sequence_start.tag),
-				  y->kind, NULL);
-			break;
-		case YAML_MAPPING_END_EVENT:
-		case YAML_SEQUENCE_END_EVENT:
-			if (depth > 0) {
-				depth--;
-				if (stack[depth]->kind == Y_MAP)
-					finish_map(c, stack[depth]);
-			}
-			break;
-		default:
-			break;
-		}
-		if (y) {
-			if (depth == 0) {
-				ynode_free(root);
-				root = y;
-			} else {
-				struct ynode *parent = stack[depth - 1];
-				GROW(parent->kids, parent->n + 1, parent->cap);
-				parent->kids[parent->n++] = y;
-			}
-			if (y->kind != Y_SCALAR)
-				stack[depth++] = y;
-		}
-		yaml_event_delete(&ev);
-	}
-	ynode_free(root);
-	yaml_parser_delete(&p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -935,11 +564,6 @@ static bool parse_ipv4(const char *s, uint32_t *ret)
 	return true;
 }
 
-struct cidr {
-	uint32_t addr;
-	int prefix;
-};
-
 static uint32_t prefix_mask(int prefix)
 {
 	return prefix == 0 ? 0 : ~UINT32_C(0) << (32 - prefix);
@@ -1062,157 +686,6 @@ static bool path_under(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* ------------------------------------------------------------------ */
-/* pass 2: documents → objects                                         */
-
-struct okv {
-	const char *key, *value;
-	const struct ynode *at;
-};
-struct kvs {
-	struct okv *v;
-	size_t n, cap;
-};
-struct oref {
-	const char *name;
-	const struct ynode *at;
-};
-struct refs {
-	struct oref *v;
-	size_t n, cap;
-};
-struct odep {
-	const char *name;
-	enum rc_dep_cond cond;
-	const struct ynode *at;
-};
-struct ovol {
-	enum rc_mount_kind kind;
-	const char *src, *target;
-	bool ro;
-	const struct ynode *at;
-};
-struct oport {
-	uint16_t host, cont;
-	const char *ip, *proto;
-	const struct ynode *at;
-};
-
-struct osvc {
-	const struct ynode *at;          /* the mapping */
-	const struct ynode *name_at;
-	const char *name;
-	const char *tmpl;                /* NULL: a shared Service */
-	const char *image;
-	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
-	size_t ncommand, nentrypoint;
-	bool start_first;                /* update_order: start-first */
-	struct kvs env, labels;
-	bool has_port;
-	uint16_t port;
-	const struct ynode *port_at;
-	struct oport *ports;
-	size_t nports, capports;
-	struct ovol *vols;
-	size_t nvols, capvols;
-	struct refs secrets, networks;
-	struct odep *deps;
-	size_t ndeps, capdeps;
-	struct rc_health health;         /* strings point into the tree */
-	const struct ynode *health_at;
-	int64_t stop_grace;
-	bool has_stop_grace;
-	const char *plan;
-	const struct ynode *plan_at;
-	bool protected_, stopped;
-	bool pid_host, ipc_host;
-	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
-	struct sk_value fields[SK__COUNT];   /* the spec-key table's service rows (speckeys.h), as written */
-	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (net_ids()) */
-	size_t nnet_ids;
-	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
-};
-
-struct oplan {
-	const struct ynode *at;
-	const char *name;
-	int64_t cpus, memory, memory_reservation, pids;
-	const char *restart_policy;
-	int64_t max_retries, backoff, max_backoff, max_failures;
-	bool has_backoff, has_max_backoff;
-	struct sk_value fields[SK__COUNT];   /* the spec-key table's Plan rows (cpu_shares, ...) */
-};
-
-struct onet {
-	const struct ynode *at;
-	const char *name;
-	bool internal;
-	const char *subnet;
-	struct cidr cidr;
-	const struct ynode *subnet_at;
-};
-
-/* A Template's or Customer's `secrets:` entry: the secret is the customer's own (custsecret.h). */
-struct osecdecl {
-	const char *name;
-	const struct ynode *at;
-	int gen_bytes;            /* generate: {bytes}; 0: a file the operator provides */
-	bool gen_base64;          /* generate: {encoding: base64} (default hex) */
-};
-struct osecdecls {
-	struct osecdecl *v;
-	size_t n;
-};
-
-struct otmpl {
-	const struct ynode *at;
-	const char *name;
-	struct osecdecls secrets;
-	const char *plan;
-	const struct ynode *plan_at;
-	struct osvc *svcs;
-	size_t nsvcs;
-	struct strmap *svc_by;           /* service name -> its osvc */
-	const struct osvc *port_svc;     /* the service with 'port', if any */
-};
-
-struct over {
-	const char *name;
-	const struct ynode *at;
-	const char *image;
-	struct kvs env;
-};
-
-struct ocust {
-	const struct ynode *at;
-	const char *id;
-	struct osecdecls secrets;
-	const char *tmpl;
-	const struct ynode *tmpl_at;
-	const char *plan;
-	const struct ynode *plan_at;
-	bool has_port, port_auto;
-	uint16_t port;
-	const struct ynode *port_at;
-	struct kvs env;
-	struct over *over;
-	size_t nover;
-	struct strmap *over_by;          /* service name -> its override */
-	bool stopped, protected_;
-};
-
-/*
- * policy.bind_roots as a tree of path components, so that "does a root hold
- * this path" is one lookup per component of the path, not a comparison with
- * every root: edges are "<node>/<component>" -> child node + 1, node 0 is
- * "/", and the nodes that are a root are marked.
- */
-struct roots {
-	struct strmap *edges;
-	bool *is_root;
-	size_t n, cap;
-};
-
 static void roots_free(struct roots *r)
 {
 	if (!r)
@@ -1221,58 +694,6 @@ static void roots_free(struct roots *r)
 	free(r->is_root);
 	free(r);
 }
-
-struct osettings {
-	const struct ynode *at;
-	const char *project;
-	bool shared_bridges;             /* tenant_isolation: false — customers join shared networks themselves */
-	uint16_t port_lo, port_hi;
-	const struct ynode *range_at;
-	struct cidr pool;
-	const char *pool_str;
-	const struct ynode *pool_at;
-	int prefix;
-	int64_t stop_grace;
-	const char *default_plan;
-	const struct ynode *default_plan_at;
-	bool allow_privileged, allow_host_namespaces;
-	struct refs allow_cap_add, allow_devices, bind_roots;
-	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
-	const struct sk_requirement **require;  /* policy.require */
-	size_t nrequire;
-	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
-};
-
-/*
- * The host's policy file (manifest_opts.host_policy): the ceiling of what the
- * repository's Settings policy may allow.  A key it leaves out allows nothing.
- */
-struct ohostpol {
-	bool present;
-	const char *file;                /* its path, for messages */
-	bool allow_privileged, allow_host_namespaces;
-	struct refs allow_cap_add, allow_devices, bind_roots;
-	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
-	size_t nrequire;
-};
-
-struct model {
-	struct osettings set;
-	struct ohostpol host;
-	/* name -> first object of that name, built at the start of pass 3 (model_index()) */
-	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by;
-	bool have_settings;
-	struct oplan *plans;
-	size_t nplans, capplans;
-	struct onet *nets;
-	size_t nnets, capnets;
-	struct osvc *svcs;
-	size_t nsvcs, capsvcs;
-	struct otmpl *tmpls;
-	size_t ntmpls, captmpls;
-	struct ocust *custs;
-	size_t ncusts, capcusts;
-};
 
 static void osvc_release(struct osvc *s)
 {
@@ -2607,11 +2028,6 @@ static const struct sk_value *field_effective(const struct model *m, const struc
 	return m->set.defaults[i].set ? &m->set.defaults[i] : NULL;
 }
 
-/* Keys of a service that are not the table's (check_keys adds those: keys_with_fields()). */
-#define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
-	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order"
-
 static void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 {
 	const struct osettings *set = &c->m->set;
@@ -3378,11 +2794,6 @@ static void parse_docs(struct ctx *c)
 /* ------------------------------------------------------------------ */
 /* pass 3: references, cycles, expansion, global checks                */
 
-struct named {
-	const char *name;
-	const struct ynode *at;
-};
-
 static int named_cmp(const void *pa, const void *pb)
 {
 	const struct named *a = pa, *b = pb;
@@ -3462,7 +2873,7 @@ static int u32_cmp(const void *pa, const void *pb)
 }
 
 /* The defined networks of s as sorted indexes into m->nets, made once per service. */
-static const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
+const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
 {
 	struct osvc *s = (struct osvc *)(uintptr_t)cs;   /* a cache, not a change */
 	if (!s->net_ids) {
@@ -3510,12 +2921,6 @@ static bool share_network(const struct model *m, const struct osvc *a, const str
 	return false;
 }
 
-/* Candidate names for "did you mean" (pointers into the model). */
-struct names {
-	const char **v;
-	size_t n, cap;
-};
-
 static void names_add(struct names *n, const char *s)
 {
 	if (!s)
@@ -3523,24 +2928,6 @@ static void names_add(struct names *n, const char *s)
 	GROW(n->v, n->n + 1, n->cap);
 	n->v[n->n++] = s;
 }
-
-struct secret_entry {
-	const char *name;
-	const char *customer;     /* a customer's own secret (custsecret.h); NULL: the global one */
-	char *key;                /* its key in pass3.secret_by when it is a customer's: "customer/name" */
-	char *path;
-	char digest[RC_HASH_HEX_LEN + 1];
-	bool ok;
-};
-
-struct pass3 {
-	struct names plan_names, net_names, svc_names, tmpl_names;
-	struct secret_entry *secrets;
-	size_t nsecrets, capsecrets;
-	unsigned char key[RC_SECKEY_LEN];  /* secret digests are keyed with it (seckey.h) */
-	int key_state;                     /* 0: not read yet, 1: read, -1: unusable (said once) */
-	struct strmap *secret_by;        /* name -> index in secrets, plus 1 */
-};
 
 static void pass3_release(struct pass3 *p)
 {
