@@ -344,14 +344,21 @@ struct pass3 {
 };
 
 /* manifest.c */
-char *keep(struct ctx *c, char *s);
-RC_PRINTF(3, 4)
-void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...);
-const char *shown(struct ctx *c, const char *s);
 const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
 
 /* manifest_yaml.c */
 void ynode_free(struct ynode *y);
 void parse_file(struct ctx *c, const struct source_file *f);
+
+/* manifest_diag.c */
+char *keep(struct ctx *c, char *s);
+RC_PRINTF(3, 4)
+void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...);
+const char *shown(struct ctx *c, const char *s);
+bool diag_room(const struct ctx *c);
+const char *suggest(struct ctx *c, const char *word, const char *const *cands, size_t n);
+const char *mean(struct ctx *c, const char *word, const char *const *cands, size_t n);
+size_t count_keys(const char *const *keys);
+void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what);
 
 #endif
