@@ -361,4 +361,46 @@ const char *mean(struct ctx *c, const char *word, const char *const *cands, size
 size_t count_keys(const char *const *keys);
 void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what);
 
+/* manifest_values.c */
+bool valid_name(const char *s);
+const char *as_str(struct ctx *c, const struct ynode *y, const char *key);
+const char *get_str(struct ctx *c, const struct ynode *m, const char *key);
+const char *get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
+		     bool required);
+int get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret);
+int get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
+	    int64_t *ret);
+int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
+int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
+bool parse_cpus(const char *s, int64_t *ret);
+bool parse_port(const char *s, uint16_t *ret);
+bool parse_ipv4(const char *s, uint32_t *ret);
+int parse_cidr(const char *s, struct cidr *ret);
+bool cidr_overlap(const struct cidr *a, const struct cidr *b);
+bool cidr_holds(const struct cidr *outer, const struct cidr *inner);
+int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
+bool is_seq(struct ctx *c, const struct ynode *y, const char *key);
+bool clean_abs_path(const char *s);
+bool path_under(const char *path, const char *root);
+void refs_add(struct refs *r, const char *name, const struct ynode *at);
+bool refs_has(const struct refs *r, const char *name);
+bool hostpol_holds_root(const struct ohostpol *hp, const char *root);
+void get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
+void get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
+bool has_ctl_or_space(const char *s);
+void kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at);
+void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out);
+void get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n);
+bool bind_forbidden(const char *path, const char **ret_held);
+const char *root_state_overlap(struct ctx *c, const char *root);
+void roots_add(struct ctx *c, struct roots *r, const char *root);
+bool roots_hold(struct ctx *c, struct roots *r, const char *path);
+const char *roots_listed(struct ctx *c, const struct refs *roots);
+bool image_ok(const char *s, const char **why);
+bool signal_known(const char *name);
+const char *signal_mean(struct ctx *c, const char *name);
+bool signal_ok(const char *s);
+const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key);
+bool cap_never(const char *cap);
+
 #endif
