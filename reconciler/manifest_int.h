@@ -344,6 +344,8 @@ struct pass3 {
 };
 
 /* manifest.c */
+void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
+const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i);
 const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
 
 /* manifest_yaml.c */
@@ -402,5 +404,8 @@ const char *signal_mean(struct ctx *c, const char *name);
 bool signal_ok(const char *s);
 const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key);
 bool cap_never(const char *cap);
+
+/* manifest_service.c */
+void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s);
 
 #endif
