@@ -344,8 +344,6 @@ struct pass3 {
 };
 
 /* manifest.c */
-void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
-const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i);
 const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
 
 /* manifest_yaml.c */
@@ -407,5 +405,10 @@ bool cap_never(const char *cap);
 
 /* manifest_service.c */
 void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s);
+
+/* manifest_fields.c */
+const char *const *keys_with_fields(struct ctx *c, const char *const *base, unsigned where);
+void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
+const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i);
 
 #endif
