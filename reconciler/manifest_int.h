@@ -411,4 +411,10 @@ const char *const *keys_with_fields(struct ctx *c, const char *const *base, unsi
 void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
 const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i);
 
+/* manifest_kinds.c */
+void model_release(struct model *m);
+const struct osecdecl *find_secdecl(const struct osecdecls *ds, const char *name);
+void load_host_policy(struct ctx *c, const struct source_file *f);
+void parse_docs(struct ctx *c);
+
 #endif
