@@ -343,9 +343,6 @@ struct pass3 {
 	struct strmap *secret_by;        /* name -> index in secrets, plus 1 */
 };
 
-/* manifest.c */
-const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
-
 /* manifest_yaml.c */
 void ynode_free(struct ynode *y);
 void parse_file(struct ctx *c, const struct source_file *f);
@@ -416,5 +413,17 @@ void model_release(struct model *m);
 const struct osecdecl *find_secdecl(const struct osecdecls *ds, const char *name);
 void load_host_policy(struct ctx *c, const struct source_file *f);
 void parse_docs(struct ctx *c);
+
+/* manifest_check.c */
+int named_cmp(const void *pa, const void *pb);
+const struct oplan *find_plan(const struct model *m, const char *name);
+const struct onet *find_net(const struct model *m, const char *name);
+const struct otmpl *find_tmpl(const struct model *m, const char *name);
+const struct osvc *tmpl_svc(const struct otmpl *t, const char *name);
+const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
+void pass3_release(struct pass3 *p);
+const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
+				      const char *cust, const struct osecdecl *decl, const struct ynode *at);
+void cross_check(struct ctx *c, struct pass3 *p);
 
 #endif
