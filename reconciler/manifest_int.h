@@ -426,4 +426,7 @@ const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char
 				      const char *cust, const struct osecdecl *decl, const struct ynode *at);
 void cross_check(struct ctx *c, struct pass3 *p);
 
+/* manifest_expand.c */
+struct rc_desired *expand(struct ctx *c, struct pass3 *p);
+
 #endif
