@@ -21,7 +21,7 @@
 #include "util.h"
 
 /* ------------------------------------------------------------------ */
-/* pass 3: references, cycles, expansion, global checks                */
+/* pass 3: references, cycles, secrets, global checks                  */
 
 int named_cmp(const void *pa, const void *pb)
 {

@@ -130,7 +130,7 @@ const char *shown(struct ctx *c, const char *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* checking helpers                                                    */
+/* did you mean: unknown keys and names                                */
 
 /*
  * Optimal string alignment distance (edits, transpositions count once), or
