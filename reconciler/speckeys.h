@@ -12,7 +12,7 @@
  * inspect and image config carries for a row (struct sk_value, indexed by
  * enum sk_id) and the pure operations on it: canonical lines, copy, release.
  *
- * Pure: no I/O and no third-party header.  Its users: manifest.c (parsing,
+ * Pure: no I/O and no third-party header.  Its users: the loader (manifest_fields.c: parsing,
  * defaults, policy.require), spec.c (canonical text, resource keys), actual.c
  * (drift read-back), docker.c (create body, inspect decode, update body),
  * apply.c (what cannot be undone in place), report.c (humanized values,
@@ -55,7 +55,7 @@ enum sk_type {
 	SKT_MAP,      /* "KEY.SUB=VALUE" per entry */
 };
 
-/* What the loader accepts (manifest.c implements each; messages name the manifest key). */
+/* What the loader accepts (manifest_fields.c implements each; messages name the manifest key). */
 enum sk_grammar {
 	SKG_BOOL,     /* true / false, unquoted */
 	SKG_STRING,   /* any scalar but null */

@@ -2,7 +2,7 @@
  * unit.h — the desired state after expansion: one rc_unit per container,
  * one rc_network per Docker network, plus the resolved Settings.
  *
- * Owns: the data model shared by expansion (manifest.c), canonical specs and
+ * Owns: the data model shared by expansion (manifest_expand.c), canonical specs and
  * hashes (spec.c), the planner and the executor.  Everything in an
  * rc_desired is owned by it and released by rc_desired_free().
  *

@@ -2,7 +2,8 @@
 # check-layers.sh — the modules' layers (docs/architecture.md, "Layers"):
 # a module may include the headers of its own layer and the layers below,
 # never one above; and each third-party header stays in the modules that
-# own it, never in a header of ours.  Exit 1 naming every violation.
+# own it, never in a header of ours; and a private header (FOO_int.h) is
+# included only by FOO.c and FOO_*.c.  Exit 1 naming every violation.
 #   sh tests/lib/check-layers.sh [SRCDIR]     (make check-layers; SRCDIR default reconciler)
 # A new module must be given a layer here (and a line in docs/architecture.md).
 set -u
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/../.." || exit 1
 layers='
 0 util buf hash strmap
 1 speckeys unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
-2 manifest source hostpolicy docker regauth control watch planfile
+2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker regauth control watch planfile
 3 planner state owner requests
 4 apply observe actual drift report prefetch
 5 converge
@@ -23,7 +24,7 @@ layers='
 # third-party header (prefix) and the only modules that may include it (in their .c)
 owners='
 git2.h source
-yaml.h manifest
+yaml.h manifest_yaml
 curl/ docker health main
 cjson/ docker state planfile regauth
 cJSON.h docker state planfile regauth
@@ -87,6 +88,14 @@ BEGIN {
 			if (im == m)
 				continue
 			li = layer_of(im)
+			if (im ~ /_int$/) {
+				owner_of = im
+				sub(/_int$/, "", owner_of)
+				if (m != owner_of && substr(m, 1, length(owner_of) + 1) != owner_of "_") {
+					printf "%s:%d: includes \"%s\", the private header of %s\n", file, lineno, inc, owner_of
+					bad++
+				}
+			}
 			if (li < 0) {
 				printf "%s:%d: includes \"%s\", which is no module of %s\n", file, lineno, inc, src
 				bad++

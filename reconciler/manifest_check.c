@@ -1,0 +1,654 @@
+/*
+ * manifest_check.c — pass 3, the checks across documents: duplicates,
+ * references (plans, networks, services, templates) with "did you mean",
+ * dependency cycles, what the set expands to, and the secrets (read once,
+ * only their keyed digest kept; manifest_secrets_current()).
+ */
+#include "manifest_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "custsecret.h"
+#include "hash.h"
+#include "seckey.h"
+#include "speckeys.h"
+#include "strmap.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------ */
+/* pass 3: references, cycles, secrets, global checks                  */
+
+int named_cmp(const void *pa, const void *pb)
+{
+	const struct named *a = pa, *b = pb;
+	int r = strcmp(a->name, b->name);
+	if (r)
+		return r;
+	r = strcmp(a->at->file, b->at->file);
+	if (r)
+		return r;
+	if (a->at->line != b->at->line)
+		return a->at->line < b->at->line ? -1 : 1;
+	return a->at->col < b->at->col ? -1 : a->at->col > b->at->col;
+}
+
+/* Report every name that appears more than once, at each later occurrence. */
+static void check_dups(struct ctx *c, struct named *v, size_t n, const char *fmt_what)
+{
+	if (n < 2)
+		return;
+	qsort(v, n, sizeof(*v), named_cmp);
+	size_t first = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		diag(c, v[i].at, "duplicate %s '%s' (first defined at %s:%d)", fmt_what, v[i].name,
+		     v[first].at->file, v[first].at->line);
+	}
+}
+
+/* Index every kind by name (the first object of a name; later ones are duplicates,
+ * reported by check_dups).  After pass 2: the arrays do not move any more. */
+static void model_index(struct model *m)
+{
+#define INDEX(map, arr, cnt, field)                         \
+	map = strmap_new();                                  \
+	for (size_t i = 0; i < (cnt); i++)                   \
+		if ((arr)[i].field)                          \
+			strmap_add(map, (arr)[i].field, &(arr)[i]);
+	INDEX(m->plan_by, m->plans, m->nplans, name)
+	INDEX(m->net_by, m->nets, m->nnets, name)
+	INDEX(m->svc_by, m->svcs, m->nsvcs, name)
+	INDEX(m->tmpl_by, m->tmpls, m->ntmpls, name)
+#undef INDEX
+}
+
+const struct oplan *find_plan(const struct model *m, const char *name)
+{
+	return name ? strmap_get(m->plan_by, name) : NULL;
+}
+
+const struct onet *find_net(const struct model *m, const char *name)
+{
+	return name ? strmap_get(m->net_by, name) : NULL;
+}
+
+static const struct osvc *find_svc(const struct model *m, const char *name)
+{
+	return name ? strmap_get(m->svc_by, name) : NULL;
+}
+
+const struct otmpl *find_tmpl(const struct model *m, const char *name)
+{
+	return name ? strmap_get(m->tmpl_by, name) : NULL;
+}
+
+const struct osvc *tmpl_svc(const struct otmpl *t, const char *name)
+{
+	return name ? strmap_get(t->svc_by, name) : NULL;
+}
+
+static int u32_cmp(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* The defined networks of s as sorted indexes into m->nets, made once per service. */
+const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
+{
+	struct osvc *s = (struct osvc *)(uintptr_t)cs;   /* a cache, not a change */
+	if (!s->net_ids) {
+		s->net_ids = xcalloc(s->networks.n + 1, sizeof(*s->net_ids));
+		for (size_t i = 0; i < s->networks.n; i++) {
+			const struct onet *n = find_net(m, s->networks.v[i].name);
+			if (n)
+				s->net_ids[s->nnet_ids++] = (uint32_t)(n - m->nets);
+		}
+		qsort(s->net_ids, s->nnet_ids, sizeof(*s->net_ids), u32_cmp);
+	}
+	*ret_n = s->nnet_ids;
+	return s->net_ids;
+}
+
+/*
+ * Whether two services name a network in common: a merge of their sorted
+ * network indexes, or a binary search of the shorter list's in the longer one
+ * when one is much longer (many services depending on many others must stay
+ * cheap: this runs once per dependency).
+ */
+static bool share_network(const struct model *m, const struct osvc *a, const struct osvc *b)
+{
+	size_t na, nb;
+	const uint32_t *va = net_ids(m, a, &na), *vb = net_ids(m, b, &nb);
+	if (na > nb) {
+		const uint32_t *t = va;
+		size_t tn = na;
+		va = vb, na = nb, vb = t, nb = tn;
+	}
+	if (na * 8 < nb) {
+		for (size_t i = 0; i < na; i++)
+			if (bsearch(&va[i], vb, nb, sizeof(*vb), u32_cmp))
+				return true;
+		return false;
+	}
+	for (size_t i = 0, j = 0; i < na && j < nb;) {
+		if (va[i] == vb[j])
+			return true;
+		if (va[i] < vb[j])
+			i++;
+		else
+			j++;
+	}
+	return false;
+}
+
+static void names_add(struct names *n, const char *s)
+{
+	if (!s)
+		return;
+	GROW(n->v, n->n + 1, n->cap);
+	n->v[n->n++] = s;
+}
+
+void pass3_release(struct pass3 *p)
+{
+	free(p->plan_names.v);
+	free(p->net_names.v);
+	free(p->svc_names.v);
+	free(p->tmpl_names.v);
+	strmap_free(p->secret_by);
+	for (size_t i = 0; i < p->nsecrets; i++) {
+		free(p->secrets[i].path);
+		free(p->secrets[i].key);
+	}
+	free(p->secrets);
+	explicit_bzero(p->key, sizeof(p->key));
+}
+
+static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, const struct ynode *at)
+{
+	if (plan && !find_plan(c->m, plan))
+		diag(c, at, "plan '%s' is not defined%s", plan, mean(c, plan, p->plan_names.v, p->plan_names.n));
+}
+
+bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
+{
+	_cleanup_(strmap_freep) struct strmap *seen = strmap_new();  /* paths checked already: units share secrets */
+	bool current = true;
+	unsigned char key[RC_SECKEY_LEN];
+	bool have_key = false;
+	for (size_t i = 0; current && i < d->nunits; i++) {
+		for (size_t k = 0; current && k < d->units[i].nsecrets; k++) {
+			const struct rc_secret *s = &d->units[i].secrets[k];
+			if (!s->path)
+				continue;  /* loaded without a secrets directory */
+			if (strmap_add(seen, s->path, s->path))
+				continue;
+			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
+			size_t len = 0;
+			struct rc_err err;
+			if (!have_key) {
+				_cleanup_free_ char *dir = xstrdup(s->path);
+				char *slash = strrchr(dir, '/');
+				if (slash)
+					*slash = '\0';
+				have_key = seckey_load(slash ? dir : ".", key, &err) == 0;
+			}
+			if (!have_key || read_private_file("secret", s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+				current = false;
+			} else {
+				rc_keyed128_hex(key, sizeof(key), data, len, digest);
+				memset(data, 0, len);
+				current = strcmp(digest, s->digest) == 0;
+			}
+			free(data);
+			if (!current && ret_name)
+				*ret_name = s->name;
+		}
+	}
+	explicit_bzero(key, sizeof(key));
+	return current;
+}
+
+/*
+ * Why a secret file that is not a regular file of the running uid (the state
+ * directory's owner: state_check_dir()) is refused, named by its path.  sb is
+ * what is there (lstat when open_private() refused it); fallback: its error.
+ */
+static void secret_refused(struct ctx *c, const struct ynode *at, const char *name, const char *path,
+			   const struct stat *sb, const char *fallback)
+{
+	char buf[64];
+	const char *problem = sb ? private_file_problem(sb, false, buf) : NULL;
+	if (!problem)
+		diag(c, at, "cannot read secret '%s': %s", name, fallback);
+	else if (S_ISLNK(sb->st_mode))
+		diag(c, at, "secret '%s': '%s' is a symbolic link: secrets are never read through one "
+		     "(put the file itself there, mode 0600)", name, path);
+	else if (!S_ISREG(sb->st_mode))
+		diag(c, at, "secret '%s': '%s' is not a regular file (%s)", name, path, problem);
+	else
+		diag(c, at, "secret '%s': '%s' is owned by uid %lu, not the state directory's owner (uid %lu)", name,
+		     path, (unsigned long)sb->st_uid, (unsigned long)geteuid());
+}
+
+/*
+ * Read (once) and digest a secret; the content is wiped and freed at once.
+ * Opened with open_private() (O_NOFOLLOW, without blocking, fstat-checked):
+ * the file checked for its mode is the one read, and only a regular file of
+ * the running uid is.
+ */
+const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
+				      const char *cust, const struct osecdecl *decl, const struct ynode *at)
+{
+	if (!decl)
+		cust = NULL;  /* not declared by the customer or its template: the global one */
+	if (!p->secret_by)
+		p->secret_by = strmap_new();
+	/* a customer's own secret is known as "customer/name" (names hold no '/') */
+	char *ckey = cust ? xasprintf("%s/%s", cust, name) : NULL;
+	uintptr_t known = (uintptr_t)strmap_get(p->secret_by, ckey ? ckey : name);
+	if (known) {
+		free(ckey);
+		return p->secrets[known - 1].ok ? &p->secrets[known - 1] : NULL;
+	}
+	GROW(p->secrets, p->nsecrets + 1, p->capsecrets);
+	struct secret_entry *e = &p->secrets[p->nsecrets++];
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	e->customer = cust;
+	e->key = ckey;
+	strmap_add(p->secret_by, ckey ? ckey : name, (void *)(uintptr_t)p->nsecrets);
+	const char *dir = c->opts ? c->opts->secrets_dir : NULL;
+	if (!dir) {
+		rc_hash128_hex("", 0, e->digest);
+		e->ok = true;
+		return e;
+	}
+	if (c->opts->secrets_dir_refused) {
+		diag(c, at, "secret '%s': %s", name, c->opts->secrets_dir_refused);
+		return NULL;
+	}
+	struct rc_err err;
+	e->path = cust ? custsecret_path(dir, cust, name) : xasprintf("%s/%s", dir, name);
+	if (cust && decl->gen_bytes) {
+		if (!c->opts->generate_secrets && access(e->path, F_OK) < 0 && errno == ENOENT) {
+			/* validate, render, diff: made by the first plan or apply; digested as empty meanwhile */
+			rc_hash128_hex("", 0, e->digest);
+			e->ok = true;
+			return e;
+		}
+		if (c->opts->generate_secrets &&
+		    custsecret_generate(e->path, decl->gen_bytes, decl->gen_base64 ? CUSTSECRET_BASE64 : CUSTSECRET_HEX,
+					&err) < 0) {
+			diag(c, at, "secret '%s' of customer '%s': %s", name, cust, err.msg);
+			return NULL;
+		}
+	}
+	struct stat st;
+	int fd = open_private("secret", e->path, O_RDONLY, 0, &err);
+	if (fd == -1 && errno == ENOENT) {
+		if (cust)
+			diag(c, at, "secret '%s' of customer '%s' not found: put it in '%s' (mode 0600)", name, cust,
+			     e->path);
+		else
+			diag(c, at, "secret '%s' not found in the secrets directory", name);
+		return NULL;
+	}
+	if (fd == -2) {
+		bool seen = lstat(e->path, &st) == 0;
+		secret_refused(c, at, name, e->path, seen ? &st : NULL, err.msg);
+		return NULL;
+	}
+	if (fd < 0) {
+		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & 077) {
+		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
+		     (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return NULL;
+	}
+	if (p->key_state == 0)
+		p->key_state = seckey_load(dir, p->key, &err) == 0 ? 1 : -1;
+	if (p->key_state < 0) {
+		/* the first secret says why; the others only that it was not digested */
+		if (p->key_state == -1)
+			diag(c, at, "secret '%s': %s", name, err.msg);
+		else
+			diag(c, at, "secret '%s' cannot be digested without the key (see above)", name);
+		p->key_state = -2;
+		close(fd);
+		return NULL;
+	}
+	char *data = NULL;
+	size_t len = 0;
+	if (read_fd(fd, e->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
+		diag(c, at, "cannot read secret '%s' (at most %u bytes)", name, SECRET_MAX_SIZE);
+		return NULL;
+	}
+	rc_keyed128_hex(p->key, sizeof(p->key), data, len, e->digest);
+	explicit_bzero(data, len);
+	free(data);
+	e->ok = true;
+	return e;
+}
+
+/* References of one service (shared when t is NULL). */
+static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s, const struct otmpl *t)
+{
+	const struct model *m = c->m;
+	check_plan_ref(c, p, s->plan, s->plan_at);
+	for (size_t i = 0; i < s->networks.n; i++) {
+		const char *n = s->networks.v[i].name;
+		if (!find_net(m, n))
+			diag(c, s->networks.v[i].at, "network '%s' is not defined%s", n,
+			     mean(c, n, p->net_names.v, p->net_names.n));
+	}
+	/* a template's secrets may be each customer's own: read per customer at expansion */
+	for (size_t i = 0; !t && i < s->secrets.n; i++)
+		secret_get(c, p, s->secrets.v[i].name, NULL, NULL, s->secrets.v[i].at);
+	for (size_t i = 0; i < s->ndeps; i++) {
+		const struct odep *d = &s->deps[i];
+		const struct osvc *target = t ? tmpl_svc(t, d->name) : NULL;
+		bool shared = false;
+		if (!target) {
+			target = find_svc(m, d->name);
+			shared = target != NULL;
+		}
+		if (!target && !diag_room(c)) {
+			diag(c, d->at, "'depends_on' names '%s', which is not defined", d->name);
+			continue;
+		}
+		if (!target) {
+			struct names cand = { 0 };
+			if (t)
+				for (size_t j = 0; j < t->nsvcs; j++)
+					names_add(&cand, t->svcs[j].name);
+			for (size_t j = 0; j < p->svc_names.n; j++)
+				names_add(&cand, p->svc_names.v[j]);
+			if (t)
+				diag(c, d->at, "'depends_on' names '%s', which is neither a service of template '%s' nor a shared Service%s",
+				     d->name, t->name, mean(c, d->name, cand.v, cand.n));
+			else
+				diag(c, d->at, "'depends_on' names '%s', which is not a shared Service%s", d->name,
+				     mean(c, d->name, cand.v, cand.n));
+			free(cand.v);
+			continue;
+		}
+		if (d->cond == RC_DEP_HEALTHY && target->health.kind == RC_HEALTH_NONE)
+			diag(c, d->at, "'%s' waits for '%s' to be healthy, but '%s' has no 'health' check", s->name,
+			     d->name, d->name);
+		if (t && shared && !share_network(m, s, target))
+			diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
+			     s->name, d->name,
+			     !diag_room(c) ? ""
+			     : target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
+						  : " (it is on no shared network)");
+	}
+}
+
+struct edge {
+	size_t to;
+	const struct ynode *at;
+};
+struct gnode {
+	const char *name;
+	const char *tmpl;
+	struct edge *e;
+	size_t ne, cap;
+	int color;               /* 0 unseen, 1 on the path, 2 done */
+	size_t pos;              /* where on the path, while color is 1 */
+};
+
+/* One cycle: the path from where w stands on it to its end, back to w. */
+static void report_cycle(struct ctx *c, const struct gnode *g, const size_t *path, const struct ynode **path_at,
+			 size_t start, size_t end, size_t w)
+{
+	if (!diag_room(c)) {
+		diag(c, path_at[start], "dependency cycle");   /* counted only */
+		return;
+	}
+	struct buf b = BUF_INIT;
+	for (size_t k = start; k <= end; k++)
+		buf_addf(&b, "%s -> ", g[path[k]].name);
+	buf_adds(&b, g[w].name);
+	if (g[w].tmpl)
+		diag(c, path_at[start], "dependency cycle in template '%s': %s", g[w].tmpl, buf_cstr(&b));
+	else
+		diag(c, path_at[start], "dependency cycle: %s", buf_cstr(&b));
+	buf_release(&b);
+}
+
+/* Depth first from every unseen node, with an explicit stack (a chain of
+ * 20,000 services must not be 20,000 C frames); every back edge is a cycle. */
+static void dfs(struct ctx *c, struct gnode *g, size_t root, size_t *path, size_t *next,
+		const struct ynode **path_at)
+{
+	size_t top = 0;
+	path[top] = root;
+	next[top] = 0;
+	g[root].color = 1;
+	g[root].pos = top++;
+	while (top) {
+		size_t v = path[top - 1];
+		if (next[top - 1] == g[v].ne) {
+			g[v].color = 2;
+			top--;
+			continue;
+		}
+		const struct edge *e = &g[v].e[next[top - 1]++];
+		size_t w = e->to;
+		path_at[top - 1] = e->at;
+		if (g[w].color == 1) {
+			report_cycle(c, g, path, path_at, g[w].pos, top - 1, w);
+		} else if (g[w].color == 0) {
+			path[top] = w;
+			next[top] = 0;
+			g[w].color = 1;
+			g[w].pos = top++;
+		}
+	}
+}
+
+static void add_edges(struct gnode *g, size_t v, const struct model *m, const struct osvc *s,
+		      const struct otmpl *t, size_t base)
+{
+	for (size_t i = 0; i < s->ndeps; i++) {
+		const struct osvc *to = t ? tmpl_svc(t, s->deps[i].name) : NULL;
+		size_t w = to ? base + (size_t)(to - t->svcs) : SIZE_MAX;
+		if (!to && (to = find_svc(m, s->deps[i].name)))
+			w = (size_t)(to - m->svcs);
+		if (w == SIZE_MAX)
+			continue;
+		GROW(g[v].e, g[v].ne + 1, g[v].cap);
+		g[v].e[g[v].ne++] = (struct edge){ w, s->deps[i].at };
+	}
+}
+
+static void find_cycles(struct ctx *c)
+{
+	const struct model *m = c->m;
+	size_t n = m->nsvcs;
+	for (size_t i = 0; i < m->ntmpls; i++)
+		n += m->tmpls[i].nsvcs;
+	if (n == 0)
+		return;
+	struct gnode *g = xcalloc(n, sizeof(*g));
+	size_t k = 0;
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		g[k].name = m->svcs[i].name ? m->svcs[i].name : "?";
+		add_edges(g, k++, m, &m->svcs[i], NULL, 0);
+	}
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		const struct otmpl *t = &m->tmpls[i];
+		size_t base = k;
+		for (size_t j = 0; j < t->nsvcs; j++) {
+			g[k].name = t->svcs[j].name;
+			g[k].tmpl = t->name;
+			add_edges(g, k++, m, &t->svcs[j], t, base);
+		}
+	}
+	size_t *path = xcalloc(n, sizeof(*path));
+	size_t *next = xcalloc(n, sizeof(*next));
+	const struct ynode **path_at = xcalloc(n, sizeof(*path_at));
+	for (size_t v = 0; v < n; v++)
+		if (g[v].color == 0)
+			dfs(c, g, v, path, next, path_at);
+	for (size_t v = 0; v < n; v++)
+		free(g[v].e);
+	free(g);
+	free(path);
+	free(next);
+	free(path_at);
+}
+
+/* The values one unit of s carries, before the customer's env is merged in. */
+static size_t svc_values(const struct osvc *s)
+{
+	size_t n = s->env.n + s->labels.n + s->nports + s->has_port + s->nvols + s->secrets.n + s->networks.n +
+		   s->ndeps + s->ncommand + s->nentrypoint + s->cap_add.n + s->devices.n;
+	for (int i = 0; i < SK__COUNT; i++)
+		n += s->fields[i].nkv;
+	return n;
+}
+
+/*
+ * Customers multiply templates: a few kilobytes can ask for millions of
+ * containers.  The expansion is counted before it is made, and the object
+ * that takes it past RC_MANIFEST_MAX_UNITS units or RC_MANIFEST_MAX_VALUES
+ * values is an error.
+ */
+static void check_expansion(struct ctx *c)
+{
+	const struct model *m = c->m;
+	size_t units = 0, values = 0;
+	const struct ynode *at = NULL;
+	for (size_t i = 0; i < m->nsvcs && !at; i++) {
+		units++;
+		values += svc_values(&m->svcs[i]);
+		if (units > RC_MANIFEST_MAX_UNITS || values > RC_MANIFEST_MAX_VALUES)
+			at = m->svcs[i].at;
+	}
+	size_t *tvals = xcalloc(m->ntmpls + 1, sizeof(*tvals));
+	for (size_t i = 0; i < m->ntmpls; i++)
+		for (size_t j = 0; j < m->tmpls[i].nsvcs; j++)
+			tvals[i] += svc_values(&m->tmpls[i].svcs[j]);
+	for (size_t i = 0; i < m->ncusts && !at; i++) {
+		const struct ocust *u = &m->custs[i];
+		const struct otmpl *t = find_tmpl(m, u->tmpl);
+		if (!t)
+			continue;
+		units += t->nsvcs;
+		values += tvals[t - m->tmpls] + t->nsvcs * u->env.n;
+		for (size_t j = 0; j < u->nover; j++)
+			values += u->over[j].env.n;
+		if (units > RC_MANIFEST_MAX_UNITS || values > RC_MANIFEST_MAX_VALUES)
+			at = u->at;
+	}
+	free(tvals);
+	if (units > RC_MANIFEST_MAX_UNITS)
+		diag(c, at, "the manifests expand to more than %d units (containers) here, the most one set may have",
+		     RC_MANIFEST_MAX_UNITS);
+	else if (values > RC_MANIFEST_MAX_VALUES)
+		diag(c, at, "the manifests expand to more than %d values (env, labels, ports, mounts, networks, dependencies, arguments of every unit) here, the most one set may have",
+		     RC_MANIFEST_MAX_VALUES);
+}
+
+void cross_check(struct ctx *c, struct pass3 *p)
+{
+	struct model *m = c->m;
+	struct named *nv;
+	size_t nn;
+
+#define DUPS(arr, cnt, field, what)                                   \
+	nv = xcalloc((cnt) + 1, sizeof(*nv));                          \
+	nn = 0;                                                        \
+	for (size_t i = 0; i < (cnt); i++)                             \
+		if ((arr)[i].field)                                    \
+			nv[nn++] = (struct named){ (arr)[i].field, (arr)[i].at }; \
+	check_dups(c, nv, nn, what);                                   \
+	free(nv);
+	DUPS(m->plans, m->nplans, name, "Plan")
+	DUPS(m->nets, m->nnets, name, "Network")
+	DUPS(m->svcs, m->nsvcs, name, "Service")
+	DUPS(m->tmpls, m->ntmpls, name, "Template")
+	DUPS(m->custs, m->ncusts, id, "Customer")
+#undef DUPS
+	model_index(m);
+
+	for (size_t i = 0; i < m->nplans; i++)
+		names_add(&p->plan_names, m->plans[i].name);
+	for (size_t i = 0; i < m->nnets; i++)
+		names_add(&p->net_names, m->nets[i].name);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		names_add(&p->svc_names, m->svcs[i].name);
+	for (size_t i = 0; i < m->ntmpls; i++)
+		names_add(&p->tmpl_names, m->tmpls[i].name);
+
+	check_plan_ref(c, p, m->set.default_plan, m->set.default_plan_at);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		check_svc_refs(c, p, &m->svcs[i], NULL);
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		const struct otmpl *t = &m->tmpls[i];
+		check_plan_ref(c, p, t->plan, t->plan_at);
+		for (size_t j = 0; j < t->nsvcs; j++)
+			check_svc_refs(c, p, &t->svcs[j], t);
+	}
+	const struct osettings *set = &m->set;
+	for (size_t i = 0; i < m->ncusts; i++) {
+		const struct ocust *u = &m->custs[i];
+		check_plan_ref(c, p, u->plan, u->plan_at);
+		if (!u->tmpl)
+			continue;
+		const struct otmpl *t = find_tmpl(m, u->tmpl);
+		if (!t) {
+			diag(c, u->tmpl_at, "template '%s' is not defined%s", u->tmpl,
+			     mean(c, u->tmpl, p->tmpl_names.v, p->tmpl_names.n));
+			continue;
+		}
+		const struct osvc *ps = t->port_svc;
+		if (u->has_port && !ps) {
+			diag(c, u->port_at, "template '%s' publishes no port (none of its services has 'port'), so 'port' means nothing here",
+			     t->name);
+		} else if (ps && (!u->has_port || u->port_auto) && !set->port_hi) {
+			diag(c, u->port_at ? u->port_at : u->at,
+			     "customer '%s' needs a host port: give 'port: NUMBER', or Settings 'ports: {range: LOW-HIGH}' for 'port: auto'",
+			     u->id ? u->id : "?");
+		} else if (ps && u->has_port && !u->port_auto && set->port_hi &&
+			   (u->port < set->port_lo || u->port > set->port_hi)) {
+			diag(c, u->port_at, "port %u is outside Settings ports.range %u-%u", u->port, set->port_lo,
+			     set->port_hi);
+		}
+		for (size_t j = 0; j < u->nover; j++) {
+			if (tmpl_svc(t, u->over[j].name))
+				continue;
+			if (!diag_room(c)) {
+				diag(c, u->over[j].at, "template '%s' has no service '%s'", t->name, shown(c, u->over[j].name));
+				continue;
+			}
+			struct names cand = { 0 };
+			for (size_t k = 0; k < t->nsvcs; k++)
+				names_add(&cand, t->svcs[k].name);
+			diag(c, u->over[j].at, "template '%s' has no service '%s'%s", t->name, shown(c, u->over[j].name),
+			     mean(c, u->over[j].name, cand.v, cand.n));
+			free(cand.v);
+		}
+	}
+	find_cycles(c);
+	check_expansion(c);
+}

@@ -1,0 +1,432 @@
+/*
+ * manifest_int.h — the manifest loader's private header, shared by its files
+ * (manifest.c and manifest_*.c; nothing else includes it): the loader's
+ * constants, the YAML tree (struct ynode and its accessors), the load context
+ * (struct ctx), the model pass 2 builds and pass 3 reads (struct model, the
+ * o* objects), pass 3's state (struct pass3), and the functions one of these
+ * files defines for another.  The public interface is manifest.h.
+ */
+#ifndef RC_MANIFEST_INT_H
+#define RC_MANIFEST_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hash.h"
+#include "manifest.h"
+#include "seckey.h"
+#include "speckeys.h"
+#include "util.h"
+
+#define NAME_MAX_LEN 63
+#define CONTAINER_NAME_MAX 128
+#define SECRET_MAX_SIZE (1u << 20)
+#define DEFAULT_PROJECT "reconciler"
+#define DEFAULT_STOP_GRACE_NS (10 * NS_PER_S)
+#define DEFAULT_RESTART_POLICY "unless-stopped"
+#define DEFAULT_BACKOFF_NS (10 * NS_PER_S)
+#define DEFAULT_MAX_BACKOFF_NS (300 * NS_PER_S)
+#define DEFAULT_SUBNET_POOL "10.210.0.0/16"
+#define DEFAULT_SUBNET_PREFIX 26
+#define HEALTH_DEFAULT_INTERVAL_NS (30 * NS_PER_S)
+#define HEALTH_DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
+#define HEALTH_DEFAULT_RETRIES 3
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+
+/* ------------------------------------------------------------------ */
+/* the YAML tree                                                       */
+
+enum ykind { Y_SCALAR, Y_MAP, Y_SEQ };
+
+struct ynode {
+	enum ykind kind;
+	bool plain;              /* scalar written without quotes */
+	int line, col;
+	const char *file;
+	char *str;               /* scalar text (NUL-terminated) */
+	size_t len;
+	struct ynode **kids;     /* seq: items; map: key, value, key, value, ... */
+	size_t n, cap;
+};
+
+static inline bool y_is_null(const struct ynode *y)
+{
+	if (!y)
+		return true;
+	if (y->kind != Y_SCALAR || !y->plain)
+		return false;
+	return y->len == 0 || strcmp(y->str, "~") == 0 || strcmp(y->str, "null") == 0 ||
+	       strcmp(y->str, "Null") == 0 || strcmp(y->str, "NULL") == 0;
+}
+
+static inline size_t y_npairs(const struct ynode *m)
+{
+	return m->kind == Y_MAP ? m->n / 2 : 0;
+}
+static inline const struct ynode *y_key(const struct ynode *m, size_t i) { return m->kids[2 * i]; }
+static inline const struct ynode *y_val(const struct ynode *m, size_t i) { return m->kids[2 * i + 1]; }
+
+static inline const struct ynode *y_get(const struct ynode *m, const char *key)
+{
+	if (!m || m->kind != Y_MAP)
+		return NULL;
+	for (size_t i = 0; i < y_npairs(m); i++)
+		if (strcmp(y_key(m, i)->str, key) == 0)
+			return y_val(m, i);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* load context                                                        */
+
+struct doc {
+	struct ynode *root;
+};
+
+struct ctx {
+	struct rc_diags *d;
+	const struct manifest_opts *opts;
+	struct doc *docs;
+	size_t ndocs, capdocs;
+	char **owned;            /* strings made during checking, freed at the end */
+	size_t nowned, capowned;
+	bool broken;             /* a problem that makes cross-document checks unreliable */
+	size_t suggest_cells;    /* edit-distance work spent on "did you mean" (suggest()) */
+	size_t host_docs;        /* docs[0..host_docs) are the host policy file's (load_host_policy()) */
+	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
+	const char *state_dir_abs, *state_dir_real;
+	struct model *m;
+};
+
+struct cidr {
+	uint32_t addr;
+	int prefix;
+};
+
+/* ------------------------------------------------------------------ */
+/* pass 2: documents → objects                                         */
+
+struct okv {
+	const char *key, *value;
+	const struct ynode *at;
+};
+struct kvs {
+	struct okv *v;
+	size_t n, cap;
+};
+struct oref {
+	const char *name;
+	const struct ynode *at;
+};
+struct refs {
+	struct oref *v;
+	size_t n, cap;
+};
+struct odep {
+	const char *name;
+	enum rc_dep_cond cond;
+	const struct ynode *at;
+};
+struct ovol {
+	enum rc_mount_kind kind;
+	const char *src, *target;
+	bool ro;
+	const struct ynode *at;
+};
+struct oport {
+	uint16_t host, cont;
+	const char *ip, *proto;
+	const struct ynode *at;
+};
+
+struct osvc {
+	const struct ynode *at;          /* the mapping */
+	const struct ynode *name_at;
+	const char *name;
+	const char *tmpl;                /* NULL: a shared Service */
+	const char *image;
+	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
+	size_t ncommand, nentrypoint;
+	bool start_first;                /* update_order: start-first */
+	struct kvs env, labels;
+	bool has_port;
+	uint16_t port;
+	const struct ynode *port_at;
+	struct oport *ports;
+	size_t nports, capports;
+	struct ovol *vols;
+	size_t nvols, capvols;
+	struct refs secrets, networks;
+	struct odep *deps;
+	size_t ndeps, capdeps;
+	struct rc_health health;         /* strings point into the tree */
+	const struct ynode *health_at;
+	int64_t stop_grace;
+	bool has_stop_grace;
+	const char *plan;
+	const struct ynode *plan_at;
+	bool protected_, stopped;
+	bool pid_host, ipc_host;
+	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
+	struct sk_value fields[SK__COUNT];   /* the spec-key table's service rows (speckeys.h), as written */
+	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (net_ids()) */
+	size_t nnet_ids;
+	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
+};
+
+struct oplan {
+	const struct ynode *at;
+	const char *name;
+	int64_t cpus, memory, memory_reservation, pids;
+	const char *restart_policy;
+	int64_t max_retries, backoff, max_backoff, max_failures;
+	bool has_backoff, has_max_backoff;
+	struct sk_value fields[SK__COUNT];   /* the spec-key table's Plan rows (cpu_shares, ...) */
+};
+
+struct onet {
+	const struct ynode *at;
+	const char *name;
+	bool internal;
+	const char *subnet;
+	struct cidr cidr;
+	const struct ynode *subnet_at;
+};
+
+/* A Template's or Customer's `secrets:` entry: the secret is the customer's own (custsecret.h). */
+struct osecdecl {
+	const char *name;
+	const struct ynode *at;
+	int gen_bytes;            /* generate: {bytes}; 0: a file the operator provides */
+	bool gen_base64;          /* generate: {encoding: base64} (default hex) */
+};
+struct osecdecls {
+	struct osecdecl *v;
+	size_t n;
+};
+
+struct otmpl {
+	const struct ynode *at;
+	const char *name;
+	struct osecdecls secrets;
+	const char *plan;
+	const struct ynode *plan_at;
+	struct osvc *svcs;
+	size_t nsvcs;
+	struct strmap *svc_by;           /* service name -> its osvc */
+	const struct osvc *port_svc;     /* the service with 'port', if any */
+};
+
+struct over {
+	const char *name;
+	const struct ynode *at;
+	const char *image;
+	struct kvs env;
+};
+
+struct ocust {
+	const struct ynode *at;
+	const char *id;
+	struct osecdecls secrets;
+	const char *tmpl;
+	const struct ynode *tmpl_at;
+	const char *plan;
+	const struct ynode *plan_at;
+	bool has_port, port_auto;
+	uint16_t port;
+	const struct ynode *port_at;
+	struct kvs env;
+	struct over *over;
+	size_t nover;
+	struct strmap *over_by;          /* service name -> its override */
+	bool stopped, protected_;
+};
+
+/*
+ * policy.bind_roots as a tree of path components, so that "does a root hold
+ * this path" is one lookup per component of the path, not a comparison with
+ * every root: edges are "<node>/<component>" -> child node + 1, node 0 is
+ * "/", and the nodes that are a root are marked.
+ */
+struct roots {
+	struct strmap *edges;
+	bool *is_root;
+	size_t n, cap;
+};
+
+struct osettings {
+	const struct ynode *at;
+	const char *project;
+	bool shared_bridges;             /* tenant_isolation: false — customers join shared networks themselves */
+	uint16_t port_lo, port_hi;
+	const struct ynode *range_at;
+	struct cidr pool;
+	const char *pool_str;
+	const struct ynode *pool_at;
+	int prefix;
+	int64_t stop_grace;
+	const char *default_plan;
+	const struct ynode *default_plan_at;
+	bool allow_privileged, allow_host_namespaces;
+	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
+	const struct sk_requirement **require;  /* policy.require */
+	size_t nrequire;
+	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
+};
+
+/*
+ * The host's policy file (manifest_opts.host_policy): the ceiling of what the
+ * repository's Settings policy may allow.  A key it leaves out allows nothing.
+ */
+struct ohostpol {
+	bool present;
+	const char *file;                /* its path, for messages */
+	bool allow_privileged, allow_host_namespaces;
+	struct refs allow_cap_add, allow_devices, bind_roots;
+	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
+	size_t nrequire;
+};
+
+struct model {
+	struct osettings set;
+	struct ohostpol host;
+	/* name -> first object of that name, built at the start of pass 3 (model_index()) */
+	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by;
+	bool have_settings;
+	struct oplan *plans;
+	size_t nplans, capplans;
+	struct onet *nets;
+	size_t nnets, capnets;
+	struct osvc *svcs;
+	size_t nsvcs, capsvcs;
+	struct otmpl *tmpls;
+	size_t ntmpls, captmpls;
+	struct ocust *custs;
+	size_t ncusts, capcusts;
+};
+
+/* Keys of a service that are not the table's (check_keys adds those: keys_with_fields()). */
+#define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
+	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
+	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order"
+
+struct named {
+	const char *name;
+	const struct ynode *at;
+};
+
+/* Candidate names for "did you mean" (pointers into the model). */
+struct names {
+	const char **v;
+	size_t n, cap;
+};
+
+struct secret_entry {
+	const char *name;
+	const char *customer;     /* a customer's own secret (custsecret.h); NULL: the global one */
+	char *key;                /* its key in pass3.secret_by when it is a customer's: "customer/name" */
+	char *path;
+	char digest[RC_HASH_HEX_LEN + 1];
+	bool ok;
+};
+
+struct pass3 {
+	struct names plan_names, net_names, svc_names, tmpl_names;
+	struct secret_entry *secrets;
+	size_t nsecrets, capsecrets;
+	unsigned char key[RC_SECKEY_LEN];  /* secret digests are keyed with it (seckey.h) */
+	int key_state;                     /* 0: not read yet, 1: read, -1: unusable (said once) */
+	struct strmap *secret_by;        /* name -> index in secrets, plus 1 */
+};
+
+/* manifest_yaml.c */
+void ynode_free(struct ynode *y);
+void parse_file(struct ctx *c, const struct source_file *f);
+
+/* manifest_diag.c */
+char *keep(struct ctx *c, char *s);
+RC_PRINTF(3, 4)
+void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...);
+const char *shown(struct ctx *c, const char *s);
+bool diag_room(const struct ctx *c);
+const char *suggest(struct ctx *c, const char *word, const char *const *cands, size_t n);
+const char *mean(struct ctx *c, const char *word, const char *const *cands, size_t n);
+size_t count_keys(const char *const *keys);
+void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what);
+
+/* manifest_values.c */
+bool valid_name(const char *s);
+const char *as_str(struct ctx *c, const struct ynode *y, const char *key);
+const char *get_str(struct ctx *c, const struct ynode *m, const char *key);
+const char *get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
+		     bool required);
+int get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret);
+int get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
+	    int64_t *ret);
+int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
+int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
+bool parse_cpus(const char *s, int64_t *ret);
+bool parse_port(const char *s, uint16_t *ret);
+bool parse_ipv4(const char *s, uint32_t *ret);
+int parse_cidr(const char *s, struct cidr *ret);
+bool cidr_overlap(const struct cidr *a, const struct cidr *b);
+bool cidr_holds(const struct cidr *outer, const struct cidr *inner);
+int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
+bool is_seq(struct ctx *c, const struct ynode *y, const char *key);
+bool clean_abs_path(const char *s);
+bool path_under(const char *path, const char *root);
+void refs_add(struct refs *r, const char *name, const struct ynode *at);
+bool refs_has(const struct refs *r, const char *name);
+bool hostpol_holds_root(const struct ohostpol *hp, const char *root);
+void get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
+void get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
+bool has_ctl_or_space(const char *s);
+void kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at);
+void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out);
+void get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n);
+bool bind_forbidden(const char *path, const char **ret_held);
+const char *root_state_overlap(struct ctx *c, const char *root);
+void roots_add(struct ctx *c, struct roots *r, const char *root);
+bool roots_hold(struct ctx *c, struct roots *r, const char *path);
+const char *roots_listed(struct ctx *c, const struct refs *roots);
+bool image_ok(const char *s, const char **why);
+bool signal_known(const char *name);
+const char *signal_mean(struct ctx *c, const char *name);
+bool signal_ok(const char *s);
+const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key);
+bool cap_never(const char *cap);
+
+/* manifest_service.c */
+void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s);
+
+/* manifest_fields.c */
+const char *const *keys_with_fields(struct ctx *c, const char *const *base, unsigned where);
+void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
+const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i);
+
+/* manifest_kinds.c */
+void model_release(struct model *m);
+const struct osecdecl *find_secdecl(const struct osecdecls *ds, const char *name);
+void load_host_policy(struct ctx *c, const struct source_file *f);
+void parse_docs(struct ctx *c);
+
+/* manifest_check.c */
+int named_cmp(const void *pa, const void *pb);
+const struct oplan *find_plan(const struct model *m, const char *name);
+const struct onet *find_net(const struct model *m, const char *name);
+const struct otmpl *find_tmpl(const struct model *m, const char *name);
+const struct osvc *tmpl_svc(const struct otmpl *t, const char *name);
+const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
+void pass3_release(struct pass3 *p);
+const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
+				      const char *cust, const struct osecdecl *decl, const struct ynode *at);
+void cross_check(struct ctx *c, struct pass3 *p);
+
+/* manifest_expand.c */
+struct rc_desired *expand(struct ctx *c, struct pass3 *p);
+
+#endif
