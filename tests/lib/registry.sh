@@ -4,7 +4,7 @@
 #   registry_stop
 registry_start() {
 	REGISTRY_DIR=$(mktemp -d /tmp/rc-registry.XXXXXX)
-	port=${RC_REGISTRY_PORT:-15500}
+	port=${RC_REGISTRY_PORT:-$((15500 + $$ % 400))}  # per run: two runs on one engine do not share it
 	cat >"$REGISTRY_DIR/config.yml" <<CFG
 version: 0.1
 log:
