@@ -3,6 +3,7 @@ test_description='tenant isolation: customers reach the shared services their te
 over a link network of its own, and never each other; adding or removing a customer never
 replaces the shared service'
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/fetch.sh"
 
 M=$TRASH/repo
 
@@ -12,21 +13,6 @@ customer() {
 	id: $1
 	template: web
 	EOT
-}
-
-# can CONTAINER fetch http://HOST:8080/health (3 s at most; busybox wget -T crashes)?  A name is resolved
-# first with the container's DNS (busybox's nslookup: the static busybox's wget
-# cannot resolve names itself); a name that does not resolve cannot be fetched.
-fetches() {
-	host=$2
-	case $host in
-	*[!0-9.]*)
-		host=$(docker exec "$1" nslookup "$host" 2>/dev/null |
-			sed -n "/^Name:/,\$ s/^Address:[[:space:]]*\([0-9.]*\).*/\1/p" | head -n 1)
-		test -n "$host" || return 1
-		;;
-	esac
-	docker exec "$1" timeout 3 wget -q -O /dev/null "http://$host:8080/health" 2>/dev/null
 }
 
 # reaches CONTAINER HOST: fetches, retried for 15 s (a loaded host answers late;

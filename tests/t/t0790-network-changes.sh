@@ -4,6 +4,7 @@ customers converge on a small pool, which it does not touch); adding subnet: or 
 is planned (-/+ network) and applied, the services on it running and reachable again, no other
 touched; networks recreated by hand are drift, and putting a customer'"'"'s back touches no other'
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/fetch.sh"
 
 M=$TRASH/repo
 N=30
@@ -57,20 +58,6 @@ settings() {
 	    networks: [admin, backend]
 	    depends_on: {db: healthy}
 	EOT
-}
-
-# can CONTAINER fetch http://HOST:8080/health?  A name is resolved first with the container's DNS
-# (busybox's nslookup: the static busybox's wget cannot resolve names itself).
-fetches() {
-	host=$2
-	case $host in
-	*[!0-9.]*)
-		host=$(docker exec "$1" nslookup "$host" 2>/dev/null |
-			sed -n "/^Name:/,\$ s/^Address:[[:space:]]*\([0-9.]*\).*/\1/p" | head -n 1)
-		test -n "$host" || return 1
-		;;
-	esac
-	docker exec "$1" timeout 3 wget -q -O /dev/null "http://$host:8080/health" 2>/dev/null
 }
 
 reaches() { # CONTAINER HOST: fetches, or says why not
