@@ -34,6 +34,7 @@ struct cli_opts {
 	bool take_over;          /* --take-over: plan, apply, drift --fix, run may take the project from its owner */
 	const char *customer;    /* --customer C: rotate only that customer's secret */
 	const char *policy;      /* --policy FILE: the host policy (hostpolicy.h); NULL: env or the default */
+	bool no_refresh;         /* --no-refresh: plan and apply trust the containers' labels (no inspects) */
 	int parallel;            /* --parallel N, 0 = default */
 	int verbose;             /* -v (repeatable) */
 	/* run (the daemon); durations in seconds, 0 = the default */

@@ -37,6 +37,9 @@ struct session {
 	struct owner_self self;     /* who we are for the project (owner.h) */
 	struct owner_marker owner;  /* the project's ownership marker as seen */
 	struct converge cv;
+	/* plan and apply refresh: what drifted (inspects), made visible to the planner */
+	struct drift_report refresh;
+	bool refreshed;
 	int64_t t_load;
 };
 
@@ -45,6 +48,8 @@ static void session_close(struct session *s)
 	owner_marker_release(&s->owner);
 	owner_self_release(&s->self);
 	converge_release(&s->cv);
+	if (s->refreshed)
+		drift_report_release(&s->refresh);
 	state_free(s->st);
 	dk_client_free(s->c);
 	rc_desired_free(s->d);
@@ -122,6 +127,11 @@ static int check_owner(const struct cli_opts *o, enum session_kind kind, struct 
  * --dir), the manifests are read under the --path of the last apply, as
  * drift reads them (`--path .`: the root).
  */
+static void refresh_overlay(struct plan_observed *o, void *ctx)
+{
+	drift_overlay_observed(ctx, o);
+}
+
 static int session_open(const struct cli_opts *o, enum session_kind kind, struct session *s)
 {
 	bool lock = kind == SESSION_APPLY;
@@ -163,7 +173,22 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		observe_raw_release(&raw);
 		return rc;
 	}
-	if (converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &raw, &err) < 0) {
+	int r;
+	if (kind != SESSION_STATUS && !o->no_refresh) {
+		/* refresh, as terraform does: inspect every container, so that a change made by hand
+		 * (docker update, a network disconnected) is planned back like drift --fix would */
+		struct drift_summary sum;
+		struct drift_opts dro = { .parallel = o->parallel, .prelisted = &raw };
+		r = drift_check(s->c, s->st, s->d, &dro, &s->refresh, &sum, &err);
+		observe_raw_release(&raw);
+		if (r == 0) {
+			s->refreshed = true;
+			r = converge_plan_adjusted(&s->cv, s->d, s->c, s->st, refresh_overlay, &s->refresh, &err);
+		}
+	} else {
+		r = converge_plan_prefetched(&s->cv, s->d, s->c, s->st, &raw, &err);
+	}
+	if (r < 0) {
 		if (lock && err.engine_fault)
 			return engine_fault(s->d->commit, err.msg);
 		fprintf(stderr, "reconciler: %s\n", err.msg);

@@ -29,7 +29,7 @@
 /* Every option any command takes; the getopt value of one is OPT_BASE + its index. */
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
-	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER,
+	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH,
 	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
@@ -66,6 +66,8 @@ static const struct optdef optdefs[O__MAX] = {
 			  "take the project from the state directory that owns it (journaled; reconciler(1), "
 			  "PROJECT OWNERSHIP)" },
 	[O_CUSTOMER] = { "customer", 0, "C", "only customer C" },
+	[O_NO_REFRESH] = { "no-refresh", 0, NULL,
+			   "plan from the containers' labels only: do not inspect them for changes made by hand" },
 	[O_POLL] = { "poll-interval", 0, "S", "polling fallback of the branch watch, seconds (default 2)" },
 	[O_NO_INOTIFY] = { "no-inotify", 0, NULL, "notice commits by polling only (NFS and the like)" },
 	[O_CHECK] = { "check-interval", 0, "S", "periodic check of every unit, seconds (default 30)" },
@@ -129,6 +131,7 @@ static const struct cmd_opt plan_opts[] = {
 	{ O_OUT, "also record the plan, its commit and the observed state in FILE for apply --plan" },
 	{ O_STATS, NULL },
 	{ O_TAKE_OVER, "show what this state directory would change as the project's new owner" },
+	{ O_NO_REFRESH, NULL },
 	CMD_OPTS_END,
 };
 
@@ -138,6 +141,7 @@ static const struct cmd_opt apply_opts[] = {
 	{ O_PAR, NULL },
 	{ O_STATS, NULL },
 	{ O_TAKE_OVER, NULL },
+	{ O_NO_REFRESH, NULL },
 	CMD_OPTS_END,
 };
 
@@ -422,6 +426,7 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 	case O_NO_INOTIFY: o->no_inotify = true; break;
 	case O_TAKE_OVER: o->take_over = true; break;
 	case O_CUSTOMER: o->customer = arg; break;
+	case O_NO_REFRESH: o->no_refresh = true; break;
 	case O_VERBOSE: o->verbose++; break;
 	case O_QUIET: o->quiet = true; break;
 	case O_HELP: case O_VERSION: break;  /* handled once every option is read */

@@ -140,6 +140,22 @@ test_expect_success 'a second apply changes nothing: zero mutating Docker calls'
 	test_expect_code 0 $RC --repo $M plan
 '
 
+# Refresh (as terraform plans): a change made by hand to a container is seen by
+# plan and undone by apply, not only by drift; --no-refresh trusts the labels.
+test_expect_success 'docker update by hand: plan shows it, apply puts it back in place (same container)' '
+	id=$(container_field $PROJECT-c2-app {{.Id}}) &&
+	docker update --memory 96m --memory-swap 192m $PROJECT-c2-app >/dev/null &&
+	test_expect_code 0 $RC --repo $M plan --no-refresh >norefresh.out &&
+	test_grep "^No changes" norefresh.out &&
+	test_expect_code 2 $RC --repo $M plan >plan.out &&
+	test_grep "^ *~ *c2/app ($PROJECT-c2-app) will be updated in place" plan.out &&
+	test_grep "memory: 48 MiB → 96 MiB\|memory: 96 MiB → 48 MiB" plan.out &&
+	$RC --repo $M apply >apply.out &&
+	test "$(container_field $PROJECT-c2-app {{.Id}})" = "$id" &&
+	test "$(container_field $PROJECT-c2-app {{.HostConfig.Memory}})" = 50331648 &&
+	test_expect_code 0 $RC --repo $M plan
+'
+
 test_expect_success 'a plan change updates in place: same container, new limits' '
 	ids >before &&
 	sed -i "s/plan: small/plan: large/" $M/customers/c2.yaml && repo_commit $M "c2 large" &&
