@@ -40,6 +40,9 @@ struct session {
 	/* plan and apply refresh: what drifted (inspects), made visible to the planner */
 	struct drift_report refresh;
 	bool refreshed;
+	struct rc_desired *refresh_d;  /* the desired state the refresh checked against: a second
+	                                * expansion (drift_check allocates into what it is given, and
+	                                * allocating one rc_desired twice reads its subnets as fixed) */
 	int64_t t_load;
 };
 
@@ -50,6 +53,7 @@ static void session_close(struct session *s)
 	converge_release(&s->cv);
 	if (s->refreshed)
 		drift_report_release(&s->refresh);
+	rc_desired_free(s->refresh_d);
 	state_free(s->st);
 	dk_client_free(s->c);
 	rc_desired_free(s->d);
@@ -179,7 +183,11 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		 * (docker update, a network disconnected) is planned back like drift --fix would */
 		struct drift_summary sum;
 		struct drift_opts dro = { .parallel = o->parallel, .prelisted = &raw };
-		r = drift_check(s->c, s->st, s->d, &dro, &s->refresh, &sum, &err);
+		if (cli_expand_desired(o, &s->files, &s->refresh_d) != 0) {
+			observe_raw_release(&raw);
+			return 1;
+		}
+		r = drift_check(s->c, s->st, s->refresh_d, &dro, &s->refresh, &sum, &err);
 		observe_raw_release(&raw);
 		if (r == 0) {
 			s->refreshed = true;
