@@ -136,6 +136,32 @@ static void refresh_overlay(struct plan_observed *o, void *ctx)
 	drift_overlay_observed(ctx, o);
 }
 
+/*
+ * What the refresh hands the planner: the fields changed by hand, minus network
+ * membership (networks.*) — a container off a network whose recreation is
+ * planned is reconnected by it, and a shared service on a link network of a
+ * customer going away is disconnected by the network's removal; replacing the
+ * container for either would be wrong.  A container disconnected by hand is
+ * drift's to report and drift --fix's to repair.
+ */
+static void refresh_drop_networks(struct drift_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct spec_changes *ch = &r->v[i].changes;
+		size_t keep = 0;
+		for (size_t k = 0; k < ch->n; k++) {
+			if (str_startswith(ch->v[k].key, "networks.")) {
+				free(ch->v[k].key);
+				free(ch->v[k].before);
+				free(ch->v[k].after);
+			} else {
+				ch->v[keep++] = ch->v[k];
+			}
+		}
+		ch->n = keep;
+	}
+}
+
 static int session_open(const struct cli_opts *o, enum session_kind kind, struct session *s)
 {
 	bool lock = kind == SESSION_APPLY;
@@ -191,6 +217,7 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		observe_raw_release(&raw);
 		if (r == 0) {
 			s->refreshed = true;
+			refresh_drop_networks(&s->refresh);
 			r = converge_plan_adjusted(&s->cv, s->d, s->c, s->st, refresh_overlay, &s->refresh, &err);
 		}
 	} else {
