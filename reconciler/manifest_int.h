@@ -286,6 +286,7 @@ struct ohostpol {
 	bool present;
 	const char *file;                /* its path, for messages */
 	bool allow_privileged, allow_host_namespaces;
+	bool allow_shared_bridges;       /* the repository may say tenant_isolation: false */
 	struct refs allow_cap_add, allow_devices, bind_roots;
 	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
 	size_t nrequire;

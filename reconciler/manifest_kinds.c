@@ -101,6 +101,9 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 	bool isolation = true;
 	get_bool(c, m, "tenant_isolation", &isolation);
 	s->shared_bridges = !isolation;
+	if (s->shared_bridges && c->m->host.present && !c->m->host.allow_shared_bridges)
+		diag(c, y_get(m, "tenant_isolation"), "'tenant_isolation: false' is beyond the host policy (%s does not "
+		     "allow_shared_bridges: customers would reach each other)", c->m->host.file);
 	if (y_get(m, "project")) {
 		s->project = get_name(c, m, "project", "Settings", false);
 		if (!s->project)
@@ -567,7 +570,7 @@ static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "
 void load_host_policy(struct ctx *c, const struct source_file *f)
 {
 	static const char *const keys[] = { "kind", "allow_privileged", "allow_host_namespaces", "allow_cap_add",
-					    "allow_devices", "bind_roots", "require", NULL };
+					    "allow_devices", "bind_roots", "require", "allow_shared_bridges", NULL };
 	struct ohostpol *hp = &c->m->host;
 	parse_file(c, f);
 	c->host_docs = c->ndocs;
@@ -588,6 +591,7 @@ void load_host_policy(struct ctx *c, const struct source_file *f)
 			diag(c, y_get(r, "kind"), "the host policy's kind is 'HostPolicy', not '%s'", shown(c, kind));
 		get_bool(c, r, "allow_privileged", &hp->allow_privileged);
 		get_bool(c, r, "allow_host_namespaces", &hp->allow_host_namespaces);
+		get_bool(c, r, "allow_shared_bridges", &hp->allow_shared_bridges);
 		struct refs caps = { 0 };
 		get_strings(c, r, "allow_cap_add", &caps);
 		for (size_t k = 0; k < caps.n; k++) {

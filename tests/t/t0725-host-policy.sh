@@ -92,6 +92,18 @@ test_expect_success 'require: what every service must set, which the repository 
 	$RC --policy $TRASH/req.yaml --dir $M validate
 '
 
+test_expect_success 'tenant_isolation: false (customers on one bridge) only if the host policy allows shared bridges' '
+	cat >$M/settings.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	tenant_isolation: false
+	EOT
+	test_expect_code 1 $RC --policy $P --dir $M validate 2>err &&
+	test_grep "settings.yaml:3:[0-9]*: .tenant_isolation: false. is beyond the host policy" err &&
+	printf "allow_shared_bridges: true\n" >$TRASH/shared.yaml &&
+	$RC --policy $TRASH/shared.yaml --dir $M validate
+'
+
 test_expect_success 'apply of a repository beyond the ceiling changes nothing' '
 	settings "{allow_cap_add: [NET_RAW]}" "cap_add: [NET_RAW]" &&
 	test_expect_code 1 $RC --policy $P --dir $M apply >out 2>&1 &&
