@@ -196,11 +196,14 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 			size_t len = 0;
 			struct rc_err err;
 			if (!have_key) {
+				/* the key is the secrets directory's: secrets/NAME, or secrets/CUSTOMER/NAME */
 				_cleanup_free_ char *dir = xstrdup(s->path);
-				char *slash = strrchr(dir, '/');
-				if (slash)
-					*slash = '\0';
-				have_key = seckey_load(slash ? dir : ".", key, &err) == 0;
+				for (int up = s->customer ? 2 : 1; up > 0; up--) {
+					char *slash = strrchr(dir, '/');
+					if (slash)
+						*slash = '\0';
+				}
+				have_key = seckey_load(dir, key, &err) == 0;
 			}
 			if (!have_key || read_private_file("secret", s->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
 				current = false;

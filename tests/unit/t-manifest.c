@@ -406,6 +406,24 @@ static void test_secrets_current(void)
 	d = load_v(pairs, NULL);
 	ok(d && manifest_secrets_current(d, NULL), "loaded without a secrets dir: current");
 	rc_desired_free(d);
+
+	/* a customer's own secret (secrets/CUSTOMER/NAME) is digested with the secrets dir's key */
+	static const char cust[] =
+		"kind: Template\nname: t\nsecrets: {tok: {generate: {bytes: 16}}}\n"
+		"services:\n  app: {image: app:1, secrets: [tok]}\n---\n"
+		"kind: Customer\nid: zed\ntemplate: t\n";
+	struct source_file f = { (char *)"c.yaml", (char *)(uintptr_t)cust, sizeof(cust) - 1 };
+	struct source_files fs = { &f, 1, NULL };
+	struct manifest_opts o = { .secrets_dir = secrets_dir, .generate_secrets = true };
+	struct rc_diags diags = { 0 };
+	d = NULL;
+	ok(manifest_load(&fs, &o, &d, &diags) == 0, "a template with a generated secret loads");
+	ok(d && manifest_secrets_current(d, NULL), "a customer's own secret: current right after the load");
+	char *kp = xasprintf("%s/zed/.digest-key", secrets_dir);
+	ok(access(kp, F_OK) < 0, "and no key is made in the customer's directory");
+	free(kp);
+	rc_desired_free(d);
+	rc_diags_release(&diags);
 }
 
 static void test_spec_diff(void)
@@ -1011,9 +1029,13 @@ int main(void)
 	test_image_refs();
 	test_subnet_ranges();
 	free(fixture);
-	char *p = xasprintf("%s/db_password", secrets_dir);
-	unlink(p);
-	free(p);
+	static const char *const made[] = { "db_password", ".digest-key", "zed/tok", "zed" };
+	for (size_t i = 0; i < ARRAY_SIZE(made); i++) {
+		char *p = xasprintf("%s/%s", secrets_dir, made[i]);
+		if (unlink(p) < 0)
+			rmdir(p);
+		free(p);
+	}
 	rmdir(secrets_dir);
 	return done_testing();
 }
