@@ -5,7 +5,7 @@
  *
  * Owns: struct ready_obs (what is known of one container) and the rules
  * that fold an inspect or an event into it, and ready_eval(), the verdict.
- * No I/O: the executor (apply.c) feeds it; tests/unit/t-ready.c checks the
+ * No I/O: the executor (apply_rollout.c) feeds it; tests/unit/t-ready.c checks the
  * rules with tables of cases.
  *
  * The rules, as the executor applied them when it polled inspect:

@@ -7,7 +7,7 @@
  * finished but not yet collected.  What an item means is the caller's: the
  * worker function gets the caller's context, the worker's number (for
  * per-thread resources, e.g. one Docker client each) and the item.  The
- * executor (apply.c) uses it so that only calls to the engine hold a
+ * executor (apply_rollout.c) uses it so that only calls to the engine hold a
  * thread, never the waiting for a container to become healthy.
  */
 #ifndef RC_WORKQ_H

@@ -16,7 +16,7 @@ layers='
 1 speckeys unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
 2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker regauth control watch planfile
 3 planner state owner requests
-4 apply observe actual drift report prefetch
+4 apply apply_int apply_container apply_rollout observe actual drift report prefetch
 5 converge
 6 daemon
 7 cli main cmd_*
