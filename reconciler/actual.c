@@ -371,6 +371,8 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 	struct rc_unit a = { 0 };
 
 	a.image = dup_or_null(actual_image_ref(ct));
+	/* the engine has no notion of a job: what the container was made as is in its spec label */
+	a.job = lines_has(&label, "run");
 	if (ct->cmd && (lines_has(&exp, "command") ||
 			(ct->ncmd && !(img && argv_eq(ct->cmd, ct->ncmd, img->config.cmd, img->config.ncmd))))) {
 		a.command = argv_dup(ct->cmd, ct->ncmd);

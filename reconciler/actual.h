@@ -12,6 +12,8 @@
  * drops zero values.  So a field is read back when the expected text sets
  * it, or when its value differs from the image's (someone else set it):
  *
+ *   run                   only from the spec label (a job is the reconciler's
+ *                         notion, not the engine's)
  *   image                 Config.Image (as given at create); when that is
  *                         the container's image ID and the container has the
  *                         RC_LABEL_IMAGE label, the label (the reference the

@@ -546,8 +546,9 @@ int apply_replace(struct run *r, struct dk_client *c, const struct rc_unit *u, c
 	}
 	ret->id = id;
 	ret->old_id = old_gone ? NULL : xstrdup(old_id);
-	if (!u->running && ret->old_id) {
-		/* desired stopped: there is nothing to wait for */
+	if ((!u->running || u->job) && ret->old_id) {
+		/* desired stopped: there is nothing to wait for; a job: the old one only ran its old spec
+		 * (never put back: a failed new run keeps its container, for its logs) */
 		struct rc_err e2;
 		apply_remove(c, old_id, NULL, &e2);
 		free(ret->old_id);

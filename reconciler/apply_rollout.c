@@ -132,7 +132,7 @@ static int replace_unit(struct run *r, struct dk_client *c, struct job *jb, cons
 {
 	const struct rc_unit *u = jb->u;
 	struct replacement rp = { 0 };
-	jb->start_first = u->start_first && u->running;
+	jb->start_first = u->start_first && u->running && !u->job;
 	int rc = jb->start_first ? apply_replace_start_first(r, c, u, old_id, &rp, err)
 				 : apply_replace(r, c, u, old_id, &rp, err);
 	jb->id = rp.id;
@@ -904,9 +904,11 @@ static bool is_up(enum plan_kind k)
 	return k == PLAN_CREATE || k == PLAN_RECREATE || k == PLAN_UPDATE || k == PLAN_START;
 }
 
-/* Strongest condition any dependent (with work, or not) waits for on u. */
+/* Strongest condition any dependent (with work, or not) waits for on u; completed for a job. */
 static enum rc_dep_cond needed_condition(const struct rc_desired *d, const struct rc_unit *u)
 {
+	if (u->job)  /* a job's work is done when it exited 0: a failure is the apply's */
+		return RC_DEP_COMPLETED;
 	enum rc_dep_cond need = RC_DEP_STARTED;
 	for (size_t i = 0; i < d->nunits; i++)
 		for (size_t k = 0; k < d->units[i].ndeps; k++)

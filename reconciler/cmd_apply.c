@@ -441,6 +441,10 @@ struct unit_look {
 	int exit_code;
 	bool oom_killed;
 	char why_stopped[128];  /* health_exit_reason(), "created but never started", "dead" */
+	/* a job (run: once) whose container exited: "completed" (exit 0) or "failed"; NULL otherwise.
+	 * The record is the kept container itself: its spec hash label, State.ExitCode, FinishedAt. */
+	const char *job;
+	char finished[32];      /* State.FinishedAt to the second, "2026-12-06T19:40:01Z" */
 };
 
 struct look_job {
@@ -530,6 +534,13 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 		}
 		if (!ct || str_eq(st, "running") || !jobs[k].u->running)
 			continue;
+		if (jobs[k].u->job && str_eq(st, "exited")) {
+			l->job = ct->exit_code == 0 ? "completed" : "failed";
+			l->exit_code = ct->exit_code;
+			snprintf(l->finished, sizeof l->finished, "%.19sZ", ct->finished_at ? ct->finished_at : "");
+			if (ct->exit_code == 0)
+				continue;  /* done, not stopped */
+		}
 		l->stopped = true;
 		l->exit_code = ct->exit_code;
 		l->oom_killed = ct->oom_killed;
@@ -657,6 +668,17 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 		buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
 			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
 		json_str_or_null(b, disabled ? reason : NULL);
+		if (u->job && looks[i].job) {
+			buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": %d, \"finished_at\": ", looks[i].job,
+				 looks[i].exit_code);
+			buf_add_json_str(b, looks[i].finished);
+			buf_adds(b, "}");
+		} else if (u->job) {
+			buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": null, \"finished_at\": null}",
+				 pc && str_eq(pc->state, "running") ? "running" : "pending");
+		} else {
+			buf_adds(b, ", \"job\": null");
+		}
 		buf_addf(b, ", \"awaiting_approval\": %s, \"stopped\": ", awaiting ? "true" : "false");
 		if (looks[i].stopped) {
 			buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", looks[i].exit_code,
@@ -733,13 +755,17 @@ int cmd_status(const struct cli_opts *o)
 				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
 				   ? " (awaiting approval)" : "";
 		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : "-";
-		_cleanup_free_ char *why = looks[i].stopped ? xasprintf(" (%s)", looks[i].why_stopped) : NULL;
+		_cleanup_free_ char *why = looks[i].job && looks[i].exit_code == 0
+						   ? xasprintf(" (exit 0, %s)", looks[i].finished)
+					   : looks[i].job ? xasprintf(" (exit %d)", looks[i].exit_code)
+					   : looks[i].stopped ? xasprintf(" (%s)", looks[i].why_stopped) : NULL;
 		char up[48], restarts[24];
 		fmt_uptime(looks[i].up_s, up);
 		/* the engine's restarts of this container / the daemon's failure count of the unit */
 		snprintf(restarts, sizeof restarts, "%d/%d", looks[i].inspected ? looks[i].restart_count : 0,
 			 state_get_restarts(s.st, u->id).failures);
-		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, pc ? pc->state : "-",
+		const char *state = looks[i].job ? looks[i].job : pc ? pc->state : "-";
+		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, state,
 		       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
 		buf_release(&ports);
 	}

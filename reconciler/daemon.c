@@ -889,6 +889,10 @@ static void evaluate(struct daemon *dm, const struct rc_unit *u, struct unit_rt 
 	}
 	if (strcmp(s, "restarting") == 0 || strcmp(s, "paused") == 0 || strcmp(s, "removing") == 0)
 		return;  /* the engine is at it, or an operator paused it */
+	if (u->job && strcmp(s, "exited") == 0 && ct->exit_code == 0) {
+		ready(dm, u, rt);  /* a job (run: once) that completed: converged, not a crash */
+		return;
+	}
 	if (strcmp(s, "exited") == 0 && rt->kill_cid && str_eq(rt->kill_cid, ct->id) &&
 	    now_ns() - rt->kill_ns < u->stop_grace_ns + 30 * NS_PER_S) {
 		/* stopped through the engine's API (docker stop or restart; or our own repair):

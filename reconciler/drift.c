@@ -207,7 +207,9 @@ static void check_unit(struct builder *b, const struct drift_input *in, const st
 		it->container_id = xstrdup(ct->id);
 		it->detail = xasprintf("named '%s' instead of '%s'", ct->name, u->container);
 	}
-	if (u->running != is_running(ct)) {
+	/* a job (run: once) that exited 0 has done what it is for */
+	bool completed = u->job && str_eq(ct->state_status, "exited") && ct->exit_code == 0;
+	if (u->running != is_running(ct) && !completed) {
 		struct drift_item *it = add(b, u->running ? DRIFT_STOPPED : DRIFT_RUNNING);
 		it->unit = xstrdup(u->id);
 		it->customer = dup_or_null(u->customer);

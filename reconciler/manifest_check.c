@@ -356,6 +356,12 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 {
 	const struct model *m = c->m;
 	check_plan_ref(c, p, s->plan, s->plan_at);
+	/* a job is never restarted by the engine: a plan the service names for it must not ask to */
+	const struct oplan *jp = s->run_once && s->plan ? find_plan(m, s->plan) : NULL;
+	if (jp && jp->restart_policy && strcmp(jp->restart_policy, "no") != 0)
+		diag(c, s->run_at, "'run: once' cannot be combined with restart policy '%s' (plan '%s'): a job's "
+		     "restart policy is \"no\"; give it a plan without 'restart.policy', or policy \"no\"",
+		     jp->restart_policy, s->plan);
 	for (size_t i = 0; i < s->networks.n; i++) {
 		const char *n = s->networks.v[i].name;
 		if (!find_net(m, n))

@@ -287,6 +287,14 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
 	u->start_first = s->start_first;
+	u->job = s->run_once;
+	if (u->job) {
+		/* a job runs once per spec: the engine never restarts it (a plan's policy is overridden;
+		 * one the service names itself is refused: manifest_check.c) */
+		free(u->restart.policy);
+		u->restart.policy = xstrdup("no");
+		u->restart.max_retries = 0;
+	}
 	/* the spec-key table's rows: the service's (or the plan's) as written, else Settings.defaults' */
 	for (int i = 0; i < SK__COUNT; i++) {
 		const struct sk_value *own = sk_row((enum sk_id)i)->where & SK_IN_PLAN ? (pl ? pl->fields : NULL)

@@ -151,6 +151,8 @@ struct osvc {
 	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
 	size_t ncommand, nentrypoint;
 	bool start_first;                /* update_order: start-first */
+	bool run_once;                   /* run: once (a one-shot job) */
+	const struct ynode *run_at;
 	struct kvs env, labels;
 	bool has_port;
 	uint16_t port;
@@ -313,7 +315,7 @@ struct model {
 /* Keys of a service that are not the table's (check_keys adds those: keys_with_fields()). */
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order"
+	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run"
 
 struct named {
 	const char *name;

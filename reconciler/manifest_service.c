@@ -464,6 +464,17 @@ void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	}
 	free(devs.v);
 
+	/* run: once — a one-shot job (its restart policy is "no": manifest_check.c refuses another) */
+	if ((y = y_get(m, "run"))) {
+		const char *run = as_str(c, y, "run");
+		s->run_at = y;
+		if (run && strcmp(run, "once") == 0)
+			s->run_once = true;
+		else if (run)
+			diag(c, y, "'run' can only be 'once' (a one-shot job that runs to exit 0 once per spec): '%s'",
+			     shown(c, run));
+	}
+
 	/* how a replacement goes: the new container started before the old one stops needs both to
 	 * run at once, so nothing either of them publishes on the host */
 	const char *order = get_str(c, m, "update_order");

@@ -1,6 +1,7 @@
 /* observe.c — see observe.h. */
 #include "observe.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -17,6 +18,15 @@ const char *observe_health_from_status(const char *status)
 	if (strstr(status, "(health: starting)"))
 		return "starting";
 	return NULL;
+}
+
+bool observe_exit_from_status(const char *status, int *ret_code)
+{
+	int code;
+	if (!status || sscanf(status, "Exited (%d)", &code) != 1)
+		return false;
+	*ret_code = code;
+	return true;
 }
 
 static char *dup_or_null(const char *s)
@@ -38,6 +48,7 @@ static void fill_container(const struct dk_container_summary *s, const struct rc
 	pc->state = dup_or_null(s->state);
 	pc->image_id = dup_or_null(s->image_id);
 	pc->health = dup_or_null(observe_health_from_status(s->status));
+	pc->has_exit = str_eq(s->state, "exited") && observe_exit_from_status(s->status, &pc->exit_code);
 	const char *ihash, *ires;
 	if (st && pc->spec && state_get_inplace(st, s->id, &ihash, &ires)) {
 		/* updated in place since it was labelled: its effective spec */

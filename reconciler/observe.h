@@ -58,5 +58,7 @@ void observe_digest(const struct observation *o, char out[RC_HASH_HEX_LEN + 1]);
 
 /* Health from a list summary's Status ("Up 3s (healthy)") or NULL. */
 const char *observe_health_from_status(const char *status);
+/* The exit code in a list entry's Status ("Exited (3) 2 minutes ago"): false when it has none. */
+bool observe_exit_from_status(const char *status, int *ret_code);
 
 #endif

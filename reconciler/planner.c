@@ -489,14 +489,17 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 	}
 
 	bool running = is_running_state(k->state) && !str_eq(k->state, "paused");
-	if (u->running && !running) {
+	/* a job that ran to exit 0 with this spec is converged (a recreate above runs it anew) */
+	bool completed = u->job && !recreate && str_eq(k->state, "exited") && k->has_exit && k->exit_code == 0;
+	if (u->running && !running && !completed) {
 		a = add_action(B, PLAN_START, u->id);
 		a->desired = u;
 		a->container_id = xstrdup(k->id);
 		a->container_name = xstrdup(k->name);
-		a->cause = xstrdup(str_eq(k->state, "paused") ? "paused"
-				   : half_made ? "created, never started"
-				   : "stopped");
+		a->cause = str_eq(k->state, "paused") ? xstrdup("paused")
+			   : half_made ? xstrdup("created, never started")
+			   : u->job && k->has_exit ? xasprintf("job failed (exit %d): runs again", k->exit_code)
+			   : xstrdup("stopped");
 	} else if (!u->running && is_running_state(k->state)) {
 		a = add_action(B, PLAN_STOP, u->id);
 		a->desired = u;

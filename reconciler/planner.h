@@ -79,6 +79,8 @@ struct plan_container {
 	char *state;          /* created|running|paused|restarting|exited|dead */
 	char *image_id;       /* sha256:... */
 	char *health;         /* healthy|unhealthy|starting|none (NULL = none) */
+	bool has_exit;        /* exited, and its exit code is known (the list's Status "Exited (N) ...") */
+	int exit_code;        /* ... that code: a job (rc_unit.job) exited 0 has completed */
 	uint16_t *host_ports; /* published host ports */
 	size_t nhost_ports;
 	char **networks;      /* names of the networks it is connected to */

@@ -89,6 +89,8 @@ void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 
 	if (u->image)
 		addkv(&l, wr, "image", u->image);
+	if (u->job)
+		addkv(&l, wr, "run", "once");
 	if (u->command) {
 		s = json_argv(u->command, u->ncommand);
 		addkv(&l, wr, "command", s);

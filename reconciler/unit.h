@@ -148,6 +148,8 @@ struct rc_unit {
 	bool ipc_host;        /* ipc: host */
 	bool running;         /* desired state: running (true) or stopped */
 	bool protected_;      /* changes wait for `reconciler approve` */
+	bool job;             /* run: once — a one-shot job: runs to exit 0 once per spec hash (restart
+	                         policy "no"); an exited 0 container of the current hash is converged */
 	bool start_first;     /* update_order: start-first (a replacement starts the new container before
 	                         stopping the old; not part of the spec: changing it recreates nothing) */
 	char *plan;           /* name of the Plan it got its resources from (informational) */

@@ -1,0 +1,196 @@
+#!/bin/sh
+test_description='one-shot jobs (run: once): a migration runs once per spec before the app that
+waits for it to complete; a second apply, plan and drift find nothing to do; a changed spec runs it
+again; a failing job fails apply (naming it) and blocks its dependents; status says completed or
+failed; run: once with a restart policy is refused at file:line:col; the daemon leaves a completed
+job alone and retries a failed one with backoff'
+. "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
+
+M=$TRASH/repo
+
+# manifests JOB_SCRIPT [APP_ROLE]: a migration job and an app that waits for it to complete.
+manifests() {
+	cat >$M/all.yaml <<-EOT
+	kind: Settings
+	project: $PROJECT
+	subnets: {pool: 10.238.0.0/16, size: 28}
+	---
+	kind: Plan
+	name: p
+	restart: {backoff: 1s, max_backoff: 2s, max_failures: 20}
+	---
+	kind: Service
+	name: migrate
+	image: $TEST_IMAGE
+	run: once
+	plan: p
+	entrypoint: ["/bin/sh", "-c"]
+	command: ["$1"]
+	---
+	kind: Service
+	name: app
+	image: $TEST_IMAGE
+	plan: p
+	env: {MODE: sleep, ROLE: ${2:-app}}
+	depends_on: {migrate: completed}
+	EOT
+}
+
+# starts NAME SINCE: how many times container NAME of the project was started since SINCE.
+starts() {
+	docker events --since "$2" --until "$(date +%s.%N)" --filter label=$LABEL_PROJECT=$PROJECT \
+		--filter type=container --filter event=start --format '{{.Actor.Attributes.name}}' |
+		grep -c "^$1\$"
+}
+
+remove_all() {
+	docker rm -f $(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT) >/dev/null 2>&1
+	rm -rf "$STATE"
+	return 0
+}
+
+test_expect_success 'setup: a migration job before an app' '
+	repo_init $M &&
+	manifests "sleep 1; echo migrated" &&
+	repo_commit $M "migrate, then app"
+'
+
+test_expect_success 'apply runs the migration to exit 0, then starts the app' '
+	t0=$(date +%s) &&
+	$RC --repo $M apply >out 2>err &&
+	cat out &&
+	test "$(container_field $PROJECT-migrate {{.State.Status}})" = exited &&
+	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
+	test "$(container_field $PROJECT-migrate {{.HostConfig.RestartPolicy.Name}})" = no &&
+	test "$(container_field $PROJECT-app {{.State.Status}})" = running &&
+	test "$(starts $PROJECT-migrate $t0)" = 1 &&
+	finished=$(date -d "$(container_field $PROJECT-migrate {{.State.FinishedAt}})" +%s%N) &&
+	app_started=$(date -d "$(container_field $PROJECT-app {{.State.StartedAt}})" +%s%N) &&
+	test "$finished" -le "$app_started" &&
+	docker logs $PROJECT-migrate 2>&1 | test_grep "^migrated$"
+'
+
+test_expect_success 'a second apply, plan (refreshed or not) and drift find nothing: the job is not run again' '
+	t0=$(date +%s) &&
+	id=$(container_id $PROJECT-migrate) &&
+	test_expect_code 0 $RC --repo $M plan >plan.out &&
+	test_grep "^No changes" plan.out &&
+	test_expect_code 0 $RC --repo $M plan --no-refresh >plan2.out &&
+	test_grep "^No changes" plan2.out &&
+	$RC --repo $M apply >again.out &&
+	test_grep "^No changes" again.out &&
+	test_expect_code 0 $RC --repo $M drift >drift.out &&
+	test_grep "^No drift\.$" drift.out &&
+	test "$(container_id $PROJECT-migrate)" = "$id" &&
+	test "$(starts $PROJECT-migrate $t0)" = 0
+'
+
+test_expect_success 'status shows the job completed (exit 0, when), status --json its result' '
+	$RC --repo $M status >st.out &&
+	cat st.out &&
+	grep "^migrate " st.out | test_grep " completed .*(exit 0, 20[0-9-]*T[0-9:]*Z)" &&
+	$RC --repo $M status --json >st.json &&
+	python3 -c "
+import json, sys
+u = {x[\"unit\"]: x for x in json.load(open(\"st.json\"))[\"units\"]}
+j = u[\"migrate\"][\"job\"]
+assert j[\"result\"] == \"completed\" and j[\"exit_code\"] == 0 and j[\"finished_at\"].endswith(\"Z\"), j
+assert u[\"app\"][\"job\"] is None
+"
+'
+
+test_expect_success 'a changed spec runs the migration again (a new container), once' '
+	t0=$(date +%s) &&
+	id=$(container_id $PROJECT-migrate) &&
+	manifests "sleep 1; echo migrated v2" &&
+	repo_commit $M "migration v2" &&
+	test_expect_code 2 $RC --repo $M plan >plan.out &&
+	test_grep "migrate" plan.out &&
+	$RC --repo $M apply >out &&
+	cat out &&
+	test "$(container_id $PROJECT-migrate)" != "$id" &&
+	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
+	docker logs $PROJECT-migrate 2>&1 | test_grep "^migrated v2$" &&
+	test "$(starts $PROJECT-migrate $t0)" = 1 &&
+	$RC --repo $M apply >again.out &&
+	test_grep "^No changes" again.out
+'
+
+test_expect_success 'a failing job fails apply, naming it, and its dependent is not started' '
+	app_id=$(container_id $PROJECT-app) &&
+	manifests "echo broken; exit 3" app2 &&
+	repo_commit $M "a broken migration" &&
+	test_must_fail $RC --repo $M apply >out 2>err &&
+	cat out err &&
+	grep "migrate" out | test_grep "failed" &&
+	test_grep "exit code 3" out &&
+	grep "app" out | test_grep "dependency .migrate. failed" &&
+	test "$(container_id $PROJECT-app)" = "$app_id" &&
+	! container_field $PROJECT-app "{{.Config.Env}}" | grep -q ROLE=app2 &&
+	test_expect_code 2 $RC --repo $M status >st.out &&
+	grep "^migrate " st.out | test_grep " failed .*(exit 3)" &&
+	test_expect_code 2 $RC --repo $M plan >plan.out &&
+	test_grep "job failed (exit 3): runs again" plan.out
+'
+
+test_expect_success 'run: once with a restart policy is refused at file:line:col' '
+	mkdir -p bad &&
+	cat >bad/all.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	---
+	kind: Plan
+	name: always
+	restart: {policy: always}
+	---
+	kind: Service
+	name: migrate
+	image: $TEST_IMAGE
+	plan: always
+	run: once
+	EOT
+	test_must_fail $RC validate --dir bad 2>err &&
+	cat err &&
+	test_grep "all.yaml:12:[0-9]*: .*run: once. cannot be combined with restart policy .always." err &&
+	cat >bad/all.yaml <<-EOT &&
+	kind: Settings
+	project: $PROJECT
+	---
+	kind: Service
+	name: migrate
+	image: $TEST_IMAGE
+	run: twice
+	EOT
+	test_must_fail $RC validate --dir bad 2>err &&
+	test_grep "all.yaml:7:[0-9]*: .*.run. can only be .once." err
+'
+
+test_expect_success 'the daemon retries a failed job with backoff, then leaves the completed one alone' '
+	test_when_finished daemon_kill &&
+	remove_all &&
+	manifests "echo broken; exit 3" &&
+	repo_commit $M "broken from the start" &&
+	daemon_start d.log --repo $M &&
+	daemon_wait_log d.log "unit migrate: .*exit.* 3.*repairing in .*failure 1 of 20" 90 &&
+	daemon_wait_log d.log "unit migrate: .*repairing in .*failure 2 of 20" 60 &&
+	test_must_fail container_id $PROJECT-app &&
+	manifests "sleep 1; echo fixed" &&
+	repo_commit $M "migration fixed" &&
+	fixed=$(git -C $M rev-parse HEAD | cut -c1-12) &&
+	daemon_wait_log d.log "commit $fixed converged" 90 &&
+	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
+	test "$(container_field $PROJECT-app {{.State.Status}})" = running &&
+	id=$(container_id $PROJECT-migrate) &&
+	t0=$(date +%s) &&
+	lines=$(wc -l <d.log) &&
+	sleep 7 &&
+	tail -n +$((lines + 1)) d.log >after.log &&
+	cat after.log &&
+	! grep "unit migrate" after.log &&
+	grep "unit migrate" d.log &&
+	test "$(container_id $PROJECT-migrate)" = "$id" &&
+	test "$(starts $PROJECT-migrate $t0)" = 0
+'
+
+test_done
