@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "docker.h"
 #include "planner.h"
 #include "state.h"
@@ -139,5 +140,15 @@ const char *apply_container_ip(const struct dk_container *ct, const struct rc_un
 int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, char *why,
 		     size_t whylen);
 const char *apply_status_name(enum apply_status s);
+
+/* What apply --json says besides the result (apply_json.c). */
+struct apply_json_info {
+	const char *project;
+	const char *commit;           /* NULL: --dir */
+	size_t planned;               /* the plan's actions */
+	int exit_code;                /* what apply exits with */
+};
+/* Append r as the apply --json document (spec/apply-json.md) to out. */
+void apply_result_json(const struct apply_result *r, const struct apply_json_info *info, struct buf *out);
 
 #endif

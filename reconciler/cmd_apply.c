@@ -382,9 +382,11 @@ int cmd_apply(const struct cli_opts *o)
 		_cleanup_free_ char *prev = owner_describe(&s.owner);
 		fprintf(stderr, "reconciler: took over project '%s' from %s\n", s.self.project, prev);
 	}
-	struct apply_opts ao = { .parallel = o->parallel, .progress = !o->quiet, .progress_line = true };
+	/* --json: stdout holds the document only (spec/apply-json.md) */
+	bool text = !o->quiet && !o->json;
+	struct apply_opts ao = { .parallel = o->parallel, .progress = text, .progress_line = true };
 	struct apply_result ar = { 0 };
-	if (s.cv.plan.n == 0 && !o->quiet)
+	if (s.cv.plan.n == 0 && text)
 		printf("No changes.\n");
 	converge_apply(&s.cv, s.c, s.st, &ao, &ar);
 	if (state_save(s.st, &err) < 0) {
@@ -398,7 +400,7 @@ int cmd_apply(const struct cli_opts *o)
 				rc = engine_fault(s.d->commit, ar.steps[i].msg ? ar.steps[i].msg : ar.steps[i].what);
 				break;
 			}
-	} else if (s.cv.plan.n && !o->quiet) {
+	} else if (s.cv.plan.n && text) {
 		printf("Applied: %zu step%s", ar.nsteps, ar.nsteps == 1 ? "" : "s");
 		if (ar.nawaiting)
 			printf(", %zu awaiting approval", ar.nawaiting);
@@ -408,6 +410,14 @@ int cmd_apply(const struct cli_opts *o)
 	}
 	if (o->stats)
 		print_stats(&s, s.cv.plan.n ? &ar : NULL);
+	if (o->json) {
+		struct buf js = BUF_INIT;
+		struct apply_json_info ji = { .project = s.d->settings.project, .commit = s.d->commit,
+					      .planned = s.cv.plan.n, .exit_code = rc };
+		apply_result_json(&ar, &ji, &js);
+		fputs(buf_cstr(&js), stdout);
+		buf_release(&js);
+	}
 	apply_result_release(&ar);
 	session_close(&s);
 	return rc;

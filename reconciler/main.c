@@ -139,6 +139,7 @@ static const struct cmd_opt apply_opts[] = {
 	{ O_REPO, NULL }, { O_REV, NULL }, { O_PATH, PATH_OF_LAST_APPLY }, { O_DIR, NULL },
 	{ O_PLAN, "refuse unless the commit, the engine and the plan are those reviewed in FILE (plan --out)" },
 	{ O_PAR, NULL },
+	{ O_JSON, "the steps and their outcomes as one JSON document on stdout (spec/apply-json.md)" },
 	{ O_STATS, NULL },
 	{ O_TAKE_OVER, NULL },
 	{ O_NO_REFRESH, NULL },

@@ -16,7 +16,7 @@ layers='
 1 speckeys unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
 2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker regauth control watch planfile
 3 planner state owner requests
-4 apply apply_int apply_container apply_rollout observe actual drift report prefetch
+4 apply apply_int apply_container apply_json apply_rollout observe actual drift report prefetch
 5 converge
 6 daemon
 7 cli main cmd_*
@@ -26,8 +26,8 @@ owners='
 git2.h source
 yaml.h manifest_yaml
 curl/ docker health main
-cjson/ docker state planfile regauth
-cJSON.h docker state planfile regauth
+cjson/ docker state planfile regauth apply_json
+cJSON.h docker state planfile regauth apply_json
 xxhash.h hash
 openssl/ hash
 '

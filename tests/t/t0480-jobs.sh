@@ -134,6 +134,43 @@ test_expect_success 'a failing job fails apply, naming it, and its dependent is 
 	test_grep "job failed (exit 3): runs again" plan.out
 '
 
+# apply-json DOC RESULT EXIT: DOC (all of apply --json'"'"'s stdout) is one apply document with
+# that result and exit code; prints "STATUS STEP" per step.
+apply_json() {
+	python3 - "$@" <<-\EOF
+	import json, sys
+	doc = json.load(open(sys.argv[1]))
+	assert doc["format"] == "reconciler-apply" and doc["version"] == 1, doc
+	assert doc["result"] == sys.argv[2] and doc["exit_code"] == int(sys.argv[3]), doc
+	n = {"ok": 0, "failed": 0, "skipped": 0, "awaiting approval": 0, "engine-fault": 0}
+	for s in doc["steps"]:
+	    assert s["marker"] == s["step"].split(" ")[0] and isinstance(s["seconds"], (int, float)), s
+	    n[s["status"]] += 1
+	    print(s["status"], s["step"], "|", s["message"])
+	assert doc["summary"]["ok"] == n["ok"] and doc["summary"]["skipped"] == n["skipped"], doc
+	assert set(doc["phase_seconds"]) == {"teardown", "rollout", "network_removal"}, doc
+	EOF
+}
+
+test_expect_success 'apply --json: the steps and their outcomes, stdout the document only' '
+	test_expect_code 1 $RC --repo $M apply --json >a.json 2>err &&
+	apply_json a.json failed 1 >steps &&
+	cat steps &&
+	test_grep "^failed > migrate | .*exit code 3" steps &&
+	test_grep "^skipped -/+ app | not started: dependency .migrate. failed" steps &&
+	test_grep "apply failed for 2 units" err &&
+	manifests "sleep 1; echo migrated v3" app2 &&
+	repo_commit $M "migration fixed" &&
+	$RC --repo $M apply --json >b.json &&
+	apply_json b.json ok 0 >steps &&
+	cat steps &&
+	test_grep "^ok -/+ migrate | completed after" steps &&
+	test_grep "^ok -/+ app | started" steps &&
+	$RC --repo $M apply --json >c.json &&
+	apply_json c.json no-changes 0 >steps &&
+	test ! -s steps
+'
+
 test_expect_success 'run: once with a restart policy is refused at file:line:col' '
 	mkdir -p bad &&
 	cat >bad/all.yaml <<-EOT &&
@@ -164,6 +201,21 @@ test_expect_success 'run: once with a restart policy is refused at file:line:col
 	EOT
 	test_must_fail $RC validate --dir bad 2>err &&
 	test_grep "all.yaml:7:[0-9]*: .*.run. can only be .once." err
+'
+
+test_expect_success 'examples/migration: the migration completes between the database and the app' '
+	remove_all &&
+	repo_init ex &&
+	cp "$RC_TOP"/examples/migration/stack.yaml ex/ &&
+	sed -i "s/^project: shop/project: $PROJECT/; s/range: 18100-18199/range: 24800-24819/; s/18180:8080/24880:8080/; s#example/app:1.0#$TEST_IMAGE#" ex/stack.yaml &&
+	repo_commit ex example &&
+	$RC --repo ex apply >out &&
+	cat out &&
+	test_grep "migrate .*completed after" out &&
+	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
+	docker logs $PROJECT-migrate 2>&1 | test_grep "schema at version 7" &&
+	test "$(container_field $PROJECT-app {{.State.Status}})" = running &&
+	test_expect_code 0 $RC --repo ex plan
 '
 
 test_expect_success 'the daemon retries a failed job with backoff, then leaves the completed one alone' '
