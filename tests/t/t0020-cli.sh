@@ -85,9 +85,9 @@ test_expect_success 'an option a command does not take: exit 1, named with the c
 	test_grep "^reconciler: .version. does not take --json" err
 '
 
-test_expect_success 'apply --json is refused before anything is read, locked or made' '
-	test_expect_code 1 "$RC" --state-dir "$TRASH/fresh-state" apply --json --dir valid >out 2>err &&
-	test_grep "^reconciler: .apply. does not take --json" err &&
+test_expect_success 'an option apply does not take (--markdown) is refused before anything is read, locked or made' '
+	test_expect_code 1 "$RC" --state-dir "$TRASH/fresh-state" apply --markdown --dir valid >out 2>err &&
+	test_grep "^reconciler: .apply. does not take --markdown" err &&
 	test ! -s out &&
 	test ! -e "$TRASH/fresh-state" &&
 	test_expect_code 1 "$RC" --state-dir "$TRASH/fresh-state" enable web --customer c 2>err &&
