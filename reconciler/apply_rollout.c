@@ -1067,8 +1067,9 @@ static void build_jobs(struct run *r, const struct plan *p)
 	if (o->wait_unchanged || o->observed)
 		for (size_t i = 0; i < d->nunits; i++) {
 			const struct rc_unit *u = &d->units[i];
-			if (!u->running || u->health.kind == RC_HEALTH_NONE || state_is_disabled(r->st, u->id, NULL))
-				continue;
+			if (!u->running || u->job || u->health.kind == RC_HEALTH_NONE ||
+			    state_is_disabled(r->st, u->id, NULL))
+				continue;  /* a job without work completed already */
 			if (!o->wait_unchanged && !warming(u, o->observed))
 				continue;
 			/* add_watch() leaves a unit with a job of its own as it is */

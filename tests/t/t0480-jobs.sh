@@ -14,7 +14,7 @@ manifests() {
 	cat >$M/all.yaml <<-EOT
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.238.0.0/16, size: 28}
+	subnets: {pool: 10.251.0.0/16, size: 28}
 	---
 	kind: Plan
 	name: p
@@ -37,11 +37,10 @@ manifests() {
 	EOT
 }
 
-# starts NAME SINCE: how many times container NAME of the project was started since SINCE.
-starts() {
-	docker events --since "$2" --until "$(date +%s.%N)" --filter label=$LABEL_PROJECT=$PROJECT \
-		--filter type=container --filter event=start --format '{{.Actor.Attributes.name}}' |
-		grep -c "^$1\$"
+# runs: how many times the migration container ran (each run prints "migrat..." to its logs, which
+# a container keeps across starts; the engine's event history is too short to count on).
+runs() {
+	docker logs $PROJECT-migrate 2>&1 | grep -c "^migrat\|^broken\|^fixed"
 }
 
 remove_all() {
@@ -57,14 +56,13 @@ test_expect_success 'setup: a migration job before an app' '
 '
 
 test_expect_success 'apply runs the migration to exit 0, then starts the app' '
-	t0=$(date +%s) &&
 	$RC --repo $M apply >out 2>err &&
 	cat out &&
 	test "$(container_field $PROJECT-migrate {{.State.Status}})" = exited &&
 	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
 	test "$(container_field $PROJECT-migrate {{.HostConfig.RestartPolicy.Name}})" = no &&
 	test "$(container_field $PROJECT-app {{.State.Status}})" = running &&
-	test "$(starts $PROJECT-migrate $t0)" = 1 &&
+	test "$(runs)" = 1 &&
 	finished=$(date -d "$(container_field $PROJECT-migrate {{.State.FinishedAt}})" +%s%N) &&
 	app_started=$(date -d "$(container_field $PROJECT-app {{.State.StartedAt}})" +%s%N) &&
 	test "$finished" -le "$app_started" &&
@@ -72,7 +70,6 @@ test_expect_success 'apply runs the migration to exit 0, then starts the app' '
 '
 
 test_expect_success 'a second apply, plan (refreshed or not) and drift find nothing: the job is not run again' '
-	t0=$(date +%s) &&
 	id=$(container_id $PROJECT-migrate) &&
 	test_expect_code 0 $RC --repo $M plan >plan.out &&
 	test_grep "^No changes" plan.out &&
@@ -83,7 +80,7 @@ test_expect_success 'a second apply, plan (refreshed or not) and drift find noth
 	test_expect_code 0 $RC --repo $M drift >drift.out &&
 	test_grep "^No drift\.$" drift.out &&
 	test "$(container_id $PROJECT-migrate)" = "$id" &&
-	test "$(starts $PROJECT-migrate $t0)" = 0
+	test "$(runs)" = 1
 '
 
 test_expect_success 'status shows the job completed (exit 0, when), status --json its result' '
@@ -101,7 +98,6 @@ assert u[\"app\"][\"job\"] is None
 '
 
 test_expect_success 'a changed spec runs the migration again (a new container), once' '
-	t0=$(date +%s) &&
 	id=$(container_id $PROJECT-migrate) &&
 	manifests "sleep 1; echo migrated v2" &&
 	repo_commit $M "migration v2" &&
@@ -112,8 +108,9 @@ test_expect_success 'a changed spec runs the migration again (a new container), 
 	test "$(container_id $PROJECT-migrate)" != "$id" &&
 	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
 	docker logs $PROJECT-migrate 2>&1 | test_grep "^migrated v2$" &&
-	test "$(starts $PROJECT-migrate $t0)" = 1 &&
+	test "$(runs)" = 1 &&
 	$RC --repo $M apply >again.out &&
+	test "$(runs)" = 1 &&
 	test_grep "^No changes" again.out
 '
 
@@ -207,7 +204,7 @@ test_expect_success 'examples/migration: the migration completes between the dat
 	remove_all &&
 	repo_init ex &&
 	cp "$RC_TOP"/examples/migration/stack.yaml ex/ &&
-	sed -i "s/^project: shop/project: $PROJECT/; s/range: 18100-18199/range: 24800-24819/; s/18180:8080/24880:8080/; s#example/app:1.0#$TEST_IMAGE#" ex/stack.yaml &&
+	sed -i "s/^project: shop/project: $PROJECT\nsubnets: {pool: 10.251.0.0\/16, size: 28}/; s/range: 18100-18199/range: 24800-24819/; s/18180:8080/24880:8080/; s#example/app:1.0#$TEST_IMAGE#" ex/stack.yaml &&
 	repo_commit ex example &&
 	$RC --repo ex apply >out &&
 	cat out &&
@@ -227,6 +224,7 @@ test_expect_success 'the daemon retries a failed job with backoff, then leaves t
 	daemon_wait_log d.log "unit migrate: .*exit.* 3.*repairing in .*failure 1 of 20" 90 &&
 	daemon_wait_log d.log "unit migrate: .*repairing in .*failure 2 of 20" 60 &&
 	test_must_fail container_id $PROJECT-app &&
+	test "$(runs)" -ge 2 &&
 	manifests "sleep 1; echo fixed" &&
 	repo_commit $M "migration fixed" &&
 	fixed=$(git -C $M rev-parse HEAD | cut -c1-12) &&
@@ -234,7 +232,6 @@ test_expect_success 'the daemon retries a failed job with backoff, then leaves t
 	test "$(container_field $PROJECT-migrate {{.State.ExitCode}})" = 0 &&
 	test "$(container_field $PROJECT-app {{.State.Status}})" = running &&
 	id=$(container_id $PROJECT-migrate) &&
-	t0=$(date +%s) &&
 	lines=$(wc -l <d.log) &&
 	sleep 7 &&
 	tail -n +$((lines + 1)) d.log >after.log &&
@@ -242,7 +239,7 @@ test_expect_success 'the daemon retries a failed job with backoff, then leaves t
 	! grep "unit migrate" after.log &&
 	grep "unit migrate" d.log &&
 	test "$(container_id $PROJECT-migrate)" = "$id" &&
-	test "$(starts $PROJECT-migrate $t0)" = 0
+	test "$(runs)" = 1
 '
 
 test_done
