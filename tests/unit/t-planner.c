@@ -718,9 +718,69 @@ static void test_scale(void)
 	rc_desired_free(d);
 }
 
+/* A job (run: once): exited 0 with its spec is converged; exited non-zero runs again; never started
+ * runs; a changed spec recreates it. */
+static void test_jobs(void)
+{
+	struct rc_desired *d = mk_desired();
+	struct rc_unit *u = add_unit(d, "migrate", "app:1");
+	u->job = true;
+	spec_hash_units(d);
+	static const struct {
+		const char *state;
+		bool has_exit;
+		int code;
+		const char *hash;
+		const char *want;
+	} jcases[] = {
+		{ "exited", true, 0, NULL, "" },
+		{ "exited", true, 3, NULL, "start:job failed (exit 3): runs again" },
+		{ "exited", false, 0, NULL, "start:stopped" },
+		{ "created", false, 0, NULL, "start:created, never started" },
+		{ "running", false, 0, NULL, "" },
+		{ "exited", true, 0, "00000000000000000000000000000000", "recreate" },
+	};
+	for (size_t i = 0; i < sizeof jcases / sizeof jcases[0]; i++) {
+		struct plan_observed o = { 0 };
+		struct plan_container *c = obs_from(&o, u, jcases[i].state);
+		c->has_exit = jcases[i].has_exit;
+		c->exit_code = jcases[i].code;
+		if (jcases[i].hash) {  /* made from another spec: not an in-place change */
+			replace(&c->hash, jcases[i].hash);
+			replace(&c->base_hash, jcases[i].hash);
+			replace(&c->spec, "image=app:0\nrun=once\n");
+		}
+		struct plan p = { 0 };
+		struct rc_err err = { 0 };
+		if (planner_plan(d, &o, &p, &err) < 0) {
+			ok(0, "job %s: %s", jcases[i].state, err.msg);
+			plan_observed_release(&o);
+			continue;
+		}
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "");
+		for (size_t k = 0; k < p.n; k++)
+			if (p.v[k].kind == PLAN_RECREATE)
+				buf_addf(&b, "recreate");
+			else
+				buf_addf(&b, "%s:%s", planner_action_kind_name(p.v[k].kind), p.v[k].cause);
+		is_str(buf_cstr(&b), jcases[i].want, "job, container %s%s (exit %d)", jcases[i].state,
+		       jcases[i].hash ? " of an old spec" : "", jcases[i].code);
+		buf_release(&b);
+		plan_release(&p);
+		plan_observed_release(&o);
+	}
+	struct buf text = BUF_INIT;
+	spec_canonical(u, true, &text);
+	ok(strstr(buf_cstr(&text), "run=once\n") != NULL, "a job's canonical text says run=once");
+	buf_release(&text);
+	rc_desired_free(d);
+}
+
 int main(void)
 {
 	run_cases();
+	test_jobs();
 	test_markers();
 	test_waves();
 	test_overlay();
