@@ -35,9 +35,12 @@ void apply_crash_point(const char *name)
 
 /* ---- recording ---------------------------------------------------------- */
 
-void apply_record(struct run *r, const char *what, const char *unit, enum apply_status s, const char *msg,
-		  bool fault, int64_t ns)
+void apply_record(struct run *r, const struct step_note *n)
 {
+	const char *what = n->what, *unit = n->unit, *msg = n->msg;
+	enum apply_status s = n->status;
+	bool fault = n->engine_fault;
+	int64_t ns = n->ns;
 	pthread_mutex_lock(&r->mu);
 	struct apply_result *out = r->out;
 	out->steps = xrealloc(out->steps, (out->nsteps + 1) * sizeof(*out->steps));
@@ -276,11 +279,13 @@ int apply_net_create(struct run *r, struct dk_client *c, const struct plan_actio
 	int64_t t0 = now_ns();
 	bool adopted = false;
 	if (again && net_takedown(r, c, a, &err) < 0) {
-		apply_record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
+		apply_record(r, &(struct step_note){ .what = what, .status = APPLY_FAILED, .msg = err.msg,
+						     .engine_fault = err.engine_fault, .ns = now_ns() - t0 });
 		return -1;
 	}
 	if ((!a->network_id || again) && net_make(c, r->d, n, &ns, &adopted, &err) < 0) {
-		apply_record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
+		apply_record(r, &(struct step_note){ .what = what, .status = APPLY_FAILED, .msg = err.msg,
+						     .engine_fault = err.engine_fault, .ns = now_ns() - t0 });
 		return -1;
 	}
 	apply_crash_point("after-network");
@@ -297,7 +302,8 @@ int apply_net_create(struct run *r, struct dk_client *c, const struct plan_actio
 		if (dk_network_connect(c, n->name, u->container, &al, 1, &cs, &err) < 0 && cs.http != 404 &&
 		    !strstr(err.msg, "already exists")) {
 			rc_err_prefix(&err, "connecting '%s' to its customer's link network", u->container);
-			apply_record(r, what, NULL, APPLY_FAILED, err.msg, err.engine_fault, now_ns() - t0);
+			apply_record(r, &(struct step_note){ .what = what, .status = APPLY_FAILED, .msg = err.msg,
+							     .engine_fault = err.engine_fault, .ns = now_ns() - t0 });
 			return -1;
 		}
 	}
@@ -305,7 +311,7 @@ int apply_net_create(struct run *r, struct dk_client *c, const struct plan_actio
 						      n->subnet ? ", subnet " : "", n->subnet ? n->subnet : "")
 				  : again ? xstrdup(a->cause)
 				  : n->subnet ? xasprintf("subnet %s", n->subnet) : NULL;
-	apply_record(r, what, NULL, APPLY_OK, msg, false, now_ns() - t0);
+	apply_record(r, &(struct step_note){ .what = what, .status = APPLY_OK, .msg = msg, .ns = now_ns() - t0 });
 	return 0;
 }
 
@@ -323,8 +329,10 @@ static int teardown_one(struct run *r, struct dk_client *c, const struct plan_ac
 	} else {
 		rc = apply_stop_remove(c, a->container_id, grace, &err);
 	}
-	apply_record(r, what, a->unit, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : a->cause, rc < 0 && err.engine_fault,
-	       now_ns() - t0);
+	apply_record(r, &(struct step_note){ .what = what, .unit = a->unit,
+					     .status = rc < 0 ? APPLY_FAILED : APPLY_OK,
+					     .msg = rc < 0 ? err.msg : a->cause,
+					     .engine_fault = rc < 0 && err.engine_fault, .ns = now_ns() - t0 });
 	apply_crash_point("after-removal");
 	return rc;
 }
@@ -350,8 +358,9 @@ static int net_remove(struct run *r, struct dk_client *c, const struct plan_acti
 	}
 	if (rc < 0 && ds.http == 404)
 		rc = 0;
-	apply_record(r, what, NULL, rc < 0 ? APPLY_FAILED : APPLY_OK, rc < 0 ? err.msg : NULL, rc < 0 && err.engine_fault,
-	       now_ns() - t0);
+	apply_record(r, &(struct step_note){ .what = what, .status = rc < 0 ? APPLY_FAILED : APPLY_OK,
+					     .msg = rc < 0 ? err.msg : NULL,
+					     .engine_fault = rc < 0 && err.engine_fault, .ns = now_ns() - t0 });
 	return rc;
 }
 
@@ -453,7 +462,8 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	 * again. */
 	struct rc_err serr = { 0 };
 	if (state_save(st, &serr) < 0) {
-		apply_record(&r, "save allocations", NULL, APPLY_FAILED, serr.msg, false, 0);
+		apply_record(&r, &(struct step_note){ .what = "save allocations", .status = APPLY_FAILED,
+						      .msg = serr.msg });
 		pthread_mutex_destroy(&r.mu);
 		pthread_cond_destroy(&r.image_cv);
 		return -1;

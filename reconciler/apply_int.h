@@ -56,10 +56,18 @@ struct run {
 	bool line_shown;                  /* that line is on the screen now */
 };
 
-/* Add a step to the result and the journal (and print it with --progress).  fault: a FAILED or
- * SKIPPED step is no verdict: the engine failed (apply_step.engine_fault). */
-void apply_record(struct run *r, const char *what, const char *unit, enum apply_status s, const char *msg,
-		  bool fault, int64_t ns);
+/* A step for apply_record(): what apply_step will hold. */
+struct step_note {
+	const char *what;                 /* "+ alpha/app" */
+	const char *unit;                 /* NULL: a network, the allocations */
+	enum apply_status status;
+	const char *msg;
+	bool engine_fault;                /* a FAILED or SKIPPED step is no verdict: the engine failed */
+	int64_t ns;                       /* time spent */
+};
+
+/* Add a step to the result and the journal (and print it with --progress). */
+void apply_record(struct run *r, const struct step_note *n);
 
 /*
  * Crash-safety tests: RECONCILER_TEST_CRASH_AT=<point> kills the process

@@ -381,7 +381,9 @@ static void fail_dependents(struct roll *R, size_t j)
 			R->ndone++;
 			R->nfailed++;
 			_cleanup_free_ char *m = xasprintf("not started: dependency '%s' failed", jb->u->id);
-			apply_record(r, r->jobs[d].label, r->jobs[d].u->id, APPLY_SKIPPED, m, jb->fault, 0);
+			struct job *dj = &r->jobs[d];
+			apply_record(r, &(struct step_note){ .what = dj->label, .unit = dj->u->id, .status = APPLY_SKIPPED,
+							     .msg = m, .engine_fault = jb->fault });
 			fail_dependents(R, d);
 		}
 	}
@@ -411,9 +413,12 @@ static void job_done(struct roll *R, size_t j, enum job_end end, const char *msg
 	if (jb->net)
 		;  /* net_create() recorded it */
 	else if (!jb->watch)
-		apply_record(r, jb->label, jb->u->id, ok ? APPLY_OK : APPLY_FAILED, msg, !ok && fault, ns);
+		apply_record(r, &(struct step_note){ .what = jb->label, .unit = jb->u->id,
+						     .status = ok ? APPLY_OK : APPLY_FAILED, .msg = msg,
+						     .engine_fault = !ok && fault, .ns = ns });
 	else if (!ok && jb->report)
-		apply_record(r, jb->label, jb->u->id, APPLY_FAILED, msg, fault, ns);
+		apply_record(r, &(struct step_note){ .what = jb->label, .unit = jb->u->id, .status = APPLY_FAILED,
+						     .msg = msg, .engine_fault = fault, .ns = ns });
 	if (ok && !jb->watch && !jb->net) {
 		apply_crash_point("after-job");
 		if (jb->needs_wait && ns > R->slowest_ns) {
@@ -940,7 +945,8 @@ static bool held_for_approval(struct run *r, const struct plan_action *a)
 	if (approved)
 		return false;
 	_cleanup_free_ char *what = xasprintf("%s %s", planner_action_marker(a->kind), a->unit);
-	apply_record(r, what, a->unit, APPLY_AWAITING, a->cause, false, 0);
+	apply_record(r, &(struct step_note){ .what = what, .unit = a->unit, .status = APPLY_AWAITING,
+					     .msg = a->cause });
 	return true;
 }
 
