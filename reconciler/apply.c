@@ -113,6 +113,8 @@ int64_t apply_unit_bound_ns(const struct rc_unit *u, const struct apply_opts *o)
 {
 	if (o->rollout_timeout_ns > 0)
 		return o->rollout_timeout_ns;
+	if (u->job && u->job_timeout_ns > 0)
+		return u->job_timeout_ns;
 	const struct rc_health *h = &u->health;
 	int64_t interval = h->interval_ns ? h->interval_ns : 30 * NS_PER_S;
 	int64_t timeout = h->timeout_ns ? h->timeout_ns : 30 * NS_PER_S;

@@ -288,6 +288,7 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
 	u->start_first = s->start_first;
 	u->job = s->run_once;
+	u->job_timeout_ns = s->run_timeout;
 	if (u->job) {
 		/* a job runs once per spec: the engine never restarts it (a plan's policy is overridden;
 		 * one the service names itself is refused: manifest_check.c) */

@@ -153,6 +153,7 @@ struct osvc {
 	bool start_first;                /* update_order: start-first */
 	bool run_once;                   /* run: once (a one-shot job) */
 	const struct ynode *run_at;
+	int64_t run_timeout;             /* run_timeout: how long apply waits for the job (0: default) */
 	struct kvs env, labels;
 	bool has_port;
 	uint16_t port;
@@ -315,7 +316,7 @@ struct model {
 /* Keys of a service that are not the table's (check_keys adds those: keys_with_fields()). */
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run"
+	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout"
 
 struct named {
 	const char *name;

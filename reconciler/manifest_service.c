@@ -474,6 +474,14 @@ void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 			diag(c, y, "'run' can only be 'once' (a one-shot job that runs to exit 0 once per spec): '%s'",
 			     shown(c, run));
 	}
+	if (get_duration(c, m, "run_timeout", &s->run_timeout) > 0) {
+		if (!s->run_once)
+			diag(c, y_get(m, "run_timeout"), "'run_timeout' is for a one-shot job: add 'run: once'");
+		else if (s->run_timeout < NS_PER_S)
+			diag(c, y_get(m, "run_timeout"), "'run_timeout' must be at least 1s");
+	}
+	if (s->run_once && s->health_at)
+		diag(c, s->health_at, "a one-shot job (run: once) has no 'health': it is done when it exits 0");
 
 	/* how a replacement goes: the new container started before the old one stops needs both to
 	 * run at once, so nothing either of them publishes on the host */

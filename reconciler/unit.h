@@ -150,6 +150,8 @@ struct rc_unit {
 	bool protected_;      /* changes wait for `reconciler approve` */
 	bool job;             /* run: once — a one-shot job: runs to exit 0 once per spec hash (restart
 	                         policy "no"); an exited 0 container of the current hash is converged */
+	int64_t job_timeout_ns; /* run_timeout: how long apply waits for the job to exit (0: the default
+	                         bound); not part of the spec */
 	bool start_first;     /* update_order: start-first (a replacement starts the new container before
 	                         stopping the old; not part of the spec: changing it recreates nothing) */
 	char *plan;           /* name of the Plan it got its resources from (informational) */

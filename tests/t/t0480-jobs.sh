@@ -168,6 +168,16 @@ test_expect_success 'apply --json: the steps and their outcomes, stdout the docu
 	test ! -s steps
 '
 
+test_expect_success 'run_timeout bounds the wait for a job that does not exit' '
+	manifests "echo migrating slowly; sleep 60" app3 &&
+	sed -i "s/^run: once$/run: once\nrun_timeout: 2s/" $M/all.yaml &&
+	repo_commit $M "a migration that hangs" &&
+	test_must_fail $RC --repo $M apply >out 2>err &&
+	cat out &&
+	test_grep "^failed .*migrate .*not completed after 2s" out &&
+	test_grep "^skipped .*app .*dependency .migrate. failed" out
+'
+
 test_expect_success 'run: once with a restart policy is refused at file:line:col' '
 	mkdir -p bad &&
 	cat >bad/all.yaml <<-EOT &&
