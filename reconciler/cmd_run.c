@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "gitcred.h"
+#include "source.h"
 #include "requests.h"
 #include "state.h"
 
@@ -44,6 +45,8 @@ static int check_remote_credentials(const struct cli_opts *o)
 
 int cmd_run(const struct cli_opts *o)
 {
+	if (o->fetch_timeout > 0)
+		source_set_fetch_timeout(o->fetch_timeout);
 	if (o->argc) {
 		fprintf(stderr, "reconciler: run takes no arguments\n");
 		return 1;

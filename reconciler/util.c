@@ -540,10 +540,19 @@ void redact_secret_of(char *msg, const char *url)
 	size_t off, len;
 	if (!msg || !url || !url_secret(url, &off, &len) || len < 3)
 		return;
-	_cleanup_free_ char *secret = xstrndup(url + off, len);
-	char *hit;
-	while ((hit = strstr(msg, secret))) {
+	/*
+	 * A password is scrubbed wherever it appears; a userinfo without one
+	 * (a user name, or a token given as one) only where it precedes '@':
+	 * the user "git" must not turn "m.git" into "m.***".
+	 */
+	const char *at = NULL, *ui = url_userinfo(url, &at);
+	bool user_only = ui && !memchr(ui, ':', (size_t)(at - ui));
+	_cleanup_free_ char *secret = user_only ? xasprintf("%.*s@", (int)len, url + off) : xstrndup(url + off, len);
+	size_t slen = strlen(secret), keep = user_only ? 1 : 0;
+	char *from = msg, *hit;
+	while ((hit = strstr(from, secret))) {
 		memcpy(hit, "***", 3);
-		memmove(hit + 3, hit + len, strlen(hit + len) + 1);
+		memmove(hit + 3, hit + slen - keep, strlen(hit + slen - keep) + 1);
+		from = hit + 3 + keep;
 	}
 }
