@@ -188,7 +188,12 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		rm->kind = v->kind;
 		rm->target = xstrdup(v->target);
 		rm->read_only = v->ro;
-		if (v->kind == RC_MOUNT_VOLUME) {
+		const struct oxvol *xv = v->kind == RC_MOUNT_VOLUME && !cu ? find_xvol(c->m, v->src) : NULL;
+		if (xv) {
+			/* made outside reconciler: its own name, and shared services may share it */
+			rm->source = xstrdup(xv->docker_name);
+			rm->external = true;
+		} else if (v->kind == RC_MOUNT_VOLUME) {
 			rm->source = cu ? xasprintf("%s-%s-%s", proj, cu->id, v->src) : xasprintf("%s-%s", proj, v->src);
 			GROW(aux->vo, aux->nvo + 1, aux->capvo);
 			aux->vo[aux->nvo++] = (struct volown){ rm->source, cu ? cu->id : "", u->id, v->at };

@@ -132,7 +132,7 @@ struct odep {
 };
 struct ovol {
 	enum rc_mount_kind kind;
-	const char *src, *target;
+	const char *src, *target;   /* a named volume's src is a Volume's name when one is declared (kind: Volume) */
 	bool ro;
 	const struct ynode *at;
 };
@@ -194,6 +194,14 @@ struct onet {
 	const char *subnet;
 	struct cidr cidr;
 	const struct ynode *subnet_at;
+};
+
+/* kind: Volume — a named volume made outside reconciler (external: true) that shared services may mount. */
+struct oxvol {
+	const struct ynode *at;
+	const char *name;         /* the name services use in `volumes:` */
+	const char *docker_name;  /* the engine's name of it (default: name) */
+	const struct ynode *docker_name_at;
 };
 
 /* A Template's or Customer's `secrets:` entry: the secret is the customer's own (custsecret.h). */
@@ -272,6 +280,7 @@ struct osettings {
 	const struct ynode *default_plan_at;
 	bool allow_privileged, allow_host_namespaces;
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct refs allow_external_volumes;   /* policy.allow_external_volumes: Docker names (kind: Volume) */
 	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
 	const struct sk_requirement **require;  /* policy.require */
 	size_t nrequire;
@@ -288,6 +297,7 @@ struct ohostpol {
 	bool allow_privileged, allow_host_namespaces;
 	bool allow_shared_bridges;       /* the repository may say tenant_isolation: false */
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct refs allow_external_volumes;     /* Docker names of volumes made outside reconciler (kind: Volume) */
 	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
 	size_t nrequire;
 };
@@ -296,12 +306,14 @@ struct model {
 	struct osettings set;
 	struct ohostpol host;
 	/* name -> first object of that name, built at the start of pass 3 (model_index()) */
-	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by;
+	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by, *xvol_by;
 	bool have_settings;
 	struct oplan *plans;
 	size_t nplans, capplans;
 	struct onet *nets;
 	size_t nnets, capnets;
+	struct oxvol *xvols;
+	size_t nxvols, capxvols;
 	struct osvc *svcs;
 	size_t nsvcs, capsvcs;
 	struct otmpl *tmpls;
@@ -419,6 +431,7 @@ void parse_docs(struct ctx *c);
 int named_cmp(const void *pa, const void *pb);
 const struct oplan *find_plan(const struct model *m, const char *name);
 const struct onet *find_net(const struct model *m, const char *name);
+const struct oxvol *find_xvol(const struct model *m, const char *name);
 const struct otmpl *find_tmpl(const struct model *m, const char *name);
 const struct osvc *tmpl_svc(const struct otmpl *t, const char *name);
 const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);

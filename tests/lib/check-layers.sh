@@ -15,7 +15,7 @@ layers='
 0 util buf hash strmap
 1 speckeys unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
 2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker regauth control watch planfile
-3 planner state owner requests
+3 planner state owner requests extvol
 4 apply observe actual drift report prefetch
 5 converge
 6 daemon
