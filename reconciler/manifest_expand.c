@@ -612,6 +612,8 @@ struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 	if (!set->pool_str) {
 		parse_cidr(DEFAULT_SUBNET_POOL, &set->pool);
 		rs->subnet_pool = xstrdup(DEFAULT_SUBNET_POOL);
+		if (set->at)
+			host_subnet_check(c, &set->pool, DEFAULT_SUBNET_POOL " (the default subnets.pool)", set->at);
 	} else {
 		rs->subnet_pool = xstrdup(set->pool_str);
 	}

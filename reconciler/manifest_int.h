@@ -298,6 +298,9 @@ struct ohostpol {
 	bool allow_shared_bridges;       /* the repository may say tenant_isolation: false */
 	struct refs allow_cap_add, allow_devices, bind_roots;
 	struct refs allow_external_volumes;     /* Docker names of volumes made outside reconciler (kind: Volume) */
+	struct cidr *subnet_pools;              /* subnet_pools: where subnets.pool and Network subnets must lie */
+	size_t nsubnet_pools;
+	bool has_subnet_pools;                  /* the key was given (absent: no cap) */
 	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
 	size_t nrequire;
 };
@@ -389,6 +392,8 @@ int parse_cidr(const char *s, struct cidr *ret);
 bool cidr_overlap(const struct cidr *a, const struct cidr *b);
 bool cidr_holds(const struct cidr *outer, const struct cidr *inner);
 int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
+/* A subnet of the repository (subnets.pool, a Network's subnet) checked against the host policy's subnet_pools. */
+void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at);
 bool is_seq(struct ctx *c, const struct ynode *y, const char *key);
 bool clean_abs_path(const char *s);
 bool path_under(const char *path, const char *root);

@@ -53,6 +53,7 @@ void model_release(struct model *m)
 	free(m->set.bind_roots.v);
 	free(m->set.allow_external_volumes.v);
 	free(m->host.allow_external_volumes.v);
+	free(m->host.subnet_pools);
 	free(m->xvols);
 	strmap_free(m->xvol_by);
 	sk_values_release(m->set.defaults);
@@ -148,6 +149,7 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 			if ((v = y_get(y, "pool")) && get_cidr(c, v, "pool", &s->pool) == 0) {
 				s->pool_str = v->str;
 				s->pool_at = v;
+				host_subnet_check(c, &s->pool, v->str, v);
 			}
 			int64_t size;
 			if (get_int(c, y, "size", 1, 30, &size) > 0)
@@ -351,8 +353,21 @@ static void parse_network(struct ctx *c, const struct ynode *m)
 		else {
 			n->subnet = y->str;
 			n->subnet_at = y;
+			host_subnet_check(c, &n->cidr, y->str, y);
 		}
 	}
+}
+
+void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at)
+{
+	const struct ohostpol *hp = &c->m->host;
+	if (!hp->present || !hp->has_subnet_pools)
+		return;
+	for (size_t i = 0; i < hp->nsubnet_pools; i++)
+		if (cidr_holds(&hp->subnet_pools[i], x))
+			return;
+	diag(c, at, "subnet '%s' is beyond the host policy (%s: subnet_pools): it must lie inside one of its pools",
+	     shown(c, shown_cidr), hp->file);
 }
 
 static void parse_volume(struct ctx *c, const struct ynode *m)
@@ -617,7 +632,7 @@ void load_host_policy(struct ctx *c, const struct source_file *f)
 {
 	static const char *const keys[] = { "kind", "allow_privileged", "allow_host_namespaces", "allow_cap_add",
 					    "allow_devices", "bind_roots", "require", "allow_shared_bridges",
-					    "allow_external_volumes", NULL };
+					    "allow_external_volumes", "subnet_pools", NULL };
 	struct ohostpol *hp = &c->m->host;
 	parse_file(c, f);
 	c->host_docs = c->ndocs;
@@ -651,6 +666,18 @@ void load_host_policy(struct ctx *c, const struct source_file *f)
 		free(caps.v);
 		get_strings(c, r, "allow_devices", &hp->allow_devices);
 		get_strings(c, r, "allow_external_volumes", &hp->allow_external_volumes);
+		struct refs pools = { 0 };
+		if (y_get(r, "subnet_pools"))
+			hp->has_subnet_pools = true;
+		get_strings(c, r, "subnet_pools", &pools);
+		for (size_t k = 0; k < pools.n; k++) {
+			struct cidr cd;
+			if (get_cidr(c, pools.v[k].at, "subnet_pools", &cd) == 0) {
+				hp->subnet_pools = xrealloc(hp->subnet_pools, (hp->nsubnet_pools + 1) * sizeof(*hp->subnet_pools));
+				hp->subnet_pools[hp->nsubnet_pools++] = cd;
+			}
+		}
+		free(pools.v);
 		struct refs req = { 0 };
 		get_strings(c, r, "require", &req);
 		for (size_t k = 0; k < req.n; k++) {
