@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "hash.h"
 #include "manifest.h"
 #include "seckey.h"
@@ -99,11 +100,6 @@ struct ctx {
 	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
 	const char *state_dir_abs, *state_dir_real;
 	struct model *m;
-};
-
-struct cidr {
-	uint32_t addr;
-	int prefix;
 };
 
 /* ------------------------------------------------------------------ */
@@ -372,10 +368,6 @@ int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t 
 int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
 bool parse_cpus(const char *s, int64_t *ret);
 bool parse_port(const char *s, uint16_t *ret);
-bool parse_ipv4(const char *s, uint32_t *ret);
-int parse_cidr(const char *s, struct cidr *ret);
-bool cidr_overlap(const struct cidr *a, const struct cidr *b);
-bool cidr_holds(const struct cidr *outer, const struct cidr *inner);
 int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
 bool is_seq(struct ctx *c, const struct ynode *y, const char *key);
 bool clean_abs_path(const char *s);
