@@ -105,7 +105,7 @@ static int request(const struct cli_opts *o, const char *verb, const char *arg)
 		state_free(st);
 		return rc;
 	}
-	long pid = request_lock_holder(o->state_dir);
+	long pid = state_lock_holder(o->state_dir, NULL);
 	if (pid == 0) {
 		fprintf(stderr, "reconciler: state directory: %s\n", err.msg);
 		return 1;

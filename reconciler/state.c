@@ -419,6 +419,15 @@ static void remove_temps(const char *dir)
 	closedir(d);
 }
 
+/* The pid written in the open lock file fd (its last holder's), or 0. */
+static long lock_file_pid(int fd)
+{
+	char pidbuf[32] = "";
+	ssize_t n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+	long pid = n > 0 ? strtol(pidbuf, NULL, 10) : 0;
+	return pid > 0 ? pid : 0;
+}
+
 int state_lock(struct rc_state *st, struct rc_err *err)
 {
 	if (st->lock_fd >= 0)
@@ -435,10 +444,8 @@ int state_lock(struct rc_state *st, struct rc_err *err)
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		if (e == EWOULDBLOCK) {
-			char pidbuf[32] = "";
-			ssize_t n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+			long pid = lock_file_pid(fd);
 			close(fd);
-			long pid = n > 0 ? strtol(pidbuf, NULL, 10) : 0;
 			if (pid > 0)
 				return rc_errf(err, "state directory '%s' is locked by another reconciler (pid %ld)",
 					       st->dir, pid);
@@ -496,10 +503,8 @@ long state_lock_holder(const char *dir, bool *ret_daemon)
 	if (fd < 0)
 		return 0;
 	struct stat sb;
-	char pidbuf[32] = "";
-	ssize_t n = fstat(fd, &sb) == 0 ? pread(fd, pidbuf, sizeof(pidbuf) - 1, 0) : -1;
+	long pid = fstat(fd, &sb) == 0 ? lock_file_pid(fd) : 0;
 	close(fd);
-	long pid = n > 0 ? strtol(pidbuf, NULL, 10) : 0;
 	/* the file keeps the pid of the last holder: it holds it only if the kernel says so */
 	if (pid <= 0 || !flock_held(pid, (unsigned long)sb.st_ino))
 		return 0;

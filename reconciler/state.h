@@ -110,6 +110,10 @@ bool state_locked(const struct rc_state *st);
  * file when /proc/locks shows that process holding a flock on it (> 0), else
  * 0 (nobody, no lock file yet, or no /proc).  *ret_daemon (may be NULL): that
  * process is `reconciler run` (its command line has a "run" argument).
+ * The one answer to "who holds the lock" (status, plan --json, and the
+ * request commands deciding to hand their request to a daemon): never by
+ * taking the lock, not even shared, which could make a daemon starting at
+ * that moment fail to take its own.
  */
 long state_lock_holder(const char *dir, bool *ret_daemon);
 /* Release everything; closes the lock fd (which releases the lock).  NULL is fine. */

@@ -841,7 +841,6 @@ static void test_hostile_lock(void)
 	ok(victim_intact(victim), "... and the victim is neither truncated nor given a pid");
 	is_int(state_open(dir, 0, &st, &err), -1, "lock: a read-only open refuses it too");
 	is_int((int)state_lock_holder(dir, NULL), 0, "lock: state_lock_holder does not follow it");
-	is_int((int)request_lock_holder(dir), 0, "lock: request_lock_holder does not follow it");
 	ok(victim_intact(victim), "... victim still intact");
 
 	/* a dangling link: O_CREAT must not create its target */
