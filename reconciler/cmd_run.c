@@ -13,8 +13,6 @@
 #include "requests.h"
 #include "state.h"
 
-#define NS_PER_S 1000000000.0
-
 /*
  * --remote-credentials is checked before the daemon starts (it is read
  * again for every fetch, so it can be rotated in place): a file that is

@@ -34,8 +34,6 @@
 #define HEALTH_DEFAULT_INTERVAL_NS (30 * NS_PER_S)
 #define HEALTH_DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
 #define HEALTH_DEFAULT_RETRIES 3
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 
 /* ------------------------------------------------------------------ */
 /* the YAML tree                                                       */

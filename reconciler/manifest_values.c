@@ -127,7 +127,7 @@ static bool parse_duration(const char *s, int64_t *ret)
 {
 	static const struct { const char *u; int64_t ns; } units[] = {
 		{ "h", 3600 * NS_PER_S }, { "m", 60 * NS_PER_S }, { "s", NS_PER_S },
-		{ "ms", NS_PER_MS }, { "us", 1000 }, { "ns", 1 },
+		{ "ms", NS_PER_MS }, { "us", NS_PER_US }, { "ns", 1 },
 	};
 	int64_t total = 0;
 	size_t last = 0;
