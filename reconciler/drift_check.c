@@ -261,7 +261,7 @@ static int inspect_known(struct dk_client *c, const struct rc_state *st, const s
 			 const struct drift_opts *o, struct observe_raw *ret_raw, struct drift_inspects **ret_di,
 			 struct rc_err *err)
 {
-	struct fetch_job j = { .c = dk_client_clone(c), .st = st, .d = d, .err = { "" } };
+	struct fetch_job j = { .c = dk_client_clone(c), .st = st, .d = d };  /* .err zeroed */
 	j.none.containers = xcalloc(1, sizeof(*j.none.containers));
 	pthread_t th;
 	bool threaded = j.c && pthread_create(&th, NULL, fetch_main, &j) == 0;
