@@ -14,8 +14,6 @@
 #include "requests.h"
 #include "state.h"
 
-#define NS_PER_S 1000000000.0
-
 /*
  * --remote-credentials is checked before the daemon starts (it is read
  * again for every fetch, so it can be rotated in place): a file that is
@@ -108,7 +106,7 @@ static int request(const struct cli_opts *o, const char *verb, const char *arg)
 		state_free(st);
 		return rc;
 	}
-	long pid = request_lock_holder(o->state_dir);
+	long pid = state_lock_holder(o->state_dir, NULL);
 	if (pid == 0) {
 		fprintf(stderr, "reconciler: state directory: %s\n", err.msg);
 		return 1;

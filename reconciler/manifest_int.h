@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "hash.h"
 #include "manifest.h"
 #include "seckey.h"
@@ -33,8 +34,6 @@
 #define HEALTH_DEFAULT_INTERVAL_NS (30 * NS_PER_S)
 #define HEALTH_DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
 #define HEALTH_DEFAULT_RETRIES 3
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 
 /* ------------------------------------------------------------------ */
 /* the YAML tree                                                       */
@@ -99,11 +98,6 @@ struct ctx {
 	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
 	const char *state_dir_abs, *state_dir_real;
 	struct model *m;
-};
-
-struct cidr {
-	uint32_t addr;
-	int prefix;
 };
 
 /* ------------------------------------------------------------------ */
@@ -387,10 +381,6 @@ int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t 
 int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
 bool parse_cpus(const char *s, int64_t *ret);
 bool parse_port(const char *s, uint16_t *ret);
-bool parse_ipv4(const char *s, uint32_t *ret);
-int parse_cidr(const char *s, struct cidr *ret);
-bool cidr_overlap(const struct cidr *a, const struct cidr *b);
-bool cidr_holds(const struct cidr *outer, const struct cidr *inner);
 int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
 /* A subnet of the repository (subnets.pool, a Network's subnet) checked against the host policy's subnet_pools. */
 void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at);

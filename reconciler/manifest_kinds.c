@@ -364,7 +364,7 @@ void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_ci
 	if (!hp->present || !hp->has_subnet_pools)
 		return;
 	for (size_t i = 0; i < hp->nsubnet_pools; i++)
-		if (cidr_holds(&hp->subnet_pools[i], x))
+		if (cidr_holds(hp->subnet_pools[i], *x))
 			return;
 	diag(c, at, "subnet '%s' is beyond the host policy (%s: subnet_pools): it must lie inside one of its pools",
 	     shown(c, shown_cidr), hp->file);

@@ -170,19 +170,19 @@ int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 int64_t now_ms(void)
 {
-	return now_ns() / 1000000;
+	return now_ns() / NS_PER_MS;
 }
 
 void sleep_ms(int64_t ms)
 {
 	if (ms <= 0)
 		return;
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	struct timespec ts = { .tv_sec = ms / MS_PER_S, .tv_nsec = (ms % MS_PER_S) * NS_PER_MS };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
