@@ -10,7 +10,9 @@
  * commit again waits for the health of what it had made; SIGHUP: re-read
  * the manifests and converge) and timers (periodic check, pending
  * restarts, http probes, fetches, requests).  Convergence itself is
- * converge.h's; the daemon decides when and what.
+ * converge.h's; the daemon decides when and what.  The self-healing
+ * decisions are heal.h's (pure); the files the daemon is split into are
+ * listed in daemon_int.h.
  *
  * Phases and rules:
  *  - Start: take the state directory's lock (a second daemon exits 1 naming
