@@ -161,6 +161,7 @@ void dm_install(struct daemon *dm, struct rc_desired *d, struct source_files *fi
 {
 	struct unit_rt *rt = xcalloc(d->nunits + 1, sizeof(*rt));
 	for (size_t i = 0; i < d->nunits; i++) {
+		rt[i].probe_ms = -1;
 		struct rc_unit *old = dm->cur ? rc_desired_unit(dm->cur, d->units[i].id) : NULL;
 		if (old) {
 			struct unit_rt *o = &dm->rt[old - dm->cur->units];
@@ -171,6 +172,7 @@ void dm_install(struct daemon *dm, struct rc_desired *d, struct source_files *fi
 			rt[i].die_cid = TAKE_PTR(o->die_cid);
 			rt[i].kill_cid = TAKE_PTR(o->kill_cid);
 			rt[i].kill_ns = o->kill_ns;
+			rt[i].probe_ms = o->probe_ms;
 		}
 	}
 	dm_rt_release(dm);
@@ -187,6 +189,32 @@ void dm_install(struct daemon *dm, struct rc_desired *d, struct source_files *fi
 
 /* ---- requests ------------------------------------------------------------- */
 
+/* One request: restart is the daemon's own (engine work); the others are request_exec()'s. */
+static bool request(struct daemon *dm, const struct request *r, struct buf *msg, struct rc_err *err)
+{
+	if (str_eq(r->verb, "restart"))
+		return dm_restart(dm, r->arg, r->who, msg, err) == 0;
+	if (str_eq(r->verb, "disable") && dm->cur && !rc_desired_unit(dm->cur, r->arg)) {
+		rc_errf(err, "no unit '%s' in commit %.12s", r->arg, dm_cur_commit(dm));
+		return false;
+	}
+	unsigned eff = 0;
+	bool ok = request_exec_by(dm->st, r->verb, r->arg, r->note, r->who, msg, &eff, err) == 0;
+	dm_save(dm);
+	if (eff & REQ_EFFECT_CONVERGE)
+		dm_soon(dm, DT_CONVERGE);
+	if (eff & REQ_EFFECT_RECHECK) {
+		free(dm->skip_logged);
+		dm->skip_logged = NULL;
+		dm_soon(dm, DT_HEAD);
+	}
+	if (ok && str_eq(r->verb, "enable"))
+		dm_forget(dm, r->arg);
+	if (ok && str_eq(r->verb, "disable"))
+		dm_disabled_by_request(dm, r->arg);
+	return ok;
+}
+
 static void requests(struct daemon *dm)
 {
 	struct request *v = NULL;
@@ -198,21 +226,10 @@ static void requests(struct daemon *dm)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct buf msg = BUF_INIT;
-		unsigned eff = 0;
-		bool ok = request_exec(dm->st, v[i].verb, v[i].arg, &msg, &eff, &err) == 0;
-		dm_save(dm);
+		bool ok = request(dm, &v[i], &msg, &err);
 		dm_say("request %s %s: %s", v[i].verb, v[i].arg, ok ? buf_cstr(&msg) : err.msg);
 		if (request_answer(dm->o->state_dir, v[i].name, ok, ok ? buf_cstr(&msg) : err.msg, &err) < 0)
 			dm_say("warning: %s", err.msg);
-		if (eff & REQ_EFFECT_CONVERGE)
-			dm_soon(dm, DT_CONVERGE);
-		if (eff & REQ_EFFECT_RECHECK) {
-			free(dm->skip_logged);
-			dm->skip_logged = NULL;
-			dm_soon(dm, DT_HEAD);
-		}
-		if (str_eq(v[i].verb, "enable") && ok)
-			dm_forget(dm, v[i].arg);
 		buf_release(&msg);
 	}
 	request_list_free(v, n);
@@ -527,6 +544,41 @@ int daemon_run(const struct daemon_opts *o)
 	dm_save(&dm);
 	rc = dm.refused ? 1 : 0;
 out:
+	release(&dm);
+	return rc;
+}
+
+int daemon_restart_once(const struct daemon_opts *o, const char *arg)
+{
+	struct daemon dm = { .o = o, .sigfd = -1 };
+	struct rc_err err = { 0 };
+	int rc = 1;
+	_cleanup_free_ char *who = request_who();
+	struct buf msg = BUF_INIT;
+	dm.secrets_dir = xasprintf("%s/secrets", o->state_dir);
+	dm.repo_id = owner_repo_identity(o->repo, NULL, NULL);
+	struct dk_opts dopts = { .host = o->docker_host };
+	if (state_open(o->state_dir, STATE_OPEN_LOCK, &dm.st, &err) < 0 || dk_client_open(&dopts, &dm.c, &err) < 0)
+		goto out;
+	const char *last = state_get_last_applied(dm.st);
+	if (!last) {
+		rc_errf(&err, "nothing was applied from this state directory yet");
+		goto out;
+	}
+	_cleanup_free_ char *commit = xstrdup(last);
+	const char *path = o->path ? o->path : state_get_path(dm.st);
+	dm.follow = commit;
+	dm.src = (struct converge_source){ .repo = o->repo, .rev = commit, .path = path,
+					   .secrets_dir = dm.secrets_dir, .generate_secrets = true };
+	if (dm_put_in_force(&dm, commit, &err) < 0 || dm_restart(&dm, arg, who, &msg, &err) < 0)
+		goto out;
+	if (!o->quiet)
+		printf("%s\n", buf_cstr(&msg));
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+	buf_release(&msg);
 	release(&dm);
 	return rc;
 }

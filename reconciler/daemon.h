@@ -88,4 +88,15 @@ struct daemon_opts {
  */
 int daemon_run(const struct daemon_opts *o);
 
+/*
+ * `reconciler restart` when no daemon runs: take the state directory's lock,
+ * put the last applied commit in force (o->rev is ignored), and restart the
+ * units arg names (unit ids, customer:ID) as the daemon does for a restart
+ * request: stop them (dependents first, each with its grace), start them in
+ * dependency order, wait until ready, reset their failure counters; journaled
+ * with who asked.  Returns the exit code (0 or 1); what was done goes to
+ * stdout, the error to stderr.
+ */
+int daemon_restart_once(const struct daemon_opts *o, const char *arg);
+
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "observe.h"
+#include "order.h"
 #include "health.h"
 
 /* ---- the project's containers, known from the periodic list and the events ---- */
@@ -148,7 +149,7 @@ static struct heal_action decide(struct daemon *dm, const struct rc_unit *u, con
 static void disable(struct daemon *dm, const struct rc_unit *u, struct unit_rt *rt, const char *reason)
 {
 	_cleanup_free_ char *why = xasprintf("%d consecutive failures, last: %s", u->restart.max_failures, reason);
-	state_set_disabled(dm->st, u->id, (int64_t)time(NULL), why);
+	state_set_disabled_at(dm->st, u->id, (int64_t)time(NULL), why, u->hash);
 	rt->pending = HEAL_REPAIR_NONE;
 	dm_say("unit %s disabled after %s; `reconciler enable %s` brings it back", u->id, why, u->id);
 	dm_journal(dm, dm_cur_commit(dm), "disable", u->id, "ok", why);
@@ -270,12 +271,57 @@ static void carry_out(struct daemon *dm, const struct rc_unit *u, struct unit_rt
 	}
 }
 
+/* What the daemon saw of u, for `status` (state.h, struct state_health). */
+static void record(struct daemon *dm, const struct rc_unit *u, const struct unit_rt *rt, const char *result)
+{
+	struct state_health h = { .last_check = (int64_t)time(NULL), .result = result, .probe_ms = -1 };
+	if (u->health.kind == RC_HEALTH_HTTP && rt->probe_ms >= 0)
+		h.probe_ms = rt->probe_ms;
+	if (rt->pending) {
+		int64_t left = rt->due - now_ns();
+		h.next_repair = h.last_check + (left > 0 ? (left + NS_PER_S - 1) / NS_PER_S : 0);
+	}
+	state_set_health(dm->st, u->id, &h);
+}
+
+/* record() what a look ended in: the verdict, or what the container shows. */
+static void record_look(struct daemon *dm, const struct rc_unit *u, const struct unit_rt *rt,
+			const struct heal_event *e, const struct heal_action *a)
+{
+	if (state_is_disabled(dm->st, u->id, NULL)) {
+		record(dm, u, rt, "disabled");
+		return;
+	}
+	if (a->verdict == HEAL_READY) {
+		record(dm, u, rt, "ready");
+		return;
+	}
+	if (a->verdict == HEAL_FAILURE || a->verdict == HEAL_API_STOP) {
+		record(dm, u, rt, a->reason);
+		return;
+	}
+	if (rt->pending && rt->reason[0]) {
+		/* the failure a repair waits for stays the result until the repair */
+		_cleanup_free_ char *what = xasprintf("%s (repair pending)", rt->reason);
+		record(dm, u, rt, what);
+		return;
+	}
+	if (!e->exists) {
+		record(dm, u, rt, "missing");
+		return;
+	}
+	_cleanup_free_ char *what = xasprintf("%s%s%s%s", e->status ? e->status : "?", e->health ? " (" : "",
+					      e->health ? e->health : "", e->health ? ")" : "");
+	record(dm, u, rt, what);
+}
+
 /* u is ready as far as the periodic list tells (running, healthy, same container: no inspect needed). */
 static void ready(struct daemon *dm, const struct rc_unit *u, struct unit_rt *rt)
 {
 	struct heal_event e = { .kind = HEAL_EV_SEEN, .exists = true, .status = "running", .health = "healthy" };
 	struct heal_action a = decide(dm, u, rt, &e);
 	carry_out(dm, u, rt, &a);
+	record_look(dm, u, rt, &e, &a);
 }
 
 /* Judge u from its container (NULL: none).  Counts failures and schedules repairs. */
@@ -311,6 +357,7 @@ static void evaluate(struct daemon *dm, const struct rc_unit *u, struct unit_rt 
 	}
 	struct heal_action a = decide(dm, u, rt, &e);
 	carry_out(dm, u, rt, &a);
+	record_look(dm, u, rt, &e, &a);
 }
 
 /* Inspect u's container; *ret NULL when it does not exist.  -1 on an engine error (logged). */
@@ -405,7 +452,10 @@ void dm_http_probes(struct daemon *dm)
 			continue;
 		if (ct && str_eq(ct->state_status, "running")) {
 			char why[128] = "";
-			if (apply_http_probe(ct, u, 0, why, sizeof why) == 1)
+			int64_t t0 = now_ns();
+			int pr = apply_http_probe(ct, u, 0, why, sizeof why);
+			rt->probe_ms = (now_ns() - t0) / NS_PER_MS;
+			if (pr == 1)
 				rt->http_streak = 0;
 			else
 				rt->http_streak++;
@@ -683,4 +733,126 @@ void dm_forget(struct daemon *dm, const char *unit)
 	rt->pending = HEAL_REPAIR_NONE;
 	rt->bad = false;
 	rt->ok_since = 0;
+}
+
+/* ---- operator requests that act on the engine --------------------------------- */
+
+/* Select the units arg names (unit ids, customer:ID) into in[]; -1 naming the first that is none. */
+static int select_units(struct daemon *dm, const char *arg, bool *in, struct rc_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(arg);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		bool customer = str_startswith(tok, "customer:"), any = false;
+		_cleanup_free_ char *prefix = customer ? xasprintf("%s/", tok + 9) : NULL;
+		for (size_t i = 0; i < dm->cur->nunits; i++) {
+			const char *id = dm->cur->units[i].id;
+			if (customer ? str_startswith(id, prefix) : str_eq(id, tok)) {
+				in[i] = true;
+				any = true;
+			}
+		}
+		if (!any)
+			return customer ? rc_errf(err, "no customer '%s' in commit %.12s", tok + 9, dm_cur_commit(dm))
+					: rc_errf(err, "no unit '%s' in commit %.12s", tok, dm_cur_commit(dm));
+	}
+	for (size_t i = 0; i < dm->cur->nunits; i++) {
+		const struct rc_unit *u = &dm->cur->units[i];
+		if (in[i] && state_is_disabled(dm->st, u->id, NULL))
+			return rc_errf(err, "unit '%s' is disabled: `reconciler enable %s` first", u->id, u->id);
+		if (in[i] && !u->running)
+			return rc_errf(err, "unit '%s' is not meant to run (running: false)", u->id);
+	}
+	return 0;
+}
+
+/* Stop the selected units' containers, dependents first, each with its grace. */
+static int stop_selected(struct daemon *dm, const bool *in, struct rc_err *err)
+{
+	size_t *ord = NULL;
+	if (rc_desired_order(dm->cur, &ord, err) < 0)
+		return -1;
+	for (size_t k = dm->cur->nunits; k-- > 0;) {
+		const struct rc_unit *u = &dm->cur->units[ord[k]];
+		if (!in[ord[k]])
+			continue;
+		struct dk_status ds = { 0 };
+		struct rc_err e2 = { 0 };
+		int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
+		if (dk_container_stop(dm->c, u->container, t, &ds, &e2) < 0 && ds.http != 304 && ds.http != 404) {
+			free(ord);
+			return rc_errf(err, "stopping %s: %s", u->container, e2.msg);
+		}
+	}
+	free(ord);
+	return 0;
+}
+
+int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *msg, struct rc_err *err)
+{
+	if (!dm->cur || !dm->c)
+		return rc_errf(err, "no desired state in force yet");
+	size_t n = dm->cur->nunits;
+	_cleanup_free_ bool *in = xcalloc(n + 1, sizeof(bool));
+	if (select_units(dm, arg, in, err) < 0)
+		return -1;
+	_cleanup_free_ char *by = xasprintf("asked by %s", who ? who : "an operator");
+	dm_say("restart of %s (%s): stopping, then starting in dependency order", arg, by);
+	if (stop_selected(dm, in, err) < 0)
+		return -1;
+	struct unit_set set = { dm->cur, in };
+	struct buf why = BUF_INIT;
+	struct conv_opts co = { .keep = keep_units, .keep_ctx = &set, .self_heal = true };
+	size_t nsteps = 0;
+	enum conv_result r = dm_converge(dm, dm->cur, &co, &why, &nsteps);
+	for (size_t i = 0; i < n; i++) {
+		if (!in[i])
+			continue;
+		const struct rc_unit *u = &dm->cur->units[i];
+		struct unit_rt *rt = &dm->rt[i];
+		if (r == CONV_OK) {
+			/* ready again: the operator's restart resets what the daemon counted */
+			state_del_restarts(dm->st, u->id);
+			rt->pending = HEAL_REPAIR_NONE;
+			rt->bad = false;
+			rt->http_streak = 0;
+			rt->next_probe = 0;
+		}
+		free(rt->kill_cid);  /* our own stop: not an operator's docker stop to start again */
+		rt->kill_cid = NULL;
+		dm_journal(dm, dm_cur_commit(dm), "restart", u->id, r == CONV_OK ? "ok" : "failed",
+			   r == CONV_OK ? by : buf_cstr(&why));
+	}
+	dm_save(dm);
+	dm_soon(dm, DT_CHECK);
+	if (r != CONV_OK) {
+		rc_errf(err, "restart of %s: %s", arg, buf_cstr(&why));
+		buf_release(&why);
+		return -1;
+	}
+	buf_release(&why);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (in[i])
+			buf_addf(msg, "%s%s", k++ ? ", " : "restarted ", dm->cur->units[i].id);
+	buf_addf(msg, " (ready; failure counters reset)");
+	return 0;
+}
+
+void dm_disabled_by_request(struct daemon *dm, const char *unit)
+{
+	const struct rc_unit *u = dm->cur ? rc_desired_unit(dm->cur, unit) : NULL;
+	if (!u)
+		return;
+	const char *reason = NULL;
+	state_is_disabled(dm->st, unit, &reason);
+	_cleanup_free_ char *why = reason ? xstrdup(reason) : NULL;
+	state_set_disabled_at(dm->st, unit, (int64_t)time(NULL), why, u->hash);  /* tied to the spec in force */
+	dm->rt[u - dm->cur->units].pending = HEAL_REPAIR_NONE;
+	struct rc_err err = { 0 };
+	struct dk_status ds = { 0 };
+	int t = u->stop_grace_ns > 0 ? (int)(u->stop_grace_ns / NS_PER_S) : -1;
+	if (dk_container_stop(dm->c, u->container, t, &ds, &err) < 0 && ds.http != 404 && ds.http != 304)
+		dm_say("warning: stopping disabled unit %s: %s", u->id, err.msg);
+	dm_save(dm);
 }

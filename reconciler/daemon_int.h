@@ -44,6 +44,7 @@ struct unit_rt {
 	bool waiting_logged;      /* "waiting for dependency" said once per action */
 	int http_streak;          /* consecutive failed http probes */
 	int64_t next_probe;
+	int64_t probe_ms;         /* the last http probe's latency; -1: none yet */
 	char reason[256];
 	/* The exit code of the last "die" event of its container, until a restart is counted: an
 	 * inspect made after the engine restarted it shows ExitCode 0 (reset when it runs again). */
@@ -149,6 +150,8 @@ struct conv_opts {
 	bool verify;                     /* wait for the health of units with nothing to do */
 	const struct conv_adjust *adjust;  /* NULL, or how the observed state is seen first */
 	struct apply_result *result;     /* NULL, or receives the steps (release it) */
+	struct buf *blocked;             /* NULL, or receives the units held back because a unit they
+					  * depend on is disabled: "UNIT (DEP is disabled)", "; " between */
 };
 
 /*
@@ -164,6 +167,8 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why);
 char *dm_resolve_head(struct daemon *dm);
 /* Look at the branch head; roll out a new commit.  force: converge even if it is the one in force. */
 void dm_check_head(struct daemon *dm, bool force, const char *why);
+/* Load commit and make it the desired state in force, without converging (a one-shot restart). */
+int dm_put_in_force(struct daemon *dm, const char *commit, struct rc_err *err);
 /* DT_RETRY: resume the rollout the engine cut short (or look at the head again). */
 void dm_retry_rollout(struct daemon *dm);
 
@@ -184,6 +189,12 @@ void dm_act_all(struct daemon *dm);
 int64_t dm_next_probe(const struct daemon *dm);
 int64_t dm_next_repair(const struct daemon *dm);
 void dm_rt_release(struct daemon *dm);
+/* `restart` request: stop the units arg names (ids, customer:ID; dependents first, each with its
+ * grace), converge them (started in dependency order, waiting for ready), reset their counters;
+ * journaled with who.  0 with msg, or -1. */
+int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *msg, struct rc_err *err);
+/* After a `disable` request: tie the mark to the unit's spec in force, stop its container. */
+void dm_disabled_by_request(struct daemon *dm, const char *unit);
 /* Forget what the daemon remembers of unit (memory) after an enable. */
 void dm_forget(struct daemon *dm, const char *unit);
 

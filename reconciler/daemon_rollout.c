@@ -23,6 +23,52 @@ static bool keep_enabled(const struct plan_action *a, void *ctx)
 	return !(a->unit && is_up(a->kind) && state_is_disabled(st, a->unit, NULL));
 }
 
+/* The disabled unit u waits for (directly or not), or NULL. */
+static const char *disabled_dep(const struct rc_state *st, const struct rc_desired *d, const struct rc_unit *u,
+				int depth)
+{
+	for (size_t i = 0; i < u->ndeps && depth < 64; i++) {
+		if (state_is_disabled(st, u->deps[i].unit, NULL))
+			return u->deps[i].unit;
+		const struct rc_unit *x = rc_desired_unit(d, u->deps[i].unit);
+		const char *dep = x ? disabled_dep(st, d, x, depth + 1) : NULL;
+		if (dep)
+			return dep;
+	}
+	return NULL;
+}
+
+/* Units held back behind a disabled dependency (conv_opts.blocked). */
+struct blocked {
+	const struct rc_state *st;
+	const struct rc_desired *d;
+	struct buf *out;
+	char **units;
+	size_t n, cap;
+};
+
+/*
+ * Leave out the work on units that depend on a disabled one: it would wait
+ * for a dependency the daemon keeps stopped and fail the commit.  They are
+ * reported as blocked by it, and converged once it is enabled again.
+ */
+static bool keep_unblocked(const struct plan_action *a, void *ctx)
+{
+	struct blocked *b = ctx;
+	const struct rc_unit *u = a->unit && is_up(a->kind) ? rc_desired_unit(b->d, a->unit) : NULL;
+	const char *dep = u && !state_is_disabled(b->st, u->id, NULL) ? disabled_dep(b->st, b->d, u, 0) : NULL;
+	if (!dep)
+		return true;
+	for (size_t i = 0; i < b->n; i++)
+		if (str_eq(b->units[i], u->id))
+			return false;
+	GROW(b->units, b->n + 1, b->cap);
+	b->units[b->n++] = xstrdup(u->id);
+	if (b->out)
+		buf_addf(b->out, "%s%s (%s is disabled)", b->out->len ? "; " : "", u->id, dep);
+	return false;
+}
+
 /*
  * apply's interruption check (apply.h), called from its worker threads while
  * the main thread waits for the apply: SIGTERM or SIGINT pending.  The
@@ -149,6 +195,11 @@ static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, 
 		return res;
 	}
 	converge_filter(&cv, keep_enabled, dm->st);
+	struct blocked bl = { .st = dm->st, .d = d, .out = o->blocked };
+	converge_filter(&cv, keep_unblocked, &bl);
+	for (size_t i = 0; i < bl.n; i++)
+		free(bl.units[i]);
+	free(bl.units);
 	if (o->keep)
 		converge_filter(&cv, o->keep, o->keep_ctx);
 	if (o->self_heal) {
@@ -280,6 +331,38 @@ static void keep_manifests(struct daemon *dm, const struct source_files *files)
 		dm_say("warning: keeping the manifests of %.12s: %s", files->commit, err.msg);
 }
 
+/*
+ * A disabled mark belongs to the spec it was disabled at: a commit that
+ * changes the unit's spec lifts it (journaled "new spec"), and the unit is
+ * tried with its new spec, failures counted from zero.  A mark without a
+ * hash (made before marks had one, or by `disable` with no daemon running)
+ * is tied to the spec in force now.
+ */
+static void lift_new_specs(struct daemon *dm, const struct rc_desired *d)
+{
+	size_t n = 0;
+	_cleanup_free_ const char **dis = state_disabled_units(dm->st, &n);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *id = xstrdup(dis[i]);  /* dis[] is the state's: lifting frees it */
+		const struct rc_unit *u = rc_desired_unit(d, id);
+		const struct rc_unit *old = dm->cur ? rc_desired_unit(dm->cur, id) : NULL;
+		const char *at = state_disabled_hash(dm->st, id);
+		if (!at)
+			at = old ? old->hash : u ? u->hash : NULL;
+		if (!u || !at || str_eq(at, u->hash))
+			continue;
+		const char *reason = NULL;
+		state_is_disabled(dm->st, id, &reason);
+		_cleanup_free_ char *msg = xasprintf("new spec in commit %.12s: the disabled mark (%s) is lifted and the "
+						     "unit tried with it", d->commit ? d->commit : "(directory)",
+						     reason ? reason : "no reason");
+		state_del_disabled(dm->st, id);
+		state_del_restarts(dm->st, id);
+		dm_say("unit %s: %s", id, msg);
+		dm_journal(dm, d->commit, "enable", id, "ok", msg);
+	}
+}
+
 int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 {
 	dm_say("%s: converging to commit %.12s", why, commit);
@@ -307,8 +390,10 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 	 * nothing to do.  Wait for their health all the same.
 	 */
 	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
+	lift_new_specs(dm, d);
 	size_t nsteps = 0;
-	struct conv_opts co = { .verify = verify };
+	struct buf blocked = BUF_INIT;
+	struct conv_opts co = { .verify = verify, .blocked = &blocked };
 	enum conv_result r = dm_converge(dm, d, &co, &msg, &nsteps);
 	if (r != CONV_TRANSIENT) {
 		free(dm->retry_commit);
@@ -320,6 +405,12 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 		dm_say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
 		    nsteps, nsteps == 1 ? "" : "s");
 		dm_journal(dm, commit, "rollout", NULL, "ok", NULL);
+		if (blocked.len) {
+			/* not a failure of the commit: converged once the units they wait for are enabled */
+			dm_say("commit %.12s: held back behind disabled units (`reconciler enable` them): %s", commit,
+			       buf_cstr(&blocked));
+			dm_journal(dm, commit, "blocked", NULL, "blocked", buf_cstr(&blocked));
+		}
 		keep_manifests(dm, &files);
 		dm_install(dm, d, &files);
 		d = NULL;
@@ -360,6 +451,7 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 		}
 		break;
 	}
+	buf_release(&blocked);
 out:
 	dm_save(dm);
 	rc_desired_free(d);
@@ -432,3 +524,20 @@ void dm_retry_rollout(struct daemon *dm)
 	dm_rollout(dm, commit, "the engine answers again: resuming");
 }
 
+
+int dm_put_in_force(struct daemon *dm, const char *commit, struct rc_err *err)
+{
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	struct buf msg = BUF_INIT;
+	bool invalid = false;
+	if (load(dm, commit, &files, &d, &invalid, &msg) < 0) {
+		rc_errf(err, "loading commit %.12s: %s", commit, buf_cstr(&msg));
+		buf_release(&msg);
+		source_files_release(&files);
+		return -1;
+	}
+	buf_release(&msg);
+	dm_install(dm, d, &files);
+	return 0;
+}
