@@ -554,6 +554,7 @@ int daemon_restart_once(const struct daemon_opts *o, const char *arg)
 	struct rc_err err = { 0 };
 	int rc = 1;
 	_cleanup_free_ char *who = request_who();
+	_cleanup_free_ char *commit = NULL;  /* before any goto: the fuzz build's clang refuses a jump over it */
 	struct buf msg = BUF_INIT;
 	dm.secrets_dir = xasprintf("%s/secrets", o->state_dir);
 	dm.repo_id = owner_repo_identity(o->repo, NULL, NULL);
@@ -565,7 +566,7 @@ int daemon_restart_once(const struct daemon_opts *o, const char *arg)
 		rc_errf(&err, "nothing was applied from this state directory yet");
 		goto out;
 	}
-	_cleanup_free_ char *commit = xstrdup(last);
+	commit = xstrdup(last);
 	const char *path = o->path ? o->path : state_get_path(dm.st);
 	dm.follow = commit;
 	dm.src = (struct converge_source){ .repo = o->repo, .rev = commit, .path = path,
