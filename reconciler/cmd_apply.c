@@ -564,12 +564,57 @@ static void iso_time(int64_t t, char out[32])
 		snprintf(out, 32, "%lld", (long long)t);
 }
 
+
+
 static void json_str_or_null(struct buf *b, const char *s)
 {
 	if (s)
 		buf_add_json_str(b, s);
 	else
 		buf_adds(b, "null");
+}
+
+/* The daemon's last look at unit (units.json "health"): the status fields it adds, or nulls. */
+static void status_json_health(struct buf *b, const struct rc_state *st, const char *unit)
+{
+	struct state_health h;
+	if (!state_get_health(st, unit, &h)) {
+		buf_adds(b, ", \"last_check\": null, \"last_check_result\": null, \"probe_latency_ms\": null, "
+			    "\"next_repair\": null");
+		return;
+	}
+	char when[32];
+	iso_time(h.last_check, when);
+	buf_addf(b, ", \"last_check\": \"%s\", \"last_check_result\": ", when);
+	json_str_or_null(b, h.result);
+	if (h.probe_ms >= 0)
+		buf_addf(b, ", \"probe_latency_ms\": %lld", (long long)h.probe_ms);
+	else
+		buf_adds(b, ", \"probe_latency_ms\": null");
+	if (h.next_repair) {
+		iso_time(h.next_repair, when);
+		buf_addf(b, ", \"next_repair\": \"%s\"", when);
+	} else {
+		buf_adds(b, ", \"next_repair\": null");
+	}
+}
+
+/* The daemon's last look at unit, as a line under the unit's (nothing when it recorded none). */
+static void status_text_health(const struct rc_state *st, const char *unit)
+{
+	struct state_health h;
+	if (!state_get_health(st, unit, &h))
+		return;
+	char when[32], rep[32];
+	iso_time(h.last_check, when);
+	printf("  checked %s: %s", when, h.result ? h.result : "-");
+	if (h.probe_ms >= 0)
+		printf("; probe %lld ms", (long long)h.probe_ms);
+	if (h.next_repair) {
+		iso_time(h.next_repair, rep);
+		printf("; next repair %s", rep);
+	}
+	printf("\n");
 }
 
 /* status --json: spec/status-json.md. */
@@ -657,7 +702,9 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 		buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
 			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
 		json_str_or_null(b, disabled ? reason : NULL);
-		buf_addf(b, ", \"awaiting_approval\": %s, \"stopped\": ", awaiting ? "true" : "false");
+		buf_addf(b, ", \"awaiting_approval\": %s", awaiting ? "true" : "false");
+		status_json_health(b, s->st, u->id);
+		buf_adds(b, ", \"stopped\": ");
 		if (looks[i].stopped) {
 			buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", looks[i].exit_code,
 				 looks[i].oom_killed ? "true" : "false");
@@ -729,7 +776,12 @@ int cmd_status(const struct cli_opts *o)
 			buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
 		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
 		const struct state_awaiting *aw = state_get_awaiting(s.st, u->id);
-		const char *note = state_is_disabled(s.st, u->id, NULL) ? " (disabled by the daemon)"
+		const char *dreason = NULL;
+		bool disabled = state_is_disabled(s.st, u->id, &dreason);
+		/* an operator's `disable` says who and why; the daemon's own marks say so */
+		_cleanup_free_ char *dnote = disabled && dreason && str_startswith(dreason, "disabled by ")
+						     ? xasprintf(" (%s)", dreason) : NULL;
+		const char *note = dnote ? dnote : disabled ? " (disabled by the daemon)"
 				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
 				   ? " (awaiting approval)" : "";
 		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : "-";
@@ -741,6 +793,7 @@ int cmd_status(const struct cli_opts *o)
 			 state_get_restarts(s.st, u->id).failures);
 		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, pc ? pc->state : "-",
 		       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
+		status_text_health(s.st, u->id);
 		buf_release(&ports);
 	}
 	free(looks);

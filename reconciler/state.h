@@ -13,7 +13,9 @@
  *   applied.json      last applied commit, its project and container names, last good commit,
  *                     failed commits
  *   units.json        per-unit runtime facts: restart counters, disabled
- *                     units, changes awaiting approval, in-place updates
+ *                     units (and the spec hash they were disabled at), changes
+ *                     awaiting approval, in-place updates, the daemon's last
+ *                     look at each unit (for status)
  *   manifests.json    a copy of one commit's manifest files (below)
  *   journal.jsonl     one JSON object per line per action taken; rotated to
  *                     journal.jsonl.1 .. .N at a size
@@ -234,16 +236,36 @@ void state_del_restarts(struct rc_state *st, const char *unit);
 /* Disabled units: the daemon stopped trying (too many failures). reason is copied. */
 bool state_is_disabled(const struct rc_state *st, const char *unit, const char **ret_reason);
 void state_set_disabled(struct rc_state *st, const char *unit, int64_t time, const char *reason);
+/* The same, tied to the unit's spec hash (NULL: none): a commit that changes the spec lifts the
+ * mark (the daemon, "new spec").  state_disabled_hash(): that hash, or NULL. */
+void state_set_disabled_at(struct rc_state *st, const char *unit, int64_t time, const char *reason, const char *hash);
+const char *state_disabled_hash(const struct rc_state *st, const char *unit);
 void state_del_disabled(struct rc_state *st, const char *unit);
 /* Ids of disabled units, sorted; the array is allocated (free it), the strings borrowed. */
 const char **state_disabled_units(const struct rc_state *st, size_t *ret_n);
 /*
  * Forget the runtime facts (restart counters, disabled marks, changes
- * awaiting approval) of every unit not in live_ids[0..n): a unit that left
- * the manifests takes them with it, so a new unit of the same id (a customer
- * deleted and made again) starts clean.
+ * awaiting approval, health facts) of every unit not in live_ids[0..n): a
+ * unit that left the manifests takes them with it, so a new unit of the same
+ * id (a customer deleted and made again) starts clean.  Each dropped
+ * disabled mark is journaled (action "forget").
  */
 void state_prune_units(struct rc_state *st, const char *const *live_ids, size_t n);
+
+/*
+ * What the daemon last saw of a unit, for `status` (spec/status-json.md):
+ * times are Unix seconds (0: never / none).
+ */
+struct state_health {
+	int64_t last_check;       /* the daemon's last look at it */
+	const char *result;       /* what it saw: "ready", "unhealthy (...)", "crashed ...", ... */
+	int64_t probe_ms;         /* the last http probe's latency; -1: none */
+	int64_t next_repair;      /* when a pending repair is due; 0: none */
+};
+/* False when the daemon has not recorded any (ret untouched). result is borrowed. */
+bool state_get_health(const struct rc_state *st, const char *unit, struct state_health *ret);
+/* Record (result is copied); nothing is marked to save when nothing changed. */
+void state_set_health(struct rc_state *st, const char *unit, const struct state_health *h);
 
 /* A change to a protected unit, held until `reconciler approve`. */
 struct state_awaiting {

@@ -41,6 +41,13 @@ struct disabled {
 	char *unit;
 	int64_t time;
 	char *reason;
+	char *hash;       /* the unit's spec hash when it was disabled; NULL: not known */
+};
+
+struct health {
+	char *unit;
+	struct state_health h;
+	char *result;
 };
 
 struct inplace {
@@ -75,6 +82,8 @@ struct rc_state {
 	size_t nrestarts, crestarts;
 	struct disabled *disabled;
 	size_t ndisabled, cdisabled;
+	struct health *health;
+	size_t nhealth, chealth;
 	struct state_awaiting *awaiting;
 	size_t nawaiting, cawaiting;
 	struct inplace *inplace;

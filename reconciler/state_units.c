@@ -14,10 +14,18 @@ void state_units_clear(struct rc_state *st)
 	for (size_t i = 0; i < st->ndisabled; i++) {
 		free(st->disabled[i].unit);
 		free(st->disabled[i].reason);
+		free(st->disabled[i].hash);
 	}
 	free(st->disabled);
 	st->disabled = NULL;
 	st->ndisabled = st->cdisabled = 0;
+	for (size_t i = 0; i < st->nhealth; i++) {
+		free(st->health[i].unit);
+		free(st->health[i].result);
+	}
+	free(st->health);
+	st->health = NULL;
+	st->nhealth = st->chealth = 0;
 	for (size_t i = 0; i < st->nawaiting; i++) {
 		free_const(st->awaiting[i].unit);
 		free_const(st->awaiting[i].hash);
@@ -52,8 +60,21 @@ struct cJSON *state_units_emit(const struct rc_state *st)
 		sj_put_str(d, "unit", st->disabled[i].unit);
 		sj_put_num(d, "time", (double)st->disabled[i].time);
 		sj_put_str(d, "reason", st->disabled[i].reason);
+		if (st->disabled[i].hash)
+			sj_put_str(d, "hash", st->disabled[i].hash);
 		cJSON_AddItemToArray(disabled, d);
 	}
+	cJSON *health = sj_obj();  /* by unit id */
+	for (size_t i = 0; i < st->nhealth; i++) {
+		const struct health *h = &st->health[i];
+		cJSON *x = sj_obj();
+		sj_put_num(x, "last_check", (double)h->h.last_check);
+		sj_put_str(x, "result", h->result);
+		sj_put_num(x, "probe_ms", (double)h->h.probe_ms);
+		sj_put_num(x, "next_repair", (double)h->h.next_repair);
+		cJSON_AddItemToObject(health, h->unit, x);
+	}
+	cJSON_AddItemToObject(data, "health", health);
 	for (size_t i = 0; i < st->nawaiting; i++) {
 		cJSON *a = sj_obj();
 		sj_put_str(a, "unit", st->awaiting[i].unit);
@@ -104,12 +125,26 @@ int state_units_parse(struct rc_state *st, const struct cJSON *data)
 		state_set_restarts(st, unit, &r);
 	}
 	cJSON_ArrayForEach(x, disabled) {
-		const char *unit, *reason;
+		const char *unit, *reason, *hash;
 		int64_t t;
 		if (sj_get_str(x, "unit", false, &unit) < 0 || sj_get_str(x, "reason", true, &reason) < 0 ||
-		    sj_get_int(x, "time", 0, SJ_INT53, &t) < 0)
+		    sj_get_str(x, "hash", true, &hash) < 0 || sj_get_int(x, "time", 0, SJ_INT53, &t) < 0)
 			return -1;
-		state_set_disabled(st, unit, t, reason);
+		state_set_disabled_at(st, unit, t, reason, hash);
+	}
+	const struct cJSON *health = cJSON_GetObjectItemCaseSensitive(data, "health");  /* optional: added later */
+	if (health && !cJSON_IsObject(health))
+		return -1;
+	cJSON_ArrayForEach(x, health) {
+		const char *unit = x->string, *result;
+		struct state_health h = { 0 };
+		if (!unit || sj_get_str(x, "result", true, &result) < 0 ||
+		    sj_get_int(x, "last_check", 0, SJ_INT53, &h.last_check) < 0 ||
+		    sj_get_int(x, "probe_ms", -1, SJ_INT53, &h.probe_ms) < 0 ||
+		    sj_get_int(x, "next_repair", 0, SJ_INT53, &h.next_repair) < 0)
+			return -1;
+		h.result = result;
+		state_set_health(st, unit, &h);
 	}
 	cJSON_ArrayForEach(x, awaiting) {
 		const char *unit, *hash, *commit;
@@ -182,6 +217,11 @@ bool state_is_disabled(const struct rc_state *st, const char *unit, const char *
 
 void state_set_disabled(struct rc_state *st, const char *unit, int64_t time, const char *reason)
 {
+	state_set_disabled_at(st, unit, time, reason, NULL);
+}
+
+void state_set_disabled_at(struct rc_state *st, const char *unit, int64_t time, const char *reason, const char *hash)
+{
 	struct disabled *d = find_disabled(st, unit);
 	if (!d) {
 		GROW(st->disabled, st->ndisabled + 1, st->cdisabled);
@@ -189,10 +229,18 @@ void state_set_disabled(struct rc_state *st, const char *unit, int64_t time, con
 		d->unit = xstrdup(unit);
 	} else {
 		free(d->reason);
+		free(d->hash);
 	}
 	d->time = time;
 	d->reason = xstrdup_or_null(reason);
+	d->hash = xstrdup_or_null(hash);
 	st->dirty[F_UNITS] = true;
+}
+
+const char *state_disabled_hash(const struct rc_state *st, const char *unit)
+{
+	const struct disabled *d = find_disabled(st, unit);
+	return d ? d->hash : NULL;
 }
 
 void state_del_disabled(struct rc_state *st, const char *unit)
@@ -202,7 +250,58 @@ void state_del_disabled(struct rc_state *st, const char *unit)
 		return;
 	free(d->unit);
 	free(d->reason);
+	free(d->hash);
 	*d = st->disabled[--st->ndisabled];
+	st->dirty[F_UNITS] = true;
+}
+
+static struct health *find_health(const struct rc_state *st, const char *unit)
+{
+	for (size_t i = 0; i < st->nhealth; i++)
+		if (strcmp(st->health[i].unit, unit) == 0)
+			return &st->health[i];
+	return NULL;
+}
+
+bool state_get_health(const struct rc_state *st, const char *unit, struct state_health *ret)
+{
+	const struct health *h = find_health(st, unit);
+	if (!h)
+		return false;
+	*ret = h->h;
+	ret->result = h->result;
+	return true;
+}
+
+void state_set_health(struct rc_state *st, const char *unit, const struct state_health *v)
+{
+	struct health *h = find_health(st, unit);
+	/* a new result or repair time is saved at once; a later check or another latency with the
+	 * same result only along with the next write (or after 10 s), not on every probe */
+	bool news = !h || h->h.next_repair != v->next_repair || !str_eq(h->result, v->result) ||
+		    v->last_check - h->h.last_check >= 10;
+	if (!h) {
+		GROW(st->health, st->nhealth + 1, st->chealth);
+		h = &st->health[st->nhealth++];
+		h->unit = xstrdup(unit);
+		h->result = NULL;
+	}
+	free(h->result);
+	h->h = *v;
+	h->result = xstrdup_or_null(v->result);
+	h->h.result = NULL;
+	if (news)
+		st->dirty[F_UNITS] = true;
+}
+
+static void del_health(struct rc_state *st, const char *unit)
+{
+	struct health *h = find_health(st, unit);
+	if (!h)
+		return;
+	free(h->unit);
+	free(h->result);
+	*h = st->health[--st->nhealth];
 	st->dirty[F_UNITS] = true;
 }
 
@@ -301,9 +400,21 @@ void state_prune_units(struct rc_state *st, const char *const *live, size_t n)
 	for (size_t i = st->nrestarts; i-- > 0;)
 		if (!is_live(st->restarts[i].unit, live, n))
 			state_del_restarts(st, st->restarts[i].unit);
-	for (size_t i = st->ndisabled; i-- > 0;)
-		if (!is_live(st->disabled[i].unit, live, n))
-			state_del_disabled(st, st->disabled[i].unit);
+	for (size_t i = st->ndisabled; i-- > 0;) {
+		if (is_live(st->disabled[i].unit, live, n))
+			continue;
+		/* said in the journal: the mark of a unit an operator may be looking for */
+		_cleanup_free_ char *unit = xstrdup(st->disabled[i].unit);
+		state_del_disabled(st, unit);
+		struct state_journal_entry je = { .action = "forget", .unit = unit, .result = "ok",
+						  .message = "the unit left the manifests: its disabled mark is dropped" };
+		struct rc_err err = { 0 };
+		if (state_journal(st, &je, &err) < 0)
+			log_warn("%s", err.msg);
+	}
+	for (size_t i = st->nhealth; i-- > 0;)
+		if (!is_live(st->health[i].unit, live, n))
+			del_health(st, st->health[i].unit);
 	for (size_t i = st->nawaiting; i-- > 0;)
 		if (!is_live(st->awaiting[i].unit, live, n))
 			state_del_awaiting(st, st->awaiting[i].unit);

@@ -1186,6 +1186,50 @@ static int list_counting_warnings(const char *dir, size_t *ret_n, int *ret_rc)
 	return n;
 }
 
+/* disable's reason (a third line) and restart's list of units: submitted, listed, refused. */
+static void test_request_notes(void)
+{
+	char *dir = mk_state("n-requests");
+	struct rc_err err;
+	char *name = NULL;
+	is_int(request_submit_note(dir, "disable", "c1/app", "disk swap, back at 10:00", &name, &err), 0,
+	       "requests: disable with a reason");
+	free(name);
+	is_int(request_submit(dir, "restart", "db customer:c1 c2/web", &name, &err), 0,
+	       "requests: restart of units and a customer");
+	free(name);
+	is_int(request_submit_note(dir, "disable", "c1/app", "tab\there", &name, &err), -1,
+	       "requests: a reason with a control character is refused");
+	is_int(request_submit(dir, "restart", "db  web", &name, &err), -1, "requests: two spaces are refused");
+	is_int(request_submit(dir, "enable", "a b", &name, &err), -1, "requests: a space outside restart is refused");
+	char *req = path_in(dir, "requests");
+	char *third = xasprintf("%s/9-enable-third.req", req);
+	write_text(third, "enable\nc1/app\nwhy\n");
+	struct request *v = NULL;
+	size_t n = 0;
+	fflush(stderr);
+	int saved = dup(2);
+	int fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 2);
+	close(fd);
+	int rc = request_list(dir, &v, &n, &err);
+	dup2(saved, 2);
+	close(saved);
+	ok(rc == 0 && n == 2, "requests: the two good ones are listed, not a note on enable (%zu)", n);
+	if (n == 2) {
+		ok(str_eq(v[0].verb, "disable") && str_eq(v[0].arg, "c1/app") && str_eq(v[0].note, "disk swap, back at 10:00"),
+		   "requests: disable's unit and reason read back");
+		ok(str_eq(v[1].verb, "restart") && str_eq(v[1].arg, "db customer:c1 c2/web") && v[1].note == NULL,
+		   "requests: restart's list read back");
+		ok(v[0].who && strstr(v[0].who, "(uid ") != NULL, "requests: who asked (%s)", v[0].who ? v[0].who : "-");
+	}
+	request_list_free(v, n);
+	unlink(third);
+	free(third);
+	free(req);
+	free(dir);
+}
+
 static void test_hostile_requests(void)
 {
 	char *dir = mk_state("h-requests");
@@ -1307,6 +1351,7 @@ int main(void)
 	test_check_secrets();
 	test_hostile_owner();
 	test_hostile_requests();
+	test_request_notes();
 	test_prune_units();
 	char *cmd = xasprintf("rm -rf '%s'", root);
 	if (system(cmd) != 0)
