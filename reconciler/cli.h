@@ -32,7 +32,8 @@ struct cli_opts {
 	bool stats;              /* --stats */
 	bool fix;                /* --fix */
 	bool take_over;          /* --take-over: plan, apply, drift --fix, run may take the project from its owner */
-	const char *customer;    /* --customer C: rotate only that customer's secret */
+	const char *customer;    /* --customer C: rotate only that customer's secret; restart its units */
+	const char *reason;      /* --reason TEXT: disable's reason */
 	const char *policy;      /* --policy FILE: the host policy (hostpolicy.h); NULL: env or the default */
 	bool no_refresh;         /* --no-refresh: plan and apply trust the containers' labels (no inspects) */
 	int parallel;            /* --parallel N, 0 = default */
@@ -44,6 +45,7 @@ struct cli_opts {
 	bool drift_interval_set;
 	double stable_period;    /* --stable-period S: ready this long resets a failure counter (600) */
 	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
+	double fetch_timeout;    /* --fetch-timeout S: with --remote (120; 0: the default) */
 	const char *remote;      /* --remote URL: fetch the manifests from there into --repo */
 	const char *branch;      /* --branch B: the remote's branch (main) */
 	const char *remote_credentials;  /* --remote-credentials FILE (gitcred.h) */
@@ -152,6 +154,8 @@ int cmd_drift(const struct cli_opts *o);
  */
 int cmd_run(const struct cli_opts *o);
 int cmd_enable(const struct cli_opts *o);
+int cmd_disable(const struct cli_opts *o);
+int cmd_restart(const struct cli_opts *o);
 int cmd_approve(const struct cli_opts *o);
 int cmd_retry(const struct cli_opts *o);
 

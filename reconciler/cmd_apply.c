@@ -257,11 +257,11 @@ int cli_report_failures(const struct apply_result *ar, const char *what)
 
 static void print_stats(const struct session *s, const struct apply_result *ar)
 {
-	fprintf(stderr, "phases: load %.1f ms (engine list calls alongside), observe %.1f ms, plan %.1f ms", s->t_load / 1e6,
-		s->cv.t_observe / 1e6, s->cv.t_plan / 1e6);
+	fprintf(stderr, "phases: load %.1f ms (engine list calls alongside), observe %.1f ms, plan %.1f ms", (double)s->t_load / NS_PER_MS,
+		(double)s->cv.t_observe / NS_PER_MS, (double)s->cv.t_plan / NS_PER_MS);
 	if (ar)
 		fprintf(stderr, ", teardown %.1f ms, rollout (networks included) %.1f ms, network removal %.1f ms",
-			ar->phase_ns[0] / 1e6, ar->phase_ns[1] / 1e6, ar->phase_ns[2] / 1e6);
+			(double)ar->phase_ns[0] / NS_PER_MS, (double)ar->phase_ns[1] / NS_PER_MS, (double)ar->phase_ns[2] / NS_PER_MS);
 	fprintf(stderr, "\ndocker api calls: %llu (%llu mutating)\n", (unsigned long long)dk_stats_total(s->c),
 		(unsigned long long)dk_stats_mutating(s->c));
 	for (int op = 0; op < DK_OP__MAX; op++) {
@@ -406,7 +406,7 @@ int cmd_apply(const struct cli_opts *o)
 			printf(", %zu awaiting approval", ar.nawaiting);
 		printf(".\n");
 		if (ar.slowest_unit)
-			printf("Slowest to become ready: %s (%.1fs).\n", ar.slowest_unit, (double)ar.slowest_ns / 1e9);
+			printf("Slowest to become ready: %s (%.1fs).\n", ar.slowest_unit, (double)ar.slowest_ns / NS_PER_S);
 	}
 	if (o->stats)
 		print_stats(&s, s.cv.plan.n ? &ar : NULL);
@@ -585,12 +585,57 @@ static void iso_time(int64_t t, char out[32])
 		snprintf(out, 32, "%lld", (long long)t);
 }
 
+
+
 static void json_str_or_null(struct buf *b, const char *s)
 {
 	if (s)
 		buf_add_json_str(b, s);
 	else
 		buf_adds(b, "null");
+}
+
+/* The daemon's last look at unit (units.json "health"): the status fields it adds, or nulls. */
+static void status_json_health(struct buf *b, const struct rc_state *st, const char *unit)
+{
+	struct state_health h;
+	if (!state_get_health(st, unit, &h)) {
+		buf_adds(b, ", \"last_check\": null, \"last_check_result\": null, \"probe_latency_ms\": null, "
+			    "\"next_repair\": null");
+		return;
+	}
+	char when[32];
+	iso_time(h.last_check, when);
+	buf_addf(b, ", \"last_check\": \"%s\", \"last_check_result\": ", when);
+	json_str_or_null(b, h.result);
+	if (h.probe_ms >= 0)
+		buf_addf(b, ", \"probe_latency_ms\": %lld", (long long)h.probe_ms);
+	else
+		buf_adds(b, ", \"probe_latency_ms\": null");
+	if (h.next_repair) {
+		iso_time(h.next_repair, when);
+		buf_addf(b, ", \"next_repair\": \"%s\"", when);
+	} else {
+		buf_adds(b, ", \"next_repair\": null");
+	}
+}
+
+/* The daemon's last look at unit, as a line under the unit's (nothing when it recorded none). */
+static void status_text_health(const struct rc_state *st, const char *unit)
+{
+	struct state_health h;
+	if (!state_get_health(st, unit, &h))
+		return;
+	char when[32], rep[32];
+	iso_time(h.last_check, when);
+	printf("  checked %s: %s", when, h.result ? h.result : "-");
+	if (h.probe_ms >= 0)
+		printf("; probe %lld ms", (long long)h.probe_ms);
+	if (h.next_repair) {
+		iso_time(h.next_repair, rep);
+		printf("; next repair %s", rep);
+	}
+	printf("\n");
 }
 
 /* status --json: spec/status-json.md. */
@@ -689,7 +734,9 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 		} else {
 			buf_adds(b, ", \"job\": null");
 		}
-		buf_addf(b, ", \"awaiting_approval\": %s, \"stopped\": ", awaiting ? "true" : "false");
+		buf_addf(b, ", \"awaiting_approval\": %s", awaiting ? "true" : "false");
+		status_json_health(b, s->st, u->id);
+		buf_adds(b, ", \"stopped\": ");
 		if (looks[i].stopped) {
 			buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", looks[i].exit_code,
 				 looks[i].oom_killed ? "true" : "false");
@@ -761,7 +808,12 @@ int cmd_status(const struct cli_opts *o)
 			buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
 		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
 		const struct state_awaiting *aw = state_get_awaiting(s.st, u->id);
-		const char *note = state_is_disabled(s.st, u->id, NULL) ? " (disabled by the daemon)"
+		const char *dreason = NULL;
+		bool disabled = state_is_disabled(s.st, u->id, &dreason);
+		/* an operator's `disable` says who and why; the daemon's own marks say so */
+		_cleanup_free_ char *dnote = disabled && dreason && str_startswith(dreason, "disabled by ")
+						     ? xasprintf(" (%s)", dreason) : NULL;
+		const char *note = dnote ? dnote : disabled ? " (disabled by the daemon)"
 				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
 				   ? " (awaiting approval)" : "";
 		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : "-";
@@ -777,6 +829,7 @@ int cmd_status(const struct cli_opts *o)
 		const char *state = looks[i].job ? looks[i].job : pc ? pc->state : "-";
 		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, state,
 		       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
+		status_text_health(s.st, u->id);
 		buf_release(&ports);
 	}
 	free(looks);

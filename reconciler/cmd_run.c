@@ -1,7 +1,7 @@
 /*
  * cmd_run.c — `reconciler run` (the daemon, daemon.h) and the commands that
- * talk to it through the state directory: `enable`, `approve`, `retry`
- * (requests.h).
+ * talk to it through the state directory: `enable`, `disable`, `restart`,
+ * `approve`, `retry` (requests.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,10 +10,9 @@
 #include "cli.h"
 #include "daemon.h"
 #include "gitcred.h"
+#include "source.h"
 #include "requests.h"
 #include "state.h"
-
-#define NS_PER_S 1000000000.0
 
 /*
  * --remote-credentials is checked before the daemon starts (it is read
@@ -44,6 +43,8 @@ static int check_remote_credentials(const struct cli_opts *o)
 
 int cmd_run(const struct cli_opts *o)
 {
+	if (o->fetch_timeout > 0)
+		source_set_fetch_timeout(o->fetch_timeout);
 	if (o->argc) {
 		fprintf(stderr, "reconciler: run takes no arguments\n");
 		return 1;
@@ -81,43 +82,20 @@ int cmd_run(const struct cli_opts *o)
  * Carry out a request: ourselves when no daemon holds the state directory,
  * else through the daemon (requests.h), waiting for its answer.
  */
-static int request(const struct cli_opts *o, const char *verb, const char *arg)
+/* Submit verb/arg[/note] to the daemon holding the state directory and wait up to timeout_ms for its answer. */
+static int submit_and_wait(const struct cli_opts *o, const char *verb, const char *arg, const char *note,
+			   int timeout_ms)
 {
 	struct rc_err err = { 0 };
-	struct rc_state *st = NULL;
-	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) == 0) {
-		struct buf msg = BUF_INIT;
-		unsigned eff = 0;
-		int rc = 0;
-		if (request_exec(st, verb, arg, &msg, &eff, &err) < 0) {
-			fprintf(stderr, "reconciler: %s\n", err.msg);
-			rc = 1;
-		} else if (state_save(st, &err) < 0) {
-			fprintf(stderr, "reconciler: saving state: %s\n", err.msg);
-			rc = 1;
-		} else if (!o->quiet) {
-			printf("%s", buf_cstr(&msg));
-			if (eff & (REQ_EFFECT_CONVERGE | REQ_EFFECT_RECHECK))
-				printf(" (no daemon is running: `reconciler apply` or `reconciler run` acts on it)");
-			printf("\n");
-		}
-		buf_release(&msg);
-		state_free(st);
-		return rc;
-	}
-	long pid = request_lock_holder(o->state_dir);
-	if (pid == 0) {
-		fprintf(stderr, "reconciler: state directory: %s\n", err.msg);
-		return 1;
-	}
+	long pid = state_lock_holder(o->state_dir, NULL);
 	char *name = NULL;
-	if (request_submit(o->state_dir, verb, arg, &name, &err) < 0) {
+	if (request_submit_note(o->state_dir, verb, arg, note, &name, &err) < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
 	bool ok = false;
 	char *msg = NULL;
-	int r = request_wait(o->state_dir, name, 60000, &ok, &msg, &err);
+	int r = request_wait(o->state_dir, name, timeout_ms, &ok, &msg, &err);
 	int rc = 0;
 	if (r < 0) {
 		fprintf(stderr, "reconciler: %s\n", err.msg);
@@ -135,6 +113,50 @@ static int request(const struct cli_opts *o, const char *verb, const char *arg)
 	return rc;
 }
 
+/*
+ * Carry out a request: ourselves when no daemon holds the state directory,
+ * else through the daemon (requests.h), waiting for its answer.  note: the
+ * request's note (disable's reason), or NULL.
+ */
+static int request_note(const struct cli_opts *o, const char *verb, const char *arg, const char *note)
+{
+	struct rc_err err = { 0 };
+	struct rc_state *st = NULL;
+	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) == 0) {
+		struct buf msg = BUF_INIT;
+		unsigned eff = 0;
+		int rc = 0;
+		_cleanup_free_ char *who = request_who();
+		if (request_exec_by(st, verb, arg, note, who, &msg, &eff, &err) < 0) {
+			fprintf(stderr, "reconciler: %s\n", err.msg);
+			rc = 1;
+		} else if (state_save(st, &err) < 0) {
+			fprintf(stderr, "reconciler: saving state: %s\n", err.msg);
+			rc = 1;
+		} else if (!o->quiet) {
+			printf("%s", buf_cstr(&msg));
+			if (eff & (REQ_EFFECT_CONVERGE | REQ_EFFECT_RECHECK))
+				printf(" (no daemon is running: `reconciler apply` or `reconciler run` acts on it)");
+			if (str_eq(verb, "disable"))
+				printf(" (no daemon is running: its container is left as it is; a daemon leaves it alone)");
+			printf("\n");
+		}
+		buf_release(&msg);
+		state_free(st);
+		return rc;
+	}
+	if (state_lock_holder(o->state_dir, NULL) == 0) {
+		fprintf(stderr, "reconciler: state directory: %s\n", err.msg);
+		return 1;
+	}
+	return submit_and_wait(o, verb, arg, note, 60000);
+}
+
+static int request(const struct cli_opts *o, const char *verb, const char *arg)
+{
+	return request_note(o, verb, arg, NULL);
+}
+
 int cmd_enable(const struct cli_opts *o)
 {
 	if (o->argc != 1) {
@@ -142,6 +164,43 @@ int cmd_enable(const struct cli_opts *o)
 		return 1;
 	}
 	return request(o, "enable", o->argv[0]);
+}
+
+int cmd_disable(const struct cli_opts *o)
+{
+	if (o->argc != 1) {
+		fprintf(stderr, "usage: reconciler disable UNIT [--reason TEXT]\n");
+		return 1;
+	}
+	return request_note(o, "disable", o->argv[0], o->reason);
+}
+
+/*
+ * Through the running daemon (a request, answered once the units are ready
+ * again), else directly (daemon_restart_once()).
+ */
+int cmd_restart(const struct cli_opts *o)
+{
+	if ((o->argc == 0) == (o->customer == NULL)) {
+		fprintf(stderr, "usage: reconciler restart UNIT... | --customer C\n");
+		return 1;
+	}
+	struct buf arg = BUF_INIT;
+	if (o->customer)
+		buf_addf(&arg, "customer:%s", o->customer);
+	for (int i = 0; i < o->argc; i++)
+		buf_addf(&arg, "%s%s", i ? " " : "", o->argv[i]);
+	int rc;
+	if (state_lock_holder(o->state_dir, NULL) == 0) {
+		struct daemon_opts d = { .repo = o->repo, .path = o->path, .state_dir = o->state_dir,
+					 .docker_host = o->docker_host, .policy = o->policy, .parallel = o->parallel,
+					 .quiet = o->quiet };
+		rc = daemon_restart_once(&d, buf_cstr(&arg));
+	} else {
+		rc = submit_and_wait(o, "restart", buf_cstr(&arg), NULL, 600000);
+	}
+	buf_release(&arg);
+	return rc;
 }
 
 int cmd_approve(const struct cli_opts *o)

@@ -10,7 +10,9 @@
  * commit again waits for the health of what it had made; SIGHUP: re-read
  * the manifests and converge) and timers (periodic check, pending
  * restarts, http probes, fetches, requests).  Convergence itself is
- * converge.h's; the daemon decides when and what.
+ * converge.h's; the daemon decides when and what.  The self-healing
+ * decisions are heal.h's (pure); the files the daemon is split into are
+ * listed in daemon_int.h.
  *
  * Phases and rules:
  *  - Start: take the state directory's lock (a second daemon exits 1 naming
@@ -85,5 +87,16 @@ struct daemon_opts {
  * rollouts go to stdout unless quiet.
  */
 int daemon_run(const struct daemon_opts *o);
+
+/*
+ * `reconciler restart` when no daemon runs: take the state directory's lock,
+ * put the last applied commit in force (o->rev is ignored), and restart the
+ * units arg names (unit ids, customer:ID) as the daemon does for a restart
+ * request: stop them (dependents first, each with its grace), start them in
+ * dependency order, wait until ready, reset their failure counters; journaled
+ * with who asked.  Returns the exit code (0 or 1); what was done goes to
+ * stdout, the error to stderr.
+ */
+int daemon_restart_once(const struct daemon_opts *o, const char *arg);
 
 #endif

@@ -29,8 +29,8 @@
 /* Every option any command takes; the getopt value of one is OPT_BASE + its index. */
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
-	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH,
-	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH,
+	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH, O_REASON,
+	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
 };
@@ -68,6 +68,7 @@ static const struct optdef optdefs[O__MAX] = {
 	[O_CUSTOMER] = { "customer", 0, "C", "only customer C" },
 	[O_NO_REFRESH] = { "no-refresh", 0, NULL,
 			   "plan from the containers' labels only: do not inspect them for changes made by hand" },
+	[O_REASON] = { "reason", 0, "TEXT", "why, for the journal and status (one line)" },
 	[O_POLL] = { "poll-interval", 0, "S", "polling fallback of the branch watch, seconds (default 2)" },
 	[O_NO_INOTIFY] = { "no-inotify", 0, NULL, "notice commits by polling only (NFS and the like)" },
 	[O_CHECK] = { "check-interval", 0, "S", "periodic check of every unit, seconds (default 30)" },
@@ -79,6 +80,7 @@ static const struct optdef optdefs[O__MAX] = {
 	[O_REMOTE_CRED] = { "remote-credentials", 0, "FILE",
 			    "password, token or SSH key for --remote (mode 0600; spec/remote-credentials.md)" },
 	[O_FETCH] = { "fetch-interval", 0, "S", "how often to fetch --remote, seconds (default 60)" },
+	[O_FETCH_TIMEOUT] = { "fetch-timeout", 0, "S", "end a fetch of --remote that takes longer, seconds (default 120)" },
 	[O_VERBOSE] = { "verbose", 'v', NULL, "more chatter on stderr (repeatable)" },
 	[O_QUIET] = { "quiet", 'q', NULL, "less chatter on stderr" },
 	[O_HELP] = { "help", 'h', NULL, "this text" },
@@ -181,7 +183,7 @@ static const struct cmd_opt run_opts[] = {
 	{ O_REV, "the branch to follow (default the branch HEAD points to)" },
 	{ O_PATH, NULL },
 	{ O_POLL, NULL }, { O_NO_INOTIFY, NULL }, { O_CHECK, NULL }, { O_DRIFT, NULL }, { O_STABLE, NULL },
-	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL },
+	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL }, { O_FETCH_TIMEOUT, NULL },
 	{ O_PAR, NULL },
 	{ O_TAKE_OVER, NULL },
 	CMD_OPTS_END,
@@ -193,6 +195,19 @@ static const struct cmd_opt rotate_opts[] = {
 	{ O_PAR, "for the apply that follows" },
 	{ O_STATS, "for the apply that follows" },
 	{ O_TAKE_OVER, "for the apply that follows" },
+	CMD_OPTS_END,
+};
+
+static const struct cmd_opt disable_opts[] = {
+	{ O_REASON, "why it is disabled: shown by status, journaled with who asked" },
+	CMD_OPTS_END,
+};
+
+static const struct cmd_opt restart_opts[] = {
+	{ O_CUSTOMER, "every unit of customer C" },
+	{ O_REPO, "without a daemon: the repository of the last applied commit (default .)" },
+	{ O_PATH, PATH_OF_LAST_APPLY },
+	{ O_PAR, NULL },
 	CMD_OPTS_END,
 };
 
@@ -229,6 +244,19 @@ static const struct command commands[] = {
 	  "Forget that the daemon disabled UNIT and reset its failure counter\n"
 	  "(through the running daemon, else in the state directory).",
 	  EXITS_STATE, no_opts },
+	{ "disable", cmd_disable, "UNIT", "stop a unit and leave it alone until enable (UNIT [--reason TEXT])",
+	  "Mark UNIT disabled, as the daemon does after max_failures: the daemon\n"
+	  "stops its container and leaves it alone (and holds back the units that\n"
+	  "depend on it) until `reconciler enable UNIT` or a commit that changes\n"
+	  "its spec.  Through the running daemon, else in the state directory\n"
+	  "(then the container is left as it is until a daemon runs).",
+	  EXITS_STATE, disable_opts },
+	{ "restart", cmd_restart, "UNIT...", "stop and start units, waiting until ready (UNIT... | --customer C)",
+	  "Stop the units (dependents first, each with its stop grace), start them\n"
+	  "in dependency order, wait until each is ready, and reset their failure\n"
+	  "counters; journaled with who asked.  Through the running daemon, else\n"
+	  "directly against the engine with the last applied commit's manifests.",
+	  "exit status: 0 restarted and ready, 1 refused, a unit not ready, or error", restart_opts },
 	{ "approve", cmd_approve, "COMMIT|UNIT", "approve changes to protected units (COMMIT or UNIT)",
 	  "Approve the change awaiting approval of a protected UNIT, or every such\n"
 	  "change from COMMIT (4 or more hex digits).",
@@ -421,12 +449,14 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 		return parse_seconds("drift-interval", arg, &o->drift_interval);
 	case O_STABLE: return parse_seconds("stable-period", arg, &o->stable_period);
 	case O_FETCH: return parse_seconds("fetch-interval", arg, &o->fetch_interval);
+	case O_FETCH_TIMEOUT: return parse_seconds("fetch-timeout", arg, &o->fetch_timeout);
 	case O_REMOTE: o->remote = arg; break;
 	case O_BRANCH: o->branch = arg; break;
 	case O_REMOTE_CRED: o->remote_credentials = arg; break;
 	case O_NO_INOTIFY: o->no_inotify = true; break;
 	case O_TAKE_OVER: o->take_over = true; break;
 	case O_CUSTOMER: o->customer = arg; break;
+	case O_REASON: o->reason = arg; break;
 	case O_NO_REFRESH: o->no_refresh = true; break;
 	case O_VERBOSE: o->verbose++; break;
 	case O_QUIET: o->quiet = true; break;

@@ -4,16 +4,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define REQ_MAX_BYTES 4096
 
-static const char *const verbs[] = { "enable", "approve", "retry" };
+static const char *const verbs[] = { "enable", "disable", "restart", "approve", "retry" };
 
 bool request_verb_known(const char *verb)
 {
@@ -44,6 +44,47 @@ static bool arg_ok(const char *arg)
 	return true;
 }
 
+/* restart's argument: unit ids and customer:ID, one space between. */
+static bool args_ok(const char *arg)
+{
+	_cleanup_free_ char *copy = xstrdup(arg);
+	if (strlen(copy) > 8 * REQ_ARG_MAX)
+		return false;
+	char *save = NULL;
+	size_t n = 0;
+	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save), n++)
+		if (!arg_ok(str_startswith(tok, "customer:") ? tok + 9 : tok) || !*tok)
+			return false;
+	return n > 0 && !strstr(arg, "  ") && arg[0] != ' ' && arg[strlen(arg) - 1] != ' ';
+}
+
+/* A request's note (disable's reason): one line of printable text, at most REQ_ARG_MAX bytes. */
+static bool note_ok(const char *note)
+{
+	size_t n = strlen(note);
+	if (n > REQ_ARG_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)note[i] < 0x20 || note[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool verb_arg_ok(const char *verb, const char *arg)
+{
+	return str_eq(verb, "restart") ? args_ok(arg) : arg_ok(arg);
+}
+
+char *request_who(void)
+{
+	uid_t uid = geteuid();
+	char buf[1024];
+	struct passwd pw, *res = NULL;
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
+		return xasprintf("%s (uid %u)", pw.pw_name, (unsigned)uid);
+	return xasprintf("uid %u", (unsigned)uid);
+}
+
 /* The state directory and its requests/ (made 0700 when missing), checked as state_open() does. */
 static int ensure_dir(const char *state_dir, char **ret, struct rc_err *err)
 {
@@ -59,20 +100,29 @@ static int ensure_dir(const char *state_dir, char **ret, struct rc_err *err)
 int request_submit(const char *state_dir, const char *verb, const char *arg, char **ret_name,
 		   struct rc_err *err)
 {
+	return request_submit_note(state_dir, verb, arg, NULL, ret_name, err);
+}
+
+int request_submit_note(const char *state_dir, const char *verb, const char *arg, const char *note,
+			char **ret_name, struct rc_err *err)
+{
 	_cleanup_free_ char *dir = NULL;
 	if (!request_verb_known(verb))
 		return rc_errf(err, "unknown request '%s'", verb);
-	if (arg && !arg_ok(arg)) {
+	if (arg && !verb_arg_ok(verb, arg)) {
 		_cleanup_free_ char *shown = str_shown(arg);
 		return rc_errf(err, "'%.300s' is not a unit id or a commit", shown);
 	}
+	if (note && !note_ok(note))
+		return rc_errf(err, "the reason must be one line of printable text, at most %d bytes", REQ_ARG_MAX);
 	if (ensure_dir(state_dir, &dir, err) < 0)
 		return -1;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	char *name = xasprintf("%lld%09ld-%ld", (long long)ts.tv_sec, ts.tv_nsec, (long)getpid());
 	_cleanup_free_ char *path = xasprintf("%s/%s.req", dir, name);
-	_cleanup_free_ char *body = xasprintf("%s\n%s\n", verb, arg ? arg : "");
+	_cleanup_free_ char *body = note ? xasprintf("%s\n%s\n%s\n", verb, arg ? arg : "", note)
+					 : xasprintf("%s\n%s\n", verb, arg ? arg : "");
 	if (write_file_atomic(path, body, strlen(body), 0600, err) < 0) {
 		free(name);
 		return -1;
@@ -98,22 +148,33 @@ static void two_lines(const char *s, char **first, char **second)
 	*second = xstrndup(rest, n);
 }
 
-/* A request file's verb and argument; false when the data is not one: a NUL,
- * a verb we do not know, an argument that is no unit id or commit (arg_ok(),
- * which also refuses a third line).  Nothing is set then. */
-static bool parse_request(const char *data, size_t len, char **ret_verb, char **ret_arg)
+/* A request file's verb, argument and note; false when the data is not one: a
+ * NUL, a verb we do not know, an argument that is no unit id or commit
+ * (arg_ok(), which also refuses a third line), a note for a verb that takes
+ * none, or one that is not one line of text.  Nothing is set then. */
+static bool parse_request(const char *data, size_t len, char **ret_verb, char **ret_arg, char **ret_note)
 {
 	if (strlen(data) != len)
 		return false;
-	char *verb, *arg;
-	two_lines(data, &verb, &arg);
-	if (!request_verb_known(verb) || !arg_ok(arg)) {
+	char *verb, *rest, *arg, *note = NULL;
+	two_lines(data, &verb, &rest);
+	const char *nl = strchr(rest, '\n');
+	if (nl && str_eq(verb, "disable")) {
+		arg = xstrndup(rest, (size_t)(nl - rest));
+		note = xstrdup(nl + 1);
+		free(rest);
+	} else {
+		arg = rest;
+	}
+	if (!request_verb_known(verb) || !verb_arg_ok(verb, arg) || (note && (!*note || !note_ok(note)))) {
 		free(verb);
 		free(arg);
+		free(note);
 		return false;
 	}
 	*ret_verb = verb;
 	*ret_arg = arg;
+	*ret_note = note;
 	return true;
 }
 
@@ -184,8 +245,8 @@ int request_list(const char *state_dir, struct request **ret, size_t *ret_n, str
 		int r = read_private_file("request file", path, REQ_MAX_BYTES, &data, &len, &e2);
 		if (r == -1 && errno == ENOENT)
 			continue;  /* answered and removed meanwhile */
-		char *verb = NULL, *arg = NULL;
-		if (r == 0 && !parse_request(data, len, &verb, &arg)) {
+		char *verb = NULL, *arg = NULL, *note = NULL;
+		if (r == 0 && !parse_request(data, len, &verb, &arg, &note)) {
 			/* its bytes are another program's (or an attacker's): never printed */
 			_cleanup_free_ char *shown = str_shown(path);
 			rc_errf(&e2, "request file '%s' is not a request (%zu bytes; a known verb and a unit id or commit were expected)",
@@ -207,6 +268,8 @@ int request_list(const char *state_dir, struct request **ret, size_t *ret_n, str
 		r2->name = xstrndup(e->d_name, strlen(e->d_name) - 4);
 		r2->verb = verb;
 		r2->arg = arg;
+		r2->note = note;
+		r2->who = request_who();  /* only files of our own uid are read (above) */
 	}
 	closedir(d);
 	for (size_t i = 0; i < nrefused; i++)
@@ -227,6 +290,8 @@ void request_list_free(struct request *v, size_t n)
 		free(v[i].name);
 		free(v[i].verb);
 		free(v[i].arg);
+		free(v[i].note);
+		free(v[i].who);
 	}
 	free(v);
 }
@@ -274,24 +339,6 @@ int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *
 	}
 }
 
-long request_lock_holder(const char *state_dir)
-{
-	_cleanup_free_ char *path = xasprintf("%s/lock", state_dir);
-	int fd = open_private("state file", path, O_RDONLY, 0, NULL);
-	if (fd < 0)
-		return 0;
-	long pid = 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		char buf[32] = "";
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-		pid = n > 0 ? strtol(buf, NULL, 10) : -1;
-		if (pid == 0)
-			pid = -1;
-	}
-	close(fd);
-	return pid;
-}
-
 static bool is_hex_prefix(const char *s)
 {
 	size_t n = strlen(s);
@@ -326,6 +373,23 @@ static int exec_enable(struct rc_state *st, const char *unit, struct buf *msg, u
 	buf_addf(msg, "enabled '%s' (failure counter reset)", unit);
 	journal(st, NULL, "enable", unit, buf_cstr(msg));
 	*eff = REQ_EFFECT_CONVERGE;
+	return 0;
+}
+
+static int exec_disable(struct rc_state *st, const char *unit, const char *note, const char *who, struct buf *msg,
+			struct rc_err *err)
+{
+	if (!*unit)
+		return rc_errf(err, "disable needs a unit id");
+	if (note && !note_ok(note))
+		return rc_errf(err, "the reason must be one line of printable text, at most %d bytes", REQ_ARG_MAX);
+	if (state_is_disabled(st, unit, NULL))
+		return rc_errf(err, "unit '%s' is disabled already", unit);
+	_cleanup_free_ char *why = xasprintf("disabled by %s%s%s", who ? who : "an operator", note ? ": " : "",
+					     note ? note : "");
+	state_set_disabled(st, unit, (int64_t)time(NULL), why);
+	buf_addf(msg, "disabled '%s' (%s)", unit, why);
+	journal(st, NULL, "disable", unit, why);
 	return 0;
 }
 
@@ -388,10 +452,18 @@ static int exec_retry(struct rc_state *st, const char *arg, struct buf *msg, uns
 int request_exec(struct rc_state *st, const char *verb, const char *arg, struct buf *msg, unsigned *ret_effect,
 		 struct rc_err *err)
 {
+	return request_exec_by(st, verb, arg, NULL, NULL, msg, ret_effect, err);
+}
+
+int request_exec_by(struct rc_state *st, const char *verb, const char *arg, const char *note, const char *who,
+		    struct buf *msg, unsigned *ret_effect, struct rc_err *err)
+{
 	unsigned eff = 0;
 	int rc;
 	if (str_eq(verb, "enable"))
 		rc = exec_enable(st, arg, msg, &eff, err);
+	else if (str_eq(verb, "disable"))
+		rc = exec_disable(st, arg, note, who, msg, err);
 	else if (str_eq(verb, "approve"))
 		rc = exec_approve(st, arg, msg, &eff, err);
 	else if (str_eq(verb, "retry"))

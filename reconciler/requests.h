@@ -3,7 +3,9 @@
  * COMMIT|UNIT` and `retry [COMMIT]` change the state directory, which only
  * the holder of its lock may write.
  *
- * Owns: <state-dir>/requests/ and the meaning of each request.
+ * Owns: <state-dir>/requests/ and the meaning of each request.  `disable
+ * UNIT [--reason TEXT]` is one too; `restart` goes through the same files but
+ * is carried out by the daemon (engine work: daemon.h), not here.
  *  - No daemon running (the lock is free): the command takes the lock,
  *    request_exec()s the request itself, saves and exits.
  *  - A daemon holds the lock: the command writes requests/<name>.req
@@ -35,9 +37,14 @@
 
 struct request {
 	char *name;   /* file name without .req */
-	char *verb;   /* "enable", "approve", "retry" */
-	char *arg;    /* "" when none */
+	char *verb;   /* "enable", "disable", "restart", "approve", "retry" */
+	char *arg;    /* "" when none; restart: unit ids and customer:ID, one space between */
+	char *note;   /* disable's reason (a third line of the file); NULL when none */
+	char *who;    /* who asked: the file owner's user name and uid (always ours: see above) */
 };
+
+/* "NAME (uid N)" of the effective uid, for the journal (malloc'ed). */
+char *request_who(void);
 
 /* True for the verbs request_exec() knows. */
 bool request_verb_known(const char *verb);
@@ -45,6 +52,9 @@ bool request_verb_known(const char *verb);
 /* Write a request; *ret_name (malloc'ed) names it for request_wait(). */
 int request_submit(const char *state_dir, const char *verb, const char *arg, char **ret_name,
 		   struct rc_err *err);
+/* The same with a note (disable's reason: one line of printable text; NULL: none). */
+int request_submit_note(const char *state_dir, const char *verb, const char *arg, const char *note,
+			char **ret_name, struct rc_err *err);
 /* Pending requests, oldest first.  *ret is the caller's (request_list_free). */
 int request_list(const char *state_dir, struct request **ret, size_t *ret_n, struct rc_err *err);
 void request_list_free(struct request *v, size_t n);
@@ -56,8 +66,6 @@ int request_answer(const char *state_dir, const char *name, bool ok, const char 
  */
 int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *ret_ok, char **ret_msg,
 		 struct rc_err *err);
-/* The pid of the process holding the state directory's lock, or 0 when it is free. */
-long request_lock_holder(const char *state_dir);
 
 /* What a request changed, for the daemon to act upon. */
 enum {
@@ -70,6 +78,8 @@ enum {
  * result in msg.  Returns 0 with *ret_effect set, or -1 when the request
  * cannot be honoured (unknown unit, nothing awaiting, ...).
  *  enable UNIT      forget UNIT's disabled mark and failure counter
+ *  disable UNIT     mark UNIT disabled, "disabled by WHO[: NOTE]" (the daemon
+ *                   also stops its container)
  *  approve UNIT     approve the change of UNIT awaiting approval
  *  approve COMMIT   approve every change awaiting approval from COMMIT
  *                   (a prefix of 4+ hex digits)
@@ -77,5 +87,8 @@ enum {
  */
 int request_exec(struct rc_state *st, const char *verb, const char *arg, struct buf *msg, unsigned *ret_effect,
 		 struct rc_err *err);
+/* The same, with the request's note and who asked (either may be NULL). */
+int request_exec_by(struct rc_state *st, const char *verb, const char *arg, const char *note, const char *who,
+		    struct buf *msg, unsigned *ret_effect, struct rc_err *err);
 
 #endif

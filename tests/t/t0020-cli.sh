@@ -6,7 +6,7 @@ test_description='the command line: options per command, per-command help, valid
 DOCKER_HOST=unix://$TRASH/no-engine.sock
 export DOCKER_HOST
 
-COMMANDS="version validate render plan apply status run enable approve retry diff drift rotate help"
+COMMANDS="version validate render plan apply status run enable disable restart approve retry diff drift rotate help"
 
 # A valid set: one template, two customers.
 write_valid() {

@@ -1,0 +1,543 @@
+/* daemon_rollout.c — a commit's life in the daemon: load, converge, roll out, roll back (daemon_int.h). */
+#include "daemon_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hostpolicy.h"
+#include "owner.h"
+
+/* ---- convergence ---------------------------------------------------------- */
+
+static bool is_up(enum plan_kind k)
+{
+	return k == PLAN_CREATE || k == PLAN_RECREATE || k == PLAN_UPDATE || k == PLAN_START;
+}
+
+/* Leave out the work on units the daemon disabled. */
+static bool keep_enabled(const struct plan_action *a, void *ctx)
+{
+	const struct rc_state *st = ctx;
+	return !(a->unit && is_up(a->kind) && state_is_disabled(st, a->unit, NULL));
+}
+
+/* The disabled unit u waits for (directly or not), or NULL. */
+static const char *disabled_dep(const struct rc_state *st, const struct rc_desired *d, const struct rc_unit *u,
+				int depth)
+{
+	for (size_t i = 0; i < u->ndeps && depth < 64; i++) {
+		if (state_is_disabled(st, u->deps[i].unit, NULL))
+			return u->deps[i].unit;
+		const struct rc_unit *x = rc_desired_unit(d, u->deps[i].unit);
+		const char *dep = x ? disabled_dep(st, d, x, depth + 1) : NULL;
+		if (dep)
+			return dep;
+	}
+	return NULL;
+}
+
+/* Units held back behind a disabled dependency (conv_opts.blocked). */
+struct blocked {
+	const struct rc_state *st;
+	const struct rc_desired *d;
+	struct buf *out;
+	char **units;
+	size_t n, cap;
+};
+
+/*
+ * Leave out the work on units that depend on a disabled one: it would wait
+ * for a dependency the daemon keeps stopped and fail the commit.  They are
+ * reported as blocked by it, and converged once it is enabled again.
+ */
+static bool keep_unblocked(const struct plan_action *a, void *ctx)
+{
+	struct blocked *b = ctx;
+	const struct rc_unit *u = a->unit && is_up(a->kind) ? rc_desired_unit(b->d, a->unit) : NULL;
+	const char *dep = u && !state_is_disabled(b->st, u->id, NULL) ? disabled_dep(b->st, b->d, u, 0) : NULL;
+	if (!dep)
+		return true;
+	for (size_t i = 0; i < b->n; i++)
+		if (str_eq(b->units[i], u->id))
+			return false;
+	GROW(b->units, b->n + 1, b->cap);
+	b->units[b->n++] = xstrdup(u->id);
+	if (b->out)
+		buf_addf(b->out, "%s%s (%s is disabled)", b->out->len ? "; " : "", u->id, dep);
+	return false;
+}
+
+/*
+ * apply's interruption check (apply.h), called from its worker threads while
+ * the main thread waits for the apply: SIGTERM or SIGINT pending.  The
+ * signals stay blocked and queued for the signalfd; nothing is consumed here.
+ */
+static bool stop_pending(void *ctx)
+{
+	const struct daemon *dm = ctx;
+	sigset_t set;
+	if (dm->stop)
+		return true;
+	if (sigpending(&set) < 0)
+		return false;
+	return sigismember(&set, SIGTERM) == 1 || sigismember(&set, SIGINT) == 1;
+}
+
+/* Another state directory owns the project (owner.h): say so, journal it, and stop (exit 1). */
+static void refuse(struct daemon *dm, const char *commit, const char *why)
+{
+	dm_say("%s", why);
+	dm_journal(dm, commit, "owner", NULL, "refused", why);
+	dm->refused = true;
+	dm->stop = true;
+}
+
+/* The project's owner, before anything is planned: one engine call (owner.h).  CONV_OK to go on. */
+static enum conv_result check_owner(struct daemon *dm, const struct rc_desired *d, struct owner_self *self,
+				    struct owner_marker *seen, struct buf *msg)
+{
+	struct rc_err err = { 0 };
+	int orc = owner_self_init(self, d->settings.project, dm->o->state_dir, dm->repo_id, &err) < 0
+			  ? -1 : owner_check(dm->c, self, dm->take_over, seen, &err);
+	if (orc == 0)
+		return CONV_OK;
+	buf_adds(msg, err.msg);
+	if (orc < 0)
+		return CONV_TRANSIENT;
+	refuse(dm, d->commit, err.msg);
+	return CONV_REFUSED;
+}
+
+/* Claim the project before the first change (converge_claim()).  CONV_OK to go on. */
+static enum conv_result claim(struct daemon *dm, struct converge *cv, struct owner_self *self,
+			      struct owner_marker *seen, struct buf *msg)
+{
+	struct rc_err err = { 0 };
+	bool refused = false;
+	int cr = converge_claim(cv, dm->c, dm->st, self, seen, dm->take_over, &refused, &err);
+	if (cr == 0 && owner_judge(self, seen) != OWNER_MINE) {
+		_cleanup_free_ char *prev = seen->present ? owner_describe(seen) : NULL;
+		if (prev)
+			dm_say("took over project '%s' from %s", self->project, prev);
+		else
+			dm_say("claimed project '%s' for this state directory", self->project);
+	}
+	if (cr == 0) {
+		dm->take_over = false;  /* taken over once; a later take-over by another state directory stops us */
+		return CONV_OK;
+	}
+	buf_adds(msg, err.msg);
+	if (!refused)
+		return CONV_TRANSIENT;
+	refuse(dm, cv->d->commit, err.msg);
+	return CONV_REFUSED;
+}
+
+/* An apply failed: was it the commit, or the engine (no verdict)?  Says why in msg. */
+static enum conv_result judge_failure(struct daemon *dm, const struct rc_desired *d, const struct apply_result *ar,
+				      struct buf *msg)
+{
+	enum conv_result res = stop_pending(dm) ? CONV_INTERRUPTED : CONV_FAILED;
+	struct dk_status ps;
+	struct rc_err perr = { 0 };
+	if (res == CONV_FAILED && dk_ping(dm->c, &ps, &perr) < 0) {
+		/* the engine went away under the steps: no verdict on the commit, try again later */
+		res = CONV_TRANSIENT;
+		buf_addf(msg, "the engine stopped answering (%s); nothing is decided about commit %.12s; ", perr.msg,
+			 d->commit ? d->commit : "(directory)");
+	} else if (res == CONV_FAILED && ar->nfaults) {
+		/* a step met no coherent answer (docker.h, "Engine faults"): what failed with it
+		 * says nothing about the commit */
+		res = CONV_TRANSIENT;
+		for (size_t i = 0; i < ar->nsteps; i++)
+			if (ar->steps[i].engine_fault) {
+				buf_addf(msg, "the engine failed (%s); nothing is decided about commit %.12s; ",
+					 ar->steps[i].msg ? ar->steps[i].msg : ar->steps[i].what,
+					 d->commit ? d->commit : "(directory)");
+				break;
+			}
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < ar->nsteps; i++) {
+		const struct apply_step *s = &ar->steps[i];
+		if (s->status != APPLY_FAILED && s->status != APPLY_SKIPPED)
+			continue;
+		buf_addf(msg, "%s%s %s: %s", k++ ? "; " : "", apply_status_name(s->status), s->what, s->msg ? s->msg : "");
+	}
+	return res;
+}
+
+/* Plan (after the owner check and the claim), filter and apply. */
+static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, const struct conv_opts *o,
+				       struct owner_self *self, struct owner_marker *seen, struct buf *msg,
+				       struct apply_result *ar)
+{
+	struct converge cv;
+	struct rc_err err = { 0 };
+	int pr = o->adjust ? converge_plan_adjusted(&cv, d, dm->c, dm->st, o->adjust->fn, o->adjust->ctx, &err)
+			   : converge_plan(&cv, d, dm->c, dm->st, &err);
+	if (pr < 0) {
+		buf_adds(msg, err.msg);
+		converge_release(&cv);
+		return CONV_TRANSIENT;
+	}
+	if (cv.plan.nconflicts) {
+		for (size_t i = 0; i < cv.plan.nconflicts; i++)
+			buf_addf(msg, "%sconflict: %s", i ? "\n" : "", cv.plan.conflicts[i]);
+		converge_release(&cv);
+		return CONV_CONFLICT;
+	}
+	enum conv_result res = claim(dm, &cv, self, seen, msg);
+	if (res != CONV_OK) {
+		converge_release(&cv);
+		return res;
+	}
+	converge_filter(&cv, keep_enabled, dm->st);
+	struct blocked bl = { .st = dm->st, .d = d, .out = o->blocked };
+	converge_filter(&cv, keep_unblocked, &bl);
+	for (size_t i = 0; i < bl.n; i++)
+		free(bl.units[i]);
+	free(bl.units);
+	if (o->keep)
+		converge_filter(&cv, o->keep, o->keep_ctx);
+	if (o->self_heal) {
+		/* starting the same container again is no change to approve */
+		for (size_t i = 0; i < cv.plan.n; i++)
+			if (cv.plan.v[i].kind == PLAN_START)
+				cv.plan.v[i].protected_ = false;
+	}
+	struct apply_opts ao = { .parallel = dm->o->parallel, .progress = !dm->o->quiet, .progress_line = true,
+				 .interrupted = stop_pending, .interrupted_ctx = dm, .wait_unchanged = o->verify };
+	if (converge_apply(&cv, dm->c, dm->st, &ao, ar) < 0)
+		res = judge_failure(dm, d, ar, msg);
+	converge_release(&cv);
+	return res;
+}
+
+enum conv_result dm_converge(struct daemon *dm, struct rc_desired *d, const struct conv_opts *o, struct buf *msg,
+			     size_t *ret_steps)
+{
+	static const struct conv_opts none = { 0 };
+	if (!o)
+		o = &none;
+	struct apply_result ar = { 0 };
+	struct owner_self self = { 0 };
+	struct owner_marker seen = { 0 };
+	enum conv_result res = check_owner(dm, d, &self, &seen, msg);
+	if (res == CONV_OK)
+		res = plan_and_apply(dm, d, o, &self, &seen, msg, &ar);
+	owner_marker_release(&seen);
+	owner_self_release(&self);
+	if (ret_steps)
+		*ret_steps = ar.nsteps;
+	if (o->result)
+		*o->result = ar;
+	else
+		apply_result_release(&ar);
+	if (res == CONV_INTERRUPTED)
+		dm_read_signals(dm);  /* sets dm->stop */
+	return res;
+}
+
+static void mark_failed(struct daemon *dm, const char *commit, const char *what, const char *msg)
+{
+	state_add_failed_commit(dm->st, commit, (int64_t)time(NULL), msg);
+	dm_journal(dm, commit, what, NULL, "failed", msg);
+	dm_save(dm);
+}
+
+/* Load commit (NULL: the configured revision); report an invalid one.  0 or -1. */
+static int load(struct daemon *dm, const char *commit, struct source_files *files, struct rc_desired **ret,
+		bool *ret_invalid, struct buf *msg)
+{
+	struct rc_err err = { 0 };
+	struct buf diag = BUF_INIT;
+	struct source_file *policy = NULL;  /* read at every load: an edit takes effect with the next */
+	int rc = hostpolicy_read(dm->o->policy, &policy, &err);
+	if (rc == 0) {
+		dm->src.host_policy = policy;
+		rc = converge_load(&dm->src, commit ? commit : dm->follow, files, ret, &diag, &err);
+		dm->src.host_policy = NULL;
+		hostpolicy_free(policy);
+	}
+	if (rc < 0) {
+		*ret_invalid = files->commit != NULL;
+		buf_adds(msg, diag.len ? buf_cstr(&diag) : err.msg);
+		while (msg->len && msg->data[msg->len - 1] == '\n')
+			msg->data[--msg->len] = '\0';
+	}
+	buf_release(&diag);
+	return rc;
+}
+
+/* Converge the last good commit again and put it in force.  False when there is none. */
+static bool rollback(struct daemon *dm, const char *bad)
+{
+	const char *lg0 = state_get_last_good(dm->st);
+	if (!lg0 || str_eq(lg0, bad)) {
+		dm_say("no last good commit to roll back to: the units of %.12s stay as they are", bad);
+		return false;
+	}
+	bool installed = false;
+	_cleanup_free_ char *lg = xstrdup(lg0);
+	dm_say("rolling back to the last good commit %.12s", lg);
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	struct buf msg = BUF_INIT;
+	bool invalid = false;
+	if (load(dm, lg, &files, &d, &invalid, &msg) < 0) {
+		dm_say("rollback: cannot load %.12s: %s", lg, buf_cstr(&msg));
+		dm_journal(dm, lg, "rollback", NULL, "failed", buf_cstr(&msg));
+	} else {
+		size_t nsteps = 0;
+		enum conv_result r = dm_converge(dm, d, NULL, &msg, &nsteps);
+		if (r == CONV_OK) {
+			dm_say("rolled back to %.12s (%zu step%s)", lg, nsteps, nsteps == 1 ? "" : "s");
+			dm_journal(dm, lg, "rollback", NULL, "ok", bad);
+		} else if (r == CONV_INTERRUPTED) {
+			dm_say("rollback to %.12s interrupted: %s", lg, buf_cstr(&msg));
+			dm_journal(dm, lg, "rollback", NULL, "interrupted", buf_cstr(&msg));
+		} else {
+			dm_say("rollback to %.12s did not fully succeed: %s", lg, buf_cstr(&msg));
+			dm_journal(dm, lg, "rollback", NULL, "failed", buf_cstr(&msg));
+		}
+		dm_install(dm, d, &files);
+		d = NULL;
+		installed = true;
+	}
+	rc_desired_free(d);
+	source_files_release(&files);
+	buf_release(&msg);
+	return installed;
+}
+
+/*
+ * Converge to commit (a rollout).  Returns 0 when it is in force, -1
+ * otherwise (invalid, conflicting, failed and rolled back, or a transient
+ * engine error after which it is tried again).
+ */
+/*
+ * Keep a copy of the manifests of the commit just applied (state.h,
+ * manifests.json), as `drift` does when it reads them from Git: a `drift`
+ * the daemon cannot answer (busy in a rollout) then checks without the
+ * repository.
+ */
+static void keep_manifests(struct daemon *dm, const struct source_files *files)
+{
+	struct rc_err err = { 0 };
+	if (files->commit && state_put_manifests(dm->st, files, dm->o->path, &err) < 0)
+		dm_say("warning: keeping the manifests of %.12s: %s", files->commit, err.msg);
+}
+
+/*
+ * A disabled mark belongs to the spec it was disabled at: a commit that
+ * changes the unit's spec lifts it (journaled "new spec"), and the unit is
+ * tried with its new spec, failures counted from zero.  A mark without a
+ * hash (made before marks had one, or by `disable` with no daemon running)
+ * is tied to the spec in force now.
+ */
+static void lift_new_specs(struct daemon *dm, const struct rc_desired *d)
+{
+	size_t n = 0;
+	_cleanup_free_ const char **dis = state_disabled_units(dm->st, &n);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *id = xstrdup(dis[i]);  /* dis[] is the state's: lifting frees it */
+		const struct rc_unit *u = rc_desired_unit(d, id);
+		const struct rc_unit *old = dm->cur ? rc_desired_unit(dm->cur, id) : NULL;
+		const char *at = state_disabled_hash(dm->st, id);
+		if (!at)
+			at = old ? old->hash : u ? u->hash : NULL;
+		if (!u || !at || str_eq(at, u->hash))
+			continue;
+		const char *reason = NULL;
+		state_is_disabled(dm->st, id, &reason);
+		_cleanup_free_ char *msg = xasprintf("new spec in commit %.12s: the disabled mark (%s) is lifted and the "
+						     "unit tried with it", d->commit ? d->commit : "(directory)",
+						     reason ? reason : "no reason");
+		state_del_disabled(dm->st, id);
+		state_del_restarts(dm->st, id);
+		dm_say("unit %s: %s", id, msg);
+		dm_journal(dm, d->commit, "enable", id, "ok", msg);
+	}
+}
+
+int dm_rollout(struct daemon *dm, const char *commit, const char *why)
+{
+	dm_say("%s: converging to commit %.12s", why, commit);
+	dm_journal(dm, commit, "rollout", NULL, "started", why);
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	struct buf msg = BUF_INIT;
+	bool invalid = false;
+	int rc = -1;
+	if (load(dm, commit, &files, &d, &invalid, &msg) < 0) {
+		fprintf(stderr, "%s\n", buf_cstr(&msg));
+		if (invalid) {
+			dm_say("commit %.12s is invalid: nothing changed; it will not be tried again until a newer "
+			    "commit or `reconciler retry`", commit);
+			mark_failed(dm, commit, "load", buf_cstr(&msg));
+		} else {
+			dm_say("cannot read commit %.12s; trying again later", commit);
+			dm_arm(dm, DT_RETRY, now_ns() + 5 * NS_PER_S);
+		}
+		goto out;
+	}
+	/*
+	 * Applied before but never seen good: its rollout was cut short (a stop
+	 * request, a crash) after its containers were made, so planning finds
+	 * nothing to do.  Wait for their health all the same.
+	 */
+	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
+	lift_new_specs(dm, d);
+	size_t nsteps = 0;
+	struct buf blocked = BUF_INIT;
+	struct conv_opts co = { .verify = verify, .blocked = &blocked };
+	enum conv_result r = dm_converge(dm, d, &co, &msg, &nsteps);
+	if (r != CONV_TRANSIENT) {
+		free(dm->retry_commit);
+		dm->retry_commit = NULL;
+		dm->retry_backoff_ns = 0;
+	}
+	switch (r) {
+	case CONV_OK:
+		dm_say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
+		    nsteps, nsteps == 1 ? "" : "s");
+		dm_journal(dm, commit, "rollout", NULL, "ok", NULL);
+		if (blocked.len) {
+			/* not a failure of the commit: converged once the units they wait for are enabled */
+			dm_say("commit %.12s: held back behind disabled units (`reconciler enable` them): %s", commit,
+			       buf_cstr(&blocked));
+			dm_journal(dm, commit, "blocked", NULL, "blocked", buf_cstr(&blocked));
+		}
+		keep_manifests(dm, &files);
+		dm_install(dm, d, &files);
+		d = NULL;
+		rc = 0;
+		break;
+	case CONV_TRANSIENT:
+		/* no verdict: neither marked failed nor rolled back; the same commit again once the engine
+		 * answers (dm_retry_rollout()) */
+		dm->retry_backoff_ns = dm->retry_backoff_ns ? dm->retry_backoff_ns * 2 : NS_PER_S;
+		if (dm->retry_backoff_ns > 30 * NS_PER_S)
+			dm->retry_backoff_ns = 30 * NS_PER_S;
+		dm_say("cannot converge to %.12s now: %s; trying again in %.1fs", commit, buf_cstr(&msg),
+		    dm_secs(dm->retry_backoff_ns));
+		dm_journal(dm, commit, "rollout", NULL, "error", buf_cstr(&msg));
+		free(dm->retry_commit);
+		dm->retry_commit = xstrdup(commit);
+		dm_arm(dm, DT_RETRY, now_ns() + dm->retry_backoff_ns);
+		break;
+	case CONV_CONFLICT:
+		fprintf(stderr, "%s\n", buf_cstr(&msg));
+		dm_say("commit %.12s conflicts with objects reconciler does not manage: nothing changed", commit);
+		mark_failed(dm, commit, "plan", buf_cstr(&msg));
+		break;
+	case CONV_REFUSED:
+		/* no verdict on the commit either: the project is not ours to change (said and journaled) */
+		break;
+	case CONV_INTERRUPTED:
+		/* a stop request is no verdict on the commit: the next start converges to it again */
+		dm_say("rollout of %.12s interrupted: %s", commit, buf_cstr(&msg));
+		dm_journal(dm, commit, "rollout", NULL, "interrupted", buf_cstr(&msg));
+		break;
+	case CONV_FAILED:
+		dm_say("rollout of %.12s failed: %s", commit, buf_cstr(&msg));
+		mark_failed(dm, commit, "rollout", buf_cstr(&msg));
+		if (!rollback(dm, commit)) {  /* nothing to roll back to: what was applied stays in force */
+			dm_install(dm, d, &files);
+			d = NULL;
+		}
+		break;
+	}
+	buf_release(&blocked);
+out:
+	dm_save(dm);
+	rc_desired_free(d);
+	source_files_release(&files);
+	buf_release(&msg);
+	return rc;
+}
+
+/* The commit the branch points to now, or NULL (logged). */
+char *dm_resolve_head(struct daemon *dm)
+{
+	char id[41];
+	struct rc_err err = { 0 };
+	if (source_resolve(dm->o->repo, dm->follow, id, &err) < 0) {
+		dm_say("cannot resolve '%s': %s", dm->follow, err.msg);
+		return NULL;
+	}
+	return xstrdup(id);
+}
+
+/* Look at the branch head; roll out a new commit.  force: converge even if it is the one in force. */
+void dm_check_head(struct daemon *dm, bool force, const char *why)
+{
+	_cleanup_free_ char *head = dm_resolve_head(dm);
+	if (!head)
+		return;
+	if (!force && str_eq(head, dm_cur_commit(dm)))
+		return;
+	if (state_get_failed_commit(dm->st, head)) {
+		if (!str_eq(dm->skip_logged, head)) {
+			dm_say("commit %.12s is marked failed: waiting for a newer commit or `reconciler retry`", head);
+			free(dm->skip_logged);
+			dm->skip_logged = xstrdup(head);
+		}
+		if (!force || !dm->cur)
+			return;
+		free(head);
+		head = xstrdup(dm->cur->commit);
+	}
+	dm_rollout(dm, head, why);
+}
+
+/*
+ * Time to try again after a rollout the engine cut short (dm->retry_commit), or a commit that could
+ * not be read: once the engine answers /_ping (else wait longer, the backoff doubling to 30 s), the
+ * same commit, unless the branch moved on to a newer one meanwhile (that one, then).
+ */
+void dm_retry_rollout(struct daemon *dm)
+{
+	if (!dm->retry_commit) {
+		dm_soon(dm, DT_HEAD);
+		return;
+	}
+	struct rc_err err = { 0 };
+	if (dk_ping(dm->c, NULL, &err) < 0) {
+		dm->retry_backoff_ns = dm->retry_backoff_ns > 0 ? dm->retry_backoff_ns * 2 : NS_PER_S;
+		if (dm->retry_backoff_ns > 30 * NS_PER_S)
+			dm->retry_backoff_ns = 30 * NS_PER_S;
+		dm_say("the engine does not answer yet (%s): the rollout of %.12s waits %.1fs more", err.msg,
+		    dm->retry_commit, dm_secs(dm->retry_backoff_ns));
+		dm_arm(dm, DT_RETRY, now_ns() + dm->retry_backoff_ns);
+		return;
+	}
+	_cleanup_free_ char *commit = TAKE_PTR(dm->retry_commit);
+	_cleanup_free_ char *head = dm_resolve_head(dm);
+	if (head && !str_eq(head, commit) && !state_get_failed_commit(dm->st, head)) {
+		dm_soon(dm, DT_HEAD);  /* a newer commit came meanwhile: converge to it instead */
+		return;
+	}
+	dm_rollout(dm, commit, "the engine answers again: resuming");
+}
+
+
+int dm_put_in_force(struct daemon *dm, const char *commit, struct rc_err *err)
+{
+	struct source_files files = { 0 };
+	struct rc_desired *d = NULL;
+	struct buf msg = BUF_INIT;
+	bool invalid = false;
+	if (load(dm, commit, &files, &d, &invalid, &msg) < 0) {
+		rc_errf(err, "loading commit %.12s: %s", commit, buf_cstr(&msg));
+		buf_release(&msg);
+		source_files_release(&files);
+		return -1;
+	}
+	buf_release(&msg);
+	dm_install(dm, d, &files);
+	return 0;
+}
