@@ -15,7 +15,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
-PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash libcrypto
+PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash libcrypto libmicrohttpd libsystemd
 
 # pkg-config's answers; a missing package stops the build in pkg-check (below), naming it
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

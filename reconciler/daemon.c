@@ -24,6 +24,7 @@
 #include "requests.h"
 #include "source.h"
 #include "state.h"
+#include "telemetry.h"
 #include "watch.h"
 
 #define NS_PER_S 1000000000LL
@@ -211,6 +212,7 @@ static bool stop_pending(void *ctx)
 {
 	const struct daemon *dm = ctx;
 	sigset_t set;
+	telemetry_alive();  /* a rollout in progress is the loop turning (telemetry.h) */
 	if (dm->stop)
 		return true;
 	if (sigpending(&set) < 0)
@@ -765,6 +767,7 @@ static void count_failure(struct daemon *dm, const struct rc_unit *u, struct uni
 	r.last_failure = (int64_t)time(NULL);
 	r.backoff_ns = backoff_delay_ns(r.failures, base, max);
 	state_set_restarts(dm->st, u->id, &r);
+	telemetry_unit_failed(u->id, n);
 	rt->bad = true;
 	rt->ok_since = 0;
 	snprintf(rt->reason, sizeof rt->reason, "%s", reason);
@@ -810,6 +813,7 @@ static bool depends_on(const struct rc_desired *d, const struct rc_unit *u, cons
 static void ready(struct daemon *dm, const struct rc_unit *u, struct unit_rt *rt)
 {
 	int64_t now = now_ns();
+	telemetry_unit_ready(u->id);
 	if (rt->bad) {
 		rt->bad = false;
 		say("unit %s is ready again", u->id);
@@ -1300,6 +1304,7 @@ static int wait_engine(struct daemon *dm)
 			if (dk_ping(dm->c, NULL, &err) == 0)
 				return 0;
 		}
+		telemetry_alive();
 		say("waiting for the docker engine at %s: %s; next try in %.1fs",
 		    dm->o->docker_host ? dm->o->docker_host : DK_DEFAULT_HOST, err.msg, secs(delay));
 		struct pollfd p = { dm->sigfd, POLLIN, 0 };
@@ -1524,6 +1529,7 @@ static void loop(struct daemon *dm)
 	dm->next_fetch = now_ns() + fetch_ns;
 	dm->next_drift = drift_ns > 0 ? now_ns() + drift_ns : 0;
 	while (!dm->stop) {
+		telemetry_tick(dm->cur, dm->st);  /* heartbeat, watchdog, the unit table for /metrics */
 		int64_t now = now_ns();
 		int timeout = (int)((next_deadline(dm) - now) / NS_PER_MS);
 		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
@@ -1653,6 +1659,10 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (control_listen(o->state_dir, &dm.ctl, &err) < 0)
 		say("warning: no control socket (drift commands will check by themselves): %s", err.msg);
+	if (telemetry_start(o->state_dir, &err) < 0) {  /* the HTTP endpoint, webhooks, systemd */
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		goto out;
+	}
 	say("starting: following '%s' of %s%s%s%s%s%s, state in %s", dm.follow, o->repo,
 	    o->remote ? " fetched from " : "", o->remote ? remote_shown : "",
 	    o->remote_credentials ? " (credentials from " : "", o->remote_credentials ? o->remote_credentials : "",
@@ -1710,6 +1720,7 @@ int daemon_run(const struct daemon_opts *o)
 			journal(&dm, cur_commit(&dm), "boot", NULL, "interrupted", summary);
 		} else {
 			say("boot convergence complete: %s", summary);
+			telemetry_booted(summary);  /* READY=1 */
 			journal(&dm, cur_commit(&dm), "boot", NULL, "ok", summary);
 		}
 		save(&dm);
@@ -1721,6 +1732,7 @@ int daemon_run(const struct daemon_opts *o)
 	save(&dm);
 	rc = dm.refused ? 1 : 0;
 out:
+	telemetry_stop();  /* STOPPING=1 */
 	control_close(dm.ctl);
 	events_close(&dm);
 	watch_close(dm.w);

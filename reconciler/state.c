@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "metrics.h"
 #include "source.h"
 
 #define STATE_FILE_MAX (64u << 20)
@@ -1921,6 +1922,7 @@ int state_journal(struct rc_state *st, const struct state_journal_entry *e, stru
 		rc_errf(err, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
+	metrics_journaled(e->action, e->result, e->message, buf_cstr(&line));  /* the event stream (metrics.h) */
 	r = 0;
 out:
 	if (fd >= 0 && close(fd) < 0 && r == 0)
