@@ -32,9 +32,9 @@ static struct {
 	/* the loop thread's view (tick, ready, failed run on it) */
 	const struct rc_desired *cur;   /* identity only: the table below is of this one */
 	char *commit;                   /* cur's commit, to notice a new one in force */
-	struct uinfo *u;
-	size_t nu;
-	struct strmap *idx;             /* id → struct uinfo * (keys: u[i].id) */
+	struct uinfo **u;               /* every unit the loop spoke of */
+	size_t nu, ucap;
+	struct strmap *idx;             /* id → struct uinfo * (keys: u[i]->id) */
 	int64_t next_publish;
 } T;
 
@@ -76,50 +76,43 @@ void telemetry_alive(void)
 
 static void table_free(void)
 {
-	for (size_t i = 0; i < T.nu; i++)
-		free(T.u[i].id);
+	for (size_t i = 0; i < T.nu; i++) {
+		free(T.u[i]->id);
+		free(T.u[i]);
+	}
 	free(T.u);
 	strmap_free(T.idx);
 	T.u = NULL;
-	T.nu = 0;
+	T.nu = T.ucap = 0;
 	T.idx = NULL;
 }
 
-/* The unit table for d, carrying over what is known of units that stay. */
-static void table_rebuild(const struct rc_desired *d)
+/* What the loop said of unit (made on first mention; kept while the process lives: unit ids are few). */
+static struct uinfo *unit_info(const char *unit)
 {
-	struct uinfo *u = xcalloc((d ? d->nunits : 0) + 1, sizeof(*u));
-	struct strmap *idx = strmap_new();
-	for (size_t i = 0; d && i < d->nunits; i++) {
-		u[i].id = xstrdup(d->units[i].id);
-		const struct uinfo *old = T.idx ? strmap_get(T.idx, u[i].id) : NULL;
-		if (old) {
-			u[i].ready = old->ready;
-			u[i].restarts = old->restarts;
-		}
+	if (!T.idx)
+		T.idx = strmap_new();
+	struct uinfo *u = strmap_get(T.idx, unit);
+	if (!u) {
+		u = xcalloc(1, sizeof(*u));
+		u->id = xstrdup(unit);
+		GROW(T.u, T.nu + 1, T.ucap);
+		T.u[T.nu++] = u;
+		strmap_add(T.idx, u->id, u);
 	}
-	for (size_t i = 0; d && i < d->nunits; i++)
-		strmap_add(idx, u[i].id, &u[i]);
-	table_free();
-	T.u = u;
-	T.nu = d ? d->nunits : 0;
-	T.idx = idx;
+	return u;
 }
 
 void telemetry_unit_ready(const char *unit)
 {
-	struct uinfo *u = T.idx ? strmap_get(T.idx, unit) : NULL;
-	if (u)
-		u->ready = true;
+	unit_info(unit)->ready = true;
 }
 
 void telemetry_unit_failed(const char *unit, int n)
 {
-	struct uinfo *u = T.idx ? strmap_get(T.idx, unit) : NULL;
-	if (u) {
-		u->ready = false;
-		u->restarts += n > 0 ? (uint64_t)n : 0;
-	}
+	struct uinfo *u = unit_info(unit);
+	u->ready = false;
+	u->restarts += n > 0 ? (uint64_t)n : 0;
 }
 
 static void publish(const struct rc_desired *d, const struct rc_state *st)
@@ -134,8 +127,9 @@ static void publish(const struct rc_desired *d, const struct rc_state *st)
 		mu[i].image = u->image;
 		mu[i].disabled = st && state_is_disabled(st, u->id, NULL);
 		mu[i].failures = st ? state_get_restarts(st, u->id).failures : 0;
-		mu[i].ready = i < T.nu && T.u[i].ready && !mu[i].disabled;
-		mu[i].restarts = i < T.nu ? T.u[i].restarts : 0;
+		const struct uinfo *ui = T.idx ? strmap_get(T.idx, u->id) : NULL;
+		mu[i].ready = ui && ui->ready && !mu[i].disabled;
+		mu[i].restarts = ui ? ui->restarts : 0;
 		ndis += mu[i].disabled;
 		nready += mu[i].ready;
 	}
@@ -165,7 +159,6 @@ void telemetry_tick(const struct rc_desired *cur, const struct rc_state *st)
 	if (!T.started)
 		return;
 	if (cur != T.cur) {
-		table_rebuild(cur);
 		T.cur = cur;
 		if (cur)
 			notify_configure(T.notify, cur->settings.project, (const char *const *)cur->settings.notify_urls,
