@@ -14,7 +14,7 @@
  * Nothing here changes state: every other method is 405, every other path
  * 404.  The server runs on its own threads (one per connection, at most
  * HTTPD_MAX_CONNECTIONS, each with a small request memory and an idle
- * timeout); the daemon loop never waits for it: it only ever takes the
+ * timeout; past the limit a connection is closed at once); the daemon loop never waits for it: it only ever takes the
  * metrics mutex, to copy.
  */
 #ifndef RC_HTTPD_H
@@ -26,7 +26,7 @@
 #include "buf.h"
 #include "util.h"
 
-#define HTTPD_MAX_CONNECTIONS 64
+#define HTTPD_MAX_CONNECTIONS 128
 #define HTTPD_MAX_STREAMS 16          /* /events followers at once */
 #define HTTPD_REQUEST_MEMORY 16384    /* bytes per connection: request line and headers */
 #define HTTPD_IDLE_TIMEOUT_S 10

@@ -15,6 +15,11 @@
 # Target (the issue): a commit converges within about a second plus the
 # containers' own start time.  Exits 1 if the inotify median exceeds 1 s
 # (BENCH_NO_FAIL=1: always 0).
+# With BENCH_SCRAPERS=N (N > 0) a third mode: inotify again, the daemon with
+# --listen on a loopback port and N clients each fetching /metrics once every
+# BENCH_SCRAPE_PAUSE seconds (default 1) for the whole run (the HTTP endpoint
+# must not slow the loop down: within 10 % of the unscraped median is the
+# issue's aim).  BENCH_SKIP_POLLING=1 leaves the polling mode out.
 # Needs a running engine and the test image (tests/lib/images.sh).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +35,10 @@ fi
 work=$(mktemp -d /tmp/rc-bench-daemon.XXXXXX)
 project=benchdaemon$$
 dpid=
+scrape_pids=
+scrape_url=
 cleanup() {
+	for p in $scrape_pids; do kill "$p" 2>/dev/null; done
 	[ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	ids=$(docker ps -aq --filter "label=io.reconciler.project=$project")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
@@ -77,6 +85,18 @@ run_mode() {
 		sleep 0.1
 	done
 	sleep 1
+	if [ -n "$scrape_url" ]; then
+		j=0
+		while [ $j -lt "${BENCH_SCRAPERS:-0}" ]; do
+			(while :; do
+				curl -s -o /dev/null "$scrape_url/metrics"
+				sleep "${BENCH_SCRAPE_PAUSE:-1}"
+			done) &
+			scrape_pids="$scrape_pids $!"
+			j=$((j + 1))
+		done
+		sleep 2
+	fi
 	: >"$work/$name"
 	k=1
 	while [ $k -le "$commits" ]; do
@@ -107,6 +127,8 @@ run_mode() {
 		# a random pause (0.3 to 1.3 s), so commits fall at every phase of the polling
 		sleep "$(awk -v seed="$(date +%N)" 'BEGIN { srand(seed); printf "%.2f", 0.3 + rand() }')"
 	done
+	for p in $scrape_pids; do kill "$p" 2>/dev/null; done
+	scrape_pids=
 	kill -TERM "$dpid"
 	wait "$dpid"
 	dpid=
@@ -117,7 +139,20 @@ stats() { # file -> "median max"
 }
 
 run_mode inotify --poll-interval 2 || exit 1
-run_mode polling --no-inotify --poll-interval 1 || exit 1
+if [ -z "${BENCH_SKIP_POLLING:-}" ]; then
+	run_mode polling --no-inotify --poll-interval 1 || exit 1
+else
+	echo 0 >"$work/polling"
+fi
+s_line=
+if [ "${BENCH_SCRAPERS:-0}" -gt 0 ]; then
+	sport=$((40000 + $$ % 10000))
+	scrape_url=http://127.0.0.1:$sport
+	run_mode scraped --poll-interval 2 --listen 127.0.0.1:$sport || exit 1
+	scrape_url=
+	set -- $(stats "$work/scraped")
+	s_line="| inotify, $BENCH_SCRAPERS clients fetching /metrics every ${BENCH_SCRAPE_PAUSE:-1} s | $1 ms | $2 ms |"
+fi
 set -- $(stats "$work/inotify")
 i_med=$1 i_max=$2
 set -- $(stats "$work/polling")
@@ -153,6 +188,7 @@ cat <<EOT
 | --- | --- | --- |
 | inotify (\`--poll-interval 2\` as safety net) | $i_med ms | $i_max ms |
 | polling only (\`--no-inotify --poll-interval 1\`) | $p_med ms | $p_max ms |
+$s_line
 | for scale: \`docker rm -f\` + \`docker run -d\` of such a container (5 runs) | $raw_med ms | |
 EOT
 [ -n "${BENCH_NO_FAIL:-}" ] && exit 0

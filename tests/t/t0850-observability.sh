@@ -38,7 +38,7 @@ follow_events() {
 	CURL_PID=$!
 }
 
-# n connections that send nothing (held for 30 s)
+# n connections that send nothing (held for 30 s; the server closes them after 10 s idle)
 open_idle() {
 	i=0
 	while [ $i -lt "$1" ]; do
@@ -234,7 +234,8 @@ test_expect_success 'webhooks: a failed rollout and a disabled unit are delivere
 
 test_expect_success 'idle connections (past the limit) and slow clients stop no rollout' '
 	$RC --state-dir $STATE enable web >/dev/null &&
-	open_idle 80 &&
+	open_idle 140 &&
+	wait_for "! curl -sf --max-time 2 -o /dev/null $URL/healthz" 10 &&
 	write_manifests three &&
 	repo_commit $M "three" &&
 	daemon_wait_log d.log "commit $(git -C $M rev-parse HEAD | cut -c1-12) converged" 60 &&
