@@ -16,8 +16,8 @@
 # containers' own start time.  Exits 1 if the inotify median exceeds 1 s
 # (BENCH_NO_FAIL=1: always 0).
 # With BENCH_SCRAPERS=N (N > 0) a third mode: inotify again, the daemon with
-# --listen on a loopback port and N clients each fetching /metrics once every
-# BENCH_SCRAPE_PAUSE seconds (default 1) for the whole run (the HTTP endpoint
+# --listen on a loopback port and N clients (one curl each, on one kept-alive
+# connection) fetching /metrics at BENCH_SCRAPE_RATE (default 1/s) for the whole run (the HTTP endpoint
 # must not slow the loop down: within 10 % of the unscraped median is the
 # issue's aim).  BENCH_SKIP_POLLING=1 leaves the polling mode out.
 # Needs a running engine and the test image (tests/lib/images.sh).
@@ -88,9 +88,14 @@ run_mode() {
 	if [ -n "$scrape_url" ]; then
 		j=0
 		while [ $j -lt "${BENCH_SCRAPERS:-0}" ]; do
-			(while :; do
-				curl -s -o /dev/null "$scrape_url/metrics"
-				sleep "${BENCH_SCRAPE_PAUSE:-1}"
+			# one curl per client, keeping its connection, BENCH_SCRAPE_RATE requests (default 1/s)
+			(args= && i=0 && while [ $i -lt 120 ]; do
+				args="$args -o /dev/null $scrape_url/metrics"
+				i=$((i + 1))
+			done
+			while :; do
+				# shellcheck disable=SC2086
+				curl -s --rate "${BENCH_SCRAPE_RATE:-1/s}" $args
 			done) &
 			scrape_pids="$scrape_pids $!"
 			j=$((j + 1))
@@ -151,7 +156,7 @@ if [ "${BENCH_SCRAPERS:-0}" -gt 0 ]; then
 	run_mode scraped --poll-interval 2 --listen 127.0.0.1:$sport || exit 1
 	scrape_url=
 	set -- $(stats "$work/scraped")
-	s_line="| inotify, $BENCH_SCRAPERS clients fetching /metrics every ${BENCH_SCRAPE_PAUSE:-1} s | $1 ms | $2 ms |"
+	s_line="| inotify, $BENCH_SCRAPERS clients fetching /metrics at ${BENCH_SCRAPE_RATE:-1/s} each | $1 ms | $2 ms |"
 fi
 set -- $(stats "$work/inotify")
 i_med=$1 i_max=$2
