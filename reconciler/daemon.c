@@ -569,6 +569,7 @@ static void check_head(struct daemon *dm, bool force, const char *why)
 	if (state_get_failed_commit(dm->st, head)) {
 		if (!str_eq(dm->skip_logged, head)) {
 			say("commit %.12s is marked failed: waiting for a newer commit or `reconciler retry`", head);
+			journal(dm, head, "skip", NULL, "failed", "marked failed: waiting for a newer commit or `reconciler retry`");
 			free(dm->skip_logged);
 			dm->skip_logged = xstrdup(head);
 		}

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "httpd.h"
 #include "metrics.h"
 #include "notify.h"
 #include "tap.h"
@@ -79,6 +80,15 @@ int main(void)
 	ok(!notify_event_matches(ev, 2, "disabled", "ok"), "a longer action does not match a prefix");
 	ok(notify_event_matches(NULL, 0, "rollout", "failed"), "the default set has failed rollouts");
 	ok(!notify_event_matches(NULL, 0, "create", "ok"), "the default set leaves steps out");
+	struct rc_err err = { 0 };
+	bool is_unix = false;
+	ok(httpd_parse_listen("/run/x.sock", &is_unix, &err) == 0 && is_unix, "a socket path");
+	ok(httpd_parse_listen("unix:/run/x.sock", &is_unix, &err) == 0 && is_unix, "unix:PATH");
+	ok(httpd_parse_listen("127.0.0.1:9850", &is_unix, &err) == 0 && !is_unix, "IPV4:PORT");
+	ok(httpd_parse_listen("localhost:9850", &is_unix, &err) < 0, "a name is refused: %s", err.msg);
+	ok(httpd_parse_listen("127.0.0.1:0", &is_unix, &err) < 0, "port 0 is refused: %s", err.msg);
+	ok(httpd_parse_listen("127.0.0.1:", &is_unix, &err) < 0, "no port is refused: %s", err.msg);
+	ok(httpd_parse_listen("http.sock", &is_unix, &err) < 0, "a relative path is refused: %s", err.msg);
 	buf_release(&b);
 	return done_testing();
 }
