@@ -61,8 +61,13 @@ int telemetry_start(const char *state_dir, struct rc_err *err)
 		.status = T.o.status,
 		.status_ctx = T.o.status_ctx,
 	};
-	if (httpd_start(&ho, &T.http, err) < 0)
-		return -1;
+	if (httpd_start(&ho, &T.http, err) < 0) {
+		if (T.o.listen)
+			return -1;  /* asked for: the daemon does not start without it */
+		/* the default socket (as the control socket): the daemon runs on without it */
+		log_warn("no HTTP endpoint (give --listen): %s", err->msg);
+		T.http = NULL;
+	}
 	T.notify = notify_start();
 	T.started = true;
 	return 0;

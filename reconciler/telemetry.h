@@ -37,7 +37,8 @@ struct telemetry_opts {
 
 /* Before daemon_run(): what telemetry_start() will do (copied). */
 void telemetry_configure(const struct telemetry_opts *o);
-/* Listen and start the workers.  -1 with err when the endpoint cannot listen. */
+/* Listen and start the workers.  -1 with err when --listen was given and cannot be listened on
+ * (the default socket that cannot be made is a warning: the daemon runs without the endpoint). */
 int telemetry_start(const char *state_dir, struct rc_err *err);
 void telemetry_tick(const struct rc_desired *cur, const struct rc_state *st);
 void telemetry_alive(void);
