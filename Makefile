@@ -8,14 +8,14 @@
 #   make bench-host   the host-scale rollout against docker-compose and the raw engine
 #   make bench-isolation  what tenant isolation costs at N customers (BENCH_ISO_N)
 #   make soak         the daemon under hand-made trouble (SOAK_SECONDS, default 300)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (binary, man page, systemd unit in SYSTEMD_UNIT_DIR)
 #   make golden       regenerate golden files for review (git diff them)
 #   make check-layers no module includes a higher layer's header (tests/lib/check-layers.sh)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
-PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash libcrypto
+PKGS    := libgit2 yaml-0.1 libcurl libcjson libxxhash libcrypto libmicrohttpd libsystemd
 
 # pkg-config's answers; a missing package stops the build in pkg-check (below), naming it
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -148,10 +148,14 @@ golden:
 	$(MAKE) BUILD=test check-build
 	GOLDEN_UPDATE=1 sh tests/lib/run-tests.sh tests/t/*golden*.sh
 
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: $(OUT)/reconciler
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(OUT)/reconciler $(DESTDIR)$(PREFIX)/bin/reconciler
 	if [ -f docs/reconciler.1 ]; then install -m 0644 docs/reconciler.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' docs/reconciler.service >$(DESTDIR)$(SYSTEMD_UNIT_DIR)/reconciler.service.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/reconciler.service.tmp && \
+		mv $(DESTDIR)$(SYSTEMD_UNIT_DIR)/reconciler.service.tmp $(DESTDIR)$(SYSTEMD_UNIT_DIR)/reconciler.service
 
 clean:
 	rm -rf build

@@ -50,6 +50,7 @@ struct cli_opts {
 	const char *branch;      /* --branch B: the remote's branch (main) */
 	const char *remote_credentials;  /* --remote-credentials FILE (gitcred.h) */
 	bool no_inotify;         /* --no-inotify: the branch watch polls only */
+	const char *listen;      /* --listen ADDR: the daemon's HTTP endpoint (httpd.h; default <state-dir>/http.sock) */
 	bool quiet;              /* -q */
 	int argc;                /* positional arguments after the command */
 	char **argv;
@@ -107,6 +108,11 @@ int cmd_rotate(const struct cli_opts *o);
 int cmd_plan(const struct cli_opts *o);
 int cmd_apply(const struct cli_opts *o);
 int cmd_status(const struct cli_opts *o);
+/* The document of `status --json` (spec/status-json.md) into out, for the daemon's GET /status
+ * (telemetry.h): 0 nothing pending, 2 changes pending, -1 with err (the reason went to stderr). */
+struct buf;
+struct rc_err;
+int status_document(const struct cli_opts *o, struct buf *out, struct rc_err *err);
 /*
  * validate: load and expand the manifests (--repo/--rev/--path or --dir).
  * Exit 0 and a one-line summary on stderr (unless -q); exit 1 with every

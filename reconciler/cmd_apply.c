@@ -749,6 +749,28 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 	buf_adds(b, d->nunits ? "\n  ]\n}\n" : "]\n}\n");
 }
 
+static void status_write(struct session *s, struct buf *b)
+{
+	struct unit_look *looks = xcalloc(s->d->nunits + 1, sizeof(*looks));
+	look_at_units(s, looks);
+	status_json(s, looks, b);
+	free(looks);
+}
+
+int status_document(const struct cli_opts *o, struct buf *out, struct rc_err *err)
+{
+	struct session s = { 0 };
+	int rc = session_open(o, SESSION_STATUS, &s);
+	if (rc) {
+		session_close(&s);
+		return rc_errf(err, "the status could not be made (status would exit %d; the daemon's log says why)", rc);
+	}
+	status_write(&s, out);
+	rc = s.cv.plan.n ? 2 : 0;
+	session_close(&s);
+	return rc;
+}
+
 int cmd_status(const struct cli_opts *o)
 {
 	struct session s = { 0 };
@@ -758,13 +780,10 @@ int cmd_status(const struct cli_opts *o)
 		return rc;
 	}
 	if (o->json) {
-		struct unit_look *looks = xcalloc(s.d->nunits + 1, sizeof(*looks));
-		look_at_units(&s, looks);
 		struct buf b = BUF_INIT;
-		status_json(&s, looks, &b);
+		status_write(&s, &b);
 		fputs(buf_cstr(&b), stdout);
 		buf_release(&b);
-		free(looks);
 		rc = s.cv.plan.n ? 2 : 0;
 		session_close(&s);
 		return rc;

@@ -13,6 +13,8 @@
 #include "source.h"
 #include "requests.h"
 #include "state.h"
+#include "httpd.h"
+#include "telemetry.h"
 
 /*
  * --remote-credentials is checked before the daemon starts (it is read
@@ -39,6 +41,12 @@ static int check_remote_credentials(const struct cli_opts *o)
 	}
 	gitcred_release(&c);
 	return 0;
+}
+
+/* GET /status (telemetry.h): what `reconciler status --json` with the daemon's options prints. */
+static int status_cb(void *ctx, struct buf *out, struct rc_err *err)
+{
+	return status_document(ctx, out, err) < 0 ? -1 : 0;
 }
 
 int cmd_run(const struct cli_opts *o)
@@ -75,6 +83,22 @@ int cmd_run(const struct cli_opts *o)
 		.quiet = o->quiet,
 		.take_over = o->take_over,
 	};
+	struct rc_err err = { 0 };
+	bool is_unix;
+	if (o->listen && httpd_parse_listen(o->listen, &is_unix, &err) < 0) {
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return 1;
+	}
+	/* the status document of what the daemon follows: with --remote, its remote-tracking ref */
+	struct cli_opts so = *o;
+	so.json = true;
+	_cleanup_free_ char *ref = o->remote ? xasprintf("refs/remotes/reconciler/%s", o->branch ? o->branch : "main") : NULL;
+	if (ref) {
+		so.rev = ref;
+		so.rev_set = true;
+	}
+	telemetry_configure(&(struct telemetry_opts){ .listen = o->listen, .repo = o->repo, .status = status_cb,
+						      .status_ctx = &so });
 	return daemon_run(&d);
 }
 

@@ -5,6 +5,7 @@
  * timer table, signals, operator requests and fetches.
  */
 #include "daemon_int.h"
+#include "telemetry.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -264,6 +265,7 @@ static int wait_engine(struct daemon *dm)
 			if (dk_ping(dm->c, NULL, &err) == 0)
 				return 0;
 		}
+		telemetry_alive();
 		dm_say("waiting for the docker engine at %s: %s; next try in %.1fs",
 		       dm->o->docker_host ? dm->o->docker_host : DK_DEFAULT_HOST, err.msg, dm_secs(delay));
 		struct pollfd p = { dm->sigfd, POLLIN, 0 };
@@ -365,6 +367,7 @@ static void loop(struct daemon *dm)
 	dm_arm(dm, DT_FETCH, dm->o->remote ? now + dm->fetch_ns : 0);
 	dm_arm(dm, DT_DRIFT, dm->drift_ns > 0 ? now + dm->drift_ns : 0);
 	while (!dm->stop) {
+		telemetry_tick(dm->cur, dm->st);  /* heartbeat, watchdog, the unit table for /metrics */
 		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
 					 { control_fd(dm->ctl), POLLIN, 0 } };
 		size_t nfds = dm->ctl ? 3 : 2;
@@ -442,6 +445,7 @@ static void boot(struct daemon *dm)
 		dm_journal(dm, dm_cur_commit(dm), "boot", NULL, "interrupted", summary);
 	} else {
 		dm_say("boot convergence complete: %s", summary);
+		telemetry_booted(summary);  /* READY=1 */
 		dm_journal(dm, dm_cur_commit(dm), "boot", NULL, "ok", summary);
 	}
 	dm_save(dm);
@@ -466,6 +470,10 @@ static int start(struct daemon *dm, const char *remote_shown)
 	}
 	if (control_listen(o->state_dir, &dm->ctl, &err) < 0)
 		dm_say("warning: no control socket (drift commands will check by themselves): %s", err.msg);
+	if (telemetry_start(o->state_dir, &err) < 0) {  /* the HTTP endpoint, webhooks, systemd */
+		fprintf(stderr, "reconciler: %s\n", err.msg);
+		return -1;
+	}
 	dm_say("starting: following '%s' of %s%s%s%s%s%s, state in %s", dm->follow, o->repo,
 	       o->remote ? " fetched from " : "", o->remote ? remote_shown : "",
 	       o->remote_credentials ? " (credentials from " : "", o->remote_credentials ? o->remote_credentials : "",
@@ -544,6 +552,7 @@ int daemon_run(const struct daemon_opts *o)
 	dm_save(&dm);
 	rc = dm.refused ? 1 : 0;
 out:
+	telemetry_stop();  /* STOPPING=1 */
 	release(&dm);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* daemon_heal.c — self-healing I/O: what the engine shows of each unit, heal_decide() carried out (daemon_int.h). */
 #include "daemon_int.h"
+#include "telemetry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,7 @@ static void count_failure(struct daemon *dm, const struct rc_unit *u, struct uni
 	r.last_failure = (int64_t)time(NULL);
 	r.backoff_ns = a->backoff_ns;
 	state_set_restarts(dm->st, u->id, &r);
+	telemetry_unit_failed(u->id, a->failures);
 	rt->bad = true;
 	rt->ok_since = 0;
 	rt->http_streak = a->http_streak;
@@ -235,6 +237,7 @@ static void recovered(struct daemon *dm, const struct rc_unit *u, struct unit_rt
 /* A HEAL_READY. */
 static void on_ready(struct daemon *dm, const struct rc_unit *u, struct unit_rt *rt, const struct heal_action *a)
 {
+	telemetry_unit_ready(u->id);
 	if (a->recovered)
 		recovered(dm, u, rt);
 	rt->ok_since = a->ok_since;

@@ -1,5 +1,6 @@
 /* daemon_rollout.c — a commit's life in the daemon: load, converge, roll out, roll back (daemon_int.h). */
 #include "daemon_int.h"
+#include "telemetry.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ static bool stop_pending(void *ctx)
 {
 	const struct daemon *dm = ctx;
 	sigset_t set;
+	telemetry_alive();  /* a rollout in progress is the loop turning (telemetry.h) */
 	if (dm->stop)
 		return true;
 	if (sigpending(&set) < 0)
@@ -483,6 +485,7 @@ void dm_check_head(struct daemon *dm, bool force, const char *why)
 	if (state_get_failed_commit(dm->st, head)) {
 		if (!str_eq(dm->skip_logged, head)) {
 			dm_say("commit %.12s is marked failed: waiting for a newer commit or `reconciler retry`", head);
+			dm_journal(dm, head, "skip", NULL, "failed", "marked failed: waiting for a newer commit or `reconciler retry`");
 			free(dm->skip_logged);
 			dm->skip_logged = xstrdup(head);
 		}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "metrics.h"
 
 #define API "/v" DK_API_VERSION
 #define DEFAULT_TIMEOUT_MS 30000L
@@ -664,7 +665,9 @@ static int request_x(struct dk_client *c, enum dk_op op, const char *method, con
 	setup_easy(c, c->easy, method, path, body, timeout_ms, &x);
 	count(c, op);
 	log_debug("docker: %s %s", method, path);
+	int64_t t0 = now_ns();
 	CURLcode cc = curl_easy_perform(c->easy);
+	metrics_engine_request(dk_op_name(op), now_ns() - t0, cc == CURLE_OK);  /* metrics.h */
 	int r = xfer_result(c, c->easy, cc, &x, timeout_ms, what, st, err);
 	if (r == 0 && st->http != 304 && !ret_body) {
 		if (op == DK_OP_PING) {

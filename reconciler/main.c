@@ -30,7 +30,7 @@
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
 	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH, O_REASON,
-	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT,
+	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT, O_LISTEN,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
 };
@@ -69,6 +69,9 @@ static const struct optdef optdefs[O__MAX] = {
 	[O_NO_REFRESH] = { "no-refresh", 0, NULL,
 			   "plan from the containers' labels only: do not inspect them for changes made by hand" },
 	[O_REASON] = { "reason", 0, "TEXT", "why, for the journal and status (one line)" },
+	[O_LISTEN] = { "listen", 0, "ADDR",
+		       "the read-only HTTP endpoint (/metrics, /status, /healthz, /events): a unix socket path or "
+		       "127.0.0.1:PORT (default <state-dir>/http.sock, mode 0660)" },
 	[O_POLL] = { "poll-interval", 0, "S", "polling fallback of the branch watch, seconds (default 2)" },
 	[O_NO_INOTIFY] = { "no-inotify", 0, NULL, "notice commits by polling only (NFS and the like)" },
 	[O_CHECK] = { "check-interval", 0, "S", "periodic check of every unit, seconds (default 30)" },
@@ -186,6 +189,7 @@ static const struct cmd_opt run_opts[] = {
 	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL }, { O_FETCH_TIMEOUT, NULL },
 	{ O_PAR, NULL },
 	{ O_TAKE_OVER, NULL },
+	{ O_LISTEN, NULL },
 	CMD_OPTS_END,
 };
 
@@ -453,6 +457,7 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 	case O_REMOTE: o->remote = arg; break;
 	case O_BRANCH: o->branch = arg; break;
 	case O_REMOTE_CRED: o->remote_credentials = arg; break;
+	case O_LISTEN: o->listen = arg; break;
 	case O_NO_INOTIFY: o->no_inotify = true; break;
 	case O_TAKE_OVER: o->take_over = true; break;
 	case O_CUSTOMER: o->customer = arg; break;

@@ -636,6 +636,16 @@ struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 		for (size_t i = 0; i < set->bind_roots.n; i++)
 			rs->bind_roots[rs->nbind_roots++] = xstrdup(set->bind_roots.v[i].name);
 	}
+	if (set->notify_urls.n) {
+		rs->notify_urls = xcalloc(set->notify_urls.n, sizeof(char *));
+		for (size_t i = 0; i < set->notify_urls.n; i++)
+			rs->notify_urls[rs->nnotify_urls++] = xstrdup(set->notify_urls.v[i].name);
+	}
+	if (set->notify_events_set) {
+		rs->notify_events = xcalloc(set->notify_events.n + 1, sizeof(char *));
+		for (size_t i = 0; i < set->notify_events.n; i++)
+			rs->notify_events[rs->nnotify_events++] = xstrdup(set->notify_events.v[i].name);
+	}
 
 	size_t nunits = m->nsvcs;
 	for (size_t i = 0; i < m->ncusts; i++) {

@@ -282,6 +282,8 @@ struct osettings {
 	const struct sk_requirement **require;  /* policy.require */
 	size_t nrequire;
 	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
+	struct refs notify_urls, notify_events;  /* notify.webhooks, notify.events */
+	bool notify_events_set;
 };
 
 /*

@@ -56,6 +56,8 @@ void model_release(struct model *m)
 	free(m->host.subnet_pools);
 	free(m->xvols);
 	strmap_free(m->xvol_by);
+	free(m->set.notify_urls.v);
+	free(m->set.notify_events.v);
 	sk_values_release(m->set.defaults);
 	free(m->set.require);
 	strmap_free(m->plan_by);
@@ -86,10 +88,51 @@ void model_release(struct model *m)
 	free(m->custs);
 }
 
+/*
+ * Settings.notify: {webhooks: [URL, ...], events: [ACTION or ACTION:RESULT, ...]} — the daemon posts
+ * the journal's events to each URL (notify.h).  http(s) URLs only, no whitespace or control characters,
+ * at most NOTIFY_MAX_WEBHOOKS.
+ */
+#define NOTIFY_MAX_WEBHOOKS 8
+#define NOTIFY_MAX_URL 2048
+static void parse_notify(struct ctx *c, const struct ynode *y, struct osettings *s)
+{
+	static const char *const keys[] = { "webhooks", "events", NULL };
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'notify' must be a mapping like {webhooks: [https://hooks.example/x], events: [rollout:failed]}");
+		return;
+	}
+	check_keys(c, y, keys, "notify");
+	get_strings(c, y, "webhooks", &s->notify_urls);
+	if (s->notify_urls.n > NOTIFY_MAX_WEBHOOKS)
+		diag(c, y_get(y, "webhooks"), "'webhooks' may list at most %d URLs, not %zu", NOTIFY_MAX_WEBHOOKS,
+		     s->notify_urls.n);
+	for (size_t i = 0; i < s->notify_urls.n; i++) {
+		const char *u = s->notify_urls.v[i].name;
+		if ((!str_startswith(u, "http://") && !str_startswith(u, "https://")) || strlen(u) <= 8 ||
+		    strlen(u) > NOTIFY_MAX_URL || has_ctl_or_space(u))
+			diag(c, s->notify_urls.v[i].at, "webhook '%s' must be an http:// or https:// URL (at most %d bytes, "
+			     "no spaces)", shown(c, u), NOTIFY_MAX_URL);
+	}
+	if (y_get(y, "events")) {
+		s->notify_events_set = true;
+		get_strings(c, y, "events", &s->notify_events);
+		for (size_t i = 0; i < s->notify_events.n; i++) {
+			const char *e = s->notify_events.v[i].name;
+			bool ok = *e && strlen(e) <= 64;
+			for (const char *p = e; ok && *p; p++)
+				ok = (*p >= 'a' && *p <= 'z') || *p == '-' || *p == ':' || *p == '*';
+			if (!ok)
+				diag(c, s->notify_events.v[i].at, "event '%s' must be ACTION or ACTION:RESULT in lower case, "
+				     "e.g. rollout:failed or disable (spec/http-api.md)", shown(c, e));
+		}
+	}
+}
+
 static void parse_settings(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "project", "ports", "subnets", "defaults", "policy",
-					    "tenant_isolation", NULL };
+					    "tenant_isolation", "notify", NULL };
 	static const char *const port_keys[] = { "range", NULL };
 	static const char *const subnet_keys[] = { "pool", "size", NULL };
 	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
@@ -159,6 +202,8 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 				     s->pool.prefix);
 		}
 	}
+	if ((y = y_get(m, "notify")))
+		parse_notify(c, y, s);
 	if ((y = y_get(m, "defaults"))) {
 		if (y->kind != Y_MAP) {
 			diag(c, y, "'defaults' must be a mapping");

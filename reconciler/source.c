@@ -298,6 +298,16 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
 	return 0;
 }
 
+int source_commit_time(const char *repo, const char *commit, int64_t *ret_time, struct rc_err *err)
+{
+	_cleanup_(repo_freep) git_repository *r = NULL;
+	_cleanup_(object_freep) git_object *obj = NULL;
+	if (open_repo(repo, &r, err) < 0 || resolve_commit(r, repo, commit, &obj, err) < 0)
+		return -1;
+	*ret_time = (int64_t)git_commit_time((const git_commit *)obj);
+	return 0;
+}
+
 static void remote_freep(git_remote **r) { git_remote_free(*r); }
 
 /*

@@ -58,6 +58,8 @@ int source_load_git(const char *repo, const char *rev, const char *subdir,
 int source_load_dir(const char *dir, struct source_files *ret, struct rc_err *err);
 /* Resolve rev in repo to a 40-hex commit id (ret must hold 41 bytes). */
 int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_err *err);
+/* The committer time (Unix seconds) of commit (anything source_resolve() takes). */
+int source_commit_time(const char *repo, const char *commit, int64_t *ret_time, struct rc_err *err);
 /*
  * Fetch branch from url (any URL libgit2 takes; file:// works offline) into
  * the local ref refname (e.g. "refs/remotes/reconciler/main") of repo,

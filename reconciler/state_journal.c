@@ -1,6 +1,8 @@
 /* state_journal.c — journal.jsonl (state.h): one line per action taken, rotated at a size, read back. */
 #include "state_int.h"
 
+#include "metrics.h"
+
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +96,7 @@ int state_journal(struct rc_state *st, const struct state_journal_entry *e, stru
 		rc_errf(err, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
+	metrics_journaled(e->action, e->result, e->message, buf_cstr(&line));  /* the event stream (metrics.h) */
 	r = 0;
 out:
 	if (fd >= 0 && close(fd) < 0 && r == 0)

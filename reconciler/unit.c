@@ -88,6 +88,8 @@ void rc_desired_free(struct rc_desired *d)
 	free(d->settings.project);
 	free(d->settings.subnet_pool);
 	free_strv(d->settings.bind_roots, d->settings.nbind_roots);
+	free_strv(d->settings.notify_urls, d->settings.nnotify_urls);
+	free_strv(d->settings.notify_events, d->settings.nnotify_events);
 	free(d->commit);
 	free(d->path);
 	free(d);

@@ -189,6 +189,10 @@ struct rc_settings {
 	bool allow_privileged;
 	char **bind_roots;          /* host paths bind mounts may come from */
 	size_t nbind_roots;
+	char **notify_urls;         /* notify.webhooks: URLs the daemon posts events to (notify.h) */
+	size_t nnotify_urls;
+	char **notify_events;       /* notify.events: which ("ACTION" or "ACTION:RESULT"); NULL: the default set */
+	size_t nnotify_events;
 };
 
 struct rc_desired {

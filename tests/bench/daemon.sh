@@ -15,6 +15,11 @@
 # Target (the issue): a commit converges within about a second plus the
 # containers' own start time.  Exits 1 if the inotify median exceeds 1 s
 # (BENCH_NO_FAIL=1: always 0).
+# With BENCH_SCRAPERS=N (N > 0) a third mode: inotify again, the daemon with
+# --listen on a loopback port and N clients (one curl each, on one kept-alive
+# connection) fetching /metrics at BENCH_SCRAPE_RATE (default 1/s) for the whole run (the HTTP endpoint
+# must not slow the loop down: within 10 % of the unscraped median is the
+# issue's aim).  BENCH_SKIP_POLLING=1 leaves the polling mode out.
 # Needs a running engine and the test image (tests/lib/images.sh).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +35,10 @@ fi
 work=$(mktemp -d /tmp/rc-bench-daemon.XXXXXX)
 project=benchdaemon$$
 dpid=
+scrape_pids=
+scrape_url=
 cleanup() {
+	for p in $scrape_pids; do kill "$p" 2>/dev/null; done
 	[ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	ids=$(docker ps -aq --filter "label=io.reconciler.project=$project")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
@@ -77,6 +85,23 @@ run_mode() {
 		sleep 0.1
 	done
 	sleep 1
+	if [ -n "$scrape_url" ]; then
+		j=0
+		while [ $j -lt "${BENCH_SCRAPERS:-0}" ]; do
+			# one curl per client, keeping its connection, BENCH_SCRAPE_RATE requests (default 1/s)
+			(args= && i=0 && while [ $i -lt 120 ]; do
+				args="$args -o /dev/null $scrape_url/metrics"
+				i=$((i + 1))
+			done
+			while :; do
+				# shellcheck disable=SC2086
+				curl -s --rate "${BENCH_SCRAPE_RATE:-1/s}" $args
+			done) &
+			scrape_pids="$scrape_pids $!"
+			j=$((j + 1))
+		done
+		sleep 2
+	fi
 	: >"$work/$name"
 	k=1
 	while [ $k -le "$commits" ]; do
@@ -107,6 +132,8 @@ run_mode() {
 		# a random pause (0.3 to 1.3 s), so commits fall at every phase of the polling
 		sleep "$(awk -v seed="$(date +%N)" 'BEGIN { srand(seed); printf "%.2f", 0.3 + rand() }')"
 	done
+	for p in $scrape_pids; do kill "$p" 2>/dev/null; done
+	scrape_pids=
 	kill -TERM "$dpid"
 	wait "$dpid"
 	dpid=
@@ -117,11 +144,26 @@ stats() { # file -> "median max"
 }
 
 run_mode inotify --poll-interval 2 || exit 1
-run_mode polling --no-inotify --poll-interval 1 || exit 1
+if [ -z "${BENCH_SKIP_POLLING:-}" ]; then
+	run_mode polling --no-inotify --poll-interval 1 || exit 1
+else
+	echo 0 >"$work/polling"
+fi
+s_line=
+if [ "${BENCH_SCRAPERS:-0}" -gt 0 ]; then
+	sport=$((40000 + $$ % 10000))
+	scrape_url=http://127.0.0.1:$sport
+	run_mode scraped --poll-interval 2 --listen 127.0.0.1:$sport || exit 1
+	scrape_url=
+	set -- $(stats "$work/scraped")
+	s_line="| inotify, $BENCH_SCRAPERS clients fetching /metrics at ${BENCH_SCRAPE_RATE:-1/s} each | $1 ms | $2 ms |"
+fi
 set -- $(stats "$work/inotify")
 i_med=$1 i_max=$2
 set -- $(stats "$work/polling")
 p_med=$1 p_max=$2
+p_line=
+[ -z "${BENCH_SKIP_POLLING:-}" ] && p_line="| polling only (\`--no-inotify --poll-interval 1\`) | $p_med ms | $p_max ms |"
 # the floor: docker inspect's own duration (one poll), and what the engine
 # itself takes to replace such a container (docker rm -f + docker run -d)
 t0=$(date +%s%N)
@@ -152,7 +194,8 @@ cat <<EOT
 | watch | median | max |
 | --- | --- | --- |
 | inotify (\`--poll-interval 2\` as safety net) | $i_med ms | $i_max ms |
-| polling only (\`--no-inotify --poll-interval 1\`) | $p_med ms | $p_max ms |
+$p_line
+$s_line
 | for scale: \`docker rm -f\` + \`docker run -d\` of such a container (5 runs) | $raw_med ms | |
 EOT
 [ -n "${BENCH_NO_FAIL:-}" ] && exit 0

@@ -12,22 +12,24 @@ cd "$(dirname "$0")/../.." || exit 1
 
 # layer number, then the modules in it (a module is FILE.c + FILE.h; cmd_* are the CLI's)
 layers='
-0 util buf hash strmap cidr
-1 speckeys unit alloc spec order seckey custsecret gitcred health hostports bindpath workq depsched ready heal
-2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker regauth control watch planfile
+0 util buf hash strmap cidr metrics
+1 speckeys unit alloc spec order seckey custsecret gitcred health hostports bindpath workq depsched ready heal sdnotify
+2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker regauth control watch planfile httpd notify
 3 planner state state_int state_alloc state_applied state_units state_manifests state_journal owner requests extvol
 4 apply apply_int apply_container apply_json apply_rollout observe actual drift drift_check report prefetch
 5 converge
-6 daemon daemon_int daemon_rollout daemon_heal daemon_control
+6 daemon daemon_int daemon_rollout daemon_heal daemon_control telemetry
 7 cli main cmd_*
 '
 # third-party header (prefix) and the only modules that may include it (in their .c)
 owners='
 git2.h source
 yaml.h manifest_yaml
-curl/ docker health main
-cjson/ docker state state_alloc state_applied state_units state_manifests state_journal planfile regauth apply_json
-cJSON.h docker state state_alloc state_applied state_units state_manifests state_journal planfile regauth apply_json
+curl/ docker health main notify
+cjson/ docker state state_alloc state_applied state_units state_manifests state_journal planfile regauth notify apply_json
+cJSON.h docker state state_alloc state_applied state_units state_manifests state_journal planfile regauth notify apply_json
+microhttpd.h httpd
+systemd/ sdnotify
 xxhash.h hash
 openssl/ hash
 '
