@@ -27,8 +27,6 @@
 
 struct job;
 
-#define NS_PER_S 1000000000LL
-#define NS_PER_MS 1000000LL
 
 /* An image reference resolved once per run (every unit of a template shares it). */
 struct image_entry {

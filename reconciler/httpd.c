@@ -17,7 +17,6 @@
 
 #include "metrics.h"
 
-#define NS_PER_S 1000000000LL
 
 struct httpd {
 	struct MHD_Daemon *mhd;

@@ -14,7 +14,6 @@
 #define RC_VERSION "0.1.0"
 #endif
 
-#define NS_PER_S 1000000000LL
 #define MAX_OPS 48
 #define NBUCKETS_MAX 16
 

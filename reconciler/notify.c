@@ -13,7 +13,6 @@
 #include "metrics.h"
 #include "util.h"
 
-#define NS_PER_S 1000000000LL
 
 struct delivery {
 	char *url;

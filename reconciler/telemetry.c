@@ -14,8 +14,6 @@
 #include "strmap.h"
 #include "util.h"
 
-#define NS_PER_S 1000000000LL
-#define NS_PER_MS 1000000LL
 
 struct uinfo {
 	char *id;
