@@ -3,7 +3,8 @@
  *
  * Owns: the connection to the engine (struct dk_client), the per-operation
  * call counters, every request body and every parsed response.  libcurl and
- * cJSON stay inside docker.c: callers only see the C structs below.
+ * cJSON stay inside docker.c and its docker_*.c files (docker_int.h maps
+ * them): callers only see the C structs below.
  *
  * Host strings (dk_client_open): NULL or "" means unix:///var/run/docker.sock;
  * "unix:///path" or "/path" a unix socket; "tcp://host:port" and
@@ -111,7 +112,6 @@ enum dk_op {
 	DK_OP_CREATE,
 	DK_OP_START,
 	DK_OP_STOP,
-	DK_OP_KILL,
 	DK_OP_REMOVE,
 	DK_OP_UPDATE,
 	DK_OP_RENAME,
@@ -121,13 +121,11 @@ enum dk_op {
 	DK_OP_NETWORK_REMOVE,
 	DK_OP_NETWORK_CONNECT,
 	DK_OP_NETWORK_DISCONNECT,
-	DK_OP_VOLUME_LIST,
 	DK_OP_VOLUME_INSPECT,
 	DK_OP_VOLUME_CREATE,
 	DK_OP_VOLUME_REMOVE,
 	DK_OP_IMAGE_INSPECT,
 	DK_OP_IMAGE_PULL,
-	DK_OP_IMAGE_REMOVE,
 	DK_OP_EVENTS,
 	DK_OP__MAX
 };
@@ -404,9 +402,6 @@ int dk_container_start_within(struct dk_client *c, const char *id, long timeout_
 /* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err);
-/* POST /containers/{id}/kill?signal=...  (NULL: SIGKILL).  409: not running. */
-int dk_container_kill(struct dk_client *c, const char *id, const char *signal, struct dk_status *st,
-		      struct rc_err *err);
 /* DELETE /containers/{id}?force=&v=.  404: already gone. */
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err);
@@ -497,11 +492,6 @@ struct dk_volume {
 	struct rc_kv *options;   /* driver options (local: type, o, device); NULL when none */
 	size_t noptions;
 };
-struct dk_volume_list {
-	struct dk_volume *items;
-	size_t n;
-};
-void dk_volume_list_free(struct dk_volume_list *l);
 
 /*
  * POST /volumes/create.  The engine answers 201 even when the volume exists,
@@ -511,8 +501,6 @@ void dk_volume_list_free(struct dk_volume_list *l);
 int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *labels, size_t nlabels,
 		     struct dk_volume **ret_vol, struct dk_status *st, struct rc_err *err);
 void dk_volume_free(struct dk_volume *v);
-int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
-		   struct dk_volume_list **ret_list, struct dk_status *st, struct rc_err *err);
 /* GET /volumes/{name}: one volume (404: none).  *ret is freed with dk_volume_free(). */
 int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **ret, struct dk_status *st,
 		      struct rc_err *err);
@@ -559,9 +547,6 @@ void dk_image_free(struct dk_image *img);
 
 int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret,
 		     struct dk_status *st, struct rc_err *err);
-/* DELETE /images/{ref}?force=  (untags; removes the image when no tag is left). */
-int dk_image_remove(struct dk_client *c, const char *ref, bool force, struct dk_status *st,
-		    struct rc_err *err);
 
 struct dk_pull_opts {
 	int retries;           /* after the first attempt; < 0 = none, 0 = default 3 */
