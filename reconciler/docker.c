@@ -4,6 +4,7 @@
  */
 #include "docker_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ long dk_client_timeout_ms(const struct dk_client *c)
 
 bool dk_client_local(const struct dk_client *c)
 {
-	return c && c->sock_path;
+	return c && c->ep.sock_path;
 }
 
 void count(struct dk_client *c, enum dk_op op)
@@ -117,13 +118,17 @@ int dk_stats_format(const struct dk_client *c, struct buf *out)
 			dk_stats_mutating(c));
 }
 
-static struct dk_client *client_new(const char *host, const char *sock, const char *base, long timeout_ms,
+static struct dk_client *client_new(const char *host, const struct dk_endpoint *ep, long timeout_ms,
 				    long connect_timeout_ms, size_t max_body, struct dk_counters *ctr)
 {
 	struct dk_client *c = xcalloc(1, sizeof(*c));
 	c->host = xstrdup(host);
-	c->sock_path = sock ? xstrdup(sock) : NULL;
-	c->base_url = xstrdup(base);
+	c->ep.sock_path = ep->sock_path ? xstrdup(ep->sock_path) : NULL;
+	c->ep.base_url = xstrdup(ep->base_url);
+	c->ep.tls = ep->tls;
+	c->ep.ca_file = ep->ca_file ? xstrdup(ep->ca_file) : NULL;
+	c->ep.cert_file = ep->cert_file ? xstrdup(ep->cert_file) : NULL;
+	c->ep.key_file = ep->key_file ? xstrdup(ep->key_file) : NULL;
 	c->timeout_ms = timeout_ms;
 	c->connect_timeout_ms = connect_timeout_ms;
 	c->max_body = max_body;
@@ -137,8 +142,7 @@ static struct dk_client *client_new(const char *host, const char *sock, const ch
 
 struct dk_client *dk_client_clone(const struct dk_client *c)
 {
-	return client_new(c->host, c->sock_path, c->base_url, c->timeout_ms, c->connect_timeout_ms,
-			  c->max_body, c->ctr);
+	return client_new(c->host, &c->ep, c->timeout_ms, c->connect_timeout_ms, c->max_body, c->ctr);
 }
 
 void dk_client_free(struct dk_client *c)
@@ -150,8 +154,7 @@ void dk_client_free(struct dk_client *c)
 	if (atomic_fetch_sub(&c->ctr->refs, 1) == 1)
 		free(c->ctr);
 	free(c->host);
-	free(c->sock_path);
-	free(c->base_url);
+	dk_endpoint_release(&c->ep);
 	free(c);
 }
 
@@ -175,6 +178,7 @@ long slack_ms(const struct dk_client *c)
 {
 	return c->timeout_ms < SLACK_MAX_MS ? c->timeout_ms : SLACK_MAX_MS;
 }
+
 /* ------------------------------------------------------------------ */
 /* open, ping, version                                                */
 
@@ -230,19 +234,61 @@ static bool api_at_least(const char *have, int want_major, int want_minor)
 	return ma > want_major || (ma == want_major && mi >= want_minor);
 }
 
+/* A certificate file of CERT_PATH: readable, or (optional ones) absent.  1: there, 0: absent. */
+static int cert_file(const char *path, bool optional, struct rc_err *err)
+{
+	FILE *f = fopen(path, "r");
+	if (f) {
+		fclose(f);
+		return 1;
+	}
+	if (optional && errno == ENOENT)
+		return 0;
+	return rc_errf(err, "%s: cannot read: %s", path, strerror(errno));
+}
+
+/*
+ * TLS: ca.pem must be readable (the engine's certificate is always
+ * verified); cert.pem and key.pem, the client's certificate, both or
+ * neither (an engine started with --tlsverify refuses a client without).
+ */
+static int check_tls_files(struct dk_endpoint *ep, struct rc_err *err)
+{
+	int have_cert, have_key;
+	if (cert_file(ep->ca_file, false, err) < 0 || (have_cert = cert_file(ep->cert_file, true, err)) < 0 ||
+	    (have_key = cert_file(ep->key_file, true, err)) < 0)
+		return -1;
+	if (have_cert != have_key)
+		return rc_errf(err, "%s: cannot read: %s (a client certificate needs both cert.pem and key.pem)",
+			       have_cert ? ep->key_file : ep->cert_file, strerror(ENOENT));
+	if (!have_cert) {
+		free(ep->cert_file);
+		free(ep->key_file);
+		ep->cert_file = ep->key_file = NULL;
+	}
+	return 0;
+}
+
 int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struct rc_err *err)
 {
 	static const struct dk_opts defaults;
 	if (!o)
 		o = &defaults;
-	_cleanup_free_ char *sock = NULL, *base = NULL;
-	if (parse_host(o->host, &sock, &base, err) < 0)
+	const char *host = o->host && *o->host ? o->host : DK_DEFAULT_HOST;
+	struct dk_tls_env env = { .tls_verify = getenv("DOCKER_TLS_VERIFY"),
+				  .cert_path = getenv("DOCKER_CERT_PATH"), .home = getenv("HOME") };
+	struct dk_endpoint ep = { 0 };
+	if (dk_host_parse(host, &env, &ep, err) < 0)
 		return -1;
+	if (ep.tls && check_tls_files(&ep, err) < 0) {
+		dk_endpoint_release(&ep);
+		return rc_err_prefix(err, "docker engine at '%s'", host);
+	}
 	struct dk_counters *ctr = xcalloc(1, sizeof(*ctr));
-	struct dk_client *c = client_new(o->host && *o->host ? o->host : DK_DEFAULT_HOST, sock, base,
-					 o->timeout_ms > 0 ? o->timeout_ms : default_timeout_ms(),
+	struct dk_client *c = client_new(host, &ep, o->timeout_ms > 0 ? o->timeout_ms : default_timeout_ms(),
 					 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS,
 					 o->max_body ? o->max_body : DEFAULT_MAX_BODY, ctr);
+	dk_endpoint_release(&ep);
 	if (!o->defer_version_check && dk_check_version(c, err) < 0) {
 		dk_client_free(c);
 		return -1;

@@ -6,9 +6,16 @@
  * cJSON stay inside docker.c and its docker_*.c files (docker_int.h maps
  * them): callers only see the C structs below.
  *
- * Host strings (dk_client_open): NULL or "" means unix:///var/run/docker.sock;
- * "unix:///path" or "/path" a unix socket; "tcp://host:port" and
- * "http://host:port" plain HTTP over TCP.  Every request goes to
+ * Host strings (dk_client_open, dk_host_parse): NULL or "" means
+ * unix:///var/run/docker.sock; "unix:///path" or "/path" a unix socket;
+ * "tcp://host[:port]" plain HTTP over TCP (port 2375), or HTTPS when
+ * $DOCKER_TLS_VERIFY is non-empty (port 2376), as the docker CLI reads them;
+ * "https://host[:port]" HTTPS (2376); "http://host[:port]" plain HTTP (80,
+ * refused when DOCKER_TLS_VERIFY is set).  A host may be "[v6addr]".  TLS
+ * uses $DOCKER_CERT_PATH (default ~/.docker): ca.pem verifies the engine's
+ * certificate and its host name, always; cert.pem and key.pem, when there
+ * (both or neither), are the client's certificate.  ssh:// is refused with
+ * a hint (forward the socket).  Every request goes to
  * /v1.41/...; opening the client asks GET /version once and fails when the
  * engine's ApiVersion is below 1.41.
  *
@@ -86,6 +93,23 @@ struct dk_opts {
 	bool defer_version_check; /* the caller calls dk_check_version() itself (e.g. on a
 	                             clone, alongside its first read-only calls) */
 };
+
+/* Where the engine is, from a host string (see above) and the TLS environment. */
+struct dk_tls_env {
+	const char *tls_verify; /* $DOCKER_TLS_VERIFY: non-empty turns TLS on for tcp:// */
+	const char *cert_path;  /* $DOCKER_CERT_PATH; NULL or "": HOME/.docker */
+	const char *home;       /* $HOME */
+};
+struct dk_endpoint {
+	char *sock_path;        /* a unix socket, or NULL */
+	char *base_url;         /* "http://localhost", "http://host:port", "https://host:port" */
+	bool tls;
+	char *ca_file, *cert_file, *key_file;  /* tls: CERT_PATH/ca.pem, cert.pem, key.pem; else NULL */
+};
+/* Pure (no file is read; dk_client_open() checks the certificate files).  *ret is released with
+ * dk_endpoint_release(). */
+int dk_host_parse(const char *host, const struct dk_tls_env *env, struct dk_endpoint *ret, struct rc_err *err);
+void dk_endpoint_release(struct dk_endpoint *e);
 
 /* Open a client and check the engine's API version.  *ret_client is freed with dk_client_free(). */
 int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struct rc_err *err);

@@ -123,6 +123,9 @@ static int events_error(struct dk_events *ev, struct rc_err *err)
 			return rc_errf(err, "events: cannot connect to the docker engine at '%s': %s", ev->client->host,
 				       oserr ? strerror((int)oserr) : curl_easy_strerror(ev->result));
 		}
+		char tls[CURL_ERROR_SIZE + 512];
+		if (tls_error(ev->client, ev->result, ev->x.errbuf, tls, sizeof(tls)))
+			return rc_errf(err, "events: %s", tls);
 		return rc_errf(err, "events: stream from '%s' dropped: %s", ev->client->host,
 			       ev->x.errbuf[0] ? ev->x.errbuf : curl_easy_strerror(ev->result));
 	}

@@ -140,11 +140,23 @@ void setup_easy(const struct dk_client *c, CURL *easy, const char *method, const
 		       const char *body, long timeout_ms, struct xfer *x)
 {
 	curl_easy_reset(easy);
-	_cleanup_free_ char *url = xasprintf("%s%s", c->base_url, path);
+	_cleanup_free_ char *url = xasprintf("%s%s", c->ep.base_url, path);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
-	if (c->sock_path)
-		curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, c->sock_path);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+	if (c->ep.sock_path)
+		curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, c->ep.sock_path);
+	if (c->ep.tls) {
+		/* the engine's certificate and host name are always verified (libcurl's defaults, said) */
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(easy, CURLOPT_CAINFO, c->ep.ca_file);
+		if (c->ep.cert_file) {
+			curl_easy_setopt(easy, CURLOPT_SSLCERT, c->ep.cert_file);
+			curl_easy_setopt(easy, CURLOPT_SSLKEY, c->ep.key_file);
+		}
+	} else {
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+	}
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
@@ -216,6 +228,43 @@ bool dk_error_reply_is_fault(long http, bool json_message, const char *message)
 	return false;
 }
 
+bool tls_error(const struct dk_client *c, CURLcode cc, const char *errbuf, char *out, size_t outsz)
+{
+	if (!c->ep.tls)
+		return false;
+	const char *why = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(out, outsz, "the docker engine at '%s' presented a certificate %s does not verify: %s",
+			 c->host, c->ep.ca_file, why);
+		return true;
+	case CURLE_SSL_CACERT_BADFILE:
+		snprintf(out, outsz, "%s: not a CA certificate TLS can use: %s", c->ep.ca_file, why);
+		return true;
+	case CURLE_SSL_CERTPROBLEM:
+		snprintf(out, outsz, "%s or %s: not a client certificate and key TLS can use: %s", c->ep.cert_file,
+			 c->ep.key_file, why);
+		return true;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+		snprintf(out, outsz, "TLS handshake with the docker engine at '%s' failed%s: %s", c->host,
+			 c->ep.cert_file ? "" : " (no client certificate in DOCKER_CERT_PATH)", why);
+		return true;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		/* TLS 1.3: the engine refuses a client certificate after the client's handshake ended */
+		if (!strstr(why, "SSL") && !strstr(why, "TLS") && !strstr(why, "alert"))
+			return false;
+		snprintf(out, outsz, "TLS handshake with the docker engine at '%s' failed%s: %s", c->host,
+			 c->ep.cert_file ? "" : " (no client certificate in DOCKER_CERT_PATH)", why);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * Turn a finished transfer into the result convention: 0 for 2xx/304, -1
  * otherwise.  Every failure of the transfer itself, and an error reply
@@ -237,6 +286,9 @@ int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struct xfer 
 			return rc_err_fault(err, "%s: cannot connect to the docker engine at '%s': %s", what, c->host,
 					    oserr ? strerror((int)oserr) : x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
 		}
+		char tls[CURL_ERROR_SIZE + 512];
+		if (tls_error(c, cc, x->errbuf, tls, sizeof(tls)))
+			return rc_err_fault(err, "%s: %s", what, tls);
 		return rc_err_fault(err, "%s: %s", what, x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
 	}
 	long http = 0;

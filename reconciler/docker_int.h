@@ -7,7 +7,7 @@
  * and cJSON (make check-layers knows).
  *
  *   docker.c            the client: open, clone, free, the version check, ping, call counters
- *   docker_host.c       the host string: unix://, tcp://, http:// (pure)
+ *   docker_host.c       the host string and its TLS files: unix://, tcp://, https://, http:// (pure)
  *   docker_http.c       one request: URL escaping, the libcurl handle, timeouts, replies and errors
  *   docker_json.c       cJSON readers (strings, numbers, string arrays, label maps) and writers
  *   docker_fields.c     the spec-key table's rows (speckeys.h) to and from the engine's JSON
@@ -41,8 +41,7 @@ struct dk_counters;
 
 struct dk_client {
 	char *host;        /* as given (for messages) */
-	char *sock_path;   /* unix socket, or NULL for TCP */
-	char *base_url;    /* "http://localhost" or "http://host:port" */
+	struct dk_endpoint ep; /* the socket or URL, and the TLS files (cert_file NULL: no client cert) */
 	long timeout_ms;
 	long connect_timeout_ms;
 	size_t max_body;
@@ -53,9 +52,6 @@ struct dk_client {
 /* docker.c */
 void count(struct dk_client *c, enum dk_op op);
 long slack_ms(const struct dk_client *c);
-
-/* docker_host.c */
-int parse_host(const char *host, char **ret_sock, char **ret_base, struct rc_err *err);
 
 /* docker_http.c: a transfer, its reply body (whole, or line by line when streaming) */
 struct xfer {
@@ -84,6 +80,9 @@ void setup_easy(const struct dk_client *c, CURL *easy, const char *method, const
 		const char *body, long timeout_ms, struct xfer *x);
 struct dk_status *status_or(struct dk_status *st, struct dk_status *tmp);
 bool error_message(const char *body, size_t len, char *out, size_t outsz);
+/* A transfer that failed in TLS (a handshake refused, a certificate not verified) in words naming the
+ * engine and the file concerned; false when cc is no TLS failure. */
+bool tls_error(const struct dk_client *c, CURLcode cc, const char *errbuf, char *out, size_t outsz);
 int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struct xfer *x,
 		long timeout_ms, const char *what, struct dk_status *st, struct rc_err *err);
 int request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
