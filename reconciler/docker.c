@@ -282,7 +282,7 @@ int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struc
 		return -1;
 	if (ep.tls && check_tls_files(&ep, err) < 0) {
 		dk_endpoint_release(&ep);
-		return rc_err_prefix(err, "docker engine at '%s'", host);
+		return -1;
 	}
 	struct dk_counters *ctr = xcalloc(1, sizeof(*ctr));
 	struct dk_client *c = client_new(host, &ep, o->timeout_ms > 0 ? o->timeout_ms : default_timeout_ms(),

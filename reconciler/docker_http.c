@@ -235,7 +235,7 @@ bool tls_error(const struct dk_client *c, CURLcode cc, const char *errbuf, char 
 	const char *why = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
 	switch (cc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
-		snprintf(out, outsz, "the docker engine at '%s' presented a certificate %s does not verify: %s",
+		snprintf(out, outsz, "the certificate of the docker engine at '%s' does not verify (CA %s): %s",
 			 c->host, c->ep.ca_file, why);
 		return true;
 	case CURLE_SSL_CACERT_BADFILE:
