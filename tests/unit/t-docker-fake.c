@@ -329,8 +329,8 @@ static void test_open(void)
 	   strstr(err.msg, "rc-no-such-socket"), "connection refused: %s", err.msg);
 	struct dk_opts ol = { .host = "unix:///tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
 	ok(dk_client_open(&ol, &c, &err) < 0 && strstr(err.msg, "107"), "socket path too long: %s", err.msg);
-	struct dk_opts os = { .host = "https://x:2376" };
-	ok(dk_client_open(&os, &c, &err) < 0 && strstr(err.msg, "unsupported"), "https refused: %s", err.msg);
+	struct dk_opts os = { .host = "npipe:////./pipe/docker_engine" };
+	ok(dk_client_open(&os, &c, &err) < 0 && strstr(err.msg, "unsupported"), "npipe refused: %s", err.msg);
 }
 
 static void test_errors(void)
