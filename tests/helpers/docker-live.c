@@ -125,9 +125,12 @@ static void test_system(void)
 	struct dk_opts o = { .host = "unix:///nonexistent/docker.sock", .timeout_ms = 2000 };
 	ok(dk_client_open(&o, &bad, &err) < 0 && strstr(err.msg, "/nonexistent/docker.sock"),
 	   "open on a missing socket fails naming it: %s", err.msg);
-	o.host = "ssh://host";
+	o.host = "npipe:////./pipe/docker_engine";
 	ok(dk_client_open(&o, &bad, &err) < 0 && strstr(err.msg, "unsupported"),
 	   "unsupported host scheme refused: %s", err.msg);
+	o.host = "ssh://host";
+	ok(dk_client_open(&o, &bad, &err) < 0 && strstr(err.msg, "ssh:// is not supported"),
+	   "ssh:// refused with its own message: %s", err.msg);
 	ok(bad == NULL, "no client returned on failure");
 }
 
