@@ -99,7 +99,7 @@ test_expect_success 'setup: a CA, the engine'"'"'s certificate (127.0.0.1, local
 	cat >$M/all.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.237.0.0/16, size: 28}
+	subnets: {pool: 10.249.0.0/16, size: 28}
 	---
 	kind: Service
 	name: web
