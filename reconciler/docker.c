@@ -72,7 +72,7 @@ bool dk_client_local(const struct dk_client *c)
 	return c && c->ep.sock_path;
 }
 
-void count(struct dk_client *c, enum dk_op op)
+void count_op(struct dk_client *c, enum dk_op op)
 {
 	atomic_fetch_add(&c->ctr->n[op], 1);
 }
@@ -199,7 +199,7 @@ static int get_version(struct dk_client *c, const char *path, struct dk_version 
 		       struct dk_status *st, struct rc_err *err)
 {
 	cJSON *j = NULL;
-	if (request(c, DK_OP_VERSION, "GET", path, NULL, 0, "version", &j, st, err) < 0)
+	if (engine_request(c, DK_OP_VERSION, "GET", path, NULL, 0, "version", &j, st, err) < 0)
 		return -1;
 	if (!jstr(j, "ApiVersion")) {
 		cJSON_Delete(j);
@@ -222,7 +222,7 @@ int dk_version(struct dk_client *c, struct dk_version *ret, struct dk_status *st
 
 int dk_ping(struct dk_client *c, struct dk_status *st, struct rc_err *err)
 {
-	return request(c, DK_OP_PING, "GET", API "/_ping", NULL, 0, "ping", NULL, st, err);
+	return engine_request(c, DK_OP_PING, "GET", API "/_ping", NULL, 0, "ping", NULL, st, err);
 }
 
 /* "1.41" >= "1.41"? */

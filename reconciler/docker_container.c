@@ -179,7 +179,7 @@ int dk_container_create(struct dk_client *c, const struct dk_create_spec *s, cha
 	_cleanup_free_ char *q = s->name ? esc_query(s->name) : NULL;
 	_cleanup_free_ char *path = xasprintf(API "/containers/create%s%s", q ? "?name=" : "", q ? q : "");
 	cJSON *j = NULL;
-	if (request(c, DK_OP_CREATE, "POST", path, body, 0, what, &j, st, err) < 0)
+	if (engine_request(c, DK_OP_CREATE, "POST", path, body, 0, what, &j, st, err) < 0)
 		return -1;
 	if (!jstr(j, "Id") || !*jstr(j, "Id")) {
 		cJSON_Delete(j);
@@ -201,7 +201,7 @@ static int container_post(struct dk_client *c, enum dk_op op, const char *verb, 
 	_cleanup_free_ char *eid = esc_path(id);
 	_cleanup_free_ char *path = xasprintf(API "/containers/%s/%s", eid, suffix);
 	_cleanup_free_ char *what = what_of(verb, id);
-	return request(c, op, "POST", path, body, timeout_ms, what, NULL, st, err);
+	return engine_request(c, op, "POST", path, body, timeout_ms, what, NULL, st, err);
 }
 
 int dk_container_start(struct dk_client *c, const char *id, struct dk_status *st, struct rc_err *err)
@@ -231,7 +231,7 @@ int dk_container_remove(struct dk_client *c, const char *id, bool force, bool vo
 	_cleanup_free_ char *eid = esc_path(id);
 	_cleanup_free_ char *path = xasprintf(API "/containers/%s?force=%d&v=%d", eid, force, volumes);
 	_cleanup_free_ char *what = what_of("remove container", id);
-	return request(c, DK_OP_REMOVE, "DELETE", path, NULL, c->timeout_ms + slack_ms(c), what, NULL, st, err);
+	return engine_request(c, DK_OP_REMOVE, "DELETE", path, NULL, c->timeout_ms + slack_ms(c), what, NULL, st, err);
 }
 
 /*
@@ -251,7 +251,7 @@ int dk_container_update(struct dk_client *c, const char *id, const struct dk_res
 	_cleanup_free_ char *body = dk_update_body(r);
 	_cleanup_free_ char *eid = esc_path(id);
 	_cleanup_free_ char *path = xasprintf(API "/containers/%s/update", eid);
-	return request(c, DK_OP_UPDATE, "POST", path, body, 0, what, NULL, st, err);
+	return engine_request(c, DK_OP_UPDATE, "POST", path, body, 0, what, NULL, st, err);
 }
 
 char *dk_update_body(const struct dk_resources *r)

@@ -37,7 +37,7 @@ void dk_event_release(struct dk_event *e)
 	free(e->type);
 	free(e->action);
 	free(e->id);
-	kv_free(e->attrs, e->nattrs);
+	jkv_free(e->attrs, e->nattrs);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -179,7 +179,7 @@ int dk_events_open(struct dk_client *c, const struct dk_filter *filters, size_t 
 	ev->x.ud = ev;
 	setup_easy(c, ev->easy, "GET", path.data, NULL, 0, &ev->x);
 	buf_release(&path);
-	count(c, DK_OP_EVENTS);
+	count_op(c, DK_OP_EVENTS);
 	curl_multi_add_handle(ev->multi, ev->easy);
 	/* wait (bounded) for the reply's head so a refused stream fails here */
 	int64_t deadline = now_ms() + c->timeout_ms;

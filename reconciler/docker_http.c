@@ -310,7 +310,7 @@ int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struct xfer 
  * it, "OK" for a ping, else nothing or JSON; anything else (garbage, a body
  * cut short) is an engine fault.
  */
-int request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
 		     const char *body, long timeout_ms, const char *what, cJSON **ret_json,
 		     struct buf *ret_body, struct dk_status *st, struct rc_err *err)
 {
@@ -321,7 +321,7 @@ int request_x(struct dk_client *c, enum dk_op op, const char *method, const char
 	if (timeout_ms <= 0)
 		timeout_ms = c->timeout_ms;
 	setup_easy(c, c->easy, method, path, body, timeout_ms, &x);
-	count(c, op);
+	count_op(c, op);
 	log_debug("docker: %s %s", method, path);
 	CURLcode cc = curl_easy_perform(c->easy);
 	int r = xfer_result(c, c->easy, cc, &x, timeout_ms, what, st, err);
@@ -349,9 +349,9 @@ int request_x(struct dk_client *c, enum dk_op op, const char *method, const char
 	return r;
 }
 
-int request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+int engine_request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
 		   const char *body, long timeout_ms, const char *what, cJSON **ret_json,
 		   struct dk_status *st, struct rc_err *err)
 {
-	return request_x(c, op, method, path, body, timeout_ms, what, ret_json, NULL, st, err);
+	return engine_request_x(c, op, method, path, body, timeout_ms, what, ret_json, NULL, st, err);
 }

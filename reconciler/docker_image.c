@@ -17,15 +17,15 @@ void dk_image_free(struct dk_image *img)
 	if (!img)
 		return;
 	free(img->id);
-	strv_free(img->repo_tags, img->nrepo_tags);
+	jstrv_free(img->repo_tags, img->nrepo_tags);
 	struct dk_image_config *ic = &img->config;
-	strv_free(ic->env, ic->nenv);
-	kv_free(ic->labels, ic->nlabels);
-	strv_free(ic->cmd, ic->ncmd);
-	strv_free(ic->entrypoint, ic->nentrypoint);
+	jstrv_free(ic->env, ic->nenv);
+	jkv_free(ic->labels, ic->nlabels);
+	jstrv_free(ic->cmd, ic->ncmd);
+	jstrv_free(ic->entrypoint, ic->nentrypoint);
 	sk_values_release(ic->fields);
-	strv_free(ic->health_test, ic->nhealth_test);
-	strv_free(ic->exposed_ports, ic->nexposed_ports);
+	jstrv_free(ic->health_test, ic->nhealth_test);
+	jstrv_free(ic->exposed_ports, ic->nexposed_ports);
 	free(img);
 }
 
@@ -73,7 +73,7 @@ int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret
 	_cleanup_free_ char *path = xasprintf(API "/images/%s/json", er);
 	_cleanup_free_ char *what = what_of("inspect image", ref);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_IMAGE_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
+	if (engine_request(c, DK_OP_IMAGE_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
 		return -1;
 	if (!jstr(j, "Id")) {
 		cJSON_Delete(j);
@@ -156,7 +156,7 @@ static int pull_once(struct dk_client *c, const char *path, const char *what, lo
 	curl_easy_setopt(c->easy, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
 	curl_easy_setopt(c->easy, CURLOPT_XFERINFODATA, &x);
 	curl_easy_setopt(c->easy, CURLOPT_NOPROGRESS, 0L);
-	count(c, DK_OP_IMAGE_PULL);
+	count_op(c, DK_OP_IMAGE_PULL);
 	CURLcode cc = curl_easy_perform(c->easy);
 	if (cc == CURLE_OK && x.body.len)  /* last line without a newline */
 		pull_line(&p, x.body.data, x.body.len);

@@ -20,13 +20,13 @@ static void summary_release(struct dk_container_summary *s)
 	free(s->image_id);
 	free(s->state);
 	free(s->status);
-	kv_free(s->labels, s->nlabels);
+	jkv_free(s->labels, s->nlabels);
 	for (size_t i = 0; i < s->nports; i++) {
 		free(s->ports[i].type);
 		free(s->ports[i].ip);
 	}
 	free(s->ports);
-	strv_free(s->networks, s->nnetworks);
+	jstrv_free(s->networks, s->nnetworks);
 }
 
 void dk_container_list_free(struct dk_container_list *l)
@@ -136,7 +136,7 @@ int dk_container_list(struct dk_client *c, const struct dk_filter *filters, size
 	_cleanup_free_ char *fq = filters_query(filters, nfilters);
 	_cleanup_free_ char *path = xasprintf(API "/containers/json?all=1%s%s", *fq ? "&filters=" : "", fq);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_LIST, "GET", path, NULL, 0, "list containers", &j, st, err) < 0)
+	if (engine_request(c, DK_OP_LIST, "GET", path, NULL, 0, "list containers", &j, st, err) < 0)
 		return -1;
 	if (!cJSON_IsArray(j)) {
 		cJSON_Delete(j);
@@ -159,7 +159,7 @@ int dk_container_ids(struct dk_client *c, const struct dk_filter *filters, size_
 	_cleanup_free_ char *fq = filters_query(filters, nfilters);
 	_cleanup_free_ char *path = xasprintf(API "/containers/json?all=1%s%s", *fq ? "&filters=" : "", fq);
 	struct buf body = BUF_INIT;
-	if (request_x(c, DK_OP_LIST, "GET", path, NULL, 0, "list containers", NULL, &body, st, err) < 0)
+	if (engine_request_x(c, DK_OP_LIST, "GET", path, NULL, 0, "list containers", NULL, &body, st, err) < 0)
 		return -1;
 	int r = dk_decode_container_ids(buf_cstr(&body), body.len, ret_ids, ret_n, err);
 	buf_release(&body);
@@ -187,17 +187,17 @@ void dk_container_free(struct dk_container *ct)
 	free(ct->image);
 	free(ct->image_id);
 	free(ct->created);
-	strv_free(ct->env, ct->nenv);
-	kv_free(ct->labels, ct->nlabels);
-	strv_free(ct->cmd, ct->ncmd);
-	strv_free(ct->entrypoint, ct->nentrypoint);
-	strv_free(ct->health_test, ct->nhealth_test);
-	strv_free(ct->exposed_ports, ct->nexposed_ports);
+	jstrv_free(ct->env, ct->nenv);
+	jkv_free(ct->labels, ct->nlabels);
+	jstrv_free(ct->cmd, ct->ncmd);
+	jstrv_free(ct->entrypoint, ct->nentrypoint);
+	jstrv_free(ct->health_test, ct->nhealth_test);
+	jstrv_free(ct->exposed_ports, ct->nexposed_ports);
 	sk_values_release(ct->fields);
 	free(ct->pid_mode);
 	free(ct->ipc_mode);
-	strv_free(ct->cap_add, ct->ncap_add);
-	strv_free(ct->devices, ct->ndevices);
+	jstrv_free(ct->cap_add, ct->ncap_add);
+	jstrv_free(ct->devices, ct->ndevices);
 	free(ct->restart_policy);
 	for (size_t i = 0; i < ct->nport_bindings; i++) {
 		free(ct->port_bindings[i].proto);
@@ -212,7 +212,7 @@ void dk_container_free(struct dk_container *ct)
 	for (size_t i = 0; i < ct->nnetworks; i++) {
 		free(ct->networks[i].name);
 		free(ct->networks[i].network_id);
-		strv_free(ct->networks[i].aliases, ct->networks[i].naliases);
+		jstrv_free(ct->networks[i].aliases, ct->networks[i].naliases);
 		free(ct->networks[i].ip);
 	}
 	free(ct->networks);
@@ -460,7 +460,7 @@ int dk_container_inspect(struct dk_client *c, const char *id, struct dk_containe
 	_cleanup_free_ char *path = xasprintf(API "/containers/%s/json", eid);
 	_cleanup_free_ char *what = what_of("inspect container", id);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
+	if (engine_request(c, DK_OP_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
 		return -1;
 	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
 		cJSON_Delete(j);
@@ -541,7 +541,7 @@ int dk_inspect_many(struct dk_client *c, const char *const *ids, size_t n, int p
 			s->idx = next++;
 			s->busy = true;
 			active++;
-			count(c, DK_OP_INSPECT);
+			count_op(c, DK_OP_INSPECT);
 			curl_multi_add_handle(m, s->easy);
 		}
 		int running = 0;

@@ -50,7 +50,7 @@ struct dk_client {
 };
 
 /* docker.c */
-void count(struct dk_client *c, enum dk_op op);
+void count_op(struct dk_client *c, enum dk_op op);
 long slack_ms(const struct dk_client *c);
 
 /* docker_http.c: a transfer, its reply body (whole, or line by line when streaming) */
@@ -85,12 +85,12 @@ bool error_message(const char *body, size_t len, char *out, size_t outsz);
 bool tls_error(const struct dk_client *c, CURLcode cc, const char *errbuf, char *out, size_t outsz);
 int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struct xfer *x,
 		long timeout_ms, const char *what, struct dk_status *st, struct rc_err *err);
-int request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
-	      const char *body, long timeout_ms, const char *what, cJSON **ret_json,
-	      struct buf *ret_body, struct dk_status *st, struct rc_err *err);
-int request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
-	    const char *body, long timeout_ms, const char *what, cJSON **ret_json,
-	    struct dk_status *st, struct rc_err *err);
+int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		     const char *body, long timeout_ms, const char *what, cJSON **ret_json,
+		     struct buf *ret_body, struct dk_status *st, struct rc_err *err);
+int engine_request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		   const char *body, long timeout_ms, const char *what, cJSON **ret_json,
+		   struct dk_status *st, struct rc_err *err);
 
 /* docker_json.c */
 const cJSON *jget(const cJSON *o, const char *key);
@@ -100,8 +100,8 @@ char *jdup_nonempty(const cJSON *o, const char *key);
 int64_t jnum(const cJSON *v);
 int64_t jint(const cJSON *o, const char *key);
 bool jbool(const cJSON *o, const char *key);
-void strv_free(char **v, size_t n);
-void kv_free(struct rc_kv *kv, size_t n);
+void jstrv_free(char **v, size_t n);
+void jkv_free(struct rc_kv *kv, size_t n);
 char **jstrv(const cJSON *arr, size_t *ret_n);
 char **jkeys(const cJSON *obj, size_t *ret_n);
 struct rc_kv *jkv(const cJSON *obj, size_t *ret_n);

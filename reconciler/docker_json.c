@@ -54,14 +54,14 @@ bool jbool(const cJSON *o, const char *key)
 	return cJSON_IsTrue(jget(o, key));
 }
 
-void strv_free(char **v, size_t n)
+void jstrv_free(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
 }
 
-void kv_free(struct rc_kv *kv, size_t n)
+void jkv_free(struct rc_kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(kv[i].key);

@@ -17,9 +17,9 @@ static void network_release(struct dk_network *n)
 	free(n->id);
 	free(n->name);
 	free(n->driver);
-	kv_free(n->labels, n->nlabels);
-	strv_free(n->subnets, n->nsubnets);
-	strv_free(n->containers, n->ncontainers);
+	jkv_free(n->labels, n->nlabels);
+	jstrv_free(n->subnets, n->nsubnets);
+	jstrv_free(n->containers, n->ncontainers);
 }
 
 void dk_network_free(struct dk_network *n)
@@ -65,7 +65,7 @@ int dk_network_list(struct dk_client *c, const struct dk_filter *filters, size_t
 	_cleanup_free_ char *fq = filters_query(filters, nfilters);
 	_cleanup_free_ char *path = xasprintf(API "/networks%s%s", *fq ? "?filters=" : "", fq);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_NETWORK_LIST, "GET", path, NULL, 0, "list networks", &j, st, err) < 0)
+	if (engine_request(c, DK_OP_NETWORK_LIST, "GET", path, NULL, 0, "list networks", &j, st, err) < 0)
 		return -1;
 	if (!cJSON_IsArray(j)) {
 		cJSON_Delete(j);
@@ -88,7 +88,7 @@ int dk_network_inspect(struct dk_client *c, const char *id, struct dk_network **
 	_cleanup_free_ char *path = xasprintf(API "/networks/%s", eid);
 	_cleanup_free_ char *what = what_of("inspect network", id);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_NETWORK_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
+	if (engine_request(c, DK_OP_NETWORK_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
 		return -1;
 	if (!cJSON_IsObject(j) || !jstr(j, "Id")) {
 		cJSON_Delete(j);
@@ -124,7 +124,7 @@ int dk_network_create(struct dk_client *c, const struct dk_network_spec *s, char
 	_cleanup_free_ char *body = jprint(o);
 	cJSON_Delete(o);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_NETWORK_CREATE, "POST", API "/networks/create", body, 0, what, &j, st, err) < 0)
+	if (engine_request(c, DK_OP_NETWORK_CREATE, "POST", API "/networks/create", body, 0, what, &j, st, err) < 0)
 		return -1;
 	if (ret_id)
 		*ret_id = jdup(j, "Id");
@@ -137,7 +137,7 @@ int dk_network_remove(struct dk_client *c, const char *id, struct dk_status *st,
 	_cleanup_free_ char *eid = esc_path(id);
 	_cleanup_free_ char *path = xasprintf(API "/networks/%s", eid);
 	_cleanup_free_ char *what = what_of("remove network", id);
-	return request(c, DK_OP_NETWORK_REMOVE, "DELETE", path, NULL, 0, what, NULL, st, err);
+	return engine_request(c, DK_OP_NETWORK_REMOVE, "DELETE", path, NULL, 0, what, NULL, st, err);
 }
 
 int dk_network_connect(struct dk_client *c, const char *network, const char *container,
@@ -154,7 +154,7 @@ int dk_network_connect(struct dk_client *c, const char *network, const char *con
 	cJSON_Delete(o);
 	_cleanup_free_ char *en = esc_path(network);
 	_cleanup_free_ char *path = xasprintf(API "/networks/%s/connect", en);
-	return request(c, DK_OP_NETWORK_CONNECT, "POST", path, body, 0, what, NULL, st, err);
+	return engine_request(c, DK_OP_NETWORK_CONNECT, "POST", path, body, 0, what, NULL, st, err);
 }
 
 int dk_network_disconnect(struct dk_client *c, const char *network, const char *container,
@@ -168,7 +168,7 @@ int dk_network_disconnect(struct dk_client *c, const char *network, const char *
 	cJSON_Delete(o);
 	_cleanup_free_ char *en = esc_path(network);
 	_cleanup_free_ char *path = xasprintf(API "/networks/%s/disconnect", en);
-	return request(c, DK_OP_NETWORK_DISCONNECT, "POST", path, body, 0, what, NULL, st, err);
+	return engine_request(c, DK_OP_NETWORK_DISCONNECT, "POST", path, body, 0, what, NULL, st, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -179,8 +179,8 @@ static void volume_release(struct dk_volume *v)
 	free(v->name);
 	free(v->driver);
 	free(v->mountpoint);
-	kv_free(v->labels, v->nlabels);
-	kv_free(v->options, v->noptions);
+	jkv_free(v->labels, v->nlabels);
+	jkv_free(v->options, v->noptions);
 }
 
 static void volume_from_json(const cJSON *e, struct dk_volume *v)
@@ -211,8 +211,8 @@ int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *
 	_cleanup_free_ char *body = jprint(o);
 	cJSON_Delete(o);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_VOLUME_CREATE, "POST", API "/volumes/create", body, 0, what, ret_vol ? &j : NULL, st,
-		    err) < 0)
+	if (engine_request(c, DK_OP_VOLUME_CREATE, "POST", API "/volumes/create", body, 0, what,
+			   ret_vol ? &j : NULL, st, err) < 0)
 		return -1;
 	if (ret_vol) {
 		struct dk_volume *v = xcalloc(1, sizeof(*v));
@@ -230,7 +230,7 @@ int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **
 	_cleanup_free_ char *path = xasprintf(API "/volumes/%s", en);
 	_cleanup_free_ char *what = what_of("inspect volume", name);
 	cJSON *j = NULL;
-	if (request(c, DK_OP_VOLUME_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
+	if (engine_request(c, DK_OP_VOLUME_INSPECT, "GET", path, NULL, 0, what, &j, st, err) < 0)
 		return -1;
 	if (!cJSON_IsObject(j) || !jstr(j, "Name")) {
 		cJSON_Delete(j);
@@ -249,7 +249,7 @@ int dk_volume_remove(struct dk_client *c, const char *name, bool force, struct d
 	_cleanup_free_ char *en = esc_path(name);
 	_cleanup_free_ char *path = xasprintf(API "/volumes/%s?force=%d", en, force);
 	_cleanup_free_ char *what = what_of("remove volume", name);
-	return request(c, DK_OP_VOLUME_REMOVE, "DELETE", path, NULL, 0, what, NULL, st, err);
+	return engine_request(c, DK_OP_VOLUME_REMOVE, "DELETE", path, NULL, 0, what, NULL, st, err);
 }
 
 int dk_decode_network_list(const char *json, size_t len, struct dk_network_list **ret, struct rc_err *err)
