@@ -73,6 +73,8 @@ forwarders_stop() {
 	FORWARDERS=
 	return 0
 }
+# each test stops what it started (test_when_finished); this is for a script that ends mid-test
+trap 't0800_status_=$?; forwarders_stop; (exit $t0800_status_); test_exit_handler' EXIT
 
 # rc_tls CERT-DIR ARGS...: the binary against the TLS tunnel, certificates from CERT-DIR
 rc_tls() {
