@@ -34,7 +34,8 @@
  * Engine faults.  An error is either the engine's answer (a 4xx, a 500 saying
  * what went wrong with the request, a pull error line) or a fault of the
  * engine, flagged in rc_err.engine_fault: no complete reply (connection
- * refused or reset, a reply cut short, nothing within the call's timeout),
+ * refused or reset, a TLS handshake or certificate that fails, a reply cut
+ * short, nothing within the call's timeout),
  * a 2xx reply that is not what the engine sends (garbage or truncated JSON,
  * a create without an Id, a ping that is not "OK", a body over the cap), an
  * error reply that is not Docker's {"message": ...} object, 502/503/504, and
