@@ -9,8 +9,6 @@
 #include "speckeys.h"
 #include "util.h"
 
-#define NS_PER_SEC INT64_C(1000000000)
-
 /* ---- canonical text as a lookup table ------------------------------------ */
 
 /* One line of a canonical text: key (still escaped, as written) and value (unescaped). */
@@ -429,7 +427,7 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 	int64_t exp_grace = 0;
 	parse_i64(lines_get(&exp, "stop_grace"), &exp_grace);
 	int64_t secs = ct->stop_timeout_s < 0 ? 0 : ct->stop_timeout_s;
-	a.stop_grace_ns = exp_grace >= 0 && exp_grace / NS_PER_SEC == secs ? exp_grace : secs * NS_PER_SEC;
+	a.stop_grace_ns = exp_grace >= 0 && exp_grace / NS_PER_S == secs ? exp_grace : secs * NS_PER_S;
 
 	a.pid_host = str_eq(ct->pid_mode, "host");
 	a.ipc_host = str_eq(ct->ipc_mode, "host");

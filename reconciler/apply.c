@@ -15,6 +15,7 @@
 #include "bindpath.h"
 #include "buf.h"
 #include "depsched.h"
+#include "extvol.h"
 #include "health.h"
 #include "ready.h"
 #include "workq.h"
@@ -232,6 +233,11 @@ static int ensure_volumes(struct dk_client *c, const struct rc_desired *d, const
 		const struct rc_mount *m = &u->mounts[i];
 		if (m->kind != RC_MOUNT_VOLUME)
 			continue;
+		if (m->external) {   /* made outside reconciler: checked, never created (extvol.h) */
+			if (extvol_check(c, d, m->source, err) < 0)
+				return -1;
+			continue;
+		}
 		struct rc_kv labels[4] = { kv(RC_LABEL_MANAGED, RC_MANAGED_BY),
 					   kv(RC_LABEL_PROJECT, d->settings.project),
 					   kv(RC_LABEL_UNIT, u->id) };

@@ -44,6 +44,7 @@ struct cli_opts {
 	bool drift_interval_set;
 	double stable_period;    /* --stable-period S: ready this long resets a failure counter (600) */
 	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
+	double fetch_timeout;    /* --fetch-timeout S: with --remote (120; 0: the default) */
 	const char *remote;      /* --remote URL: fetch the manifests from there into --repo */
 	const char *branch;      /* --branch B: the remote's branch (main) */
 	const char *remote_credentials;  /* --remote-credentials FILE (gitcred.h) */

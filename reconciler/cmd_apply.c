@@ -257,11 +257,11 @@ int cli_report_failures(const struct apply_result *ar, const char *what)
 
 static void print_stats(const struct session *s, const struct apply_result *ar)
 {
-	fprintf(stderr, "phases: load %.1f ms (engine list calls alongside), observe %.1f ms, plan %.1f ms", s->t_load / 1e6,
-		s->cv.t_observe / 1e6, s->cv.t_plan / 1e6);
+	fprintf(stderr, "phases: load %.1f ms (engine list calls alongside), observe %.1f ms, plan %.1f ms", (double)s->t_load / NS_PER_MS,
+		(double)s->cv.t_observe / NS_PER_MS, (double)s->cv.t_plan / NS_PER_MS);
 	if (ar)
 		fprintf(stderr, ", teardown %.1f ms, rollout (networks included) %.1f ms, network removal %.1f ms",
-			ar->phase_ns[0] / 1e6, ar->phase_ns[1] / 1e6, ar->phase_ns[2] / 1e6);
+			(double)ar->phase_ns[0] / NS_PER_MS, (double)ar->phase_ns[1] / NS_PER_MS, (double)ar->phase_ns[2] / NS_PER_MS);
 	fprintf(stderr, "\ndocker api calls: %llu (%llu mutating)\n", (unsigned long long)dk_stats_total(s->c),
 		(unsigned long long)dk_stats_mutating(s->c));
 	for (int op = 0; op < DK_OP__MAX; op++) {
@@ -404,7 +404,7 @@ int cmd_apply(const struct cli_opts *o)
 			printf(", %zu awaiting approval", ar.nawaiting);
 		printf(".\n");
 		if (ar.slowest_unit)
-			printf("Slowest to become ready: %s (%.1fs).\n", ar.slowest_unit, (double)ar.slowest_ns / 1e9);
+			printf("Slowest to become ready: %s (%.1fs).\n", ar.slowest_unit, (double)ar.slowest_ns / NS_PER_S);
 	}
 	if (o->stats)
 		print_stats(&s, s.cv.plan.n ? &ar : NULL);

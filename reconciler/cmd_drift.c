@@ -135,7 +135,7 @@ static int by_daemon(const struct cli_opts *o, const char *commit, const char *p
 		fflush(stdout);
 	}
 	if (o->stats)
-		fprintf(stderr, "drift check: %.1f ms in the daemon, %zu containers inspected\n", a.duration_ns / 1e6,
+		fprintf(stderr, "drift check: %.1f ms in the daemon, %zu containers inspected\n", (double)a.duration_ns / NS_PER_MS,
 			a.count);
 	free(a.body);
 	if (o->fix && rc == 2)
@@ -283,7 +283,7 @@ int cmd_drift(const struct cli_opts *o)
 	}
 	if (o->stats)
 		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu\n",
-			sum.duration_ns / 1e6, sum.containers, (unsigned long long)dk_stats_total(c));
+			(double)sum.duration_ns / NS_PER_MS, sum.containers, (unsigned long long)dk_stats_total(c));
 	rc = sum.total ? 2 : 0;
 	if (o->fix && sum.total) {
 		if (fix(o, c, st, d, &rep, &self, &seen) != 0) {

@@ -10,10 +10,9 @@
 #include "cli.h"
 #include "daemon.h"
 #include "gitcred.h"
+#include "source.h"
 #include "requests.h"
 #include "state.h"
-
-#define NS_PER_S 1000000000.0
 
 /*
  * --remote-credentials is checked before the daemon starts (it is read
@@ -44,6 +43,8 @@ static int check_remote_credentials(const struct cli_opts *o)
 
 int cmd_run(const struct cli_opts *o)
 {
+	if (o->fetch_timeout > 0)
+		source_set_fetch_timeout(o->fetch_timeout);
 	if (o->argc) {
 		fprintf(stderr, "reconciler: run takes no arguments\n");
 		return 1;
@@ -105,7 +106,7 @@ static int request(const struct cli_opts *o, const char *verb, const char *arg)
 		state_free(st);
 		return rc;
 	}
-	long pid = request_lock_holder(o->state_dir);
+	long pid = state_lock_holder(o->state_dir, NULL);
 	if (pid == 0) {
 		fprintf(stderr, "reconciler: state directory: %s\n", err.msg);
 		return 1;

@@ -283,20 +283,17 @@ static int item_cmp(const void *a, const void *b)
 	return strcmp(x->detail ? x->detail : "", y->detail ? y->detail : "");
 }
 
-void drift_compute(const struct drift_input *in, struct drift_report *ret)
+/*
+ * The keeper of each unit among the project's containers (kept[k]: an index
+ * into in->containers, -1 for none); the others carrying the project label
+ * are extras (no unit, a unit not desired, a duplicate).  Counts them in
+ * b->r->ncontainers.
+ */
+static void find_keepers(struct builder *b, const struct drift_input *in, long *kept)
 {
 	const struct rc_desired *d = in->d;
-	const char *project = d->settings.project;
-	struct drift_report r = { 0 };
-	struct builder b = { &r, 0 };
-	r.project = xstrdup(project);
-	r.commit = dup_or_null(d->commit);
-	r.nunits = d->nunits;
-	r.nnetworks = d->nnetworks;
-
 	size_t nc = in->containers ? in->containers->n : 0;
-	long *kept = xcalloc(d->nunits + 1, sizeof(long));
-	long *owner = xcalloc(nc + 1, sizeof(long));
+	_cleanup_free_ long *owner = xcalloc(nc + 1, sizeof(long));
 	for (size_t k = 0; k < d->nunits; k++)
 		kept[k] = -1;
 	for (size_t i = 0; i < nc; i++) {
@@ -304,11 +301,11 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 		const struct dk_container *ct = in->inspected[i];
 		if (!ct)
 			continue;
-		r.ncontainers++;
+		b->r->ncontainers++;
 		const char *unit = dk_label(ct->labels, ct->nlabels, RC_LABEL_UNIT);
 		const struct rc_unit *u = unit ? rc_desired_unit(d, unit) : NULL;
 		if (!u) {
-			struct drift_item *it = add(&b, DRIFT_EXTRA);
+			struct drift_item *it = add(b, DRIFT_EXTRA);
 			it->unit = dup_or_null(unit);
 			it->customer = dup_or_null(dk_label(ct->labels, ct->nlabels, RC_LABEL_CUSTOMER));
 			it->container = xstrdup(ct->name);
@@ -327,27 +324,28 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 			continue;
 		const struct dk_container *ct = in->inspected[i];
 		const struct rc_unit *u = &d->units[owner[i]];
-		struct drift_item *it = add(&b, DRIFT_EXTRA);
+		struct drift_item *it = add(b, DRIFT_EXTRA);
 		it->unit = xstrdup(u->id);
 		it->customer = dup_or_null(u->customer);
 		it->container = xstrdup(ct->name);
 		it->container_id = xstrdup(ct->id);
 		it->detail = xasprintf("duplicate of unit '%s' (kept '%s')", u->id, in->inspected[kept[owner[i]]]->name);
 	}
-	struct spec_changes *ch = all_changes(in, kept);
-	for (size_t k = 0; k < d->nunits; k++)
-		check_unit(&b, in, &d->units[k], kept[k] >= 0 ? in->inspected[kept[k]] : NULL, ch[k]);
-	free(ch);
+}
 
-	/* unmanaged containers on our names and host ports */
+/* Containers without the project label on a unit's container name or host port. */
+static void find_unmanaged(struct builder *b, const struct drift_input *in)
+{
+	const struct rc_desired *d = in->d;
+	size_t nc = in->containers ? in->containers->n : 0;
 	for (size_t i = 0; i < nc; i++) {
 		const struct dk_container_summary *s = &in->containers->items[i];
-		if (is_ours(s->labels, s->nlabels, project))
+		if (is_ours(s->labels, s->nlabels, d->settings.project))
 			continue;
 		for (size_t k = 0; k < d->nunits; k++) {
 			const struct rc_unit *u = &d->units[k];
 			if (str_eq(s->name, u->container)) {
-				struct drift_item *it = add(&b, DRIFT_UNMANAGED);
+				struct drift_item *it = add(b, DRIFT_UNMANAGED);
 				it->unit = NULL;
 				it->customer = dup_or_null(u->customer);
 				it->container = xstrdup(s->name);
@@ -360,7 +358,7 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 					hit = s->ports[q].public_port && s->ports[q].public_port == u->ports[p].host_port;
 				if (!hit)
 					continue;
-				struct drift_item *it = add(&b, DRIFT_UNMANAGED);
+				struct drift_item *it = add(b, DRIFT_UNMANAGED);
 				it->customer = dup_or_null(u->customer);
 				it->container = xstrdup(s->name);
 				it->container_id = xstrdup(s->id);
@@ -368,8 +366,13 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 			}
 		}
 	}
+}
 
-	/* networks */
+/* Desired networks missing, changed or held by someone else's network; ours not desired. */
+static void check_networks(struct builder *b, const struct drift_input *in)
+{
+	const struct rc_desired *d = in->d;
+	const char *project = d->settings.project;
 	size_t nn = in->networks ? in->networks->n : 0;
 	for (size_t k = 0; k < d->nnetworks; k++) {
 		const struct rc_network *dn = &d->networks[k];
@@ -387,14 +390,14 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 				nch.v[i].before = nch.v[i].after;
 				nch.v[i].after = t;
 			}
-			struct drift_item *it = add(&b, DRIFT_NET_CHANGED);
+			struct drift_item *it = add(b, DRIFT_NET_CHANGED);
 			it->network = xstrdup(dn->name);
 			it->customer = dup_or_null(dn->customer);
 			it->detail = xstrdup("differs from the manifests: apply (or drift --fix) recreates it");
 			it->changes = nch;
 			continue;
 		}
-		struct drift_item *it = add(&b, found ? DRIFT_UNMANAGED : DRIFT_NET_MISSING);
+		struct drift_item *it = add(b, found ? DRIFT_UNMANAGED : DRIFT_NET_MISSING);
 		it->network = xstrdup(dn->name);
 		it->customer = dup_or_null(dn->customer);
 		it->detail = found ? xstrdup("a network without the project label has this name")
@@ -404,13 +407,32 @@ void drift_compute(const struct drift_input *in, struct drift_report *ret)
 		const struct dk_network *n = &in->networks->items[i];
 		if (!is_ours(n->labels, n->nlabels, project) || rc_desired_network(d, n->name))
 			continue;
-		struct drift_item *it = add(&b, DRIFT_NET_EXTRA);
+		struct drift_item *it = add(b, DRIFT_NET_EXTRA);
 		it->network = xstrdup(n->name);
 		it->customer = dup_or_null(dk_label(n->labels, n->nlabels, RC_LABEL_CUSTOMER));
 		it->detail = xstrdup("carries the project label but is not desired");
 	}
+}
+
+void drift_compute(const struct drift_input *in, struct drift_report *ret)
+{
+	const struct rc_desired *d = in->d;
+	struct drift_report r = { 0 };
+	struct builder b = { &r, 0 };
+	r.project = xstrdup(d->settings.project);
+	r.commit = dup_or_null(d->commit);
+	r.nunits = d->nunits;
+	r.nnetworks = d->nnetworks;
+
+	long *kept = xcalloc(d->nunits + 1, sizeof(long));
+	find_keepers(&b, in, kept);
+	struct spec_changes *ch = all_changes(in, kept);
+	for (size_t k = 0; k < d->nunits; k++)
+		check_unit(&b, in, &d->units[k], kept[k] >= 0 ? in->inspected[kept[k]] : NULL, ch[k]);
+	free(ch);
 	free(kept);
-	free(owner);
+	find_unmanaged(&b, in);
+	check_networks(&b, in);
 	if (r.n)
 		qsort(r.v, r.n, sizeof(*r.v), item_cmp);
 	*ret = r;
@@ -795,465 +817,4 @@ void drift_overlay_observed(const struct drift_report *r, struct plan_observed *
 		pc->base_hash = xstrdup(bh);
 		buf_release(&base);
 	}
-}
-
-/* ---- the check ---------------------------------------------------------------------- */
-
-static void journal(struct rc_state *st, const struct drift_opts *o, const char *commit, const char *result,
-		    const char *message)
-{
-	if (!o->journal || !st || !state_locked(st))
-		return;
-	struct state_journal_entry je = { .commit = commit, .action = "drift", .result = result, .message = message };
-	struct rc_err e;
-	if (state_journal(st, &je, &e) < 0)
-		log_warn("%s", e.msg);
-}
-
-struct drift_inspects {
-	struct dk_client *c;
-	bool ok;             /* false: no client, the names were not inspected */
-	const char **names;  /* borrowed from the desired state: units pre does not cover */
-	size_t n;
-	int parallel;
-	struct dk_inspect_result *res;  /* n of them, by name */
-	struct dk_inspect_result *pre;  /* taken over: the listed containers, by id */
-	size_t npre;
-	pthread_t th;
-	bool threaded;
-};
-
-static void *inspects_main(void *p)
-{
-	struct drift_inspects *di = p;
-	struct rc_err err = { 0 };
-	(void)dk_inspect_many(di->c, di->names, di->n, di->parallel, di->res, &err);
-	return NULL;
-}
-
-struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
-					    struct dk_inspect_result *pre, size_t npre)
-{
-	struct drift_inspects *di = xcalloc(1, sizeof(*di));
-	di->c = c;
-	di->ok = c != NULL;
-	di->pre = pre;
-	di->npre = pre ? npre : 0;
-	/* the names the inspects by id already answered for */
-	const char **have = xcalloc(di->npre + 1, sizeof(*have));
-	size_t nhave = 0;
-	for (size_t k = 0; k < di->npre; k++)
-		if (pre[k].container && pre[k].container->name)
-			have[nhave++] = pre[k].container->name;
-	qsort(have, nhave, sizeof(*have), strp_cmp);
-	di->names = xcalloc(d->nunits + 1, sizeof(char *));
-	for (size_t i = 0; c && i < d->nunits; i++) {
-		const char *name = d->units[i].container;
-		if (!bsearch(&name, have, nhave, sizeof(*have), strp_cmp))
-			di->names[di->n++] = name;
-	}
-	free(have);
-	di->parallel = parallel > 0 ? parallel : 8;
-	di->res = xcalloc(di->n + 1, sizeof(*di->res));
-	if (di->n) {
-		di->threaded = pthread_create(&di->th, NULL, inspects_main, di) == 0;
-		if (!di->threaded)
-			inspects_main(di);
-	}
-	return di;
-}
-
-static void inspects_join(struct drift_inspects *di)
-{
-	if (di && di->threaded)
-		pthread_join(di->th, NULL);
-	if (di)
-		di->threaded = false;
-}
-
-void drift_inspects_free(struct drift_inspects *di)
-{
-	if (!di)
-		return;
-	inspects_join(di);
-	dk_inspect_results_release(di->res, di->n);
-	free(di->res);
-	if (di->pre)
-		dk_inspect_results_release(di->pre, di->npre);
-	free(di->pre);
-	free(di->names);
-	dk_client_free(di->c);
-	free(di);
-}
-
-/*
- * The part of the engine a drift check looks at, listed with filters so that
- * a host full of other containers costs nothing (an unfiltered list makes the
- * engine build a summary per container: about as much work as inspecting
- * it): the project's containers, the containers publishing a host port of a
- * unit (a managed one or an intruder), every network.  Whoever holds a unit's
- * container name is found by the inspects by name (add_name_holders()).
- */
-static int fetch_filtered(struct dk_client *c, const struct rc_state *st, const struct rc_desired *d,
-			  struct observe_raw *prelisted, struct observe_raw *ret, struct rc_err *err)
-{
-	struct observe_raw r = { 0 };
-	if (prelisted) {
-		r = *prelisted;
-		*prelisted = (struct observe_raw){ 0 };
-	}
-	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
-	struct dk_filter lf[] = { { "label", label } };
-	if (!r.containers && dk_container_list(c, lf, 1, &r.containers, NULL, err) < 0) {
-		observe_raw_release(&r);
-		return rc_err_prefix(err, "listing containers");
-	}
-	size_t np = 0;
-	for (size_t i = 0; i < d->nunits; i++)
-		np += d->units[i].nports;
-	struct dk_filter *pf = xcalloc(np + 1, sizeof(*pf));
-	char **vals = xcalloc(np + 1, sizeof(*vals));
-	size_t n = 0;
-	for (size_t i = 0; i < d->nunits; i++) {
-		const struct rc_unit *u = &d->units[i];
-		for (size_t k = 0; k < u->nports; k++) {
-			const struct rc_port *p = &u->ports[k];
-			const char *proto = p->proto ? p->proto : "tcp";
-			uint16_t host = p->host_port ? p->host_port
-						     : state_get_port(st, u->id, p->container_port, proto);
-			if (!host)
-				continue;
-			vals[n] = xasprintf("%u/%s", host, proto);
-			pf[n] = (struct dk_filter){ "publish", vals[n] };
-			n++;
-		}
-	}
-	struct dk_container_list *holders = NULL;
-	int rc = n ? dk_container_list(c, pf, n, &holders, NULL, err) : 0;
-	for (size_t i = 0; i < n; i++)
-		free(vals[i]);
-	free(vals);
-	free(pf);
-	if (rc < 0) {
-		observe_raw_release(&r);
-		return rc_err_prefix(err, "listing containers publishing the units' host ports");
-	}
-	dk_container_list_merge(r.containers, holders);
-	if (!r.networks && dk_network_list(c, NULL, 0, &r.networks, NULL, err) < 0) {
-		observe_raw_release(&r);
-		return rc_err_prefix(err, "listing networks");
-	}
-	*ret = r;
-	return 0;
-}
-
-/*
- * Add to raw the containers the inspects by name found on a unit's name that
- * raw lacks (containers of other owners: the project's are listed).  False
- * when an inspect by name neither found a container nor got a 404.
- */
-static void add_holder(struct observe_raw *raw, const char *const *listed, size_t nlisted,
-		       const struct dk_container *ct)
-{
-	if (!ct->id || bsearch(&ct->id, listed, nlisted, sizeof(*listed), strp_cmp))
-		return;
-	/* another owner's; or one of the project's the list lacks (made since, or not listed at all:
-	 * drift_opts.known_ids) */
-	dk_container_list_add_inspected(raw->containers, ct);
-}
-
-/*
- * Add to raw the containers the inspects by name found on a unit's name that
- * raw lacks (containers of other owners: the project's are listed).  False
- * when an inspect by name neither found a container nor got a 404.
- */
-static bool add_name_holders(struct observe_raw *raw, const struct drift_inspects *di)
-{
-	if (!di->ok)
-		return false;  /* no client for the inspects */
-	for (size_t k = 0; k < di->n; k++)
-		if (!di->res[k].container && di->res[k].st.http != 404)
-			return false;
-	/* the ids listed (a container is found once: by name, or by id and then not by name) */
-	size_t n = raw->containers->n;
-	const char **listed = xcalloc(n + 1, sizeof(*listed));
-	for (size_t i = 0; i < n; i++)
-		listed[i] = raw->containers->items[i].id ? raw->containers->items[i].id : "";
-	qsort(listed, n, sizeof(*listed), strp_cmp);
-	for (size_t k = 0; k < di->n; k++)
-		if (di->res[k].container)
-			add_holder(raw, listed, n, di->res[k].container);
-	/* the prefetched ones: a name none of them holds was inspected again above */
-	for (size_t k = 0; k < di->npre; k++)
-		if (di->pre[k].container)
-			add_holder(raw, listed, n, di->pre[k].container);
-	free(listed);
-	return true;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	const struct dk_container *x = *(const struct dk_container *const *)a;
-	const struct dk_container *y = *(const struct dk_container *const *)b;
-	return strcmp(x->id, y->id);
-}
-
-/* The containers di inspected (by name and by id), sorted by id (for bsearch); *ret_n of them. */
-static const struct dk_container **sorted_inspected(const struct drift_inspects *di, size_t *ret_n)
-{
-	const struct dk_container **v = xcalloc(di->n + di->npre + 1, sizeof(*v));
-	size_t n = 0;
-	for (size_t k = 0; k < di->n; k++)
-		if (di->res[k].container && di->res[k].container->id)
-			v[n++] = di->res[k].container;
-	for (size_t k = 0; k < di->npre; k++)
-		if (di->pre[k].container && di->pre[k].container->id)
-			v[n++] = di->pre[k].container;
-	qsort(v, n, sizeof(*v), by_id);
-	*ret_n = n;
-	return v;
-}
-
-/* The other lists (host-port holders, networks) on a client of their own, while the known ids are inspected. */
-struct fetch_job {
-	struct dk_client *c;
-	const struct rc_state *st;
-	const struct rc_desired *d;
-	struct observe_raw none;   /* an empty container list: the project's containers are not listed */
-	struct observe_raw raw;
-	struct rc_err err;
-	int rc;
-};
-
-static void *fetch_main(void *p)
-{
-	struct fetch_job *j = p;
-	j->rc = fetch_filtered(j->c, j->st, j->d, &j->none, &j->raw, &j->err);
-	return NULL;
-}
-
-/*
- * drift_opts.known_ids: inspect them by id (those of the project become the
- * container summaries through add_name_holders(), those gone are dropped)
- * while the host-port holders and the networks are listed on a clone of c;
- * then *ret_di inspects by name the units none of them holds the name of.
- */
-static int inspect_known(struct dk_client *c, const struct rc_state *st, const struct rc_desired *d,
-			 const struct drift_opts *o, struct observe_raw *ret_raw, struct drift_inspects **ret_di,
-			 struct rc_err *err)
-{
-	struct fetch_job j = { .c = dk_client_clone(c), .st = st, .d = d, .err = { "" } };
-	j.none.containers = xcalloc(1, sizeof(*j.none.containers));
-	pthread_t th;
-	bool threaded = j.c && pthread_create(&th, NULL, fetch_main, &j) == 0;
-	size_t n = o->nknown;
-	struct dk_inspect_result *res = xcalloc(n + 1, sizeof(*res));
-	int r = dk_inspect_many(c, o->known_ids, n, o->parallel > 0 ? o->parallel : 8, res, err);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		j.rc = fetch_filtered(c, st, d, &j.none, &j.raw, &j.err);
-	dk_client_free(j.c);
-	observe_raw_release(&j.none);
-	if (r < 0 || j.rc < 0) {
-		if (r >= 0)
-			*err = j.err;
-		else
-			rc_err_prefix(err, "inspecting the project's containers");
-		dk_inspect_results_release(res, n);
-		free(res);
-		observe_raw_release(&j.raw);
-		return -1;
-	}
-	*ret_raw = j.raw;
-	*ret_di = drift_inspects_start(dk_client_clone(c), d, o->parallel, res, n);
-	return 0;
-}
-
-/* ---- images: an image id names immutable content, so its inspect can be kept ---- */
-
-struct drift_image_cache {
-	struct dk_image **v;
-	size_t n, cap;
-};
-
-struct drift_image_cache *drift_image_cache_new(void)
-{
-	return xcalloc(1, sizeof(struct drift_image_cache));
-}
-
-void drift_image_cache_free(struct drift_image_cache *ic)
-{
-	if (!ic)
-		return;
-	for (size_t i = 0; i < ic->n; i++)
-		dk_image_free(ic->v[i]);
-	free(ic->v);
-	free(ic);
-}
-
-static struct dk_image *cache_get(const struct drift_image_cache *ic, const char *id)
-{
-	for (size_t i = 0; ic && i < ic->n; i++)
-		if (str_eq(ic->v[i]->id, id))
-			return ic->v[i];
-	return NULL;
-}
-
-/* Takes img over. */
-static void cache_put(struct drift_image_cache *ic, struct dk_image *img)
-{
-	if (ic->n == 64) {  /* a host's images in use are few: start over rather than track use */
-		for (size_t i = 0; i < ic->n; i++)
-			dk_image_free(ic->v[i]);
-		ic->n = 0;
-	}
-	GROW(ic->v, ic->n + 1, ic->cap);
-	ic->v[ic->n++] = img;
-}
-
-int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, const struct drift_opts *o,
-		struct drift_report *ret_report, struct drift_summary *ret_summary, struct rc_err *err)
-{
-	static const struct drift_opts defaults = { 0 };
-	if (!o)
-		o = &defaults;
-	int64_t t0 = now_ns();
-	struct observation obs = { 0 };
-	const char **ids = NULL;
-	struct dk_inspect_result *res = NULL;
-	const struct dk_container **inspected = NULL;
-	struct dk_image **images = NULL;
-	size_t *pos = NULL;
-	size_t nimages = 0, nc = 0, nours = 0, nleft = 0, npre = 0;
-	int rc = -1;
-
-	struct drift_inspects *di = o->inspects;
-	struct observe_raw raw = { 0 };
-	int r = 1;
-	if (!di && !o->prelisted && o->known_ids)
-		r = inspect_known(c, st, d, o, &raw, &di, err);  /* r = 0 with raw listed, -1 */
-	if (!di && r > 0)
-		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
-	if (r > 0)
-		r = fetch_filtered(c, st, d, o->prelisted, &raw, err);
-	inspects_join(di);
-	if (r == 0 && !add_name_holders(&raw, di)) {
-		/* some inspect by name did not answer: who holds that name is unknown; list everything */
-		observe_raw_release(&raw);
-		r = observe_fetch(c, &raw, err);
-	}
-	if (r < 0 || observe_build(c, &raw, d->settings.project, d, st, &obs, err) < 0)
-		goto out;
-	if (state_allocate(st, d, &obs.alloc, err) < 0) {
-		rc_err_prefix(err, "allocating ports and subnets");
-		goto out;
-	}
-	nc = obs.containers->n;
-	ids = xcalloc(nc + 1, sizeof(char *));
-	pos = xcalloc(nc + 1, sizeof(size_t));
-	inspected = xcalloc(nc + 1, sizeof(*inspected));
-	const struct dk_container **byid = sorted_inspected(di, &npre);
-	for (size_t i = 0; i < nc; i++) {
-		const struct dk_container_summary *s = &obs.containers->items[i];
-		if (!is_ours(s->labels, s->nlabels, d->settings.project))
-			continue;
-		nours++;
-		const struct dk_container *key = &(struct dk_container){ .id = (char *)s->id };
-		const struct dk_container **hit = s->id ? bsearch(&key, byid, npre, sizeof(*byid), by_id) : NULL;
-		if (hit) {
-			inspected[i] = *hit;  /* borrowed from di */
-			continue;
-		}
-		pos[nleft] = i;
-		ids[nleft++] = s->id;
-	}
-	free(byid);
-	res = xcalloc(nleft + 1, sizeof(*res));
-	int par = o->parallel > 0 ? o->parallel : 8;
-	if (dk_inspect_many(c, ids, nleft, par, res, err) < 0) {
-		rc_err_prefix(err, "inspecting containers");
-		goto out;
-	}
-	for (size_t k = 0; k < nleft; k++)
-		inspected[pos[k]] = res[k].container;
-	images = xcalloc(nours + 1, sizeof(*images));
-	for (size_t i = 0; i < nc; i++) {
-		const char *iid = inspected[i] ? inspected[i]->image_id : NULL;
-		bool seen = !iid;
-		for (size_t m = 0; m < nimages && !seen; m++)
-			seen = str_eq(images[m]->id, iid);
-		if (seen)
-			continue;
-		struct dk_image *kept = cache_get(o->images, iid);
-		if (kept) {
-			images[nimages++] = kept;
-			continue;
-		}
-		struct dk_status ds;
-		struct dk_image *img = NULL;
-		if (dk_image_inspect(c, iid, &img, &ds, err) < 0) {
-			if (ds.http == 404)
-				continue; /* removed under the container: nothing to subtract */
-			rc_err_prefix(err, "inspecting image '%s'", iid);
-			goto out;
-		}
-		images[nimages++] = img;
-		if (o->images)
-			cache_put(o->images, img);  /* the cache owns it now */
-	}
-	struct drift_input in = { .d = d, .containers = obs.containers, .networks = obs.networks,
-				  .inspected = inspected, .images = (const struct dk_image *const *)images,
-				  .nimages = nimages, .tags = obs.plan.images, .ntags = obs.plan.nimages };
-	struct drift_report rep;
-	drift_compute(&in, &rep);
-	struct drift_summary sum;
-	drift_summarize(&rep, &sum);
-	sum.duration_ns = now_ns() - t0;
-	struct buf msg = BUF_INIT;
-	drift_summary_format(&sum, &msg);
-	journal(st, o, d->commit, sum.total ? "drift" : "none", buf_cstr(&msg));
-	buf_release(&msg);
-	*ret_summary = sum;
-	if (ret_report)
-		*ret_report = rep;
-	else
-		drift_report_release(&rep);
-	rc = 0;
-out:
-	if (rc < 0)
-		journal(st, o, d->commit, "failed", err ? err->msg : "");
-	for (size_t m = 0; m < nimages && !o->images; m++)
-		dk_image_free(images[m]);  /* with a cache, it owns them */
-	free(images);
-	free(inspected);
-	if (res)
-		dk_inspect_results_release(res, nleft);
-	free(res);
-	free(pos);
-	free(ids);
-	observation_release(&obs);
-	drift_inspects_free(di);
-	return rc;
-}
-
-int drift_last_summary(const struct rc_state *st, struct buf *out, struct rc_err *err)
-{
-	struct state_journal_record r;
-	int found = state_journal_last(st, "drift", &r, err);
-	if (found < 0)
-		return -1;
-	if (!found) {
-		buf_adds(out, "last drift check: never");
-		return 0;
-	}
-	buf_addf(out, "last drift check %s", r.time ? r.time : "?");
-	if (r.commit)
-		buf_addf(out, " (commit %.12s)", r.commit);
-	if (str_eq(r.result, "failed"))
-		buf_addf(out, ": failed: %s", r.message ? r.message : "");
-	else
-		buf_addf(out, ": %s", r.message ? r.message : "?");
-	state_journal_record_release(&r);
-	return 0;
 }

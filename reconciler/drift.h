@@ -30,9 +30,11 @@
  *              has one) or internal flag differs (changes "subnet",
  *              "internal": before = expected, after = actual)
  *
- * Pure parts (drift_compute, drift_render, drift_overlay_observed) do no I/O;
- * drift_check() is the whole check against the engine, for the CLI and the
- * daemon.
+ * Pure parts (drift_compute, drift_summarize, drift_render,
+ * drift_overlay_observed) do no I/O: drift.c.  drift_check() is the whole
+ * check against the engine, for the CLI and the daemon: drift_check.c (how
+ * the containers are acquired — enum drift_acquisition — the inspects, the
+ * image cache, the journal line).
  */
 #ifndef RC_DRIFT_H
 #define RC_DRIFT_H
@@ -186,6 +188,36 @@ struct drift_opts {
 	 * NULL: inspect each image anew. */
 	struct drift_image_cache *images;
 };
+
+/*
+ * How drift_check() gets the containers it looks at, chosen from the
+ * options (drift_acquisition_of(); the first that applies):
+ *   DRIFT_ACQ_INSPECTING  o->inspects: the caller's inspects by name are under
+ *                         way; list what o->prelisted does not hold
+ *   DRIFT_ACQ_PRELISTED   o->prelisted: the project's containers and the networks
+ *                         are listed; list the host-port holders, inspect the
+ *                         units' containers by name alongside
+ *   DRIFT_ACQ_KNOWN_IDS   o->known_ids (the daemon): inspect those by id instead of
+ *                         listing the project's containers, list the rest
+ *                         alongside, then inspect by name the units none of them
+ *                         holds the name of
+ *   DRIFT_ACQ_LIST        nothing given: list (filtered: the project's
+ *                         containers, the host-port holders, every network)
+ *                         while the units' containers are inspected by name
+ * Each way ends with the lists and the inspects by name; whoever holds a
+ * unit's container name is added to the lists.  When an inspect by name did
+ * not answer, who holds that name is unknown and everything on the engine is
+ * listed instead.
+ */
+enum drift_acquisition {
+	DRIFT_ACQ_LIST = 0,
+	DRIFT_ACQ_PRELISTED,
+	DRIFT_ACQ_INSPECTING,
+	DRIFT_ACQ_KNOWN_IDS,
+};
+enum drift_acquisition drift_acquisition_of(const struct drift_opts *o);
+/* "list", "prelisted", "inspecting", "known-ids" (static strings, for logs). */
+const char *drift_acquisition_name(enum drift_acquisition a);
 
 /*
  * Check the engine against d (the desired state at the commit compared,

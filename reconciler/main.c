@@ -30,7 +30,7 @@
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
 	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH,
-	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH,
+	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
 };
@@ -80,6 +80,7 @@ static const struct optdef optdefs[O__MAX] = {
 	[O_REMOTE_CRED] = { "remote-credentials", 0, "FILE",
 			    "password, token or SSH key for --remote (mode 0600; spec/remote-credentials.md)" },
 	[O_FETCH] = { "fetch-interval", 0, "S", "how often to fetch --remote, seconds (default 60)" },
+	[O_FETCH_TIMEOUT] = { "fetch-timeout", 0, "S", "end a fetch of --remote that takes longer, seconds (default 120)" },
 	[O_VERBOSE] = { "verbose", 'v', NULL, "more chatter on stderr (repeatable)" },
 	[O_QUIET] = { "quiet", 'q', NULL, "less chatter on stderr" },
 	[O_HELP] = { "help", 'h', NULL, "this text" },
@@ -181,7 +182,7 @@ static const struct cmd_opt run_opts[] = {
 	{ O_REV, "the branch to follow (default the branch HEAD points to)" },
 	{ O_PATH, NULL },
 	{ O_POLL, NULL }, { O_NO_INOTIFY, NULL }, { O_CHECK, NULL }, { O_DRIFT, NULL }, { O_STABLE, NULL },
-	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL },
+	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL }, { O_FETCH_TIMEOUT, NULL },
 	{ O_PAR, NULL },
 	{ O_TAKE_OVER, NULL },
 	CMD_OPTS_END,
@@ -421,6 +422,7 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 		return parse_seconds("drift-interval", arg, &o->drift_interval);
 	case O_STABLE: return parse_seconds("stable-period", arg, &o->stable_period);
 	case O_FETCH: return parse_seconds("fetch-interval", arg, &o->fetch_interval);
+	case O_FETCH_TIMEOUT: return parse_seconds("fetch-timeout", arg, &o->fetch_timeout);
 	case O_REMOTE: o->remote = arg; break;
 	case O_BRANCH: o->branch = arg; break;
 	case O_REMOTE_CRED: o->remote_credentials = arg; break;

@@ -67,6 +67,7 @@ static void model_index(struct model *m)
 	INDEX(m->net_by, m->nets, m->nnets, name)
 	INDEX(m->svc_by, m->svcs, m->nsvcs, name)
 	INDEX(m->tmpl_by, m->tmpls, m->ntmpls, name)
+	INDEX(m->xvol_by, m->xvols, m->nxvols, name)
 #undef INDEX
 }
 
@@ -78,6 +79,48 @@ const struct oplan *find_plan(const struct model *m, const char *name)
 const struct onet *find_net(const struct model *m, const char *name)
 {
 	return name ? strmap_get(m->net_by, name) : NULL;
+}
+
+const struct oxvol *find_xvol(const struct model *m, const char *name)
+{
+	return name && m->xvol_by ? strmap_get(m->xvol_by, name) : NULL;
+}
+
+/*
+ * Declared volumes (kind: Volume): the Docker name must be allowed by the
+ * Settings policy (the host policy capped that list when it was read), must
+ * not lie in the project's own namespace (the volumes reconciler makes), and
+ * only shared services may mount one: a template's service is every
+ * customer's, and customers do not share data.
+ */
+static void check_xvols(struct ctx *c)
+{
+	const struct model *m = c->m;
+	const char *proj = m->set.project;
+	size_t plen = proj ? strlen(proj) : 0;
+	for (size_t i = 0; i < m->nxvols; i++) {
+		const struct oxvol *v = &m->xvols[i];
+		if (!v->name)
+			continue;
+		const struct ynode *at = v->docker_name_at ? v->docker_name_at : v->at;
+		if (plen && strncmp(v->docker_name, proj, plen) == 0 && v->docker_name[plen] == '-')
+			diag(c, at, "external volume '%s' is in the namespace of project '%s' ('%s-…', the volumes "
+				    "reconciler makes): it cannot be declared external", v->docker_name, proj, proj);
+		else if (!refs_has(&m->set.allow_external_volumes, v->docker_name))
+			diag(c, at, "external volume '%s' is not allowed by policy (Settings policy.allow_external_volumes)",
+			     v->docker_name);
+	}
+	for (size_t i = 0; i < m->ntmpls; i++) {
+		const struct otmpl *t = &m->tmpls[i];
+		for (size_t j = 0; j < t->nsvcs; j++) {
+			const struct osvc *s = &t->svcs[j];
+			for (size_t k = 0; k < s->nvols; k++)
+				if (s->vols[k].kind == RC_MOUNT_VOLUME && find_xvol(m, s->vols[k].src))
+					diag(c, s->vols[k].at, "volume '%s' is an external Volume: a template's service cannot "
+								"mount it (every customer would share it); mount it from a "
+								"shared Service", s->vols[k].src);
+		}
+	}
 }
 
 static const struct osvc *find_svc(const struct model *m, const char *name)
@@ -591,6 +634,7 @@ void cross_check(struct ctx *c, struct pass3 *p)
 	DUPS(m->svcs, m->nsvcs, name, "Service")
 	DUPS(m->tmpls, m->ntmpls, name, "Template")
 	DUPS(m->custs, m->ncusts, id, "Customer")
+	DUPS(m->xvols, m->nxvols, name, "Volume")
 #undef DUPS
 	model_index(m);
 
@@ -652,6 +696,7 @@ void cross_check(struct ctx *c, struct pass3 *p)
 			free(cand.v);
 		}
 	}
+	check_xvols(c);
 	find_cycles(c);
 	check_expansion(c);
 }

@@ -188,7 +188,12 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		rm->kind = v->kind;
 		rm->target = xstrdup(v->target);
 		rm->read_only = v->ro;
-		if (v->kind == RC_MOUNT_VOLUME) {
+		const struct oxvol *xv = v->kind == RC_MOUNT_VOLUME && !cu ? find_xvol(c->m, v->src) : NULL;
+		if (xv) {
+			/* made outside reconciler: its own name, and shared services may share it */
+			rm->source = xstrdup(xv->docker_name);
+			rm->external = true;
+		} else if (v->kind == RC_MOUNT_VOLUME) {
 			rm->source = cu ? xasprintf("%s-%s-%s", proj, cu->id, v->src) : xasprintf("%s-%s", proj, v->src);
 			GROW(aux->vo, aux->nvo + 1, aux->capvo);
 			aux->vo[aux->nvo++] = (struct volown){ rm->source, cu ? cu->id : "", u->id, v->at };
@@ -430,7 +435,7 @@ static void subnet_overlap_checks(struct ctx *c)
 	size_t *stack = xcalloc(n, sizeof(*stack)), top = 0;
 #define EARLIER(x, y) ((x) && (!(y) || (x) < (y)) ? (x) : (y))
 	for (size_t i = 0; i <= n; i++) {
-		while (top && (i == n || !cidr_holds(&v[stack[top - 1]]->cidr, &v[i]->cidr))) {
+		while (top && (i == n || !cidr_holds(v[stack[top - 1]]->cidr, v[i]->cidr))) {
 			size_t t = stack[--top];
 			if (top) {
 				size_t parent = stack[top - 1];
@@ -513,7 +518,7 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 	/* subnets */
 	for (size_t i = 0; i < m->nnets; i++) {
 		const struct onet *a = &m->nets[i];
-		if (a->subnet && cidr_overlap(&a->cidr, &set->pool))
+		if (a->subnet && cidr_overlap(a->cidr, set->pool))
 			diag(c, a->subnet_at, "subnet %s of network '%s' overlaps the customer subnet pool %s", a->subnet,
 			     a->name, d->settings.subnet_pool);
 	}
@@ -605,8 +610,10 @@ struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 	rs->port_lo = set->port_lo;
 	rs->port_hi = set->port_hi;
 	if (!set->pool_str) {
-		parse_cidr(DEFAULT_SUBNET_POOL, &set->pool);
+		cidr_parse(DEFAULT_SUBNET_POOL, &set->pool);
 		rs->subnet_pool = xstrdup(DEFAULT_SUBNET_POOL);
+		if (set->at)
+			host_subnet_check(c, &set->pool, DEFAULT_SUBNET_POOL " (the default subnets.pool)", set->at);
 	} else {
 		rs->subnet_pool = xstrdup(set->pool_str);
 	}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "hash.h"
 #include "manifest.h"
 #include "seckey.h"
@@ -33,8 +34,6 @@
 #define HEALTH_DEFAULT_INTERVAL_NS (30 * NS_PER_S)
 #define HEALTH_DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
 #define HEALTH_DEFAULT_RETRIES 3
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 
 /* ------------------------------------------------------------------ */
 /* the YAML tree                                                       */
@@ -101,11 +100,6 @@ struct ctx {
 	struct model *m;
 };
 
-struct cidr {
-	uint32_t addr;
-	int prefix;
-};
-
 /* ------------------------------------------------------------------ */
 /* pass 2: documents → objects                                         */
 
@@ -132,7 +126,7 @@ struct odep {
 };
 struct ovol {
 	enum rc_mount_kind kind;
-	const char *src, *target;
+	const char *src, *target;   /* a named volume's src is a Volume's name when one is declared (kind: Volume) */
 	bool ro;
 	const struct ynode *at;
 };
@@ -194,6 +188,14 @@ struct onet {
 	const char *subnet;
 	struct cidr cidr;
 	const struct ynode *subnet_at;
+};
+
+/* kind: Volume — a named volume made outside reconciler (external: true) that shared services may mount. */
+struct oxvol {
+	const struct ynode *at;
+	const char *name;         /* the name services use in `volumes:` */
+	const char *docker_name;  /* the engine's name of it (default: name) */
+	const struct ynode *docker_name_at;
 };
 
 /* A Template's or Customer's `secrets:` entry: the secret is the customer's own (custsecret.h). */
@@ -272,6 +274,7 @@ struct osettings {
 	const struct ynode *default_plan_at;
 	bool allow_privileged, allow_host_namespaces;
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct refs allow_external_volumes;   /* policy.allow_external_volumes: Docker names (kind: Volume) */
 	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
 	const struct sk_requirement **require;  /* policy.require */
 	size_t nrequire;
@@ -288,6 +291,10 @@ struct ohostpol {
 	bool allow_privileged, allow_host_namespaces;
 	bool allow_shared_bridges;       /* the repository may say tenant_isolation: false */
 	struct refs allow_cap_add, allow_devices, bind_roots;
+	struct refs allow_external_volumes;     /* Docker names of volumes made outside reconciler (kind: Volume) */
+	struct cidr *subnet_pools;              /* subnet_pools: where subnets.pool and Network subnets must lie */
+	size_t nsubnet_pools;
+	bool has_subnet_pools;                  /* the key was given (absent: no cap) */
 	const struct sk_requirement **require;  /* what every service must set, whatever the repository says */
 	size_t nrequire;
 };
@@ -296,12 +303,14 @@ struct model {
 	struct osettings set;
 	struct ohostpol host;
 	/* name -> first object of that name, built at the start of pass 3 (model_index()) */
-	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by;
+	struct strmap *plan_by, *net_by, *svc_by, *tmpl_by, *xvol_by;
 	bool have_settings;
 	struct oplan *plans;
 	size_t nplans, capplans;
 	struct onet *nets;
 	size_t nnets, capnets;
+	struct oxvol *xvols;
+	size_t nxvols, capxvols;
 	struct osvc *svcs;
 	size_t nsvcs, capsvcs;
 	struct otmpl *tmpls;
@@ -372,11 +381,9 @@ int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t 
 int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
 bool parse_cpus(const char *s, int64_t *ret);
 bool parse_port(const char *s, uint16_t *ret);
-bool parse_ipv4(const char *s, uint32_t *ret);
-int parse_cidr(const char *s, struct cidr *ret);
-bool cidr_overlap(const struct cidr *a, const struct cidr *b);
-bool cidr_holds(const struct cidr *outer, const struct cidr *inner);
 int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
+/* A subnet of the repository (subnets.pool, a Network's subnet) checked against the host policy's subnet_pools. */
+void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at);
 bool is_seq(struct ctx *c, const struct ynode *y, const char *key);
 bool clean_abs_path(const char *s);
 bool path_under(const char *path, const char *root);
@@ -419,6 +426,7 @@ void parse_docs(struct ctx *c);
 int named_cmp(const void *pa, const void *pb);
 const struct oplan *find_plan(const struct model *m, const char *name);
 const struct onet *find_net(const struct model *m, const char *name);
+const struct oxvol *find_xvol(const struct model *m, const char *name);
 const struct otmpl *find_tmpl(const struct model *m, const char *name);
 const struct osvc *tmpl_svc(const struct otmpl *t, const char *name);
 const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);

@@ -51,6 +51,11 @@ void model_release(struct model *m)
 	free(m->host.require);
 	free(m->set.allow_devices.v);
 	free(m->set.bind_roots.v);
+	free(m->set.allow_external_volumes.v);
+	free(m->host.allow_external_volumes.v);
+	free(m->host.subnet_pools);
+	free(m->xvols);
+	strmap_free(m->xvol_by);
 	sk_values_release(m->set.defaults);
 	free(m->set.require);
 	strmap_free(m->plan_by);
@@ -89,7 +94,7 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 	static const char *const subnet_keys[] = { "pool", "size", NULL };
 	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
 	static const char *const pol_keys[] = { "allow_privileged", "allow_host_namespaces", "allow_cap_add",
-						"allow_devices", "bind_roots", "require", NULL };
+						"allow_devices", "bind_roots", "require", "allow_external_volumes", NULL };
 	struct osettings *s = &c->m->set;
 	if (c->m->have_settings) {
 		diag(c, m, "more than one Settings document (the first is at %s:%d)", s->at->file, s->at->line);
@@ -144,6 +149,7 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 			if ((v = y_get(y, "pool")) && get_cidr(c, v, "pool", &s->pool) == 0) {
 				s->pool_str = v->str;
 				s->pool_at = v;
+				host_subnet_check(c, &s->pool, v->str, v);
 			}
 			int64_t size;
 			if (get_int(c, y, "size", 1, 30, &size) > 0)
@@ -223,6 +229,16 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 				else if (hp->present && !refs_has(&hp->allow_devices, s->allow_devices.v[i].name))
 					diag(c, s->allow_devices.v[i].at, "device '%s' is beyond the host policy (%s: allow_devices)",
 					     shown(c, s->allow_devices.v[i].name), hp->file);
+			get_strings(c, y, "allow_external_volumes", &s->allow_external_volumes);
+			for (size_t i = 0; i < s->allow_external_volumes.n; i++) {
+				const char *xv = s->allow_external_volumes.v[i].name;
+				if (!valid_name(xv) || strlen(xv) < 2)
+					diag(c, s->allow_external_volumes.v[i].at, "'allow_external_volumes' entries must be volume names");
+				else if (hp->present && !refs_has(&hp->allow_external_volumes, xv))
+					diag(c, s->allow_external_volumes.v[i].at,
+					     "external volume '%s' is beyond the host policy (%s: allow_external_volumes)",
+					     shown(c, xv), hp->file);
+			}
 			struct refs roots = { 0 };
 			const char *sdir, *held;
 			get_strings(c, y, "bind_roots", &roots);
@@ -337,6 +353,51 @@ static void parse_network(struct ctx *c, const struct ynode *m)
 		else {
 			n->subnet = y->str;
 			n->subnet_at = y;
+			host_subnet_check(c, &n->cidr, y->str, y);
+		}
+	}
+}
+
+void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at)
+{
+	const struct ohostpol *hp = &c->m->host;
+	if (!hp->present || !hp->has_subnet_pools)
+		return;
+	for (size_t i = 0; i < hp->nsubnet_pools; i++)
+		if (cidr_holds(hp->subnet_pools[i], *x))
+			return;
+	diag(c, at, "subnet '%s' is beyond the host policy (%s: subnet_pools): it must lie inside one of its pools",
+	     shown(c, shown_cidr), hp->file);
+}
+
+static void parse_volume(struct ctx *c, const struct ynode *m)
+{
+	static const char *const keys[] = { "kind", "name", "external", "docker_name", NULL };
+	check_keys(c, m, keys, "Volume");
+	struct model *md = c->m;
+	GROW(md->xvols, md->nxvols + 1, md->capxvols);
+	struct oxvol *v = &md->xvols[md->nxvols++];
+	*v = (struct oxvol){ .at = m };
+	v->name = get_name(c, m, "name", "Volume", true);
+	if (!v->name)
+		c->broken = true;
+	bool external = false;
+	const struct ynode *ext = y_get(m, "external");
+	get_bool(c, m, "external", &external);
+	if (!ext)
+		diag(c, m, "a Volume is one made outside reconciler: say 'external: true' (volumes reconciler makes "
+			   "need no declaration)");
+	else if (ext->kind == Y_SCALAR && !external)
+		diag(c, ext, "'external: false' declares nothing: volumes reconciler makes need no declaration");
+	v->docker_name = v->name;
+	const struct ynode *dn = y_get(m, "docker_name");
+	if (dn) {
+		const char *s = get_str(c, m, "docker_name");
+		if (s && (!valid_name(s) || strlen(s) < 2))
+			diag(c, dn, "invalid volume name '%s' in 'docker_name'", shown(c, s));
+		else if (s) {
+			v->docker_name = s;
+			v->docker_name_at = dn;
 		}
 	}
 }
@@ -558,7 +619,7 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 	}
 }
 
-static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "Template", "Customer" };
+static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "Template", "Customer", "Volume" };
 
 /* Documents: Settings first (policy applies to everything else), then the rest. */
 /*
@@ -570,7 +631,8 @@ static const char *const kinds[] = { "Settings", "Plan", "Network", "Service", "
 void load_host_policy(struct ctx *c, const struct source_file *f)
 {
 	static const char *const keys[] = { "kind", "allow_privileged", "allow_host_namespaces", "allow_cap_add",
-					    "allow_devices", "bind_roots", "require", "allow_shared_bridges", NULL };
+					    "allow_devices", "bind_roots", "require", "allow_shared_bridges",
+					    "allow_external_volumes", "subnet_pools", NULL };
 	struct ohostpol *hp = &c->m->host;
 	parse_file(c, f);
 	c->host_docs = c->ndocs;
@@ -603,6 +665,19 @@ void load_host_policy(struct ctx *c, const struct source_file *f)
 		}
 		free(caps.v);
 		get_strings(c, r, "allow_devices", &hp->allow_devices);
+		get_strings(c, r, "allow_external_volumes", &hp->allow_external_volumes);
+		struct refs pools = { 0 };
+		if (y_get(r, "subnet_pools"))
+			hp->has_subnet_pools = true;
+		get_strings(c, r, "subnet_pools", &pools);
+		for (size_t k = 0; k < pools.n; k++) {
+			struct cidr cd;
+			if (get_cidr(c, pools.v[k].at, "subnet_pools", &cd) == 0) {
+				hp->subnet_pools = xrealloc(hp->subnet_pools, (hp->nsubnet_pools + 1) * sizeof(*hp->subnet_pools));
+				hp->subnet_pools[hp->nsubnet_pools++] = cd;
+			}
+		}
+		free(pools.v);
 		struct refs req = { 0 };
 		get_strings(c, r, "require", &req);
 		for (size_t k = 0; k < req.n; k++) {
@@ -642,7 +717,7 @@ void parse_docs(struct ctx *c)
 			const struct ynode *k = y_get(r, "kind");
 			if (!k) {
 				if (round == 0) {
-					diag(c, r, "document has no 'kind' (one of Settings, Plan, Network, Service, Template, Customer)");
+					diag(c, r, "document has no 'kind' (one of Settings, Plan, Network, Service, Template, Customer, Volume)");
 					c->broken = true;
 				}
 				continue;
@@ -675,6 +750,7 @@ void parse_docs(struct ctx *c)
 			case 3: parse_service(c, r); break;
 			case 4: parse_template(c, r); break;
 			case 5: parse_customer(c, r); break;
+			case 6: parse_volume(c, r); break;
 			}
 		}
 	}

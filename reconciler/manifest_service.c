@@ -59,7 +59,7 @@ static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *
 	const char *hs = parts[np - 2], *cs = parts[np - 1];
 	if (np == 3) {
 		uint32_t a;
-		if (!parse_ipv4(parts[0], &a)) {
+		if (!ipv4_parse(parts[0], &a)) {
 			diag(c, it, "'%s' is not an IPv4 address in '%s'", shown(c, parts[0]), shown(c, str));
 			return;
 		}

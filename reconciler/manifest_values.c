@@ -127,7 +127,7 @@ static bool parse_duration(const char *s, int64_t *ret)
 {
 	static const struct { const char *u; int64_t ns; } units[] = {
 		{ "h", 3600 * NS_PER_S }, { "m", 60 * NS_PER_S }, { "s", NS_PER_S },
-		{ "ms", NS_PER_MS }, { "us", 1000 }, { "ns", 1 },
+		{ "ms", NS_PER_MS }, { "us", NS_PER_US }, { "ns", 1 },
 	};
 	int64_t total = 0;
 	size_t last = 0;
@@ -275,66 +275,6 @@ bool parse_port(const char *s, uint16_t *ret)
 	return true;
 }
 
-bool parse_ipv4(const char *s, uint32_t *ret)
-{
-	uint32_t a = 0;
-	for (int i = 0; i < 4; i++) {
-		size_t nd = 0;
-		unsigned v = 0;
-		while (s[nd] >= '0' && s[nd] <= '9' && nd < 4) {
-			v = v * 10 + (unsigned)(s[nd] - '0');
-			nd++;
-		}
-		if (nd == 0 || nd > 3 || v > 255 || (nd > 1 && s[0] == '0'))
-			return false;
-		a = (a << 8) | v;
-		s += nd;
-		if (i < 3) {
-			if (*s != '.')
-				return false;
-			s++;
-		}
-	}
-	if (*s)
-		return false;
-	*ret = a;
-	return true;
-}
-
-static uint32_t prefix_mask(int prefix)
-{
-	return prefix == 0 ? 0 : ~UINT32_C(0) << (32 - prefix);
-}
-
-/* 0 ok, -1 malformed, -2 host bits set */
-int parse_cidr(const char *s, struct cidr *ret)
-{
-	const char *slash = strchr(s, '/');
-	if (!slash || slash - s > 15)
-		return -1;
-	char ip[16];
-	memcpy(ip, s, (size_t)(slash - s));
-	ip[slash - s] = '\0';
-	uint64_t pfx;
-	if (!parse_ipv4(ip, &ret->addr) || !parse_uint(slash + 1, 32, &pfx) || slash[1] == '\0')
-		return -1;
-	ret->prefix = (int)pfx;
-	if (ret->addr & ~prefix_mask(ret->prefix))
-		return -2;
-	return 0;
-}
-
-bool cidr_overlap(const struct cidr *a, const struct cidr *b)
-{
-	int p = a->prefix < b->prefix ? a->prefix : b->prefix;
-	return (a->addr & prefix_mask(p)) == (b->addr & prefix_mask(p));
-}
-
-bool cidr_holds(const struct cidr *outer, const struct cidr *inner)
-{
-	return outer->prefix <= inner->prefix && (inner->addr & prefix_mask(outer->prefix)) == outer->addr;
-}
-
 /*
  * Where the subnets of our networks may come from: the private unicast
  * ranges (RFC 1918) and the shared address space (RFC 6598).  Anything
@@ -352,7 +292,7 @@ static const struct cidr private_ranges[] = {
 static bool cidr_private(const struct cidr *c)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(private_ranges); i++)
-		if (cidr_holds(&private_ranges[i], c))
+		if (cidr_holds(private_ranges[i], *c))
 			return true;
 	return false;
 }
@@ -363,23 +303,25 @@ int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr 
 		diag(c, y, "'%s' must be a string", key);
 		return -1;
 	}
-	int r = parse_cidr(y->str, ret);
-	if (r == -1) {
+	struct cidr parsed;
+	int r = cidr_parse(y->str, &parsed);
+	if (r == CIDR_MALFORMED) {
 		diag(c, y, "'%s' is not an IPv4 subnet in CIDR form (e.g. 10.210.0.0/16): '%s'", key,
 		     shown(c, y->str));
 		return -1;
 	}
-	if (r == -2) {
-		uint32_t a = ret->addr & prefix_mask(ret->prefix);
-		diag(c, y, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%d'?)", shown(c, y->str),
-		     a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, ret->prefix);
+	if (r == CIDR_HOST_BITS) {
+		char meant[CIDR_TEXT_MAX];
+		cidr_format(parsed, meant);
+		diag(c, y, "subnet '%s' has host bits set (did you mean '%s'?)", shown(c, y->str), meant);
 		return -1;
 	}
-	if (!cidr_private(ret)) {
+	if (!cidr_private(&parsed)) {
 		diag(c, y, "subnet '%s' is not inside a private range: '%s' must lie within %s", shown(c, y->str), key,
 		     PRIVATE_RANGES);
 		return -1;
 	}
+	*ret = parsed;
 	return 0;
 }
 

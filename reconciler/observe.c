@@ -121,7 +121,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 				continue;
 			o.ports_in_use[npu++] = s->ports[k].public_port;
 			if (ours && unit)
-				o.our_ports[nop++] = (struct state_obs_port){ unit, s->ports[k].private_port,
+				o.our_ports[nop++] = (struct alloc_obs_port){ unit, s->ports[k].private_port,
 									     s->ports[k].type, s->ports[k].public_port };
 		}
 		if (ours) {
@@ -143,7 +143,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 		const struct dk_network *n = &o.networks->items[i];
 		bool ours = is_ours(n->labels, n->nlabels, project);
 		if (n->nsubnets)
-			o.nets[nnets++] = (struct state_obs_net){ n->name, n->subnets[0], ours };
+			o.nets[nnets++] = (struct alloc_obs_net){ n->name, n->subnets[0], ours };
 		if (ours) {
 			struct plan_net *pn = &p->networks[p->nnetworks++];
 			pn->id = xstrdup(n->id);
@@ -174,7 +174,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 			o.ports_in_use[npu++] = hp[i];
 		free(hp);
 	}
-	o.alloc = (struct state_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
+	o.alloc = (struct alloc_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
 
 	/* Images: one inspect per distinct reference. */
 	if (d && d->nunits) {

@@ -17,10 +17,10 @@
 
 struct observation {
 	struct plan_observed plan;          /* for planner_plan() */
-	struct state_observed alloc;        /* for state_allocate(); borrows from the fields below */
+	struct alloc_observed alloc;         /* for state_allocate(); borrows from the fields below */
 	uint16_t *ports_in_use;
-	struct state_obs_port *our_ports;
-	struct state_obs_net *nets;
+	struct alloc_obs_port *our_ports;
+	struct alloc_obs_net *nets;
 	struct dk_container_list *containers;  /* every container on the engine */
 	struct dk_network_list *networks;      /* every network on the engine */
 };

@@ -20,7 +20,6 @@
 #define CONFIG_MAX (1024 * 1024)
 #define HELPER_OUT_MAX (64 * 1024)
 #define HELPER_TIMEOUT_MS 30000  /* RECONCILER_CREDENTIAL_HELPER_TIMEOUT_MS */
-#define NS_PER_MS 1000000LL
 
 extern char **environ;
 
@@ -264,7 +263,7 @@ static bool reap(pid_t pid, int *status, int64_t deadline_ns)
 				;
 			return false;
 		}
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		struct timespec ts = { 0, 5 * NS_PER_MS };
 		nanosleep(&ts, NULL);
 	}
 }
@@ -339,7 +338,7 @@ static int run_helper(const char *name, const char *server, char **ret_header, s
 	int rc = -1;
 	if (timed_out) {
 		rc_errf(err, "registry credentials: the credential helper '%s' did not answer within %.1f s", prog,
-			(double)limit / 1000);
+			(double)limit / MS_PER_S);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (strstr(o, "credentials not found")) {
 			rc = 1;

@@ -41,7 +41,7 @@ static bool parse_i64(const char *s, int64_t *ret)
 
 static void human_duration(int64_t ns, struct buf *out)
 {
-	const int64_t S = INT64_C(1000000000);
+	const int64_t S = NS_PER_S, MS = NS_PER_MS, US = NS_PER_US;
 	if (ns == 0) {
 		buf_adds(out, "0s");
 	} else if (ns % S == 0) {
@@ -52,16 +52,16 @@ static void human_duration(int64_t ns, struct buf *out)
 			buf_addf(out, "%" PRId64 "m", m);
 		if (sec)
 			buf_addf(out, "%" PRId64 "s", sec);
-	} else if (ns > S && ns < 60 * S && ns % 1000000 == 0) {
+	} else if (ns > S && ns < 60 * S && ns % MS == 0) {
 		char frac[8];
-		snprintf(frac, sizeof(frac), "%03" PRId64, (ns % S) / 1000000);
+		snprintf(frac, sizeof(frac), "%03" PRId64, (ns % S) / MS);
 		for (size_t n = strlen(frac); n > 0 && frac[n - 1] == '0'; n--)
 			frac[n - 1] = '\0';
 		buf_addf(out, "%" PRId64 ".%ss", ns / S, frac);
-	} else if (ns % 1000000 == 0) {
-		buf_addf(out, "%" PRId64 "ms", ns / 1000000);
-	} else if (ns % 1000 == 0) {
-		buf_addf(out, "%" PRId64 "us", ns / 1000);
+	} else if (ns % MS == 0) {
+		buf_addf(out, "%" PRId64 "ms", ns / MS);
+	} else if (ns % US == 0) {
+		buf_addf(out, "%" PRId64 "us", ns / US);
 	} else {
 		buf_addf(out, "%" PRId64 "ns", ns);
 	}
@@ -84,11 +84,12 @@ static void human_size(int64_t b, struct buf *out)
 static void human_cpus(int64_t nano, struct buf *out)
 {
 	char frac[16];
-	snprintf(frac, sizeof(frac), "%09" PRId64, nano % INT64_C(1000000000));
+	const int64_t S = NS_PER_S;  /* NanoCpus: 1e9 is one CPU */
+	snprintf(frac, sizeof(frac), "%09" PRId64, nano % S);
 	size_t n = strlen(frac);
 	while (n > 0 && frac[n - 1] == '0')
 		frac[--n] = '\0';
-	buf_addf(out, "%" PRId64 "%s%s", nano / INT64_C(1000000000), n ? "." : "", frac);
+	buf_addf(out, "%" PRId64 "%s%s", nano / S, n ? "." : "", frac);
 }
 
 static bool key_is_duration(const char *key)

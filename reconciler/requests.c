@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,24 +271,6 @@ int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *
 			return 0;
 		sleep_ms(50);
 	}
-}
-
-long request_lock_holder(const char *state_dir)
-{
-	_cleanup_free_ char *path = xasprintf("%s/lock", state_dir);
-	int fd = open_private("state file", path, O_RDONLY, 0, NULL);
-	if (fd < 0)
-		return 0;
-	long pid = 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		char buf[32] = "";
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-		pid = n > 0 ? strtol(buf, NULL, 10) : -1;
-		if (pid == 0)
-			pid = -1;
-	}
-	close(fd);
-	return pid;
 }
 
 static bool is_hex_prefix(const char *s)

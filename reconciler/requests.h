@@ -56,8 +56,6 @@ int request_answer(const char *state_dir, const char *name, bool ok, const char 
  */
 int request_wait(const char *state_dir, const char *name, int timeout_ms, bool *ret_ok, char **ret_msg,
 		 struct rc_err *err);
-/* The pid of the process holding the state directory's lock, or 0 when it is free. */
-long request_lock_holder(const char *state_dir);
 
 /* What a request changed, for the daemon to act upon. */
 enum {

@@ -5,10 +5,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -20,6 +23,8 @@
 
 /* Deeper trees than this are refused (a hostile repository must not blow the stack). */
 #define SOURCE_MAX_DEPTH 64
+/* A fetch that has not finished by then is ended (source_fetch); --fetch-timeout. */
+static double fetch_timeout_s = 120;
 
 /* ---- libgit2 setup ---- */
 
@@ -441,6 +446,16 @@ static int fetch(const char *repo, const char *url, const char *shown, const str
 	if (git_remote_fetch(rem, &refspecs, &fo, "reconciler: fetch") < 0) {
 		if (x.outcome != CRED_OK)
 			return cred_errf(&x, shown, err);
+		/* libgit2 (1.5.1 and later) checks an SSH server's key against $HOME/.ssh/known_hosts */
+		const git_error *ge = git_error_last();
+		if (ge && ge->klass == GIT_ERROR_SSH && ge->message && strstr(ge->message, "hostkey")) {
+			const char *home = getenv("HOME");
+			return git_errf(err,
+					"cannot fetch '%s' from '%s': the server's SSH host key is not in "
+					"%s/.ssh/known_hosts or does not match it (check its fingerprint, then add it: "
+					"ssh-keyscan -p PORT HOST >>%s/.ssh/known_hosts)",
+					branch, shown, home ? home : "~", home ? home : "~");
+		}
 		return git_errf(err, "cannot fetch '%s' from '%s'", branch, shown);
 	}
 	git_oid oid;
@@ -450,6 +465,128 @@ static int fetch(const char *repo, const char *url, const char *shown, const str
 	return 0;
 }
 
+/* What the fetching child hands back through its pipe. */
+struct fetch_reply {
+	int rc;
+	char id[41];
+	struct rc_err err;
+};
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		c += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/*
+ * Read the child's reply until its end, EOF or the deadline.  Returns the
+ * bytes read; *ret_timed_out tells a deadline from an EOF.
+ */
+static size_t read_reply(int fd, struct fetch_reply *rep, int64_t deadline, bool *ret_timed_out)
+{
+	size_t got = 0;
+	*ret_timed_out = false;
+	while (got < sizeof *rep) {
+		int64_t left = deadline - now_ns();
+		if (left <= 0) {
+			*ret_timed_out = true;
+			break;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int n = poll(&pfd, 1, (int)(left / 1000000 + 1));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0)
+			continue;
+		ssize_t r = read(fd, (char *)rep + got, sizeof *rep - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+/*
+ * fetch() in a child process, bounded by fetch_timeout_s.  libgit2
+ * 1.5.1 leaks each SSH session's known-hosts list (and more when a key is
+ * refused): a daemon fetching every minute would grow without end; and a
+ * server that stops answering would hold the caller for ever, as libgit2
+ * has no transfer timeout.  The child is forked, not executed: it runs only
+ * libgit2 on its own copy of memory and leaves with _exit(), so whatever
+ * libgit2 keeps dies with it.  Signals are unblocked in the child so that a
+ * SIGTERM to the service's process group ends it at once.
+ */
+static int fetch_isolated(const char *repo, const char *url, const char *shown, const struct gitcred *creds,
+			  const char *cred_file, const char *branch, const char *refname, char ret[41],
+			  struct rc_err *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return rc_errf(err, "cannot fetch '%s' from '%s': pipe: %s", branch, shown, strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return rc_errf(err, "cannot fetch '%s' from '%s': fork: %s", branch, shown, strerror(e));
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		close(p[0]);
+		struct fetch_reply rep = { 0 };
+		rep.rc = fetch(repo, url, shown, creds, cred_file, branch, refname, rep.id, &rep.err);
+		_exit(write_all(p[1], &rep, sizeof rep) ? 0 : 1);
+	}
+	close(p[1]);
+	struct fetch_reply rep;
+	bool timed_out;
+	size_t got = read_reply(p[0], &rep, now_ns() + (int64_t)(fetch_timeout_s * 1e9), &timed_out);
+	close(p[0]);
+	if (got != sizeof rep)
+		kill(pid, SIGKILL);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (timed_out)
+		return rc_errf(err, "cannot fetch '%s' from '%s': no answer within %g s (--fetch-timeout)", branch,
+			       shown, fetch_timeout_s);
+	if (got != sizeof rep) {
+		if (WIFSIGNALED(st))
+			return rc_errf(err, "cannot fetch '%s' from '%s': the fetching process ended by signal %d",
+				       branch, shown, WTERMSIG(st));
+		return rc_errf(err, "cannot fetch '%s' from '%s': the fetching process gave no answer", branch,
+			       shown);
+	}
+	if (rep.rc < 0)
+		return rc_err_copy(err, &rep.err);
+	memcpy(ret, rep.id, 41);
+	return 0;
+}
+
+void source_set_fetch_timeout(double seconds)
+{
+	if (seconds > 0)
+		fetch_timeout_s = seconds;
+}
+
 int source_fetch(const char *repo, const char *url, const char *cred_file, const char *branch, const char *refname,
 		 char ret[41], struct rc_err *err)
 {
@@ -457,7 +594,7 @@ int source_fetch(const char *repo, const char *url, const char *cred_file, const
 	if (cred_file && gitcred_load(cred_file, &creds, err) < 0)
 		return -1;
 	_cleanup_free_ char *shown = url_redact(url);
-	int rc = fetch(repo, url, shown, &creds, cred_file, branch, refname, ret, err);
+	int rc = fetch_isolated(repo, url, shown, &creds, cred_file, branch, refname, ret, err);
 	gitcred_release(&creds);
 	if (rc < 0)
 		redact_secret_of(err->msg, url);  /* libgit2's own text may quote the URL */

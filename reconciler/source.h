@@ -72,9 +72,16 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
  * the ssh-agent at SSH_AUTH_SOCK.  Each is offered once: the first refusal
  * ends the fetch with "authentication failed for URL (credentials from
  * FILE)", never a retry.  url's userinfo never reaches err.
+ *
+ * The fetch runs in a child process (libgit2 leaks per SSH session, and has
+ * no transfer timeout): one that has not finished within the fetch timeout
+ * (source_set_fetch_timeout(), default 120 s) is killed and reported as
+ * "no answer within N s".
  */
 int source_fetch(const char *repo, const char *url, const char *cred_file, const char *branch,
 		 const char *refname, char ret[41], struct rc_err *err);
+/* The bound of every later source_fetch(), seconds (> 0); process-wide. */
+void source_set_fetch_timeout(double seconds);
 /* Free everything in f and zero it (safe to call twice). */
 void source_files_release(struct source_files *f);
 

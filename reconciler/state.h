@@ -1,7 +1,7 @@
 /*
  * state.h — the state directory: what the reconciler must remember between
- * runs that Docker itself cannot tell it, plus the allocator of host ports
- * (`port: auto`) and per-network subnets.
+ * runs that Docker itself cannot tell it (the allocations of host ports and
+ * subnets that alloc.h makes among them).
  *
  * Owns: the directory (default /var/lib/reconciler, mode 0700, owned by the
  * uid reconciler runs as, never group- or other-writable) and every file in it:
@@ -35,7 +35,8 @@
  * state_free(); setters copy what they are given.  Times are wall-clock
  * seconds since the epoch.
  *
- * cJSON is used only inside state.c.
+ * The module is state.c and the state_*.c files, one per file of the
+ * directory (state_int.h has the map); cJSON is used only inside them.
  */
 #ifndef RC_STATE_H
 #define RC_STATE_H
@@ -44,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "unit.h"
 #include "util.h"
 
@@ -108,6 +110,10 @@ bool state_locked(const struct rc_state *st);
  * file when /proc/locks shows that process holding a flock on it (> 0), else
  * 0 (nobody, no lock file yet, or no /proc).  *ret_daemon (may be NULL): that
  * process is `reconciler run` (its command line has a "run" argument).
+ * The one answer to "who holds the lock" (status, plan --json, and the
+ * request commands deciding to hand their request to a daemon): never by
+ * taking the lock, not even shared, which could make a daemon starting at
+ * that moment fail to take its own.
  */
 long state_lock_holder(const char *dir, bool *ret_daemon);
 /* Release everything; closes the lock fd (which releases the lock).  NULL is fine. */
@@ -142,66 +148,16 @@ size_t state_nsubnets(const struct rc_state *st);
 
 /* ---- the allocator --------------------------------------------------------- */
 
-/* A host port published by one of OUR containers (from its unit label and Ports). */
-struct state_obs_port {
-	const char *unit;
-	uint16_t container_port;
-	const char *proto;        /* "tcp" / "udp"; NULL means "tcp" */
-	uint16_t host_port;
-};
-/* A network on the engine and its subnet. */
-struct state_obs_net {
-	const char *name;
-	const char *subnet;       /* CIDR; NULL or IPv6: ignored */
-	bool ours;                /* carries our project label */
-};
-/* What the caller saw in Docker.  All borrowed. */
-struct state_observed {
-	/* Every host port published on the engine, by anyone (ours and unmanaged), and, with a
-	 * local engine, every TCP port a host process listens on (hostports.h). */
-	const uint16_t *ports_in_use;
-	size_t nports_in_use;
-	/* Published ports of our containers, by unit. */
-	const struct state_obs_port *our_ports;
-	size_t nour_ports;
-	/* Every network on the engine that has a subnet. */
-	const struct state_obs_net *nets;
-	size_t nnets;
-};
-
 /*
- * Fill d: ports[i].host_port of every host_auto port and the subnet of every
- * network without a fixed one, and update the allocations accordingly
- * (marking allocations.json dirty when anything changed; call state_save()).
- *
- *  - An allocation never moves while its unit port / network exists.  What
- *    our containers actually publish (obs->our_ports) and the subnets of our
- *    networks win over the file (and re-seed it when it was lost).
- *  - New ports: the lowest port in settings.port_lo..port_hi that is not
- *    allocated, not in obs->ports_in_use and not a fixed host port of d.
- *  - New subnets: the lowest subnet of size settings.subnet_prefix in
- *    settings.subnet_pool that overlaps no allocated subnet, no subnet in
- *    obs->nets and no fixed subnet in d.  Only a customer's networks (its
- *    own and its link networks) take one (rc_network_from_pool()); a
- *    shared network without a fixed subnet is left without (NULL: the
- *    engine chooses when it is created) and holds no allocation.
- *  - Allocations of units, ports and networks no longer in d are freed.
- * Fails (leaving state and d possibly half-filled: do not apply) when a pool
- * is missing, malformed or exhausted.
+ * Fill d's auto host ports and pool subnets from the allocations, as
+ * alloc_assign() (alloc.h) says, and keep what it assigned (marking
+ * allocations.json dirty when anything changed; call state_save()).
+ * obs: what the caller saw in Docker (may be NULL).  Fails (leaving state
+ * and d possibly half-filled: do not apply) when a pool is missing,
+ * malformed or exhausted.
  */
-int state_allocate(struct rc_state *st, struct rc_desired *d, const struct state_observed *obs,
+int state_allocate(struct rc_state *st, struct rc_desired *d, const struct alloc_observed *obs,
 		   struct rc_err *err);
-
-/* IPv4 CIDR helpers (exposed for tests and validation). */
-struct state_cidr {
-	uint32_t addr;    /* network address, host order, host bits cleared */
-	int prefix;       /* 0..32 */
-};
-/* Parse "a.b.c.d/n".  strict: host bits must be zero.  Not strict: they are cleared. */
-int state_cidr_parse(const char *s, bool strict, struct state_cidr *ret, struct rc_err *err);
-bool state_cidr_overlap(struct state_cidr a, struct state_cidr b);
-/* Format into out (at least 19 bytes). */
-void state_cidr_format(struct state_cidr c, char out[19]);
 
 /* ---- applied.json ---------------------------------------------------------- */
 

@@ -66,6 +66,7 @@ struct rc_mount {
 	char *source;         /* volume: Docker volume name; bind: host path; secret: secret name; tmpfs: NULL */
 	char *target;         /* path in the container */
 	bool read_only;
+	bool external;        /* volume: made outside reconciler (kind: Volume); inspected, never created or removed */
 };
 
 struct rc_secret {

@@ -170,19 +170,19 @@ int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 int64_t now_ms(void)
 {
-	return now_ns() / 1000000;
+	return now_ns() / NS_PER_MS;
 }
 
 void sleep_ms(int64_t ms)
 {
 	if (ms <= 0)
 		return;
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	struct timespec ts = { .tv_sec = ms / MS_PER_S, .tv_nsec = (ms % MS_PER_S) * NS_PER_MS };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -540,10 +540,19 @@ void redact_secret_of(char *msg, const char *url)
 	size_t off, len;
 	if (!msg || !url || !url_secret(url, &off, &len) || len < 3)
 		return;
-	_cleanup_free_ char *secret = xstrndup(url + off, len);
-	char *hit;
-	while ((hit = strstr(msg, secret))) {
+	/*
+	 * A password is scrubbed wherever it appears; a userinfo without one
+	 * (a user name, or a token given as one) only where it precedes '@':
+	 * the user "git" must not turn "m.git" into "m.***".
+	 */
+	const char *at = NULL, *ui = url_userinfo(url, &at);
+	bool user_only = ui && !memchr(ui, ':', (size_t)(at - ui));
+	_cleanup_free_ char *secret = user_only ? xasprintf("%.*s@", (int)len, url + off) : xstrndup(url + off, len);
+	size_t slen = strlen(secret), keep = user_only ? 1 : 0;
+	char *from = msg, *hit;
+	while ((hit = strstr(from, secret))) {
 		memcpy(hit, "***", 3);
-		memmove(hit + 3, hit + len, strlen(hit + len) + 1);
+		memmove(hit + 3, hit + slen - keep, strlen(hit + slen - keep) + 1);
+		from = hit + 3 + keep;
 	}
 }

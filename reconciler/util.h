@@ -76,6 +76,16 @@ void rc_log(enum rc_log_level lvl, const char *fmt, ...) RC_PRINTF(2, 3);
 #define log_info(...)  rc_log(RC_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) rc_log(RC_LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * Time units: the one spelling of each (durations are int64_t nanoseconds,
+ * the *_ns fields, or milliseconds, the *_ms ones).  Long long constants;
+ * cast where a printf format wants int64_t.
+ */
+#define NS_PER_S 1000000000LL
+#define NS_PER_MS 1000000LL
+#define NS_PER_US 1000LL
+#define MS_PER_S 1000LL
+
 /* Monotonic clock in nanoseconds / milliseconds. */
 int64_t now_ns(void);
 int64_t now_ms(void);

@@ -513,11 +513,11 @@ static void arm_timer(struct watch *w)
 	int64_t next = next_deadline(w);
 	struct itimerspec its = { 0 };
 	if (next >= 0) {
-		int64_t ns = next * 1000000;
+		int64_t ns = next * NS_PER_MS;
 		if (ns <= 0)
 			ns = 1;
-		its.it_value.tv_sec = ns / 1000000000;
-		its.it_value.tv_nsec = ns % 1000000000;
+		its.it_value.tv_sec = ns / NS_PER_S;
+		its.it_value.tv_nsec = ns % NS_PER_S;
 	}
 	/* cannot fail with valid arguments; a failure would only cost a wakeup */
 	(void)timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);

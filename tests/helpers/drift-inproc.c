@@ -43,7 +43,7 @@ static int cmp_i64(const void *a, const void *b)
 static double median_ms(int64_t *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-	return (double)v[n / 2] / 1e6;
+	return (double)v[n / 2] / NS_PER_MS;
 }
 
 int main(int argc, char **argv)

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "inspect-many: %s\n", err.msg);
 			rc = 1;
 		}
-		fprintf(stderr, "%zu inspected in %.1f ms\n", n, (double)(now_ns() - t0) / 1e6);
+		fprintf(stderr, "%zu inspected in %.1f ms\n", n, (double)(now_ns() - t0) / NS_PER_MS);
 		dk_inspect_results_release(res, n);
 		free(res);
 	}

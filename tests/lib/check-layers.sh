@@ -13,11 +13,11 @@ cd "$(dirname "$0")/../.." || exit 1
 
 # layer number, then the modules in it (a module is FILE.c + FILE.h; cmd_* are the CLI's)
 layers='
-0 util buf hash strmap
-1 speckeys unit spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
+0 util buf hash strmap cidr
+1 speckeys unit alloc spec order seckey custsecret gitcred health hostports bindpath workq depsched ready
 2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand source hostpolicy docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events regauth control watch planfile
-3 planner state owner requests
-4 apply observe actual drift report prefetch
+3 planner state state_int state_alloc state_applied state_units state_manifests state_journal owner requests extvol
+4 apply observe actual drift drift_check report prefetch
 5 converge
 6 daemon
 7 cli main cmd_*
@@ -27,8 +27,8 @@ owners='
 git2.h source
 yaml.h manifest_yaml
 curl/ docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events health main
-cjson/ docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events state planfile regauth
-cJSON.h docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events state planfile regauth
+cjson/ docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events state state_alloc state_applied state_units state_manifests state_journal planfile regauth
+cJSON.h docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events state state_alloc state_applied state_units state_manifests state_journal planfile regauth
 xxhash.h hash
 openssl/ hash
 '

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libgit2-dev libyaml-dev
 libcurl4-openssl-dev libcjson-dev libxxhash-dev libssl-dev docker.io git busybox-static
-docker-registry curl perl python3 iproute2 iptables ca-certificates procps
+docker-registry curl perl python3 iproute2 iptables ca-certificates procps openssh-server
 openssl socat stunnel4"
 missing=""
 for p in $PKGS; do
@@ -19,7 +19,15 @@ fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
+# openssh-server is for the tests' own sshd on 127.0.0.1 (t0765): keep its
+# package from starting a system sshd on port 22 (policy-rc.d, only when
+# the machine has none, removed after).
+own_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq --no-install-recommends $missing >/dev/null || { [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+[ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 # Debian's docker-registry package starts a service on :5000; the harness runs
 # its own registry on a port of its choosing, so leave the packaged one alone.

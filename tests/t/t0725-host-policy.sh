@@ -111,4 +111,31 @@ test_expect_success 'apply of a repository beyond the ceiling changes nothing' '
 	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 0
 '
 
+test_expect_success 'subnet_pools: subnets.pool, a Network subnet and the default pool must lie inside' '
+	cat >$TRASH/pools.yaml <<-EOT &&
+	bind_roots: [/srv/customers]
+	subnet_pools: [10.210.0.0/16, 172.30.0.0/16]
+	EOT
+	settings "{}" &&
+	$RC --policy $TRASH/pools.yaml --dir $M validate &&
+	cat >$TRASH/lan.yaml <<-EOT &&
+	subnet_pools: [172.30.0.0/16]
+	EOT
+	test_expect_code 1 $RC --policy $TRASH/lan.yaml --dir $M validate 2>err &&
+	test_grep "settings.yaml:1:1: subnet .10.210.0.0/16 (the default subnets.pool). is beyond the host policy ($TRASH/lan.yaml: subnet_pools)" err &&
+	cat >>$M/settings.yaml <<-EOT &&
+	---
+	kind: Network
+	name: lan
+	subnet: 192.168.1.0/24
+	EOT
+	sed -i "s|^policy: {}|policy: {}\nsubnets: {pool: 172.30.0.0/17, size: 26}|" $M/settings.yaml &&
+	test_expect_code 1 $RC --policy $TRASH/lan.yaml --dir $M validate 2>err &&
+	cat err &&
+	test_grep "settings.yaml:[0-9]*:[0-9]*: subnet .192.168.1.0/24. is beyond the host policy ($TRASH/lan.yaml: subnet_pools): it must lie inside one of its pools" err &&
+	test_equal "$(grep -c "subnet_pools" err)" 1 &&
+	sed -i "s|subnet: 192.168.1.0/24|subnet: 172.30.200.0/24|" $M/settings.yaml &&
+	$RC --policy $TRASH/lan.yaml --dir $M validate
+'
+
 test_done

@@ -13,6 +13,7 @@
 #include "docker.h"
 #include "drift.h"
 #include "manifest.h"
+#include "observe.h"
 #include "planner.h"
 #include "source.h"
 #include "spec.h"
@@ -131,8 +132,39 @@ static void add_network(struct dk_network_list *l, const char *name, const char 
 	}
 }
 
+/* drift_check()'s ways of getting the containers, from its options (drift.h): the first that applies. */
+static void test_acquisition(void)
+{
+	struct observe_raw raw = { 0 };
+	struct rc_desired none = { 0 };
+	struct drift_inspects *di = drift_inspects_start(NULL, &none, 1, NULL, 0);  /* no client: inspects nothing */
+	const char *ids[] = { "abc" };
+	static const struct {
+		bool inspects, prelisted, known;
+		enum drift_acquisition want;
+	} cases[] = {
+		{ false, false, false, DRIFT_ACQ_LIST },
+		{ false, true, false, DRIFT_ACQ_PRELISTED },
+		{ true, false, false, DRIFT_ACQ_INSPECTING },
+		{ true, true, false, DRIFT_ACQ_INSPECTING },
+		{ false, false, true, DRIFT_ACQ_KNOWN_IDS },
+		{ false, true, true, DRIFT_ACQ_PRELISTED },   /* known_ids is not used with prelisted */
+		{ true, false, true, DRIFT_ACQ_INSPECTING },  /* ... nor with inspects */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct drift_opts o = { .inspects = cases[i].inspects ? di : NULL,
+					.prelisted = cases[i].prelisted ? &raw : NULL,
+					.known_ids = cases[i].known ? ids : NULL, .nknown = cases[i].known };
+		is_str(drift_acquisition_name(drift_acquisition_of(&o)), drift_acquisition_name(cases[i].want),
+		       "inspects %d, prelisted %d, known ids %d: %s", cases[i].inspects, cases[i].prelisted,
+		       cases[i].known, drift_acquisition_name(cases[i].want));
+	}
+	drift_inspects_free(di);
+}
+
 int main(void)
 {
+	test_acquisition();
 	struct rc_desired *d = load_desired();
 	const char *P = d->settings.project;
 

@@ -1,4 +1,4 @@
-/* Unit tests for state.c: files, lock, journal, allocator, CIDR math, a hostile state directory. */
+/* Unit tests for the state module (state.c, state_*.c): files, lock, journal, allocations kept, a hostile state directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -389,7 +389,7 @@ static void test_allocate_ports(void)
 	struct rc_err err;
 	struct rc_desired *d = three_units();
 	uint16_t in_use[] = { 20002, 80 };   /* held by someone on the engine */
-	struct state_observed obs = { .ports_in_use = in_use, .nports_in_use = 2 };
+	struct alloc_observed obs = { .ports_in_use = in_use, .nports_in_use = 2 };
 	is_int(state_allocate(st, d, &obs, &err), 0, "allocate");
 	is_int(d->units[0].ports[0].host_port, 20000, "first unit gets the lowest port");
 	is_int(d->units[1].ports[0].host_port, 20003, "fixed and in-use ports are skipped");
@@ -485,8 +485,8 @@ static void test_shared_networks(void)
 	link->link_of = xstrdup("backend");
 	add_shared_net(d, "t-backend", NULL);
 	add_shared_net(d, "t-fixed", "10.99.0.0/24");
-	struct state_obs_net nets[] = { { "t-backend", "10.210.0.0/26", true } };  /* it still exists */
-	struct state_observed obs = { .nets = nets, .nnets = 1 };
+	struct alloc_obs_net nets[] = { { "t-backend", "10.210.0.0/26", true } };  /* it still exists */
+	struct alloc_observed obs = { .nets = nets, .nnets = 1 };
 	is_int(state_allocate(st, d, &obs, &err), 0, "allocate: %s", err.msg);
 	ok(d->networks[2].subnet == NULL, "shared network without a subnet: the engine's choice");
 	ok(state_get_subnet(st, "t-backend") == NULL, "its old allocation is freed");
@@ -516,18 +516,18 @@ static void test_reseed(void)
 	struct rc_state *st = open_locked(dir);
 	struct rc_err err;
 	struct rc_desired *d = three_units();
-	struct state_obs_port ours[] = {
+	struct alloc_obs_port ours[] = {
 		{ "b/web", 3000, "tcp", 20050 },
 		{ "c/web", 3000, NULL, 20007 },
 		{ "c/web", 4000, "tcp", 20009 },    /* a port no longer desired: ignored */
 	};
 	uint16_t in_use[] = { 20050, 20007, 20009, 20000 };
-	struct state_obs_net nets[] = {
+	struct alloc_obs_net nets[] = {
 		{ "t-b", "10.210.3.0/26", true },
 		{ "docker0-ish", "10.210.0.0/25", false },    /* unmanaged, overlaps two candidates */
 		{ "v6", "fd00::/64", false },
 	};
-	struct state_observed obs = { in_use, 4, ours, 3, nets, 3 };
+	struct alloc_observed obs = { in_use, 4, ours, 3, nets, 3 };
 	is_int(state_allocate(st, d, &obs, &err), 0, "allocate from observed: %s", err.msg);
 	is_int(d->units[1].ports[0].host_port, 20050, "b/web re-seeded from its container");
 	is_int(d->units[2].ports[0].host_port, 20007, "c/web re-seeded (proto defaults to tcp)");
@@ -542,8 +542,8 @@ static void test_reseed(void)
 	/* Observed wins over a stale file. */
 	st = open_locked(dir);
 	d = three_units();
-	struct state_obs_port moved[] = { { "a/web", 3000, "tcp", 20060 } };
-	struct state_observed obs2 = { .our_ports = moved, .nour_ports = 1 };
+	struct alloc_obs_port moved[] = { { "a/web", 3000, "tcp", 20060 } };
+	struct alloc_observed obs2 = { .our_ports = moved, .nour_ports = 1 };
 	is_int(state_allocate(st, d, &obs2, &err), 0, "allocate");
 	is_int(d->units[0].ports[0].host_port, 20060, "what the container publishes wins");
 	is_int(state_get_port(st, "a/web", 3000, "tcp"), 20060, "... and is recorded");
@@ -618,49 +618,6 @@ static void test_exhaustion(void)
 	rc_desired_free(d);
 	state_free(st);
 	free(dir);
-}
-
-static void test_cidr(void)
-{
-	struct state_cidr a, b;
-	struct rc_err err;
-	char out[19];
-	is_int(state_cidr_parse("10.210.0.0/16", true, &a, &err), 0, "parse /16");
-	ok(a.addr == 0x0AD20000u && a.prefix == 16, "address and prefix");
-	state_cidr_format(a, out);
-	is_str(out, "10.210.0.0/16", "format round-trips");
-	is_int(state_cidr_parse("0.0.0.0/0", true, &a, &err), 0, "parse /0");
-	is_int(state_cidr_parse("255.255.255.255/32", true, &a, &err), 0, "parse /32");
-	state_cidr_format(a, out);
-	is_str(out, "255.255.255.255/32", "format /32");
-	is_int(state_cidr_parse("10.0.0.1/24", true, &a, &err), -1, "strict refuses host bits");
-	ok(strstr(err.msg, "10.0.0.0/24") != NULL, "and suggests the network: %s", err.msg);
-	is_int(state_cidr_parse("10.0.0.1/24", false, &a, &err), 0, "lenient clears host bits");
-	state_cidr_format(a, out);
-	is_str(out, "10.0.0.0/24", "cleared");
-	const char *bad[] = { "10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "300.0.0.0/8",
-			      "10.0.0/8", "/8", "10.0.0.0/08", "10.0.0.0/8x", "fd00::/64", "" };
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		is_int(state_cidr_parse(bad[i], false, &a, &err), -1, "refuses '%s'", bad[i]);
-	struct {
-		const char *x, *y;
-		bool overlap;
-	} cases[] = {
-		{ "10.210.0.0/26", "10.210.0.64/26", false },
-		{ "10.210.0.0/26", "10.210.0.0/25", true },
-		{ "10.210.0.64/26", "10.210.0.0/25", true },
-		{ "10.210.0.128/26", "10.210.0.0/25", false },
-		{ "10.0.0.0/8", "10.210.3.0/26", true },
-		{ "0.0.0.0/0", "192.168.1.0/24", true },
-		{ "255.255.255.0/24", "255.255.255.255/32", true },
-		{ "10.210.0.63/32", "10.210.0.64/26", false },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		state_cidr_parse(cases[i].x, true, &a, NULL);
-		state_cidr_parse(cases[i].y, true, &b, NULL);
-		ok(state_cidr_overlap(a, b) == cases[i].overlap && state_cidr_overlap(b, a) == cases[i].overlap,
-		   "%s %s %s", cases[i].x, cases[i].overlap ? "overlaps" : "does not overlap", cases[i].y);
-	}
 }
 
 static int count_lines(const char *p)
@@ -884,7 +841,6 @@ static void test_hostile_lock(void)
 	ok(victim_intact(victim), "... and the victim is neither truncated nor given a pid");
 	is_int(state_open(dir, 0, &st, &err), -1, "lock: a read-only open refuses it too");
 	is_int((int)state_lock_holder(dir, NULL), 0, "lock: state_lock_holder does not follow it");
-	is_int((int)request_lock_holder(dir), 0, "lock: request_lock_holder does not follow it");
 	ok(victim_intact(victim), "... victim still intact");
 
 	/* a dangling link: O_CREAT must not create its target */
@@ -1339,7 +1295,6 @@ int main(void)
 	test_shared_networks();
 	test_reseed();
 	test_exhaustion();
-	test_cidr();
 	test_journal();
 	test_journal_last();
 	test_manifests();

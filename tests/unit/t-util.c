@@ -102,6 +102,12 @@ static void test_redact(void)
 	snprintf(msg, sizeof msg, "nothing to hide");
 	redact_secret_of(msg, "https://h/r");
 	is_str(msg, "nothing to hide", "a URL without credentials changes nothing");
+	snprintf(msg, sizeof msg, "cannot reach 'ssh://git@h/m.git' as git@h");
+	redact_secret_of(msg, "ssh://git@h/m.git");
+	is_str(msg, "cannot reach 'ssh://***@h/m.git' as ***@h", "a user alone is hidden where it precedes '@' only");
+	snprintf(msg, sizeof msg, "https://ghp_tok3n@h/r: ghp_tok3n@h refused");
+	redact_secret_of(msg, "https://ghp_tok3n@h/r");
+	is_str(msg, "https://***@h/r: ***@h refused", "a token given as the user, every copy before '@'");
 }
 
 int main(void)
