@@ -3,11 +3,19 @@
  *
  * Owns: the connection to the engine (struct dk_client), the per-operation
  * call counters, every request body and every parsed response.  libcurl and
- * cJSON stay inside docker.c: callers only see the C structs below.
+ * cJSON stay inside docker.c and its docker_*.c files (docker_int.h maps
+ * them): callers only see the C structs below.
  *
- * Host strings (dk_client_open): NULL or "" means unix:///var/run/docker.sock;
- * "unix:///path" or "/path" a unix socket; "tcp://host:port" and
- * "http://host:port" plain HTTP over TCP.  Every request goes to
+ * Host strings (dk_client_open, dk_host_parse): NULL or "" means
+ * unix:///var/run/docker.sock; "unix:///path" or "/path" a unix socket;
+ * "tcp://host[:port]" plain HTTP over TCP (port 2375), or HTTPS when
+ * $DOCKER_TLS_VERIFY is non-empty (port 2376), as the docker CLI reads them;
+ * "https://host[:port]" HTTPS (2376); "http://host[:port]" plain HTTP (80,
+ * refused when DOCKER_TLS_VERIFY is set).  A host may be "[v6addr]".  TLS
+ * uses $DOCKER_CERT_PATH (default ~/.docker): ca.pem verifies the engine's
+ * certificate and its host name, always; cert.pem and key.pem, when there
+ * (both or neither), are the client's certificate.  ssh:// is refused with
+ * a hint (forward the socket).  Every request goes to
  * /v1.41/...; opening the client asks GET /version once and fails when the
  * engine's ApiVersion is below 1.41.
  *
@@ -26,7 +34,8 @@
  * Engine faults.  An error is either the engine's answer (a 4xx, a 500 saying
  * what went wrong with the request, a pull error line) or a fault of the
  * engine, flagged in rc_err.engine_fault: no complete reply (connection
- * refused or reset, a reply cut short, nothing within the call's timeout),
+ * refused or reset, a TLS handshake or certificate that fails, a reply cut
+ * short, nothing within the call's timeout),
  * a 2xx reply that is not what the engine sends (garbage or truncated JSON,
  * a create without an Id, a ping that is not "OK", a body over the cap), an
  * error reply that is not Docker's {"message": ...} object, 502/503/504, and
@@ -86,6 +95,23 @@ struct dk_opts {
 	                             clone, alongside its first read-only calls) */
 };
 
+/* Where the engine is, from a host string (see above) and the TLS environment. */
+struct dk_tls_env {
+	const char *tls_verify; /* $DOCKER_TLS_VERIFY: non-empty turns TLS on for tcp:// */
+	const char *cert_path;  /* $DOCKER_CERT_PATH; NULL or "": HOME/.docker */
+	const char *home;       /* $HOME */
+};
+struct dk_endpoint {
+	char *sock_path;        /* a unix socket, or NULL */
+	char *base_url;         /* "http://localhost", "http://host:port", "https://host:port" */
+	bool tls;
+	char *ca_file, *cert_file, *key_file;  /* tls: CERT_PATH/ca.pem, cert.pem, key.pem; else NULL */
+};
+/* Pure (no file is read; dk_client_open() checks the certificate files).  *ret is released with
+ * dk_endpoint_release(). */
+int dk_host_parse(const char *host, const struct dk_tls_env *env, struct dk_endpoint *ret, struct rc_err *err);
+void dk_endpoint_release(struct dk_endpoint *e);
+
 /* Open a client and check the engine's API version.  *ret_client is freed with dk_client_free(). */
 int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struct rc_err *err);
 /* GET /version (unversioned) and refuse an engine below API 1.41.  dk_client_open() does it
@@ -111,7 +137,6 @@ enum dk_op {
 	DK_OP_CREATE,
 	DK_OP_START,
 	DK_OP_STOP,
-	DK_OP_KILL,
 	DK_OP_REMOVE,
 	DK_OP_UPDATE,
 	DK_OP_RENAME,
@@ -121,13 +146,11 @@ enum dk_op {
 	DK_OP_NETWORK_REMOVE,
 	DK_OP_NETWORK_CONNECT,
 	DK_OP_NETWORK_DISCONNECT,
-	DK_OP_VOLUME_LIST,
 	DK_OP_VOLUME_INSPECT,
 	DK_OP_VOLUME_CREATE,
 	DK_OP_VOLUME_REMOVE,
 	DK_OP_IMAGE_INSPECT,
 	DK_OP_IMAGE_PULL,
-	DK_OP_IMAGE_REMOVE,
 	DK_OP_EVENTS,
 	DK_OP__MAX
 };
@@ -404,9 +427,6 @@ int dk_container_start_within(struct dk_client *c, const char *id, long timeout_
 /* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err);
-/* POST /containers/{id}/kill?signal=...  (NULL: SIGKILL).  409: not running. */
-int dk_container_kill(struct dk_client *c, const char *id, const char *signal, struct dk_status *st,
-		      struct rc_err *err);
 /* DELETE /containers/{id}?force=&v=.  404: already gone. */
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err);
@@ -497,11 +517,6 @@ struct dk_volume {
 	struct rc_kv *options;   /* driver options (local: type, o, device); NULL when none */
 	size_t noptions;
 };
-struct dk_volume_list {
-	struct dk_volume *items;
-	size_t n;
-};
-void dk_volume_list_free(struct dk_volume_list *l);
 
 /*
  * POST /volumes/create.  The engine answers 201 even when the volume exists,
@@ -511,8 +526,6 @@ void dk_volume_list_free(struct dk_volume_list *l);
 int dk_volume_create(struct dk_client *c, const char *name, const struct rc_kv *labels, size_t nlabels,
 		     struct dk_volume **ret_vol, struct dk_status *st, struct rc_err *err);
 void dk_volume_free(struct dk_volume *v);
-int dk_volume_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
-		   struct dk_volume_list **ret_list, struct dk_status *st, struct rc_err *err);
 /* GET /volumes/{name}: one volume (404: none).  *ret is freed with dk_volume_free(). */
 int dk_volume_inspect(struct dk_client *c, const char *name, struct dk_volume **ret, struct dk_status *st,
 		      struct rc_err *err);
@@ -559,9 +572,6 @@ void dk_image_free(struct dk_image *img);
 
 int dk_image_inspect(struct dk_client *c, const char *ref, struct dk_image **ret,
 		     struct dk_status *st, struct rc_err *err);
-/* DELETE /images/{ref}?force=  (untags; removes the image when no tag is left). */
-int dk_image_remove(struct dk_client *c, const char *ref, bool force, struct dk_status *st,
-		    struct rc_err *err);
 
 struct dk_pull_opts {
 	int retries;           /* after the first attempt; < 0 = none, 0 = default 3 */

@@ -54,7 +54,8 @@ static const struct optdef optdefs[O__MAX] = {
 		       "the host policy the repository cannot widen (default $RECONCILER_POLICY, else "
 		       "/etc/reconciler/policy.yaml if present)" },
 	[O_DOCKER] = { "docker-host", 0, "H",
-		       "unix:///path or tcp://host:port (default $DOCKER_HOST or the unix socket)" },
+		       "unix:///path, tcp://host[:port] (TLS with $DOCKER_TLS_VERIFY), https://host[:port] "
+		       "(default $DOCKER_HOST or the unix socket)" },
 	[O_JSON] = { "json", 0, NULL, "machine-readable output" },
 	[O_MD] = { "markdown", 0, NULL, "Markdown for a pull-request comment" },
 	[O_OUT] = { "out", 0, "FILE", "write the output to FILE" },

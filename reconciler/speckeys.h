@@ -14,7 +14,7 @@
  *
  * Pure: no I/O and no third-party header.  Its users: the loader (manifest_fields.c: parsing,
  * defaults, policy.require), spec.c (canonical text, resource keys), actual.c
- * (drift read-back), docker.c (create body, inspect decode, update body),
+ * (drift read-back), docker_fields.c (create body, inspect decode, update body),
  * apply_rollout.c (what cannot be undone in place), report.c (humanized values,
  * secrets).  The recipe for adding a compose-style key is in
  * docs/architecture.md ("Adding a compose-style key").

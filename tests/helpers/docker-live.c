@@ -101,6 +101,13 @@ static bool wait_event(struct dk_events *ev, const char *id, const char *action,
 	return true;
 }
 
+/* The docker CLI for what reconciler never asks the engine (kill, rmi): true when it succeeded. */
+static bool docker_cli(const char *verb, const char *arg)
+{
+	_cleanup_free_ char *cmd = xasprintf("docker %s '%s' >/dev/null", verb, arg);
+	return system(cmd) == 0;
+}
+
 /* ---- tests ---- */
 
 static void test_system(void)
@@ -118,9 +125,12 @@ static void test_system(void)
 	struct dk_opts o = { .host = "unix:///nonexistent/docker.sock", .timeout_ms = 2000 };
 	ok(dk_client_open(&o, &bad, &err) < 0 && strstr(err.msg, "/nonexistent/docker.sock"),
 	   "open on a missing socket fails naming it: %s", err.msg);
-	o.host = "ssh://host";
+	o.host = "npipe:////./pipe/docker_engine";
 	ok(dk_client_open(&o, &bad, &err) < 0 && strstr(err.msg, "unsupported"),
 	   "unsupported host scheme refused: %s", err.msg);
+	o.host = "ssh://host";
+	ok(dk_client_open(&o, &bad, &err) < 0 && strstr(err.msg, "ssh:// is not supported"),
+	   "ssh:// refused with its own message: %s", err.msg);
 	ok(bad == NULL, "no client returned on failure");
 }
 
@@ -227,18 +237,13 @@ static void test_volumes(void)
 	struct rc_kv labels[2] = { proj_label[0], { (char *)"test.vol", (char *)"yes" } };
 	ok(dk_volume_create(dc, vol, labels, 2, NULL, &st, &err) == 0 && st.http == 201,
 	   "volume create: 201 (%s)", err.msg);
-	char flt[256];
-	snprintf(flt, sizeof(flt), RC_LABEL_PROJECT "=%s", project);
-	struct dk_filter f[] = { { "label", flt } };
-	struct dk_volume_list *l = NULL;
-	ok(dk_volume_list(dc, f, 1, &l, &st, &err) == 0, "volume list (%s)", err.msg);
-	if (l) {
-		ok(l->n == 1 && strcmp(l->items[0].name, vol) == 0, "label filter finds our volume");
-		if (l->n == 1) {
-			is_str(dk_label(l->items[0].labels, l->items[0].nlabels, "test.vol"), "yes", "volume label");
-			is_str(l->items[0].driver, "local", "volume driver");
-		}
-		dk_volume_list_free(l);
+	struct dk_volume *v = NULL;
+	ok(dk_volume_inspect(dc, vol, &v, &st, &err) == 0, "volume inspect (%s)", err.msg);
+	if (v) {
+		is_str(v->name, vol, "volume name");
+		is_str(dk_label(v->labels, v->nlabels, "test.vol"), "yes", "volume label");
+		is_str(v->driver, "local", "volume driver");
+		dk_volume_free(v);
 	}
 }
 
@@ -566,12 +571,10 @@ static void test_stop_kill(struct dk_events *ev)
 {
 	struct dk_status st;
 	struct rc_err err = { 0 };
-	ok(dk_container_kill(dc, id_worker, "SIGKILL", &st, &err) == 0 && st.http == 204, "kill SIGKILL (%s)", err.msg);
+	ok(docker_cli("kill --signal SIGKILL", id_worker), "docker kill --signal SIGKILL");
 	const char *code = NULL;
 	ok(wait_event(ev, id_worker, "die", 10000, &code), "events: die seen");
 	is_str(code, "137", "die event carries exitCode 137");
-	ok(dk_container_kill(dc, id_worker, NULL, &st, &err) < 0 && st.http == 409,
-	   "kill of a stopped container: 409 '%s'", st.message);
 
 	ok(dk_container_stop(dc, id_full, 5, &st, &err) == 0 && st.http == 204, "stop with timeout (%s)", err.msg);
 	ok(dk_container_stop(dc, id_full, 5, &st, &err) == 0 && st.http == 304, "stop again: 0 with 304");
@@ -622,7 +625,7 @@ static void test_pull(const char *test_image)
 	struct dk_status st;
 	struct rc_err err = { 0 };
 	_cleanup_free_ char *want = image_id(test_image);
-	ok(dk_image_remove(dc, ref, false, &st, &err) == 0 && st.http == 200, "remove the local tag '%s' (%s)", ref, err.msg);
+	ok(docker_cli("rmi", ref), "remove the local tag '%s'", ref);
 	struct dk_image *img = NULL;
 	ok(dk_image_inspect(dc, ref, &img, &st, &err) < 0 && st.http == 404, "tag gone locally");
 	struct dk_pull_opts o = { .retries = 2, .first_delay_ms = 10, .stall_ms = 30000 };
@@ -647,7 +650,7 @@ static void test_pull(const char *test_image)
 	   "the error says so and names the ref");
 	ok(st.message[0] != '\0', "status carries the engine's message: %s", st.message);
 
-	ok(dk_image_remove(dc, ref, false, &st, &err) == 0, "remove the pulled tag (%s)", err.msg);
+	ok(docker_cli("rmi", ref), "remove the pulled tag");
 }
 
 static void test_stats(void)

@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='the Docker Engine API client (reconciler/docker.c) against the real engine'
+test_description='the Docker Engine API client (reconciler/docker*.c) against the real engine'
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 # tests/helpers/docker-live.c is the TAP stream: it exercises every call of

@@ -329,8 +329,8 @@ static void test_open(void)
 	   strstr(err.msg, "rc-no-such-socket"), "connection refused: %s", err.msg);
 	struct dk_opts ol = { .host = "unix:///tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
 	ok(dk_client_open(&ol, &c, &err) < 0 && strstr(err.msg, "107"), "socket path too long: %s", err.msg);
-	struct dk_opts os = { .host = "https://x:2376" };
-	ok(dk_client_open(&os, &c, &err) < 0 && strstr(err.msg, "unsupported"), "https refused: %s", err.msg);
+	struct dk_opts os = { .host = "npipe:////./pipe/docker_engine" };
+	ok(dk_client_open(&os, &c, &err) < 0 && strstr(err.msg, "unsupported"), "npipe refused: %s", err.msg);
 }
 
 static void test_errors(void)
@@ -690,6 +690,45 @@ static void test_events(void)
 	dk_client_free(c);
 }
 
+/* Recorded from dockerd 20.10 (docker events --format '{{json .}}'), a container labelled timeNano=x. */
+static void test_event_time_nano(void)
+{
+	static const char with_label[] =
+		"{\"status\":\"start\",\"id\":\"4f1c\",\"from\":\"busybox:1.36\",\"Type\":\"container\","
+		"\"Action\":\"start\",\"Actor\":{\"ID\":\"4f1c\",\"Attributes\":{\"image\":\"busybox:1.36\","
+		"\"name\":\"tn\",\"timeNano\":\"x\"}},\"scope\":\"local\",\"time\":1733500000,"
+		"\"timeNano\":1733500000987654321}";
+	struct dk_event e = { 0 };
+	struct rc_err err = { 0 };
+	ok(dk_decode_event(with_label, strlen(with_label), &e, &err) == 0, "event with a label named timeNano");
+	is_str(dk_event_attr(&e, "timeNano"), "x", "the label is an attribute");
+	is_int(e.time_nano, 1733500000987654321LL, "timeNano is the top-level key's, exact");
+	dk_event_release(&e);
+
+	static const char label_only[] =
+		"{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"a\",\"Attributes\":"
+		"{\"timeNano\":\"1\"}},\"time\":1733500001}";
+	ok(dk_decode_event(label_only, strlen(label_only), &e, &err) == 0, "event with the label only");
+	is_int(e.time_nano, 1733500001000000000LL, "a label is no timeNano: from time");
+	dk_event_release(&e);
+
+	static const char nested_first[] =
+		"{\"Actor\":{\"timeNano\":5},\"Action\":\"x\",\"timeNano\":-12,\"time\":0}";
+	ok(dk_decode_event(nested_first, strlen(nested_first), &e, &err) == 0 && e.time_nano == -12,
+	   "a nested key of that name before the top-level one is skipped");
+	dk_event_release(&e);
+
+	static const char not_int[] = "{\"Action\":\"x\",\"time\":2,\"timeNano\":1.5e18}";
+	ok(dk_decode_event(not_int, strlen(not_int), &e, &err) == 0 && e.time_nano == 2000000000LL,
+	   "a timeNano that is not an integer: from time");
+	dk_event_release(&e);
+
+	static const char too_big[] = "{\"Action\":\"x\",\"time\":3,\"timeNano\":9223372036854775808}";
+	ok(dk_decode_event(too_big, strlen(too_big), &e, &err) == 0 && e.time_nano == 3000000000LL,
+	   "a timeNano past int64: from time");
+	dk_event_release(&e);
+}
+
 static void test_inspect_many(void)
 {
 	static const struct route r[] = {
@@ -771,6 +810,7 @@ int main(void)
 	test_codes_and_bodies();
 	test_pull();
 	test_events();
+	test_event_time_nano();
 	test_inspect_many();
 	test_clone();
 	server_stop();
