@@ -237,7 +237,7 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 				continue;
 			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
 			size_t len = 0;
-			struct rc_err err;
+			struct rc_err err = { 0 };
 			if (!have_key) {
 				/* the key is the secrets directory's: secrets/NAME, or secrets/CUSTOMER/NAME */
 				_cleanup_free_ char *dir = xstrdup(s->path);
@@ -287,10 +287,49 @@ static void secret_refused(struct ctx *c, const struct ynode *at, const char *na
 }
 
 /*
+ * Open a secret's file for reading: opened with open_private() (O_NOFOLLOW, without blocking,
+ * fstat-checked), so the file checked for its mode is the one read, and only a regular file of the
+ * running uid, readable by its owner only, is.  The fd, or -1 (said).
+ */
+static int open_secret(struct ctx *c, const struct ynode *at, const char *name, const char *cust, const char *path)
+{
+	struct rc_err err = { 0 };
+	struct stat st;
+	int fd = open_private("secret", path, O_RDONLY, 0, &err);
+	if (fd == -1 && errno == ENOENT) {
+		if (cust)
+			diag(c, at, "secret '%s' of customer '%s' not found: put it in '%s' (mode 0600)", name, cust,
+			     path);
+		else
+			diag(c, at, "secret '%s' not found in the secrets directory", name);
+		return -1;
+	}
+	if (fd == -2) {
+		bool seen = lstat(path, &st) == 0;
+		secret_refused(c, at, name, path, seen ? &st : NULL, err.msg);
+		return -1;
+	}
+	if (fd < 0) {
+		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
+		     (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * Read (once) and digest a secret; the content is wiped and freed at once.
- * Opened with open_private() (O_NOFOLLOW, without blocking, fstat-checked):
- * the file checked for its mode is the one read, and only a regular file of
- * the running uid is.
+ * Opened with open_secret(): only a private regular file of the running uid is read.
  */
 const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
 				      const char *cust, const struct osecdecl *decl, const struct ynode *at)
@@ -323,7 +362,7 @@ const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char
 		diag(c, at, "secret '%s': %s", name, c->opts->secrets_dir_refused);
 		return NULL;
 	}
-	struct rc_err err;
+	struct rc_err err = { 0 };
 	e->path = cust ? custsecret_path(dir, cust, name) : xasprintf("%s/%s", dir, name);
 	if (cust && decl->gen_bytes) {
 		if (!c->opts->generate_secrets && access(e->path, F_OK) < 0 && errno == ENOENT) {
@@ -339,36 +378,9 @@ const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char
 			return NULL;
 		}
 	}
-	struct stat st;
-	int fd = open_private("secret", e->path, O_RDONLY, 0, &err);
-	if (fd == -1 && errno == ENOENT) {
-		if (cust)
-			diag(c, at, "secret '%s' of customer '%s' not found: put it in '%s' (mode 0600)", name, cust,
-			     e->path);
-		else
-			diag(c, at, "secret '%s' not found in the secrets directory", name);
+	int fd = open_secret(c, at, name, cust, e->path);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fd == -2) {
-		bool seen = lstat(e->path, &st) == 0;
-		secret_refused(c, at, name, e->path, seen ? &st : NULL, err.msg);
-		return NULL;
-	}
-	if (fd < 0) {
-		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (st.st_mode & 077) {
-		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
-		     (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return NULL;
-	}
 	if (p->key_state == 0)
 		p->key_state = seckey_load(dir, p->key, &err) == 0 ? 1 : -1;
 	if (p->key_state < 0) {

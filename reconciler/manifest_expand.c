@@ -121,34 +121,10 @@ struct expand_aux {
 	size_t nauto;
 };
 
-static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, struct rc_unit *u,
-		       const struct osvc *s, const struct otmpl *t, const struct ocust *cu,
-		       struct expand_aux *aux)
+/* The unit's ports: the service's own (each host port noted for the global checks), then the
+ * customer port (a fixed one noted; port: auto counted). */
+static void unit_ports(struct rc_unit *u, const struct osvc *s, const struct ocust *cu, struct expand_aux *aux)
 {
-	const struct model *m = c->m;
-	const char *proj = d->settings.project;
-	const struct over *ov = cu ? strmap_get(cu->over_by, s->name) : NULL;
-
-	u->service = xstrdup(s->name);
-	if (cu) {
-		u->customer = xstrdup(cu->id);
-		u->id = xasprintf("%s/%s", cu->id, s->name);
-		u->container = xasprintf("%s-%s-%s", proj, cu->id, s->name);
-	} else {
-		u->id = xstrdup(s->name);
-		u->container = xasprintf("%s-%s", proj, s->name);
-	}
-	u->image = xstrdup(ov && ov->image ? ov->image : s->image);
-	u->command = copy_argv(s->command, s->ncommand);
-	u->ncommand = s->command ? s->ncommand : 0;
-	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);
-	u->nentrypoint = s->entrypoint ? s->nentrypoint : 0;
-	const struct kvs *env_layers[] = { &s->env, cu ? &cu->env : NULL, ov ? &ov->env : NULL };
-	set_kvs(&u->env, &u->nenv, env_layers, ARRAY_SIZE(env_layers));
-	const struct kvs *label_layers[] = { &s->labels };
-	set_kvs(&u->labels, &u->nlabels, label_layers, 1);
-
-	/* ports */
 	size_t np = s->nports + (s->has_port ? 1 : 0);
 	if (np) {
 		u->ports = xcalloc(np, sizeof(*u->ports));
@@ -177,11 +153,12 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		}
 		qsort(u->ports, u->nports, sizeof(*u->ports), port_cmp);
 	}
+}
 
-	/* mounts and secrets */
-	size_t nm = s->nvols + s->secrets.n;
-	if (nm)
-		u->mounts = xcalloc(nm, sizeof(*u->mounts));
+/* The unit's volume and bind mounts (a named volume of its own noted with its owner). */
+static void unit_volumes(struct ctx *c, const char *proj, struct rc_unit *u, const struct osvc *s,
+			 const struct ocust *cu, struct expand_aux *aux)
+{
 	for (size_t i = 0; i < s->nvols; i++) {
 		const struct ovol *v = &s->vols[i];
 		struct rc_mount *rm = &u->mounts[u->nmounts++];
@@ -201,6 +178,13 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			rm->source = xstrdup(v->src);
 		}
 	}
+}
+
+/* The unit's secrets, each also a read-only mount at /run/secrets/NAME; then mounts and secrets
+ * sorted. */
+static void unit_secrets(struct ctx *c, struct pass3 *p, struct rc_unit *u, const struct osvc *s,
+			 const struct otmpl *t, const struct ocust *cu)
+{
 	if (s->secrets.n)
 		u->secrets = xcalloc(s->secrets.n, sizeof(*u->secrets));
 	for (size_t i = 0; i < s->secrets.n; i++) {
@@ -229,8 +213,12 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		qsort(u->mounts, u->nmounts, sizeof(*u->mounts), mount_cmp);
 	if (u->nsecrets)
 		qsort(u->secrets, u->nsecrets, sizeof(*u->secrets), secret_cmp);
+}
 
-	/* networks: the customer's own first, then the shared ones by name */
+/* The unit's networks: the customer's own first, then the shared ones by name. */
+static void unit_networks(const struct model *m, const char *proj, struct rc_unit *u, const struct osvc *s,
+			  const struct ocust *cu)
+{
 	size_t nn = s->networks.n + (cu ? 1 : 0);
 	if (nn)
 		u->networks = xcalloc(nn, sizeof(*u->networks));
@@ -245,13 +233,11 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 						 : xasprintf("%s-%s", proj, s->networks.v[i].name);
 	if (u->nnetworks - first_shared > 1)
 		qsort(u->networks + first_shared, u->nnetworks - first_shared, sizeof(char *), strp_cmp);
+}
 
-	/* health */
-	u->health = s->health;
-	u->health.cmd = s->health.cmd ? xstrdup(s->health.cmd) : NULL;
-	u->health.http_path = s->health.http_path ? xstrdup(s->health.http_path) : NULL;
-
-	/* dependencies */
+/* The unit's dependencies: a template's sibling as CUSTOMER/NAME, a shared service by its name. */
+static void unit_deps(struct rc_unit *u, const struct osvc *s, const struct otmpl *t, const struct ocust *cu)
+{
 	if (s->ndeps)
 		u->deps = xcalloc(s->ndeps, sizeof(*u->deps));
 	for (size_t i = 0; i < s->ndeps; i++) {
@@ -266,8 +252,13 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	}
 	if (u->ndeps > 1)
 		qsort(u->deps, u->ndeps, sizeof(*u->deps), dep_cmp);
+}
 
-	/* plan: the customer's, else the service's, else the template's, else the default */
+/* The unit's plan (the customer's, else the service's, else the template's, else the default)
+ * and what it sets: limits and the restart policy.  Returns the plan, NULL for none. */
+static const struct oplan *unit_plan(const struct model *m, struct rc_unit *u, const struct osvc *s,
+				     const struct otmpl *t, const struct ocust *cu)
+{
 	const char *plan = cu && cu->plan ? cu->plan : s->plan ? s->plan : t && t->plan ? t->plan
 										   : m->set.default_plan;
 	const struct oplan *pl = plan ? find_plan(m, plan) : NULL;
@@ -289,10 +280,16 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			u->restart.max_backoff_ns = u->restart.backoff_ns;
 		u->restart.max_failures = (int)pl->max_failures;
 	}
+	return pl;
+}
 
+/* The rest of the container's settings: the spec-key table's rows (the service's, or the plan's,
+ * as written, else Settings.defaults'), capabilities and devices. */
+static void unit_settings(const struct model *m, const struct rc_desired *d, struct rc_unit *u,
+			  const struct osvc *s, const struct oplan *pl)
+{
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
 	u->start_first = s->start_first;
-	/* the spec-key table's rows: the service's (or the plan's) as written, else Settings.defaults' */
 	for (int i = 0; i < SK__COUNT; i++) {
 		const struct sk_value *own = sk_row((enum sk_id)i)->where & SK_IN_PLAN ? (pl ? pl->fields : NULL)
 											 : s->fields;
@@ -314,6 +311,47 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			u->devices[u->ndevices++] = xstrdup(s->devices.v[i].name);
 		qsort(u->devices, u->ndevices, sizeof(char *), strp_cmp);
 	}
+}
+
+static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, struct rc_unit *u,
+		       const struct osvc *s, const struct otmpl *t, const struct ocust *cu,
+		       struct expand_aux *aux)
+{
+	const struct model *m = c->m;
+	const char *proj = d->settings.project;
+	const struct over *ov = cu ? strmap_get(cu->over_by, s->name) : NULL;
+
+	u->service = xstrdup(s->name);
+	if (cu) {
+		u->customer = xstrdup(cu->id);
+		u->id = xasprintf("%s/%s", cu->id, s->name);
+		u->container = xasprintf("%s-%s-%s", proj, cu->id, s->name);
+	} else {
+		u->id = xstrdup(s->name);
+		u->container = xasprintf("%s-%s", proj, s->name);
+	}
+	u->image = xstrdup(ov && ov->image ? ov->image : s->image);
+	u->command = copy_argv(s->command, s->ncommand);
+	u->ncommand = s->command ? s->ncommand : 0;
+	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);
+	u->nentrypoint = s->entrypoint ? s->nentrypoint : 0;
+	const struct kvs *env_layers[] = { &s->env, cu ? &cu->env : NULL, ov ? &ov->env : NULL };
+	set_kvs(&u->env, &u->nenv, env_layers, ARRAY_SIZE(env_layers));
+	const struct kvs *label_layers[] = { &s->labels };
+	set_kvs(&u->labels, &u->nlabels, label_layers, 1);
+
+	unit_ports(u, s, cu, aux);
+	size_t nm = s->nvols + s->secrets.n;
+	if (nm)
+		u->mounts = xcalloc(nm, sizeof(*u->mounts));
+	unit_volumes(c, proj, u, s, cu, aux);
+	unit_secrets(c, p, u, s, t, cu);
+	unit_networks(m, proj, u, s, cu);
+	u->health = s->health;
+	u->health.cmd = s->health.cmd ? xstrdup(s->health.cmd) : NULL;
+	u->health.http_path = s->health.http_path ? xstrdup(s->health.http_path) : NULL;
+	unit_deps(u, s, t, cu);
+	unit_settings(m, d, u, s, unit_plan(m, u, s, t, cu));
 	u->running = cu ? !cu->stopped : !s->stopped;
 	u->protected_ = cu ? cu->protected_ : s->protected_;
 	const struct ynode *at = cu ? cu->at : s->at;

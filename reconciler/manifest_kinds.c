@@ -86,15 +86,212 @@ void model_release(struct model *m)
 	free(m->custs);
 }
 
+/* Settings.ports: {range: LOW-HIGH}, the pool of port: auto. */
+static void settings_ports(struct ctx *c, const struct ynode *y, struct osettings *s)
+{
+	static const char *const port_keys[] = { "range", NULL };
+	const struct ynode *v;
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'ports' must be a mapping like {range: 5000-15000}");
+	} else {
+		check_keys(c, y, port_keys, "ports");
+		if ((v = y_get(y, "range"))) {
+			s->range_at = v;
+			const char *r = as_str(c, v, "range");
+			const char *dash = r ? strchr(r, '-') : NULL;
+			char lo[8], hi[8];
+			if (r && (!dash || dash - r > 6 || strlen(dash + 1) > 6)) {
+				diag(c, v, "'range' must be LOW-HIGH, e.g. 5000-15000");
+			} else if (r) {
+				memcpy(lo, r, (size_t)(dash - r));
+				lo[dash - r] = '\0';
+				strcpy(hi, dash + 1);
+				if (!parse_port(lo, &s->port_lo) || !parse_port(hi, &s->port_hi) ||
+				    s->port_lo > s->port_hi) {
+					diag(c, v, "'range' must be LOW-HIGH with ports from 1 to 65535, LOW <= HIGH: '%s'",
+					     shown(c, r));
+					s->port_lo = s->port_hi = 0;
+				}
+			}
+		}
+	}
+}
+
+/* Settings.subnets: {pool: CIDR, size: PREFIX}, where customer networks get their subnets. */
+static void settings_subnets(struct ctx *c, const struct ynode *y, struct osettings *s)
+{
+	static const char *const subnet_keys[] = { "pool", "size", NULL };
+	const struct ynode *v;
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'subnets' must be a mapping like {pool: 10.210.0.0/16, size: 26}");
+	} else {
+		check_keys(c, y, subnet_keys, "subnets");
+		if ((v = y_get(y, "pool")) && get_cidr(c, v, "pool", &s->pool) == 0) {
+			s->pool_str = v->str;
+			s->pool_at = v;
+			host_subnet_check(c, &s->pool, v->str, v);
+		}
+		int64_t size;
+		if (get_int(c, y, "size", 1, 30, &size) > 0)
+			s->prefix = (int)size;
+		if (s->pool_str && s->prefix && s->prefix <= s->pool.prefix)
+			diag(c, y_get(y, "size"), "'size' /%d must be longer than the pool's /%d", s->prefix,
+			     s->pool.prefix);
+	}
+}
+
+/* Settings.defaults: stop_grace_period, plan and the spec-key table's rows allowed there. */
+static void settings_defaults(struct ctx *c, const struct ynode *y, struct osettings *s)
+{
+	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'defaults' must be a mapping");
+	} else {
+		check_keys(c, y, keys_with_fields(c, def_keys, SK_IN_DEFAULTS), "defaults");
+		parse_fields(c, y, SK_IN_DEFAULTS, s->defaults);
+		if (get_duration(c, y, "stop_grace_period", &s->stop_grace) > 0 && s->stop_grace % NS_PER_S)
+			diag(c, y_get(y, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
+		if (y_get(y, "plan")) {
+			s->default_plan = get_name(c, y, "plan", "defaults", false);
+			s->default_plan_at = y_get(y, "plan");
+		}
+	}
+}
+
+/* policy.allow_cap_add: each capability known, never one of the forbidden, within the host policy. */
+static void policy_caps(struct ctx *c, const struct ynode *y, struct osettings *s, const struct ohostpol *hp)
+{
+	struct refs caps = { 0 };
+	get_strings(c, y, "allow_cap_add", &caps);
+	for (size_t i = 0; i < caps.n; i++) {
+		const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "allow_cap_add");
+		if (!cap)
+			continue;
+		if (cap_never(cap))
+			diag(c, caps.v[i].at, "capability '%s' can never be allowed", cap);
+		else if (hp->present && !refs_has(&hp->allow_cap_add, cap))
+			diag(c, caps.v[i].at, "capability '%s' is beyond the host policy (%s: allow_cap_add)", cap,
+			     hp->file);
+		else
+			refs_add(&s->allow_cap_add, cap, caps.v[i].at);
+	}
+	free(caps.v);
+}
+
+/* policy.require: each a requirement of the spec-key table (sk_requirement). */
+static void policy_require(struct ctx *c, const struct ynode *y, struct osettings *s)
+{
+	struct refs req = { 0 };
+	get_strings(c, y, "require", &req);
+	size_t nq;
+	const struct sk_requirement *all = sk_requirements(&nq);
+	const char **qnames = xcalloc(nq + 1, sizeof(*qnames));
+	for (size_t i = 0; i < nq; i++)
+		qnames[i] = all[i].name;
+	for (size_t i = 0; i < req.n; i++) {
+		const struct sk_requirement *q = sk_requirement(req.v[i].name);
+		if (!q) {
+			diag(c, req.v[i].at, "unknown requirement '%s' in 'require'%s", shown(c, req.v[i].name),
+			     mean(c, req.v[i].name, qnames, nq));
+			continue;
+		}
+		s->require = xrealloc(s->require, (s->nrequire + 1) * sizeof(*s->require));
+		s->require[s->nrequire++] = q;
+	}
+	free(qnames);
+	free(req.v);
+}
+
+/* policy.allow_devices and policy.allow_external_volumes, within the host policy. */
+static void policy_devices_volumes(struct ctx *c, const struct ynode *y, struct osettings *s,
+				   const struct ohostpol *hp)
+{
+	get_strings(c, y, "allow_devices", &s->allow_devices);
+	for (size_t i = 0; i < s->allow_devices.n; i++)
+		if (!clean_abs_path(s->allow_devices.v[i].name) ||
+		    !str_startswith(s->allow_devices.v[i].name, "/dev/"))
+			diag(c, s->allow_devices.v[i].at, "'allow_devices' entries must be paths under /dev/");
+		else if (hp->present && !refs_has(&hp->allow_devices, s->allow_devices.v[i].name))
+			diag(c, s->allow_devices.v[i].at, "device '%s' is beyond the host policy (%s: allow_devices)",
+			     shown(c, s->allow_devices.v[i].name), hp->file);
+	get_strings(c, y, "allow_external_volumes", &s->allow_external_volumes);
+	for (size_t i = 0; i < s->allow_external_volumes.n; i++) {
+		const char *xv = s->allow_external_volumes.v[i].name;
+		if (!valid_name(xv) || strlen(xv) < 2)
+			diag(c, s->allow_external_volumes.v[i].at, "'allow_external_volumes' entries must be volume names");
+		else if (hp->present && !refs_has(&hp->allow_external_volumes, xv))
+			diag(c, s->allow_external_volumes.v[i].at,
+			     "external volume '%s' is beyond the host policy (%s: allow_external_volumes)",
+			     shown(c, xv), hp->file);
+	}
+}
+
+/* policy.bind_roots: clean absolute paths, no system directory, apart from the state directory,
+ * within the host policy; then the tree that answers "under a root?". */
+static void policy_bind_roots(struct ctx *c, const struct ynode *y, struct osettings *s,
+			      const struct ohostpol *hp)
+{
+	struct refs roots = { 0 };
+	const char *sdir, *held;
+	get_strings(c, y, "bind_roots", &roots);
+	for (size_t i = 0; i < roots.n; i++) {
+		const char *r = roots.v[i].name;
+		if (!clean_abs_path(r))
+			diag(c, roots.v[i].at, "bind root '%s' must be a clean absolute path", shown(c, r));
+		else if (bind_forbidden(r, &held))
+			diag(c, roots.v[i].at, held ? "bind root '%s' holds the system directory '%s' and can never be allowed"
+						    : "bind root '%s' is a system directory and can never be allowed",
+			     shown(c, r), held);
+		else if ((sdir = root_state_overlap(c, r)))
+			diag(c, roots.v[i].at, "bind root '%s' %s the state directory '%s' and can never be allowed",
+			     shown(c, r), strcmp(sdir, r) == 0 ? "is" : path_under(sdir, r) ? "holds" : "lies inside",
+			     shown(c, sdir));
+		else if (hp->present && !hostpol_holds_root(hp, r))
+			diag(c, roots.v[i].at, "bind root '%s' is beyond the host policy (%s: bind_roots): it must lie inside one of its roots",
+			     shown(c, r), hp->file);
+		else
+			refs_add(&s->bind_roots, r, roots.v[i].at);
+	}
+	free(roots.v);
+	if (s->bind_roots.n) {
+		s->root_tree = xcalloc(1, sizeof(*s->root_tree));
+		s->root_tree->edges = strmap_new();
+		GROW(s->root_tree->is_root, 1, s->root_tree->cap);
+		s->root_tree->is_root[s->root_tree->n++] = false;   /* node 0: "/" */
+		for (size_t i = 0; i < s->bind_roots.n; i++)
+			roots_add(c, s->root_tree, s->bind_roots.v[i].name);
+	}
+}
+
+/* Settings.policy: what this repository allows its services, capped by the host policy. */
+static void settings_policy(struct ctx *c, const struct ynode *y, struct osettings *s)
+{
+	static const char *const pol_keys[] = { "allow_privileged", "allow_host_namespaces", "allow_cap_add",
+						"allow_devices", "bind_roots", "require", "allow_external_volumes", NULL };
+	if (y->kind != Y_MAP) {
+		diag(c, y, "'policy' must be a mapping");
+		return;
+	}
+	check_keys(c, y, pol_keys, "policy");
+	get_bool(c, y, "allow_privileged", &s->allow_privileged);
+	get_bool(c, y, "allow_host_namespaces", &s->allow_host_namespaces);
+	const struct ohostpol *hp = &c->m->host;
+	if (hp->present && s->allow_privileged && !hp->allow_privileged)
+		diag(c, y_get(y, "allow_privileged"), "'allow_privileged: true' is beyond the host policy (%s does not allow privileged containers)",
+		     hp->file);
+	if (hp->present && s->allow_host_namespaces && !hp->allow_host_namespaces)
+		diag(c, y_get(y, "allow_host_namespaces"), "'allow_host_namespaces: true' is beyond the host policy (%s does not allow them)",
+		     hp->file);
+	policy_caps(c, y, s, hp);
+	policy_require(c, y, s);
+	policy_devices_volumes(c, y, s, hp);
+	policy_bind_roots(c, y, s, hp);
+}
+
 static void parse_settings(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "project", "ports", "subnets", "defaults", "policy",
 					    "tenant_isolation", NULL };
-	static const char *const port_keys[] = { "range", NULL };
-	static const char *const subnet_keys[] = { "pool", "size", NULL };
-	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
-	static const char *const pol_keys[] = { "allow_privileged", "allow_host_namespaces", "allow_cap_add",
-						"allow_devices", "bind_roots", "require", "allow_external_volumes", NULL };
 	struct osettings *s = &c->m->set;
 	if (c->m->have_settings) {
 		diag(c, m, "more than one Settings document (the first is at %s:%d)", s->at->file, s->at->line);
@@ -114,163 +311,15 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 		if (!s->project)
 			c->broken = true;
 	}
-	const struct ynode *y, *v;
-	if ((y = y_get(m, "ports"))) {
-		if (y->kind != Y_MAP) {
-			diag(c, y, "'ports' must be a mapping like {range: 5000-15000}");
-		} else {
-			check_keys(c, y, port_keys, "ports");
-			if ((v = y_get(y, "range"))) {
-				s->range_at = v;
-				const char *r = as_str(c, v, "range");
-				const char *dash = r ? strchr(r, '-') : NULL;
-				char lo[8], hi[8];
-				if (r && (!dash || dash - r > 6 || strlen(dash + 1) > 6)) {
-					diag(c, v, "'range' must be LOW-HIGH, e.g. 5000-15000");
-				} else if (r) {
-					memcpy(lo, r, (size_t)(dash - r));
-					lo[dash - r] = '\0';
-					strcpy(hi, dash + 1);
-					if (!parse_port(lo, &s->port_lo) || !parse_port(hi, &s->port_hi) ||
-					    s->port_lo > s->port_hi) {
-						diag(c, v, "'range' must be LOW-HIGH with ports from 1 to 65535, LOW <= HIGH: '%s'",
-						     shown(c, r));
-						s->port_lo = s->port_hi = 0;
-					}
-				}
-			}
-		}
-	}
-	if ((y = y_get(m, "subnets"))) {
-		if (y->kind != Y_MAP) {
-			diag(c, y, "'subnets' must be a mapping like {pool: 10.210.0.0/16, size: 26}");
-		} else {
-			check_keys(c, y, subnet_keys, "subnets");
-			if ((v = y_get(y, "pool")) && get_cidr(c, v, "pool", &s->pool) == 0) {
-				s->pool_str = v->str;
-				s->pool_at = v;
-				host_subnet_check(c, &s->pool, v->str, v);
-			}
-			int64_t size;
-			if (get_int(c, y, "size", 1, 30, &size) > 0)
-				s->prefix = (int)size;
-			if (s->pool_str && s->prefix && s->prefix <= s->pool.prefix)
-				diag(c, y_get(y, "size"), "'size' /%d must be longer than the pool's /%d", s->prefix,
-				     s->pool.prefix);
-		}
-	}
-	if ((y = y_get(m, "defaults"))) {
-		if (y->kind != Y_MAP) {
-			diag(c, y, "'defaults' must be a mapping");
-		} else {
-			check_keys(c, y, keys_with_fields(c, def_keys, SK_IN_DEFAULTS), "defaults");
-			parse_fields(c, y, SK_IN_DEFAULTS, s->defaults);
-			if (get_duration(c, y, "stop_grace_period", &s->stop_grace) > 0 && s->stop_grace % NS_PER_S)
-				diag(c, y_get(y, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
-			if (y_get(y, "plan")) {
-				s->default_plan = get_name(c, y, "plan", "defaults", false);
-				s->default_plan_at = y_get(y, "plan");
-			}
-		}
-	}
-	if ((y = y_get(m, "policy"))) {
-		if (y->kind != Y_MAP) {
-			diag(c, y, "'policy' must be a mapping");
-		} else {
-			check_keys(c, y, pol_keys, "policy");
-			get_bool(c, y, "allow_privileged", &s->allow_privileged);
-			get_bool(c, y, "allow_host_namespaces", &s->allow_host_namespaces);
-			const struct ohostpol *hp = &c->m->host;
-			if (hp->present && s->allow_privileged && !hp->allow_privileged)
-				diag(c, y_get(y, "allow_privileged"), "'allow_privileged: true' is beyond the host policy (%s does not allow privileged containers)",
-				     hp->file);
-			if (hp->present && s->allow_host_namespaces && !hp->allow_host_namespaces)
-				diag(c, y_get(y, "allow_host_namespaces"), "'allow_host_namespaces: true' is beyond the host policy (%s does not allow them)",
-				     hp->file);
-			struct refs caps = { 0 };
-			get_strings(c, y, "allow_cap_add", &caps);
-			for (size_t i = 0; i < caps.n; i++) {
-				const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "allow_cap_add");
-				if (!cap)
-					continue;
-				if (cap_never(cap))
-					diag(c, caps.v[i].at, "capability '%s' can never be allowed", cap);
-				else if (hp->present && !refs_has(&hp->allow_cap_add, cap))
-					diag(c, caps.v[i].at, "capability '%s' is beyond the host policy (%s: allow_cap_add)", cap,
-					     hp->file);
-				else
-					refs_add(&s->allow_cap_add, cap, caps.v[i].at);
-			}
-			free(caps.v);
-			struct refs req = { 0 };
-			get_strings(c, y, "require", &req);
-			size_t nq;
-			const struct sk_requirement *all = sk_requirements(&nq);
-			const char **qnames = xcalloc(nq + 1, sizeof(*qnames));
-			for (size_t i = 0; i < nq; i++)
-				qnames[i] = all[i].name;
-			for (size_t i = 0; i < req.n; i++) {
-				const struct sk_requirement *q = sk_requirement(req.v[i].name);
-				if (!q) {
-					diag(c, req.v[i].at, "unknown requirement '%s' in 'require'%s", shown(c, req.v[i].name),
-					     mean(c, req.v[i].name, qnames, nq));
-					continue;
-				}
-				s->require = xrealloc(s->require, (s->nrequire + 1) * sizeof(*s->require));
-				s->require[s->nrequire++] = q;
-			}
-			free(qnames);
-			free(req.v);
-			get_strings(c, y, "allow_devices", &s->allow_devices);
-			for (size_t i = 0; i < s->allow_devices.n; i++)
-				if (!clean_abs_path(s->allow_devices.v[i].name) ||
-				    !str_startswith(s->allow_devices.v[i].name, "/dev/"))
-					diag(c, s->allow_devices.v[i].at, "'allow_devices' entries must be paths under /dev/");
-				else if (hp->present && !refs_has(&hp->allow_devices, s->allow_devices.v[i].name))
-					diag(c, s->allow_devices.v[i].at, "device '%s' is beyond the host policy (%s: allow_devices)",
-					     shown(c, s->allow_devices.v[i].name), hp->file);
-			get_strings(c, y, "allow_external_volumes", &s->allow_external_volumes);
-			for (size_t i = 0; i < s->allow_external_volumes.n; i++) {
-				const char *xv = s->allow_external_volumes.v[i].name;
-				if (!valid_name(xv) || strlen(xv) < 2)
-					diag(c, s->allow_external_volumes.v[i].at, "'allow_external_volumes' entries must be volume names");
-				else if (hp->present && !refs_has(&hp->allow_external_volumes, xv))
-					diag(c, s->allow_external_volumes.v[i].at,
-					     "external volume '%s' is beyond the host policy (%s: allow_external_volumes)",
-					     shown(c, xv), hp->file);
-			}
-			struct refs roots = { 0 };
-			const char *sdir, *held;
-			get_strings(c, y, "bind_roots", &roots);
-			for (size_t i = 0; i < roots.n; i++) {
-				const char *r = roots.v[i].name;
-				if (!clean_abs_path(r))
-					diag(c, roots.v[i].at, "bind root '%s' must be a clean absolute path", shown(c, r));
-				else if (bind_forbidden(r, &held))
-					diag(c, roots.v[i].at, held ? "bind root '%s' holds the system directory '%s' and can never be allowed"
-								    : "bind root '%s' is a system directory and can never be allowed",
-					     shown(c, r), held);
-				else if ((sdir = root_state_overlap(c, r)))
-					diag(c, roots.v[i].at, "bind root '%s' %s the state directory '%s' and can never be allowed",
-					     shown(c, r), strcmp(sdir, r) == 0 ? "is" : path_under(sdir, r) ? "holds" : "lies inside",
-					     shown(c, sdir));
-				else if (hp->present && !hostpol_holds_root(hp, r))
-					diag(c, roots.v[i].at, "bind root '%s' is beyond the host policy (%s: bind_roots): it must lie inside one of its roots",
-					     shown(c, r), hp->file);
-				else
-					refs_add(&s->bind_roots, r, roots.v[i].at);
-			}
-			free(roots.v);
-			if (s->bind_roots.n) {
-				s->root_tree = xcalloc(1, sizeof(*s->root_tree));
-				s->root_tree->edges = strmap_new();
-				GROW(s->root_tree->is_root, 1, s->root_tree->cap);
-				s->root_tree->is_root[s->root_tree->n++] = false;   /* node 0: "/" */
-				for (size_t i = 0; i < s->bind_roots.n; i++)
-					roots_add(c, s->root_tree, s->bind_roots.v[i].name);
-			}
-		}
-	}
+	const struct ynode *y;
+	if ((y = y_get(m, "ports")))
+		settings_ports(c, y, s);
+	if ((y = y_get(m, "subnets")))
+		settings_subnets(c, y, s);
+	if ((y = y_get(m, "defaults")))
+		settings_defaults(c, y, s);
+	if ((y = y_get(m, "policy")))
+		settings_policy(c, y, s);
 }
 
 static void parse_plan(struct ctx *c, const struct ynode *m)

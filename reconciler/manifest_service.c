@@ -311,9 +311,149 @@ static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
 		h->retries = (int)v;
 }
 
-void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
+/* tmpfs: a path or a list of them, each a clean absolute path other than "/". */
+static void parse_tmpfs(struct ctx *c, struct osvc *s, const struct ynode *y)
+{
+	size_t n = y->kind == Y_SEQ ? y->n : 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *it = y->kind == Y_SEQ ? y->kids[i] : y;
+		const char *p = as_str(c, it, "tmpfs");
+		if (!p)
+			continue;
+		if (!clean_abs_path(p) || strcmp(p, "/") == 0)
+			diag(c, it, "tmpfs target '%s' must be a clean absolute path", shown(c, p));
+		else
+			add_vol(c, s, RC_MOUNT_TMPFS, NULL, p, false, it);
+	}
+}
+
+/* The policies a service answers to: privileged only where Settings allows it; what Settings'
+ * policy.require and the host policy's require ask for, set. */
+static void check_svc_policy(struct ctx *c, const struct ynode *m, const struct osvc *s)
 {
 	const struct osettings *set = &c->m->set;
+	for (int i = 0; i < SK__COUNT; i++) {
+		const struct sk_row *r = sk_row((enum sk_id)i);
+		const struct sk_value *v = field_effective(c->m, s->fields, i);
+		if (r->gate == SK_GATE_PRIVILEGED && v && v->num && !set->allow_privileged)
+			diag(c, y_get(m, r->key) ? y_get(m, r->key) : m,
+			     "privileged containers are not allowed by policy (Settings policy.allow_privileged)");
+	}
+	for (size_t i = 0; i < set->nrequire; i++) {
+		const struct sk_requirement *q = set->require[i];
+		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
+			diag(c, m, "service '%s' does not set '%s', which Settings policy.require asks for (%s)",
+			     s->name ? s->name : "?", q->how, q->name);
+	}
+	const struct ohostpol *hp = &c->m->host;
+	for (size_t i = 0; i < hp->nrequire; i++) {
+		const struct sk_requirement *q = hp->require[i];
+		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
+			diag(c, m, "service '%s' does not set '%s', which the host policy requires (%s: require %s)",
+			     s->name ? s->name : "?", q->how, hp->file, q->name);
+	}
+}
+
+/* pid: host and ipc: host, where Settings policy.allow_host_namespaces allows them. */
+static void parse_namespaces(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
+	static const char *const ns_keys[] = { "pid", "ipc" };
+	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++) {
+		const char *v = get_str(c, m, ns_keys[i]);
+		if (!v)
+			continue;
+		if (strcmp(v, "host") != 0) {
+			diag(c, y_get(m, ns_keys[i]), "'%s' can only be 'host'", ns_keys[i]);
+			continue;
+		}
+		if (!set->allow_host_namespaces) {
+			diag(c, y_get(m, ns_keys[i]), "'%s: host' is not allowed by policy (Settings policy.allow_host_namespaces)",
+			     ns_keys[i]);
+			continue;
+		}
+		if (i == 0)
+			s->pid_host = true;
+		else
+			s->ipc_host = true;
+	}
+}
+
+/* cap_add: each capability known, never a forbidden one, in Settings policy.allow_cap_add. */
+static void parse_cap_add(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
+	struct refs caps = { 0 };
+	get_strings(c, m, "cap_add", &caps);
+	for (size_t i = 0; i < caps.n; i++) {
+		const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "cap_add");
+		if (!cap)
+			continue;
+		bool allowed = false;
+		for (size_t j = 0; j < set->allow_cap_add.n && !allowed; j++)
+			allowed = strcmp(set->allow_cap_add.v[j].name, cap) == 0;
+		if (cap_never(cap))
+			diag(c, caps.v[i].at, "capability '%s' is never allowed", cap);
+		else if (!allowed)
+			diag(c, caps.v[i].at, "capability '%s' is not allowed by policy (Settings policy.allow_cap_add)", cap);
+		else
+			refs_add(&s->cap_add, cap, caps.v[i].at);
+	}
+	free(caps.v);
+}
+
+/* devices: HOST[:CONTAINER[:PERMS]], the host device in Settings policy.allow_devices; kept as
+ * host:container:perms. */
+static void parse_devices(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
+	struct refs devs = { 0 };
+	get_strings(c, m, "devices", &devs);
+	for (size_t i = 0; i < devs.n; i++) {
+		const char *d = devs.v[i].name;
+		size_t hl = strcspn(d, ":");
+		char *host = keep(c, xstrndup(d, hl));
+		bool allowed = false;
+		for (size_t j = 0; j < set->allow_devices.n && !allowed; j++)
+			allowed = strcmp(set->allow_devices.v[j].name, host) == 0;
+		if (!allowed) {
+			diag(c, devs.v[i].at, "device '%s' is not allowed by policy (Settings policy.allow_devices)", shown(c, host));
+			continue;
+		}
+		/* normalize to host:container:perms */
+		const char *rest = d[hl] ? d + hl + 1 : "";
+		size_t cl = strcspn(rest, ":");
+		char *cont = keep(c, cl ? xstrndup(rest, cl) : xstrdup(host));
+		const char *perms = rest[cl] ? rest + cl + 1 : "rwm";
+		if (!clean_abs_path(cont) || !*perms || strspn(perms, "rwm") != strlen(perms)) {
+			diag(c, devs.v[i].at, "device '%s' is not HOST[:CONTAINER[:PERMS]]", shown(c, d));
+			continue;
+		}
+		refs_add(&s->devices, keep(c, xasprintf("%s:%s:%s", host, cont, perms)), devs.v[i].at);
+	}
+	free(devs.v);
+
+}
+
+/* update_order: how a replacement goes.  start-first (the new container started before the old
+ * one stops) needs both to run at once, so nothing either of them publishes on the host. */
+static void parse_update_order(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const char *order = get_str(c, m, "update_order");
+	if (order && strcmp(order, "start-first") == 0) {
+		s->start_first = true;
+		if (s->has_port || s->nports)
+			diag(c, y_get(m, "update_order"),
+			     "'update_order: start-first' needs a service that publishes no host port "
+			     "(the old and the new container would both need it)");
+	} else if (order && strcmp(order, "stop-first") != 0) {
+		diag(c, y_get(m, "update_order"), "'update_order' must be stop-first or start-first: '%s'",
+		     shown(c, order));
+	}
+}
+
+void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
 	const struct ynode *y;
 	s->at = m;
 	s->image = get_str(c, m, "image");
@@ -344,19 +484,8 @@ void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	if ((y = y_get(m, "volumes")) && is_seq(c, y, "volumes"))
 		for (size_t i = 0; i < y->n; i++)
 			parse_volume(c, s, y->kids[i]);
-	if ((y = y_get(m, "tmpfs"))) {
-		size_t n = y->kind == Y_SEQ ? y->n : 1;
-		for (size_t i = 0; i < n; i++) {
-			const struct ynode *it = y->kind == Y_SEQ ? y->kids[i] : y;
-			const char *p = as_str(c, it, "tmpfs");
-			if (!p)
-				continue;
-			if (!clean_abs_path(p) || strcmp(p, "/") == 0)
-				diag(c, it, "tmpfs target '%s' must be a clean absolute path", shown(c, p));
-			else
-				add_vol(c, s, RC_MOUNT_TMPFS, NULL, p, false, it);
-		}
-	}
+	if ((y = y_get(m, "tmpfs")))
+		parse_tmpfs(c, s, y);
 	get_names(c, m, "networks", &s->networks);
 	if ((y = y_get(m, "health")))
 		parse_health(c, s, y);
@@ -379,102 +508,11 @@ void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 		s->plan = get_name(c, m, "plan", "service", false);
 		s->plan_at = y_get(m, "plan");
 	}
-	/* policy */
-	for (int i = 0; i < SK__COUNT; i++) {
-		const struct sk_row *r = sk_row((enum sk_id)i);
-		const struct sk_value *v = field_effective(c->m, s->fields, i);
-		if (r->gate == SK_GATE_PRIVILEGED && v && v->num && !set->allow_privileged)
-			diag(c, y_get(m, r->key) ? y_get(m, r->key) : m,
-			     "privileged containers are not allowed by policy (Settings policy.allow_privileged)");
-	}
-	for (size_t i = 0; i < set->nrequire; i++) {
-		const struct sk_requirement *q = set->require[i];
-		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
-			diag(c, m, "service '%s' does not set '%s', which Settings policy.require asks for (%s)",
-			     s->name ? s->name : "?", q->how, q->name);
-	}
-	const struct ohostpol *hp = &c->m->host;
-	for (size_t i = 0; i < hp->nrequire; i++) {
-		const struct sk_requirement *q = hp->require[i];
-		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
-			diag(c, m, "service '%s' does not set '%s', which the host policy requires (%s: require %s)",
-			     s->name ? s->name : "?", q->how, hp->file, q->name);
-	}
-	static const char *const ns_keys[] = { "pid", "ipc" };
-	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++) {
-		const char *v = get_str(c, m, ns_keys[i]);
-		if (!v)
-			continue;
-		if (strcmp(v, "host") != 0) {
-			diag(c, y_get(m, ns_keys[i]), "'%s' can only be 'host'", ns_keys[i]);
-			continue;
-		}
-		if (!set->allow_host_namespaces) {
-			diag(c, y_get(m, ns_keys[i]), "'%s: host' is not allowed by policy (Settings policy.allow_host_namespaces)",
-			     ns_keys[i]);
-			continue;
-		}
-		if (i == 0)
-			s->pid_host = true;
-		else
-			s->ipc_host = true;
-	}
+	check_svc_policy(c, m, s);
+	parse_namespaces(c, m, s);
 	if ((y = y_get(m, "network_mode")))
 		diag(c, y, "'network_mode' is not supported: units join their customer's network and the networks in 'networks'");
-	struct refs caps = { 0 };
-	get_strings(c, m, "cap_add", &caps);
-	for (size_t i = 0; i < caps.n; i++) {
-		const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "cap_add");
-		if (!cap)
-			continue;
-		bool allowed = false;
-		for (size_t j = 0; j < set->allow_cap_add.n && !allowed; j++)
-			allowed = strcmp(set->allow_cap_add.v[j].name, cap) == 0;
-		if (cap_never(cap))
-			diag(c, caps.v[i].at, "capability '%s' is never allowed", cap);
-		else if (!allowed)
-			diag(c, caps.v[i].at, "capability '%s' is not allowed by policy (Settings policy.allow_cap_add)", cap);
-		else
-			refs_add(&s->cap_add, cap, caps.v[i].at);
-	}
-	free(caps.v);
-	struct refs devs = { 0 };
-	get_strings(c, m, "devices", &devs);
-	for (size_t i = 0; i < devs.n; i++) {
-		const char *d = devs.v[i].name;
-		size_t hl = strcspn(d, ":");
-		char *host = keep(c, xstrndup(d, hl));
-		bool allowed = false;
-		for (size_t j = 0; j < set->allow_devices.n && !allowed; j++)
-			allowed = strcmp(set->allow_devices.v[j].name, host) == 0;
-		if (!allowed) {
-			diag(c, devs.v[i].at, "device '%s' is not allowed by policy (Settings policy.allow_devices)", shown(c, host));
-			continue;
-		}
-		/* normalize to host:container:perms */
-		const char *rest = d[hl] ? d + hl + 1 : "";
-		size_t cl = strcspn(rest, ":");
-		char *cont = keep(c, cl ? xstrndup(rest, cl) : xstrdup(host));
-		const char *perms = rest[cl] ? rest + cl + 1 : "rwm";
-		if (!clean_abs_path(cont) || !*perms || strspn(perms, "rwm") != strlen(perms)) {
-			diag(c, devs.v[i].at, "device '%s' is not HOST[:CONTAINER[:PERMS]]", shown(c, d));
-			continue;
-		}
-		refs_add(&s->devices, keep(c, xasprintf("%s:%s:%s", host, cont, perms)), devs.v[i].at);
-	}
-	free(devs.v);
-
-	/* how a replacement goes: the new container started before the old one stops needs both to
-	 * run at once, so nothing either of them publishes on the host */
-	const char *order = get_str(c, m, "update_order");
-	if (order && strcmp(order, "start-first") == 0) {
-		s->start_first = true;
-		if (s->has_port || s->nports)
-			diag(c, y_get(m, "update_order"),
-			     "'update_order: start-first' needs a service that publishes no host port "
-			     "(the old and the new container would both need it)");
-	} else if (order && strcmp(order, "stop-first") != 0) {
-		diag(c, y_get(m, "update_order"), "'update_order' must be stop-first or start-first: '%s'",
-		     shown(c, order));
-	}
+	parse_cap_add(c, m, s);
+	parse_devices(c, m, s);
+	parse_update_order(c, m, s);
 }

@@ -171,6 +171,67 @@ static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t
 	return kind == Y_SCALAR && strcmp(type, "str") == 0 ? "str" : NULL;
 }
 
+/* A syntax error of libyaml's, at its position (a reader error counted out from its offset). */
+static void syntax_error(struct ctx *c, const char *file, const struct source_file *f, const yaml_parser_t *p)
+{
+	const char *problem = p->problem ? p->problem : "invalid YAML";
+	int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+	if (p->error == YAML_READER_ERROR) {
+		/* reader errors carry an offset, not a position: count it out */
+		offset_position(f->data, f->len, p->problem_offset, &line, &col);
+		if (p->problem_value != -1)
+			problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
+						    strstr(problem, "octet") ? "byte" : "character",
+						    (unsigned)p->problem_value));
+	}
+	if (p->context)
+		rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
+			     p->context, (int)p->context_mark.line + 1);
+	else
+		rc_diags_add(c->d, file, line, col, "syntax error: %s", problem);
+	c->broken = true;
+}
+
+/* The node of a scalar event; NULL (said, and c->broken) for one too long or holding a NUL. */
+static struct ynode *scalar_node(struct ctx *c, const char *file, const yaml_event_t *ev)
+{
+	if (ev->data.scalar.length > RC_MANIFEST_MAX_STRING) {
+		rc_diags_add(c->d, file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+			     "value longer than %d bytes", RC_MANIFEST_MAX_STRING);
+		c->broken = true;
+		return NULL;
+	}
+	struct ynode *y = new_node(Y_SCALAR, file, &ev->start_mark);
+	y->str = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+	y->len = ev->data.scalar.length;
+	if (strlen(y->str) != y->len) {
+		rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
+		c->broken = true;
+		ynode_free(y);
+		return NULL;
+	}
+	y->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	if (check_tag(c, file, ev, (const char *)ev->data.scalar.tag, Y_SCALAR, y->str))
+		y->plain = false;   /* !!str: text, never true/false or null */
+	return y;
+}
+
+/* Hang a new node under the open collection (or make it the document's root); a collection is
+ * opened in turn. */
+static void attach(struct ynode **stack, int *depth, struct ynode **root, struct ynode *y)
+{
+	if (*depth == 0) {
+		ynode_free(*root);
+		*root = y;
+	} else {
+		struct ynode *parent = stack[*depth - 1];
+		GROW(parent->kids, parent->n + 1, parent->cap);
+		parent->kids[parent->n++] = y;
+	}
+	if (y->kind != Y_SCALAR)
+		stack[(*depth)++] = y;
+}
+
 void parse_file(struct ctx *c, const struct source_file *f)
 {
 	yaml_parser_t p;
@@ -188,22 +249,7 @@ void parse_file(struct ctx *c, const struct source_file *f)
 	yaml_parser_set_input_string(&p, (const unsigned char *)f->data, f->len);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			const char *problem = p.problem ? p.problem : "invalid YAML";
-			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-			if (p.error == YAML_READER_ERROR) {
-				/* reader errors carry an offset, not a position: count it out */
-				offset_position(f->data, f->len, p.problem_offset, &line, &col);
-				if (p.problem_value != -1)
-					problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
-								    strstr(problem, "octet") ? "byte" : "character",
-								    (unsigned)p.problem_value));
-			}
-			if (p.context)
-				rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
-					     p.context, (int)p.context_mark.line + 1);
-			else
-				rc_diags_add(c->d, file, line, col, "syntax error: %s", problem);
-			c->broken = true;
+			syntax_error(c, file, f, &p);
 			break;
 		}
 		struct ynode *y = NULL;
@@ -236,28 +282,8 @@ void parse_file(struct ctx *c, const struct source_file *f)
 			done = true;
 			break;
 		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > RC_MANIFEST_MAX_STRING) {
-				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
-					     (int)ev.start_mark.column + 1,
-					     "value longer than %d bytes", RC_MANIFEST_MAX_STRING);
-				c->broken = true;
+			if (!(y = scalar_node(c, file, &ev)))
 				done = true;
-				break;
-			}
-			y = new_node(Y_SCALAR, file, &ev.start_mark);
-			y->str = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
-			y->len = ev.data.scalar.length;
-			if (strlen(y->str) != y->len) {
-				rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
-				c->broken = true;
-				ynode_free(y);
-				y = NULL;
-				done = true;
-				break;
-			}
-			y->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (check_tag(c, file, &ev, (const char *)ev.data.scalar.tag, Y_SCALAR, y->str))
-				y->plain = false;   /* !!str: text, never true/false or null */
 			break;
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
@@ -287,18 +313,8 @@ void parse_file(struct ctx *c, const struct source_file *f)
 		default:
 			break;
 		}
-		if (y) {
-			if (depth == 0) {
-				ynode_free(root);
-				root = y;
-			} else {
-				struct ynode *parent = stack[depth - 1];
-				GROW(parent->kids, parent->n + 1, parent->cap);
-				parent->kids[parent->n++] = y;
-			}
-			if (y->kind != Y_SCALAR)
-				stack[depth++] = y;
-		}
+		if (y)
+			attach(stack, &depth, &root, y);
 		yaml_event_delete(&ev);
 	}
 	ynode_free(root);
