@@ -12,12 +12,12 @@
 #include "strmap.h"
 #include "util.h"
 
-void ynode_free(struct ynode *y)
+void mf_ynode_free(struct ynode *y)
 {
 	if (!y)
 		return;
 	for (size_t i = 0; i < y->n; i++)
-		ynode_free(y->kids[i]);
+		mf_ynode_free(y->kids[i]);
 	free(y->kids);
 	free(y->str);
 	free(y);
@@ -37,18 +37,18 @@ static void finish_map(struct ctx *c, struct ynode *m)
 		struct ynode *k = m->kids[2 * i];
 		bool drop = false;
 		if (k->kind != Y_SCALAR) {
-			diag(c, k, "mapping keys must be plain strings");
+			mf_diag(c, k, "mapping keys must be plain strings");
 			drop = true;
 		} else if (seen) {
 			const struct ynode *first = strmap_add(seen, k->str, k);
 			if (first) {
-				diag(c, k, "duplicate key '%s' (first at line %d)", shown(c, k->str), first->line);
+				mf_diag(c, k, "duplicate key '%s' (first at line %d)", mf_shown(c, k->str), first->line);
 				drop = true;
 			}
 		}
 		if (drop) {
-			ynode_free(m->kids[2 * i]);
-			ynode_free(m->kids[2 * i + 1]);
+			mf_ynode_free(m->kids[2 * i]);
+			mf_ynode_free(m->kids[2 * i + 1]);
 			continue;
 		}
 		m->kids[w++] = m->kids[2 * i];
@@ -150,7 +150,7 @@ static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t
 	for (size_t i = 0; type && i < ARRAY_SIZE(scalar_types); i++)
 		known = known || strcmp(type, scalar_types[i]) == 0;
 	known = known || (type && (strcmp(type, "map") == 0 || strcmp(type, "seq") == 0));
-	const char *written = type ? keep(c, xasprintf("!!%s", shown(c, type))) : shown(c, tag);
+	const char *written = type ? mf_keep(c, xasprintf("!!%s", mf_shown(c, type))) : mf_shown(c, tag);
 	if (!known) {
 		rc_diags_add(c->d, file, line, col,
 			     "YAML tag '%s' is not supported: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",
@@ -165,7 +165,7 @@ static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t
 		return NULL;
 	}
 	if (kind == Y_SCALAR && !tagged_value_ok(type, value)) {
-		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", shown(c, value), written);
+		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", mf_shown(c, value), written);
 		return NULL;
 	}
 	return kind == Y_SCALAR && strcmp(type, "str") == 0 ? "str" : NULL;
@@ -180,7 +180,7 @@ static void syntax_error(struct ctx *c, const char *file, const struct source_fi
 		/* reader errors carry an offset, not a position: count it out */
 		offset_position(f->data, f->len, p->problem_offset, &line, &col);
 		if (p->problem_value != -1)
-			problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
+			problem = mf_keep(c, xasprintf("%s (%s 0x%x)", problem,
 						    strstr(problem, "octet") ? "byte" : "character",
 						    (unsigned)p->problem_value));
 	}
@@ -207,7 +207,7 @@ static struct ynode *scalar_node(struct ctx *c, const char *file, const yaml_eve
 	if (strlen(y->str) != y->len) {
 		rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
 		c->broken = true;
-		ynode_free(y);
+		mf_ynode_free(y);
 		return NULL;
 	}
 	y->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -221,7 +221,7 @@ static struct ynode *scalar_node(struct ctx *c, const char *file, const yaml_eve
 static void attach(struct ynode **stack, int *depth, struct ynode **root, struct ynode *y)
 {
 	if (*depth == 0) {
-		ynode_free(*root);
+		mf_ynode_free(*root);
 		*root = y;
 	} else {
 		struct ynode *parent = stack[*depth - 1];
@@ -232,7 +232,7 @@ static void attach(struct ynode **stack, int *depth, struct ynode **root, struct
 		stack[(*depth)++] = y;
 }
 
-void parse_file(struct ctx *c, const struct source_file *f)
+void mf_parse_file(struct ctx *c, const struct source_file *f)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -242,7 +242,7 @@ void parse_file(struct ctx *c, const struct source_file *f)
 	size_t ndocs = 0;
 	bool done = false;
 	/* file names come from the repository: shown escaped in every message */
-	const char *file = str_needs_escape(f->path) ? keep(c, str_shown(f->path)) : f->path;
+	const char *file = str_needs_escape(f->path) ? mf_keep(c, str_shown(f->path)) : f->path;
 
 	if (!yaml_parser_initialize(&p))
 		die("out of memory");
@@ -277,7 +277,7 @@ void parse_file(struct ctx *c, const struct source_file *f)
 		case YAML_ALIAS_EVENT:
 			rc_diags_add(c->d, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
 				     "YAML aliases ('*%s') are not supported: write the value out",
-				     shown(c, (const char *)ev.data.alias.anchor));
+				     mf_shown(c, (const char *)ev.data.alias.anchor));
 			c->broken = true;
 			done = true;
 			break;
@@ -317,6 +317,6 @@ void parse_file(struct ctx *c, const struct source_file *f)
 			attach(stack, &depth, &root, y);
 		yaml_event_delete(&ev);
 	}
-	ynode_free(root);
+	mf_ynode_free(root);
 	yaml_parser_delete(&p);
 }
