@@ -359,33 +359,30 @@ const char *actual_image_ref(const struct dk_container *ct)
 	return ct->image;
 }
 
-void actual_canonical(const struct actual_input *in, struct buf *out)
+/* image (the reference asked for), and command and entrypoint when written or not the image's */
+static void read_process(const struct dk_container *ct, const struct dk_image *img, const struct lines *exp,
+			 struct rc_unit *a)
 {
-	const struct dk_container *ct = in->ct;
-	const struct dk_image *img = in->image;
-	struct lines exp, label;
-	lines_parse(in->expected, &exp);
-	lines_parse(dk_label(ct->labels, ct->nlabels, RC_LABEL_SPEC), &label);
-	struct rc_unit a = { 0 };
-
-	a.image = dup_or_null(actual_image_ref(ct));
-	/* the engine has no notion of a job: what the container was made as is in its spec label */
-	a.job = lines_has(&label, "run");
-	if (ct->cmd && (lines_has(&exp, "command") ||
+	a->image = dup_or_null(actual_image_ref(ct));
+	if (ct->cmd && (lines_has(exp, "command") ||
 			(ct->ncmd && !(img && argv_eq(ct->cmd, ct->ncmd, img->config.cmd, img->config.ncmd))))) {
-		a.command = argv_dup(ct->cmd, ct->ncmd);
-		a.ncommand = ct->ncmd;
+		a->command = argv_dup(ct->cmd, ct->ncmd);
+		a->ncommand = ct->ncmd;
 	}
 	if (ct->entrypoint &&
-	    (lines_has(&exp, "entrypoint") ||
+	    (lines_has(exp, "entrypoint") ||
 	     (ct->nentrypoint &&
 	      !(img && argv_eq(ct->entrypoint, ct->nentrypoint, img->config.entrypoint, img->config.nentrypoint))))) {
-		a.entrypoint = argv_dup(ct->entrypoint, ct->nentrypoint);
-		a.nentrypoint = ct->nentrypoint;
+		a->entrypoint = argv_dup(ct->entrypoint, ct->nentrypoint);
+		a->nentrypoint = ct->nentrypoint;
 	}
-	read_fields(ct, img, &exp, &a);
+}
 
-	a.env = xcalloc(ct->nenv + 1, sizeof(*a.env));
+/* env (an image's variable only when written), labels (written ones, never reconciler's) */
+static void read_env_labels(const struct dk_container *ct, const struct dk_image *img, const struct lines *exp,
+			    struct rc_unit *a)
+{
+	a->env = xcalloc(ct->nenv + 1, sizeof(*a->env));
 	for (size_t i = 0; i < ct->nenv; i++) {
 		const char *eq = strchr(ct->env[i], '=');
 		size_t klen = eq ? (size_t)(eq - ct->env[i]) : strlen(ct->env[i]);
@@ -393,79 +390,86 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 			continue;
 		_cleanup_free_ char *k = xstrndup(ct->env[i], klen);
 		_cleanup_free_ char *ek = xasprintf("env.%s", k);
-		if (!lines_has(&exp, ek) && image_has_env(img, ct->env[i]))
+		if (!lines_has(exp, ek) && image_has_env(img, ct->env[i]))
 			continue;
-		a.env[a.nenv].key = TAKE_PTR(k);
-		a.env[a.nenv].value = xstrdup(eq ? eq + 1 : "");
-		a.nenv++;
+		a->env[a->nenv].key = TAKE_PTR(k);
+		a->env[a->nenv].value = xstrdup(eq ? eq + 1 : "");
+		a->nenv++;
 	}
-	a.labels = xcalloc(ct->nlabels + 1, sizeof(*a.labels));
+	a->labels = xcalloc(ct->nlabels + 1, sizeof(*a->labels));
 	for (size_t i = 0; i < ct->nlabels; i++) {
 		_cleanup_free_ char *lk = xasprintf("labels.%s", ct->labels[i].key);
-		if (str_startswith(ct->labels[i].key, "io.reconciler.") || !lines_has(&exp, lk))
+		if (str_startswith(ct->labels[i].key, "io.reconciler.") || !lines_has(exp, lk))
 			continue;
-		a.labels[a.nlabels].key = xstrdup(ct->labels[i].key);
-		a.labels[a.nlabels].value = xstrdup(ct->labels[i].value);
-		a.nlabels++;
+		a->labels[a->nlabels].key = xstrdup(ct->labels[i].key);
+		a->labels[a->nlabels].value = xstrdup(ct->labels[i].value);
+		a->nlabels++;
 	}
+}
 
-	a.ports = xcalloc(ct->nport_bindings + 1, sizeof(*a.ports));
+/* ports: one per container port and protocol, its first binding */
+static void read_ports(const struct dk_container *ct, struct rc_unit *a)
+{
+	a->ports = xcalloc(ct->nport_bindings + 1, sizeof(*a->ports));
 	for (size_t i = 0; i < ct->nport_bindings; i++) {
 		const struct dk_port_binding *b = &ct->port_bindings[i];
 		if (i > 0 && b->container_port == ct->port_bindings[i - 1].container_port &&
 		    str_eq(b->proto, ct->port_bindings[i - 1].proto))
 			continue; /* one line per port: the first binding */
-		struct rc_port *p = &a.ports[a.nports++];
+		struct rc_port *p = &a->ports[a->nports++];
 		p->container_port = b->container_port;
 		p->host_port = b->host_port;
 		p->host_ip = dup_or_null(b->host_ip);
 		p->proto = xstrdup(b->proto ? b->proto : "tcp");
 	}
-	read_mounts(ct, &label, &a);
+}
 
-	struct lines copied = { NULL, 0 }; /* health.* lines borrowed from the label */
-	read_health(ct, img, &exp, &label, &a, &copied);
-
+/* stop_grace (the written value when Docker's seconds agree), pid, ipc, cap_add, devices */
+static void read_host(const struct dk_container *ct, const struct lines *exp, struct rc_unit *a)
+{
 	int64_t exp_grace = 0;
-	parse_i64(lines_get(&exp, "stop_grace"), &exp_grace);
+	parse_i64(lines_get(exp, "stop_grace"), &exp_grace);
 	int64_t secs = ct->stop_timeout_s < 0 ? 0 : ct->stop_timeout_s;
-	a.stop_grace_ns = exp_grace >= 0 && exp_grace / NS_PER_S == secs ? exp_grace : secs * NS_PER_S;
+	a->stop_grace_ns = exp_grace >= 0 && exp_grace / NS_PER_S == secs ? exp_grace : secs * NS_PER_S;
 
-	a.pid_host = str_eq(ct->pid_mode, "host");
-	a.ipc_host = str_eq(ct->ipc_mode, "host");
+	a->pid_host = str_eq(ct->pid_mode, "host");
+	a->ipc_host = str_eq(ct->ipc_mode, "host");
 	if (ct->ncap_add) {
-		a.cap_add = argv_dup(ct->cap_add, ct->ncap_add);
-		a.ncap_add = ct->ncap_add;
+		a->cap_add = argv_dup(ct->cap_add, ct->ncap_add);
+		a->ncap_add = ct->ncap_add;
 	}
 	if (ct->ndevices) {
-		a.devices = argv_dup(ct->devices, ct->ndevices);
-		a.ndevices = ct->ndevices;
-		qsort(a.devices, a.ndevices, sizeof(char *), strp_cmp);
+		a->devices = argv_dup(ct->devices, ct->ndevices);
+		a->ndevices = ct->ndevices;
+		qsort(a->devices, a->ndevices, sizeof(char *), strp_cmp);
 	}
+}
 
-	a.nano_cpus = ct->nano_cpus;
-	a.memory = ct->memory;
-	a.memory_reservation = ct->memory_reservation;
+/* cpus, memory, memory_reservation, pids (an unlimited one as written), restart */
+static void read_resources(const struct dk_container *ct, const struct lines *exp, struct rc_unit *a)
+{
+	a->nano_cpus = ct->nano_cpus;
+	a->memory = ct->memory;
+	a->memory_reservation = ct->memory_reservation;
 	int64_t exp_pids = 0;
-	bool has_exp_pids = parse_i64(lines_get(&exp, "pids"), &exp_pids);
+	bool has_exp_pids = parse_i64(lines_get(exp, "pids"), &exp_pids);
 	if (ct->pids_limit > 0)
-		a.pids_limit = ct->pids_limit;
+		a->pids_limit = ct->pids_limit;
 	else if (has_exp_pids && exp_pids <= 0)
-		a.pids_limit = exp_pids;
+		a->pids_limit = exp_pids;
 	const char *policy = ct->restart_policy ? ct->restart_policy : "no";
-	if (lines_has(&exp, "restart.policy") || strcmp(policy, "no") != 0)
-		a.restart.policy = xstrdup(policy);
-	a.restart.max_retries = ct->restart_max_retries;
+	if (lines_has(exp, "restart.policy") || strcmp(policy, "no") != 0)
+		a->restart.policy = xstrdup(policy);
+	a->restart.max_retries = ct->restart_max_retries;
+}
 
-	/* spec_canonical() numbers networks densely; ours may have gaps: add them after, and re-sort. */
-	struct buf text = BUF_INIT;
-	spec_canonical(&a, true, &text);
-	struct lines extra = { NULL, 0 };
-	network_lines(ct, &exp, in->links, in->nlinks, &extra);
-
+/* The canonical text with the extra lines (networks after gaps, health lines borrowed from the
+ * label) merged in, sorted, to out. */
+static void merge_lines(const char *text, struct lines *extra, const struct lines *copied, struct buf *out)
+{
 	char **all = NULL;
 	size_t n = 0, cap = 0;
-	for (const char *p = buf_cstr(&text); *p;) {
+	for (const char *p = text; *p;) {
 		size_t len = strcspn(p, "\n");
 		GROW(all, n + 1, cap);
 		all[n++] = xstrndup(p, len);
@@ -473,13 +477,13 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 		if (*p)
 			p++;
 	}
-	for (size_t i = 0; i < extra.n; i++) {
+	for (size_t i = 0; i < extra->n; i++) {
 		GROW(all, n + 1, cap);
-		all[n++] = TAKE_PTR(extra.v[i].raw);
+		all[n++] = TAKE_PTR(extra->v[i].raw);
 	}
-	for (size_t i = 0; i < copied.n; i++) {
+	for (size_t i = 0; i < copied->n; i++) {
 		GROW(all, n + 1, cap);
-		all[n++] = xstrdup(copied.v[i].raw);
+		all[n++] = xstrdup(copied->v[i].raw);
 	}
 	if (n)
 		qsort(all, n, sizeof(char *), strp_cmp);
@@ -489,6 +493,37 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 		free(all[i]);
 	}
 	free(all);
+}
+
+void actual_canonical(const struct actual_input *in, struct buf *out)
+{
+	const struct dk_container *ct = in->ct;
+	const struct dk_image *img = in->image;
+	struct lines exp, label;
+	lines_parse(in->expected, &exp);
+	lines_parse(dk_label(ct->labels, ct->nlabels, RC_LABEL_SPEC), &label);
+	struct rc_unit a = { 0 };
+
+	read_process(ct, img, &exp, &a);
+	/* the engine has no notion of a job: what the container was made as is in its spec label */
+	a.job = lines_has(&label, "run");
+	read_fields(ct, img, &exp, &a);
+	read_env_labels(ct, img, &exp, &a);
+	read_ports(ct, &a);
+	read_mounts(ct, &label, &a);
+
+	struct lines copied = { NULL, 0 }; /* health.* lines borrowed from the label */
+	read_health(ct, img, &exp, &label, &a, &copied);
+
+	read_host(ct, &exp, &a);
+	read_resources(ct, &exp, &a);
+	/* spec_canonical() numbers networks densely; ours may have gaps: add them after, and re-sort. */
+	struct buf text = BUF_INIT;
+	spec_canonical(&a, true, &text);
+	struct lines extra = { NULL, 0 };
+	network_lines(ct, &exp, in->links, in->nlinks, &extra);
+
+	merge_lines(buf_cstr(&text), &extra, &copied, out);
 	free(extra.v);
 	free(copied.v);
 	buf_release(&text);

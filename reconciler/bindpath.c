@@ -156,6 +156,76 @@ static int open_root(const char *root, int *ret_fd, struct rc_err *err)
 	return rc_errf(err, "bind root '%s': %s", root, strerror(e));
 }
 
+/*
+ * The path to resolve next after the link whose parent is rel's first plen bytes and whose target
+ * is target, rest following it: a relative target taken from the link's parent, an absolute one
+ * from the root (through its path as written or its real one).  NULL when an absolute target lies
+ * outside the root.
+ */
+static char *follow_target(const char *root, const char *root_real, const char *rel, size_t plen,
+			   const char *target, const char *rest)
+{
+	if (target[0] == '/') {
+		if (!under(target, root) && !under(target, root_real))
+			return NULL;
+		/* the rest of the target, below the root (its '..' are the kernel's to refuse) */
+		const char *in = target + (under(target, root) ? strlen(root) : strlen(root_real));
+		while (*in == '/')
+			in++;
+		return *in && *rest ? xasprintf("%s/%s", in, rest) : xstrdup(*in ? in : rest);
+	}
+	_cleanup_free_ char *parent = xstrndup(rel, plen);
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "%s%s%s", parent, *parent ? "/" : "", target);
+	if (*rest)
+		buf_addf(&b, "/%s", rest);
+	char *next = xstrdup(buf_cstr(&b));
+	buf_release(&b);
+	return next;
+}
+
+/*
+ * rel's k-th component is missing (and what follows it is plain names): the resolved path is the
+ * real path of its parent (the first plen bytes), which must lie under the root, and the rest as
+ * written.  0 with *ret_resolved, or -1.
+ */
+static int resolve_missing(int rootfd, const char *root, const char *root_real, const char *path, const char *rel,
+			   size_t plen, size_t k, char **ret_resolved, struct rc_err *err)
+{
+	_cleanup_free_ char *parent = xstrndup(rel, plen);
+	int pfd = open_beneath(rootfd, parent);
+	char *preal = pfd >= 0 ? fd_path(pfd) : NULL;
+	if (pfd >= 0)
+		close(pfd);
+	if (!preal || !under(preal, root_real)) {
+		_cleanup_free_ char *pshown = join(root, parent);
+		free(preal);
+		return rc_errf(err, "bind source '%s': cannot resolve '%s'", path, pshown);
+	}
+	_cleanup_free_ char *tail = xstrndup(rel + plen + (k > 1), strlen(rel) - plen - (k > 1));
+	*ret_resolved = xasprintf("%s%s%s", preal, strcmp(preal, "/") == 0 ? "" : "/", tail);
+	free(preal);
+	return 0;
+}
+
+/* The real path of fd (opened beneath the root; closed here), which must lie under the root.  0 with
+ * *ret_resolved, or -1. */
+static int resolved_at(int fd, const char *path, const char *root, const char *root_real, char **ret_resolved,
+		       struct rc_err *err)
+{
+	char *real = fd_path(fd);
+	close(fd);
+	if (!real)
+		return rc_errf(err, "bind source '%s': cannot read its resolved path from /proc/self/fd", path);
+	if (!under(real, root_real)) {   /* cannot happen beneath rootfd; never trust it */
+		rc_errf(err, "bind source '%s' resolves to '%s', outside bind root '%s'", path, real, root);
+		free(real);
+		return -1;
+	}
+	*ret_resolved = real;
+	return 0;
+}
+
 int bindpath_resolve(const char *root, const char *path, char **ret_resolved, struct rc_err *err)
 {
 	size_t rl = strlen(root);
@@ -193,19 +263,7 @@ int bindpath_resolve(const char *root, const char *path, char **ret_resolved, st
 		}
 		int fd = open_beneath(rootfd, rel);
 		if (fd >= 0) {
-			char *real = fd_path(fd);
-			close(fd);
-			if (!real) {
-				rc_errf(err, "bind source '%s': cannot read its resolved path from /proc/self/fd", path);
-				goto out;
-			}
-			if (!under(real, root_real)) {   /* cannot happen beneath rootfd; never trust it */
-				rc_errf(err, "bind source '%s' resolves to '%s', outside bind root '%s'", path, real, root);
-				free(real);
-				goto out;
-			}
-			*ret_resolved = real;
-			rc = 0;
+			rc = resolved_at(fd, path, root, root_real, ret_resolved, err);
 			goto out;
 		}
 		int e = errno;
@@ -228,29 +286,13 @@ int bindpath_resolve(const char *root, const char *path, char **ret_resolved, st
 			buf_addf(&chain, "%s'%s' -> '%s'", chain.len ? ", " : "", link, target);
 			if (!nchain++)
 				first_link = xstrdup(link);
-			char *next;
-			if (target[0] == '/') {
-				if (!under(target, root) && !under(target, root_real)) {
-					rc_errf(err, "bind source '%s' leaves bind root '%s': symbolic link%s %s", path,
-						root, nchain > 1 ? "s" : "", buf_cstr(&chain));
-					free(target);
-					goto out;
-				}
-				/* the rest of the target, below the root (its '..' are the kernel's to refuse) */
-				const char *in = target + (under(target, root) ? rl : strlen(root_real));
-				while (*in == '/')
-					in++;
-				next = *in && *rest ? xasprintf("%s/%s", in, rest) : xstrdup(*in ? in : rest);
-			} else {
-				_cleanup_free_ char *parent = xstrndup(rel, plen);
-				struct buf b = BUF_INIT;
-				buf_addf(&b, "%s%s%s", parent, *parent ? "/" : "", target);
-				if (*rest)
-					buf_addf(&b, "/%s", rest);
-				next = xstrdup(buf_cstr(&b));
-				buf_release(&b);
-			}
+			char *next = follow_target(root, root_real, rel, plen, target, rest);
 			free(target);
+			if (!next) {
+				rc_errf(err, "bind source '%s' leaves bind root '%s': symbolic link%s %s", path,
+					root, nchain > 1 ? "s" : "", buf_cstr(&chain));
+				goto out;
+			}
 			free(rel);
 			rel = next;
 			continue;
@@ -265,21 +307,7 @@ int bindpath_resolve(const char *root, const char *path, char **ret_resolved, st
 					buf_cstr(&chain));
 				goto out;
 			}
-			_cleanup_free_ char *parent = xstrndup(rel, plen);
-			int pfd = open_beneath(rootfd, parent);
-			char *preal = pfd >= 0 ? fd_path(pfd) : NULL;
-			if (pfd >= 0)
-				close(pfd);
-			if (!preal || !under(preal, root_real)) {
-				_cleanup_free_ char *pshown = join(root, parent);
-				rc_errf(err, "bind source '%s': cannot resolve '%s'", path, pshown);
-				free(preal);
-				goto out;
-			}
-			_cleanup_free_ char *tail = xstrndup(rel + plen + (k > 1), strlen(rel) - plen - (k > 1));
-			*ret_resolved = xasprintf("%s%s%s", preal, strcmp(preal, "/") == 0 ? "" : "/", tail);
-			free(preal);
-			rc = 0;
+			rc = resolve_missing(rootfd, root, root_real, path, rel, plen, k, ret_resolved, err);
 			goto out;
 		}
 		case EXDEV:

@@ -35,16 +35,16 @@ static bool use_color(const struct cli_opts *o)
 	return !o->json && !o->markdown && !o->out && isatty(STDOUT_FILENO) && !(nc && *nc);
 }
 
-/*
- * Converge d like apply, with the drift in rep made visible to the planner.
- * Returns 0 when every step succeeded, 1 otherwise (after printing why).
- */
+/* The planner's view of the engine, with the drift in the report (ctx) made visible. */
 static void overlay(struct plan_observed *o, void *ctx)
 {
 	drift_overlay_observed(ctx, o);
 }
 
-/* --fix: converge like apply, with the drifted fields made visible to the planner. */
+/*
+ * --fix: converge d like apply, with the drift in rep made visible to the planner.  Returns 0 when
+ * every step succeeded, 1 otherwise (after printing why).
+ */
 static int fix(const struct cli_opts *o, struct dk_client *c, struct rc_state *st, struct rc_desired *d,
 	       const struct drift_report *rep, const struct owner_self *self, const struct owner_marker *seen)
 {
@@ -144,6 +144,149 @@ static int by_daemon(const struct cli_opts *o, const char *commit, const char *p
 	return 1;
 }
 
+/*
+ * The state directory, locked when it can be.  When another process (the daemon, an apply) holds it,
+ * it is opened unlocked and *ret_held says why: the daemon checks (and fixes), or we check without a
+ * journal line (and cannot fix).  -1 (said) when it cannot be opened.
+ */
+static int drift_state_open(const struct cli_opts *o, struct rc_state **ret_st, char **ret_held)
+{
+	struct rc_err err = { 0 };
+	struct rc_state *st = NULL;
+	char *held = NULL;
+	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) < 0) {
+		held = xstrdup(err.msg);
+		if (state_open(o->state_dir, 0, &st, &err) < 0) {
+			free(held);
+			fail("state directory", &err);
+			return -1;
+		}
+	}
+	size_t nw = 0;
+	const char *const *w = state_warnings(st, &nw);
+	for (size_t i = 0; i < nw; i++)
+		log_warn("%s", w[i]);
+	*ret_st = st;
+	*ret_held = held;
+	return 0;
+}
+
+/* --fix: the project's owner (owner.h), before any output: drift --fix from another state
+ * directory is refused unless --take-over.  0, or 1 (said). */
+static int fix_owner_check(const struct cli_opts *o, struct dk_client *c, struct rc_state *st,
+			   const struct rc_desired *d, struct owner_self *self, struct owner_marker *seen)
+{
+	struct rc_err err = { 0 };
+	_cleanup_free_ char *repo = cli_repo_identity(o);
+	int orc = owner_self_init(self, d->settings.project, state_dir(st), repo, &err) < 0
+			  ? -1 : owner_check(c, self, o->take_over, seen, &err);
+	if (orc != 0) {
+		fprintf(stderr, "reconciler: %s%s\n", orc < 0 ? "project owner: " : "", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Without --dir or --rev, drift checks the last applied commit (from where it was applied): lo->rev
+ * and lo->path are set, and *ret_last holds the commit (the caller frees it).  With them, *ret_last
+ * is NULL.  -1 (said) when nothing was applied from Git yet.
+ */
+static int last_applied_rev(const struct cli_opts *o, struct rc_state *st, struct cli_opts *lo, char **ret_last)
+{
+	if (o->dir || o->rev_set) {
+		*ret_last = NULL;
+		return 0;
+	}
+	if (!state_get_last_applied(st)) {
+		fprintf(stderr, "reconciler: nothing was applied from Git yet (no last applied commit in '%s'): "
+				"give --rev or --dir\n", o->state_dir);
+		return -1;
+	}
+	char *last = xstrdup(state_get_last_applied(st));
+	lo->rev = last;
+	if ((!o->path || !*o->path) && state_get_path(st))
+		lo->path = state_get_path(st);  /* where that commit was applied from */
+	*ret_last = last;
+	return 0;
+}
+
+/* The desired state of lo: for the last applied commit, from the copy of its manifests drift kept
+ * (state.h), else from Git (then kept, when the state is ours).  0, or 1 (said). */
+static int drift_desired(const struct cli_opts *lo, struct rc_state *st, const char *last,
+			 struct source_files *files, struct rc_desired **ret_d)
+{
+	int kept = 0;
+	if (last) {
+		struct rc_err kerr = { 0 };
+		if ((kept = state_get_manifests(st, last, lo->path, files, &kerr)) < 0)
+			log_warn("%s: reading the manifests from Git", kerr.msg);
+	}
+	int rc = kept == 1 ? cli_expand_desired(lo, files, ret_d) : cli_load_desired(lo, files, ret_d);
+	if (!rc && last && kept != 1 && state_locked(st)) {
+		struct rc_err kerr = { 0 };
+		if (state_put_manifests(st, files, lo->path, &kerr) < 0)
+			log_warn("keeping the manifests of %.12s: %s", last, kerr.msg);
+	}
+	return rc;
+}
+
+static void prefetched_release(struct observe_raw *raw, struct prefetch_inspected *pi)
+{
+	observe_raw_release(raw);
+	dk_inspect_results_release(pi->res, pi->n);
+	free(pi->res);
+	*pi = (struct prefetch_inspected){ 0 };
+}
+
+/* The report, in the format asked for, to stdout or --out.  0, or 1 (said). */
+static int drift_write(const struct cli_opts *o, const struct drift_report *rep)
+{
+	struct rc_err err = { 0 };
+	struct buf out = BUF_INIT;
+	int rc = 0;
+	enum drift_format fmt = o->json ? DRIFT_JSON : o->markdown ? DRIFT_MARKDOWN : DRIFT_TEXT;
+	drift_render(rep, fmt, use_color(o), &out);
+	if (o->out) {
+		if (write_file_atomic(o->out, buf_cstr(&out), out.len, 0644, &err) < 0)
+			rc = fail("writing the report", &err);
+	} else {
+		fputs(buf_cstr(&out), stdout);
+		fflush(stdout);
+	}
+	buf_release(&out);
+	return rc;
+}
+
+/* --fix after the check found drift: converge, then check again.  0 (no drift left), 2 (drift
+ * left, said) or 1 (said). */
+static int fix_and_recheck(const struct cli_opts *o, struct dk_client *c, struct rc_state *st, struct rc_desired *d,
+			   const struct drift_report *rep, const struct drift_opts *dro, const struct owner_self *self,
+			   const struct owner_marker *seen)
+{
+	struct rc_err err = { 0 };
+	struct drift_summary sum = { 0 };
+	if (fix(o, c, st, d, rep, self, seen) != 0)
+		return 1;
+	struct drift_report after = { 0 };
+	int rc;
+	if (drift_check(c, st, d, dro, &after, &sum, &err) < 0) {
+		rc = fail("drift check after --fix", &err);
+	} else if (sum.total) {
+		struct buf b = BUF_INIT;
+		drift_render(&after, DRIFT_TEXT, false, &b);
+		fprintf(stderr, "reconciler: drift remains after --fix:\n%s", buf_cstr(&b));
+		buf_release(&b);
+		rc = 2;
+	} else {
+		if (!o->quiet)
+			fprintf(stderr, "reconciler: drift fixed: no drift left\n");
+		rc = 0;
+	}
+	drift_report_release(&after);
+	return rc;
+}
+
 int cmd_drift(const struct cli_opts *o)
 {
 	struct rc_err err = { 0 };
@@ -153,31 +296,14 @@ int cmd_drift(const struct cli_opts *o)
 	}
 	struct rc_state *st = NULL;
 	_cleanup_free_ char *held = NULL;
-	if (state_open(o->state_dir, STATE_OPEN_LOCK, &st, &err) < 0) {
-		/* another process (the daemon, an apply) holds it: the daemon checks (and fixes), or we check
-		 * without a journal line (and cannot fix) */
-		held = xstrdup(err.msg);
-		if (state_open(o->state_dir, 0, &st, &err) < 0)
-			return fail("state directory", &err);
-	}
-	size_t nw = 0;
-	const char *const *w = state_warnings(st, &nw);
-	for (size_t i = 0; i < nw; i++)
-		log_warn("%s", w[i]);
+	if (drift_state_open(o, &st, &held) < 0)
+		return 1;
 
 	struct cli_opts lo = *o;
 	_cleanup_free_ char *last = NULL;
-	if (!o->dir && !o->rev_set) {
-		if (!state_get_last_applied(st)) {
-			fprintf(stderr, "reconciler: nothing was applied from Git yet (no last applied commit in '%s'): "
-					"give --rev or --dir\n", o->state_dir);
-			state_free(st);
-			return 1;
-		}
-		last = xstrdup(state_get_last_applied(st));
-		lo.rev = last;
-		if ((!o->path || !*o->path) && state_get_path(st))
-			lo.path = state_get_path(st);  /* where that commit was applied from */
+	if (last_applied_rev(o, st, &lo, &last) < 0) {
+		state_free(st);
+		return 1;
 	}
 	if (last && !state_locked(st)) {
 		int drc = 0;
@@ -198,7 +324,6 @@ int cmd_drift(const struct cli_opts *o)
 	struct dk_client *c = NULL;
 	struct drift_report rep = { 0 };
 	struct drift_summary sum = { 0 };
-	struct buf out = BUF_INIT;
 	struct observe_raw raw = { 0 };
 	struct drift_inspects *di = NULL;
 	struct owner_self self = { 0 };
@@ -214,52 +339,24 @@ int cmd_drift(const struct cli_opts *o)
 				    .inspect_parallel = o->parallel > 0 ? o->parallel : 8 };
 	po.names = state_get_containers(st, &po.nnames);
 	struct prefetch *pf = prefetch_start(&po);
-	/* the last applied commit: from the copy of its manifests drift kept (state.h), else from Git */
-	int kept = 0;
-	if (last) {
-		struct rc_err kerr = { 0 };
-		if ((kept = state_get_manifests(st, last, lo.path, &files, &kerr)) < 0)
-			log_warn("%s: reading the manifests from Git", kerr.msg);
-	}
-	int rc = kept == 1 ? cli_expand_desired(&lo, &files, &d) : cli_load_desired(&lo, &files, &d);
-	if (!rc && last && kept != 1 && state_locked(st)) {
-		struct rc_err kerr = { 0 };
-		if (state_put_manifests(st, &files, lo.path, &kerr) < 0)
-			log_warn("keeping the manifests of %.12s: %s", last, kerr.msg);
-	}
+	int rc = drift_desired(&lo, st, last, &files, &d);
 	struct prefetch_inspected pi = { 0 };
 	if (prefetch_finish(pf, &c, &raw, &pi, &err) < 0) {
 		if (!rc)
 			rc = fail("drift check", &err);
 		goto out;
 	}
-	if (!rc && !str_eq(hint, d->settings.project)) {
+	if (!rc && !str_eq(hint, d->settings.project))
 		/* listed another project's containers: drift_check lists, drift_inspects inspects */
-		observe_raw_release(&raw);
-		dk_inspect_results_release(pi.res, pi.n);
-		free(pi.res);
-		pi = (struct prefetch_inspected){ 0 };
-	}
+		prefetched_release(&raw, &pi);
 	if (rc) {
-		observe_raw_release(&raw);
-		dk_inspect_results_release(pi.res, pi.n);
-		free(pi.res);
+		prefetched_release(&raw, &pi);
 		goto out;
 	}
-	if (o->fix) {
-		/* the project's owner (owner.h), before any output: drift --fix from another state
-		 * directory is refused unless --take-over */
-		_cleanup_free_ char *repo = cli_repo_identity(o);
-		int orc = owner_self_init(&self, d->settings.project, state_dir(st), repo, &err) < 0
-				  ? -1 : owner_check(c, &self, o->take_over, &seen, &err);
-		if (orc != 0) {
-			fprintf(stderr, "reconciler: %s%s\n", orc < 0 ? "project owner: " : "", err.msg);
-			observe_raw_release(&raw);
-			dk_inspect_results_release(pi.res, pi.n);
-			free(pi.res);
-			rc = 1;
-			goto out;
-		}
+	if (o->fix && fix_owner_check(o, c, st, d, &self, &seen) != 0) {
+		prefetched_release(&raw, &pi);
+		rc = 1;
+		goto out;
 	}
 	di = drift_inspects_start(dk_client_clone(c), d, o->parallel, pi.res, pi.n);
 	struct drift_opts dro = { .parallel = o->parallel, .journal = true, .inspects = di,
@@ -270,48 +367,17 @@ int cmd_drift(const struct cli_opts *o)
 		rc = fail("drift check", &err);
 		goto out;
 	}
-	enum drift_format fmt = o->json ? DRIFT_JSON : o->markdown ? DRIFT_MARKDOWN : DRIFT_TEXT;
-	drift_render(&rep, fmt, use_color(o), &out);
-	if (o->out) {
-		if (write_file_atomic(o->out, buf_cstr(&out), out.len, 0644, &err) < 0) {
-			rc = fail("writing the report", &err);
-			goto out;
-		}
-	} else {
-		fputs(buf_cstr(&out), stdout);
-		fflush(stdout);
-	}
+	if ((rc = drift_write(o, &rep)) != 0)
+		goto out;
 	if (o->stats)
 		fprintf(stderr, "drift check: %.1f ms, %zu containers inspected, docker api calls: %llu\n",
 			(double)sum.duration_ns / NS_PER_MS, sum.containers, (unsigned long long)dk_stats_total(c));
 	rc = sum.total ? 2 : 0;
-	if (o->fix && sum.total) {
-		if (fix(o, c, st, d, &rep, &self, &seen) != 0) {
-			rc = 1;
-			goto out;
-		}
-		struct drift_report after = { 0 };
-		if (drift_check(c, st, d, &dro, &after, &sum, &err) < 0) {
-			rc = fail("drift check after --fix", &err);
-			goto out;
-		}
-		if (sum.total) {
-			struct buf b = BUF_INIT;
-			drift_render(&after, DRIFT_TEXT, false, &b);
-			fprintf(stderr, "reconciler: drift remains after --fix:\n%s", buf_cstr(&b));
-			buf_release(&b);
-			rc = 2;
-		} else {
-			if (!o->quiet)
-				fprintf(stderr, "reconciler: drift fixed: no drift left\n");
-			rc = 0;
-		}
-		drift_report_release(&after);
-	}
+	if (o->fix && sum.total)
+		rc = fix_and_recheck(o, c, st, d, &rep, &dro, &self, &seen);
 out:
 	owner_marker_release(&seen);
 	owner_self_release(&self);
-	buf_release(&out);
 	drift_report_release(&rep);
 	dk_client_free(c);
 	rc_desired_free(d);

@@ -38,22 +38,22 @@ int manifest_load(const struct source_files *files, const struct manifest_opts *
 	size_t before = diags->n + diags->dropped;
 
 	if (opts && opts->host_policy)
-		load_host_policy(&c, opts->host_policy);
+		mf_load_host_policy(&c, opts->host_policy);
 	for (size_t i = 0; i < files->nfiles; i++)
-		parse_file(&c, &files->files[i]);
-	parse_docs(&c);
+		mf_parse_file(&c, &files->files[i]);
+	mf_parse_docs(&c);
 	if (!c.broken) {
-		cross_check(&c, &p);
+		mf_cross_check(&c, &p);
 		if (diags->n + diags->dropped == before) {
-			d = expand(&c, &p);
+			d = mf_expand(&c, &p);
 			if (files->commit)
 				d->commit = xstrdup(files->commit);
 		}
 	}
-	pass3_release(&p);
-	model_release(&m);
+	mf_pass3_release(&p);
+	mf_model_release(&m);
 	for (size_t i = 0; i < c.ndocs; i++)
-		ynode_free(c.docs[i].root);
+		mf_ynode_free(c.docs[i].root);
 	free(c.docs);
 	for (size_t i = 0; i < c.nowned; i++)
 		free(c.owned[i]);

@@ -23,7 +23,7 @@
 /* ------------------------------------------------------------------ */
 /* pass 3: references, cycles, secrets, global checks                  */
 
-int named_cmp(const void *pa, const void *pb)
+int mf_named_cmp(const void *pa, const void *pb)
 {
 	const struct named *a = pa, *b = pb;
 	int r = strcmp(a->name, b->name);
@@ -42,14 +42,14 @@ static void check_dups(struct ctx *c, struct named *v, size_t n, const char *fmt
 {
 	if (n < 2)
 		return;
-	qsort(v, n, sizeof(*v), named_cmp);
+	qsort(v, n, sizeof(*v), mf_named_cmp);
 	size_t first = 0;
 	for (size_t i = 1; i < n; i++) {
 		if (strcmp(v[i].name, v[first].name) != 0) {
 			first = i;
 			continue;
 		}
-		diag(c, v[i].at, "duplicate %s '%s' (first defined at %s:%d)", fmt_what, v[i].name,
+		mf_diag(c, v[i].at, "duplicate %s '%s' (first defined at %s:%d)", fmt_what, v[i].name,
 		     v[first].at->file, v[first].at->line);
 	}
 }
@@ -71,17 +71,17 @@ static void model_index(struct model *m)
 #undef INDEX
 }
 
-const struct oplan *find_plan(const struct model *m, const char *name)
+const struct oplan *mf_find_plan(const struct model *m, const char *name)
 {
 	return name ? strmap_get(m->plan_by, name) : NULL;
 }
 
-const struct onet *find_net(const struct model *m, const char *name)
+const struct onet *mf_find_net(const struct model *m, const char *name)
 {
 	return name ? strmap_get(m->net_by, name) : NULL;
 }
 
-const struct oxvol *find_xvol(const struct model *m, const char *name)
+const struct oxvol *mf_find_xvol(const struct model *m, const char *name)
 {
 	return name && m->xvol_by ? strmap_get(m->xvol_by, name) : NULL;
 }
@@ -104,10 +104,10 @@ static void check_xvols(struct ctx *c)
 			continue;
 		const struct ynode *at = v->docker_name_at ? v->docker_name_at : v->at;
 		if (plen && strncmp(v->docker_name, proj, plen) == 0 && v->docker_name[plen] == '-')
-			diag(c, at, "external volume '%s' is in the namespace of project '%s' ('%s-…', the volumes "
+			mf_diag(c, at, "external volume '%s' is in the namespace of project '%s' ('%s-…', the volumes "
 				    "reconciler makes): it cannot be declared external", v->docker_name, proj, proj);
-		else if (!refs_has(&m->set.allow_external_volumes, v->docker_name))
-			diag(c, at, "external volume '%s' is not allowed by policy (Settings policy.allow_external_volumes)",
+		else if (!mf_refs_has(&m->set.allow_external_volumes, v->docker_name))
+			mf_diag(c, at, "external volume '%s' is not allowed by policy (Settings policy.allow_external_volumes)",
 			     v->docker_name);
 	}
 	for (size_t i = 0; i < m->ntmpls; i++) {
@@ -115,8 +115,8 @@ static void check_xvols(struct ctx *c)
 		for (size_t j = 0; j < t->nsvcs; j++) {
 			const struct osvc *s = &t->svcs[j];
 			for (size_t k = 0; k < s->nvols; k++)
-				if (s->vols[k].kind == RC_MOUNT_VOLUME && find_xvol(m, s->vols[k].src))
-					diag(c, s->vols[k].at, "volume '%s' is an external Volume: a template's service cannot "
+				if (s->vols[k].kind == RC_MOUNT_VOLUME && mf_find_xvol(m, s->vols[k].src))
+					mf_diag(c, s->vols[k].at, "volume '%s' is an external Volume: a template's service cannot "
 								"mount it (every customer would share it); mount it from a "
 								"shared Service", s->vols[k].src);
 		}
@@ -128,12 +128,12 @@ static const struct osvc *find_svc(const struct model *m, const char *name)
 	return name ? strmap_get(m->svc_by, name) : NULL;
 }
 
-const struct otmpl *find_tmpl(const struct model *m, const char *name)
+const struct otmpl *mf_find_tmpl(const struct model *m, const char *name)
 {
 	return name ? strmap_get(m->tmpl_by, name) : NULL;
 }
 
-const struct osvc *tmpl_svc(const struct otmpl *t, const char *name)
+const struct osvc *mf_tmpl_svc(const struct otmpl *t, const char *name)
 {
 	return name ? strmap_get(t->svc_by, name) : NULL;
 }
@@ -145,13 +145,13 @@ static int u32_cmp(const void *pa, const void *pb)
 }
 
 /* The defined networks of s as sorted indexes into m->nets, made once per service. */
-const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
+const uint32_t *mf_net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n)
 {
 	struct osvc *s = (struct osvc *)(uintptr_t)cs;   /* a cache, not a change */
 	if (!s->net_ids) {
 		s->net_ids = xcalloc(s->networks.n + 1, sizeof(*s->net_ids));
 		for (size_t i = 0; i < s->networks.n; i++) {
-			const struct onet *n = find_net(m, s->networks.v[i].name);
+			const struct onet *n = mf_find_net(m, s->networks.v[i].name);
 			if (n)
 				s->net_ids[s->nnet_ids++] = (uint32_t)(n - m->nets);
 		}
@@ -170,7 +170,7 @@ const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *re
 static bool share_network(const struct model *m, const struct osvc *a, const struct osvc *b)
 {
 	size_t na, nb;
-	const uint32_t *va = net_ids(m, a, &na), *vb = net_ids(m, b, &nb);
+	const uint32_t *va = mf_net_ids(m, a, &na), *vb = mf_net_ids(m, b, &nb);
 	if (na > nb) {
 		const uint32_t *t = va;
 		size_t tn = na;
@@ -201,7 +201,7 @@ static void names_add(struct names *n, const char *s)
 	n->v[n->n++] = s;
 }
 
-void pass3_release(struct pass3 *p)
+void mf_pass3_release(struct pass3 *p)
 {
 	free(p->plan_names.v);
 	free(p->net_names.v);
@@ -218,8 +218,8 @@ void pass3_release(struct pass3 *p)
 
 static void check_plan_ref(struct ctx *c, struct pass3 *p, const char *plan, const struct ynode *at)
 {
-	if (plan && !find_plan(c->m, plan))
-		diag(c, at, "plan '%s' is not defined%s", plan, mean(c, plan, p->plan_names.v, p->plan_names.n));
+	if (plan && !mf_find_plan(c->m, plan))
+		mf_diag(c, at, "plan '%s' is not defined%s", plan, mf_mean(c, plan, p->plan_names.v, p->plan_names.n));
 }
 
 bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
@@ -237,7 +237,7 @@ bool manifest_secrets_current(const struct rc_desired *d, const char **ret_name)
 				continue;
 			char *data = NULL, digest[RC_HASH_HEX_LEN + 1];
 			size_t len = 0;
-			struct rc_err err;
+			struct rc_err err = { 0 };
 			if (!have_key) {
 				/* the key is the secrets directory's: secrets/NAME, or secrets/CUSTOMER/NAME */
 				_cleanup_free_ char *dir = xstrdup(s->path);
@@ -275,24 +275,63 @@ static void secret_refused(struct ctx *c, const struct ynode *at, const char *na
 	char buf[64];
 	const char *problem = sb ? private_file_problem(sb, false, buf) : NULL;
 	if (!problem)
-		diag(c, at, "cannot read secret '%s': %s", name, fallback);
+		mf_diag(c, at, "cannot read secret '%s': %s", name, fallback);
 	else if (S_ISLNK(sb->st_mode))
-		diag(c, at, "secret '%s': '%s' is a symbolic link: secrets are never read through one "
+		mf_diag(c, at, "secret '%s': '%s' is a symbolic link: secrets are never read through one "
 		     "(put the file itself there, mode 0600)", name, path);
 	else if (!S_ISREG(sb->st_mode))
-		diag(c, at, "secret '%s': '%s' is not a regular file (%s)", name, path, problem);
+		mf_diag(c, at, "secret '%s': '%s' is not a regular file (%s)", name, path, problem);
 	else
-		diag(c, at, "secret '%s': '%s' is owned by uid %lu, not the state directory's owner (uid %lu)", name,
+		mf_diag(c, at, "secret '%s': '%s' is owned by uid %lu, not the state directory's owner (uid %lu)", name,
 		     path, (unsigned long)sb->st_uid, (unsigned long)geteuid());
 }
 
 /*
- * Read (once) and digest a secret; the content is wiped and freed at once.
- * Opened with open_private() (O_NOFOLLOW, without blocking, fstat-checked):
- * the file checked for its mode is the one read, and only a regular file of
- * the running uid is.
+ * Open a secret's file for reading: opened with open_private() (O_NOFOLLOW, without blocking,
+ * fstat-checked), so the file checked for its mode is the one read, and only a regular file of the
+ * running uid, readable by its owner only, is.  The fd, or -1 (said).
  */
-const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
+static int open_secret(struct ctx *c, const struct ynode *at, const char *name, const char *cust, const char *path)
+{
+	struct rc_err err = { 0 };
+	struct stat st;
+	int fd = open_private("secret", path, O_RDONLY, 0, &err);
+	if (fd == -1 && errno == ENOENT) {
+		if (cust)
+			mf_diag(c, at, "secret '%s' of customer '%s' not found: put it in '%s' (mode 0600)", name, cust,
+			     path);
+		else
+			mf_diag(c, at, "secret '%s' not found in the secrets directory", name);
+		return -1;
+	}
+	if (fd == -2) {
+		bool seen = lstat(path, &st) == 0;
+		secret_refused(c, at, name, path, seen ? &st : NULL, err.msg);
+		return -1;
+	}
+	if (fd < 0) {
+		mf_diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		mf_diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		mf_diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
+		     (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Read (once) and digest a secret; the content is wiped and freed at once.
+ * Opened with open_secret(): only a private regular file of the running uid is read.
+ */
+const struct secret_entry *mf_secret_get(struct ctx *c, struct pass3 *p, const char *name,
 				      const char *cust, const struct osecdecl *decl, const struct ynode *at)
 {
 	if (!decl)
@@ -320,10 +359,10 @@ const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char
 		return e;
 	}
 	if (c->opts->secrets_dir_refused) {
-		diag(c, at, "secret '%s': %s", name, c->opts->secrets_dir_refused);
+		mf_diag(c, at, "secret '%s': %s", name, c->opts->secrets_dir_refused);
 		return NULL;
 	}
-	struct rc_err err;
+	struct rc_err err = { 0 };
 	e->path = cust ? custsecret_path(dir, cust, name) : xasprintf("%s/%s", dir, name);
 	if (cust && decl->gen_bytes) {
 		if (!c->opts->generate_secrets && access(e->path, F_OK) < 0 && errno == ENOENT) {
@@ -335,48 +374,21 @@ const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char
 		if (c->opts->generate_secrets &&
 		    custsecret_generate(e->path, decl->gen_bytes, decl->gen_base64 ? CUSTSECRET_BASE64 : CUSTSECRET_HEX,
 					&err) < 0) {
-			diag(c, at, "secret '%s' of customer '%s': %s", name, cust, err.msg);
+			mf_diag(c, at, "secret '%s' of customer '%s': %s", name, cust, err.msg);
 			return NULL;
 		}
 	}
-	struct stat st;
-	int fd = open_private("secret", e->path, O_RDONLY, 0, &err);
-	if (fd == -1 && errno == ENOENT) {
-		if (cust)
-			diag(c, at, "secret '%s' of customer '%s' not found: put it in '%s' (mode 0600)", name, cust,
-			     e->path);
-		else
-			diag(c, at, "secret '%s' not found in the secrets directory", name);
+	int fd = open_secret(c, at, name, cust, e->path);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fd == -2) {
-		bool seen = lstat(e->path, &st) == 0;
-		secret_refused(c, at, name, e->path, seen ? &st : NULL, err.msg);
-		return NULL;
-	}
-	if (fd < 0) {
-		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		diag(c, at, "cannot read secret '%s': %s", name, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (st.st_mode & 077) {
-		diag(c, at, "secret '%s' must be readable by its owner only (mode 0600, not %04o)", name,
-		     (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return NULL;
-	}
 	if (p->key_state == 0)
 		p->key_state = seckey_load(dir, p->key, &err) == 0 ? 1 : -1;
 	if (p->key_state < 0) {
 		/* the first secret says why; the others only that it was not digested */
 		if (p->key_state == -1)
-			diag(c, at, "secret '%s': %s", name, err.msg);
+			mf_diag(c, at, "secret '%s': %s", name, err.msg);
 		else
-			diag(c, at, "secret '%s' cannot be digested without the key (see above)", name);
+			mf_diag(c, at, "secret '%s' cannot be digested without the key (see above)", name);
 		p->key_state = -2;
 		close(fd);
 		return NULL;
@@ -384,7 +396,7 @@ const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char
 	char *data = NULL;
 	size_t len = 0;
 	if (read_fd(fd, e->path, SECRET_MAX_SIZE, &data, &len, &err) < 0) {
-		diag(c, at, "cannot read secret '%s' (at most %u bytes)", name, SECRET_MAX_SIZE);
+		mf_diag(c, at, "cannot read secret '%s' (at most %u bytes)", name, SECRET_MAX_SIZE);
 		return NULL;
 	}
 	rc_keyed128_hex(p->key, sizeof(p->key), data, len, e->digest);
@@ -400,30 +412,30 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 	const struct model *m = c->m;
 	check_plan_ref(c, p, s->plan, s->plan_at);
 	/* a job is never restarted by the engine: a plan the service names for it must not ask to */
-	const struct oplan *jp = s->run_once && s->plan ? find_plan(m, s->plan) : NULL;
+	const struct oplan *jp = s->run_once && s->plan ? mf_find_plan(m, s->plan) : NULL;
 	if (jp && jp->restart_policy && strcmp(jp->restart_policy, "no") != 0)
-		diag(c, s->run_at, "'run: once' cannot be combined with restart policy '%s' (plan '%s'): a job's "
+		mf_diag(c, s->run_at, "'run: once' cannot be combined with restart policy '%s' (plan '%s'): a job's "
 		     "restart policy is \"no\"; give it a plan without 'restart.policy', or policy \"no\"",
 		     jp->restart_policy, s->plan);
 	for (size_t i = 0; i < s->networks.n; i++) {
 		const char *n = s->networks.v[i].name;
-		if (!find_net(m, n))
-			diag(c, s->networks.v[i].at, "network '%s' is not defined%s", n,
-			     mean(c, n, p->net_names.v, p->net_names.n));
+		if (!mf_find_net(m, n))
+			mf_diag(c, s->networks.v[i].at, "network '%s' is not defined%s", n,
+			     mf_mean(c, n, p->net_names.v, p->net_names.n));
 	}
 	/* a template's secrets may be each customer's own: read per customer at expansion */
 	for (size_t i = 0; !t && i < s->secrets.n; i++)
-		secret_get(c, p, s->secrets.v[i].name, NULL, NULL, s->secrets.v[i].at);
+		mf_secret_get(c, p, s->secrets.v[i].name, NULL, NULL, s->secrets.v[i].at);
 	for (size_t i = 0; i < s->ndeps; i++) {
 		const struct odep *d = &s->deps[i];
-		const struct osvc *target = t ? tmpl_svc(t, d->name) : NULL;
+		const struct osvc *target = t ? mf_tmpl_svc(t, d->name) : NULL;
 		bool shared = false;
 		if (!target) {
 			target = find_svc(m, d->name);
 			shared = target != NULL;
 		}
-		if (!target && !diag_room(c)) {
-			diag(c, d->at, "'depends_on' names '%s', which is not defined", d->name);
+		if (!target && !mf_diag_room(c)) {
+			mf_diag(c, d->at, "'depends_on' names '%s', which is not defined", d->name);
 			continue;
 		}
 		if (!target) {
@@ -434,22 +446,22 @@ static void check_svc_refs(struct ctx *c, struct pass3 *p, const struct osvc *s,
 			for (size_t j = 0; j < p->svc_names.n; j++)
 				names_add(&cand, p->svc_names.v[j]);
 			if (t)
-				diag(c, d->at, "'depends_on' names '%s', which is neither a service of template '%s' nor a shared Service%s",
-				     d->name, t->name, mean(c, d->name, cand.v, cand.n));
+				mf_diag(c, d->at, "'depends_on' names '%s', which is neither a service of template '%s' nor a shared Service%s",
+				     d->name, t->name, mf_mean(c, d->name, cand.v, cand.n));
 			else
-				diag(c, d->at, "'depends_on' names '%s', which is not a shared Service%s", d->name,
-				     mean(c, d->name, cand.v, cand.n));
+				mf_diag(c, d->at, "'depends_on' names '%s', which is not a shared Service%s", d->name,
+				     mf_mean(c, d->name, cand.v, cand.n));
 			free(cand.v);
 			continue;
 		}
 		if (d->cond == RC_DEP_HEALTHY && target->health.kind == RC_HEALTH_NONE)
-			diag(c, d->at, "'%s' waits for '%s' to be healthy, but '%s' has no 'health' check", s->name,
+			mf_diag(c, d->at, "'%s' waits for '%s' to be healthy, but '%s' has no 'health' check", s->name,
 			     d->name, d->name);
 		if (t && shared && !share_network(m, s, target))
-			diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
+			mf_diag(c, d->at, "'%s' depends on shared service '%s' but shares no network with it%s",
 			     s->name, d->name,
-			     !diag_room(c) ? ""
-			     : target->networks.n ? keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
+			     !mf_diag_room(c) ? ""
+			     : target->networks.n ? mf_keep(c, xasprintf(" (add '%s' to 'networks')", target->networks.v[0].name))
 						  : " (it is on no shared network)");
 	}
 }
@@ -471,8 +483,8 @@ struct gnode {
 static void report_cycle(struct ctx *c, const struct gnode *g, const size_t *path, const struct ynode **path_at,
 			 size_t start, size_t end, size_t w)
 {
-	if (!diag_room(c)) {
-		diag(c, path_at[start], "dependency cycle");   /* counted only */
+	if (!mf_diag_room(c)) {
+		mf_diag(c, path_at[start], "dependency cycle");   /* counted only */
 		return;
 	}
 	struct buf b = BUF_INIT;
@@ -480,9 +492,9 @@ static void report_cycle(struct ctx *c, const struct gnode *g, const size_t *pat
 		buf_addf(&b, "%s -> ", g[path[k]].name);
 	buf_adds(&b, g[w].name);
 	if (g[w].tmpl)
-		diag(c, path_at[start], "dependency cycle in template '%s': %s", g[w].tmpl, buf_cstr(&b));
+		mf_diag(c, path_at[start], "dependency cycle in template '%s': %s", g[w].tmpl, buf_cstr(&b));
 	else
-		diag(c, path_at[start], "dependency cycle: %s", buf_cstr(&b));
+		mf_diag(c, path_at[start], "dependency cycle: %s", buf_cstr(&b));
 	buf_release(&b);
 }
 
@@ -521,7 +533,7 @@ static void add_edges(struct gnode *g, size_t v, const struct model *m, const st
 		      const struct otmpl *t, size_t base)
 {
 	for (size_t i = 0; i < s->ndeps; i++) {
-		const struct osvc *to = t ? tmpl_svc(t, s->deps[i].name) : NULL;
+		const struct osvc *to = t ? mf_tmpl_svc(t, s->deps[i].name) : NULL;
 		size_t w = to ? base + (size_t)(to - t->svcs) : SIZE_MAX;
 		if (!to && (to = find_svc(m, s->deps[i].name)))
 			w = (size_t)(to - m->svcs);
@@ -602,7 +614,7 @@ static void check_expansion(struct ctx *c)
 			tvals[i] += svc_values(&m->tmpls[i].svcs[j]);
 	for (size_t i = 0; i < m->ncusts && !at; i++) {
 		const struct ocust *u = &m->custs[i];
-		const struct otmpl *t = find_tmpl(m, u->tmpl);
+		const struct otmpl *t = mf_find_tmpl(m, u->tmpl);
 		if (!t)
 			continue;
 		units += t->nsvcs;
@@ -614,14 +626,14 @@ static void check_expansion(struct ctx *c)
 	}
 	free(tvals);
 	if (units > RC_MANIFEST_MAX_UNITS)
-		diag(c, at, "the manifests expand to more than %d units (containers) here, the most one set may have",
+		mf_diag(c, at, "the manifests expand to more than %d units (containers) here, the most one set may have",
 		     RC_MANIFEST_MAX_UNITS);
 	else if (values > RC_MANIFEST_MAX_VALUES)
-		diag(c, at, "the manifests expand to more than %d values (env, labels, ports, mounts, networks, dependencies, arguments of every unit) here, the most one set may have",
+		mf_diag(c, at, "the manifests expand to more than %d values (env, labels, ports, mounts, networks, dependencies, arguments of every unit) here, the most one set may have",
 		     RC_MANIFEST_MAX_VALUES);
 }
 
-void cross_check(struct ctx *c, struct pass3 *p)
+void mf_cross_check(struct ctx *c, struct pass3 *p)
 {
 	struct model *m = c->m;
 	struct named *nv;
@@ -668,37 +680,37 @@ void cross_check(struct ctx *c, struct pass3 *p)
 		check_plan_ref(c, p, u->plan, u->plan_at);
 		if (!u->tmpl)
 			continue;
-		const struct otmpl *t = find_tmpl(m, u->tmpl);
+		const struct otmpl *t = mf_find_tmpl(m, u->tmpl);
 		if (!t) {
-			diag(c, u->tmpl_at, "template '%s' is not defined%s", u->tmpl,
-			     mean(c, u->tmpl, p->tmpl_names.v, p->tmpl_names.n));
+			mf_diag(c, u->tmpl_at, "template '%s' is not defined%s", u->tmpl,
+			     mf_mean(c, u->tmpl, p->tmpl_names.v, p->tmpl_names.n));
 			continue;
 		}
 		const struct osvc *ps = t->port_svc;
 		if (u->has_port && !ps) {
-			diag(c, u->port_at, "template '%s' publishes no port (none of its services has 'port'), so 'port' means nothing here",
+			mf_diag(c, u->port_at, "template '%s' publishes no port (none of its services has 'port'), so 'port' means nothing here",
 			     t->name);
 		} else if (ps && (!u->has_port || u->port_auto) && !set->port_hi) {
-			diag(c, u->port_at ? u->port_at : u->at,
+			mf_diag(c, u->port_at ? u->port_at : u->at,
 			     "customer '%s' needs a host port: give 'port: NUMBER', or Settings 'ports: {range: LOW-HIGH}' for 'port: auto'",
 			     u->id ? u->id : "?");
 		} else if (ps && u->has_port && !u->port_auto && set->port_hi &&
 			   (u->port < set->port_lo || u->port > set->port_hi)) {
-			diag(c, u->port_at, "port %u is outside Settings ports.range %u-%u", u->port, set->port_lo,
+			mf_diag(c, u->port_at, "port %u is outside Settings ports.range %u-%u", u->port, set->port_lo,
 			     set->port_hi);
 		}
 		for (size_t j = 0; j < u->nover; j++) {
-			if (tmpl_svc(t, u->over[j].name))
+			if (mf_tmpl_svc(t, u->over[j].name))
 				continue;
-			if (!diag_room(c)) {
-				diag(c, u->over[j].at, "template '%s' has no service '%s'", t->name, shown(c, u->over[j].name));
+			if (!mf_diag_room(c)) {
+				mf_diag(c, u->over[j].at, "template '%s' has no service '%s'", t->name, mf_shown(c, u->over[j].name));
 				continue;
 			}
 			struct names cand = { 0 };
 			for (size_t k = 0; k < t->nsvcs; k++)
 				names_add(&cand, t->svcs[k].name);
-			diag(c, u->over[j].at, "template '%s' has no service '%s'%s", t->name, shown(c, u->over[j].name),
-			     mean(c, u->over[j].name, cand.v, cand.n));
+			mf_diag(c, u->over[j].at, "template '%s' has no service '%s'%s", t->name, mf_shown(c, u->over[j].name),
+			     mf_mean(c, u->over[j].name, cand.v, cand.n));
 			free(cand.v);
 		}
 	}

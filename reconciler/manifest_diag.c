@@ -1,7 +1,7 @@
 /*
  * manifest_diag.c — how the loader says a problem: the diagnostics list of
- * manifest.h (rc_diags_*), diag() at a node, shown() for user text in a
- * message, and "did you mean" for unknown keys and names (check_keys()).
+ * manifest.h (rc_diags_*), mf_diag() at a node, mf_shown() for user text in a
+ * message, and "did you mean" for unknown keys and names (mf_check_keys()).
  */
 #include "manifest_int.h"
 
@@ -82,7 +82,7 @@ void rc_diags_release(struct rc_diags *d)
 	d->n = d->cap = d->dropped = 0;
 }
 
-char *keep(struct ctx *c, char *s)
+char *mf_keep(struct ctx *c, char *s)
 {
 	GROW(c->owned, c->nowned + 1, c->capowned);
 	c->owned[c->nowned++] = s;
@@ -90,7 +90,7 @@ char *keep(struct ctx *c, char *s)
 }
 
 RC_PRINTF(3, 4)
-void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
+void mf_diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg = NULL;
@@ -107,7 +107,7 @@ void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...)
 
 /* A short, printable excerpt of user text for messages: at most 60 bytes of a
  * longer one (cut before a UTF-8 character), escaped as str_shown() does. */
-const char *shown(struct ctx *c, const char *s)
+const char *mf_shown(struct ctx *c, const char *s)
 {
 	size_t n = strlen(s);
 	if (n <= 80 && !str_needs_escape(s))
@@ -126,7 +126,7 @@ const char *shown(struct ctx *c, const char *s)
 		free(r);
 		r = t;
 	}
-	return keep(c, r);
+	return mf_keep(c, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -170,7 +170,7 @@ static size_t edit_distance(const char *a, const char *b, size_t max, size_t *ce
 
 /* Whether one more diagnostic would be kept: work that only makes the text
  * of a message (suggestions, lists) is skipped once none would be. */
-bool diag_room(const struct ctx *c)
+bool mf_diag_room(const struct ctx *c)
 {
 	return c->d->n < RC_MANIFEST_MAX_DIAGS;
 }
@@ -182,13 +182,13 @@ bool diag_room(const struct ctx *c)
  * not cost 10^8 comparisons for messages nobody reads past the first 1000).
  */
 #define SUGGEST_BUDGET (20u * 1000 * 1000)
-const char *suggest(struct ctx *c, const char *word, const char *const *cands, size_t n)
+const char *mf_suggest(struct ctx *c, const char *word, const char *const *cands, size_t n)
 {
 	size_t len = strlen(word);
 	size_t reach = len <= 3 ? 1 : len <= 6 ? 2 : 3;
 	size_t best = reach + 1;
 	const char *who = NULL;
-	if (!diag_room(c))
+	if (!mf_diag_room(c))
 		return NULL;
 	for (size_t i = 0; i < n && best > 0; i++) {
 		if (c->suggest_cells > SUGGEST_BUDGET)
@@ -203,13 +203,13 @@ const char *suggest(struct ctx *c, const char *word, const char *const *cands, s
 }
 
 /* " (did you mean 'x'?)" or "" */
-const char *mean(struct ctx *c, const char *word, const char *const *cands, size_t n)
+const char *mf_mean(struct ctx *c, const char *word, const char *const *cands, size_t n)
 {
-	const char *s = suggest(c, word, cands, n);
-	return s ? keep(c, xasprintf(" (did you mean '%s'?)", s)) : "";
+	const char *s = mf_suggest(c, word, cands, n);
+	return s ? mf_keep(c, xasprintf(" (did you mean '%s'?)", s)) : "";
 }
 
-size_t count_keys(const char *const *keys)
+size_t mf_count_keys(const char *const *keys)
 {
 	size_t n = 0;
 	while (keys[n])
@@ -237,9 +237,9 @@ static const struct {
 };
 
 /* Report keys of m not in allowed (NULL-terminated). */
-void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what)
+void mf_check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what)
 {
-	size_t na = count_keys(allowed);
+	size_t na = mf_count_keys(allowed);
 	bool service = strstr(what, "ervice") != NULL;
 	for (size_t i = 0; i < y_npairs(m); i++) {
 		const char *k = y_key(m, i)->str;
@@ -252,7 +252,7 @@ void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed
 		for (size_t j = 0; service && j < ARRAY_SIZE(compose_hints) && !hint; j++)
 			if (strcmp(k, compose_hints[j].key) == 0)
 				hint = compose_hints[j].hint;
-		diag(c, y_key(m, i), "unknown key '%s' in %s%s", shown(c, k), what,
-		     hint ? hint : mean(c, k, allowed, na));
+		mf_diag(c, y_key(m, i), "unknown key '%s' in %s%s", mf_shown(c, k), what,
+		     hint ? hint : mf_mean(c, k, allowed, na));
 	}
 }

@@ -37,7 +37,7 @@ static void set_kvs(struct rc_kv **ret, size_t *ret_n, const struct kvs *const *
 			if (j) {
 				all.v[j - 1].value = kv->value;
 			} else {
-				kvs_add(&all, kv->key, kv->value, NULL);
+				mf_kvs_add(&all, kv->key, kv->value, NULL);
 				if (at)
 					strmap_set(at, kv->key, (void *)(uintptr_t)all.n);
 			}
@@ -121,34 +121,10 @@ struct expand_aux {
 	size_t nauto;
 };
 
-static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, struct rc_unit *u,
-		       const struct osvc *s, const struct otmpl *t, const struct ocust *cu,
-		       struct expand_aux *aux)
+/* The unit's ports: the service's own (each host port noted for the global checks), then the
+ * customer port (a fixed one noted; port: auto counted). */
+static void unit_ports(struct rc_unit *u, const struct osvc *s, const struct ocust *cu, struct expand_aux *aux)
 {
-	const struct model *m = c->m;
-	const char *proj = d->settings.project;
-	const struct over *ov = cu ? strmap_get(cu->over_by, s->name) : NULL;
-
-	u->service = xstrdup(s->name);
-	if (cu) {
-		u->customer = xstrdup(cu->id);
-		u->id = xasprintf("%s/%s", cu->id, s->name);
-		u->container = xasprintf("%s-%s-%s", proj, cu->id, s->name);
-	} else {
-		u->id = xstrdup(s->name);
-		u->container = xasprintf("%s-%s", proj, s->name);
-	}
-	u->image = xstrdup(ov && ov->image ? ov->image : s->image);
-	u->command = copy_argv(s->command, s->ncommand);
-	u->ncommand = s->command ? s->ncommand : 0;
-	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);
-	u->nentrypoint = s->entrypoint ? s->nentrypoint : 0;
-	const struct kvs *env_layers[] = { &s->env, cu ? &cu->env : NULL, ov ? &ov->env : NULL };
-	set_kvs(&u->env, &u->nenv, env_layers, ARRAY_SIZE(env_layers));
-	const struct kvs *label_layers[] = { &s->labels };
-	set_kvs(&u->labels, &u->nlabels, label_layers, 1);
-
-	/* ports */
 	size_t np = s->nports + (s->has_port ? 1 : 0);
 	if (np) {
 		u->ports = xcalloc(np, sizeof(*u->ports));
@@ -177,18 +153,19 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		}
 		qsort(u->ports, u->nports, sizeof(*u->ports), port_cmp);
 	}
+}
 
-	/* mounts and secrets */
-	size_t nm = s->nvols + s->secrets.n;
-	if (nm)
-		u->mounts = xcalloc(nm, sizeof(*u->mounts));
+/* The unit's volume and bind mounts (a named volume of its own noted with its owner). */
+static void unit_volumes(struct ctx *c, const char *proj, struct rc_unit *u, const struct osvc *s,
+			 const struct ocust *cu, struct expand_aux *aux)
+{
 	for (size_t i = 0; i < s->nvols; i++) {
 		const struct ovol *v = &s->vols[i];
 		struct rc_mount *rm = &u->mounts[u->nmounts++];
 		rm->kind = v->kind;
 		rm->target = xstrdup(v->target);
 		rm->read_only = v->ro;
-		const struct oxvol *xv = v->kind == RC_MOUNT_VOLUME && !cu ? find_xvol(c->m, v->src) : NULL;
+		const struct oxvol *xv = v->kind == RC_MOUNT_VOLUME && !cu ? mf_find_xvol(c->m, v->src) : NULL;
 		if (xv) {
 			/* made outside reconciler: its own name, and shared services may share it */
 			rm->source = xstrdup(xv->docker_name);
@@ -201,14 +178,21 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			rm->source = xstrdup(v->src);
 		}
 	}
+}
+
+/* The unit's secrets, each also a read-only mount at /run/secrets/NAME; then mounts and secrets
+ * sorted. */
+static void unit_secrets(struct ctx *c, struct pass3 *p, struct rc_unit *u, const struct osvc *s,
+			 const struct otmpl *t, const struct ocust *cu)
+{
 	if (s->secrets.n)
 		u->secrets = xcalloc(s->secrets.n, sizeof(*u->secrets));
 	for (size_t i = 0; i < s->secrets.n; i++) {
 		const char *name = s->secrets.v[i].name;
 		const struct osecdecl *decl = NULL;
-		if (cu && !(decl = find_secdecl(&cu->secrets, name)))
-			decl = find_secdecl(t ? &t->secrets : NULL, name);
-		const struct secret_entry *e = secret_get(c, p, name, cu ? cu->id : NULL, decl, s->secrets.v[i].at);
+		if (cu && !(decl = mf_find_secdecl(&cu->secrets, name)))
+			decl = mf_find_secdecl(t ? &t->secrets : NULL, name);
+		const struct secret_entry *e = mf_secret_get(c, p, name, cu ? cu->id : NULL, decl, s->secrets.v[i].at);
 		struct rc_secret *rs = &u->secrets[u->nsecrets++];
 		rs->name = xstrdup(name);
 		rs->path = e && e->path ? xstrdup(e->path) : NULL;
@@ -229,8 +213,12 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		qsort(u->mounts, u->nmounts, sizeof(*u->mounts), mount_cmp);
 	if (u->nsecrets)
 		qsort(u->secrets, u->nsecrets, sizeof(*u->secrets), secret_cmp);
+}
 
-	/* networks: the customer's own first, then the shared ones by name */
+/* The unit's networks: the customer's own first, then the shared ones by name. */
+static void unit_networks(const struct model *m, const char *proj, struct rc_unit *u, const struct osvc *s,
+			  const struct ocust *cu)
+{
 	size_t nn = s->networks.n + (cu ? 1 : 0);
 	if (nn)
 		u->networks = xcalloc(nn, sizeof(*u->networks));
@@ -245,19 +233,17 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 						 : xasprintf("%s-%s", proj, s->networks.v[i].name);
 	if (u->nnetworks - first_shared > 1)
 		qsort(u->networks + first_shared, u->nnetworks - first_shared, sizeof(char *), strp_cmp);
+}
 
-	/* health */
-	u->health = s->health;
-	u->health.cmd = s->health.cmd ? xstrdup(s->health.cmd) : NULL;
-	u->health.http_path = s->health.http_path ? xstrdup(s->health.http_path) : NULL;
-
-	/* dependencies */
+/* The unit's dependencies: a template's sibling as CUSTOMER/NAME, a shared service by its name. */
+static void unit_deps(struct rc_unit *u, const struct osvc *s, const struct otmpl *t, const struct ocust *cu)
+{
 	if (s->ndeps)
 		u->deps = xcalloc(s->ndeps, sizeof(*u->deps));
 	for (size_t i = 0; i < s->ndeps; i++) {
 		const struct odep *dp = &s->deps[i];
 		char *id;
-		if (t && tmpl_svc(t, dp->name))
+		if (t && mf_tmpl_svc(t, dp->name))
 			id = xasprintf("%s/%s", cu->id, dp->name);
 		else
 			id = xstrdup(dp->name);
@@ -266,11 +252,16 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	}
 	if (u->ndeps > 1)
 		qsort(u->deps, u->ndeps, sizeof(*u->deps), dep_cmp);
+}
 
-	/* plan: the customer's, else the service's, else the template's, else the default */
+/* The unit's plan (the customer's, else the service's, else the template's, else the default)
+ * and what it sets: limits and the restart policy.  Returns the plan, NULL for none. */
+static const struct oplan *unit_plan(const struct model *m, struct rc_unit *u, const struct osvc *s,
+				     const struct otmpl *t, const struct ocust *cu)
+{
 	const char *plan = cu && cu->plan ? cu->plan : s->plan ? s->plan : t && t->plan ? t->plan
 										   : m->set.default_plan;
-	const struct oplan *pl = plan ? find_plan(m, plan) : NULL;
+	const struct oplan *pl = plan ? mf_find_plan(m, plan) : NULL;
 	u->plan = plan ? xstrdup(plan) : NULL;
 	u->restart.policy = xstrdup(pl && pl->restart_policy ? pl->restart_policy : DEFAULT_RESTART_POLICY);
 	u->restart.backoff_ns = DEFAULT_BACKOFF_NS;
@@ -289,7 +280,14 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			u->restart.max_backoff_ns = u->restart.backoff_ns;
 		u->restart.max_failures = (int)pl->max_failures;
 	}
+	return pl;
+}
 
+/* The rest of the container's settings: the spec-key table's rows (the service's, or the plan's,
+ * as written, else Settings.defaults'), capabilities and devices. */
+static void unit_settings(const struct model *m, const struct rc_desired *d, struct rc_unit *u,
+			  const struct osvc *s, const struct oplan *pl)
+{
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
 	u->start_first = s->start_first;
 	u->job = s->run_once;
@@ -301,11 +299,10 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		u->restart.policy = xstrdup("no");
 		u->restart.max_retries = 0;
 	}
-	/* the spec-key table's rows: the service's (or the plan's) as written, else Settings.defaults' */
 	for (int i = 0; i < SK__COUNT; i++) {
 		const struct sk_value *own = sk_row((enum sk_id)i)->where & SK_IN_PLAN ? (pl ? pl->fields : NULL)
 											 : s->fields;
-		const struct sk_value *v = field_effective(m, own, i);
+		const struct sk_value *v = mf_field_effective(m, own, i);
 		if (v)
 			sk_value_copy(&u->fields[i], v);
 	}
@@ -323,6 +320,47 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 			u->devices[u->ndevices++] = xstrdup(s->devices.v[i].name);
 		qsort(u->devices, u->ndevices, sizeof(char *), strp_cmp);
 	}
+}
+
+static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, struct rc_unit *u,
+		       const struct osvc *s, const struct otmpl *t, const struct ocust *cu,
+		       struct expand_aux *aux)
+{
+	const struct model *m = c->m;
+	const char *proj = d->settings.project;
+	const struct over *ov = cu ? strmap_get(cu->over_by, s->name) : NULL;
+
+	u->service = xstrdup(s->name);
+	if (cu) {
+		u->customer = xstrdup(cu->id);
+		u->id = xasprintf("%s/%s", cu->id, s->name);
+		u->container = xasprintf("%s-%s-%s", proj, cu->id, s->name);
+	} else {
+		u->id = xstrdup(s->name);
+		u->container = xasprintf("%s-%s", proj, s->name);
+	}
+	u->image = xstrdup(ov && ov->image ? ov->image : s->image);
+	u->command = copy_argv(s->command, s->ncommand);
+	u->ncommand = s->command ? s->ncommand : 0;
+	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);
+	u->nentrypoint = s->entrypoint ? s->nentrypoint : 0;
+	const struct kvs *env_layers[] = { &s->env, cu ? &cu->env : NULL, ov ? &ov->env : NULL };
+	set_kvs(&u->env, &u->nenv, env_layers, ARRAY_SIZE(env_layers));
+	const struct kvs *label_layers[] = { &s->labels };
+	set_kvs(&u->labels, &u->nlabels, label_layers, 1);
+
+	unit_ports(u, s, cu, aux);
+	size_t nm = s->nvols + s->secrets.n;
+	if (nm)
+		u->mounts = xcalloc(nm, sizeof(*u->mounts));
+	unit_volumes(c, proj, u, s, cu, aux);
+	unit_secrets(c, p, u, s, t, cu);
+	unit_networks(m, proj, u, s, cu);
+	u->health = s->health;
+	u->health.cmd = s->health.cmd ? xstrdup(s->health.cmd) : NULL;
+	u->health.http_path = s->health.http_path ? xstrdup(s->health.http_path) : NULL;
+	unit_deps(u, s, t, cu);
+	unit_settings(m, d, u, s, unit_plan(m, u, s, t, cu));
 	u->running = cu ? !cu->stopped : !s->stopped;
 	u->protected_ = cu ? cu->protected_ : s->protected_;
 	const struct ynode *at = cu ? cu->at : s->at;
@@ -342,7 +380,7 @@ static int unit_at_cmp_container(const void *pa, const void *pb)
 	int r = strcmp(a->container, b->container);
 	if (r)
 		return r;
-	return named_cmp(&(struct named){ a->id, a->at }, &(struct named){ b->id, b->at });
+	return mf_named_cmp(&(struct named){ a->id, a->at }, &(struct named){ b->id, b->at });
 }
 
 static int hp_cmp(const void *pa, const void *pb)
@@ -353,7 +391,7 @@ static int hp_cmp(const void *pa, const void *pb)
 	int r = strcmp(a->proto, b->proto);
 	if (r)
 		return r;
-	return named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
+	return mf_named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
 }
 
 static int vo_cmp(const void *pa, const void *pb)
@@ -362,7 +400,7 @@ static int vo_cmp(const void *pa, const void *pb)
 	int r = strcmp(a->volume, b->volume);
 	if (r)
 		return r;
-	return named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
+	return mf_named_cmp(&(struct named){ a->unit, a->at }, &(struct named){ b->unit, b->at });
 }
 
 /*
@@ -396,7 +434,7 @@ static void host_port_checks(struct ctx *c, struct expand_aux *aux)
 					a = same - 1;
 			}
 			if (a != SIZE_MAX)
-				diag(c, b->at, "host port %u/%s of unit '%s' is already used by unit '%s' (%s:%d)", b->port,
+				mf_diag(c, b->at, "host port %u/%s of unit '%s' is already used by unit '%s' (%s:%d)", b->port,
 				     b->proto, b->unit, aux->hp[a].unit, aux->hp[a].at->file, aux->hp[a].at->line);
 			if (!b->ip)
 				last_any = j;
@@ -462,7 +500,7 @@ static void subnet_overlap_checks(struct ctx *c)
 	for (size_t i = 0; i < n; i++) {
 		const struct onet *a = v[i], *b = EARLIER(anc[i], desc[i]);
 		if (b && b < a)
-			diag(c, a->subnet_at, "subnet %s of network '%s' overlaps subnet %s of network '%s'",
+			mf_diag(c, a->subnet_at, "subnet %s of network '%s' overlaps subnet %s of network '%s'",
 			     a->subnet, a->name, b->subnet, b->name);
 	}
 #undef EARLIER
@@ -479,13 +517,13 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 	/* container names: length and collisions */
 	for (size_t i = 0; i < nua; i++)
 		if (strlen(ua[i].container) > CONTAINER_NAME_MAX)
-			diag(c, ua[i].at, "container name '%s' of unit '%s' is longer than %d characters",
-			     shown(c, ua[i].container), ua[i].id, CONTAINER_NAME_MAX);
+			mf_diag(c, ua[i].at, "container name '%s' of unit '%s' is longer than %d characters",
+			     mf_shown(c, ua[i].container), ua[i].id, CONTAINER_NAME_MAX);
 	if (nua > 1)
 		qsort(ua, nua, sizeof(*ua), unit_at_cmp_container);
 	for (size_t i = 1; i < nua; i++)
 		if (strcmp(ua[i].container, ua[i - 1].container) == 0)
-			diag(c, ua[i].at, "unit '%s' would get container name '%s', which unit '%s' (%s:%d) has already",
+			mf_diag(c, ua[i].at, "unit '%s' would get container name '%s', which unit '%s' (%s:%d) has already",
 			     ua[i].id, ua[i].container, ua[i - 1].id, ua[i - 1].at->file, ua[i - 1].at->line);
 	/* network names */
 	for (size_t i = 1; i < d->nnetworks; i++) {
@@ -505,7 +543,7 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 	/* auto ports vs. the range */
 	const struct osettings *set = &m->set;
 	if (set->port_hi && aux->nauto > (size_t)(set->port_hi - set->port_lo + 1))
-		diag(c, set->range_at, "%zu customers need a port from 'range', which holds only %u",
+		mf_diag(c, set->range_at, "%zu customers need a port from 'range', which holds only %u",
 		     aux->nauto, set->port_hi - set->port_lo + 1);
 	/* volumes: one owner each */
 	if (aux->nvo > 1)
@@ -513,7 +551,7 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 	for (size_t i = 1; i < aux->nvo; i++) {
 		const struct volown *a = &aux->vo[i - 1], *b = &aux->vo[i];
 		if (strcmp(a->volume, b->volume) == 0 && strcmp(a->owner, b->owner) != 0)
-			diag(c, b->at, "volume '%s' of unit '%s' is also the volume of unit '%s' (%s:%d)", b->volume,
+			mf_diag(c, b->at, "volume '%s' of unit '%s' is also the volume of unit '%s' (%s:%d)", b->volume,
 			     b->unit, a->unit, a->at->file, a->at->line);
 	}
 	/* the project's ownership marker (owner.h) is no unit's volume */
@@ -521,20 +559,20 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 		_cleanup_free_ char *marker = xasprintf("%s" RC_OWNER_VOLUME_SUFFIX, d->settings.project);
 		for (size_t i = 0; i < aux->nvo; i++)
 			if (strcmp(aux->vo[i].volume, marker) == 0 && (i == 0 || strcmp(aux->vo[i - 1].volume, marker) != 0))
-				diag(c, aux->vo[i].at, "volume '%s' of unit '%s' has the name of the project's ownership "
+				mf_diag(c, aux->vo[i].at, "volume '%s' of unit '%s' has the name of the project's ownership "
 				     "marker: choose another volume name", marker, aux->vo[i].unit);
 	}
 	/* subnets */
 	for (size_t i = 0; i < m->nnets; i++) {
 		const struct onet *a = &m->nets[i];
 		if (a->subnet && cidr_overlap(a->cidr, set->pool))
-			diag(c, a->subnet_at, "subnet %s of network '%s' overlaps the customer subnet pool %s", a->subnet,
+			mf_diag(c, a->subnet_at, "subnet %s of network '%s' overlaps the customer subnet pool %s", a->subnet,
 			     a->name, d->settings.subnet_pool);
 	}
 	subnet_overlap_checks(c);
 	int bits = d->settings.subnet_prefix - set->pool.prefix;
 	if (bits >= 0 && bits < 31 && m->ncusts > ((size_t)1 << bits))
-		diag(c, set->pool_at ? set->pool_at : m->custs[m->ncusts - 1].at,
+		mf_diag(c, set->pool_at ? set->pool_at : m->custs[m->ncusts - 1].at,
 		     "the subnet pool %s holds %zu /%d subnets, but there are %zu customers",
 		     d->settings.subnet_pool, (size_t)1 << bits, d->settings.subnet_prefix, m->ncusts);
 }
@@ -558,7 +596,7 @@ static void add_link_networks(const struct model *m, struct rc_desired *d, const
 				have = strcmp(d->networks[x].link_of, net) == 0;
 			if (have)
 				continue;
-			const struct onet *on = find_net(m, net);
+			const struct onet *on = mf_find_net(m, net);
 			struct rc_network *n = &d->networks[d->nnetworks++];
 			n->name = xasprintf("%s-%s-via-%s", proj, cu->id, net);
 			n->id = xasprintf("%s-via-%s", cu->id, net);
@@ -609,7 +647,7 @@ static void join_link_networks(struct rc_desired *d, size_t nshared)
 			qsort(d->units[k].links, d->units[k].nlinks, sizeof(char *), strp_cmp);
 }
 
-struct rc_desired *expand(struct ctx *c, struct pass3 *p)
+struct rc_desired *mf_expand(struct ctx *c, struct pass3 *p)
 {
 	struct model *m = c->m;
 	struct osettings *set = &m->set;
@@ -622,7 +660,7 @@ struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 		cidr_parse(DEFAULT_SUBNET_POOL, &set->pool);
 		rs->subnet_pool = xstrdup(DEFAULT_SUBNET_POOL);
 		if (set->at)
-			host_subnet_check(c, &set->pool, DEFAULT_SUBNET_POOL " (the default subnets.pool)", set->at);
+			mf_host_subnet_check(c, &set->pool, DEFAULT_SUBNET_POOL " (the default subnets.pool)", set->at);
 	} else {
 		rs->subnet_pool = xstrdup(set->pool_str);
 	}
@@ -649,13 +687,13 @@ struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 
 	size_t nunits = m->nsvcs;
 	for (size_t i = 0; i < m->ncusts; i++) {
-		const struct otmpl *t = find_tmpl(m, m->custs[i].tmpl);
+		const struct otmpl *t = mf_find_tmpl(m, m->custs[i].tmpl);
 		nunits += t ? t->nsvcs : 0;
 	}
 	d->units = xcalloc(nunits + 1, sizeof(*d->units));
 	size_t nlinks_max = 0;  /* link networks: at most one per customer and shared network */
 	for (size_t i = 0; i < m->ncusts; i++) {
-		const struct otmpl *t = find_tmpl(m, m->custs[i].tmpl);
+		const struct otmpl *t = mf_find_tmpl(m, m->custs[i].tmpl);
 		for (size_t j = 0; t && j < t->nsvcs; j++)
 			nlinks_max += t->svcs[j].networks.n;
 	}
@@ -670,7 +708,7 @@ struct rc_desired *expand(struct ctx *c, struct pass3 *p)
 	}
 	for (size_t i = 0; i < m->ncusts; i++) {
 		const struct ocust *cu = &m->custs[i];
-		const struct otmpl *t = find_tmpl(m, cu->tmpl);
+		const struct otmpl *t = mf_find_tmpl(m, cu->tmpl);
 		for (size_t j = 0; t && j < t->nsvcs; j++) {
 			struct rc_unit *u = &d->units[d->nunits++];
 			build_unit(c, p, d, u, &t->svcs[j], t, cu, &aux);

@@ -23,7 +23,7 @@ static const char *const *choice_words(struct ctx *c, const struct sk_choice *ch
 	const char **w = xcalloc(n + 1, sizeof(*w));
 	for (size_t i = 0; i < n; i++)
 		w[i] = ch[i].written;
-	keep(c, (char *)w);
+	mf_keep(c, (char *)w);
 	*ret_n = n;
 	return w;
 }
@@ -32,14 +32,14 @@ static const char *const *choice_words(struct ctx *c, const struct sk_choice *ch
 static const char *get_choice(struct ctx *c, const struct ynode *y, const char *key, const struct sk_choice *ch,
 			      const char *hint)
 {
-	const char *str = as_str(c, y, key);
+	const char *str = mf_as_str(c, y, key);
 	if (!str)
 		return NULL;
 	const char *canon = sk_choice(ch, str);
 	if (!canon) {
 		size_t n;
 		const char *const *w = choice_words(c, ch, &n);
-		diag(c, y, "'%s' value '%s' is not allowed: only %s%s", key, shown(c, str), hint, mean(c, str, w, n));
+		mf_diag(c, y, "'%s' value '%s' is not allowed: only %s%s", key, mf_shown(c, str), hint, mf_mean(c, str, w, n));
 	}
 	return canon;
 }
@@ -48,11 +48,11 @@ static const char *get_choice(struct ctx *c, const struct ynode *y, const char *
 static int get_size_min(struct ctx *c, const struct ynode *m, const char *key, int64_t min, int64_t *ret)
 {
 	int64_t v;
-	int r = get_size(c, m, key, &v);
+	int r = mf_get_size(c, m, key, &v);
 	if (r <= 0)
 		return r;
 	if (v < min) {
-		diag(c, y_get(m, key), "'%s' must be at least %lld bytes", key, (long long)min);
+		mf_diag(c, y_get(m, key), "'%s' must be at least %lld bytes", key, (long long)min);
 		return -1;
 	}
 	*ret = v;
@@ -66,7 +66,7 @@ static int get_size_min(struct ctx *c, const struct ynode *m, const char *key, i
 static void parse_field_mapping(struct ctx *c, const struct ynode *y, const struct sk_row *r, struct sk_value *v)
 {
 	if (y->kind != Y_MAP) {
-		diag(c, y, "'%s' must be a mapping like %s", r->key, r->example);
+		mf_diag(c, y, "'%s' must be a mapping like %s", r->key, r->example);
 		return;
 	}
 	v->set = true;
@@ -80,9 +80,9 @@ static void parse_field_mapping(struct ctx *c, const struct ynode *y, const stru
 		for (size_t i = 0; i < ntop && !seen; i++)
 			seen = strcmp(top[i], head) == 0;
 		if (!seen && ntop + 1 < ARRAY_SIZE(top))
-			top[ntop++] = keep(c, xstrdup(head));
+			top[ntop++] = mf_keep(c, xstrdup(head));
 	}
-	check_keys(c, y, top, r->key);
+	mf_check_keys(c, y, top, r->key);
 	for (size_t t = 0; t < ntop; t++) {
 		const struct ynode *level = y;
 		const char *where = r->key;
@@ -93,9 +93,9 @@ static void parse_field_mapping(struct ctx *c, const struct ynode *y, const stru
 			level = y_get(y, top[t]);
 			if (!level)
 				continue;
-			where = keep(c, xasprintf("%s.%s", r->key, top[t]));
+			where = mf_keep(c, xasprintf("%s.%s", r->key, top[t]));
 			if (level->kind != Y_MAP) {
-				diag(c, level, "'%s' must be a mapping", where);
+				mf_diag(c, level, "'%s' must be a mapping", where);
 				continue;
 			}
 			const char *sub[16] = { 0 };
@@ -104,7 +104,7 @@ static void parse_field_mapping(struct ctx *c, const struct ynode *y, const stru
 				if (str_startswith(sb->key, top[t]) && sb->key[strlen(top[t])] == '.' &&
 				    nsub + 1 < ARRAY_SIZE(sub))
 					sub[nsub++] = sb->key + strlen(top[t]) + 1;
-			check_keys(c, level, sub, where);
+			mf_check_keys(c, level, sub, where);
 		}
 		for (const struct sk_sub *sb = r->subs; sb->key; sb++) {
 			const char *name = nested ? sb->key + strlen(top[t]) + 1 : sb->key;
@@ -130,7 +130,7 @@ static void parse_field_mapping(struct ctx *c, const struct ynode *y, const stru
 				}
 				break;
 			case SKG_INT:
-				if (get_int(c, level, name, sb->min, sb->max, &n) > 0) {
+				if (mf_get_int(c, level, name, sb->min, sb->max, &n) > 0) {
 					snprintf(num, sizeof(num), "%lld", (long long)n);
 					sk_value_put(v, sb->key, num);
 				}
@@ -142,7 +142,7 @@ static void parse_field_mapping(struct ctx *c, const struct ynode *y, const stru
 	}
 	for (const struct sk_sub *sb = r->subs; sb->key; sb++)
 		if (sb->required && !sk_value_get(v, sb->key) && !y_get(y, sb->key))
-			diag(c, y, "'%s' needs '%s'", r->key, sb->key);
+			mf_diag(c, y, "'%s' needs '%s'", r->key, sb->key);
 }
 
 /* SKG_ULIMITS: NAME: N (soft = hard) or NAME: {soft: N, hard: N}, stored as NAME = "SOFT:HARD". */
@@ -150,7 +150,7 @@ static void parse_field_ulimits(struct ctx *c, const struct ynode *y, const stru
 {
 	static const char *const lim_keys[] = { "soft", "hard", NULL };
 	if (y->kind != Y_MAP) {
-		diag(c, y, "'%s' must be a mapping like %s", r->key, r->example);
+		mf_diag(c, y, "'%s' must be a mapping like %s", r->key, r->example);
 		return;
 	}
 	v->set = true;
@@ -160,27 +160,27 @@ static void parse_field_ulimits(struct ctx *c, const struct ynode *y, const stru
 		const struct ynode *k = y_key(y, i), *val = y_val(y, i);
 		const char *name = sk_choice(r->choices, k->str);
 		if (!name) {
-			diag(c, k, "unknown ulimit '%s' in '%s'%s", shown(c, k->str), r->key, mean(c, k->str, names, nn));
+			mf_diag(c, k, "unknown ulimit '%s' in '%s'%s", mf_shown(c, k->str), r->key, mf_mean(c, k->str, names, nn));
 			continue;
 		}
 		int64_t soft = 0, hard = 0;
 		if (val->kind == Y_MAP) {
-			check_keys(c, val, lim_keys, keep(c, xasprintf("%s.%s", r->key, name)));
-			int gs = get_int(c, val, "soft", r->min, r->max, &soft);
-			int gh = get_int(c, val, "hard", r->min, r->max, &hard);
+			mf_check_keys(c, val, lim_keys, mf_keep(c, xasprintf("%s.%s", r->key, name)));
+			int gs = mf_get_int(c, val, "soft", r->min, r->max, &soft);
+			int gh = mf_get_int(c, val, "hard", r->min, r->max, &hard);
 			if (gs == 0 || gh == 0) {
-				diag(c, val, "ulimit '%s' needs both 'soft' and 'hard' (or one number for both)", name);
+				mf_diag(c, val, "ulimit '%s' needs both 'soft' and 'hard' (or one number for both)", name);
 				continue;
 			}
 			if (gs < 0 || gh < 0)
 				continue;
 			if (soft > hard) {
-				diag(c, y_get(val, "soft"), "ulimit '%s': soft limit %lld is above the hard limit %lld", name,
+				mf_diag(c, y_get(val, "soft"), "ulimit '%s': soft limit %lld is above the hard limit %lld", name,
 				     (long long)soft, (long long)hard);
 				continue;
 			}
 		} else {
-			if (get_int(c, y, k->str, r->min, r->max, &soft) <= 0)
+			if (mf_get_int(c, y, k->str, r->min, r->max, &soft) <= 0)
 				continue;
 			hard = soft;
 		}
@@ -205,37 +205,37 @@ static void parse_field(struct ctx *c, const struct ynode *m, const struct sk_ro
 	struct refs items = { 0 };
 	switch (r->grammar) {
 	case SKG_BOOL:
-		if (get_bool(c, m, k, &b) > 0) {
+		if (mf_get_bool(c, m, k, &b) > 0) {
 			v->set = true;
 			v->num = b;
 		}
 		break;
 	case SKG_STRING:
-		if ((str = as_str(c, y, k))) {
+		if ((str = mf_as_str(c, y, k))) {
 			v->set = true;
 			v->str = xstrdup(str);
 		}
 		break;
 	case SKG_PATH:
-		if ((str = as_str(c, y, k)) && !clean_abs_path(str)) {
-			diag(c, y, "'%s' must be a clean absolute path", k);
+		if ((str = mf_as_str(c, y, k)) && !mf_clean_abs_path(str)) {
+			mf_diag(c, y, "'%s' must be a clean absolute path", k);
 		} else if (str) {
 			v->set = true;
 			v->str = xstrdup(str);
 		}
 		break;
 	case SKG_SIGNAL:
-		if (!(str = as_str(c, y, k)))
+		if (!(str = mf_as_str(c, y, k)))
 			break;
-		if (!signal_ok(str))
-			diag(c, y, "'%s' must be a signal name like SIGTERM or a number: '%s'", k, shown(c, str));
-		else if (!isdigit((unsigned char)str[0]) && !signal_known(str + 3))
-			diag(c, y, "unknown signal '%s' in '%s'%s", shown(c, str), k, signal_mean(c, str + 3));
+		if (!mf_signal_ok(str))
+			mf_diag(c, y, "'%s' must be a signal name like SIGTERM or a number: '%s'", k, mf_shown(c, str));
+		else if (!isdigit((unsigned char)str[0]) && !mf_signal_known(str + 3))
+			mf_diag(c, y, "unknown signal '%s' in '%s'%s", mf_shown(c, str), k, mf_signal_mean(c, str + 3));
 		v->set = true;
 		v->str = xstrdup(str);
 		break;
 	case SKG_INT:
-		if (get_int(c, m, k, r->min, r->max, &n) > 0) {
+		if (mf_get_int(c, m, k, r->min, r->max, &n) > 0) {
 			v->set = true;
 			v->num = n;
 		}
@@ -247,21 +247,21 @@ static void parse_field(struct ctx *c, const struct ynode *m, const struct sk_ro
 		}
 		break;
 	case SKG_CAPS:
-		if (!is_seq(c, y, k))
+		if (!mf_is_seq(c, y, k))
 			break;
 		v->set = true;
-		get_strings(c, m, k, &items);
+		mf_get_strings(c, m, k, &items);
 		for (size_t i = 0; i < items.n; i++) {
-			const char *cap = cap_parse(c, items.v[i].name, items.v[i].at, k);
+			const char *cap = mf_cap_parse(c, items.v[i].name, items.v[i].at, k);
 			if (cap)
 				sk_value_put(v, cap, "true");
 		}
 		break;
 	case SKG_CHOICES:
-		if (!is_seq(c, y, k))
+		if (!mf_is_seq(c, y, k))
 			break;
 		v->set = true;
-		get_strings(c, m, k, &items);
+		mf_get_strings(c, m, k, &items);
 		for (size_t i = 0; i < items.n; i++) {
 			const char *canon = get_choice(c, items.v[i].at, k, r->choices, r->choices_hint);
 			if (canon)
@@ -282,20 +282,20 @@ static void parse_field(struct ctx *c, const struct ynode *m, const struct sk_ro
 
 /* The keys a mapping of kind `where` takes: base (NULL-terminated) plus the table's rows for it
  * (ctx-owned). */
-const char *const *keys_with_fields(struct ctx *c, const char *const *base, unsigned where)
+const char *const *mf_keys_with_fields(struct ctx *c, const char *const *base, unsigned where)
 {
-	size_t nb = count_keys(base);
+	size_t nb = mf_count_keys(base);
 	const char **k = xcalloc(nb + SK__COUNT + 1, sizeof(*k));
 	memcpy(k, base, nb * sizeof(*k));
 	for (int i = 0; i < SK__COUNT; i++)
 		if (sk_row((enum sk_id)i)->where & where)
 			k[nb++] = sk_row((enum sk_id)i)->key;
-	keep(c, (char *)k);
+	mf_keep(c, (char *)k);
 	return k;
 }
 
 /* The table's rows written in m (a service, a Plan or Settings.defaults) into v. */
-void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT])
+void mf_parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT])
 {
 	for (int i = 0; i < SK__COUNT; i++) {
 		const struct sk_row *r = sk_row((enum sk_id)i);
@@ -305,7 +305,7 @@ void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct s
 }
 
 /* The value a unit gets for row i: its own as written, else Settings.defaults' (NULL: none). */
-const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i)
+const struct sk_value *mf_field_effective(const struct model *m, const struct sk_value *own, int i)
 {
 	if (own && own[i].set)
 		return &own[i];

@@ -4,7 +4,9 @@
  * constants, the YAML tree (struct ynode and its accessors), the load context
  * (struct ctx), the model pass 2 builds and pass 3 reads (struct model, the
  * o* objects), pass 3's state (struct pass3), and the functions one of these
- * files defines for another.  The public interface is manifest.h.
+ * files defines for another, all named mf_* (tests/lib/rename-manifest-helpers.sed
+ * gave them the prefix; a helper static to one file keeps a plain name).  The
+ * public interface is manifest.h.
  */
 #ifndef RC_MANIFEST_INT_H
 #define RC_MANIFEST_INT_H
@@ -93,8 +95,8 @@ struct ctx {
 	char **owned;            /* strings made during checking, freed at the end */
 	size_t nowned, capowned;
 	bool broken;             /* a problem that makes cross-document checks unreliable */
-	size_t suggest_cells;    /* edit-distance work spent on "did you mean" (suggest()) */
-	size_t host_docs;        /* docs[0..host_docs) are the host policy file's (load_host_policy()) */
+	size_t suggest_cells;    /* edit-distance work spent on "did you mean" (mf_suggest()) */
+	size_t host_docs;        /* docs[0..host_docs) are the host policy file's (mf_load_host_policy()) */
 	bool state_dir_known;    /* state_dir_paths() ran: its answers, once per load */
 	const char *state_dir_abs, *state_dir_real;
 	struct model *m;
@@ -169,7 +171,7 @@ struct osvc {
 	bool pid_host, ipc_host;
 	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
 	struct sk_value fields[SK__COUNT];   /* the spec-key table's service rows (speckeys.h), as written */
-	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (net_ids()) */
+	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (mf_net_ids()) */
 	size_t nnet_ids;
 	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
 };
@@ -281,7 +283,7 @@ struct osettings {
 	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
 	const struct sk_requirement **require;  /* policy.require */
 	size_t nrequire;
-	struct roots *root_tree;         /* bind_roots for lookups (roots_hold()) */
+	struct roots *root_tree;         /* bind_roots for lookups (mf_roots_hold()) */
 	struct refs notify_urls, notify_events;  /* notify.webhooks, notify.events */
 	bool notify_events_set;
 };
@@ -324,7 +326,7 @@ struct model {
 	size_t ncusts, capcusts;
 };
 
-/* Keys of a service that are not the table's (check_keys adds those: keys_with_fields()). */
+/* Keys of a service that are not the table's (mf_check_keys adds those: mf_keys_with_fields()). */
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
 	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout"
@@ -359,88 +361,88 @@ struct pass3 {
 };
 
 /* manifest_yaml.c */
-void ynode_free(struct ynode *y);
-void parse_file(struct ctx *c, const struct source_file *f);
+void mf_ynode_free(struct ynode *y);
+void mf_parse_file(struct ctx *c, const struct source_file *f);
 
 /* manifest_diag.c */
-char *keep(struct ctx *c, char *s);
+char *mf_keep(struct ctx *c, char *s);
 RC_PRINTF(3, 4)
-void diag(struct ctx *c, const struct ynode *at, const char *fmt, ...);
-const char *shown(struct ctx *c, const char *s);
-bool diag_room(const struct ctx *c);
-const char *suggest(struct ctx *c, const char *word, const char *const *cands, size_t n);
-const char *mean(struct ctx *c, const char *word, const char *const *cands, size_t n);
-size_t count_keys(const char *const *keys);
-void check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what);
+void mf_diag(struct ctx *c, const struct ynode *at, const char *fmt, ...);
+const char *mf_shown(struct ctx *c, const char *s);
+bool mf_diag_room(const struct ctx *c);
+const char *mf_suggest(struct ctx *c, const char *word, const char *const *cands, size_t n);
+const char *mf_mean(struct ctx *c, const char *word, const char *const *cands, size_t n);
+size_t mf_count_keys(const char *const *keys);
+void mf_check_keys(struct ctx *c, const struct ynode *m, const char *const *allowed, const char *what);
 
 /* manifest_values.c */
-bool valid_name(const char *s);
-const char *as_str(struct ctx *c, const struct ynode *y, const char *key);
-const char *get_str(struct ctx *c, const struct ynode *m, const char *key);
-const char *get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
+bool mf_valid_name(const char *s);
+const char *mf_as_str(struct ctx *c, const struct ynode *y, const char *key);
+const char *mf_get_str(struct ctx *c, const struct ynode *m, const char *key);
+const char *mf_get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
 		     bool required);
-int get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret);
-int get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
+int mf_get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret);
+int mf_get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
 	    int64_t *ret);
-int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
-int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
-bool parse_cpus(const char *s, int64_t *ret);
-bool parse_port(const char *s, uint16_t *ret);
-int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
+int mf_get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
+int mf_get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret);
+bool mf_parse_cpus(const char *s, int64_t *ret);
+bool mf_parse_port(const char *s, uint16_t *ret);
+int mf_get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret);
 /* A subnet of the repository (subnets.pool, a Network's subnet) checked against the host policy's subnet_pools. */
-void host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at);
-bool is_seq(struct ctx *c, const struct ynode *y, const char *key);
-bool clean_abs_path(const char *s);
-bool path_under(const char *path, const char *root);
-void refs_add(struct refs *r, const char *name, const struct ynode *at);
-bool refs_has(const struct refs *r, const char *name);
-bool hostpol_holds_root(const struct ohostpol *hp, const char *root);
-void get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
-void get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
-bool has_ctl_or_space(const char *s);
-void kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at);
-void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out);
-void get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n);
-bool bind_forbidden(const char *path, const char **ret_held);
-const char *root_state_overlap(struct ctx *c, const char *root);
-void roots_add(struct ctx *c, struct roots *r, const char *root);
-bool roots_hold(struct ctx *c, struct roots *r, const char *path);
-const char *roots_listed(struct ctx *c, const struct refs *roots);
-bool image_ok(const char *s, const char **why);
-bool signal_known(const char *name);
-const char *signal_mean(struct ctx *c, const char *name);
-bool signal_ok(const char *s);
-const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key);
-bool cap_never(const char *cap);
+void mf_host_subnet_check(struct ctx *c, const struct cidr *x, const char *shown_cidr, const struct ynode *at);
+bool mf_is_seq(struct ctx *c, const struct ynode *y, const char *key);
+bool mf_clean_abs_path(const char *s);
+bool mf_path_under(const char *path, const char *root);
+void mf_refs_add(struct refs *r, const char *name, const struct ynode *at);
+bool mf_refs_has(const struct refs *r, const char *name);
+bool mf_hostpol_holds_root(const struct ohostpol *hp, const char *root);
+void mf_get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
+void mf_get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out);
+bool mf_has_ctl_or_space(const char *s);
+void mf_kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at);
+void mf_get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out);
+void mf_get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n);
+bool mf_bind_forbidden(const char *path, const char **ret_held);
+const char *mf_root_state_overlap(struct ctx *c, const char *root);
+void mf_roots_add(struct ctx *c, struct roots *r, const char *root);
+bool mf_roots_hold(struct ctx *c, struct roots *r, const char *path);
+const char *mf_roots_listed(struct ctx *c, const struct refs *roots);
+bool mf_image_ok(const char *s, const char **why);
+bool mf_signal_known(const char *name);
+const char *mf_signal_mean(struct ctx *c, const char *name);
+bool mf_signal_ok(const char *s);
+const char *mf_cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key);
+bool mf_cap_never(const char *cap);
 
 /* manifest_service.c */
-void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s);
+void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s);
 
 /* manifest_fields.c */
-const char *const *keys_with_fields(struct ctx *c, const char *const *base, unsigned where);
-void parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
-const struct sk_value *field_effective(const struct model *m, const struct sk_value *own, int i);
+const char *const *mf_keys_with_fields(struct ctx *c, const char *const *base, unsigned where);
+void mf_parse_fields(struct ctx *c, const struct ynode *m, unsigned where, struct sk_value v[SK__COUNT]);
+const struct sk_value *mf_field_effective(const struct model *m, const struct sk_value *own, int i);
 
 /* manifest_kinds.c */
-void model_release(struct model *m);
-const struct osecdecl *find_secdecl(const struct osecdecls *ds, const char *name);
-void load_host_policy(struct ctx *c, const struct source_file *f);
-void parse_docs(struct ctx *c);
+void mf_model_release(struct model *m);
+const struct osecdecl *mf_find_secdecl(const struct osecdecls *ds, const char *name);
+void mf_load_host_policy(struct ctx *c, const struct source_file *f);
+void mf_parse_docs(struct ctx *c);
 
 /* manifest_check.c */
-int named_cmp(const void *pa, const void *pb);
-const struct oplan *find_plan(const struct model *m, const char *name);
-const struct onet *find_net(const struct model *m, const char *name);
-const struct oxvol *find_xvol(const struct model *m, const char *name);
-const struct otmpl *find_tmpl(const struct model *m, const char *name);
-const struct osvc *tmpl_svc(const struct otmpl *t, const char *name);
-const uint32_t *net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
-void pass3_release(struct pass3 *p);
-const struct secret_entry *secret_get(struct ctx *c, struct pass3 *p, const char *name,
+int mf_named_cmp(const void *pa, const void *pb);
+const struct oplan *mf_find_plan(const struct model *m, const char *name);
+const struct onet *mf_find_net(const struct model *m, const char *name);
+const struct oxvol *mf_find_xvol(const struct model *m, const char *name);
+const struct otmpl *mf_find_tmpl(const struct model *m, const char *name);
+const struct osvc *mf_tmpl_svc(const struct otmpl *t, const char *name);
+const uint32_t *mf_net_ids(const struct model *m, const struct osvc *cs, size_t *ret_n);
+void mf_pass3_release(struct pass3 *p);
+const struct secret_entry *mf_secret_get(struct ctx *c, struct pass3 *p, const char *name,
 				      const char *cust, const struct osecdecl *decl, const struct ynode *at);
-void cross_check(struct ctx *c, struct pass3 *p);
+void mf_cross_check(struct ctx *c, struct pass3 *p);
 
 /* manifest_expand.c */
-struct rc_desired *expand(struct ctx *c, struct pass3 *p);
+struct rc_desired *mf_expand(struct ctx *c, struct pass3 *p);
 
 #endif

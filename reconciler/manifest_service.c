@@ -1,6 +1,6 @@
 /*
  * manifest_service.c — pass 2 for a service's keys (a shared Service, a
- * Template's services): parse_svc() and the grammars only services have —
+ * Template's services): mf_parse_svc() and the grammars only services have —
  * port entries, volumes and tmpfs, depends_on, health.
  */
 #include "manifest_int.h"
@@ -14,22 +14,22 @@
 /* "[IP:]HOST:CONTAINER[/PROTO]"; published: a bit per container port and protocol */
 static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *it, uint64_t *published)
 {
-	const char *str = as_str(c, it, "ports");
+	const char *str = mf_as_str(c, it, "ports");
 	if (!str)
 		return;
-	char *t = keep(c, xstrdup(str));
+	char *t = mf_keep(c, xstrdup(str));
 	const char *proto = "tcp";
 	char *slash = strchr(t, '/');
 	if (slash) {
 		*slash = '\0';
 		proto = slash + 1;
 		if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) {
-			diag(c, it, "port protocol '%s' is not 'tcp' or 'udp'", shown(c, proto));
+			mf_diag(c, it, "port protocol '%s' is not 'tcp' or 'udp'", mf_shown(c, proto));
 			return;
 		}
 	}
 	if (strchr(t, '-')) {
-		diag(c, it, "port ranges are not supported: '%s'", shown(c, str));
+		mf_diag(c, it, "port ranges are not supported: '%s'", mf_shown(c, str));
 		return;
 	}
 	char *parts[3];
@@ -47,12 +47,12 @@ static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *
 		}
 	}
 	if (np == 1) {
-		diag(c, it, "'ports' entry '%s' has no host port: write 'HOST:%s' (Docker would pick a random one)",
-		     shown(c, str), shown(c, t));
+		mf_diag(c, it, "'ports' entry '%s' has no host port: write 'HOST:%s' (Docker would pick a random one)",
+		     mf_shown(c, str), mf_shown(c, t));
 		return;
 	}
 	if (np > 3) {
-		diag(c, it, "'ports' entry '%s' is not [IP:]HOST:CONTAINER[/tcp|udp]", shown(c, str));
+		mf_diag(c, it, "'ports' entry '%s' is not [IP:]HOST:CONTAINER[/tcp|udp]", mf_shown(c, str));
 		return;
 	}
 	struct oport o = { .proto = proto, .at = it };
@@ -60,23 +60,23 @@ static void parse_port_entry(struct ctx *c, struct osvc *s, const struct ynode *
 	if (np == 3) {
 		uint32_t a;
 		if (!ipv4_parse(parts[0], &a)) {
-			diag(c, it, "'%s' is not an IPv4 address in '%s'", shown(c, parts[0]), shown(c, str));
+			mf_diag(c, it, "'%s' is not an IPv4 address in '%s'", mf_shown(c, parts[0]), mf_shown(c, str));
 			return;
 		}
 		if (a != 0)   /* 0.0.0.0 is "all addresses", the same as no address */
 			o.ip = parts[0];
 	}
-	if (!parse_port(hs, &o.host) || !parse_port(cs, &o.cont)) {
-		diag(c, it, "port numbers must be from 1 to 65535: '%s'", shown(c, str));
+	if (!mf_parse_port(hs, &o.host) || !mf_parse_port(cs, &o.cont)) {
+		mf_diag(c, it, "port numbers must be from 1 to 65535: '%s'", mf_shown(c, str));
 		return;
 	}
 	size_t bit = (size_t)o.cont * 2 + (strcmp(o.proto, "udp") == 0);
 	if (published[bit / 64] & (UINT64_C(1) << (bit % 64))) {
-		diag(c, it, "container port %u/%s is published twice", o.cont, o.proto);
+		mf_diag(c, it, "container port %u/%s is published twice", o.cont, o.proto);
 		return;
 	}
 	if (s->has_port && o.cont == s->port && strcmp(o.proto, "tcp") == 0) {
-		diag(c, it, "container port %u/tcp is already published by 'port'", o.cont);
+		mf_diag(c, it, "container port %u/tcp is already published by 'port'", o.cont);
 		return;
 	}
 	published[bit / 64] |= UINT64_C(1) << (bit % 64);
@@ -92,16 +92,16 @@ static void add_vol(struct ctx *c, struct osvc *s, enum rc_mount_kind kind, cons
 		s->targets = strmap_new();
 		s->secret_targets = strmap_new();
 		for (size_t i = 0; i < s->secrets.n; i++)
-			strmap_add(s->secret_targets, keep(c, xasprintf("/run/secrets/%s", s->secrets.v[i].name)),
+			strmap_add(s->secret_targets, mf_keep(c, xasprintf("/run/secrets/%s", s->secrets.v[i].name)),
 				   &s->secrets.v[i]);
 	}
 	if (strmap_get(s->targets, target)) {
-		diag(c, at, "'%s' is mounted twice", shown(c, target));
+		mf_diag(c, at, "'%s' is mounted twice", mf_shown(c, target));
 		return;
 	}
 	const struct oref *secret = strmap_get(s->secret_targets, target);
 	if (secret) {
-		diag(c, at, "'%s' is where secret '%s' is mounted", shown(c, target), secret->name);
+		mf_diag(c, at, "'%s' is where secret '%s' is mounted", mf_shown(c, target), secret->name);
 		return;
 	}
 	strmap_add(s->targets, target, (void *)(uintptr_t)at);
@@ -112,10 +112,10 @@ static void add_vol(struct ctx *c, struct osvc *s, enum rc_mount_kind kind, cons
 static void parse_volume(struct ctx *c, struct osvc *s, const struct ynode *it)
 {
 	const struct osettings *set = &c->m->set;
-	const char *str = as_str(c, it, "volumes");
+	const char *str = mf_as_str(c, it, "volumes");
 	if (!str)
 		return;
-	char *t = keep(c, xstrdup(str));
+	char *t = mf_keep(c, xstrdup(str));
 	char *parts[4];
 	int np = 0;
 	for (char *p = t; np < 4;) {
@@ -127,11 +127,11 @@ static void parse_volume(struct ctx *c, struct osvc *s, const struct ynode *it)
 		p = colon + 1;
 	}
 	if (np == 1) {
-		diag(c, it, "anonymous volumes are not supported: name the volume ('NAME:%s')", shown(c, str));
+		mf_diag(c, it, "anonymous volumes are not supported: name the volume ('NAME:%s')", mf_shown(c, str));
 		return;
 	}
 	if (np > 3) {
-		diag(c, it, "'volumes' entry '%s' is not SOURCE:TARGET[:ro|rw]", shown(c, str));
+		mf_diag(c, it, "'volumes' entry '%s' is not SOURCE:TARGET[:ro|rw]", mf_shown(c, str));
 		return;
 	}
 	bool ro = false;
@@ -139,46 +139,46 @@ static void parse_volume(struct ctx *c, struct osvc *s, const struct ynode *it)
 		if (strcmp(parts[2], "ro") == 0)
 			ro = true;
 		else if (strcmp(parts[2], "rw") != 0) {
-			diag(c, it, "volume mode '%s' is not 'ro' or 'rw'", shown(c, parts[2]));
+			mf_diag(c, it, "volume mode '%s' is not 'ro' or 'rw'", mf_shown(c, parts[2]));
 			return;
 		}
 	}
 	const char *src = parts[0], *target = parts[1];
-	if (!clean_abs_path(target)) {
-		diag(c, it, "mount target '%s' must be a clean absolute path", shown(c, target));
+	if (!mf_clean_abs_path(target)) {
+		mf_diag(c, it, "mount target '%s' must be a clean absolute path", mf_shown(c, target));
 		return;
 	}
 	if (src[0] == '/') {
-		if (!clean_abs_path(src)) {
-			diag(c, it, "bind mount source '%s' must be a clean absolute path (no '.', '..', '//' or trailing '/')",
-			     shown(c, src));
+		if (!mf_clean_abs_path(src)) {
+			mf_diag(c, it, "bind mount source '%s' must be a clean absolute path (no '.', '..', '//' or trailing '/')",
+			     mf_shown(c, src));
 			return;
 		}
 		const char *held;
-		if (bind_forbidden(src, &held)) {
-			diag(c, it, "bind mount of '%s' is never allowed (system directories and the Docker socket)",
-			     shown(c, src));
+		if (mf_bind_forbidden(src, &held)) {
+			mf_diag(c, it, "bind mount of '%s' is never allowed (system directories and the Docker socket)",
+			     mf_shown(c, src));
 			return;
 		}
-		if (!set->root_tree || !roots_hold(c, set->root_tree, src)) {
+		if (!set->root_tree || !mf_roots_hold(c, set->root_tree, src)) {
 			if (set->bind_roots.n == 0)
-				diag(c, it, "bind mount of '%s' is not allowed by policy: Settings 'policy.bind_roots' is empty",
-				     shown(c, src));
+				mf_diag(c, it, "bind mount of '%s' is not allowed by policy: Settings 'policy.bind_roots' is empty",
+				     mf_shown(c, src));
 			else
-				diag(c, it, "bind mount of '%s' is not allowed by policy: it is outside policy.bind_roots (%s)",
-				     shown(c, src), diag_room(c) ? roots_listed(c, &set->bind_roots) : "");
+				mf_diag(c, it, "bind mount of '%s' is not allowed by policy: it is outside policy.bind_roots (%s)",
+				     mf_shown(c, src), mf_diag_room(c) ? mf_roots_listed(c, &set->bind_roots) : "");
 			return;
 		}
 		add_vol(c, s, RC_MOUNT_BIND, src, target, ro, it);
 		return;
 	}
 	if (src[0] == '.' || src[0] == '~') {
-		diag(c, it, "relative bind mount source '%s' is not supported: use an absolute path", shown(c, src));
+		mf_diag(c, it, "relative bind mount source '%s' is not supported: use an absolute path", mf_shown(c, src));
 		return;
 	}
-	if (!valid_name(src) || strlen(src) < 2) {
-		diag(c, it, "invalid volume name '%s': use 2 to %d letters, digits, '_', '.', '-', starting with a letter or digit",
-		     shown(c, src), NAME_MAX_LEN);
+	if (!mf_valid_name(src) || strlen(src) < 2) {
+		mf_diag(c, it, "invalid volume name '%s': use 2 to %d letters, digits, '_', '.', '-', starting with a letter or digit",
+		     mf_shown(c, src), NAME_MAX_LEN);
 		return;
 	}
 	add_vol(c, s, RC_MOUNT_VOLUME, src, target, ro, it);
@@ -201,8 +201,8 @@ static bool parse_cond(const char *s, enum rc_dep_cond *ret)
 static void add_dep(struct ctx *c, struct osvc *s, struct strmap *seen, const char *name,
 		    enum rc_dep_cond cond, const struct ynode *at)
 {
-	if (!valid_name(name)) {
-		diag(c, at, "invalid service name '%s' in 'depends_on'", shown(c, name));
+	if (!mf_valid_name(name)) {
+		mf_diag(c, at, "invalid service name '%s' in 'depends_on'", mf_shown(c, name));
 		return;
 	}
 	if (strmap_add(seen, name, (void *)(uintptr_t)at))
@@ -217,34 +217,34 @@ static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 	_cleanup_(strmap_freep) struct strmap *seen = strmap_new();
 	if (y->kind == Y_SEQ) {
 		for (size_t i = 0; i < y->n; i++) {
-			const char *n = as_str(c, y->kids[i], "depends_on");
+			const char *n = mf_as_str(c, y->kids[i], "depends_on");
 			if (n)
 				add_dep(c, s, seen, n, RC_DEP_STARTED, y->kids[i]);
 		}
 		return;
 	}
 	if (y->kind != Y_MAP) {
-		diag(c, y, "'depends_on' must be a list of services or a mapping of service: condition");
+		mf_diag(c, y, "'depends_on' must be a list of services or a mapping of service: condition");
 		return;
 	}
 	for (size_t i = 0; i < y_npairs(y); i++) {
 		const struct ynode *k = y_key(y, i), *v = y_val(y, i), *cv = v;
 		if (v->kind == Y_MAP) {
 			static const char *const keys[] = { "condition", NULL };
-			check_keys(c, v, keys, "depends_on");
+			mf_check_keys(c, v, keys, "depends_on");
 			cv = y_get(v, "condition");
 			if (!cv) {
 				add_dep(c, s, seen, k->str, RC_DEP_STARTED, k);
 				continue;
 			}
 		}
-		const char *cs = as_str(c, cv, "depends_on");
+		const char *cs = mf_as_str(c, cv, "depends_on");
 		if (!cs)
 			continue;
 		enum rc_dep_cond cond;
 		if (!parse_cond(cs, &cond)) {
-			diag(c, cv, "unknown condition '%s': use started, healthy or completed%s", shown(c, cs),
-			     mean(c, cs, conds, ARRAY_SIZE(conds)));
+			mf_diag(c, cv, "unknown condition '%s': use started, healthy or completed%s", mf_shown(c, cs),
+			     mf_mean(c, cs, conds, ARRAY_SIZE(conds)));
 			continue;
 		}
 		add_dep(c, s, seen, k->str, cond, k);
@@ -256,20 +256,20 @@ static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
 	static const char *const keys[] = { "cmd", "http", "port", "interval", "timeout", "retries",
 					     "start_period", NULL };
 	if (y->kind != Y_MAP) {
-		diag(c, y, "'health' must be a mapping");
+		mf_diag(c, y, "'health' must be a mapping");
 		return;
 	}
-	check_keys(c, y, keys, "health");
+	mf_check_keys(c, y, keys, "health");
 	struct rc_health *h = &s->health;
-	const char *cmd = get_str(c, y, "cmd");
-	const char *http = get_str(c, y, "http");
+	const char *cmd = mf_get_str(c, y, "cmd");
+	const char *http = mf_get_str(c, y, "http");
 	s->health_at = y;
 	if (y_get(y, "cmd") && y_get(y, "http")) {
-		diag(c, y, "'health' takes 'cmd' or 'http', not both");
+		mf_diag(c, y, "'health' takes 'cmd' or 'http', not both");
 		return;
 	}
 	if (!y_get(y, "cmd") && !y_get(y, "http")) {
-		diag(c, y, "'health' needs 'cmd' (a shell command) or 'http' (a path to probe)");
+		mf_diag(c, y, "'health' needs 'cmd' (a shell command) or 'http' (a path to probe)");
 		return;
 	}
 	if (cmd) {
@@ -277,8 +277,8 @@ static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
 		h->cmd = (char *)(uintptr_t)cmd;
 	}
 	if (http) {
-		if (http[0] != '/' || has_ctl_or_space(http)) {
-			diag(c, y_get(y, "http"), "'http' must be a path starting with '/': '%s'", shown(c, http));
+		if (http[0] != '/' || mf_has_ctl_or_space(http)) {
+			mf_diag(c, y_get(y, "http"), "'http' must be a path starting with '/': '%s'", mf_shown(c, http));
 		} else {
 			h->kind = RC_HEALTH_HTTP;
 			h->http_path = (char *)(uintptr_t)http;
@@ -287,130 +287,88 @@ static void parse_health(struct ctx *c, struct osvc *s, const struct ynode *y)
 	const struct ynode *py = y_get(y, "port");
 	if (py) {
 		if (!http)
-			diag(c, py, "'port' in 'health' only goes with 'http'");
-		else if (py->kind != Y_SCALAR || !parse_port(py->str, &h->http_port))
-			diag(c, py, "'port' must be a port number from 1 to 65535");
+			mf_diag(c, py, "'port' in 'health' only goes with 'http'");
+		else if (py->kind != Y_SCALAR || !mf_parse_port(py->str, &h->http_port))
+			mf_diag(c, py, "'port' must be a port number from 1 to 65535");
 	}
 	int64_t v;
 	h->interval_ns = HEALTH_DEFAULT_INTERVAL_NS;
 	h->timeout_ns = HEALTH_DEFAULT_TIMEOUT_NS;
 	h->retries = HEALTH_DEFAULT_RETRIES;
-	if (get_duration(c, y, "interval", &v) > 0) {
+	if (mf_get_duration(c, y, "interval", &v) > 0) {
 		if (v < NS_PER_MS)
-			diag(c, y_get(y, "interval"), "'interval' must be at least 1ms");
+			mf_diag(c, y_get(y, "interval"), "'interval' must be at least 1ms");
 		h->interval_ns = v;
 	}
-	if (get_duration(c, y, "timeout", &v) > 0) {
+	if (mf_get_duration(c, y, "timeout", &v) > 0) {
 		if (v < NS_PER_MS)
-			diag(c, y_get(y, "timeout"), "'timeout' must be at least 1ms");
+			mf_diag(c, y_get(y, "timeout"), "'timeout' must be at least 1ms");
 		h->timeout_ns = v;
 	}
-	if (get_duration(c, y, "start_period", &v) > 0)
+	if (mf_get_duration(c, y, "start_period", &v) > 0)
 		h->start_period_ns = v;
-	if (get_int(c, y, "retries", 1, 1000, &v) > 0)
+	if (mf_get_int(c, y, "retries", 1, 1000, &v) > 0)
 		h->retries = (int)v;
 }
 
-void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
+/* tmpfs: a path or a list of them, each a clean absolute path other than "/". */
+static void parse_tmpfs(struct ctx *c, struct osvc *s, const struct ynode *y)
+{
+	size_t n = y->kind == Y_SEQ ? y->n : 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *it = y->kind == Y_SEQ ? y->kids[i] : y;
+		const char *p = mf_as_str(c, it, "tmpfs");
+		if (!p)
+			continue;
+		if (!mf_clean_abs_path(p) || strcmp(p, "/") == 0)
+			mf_diag(c, it, "tmpfs target '%s' must be a clean absolute path", mf_shown(c, p));
+		else
+			add_vol(c, s, RC_MOUNT_TMPFS, NULL, p, false, it);
+	}
+}
+
+/* The policies a service answers to: privileged only where Settings allows it; what Settings'
+ * policy.require and the host policy's require ask for, set. */
+static void check_svc_policy(struct ctx *c, const struct ynode *m, const struct osvc *s)
 {
 	const struct osettings *set = &c->m->set;
-	const struct ynode *y;
-	s->at = m;
-	s->image = get_str(c, m, "image");
-	const char *why;
-	if (!y_get(m, "image"))
-		diag(c, m, "service '%s' has no 'image'", s->name ? s->name : "?");
-	else if (s->image && !image_ok(s->image, &why))
-		diag(c, y_get(m, "image"), "invalid image '%s': %s", shown(c, s->image), why);
-	get_argv(c, m, "command", &s->command, &s->ncommand);
-	get_argv(c, m, "entrypoint", &s->entrypoint, &s->nentrypoint);
-	get_kvs(c, m, "env", false, &s->env);
-	get_kvs(c, m, "labels", true, &s->labels);
-	parse_fields(c, m, SK_IN_SERVICE, s->fields);
-	if ((y = y_get(m, "port"))) {
-		if (y->kind != Y_SCALAR || !parse_port(y->str, &s->port))
-			diag(c, y, "'port' must be a container port number from 1 to 65535");
-		else
-			s->has_port = true;
-		s->port_at = y;
-	}
-	get_names(c, m, "secrets", &s->secrets);
-	if ((y = y_get(m, "ports")) && is_seq(c, y, "ports") && y->n) {
-		uint64_t *published = xcalloc(65536 * 2 / 64, sizeof(uint64_t));
-		for (size_t i = 0; i < y->n; i++)
-			parse_port_entry(c, s, y->kids[i], published);
-		free(published);
-	}
-	if ((y = y_get(m, "volumes")) && is_seq(c, y, "volumes"))
-		for (size_t i = 0; i < y->n; i++)
-			parse_volume(c, s, y->kids[i]);
-	if ((y = y_get(m, "tmpfs"))) {
-		size_t n = y->kind == Y_SEQ ? y->n : 1;
-		for (size_t i = 0; i < n; i++) {
-			const struct ynode *it = y->kind == Y_SEQ ? y->kids[i] : y;
-			const char *p = as_str(c, it, "tmpfs");
-			if (!p)
-				continue;
-			if (!clean_abs_path(p) || strcmp(p, "/") == 0)
-				diag(c, it, "tmpfs target '%s' must be a clean absolute path", shown(c, p));
-			else
-				add_vol(c, s, RC_MOUNT_TMPFS, NULL, p, false, it);
-		}
-	}
-	get_names(c, m, "networks", &s->networks);
-	if ((y = y_get(m, "health")))
-		parse_health(c, s, y);
-	if (s->health.kind == RC_HEALTH_HTTP && !s->health.http_port) {
-		if (s->has_port)
-			s->health.http_port = s->port;
-		else if (s->nports)
-			s->health.http_port = s->ports[0].cont;
-		else
-			diag(c, s->health_at, "'health.http' needs a port: give 'health.port', 'port' or 'ports'");
-	}
-	if ((y = y_get(m, "depends_on")))
-		parse_depends(c, s, y);
-	if (get_duration(c, m, "stop_grace_period", &s->stop_grace) > 0) {
-		s->has_stop_grace = true;
-		if (s->stop_grace % NS_PER_S)
-			diag(c, y_get(m, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
-	}
-	if (y_get(m, "plan")) {
-		s->plan = get_name(c, m, "plan", "service", false);
-		s->plan_at = y_get(m, "plan");
-	}
-	/* policy */
 	for (int i = 0; i < SK__COUNT; i++) {
 		const struct sk_row *r = sk_row((enum sk_id)i);
-		const struct sk_value *v = field_effective(c->m, s->fields, i);
+		const struct sk_value *v = mf_field_effective(c->m, s->fields, i);
 		if (r->gate == SK_GATE_PRIVILEGED && v && v->num && !set->allow_privileged)
-			diag(c, y_get(m, r->key) ? y_get(m, r->key) : m,
+			mf_diag(c, y_get(m, r->key) ? y_get(m, r->key) : m,
 			     "privileged containers are not allowed by policy (Settings policy.allow_privileged)");
 	}
 	for (size_t i = 0; i < set->nrequire; i++) {
 		const struct sk_requirement *q = set->require[i];
-		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
-			diag(c, m, "service '%s' does not set '%s', which Settings policy.require asks for (%s)",
+		if (!sk_requirement_met(q, mf_field_effective(c->m, s->fields, (int)q->id)))
+			mf_diag(c, m, "service '%s' does not set '%s', which Settings policy.require asks for (%s)",
 			     s->name ? s->name : "?", q->how, q->name);
 	}
 	const struct ohostpol *hp = &c->m->host;
 	for (size_t i = 0; i < hp->nrequire; i++) {
 		const struct sk_requirement *q = hp->require[i];
-		if (!sk_requirement_met(q, field_effective(c->m, s->fields, (int)q->id)))
-			diag(c, m, "service '%s' does not set '%s', which the host policy requires (%s: require %s)",
+		if (!sk_requirement_met(q, mf_field_effective(c->m, s->fields, (int)q->id)))
+			mf_diag(c, m, "service '%s' does not set '%s', which the host policy requires (%s: require %s)",
 			     s->name ? s->name : "?", q->how, hp->file, q->name);
 	}
+}
+
+/* pid: host and ipc: host, where Settings policy.allow_host_namespaces allows them. */
+static void parse_namespaces(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
 	static const char *const ns_keys[] = { "pid", "ipc" };
 	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++) {
-		const char *v = get_str(c, m, ns_keys[i]);
+		const char *v = mf_get_str(c, m, ns_keys[i]);
 		if (!v)
 			continue;
 		if (strcmp(v, "host") != 0) {
-			diag(c, y_get(m, ns_keys[i]), "'%s' can only be 'host'", ns_keys[i]);
+			mf_diag(c, y_get(m, ns_keys[i]), "'%s' can only be 'host'", ns_keys[i]);
 			continue;
 		}
 		if (!set->allow_host_namespaces) {
-			diag(c, y_get(m, ns_keys[i]), "'%s: host' is not allowed by policy (Settings policy.allow_host_namespaces)",
+			mf_diag(c, y_get(m, ns_keys[i]), "'%s: host' is not allowed by policy (Settings policy.allow_host_namespaces)",
 			     ns_keys[i]);
 			continue;
 		}
@@ -419,81 +377,166 @@ void parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 		else
 			s->ipc_host = true;
 	}
-	if ((y = y_get(m, "network_mode")))
-		diag(c, y, "'network_mode' is not supported: units join their customer's network and the networks in 'networks'");
+}
+
+/* cap_add: each capability known, never a forbidden one, in Settings policy.allow_cap_add. */
+static void parse_cap_add(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
 	struct refs caps = { 0 };
-	get_strings(c, m, "cap_add", &caps);
+	mf_get_strings(c, m, "cap_add", &caps);
 	for (size_t i = 0; i < caps.n; i++) {
-		const char *cap = cap_parse(c, caps.v[i].name, caps.v[i].at, "cap_add");
+		const char *cap = mf_cap_parse(c, caps.v[i].name, caps.v[i].at, "cap_add");
 		if (!cap)
 			continue;
 		bool allowed = false;
 		for (size_t j = 0; j < set->allow_cap_add.n && !allowed; j++)
 			allowed = strcmp(set->allow_cap_add.v[j].name, cap) == 0;
-		if (cap_never(cap))
-			diag(c, caps.v[i].at, "capability '%s' is never allowed", cap);
+		if (mf_cap_never(cap))
+			mf_diag(c, caps.v[i].at, "capability '%s' is never allowed", cap);
 		else if (!allowed)
-			diag(c, caps.v[i].at, "capability '%s' is not allowed by policy (Settings policy.allow_cap_add)", cap);
+			mf_diag(c, caps.v[i].at, "capability '%s' is not allowed by policy (Settings policy.allow_cap_add)", cap);
 		else
-			refs_add(&s->cap_add, cap, caps.v[i].at);
+			mf_refs_add(&s->cap_add, cap, caps.v[i].at);
 	}
 	free(caps.v);
+}
+
+/* devices: HOST[:CONTAINER[:PERMS]], the host device in Settings policy.allow_devices; kept as
+ * host:container:perms. */
+static void parse_devices(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct osettings *set = &c->m->set;
 	struct refs devs = { 0 };
-	get_strings(c, m, "devices", &devs);
+	mf_get_strings(c, m, "devices", &devs);
 	for (size_t i = 0; i < devs.n; i++) {
 		const char *d = devs.v[i].name;
 		size_t hl = strcspn(d, ":");
-		char *host = keep(c, xstrndup(d, hl));
+		char *host = mf_keep(c, xstrndup(d, hl));
 		bool allowed = false;
 		for (size_t j = 0; j < set->allow_devices.n && !allowed; j++)
 			allowed = strcmp(set->allow_devices.v[j].name, host) == 0;
 		if (!allowed) {
-			diag(c, devs.v[i].at, "device '%s' is not allowed by policy (Settings policy.allow_devices)", shown(c, host));
+			mf_diag(c, devs.v[i].at, "device '%s' is not allowed by policy (Settings policy.allow_devices)", mf_shown(c, host));
 			continue;
 		}
 		/* normalize to host:container:perms */
 		const char *rest = d[hl] ? d + hl + 1 : "";
 		size_t cl = strcspn(rest, ":");
-		char *cont = keep(c, cl ? xstrndup(rest, cl) : xstrdup(host));
+		char *cont = mf_keep(c, cl ? xstrndup(rest, cl) : xstrdup(host));
 		const char *perms = rest[cl] ? rest + cl + 1 : "rwm";
-		if (!clean_abs_path(cont) || !*perms || strspn(perms, "rwm") != strlen(perms)) {
-			diag(c, devs.v[i].at, "device '%s' is not HOST[:CONTAINER[:PERMS]]", shown(c, d));
+		if (!mf_clean_abs_path(cont) || !*perms || strspn(perms, "rwm") != strlen(perms)) {
+			mf_diag(c, devs.v[i].at, "device '%s' is not HOST[:CONTAINER[:PERMS]]", mf_shown(c, d));
 			continue;
 		}
-		refs_add(&s->devices, keep(c, xasprintf("%s:%s:%s", host, cont, perms)), devs.v[i].at);
+		mf_refs_add(&s->devices, mf_keep(c, xasprintf("%s:%s:%s", host, cont, perms)), devs.v[i].at);
 	}
 	free(devs.v);
 
-	/* run: once — a one-shot job (its restart policy is "no": manifest_check.c refuses another) */
+}
+
+/* run: once — a one-shot job (its restart policy is "no": manifest_check.c refuses another) */
+static void parse_run(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct ynode *y;
 	if ((y = y_get(m, "run"))) {
-		const char *run = as_str(c, y, "run");
+		const char *run = mf_as_str(c, y, "run");
 		s->run_at = y;
 		if (run && strcmp(run, "once") == 0)
 			s->run_once = true;
 		else if (run)
-			diag(c, y, "'run' can only be 'once' (a one-shot job that runs to exit 0 once per spec): '%s'",
-			     shown(c, run));
+			mf_diag(c, y, "'run' can only be 'once' (a one-shot job that runs to exit 0 once per spec): '%s'",
+				mf_shown(c, run));
 	}
-	if (get_duration(c, m, "run_timeout", &s->run_timeout) > 0) {
+	if (mf_get_duration(c, m, "run_timeout", &s->run_timeout) > 0) {
 		if (!s->run_once)
-			diag(c, y_get(m, "run_timeout"), "'run_timeout' is for a one-shot job: add 'run: once'");
+			mf_diag(c, y_get(m, "run_timeout"), "'run_timeout' is for a one-shot job: add 'run: once'");
 		else if (s->run_timeout < NS_PER_S)
-			diag(c, y_get(m, "run_timeout"), "'run_timeout' must be at least 1s");
+			mf_diag(c, y_get(m, "run_timeout"), "'run_timeout' must be at least 1s");
 	}
 	if (s->run_once && s->health_at)
-		diag(c, s->health_at, "a one-shot job (run: once) has no 'health': it is done when it exits 0");
+		mf_diag(c, s->health_at, "a one-shot job (run: once) has no 'health': it is done when it exits 0");
+}
 
-	/* how a replacement goes: the new container started before the old one stops needs both to
-	 * run at once, so nothing either of them publishes on the host */
-	const char *order = get_str(c, m, "update_order");
+/* update_order: how a replacement goes.  start-first (the new container started before the old
+ * one stops) needs both to run at once, so nothing either of them publishes on the host. */
+static void parse_update_order(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const char *order = mf_get_str(c, m, "update_order");
 	if (order && strcmp(order, "start-first") == 0) {
 		s->start_first = true;
 		if (s->has_port || s->nports)
-			diag(c, y_get(m, "update_order"),
+			mf_diag(c, y_get(m, "update_order"),
 			     "'update_order: start-first' needs a service that publishes no host port "
 			     "(the old and the new container would both need it)");
 	} else if (order && strcmp(order, "stop-first") != 0) {
-		diag(c, y_get(m, "update_order"), "'update_order' must be stop-first or start-first: '%s'",
-		     shown(c, order));
+		mf_diag(c, y_get(m, "update_order"), "'update_order' must be stop-first or start-first: '%s'",
+		     mf_shown(c, order));
 	}
+}
+
+void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct ynode *y;
+	s->at = m;
+	s->image = mf_get_str(c, m, "image");
+	const char *why;
+	if (!y_get(m, "image"))
+		mf_diag(c, m, "service '%s' has no 'image'", s->name ? s->name : "?");
+	else if (s->image && !mf_image_ok(s->image, &why))
+		mf_diag(c, y_get(m, "image"), "invalid image '%s': %s", mf_shown(c, s->image), why);
+	mf_get_argv(c, m, "command", &s->command, &s->ncommand);
+	mf_get_argv(c, m, "entrypoint", &s->entrypoint, &s->nentrypoint);
+	mf_get_kvs(c, m, "env", false, &s->env);
+	mf_get_kvs(c, m, "labels", true, &s->labels);
+	mf_parse_fields(c, m, SK_IN_SERVICE, s->fields);
+	if ((y = y_get(m, "port"))) {
+		if (y->kind != Y_SCALAR || !mf_parse_port(y->str, &s->port))
+			mf_diag(c, y, "'port' must be a container port number from 1 to 65535");
+		else
+			s->has_port = true;
+		s->port_at = y;
+	}
+	mf_get_names(c, m, "secrets", &s->secrets);
+	if ((y = y_get(m, "ports")) && mf_is_seq(c, y, "ports") && y->n) {
+		uint64_t *published = xcalloc(65536 * 2 / 64, sizeof(uint64_t));
+		for (size_t i = 0; i < y->n; i++)
+			parse_port_entry(c, s, y->kids[i], published);
+		free(published);
+	}
+	if ((y = y_get(m, "volumes")) && mf_is_seq(c, y, "volumes"))
+		for (size_t i = 0; i < y->n; i++)
+			parse_volume(c, s, y->kids[i]);
+	if ((y = y_get(m, "tmpfs")))
+		parse_tmpfs(c, s, y);
+	mf_get_names(c, m, "networks", &s->networks);
+	if ((y = y_get(m, "health")))
+		parse_health(c, s, y);
+	if (s->health.kind == RC_HEALTH_HTTP && !s->health.http_port) {
+		if (s->has_port)
+			s->health.http_port = s->port;
+		else if (s->nports)
+			s->health.http_port = s->ports[0].cont;
+		else
+			mf_diag(c, s->health_at, "'health.http' needs a port: give 'health.port', 'port' or 'ports'");
+	}
+	if ((y = y_get(m, "depends_on")))
+		parse_depends(c, s, y);
+	if (mf_get_duration(c, m, "stop_grace_period", &s->stop_grace) > 0) {
+		s->has_stop_grace = true;
+		if (s->stop_grace % NS_PER_S)
+			mf_diag(c, y_get(m, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
+	}
+	if (y_get(m, "plan")) {
+		s->plan = mf_get_name(c, m, "plan", "service", false);
+		s->plan_at = y_get(m, "plan");
+	}
+	check_svc_policy(c, m, s);
+	parse_namespaces(c, m, s);
+	if ((y = y_get(m, "network_mode")))
+		mf_diag(c, y, "'network_mode' is not supported: units join their customer's network and the networks in 'networks'");
+	parse_cap_add(c, m, s);
+	parse_devices(c, m, s);
+	parse_run(c, m, s);
+	parse_update_order(c, m, s);
 }

@@ -22,7 +22,7 @@ static bool is_alnum(char ch)
 }
 
 /* Docker's rule for object names, [a-zA-Z0-9][a-zA-Z0-9_.-]*, and our length cap. */
-bool valid_name(const char *s)
+bool mf_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > NAME_MAX_LEN || !is_alnum(s[0]))
@@ -34,45 +34,45 @@ bool valid_name(const char *s)
 }
 
 /* A scalar string (not null); else a diagnostic. */
-const char *as_str(struct ctx *c, const struct ynode *y, const char *key)
+const char *mf_as_str(struct ctx *c, const struct ynode *y, const char *key)
 {
 	if (!y)
 		return NULL;
 	if (y->kind != Y_SCALAR || y_is_null(y)) {
-		diag(c, y, "'%s' must be a string", key);
+		mf_diag(c, y, "'%s' must be a string", key);
 		return NULL;
 	}
 	return y->str;
 }
 
-const char *get_str(struct ctx *c, const struct ynode *m, const char *key)
+const char *mf_get_str(struct ctx *c, const struct ynode *m, const char *key)
 {
-	return as_str(c, y_get(m, key), key);
+	return mf_as_str(c, y_get(m, key), key);
 }
 
 /* A name (Docker-safe); required: diagnostic at m when absent. */
-const char *get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
+const char *mf_get_name(struct ctx *c, const struct ynode *m, const char *key, const char *what,
 		     bool required)
 {
 	const struct ynode *y = y_get(m, key);
 	if (!y) {
 		if (required)
-			diag(c, m, "%s has no '%s'", what, key);
+			mf_diag(c, m, "%s has no '%s'", what, key);
 		return NULL;
 	}
-	const char *s = as_str(c, y, key);
+	const char *s = mf_as_str(c, y, key);
 	if (!s)
 		return NULL;
-	if (!valid_name(s)) {
-		diag(c, y, "invalid %s '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
-		     key, shown(c, s), NAME_MAX_LEN);
+	if (!mf_valid_name(s)) {
+		mf_diag(c, y, "invalid %s '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
+		     key, mf_shown(c, s), NAME_MAX_LEN);
 		return NULL;
 	}
 	return s;
 }
 
 /* 1 set, 0 absent, -1 invalid (diagnosed). */
-int get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret)
+int mf_get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret)
 {
 	const struct ynode *y = y_get(m, key);
 	if (!y)
@@ -85,7 +85,7 @@ int get_bool(struct ctx *c, const struct ynode *m, const char *key, bool *ret)
 		*ret = false;
 		return 1;
 	}
-	diag(c, y, "'%s' must be true or false", key);
+	mf_diag(c, y, "'%s' must be true or false", key);
 	return -1;
 }
 
@@ -106,7 +106,7 @@ static bool parse_uint(const char *s, uint64_t max, uint64_t *ret)
 	return true;
 }
 
-int get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
+int mf_get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, int64_t hi,
 	    int64_t *ret)
 {
 	const struct ynode *y = y_get(m, key);
@@ -114,7 +114,7 @@ int get_int(struct ctx *c, const struct ynode *m, const char *key, int64_t lo, i
 		return 0;
 	uint64_t v;
 	if (y->kind != Y_SCALAR || !parse_uint(y->str, (uint64_t)hi, &v) || (int64_t)v < lo) {
-		diag(c, y, "'%s' must be a whole number from %lld to %lld", key, (long long)lo,
+		mf_diag(c, y, "'%s' must be a whole number from %lld to %lld", key, (long long)lo,
 		     (long long)hi);
 		return -1;
 	}
@@ -168,14 +168,14 @@ static bool parse_duration(const char *s, int64_t *ret)
 	return true;
 }
 
-int get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret)
+int mf_get_duration(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret)
 {
 	const struct ynode *y = y_get(m, key);
 	if (!y)
 		return 0;
 	int64_t v;
 	if (y->kind != Y_SCALAR || !parse_duration(y->str, &v)) {
-		diag(c, y, "'%s' is not a duration: write e.g. 500ms, 10s, 5m, 1h30m", key);
+		mf_diag(c, y, "'%s' is not a duration: write e.g. 500ms, 10s, 5m, 1h30m", key);
 		return -1;
 	}
 	*ret = v;
@@ -220,14 +220,14 @@ static bool parse_size(const char *s, int64_t *ret)
 	return true;
 }
 
-int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret)
+int mf_get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret)
 {
 	const struct ynode *y = y_get(m, key);
 	if (!y)
 		return 0;
 	int64_t v;
 	if (y->kind != Y_SCALAR || !parse_size(y->str, &v)) {
-		diag(c, y, "'%s' is not a size: write e.g. 512M, 1G, 1024k or plain bytes", key);
+		mf_diag(c, y, "'%s' is not a size: write e.g. 512M, 1G, 1024k or plain bytes", key);
 		return -1;
 	}
 	*ret = v;
@@ -235,7 +235,7 @@ int get_size(struct ctx *c, const struct ynode *m, const char *key, int64_t *ret
 }
 
 /* CPUs as a decimal with at most 9 fractional digits → nano-CPUs. */
-bool parse_cpus(const char *s, int64_t *ret)
+bool mf_parse_cpus(const char *s, int64_t *ret)
 {
 	int64_t whole = 0, frac = 0;
 	size_t nw = 0, nf = 0;
@@ -266,7 +266,7 @@ bool parse_cpus(const char *s, int64_t *ret)
 	return true;
 }
 
-bool parse_port(const char *s, uint16_t *ret)
+bool mf_parse_port(const char *s, uint16_t *ret)
 {
 	uint64_t v;
 	if (!parse_uint(s, 65535, &v) || v == 0)
@@ -297,27 +297,27 @@ static bool cidr_private(const struct cidr *c)
 	return false;
 }
 
-int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret)
+int mf_get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr *ret)
 {
 	if (y->kind != Y_SCALAR) {
-		diag(c, y, "'%s' must be a string", key);
+		mf_diag(c, y, "'%s' must be a string", key);
 		return -1;
 	}
 	struct cidr parsed;
 	int r = cidr_parse(y->str, &parsed);
 	if (r == CIDR_MALFORMED) {
-		diag(c, y, "'%s' is not an IPv4 subnet in CIDR form (e.g. 10.210.0.0/16): '%s'", key,
-		     shown(c, y->str));
+		mf_diag(c, y, "'%s' is not an IPv4 subnet in CIDR form (e.g. 10.210.0.0/16): '%s'", key,
+		     mf_shown(c, y->str));
 		return -1;
 	}
 	if (r == CIDR_HOST_BITS) {
 		char meant[CIDR_TEXT_MAX];
 		cidr_format(parsed, meant);
-		diag(c, y, "subnet '%s' has host bits set (did you mean '%s'?)", shown(c, y->str), meant);
+		mf_diag(c, y, "subnet '%s' has host bits set (did you mean '%s'?)", mf_shown(c, y->str), meant);
 		return -1;
 	}
 	if (!cidr_private(&parsed)) {
-		diag(c, y, "subnet '%s' is not inside a private range: '%s' must lie within %s", shown(c, y->str), key,
+		mf_diag(c, y, "subnet '%s' is not inside a private range: '%s' must lie within %s", mf_shown(c, y->str), key,
 		     PRIVATE_RANGES);
 		return -1;
 	}
@@ -325,17 +325,17 @@ int get_cidr(struct ctx *c, const struct ynode *y, const char *key, struct cidr 
 	return 0;
 }
 
-bool is_seq(struct ctx *c, const struct ynode *y, const char *key)
+bool mf_is_seq(struct ctx *c, const struct ynode *y, const char *key)
 {
 	if (y->kind != Y_SEQ) {
-		diag(c, y, "'%s' must be a list", key);
+		mf_diag(c, y, "'%s' must be a list", key);
 		return false;
 	}
 	return true;
 }
 
 /* Normalize an absolute path: no empty, '.' or '..' components, no trailing '/'. */
-bool clean_abs_path(const char *s)
+bool mf_clean_abs_path(const char *s)
 {
 	if (s[0] != '/')
 		return false;
@@ -357,7 +357,7 @@ bool clean_abs_path(const char *s)
 }
 
 /* path is root or below it (both clean absolute paths) */
-bool path_under(const char *path, const char *root)
+bool mf_path_under(const char *path, const char *root)
 {
 	if (strcmp(root, "/") == 0)
 		return true;
@@ -365,7 +365,7 @@ bool path_under(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-void refs_add(struct refs *r, const char *name, const struct ynode *at)
+void mf_refs_add(struct refs *r, const char *name, const struct ynode *at)
 {
 	GROW(r->v, r->n + 1, r->cap);
 	r->v[r->n].name = name;
@@ -373,7 +373,7 @@ void refs_add(struct refs *r, const char *name, const struct ynode *at)
 	r->n++;
 }
 
-bool refs_has(const struct refs *r, const char *name)
+bool mf_refs_has(const struct refs *r, const char *name)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->v[i].name, name) == 0)
@@ -381,55 +381,55 @@ bool refs_has(const struct refs *r, const char *name)
 	return false;
 }
 
-bool hostpol_holds_root(const struct ohostpol *hp, const char *root)
+bool mf_hostpol_holds_root(const struct ohostpol *hp, const char *root)
 {
 	for (size_t i = 0; i < hp->bind_roots.n; i++)
-		if (path_under(root, hp->bind_roots.v[i].name))
+		if (mf_path_under(root, hp->bind_roots.v[i].name))
 			return true;
 	return false;
 }
 
 /* A list of names (each Docker-safe, no duplicates). */
-void get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out)
+void mf_get_names(struct ctx *c, const struct ynode *m, const char *key, struct refs *out)
 {
 	const struct ynode *y = y_get(m, key);
-	if (!y || !is_seq(c, y, key))
+	if (!y || !mf_is_seq(c, y, key))
 		return;
 	_cleanup_(strmap_freep) struct strmap *seen = strmap_new();
 	for (size_t i = 0; i < out->n; i++)
 		strmap_add(seen, out->v[i].name, &out->v[i]);
 	for (size_t i = 0; i < y->n; i++) {
 		const struct ynode *it = y->kids[i];
-		const char *s = as_str(c, it, key);
+		const char *s = mf_as_str(c, it, key);
 		if (!s)
 			continue;
-		if (!valid_name(s)) {
-			diag(c, it, "invalid name '%s' in '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
-			     shown(c, s), key, NAME_MAX_LEN);
+		if (!mf_valid_name(s)) {
+			mf_diag(c, it, "invalid name '%s' in '%s': use at most %d letters, digits, '_', '.', '-', starting with a letter or digit",
+			     mf_shown(c, s), key, NAME_MAX_LEN);
 			continue;
 		}
 		if (strmap_add(seen, s, (void *)(uintptr_t)it)) {
-			diag(c, it, "'%s' is listed twice in '%s'", s, key);
+			mf_diag(c, it, "'%s' is listed twice in '%s'", s, key);
 			continue;
 		}
-		refs_add(out, s, it);
+		mf_refs_add(out, s, it);
 	}
 }
 
 /* A list of strings. */
-void get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out)
+void mf_get_strings(struct ctx *c, const struct ynode *m, const char *key, struct refs *out)
 {
 	const struct ynode *y = y_get(m, key);
-	if (!y || !is_seq(c, y, key))
+	if (!y || !mf_is_seq(c, y, key))
 		return;
 	for (size_t i = 0; i < y->n; i++) {
-		const char *s = as_str(c, y->kids[i], key);
+		const char *s = mf_as_str(c, y->kids[i], key);
 		if (s)
-			refs_add(out, s, y->kids[i]);
+			mf_refs_add(out, s, y->kids[i]);
 	}
 }
 
-bool has_ctl_or_space(const char *s)
+bool mf_has_ctl_or_space(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
@@ -437,7 +437,7 @@ bool has_ctl_or_space(const char *s)
 	return false;
 }
 
-void kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at)
+void mf_kvs_add(struct kvs *k, const char *key, const char *value, const struct ynode *at)
 {
 	GROW(k->v, k->n + 1, k->cap);
 	k->v[k->n].key = key;
@@ -447,13 +447,13 @@ void kvs_add(struct kvs *k, const char *key, const char *value, const struct yno
 }
 
 /* env / labels: a mapping, or a list of "KEY=VALUE". */
-void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out)
+void mf_get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels, struct kvs *out)
 {
 	const struct ynode *y = y_get(m, key);
 	if (!y)
 		return;
 	if (y->kind == Y_SCALAR) {
-		diag(c, y, "'%s' must be a mapping or a list of KEY=VALUE", key);
+		mf_diag(c, y, "'%s' must be a mapping or a list of KEY=VALUE", key);
 		return;
 	}
 	size_t n = y->kind == Y_MAP ? y_npairs(y) : y->n;
@@ -467,36 +467,36 @@ void get_kvs(struct ctx *c, const struct ynode *m, const char *key, bool labels,
 			const struct ynode *val = y_val(y, i);
 			k = at->str;
 			if (val->kind != Y_SCALAR || y_is_null(val)) {
-				diag(c, val, "value of '%s' in '%s' must be a string", shown(c, k), key);
+				mf_diag(c, val, "value of '%s' in '%s' must be a string", mf_shown(c, k), key);
 				continue;
 			}
 			v = val->str;
 		} else {
 			at = y->kids[i];
-			const char *s = as_str(c, at, key);
+			const char *s = mf_as_str(c, at, key);
 			if (!s)
 				continue;
 			const char *eq = strchr(s, '=');
 			if (!eq) {
-				diag(c, at, "'%s' entry '%s' is not KEY=VALUE", key, shown(c, s));
+				mf_diag(c, at, "'%s' entry '%s' is not KEY=VALUE", key, mf_shown(c, s));
 				continue;
 			}
-			k = keep(c, xstrndup(s, (size_t)(eq - s)));
+			k = mf_keep(c, xstrndup(s, (size_t)(eq - s)));
 			v = eq + 1;
 		}
-		if (!*k || strchr(k, '=') || has_ctl_or_space(k)) {
-			diag(c, at, "invalid %s name '%s'", labels ? "label" : "variable", shown(c, k));
+		if (!*k || strchr(k, '=') || mf_has_ctl_or_space(k)) {
+			mf_diag(c, at, "invalid %s name '%s'", labels ? "label" : "variable", mf_shown(c, k));
 			continue;
 		}
 		if (labels && str_startswith(k, "io.reconciler.")) {
-			diag(c, at, "label '%s' is reserved: 'io.reconciler.' labels are set by reconciler", shown(c, k));
+			mf_diag(c, at, "label '%s' is reserved: 'io.reconciler.' labels are set by reconciler", mf_shown(c, k));
 			continue;
 		}
 		if (seen && strmap_add(seen, k, (void *)(uintptr_t)at)) {
-			diag(c, at, "'%s' is set twice in '%s'", shown(c, k), key);
+			mf_diag(c, at, "'%s' is set twice in '%s'", mf_shown(c, k), key);
 			continue;
 		}
-		kvs_add(out, k, v, at);
+		mf_kvs_add(out, k, v, at);
 	}
 }
 
@@ -511,7 +511,7 @@ static int shell_split(struct ctx *c, const char *s, char ***ret, size_t *ret_n)
 		if (*p == '\0' || *p == ' ' || *p == '\t' || *p == '\n') {
 			if (inword) {
 				GROW(v, n + 1, cap);
-				v[n++] = keep(c, buf_detach(&w, NULL));
+				v[n++] = mf_keep(c, buf_detach(&w, NULL));
 				inword = false;
 			}
 			if (*p == '\0')
@@ -557,18 +557,18 @@ bad:
 	return -1;
 }
 
-void get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n)
+void mf_get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret, size_t *ret_n)
 {
 	const struct ynode *y = y_get(m, key);
 	if (!y)
 		return;
 	if (y->kind == Y_SCALAR && !y_is_null(y)) {
 		if (shell_split(c, y->str, ret, ret_n) < 0)
-			diag(c, y, "unterminated quote or trailing backslash in '%s'", key);
+			mf_diag(c, y, "unterminated quote or trailing backslash in '%s'", key);
 		return;
 	}
 	if (y->kind != Y_SEQ) {
-		diag(c, y, "'%s' must be a string or a list of strings", key);
+		mf_diag(c, y, "'%s' must be a string or a list of strings", key);
 		return;
 	}
 	char **v = xcalloc(y->n + 1, sizeof(*v));
@@ -576,7 +576,7 @@ void get_argv(struct ctx *c, const struct ynode *m, const char *key, char ***ret
 	for (size_t i = 0; i < y->n; i++) {
 		const struct ynode *it = y->kids[i];
 		if (it->kind != Y_SCALAR) {
-			diag(c, it, "'%s' must be a list of strings", key);
+			mf_diag(c, it, "'%s' must be a list of strings", key);
 			continue;
 		}
 		v[n++] = it->str;
@@ -595,16 +595,16 @@ static const char *const forbidden_binds[] = {
 
 /* Whether path is "/", one of them, lies inside one, holds one ("/var" holds
  * several; *ret_held names the first) or names a Docker socket. */
-bool bind_forbidden(const char *path, const char **ret_held)
+bool mf_bind_forbidden(const char *path, const char **ret_held)
 {
 	*ret_held = NULL;
 	if (strcmp(path, "/") == 0 || strstr(path, "docker.sock"))
 		return true;
 	for (size_t i = 0; i < ARRAY_SIZE(forbidden_binds); i++)
-		if (path_under(path, forbidden_binds[i]))
+		if (mf_path_under(path, forbidden_binds[i]))
 			return true;
 	for (size_t i = 0; i < ARRAY_SIZE(forbidden_binds); i++)
-		if (path_under(forbidden_binds[i], path)) {
+		if (mf_path_under(forbidden_binds[i], path)) {
 			*ret_held = forbidden_binds[i];
 			return true;
 		}
@@ -630,7 +630,7 @@ static void state_dir_paths(struct ctx *c, const char **ret_abs, const char **re
 	const char *sd = c->opts ? c->opts->secrets_dir : NULL;
 	if (!sd || !*sd)
 		return;
-	char *dir = keep(c, xstrdup(sd));
+	char *dir = mf_keep(c, xstrdup(sd));
 	size_t n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		dir[--n] = '\0';
@@ -638,7 +638,7 @@ static void state_dir_paths(struct ctx *c, const char **ret_abs, const char **re
 	if (strcmp(slash ? slash + 1 : dir, "secrets") != 0)
 		return;
 	if (!slash)
-		dir = keep(c, xstrdup("."));
+		dir = mf_keep(c, xstrdup("."));
 	else if (slash == dir)
 		dir[1] = '\0';
 	else
@@ -646,23 +646,23 @@ static void state_dir_paths(struct ctx *c, const char **ret_abs, const char **re
 	if (dir[0] != '/') {
 		char cwd[4096];
 		if (getcwd(cwd, sizeof(cwd)))
-			dir = keep(c, strcmp(dir, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, dir));
+			dir = mf_keep(c, strcmp(dir, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, dir));
 	}
-	if (clean_abs_path(dir))
+	if (mf_clean_abs_path(dir))
 		*ret_abs = c->state_dir_abs = dir;
 	char *real = realpath(dir, NULL);
 	if (real)
-		*ret_real = c->state_dir_real = keep(c, real);
+		*ret_real = c->state_dir_real = mf_keep(c, real);
 }
 
 /* The state directory root holds or lies inside (shown as the path that matched), or NULL. */
-const char *root_state_overlap(struct ctx *c, const char *root)
+const char *mf_root_state_overlap(struct ctx *c, const char *root)
 {
 	const char *abs, *real;
 	state_dir_paths(c, &abs, &real);
 	const char *v[] = { abs, real };
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
-		if (v[i] && (path_under(v[i], root) || path_under(root, v[i])))
+		if (v[i] && (mf_path_under(v[i], root) || mf_path_under(root, v[i])))
 			return v[i];
 	return NULL;
 }
@@ -679,12 +679,12 @@ static size_t roots_child(struct ctx *c, struct roots *r, struct buf *key, size_
 		return child ? child - 1 : 0;
 	GROW(r->is_root, r->n + 1, r->cap);
 	r->is_root[r->n] = false;
-	strmap_add(r->edges, keep(c, buf_detach(key, NULL)), (void *)(uintptr_t)(r->n + 1));
+	strmap_add(r->edges, mf_keep(c, buf_detach(key, NULL)), (void *)(uintptr_t)(r->n + 1));
 	return r->n++;
 }
 
-/* Mark the clean absolute path root (not "/": bind_forbidden() refuses it). */
-void roots_add(struct ctx *c, struct roots *r, const char *root)
+/* Mark the clean absolute path root (not "/": mf_bind_forbidden() refuses it). */
+void mf_roots_add(struct ctx *c, struct roots *r, const char *root)
 {
 	struct buf key = BUF_INIT;
 	size_t node = 0;
@@ -698,7 +698,7 @@ void roots_add(struct ctx *c, struct roots *r, const char *root)
 }
 
 /* Whether the clean absolute path is a root or lies below one. */
-bool roots_hold(struct ctx *c, struct roots *r, const char *path)
+bool mf_roots_hold(struct ctx *c, struct roots *r, const char *path)
 {
 	struct buf key = BUF_INIT;
 	size_t node = 0;
@@ -716,14 +716,14 @@ bool roots_hold(struct ctx *c, struct roots *r, const char *path)
 }
 
 /* "a, b, c" or "a, b, c and 7 more": at most five roots named in a message. */
-const char *roots_listed(struct ctx *c, const struct refs *roots)
+const char *mf_roots_listed(struct ctx *c, const struct refs *roots)
 {
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < roots->n && i < 5; i++)
-		buf_addf(&b, "%s%s", i ? ", " : "", shown(c, roots->v[i].name));
+		buf_addf(&b, "%s%s", i ? ", " : "", mf_shown(c, roots->v[i].name));
 	if (roots->n > 5)
 		buf_addf(&b, " and %zu more", roots->n - 5);
-	return keep(c, buf_detach(&b, NULL));
+	return mf_keep(c, buf_detach(&b, NULL));
 }
 
 /*
@@ -829,9 +829,9 @@ static bool domain_ok(const char *s, size_t n)
 	return true;
 }
 
-bool image_ok(const char *s, const char **why)
+bool mf_image_ok(const char *s, const char **why)
 {
-	if (!*s || has_ctl_or_space(s)) {
+	if (!*s || mf_has_ctl_or_space(s)) {
 		*why = "it is empty or contains spaces";
 		return false;
 	}
@@ -953,7 +953,7 @@ static bool signal_rt(const char *s)
 	return parse_uint(s, max, &n) && n >= 1;
 }
 
-bool signal_known(const char *name)
+bool mf_signal_known(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(signal_names); i++)
 		if (strcmp(name, signal_names[i]) == 0)
@@ -963,17 +963,17 @@ bool signal_known(const char *name)
 
 /* " (did you mean 'SIGx'?)" or "": names are compared without "SIG"; a real-time
  * offset out of range (SIGRTMIN+16) gets no suggestion */
-const char *signal_mean(struct ctx *c, const char *name)
+const char *mf_signal_mean(struct ctx *c, const char *name)
 {
 	if (strpbrk(name, "+-"))
 		return "";
-	const char *s = suggest(c, name, signal_names, ARRAY_SIZE(signal_names));
-	return s ? keep(c, xasprintf(" (did you mean 'SIG%s'?)", s)) : "";
+	const char *s = mf_suggest(c, name, signal_names, ARRAY_SIZE(signal_names));
+	return s ? mf_keep(c, xasprintf(" (did you mean 'SIG%s'?)", s)) : "";
 }
 
 /* The shape the manifest takes: SIG followed by upper-case letters, digits, '+' or '-',
- * or a number from 1 to 64.  Whether the name is one the engine knows is signal_known's. */
-bool signal_ok(const char *s)
+ * or a number from 1 to 64.  Whether the name is one the engine knows is mf_signal_known's. */
+bool mf_signal_ok(const char *s)
 {
 	uint64_t v;
 	if (parse_uint(s, 64, &v))
@@ -1010,14 +1010,14 @@ static const char *const cap_never_names[] = {
  * engine gets ('CAP_CAP_SYS_ADMIN' is unknown, not SYS_ADMIN).  NULL, with a
  * diagnostic at the value, when it is not a capability.  The result is ctx-owned.
  */
-const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key)
+const char *mf_cap_parse(struct ctx *c, const char *raw, const struct ynode *at, const char *key)
 {
 	const char *b = raw, *e = raw + strlen(raw);
 	while (b < e && isspace((unsigned char)*b))
 		b++;
 	while (e > b && isspace((unsigned char)e[-1]))
 		e--;
-	char *r = keep(c, xstrndup(b, (size_t)(e - b)));
+	char *r = mf_keep(c, xstrndup(b, (size_t)(e - b)));
 	for (char *p = r; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
 	if (str_startswith(r, "CAP_"))
@@ -1027,12 +1027,12 @@ const char *cap_parse(struct ctx *c, const char *raw, const struct ynode *at, co
 	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
 		if (strcmp(r, cap_names[i]) == 0)
 			return r;
-	diag(c, at, "unknown capability '%s' in '%s'%s", shown(c, raw), key,
-	     *r ? mean(c, r, cap_names, ARRAY_SIZE(cap_names)) : "");
+	mf_diag(c, at, "unknown capability '%s' in '%s'%s", mf_shown(c, raw), key,
+	     *r ? mf_mean(c, r, cap_names, ARRAY_SIZE(cap_names)) : "");
 	return NULL;
 }
 
-bool cap_never(const char *cap)
+bool mf_cap_never(const char *cap)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cap_never_names); i++)
 		if (strcmp(cap, cap_never_names[i]) == 0)

@@ -12,12 +12,12 @@
 #include "strmap.h"
 #include "util.h"
 
-void ynode_free(struct ynode *y)
+void mf_ynode_free(struct ynode *y)
 {
 	if (!y)
 		return;
 	for (size_t i = 0; i < y->n; i++)
-		ynode_free(y->kids[i]);
+		mf_ynode_free(y->kids[i]);
 	free(y->kids);
 	free(y->str);
 	free(y);
@@ -37,18 +37,18 @@ static void finish_map(struct ctx *c, struct ynode *m)
 		struct ynode *k = m->kids[2 * i];
 		bool drop = false;
 		if (k->kind != Y_SCALAR) {
-			diag(c, k, "mapping keys must be plain strings");
+			mf_diag(c, k, "mapping keys must be plain strings");
 			drop = true;
 		} else if (seen) {
 			const struct ynode *first = strmap_add(seen, k->str, k);
 			if (first) {
-				diag(c, k, "duplicate key '%s' (first at line %d)", shown(c, k->str), first->line);
+				mf_diag(c, k, "duplicate key '%s' (first at line %d)", mf_shown(c, k->str), first->line);
 				drop = true;
 			}
 		}
 		if (drop) {
-			ynode_free(m->kids[2 * i]);
-			ynode_free(m->kids[2 * i + 1]);
+			mf_ynode_free(m->kids[2 * i]);
+			mf_ynode_free(m->kids[2 * i + 1]);
 			continue;
 		}
 		m->kids[w++] = m->kids[2 * i];
@@ -150,7 +150,7 @@ static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t
 	for (size_t i = 0; type && i < ARRAY_SIZE(scalar_types); i++)
 		known = known || strcmp(type, scalar_types[i]) == 0;
 	known = known || (type && (strcmp(type, "map") == 0 || strcmp(type, "seq") == 0));
-	const char *written = type ? keep(c, xasprintf("!!%s", shown(c, type))) : shown(c, tag);
+	const char *written = type ? mf_keep(c, xasprintf("!!%s", mf_shown(c, type))) : mf_shown(c, tag);
 	if (!known) {
 		rc_diags_add(c->d, file, line, col,
 			     "YAML tag '%s' is not supported: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",
@@ -165,13 +165,74 @@ static const char *check_tag(struct ctx *c, const char *file, const yaml_event_t
 		return NULL;
 	}
 	if (kind == Y_SCALAR && !tagged_value_ok(type, value)) {
-		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", shown(c, value), written);
+		rc_diags_add(c->d, file, line, col, "'%s' is not a value of YAML tag '%s'", mf_shown(c, value), written);
 		return NULL;
 	}
 	return kind == Y_SCALAR && strcmp(type, "str") == 0 ? "str" : NULL;
 }
 
-void parse_file(struct ctx *c, const struct source_file *f)
+/* A syntax error of libyaml's, at its position (a reader error counted out from its offset). */
+static void syntax_error(struct ctx *c, const char *file, const struct source_file *f, const yaml_parser_t *p)
+{
+	const char *problem = p->problem ? p->problem : "invalid YAML";
+	int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+	if (p->error == YAML_READER_ERROR) {
+		/* reader errors carry an offset, not a position: count it out */
+		offset_position(f->data, f->len, p->problem_offset, &line, &col);
+		if (p->problem_value != -1)
+			problem = mf_keep(c, xasprintf("%s (%s 0x%x)", problem,
+						    strstr(problem, "octet") ? "byte" : "character",
+						    (unsigned)p->problem_value));
+	}
+	if (p->context)
+		rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
+			     p->context, (int)p->context_mark.line + 1);
+	else
+		rc_diags_add(c->d, file, line, col, "syntax error: %s", problem);
+	c->broken = true;
+}
+
+/* The node of a scalar event; NULL (said, and c->broken) for one too long or holding a NUL. */
+static struct ynode *scalar_node(struct ctx *c, const char *file, const yaml_event_t *ev)
+{
+	if (ev->data.scalar.length > RC_MANIFEST_MAX_STRING) {
+		rc_diags_add(c->d, file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+			     "value longer than %d bytes", RC_MANIFEST_MAX_STRING);
+		c->broken = true;
+		return NULL;
+	}
+	struct ynode *y = new_node(Y_SCALAR, file, &ev->start_mark);
+	y->str = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+	y->len = ev->data.scalar.length;
+	if (strlen(y->str) != y->len) {
+		rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
+		c->broken = true;
+		mf_ynode_free(y);
+		return NULL;
+	}
+	y->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	if (check_tag(c, file, ev, (const char *)ev->data.scalar.tag, Y_SCALAR, y->str))
+		y->plain = false;   /* !!str: text, never true/false or null */
+	return y;
+}
+
+/* Hang a new node under the open collection (or make it the document's root); a collection is
+ * opened in turn. */
+static void attach(struct ynode **stack, int *depth, struct ynode **root, struct ynode *y)
+{
+	if (*depth == 0) {
+		mf_ynode_free(*root);
+		*root = y;
+	} else {
+		struct ynode *parent = stack[*depth - 1];
+		GROW(parent->kids, parent->n + 1, parent->cap);
+		parent->kids[parent->n++] = y;
+	}
+	if (y->kind != Y_SCALAR)
+		stack[(*depth)++] = y;
+}
+
+void mf_parse_file(struct ctx *c, const struct source_file *f)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -181,29 +242,14 @@ void parse_file(struct ctx *c, const struct source_file *f)
 	size_t ndocs = 0;
 	bool done = false;
 	/* file names come from the repository: shown escaped in every message */
-	const char *file = str_needs_escape(f->path) ? keep(c, str_shown(f->path)) : f->path;
+	const char *file = str_needs_escape(f->path) ? mf_keep(c, str_shown(f->path)) : f->path;
 
 	if (!yaml_parser_initialize(&p))
 		die("out of memory");
 	yaml_parser_set_input_string(&p, (const unsigned char *)f->data, f->len);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			const char *problem = p.problem ? p.problem : "invalid YAML";
-			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-			if (p.error == YAML_READER_ERROR) {
-				/* reader errors carry an offset, not a position: count it out */
-				offset_position(f->data, f->len, p.problem_offset, &line, &col);
-				if (p.problem_value != -1)
-					problem = keep(c, xasprintf("%s (%s 0x%x)", problem,
-								    strstr(problem, "octet") ? "byte" : "character",
-								    (unsigned)p.problem_value));
-			}
-			if (p.context)
-				rc_diags_add(c->d, file, line, col, "syntax error: %s %s at line %d", problem,
-					     p.context, (int)p.context_mark.line + 1);
-			else
-				rc_diags_add(c->d, file, line, col, "syntax error: %s", problem);
-			c->broken = true;
+			syntax_error(c, file, f, &p);
 			break;
 		}
 		struct ynode *y = NULL;
@@ -231,33 +277,13 @@ void parse_file(struct ctx *c, const struct source_file *f)
 		case YAML_ALIAS_EVENT:
 			rc_diags_add(c->d, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
 				     "YAML aliases ('*%s') are not supported: write the value out",
-				     shown(c, (const char *)ev.data.alias.anchor));
+				     mf_shown(c, (const char *)ev.data.alias.anchor));
 			c->broken = true;
 			done = true;
 			break;
 		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > RC_MANIFEST_MAX_STRING) {
-				rc_diags_add(c->d, file, (int)ev.start_mark.line + 1,
-					     (int)ev.start_mark.column + 1,
-					     "value longer than %d bytes", RC_MANIFEST_MAX_STRING);
-				c->broken = true;
+			if (!(y = scalar_node(c, file, &ev)))
 				done = true;
-				break;
-			}
-			y = new_node(Y_SCALAR, file, &ev.start_mark);
-			y->str = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
-			y->len = ev.data.scalar.length;
-			if (strlen(y->str) != y->len) {
-				rc_diags_add(c->d, file, y->line, y->col, "NUL byte in a value");
-				c->broken = true;
-				ynode_free(y);
-				y = NULL;
-				done = true;
-				break;
-			}
-			y->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (check_tag(c, file, &ev, (const char *)ev.data.scalar.tag, Y_SCALAR, y->str))
-				y->plain = false;   /* !!str: text, never true/false or null */
 			break;
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
@@ -287,20 +313,10 @@ void parse_file(struct ctx *c, const struct source_file *f)
 		default:
 			break;
 		}
-		if (y) {
-			if (depth == 0) {
-				ynode_free(root);
-				root = y;
-			} else {
-				struct ynode *parent = stack[depth - 1];
-				GROW(parent->kids, parent->n + 1, parent->cap);
-				parent->kids[parent->n++] = y;
-			}
-			if (y->kind != Y_SCALAR)
-				stack[depth++] = y;
-		}
+		if (y)
+			attach(stack, &depth, &root, y);
 		yaml_event_delete(&ev);
 	}
-	ynode_free(root);
+	mf_ynode_free(root);
 	yaml_parser_delete(&p);
 }

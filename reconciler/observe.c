@@ -105,34 +105,31 @@ int observe(struct dk_client *c, const char *project, const struct rc_desired *d
 	return observe_build(c, &raw, project, d, st, ret, err);
 }
 
-int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,
-		  const struct rc_state *st, struct observation *ret, struct rc_err *err)
+/* Our containers (for the planner, with their state), the others' (foreign: their host ports),
+ * and every published host port (ours noted by unit, for the allocator). */
+static void observe_containers(struct observation *o, const char *project, const struct rc_state *st,
+			       size_t *ret_npu, size_t *ret_nop)
 {
-	struct observation o = { 0 };
-	o.containers = raw->containers;
-	o.networks = raw->networks;
-	raw->containers = NULL;
-	raw->networks = NULL;
-	struct plan_observed *p = &o.plan;
-	size_t nc = o.containers->n, nn = o.networks->n;
+	struct plan_observed *p = &o->plan;
+	size_t nc = o->containers->n;
 	p->containers = xcalloc(nc + 1, sizeof(*p->containers));
 	p->foreign = xcalloc(nc + 1, sizeof(*p->foreign));
 	size_t nports = 0;
 	for (size_t i = 0; i < nc; i++)
-		nports += o.containers->items[i].nports;
-	o.ports_in_use = xcalloc(nports + 1, sizeof(uint16_t));
-	o.our_ports = xcalloc(nports + 1, sizeof(*o.our_ports));
+		nports += o->containers->items[i].nports;
+	o->ports_in_use = xcalloc(nports + 1, sizeof(uint16_t));
+	o->our_ports = xcalloc(nports + 1, sizeof(*o->our_ports));
 	size_t npu = 0, nop = 0;
 	for (size_t i = 0; i < nc; i++) {
-		const struct dk_container_summary *s = &o.containers->items[i];
+		const struct dk_container_summary *s = &o->containers->items[i];
 		bool ours = is_ours(s->labels, s->nlabels, project);
 		const char *unit = dk_label(s->labels, s->nlabels, RC_LABEL_UNIT);
 		for (size_t k = 0; k < s->nports; k++) {
 			if (!s->ports[k].public_port)
 				continue;
-			o.ports_in_use[npu++] = s->ports[k].public_port;
+			o->ports_in_use[npu++] = s->ports[k].public_port;
 			if (ours && unit)
-				o.our_ports[nop++] = (struct alloc_obs_port){ unit, s->ports[k].private_port,
+				o->our_ports[nop++] = (struct alloc_obs_port){ unit, s->ports[k].private_port,
 									     s->ports[k].type, s->ports[k].public_port };
 		}
 		if (ours) {
@@ -146,15 +143,25 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 					f->host_ports[f->nhost_ports++] = s->ports[k].public_port;
 		}
 	}
+	*ret_npu = npu;
+	*ret_nop = nop;
+}
+
+/* Our networks (for the planner), the others' names, and every network's subnet (for the
+ * allocator).  Returns the number of subnets noted. */
+static size_t observe_networks(struct observation *o, const char *project)
+{
+	struct plan_observed *p = &o->plan;
+	size_t nn = o->networks->n;
 	p->networks = xcalloc(nn + 1, sizeof(*p->networks));
 	p->foreign_networks = xcalloc(nn + 1, sizeof(*p->foreign_networks));
-	o.nets = xcalloc(nn + 1, sizeof(*o.nets));
+	o->nets = xcalloc(nn + 1, sizeof(*o->nets));
 	size_t nnets = 0;
 	for (size_t i = 0; i < nn; i++) {
-		const struct dk_network *n = &o.networks->items[i];
+		const struct dk_network *n = &o->networks->items[i];
 		bool ours = is_ours(n->labels, n->nlabels, project);
 		if (n->nsubnets)
-			o.nets[nnets++] = (struct alloc_obs_net){ n->name, n->subnets[0], ours };
+			o->nets[nnets++] = (struct alloc_obs_net){ n->name, n->subnets[0], ours };
 		if (ours) {
 			struct plan_net *pn = &p->networks[p->nnetworks++];
 			pn->id = xstrdup(n->id);
@@ -166,52 +173,82 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 			p->foreign_networks[p->nforeign_networks++].name = xstrdup(n->name);
 		}
 	}
-	/* ports a host process listens on are not free either (only a local engine's host is ours to read) */
-	if (dk_client_local(c)) {
-		uint16_t *hp = NULL;
-		size_t nhp = 0;
-		hostports_listening(&hp, &nhp);
-		/* those no container publishes are a host process's: the planner's conflicts */
-		p->host_listening = xcalloc(nhp + 1, sizeof(uint16_t));
-		for (size_t i = 0; i < nhp; i++) {
-			bool published = false;
-			for (size_t k = 0; k < npu && !published; k++)
-				published = o.ports_in_use[k] == hp[i];
-			if (!published)
-				p->host_listening[p->nhost_listening++] = hp[i];
-		}
-		o.ports_in_use = xrealloc(o.ports_in_use, (npu + nhp + 1) * sizeof(uint16_t));
-		for (size_t i = 0; i < nhp; i++)
-			o.ports_in_use[npu++] = hp[i];
-		free(hp);
-	}
-	o.alloc = (struct alloc_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
+	return nnets;
+}
 
-	/* Images: one inspect per distinct reference. */
-	if (d && d->nunits) {
-		p->images = xcalloc(d->nunits, sizeof(*p->images));
-		for (size_t i = 0; i < d->nunits; i++) {
-			const char *ref = d->units[i].image;
-			bool seen = false;
-			for (size_t k = 0; k < p->nimages && !seen; k++)
-				seen = strcmp(p->images[k].ref, ref) == 0;
-			if (seen)
-				continue;
-			struct dk_image *img = NULL;
-			struct dk_status ds;
-			struct rc_err e2;
-			if (dk_image_inspect(c, ref, &img, &ds, &e2) < 0) {
-				if (ds.http == 404)
-					continue; /* not here yet: apply pulls it */
-				observation_release(&o);
-				rc_err_copy(err, &e2);
-				return rc_err_prefix(err, "inspecting image '%s'", ref);
-			}
-			p->images[p->nimages].ref = xstrdup(ref);
-			p->images[p->nimages].id = xstrdup(img->id);
-			p->nimages++;
-			dk_image_free(img);
+/* Ports a host process listens on are not free either (only a local engine's host is ours to
+ * read): added to ports_in_use (*npu grows); those no container publishes are the planner's
+ * conflicts. */
+static void observe_host_ports(struct dk_client *c, struct observation *o, size_t *npu)
+{
+	struct plan_observed *p = &o->plan;
+	if (!dk_client_local(c))
+		return;
+	uint16_t *hp = NULL;
+	size_t nhp = 0;
+	hostports_listening(&hp, &nhp);
+	p->host_listening = xcalloc(nhp + 1, sizeof(uint16_t));
+	for (size_t i = 0; i < nhp; i++) {
+		bool published = false;
+		for (size_t k = 0; k < *npu && !published; k++)
+			published = o->ports_in_use[k] == hp[i];
+		if (!published)
+			p->host_listening[p->nhost_listening++] = hp[i];
+	}
+	o->ports_in_use = xrealloc(o->ports_in_use, (*npu + nhp + 1) * sizeof(uint16_t));
+	for (size_t i = 0; i < nhp; i++)
+		o->ports_in_use[(*npu)++] = hp[i];
+	free(hp);
+}
+
+/* The images the desired units name: one inspect per distinct reference; one not here yet is
+ * left out (apply pulls it). */
+static int observe_images(struct dk_client *c, const struct rc_desired *d, struct plan_observed *p,
+			  struct rc_err *err)
+{
+	if (!d || !d->nunits)
+		return 0;
+	p->images = xcalloc(d->nunits, sizeof(*p->images));
+	for (size_t i = 0; i < d->nunits; i++) {
+		const char *ref = d->units[i].image;
+		bool seen = false;
+		for (size_t k = 0; k < p->nimages && !seen; k++)
+			seen = strcmp(p->images[k].ref, ref) == 0;
+		if (seen)
+			continue;
+		struct dk_image *img = NULL;
+		struct dk_status ds;
+		struct rc_err e2 = { 0 };
+		if (dk_image_inspect(c, ref, &img, &ds, &e2) < 0) {
+			if (ds.http == 404)
+				continue; /* not here yet: apply pulls it */
+			rc_err_copy(err, &e2);
+			return rc_err_prefix(err, "inspecting image '%s'", ref);
 		}
+		p->images[p->nimages].ref = xstrdup(ref);
+		p->images[p->nimages].id = xstrdup(img->id);
+		p->nimages++;
+		dk_image_free(img);
+	}
+	return 0;
+}
+
+int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,
+		  const struct rc_state *st, struct observation *ret, struct rc_err *err)
+{
+	struct observation o = { 0 };
+	o.containers = raw->containers;
+	o.networks = raw->networks;
+	raw->containers = NULL;
+	raw->networks = NULL;
+	size_t npu, nop;
+	observe_containers(&o, project, st, &npu, &nop);
+	size_t nnets = observe_networks(&o, project);
+	observe_host_ports(c, &o, &npu);
+	o.alloc = (struct alloc_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
+	if (observe_images(c, d, &o.plan, err) < 0) {
+		observation_release(&o);
+		return -1;
 	}
 	*ret = o;
 	return 0;

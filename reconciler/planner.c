@@ -374,24 +374,12 @@ static bool connected_to_all(const struct rc_unit *u, const struct plan_containe
 	return true;
 }
 
-static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t ncands)
+/* One of a unit's containers is kept (the best keep_score(), then the smallest id); the others
+ * are duplicates, removed.  Returns the kept one's index in B->o->containers. */
+static size_t keep_one(struct builder *B, const struct rc_unit *u, const size_t *cands, size_t ncands)
 {
-	const struct rc_unit *u = &B->d->units[ui];
 	const struct plan_observed *o = B->o;
 	struct plan_action *a;
-
-	if (!u->hash[0])
-		BUG("unit '%s' has no hash: spec_hash_units() not called", u->id);
-
-	if (ncands == 0) {
-		a = add_action(B, PLAN_CREATE, u->id);
-		a->desired = u;
-		a->container_name = xstrdup(u->container);
-		a->cause = xstrdup("missing");
-		return;
-	}
-
-	/* One container is kept; the others are duplicates. */
 	size_t keep = cands[0];
 	for (size_t i = 1; i < ncands; i++) {
 		const struct plan_container *c = &o->containers[cands[i]], *best = &o->containers[keep];
@@ -410,49 +398,56 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 		a->cause = xasprintf("duplicate container for unit '%s' (keeping '%s')", u->id, k->name);
 		a->protected_ = u->protected_;
 	}
+	return keep;
+}
 
+enum verdict { KEEP_AS_IS, UPDATE_IN_PLACE, RECREATE };
+
+/* What the kept container k needs to become unit u: nothing, an update in place (resources
+ * only) or a new container; why goes to *cause, the spec's changes to *ch. */
+static enum verdict judge_container(const struct plan_observed *o, const struct rc_unit *u,
+				    const struct plan_container *k, struct buf *cause, struct spec_changes *ch)
+{
 	bool half_made = str_eq(k->state, "created");
 	bool hash_eq = str_eq(k->hash, u->hash);
 	bool recreate = false, update = false;
-	struct buf cause = BUF_INIT;
-	struct spec_changes ch = { NULL, 0 };
 
 	if (!str_eq(k->name, u->container)) {
 		recreate = true;
 		struct buf t = BUF_INIT;
 		buf_addf(&t, "container name '%s' should be '%s'", k->name, u->container);
-		cause_add(&cause, t.data);
+		cause_add(cause, t.data);
 		buf_release(&t);
 	}
 	if (str_eq(k->state, "dead")) {
 		recreate = true;
-		cause_add(&cause, "container is dead");
+		cause_add(cause, "container is dead");
 	}
 	const char *img = image_now(o, u->image);
 	if (img && k->image_id && !str_eq(img, k->image_id)) {
 		recreate = true;
 		struct buf t = BUF_INIT;
 		buf_addf(&t, "image %s now points to %s", u->image, img);
-		cause_add(&cause, t.data);
+		cause_add(cause, t.data);
 		buf_release(&t);
 	}
 	if (!hash_eq) {
 		if (k->spec) {
 			struct buf text = BUF_INIT;
 			spec_canonical(u, true, &text);
-			spec_diff(k->spec, buf_cstr(&text), &ch);
+			spec_diff(k->spec, buf_cstr(&text), ch);
 			buf_release(&text);
 		}
-		bool in_place = str_eq(k->base_hash, u->base_hash) && (!k->spec || spec_changes_resource_only(&ch));
+		bool in_place = str_eq(k->base_hash, u->base_hash) && (!k->spec || spec_changes_resource_only(ch));
 		if (!in_place || half_made)
 			recreate = true;
 		else
 			update = true;
 		struct buf t = BUF_INIT;
-		planner_describe_changes(&ch, &t);
+		planner_describe_changes(ch, &t);
 		if (!t.len)
 			buf_adds(&t, k->spec ? "spec hash differs" : "spec changed (container has no spec label)");
-		cause_add(&cause, t.data);
+		cause_add(cause, t.data);
 		buf_release(&t);
 	}
 	const char *missing_net = NULL;
@@ -461,36 +456,21 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 		struct buf t = BUF_INIT;
 		buf_addf(&t, "%s container is not connected to network '%s'", half_made ? "half-made" : "stopped",
 			 missing_net);
-		cause_add(&cause, t.data);
+		cause_add(cause, t.data);
 		buf_release(&t);
 	}
 
-	if (recreate) {
-		a = add_action(B, PLAN_RECREATE, u->id);
-		a->desired = u;
-		a->container_id = xstrdup(k->id);
-		a->container_name = xstrdup(u->container);
-		a->cause = buf_detach(&cause, NULL);
-		a->changes = ch;
-		a->protected_ = u->protected_;
-		return;
-	}
-	if (update) {
-		a = add_action(B, PLAN_UPDATE, u->id);
-		a->desired = u;
-		a->container_id = xstrdup(k->id);
-		a->container_name = xstrdup(k->name);
-		a->cause = buf_detach(&cause, NULL);
-		a->changes = ch;
-		a->protected_ = u->protected_;
-	} else {
-		buf_release(&cause);
-		spec_changes_release(&ch);
-	}
+	return recreate ? RECREATE : update ? UPDATE_IN_PLACE : KEEP_AS_IS;
+}
 
+/* Start or stop the kept container k as unit u wants it running or not. */
+static void plan_run_state(struct builder *B, const struct rc_unit *u, const struct plan_container *k)
+{
+	struct plan_action *a;
+	bool half_made = str_eq(k->state, "created");
 	bool running = is_running_state(k->state) && !str_eq(k->state, "paused");
-	/* a job that ran to exit 0 with this spec is converged (a recreate above runs it anew) */
-	bool completed = u->job && !recreate && str_eq(k->state, "exited") && k->has_exit && k->exit_code == 0;
+	/* a job that ran to exit 0 with this spec is converged (a recreate, planned before, runs it anew) */
+	bool completed = u->job && str_eq(k->state, "exited") && k->has_exit && k->exit_code == 0;
 	if (u->running && !running && !completed) {
 		a = add_action(B, PLAN_START, u->id);
 		a->desired = u;
@@ -508,6 +488,53 @@ static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t 
 		a->cause = xstrdup("desired state: stopped");
 		a->protected_ = u->protected_;
 	}
+}
+
+static void plan_unit(struct builder *B, size_t ui, const size_t *cands, size_t ncands)
+{
+	const struct rc_unit *u = &B->d->units[ui];
+	const struct plan_observed *o = B->o;
+	struct plan_action *a;
+
+	if (!u->hash[0])
+		BUG("unit '%s' has no hash: spec_hash_units() not called", u->id);
+
+	if (ncands == 0) {
+		a = add_action(B, PLAN_CREATE, u->id);
+		a->desired = u;
+		a->container_name = xstrdup(u->container);
+		a->cause = xstrdup("missing");
+		return;
+	}
+
+	const struct plan_container *k = &o->containers[keep_one(B, u, cands, ncands)];
+	struct buf cause = BUF_INIT;
+	struct spec_changes ch = { NULL, 0 };
+	enum verdict v = judge_container(o, u, k, &cause, &ch);
+	if (v == RECREATE) {
+		a = add_action(B, PLAN_RECREATE, u->id);
+		a->desired = u;
+		a->container_id = xstrdup(k->id);
+		a->container_name = xstrdup(u->container);
+		a->cause = buf_detach(&cause, NULL);
+		a->changes = ch;
+		a->protected_ = u->protected_;
+		return;
+	}
+	if (v == UPDATE_IN_PLACE) {
+		a = add_action(B, PLAN_UPDATE, u->id);
+		a->desired = u;
+		a->container_id = xstrdup(k->id);
+		a->container_name = xstrdup(k->name);
+		a->cause = buf_detach(&cause, NULL);
+		a->changes = ch;
+		a->protected_ = u->protected_;
+	} else {
+		buf_release(&cause);
+		spec_changes_release(&ch);
+	}
+
+	plan_run_state(B, u, k);
 }
 
 /*

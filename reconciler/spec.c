@@ -81,36 +81,41 @@ static const char *mount_kind(enum rc_mount_kind k)
 	return "?";
 }
 
-void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
+/* image, command, entrypoint, env.K, labels.K */
+static void canon_process(const struct rc_unit *u, bool wr, struct lines *l)
 {
-	struct lines l = { 0 };
-	char key[512];
 	char *s;
-
 	if (u->image)
-		addkv(&l, wr, "image", u->image);
+		addkv(l, wr, "image", u->image);
 	if (u->job)
-		addkv(&l, wr, "run", "once");
+		addkv(l, wr, "run", "once");
 	if (u->command) {
 		s = json_argv(u->command, u->ncommand);
-		addkv(&l, wr, "command", s);
+		addkv(l, wr, "command", s);
 		free(s);
 	}
 	if (u->entrypoint) {
 		s = json_argv(u->entrypoint, u->nentrypoint);
-		addkv(&l, wr, "entrypoint", s);
+		addkv(l, wr, "entrypoint", s);
 		free(s);
 	}
 	for (size_t i = 0; i < u->nenv; i++) {
 		s = xasprintf("env.%s", u->env[i].key);
-		addkv(&l, wr, s, u->env[i].value);
+		addkv(l, wr, s, u->env[i].value);
 		free(s);
 	}
 	for (size_t i = 0; i < u->nlabels; i++) {
 		s = xasprintf("labels.%s", u->labels[i].key);
-		addkv(&l, wr, s, u->labels[i].value);
+		addkv(l, wr, s, u->labels[i].value);
 		free(s);
 	}
+}
+
+/* ports.P/PROTO, mounts.TARGET, secrets.NAME (their digests), networks.I */
+static void canon_wiring(const struct rc_unit *u, bool wr, struct lines *l)
+{
+	char key[512];
+	char *s;
 	for (size_t i = 0; i < u->nports; i++) {
 		const struct rc_port *p = &u->ports[i];
 		char val[128];
@@ -121,71 +126,97 @@ void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 		else
 			snprintf(val, sizeof(val), "%s%s%u", p->host_ip ? p->host_ip : "",
 				 p->host_ip ? ":" : "", p->host_port);
-		addkv(&l, wr, key, val);
+		addkv(l, wr, key, val);
 	}
 	for (size_t i = 0; i < u->nmounts; i++) {
 		const struct rc_mount *m = &u->mounts[i];
 		char *k = xasprintf("mounts.%s", m->target);
 		char *v = xasprintf("%s:%s:%s", mount_kind(m->kind), m->source ? m->source : "",
 				    m->read_only ? "ro" : "rw");
-		addkv(&l, wr, k, v);
+		addkv(l, wr, k, v);
 		free(k);
 		free(v);
 	}
 	for (size_t i = 0; i < u->nsecrets; i++) {
 		s = xasprintf("secrets.%s", u->secrets[i].name);
-		addkv(&l, wr, s, u->secrets[i].digest);
+		addkv(l, wr, s, u->secrets[i].digest);
 		free(s);
 	}
 	for (size_t i = 0; i < u->nnetworks; i++) {
 		snprintf(key, sizeof(key), "networks.%zu", i);
-		addkv(&l, wr, key, u->networks[i]);
+		addkv(l, wr, key, u->networks[i]);
 	}
+}
+
+/* health.* */
+static void canon_health(const struct rc_unit *u, bool wr, struct lines *l)
+{
 	const struct rc_health *h = &u->health;
 	if (h->kind == RC_HEALTH_CMD && h->cmd)
-		addkv(&l, wr, "health.cmd", h->cmd);
+		addkv(l, wr, "health.cmd", h->cmd);
 	if (h->kind == RC_HEALTH_HTTP && h->http_path) {
-		addkv(&l, wr, "health.http", h->http_path);
+		addkv(l, wr, "health.http", h->http_path);
 		if (h->http_port)
-			addint(&l, wr, "health.port", h->http_port);
+			addint(l, wr, "health.port", h->http_port);
 	}
 	if (h->kind != RC_HEALTH_NONE) {
 		if (h->interval_ns)
-			addint(&l, wr, "health.interval", h->interval_ns);
+			addint(l, wr, "health.interval", h->interval_ns);
 		if (h->timeout_ns)
-			addint(&l, wr, "health.timeout", h->timeout_ns);
+			addint(l, wr, "health.timeout", h->timeout_ns);
 		if (h->start_period_ns)
-			addint(&l, wr, "health.start_period", h->start_period_ns);
+			addint(l, wr, "health.start_period", h->start_period_ns);
 		if (h->retries)
-			addint(&l, wr, "health.retries", h->retries);
+			addint(l, wr, "health.retries", h->retries);
 	}
-	addint(&l, wr, "stop_grace", u->stop_grace_ns);
+}
+
+/* stop_grace, pid, ipc, cap_add.CAP, devices.I */
+static void canon_host(const struct rc_unit *u, bool wr, struct lines *l)
+{
+	char key[512];
+	char *s;
+	addint(l, wr, "stop_grace", u->stop_grace_ns);
 	if (u->pid_host)
-		addkv(&l, wr, "pid", "host");
+		addkv(l, wr, "pid", "host");
 	if (u->ipc_host)
-		addkv(&l, wr, "ipc", "host");
+		addkv(l, wr, "ipc", "host");
 	for (size_t i = 0; i < u->ncap_add; i++) {
 		s = xasprintf("cap_add.%s", u->cap_add[i]);
-		addkv(&l, wr, s, "true");
+		addkv(l, wr, s, "true");
 		free(s);
 	}
 	for (size_t i = 0; i < u->ndevices; i++) {
 		snprintf(key, sizeof(key), "devices.%zu", i);
-		addkv(&l, wr, key, u->devices[i]);
+		addkv(l, wr, key, u->devices[i]);
 	}
-	/* resources */
+}
+
+/* cpus, memory, memory_reservation, pids, restart.*: what an update in place may change */
+static void canon_resources(const struct rc_unit *u, bool wr, struct lines *l)
+{
 	if (u->nano_cpus)
-		addint(&l, wr, "cpus", u->nano_cpus);
+		addint(l, wr, "cpus", u->nano_cpus);
 	if (u->memory)
-		addint(&l, wr, "memory", u->memory);
+		addint(l, wr, "memory", u->memory);
 	if (u->memory_reservation)
-		addint(&l, wr, "memory_reservation", u->memory_reservation);
+		addint(l, wr, "memory_reservation", u->memory_reservation);
 	if (u->pids_limit)
-		addint(&l, wr, "pids", u->pids_limit);
+		addint(l, wr, "pids", u->pids_limit);
 	if (u->restart.policy)
-		addkv(&l, wr, "restart.policy", u->restart.policy);
+		addkv(l, wr, "restart.policy", u->restart.policy);
 	if (u->restart.max_retries)
-		addint(&l, wr, "restart.max_retries", u->restart.max_retries);
+		addint(l, wr, "restart.max_retries", u->restart.max_retries);
+}
+
+void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
+{
+	struct lines l = { 0 };
+	canon_process(u, wr, &l);
+	canon_wiring(u, wr, &l);
+	canon_health(u, wr, &l);
+	canon_host(u, wr, &l);
+	canon_resources(u, wr, &l);
 	/* the fields of the spec-key table */
 	struct emit_ctx ec = { &l, wr };
 	sk_canonical(u->fields, emit_line, &ec);

@@ -4,7 +4,9 @@
 #   registry_stop
 registry_start() {
 	REGISTRY_DIR=$(mktemp -d /tmp/rc-registry.XXXXXX)
-	port=${RC_REGISTRY_PORT:-$((15500 + $$ % 400))}  # per run: two runs on one engine do not share it
+	# per run of the harness (two runs on one engine do not share it), in 32000-32699: above
+	# the test scripts' blocks (10000-31999, tests/lib/test-lib.sh), below the ephemeral ports
+	port=${RC_REGISTRY_PORT:-$((32000 + $$ % 700))}
 	cat >"$REGISTRY_DIR/config.yml" <<CFG
 version: 0.1
 log:

@@ -2,7 +2,7 @@
 # A private SSH Git server for tests: OpenSSH's sshd on 127.0.0.1, with its
 # own host key and authorized_keys under $TRASH/sshd, public-key login only.
 # Sourced after test-lib.sh.
-#   sshd_start            start it on a port derived from the test's pid; sets
+#   sshd_start            start it on a port of this run (test_port 45-49); sets
 #                         $SSHD_PORT and $SSHD_HOSTKEY (the host's public key
 #                         line, "TYPE BASE64"); clients log in as the current
 #                         user with a key listed in $TRASH/sshd/authorized_keys
@@ -17,8 +17,8 @@ sshd_start() {
 	ssh-keygen -q -t ed25519 -N '' -C test-host -f "$SSHD_DIR/host" &&
 	touch "$SSHD_DIR/authorized_keys" && chmod 600 "$SSHD_DIR/authorized_keys" || return 1
 	SSHD_HOSTKEY=$(cut -d' ' -f1,2 "$SSHD_DIR/host.pub")
-	# a port of this run's own: 21000-22999, moved on when taken
-	p=$((21000 + $$ % 2000))
+	# a port of this run's own (tests/lib/test-lib.sh): test_port 45, moved on when taken
+	p=$(test_port 45) || return 1
 	for try in 1 2 3 4 5; do
 		cat >"$SSHD_DIR/config" <<-EOT
 		Port $p

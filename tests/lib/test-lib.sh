@@ -78,6 +78,101 @@ test_exit_handler() {
 }
 trap test_exit_handler EXIT
 
+# --- host ports and subnets of this run (git's test_set_port) ---
+# Scripts run side by side (prove -j, several worktrees, a re-run beside a
+# hung run) on one engine, so none may hard-code a host port or a subnet.
+# Each script has a slot, s = its number mod 109 (t0400 -> 73; t0000 checks
+# that no two scripts share one: give a new script another number if it
+# complains).  A run of it takes one of the slot's four blocks, k = 4s + r,
+# starting at r = $$ % 4 and moving on while another run holds r: a block is
+# held by flock(1) on $TEST_SLOT_DIR/K through fd 9, which the script and
+# everything it starts keep open (a daemon that outlives its script still
+# holds it).  Block k gives:
+#   TEST_PORT_BASE  10000 + 50k: fifty host ports TEST_PORT_BASE..+49, all in
+#                   10000-31999 (below the kernel's ephemeral ports, 32768-);
+#                   TEST_PORTS is "lo-hi", for ports: {range: $TEST_PORTS};
+#                   `test_port N` is the Nth (0-49)
+#   TEST_POOL       10.(100 + k/16).(16 (k % 16)).0/20, in 10.100.0.0-
+#                   10.127.255.255: clear of the engine's default pools
+#                   (172.17-31/16, 192.168/16), of reconciler's default
+#                   subnets.pool (10.210.0.0/16) and of every other block;
+#                   `test_subnet I LEN` is its Ith /LEN (LEN 20-30)
+TEST_SLOTS=109
+TEST_RUNS=4
+TEST_BLOCK_PORTS=50
+TEST_SLOT_DIR=${TEST_SLOT_DIR:-/tmp/rc-test-slots}
+
+# test_number_of NAME: 400 for t0400-apply (a name that is not tNNNN-…: its checksum)
+test_number_of() {
+	case $1 in
+	t[0-9][0-9][0-9][0-9]-*)
+		n=${1#t}
+		n=${n%%-*}
+		echo "$n" | sed 's/^0*//; s/^$/0/'
+		;;
+	*) printf '%s' "$1" | cksum | cut -d' ' -f1 ;;
+	esac
+}
+test_slot_of() { echo $(($1 % TEST_SLOTS)); }
+test_block_port_base() { echo $((10000 + TEST_BLOCK_PORTS * $1)); }
+test_block_pool() { echo "10.$((100 + $1 / 16)).$((16 * ($1 % 16))).0/20"; }
+
+# test_claim_block_: hold a block of this script's slot on fd 9; set TEST_BLOCK
+test_claim_block_() {
+	test_slot_=$(test_slot_of "$(test_number_of "$TEST_NAME")")
+	if ! { [ -d "$TEST_SLOT_DIR" ] || { mkdir -p "$TEST_SLOT_DIR" && chmod 1777 "$TEST_SLOT_DIR"; }; } ||
+	   ! [ -w "$TEST_SLOT_DIR" ]; then
+		TEST_BLOCK=$((TEST_RUNS * test_slot_ + $$ % TEST_RUNS))
+		say "no lock directory $TEST_SLOT_DIR: block $TEST_BLOCK taken unchecked"
+		return 0
+	fi
+	i=0
+	while [ $i -lt $TEST_RUNS ]; do
+		TEST_BLOCK=$((TEST_RUNS * test_slot_ + ($$ + i) % TEST_RUNS))
+		# (a redirection that fails on exec would end the shell: look first)
+		if { [ -w "$TEST_SLOT_DIR/$TEST_BLOCK" ] || [ ! -e "$TEST_SLOT_DIR/$TEST_BLOCK" ]; } &&
+		   exec 9>>"$TEST_SLOT_DIR/$TEST_BLOCK" && flock -n 9; then
+			chmod 666 "$TEST_SLOT_DIR/$TEST_BLOCK" 2>/dev/null
+			echo $$ >"$TEST_SLOT_DIR/$TEST_BLOCK"
+			return 0
+		fi
+		exec 9>&-
+		i=$((i + 1))
+	done
+	echo "Bail out! $TEST_NAME: all $TEST_RUNS port and subnet blocks of its slot are held by other runs" \
+		"(pids: $(cd "$TEST_SLOT_DIR" && cat $((TEST_RUNS * test_slot_)) $((TEST_RUNS * test_slot_ + 1)) \
+		$((TEST_RUNS * test_slot_ + 2)) $((TEST_RUNS * test_slot_ + 3)) 2>/dev/null | tr '\n' ' '))"
+	return 1
+}
+test_claim_block_ || exit 1
+TEST_PORT_BASE=$(test_block_port_base $TEST_BLOCK)
+TEST_PORTS=$TEST_PORT_BASE-$((TEST_PORT_BASE + TEST_BLOCK_PORTS - 1))
+TEST_POOL=$(test_block_pool $TEST_BLOCK)
+export TEST_PORT_BASE TEST_PORTS TEST_POOL
+
+# test_port N: the Nth host port of this run (0-49)
+test_port() {
+	if [ "$1" -lt 0 ] || [ "$1" -ge $TEST_BLOCK_PORTS ]; then
+		echo "test_port: $1 is beyond this run's $TEST_BLOCK_PORTS ports" >&2
+		return 1
+	fi
+	echo $((TEST_PORT_BASE + $1))
+}
+
+# test_subnet I LEN: the Ith /LEN subnet of this run's pool (test_subnet 0 22, test_subnet 5 24)
+test_subnet() {
+	if [ "$2" -lt 20 ] || [ "$2" -gt 30 ] || [ "$1" -lt 0 ] || [ "$1" -ge $((1 << ($2 - 20))) ]; then
+		echo "test_subnet: no subnet $1 of length /$2 in $TEST_POOL" >&2
+		return 1
+	fi
+	test_o2_=${TEST_POOL#10.}
+	test_o3_=${test_o2_#*.}
+	test_o2_=${test_o2_%%.*}
+	test_o3_=${test_o3_%%.*}
+	test_off_=$(($1 << (32 - $2)))
+	echo "10.$test_o2_.$((test_o3_ + test_off_ / 256)).$((test_off_ % 256))/$2"
+}
+
 test_when_finished() {
 	test_cleanup_cmds="$*
 $test_cleanup_cmds"

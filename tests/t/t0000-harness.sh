@@ -104,4 +104,71 @@ test_expect_success 'the harness: a broken &&-chain, a return 0 and an exit in a
 	test_grep "called exit (status 3)" child.out
 '
 
+test_expect_success 'every script has a slot of its own; blocks stay in their zones, clear of each other' '
+	for f in "$RC_TOP"/tests/t/t[0-9]*.sh; do
+		echo "$(test_slot_of "$(test_number_of "$(basename "$f" .sh)")") $(basename "$f")" || return 1
+	done | sort -n >slots &&
+	cut -d" " -f1 slots | uniq -d >shared &&
+	if test -s shared; then echo "scripts sharing a slot (number mod $TEST_SLOTS):" && grep -wf shared slots && false; fi &&
+	last=$((TEST_SLOTS * TEST_RUNS - 1)) &&
+	k=0 &&
+	while [ $k -le $last ]; do
+		echo "$(test_block_port_base $k) $(test_block_pool $k)" || return 1
+		k=$((k + 1))
+	done >blocks &&
+	test_equal "$(head -n 1 blocks)" "10000 10.100.0.0/20" &&
+	test "$(($(tail -n 1 blocks | cut -d" " -f1) + TEST_BLOCK_PORTS - 1))" -lt 32000 &&
+	test_equal "$(cut -d" " -f2 blocks | sort -u | wc -l)" $((last + 1)) &&
+	: every pool is a /20 of 10.100.0.0-10.127.255.255, so none is in 172.16/12 or 192.168/16 &&
+	test_must_fail grep -v " 10\.1[0-2][0-9]\.\(0\|16\|32\|48\|64\|80\|96\|112\|128\|144\|160\|176\|192\|208\|224\|240\)\.0/20$" blocks &&
+	test_must_fail grep " 10\.12[89]\." blocks &&
+	test_equal "$(test_number_of t0400-apply)" 400 &&
+	test_equal "$(test_number_of t0000-harness)" 0
+'
+
+test_expect_success 'this run: its ports and pool come from its block; test_port and test_subnet stay inside' '
+	test_equal "$TEST_PORT_BASE" "$(test_block_port_base $TEST_BLOCK)" &&
+	test_equal "$TEST_PORTS" "$TEST_PORT_BASE-$((TEST_PORT_BASE + 49))" &&
+	test_equal "$TEST_POOL" "$(test_block_pool $TEST_BLOCK)" &&
+	test_equal "$(test_port 49)" $((TEST_PORT_BASE + 49)) &&
+	test_must_fail test_port 50 &&
+	test_equal "$(test_subnet 0 20)" "$TEST_POOL" &&
+	pre=${TEST_POOL%.*.0/20} &&
+	o3=${TEST_POOL#$pre.} && o3=${o3%%.*} &&
+	test_equal "$(test_subnet 1 22)" "$pre.$((o3 + 4)).0/22" &&
+	test_equal "$(test_subnet 15 24)" "$pre.$((o3 + 15)).0/24" &&
+	test_equal "$(test_subnet 255 28)" "$pre.$((o3 + 15)).240/28" &&
+	test_must_fail test_subnet 16 24 &&
+	test_must_fail test_subnet 0 19
+'
+
+test_expect_success 'two runs of one script at once hold two blocks; a fifth beside four is told, not given one' '
+	TEST_SLOT_DIR=$TRASH/slot-locks && export TEST_SLOT_DIR &&
+	cat >t0001-slot.sh <<-\EOF &&
+	#!/bin/sh
+	. "$RC_TOP/tests/lib/test-lib.sh"
+	echo "$TEST_BLOCK $TEST_PORTS $TEST_POOL" >"$1.tmp" && mv "$1.tmp" "$1"
+	i=0
+	while [ ! -e "$2" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	EOF
+	test_when_finished "touch $TRASH/go" &&
+	for r in 1 2 3 4; do
+		{ sh t0001-slot.sh $TRASH/run$r $TRASH/go >$TRASH/log$r 2>&1 </dev/null & } || return 1
+	done &&
+	for r in 1 2 3 4; do
+		wait_for "test -s run$r" 20 || { cat log$r; return 1; }
+	done &&
+	cat run1 run2 run3 run4 >held &&
+	test_equal "$(cut -d" " -f1 held | sort -u | tr "\n" " ")" "4 5 6 7 " &&
+	test_equal "$(cut -d" " -f2 held | sort -u | wc -l)" 4 &&
+	test_equal "$(cut -d" " -f3 held | sort -u | wc -l)" 4 &&
+	test_expect_code 1 sh t0001-slot.sh $TRASH/run5 $TRASH/go >fifth.out &&
+	test_grep "^Bail out! t0001-slot: all 4 port and subnet blocks of its slot are held by other runs" fifth.out &&
+	! test -e run5 &&
+	touch go &&
+	: a block is free again once its run ended &&
+	wait_for "sh t0001-slot.sh $TRASH/run6 $TRASH/go" 20 &&
+	test -s run6
+'
+
 test_done

@@ -14,7 +14,7 @@ write_valid() {
 	cat >"$1/stack.yaml" <<-EOF
 	kind: Settings
 	project: $PROJECT
-	ports: {range: 18000-18099}
+	ports: {range: $TEST_PORTS}
 	---
 	kind: Template
 	name: site

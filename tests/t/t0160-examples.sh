@@ -17,11 +17,11 @@ test_expect_success 'every example validates (as a directory and from Git)' '
 # The hosting example under this test's project, its ports and subnets
 # moved out of the way of a real deployment of the example.
 M=$TRASH/acme
-base=25000
+base=$TEST_PORT_BASE
 test_expect_success 'setup: a copy of examples/hosting as its own repository' '
 	repo_init $M &&
 	cp -r "$RC_TOP"/examples/hosting/. $M/ &&
-	sed -i "s/^project: acme/project: $PROJECT/; s/range: 20000-20999/range: $base-$((base + 19))/; s#pool: 10.210.0.0/16#pool: 10.243.0.0/16#" $M/settings.yaml &&
+	sed -i "s/^project: acme/project: $PROJECT/; s/range: 20000-20999/range: $base-$((base + 19))/; s#pool: 10.210.0.0/16#pool: $TEST_POOL#" $M/settings.yaml &&
 	sed -i "s/port: 20001/port: $((base + 1))/" $M/customers/alpha.yaml &&
 	sed -i "s/port: 20003/port: $((base + 3))/" $M/customers/gamma.yaml &&
 	sed -i "s#example/app:1.0#$TEST_IMAGE#" $M/shared.yaml $M/template.yaml &&
@@ -47,7 +47,7 @@ test_expect_success 'status probes the units with http checks (Docker holds no h
 	test_grep "^alpha/app  *$PROJECT-alpha-app  *running  *unhealthy " status2.out &&
 	test_grep "^beta/app  *$PROJECT-beta-app  *running  *healthy " status2.out &&
 	$RC --repo $M status --json >status.json &&
-	python3 - status.json "$PROJECT" <<-\EOF
+	python3 - status.json "$PROJECT" $((base + 1)) <<-\EOF
 	import json, sys
 	doc = json.load(open(sys.argv[1]))
 	assert doc["format"] == "reconciler-status" and doc["version"] == 1, doc
@@ -61,7 +61,7 @@ test_expect_success 'status probes the units with http checks (Docker holds no h
 	    assert u["state"] == "running" and u["desired"] == "running" and u["spec"] == "current", u
 	    assert len(u["container_id"]) == 64 and u["disabled"] is False and u["failures"] == 0, u
 	assert units["alpha/app"]["customer"] == "alpha" and units["db"]["customer"] is None
-	assert units["alpha/app"]["ports"] == [25001], units["alpha/app"]
+	assert units["alpha/app"]["ports"] == [int(sys.argv[3])], units["alpha/app"]
 	EOF
 '
 

@@ -10,8 +10,8 @@ write_manifests() {
 	cat >"$1/settings.yaml" <<-EOF &&
 	kind: Settings
 	project: $PROJECT
-	ports: {range: 21000-21999}
-	subnets: {pool: 10.231.0.0/16, size: 26}
+	ports: {range: $TEST_PORTS}
+	subnets: {pool: $TEST_POOL, size: 26}
 	defaults: {stop_grace_period: 10s}
 	EOF
 	cat >"$1/plans.yaml" <<-EOF &&

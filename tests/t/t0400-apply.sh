@@ -6,7 +6,7 @@ in-place updates, recreates of exactly what changed, removal, failures, idempote
 # A repository: one shared db (slow to become healthy), a template with an
 # app (http health) and a worker, two customers.  Ports from a range no one
 # else in the suite uses.
-base=21000
+base=$TEST_PORT_BASE
 M=$TRASH/repo
 write_manifests() {
 	mkdir -p $M/customers &&
@@ -14,7 +14,7 @@ write_manifests() {
 	kind: Settings
 	project: $PROJECT
 	ports: {range: $base-$((base + 19))}
-	subnets: {pool: 10.240.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Plan
 	name: small
@@ -126,7 +126,8 @@ test_expect_success 'names, labels, limits, ports, networks and health as writte
 	curl -fsS http://127.0.0.1:$base/health &&
 	test "$(container_field $c "{{index .Config.Env}}" | tr " " "\n" | grep -c GREETING=hello)" = 1 &&
 	test "$(container_field $PROJECT-db "{{index .Config.Healthcheck.Test 1}}")" = "wget -q -O /dev/null http://127.0.0.1:8080/health" &&
-	docker network inspect -f "{{(index .IPAM.Config 0).Subnet}}" $PROJECT-c1 | grep -q "^10\.240\."
+	python3 -c "import ipaddress, sys; sys.exit(not ipaddress.ip_network(sys.argv[1]).subnet_of(ipaddress.ip_network(sys.argv[2])))" \
+		"$(docker network inspect -f "{{(index .IPAM.Config 0).Subnet}}" $PROJECT-c1)" $TEST_POOL
 '
 
 test_expect_success 'c2 got the first free port of the range' '

@@ -7,9 +7,9 @@ ports and subnets consistent with the state, then zero mutating calls'
 # A shared network and a template of an app (health-checked, published on
 # the customer port, connected to the shared network after create) and a
 # worker that waits for the app to be healthy.  Ports and subnets from
-# ranges no other script uses.
-base=23000
-pool=10.221.0.0/16
+# this run's block (TEST_PORT_BASE, TEST_POOL: tests/lib/test-lib.sh).
+base=$TEST_PORT_BASE
+pool=$TEST_POOL
 M=$TRASH/repo
 CONVERGED="python3 $RC_TOP/tests/lib/converged.py"
 

@@ -4,7 +4,7 @@ an unpullable one fails only its unit, a moved tag shows as drift and recreates 
 registry that wants credentials is pulled from with those docker login wrote'
 . "$(dirname "$0")/../lib/test-lib.sh"
 
-base=23500
+authport=$(test_port 49)  # the registry that wants credentials
 M=$TRASH/repo
 REG_IMAGE=$RC_TEST_REGISTRY/$PROJECT/app:1
 MOVING=$PROJECT/moving:latest
@@ -20,7 +20,7 @@ test_expect_success 'setup: an image only in the local registry, a local mutable
 	cat >$M/all.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.241.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Service
 	name: pulled
@@ -38,8 +38,8 @@ test_expect_success 'setup: an image only in the local registry, a local mutable
 	repo_commit $M initial
 '
 
-PRIVATE=127.0.0.1:15530/$PROJECT/private:1
-PRIVATE2=127.0.0.1:15530/$PROJECT/private:2
+PRIVATE=127.0.0.1:$authport/$PROJECT/private:1
+PRIVATE2=127.0.0.1:$authport/$PROJECT/private:2
 cleanup_images() {
 	docker rmi -f $REG_IMAGE $MOVING $PRIVATE $PRIVATE2 >/dev/null 2>&1
 	auth_registry_stop
@@ -108,7 +108,7 @@ test_expect_success 'an image no registry has fails its unit after the retries, 
 
 test_expect_success 'a registry that wants credentials: refused without, pulled with those of docker login' '
 	. "$RC_TOP/tests/lib/registry.sh" &&
-	auth_registry_start 15530 op s3cret-pw &&
+	auth_registry_start $authport op s3cret-pw &&
 	test "$AUTH_REGISTRY/$PROJECT/private:1" = $PRIVATE &&
 	: docker login writes the credentials where DOCKER_CONFIG says, as it would in the home directory &&
 	mkdir -p $TRASH/login $TRASH/nologin &&

@@ -14,7 +14,7 @@ test_expect_success 'setup: two services, one using a secret' '
 	cat >$M/all.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.242.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Service
 	name: db

@@ -10,6 +10,8 @@ that never becomes healthy fails alone'
 . "$RC_TOP/tests/lib/proxy.sh"
 
 M=$TRASH/repo
+base=$TEST_PORT_BASE
+basehex=$(printf %04X $base)  # as /proc/net/tcp shows it
 hc() {
 	printf 'health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: %s}' \
 		"${RETRIES:-10}"
@@ -28,8 +30,8 @@ service() {
 
 settings() {
 	repo_init $M 2>/dev/null
-	printf 'kind: Settings\nproject: %s\nsubnets: {pool: 10.237.0.0/16, size: 28}\nports: {range: 23600-23649}\n' \
-		"$PROJECT" >$M/all.yaml
+	printf 'kind: Settings\nproject: %s\nsubnets: {pool: %s, size: 28}\nports: {range: %s}\n' \
+		"$PROJECT" "$TEST_POOL" "$TEST_PORTS" >$M/all.yaml
 }
 
 
@@ -200,7 +202,7 @@ test_expect_success 'update_order: start-first, a new container never healthy: t
 
 test_expect_success 'update_order: start-first is refused for a service that publishes a port' '
 	settings &&
-	service p "ports: [\"23648:8080\"]
+	service p "ports: [\"$((base + 48)):8080\"]
 update_order: start-first" &&
 	service q "update_order: sideways" &&
 	repo_commit $M "bad orders" &&
@@ -274,27 +276,27 @@ depends_on: {bad: healthy}" &&
 test_expect_success 'port: auto skips a port a host process listens on' '
 	test_when_finished "pkill -f \"$TRASH/listener.py\"" &&
 	remove_all &&
-	printf "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind((\"0.0.0.0\", 23600))\ns.listen()\ntime.sleep(120)\n" >$TRASH/listener.py &&
+	printf "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind((\"0.0.0.0\", $base))\ns.listen()\ntime.sleep(120)\n" >$TRASH/listener.py &&
 	{ python3 $TRASH/listener.py & } &&
-	wait_for "grep -qi \":5C30 00000000:0000 0A\" /proc/net/tcp" 10 &&
+	wait_for "grep -qi \":$basehex 00000000:0000 0A\" /proc/net/tcp" 10 &&
 	customers "host port taken" &&
 	: a state directory of its own, with no allocations, so port: auto starts at the low end of the range: &&
 	: it takes the project over from $STATE, deliberately &&
 	$RC --state-dir $TRASH/hostport-state --repo $M --take-over apply >out 2>&1 && cat out &&
 	for c in a b c; do
-		test "$(docker port $PROJECT-$c-app 8080/tcp | head -n 1 | sed "s/.*://")" != 23600 || return 1
+		test "$(docker port $PROJECT-$c-app 8080/tcp | head -n 1 | sed "s/.*://")" != $base || return 1
 	done
 '
 
 test_expect_success 'an explicit port a host process holds is a conflict before anything changes' '
 	test_when_finished "pkill -f \"$TRASH/listener.py\"" &&
 	remove_all && settings &&
-	service fixed "ports: [\"23600:8080\"]" &&
+	service fixed "ports: [\"$base:8080\"]" &&
 	repo_commit $M "fixed port taken" &&
 	{ python3 $TRASH/listener.py & } &&
-	wait_for "grep -qi \":5C30 00000000:0000 0A\" /proc/net/tcp" 10 &&
+	wait_for "grep -qi \":$basehex 00000000:0000 0A\" /proc/net/tcp" 10 &&
 	test_expect_code 1 $RC --state-dir $TRASH/hostport-state --repo $M apply >out 2>&1 && cat out &&
-	test_grep "unit .fixed. needs host port 23600, which a process on the host (not a container) listens on" out &&
+	test_grep "unit .fixed. needs host port $base, which a process on the host (not a container) listens on" out &&
 	test "$(docker ps -aq --filter label=$LABEL_PROJECT=$PROJECT | wc -l)" = 0
 '
 

@@ -11,7 +11,7 @@ write_manifests() {
 	cat >$M/settings.yaml <<-EOT
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.234.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Plan
 	name: p

@@ -19,7 +19,7 @@ test_expect_success 'setup' '
 	cat >$M/all.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.235.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Plan
 	name: p

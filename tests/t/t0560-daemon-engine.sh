@@ -20,7 +20,7 @@ test_expect_success 'setup: a repository of two units, b depending on a' '
 	cat >$M/all.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.236.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Service
 	name: a

@@ -4,7 +4,7 @@ test_description='drift against a real engine: none after apply; each kind of ha
 detected exactly; --fix converges; JSON and Markdown output; journal'
 . "$(dirname "$0")/../lib/test-lib.sh"
 
-base=22000
+base=$TEST_PORT_BASE
 M=$TRASH/repo
 write_manifests() {
 	mkdir -p $M/customers &&
@@ -12,7 +12,7 @@ write_manifests() {
 	kind: Settings
 	project: $PROJECT
 	ports: {range: $base-$((base + 19))}
-	subnets: {pool: 10.222.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Plan
 	name: small

@@ -12,7 +12,7 @@ write_manifests() {
 	cat >$M/all.yaml <<-EOT
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.239.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Service
 	name: web

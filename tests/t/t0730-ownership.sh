@@ -18,7 +18,7 @@ settings() {
 	cat >$M/settings.yaml <<-EOT
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.245.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Template
 	name: site

@@ -19,7 +19,7 @@ manifests() {
 	cat >$M/all.yaml <<-EOT
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.238.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	defaults: {stop_grace_period: 1s}
 	---
 	kind: Service

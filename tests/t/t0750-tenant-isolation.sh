@@ -36,7 +36,7 @@ test_expect_success 'setup: a shared db on an internal network that the template
 	cat >$M/settings.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.247.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Network
 	name: backend

@@ -19,7 +19,7 @@ test_expect_success 'setup: a template whose customers each get a generated db_p
 	cat >$M/settings.yaml <<-EOT &&
 	kind: Settings
 	project: $PROJECT
-	subnets: {pool: 10.246.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	---
 	kind: Template
 	name: web

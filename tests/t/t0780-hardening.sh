@@ -13,7 +13,7 @@ write_manifests() {
 	cat >$M/settings.yaml <<-EOT &&
 	kind: Settings
 	project: $P
-	subnets: {pool: 10.248.0.0/16, size: 28}
+	subnets: {pool: $TEST_POOL, size: 28}
 	policy: {require: [no_new_privileges, log_cap]}
 	defaults:
 	  security_opt: [no-new-privileges]

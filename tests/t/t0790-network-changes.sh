@@ -9,9 +9,11 @@ touched; networks recreated by hand are drift, and putting a customer'"'"'s back
 M=$TRASH/repo
 N=30
 OPS=3                # c28..c30 are on template ops, which also reaches audit on the network admin
-POOL=10.246.0.0/22   # 64 /28s: the customers' own and link networks take 63 of them
-FIXED=10.249.0.0/24
-ADMIN=10.251.0.0/24
+# subnets of this run's pool (tests/lib/test-lib.sh: test_subnet)
+POOL=$(test_subnet 0 22)   # 64 /28s: the customers' own and link networks take 63 of them
+FIXED=$(test_subnet 4 24)
+ADMIN=$(test_subnet 5 24)
+OTHER=$(test_subnet 6 24)  # admin, recreated by hand
 
 # settings BACKEND ADMIN: the manifests, with the line BACKEND (e.g. "subnet: X") in the network
 # backend (db's, every customer's) and ADMIN in the network admin (audit's, the ops customers')
@@ -179,7 +181,7 @@ test_expect_success 'flipping internal: the network and its customers'"'"' links
 test_expect_success 'networks recreated by hand (another subnet; a customer'"'"'s link internal) are drift' '
 	docker network disconnect -f $PROJECT-admin $PROJECT-audit &&
 	docker network rm $PROJECT-admin >/dev/null &&
-	docker network create --internal --subnet 10.250.0.0/24 --label io.reconciler.managed-by=reconciler \
+	docker network create --internal --subnet $OTHER --label io.reconciler.managed-by=reconciler \
 		--label $LABEL_PROJECT=$PROJECT --label io.reconciler.network=admin $PROJECT-admin >/dev/null &&
 	sub7=$(net_subnet $PROJECT-c07-via-backend) &&
 	docker network disconnect -f $PROJECT-c07-via-backend $PROJECT-c07-app &&
@@ -192,12 +194,12 @@ test_expect_success 'networks recreated by hand (another subnet; a customer'"'"'
 	test_expect_code 2 $RC --repo $M drift >drift.txt &&
 	cat drift.txt &&
 	test_grep "network $PROJECT-admin .*network-changed" drift.txt &&
-	test_grep "subnet: $ADMIN → 10.250.0.0/24" drift.txt &&
+	test_grep "subnet: $ADMIN → $OTHER" drift.txt &&
 	test_grep "network $PROJECT-c07-via-backend .*network-changed" drift.txt &&
 	test_grep "internal: false → true" drift.txt &&
 	test_expect_code 2 $RC --repo $M drift --json >drift.json &&
 	test_grep "\"network-changed\": 2" drift.json &&
-	test_grep "{\"field\": \"subnet\", \"secret\": false, \"expected\": \"$ADMIN\", \"actual\": \"10.250.0.0/24\"" drift.json
+	test_grep "{\"field\": \"subnet\", \"secret\": false, \"expected\": \"$ADMIN\", \"actual\": \"$OTHER\"" drift.json
 '
 
 test_expect_success 'apply puts them back; of the customers only c07 is restarted, db only reconnected' '
