@@ -515,6 +515,15 @@ void actual_canonical(const struct actual_input *in, struct buf *out)
 	struct lines copied = { NULL, 0 }; /* health.* lines borrowed from the label */
 	read_health(ct, img, &exp, &label, &a, &copied);
 
+	/* what the image was built from is no engine field: the container's spec label says it, as the
+	 * image's reference (compared by ID) says whether the container runs that build */
+	size_t cap = copied.n;
+	for (size_t i = 0; i < label.n; i++)
+		if (str_startswith(label.v[i].key, "build.")) {
+			GROW(copied.v, copied.n + 1, cap);
+			copied.v[copied.n++].raw = label.v[i].raw; /* borrowed */
+		}
+
 	read_host(ct, &exp, &a);
 	read_resources(ct, &exp, &a);
 	/* spec_canonical() numbers networks densely; ours may have gaps: add them after, and re-sort. */

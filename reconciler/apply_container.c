@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "extvol.h"
 #include "regauth.h"
+#include "source.h"
 #include "spec.h"
 
 static const struct rc_secret *find_secret(const struct rc_unit *u, const char *name)
@@ -67,6 +68,66 @@ static int resolve_image(struct dk_client *c, const struct rc_unit *u, const str
 	return 0;
 }
 
+/* Keep a build's output for unit u in the state (builds/<commit>/<unit>.log); a failure to keep
+ * it is a warning, never the unit's failure.  r->mu held. */
+static void keep_build_log_locked(struct run *r, const struct rc_unit *u, const char *log, size_t len)
+{
+	struct rc_err err = { 0 };
+	if (state_save_build_log(r->st, r->d->commit, u->id, log, len, &err) < 0)
+		log_warn("%s", err.msg);
+}
+
+static void keep_build_log(struct run *r, const struct rc_unit *u, const char *log, size_t len)
+{
+	pthread_mutex_lock(&r->mu);
+	keep_build_log_locked(r, u, log, len);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * u's build (spec/manifest.md, "Building images"): its tag present already is the build done
+ * (the tag is made from what it is built from); else the context's tree is sent to the engine as
+ * a tar stream and built.  The output goes to *ret_log (a build ran) and to u's build log.
+ */
+static int build_image(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
+		       char **ret_log, size_t *ret_len, struct rc_err *err)
+{
+	const struct rc_build *b = u->build;
+	struct dk_image *img = NULL;
+	struct dk_status ds;
+	if (dk_image_inspect(c, u->image, &img, &ds, err) == 0) {
+		*ret_id = img->id ? xstrdup(img->id) : xstrdup(u->image);
+		dk_image_free(img);
+		return 0;
+	}
+	if (ds.http != 404)
+		return -1;
+	if (!r->d->repo)
+		return rc_errf(err, "image '%s' is not present and cannot be built: no repository to read "
+			       "the context from", u->image);
+	struct rc_err cleared = { 0 };
+	*err = cleared;
+	struct buf tar = BUF_INIT;
+	if (source_tree_tar(r->d->repo, b->tree, &tar, err) < 0)
+		return rc_err_prefix(err, "building '%s'", u->image);
+	log_info("building '%s' from '%s' (tree %.12s)", u->image, *b->context ? b->context : ".", b->tree);
+	struct buf out;
+	buf_init(&out, RC_STATE_BUILD_LOG_MAX);
+	struct dk_build_opts bo = { .tag = u->image, .dockerfile = b->dockerfile, .target = b->target,
+				    .args = b->args, .nargs = b->nargs };
+	char *id = NULL;
+	int rc = dk_image_build(c, &bo, tar.data, tar.len, &out, &id, &ds, err);
+	buf_release(&tar);
+	keep_build_log(r, u, buf_cstr(&out), out.len);
+	if (rc < 0) {
+		buf_release(&out);
+		return -1;
+	}
+	*ret_id = id;
+	*ret_log = buf_detach(&out, ret_len);
+	return 0;
+}
+
 /*
  * resolve_image() once per reference and run: the first unit that needs it
  * resolves (or pulls) it while the others wait for the answer, whether an ID
@@ -88,6 +149,8 @@ static int ensure_image(struct run *r, struct dk_client *c, const struct rc_unit
 	}
 	if (e) {
 		int rc = e->id ? 0 : -1;
+		if (e->build_log && u->build)   /* built in this run for another unit: a copy for this one */
+			keep_build_log_locked(r, u, e->build_log, e->build_log_len);
 		if (e->id)
 			*ret_id = xstrdup(e->id);
 		else if (e->fault)
@@ -101,11 +164,14 @@ static int ensure_image(struct run *r, struct dk_client *c, const struct rc_unit
 	size_t k = r->nimages++;
 	r->images[k] = (struct image_entry){ .ref = xstrdup(u->image), .busy = true };
 	pthread_mutex_unlock(&r->mu);
-	char *id = NULL;
-	int rc = resolve_image(c, u, r->o, &id, err);
+	char *id = NULL, *log = NULL;
+	size_t loglen = 0;
+	int rc = u->build ? build_image(r, c, u, &id, &log, &loglen, err) : resolve_image(c, u, r->o, &id, err);
 	pthread_mutex_lock(&r->mu);
 	e = &r->images[k];
 	e->busy = false;
+	e->build_log = log;
+	e->build_log_len = loglen;
 	if (rc == 0) {
 		e->id = id;
 		*ret_id = xstrdup(id);
@@ -380,6 +446,7 @@ void apply_images_release(struct run *r)
 		free(r->images[i].ref);
 		free(r->images[i].id);
 		free(r->images[i].error);
+		free(r->images[i].build_log);
 	}
 	free(r->images);
 }

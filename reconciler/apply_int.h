@@ -35,6 +35,9 @@ struct image_entry {
 	char *error;                      /* why it cannot be had */
 	bool fault;                       /* ... because the engine failed */
 	bool busy;
+	char *build_log;                  /* a build ran for it in this run: its output (each unit
+	                                     that uses it keeps a copy in the state: state_builds.c) */
+	size_t build_log_len;
 };
 
 struct run {

@@ -35,6 +35,7 @@ struct cli_opts {
 	const char *customer;    /* --customer C: rotate only that customer's secret; restart its units */
 	const char *reason;      /* --reason TEXT: disable's reason */
 	const char *policy;      /* --policy FILE: the host policy (hostpolicy.h); NULL: env or the default */
+	bool build;              /* --build: logs shows a unit's image build output */
 	bool no_refresh;         /* --no-refresh: plan and apply trust the containers' labels (no inspects) */
 	int parallel;            /* --parallel N, 0 = default */
 	int verbose;             /* -v (repeatable) */
@@ -98,6 +99,8 @@ int cli_report_failures(const struct apply_result *ar, const char *what);
  * names it) or the apply fails.
  */
 int cmd_rotate(const struct cli_opts *o);
+/* logs --build UNIT (cmd_logs.c): the output of UNIT's newest image build (state.h, builds/). */
+int cmd_logs(const struct cli_opts *o);
 
 /*
  * plan / apply / status (cmd_apply.c).  plan and apply (and drift --fix)

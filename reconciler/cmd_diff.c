@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "converge.h"
 #include "manifest.h"
 #include "planner.h"
 #include "report.h"
@@ -47,6 +48,9 @@ static int load_rev(const struct cli_opts *o, const char *rev, const char *secre
 	}
 	struct manifest_opts mo = { .secrets_dir = secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL,
 				    .host_policy = policy };
+	struct converge_commit cc = { .repo = o->repo, .commit = files->commit };
+	mo.build_tree = converge_build_tree;
+	mo.build_ctx = &cc;
 	struct rc_diags diags = { 0 };
 	int loaded = manifest_load(files, &mo, ret, &diags);
 	hostpolicy_free(policy);

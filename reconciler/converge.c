@@ -25,6 +25,13 @@ int converge_load(const struct converge_source *src, const char *rev, struct sou
 	return converge_expand(src, files, ret_desired, diag, err);
 }
 
+int converge_build_tree(void *ctx, const char *context, const char *dockerfile, char ret[41],
+			struct rc_err *err)
+{
+	const struct converge_commit *cc = ctx;
+	return source_build_tree(cc->repo, cc->commit, context, dockerfile, ret, err);
+}
+
 int converge_expand(const struct converge_source *src, const struct source_files *files,
 		    struct rc_desired **ret_desired, struct buf *diag, struct rc_err *err)
 {
@@ -34,6 +41,11 @@ int converge_expand(const struct converge_source *src, const struct source_files
 	struct manifest_opts mo = { .secrets_dir = src->secrets_dir, .secrets_dir_refused = refused ? serr.msg : NULL,
 				    .generate_secrets = src->generate_secrets && !refused,
 				    .host_policy = src->host_policy };
+	struct converge_commit cc = { .repo = src->repo, .commit = files->commit };
+	if (files->commit && src->repo) {   /* build: contexts are read from the same commit */
+		mo.build_tree = converge_build_tree;
+		mo.build_ctx = &cc;
+	}
 	struct rc_diags diags = { 0 };
 	struct rc_desired *d = NULL;
 	if (manifest_load(files, &mo, &d, &diags) < 0) {
@@ -62,8 +74,10 @@ int converge_expand(const struct converge_source *src, const struct source_files
 		return -1;
 	}
 	rc_diags_release(&diags);
-	if (d->commit)
+	if (d->commit) {
 		d->path = xstrdup(src->path ? src->path : "");
+		d->repo = src->repo ? xstrdup(src->repo) : NULL;
+	}
 	*ret_desired = d;
 	return 0;
 }

@@ -40,6 +40,15 @@ struct converge_source {
 	struct rc_diags *diags;   /* optional: a rejected set's diagnostics, sorted, are moved here */
 };
 
+/* manifest_opts.build_tree for the manifests of one commit: ctx is a struct converge_commit
+ * (source_build_tree() at that commit). */
+struct converge_commit {
+	const char *repo;
+	const char *commit;
+};
+int converge_build_tree(void *ctx, const char *context, const char *dockerfile, char ret[41],
+			struct rc_err *err);
+
 /*
  * Read the manifests (rev overrides src->rev when not NULL) and expand them.
  * On success *ret_desired is the caller's (rc_desired_free) and 0 is

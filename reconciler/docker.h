@@ -151,6 +151,7 @@ enum dk_op {
 	DK_OP_VOLUME_REMOVE,
 	DK_OP_IMAGE_INSPECT,
 	DK_OP_IMAGE_PULL,
+	DK_OP_IMAGE_BUILD,
 	DK_OP_EVENTS,
 	DK_OP__MAX
 };
@@ -593,6 +594,27 @@ struct dk_pull_opts {
  */
 int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opts *o, char **ret_id,
 		  struct dk_status *st, struct rc_err *err);
+
+/* A build (`POST /build`): the context as a tar stream, the image tagged tag. */
+struct dk_build_opts {
+	const char *tag;          /* t= */
+	const char *dockerfile;   /* relative to the context; NULL: "Dockerfile" */
+	const char *target;       /* NULL: the last stage */
+	const struct rc_kv *args; /* buildargs */
+	size_t nargs;
+	long stall_ms;            /* abort when no byte arrives for this long; 0 = 600000 */
+};
+/*
+ * Build from context (tar, len bytes) with rm=1 and forcerm=1 (no
+ * intermediate containers are left, even after a failure).  Every line of
+ * the engine's progress stream ("stream" texts, "status", the error) is
+ * appended to log (NULL: none; its cap bounds it, and what does not fit is
+ * dropped).  A line with errorDetail fails the build (HTTP 200 before it):
+ * err says "build image 'TAG': <the engine's error line>".  On success the
+ * image's sha256: id in *ret_id (NULL: not wanted).  Not retried.
+ */
+int dk_image_build(struct dk_client *c, const struct dk_build_opts *o, const void *context, size_t len,
+		   struct buf *log, char **ret_id, struct dk_status *st, struct rc_err *err);
 
 /* ---- events ---- */
 

@@ -240,3 +240,126 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 	dk_image_free(img);
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* builds                                                             */
+
+struct build_ctx {
+	struct buf *log;
+	bool log_full;
+	char error[1024];   /* the errorDetail / error line */
+	char message[1024]; /* {"message": ...} (error replies) */
+};
+
+static void build_log(struct build_ctx *b, const char *s)
+{
+	if (!b->log || b->log_full)
+		return;
+	size_t n = strlen(s);
+	if (buf_add(b->log, s, n) < 0 || (n && s[n - 1] != '\n' && buf_addc(b->log, '\n') < 0)) {
+		b->log_full = true;
+		buf_adds(b->log, "\n... (output cut: the log is full)\n");
+	}
+}
+
+static int build_line(void *ud, const char *line, size_t len)
+{
+	struct build_ctx *b = ud;
+	cJSON *j = cJSON_ParseWithLength(line, len);
+	if (!j)
+		return 0;
+	const char *s;
+	if ((s = jstr(j, "stream")))
+		build_log(b, s);
+	else if ((s = jstr(j, "status")))
+		build_log(b, s);
+	const char *m = jstr(jget(j, "errorDetail"), "message");
+	if (!m)
+		m = jstr(j, "error");
+	if (m) {
+		build_log(b, m);
+		if (!b->error[0])
+			snprintf(b->error, sizeof(b->error), "%s", m);
+	}
+	const char *msg = jstr(j, "message");
+	if (msg && !m && !jget(j, "status") && !jget(j, "stream"))
+		snprintf(b->message, sizeof(b->message), "%s", msg);
+	cJSON_Delete(j);
+	return 0;
+}
+
+static char *build_path(const struct dk_build_opts *o)
+{
+	cJSON *args = cJSON_CreateObject();
+	for (size_t i = 0; i < o->nargs; i++)
+		cJSON_AddStringToObject(args, o->args[i].key, o->args[i].value);
+	_cleanup_free_ char *ja = jprint(args);
+	cJSON_Delete(args);
+	_cleanup_free_ char *qt = esc_query(o->tag), *qd = esc_query(o->dockerfile ? o->dockerfile : "Dockerfile");
+	_cleanup_free_ char *qa = esc_query(ja);
+	_cleanup_free_ char *qs = o->target ? esc_query(o->target) : NULL;
+	return xasprintf(API "/build?t=%s&dockerfile=%s&buildargs=%s%s%s&rm=1&forcerm=1", qt, qd, qa,
+			 qs ? "&target=" : "", qs ? qs : "");
+}
+
+int dk_image_build(struct dk_client *c, const struct dk_build_opts *o, const void *context, size_t len,
+		   struct buf *log, char **ret_id, struct dk_status *st, struct rc_err *err)
+{
+	struct dk_status tmp;
+	st = status_or(st, &tmp);
+	_cleanup_free_ char *path = build_path(o);
+	_cleanup_free_ char *what = what_of("build image", o->tag);
+	struct build_ctx b = { .log = log };
+	struct xfer x;
+	xfer_init(&x, c->max_body);
+	x.streaming = true;
+	x.on_line = build_line;
+	x.ud = &b;
+	setup_easy(c, c->easy, "POST", path, NULL, 0, &x);
+	x.headers = curl_slist_append(x.headers, "Content-Type: application/x-tar");
+	if (!x.headers)
+		die("out of memory (curl_slist)");
+	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, x.headers);
+	curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, context);
+	/* no overall limit: a build takes what it takes, but must not go silent */
+	long stall_ms = o->stall_ms > 0 ? o->stall_ms : 600000;
+	x.stall_ms = stall_ms;
+	x.last_data_ms = now_ms();
+	curl_easy_setopt(c->easy, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	curl_easy_setopt(c->easy, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(c->easy, CURLOPT_NOPROGRESS, 0L);
+	count_op(c, DK_OP_IMAGE_BUILD);
+	CURLcode cc = curl_easy_perform(c->easy);
+	if (cc == CURLE_OK && x.body.len)  /* last line without a newline */
+		build_line(&b, x.body.data, x.body.len);
+	int r;
+	if (x.stalled) {
+		st->http = 0;
+		r = rc_errf(err, "%s: nothing from the engine for %ld ms", what, stall_ms);
+	} else {
+		buf_reset(&x.body);
+		if (b.message[0]) {
+			cJSON *m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "message", b.message);
+			_cleanup_free_ char *js = jprint(m);
+			cJSON_Delete(m);
+			buf_adds(&x.body, js);
+		}
+		r = xfer_result(c, c->easy, cc, &x, 0, what, st, err);
+		if (r == 0 && b.error[0]) {
+			snprintf(st->message, sizeof(st->message), "%s", b.error);
+			r = rc_errf(err, "%s: %s", what, b.error);
+		}
+	}
+	xfer_release(&x);
+	if (r < 0)
+		return -1;
+	struct dk_image *img = NULL;
+	if (dk_image_inspect(c, o->tag, &img, st, err) < 0)
+		return rc_err_prefix(err, "%s: built, but", what);
+	if (ret_id)
+		*ret_id = xstrdup(img->id);
+	dk_image_free(img);
+	return 0;
+}

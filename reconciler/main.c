@@ -29,7 +29,7 @@
 /* Every option any command takes; the getopt value of one is OPT_BASE + its index. */
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
-	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH, O_REASON,
+	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH, O_REASON, O_BUILD,
 	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT, O_LISTEN,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
@@ -69,6 +69,7 @@ static const struct optdef optdefs[O__MAX] = {
 	[O_CUSTOMER] = { "customer", 0, "C", "only customer C" },
 	[O_NO_REFRESH] = { "no-refresh", 0, NULL,
 			   "plan from the containers' labels only: do not inspect them for changes made by hand" },
+	[O_BUILD] = { "build", 0, NULL, "the output of the unit's newest image build (build: in the manifest)" },
 	[O_REASON] = { "reason", 0, "TEXT", "why, for the journal and status (one line)" },
 	[O_LISTEN] = { "listen", 0, "ADDR",
 		       "the read-only HTTP endpoint (/metrics, /status, /healthz, /events): a unix socket path or "
@@ -216,6 +217,11 @@ static const struct cmd_opt restart_opts[] = {
 	CMD_OPTS_END,
 };
 
+static const struct cmd_opt logs_opts[] = {
+	{ O_BUILD, NULL },
+	CMD_OPTS_END,
+};
+
 #define EXITS_STATE "exit status: 0 done, 1 refused or error"
 
 static const struct command commands[] = {
@@ -284,6 +290,11 @@ static const struct command commands[] = {
 	  "Write a new value for the generated per-customer secret NAME (never\n"
 	  "printed), then apply: exactly the units that mount it are replaced.",
 	  "exit status: as apply; 1 when NAME is no generated per-customer secret", rotate_opts },
+	{ "logs", cmd_logs, "--build UNIT", "the output of a unit's newest image build (--build UNIT)",
+	  "Print the output of the newest image build apply or the daemon ran for\n"
+	  "UNIT (a service with build:), kept in the state directory per commit\n"
+	  "(builds/<commit>/<unit>.log); the commit is named on stderr with -v.",
+	  "exit status: 0, 1 no build output kept for UNIT or error", logs_opts },
 	{ "help", NULL, "[COMMAND]", "this list, or a command's usage and options (help COMMAND)",
 	  "Print the commands, or COMMAND's usage, options and exit codes.", "exit status: 0, 1 unknown command",
 	  no_opts },
@@ -464,6 +475,7 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 	case O_CUSTOMER: o->customer = arg; break;
 	case O_REASON: o->reason = arg; break;
 	case O_NO_REFRESH: o->no_refresh = true; break;
+	case O_BUILD: o->build = true; break;
 	case O_VERBOSE: o->verbose++; break;
 	case O_QUIET: o->quiet = true; break;
 	case O_HELP: case O_VERSION: break;  /* handled once every option is read */

@@ -64,6 +64,16 @@ struct manifest_opts {
 	/* the host's policy file (path and content; hostpolicy_read()): the ceiling of the
 	 * repository's Settings policy; NULL: none */
 	const struct source_file *host_policy;
+	/*
+	 * A service's `build:` (spec/manifest.md, "Building images"): check that context (a
+	 * directory relative to the repository root, normalised) holds dockerfile at the commit
+	 * being loaded and write the context's 40-hex tree id to ret (source_build_tree()); -1
+	 * with err saying what is wrong.  NULL: the manifests come from no commit (--dir), and
+	 * `build:` is an error.
+	 */
+	int (*build_tree)(void *ctx, const char *context, const char *dockerfile, char ret[41],
+			  struct rc_err *err);
+	void *build_ctx;
 };
 
 /*

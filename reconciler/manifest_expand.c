@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "buf.h"
+#include "hash.h"
 #include "speckeys.h"
 #include "strmap.h"
 #include "util.h"
@@ -322,6 +324,63 @@ static void unit_settings(const struct model *m, const struct rc_desired *d, str
 	}
 }
 
+/* A repository name Docker takes: lower case, one '-' for each run of other characters. */
+static void add_repo_name(struct buf *b, const char *s)
+{
+	bool sep = false;
+	for (; *s; s++) {
+		char ch = *s;
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+			if (sep && b->len)
+				buf_addc(b, '-');
+			buf_addc(b, ch);
+			sep = false;
+		} else {
+			sep = true;
+		}
+	}
+}
+
+/* build: the unit's rc_build and its image, <project>-build-<service>:<tree id's first 12>, with
+ * "-<8 hex>" of the build's options added when a dockerfile, target or args are given, so that
+ * one tag always means one build (spec/manifest.md, "Building images"). */
+static void unit_build(struct rc_unit *u, const char *proj, const struct osvc *s)
+{
+	struct rc_build *b = xcalloc(1, sizeof(*b));
+	b->context = xstrdup(s->build_context);
+	b->tree = xstrdup(s->build_tree);
+	b->dockerfile = xstrdup(s->build_dockerfile);
+	b->target = s->build_target ? xstrdup(s->build_target) : NULL;
+	const struct kvs *layers[] = { &s->build_args };
+	set_kvs(&b->args, &b->nargs, layers, 1);
+	struct buf opts = BUF_INIT;
+	if (strcmp(b->dockerfile, "Dockerfile") != 0 || b->target || b->nargs) {
+		buf_addf(&opts, "dockerfile=%s", b->dockerfile);
+		buf_add(&opts, "", 1);
+		buf_addf(&opts, "target=%s", b->target ? b->target : "");
+		buf_add(&opts, "", 1);
+		for (size_t i = 0; i < b->nargs; i++) {
+			buf_addf(&opts, "arg.%s=%s", b->args[i].key, b->args[i].value);
+			buf_add(&opts, "", 1);
+		}
+	}
+	struct buf img = BUF_INIT;
+	add_repo_name(&img, proj);
+	buf_adds(&img, "-build-");
+	add_repo_name(&img, s->name);
+	buf_addf(&img, ":%.12s", b->tree);
+	if (opts.len) {
+		char h[RC_HASH_HEX_LEN + 1];
+		rc_hash128_hex(opts.data, opts.len, h);
+		buf_addf(&img, "-%.8s", h);
+	}
+	buf_release(&opts);
+	u->image = buf_detach(&img, NULL);
+	u->build = b;
+}
+
 static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, struct rc_unit *u,
 		       const struct osvc *s, const struct otmpl *t, const struct ocust *cu,
 		       struct expand_aux *aux)
@@ -339,7 +398,12 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 		u->id = xstrdup(s->name);
 		u->container = xasprintf("%s-%s", proj, s->name);
 	}
-	u->image = xstrdup(ov && ov->image ? ov->image : s->image);
+	if (ov && ov->image)
+		u->image = xstrdup(ov->image);   /* a customer's own image wins over the template's build */
+	else if (s->build_at)
+		unit_build(u, proj, s);
+	else
+		u->image = xstrdup(s->image);
 	u->command = copy_argv(s->command, s->ncommand);
 	u->ncommand = s->command ? s->ncommand : 0;
 	u->entrypoint = copy_argv(s->entrypoint, s->nentrypoint);

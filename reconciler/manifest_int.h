@@ -144,6 +144,11 @@ struct osvc {
 	const char *name;
 	const char *tmpl;                /* NULL: a shared Service */
 	const char *image;
+	/* build: (parse_build()); build_at NULL: none, or broken */
+	const struct ynode *build_at;
+	const char *build_context, *build_dockerfile, *build_target;   /* context normalised */
+	struct kvs build_args;
+	char build_tree[41];             /* the context's tree id ("" when it could not be resolved) */
 	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
 	size_t ncommand, nentrypoint;
 	bool start_first;                /* update_order: start-first */
@@ -329,7 +334,8 @@ struct model {
 /* Keys of a service that are not the table's (mf_check_keys adds those: mf_keys_with_fields()). */
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout"
+	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout", \
+	"build"
 
 struct named {
 	const char *name;

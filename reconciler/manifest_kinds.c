@@ -27,6 +27,7 @@ static void osvc_release(struct osvc *s)
 	free(s->command);
 	free(s->entrypoint);
 	free(s->env.v);
+	free(s->build_args.v);
 	free(s->labels.v);
 	free(s->ports);
 	free(s->vols);

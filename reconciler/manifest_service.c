@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "buf.h"
+
 #include "speckeys.h"
 #include "strmap.h"
 #include "util.h"
@@ -475,16 +477,124 @@ static void parse_update_order(struct ctx *c, const struct ynode *m, struct osvc
 	}
 }
 
+/* A relative path of the repository, normalised ("./a//b/" -> "a/b", "." -> ""); NULL when it is
+ * absolute or climbs out with "..". */
+static char *rel_path(const char *in)
+{
+	if (in[0] == '/')
+		return NULL;
+	struct buf b = BUF_INIT;
+	const char *p = in;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			buf_release(&b);
+			return NULL;
+		}
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (b.len)
+				buf_addc(&b, '/');
+			buf_add(&b, p, n);
+		}
+		p = e;
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* The build's tree id from the commit being loaded (manifest_opts.build_tree); a diagnostic at
+ * the context when the commit does not hold it. */
+static void resolve_build(struct ctx *c, const struct ynode *b, struct osvc *s)
+{
+	const struct ynode *cy = y_get(b, "context");
+	if (!c->opts || !c->opts->build_tree) {
+		mf_diag(c, s->build_at, "'build' needs the manifests read from Git (--repo): the context is read "
+		     "from the commit applied, and a directory (--dir) has none");
+		return;
+	}
+	struct rc_err err = { 0 };
+	char tree[41];
+	if (c->opts->build_tree(c->opts->build_ctx, s->build_context, s->build_dockerfile, tree, &err) < 0) {
+		mf_diag(c, cy, "build context '%s': %s", mf_shown(c, s->build_context), err.msg);
+		return;
+	}
+	memcpy(s->build_tree, tree, sizeof(tree));
+}
+
+/* build: {context, dockerfile, args, target} — the image built from a directory of the repository
+ * (spec/manifest.md, "Building images"). */
+static void parse_build(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const struct ynode *b = y_get(m, "build");
+	if (!b)
+		return;
+	if (b->kind != Y_MAP) {
+		mf_diag(c, b, "'build' must be a mapping: {context: DIR, dockerfile: FILE, args: {...}, target: STAGE}");
+		return;
+	}
+	static const char *const keys[] = { "context", "dockerfile", "args", "target", NULL };
+	mf_check_keys(c, b, keys, "build");
+	if (y_get(m, "image")) {
+		mf_diag(c, y_get(m, "image"), "'image' and 'build' cannot both be given: 'build' makes the image "
+		     "(tagged <project>-build-%s:<tree id>)", s->name ? s->name : "SERVICE");
+		return;
+	}
+	const struct ynode *cy = y_get(b, "context");
+	const char *ctxs = mf_get_str(c, b, "context");
+	if (!cy) {
+		mf_diag(c, b, "'build' needs a 'context': a directory of the repository, relative to its root");
+		return;
+	}
+	if (!ctxs)
+		return;
+	char *norm = rel_path(ctxs);
+	if (!norm) {
+		mf_diag(c, cy, "build context '%s' must be a directory of the repository, relative to its root "
+		     "(no leading '/', no '..')", mf_shown(c, ctxs));
+		return;
+	}
+	s->build_context = mf_keep(c, norm);
+	const char *df = "Dockerfile";
+	const struct ynode *dy = y_get(b, "dockerfile");
+	if (dy) {
+		const char *d = mf_get_str(c, b, "dockerfile");
+		if (!d)
+			return;
+		char *dn = rel_path(d);
+		if (!dn || !*dn) {
+			free(dn);
+			mf_diag(c, dy, "dockerfile '%s' must be a file inside the build context (a relative path "
+			     "without '..')", mf_shown(c, d));
+			return;
+		}
+		df = mf_keep(c, dn);
+	}
+	s->build_dockerfile = df;
+	if (y_get(b, "target")) {
+		s->build_target = mf_get_str(c, b, "target");
+		if (s->build_target && (!*s->build_target || mf_has_ctl_or_space(s->build_target))) {
+			mf_diag(c, y_get(b, "target"), "invalid build target '%s'", mf_shown(c, s->build_target));
+			return;
+		}
+	}
+	mf_get_kvs(c, b, "args", false, &s->build_args);
+	s->build_at = b;
+	resolve_build(c, b, s);
+}
+
 void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 {
 	const struct ynode *y;
 	s->at = m;
 	s->image = mf_get_str(c, m, "image");
 	const char *why;
-	if (!y_get(m, "image"))
-		mf_diag(c, m, "service '%s' has no 'image'", s->name ? s->name : "?");
+	if (!y_get(m, "image") && !y_get(m, "build"))
+		mf_diag(c, m, "service '%s' has no 'image' (or 'build')", s->name ? s->name : "?");
 	else if (s->image && !mf_image_ok(s->image, &why))
 		mf_diag(c, y_get(m, "image"), "invalid image '%s': %s", mf_shown(c, s->image), why);
+	parse_build(c, m, s);
 	mf_get_argv(c, m, "command", &s->command, &s->ncommand);
 	mf_get_argv(c, m, "entrypoint", &s->entrypoint, &s->nentrypoint);
 	mf_get_kvs(c, m, "env", false, &s->env);

@@ -812,3 +812,183 @@ void source_files_release(struct source_files *f)
 	free(f->commit);
 	*f = (struct source_files){ 0 };
 }
+
+/* ---- build contexts (spec/manifest.md, "Building images") ---- */
+
+int source_build_tree(const char *repo, const char *rev, const char *context, const char *dockerfile,
+		      char ret[41], struct rc_err *err)
+{
+	_cleanup_free_ char *sub = NULL;
+	if (normalize_subdir(context, &sub, err) < 0)
+		return -1;
+	_cleanup_(repo_freep) git_repository *r = NULL;
+	_cleanup_(object_freep) git_object *commit = NULL;
+	if (open_repo(repo, &r, err) < 0 || resolve_commit(r, repo, rev, &commit, err) < 0)
+		return -1;
+	char id[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(id, sizeof(id), git_object_id(commit));
+	_cleanup_(tree_freep) git_tree *root = NULL;
+	if (git_commit_tree(&root, (git_commit *)commit) < 0)
+		return git_errf(err, "cannot read the tree of commit %s in '%s'", id, repo);
+	_cleanup_(tree_freep) git_tree *ctx = NULL;
+	if (*sub) {
+		_cleanup_(entry_freep) git_tree_entry *e = NULL;
+		int rc = git_tree_entry_bypath(&e, root, sub);
+		if (rc == GIT_ENOTFOUND) {
+			rc_errf(err, "no directory '%s' in commit %.12s", sub, id);
+			return escape_err(err);
+		}
+		if (rc < 0)
+			return git_errf(err, "cannot look up '%s' in commit %.12s", sub, id);
+		if (git_tree_entry_filemode(e) != GIT_FILEMODE_TREE) {
+			rc_errf(err, "'%s' in commit %.12s is not a directory", sub, id);
+			return escape_err(err);
+		}
+		if (git_tree_lookup(&ctx, r, git_tree_entry_id(e)) < 0)
+			return git_errf(err, "cannot read directory '%s'", sub);
+	}
+	const git_tree *t = ctx ? ctx : root;
+	_cleanup_(entry_freep) git_tree_entry *df = NULL;
+	int rc = git_tree_entry_bypath(&df, t, dockerfile);
+	if (rc == GIT_ENOTFOUND) {
+		rc_errf(err, "no file '%s' in directory '%s' of commit %.12s", dockerfile, *sub ? sub : ".", id);
+		return escape_err(err);
+	}
+	if (rc < 0)
+		return git_errf(err, "cannot look up '%s' in commit %.12s", dockerfile, id);
+	git_filemode_t fm = git_tree_entry_filemode(df);
+	if (fm != GIT_FILEMODE_BLOB && fm != GIT_FILEMODE_BLOB_EXECUTABLE) {
+		rc_errf(err, "'%s' in directory '%s' of commit %.12s is not a regular file", dockerfile,
+			*sub ? sub : ".", id);
+		return escape_err(err);
+	}
+	git_oid_tostr(ret, 41, git_tree_id(t));
+	return 0;
+}
+
+/* One ustar header: name split into prefix/name when longer than 100 bytes. */
+static int tar_header(struct buf *out, const char *path, char type, unsigned mode, size_t size,
+		      const char *link, struct rc_err *err)
+{
+	char h[512] = { 0 };
+	size_t n = strlen(path);
+	const char *name = path, *prefix = "";
+	size_t plen = 0;
+	if (n > 100) {
+		const char *cut = NULL;
+		for (const char *p = path; *p; p++)
+			if (*p == '/' && (size_t)(p - path) <= 155 && strlen(p + 1) <= 100 && p > path) {
+				cut = p;
+				break;
+			}
+		if (!cut)
+			return rc_errf(err, "path '%s' is too long for the build context (ustar: 100 + 155 bytes)", path);
+		prefix = path;
+		plen = (size_t)(cut - path);
+		name = cut + 1;
+	}
+	if (link && strlen(link) > 100)
+		return rc_errf(err, "symbolic link '%s' points at a target longer than 100 bytes", path);
+	memcpy(h, name, strlen(name));
+	snprintf(h + 100, 8, "%07o", mode);
+	snprintf(h + 108, 8, "%07o", 0u);
+	snprintf(h + 116, 8, "%07o", 0u);
+	snprintf(h + 124, 12, "%011zo", size);
+	snprintf(h + 136, 12, "%011o", 0u);
+	h[156] = type;
+	if (link)
+		memcpy(h + 157, link, strlen(link));
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memcpy(h + 345, prefix, plen);
+	memset(h + 148, ' ', 8);
+	unsigned sum = 0;
+	for (size_t i = 0; i < sizeof(h); i++)
+		sum += (unsigned char)h[i];
+	snprintf(h + 148, 8, "%06o", sum);
+	h[155] = ' ';
+	if (buf_add(out, h, sizeof(h)) < 0)
+		return -1;
+	return 0;
+}
+
+struct tar_walk {
+	git_repository *repo;
+	struct buf *out;
+	size_t files;
+};
+
+static int tar_too_big(const struct buf *out, struct rc_err *err)
+{
+	return rc_errf(err, "the build context is larger than %zu MiB (the limit)", out->max >> 20);
+}
+
+static int tar_tree(struct tar_walk *w, const git_tree *tree, const char *prefix, int depth, struct rc_err *err)
+{
+	if (depth > SOURCE_MAX_DEPTH)
+		return rc_errf(err, "directory '%s' is nested deeper than %d levels", prefix, SOURCE_MAX_DEPTH);
+	size_t n = git_tree_entrycount(tree);
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		_cleanup_free_ char *path = join_path(prefix, git_tree_entry_name(e));
+		git_filemode_t fm = git_tree_entry_filemode(e);
+		if (++w->files > RC_SOURCE_MAX_CONTEXT_FILES)
+			return rc_errf(err, "the build context has more than %d entries", RC_SOURCE_MAX_CONTEXT_FILES);
+		if (fm == GIT_FILEMODE_COMMIT)
+			return rc_errf(err, "'%s' is a submodule (a build context cannot hold one)", path);
+		if (fm == GIT_FILEMODE_TREE) {
+			_cleanup_(tree_freep) git_tree *sub = NULL;
+			if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(e)) < 0)
+				return git_errf(err, "cannot read directory '%s'", path);
+			_cleanup_free_ char *dir = xasprintf("%s/", path);
+			if (tar_header(w->out, dir, '5', 0755, 0, NULL, err) < 0)
+				return err->msg[0] ? -1 : tar_too_big(w->out, err);
+			if (tar_tree(w, sub, path, depth + 1, err) < 0)
+				return -1;
+			continue;
+		}
+		_cleanup_(object_freep) git_object *o = NULL;
+		if (git_tree_entry_to_object(&o, w->repo, e) < 0)
+			return git_errf(err, "cannot read '%s'", path);
+		const git_blob *b = (const git_blob *)o;
+		size_t size = (size_t)git_blob_rawsize(b);
+		const char *data = git_blob_rawcontent(b);
+		if (w->out->max && size > w->out->max)
+			return tar_too_big(w->out, err);
+		if (fm == GIT_FILEMODE_LINK) {
+			_cleanup_free_ char *target = xstrndup(data, size);
+			if (tar_header(w->out, path, '2', 0777, 0, target, err) < 0)
+				return err->msg[0] ? -1 : tar_too_big(w->out, err);
+			continue;
+		}
+		unsigned mode = fm == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+		static const char zeros[512];
+		if (tar_header(w->out, path, '0', mode, size, NULL, err) < 0 || buf_add(w->out, data, size) < 0 ||
+		    buf_add(w->out, zeros, (512 - size % 512) % 512) < 0)
+			return err->msg[0] ? -1 : tar_too_big(w->out, err);
+	}
+	return 0;
+}
+
+int source_tree_tar(const char *repo, const char *tree_id, struct buf *out, struct rc_err *err)
+{
+	_cleanup_(repo_freep) git_repository *r = NULL;
+	if (open_repo(repo, &r, err) < 0)
+		return -1;
+	git_oid oid;
+	_cleanup_(tree_freep) git_tree *t = NULL;
+	if (git_oid_fromstrn(&oid, tree_id, strlen(tree_id)) < 0 || git_tree_lookup(&t, r, &oid) < 0)
+		return git_errf(err, "cannot read tree %.12s in '%s'", tree_id, repo);
+	struct buf b;
+	buf_init(&b, RC_SOURCE_MAX_CONTEXT);
+	struct tar_walk w = { .repo = r, .out = &b };
+	static const char zeros[1024];
+	if (tar_tree(&w, t, "", 0, err) < 0 || (buf_add(&b, zeros, sizeof(zeros)) < 0 && tar_too_big(&b, err) < 0)) {
+		buf_release(&b);
+		rc_err_prefix(err, "build context %.12s", tree_id);
+		return escape_err(err);
+	}
+	buf_release(out);
+	*out = b;
+	return 0;
+}

@@ -84,6 +84,29 @@ int source_fetch(const char *repo, const char *url, const char *cred_file, const
 		 const char *refname, char ret[41], struct rc_err *err);
 /* The bound of every later source_fetch(), seconds (> 0); process-wide. */
 void source_set_fetch_timeout(double seconds);
+/*
+ * Build contexts (spec/manifest.md, "Building images").  The context of a
+ * service's `build:` is a directory of the repository at a commit, named
+ * relative to the repository's root ("" or "." = the root).
+ *
+ * source_build_tree(): check that context is a directory of rev and that
+ * dockerfile (relative to the context) is a regular file in it, and write
+ * the context's 40-hex tree id to ret (the image's tag is made from it).
+ * Errors name what is missing: "no directory 'app' in commit 0123456789ab".
+ *
+ * source_tree_tar(): the tree tree_id of repo as a tar stream (ustar) in
+ * *out, as `docker build` sends a context: regular files with their mode
+ * (0644, or 0755 when executable), directories, symbolic links as links;
+ * uid/gid 0 and mtime 0, so equal trees give equal streams.  A submodule
+ * is an error, and so is a context over RC_SOURCE_MAX_CONTEXT bytes or
+ * RC_SOURCE_MAX_CONTEXT_FILES entries.  On failure *out is untouched.
+ */
+#define RC_SOURCE_MAX_CONTEXT (256u << 20)
+#define RC_SOURCE_MAX_CONTEXT_FILES 100000
+struct buf;
+int source_build_tree(const char *repo, const char *rev, const char *context, const char *dockerfile,
+		      char ret[41], struct rc_err *err);
+int source_tree_tar(const char *repo, const char *tree_id, struct buf *out, struct rc_err *err);
 /* Free everything in f and zero it (safe to call twice). */
 void source_files_release(struct source_files *f);
 

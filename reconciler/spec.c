@@ -87,6 +87,19 @@ static void canon_process(const struct rc_unit *u, bool wr, struct lines *l)
 	char *s;
 	if (u->image)
 		addkv(l, wr, "image", u->image);
+	if (u->build) {   /* what the image is built from: the tag abbreviates it, this says it */
+		const struct rc_build *b = u->build;
+		addkv(l, wr, "build.context", *b->context ? b->context : ".");
+		addkv(l, wr, "build.tree", b->tree);
+		addkv(l, wr, "build.dockerfile", b->dockerfile);
+		if (b->target)
+			addkv(l, wr, "build.target", b->target);
+		for (size_t i = 0; i < b->nargs; i++) {
+			s = xasprintf("build.args.%s", b->args[i].key);
+			addkv(l, wr, s, b->args[i].value);
+			free(s);
+		}
+	}
 	if (u->job)
 		addkv(l, wr, "run", "once");
 	if (u->command) {

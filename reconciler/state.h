@@ -341,4 +341,18 @@ void state_journal_record_release(struct state_journal_record *r);
 /* Change the rotation limit (tests); keep ≥ 1. */
 void state_set_journal_limit(struct rc_state *st, size_t max_bytes, int keep);
 
+/*
+ * Image builds' output (state_builds.c): builds/<commit 12 hex>/<unit>.log, mode 0600, at most
+ * RC_STATE_BUILD_LOG_MAX bytes (more is cut); the newest RC_STATE_BUILD_COMMITS commits' logs are
+ * kept.  state_read_build_log() finds the newest log of unit (a unit id: "web", "alpha/web") under
+ * state_dir without the state's lock: *ret_commit is its commit's 12 hex; -1 with errno ENOENT
+ * when there is none.
+ */
+#define RC_STATE_BUILD_LOG_MAX (1u << 20)
+#define RC_STATE_BUILD_COMMITS 20
+int state_save_build_log(struct rc_state *st, const char *commit, const char *unit, const char *data,
+			 size_t len, struct rc_err *err);
+int state_read_build_log(const char *state_dir, const char *unit, char **ret_commit, char **ret_data,
+			 size_t *ret_len, struct rc_err *err);
+
 #endif

@@ -13,6 +13,7 @@
  *                      approval, in-place updates
  *   state_manifests.c  manifests.json: the copy of one commit's manifests
  *   state_journal.c    journal.jsonl: append, rotate, read back
+ *   state_builds.c     builds/: the output of image builds, per commit and unit
  *
  * cJSON stays inside these files: the helpers below take struct cJSON
  * without including its header.

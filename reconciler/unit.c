@@ -28,6 +28,18 @@ void rc_unit_release(struct rc_unit *u)
 	free(u->customer);
 	free(u->service);
 	free(u->image);
+	if (u->build) {
+		free(u->build->context);
+		free(u->build->tree);
+		free(u->build->dockerfile);
+		free(u->build->target);
+		for (size_t i = 0; i < u->build->nargs; i++) {
+			free(u->build->args[i].key);
+			free(u->build->args[i].value);
+		}
+		free(u->build->args);
+		free(u->build);
+	}
 	free_strv(u->command, u->ncommand);
 	free_strv(u->entrypoint, u->nentrypoint);
 	free_kv(u->env, u->nenv);
@@ -92,6 +104,7 @@ void rc_desired_free(struct rc_desired *d)
 	free_strv(d->settings.notify_events, d->settings.nnotify_events);
 	free(d->commit);
 	free(d->path);
+	free(d->repo);
 	free(d);
 }
 

@@ -102,12 +102,24 @@ struct rc_restart {
 	int max_failures;     /* after this many, the unit is disabled */
 };
 
+/* A service's `build:` (spec/manifest.md, "Building images"): its image is built from a directory
+ * of the repository at the commit applied, and rc_unit.image is the tag that build gets. */
+struct rc_build {
+	char *context;        /* directory relative to the repository root ("" = the root) */
+	char *tree;           /* 40-hex id of the context's tree at the commit (source_build_tree()) */
+	char *dockerfile;     /* relative to the context ("Dockerfile" when not given) */
+	char *target;         /* the stage to build; NULL: the last */
+	struct rc_kv *args;   /* build arguments, sorted by key */
+	size_t nargs;
+};
+
 struct rc_unit {
 	char *id;             /* "<customer>/<service>" or "<service>" for shared services */
 	char *container;      /* Docker name: <project>-<customer>-<service> or <project>-<service> */
 	char *customer;       /* NULL for shared services */
 	char *service;
 	char *image;
+	struct rc_build *build; /* NULL: image is pulled; else image is the tag this build makes */
 	char **command;       /* argv; NULL: the image's default */
 	size_t ncommand;
 	char **entrypoint;    /* argv; NULL: the image's default */
@@ -203,6 +215,7 @@ struct rc_desired {
 	size_t nnetworks;
 	char *commit;               /* the Git commit the manifests came from; NULL for --dir */
 	char *path;                 /* with commit: the repository sub-directory they were read from ("" = root) */
+	char *repo;                 /* with commit: the repository (where `build:` contexts are read) */
 };
 
 /*
