@@ -224,7 +224,7 @@ static const struct {
 	{ "environment", " (did you mean 'env'?)" },
 	{ "healthcheck", " (did you mean 'health'?)" },
 	{ "workdir", " (did you mean 'working_dir'?)" },
-	{ "build", ": images are pulled, never built; give 'image'" },
+	{ "build", ": only a service builds its image ('build: {context: DIR}')" },
 	{ "container_name", ": container names are derived (<project>-<customer>-<service>)" },
 	{ "hostname", ": container names are derived (<project>-<customer>-<service>)" },
 	{ "restart", ": the restart policy belongs to a Plan ('plan: NAME')" },

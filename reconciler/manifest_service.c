@@ -508,7 +508,7 @@ static char *rel_path(const char *in)
  * the context when the commit does not hold it. */
 static void resolve_build(struct ctx *c, const struct ynode *b, struct osvc *s)
 {
-	const struct ynode *cy = y_get(b, "context");
+	const struct ynode *cy = b->kind == Y_SCALAR ? b : y_get(b, "context");
 	if (!c->opts || !c->opts->build_tree) {
 		mf_diag(c, s->build_at, "'build' needs the manifests read from Git (--repo): the context is read "
 		     "from the commit applied, and a directory (--dir) has none");
@@ -530,19 +530,23 @@ static void parse_build(struct ctx *c, const struct ynode *m, struct osvc *s)
 	const struct ynode *b = y_get(m, "build");
 	if (!b)
 		return;
-	if (b->kind != Y_MAP) {
-		mf_diag(c, b, "'build' must be a mapping: {context: DIR, dockerfile: FILE, args: {...}, target: STAGE}");
+	if (b->kind != Y_MAP && b->kind != Y_SCALAR) {
+		mf_diag(c, b, "'build' must be a directory or a mapping: {context: DIR, dockerfile: FILE, "
+		     "args: {...}, target: STAGE}");
 		return;
 	}
-	static const char *const keys[] = { "context", "dockerfile", "args", "target", NULL };
-	mf_check_keys(c, b, keys, "build");
+	if (b->kind == Y_MAP) {
+		static const char *const keys[] = { "context", "dockerfile", "args", "target", NULL };
+		mf_check_keys(c, b, keys, "build");
+	}
 	if (y_get(m, "image")) {
 		mf_diag(c, y_get(m, "image"), "'image' and 'build' cannot both be given: 'build' makes the image "
 		     "(tagged <project>-build-%s:<tree id>)", s->name ? s->name : "SERVICE");
 		return;
 	}
-	const struct ynode *cy = y_get(b, "context");
-	const char *ctxs = mf_get_str(c, b, "context");
+	/* build: DIR is build: {context: DIR} */
+	const struct ynode *cy = b->kind == Y_SCALAR ? b : y_get(b, "context");
+	const char *ctxs = b->kind == Y_SCALAR ? mf_as_str(c, b, "build") : mf_get_str(c, b, "context");
 	if (!cy) {
 		mf_diag(c, b, "'build' needs a 'context': a directory of the repository, relative to its root");
 		return;
@@ -557,7 +561,7 @@ static void parse_build(struct ctx *c, const struct ynode *m, struct osvc *s)
 	}
 	s->build_context = mf_keep(c, norm);
 	const char *df = "Dockerfile";
-	const struct ynode *dy = y_get(b, "dockerfile");
+	const struct ynode *dy = b->kind == Y_MAP ? y_get(b, "dockerfile") : NULL;
 	if (dy) {
 		const char *d = mf_get_str(c, b, "dockerfile");
 		if (!d)
@@ -572,14 +576,15 @@ static void parse_build(struct ctx *c, const struct ynode *m, struct osvc *s)
 		df = mf_keep(c, dn);
 	}
 	s->build_dockerfile = df;
-	if (y_get(b, "target")) {
+	if (b->kind == Y_MAP && y_get(b, "target")) {
 		s->build_target = mf_get_str(c, b, "target");
 		if (s->build_target && (!*s->build_target || mf_has_ctl_or_space(s->build_target))) {
 			mf_diag(c, y_get(b, "target"), "invalid build target '%s'", mf_shown(c, s->build_target));
 			return;
 		}
 	}
-	mf_get_kvs(c, b, "args", false, &s->build_args);
+	if (b->kind == Y_MAP)
+		mf_get_kvs(c, b, "args", false, &s->build_args);
 	s->build_at = b;
 	resolve_build(c, b, s);
 }
