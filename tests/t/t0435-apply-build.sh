@@ -2,15 +2,28 @@
 test_description='build: images built from a directory of the repository at the applied commit:
 tagged by the context tree, built once (not again while the context is unchanged, one image for
 every customer of a template), rebuilt and replaced when the context changes, a failed build fails
-the unit and leaves its container running, the output kept for logs --build, validate errors'
+the unit and leaves its container running (in the daemon: the rollout, rolled back), the output kept
+for logs --build, validate errors'
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$RC_TOP/tests/lib/daemon.sh"
 
 M=$TRASH/repo
 built_images() {
 	docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$PROJECT-build-" | sort
 }
+# the step images our builds made: the " ---> ID" lines of their logs (a failed build leaves the
+# steps before the failure untagged); only untagged ones are removed (the FROM image is tagged)
+step_images() {
+	cat $STATE/builds/*/*.log 2>/dev/null | sed -n "s/^ ---> \([0-9a-f]\{12\}\)\$/\1/p" | sort -u
+}
 cleanup_builds() {
 	for i in $(built_images); do docker rmi -f "$i" >/dev/null 2>&1; done
+	for pass in 1 2 3; do
+		for i in $(step_images); do
+			test "$(docker image inspect -f "{{len .RepoTags}}" $i 2>/dev/null)" = 0 &&
+			docker rmi $i >/dev/null 2>&1
+		done
+	done
 	return 0
 }
 trap 'test_cleanup_project; cleanup_builds; test_exit_handler' EXIT
@@ -140,6 +153,31 @@ test_expect_success 'a failing build fails apply naming the unit and leaves the 
 	git -C $M revert --no-edit HEAD >/dev/null
 '
 
+test_expect_success 'the daemon builds a new context; a failing build fails the rollout, rolled back' '
+	test_when_finished daemon_kill &&
+	daemon_start d.log --repo $M --path deploy &&
+	daemon_wait_log d.log "boot convergence complete" &&
+	echo "hello 3" >$M/app/conf/hello.txt &&
+	repo_commit $M "context 3" &&
+	good=$(git -C $M rev-parse HEAD) &&
+	daemon_wait_log d.log "commit $(echo $good | cut -c1-12) converged" 120 &&
+	test "$(docker exec $PROJECT-web cat /app/hello.txt)" = "hello 3" &&
+	$RC logs --build alpha/worker -v >log 2>err &&
+	test_grep "Successfully tagged $PROJECT-build-worker:$(git -C $M rev-parse HEAD:app | cut -c1-12)" log &&
+	test_grep "for commit $(echo $good | cut -c1-12)" err &&
+	id=$(container_id $PROJECT-web) &&
+	echo "RUN false" >>$M/app/Dockerfile &&
+	repo_commit $M "broken again" &&
+	bad=$(git -C $M rev-parse HEAD) &&
+	daemon_wait_log d.log "rollout of $(echo $bad | cut -c1-12) failed" 120 &&
+	daemon_wait_log d.log "rolled back to $(echo $good | cut -c1-12)" 60 &&
+	test_grep "returned a non-zero code" d.log &&
+	test "$(container_id $PROJECT-web)" = "$id" &&
+	test "$(docker exec $PROJECT-web cat /app/hello.txt)" = "hello 3" &&
+	daemon_stop &&
+	git -C $M revert --no-edit HEAD >/dev/null
+'
+
 test_expect_success 'validate: image with build, a missing context, a dockerfile outside it' '
 	cat >$M/deploy/bad.yaml <<-EOT &&
 	kind: Service
@@ -181,7 +219,11 @@ test_expect_success 'validate: image with build, a missing context, a dockerfile
 test_expect_success 'cleanup: the project and the images it built' '
 	test_cleanup_project &&
 	cleanup_builds &&
-	test -z "$(built_images)"
+	test -z "$(built_images)" &&
+	for i in $(step_images); do
+		test_must_fail docker image inspect $i >/dev/null 2>&1 ||
+		test "$(docker image inspect -f "{{len .RepoTags}}" $i)" != 0 || return 1
+	done
 '
 
 test_done
