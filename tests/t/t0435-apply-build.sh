@@ -110,7 +110,10 @@ test_expect_success 'apply again builds nothing and changes nothing' '
 	$RC --repo $M --path deploy apply --stats >out 2>stats &&
 	! grep -q "image-build" stats &&
 	test_grep "(0 mutating)" stats &&
-	test "$(container_field $PROJECT-web {{.Image}})" = "$img"
+	test "$(container_field $PROJECT-web {{.Image}})" = "$img" &&
+	: what the image was built from is no drift, read from the spec label &&
+	$RC --repo $M drift >drift.out &&
+	test_expect_code 0 $RC --repo $M --path deploy plan
 '
 
 test_expect_success 'a commit that changes only another directory rebuilds nothing' '
@@ -130,6 +133,8 @@ test_expect_success 'a commit that changes the context rebuilds and replaces the
 	repo_commit $M context &&
 	test_expect_code 2 $RC --repo $M --path deploy plan >plan.out &&
 	test_grep "build.tree" plan.out &&
+	test_expect_code 2 $RC --repo $M --path deploy diff HEAD~1 HEAD >diff.out &&
+	test_grep "build.tree: $(git -C $M rev-parse HEAD~1:app) → $(git -C $M rev-parse HEAD:app)" diff.out &&
 	$RC --repo $M --path deploy apply --stats >out 2>stats &&
 	test_grep "image-build *2" stats &&
 	test "$(container_id $PROJECT-web)" != "$id" &&
