@@ -376,6 +376,67 @@ static void test_dir(void)
 	}
 }
 
+/* Build contexts: the tree id of a directory at a commit, and the tar stream of it. */
+static void test_build_context(void)
+{
+	_cleanup_free_ char *repo = tpath("ctx");
+	const char *longdir = "a123456789/b123456789/c123456789/d123456789/e123456789/f123456789/"
+			      "g123456789/h123456789/i123456789/j123456789";
+	ok(sh(GIT " init -q ctx && cd ctx && mkdir -p app/conf other && "
+	      "printf 'FROM x\\n' >app/Dockerfile && echo hi >app/conf/hello.txt && "
+	      "printf '#!/bin/sh\\n' >app/run.sh && chmod +x app/run.sh && ln -s run.sh app/link && "
+	      "echo o >other/readme && " GIT " add -A && " GIT " commit -q -m init") == 0,
+	   "a repository with an app directory");
+	ok(sh("cd ctx && mkdir -p app/%s && echo deep >app/%s/file.txt && "
+	      GIT " add -A && " GIT " commit -q -m deep", longdir, longdir) == 0,
+	   "a file deeper than 100 bytes of path");
+	_cleanup_free_ char *want = sh_out(GIT " -C ctx rev-parse HEAD:app");
+	_cleanup_free_ char *root = sh_out(GIT " -C ctx rev-parse 'HEAD^{tree}'");
+	char id[41] = "";
+	struct rc_err err = { 0 };
+	is_int(source_build_tree(repo, "HEAD", "./app/", "Dockerfile", id, &err), 0, "the context resolves");
+	is_str(id, want, "to the directory's tree id");
+	is_int(source_build_tree(repo, NULL, "", "app/Dockerfile", id, &err), 0, "the root as the context");
+	is_str(id, root, "to the commit's tree");
+	char keep[41] = "unchanged";
+	struct rc_err e1 = { 0 }, e2 = { 0 }, e3 = { 0 };
+	is_int(source_build_tree(repo, "HEAD", "nosuch", "Dockerfile", keep, &e1), -1, "a missing context");
+	ok(strstr(e1.msg, "no directory 'nosuch' in commit") != NULL, "says so: %s", e1.msg);
+	is_str(keep, "unchanged", "ret untouched on failure");
+	is_int(source_build_tree(repo, "HEAD", "other", "Dockerfile", keep, &e2), -1, "no Dockerfile");
+	ok(strstr(e2.msg, "no file 'Dockerfile' in directory 'other'") != NULL, "says so: %s", e2.msg);
+	is_int(source_build_tree(repo, "HEAD", "app", "conf", keep, &e3), -1, "a Dockerfile that is a directory");
+	ok(strstr(e3.msg, "is not a regular file") != NULL, "says so: %s", e3.msg);
+
+	struct buf tar = BUF_INIT;
+	is_int(source_tree_tar(repo, want, &tar, &err), 0, "the context as a tar stream");
+	ok(tar.len % 512 == 0 && tar.len >= 1024, "whole blocks, with the end marker");
+	_cleanup_free_ char *tarpath = tpath("ctx.tar");
+	is_int(write_file_atomic(tarpath, tar.data, tar.len, 0600, &err), 0, "written out");
+	ok(sh("mkdir x && tar -xf ctx.tar -C x && cmp x/Dockerfile ctx/app/Dockerfile && "
+	      "cmp x/conf/hello.txt ctx/app/conf/hello.txt && test -x x/run.sh && test ! -x x/Dockerfile && "
+	      "test \"$(readlink x/link)\" = run.sh && cmp x/%s/file.txt ctx/app/%s/file.txt && "
+	      "test ! -e x/readme", longdir, longdir) == 0,
+	   "tar(1) extracts the files, modes, the link and the long path; nothing from outside");
+	struct buf again = BUF_INIT;
+	is_int(source_tree_tar(repo, want, &again, &err), 0, "again");
+	ok(again.len == tar.len && memcmp(again.data, tar.data, tar.len) == 0, "the same tree gives the same bytes");
+	buf_release(&again);
+	buf_release(&tar);
+
+	/* a submodule in the context is refused */
+	_cleanup_free_ char *head = sh_out(GIT " -C ctx rev-parse HEAD");
+	ok(sh("cd ctx && " GIT " update-index --add --cacheinfo 160000,%s,app/sub && " GIT " commit -q -m sub",
+	      head) == 0, "commit a submodule entry");
+	_cleanup_free_ char *withsub = sh_out(GIT " -C ctx rev-parse HEAD:app");
+	struct buf t2 = BUF_INIT;
+	struct rc_err e4 = { 0 };
+	is_int(source_tree_tar(repo, withsub, &t2, &e4), -1, "a submodule in the context");
+	ok(strstr(e4.msg, "'sub' is a submodule") != NULL, "says so: %s", e4.msg);
+	ok(t2.len == 0, "out untouched on failure");
+	buf_release(&t2);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp)) {
@@ -389,6 +450,7 @@ int main(void)
 	test_refused();
 	test_empty_and_limits();
 	test_dir();
+	test_build_context();
 	sh("chmod -R u+rwx . ; cd / && rm -rf '%s'", tmp);
 	return done_testing();
 }
