@@ -105,8 +105,6 @@ static int build_image(struct run *r, struct dk_client *c, const struct rc_unit 
 	if (!r->d->repo)
 		return rc_errf(err, "image '%s' is not present and cannot be built: no repository to read "
 			       "the context from", u->image);
-	struct rc_err cleared = { 0 };
-	*err = cleared;
 	struct buf tar = BUF_INIT;
 	if (source_tree_tar(r->d->repo, b->tree, &tar, err) < 0)
 		return rc_err_prefix(err, "building '%s'", u->image);

@@ -866,6 +866,17 @@ int source_build_tree(const char *repo, const char *rev, const char *context, co
 	return 0;
 }
 
+static int tar_too_big(const struct buf *out, struct rc_err *err)
+{
+	return rc_errf(err, "the build context is larger than %zu MiB (the limit)", out->max >> 20);
+}
+
+/* Append to the stream; past its cap, the "too large" error. */
+static int tar_put(struct buf *out, const void *p, size_t n, struct rc_err *err)
+{
+	return buf_add(out, p, n) < 0 ? tar_too_big(out, err) : 0;
+}
+
 /* One ustar header: name split into prefix/name when longer than 100 bytes. */
 static int tar_header(struct buf *out, const char *path, char type, unsigned mode, size_t size,
 		      const char *link, struct rc_err *err)
@@ -907,21 +918,15 @@ static int tar_header(struct buf *out, const char *path, char type, unsigned mod
 		sum += (unsigned char)h[i];
 	snprintf(h + 148, 8, "%06o", sum);
 	h[155] = ' ';
-	if (buf_add(out, h, sizeof(h)) < 0)
-		return -1;
-	return 0;
+	return tar_put(out, h, sizeof(h), err);
 }
 
 struct tar_walk {
 	git_repository *repo;
+	git_odb *odb;
 	struct buf *out;
 	size_t files;
 };
-
-static int tar_too_big(const struct buf *out, struct rc_err *err)
-{
-	return rc_errf(err, "the build context is larger than %zu MiB (the limit)", out->max >> 20);
-}
 
 static int tar_tree(struct tar_walk *w, const git_tree *tree, const char *prefix, int depth, struct rc_err *err)
 {
@@ -941,31 +946,36 @@ static int tar_tree(struct tar_walk *w, const git_tree *tree, const char *prefix
 			if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(e)) < 0)
 				return git_errf(err, "cannot read directory '%s'", path);
 			_cleanup_free_ char *dir = xasprintf("%s/", path);
-			if (tar_header(w->out, dir, '5', 0755, 0, NULL, err) < 0)
-				return err->msg[0] ? -1 : tar_too_big(w->out, err);
-			if (tar_tree(w, sub, path, depth + 1, err) < 0)
+			if (tar_header(w->out, dir, '5', 0755, 0, NULL, err) < 0 ||
+			    tar_tree(w, sub, path, depth + 1, err) < 0)
 				return -1;
 			continue;
 		}
-		_cleanup_(object_freep) git_object *o = NULL;
-		if (git_tree_entry_to_object(&o, w->repo, e) < 0)
+		/* the header first: a blob past what is left of the cap is refused before it is inflated */
+		const git_oid *oid = git_tree_entry_id(e);
+		size_t size;
+		git_object_t type;
+		if (git_odb_read_header(&size, &type, w->odb, oid) < 0)
 			return git_errf(err, "cannot read '%s'", path);
-		const git_blob *b = (const git_blob *)o;
-		size_t size = (size_t)git_blob_rawsize(b);
-		const char *data = git_blob_rawcontent(b);
-		if (w->out->max && size > w->out->max)
+		if (w->out->max && size > w->out->max - w->out->len)
 			return tar_too_big(w->out, err);
+		_cleanup_(odb_object_freep) git_odb_object *o = NULL;
+		if (git_odb_read(&o, w->odb, oid) < 0)
+			return git_errf(err, "cannot read '%s'", path);
+		size = git_odb_object_size(o);
+		const char *data = git_odb_object_data(o);
 		if (fm == GIT_FILEMODE_LINK) {
 			_cleanup_free_ char *target = xstrndup(data, size);
 			if (tar_header(w->out, path, '2', 0777, 0, target, err) < 0)
-				return err->msg[0] ? -1 : tar_too_big(w->out, err);
+				return -1;
 			continue;
 		}
 		unsigned mode = fm == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
 		static const char zeros[512];
-		if (tar_header(w->out, path, '0', mode, size, NULL, err) < 0 || buf_add(w->out, data, size) < 0 ||
-		    buf_add(w->out, zeros, (512 - size % 512) % 512) < 0)
-			return err->msg[0] ? -1 : tar_too_big(w->out, err);
+		if (tar_header(w->out, path, '0', mode, size, NULL, err) < 0 ||
+		    tar_put(w->out, data, size, err) < 0 ||
+		    tar_put(w->out, zeros, (512 - size % 512) % 512, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -981,9 +991,14 @@ int source_tree_tar(const char *repo, const char *tree_id, struct buf *out, stru
 		return git_errf(err, "cannot read tree %.12s in '%s'", tree_id, repo);
 	struct buf b;
 	buf_init(&b, RC_SOURCE_MAX_CONTEXT);
-	struct tar_walk w = { .repo = r, .out = &b };
+	_cleanup_(odb_freep) git_odb *odb = NULL;
+	if (git_repository_odb(&odb, r) < 0) {
+		buf_release(&b);
+		return git_errf(err, "cannot open the object database of '%s'", repo);
+	}
+	struct tar_walk w = { .repo = r, .odb = odb, .out = &b };
 	static const char zeros[1024];
-	if (tar_tree(&w, t, "", 0, err) < 0 || (buf_add(&b, zeros, sizeof(zeros)) < 0 && tar_too_big(&b, err) < 0)) {
+	if (tar_tree(&w, t, "", 0, err) < 0 || tar_put(&b, zeros, sizeof(zeros), err) < 0) {
 		buf_release(&b);
 		rc_err_prefix(err, "build context %.12s", tree_id);
 		return escape_err(err);
