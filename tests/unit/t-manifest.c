@@ -1006,6 +1006,91 @@ static void test_large(void)
 	free(good);
 }
 
+/* build: the loader asks manifest_opts.build_tree for the context's tree id (a stub here: the id
+ * is made from the context's name), makes the tag from it, and puts both in the spec. */
+static int stub_calls;
+static int stub_tree(void *ctx, const char *context, const char *dockerfile, char ret[41], struct rc_err *err)
+{
+	(void)ctx;
+	stub_calls++;
+	if (strcmp(context, "gone") == 0)
+		return rc_errf(err, "no directory 'gone' in commit 0123456789ab");
+	if (strcmp(dockerfile, "Dockerfile") != 0 && strcmp(dockerfile, "docker/prod.Dockerfile") != 0)
+		return rc_errf(err, "no file '%s'", dockerfile);
+	snprintf(ret, 41, "%s", *context ? "abcdef0123456789abcdef0123456789abcdef01"
+					  : "0000000000000000000000000000000000000000");
+	return 0;
+}
+
+static struct rc_desired *load_build(const char *text, struct buf *diags_out)
+{
+	_cleanup_free_ char *path = xstrdup("m.yaml"), *data = xstrdup(text);
+	struct source_file file = { .path = path, .data = data, .len = strlen(text) };
+	struct source_files f = { .files = &file, .nfiles = 1 };
+	struct manifest_opts o = { .build_tree = stub_tree };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	if (manifest_load(&f, &o, &d, &diags) < 0)
+		d = NULL;
+	rc_diags_format(&diags, diags_out);
+	rc_diags_release(&diags);
+	return d;
+}
+
+static void test_build(void)
+{
+	struct buf diags = BUF_INIT;
+	stub_calls = 0;
+	struct rc_desired *d = load_build(
+		"kind: Settings\nproject: My_Shop\n---\n"
+		"kind: Service\nname: Web_App\nbuild: ./app/\n---\n"
+		"kind: Service\nname: api\nbuild: {context: srv, dockerfile: ./docker/prod.Dockerfile, "
+		"args: {B: \"2\", A: one}, target: run}\n---\n"
+		"kind: Service\nname: root\nbuild: {context: .}\n---\n"
+		"kind: Template\nname: t\nservices:\n  w:\n    build: app\n---\n"
+		"kind: Customer\nid: c1\ntemplate: t\n---\n"
+		"kind: Customer\nid: c2\ntemplate: t\nservices: {w: {image: 'own:1'}}\n", &diags);
+	ok(d != NULL, "a set with builds loads");
+	if (!d) {
+		diag("%s", buf_cstr(&diags));
+		buf_release(&diags);
+		return;
+	}
+	is_int(stub_calls, 4, "one tree look-up per service that builds");
+	const struct rc_unit *web = rc_desired_unit(d, "Web_App");
+	const struct rc_unit *api = rc_desired_unit(d, "api");
+	const struct rc_unit *root = rc_desired_unit(d, "root");
+	const struct rc_unit *c1 = rc_desired_unit(d, "c1/w"), *c2 = rc_desired_unit(d, "c2/w");
+	ok(web && api && root && c1 && c2, "the units");
+	if (web && api && root && c1 && c2) {
+		is_str(web->image, "my-shop-build-web-app:abcdef012345", "the tag: lower case, one '-' per run of others");
+		is_str(web->build->context, "app", "the context normalised");
+		ok(strncmp(api->image, "my-shop-build-api:abcdef012345-", 31) == 0 && strlen(api->image) == 39,
+		   "options add 8 hex digits: %s", api->image);
+		is_str(api->build->dockerfile, "docker/prod.Dockerfile", "the dockerfile normalised");
+		is_str(api->build->args[0].key, "A", "args sorted");
+		is_str(root->image, "my-shop-build-root:000000000000", "the root as the context");
+		is_str(c1->image, "my-shop-build-w:abcdef012345", "a template service's tag: one for all customers");
+		ok(c2->build == NULL && strcmp(c2->image, "own:1") == 0, "a customer's image replaces the build");
+		struct buf spec = BUF_INIT;
+		spec_canonical(api, true, &spec);
+		ok(strstr(spec.data, "build.tree=abcdef0123456789abcdef0123456789abcdef01\n") &&
+		   strstr(spec.data, "build.context=srv\n") && strstr(spec.data, "build.target=run\n") &&
+		   strstr(spec.data, "build.args.A=one\nbuild.args.B=2\n") &&
+		   strstr(spec.data, "build.dockerfile=docker/prod.Dockerfile\n"), "the spec says what it is built from");
+		buf_reset(&spec);
+		spec_canonical(root, true, &spec);
+		ok(strstr(spec.data, "build.context=.\n") != NULL, "the root's context is '.'");
+		buf_release(&spec);
+	}
+	rc_desired_free(d);
+	buf_reset(&diags);
+	d = load_build("kind: Service\nname: a\nbuild: {context: gone}\n", &diags);
+	ok(!d && strstr(buf_cstr(&diags), "m.yaml:3:18: build context 'gone': no directory 'gone' in commit"),
+	   "the look-up's error at the context: %s", buf_cstr(&diags));
+	buf_release(&diags);
+}
+
 int main(void)
 {
 	strcpy(secrets_dir, "/tmp/rc-t-manifest.XXXXXX");
@@ -1028,6 +1113,7 @@ int main(void)
 	test_large();
 	test_image_refs();
 	test_subnet_ranges();
+	test_build();
 	free(fixture);
 	static const char *const made[] = { "db_password", ".digest-key", "zed/tok", "zed" };
 	for (size_t i = 0; i < ARRAY_SIZE(made); i++) {
