@@ -10,6 +10,7 @@
 #include "state_int.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,28 @@
 #include <unistd.h>
 
 #include "buf.h"
+
+/* A unit id: NAME or CUSTOMER/NAME, each a manifest name (a letter or digit, then letters, digits,
+ * '_', '.', '-'): nothing that could climb out of builds/. */
+static bool unit_id_ok(const char *unit)
+{
+	int parts = 0;
+	for (const char *p = unit; *p;) {
+		const char *e = strchrnul(p, '/');
+		if (e == p || !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			return false;
+		for (const char *q = p; q < e; q++)
+			if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+			      *q == '_' || *q == '.' || *q == '-'))
+				return false;
+		if (++parts > 2)
+			return false;
+		p = *e ? e + 1 : e;
+		if (*e && !*p)
+			return false;
+	}
+	return parts > 0;
+}
 
 static char *log_name(const char *unit)
 {
@@ -111,6 +134,8 @@ static void prune(const char *top)
 int state_save_build_log(struct rc_state *st, const char *commit, const char *unit, const char *data,
 			 size_t len, struct rc_err *err)
 {
+	if (!unit_id_ok(unit))
+		BUG("build log of a unit id '%s' the loader would not make", unit);
 	_cleanup_free_ char *top = xasprintf("%s/builds", state_dir(st));
 	_cleanup_free_ char *dir = xasprintf("%s/%.12s", top, commit ? commit : "none");
 	_cleanup_free_ char *name = log_name(unit);
@@ -129,6 +154,10 @@ int state_save_build_log(struct rc_state *st, const char *commit, const char *un
 int state_read_build_log(const char *state_dir, const char *unit, char **ret_commit, char **ret_data,
 			 size_t *ret_len, struct rc_err *err)
 {
+	if (!unit_id_ok(unit)) {
+		_cleanup_free_ char *shown = str_shown(unit);
+		return rc_errf(err, "'%s' is no unit id (NAME or CUSTOMER/NAME)", shown);
+	}
 	_cleanup_free_ char *top = xasprintf("%s/builds", state_dir);
 	_cleanup_free_ char *name = log_name(unit);
 	size_t n;

@@ -101,6 +101,8 @@ test_expect_success 'logs --build shows the build output, kept per commit (0600)
 	test "$(stat -c %a $STATE/builds/$c/alpha+worker.log)" = 600 &&
 	test_expect_code 1 $RC logs --build nosuch 2>err &&
 	test_grep "no build output of .nosuch." err &&
+	test_expect_code 1 $RC logs --build ../../etc/x 2>err &&
+	test_grep "is no unit id" err &&
 	test_expect_code 1 $RC logs web 2>err &&
 	test_grep "give --build" err
 '
