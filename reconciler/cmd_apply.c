@@ -229,6 +229,8 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
+	for (size_t i = 0; i < s->cv.obs.plan.nwarnings; i++)
+		log_warn("%s", s->cv.obs.plan.warnings[i]);  /* e.g. a registry that did not answer */
 	return cli_report_conflicts(&s->cv.plan);
 }
 
