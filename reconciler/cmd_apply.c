@@ -352,7 +352,7 @@ static int check_reviewed_plan(const struct cli_opts *o, const struct session *s
 		if (strcmp(pf.plan_digest, now) != 0) {
 			fprintf(stderr, "reconciler: the plan apply would run is not the one in '%s' (same commit and "
 					"engine, but other manifests under another --path, other secret contents or "
-					"allocations): run `reconciler plan --out` again and review it; nothing was changed\n",
+					"allocations, or a pull: always tag that moved in its registry): run `reconciler plan --out` again and review it; nothing was changed\n",
 				o->plan_file);
 			rc = 1;
 		}
