@@ -3,6 +3,7 @@
  * See docker.h; the map of the client's files is in docker_int.h.
  */
 #include "docker_int.h"
+#include "metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -267,7 +268,9 @@ int dk_distribution_inspect(struct dk_client *c, const char *ref, const char *re
 	}
 	count_op(c, DK_OP_DISTRIBUTION);
 	log_debug("docker: GET %s", path);
+	int64_t t0 = now_ns();
 	CURLcode cc = curl_easy_perform(c->easy);
+	metrics_engine_request(dk_op_name(DK_OP_DISTRIBUTION), now_ns() - t0, cc == CURLE_OK);  /* metrics.h */
 	int r = xfer_result(c, c->easy, cc, &x, c->timeout_ms, what, st, err);
 	if (r == 0) {
 		cJSON *j = cJSON_ParseWithLength(buf_cstr(&x.body), x.body.len);
