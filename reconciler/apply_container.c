@@ -34,9 +34,10 @@ static int resolve_image(struct dk_client *c, const struct rc_unit *u, const str
 {
 	struct dk_image *img = NULL;
 	struct dk_status ds;
-	/* pull: always and the plan saw the tag move in its registry: pulled again */
+	/* the plan saw the tag move in its registry (asked for a `pull: always` unit): pulled again,
+	 * whichever unit of that reference comes first (the result is cached per reference) */
 	const struct plan_image *pi = o->observed ? planner_image(o->observed, u->image) : NULL;
-	bool moved = u->pull == RC_PULL_ALWAYS && pi && pi->moved;
+	bool moved = u->pull != RC_PULL_NEVER && pi && pi->moved;
 	if (!moved && dk_image_inspect(c, u->image, &img, &ds, err) == 0) {
 		*ret_id = img->id ? xstrdup(img->id) : xstrdup(u->image);
 		dk_image_free(img);
