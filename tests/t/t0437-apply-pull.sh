@@ -13,6 +13,11 @@ M=$TRASH/repo
 RC_REGISTRY_PORT=$(test_port 1)
 cleanup_pull() {
 	docker rmi -f $IMG $LAZY $NEVER >/dev/null 2>&1
+	# the digests pulls and pushes left on the test images (shown as <none> tags)
+	for r in $RC_TEST_REGISTRY/$PROJECT/app $RC_TEST_REGISTRY/$PROJECT/never; do
+		docker images --digests --format '{{.Repository}}@{{.Digest}}' $r | grep '@sha256:' |
+			xargs -r docker rmi >/dev/null 2>&1
+	done
 	registry_stop
 	return 0
 }
