@@ -45,6 +45,7 @@ static const struct {
 	[DK_OP_IMAGE_INSPECT] = { "image-inspect", false },
 	[DK_OP_IMAGE_PULL] = { "image-pull", true },
 	[DK_OP_IMAGE_BUILD] = { "image-build", true },
+	[DK_OP_DISTRIBUTION] = { "distribution", false },
 	[DK_OP_EVENTS] = { "events", false },
 };
 

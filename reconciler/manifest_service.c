@@ -544,6 +544,9 @@ static void parse_build(struct ctx *c, const struct ynode *m, struct osvc *s)
 		     "(tagged <project>-build-%s:<tree id>)", s->name ? s->name : "SERVICE");
 		return;
 	}
+	if (y_get(m, "pull"))
+		mf_diag(c, y_get(m, "pull"), "'pull' is for an image from a registry: a 'build' image is made "
+		     "from the repository (rebuilt when its context changes)");
 	/* build: DIR is build: {context: DIR} */
 	const struct ynode *cy = b->kind == Y_SCALAR ? b : y_get(b, "context");
 	const char *ctxs = b->kind == Y_SCALAR ? mf_as_str(c, b, "build") : mf_get_str(c, b, "context");
@@ -587,6 +590,20 @@ static void parse_build(struct ctx *c, const struct ynode *m, struct osvc *s)
 		mf_get_kvs(c, b, "args", false, &s->build_args);
 	s->build_at = b;
 	resolve_build(c, b, s);
+}
+
+/* pull: when the image is asked of its registry (always | missing | never). */
+static void parse_pull(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const char *p = mf_get_str(c, m, "pull");
+	if (!p || strcmp(p, "missing") == 0)
+		s->pull = RC_PULL_MISSING;
+	else if (strcmp(p, "always") == 0)
+		s->pull = RC_PULL_ALWAYS;
+	else if (strcmp(p, "never") == 0)
+		s->pull = RC_PULL_NEVER;
+	else
+		mf_diag(c, y_get(m, "pull"), "'pull' must be always, missing or never: '%s'", mf_shown(c, p));
 }
 
 void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
@@ -654,4 +671,5 @@ void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	parse_devices(c, m, s);
 	parse_run(c, m, s);
 	parse_update_order(c, m, s);
+	parse_pull(c, m, s);
 }
