@@ -180,6 +180,7 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		state_set_containers(st, names, cv->d->nunits);
 		for (size_t i = 0; i < cv->d->nunits; i++)
 			names[i] = cv->d->units[i].id;
+		state_set_unit_ids(st, names, cv->d->nunits);
 		state_prune_units(st, names, cv->d->nunits);
 		free(names);
 		if (ret->nfailed == 0)
