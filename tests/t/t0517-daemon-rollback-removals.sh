@@ -77,9 +77,9 @@ test_expect_success 'a failed commit that deleted beta is rolled back without be
 	echo $bad >bad &&
 	daemon_wait_log d1.log "rollout of $bad failed" 90 &&
 	daemon_wait_log d1.log "rolled back to $(cat good)" 90 &&
-	test_grep "rollback keeps what $bad removed: beta/app" d1.log &&
 	absent $PROJECT-beta-app &&
 	absent $PROJECT-beta &&
+	test_grep "rollback keeps what $bad removed: beta/app" d1.log &&
 	absent $PROJECT-broken &&
 	test "$(container_field $PROJECT-alpha-app {{.State.Status}})" = running &&
 	test_grep "\"rolled_back_from\":[[:space:]]*\"$bad" $STATE/applied.json &&
@@ -94,8 +94,8 @@ test_expect_success 'a daemon restart while the commit is marked failed keeps th
 	daemon_start d2.log --repo $M &&
 	daemon_wait_log d2.log "boot convergence complete" 90 &&
 	test_grep "boot: the head $(cat bad) is marked failed" d2.log &&
-	test_grep "commit $(cat good) is in force less what $(cat bad) removed: beta/app" d2.log &&
 	absent $PROJECT-beta-app &&
+	test_grep "commit $(cat good) is in force less what $(cat bad) removed: beta/app" d2.log &&
 	kill -HUP $DPID &&
 	wait_for "test \$(grep -c \"is in force less what $(cat bad) removed\" d2.log) = 2" 60 &&
 	daemon_wait_log d2.log "commit $(cat good) converged" 60 &&
