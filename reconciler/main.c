@@ -259,8 +259,10 @@ static const struct command commands[] = {
 	{ "restart", cmd_restart, "UNIT...", "stop and start units, waiting until ready (UNIT... | --customer C)",
 	  "Stop the units (dependents first, each with its stop grace), start them\n"
 	  "in dependency order, wait until each is ready, and reset their failure\n"
-	  "counters; journaled with who asked.  Through the running daemon, else\n"
-	  "directly against the engine with the last applied commit's manifests.",
+	  "counters; journaled with who asked.  Units whose depends_on entry for a\n"
+	  "restarted unit says restart: true are restarted after it.  Through the\n"
+	  "running daemon, else directly against the engine with the last applied\n"
+	  "commit's manifests.",
 	  "exit status: 0 restarted and ready, 1 refused, a unit not ready, or error", restart_opts },
 	{ "approve", cmd_approve, "COMMIT|UNIT", "approve changes to protected units (COMMIT or UNIT)",
 	  "Approve the change awaiting approval of a protected UNIT, or every such\n"

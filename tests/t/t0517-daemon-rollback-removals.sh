@@ -115,4 +115,47 @@ test_expect_success 'a newer commit that brings beta back makes it, and clears t
 	! grep "rolled_back_from" $STATE/applied.json
 '
 
+# write_cache_manifests WITH_CACHE BROKEN: alpha's app depends on a shared cache (WITH_CACHE = yes) or
+# not at all
+write_cache_manifests() {
+	write_manifests $2 alpha &&
+	if test "$1" = yes
+	then
+		cat >>$M/settings.yaml <<-EOT
+		    networks: [backend]
+		    depends_on: {cache: healthy}
+		---
+		kind: Network
+		name: backend
+		---
+		kind: Service
+		name: cache
+		image: $TEST_IMAGE
+		plan: fragile
+		networks: [backend]
+		health: {cmd: "wget -q -O /dev/null http://127.0.0.1:8080/health", interval: 1s, timeout: 2s, retries: 2}
+		EOT
+	fi
+}
+
+test_expect_success 'what a unit of the last good commit depends on comes back with it' '
+	test_when_finished daemon_kill &&
+	write_cache_manifests yes no &&
+	repo_commit $M "alpha app on a cache" &&
+	daemon_start d4.log --repo $M &&
+	daemon_wait_log d4.log "commit $(head12) converged" 90 &&
+	good=$(head12) &&
+	test "$(container_field $PROJECT-cache {{.State.Status}})" = running &&
+	write_cache_manifests no yes &&
+	repo_commit $M "no cache, app alone, broken added" &&
+	bad=$(head12) &&
+	daemon_wait_log d4.log "rollout of $bad failed" 90 &&
+	daemon_wait_log d4.log "rolled back to $good" 90 &&
+	test "$(container_field $PROJECT-cache {{.State.Status}})" = running &&
+	container_field $PROJECT-alpha-app "{{json .NetworkSettings.Networks}}" >nets &&
+	test_grep "$PROJECT-alpha-via-backend" nets &&
+	! grep "rollback keeps what $bad removed" d4.log &&
+	! grep "rolled_back_from" $STATE/applied.json
+'
+
 test_done
