@@ -274,85 +274,7 @@ static int load(struct daemon *dm, const char *commit, struct source_files *file
 	return rc;
 }
 
-/* Drop g's unit i (released), keeping the array sorted. */
-static void drop_unit(struct rc_desired *g, size_t i)
-{
-	rc_unit_release(&g->units[i]);
-	memmove(&g->units[i], &g->units[i + 1], (g->nunits - i - 1) * sizeof(g->units[0]));
-	g->nunits--;
-}
-
-/* Whether a unit of g is on network name (or links to it). */
-static bool network_used(const struct rc_desired *g, const char *name)
-{
-	for (size_t i = 0; i < g->nunits; i++)
-		for (size_t k = 0; k < g->units[i].nnetworks; k++)
-			if (str_eq(g->units[i].networks[k], name))
-				return true;
-	return false;
-}
-
-/* Drop the link network name from the shared units' links. */
-static void drop_links(struct rc_desired *g, const char *name)
-{
-	for (size_t i = 0; i < g->nunits; i++) {
-		struct rc_unit *u = &g->units[i];
-		for (size_t k = 0; k < u->nlinks; k++) {
-			if (!str_eq(u->links[k], name))
-				continue;
-			free(u->links[k]);
-			memmove(&u->links[k], &u->links[k + 1], (u->nlinks - k - 1) * sizeof(u->links[0]));
-			u->nlinks--;
-			break;
-		}
-	}
-}
-
-/*
- * The rollback's target (docs/operations.md, "Rollouts and rollback"): the
- * last good commit's desired state g less what the failed commit f removed
- * from it.  The failed commit's removals were made before anything of it
- * failed (removals come first) and were asked for by the operator: a
- * customer deleted stays deleted when an unrelated unit fails.  Only a unit
- * that a unit kept still depends on (in g) comes back: g's version of that
- * unit needs it.  A network is dropped when f has no network of that name
- * and no unit kept is on it (a deleted customer's network and its link
- * networks).  The units dropped are listed in dropped ("a, b").
- */
-static void keep_removals(struct rc_desired *g, const struct rc_desired *f, struct buf *dropped)
-{
-	bool *keep = xcalloc(g->nunits + 1, sizeof(*keep));
-	for (size_t i = 0; i < g->nunits; i++)
-		keep[i] = rc_desired_unit(f, g->units[i].id) != NULL;
-	for (bool more = true; more;) {  /* what a kept unit depends on is kept: to a fixed point */
-		more = false;
-		for (size_t i = 0; i < g->nunits; i++)
-			for (size_t k = 0; keep[i] && k < g->units[i].ndeps; k++) {
-				const struct rc_unit *x = rc_desired_unit(g, g->units[i].deps[k].unit);
-				if (x && !keep[x - g->units]) {
-					keep[x - g->units] = true;
-					more = true;
-				}
-			}
-	}
-	for (size_t i = g->nunits; i-- > 0;)
-		if (!keep[i]) {
-			buf_addf(dropped, "%s%s", dropped->len ? ", " : "", g->units[i].id);
-			drop_unit(g, i);
-		}
-	free(keep);
-	for (size_t i = g->nnetworks; i-- > 0;) {
-		struct rc_network *n = &g->networks[i];
-		if (rc_desired_network(f, n->name) || network_used(g, n->name))
-			continue;
-		drop_links(g, n->name);
-		rc_network_release(n);
-		memmove(&g->networks[i], &g->networks[i + 1], (g->nnetworks - i - 1) * sizeof(g->networks[0]));
-		g->nnetworks--;
-	}
-}
-
-/* Load commit `from` and take its removals out of d (keep_removals()); said.  False if it cannot be read. */
+/* Load commit `from` and take its removals out of d (converge_keep_removals()); said.  False if it cannot be read. */
 static bool less_removals(struct daemon *dm, struct rc_desired *d, const char *from)
 {
 	struct source_files files = { 0 };
@@ -363,7 +285,7 @@ static bool less_removals(struct daemon *dm, struct rc_desired *d, const char *f
 	if (!ok) {
 		dm_say("cannot read commit %.12s to keep its removals: %s", from, buf_cstr(&msg));
 	} else {
-		keep_removals(d, f, &dropped);
+		converge_keep_removals(d, f, &dropped);
 		if (dropped.len)
 			dm_say("commit %.12s is in force less what %.12s removed: %s", d->commit ? d->commit : "(directory)",
 			       from, buf_cstr(&dropped));
@@ -400,9 +322,9 @@ static bool rollback(struct daemon *dm, const char *bad, const struct rc_desired
 	} else {
 		struct buf dropped = BUF_INIT;
 		if (bad_d)
-			keep_removals(d, bad_d, &dropped);
+			converge_keep_removals(d, bad_d, &dropped);
 		if (dropped.len) {
-			/* the failed commit's removals stand (keep_removals()); a restart keeps them too */
+			/* the failed commit's removals stand (converge_keep_removals()); a restart keeps them too */
 			dm_say("rollback keeps what %.12s removed: %s", bad, buf_cstr(&dropped));
 			dm_journal(dm, lg, "keep-removals", NULL, "ok", buf_cstr(&dropped));
 		}

@@ -1,9 +1,9 @@
 #!/bin/sh
 test_description='reconciler run: a rollback keeps what the failed commit removed (issue 14).
 A commit that deletes a customer and breaks another unit is rolled back to the last good commit
-less the deleted customer: its containers and network are not made again, not by the rollback
-and not by a daemon restart while the commit stays marked failed; a newer commit that brings the
-customer back makes it'
+less the deleted customer: its containers and network are not made again, not by the rollback,
+not by a daemon restart while the commit stays marked failed, nor by drift --fix without a daemon;
+a newer commit that brings the customer back makes it; a unit that a kept unit depends on comes back'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/daemon.sh"
 
@@ -102,6 +102,14 @@ test_expect_success 'a daemon restart while the commit is marked failed keeps th
 	sleep 3 &&
 	absent $PROJECT-beta-app &&
 	test "$(container_field $PROJECT-alpha-app {{.State.Status}})" = running
+'
+
+test_expect_success 'drift without a daemon checks the commit in force: beta is not missing, --fix keeps it gone' '
+	$RC -v --repo $M drift >drift.out 2>drift.err || { cat drift.out drift.err; false; } &&
+	! grep beta drift.out &&
+	test_grep "commit $(cat good) is in force less what $(cat bad) removed: beta/app" drift.err &&
+	$RC --repo $M drift --fix >fix.out 2>&1 || { cat fix.out; false; } &&
+	absent $PROJECT-beta-app
 '
 
 test_expect_success 'a newer commit that brings beta back makes it, and clears the record' '
