@@ -34,13 +34,20 @@ static int resolve_image(struct dk_client *c, const struct rc_unit *u, const str
 {
 	struct dk_image *img = NULL;
 	struct dk_status ds;
-	if (dk_image_inspect(c, u->image, &img, &ds, err) == 0) {
+	/* the plan saw the tag move in its registry (asked for a `pull: always` unit): pulled again,
+	 * whichever unit of that reference comes first (the result is cached per reference) */
+	const struct plan_image *pi = o->observed ? planner_image(o->observed, u->image) : NULL;
+	bool moved = u->pull != RC_PULL_NEVER && pi && pi->moved;
+	if (!moved && dk_image_inspect(c, u->image, &img, &ds, err) == 0) {
 		*ret_id = img->id ? xstrdup(img->id) : xstrdup(u->image);
 		dk_image_free(img);
 		return 0;
 	}
-	if (ds.http != 404)
+	if (!moved && ds.http != 404)
 		return -1;
+	if (u->pull == RC_PULL_NEVER)
+		return rc_errf(err, "image '%s' is not present and the service says 'pull: never' "
+			       "(load or pull it on the engine first)", u->image);
 	char *id = NULL;
 	struct dk_pull_opts po = o->pull;
 	const char *ev;
@@ -56,13 +63,15 @@ static int resolve_image(struct dk_client *c, const struct rc_unit *u, const str
 		return rc_err_prefix(err, "image '%s' is not present", u->image);
 	po.registry_auth = auth;
 	if (auth)
-		log_info("pulling '%s' (credentials from %s)", u->image, source);
+		log_info("pulling '%s'%s (credentials from %s)", u->image, moved ? " (moved in the registry)" : "",
+			 source);
 	else
-		log_info("pulling '%s'", u->image);
+		log_info("pulling '%s'%s", u->image, moved ? " (moved in the registry)" : "");
 	int r = dk_image_pull(c, u->image, &po, &id, &ds, err);
 	regauth_free(auth);
 	if (r < 0)
-		return rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);
+		return moved ? rc_err_prefix(err, "image '%s' moved in the registry and cannot be pulled", u->image)
+			     : rc_err_prefix(err, "image '%s' is not present and cannot be pulled", u->image);
 	*ret_id = id ? id : xstrdup(u->image);
 	return 0;
 }

@@ -45,6 +45,8 @@ struct cli_opts {
 	double check_interval;   /* --check-interval S: periodic check of every unit (30) */
 	double drift_interval;   /* --drift-interval S: periodic drift check (300; 0 = off) */
 	bool drift_interval_set;
+	double pull_interval;    /* --pull-interval S: the `pull: always` tags asked of their registries (300; 0 = off) */
+	bool pull_interval_set;
 	double stable_period;    /* --stable-period S: ready this long resets a failure counter (600) */
 	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
 	double fetch_timeout;    /* --fetch-timeout S: with --remote (120; 0: the default) */

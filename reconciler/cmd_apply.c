@@ -229,6 +229,8 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		fprintf(stderr, "reconciler: %s\n", err.msg);
 		return 1;
 	}
+	for (size_t i = 0; i < s->cv.obs.plan.nwarnings; i++)
+		log_warn("%s", s->cv.obs.plan.warnings[i]);  /* e.g. a registry that did not answer */
 	return cli_report_conflicts(&s->cv.plan);
 }
 
@@ -350,7 +352,7 @@ static int check_reviewed_plan(const struct cli_opts *o, const struct session *s
 		if (strcmp(pf.plan_digest, now) != 0) {
 			fprintf(stderr, "reconciler: the plan apply would run is not the one in '%s' (same commit and "
 					"engine, but other manifests under another --path, other secret contents or "
-					"allocations): run `reconciler plan --out` again and review it; nothing was changed\n",
+					"allocations, or a pull: always tag that moved in its registry): run `reconciler plan --out` again and review it; nothing was changed\n",
 				o->plan_file);
 			rc = 1;
 		}

@@ -75,6 +75,7 @@ int cmd_run(const struct cli_opts *o)
 		.policy = o->policy,
 		.poll_interval_ns = (int64_t)(o->poll_interval * NS_PER_S),
 		.check_interval_ns = (int64_t)(o->check_interval * NS_PER_S),
+		.pull_interval_ns = o->pull_interval_set ? (o->pull_interval > 0 ? (int64_t)(o->pull_interval * NS_PER_S) : -1) : 0,
 		.drift_interval_ns = o->drift_interval_set ? (o->drift_interval > 0 ? (int64_t)(o->drift_interval * NS_PER_S) : -1) : 0,
 		.fetch_interval_ns = (int64_t)(o->fetch_interval * NS_PER_S),
 		.stable_ns = (int64_t)(o->stable_period * NS_PER_S),

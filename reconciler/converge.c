@@ -105,6 +105,7 @@ static int plan_from(struct converge *cv, struct rc_desired *d, struct dk_client
 			return rc_err_prefix(err, "observing the engine");
 		raw = &fetched;
 	}
+	raw->registry = true;  /* the `pull: always` units' tags are asked of their registries */
 	if (observe_build(c, raw, d->settings.project, d, st, &cv->obs, err) < 0)
 		return rc_err_prefix(err, "observing the engine");
 	cv->t_observe = now_ns() - t;

@@ -85,6 +85,7 @@ static void on_converge(struct daemon *dm);
 static void on_events(struct daemon *dm);
 static void on_check(struct daemon *dm);
 static void on_drift(struct daemon *dm);
+static void on_pull(struct daemon *dm);
 
 /*
  * The rows, in the order they fire within one turn of the loop.  live: NULL,
@@ -117,6 +118,7 @@ static const struct timer_row {
 	{ DT_EVENTS, "event stream", events_closed, on_events },
 	{ DT_CHECK, "check", NULL, on_check },
 	{ DT_DRIFT, "drift check", has_cur, on_drift },
+	{ DT_PULL, "pull check", has_cur, on_pull },
 	{ DT_PROBES, "http probes", has_cur, dm_http_probes },
 	{ DT_REPAIRS, "repairs", has_cur, dm_act_all },
 };
@@ -336,6 +338,12 @@ static void on_drift(struct daemon *dm)
 	dm_arm(dm, DT_DRIFT, now_ns() + dm->drift_ns);
 }
 
+static void on_pull(struct daemon *dm)
+{
+	dm_pull_check(dm);
+	dm_arm(dm, DT_PULL, now_ns() + dm->pull_ns);
+}
+
 /* ---- the loop --------------------------------------------------------------- */
 
 /* Wait for an fd or the next deadline; handle an engine event that arrives. */
@@ -366,6 +374,7 @@ static void loop(struct daemon *dm)
 										 : now + dm->check_ns);
 	dm_arm(dm, DT_FETCH, dm->o->remote ? now + dm->fetch_ns : 0);
 	dm_arm(dm, DT_DRIFT, dm->drift_ns > 0 ? now + dm->drift_ns : 0);
+	dm_arm(dm, DT_PULL, dm->pull_ns > 0 ? now + dm->pull_ns : 0);
 	while (!dm->stop) {
 		telemetry_tick(dm->cur, dm->st);  /* heartbeat, watchdog, the unit table for /metrics */
 		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
@@ -536,6 +545,7 @@ int daemon_run(const struct daemon_opts *o)
 	dm.check_ns = o->check_interval_ns > 0 ? o->check_interval_ns : 30 * NS_PER_S;
 	dm.fetch_ns = o->fetch_interval_ns > 0 ? o->fetch_interval_ns : 60 * NS_PER_S;
 	dm.drift_ns = o->drift_interval_ns ? o->drift_interval_ns : 300 * NS_PER_S;
+	dm.pull_ns = o->pull_interval_ns ? o->pull_interval_ns : 300 * NS_PER_S;
 	dm_soon(&dm, DT_EVENTS);  /* follow the engine's events as soon as there is a desired state */
 	if (start(&dm, remote_shown) < 0)
 		goto out;

@@ -71,6 +71,8 @@ struct daemon_opts {
 	int64_t poll_interval_ns;    /* watch polling; 0: 2 s */
 	int64_t check_interval_ns;   /* periodic check of every unit; 0: 30 s */
 	int64_t drift_interval_ns;   /* periodic drift check (drift.h), journaled; 0: 5 min, < 0: off */
+	int64_t pull_interval_ns;    /* the `pull: always` units' tags asked of their registries, a moved one
+	                                rolled out (journaled "pull"); 0: 5 min, < 0: off */
 	int64_t fetch_interval_ns;   /* 0: 60 s */
 	int64_t stable_ns;           /* ready this long resets a counter; 0: 10 min */
 	int parallel;                /* apply workers; 0: default */

@@ -73,6 +73,7 @@ enum dtimer {
 	DT_EVENTS,     /* open the engine's event stream (again) */
 	DT_CHECK,      /* look at every unit (every check_interval; at once after a change) */
 	DT_DRIFT,      /* the periodic drift check */
+	DT_PULL,       /* the `pull: always` units' tags asked of their registries (every pull_interval) */
 	DT_PROBES,     /* the earliest http probe due (from the units) */
 	DT_REPAIRS,    /* the earliest repair due (from the units) */
 	DT_N
@@ -97,7 +98,7 @@ struct daemon {
 	bool stop;                /* SIGTERM/SIGINT, or the project is not ours: leave the loop */
 	bool check_deep;          /* the next check inspects every unit: events may have been lost */
 	int64_t at[DT_N];         /* the timer table's times (enum dtimer) */
-	int64_t check_ns, fetch_ns, drift_ns;  /* the periods */
+	int64_t check_ns, fetch_ns, drift_ns, pull_ns;  /* the periods (pull_ns <= 0: off) */
 	/* The project's container ids, sorted: the last periodic list plus the create and destroy
 	 * events since.  The drift check inspects these instead of listing (docs/performance.md,
 	 * "Drift check").  Valid from a list made while the event stream was open, until it closes. */
@@ -195,6 +196,14 @@ int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *
 void dm_disabled_by_request(struct daemon *dm, const char *unit);
 /* Forget what the daemon remembers of unit (memory) after an enable. */
 void dm_forget(struct daemon *dm, const char *unit);
+
+/*
+ * DT_PULL: ask the registries of the `pull: always` units' tags (one distribution request per
+ * distinct reference) and, when one moved, journal it ("pull", both digests) and converge the
+ * desired state in force: the plan sees the move, apply pulls and replaces those units.  A
+ * registry that does not answer is a warning; nothing changes.
+ */
+void dm_pull_check(struct daemon *dm);
 
 /* ---- daemon_control.c ---- */
 /* A command on the control socket (control.h). */

@@ -9,6 +9,7 @@
 
 #include "hostpolicy.h"
 #include "owner.h"
+#include "regauth.h"
 
 /* ---- convergence ---------------------------------------------------------- */
 
@@ -185,6 +186,8 @@ static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, 
 		converge_release(&cv);
 		return CONV_TRANSIENT;
 	}
+	for (size_t i = 0; i < cv.obs.plan.nwarnings; i++)
+		dm_say("warning: %s", cv.obs.plan.warnings[i]);  /* e.g. a registry that did not answer */
 	if (cv.plan.nconflicts) {
 		for (size_t i = 0; i < cv.plan.nconflicts; i++)
 			buf_addf(msg, "%sconflict: %s", i ? "\n" : "", cv.plan.conflicts[i]);
@@ -595,4 +598,77 @@ int dm_put_in_force(struct daemon *dm, const char *commit, struct rc_err *err)
 	buf_release(&msg);
 	dm_install(dm, d, &files);
 	return 0;
+}
+
+/* ---- following tags (pull: always) ------------------------------------------ */
+
+/* Whether ref (a `pull: always` unit's) moved in its registry: 1 with *ret_msg saying from which
+ * digest to which, 0 when not (or the image is not here yet: a create pulls it), -1 when it could
+ * not be told (warned). */
+static int tag_moved(struct daemon *dm, const char *ref, char **ret_msg)
+{
+	struct dk_image *img = NULL;
+	struct dk_status ds;
+	struct rc_err err = { 0 };
+	if (dk_image_inspect(dm->c, ref, &img, &ds, &err) < 0) {
+		if (ds.http == 404)
+			return 0;
+		dm_say("warning: pull check of %s: %s", ref, err.msg);
+		return -1;
+	}
+	char *auth = NULL, *digest = NULL;
+	if (regauth_lookup(NULL, ref, &auth, NULL, &err) < 0 ||
+	    dk_distribution_inspect(dm->c, ref, auth, &digest, &ds, &err) < 0) {
+		regauth_free(auth);
+		dk_image_free(img);
+		dm_say("warning: pull check of %s: the registry did not answer, the image is left as it is: %s", ref,
+		       err.msg);
+		return -1;
+	}
+	regauth_free(auth);
+	const char *local = NULL;
+	int moved = !dk_image_has_digest(img, ref, digest, &local);
+	if (moved)
+		*ret_msg = xasprintf("image %s moved in the registry: %s -> %s", ref, local ? local : "(no digest)",
+				     digest);
+	free(digest);
+	dk_image_free(img);
+	return moved;
+}
+
+void dm_pull_check(struct daemon *dm)
+{
+	const struct rc_desired *d = dm->cur;
+	size_t nmoved = 0;
+	for (size_t i = 0; i < d->nunits && !dm->stop; i++) {
+		const struct rc_unit *u = &d->units[i];
+		bool seen = u->pull != RC_PULL_ALWAYS || strchr(u->image, '@');
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = d->units[k].pull == RC_PULL_ALWAYS && str_eq(d->units[k].image, u->image);
+		if (seen)
+			continue;  /* not followed, or asked already in this check */
+		char *msg = NULL;
+		if (tag_moved(dm, u->image, &msg) != 1)
+			continue;
+		dm_say("%s; rolling it out", msg);
+		dm_journal(dm, dm_cur_commit(dm), "pull", u->id, "moved", msg);
+		free(msg);
+		nmoved++;
+	}
+	if (!nmoved || dm->stop)
+		return;
+	struct buf msg = BUF_INIT;
+	size_t nsteps = 0;
+	enum conv_result r = dm_converge(dm, dm->cur, NULL, &msg, &nsteps);
+	if (r == CONV_OK) {
+		dm_say("rolled out %zu moved image%s (%zu step%s)", nmoved, nmoved == 1 ? "" : "s", nsteps,
+		       nsteps == 1 ? "" : "s");
+		dm_journal(dm, dm_cur_commit(dm), "pull", NULL, "ok", "moved images rolled out");
+	} else {
+		dm_say("rolling out moved images: %s", buf_cstr(&msg));
+		dm_journal(dm, dm_cur_commit(dm), "pull", NULL, "failed", buf_cstr(&msg));
+	}
+	dm_save(dm);
+	buf_release(&msg);
+	dm_soon(dm, DT_CHECK);
 }

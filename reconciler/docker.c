@@ -44,6 +44,7 @@ static const struct {
 	[DK_OP_VOLUME_REMOVE] = { "volume-remove", true },
 	[DK_OP_IMAGE_INSPECT] = { "image-inspect", false },
 	[DK_OP_IMAGE_PULL] = { "image-pull", true },
+	[DK_OP_DISTRIBUTION] = { "distribution", false },
 	[DK_OP_EVENTS] = { "events", false },
 };
 

@@ -151,6 +151,7 @@ enum dk_op {
 	DK_OP_VOLUME_REMOVE,
 	DK_OP_IMAGE_INSPECT,
 	DK_OP_IMAGE_PULL,
+	DK_OP_DISTRIBUTION,  /* GET /distribution/{name}/json: a tag's digest in its registry */
 	DK_OP_EVENTS,
 	DK_OP__MAX
 };
@@ -566,6 +567,8 @@ struct dk_image {
 	char *id;              /* sha256:... */
 	char **repo_tags;
 	size_t nrepo_tags;
+	char **repo_digests;   /* "name@sha256:..." the registry knows it by (pulled or pushed) */
+	size_t nrepo_digests;
 	struct dk_image_config config;
 };
 void dk_image_free(struct dk_image *img);
@@ -593,6 +596,20 @@ struct dk_pull_opts {
  */
 int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opts *o, char **ret_id,
 		  struct dk_status *st, struct rc_err *err);
+
+/*
+ * GET /distribution/{ref}/json: the engine asks ref's registry (with
+ * registry_auth, the X-Registry-Auth value, or anonymously when NULL) for
+ * the digest its tag names now; *ret_digest is "sha256:..." (malloc'ed).
+ * Read-only on the engine; the registry being unreachable is an error like
+ * any other (the engine answers 500 or 401/404).
+ */
+int dk_distribution_inspect(struct dk_client *c, const char *ref, const char *registry_auth, char **ret_digest,
+			    struct dk_status *st, struct rc_err *err);
+/* Whether img is known to the registry of ref's repository as digest ("sha256:..."): one of its
+ * RepoDigests is "<ref's name>@<digest>".  *ret_local (may be NULL) is set to that repository's
+ * digest the image has (the first; NULL when none), borrowed from img. */
+bool dk_image_has_digest(const struct dk_image *img, const char *ref, const char *digest, const char **ret_local);
 
 /* ---- events ---- */
 

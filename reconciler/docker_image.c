@@ -3,6 +3,7 @@
  * See docker.h; the map of the client's files is in docker_int.h.
  */
 #include "docker_int.h"
+#include "metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ void dk_image_free(struct dk_image *img)
 		return;
 	free(img->id);
 	jstrv_free(img->repo_tags, img->nrepo_tags);
+	jstrv_free(img->repo_digests, img->nrepo_digests);
 	struct dk_image_config *ic = &img->config;
 	jstrv_free(ic->env, ic->nenv);
 	jkv_free(ic->labels, ic->nlabels);
@@ -34,6 +36,7 @@ static struct dk_image *parse_image(const cJSON *j)
 	struct dk_image *img = xcalloc(1, sizeof(*img));
 	img->id = jdup(j, "Id");
 	img->repo_tags = jstrv(jget(j, "RepoTags"), &img->nrepo_tags);
+	img->repo_digests = jstrv(jget(j, "RepoDigests"), &img->nrepo_digests);
 	const cJSON *cfg = jget(j, "Config");
 	struct dk_image_config *ic = &img->config;
 	ic->env = jstrv(jget(cfg, "Env"), &ic->nenv);
@@ -239,4 +242,66 @@ int dk_image_pull(struct dk_client *c, const char *ref, const struct dk_pull_opt
 		*ret_id = xstrdup(img->id);
 	dk_image_free(img);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* a tag's digest in its registry                                     */
+
+int dk_distribution_inspect(struct dk_client *c, const char *ref, const char *registry_auth, char **ret_digest,
+			    struct dk_status *st, struct rc_err *err)
+{
+	struct dk_status tmp;
+	st = status_or(st, &tmp);
+	_cleanup_free_ char *er = esc_path(ref);
+	_cleanup_free_ char *path = xasprintf(API "/distribution/%s/json", er);
+	_cleanup_free_ char *what = what_of("ask the registry about image", ref);
+	struct xfer x;
+	xfer_init(&x, c->max_body);
+	setup_easy(c, c->easy, "GET", path, NULL, c->timeout_ms, &x);
+	if (registry_auth) {
+		_cleanup_free_ char *h = xasprintf("X-Registry-Auth: %s", registry_auth);
+		x.headers = curl_slist_append(x.headers, h);
+		if (!x.headers)
+			die("out of memory (curl_slist)");
+		explicit_bzero(h, strlen(h));
+		curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, x.headers);
+	}
+	count_op(c, DK_OP_DISTRIBUTION);
+	log_debug("docker: GET %s", path);
+	int64_t t0 = now_ns();
+	CURLcode cc = curl_easy_perform(c->easy);
+	metrics_engine_request(dk_op_name(DK_OP_DISTRIBUTION), now_ns() - t0, cc == CURLE_OK);  /* metrics.h */
+	int r = xfer_result(c, c->easy, cc, &x, c->timeout_ms, what, st, err);
+	if (r == 0) {
+		cJSON *j = cJSON_ParseWithLength(buf_cstr(&x.body), x.body.len);
+		const char *dg = jstr(jget(j, "Descriptor"), "digest");
+		if (!dg || !str_startswith(dg, "sha256:"))
+			r = rc_err_fault(err, "%s: the engine's reply has no digest", what);
+		else
+			*ret_digest = xstrdup(dg);
+		cJSON_Delete(j);
+	}
+	xfer_release(&x);
+	return r;
+}
+
+bool dk_image_has_digest(const struct dk_image *img, const char *ref, const char *digest, const char **ret_local)
+{
+	_cleanup_free_ char *name = NULL, *tag = NULL;
+	split_ref(ref, &name, &tag);
+	size_t nl = strlen(name);
+	const char *local = NULL;
+	bool found = false;
+	for (size_t i = 0; i < img->nrepo_digests; i++) {
+		const char *rd = img->repo_digests[i];
+		if (strncmp(rd, name, nl) != 0 || rd[nl] != '@')
+			continue;
+		if (!local)
+			local = rd + nl + 1;
+		if (str_eq(rd + nl + 1, digest))
+			found = true;
+	}
+	if (ret_local)
+		*ret_local = local;
+	return found;
 }

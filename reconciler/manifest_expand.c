@@ -291,6 +291,7 @@ static void unit_settings(const struct model *m, const struct rc_desired *d, str
 {
 	u->stop_grace_ns = s->has_stop_grace ? s->stop_grace : d->settings.default_stop_grace_ns;
 	u->start_first = s->start_first;
+	u->pull = s->pull;
 	u->job = s->run_once;
 	u->job_timeout_ns = s->run_timeout;
 	if (u->job) {

@@ -148,6 +148,7 @@ struct osvc {
 	char **command, **entrypoint;    /* ctx-owned strings; arrays owned here */
 	size_t ncommand, nentrypoint;
 	bool start_first;                /* update_order: start-first */
+	enum rc_pull pull;               /* pull: missing (default) | always | never */
 	bool run_once;                   /* run: once (a one-shot job) */
 	const struct ynode *run_at;
 	int64_t run_timeout;             /* run_timeout: how long apply waits for the job (0: default) */
@@ -330,7 +331,7 @@ struct model {
 /* Keys of a service that are not the table's (mf_check_keys adds those: mf_keys_with_fields()). */
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
-	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout"
+	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout", "pull"
 
 struct named {
 	const char *name;

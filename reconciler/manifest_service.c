@@ -477,6 +477,20 @@ static void parse_update_order(struct ctx *c, const struct ynode *m, struct osvc
 	}
 }
 
+/* pull: when the image is asked of its registry (always | missing | never). */
+static void parse_pull(struct ctx *c, const struct ynode *m, struct osvc *s)
+{
+	const char *p = mf_get_str(c, m, "pull");
+	if (!p || strcmp(p, "missing") == 0)
+		s->pull = RC_PULL_MISSING;
+	else if (strcmp(p, "always") == 0)
+		s->pull = RC_PULL_ALWAYS;
+	else if (strcmp(p, "never") == 0)
+		s->pull = RC_PULL_NEVER;
+	else
+		mf_diag(c, y_get(m, "pull"), "'pull' must be always, missing or never: '%s'", mf_shown(c, p));
+}
+
 void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 {
 	const struct ynode *y;
@@ -541,4 +555,5 @@ void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	parse_devices(c, m, s);
 	parse_run(c, m, s);
 	parse_update_order(c, m, s);
+	parse_pull(c, m, s);
 }

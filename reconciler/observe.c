@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "hostports.h"
+#include "regauth.h"
 
 const char *observe_health_from_status(const char *status)
 {
@@ -201,9 +202,49 @@ static void observe_host_ports(struct dk_client *c, struct observation *o, size_
 	free(hp);
 }
 
+static bool pulls_always(const struct rc_desired *d, const char *ref)
+{
+	for (size_t i = 0; i < d->nunits; i++)
+		if (d->units[i].pull == RC_PULL_ALWAYS && str_eq(d->units[i].image, ref))
+			return true;
+	return false;
+}
+
+static void add_warning(struct plan_observed *p, char *msg)
+{
+	p->warnings = xrealloc(p->warnings, (p->nwarnings + 1) * sizeof(char *));
+	p->warnings[p->nwarnings++] = msg;
+}
+
+/* For a reference a `pull: always` unit names: what its registry says of the tag (one
+ * distribution request, with the credentials a pull would use), against the local image's
+ * RepoDigests.  A registry that does not answer is a warning, and the image is left as it is. */
+static void observe_registry(struct dk_client *c, const struct dk_image *img, struct plan_observed *p,
+			     struct plan_image *pi)
+{
+	if (strchr(pi->ref, '@'))
+		return;  /* by digest: nothing can move */
+	char *auth = NULL, *digest = NULL;
+	struct rc_err e = { 0 };
+	struct dk_status ds;
+	if (regauth_lookup(NULL, pi->ref, &auth, NULL, &e) < 0 ||
+	    dk_distribution_inspect(c, pi->ref, auth, &digest, &ds, &e) < 0) {
+		regauth_free(auth);
+		add_warning(p, xasprintf("image %s (pull: always): the registry was not asked or did not answer, "
+					 "the image is left as it is: %s", pi->ref, e.msg));
+		return;
+	}
+	regauth_free(auth);
+	const char *local = NULL;
+	pi->moved = !dk_image_has_digest(img, pi->ref, digest, &local);
+	pi->registry_digest = digest;
+	pi->local_digest = local ? xstrdup(local) : NULL;
+}
+
 /* The images the desired units name: one inspect per distinct reference; one not here yet is
- * left out (apply pulls it). */
-static int observe_images(struct dk_client *c, const struct rc_desired *d, struct plan_observed *p,
+ * left out (apply pulls it).  A reference a `pull: always` unit names is asked of its registry
+ * too (observe_registry()). */
+static int observe_images(struct dk_client *c, const struct rc_desired *d, bool registry, struct plan_observed *p,
 			  struct rc_err *err)
 {
 	if (!d || !d->nunits)
@@ -225,9 +266,11 @@ static int observe_images(struct dk_client *c, const struct rc_desired *d, struc
 			rc_err_copy(err, &e2);
 			return rc_err_prefix(err, "inspecting image '%s'", ref);
 		}
-		p->images[p->nimages].ref = xstrdup(ref);
-		p->images[p->nimages].id = xstrdup(img->id);
-		p->nimages++;
+		struct plan_image *pi = &p->images[p->nimages++];
+		pi->ref = xstrdup(ref);
+		pi->id = xstrdup(img->id);
+		if (registry && pulls_always(d, ref))
+			observe_registry(c, img, p, pi);
 		dk_image_free(img);
 	}
 	return 0;
@@ -239,6 +282,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 	struct observation o = { 0 };
 	o.containers = raw->containers;
 	o.networks = raw->networks;
+	bool registry = raw->registry;
 	raw->containers = NULL;
 	raw->networks = NULL;
 	size_t npu, nop;
@@ -246,7 +290,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 	size_t nnets = observe_networks(&o, project);
 	observe_host_ports(c, &o, &npu);
 	o.alloc = (struct alloc_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
-	if (observe_images(c, d, &o.plan, err) < 0) {
+	if (observe_images(c, d, registry, &o.plan, err) < 0) {
 		observation_release(&o);
 		return -1;
 	}

@@ -42,6 +42,8 @@ int observe(struct dk_client *c, const char *project, const struct rc_desired *d
 struct observe_raw {
 	struct dk_container_list *containers;
 	struct dk_network_list *networks;
+	bool registry;   /* observe_build() also asks the registries of the `pull: always` units' tags
+	                    (plan and apply: converge.c; the drift check does not) */
 };
 int observe_fetch(struct dk_client *c, struct observe_raw *ret, struct rc_err *err);
 int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,

@@ -50,8 +50,13 @@ void plan_observed_release(struct plan_observed *o)
 	for (size_t i = 0; i < o->nimages; i++) {
 		free(o->images[i].ref);
 		free(o->images[i].id);
+		free(o->images[i].registry_digest);
+		free(o->images[i].local_digest);
 	}
 	free(o->images);
+	for (size_t i = 0; i < o->nwarnings; i++)
+		free(o->warnings[i]);
+	free(o->warnings);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -289,14 +294,20 @@ static bool is_running_state(const char *s)
 	return str_eq(s, "running") || str_eq(s, "restarting") || str_eq(s, "paused");
 }
 
-static const char *image_now(const struct plan_observed *o, const char *ref)
+const struct plan_image *planner_image(const struct plan_observed *o, const char *ref)
 {
 	if (!ref)
 		return NULL;
 	for (size_t i = 0; i < o->nimages; i++)
 		if (str_eq(o->images[i].ref, ref))
-			return o->images[i].id;
+			return &o->images[i];
 	return NULL;
+}
+
+static const char *image_now(const struct plan_observed *o, const char *ref)
+{
+	const struct plan_image *pi = planner_image(o, ref);
+	return pi ? pi->id : NULL;
 }
 
 /* Values in causes are cut so one cause stays one readable line. */
@@ -428,6 +439,20 @@ static enum verdict judge_container(const struct plan_observed *o, const struct 
 		recreate = true;
 		struct buf t = BUF_INIT;
 		buf_addf(&t, "image %s now points to %s", u->image, img);
+		cause_add(cause, t.data);
+		buf_release(&t);
+	}
+	const struct plan_image *pi = planner_image(o, u->image);
+	if (u->pull == RC_PULL_ALWAYS && pi && pi->moved && pi->registry_digest) {
+		/* apply pulls it first (apply_container.c), then replaces the container */
+		recreate = true;
+		struct buf t = BUF_INIT;
+		buf_addf(&t, "image %s moved in the registry: ", u->image);
+		if (pi->local_digest)
+			buf_addf(&t, "%.19s\u2026", pi->local_digest);
+		else
+			buf_adds(&t, "(no digest)");
+		buf_addf(&t, " \u2192 %.19s\u2026", pi->registry_digest);
 		cause_add(cause, t.data);
 		buf_release(&t);
 	}

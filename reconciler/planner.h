@@ -17,6 +17,8 @@
  *   spec hash differs, base hash equal  UPDATE   (docker update, same container)
  *   spec hash differs otherwise         RECREATE (cause: the changed fields)
  *   image tag now points elsewhere      RECREATE "image X now points to sha256:..."
+ *   pull: always, the tag moved in its registry
+ *                                       RECREATE "image X moved in the registry: sha256:<12>… → sha256:<12>…"
  *   wrong container name, or dead       RECREATE
  *   half-made (state "created"): hash differs, or not connected to one of
  *   its networks                        RECREATE; else START
@@ -103,10 +105,15 @@ struct plan_foreign {
 	size_t nhost_ports;
 };
 
-/* The local image id a reference (as written in the spec, e.g. "app:1") resolves to now. */
+/* The local image id a reference (as written in the spec, e.g. "app:1") resolves to now and, for
+ * a reference a `pull: always` unit names, what its registry says of the tag (observe.c asks once
+ * per reference). */
 struct plan_image {
 	char *ref;
 	char *id;
+	char *registry_digest;  /* "sha256:..." the tag names in the registry; NULL: not asked, or no answer */
+	char *local_digest;     /* the repository's digest the local image has; NULL: none */
+	bool moved;             /* registry_digest is not the local image's: the tag moved in the registry */
 };
 
 struct plan_observed {
@@ -122,7 +129,13 @@ struct plan_observed {
 	size_t nimages;
 	uint16_t *host_listening;                /* TCP ports a host process (no container) listens on */
 	size_t nhost_listening;
+	char **warnings;                         /* what could not be looked at and was left as it is
+	                                          * (a registry that did not answer); for the caller to print */
+	size_t nwarnings;
 };
+
+/* The image o saw for ref, or NULL. */
+const struct plan_image *planner_image(const struct plan_observed *o, const char *ref);
 
 /* Free everything in o (and reset it).  o itself is not freed. */
 void plan_observed_release(struct plan_observed *o);

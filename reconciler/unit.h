@@ -104,6 +104,11 @@ struct rc_restart {
 	int max_failures;     /* after this many, the unit is disabled */
 };
 
+/* A service's `pull:` policy.  missing (the default): pulled only when not on the engine;
+ * always: also when its tag moved in the registry (plan/apply ask, the daemon every
+ * --pull-interval); never: never pulled, a missing image fails the unit. */
+enum rc_pull { RC_PULL_MISSING = 0, RC_PULL_ALWAYS, RC_PULL_NEVER };
+
 struct rc_unit {
 	char *id;             /* "<customer>/<service>" or "<service>" for shared services */
 	char *container;      /* Docker name: <project>-<customer>-<service> or <project>-<service> */
@@ -157,6 +162,8 @@ struct rc_unit {
 	                         bound); not part of the spec */
 	bool start_first;     /* update_order: start-first (a replacement starts the new container before
 	                         stopping the old; not part of the spec: changing it recreates nothing) */
+	enum rc_pull pull;    /* pull: when the image is asked of its registry (not part of the spec:
+	                         changing it recreates nothing) */
 	char *plan;           /* name of the Plan it got its resources from (informational) */
 	/* The fields of the spec-key table (speckeys.h: user, working_dir, stop_signal, privileged, ...),
 	 * each as written or from Settings.defaults; unset rows are zero. */

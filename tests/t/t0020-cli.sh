@@ -120,7 +120,7 @@ test_expect_success 'unknown, ambiguous and value-less options: exit 1, named, w
 	test_grep "^reconciler: unknown option .--frobnicate." err &&
 	test_grep "^usage: reconciler validate" err &&
 	test_expect_code 1 "$RC" --p x validate 2>err &&
-	test_grep "ambiguous option .--p. (--path, --policy, --plan, --parallel, --poll-interval)" err &&
+	test_grep "ambiguous option .--p. (--path, --policy, --plan, --parallel, --poll-interval, --pull-interval)" err &&
 	test_expect_code 1 "$RC" validate --repo 2>err &&
 	test_grep "option .--repo. needs a value" err &&
 	test_expect_code 1 "$RC" validate --json=yes 2>err &&

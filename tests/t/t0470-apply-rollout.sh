@@ -17,10 +17,33 @@ hc() {
 		"${RETRIES:-10}"
 }
 
-# events SINCE: "TIMENANO ACTION NAME" of our containers since SINCE (unix seconds), sorted.
+# events_start SINCE: follow our containers' events from SINCE (unix seconds) on, live.  The
+# engine keeps only its last 256 events for --since, and health checks (three exec events per
+# check per container, from every test on the engine) push ours out within seconds: replaying
+# them after the apply loses some, a stream opened before it does not.
+EV_PID=
+events_start() {
+	rm -f ev.raw
+	docker events --since "$1" --filter label=$LABEL_PROJECT=$PROJECT --filter type=container \
+		--format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' >ev.raw 2>/dev/null &
+	EV_PID=$!
+	return 0
+}
+events_kill() {
+	[ -z "$EV_PID" ] || kill $EV_PID 2>/dev/null
+	return 0
+}
+trap 'events_kill; test_exit_handler' EXIT
+
+# events SINCE: "TIMENANO ACTION NAME" of our containers since SINCE (events_start), sorted.
 events() {
-	docker events --since "$1" --until "$(date +%s.%N)" --filter label=$LABEL_PROJECT=$PROJECT \
-		--filter type=container --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' | sort -n
+	# the stream lags the engine by far less than a second (health checks keep it busy: it never
+	# goes quiet, so do not wait for that)
+	sleep 1
+	kill $EV_PID 2>/dev/null
+	wait $EV_PID 2>/dev/null
+	EV_PID=
+	sort -n ev.raw
 }
 
 # service NAME [EXTRA-LINES]: a Service document (health-checked app), appended to all.yaml.
@@ -51,7 +74,7 @@ test_expect_success 'with --parallel 2, six units whose health takes 6 s are all
 	for i in 1 2 3 4 5 6; do service s$i "env: {START_DELAY: \"6\"}
 $(hc)" || return 1; done &&
 	repo_commit $M six &&
-	t0=$(date +%s) &&
+	t0=$(date +%s) && events_start $t0 &&
 	$RC --repo $M apply --parallel 2 >out &&
 	cat out &&
 	events $t0 >ev &&
@@ -70,7 +93,7 @@ $(hc)" &&
 	service web "env: {MODE: sleep}
 depends_on: {db: healthy}" &&
 	repo_commit $M "db and web" &&
-	t0=$(date +%s) &&
+	t0=$(date +%s) && events_start $t0 &&
 	$RC --repo $M apply >out &&
 	cat out &&
 	events $t0 >ev && cat ev &&
@@ -175,7 +198,7 @@ $(hc)" &&
 	$RC --repo $M apply >out && cat out &&
 	old=$(container_id $PROJECT-w) &&
 	sed -i "s/V: \"1\"/V: \"2\"/" $M/all.yaml && repo_commit $M "w v2" &&
-	t0=$(date +%s.%N) &&
+	t0=$(date +%s.%N) && events_start $t0 &&
 	$RC --repo $M apply >out && cat out &&
 	events $t0 >ev && cat ev &&
 	new=$(container_id $PROJECT-w) &&
@@ -190,7 +213,7 @@ $(hc)" &&
 test_expect_success 'update_order: start-first, a new container never healthy: the old one never stops' '
 	old=$(container_id $PROJECT-w) &&
 	sed -i "s/V: \"2\"/V: \"3\", HEALTH: never/; s/retries: 10/retries: 2/" $M/all.yaml && repo_commit $M "w never" &&
-	t0=$(date +%s.%N) &&
+	t0=$(date +%s.%N) && events_start $t0 &&
 	test_expect_code 1 $RC --repo $M apply >out 2>&1 && cat out &&
 	test_grep "the old container runs on (never stopped)" out &&
 	test "$(container_id $PROJECT-w)" = "$old" &&

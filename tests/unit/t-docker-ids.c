@@ -4,7 +4,7 @@
  * dk_decode_container_list() on a list shaped like the engine's (nested
  * objects with keys of their own called Id, escapes, numbers, literals),
  * and on what is not JSON.  tests/fuzz/fuzz-docker-json.c compares the two
- * on arbitrary input.
+ * on arbitrary input.  Also the RepoDigests of an image inspect (pull: always).
  */
 #include <string.h>
 
@@ -100,9 +100,34 @@ static void empty_and_bad(void)
 	buf_release(&b);
 }
 
+/* pull: always — whether an image inspect's RepoDigests has the digest a registry gave for a
+ * reference's repository (dk_image_has_digest()), and which digest it has there. */
+static void repo_digests(void)
+{
+	static const char img_json[] =
+		"{\"Id\": \"sha256:11\", \"RepoTags\": [\"127.0.0.1:5000/p/app:stable\"],"
+		" \"RepoDigests\": [\"127.0.0.1:5000/p/app-other@sha256:aaaa\", \"127.0.0.1:5000/p/app@sha256:bbbb\","
+		" \"127.0.0.1:5000/p/app@sha256:cccc\"], \"Config\": {}}";
+	struct dk_image *img = NULL;
+	struct rc_err err = { 0 };
+	if (!ok(dk_decode_image(img_json, strlen(img_json), &img, &err) == 0, "an image inspect (%s)", err.msg))
+		return;
+	ok(img->nrepo_digests == 3, "three repo digests read");
+	const char *local = NULL;
+	ok(dk_image_has_digest(img, "127.0.0.1:5000/p/app:stable", "sha256:cccc", &local), "a digest it has");
+	ok(str_eq(local, "sha256:bbbb"), "its repository's first digest is reported (%s)", local ? local : "NULL");
+	ok(!dk_image_has_digest(img, "127.0.0.1:5000/p/app:stable", "sha256:dddd", NULL), "a digest it has not: moved");
+	ok(!dk_image_has_digest(img, "127.0.0.1:5000/p/app:stable", "sha256:aaaa", NULL),
+	   "another repository's digest (a longer name with the same start) does not count");
+	local = "x";
+	ok(!dk_image_has_digest(img, "app:1", "sha256:bbbb", &local) && !local, "another repository: no digest");
+	dk_image_free(img);
+}
+
 int main(void)
 {
 	same_as_the_decoder();
 	empty_and_bad();
+	repo_digests();
 	return done_testing();
 }

@@ -277,8 +277,8 @@ int main(void)
 	/* a tag that moved: the unit's reference now names another image than its container runs */
 	{
 		const struct rc_unit *u1 = rc_desired_unit(d, "c1/app");  /* db and c1/worker use the same image */
-		struct plan_image tags[2] = { { (char *)"other:1", (char *)"sha256:1111" },
-					      { u1->image, (char *)"sha256:2222" } };
+		struct plan_image tags[2] = { { .ref = (char *)"other:1", .id = (char *)"sha256:1111" },
+					      { .ref = u1->image, .id = (char *)"sha256:2222" } };
 		in3.tags = tags;
 		in3.ntags = 2;
 		drift_compute(&in3, &r);

@@ -148,7 +148,7 @@ static void obs_foreign(struct plan_observed *o, const char *name, uint16_t port
 static void obs_image(struct plan_observed *o, const char *ref, const char *id)
 {
 	o->images = xrealloc(o->images, (o->nimages + 1) * sizeof(*o->images));
-	o->images[o->nimages++] = (struct plan_image){ xstrdup(ref), xstrdup(id) };
+	o->images[o->nimages++] = (struct plan_image){ .ref = xstrdup(ref), .id = xstrdup(id) };
 }
 
 static void replace(char **slot, const char *v)
@@ -249,6 +249,24 @@ static void o_image_moved(struct plan_observed *o, struct rc_desired *d)
 	obs_all(o, d, "running");
 	obs_image(o, "app:1", "sha256:bbb");   /* the container runs sha256:aaa */
 	obs_image(o, "db:1", "sha256:aaa");    /* unchanged */
+}
+
+/* app:1 moved in its registry; the local tag still names what the container runs */
+static void o_registry_moved(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	obs_image(o, "app:1", "sha256:aaa");
+	struct plan_image *pi = &o->images[o->nimages - 1];
+	pi->moved = true;
+	pi->local_digest = xstrdup("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	pi->registry_digest = xstrdup("sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+}
+
+static void d_pull_always(struct rc_desired *d)
+{
+	for (size_t i = 0; i < d->nunits; i++)
+		if (str_eq(d->units[i].image, "app:1"))
+			d->units[i].pull = RC_PULL_ALWAYS;
 }
 
 static void o_states(struct plan_observed *o, struct rc_desired *d)
@@ -485,6 +503,11 @@ static const struct tcase cases[] = {
 	  "recreate acme/web: secret db_password changed\n" },
 	{ "mutable tag moved → recreate", d_none, o_image_moved,
 	  "recreate acme/web: image app:1 now points to sha256:bbb\n" },
+	{ "pull: always, the tag moved in the registry → recreate with both digests", d_pull_always,
+	  o_registry_moved,
+	  "recreate acme/web: image app:1 moved in the registry: sha256:0123456789ab\u2026 \u2192 "
+	  "sha256:fedcba987654\u2026\n" },
+	{ "pull: missing ignores a move in the registry", d_none, o_registry_moved, "" },
 	{ "exited → start, paused → start, dead → recreate", d_none, o_states,
 	  "start acme/db: stopped\n"
 	  "start acme/web: paused\n"
