@@ -150,8 +150,10 @@ golden:
 
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: $(OUT)/reconciler
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(OUT)/reconciler $(DESTDIR)$(PREFIX)/bin/reconciler
+	install -m 0644 docs/reconciler.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/reconciler
 	if [ -f docs/reconciler.1 ]; then install -m 0644 docs/reconciler.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' docs/reconciler.service >$(DESTDIR)$(SYSTEMD_UNIT_DIR)/reconciler.service.tmp && \
 		chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/reconciler.service.tmp && \

@@ -16,6 +16,8 @@
 #define RC_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct cli_opts {
 	const char *repo;        /* --repo, default "." */
@@ -62,6 +64,28 @@ struct cli_opts {
 typedef int (*cli_cmd_fn)(const struct cli_opts *o);
 
 int cmd_version(const struct cli_opts *o);
+
+/*
+ * Shell completion (cmd_complete.c): `reconciler __complete WORD...` prints
+ * the candidates for the last WORD, from main.c's tables handed over here.
+ */
+struct cli_complete_opt {
+	const char *name;     /* long name, without "--" */
+	char short_name;      /* 0: none */
+	const char *arg;      /* its value's name (R, D, P, FILE: a path); NULL: takes none */
+};
+struct cli_complete_cmd {
+	const char *name;
+	uint64_t opts;        /* bit i: takes option i (globals included) */
+};
+struct cli_complete {
+	const struct cli_complete_opt *opts;
+	size_t nopts;
+	const struct cli_complete_cmd *cmds;
+	size_t ncmds;
+	uint64_t global;      /* the options before a command's name */
+};
+int cmd_complete(int argc, char **argv, const struct cli_complete *t);
 
 struct source_files;
 struct rc_desired;

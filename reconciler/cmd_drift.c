@@ -211,6 +211,42 @@ static int last_applied_rev(const struct cli_opts *o, struct rc_state *st, struc
 	return 0;
 }
 
+/*
+ * After a rollback that kept a failed commit's removals, the commit in force
+ * is the last applied one less what that commit removed (state.h,
+ * rolled_back_from; docs/operations.md, "Rollouts and rollback") while it
+ * stays marked failed: take them out of d too, so that drift does not report
+ * a deleted customer as missing nor drift --fix make it again.  The failed
+ * commit is read from Git; when it cannot be, d stays whole (warned).
+ */
+static void less_removals(const struct cli_opts *lo, struct rc_state *st, const char *last, struct rc_desired *d)
+{
+	const char *from = state_get_rolled_back_from(st);
+	if (!from || str_eq(from, last) || !state_get_failed_commit(st, from))
+		return;
+	struct cli_opts fo = *lo;
+	fo.rev = from;
+	fo.dir = NULL;
+	struct source_files files = { 0 };
+	struct rc_desired *f = NULL;
+	struct buf dropped = BUF_INIT;
+	int saved = rc_log_level;
+	rc_log_level = RC_LOG_ERROR;  /* its own warnings (a secret to make) are not this check's */
+	int rc = cli_load_desired(&fo, &files, &f);
+	rc_log_level = saved;
+	if (rc) {
+		log_warn("cannot read commit %.12s, whose removals the commit in force keeps: checking all of %.12s",
+			 from, last);
+	} else {
+		converge_keep_removals(d, f, &dropped);
+		if (dropped.len)
+			log_info("commit %.12s is in force less what %.12s removed: %s", last, from, buf_cstr(&dropped));
+	}
+	rc_desired_free(f);
+	source_files_release(&files);
+	buf_release(&dropped);
+}
+
 /* The desired state of lo: for the last applied commit, from the copy of its manifests drift kept
  * (state.h), else from Git (then kept, when the state is ours).  0, or 1 (said). */
 static int drift_desired(const struct cli_opts *lo, struct rc_state *st, const char *last,
@@ -228,6 +264,8 @@ static int drift_desired(const struct cli_opts *lo, struct rc_state *st, const c
 		if (state_put_manifests(st, files, lo->path, &kerr) < 0)
 			log_warn("keeping the manifests of %.12s: %s", last, kerr.msg);
 	}
+	if (!rc && last)
+		less_removals(lo, st, last, *ret_d);
 	return rc;
 }
 

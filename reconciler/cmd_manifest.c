@@ -280,7 +280,7 @@ static void render_json(const struct cli_opts *o, const struct rc_desired *d,
 			buf_add_json_str(out, u->deps[j].unit);
 			buf_adds(out, ", \"condition\": ");
 			buf_add_json_str(out, rc_dep_cond_name(u->deps[j].cond));
-			buf_adds(out, "}");
+			buf_adds(out, u->deps[j].restart ? ", \"restart\": true}" : "}");
 		}
 		buf_adds(out, "],\n      \"source\": {\"file\": ");
 		json_str_or_null(out, u->file);

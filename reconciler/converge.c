@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "buf.h"
+
 #include "manifest.h"
 #include "owner.h"
 
@@ -195,6 +197,7 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		state_set_containers(st, names, cv->d->nunits);
 		for (size_t i = 0; i < cv->d->nunits; i++)
 			names[i] = cv->d->units[i].id;
+		state_set_unit_ids(st, names, cv->d->nunits);
 		state_prune_units(st, names, cv->d->nunits);
 		free(names);
 		if (ret->nfailed == 0)
@@ -209,4 +212,73 @@ void converge_release(struct converge *cv)
 	plan_release(&cv->plan);
 	observation_release(&cv->obs);
 	memset(cv, 0, sizeof(*cv));
+}
+
+/* ---- a rollback's target (converge_keep_removals()) ---- */
+
+/* Drop g's unit i (released), keeping the array sorted. */
+static void drop_unit(struct rc_desired *g, size_t i)
+{
+	rc_unit_release(&g->units[i]);
+	memmove(&g->units[i], &g->units[i + 1], (g->nunits - i - 1) * sizeof(g->units[0]));
+	g->nunits--;
+}
+
+/* Whether a unit of g is on network name (or links to it). */
+static bool network_used(const struct rc_desired *g, const char *name)
+{
+	for (size_t i = 0; i < g->nunits; i++)
+		for (size_t k = 0; k < g->units[i].nnetworks; k++)
+			if (str_eq(g->units[i].networks[k], name))
+				return true;
+	return false;
+}
+
+/* Drop the link network name from the shared units' links. */
+static void drop_links(struct rc_desired *g, const char *name)
+{
+	for (size_t i = 0; i < g->nunits; i++) {
+		struct rc_unit *u = &g->units[i];
+		for (size_t k = 0; k < u->nlinks; k++) {
+			if (!str_eq(u->links[k], name))
+				continue;
+			free(u->links[k]);
+			memmove(&u->links[k], &u->links[k + 1], (u->nlinks - k - 1) * sizeof(u->links[0]));
+			u->nlinks--;
+			break;
+		}
+	}
+}
+
+void converge_keep_removals(struct rc_desired *g, const struct rc_desired *f, struct buf *dropped)
+{
+	bool *keep = xcalloc(g->nunits + 1, sizeof(*keep));
+	for (size_t i = 0; i < g->nunits; i++)
+		keep[i] = rc_desired_unit(f, g->units[i].id) != NULL;
+	for (bool more = true; more;) {  /* what a kept unit depends on is kept: to a fixed point */
+		more = false;
+		for (size_t i = 0; i < g->nunits; i++)
+			for (size_t k = 0; keep[i] && k < g->units[i].ndeps; k++) {
+				const struct rc_unit *x = rc_desired_unit(g, g->units[i].deps[k].unit);
+				if (x && !keep[x - g->units]) {
+					keep[x - g->units] = true;
+					more = true;
+				}
+			}
+	}
+	for (size_t i = g->nunits; i-- > 0;)
+		if (!keep[i]) {
+			buf_addf(dropped, "%s%s", dropped->len ? ", " : "", g->units[i].id);
+			drop_unit(g, i);
+		}
+	free(keep);
+	for (size_t i = g->nnetworks; i-- > 0;) {
+		struct rc_network *n = &g->networks[i];
+		if (rc_desired_network(f, n->name) || network_used(g, n->name))
+			continue;
+		drop_links(g, n->name);
+		rc_network_release(n);
+		memmove(&g->networks[i], &g->networks[i + 1], (g->nnetworks - i - 1) * sizeof(g->networks[0]));
+		g->nnetworks--;
+	}
 }

@@ -127,4 +127,19 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 
 void converge_release(struct converge *cv);
 
+/*
+ * The rollback's target (docs/operations.md, "Rollouts and rollback"): take
+ * out of g (the last good commit's desired state) what the failed commit f
+ * removed from it.  The failed commit's removals were made before anything
+ * of it failed (removals come first) and were asked for by the operator: a
+ * customer deleted stays deleted when an unrelated unit fails.  Only a unit
+ * that a unit kept still depends on (in g) stays: g's version of that unit
+ * needs it.  A network goes when f has no network of that name and no unit
+ * kept is on it (a deleted customer's network and its link networks; the
+ * shared units' links to it go too).  The unit ids dropped are added to
+ * dropped ("a, b").  Used by the daemon's rollback and by `drift` against
+ * the commit in force after one.
+ */
+void converge_keep_removals(struct rc_desired *g, const struct rc_desired *f, struct buf *dropped);
+
 #endif

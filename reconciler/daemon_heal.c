@@ -791,6 +791,34 @@ static int stop_selected(struct daemon *dm, const bool *in, struct rc_err *err)
 	return 0;
 }
 
+/*
+ * Add to in[] the units that depend on a unit in it with `restart: true`
+ * (compose's depends_on: {db: {condition: service_healthy, restart: true}}),
+ * to a fixed point: a dependent restarted brings its own along.  after[i] is
+ * the dependency that brought unit i in.  Disabled units and units not meant
+ * to run are left alone.
+ */
+static void add_restart_dependents(const struct daemon *dm, bool *in, const char **after)
+{
+	const struct rc_desired *d = dm->cur;
+	for (bool more = true; more;) {
+		more = false;
+		for (size_t i = 0; i < d->nunits; i++) {
+			const struct rc_unit *u = &d->units[i];
+			if (in[i] || !u->running || state_is_disabled(dm->st, u->id, NULL))
+				continue;
+			for (size_t k = 0; k < u->ndeps; k++) {
+				const struct rc_unit *x = u->deps[k].restart ? rc_desired_unit(d, u->deps[k].unit) : NULL;
+				if (x && in[x - d->units]) {
+					in[i] = more = true;
+					after[i] = x->id;
+					break;
+				}
+			}
+		}
+	}
+}
+
 int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *msg, struct rc_err *err)
 {
 	if (!dm->cur || !dm->c)
@@ -799,8 +827,16 @@ int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *
 	_cleanup_free_ bool *in = xcalloc(n + 1, sizeof(bool));
 	if (select_units(dm, arg, in, err) < 0)
 		return -1;
+	_cleanup_free_ const char **after = xcalloc(n + 1, sizeof(char *));
+	add_restart_dependents(dm, in, after);
 	_cleanup_free_ char *by = xasprintf("asked by %s", who ? who : "an operator");
-	dm_say("restart of %s (%s): stopping, then starting in dependency order", arg, by);
+	struct buf deps = BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		if (after[i])
+			buf_addf(&deps, "%s%s", deps.len ? ", " : "", dm->cur->units[i].id);
+	dm_say("restart of %s (%s): stopping, then starting in dependency order%s%s", arg, by,
+	       deps.len ? "; with the dependents that ask for it (depends_on restart: true): " : "", buf_cstr(&deps));
+	buf_release(&deps);
 	if (stop_selected(dm, in, err) < 0)
 		return -1;
 	struct unit_set set = { dm->cur, in };
@@ -823,8 +859,10 @@ int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *
 		}
 		free(rt->kill_cid);  /* our own stop: not an operator's docker stop to start again */
 		rt->kill_cid = NULL;
+		_cleanup_free_ char *jm = after[i] ? xasprintf("after %s (depends_on restart: true), %s", after[i], by)
+						   : NULL;
 		dm_journal(dm, dm_cur_commit(dm), "restart", u->id, r == CONV_OK ? "ok" : "failed",
-			   r == CONV_OK ? by : buf_cstr(&why));
+			   r != CONV_OK ? buf_cstr(&why) : jm ? jm : by);
 	}
 	dm_save(dm);
 	dm_soon(dm, DT_CHECK);
@@ -836,8 +874,11 @@ int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *
 	buf_release(&why);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (in[i])
+		if (in[i] && !after[i])
 			buf_addf(msg, "%s%s", k++ ? ", " : "restarted ", dm->cur->units[i].id);
+	for (size_t i = 0, j = 0; i < n; i++)
+		if (after[i])
+			buf_addf(msg, "%s%s", j++ ? ", " : ", then its dependents ", dm->cur->units[i].id);
 	buf_addf(msg, " (ready; failure counters reset)");
 	return 0;
 }

@@ -277,8 +277,35 @@ static int load(struct daemon *dm, const char *commit, struct source_files *file
 	return rc;
 }
 
-/* Converge the last good commit again and put it in force.  False when there is none. */
-static bool rollback(struct daemon *dm, const char *bad)
+/* Load commit `from` and take its removals out of d (converge_keep_removals()); said.  False if it cannot be read. */
+static bool less_removals(struct daemon *dm, struct rc_desired *d, const char *from)
+{
+	struct source_files files = { 0 };
+	struct rc_desired *f = NULL;
+	struct buf msg = BUF_INIT, dropped = BUF_INIT;
+	bool invalid = false;
+	bool ok = load(dm, from, &files, &f, &invalid, &msg) == 0;
+	if (!ok) {
+		dm_say("cannot read commit %.12s to keep its removals: %s", from, buf_cstr(&msg));
+	} else {
+		converge_keep_removals(d, f, &dropped);
+		if (dropped.len)
+			dm_say("commit %.12s is in force less what %.12s removed: %s", d->commit ? d->commit : "(directory)",
+			       from, buf_cstr(&dropped));
+	}
+	rc_desired_free(f);
+	source_files_release(&files);
+	buf_release(&msg);
+	buf_release(&dropped);
+	return ok;
+}
+
+/*
+ * Converge the last good commit again — less what the failed commit bad
+ * (its desired state bad_d, NULL when it never loaded) removed — and put it
+ * in force.  False when there is none.
+ */
+static bool rollback(struct daemon *dm, const char *bad, const struct rc_desired *bad_d)
 {
 	const char *lg0 = state_get_last_good(dm->st);
 	if (!lg0 || str_eq(lg0, bad)) {
@@ -296,6 +323,16 @@ static bool rollback(struct daemon *dm, const char *bad)
 		dm_say("rollback: cannot load %.12s: %s", lg, buf_cstr(&msg));
 		dm_journal(dm, lg, "rollback", NULL, "failed", buf_cstr(&msg));
 	} else {
+		struct buf dropped = BUF_INIT;
+		if (bad_d)
+			converge_keep_removals(d, bad_d, &dropped);
+		if (dropped.len) {
+			/* the failed commit's removals stand (converge_keep_removals()); a restart keeps them too */
+			dm_say("rollback keeps what %.12s removed: %s", bad, buf_cstr(&dropped));
+			dm_journal(dm, lg, "keep-removals", NULL, "ok", buf_cstr(&dropped));
+		}
+		state_set_rolled_back_from(dm->st, dropped.len ? bad : NULL);
+		buf_release(&dropped);
 		size_t nsteps = 0;
 		enum conv_result r = dm_converge(dm, d, NULL, &msg, &nsteps);
 		if (r == CONV_OK) {
@@ -377,6 +414,7 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 	struct buf msg = BUF_INIT;
 	bool invalid = false;
 	int rc = -1;
+	_cleanup_free_ char *from = NULL;  /* before any goto: the fuzz build's clang refuses a jump over it */
 	if (load(dm, commit, &files, &d, &invalid, &msg) < 0) {
 		fprintf(stderr, "%s\n", buf_cstr(&msg));
 		if (invalid) {
@@ -395,6 +433,19 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 	 * nothing to do.  Wait for their health all the same.
 	 */
 	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
+	/*
+	 * The commit in force after a rollback that kept a failed commit's
+	 * removals, converged again (boot, SIGHUP, a resumption) while that
+	 * commit is still marked failed: it keeps them.
+	 */
+	const char *from0 = state_get_rolled_back_from(dm->st);
+	if (from0 && str_eq(state_get_last_applied(dm->st), commit) && state_get_failed_commit(dm->st, from0) &&
+	    !str_eq(from0, commit))
+		from = xstrdup(from0);
+	if (from && !less_removals(dm, d, from)) {
+		free(from);
+		from = NULL;
+	}
 	lift_new_specs(dm, d);
 	size_t nsteps = 0;
 	struct buf blocked = BUF_INIT;
@@ -417,6 +468,7 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 			dm_journal(dm, commit, "blocked", NULL, "blocked", buf_cstr(&blocked));
 		}
 		keep_manifests(dm, &files);
+		state_set_rolled_back_from(dm->st, from);
 		dm_install(dm, d, &files);
 		d = NULL;
 		rc = 0;
@@ -450,7 +502,7 @@ int dm_rollout(struct daemon *dm, const char *commit, const char *why)
 	case CONV_FAILED:
 		dm_say("rollout of %.12s failed: %s", commit, buf_cstr(&msg));
 		mark_failed(dm, commit, "rollout", buf_cstr(&msg));
-		if (!rollback(dm, commit)) {  /* nothing to roll back to: what was applied stays in force */
+		if (!rollback(dm, commit, d)) {  /* nothing to roll back to: what was applied stays in force */
 			dm_install(dm, d, &files);
 			d = NULL;
 		}

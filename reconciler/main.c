@@ -268,8 +268,10 @@ static const struct command commands[] = {
 	{ "restart", cmd_restart, "UNIT...", "stop and start units, waiting until ready (UNIT... | --customer C)",
 	  "Stop the units (dependents first, each with its stop grace), start them\n"
 	  "in dependency order, wait until each is ready, and reset their failure\n"
-	  "counters; journaled with who asked.  Through the running daemon, else\n"
-	  "directly against the engine with the last applied commit's manifests.",
+	  "counters; journaled with who asked.  Units whose depends_on entry for a\n"
+	  "restarted unit says restart: true are restarted after it.  Through the\n"
+	  "running daemon, else directly against the engine with the last applied\n"
+	  "commit's manifests.",
 	  "exit status: 0 restarted and ready, 1 refused, a unit not ready, or error", restart_opts },
 	{ "approve", cmd_approve, "COMMIT|UNIT", "approve changes to protected units (COMMIT or UNIT)",
 	  "Approve the change awaiting approval of a protected UNIT, or every such\n"
@@ -506,8 +508,24 @@ static char *unknown_option(const char *arg)
 	return r;
 }
 
+/* `reconciler __complete WORD...` (cmd_complete.c): the tables above as completion sees them. */
+static int complete(int argc, char **argv)
+{
+	struct cli_complete_opt opts[O__MAX];
+	struct cli_complete_cmd cmds[ARRAY_SIZE(commands)];
+	for (int i = 0; i < O__MAX; i++)
+		opts[i] = (struct cli_complete_opt){ optdefs[i].name, optdefs[i].short_name, optdefs[i].arg };
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		cmds[i] = (struct cli_complete_cmd){ commands[i].name, accepted(&commands[i]) };
+	struct cli_complete t = { opts, O__MAX, cmds, ARRAY_SIZE(commands), GLOBAL_OPTS };
+	return cmd_complete(argc, argv, &t);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "__complete") == 0)
+		return complete(argc - 2, argv + 2);
+
 	struct option longopts[O__MAX + 1];
 	char shortopts[16] = ":";  /* ':' first: a missing value is told apart from an unknown option */
 	size_t ns = 1;

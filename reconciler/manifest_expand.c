@@ -250,6 +250,7 @@ static void unit_deps(struct rc_unit *u, const struct osvc *s, const struct otmp
 		else
 			id = xstrdup(dp->name);
 		u->deps[u->ndeps].unit = id;   /* parse_depends() kept one of each name */
+		u->deps[u->ndeps].restart = dp->restart;
 		u->deps[u->ndeps++].cond = dp->cond;
 	}
 	if (u->ndeps > 1)

@@ -124,6 +124,7 @@ struct refs {
 struct odep {
 	const char *name;
 	enum rc_dep_cond cond;
+	bool restart;  /* restart: true */
 	const struct ynode *at;
 };
 struct ovol {

@@ -201,7 +201,7 @@ static bool parse_cond(const char *s, enum rc_dep_cond *ret)
 
 /* One dependency; a name listed again adds nothing (a list's items all mean "started"). */
 static void add_dep(struct ctx *c, struct osvc *s, struct strmap *seen, const char *name,
-		    enum rc_dep_cond cond, const struct ynode *at)
+		    enum rc_dep_cond cond, bool restart, const struct ynode *at)
 {
 	if (!mf_valid_name(name)) {
 		mf_diag(c, at, "invalid service name '%s' in 'depends_on'", mf_shown(c, name));
@@ -210,7 +210,7 @@ static void add_dep(struct ctx *c, struct osvc *s, struct strmap *seen, const ch
 	if (strmap_add(seen, name, (void *)(uintptr_t)at))
 		return;
 	GROW(s->deps, s->ndeps + 1, s->capdeps);
-	s->deps[s->ndeps++] = (struct odep){ name, cond, at };
+	s->deps[s->ndeps++] = (struct odep){ name, cond, restart, at };
 }
 
 static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
@@ -221,7 +221,7 @@ static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 		for (size_t i = 0; i < y->n; i++) {
 			const char *n = mf_as_str(c, y->kids[i], "depends_on");
 			if (n)
-				add_dep(c, s, seen, n, RC_DEP_STARTED, y->kids[i]);
+				add_dep(c, s, seen, n, RC_DEP_STARTED, false, y->kids[i]);
 		}
 		return;
 	}
@@ -231,12 +231,14 @@ static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 	}
 	for (size_t i = 0; i < y_npairs(y); i++) {
 		const struct ynode *k = y_key(y, i), *v = y_val(y, i), *cv = v;
+		bool restart = false;  /* compose's `restart: true`: restarted after the dependency */
 		if (v->kind == Y_MAP) {
-			static const char *const keys[] = { "condition", NULL };
+			static const char *const keys[] = { "condition", "restart", NULL };
 			mf_check_keys(c, v, keys, "depends_on");
+			mf_get_bool(c, v, "restart", &restart);
 			cv = y_get(v, "condition");
 			if (!cv) {
-				add_dep(c, s, seen, k->str, RC_DEP_STARTED, k);
+				add_dep(c, s, seen, k->str, RC_DEP_STARTED, restart, k);
 				continue;
 			}
 		}
@@ -249,7 +251,7 @@ static void parse_depends(struct ctx *c, struct osvc *s, const struct ynode *y)
 			     mf_mean(c, cs, conds, ARRAY_SIZE(conds)));
 			continue;
 		}
-		add_dep(c, s, seen, k->str, cond, k);
+		add_dep(c, s, seen, k->str, cond, restart, k);
 	}
 }
 

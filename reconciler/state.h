@@ -179,6 +179,18 @@ void state_set_path(struct rc_state *st, const char *path);
  * inspects them while it loads; NULL and 0 when not recorded).  Borrowed. */
 const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n);
 void state_set_containers(struct rc_state *st, const char *const *names, size_t n);
+/* The unit ids of the last apply (shell completion: `reconciler __complete`, no engine, no Git;
+ * NULL and 0 when not recorded).  Borrowed. */
+const char *const *state_get_unit_ids(const struct rc_state *st, size_t *ret_n);
+void state_set_unit_ids(struct rc_state *st, const char *const *ids, size_t n);
+/*
+ * The failed commit a rollback kept the removals of (docs/operations.md,
+ * "Rollouts and rollback"): the last applied commit is in force less the
+ * units and networks that commit removed.  NULL: none (cleared by the next
+ * rollout that converges).  Borrowed.
+ */
+const char *state_get_rolled_back_from(const struct rc_state *st);
+void state_set_rolled_back_from(struct rc_state *st, const char *commit);
 
 /* ---- manifests.json: a copy of one commit's manifests ---------------------- */
 

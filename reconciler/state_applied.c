@@ -17,10 +17,14 @@ void state_applied_clear(struct rc_state *st)
 	free(st->last_good);
 	free(st->project);
 	free(st->path);
-	st->last_applied = st->last_good = st->project = st->path = NULL;
+	free(st->rolled_back_from);
+	st->last_applied = st->last_good = st->project = st->path = st->rolled_back_from = NULL;
 	strv_free(st->containers, st->ncontainers);
 	st->containers = NULL;
 	st->ncontainers = 0;
+	strv_free(st->unit_ids, st->nunit_ids);
+	st->unit_ids = NULL;
+	st->nunit_ids = 0;
 	for (size_t i = 0; i < st->nfailed; i++) {
 		free_const(st->failed[i].commit);
 		free_const(st->failed[i].message);
@@ -28,6 +32,36 @@ void state_applied_clear(struct rc_state *st)
 	free(st->failed);
 	st->failed = NULL;
 	st->nfailed = st->cfailed = 0;
+}
+
+static cJSON *strv_emit(char **v, size_t n)
+{
+	cJSON *a = sj_arr();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+	return a;
+}
+
+/* An optional array of strings (absent: NULL, 0).  0 or -1. */
+static int strv_parse(const struct cJSON *data, const char *key, char ***ret_v, size_t *ret_n)
+{
+	const struct cJSON *names = cJSON_GetObjectItemCaseSensitive(data, key), *x;
+	if (names && !cJSON_IsArray(names))
+		return -1;
+	if (!names)
+		return 0;
+	size_t n = (size_t)cJSON_GetArraySize(names), k = 0;
+	char **v = xcalloc(n + 1, sizeof(char *));
+	cJSON_ArrayForEach(x, names) {
+		if (!cJSON_IsString(x) || !x->valuestring || k == n) {
+			strv_free(v, k);
+			return -1;
+		}
+		v[k++] = xstrdup(x->valuestring);
+	}
+	*ret_v = v;
+	*ret_n = k;
+	return 0;
 }
 
 struct cJSON *state_applied_emit(const struct rc_state *st)
@@ -39,12 +73,12 @@ struct cJSON *state_applied_emit(const struct rc_state *st)
 		sj_put_str(data, "project", st->project);
 	if (st->path)
 		sj_put_str(data, "path", st->path);
-	if (st->containers) {
-		cJSON *names = sj_arr();
-		for (size_t i = 0; i < st->ncontainers; i++)
-			cJSON_AddItemToArray(names, cJSON_CreateString(st->containers[i]));
-		cJSON_AddItemToObject(data, "containers", names);
-	}
+	if (st->rolled_back_from)
+		sj_put_str(data, "rolled_back_from", st->rolled_back_from);
+	if (st->containers)
+		cJSON_AddItemToObject(data, "containers", strv_emit(st->containers, st->ncontainers));
+	if (st->unit_ids)
+		cJSON_AddItemToObject(data, "units", strv_emit(st->unit_ids, st->nunit_ids));
 	for (size_t i = 0; i < st->nfailed; i++) {
 		cJSON *f = sj_obj();
 		sj_put_str(f, "commit", st->failed[i].commit);
@@ -70,19 +104,13 @@ int state_applied_parse(struct rc_state *st, const struct cJSON *data)
 	st->last_applied = xstrdup_or_null(applied);
 	st->last_good = xstrdup_or_null(good);
 	st->project = xstrdup_or_null(project);
-	const struct cJSON *names = cJSON_GetObjectItemCaseSensitive(data, "containers");
-	if (names && !cJSON_IsArray(names))
+	const char *from = NULL;
+	if (sj_get_str(data, "rolled_back_from", true, &from) < 0)
 		return -1;
-	if (names) {
-		size_t n = (size_t)cJSON_GetArraySize(names), k = 0;
-		st->containers = xcalloc(n + 1, sizeof(char *));
-		cJSON_ArrayForEach(x, names) {
-			if (!cJSON_IsString(x) || !x->valuestring)
-				return -1;
-			st->containers[k++] = xstrdup(x->valuestring);
-			st->ncontainers = k;
-		}
-	}
+	st->rolled_back_from = xstrdup_or_null(from);
+	if (strv_parse(data, "containers", &st->containers, &st->ncontainers) < 0 ||
+	    strv_parse(data, "units", &st->unit_ids, &st->nunit_ids) < 0)
+		return -1;
 	cJSON_ArrayForEach(x, failed) {
 		const char *commit, *msg;
 		int64_t t;
@@ -149,19 +177,45 @@ const char *const *state_get_containers(const struct rc_state *st, size_t *ret_n
 	return (const char *const *)st->containers;
 }
 
-void state_set_containers(struct rc_state *st, const char *const *names, size_t n)
+static void set_strv(struct rc_state *st, char ***slot, size_t *nslot, const char *const *v, size_t n)
 {
-	bool same = st->containers && st->ncontainers == n;
+	bool same = *slot && *nslot == n;
 	for (size_t i = 0; same && i < n; i++)
-		same = strcmp(st->containers[i], names[i]) == 0;
+		same = strcmp((*slot)[i], v[i]) == 0;
 	if (same)
 		return;
-	strv_free(st->containers, st->ncontainers);
-	st->containers = xcalloc(n + 1, sizeof(char *));
+	strv_free(*slot, *nslot);
+	*slot = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
-		st->containers[i] = xstrdup(names[i]);
-	st->ncontainers = n;
+		(*slot)[i] = xstrdup(v[i]);
+	*nslot = n;
 	st->dirty[F_APPLIED] = true;
+}
+
+void state_set_containers(struct rc_state *st, const char *const *names, size_t n)
+{
+	set_strv(st, &st->containers, &st->ncontainers, names, n);
+}
+
+const char *const *state_get_unit_ids(const struct rc_state *st, size_t *ret_n)
+{
+	*ret_n = st->nunit_ids;
+	return (const char *const *)st->unit_ids;
+}
+
+void state_set_unit_ids(struct rc_state *st, const char *const *ids, size_t n)
+{
+	set_strv(st, &st->unit_ids, &st->nunit_ids, ids, n);
+}
+
+const char *state_get_rolled_back_from(const struct rc_state *st)
+{
+	return st->rolled_back_from;
+}
+
+void state_set_rolled_back_from(struct rc_state *st, const char *commit)
+{
+	set_str(st, F_APPLIED, &st->rolled_back_from, commit);
 }
 
 const struct state_failed_commit *state_get_failed_commit(const struct rc_state *st, const char *commit)

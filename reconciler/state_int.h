@@ -76,6 +76,9 @@ struct rc_state {
 	char *path;     /* its --path */
 	char **containers;  /* the container names of the last apply's units */
 	size_t ncontainers;
+	char **unit_ids;    /* their unit ids (shell completion) */
+	size_t nunit_ids;
+	char *rolled_back_from;  /* the failed commit whose removals the last applied one keeps */
 	struct state_failed_commit *failed;
 	size_t nfailed, cfailed;
 	/* units.json */

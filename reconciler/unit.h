@@ -92,6 +92,8 @@ struct rc_health {
 struct rc_dep {
 	char *unit;           /* unit id of the dependency */
 	enum rc_dep_cond cond;
+	bool restart;         /* depends_on's `restart: true`: `reconciler restart` of the dependency
+	                         restarts this unit after it (not in the spec: changing it recreates nothing) */
 };
 
 struct rc_restart {

@@ -169,4 +169,55 @@ test_expect_success 'through the daemon: disable stops the unit and keeps it sto
 	wait_for "test \"\$(container_field $PROJECT-web {{.State.Status}})\" = running" 30
 '
 
+test_expect_success 'depends_on restart: true: a restart of the dependency restarts the dependent after it' '
+	test_when_finished daemon_kill &&
+	cat >$M/worker.yaml <<-EOT &&
+	kind: Service
+	name: worker
+	image: $TEST_IMAGE
+	plan: p
+	depends_on: {db: {condition: service_healthy}}
+	EOT
+	repo_commit $M "worker" &&
+	$RC --repo $M apply >apply.out 2>&1 &&
+	sed -i "s/condition: service_healthy}/condition: service_healthy, restart: true}/" $M/worker.yaml &&
+	repo_commit $M "worker restarted with db" &&
+	$RC --repo $M plan >plan.out 2>&1 &&
+	test_grep "No changes" plan.out &&
+	$RC --repo $M render --json >render.json &&
+	test_grep "\"unit\": \"db\", \"condition\": \"healthy\", \"restart\": true" render.json &&
+	$RC --repo $M apply >apply.out 2>&1 &&
+	before_worker=$(started_at worker) && before_web=$(started_at web) &&
+	$RC --repo $M restart db >out 2>err || { cat out err; false; } &&
+	test_grep "restarted db, then its dependents worker (ready; failure counters reset)" out &&
+	test "$(started_at worker)" != "$before_worker" &&
+	test "$(started_at worker)" \> "$(started_at db)" &&
+	test "$(started_at web)" = "$before_web" &&
+	journal_has restart worker "after db (depends_on restart: true), asked by $ME" &&
+	daemon_start d4.log --repo $M &&
+	daemon_wait_log d4.log "boot convergence complete" 90 &&
+	before_worker=$(started_at worker) &&
+	$RC restart db >out 2>err || { cat out err d4.log; false; } &&
+	test_grep "restarted db, then its dependents worker (ready; failure counters reset) (daemon pid $DPID)" out &&
+	test "$(started_at worker)" != "$before_worker" &&
+	test "$(started_at web)" = "$before_web" &&
+	test_grep "with the dependents that ask for it (depends_on restart: true): worker" d4.log
+'
+
+test_expect_success 'depends_on restart takes true or false only' '
+	mkdir bad &&
+	cat >bad/m.yaml <<-EOT &&
+	kind: Service
+	name: db
+	image: $TEST_IMAGE
+	---
+	kind: Service
+	name: web
+	image: $TEST_IMAGE
+	depends_on: {db: {condition: healthy, restart: yes}}
+	EOT
+	test_expect_code 1 $RC validate --dir bad 2>err &&
+	test_grep "m.yaml:8:.*.restart. must be true or false" err
+'
+
 test_done

@@ -52,7 +52,7 @@ static struct rc_unit *add_unit(struct rc_desired *d, const char *id, const char
 static void add_dep(struct rc_unit *u, const char *dep)
 {
 	u->deps = xrealloc(u->deps, (u->ndeps + 1) * sizeof(*u->deps));
-	u->deps[u->ndeps++] = (struct rc_dep){ xstrdup(dep), RC_DEP_STARTED };
+	u->deps[u->ndeps++] = (struct rc_dep){ xstrdup(dep), RC_DEP_STARTED, false };
 }
 
 static void add_port(struct rc_unit *u, uint16_t cport, uint16_t host)

@@ -43,7 +43,7 @@ static struct rc_unit *add_unit(struct rc_desired *d, const char *id)
 static void add_dep(struct rc_unit *u, const char *dep)
 {
 	u->deps = xrealloc(u->deps, (u->ndeps + 1) * sizeof(*u->deps));
-	u->deps[u->ndeps++] = (struct rc_dep){ xstrdup(dep), RC_DEP_HEALTHY };
+	u->deps[u->ndeps++] = (struct rc_dep){ xstrdup(dep), RC_DEP_HEALTHY, false };
 }
 
 static void add_auto_port(struct rc_unit *u, uint16_t cport, uint16_t host)
