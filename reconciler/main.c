@@ -521,14 +521,11 @@ static int complete(int argc, char **argv)
 	return cmd_complete(argc, argv, &t);
 }
 
-int main(int argc, char **argv)
+/* getopt_long's tables from optdefs[]: longopts has O__MAX + 1 rows, shortopts 16 bytes. */
+static void getopt_tables(struct option *longopts, char *shortopts)
 {
-	if (argc > 1 && strcmp(argv[1], "__complete") == 0)
-		return complete(argc - 2, argv + 2);
-
-	struct option longopts[O__MAX + 1];
-	char shortopts[16] = ":";  /* ':' first: a missing value is told apart from an unknown option */
-	size_t ns = 1;
+	size_t ns = 0;
+	shortopts[ns++] = ':';  /* ':' first: a missing value is told apart from an unknown option */
 	for (int i = 0; i < O__MAX; i++) {
 		const struct optdef *d = &optdefs[i];
 		longopts[i] = (struct option){ d->name, d->arg ? required_argument : no_argument, NULL,
@@ -541,14 +538,30 @@ int main(int argc, char **argv)
 	}
 	longopts[O__MAX] = (struct option){ NULL, 0, NULL, 0 };
 	shortopts[ns] = '\0';
+}
 
-	struct cli_opts o = { .repo = ".", .rev = "HEAD", .path = "" };
-	o.state_dir = getenv("RECONCILER_STATE_DIR");
-	if (!o.state_dir || !*o.state_dir)
-		o.state_dir = "/var/lib/reconciler";
-	o.docker_host = getenv("DOCKER_HOST");
-	if (!o.docker_host || !*o.docker_host)
-		o.docker_host = "unix:///var/run/docker.sock";
+/* The options before any is read: the environment's state directory and engine, else the defaults. */
+static void default_opts(struct cli_opts *o)
+{
+	*o = (struct cli_opts){ .repo = ".", .rev = "HEAD", .path = "" };
+	o->state_dir = getenv("RECONCILER_STATE_DIR");
+	if (!o->state_dir || !*o->state_dir)
+		o->state_dir = "/var/lib/reconciler";
+	o->docker_host = getenv("DOCKER_HOST");
+	if (!o->docker_host || !*o->docker_host)
+		o->docker_host = "unix:///var/run/docker.sock";
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "__complete") == 0)
+		return complete(argc - 2, argv + 2);
+
+	struct option longopts[O__MAX + 1];
+	char shortopts[16];
+	getopt_tables(longopts, shortopts);
+	struct cli_opts o;
+	default_opts(&o);
 
 	/* Read every option (getopt moves the arguments after them), remembering which were given in
 	 * order; whether the command takes them is checked once the command is known. */
