@@ -45,6 +45,7 @@ static const struct {
 	[DK_OP_IMAGE_INSPECT] = { "image-inspect", false },
 	[DK_OP_IMAGE_PULL] = { "image-pull", true },
 	[DK_OP_EVENTS] = { "events", false },
+	[DK_OP_STATS] = { "stats", false },
 };
 
 const char *dk_op_name(enum dk_op op)

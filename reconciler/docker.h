@@ -152,6 +152,7 @@ enum dk_op {
 	DK_OP_IMAGE_INSPECT,
 	DK_OP_IMAGE_PULL,
 	DK_OP_EVENTS,
+	DK_OP_STATS,       /* one-shot container stats (the daemon's idle sampling) */
 	DK_OP__MAX
 };
 
@@ -427,6 +428,14 @@ int dk_container_start_within(struct dk_client *c, const char *id, long timeout_
 /* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err);
+/*
+ * GET /containers/{id}/stats?stream=false&one-shot=true: the bytes received
+ * and sent over all of its networks (the counters of its interfaces since it
+ * started).  A container that is not running answers with no networks: 0 and
+ * 0.  404 when it does not exist.
+ */
+int dk_container_net_bytes(struct dk_client *c, const char *id, uint64_t *ret_rx, uint64_t *ret_tx,
+			   bool *ret_counted, struct dk_status *st, struct rc_err *err);
 /* DELETE /containers/{id}?force=&v=.  404: already gone. */
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err);

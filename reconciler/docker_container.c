@@ -225,6 +225,29 @@ int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct
 			      c->timeout_ms + grace * 1000 + slack_ms(c), st, err);
 }
 
+int dk_container_net_bytes(struct dk_client *c, const char *id, uint64_t *ret_rx, uint64_t *ret_tx,
+			   bool *ret_counted, struct dk_status *st, struct rc_err *err)
+{
+	_cleanup_free_ char *eid = esc_path(id);
+	_cleanup_free_ char *path = xasprintf(API "/containers/%s/stats?stream=false&one-shot=true", eid);
+	_cleanup_free_ char *what = what_of("stats of container", id);
+	cJSON *j = NULL;
+	if (engine_request(c, DK_OP_STATS, "GET", path, NULL, 0, what, &j, st, err) < 0)
+		return -1;
+	uint64_t rx = 0, tx = 0;
+	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(j, "networks"), *n;
+	cJSON_ArrayForEach(n, nets) {
+		int64_t r = jint(n, "rx_bytes"), t = jint(n, "tx_bytes");
+		rx += r > 0 ? (uint64_t)r : 0;
+		tx += t > 0 ? (uint64_t)t : 0;
+	}
+	*ret_counted = cJSON_IsObject(nets) && nets->child;
+	cJSON_Delete(j);
+	*ret_rx = rx;
+	*ret_tx = tx;
+	return 0;
+}
+
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err)
 {
