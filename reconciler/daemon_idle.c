@@ -8,6 +8,7 @@
  */
 #include "daemon_int.h"
 
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 
@@ -103,6 +104,24 @@ void dm_idle_listen(struct daemon *dm)
 	}
 }
 
+/*
+ * Right after a wake, relay until each spliced connection has its first
+ * bytes from the container (at most WAKE_PUMP_NS): the client waited for the
+ * start already, and the loop's next turn may run slow timers first.
+ */
+static void pump(struct daemon *dm)
+{
+	int64_t end = now_ns() + WAKE_PUMP_NS;
+	while (wp_unanswered(dm->wp) && now_ns() < end && !dm->stop) {
+		size_t cap = wp_nfds(dm->wp), n = 0;
+		_cleanup_free_ struct pollfd *fds = xcalloc(cap + 1, sizeof(*fds));
+		wp_pollfds(dm->wp, fds, &n, cap);
+		poll(fds, n, 10);
+		for (const char *u = wp_handle(dm->wp, fds, n); u; u = wp_handle(dm->wp, NULL, 0))
+			log_debug("idle: %s asked for again while relaying: at the next turn", u);  /* not sleeping: spliced */
+	}
+}
+
 void dm_idle_handle(struct daemon *dm, const struct pollfd *fds, size_t n)
 {
 	if (!dm->wp)
@@ -112,9 +131,13 @@ void dm_idle_handle(struct daemon *dm, const struct pollfd *fds, size_t n)
 		struct buf msg = BUF_INIT;
 		struct rc_err err = { 0 };
 		dm_say("a connection to a port of sleeping unit %s: waking it", id);
+		int64_t t0 = now_ns();
 		if (dm_wake(dm, id, "a connection to its port", &msg, &err) < 0)
 			dm_say("waking %s on demand: %s", id, err.msg);
+		else
+			log_info("idle: %s woken on demand in %.0f ms", id, (double)(now_ns() - t0) / (double)NS_PER_MS);
 		buf_release(&msg);
+		pump(dm);
 	}
 }
 
@@ -148,6 +171,8 @@ void dm_idle_sample(struct daemon *dm)
 	int64_t period = idle_period(dm);
 	if (!period || !dm->c)
 		return;  /* armed again by dm_install() and dm_wake() */
+	int64_t t0 = now_ns();
+	size_t ncalls = 0;
 	for (size_t i = 0; i < dm->cur->nunits && !dm->stop; i++) {
 		struct unit_rt *rt = &dm->rt[i];
 		if (!sampled(dm, i)) {
@@ -159,6 +184,7 @@ void dm_idle_sample(struct daemon *dm)
 		bool counted = false;
 		struct dk_status ds = { 0 };
 		struct rc_err err = { 0 };
+		ncalls++;
 		if (dk_container_net_bytes(dm->c, u->container, &rx, &tx, &counted, &ds, &err) < 0) {
 			if (ds.http != 404)
 				log_debug("idle: %s: %s", u->id, err.msg);
@@ -175,6 +201,8 @@ void dm_idle_sample(struct daemon *dm)
 		if (now - rt->idle_since >= u->idle_after_ns && !needed_awake(dm, i))
 			put_to_sleep(dm, i, now - rt->idle_since);
 	}
+	log_debug("idle: sampled %zu unit%s in %.1f ms", ncalls, ncalls == 1 ? "" : "s",
+		  (double)(now_ns() - t0) / (double)NS_PER_MS);  /* tests/bench/idle.sh reads this */
 	dm_arm(dm, DT_IDLE, now_ns() + period);
 }
 
@@ -221,6 +249,13 @@ static void add_sleeping_deps(struct daemon *dm, bool *in)
 	}
 }
 
+/* Arm t at at, unless it is armed earlier already. */
+static void arm_by(struct daemon *dm, enum dtimer t, int64_t at)
+{
+	if (!dm->at[t] || dm->at[t] > at)
+		dm_arm(dm, t, at);
+}
+
 int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg, struct rc_err *err)
 {
 	if (!dm->cur || !dm->c)
@@ -263,7 +298,9 @@ int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg
 	struct buf why = BUF_INIT;
 	struct conv_opts co = { .keep = dm_keep_units, .keep_ctx = &set, .self_heal = true };
 	size_t nsteps = 0;
+	int64_t t0 = now_ns();
 	enum conv_result r = dm_converge(dm, dm->cur, &co, &why, &nsteps);
+	log_debug("idle: the converge of the wake took %.0f ms", (double)(now_ns() - t0) / (double)NS_PER_MS);
 	for (size_t i = 0; i < n; i++) {
 		if (in[i])
 			dm_journal(dm, dm_cur_commit(dm), "wake", dm->cur->units[i].id, r == CONV_OK ? "ok" : "failed",
@@ -272,8 +309,9 @@ int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg
 			splice_held(dm, i, r == CONV_OK);
 	}
 	dm_save(dm);
-	dm_soon(dm, DT_CHECK);
-	dm_soon(dm, DT_IDLE);
+	/* a look at every unit and the next sample soon, not at this turn: held connections first */
+	arm_by(dm, DT_CHECK, now_ns() + NS_PER_S);
+	arm_by(dm, DT_IDLE, now_ns() + NS_PER_S);
 	if (r != CONV_OK) {
 		rc_errf(err, "waking %s: %s", arg, buf_cstr(&why));
 		buf_release(&why);

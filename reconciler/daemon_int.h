@@ -215,6 +215,7 @@ void dm_forget(struct daemon *dm, const char *unit);
 #define WAKE_MAX_HELD 256                  /* connections held at a time, all units */
 #define WAKE_HOLD_NS (120 * NS_PER_S)       /* a held connection not spliced by then is closed */
 #define WAKE_IDLE_NS (600 * NS_PER_S)       /* a relay quiet that long either way is closed */
+#define WAKE_PUMP_NS (2 * NS_PER_S)         /* after a wake: relay at once until the first answer, at most */
 /* DT_IDLE: one stats call per running unit with idle: {after}; a unit whose counters did not move
  * for its `after` is stopped (its grace) and marked sleeping (journaled "sleep").  Re-arms itself. */
 void dm_idle_sample(struct daemon *dm);

@@ -39,6 +39,7 @@ struct conn {
 	int64_t deadline;   /* C_HELD/C_CONNECTING: the end of the hold; C_RELAY: the idle bound */
 	int64_t retry_at;   /* C_CONNECTING after a refusal: when to connect again; 0: connecting */
 	struct pipe_buf up, down;  /* client -> container, container -> client */
+	bool answered;      /* a byte came back from the container */
 	bool done;
 };
 
@@ -245,6 +246,15 @@ void wp_drop(struct wakeproxy *wp, const char *unit)
 			wp->cs[i]->done = true;
 }
 
+size_t wp_unanswered(const struct wakeproxy *wp)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < wp->ncs; i++)
+		if (!wp->cs[i]->done && wp->cs[i]->st != C_HELD && !wp->cs[i]->answered)
+			n++;
+	return n;
+}
+
 size_t wp_nfds(const struct wakeproxy *wp)
 {
 	return wp->nls + 2 * wp->ncs;
@@ -347,6 +357,7 @@ static void relay(struct conn *c, const struct pollfd *fds, size_t n, int64_t no
 		ok = ok && fill(c->cfd, &c->up);
 	if (ur & (POLLIN | POLLHUP | POLLERR))
 		ok = ok && fill(c->ufd, &c->down);
+	c->answered = c->answered || c->down.len || c->down.eof;
 	ok = ok && drain(c->ufd, &c->up) && drain(c->cfd, &c->down);
 	if (!ok || (c->up.shut && c->down.shut))
 		c->done = true;

@@ -50,6 +50,9 @@ size_t wp_held(const struct wakeproxy *wp, const char *unit);
  * are tried again until the hold time ends.
  */
 void wp_splice(struct wakeproxy *wp, const char *unit, const char *ip);
+/* Spliced connections that have not had a byte from the container yet (being connected, or
+ * waiting for its answer). */
+size_t wp_unanswered(const struct wakeproxy *wp);
 /* Close unit's held connections (its start failed). */
 void wp_drop(struct wakeproxy *wp, const char *unit);
 
