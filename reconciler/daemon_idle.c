@@ -14,6 +14,7 @@
 
 #define IDLE_PERIOD_MIN (1 * NS_PER_S)
 #define IDLE_PERIOD_MAX (60 * NS_PER_S)
+#define IDLE_PARALLEL 64   /* stats calls in flight in a sampling round */
 
 /* Does a running, awake unit of dm->cur depend on unit i (directly)?  It keeps i awake. */
 static bool needed_awake(const struct daemon *dm, size_t i)
@@ -172,37 +173,43 @@ void dm_idle_sample(struct daemon *dm)
 	if (!period || !dm->c)
 		return;  /* armed again by dm_install() and dm_wake() */
 	int64_t t0 = now_ns();
-	size_t ncalls = 0;
-	for (size_t i = 0; i < dm->cur->nunits && !dm->stop; i++) {
-		struct unit_rt *rt = &dm->rt[i];
+	size_t n = dm->cur->nunits, ncalls = 0;
+	_cleanup_free_ const char **names = xcalloc(n + 1, sizeof(*names));
+	_cleanup_free_ size_t *idx = xcalloc(n + 1, sizeof(*idx));
+	for (size_t i = 0; i < n; i++) {
 		if (!sampled(dm, i)) {
-			rt->idle_since = 0;
+			dm->rt[i].idle_since = 0;
 			continue;
 		}
+		idx[ncalls] = i;
+		names[ncalls++] = dm->cur->units[i].container;
+	}
+	/* one stats call per unit, IDLE_PARALLEL in flight: each waits for the engine's next tick */
+	_cleanup_free_ struct dk_net_bytes *res = xcalloc(ncalls + 1, sizeof(*res));
+	dk_net_bytes_many(dm->c, names, ncalls, IDLE_PARALLEL, res);
+	int64_t now = now_ns();
+	for (size_t k = 0; k < ncalls && !dm->stop; k++) {
+		size_t i = idx[k];
+		struct unit_rt *rt = &dm->rt[i];
 		const struct rc_unit *u = &dm->cur->units[i];
-		uint64_t rx = 0, tx = 0;
-		bool counted = false;
-		struct dk_status ds = { 0 };
-		struct rc_err err = { 0 };
-		ncalls++;
-		if (dk_container_net_bytes(dm->c, u->container, &rx, &tx, &counted, &ds, &err) < 0) {
-			if (ds.http != 404)
-				log_debug("idle: %s: %s", u->id, err.msg);
+		uint64_t bytes = res[k].rx + res[k].tx;
+		if (!res[k].ok) {
+			if (res[k].st.http != 404)
+				log_debug("idle: %s: %s", u->id, res[k].error);
 			rt->idle_since = 0;
 			continue;
 		}
-		int64_t now = now_ns();
 		/* not running (no counters), or counters that moved: it is not idle */
-		if (!counted || !rt->idle_since || rx + tx != rt->idle_bytes) {
-			rt->idle_bytes = rx + tx;
-			rt->idle_since = counted ? now : 0;
+		if (!res[k].counted || !rt->idle_since || bytes != rt->idle_bytes) {
+			rt->idle_bytes = bytes;
+			rt->idle_since = res[k].counted ? now : 0;
 			continue;
 		}
 		if (now - rt->idle_since >= u->idle_after_ns && !needed_awake(dm, i))
 			put_to_sleep(dm, i, now - rt->idle_since);
 	}
 	log_debug("idle: sampled %zu unit%s in %.1f ms", ncalls, ncalls == 1 ? "" : "s",
-		  (double)(now_ns() - t0) / (double)NS_PER_MS);  /* tests/bench/idle.sh reads this */
+		  (double)(now - t0) / (double)NS_PER_MS);  /* tests/bench/idle.sh reads this */
 	dm_arm(dm, DT_IDLE, now_ns() + period);
 }
 
