@@ -14,7 +14,7 @@
 
 #define IDLE_PERIOD_MIN (1 * NS_PER_S)
 #define IDLE_PERIOD_MAX (60 * NS_PER_S)
-#define IDLE_PARALLEL 64   /* stats calls in flight in a sampling round */
+#define IDLE_PARALLEL 128  /* stats calls in flight in a sampling round */
 
 /* Does a running, awake unit of dm->cur depend on unit i (directly)?  It keeps i awake. */
 static bool needed_awake(const struct daemon *dm, size_t i)
@@ -105,12 +105,27 @@ void dm_idle_listen(struct daemon *dm)
 	}
 }
 
+/* The units connections asked for, in the order they asked. */
+struct wanted {
+	char **v;
+	size_t n, cap;
+};
+
+static void take_wanted(struct daemon *dm, const struct pollfd *fds, size_t n, struct wanted *w)
+{
+	for (const char *u = wp_handle(dm->wp, fds, n); u; u = wp_handle(dm->wp, NULL, 0)) {
+		GROW(w->v, w->n + 1, w->cap);
+		w->v[w->n++] = xstrdup(u);
+	}
+}
+
 /*
  * Right after a wake, relay until each spliced connection has its first
  * bytes from the container (at most WAKE_PUMP_NS): the client waited for the
- * start already, and the loop's next turn may run slow timers first.
+ * start already, and the loop's next turn may run slow timers first.  A
+ * connection to another sleeping unit meanwhile is queued in w.
  */
-static void pump(struct daemon *dm)
+static void pump(struct daemon *dm, struct wanted *w)
 {
 	int64_t end = now_ns() + WAKE_PUMP_NS;
 	while (wp_unanswered(dm->wp) && now_ns() < end && !dm->stop) {
@@ -118,8 +133,7 @@ static void pump(struct daemon *dm)
 		_cleanup_free_ struct pollfd *fds = xcalloc(cap + 1, sizeof(*fds));
 		wp_pollfds(dm->wp, fds, &n, cap);
 		poll(fds, n, 10);
-		for (const char *u = wp_handle(dm->wp, fds, n); u; u = wp_handle(dm->wp, NULL, 0))
-			log_debug("idle: %s asked for again while relaying: at the next turn", u);  /* not sleeping: spliced */
+		take_wanted(dm, fds, n, w);
 	}
 }
 
@@ -127,10 +141,14 @@ void dm_idle_handle(struct daemon *dm, const struct pollfd *fds, size_t n)
 {
 	if (!dm->wp)
 		return;
-	for (const char *unit = wp_handle(dm->wp, fds, n); unit && !dm->stop; unit = wp_handle(dm->wp, NULL, 0)) {
-		_cleanup_free_ char *id = xstrdup(unit);
+	struct wanted w = { 0 };
+	take_wanted(dm, fds, n, &w);
+	for (size_t k = 0; k < w.n; k++) {
+		const char *id = w.v[k];
 		struct buf msg = BUF_INIT;
 		struct rc_err err = { 0 };
+		if (dm->stop)
+			break;
 		dm_say("a connection to a port of sleeping unit %s: waking it", id);
 		int64_t t0 = now_ns();
 		if (dm_wake(dm, id, "a connection to its port", &msg, &err) < 0)
@@ -138,8 +156,11 @@ void dm_idle_handle(struct daemon *dm, const struct pollfd *fds, size_t n)
 		else
 			log_info("idle: %s woken on demand in %.0f ms", id, (double)(now_ns() - t0) / (double)NS_PER_MS);
 		buf_release(&msg);
-		pump(dm);
+		pump(dm, &w);
 	}
+	for (size_t k = 0; k < w.n; k++)
+		free(w.v[k]);
+	free(w.v);
 }
 
 /* Pass the connections held for unit i to its container, now running; or close them. */
