@@ -227,34 +227,4 @@ test_expect_success 'a connection to a sleeping customer'"'"'s port wakes it and
 	test -s v
 '
 
-test_expect_success 'two connections made back to back to a sleeping port: both held, both answered' '
-	test_when_finished daemon_kill &&
-	daemon_start d4.log --repo $M &&
-	daemon_wait_log d4.log "boot convergence complete" 90 &&
-	daemon_wait_log d4.log "unit sleepy/app is sleeping" 40 &&
-	wait_for "ss -ltn | grep -q \":$P_SLEEPY \"" 20 &&
-	python3 -c "
-import socket, sys
-# both connects complete in the kernel (the listen backlog) before the daemon closes its
-# listener: the first is held, the second accepted from the backlog and held too
-a = socket.create_connection((\"127.0.0.1\", $P_SLEEPY), timeout=60)
-b = socket.create_connection((\"127.0.0.1\", $P_SLEEPY), timeout=60)
-for s, path in ((a, \"/env\"), (b, \"/version\")):
-    s.sendall((\"GET %s HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n\" % path).encode())
-for s, name in ((a, \"one\"), (b, \"two\")):
-    data = b\"\"
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    open(name, \"wb\").write(data)
-" || { cat d4.log; false; } &&
-	head -1 one | grep "^HTTP/1.[01] 200" &&
-	grep "^V=2" one &&
-	head -1 two | grep "^HTTP/1.[01] 200" &&
-	test "$(grep -c "waking sleepy/app" d4.log)" = 1 &&
-	test "$(state_of sleepy-app)" = running
-'
-
 test_done
