@@ -191,6 +191,7 @@ int cmd_run(const struct cli_opts *o);
 int cmd_enable(const struct cli_opts *o);
 int cmd_disable(const struct cli_opts *o);
 int cmd_restart(const struct cli_opts *o);
+int cmd_wake(const struct cli_opts *o);
 int cmd_approve(const struct cli_opts *o);
 int cmd_retry(const struct cli_opts *o);
 

@@ -725,6 +725,16 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 		buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
 			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
 		json_str_or_null(b, disabled ? reason : NULL);
+		int64_t slept = 0;
+		bool sleeping = state_is_sleeping(s->st, u->id, &slept);
+		buf_addf(b, ", \"sleeping\": %s, \"sleeping_since\": ", sleeping ? "true" : "false");
+		if (sleeping) {
+			char when[32];
+			iso_time(slept, when);
+			buf_add_json_str(b, when);
+		} else {
+			buf_adds(b, "null");
+		}
 		if (u->job && looks[i].job) {
 			buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": %d, \"finished_at\": ", looks[i].job,
 				 looks[i].exit_code);
@@ -847,7 +857,8 @@ int cmd_status(const struct cli_opts *o)
 		/* the engine's restarts of this container / the daemon's failure count of the unit */
 		snprintf(restarts, sizeof restarts, "%d/%d", looks[i].inspected ? looks[i].restart_count : 0,
 			 state_get_restarts(s.st, u->id).failures);
-		const char *state = looks[i].job ? looks[i].job : pc ? pc->state : "-";
+		bool sleeping = state_is_sleeping(s.st, u->id, NULL) && !(pc && str_eq(pc->state, "running"));
+		const char *state = looks[i].job ? looks[i].job : sleeping ? "sleeping" : pc ? pc->state : "-";
 		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, state,
 		       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
 		status_text_health(s.st, u->id);

@@ -1,6 +1,6 @@
 /*
  * cmd_run.c — `reconciler run` (the daemon, daemon.h) and the commands that
- * talk to it through the state directory: `enable`, `disable`, `restart`,
+ * talk to it through the state directory: `enable`, `disable`, `restart`, `wake`,
  * `approve`, `retry` (requests.h).
  */
 #include <stdio.h>
@@ -223,6 +223,31 @@ int cmd_restart(const struct cli_opts *o)
 		rc = daemon_restart_once(&d, buf_cstr(&arg));
 	} else {
 		rc = submit_and_wait(o, "restart", buf_cstr(&arg), NULL, 600000);
+	}
+	buf_release(&arg);
+	return rc;
+}
+
+/* As restart: through the running daemon, else directly (daemon_wake_once()). */
+int cmd_wake(const struct cli_opts *o)
+{
+	if ((o->argc == 0) == (o->customer == NULL)) {
+		fprintf(stderr, "usage: reconciler wake UNIT... | --customer C\n");
+		return 1;
+	}
+	struct buf arg = BUF_INIT;
+	if (o->customer)
+		buf_addf(&arg, "customer:%s", o->customer);
+	for (int i = 0; i < o->argc; i++)
+		buf_addf(&arg, "%s%s", i ? " " : "", o->argv[i]);
+	int rc;
+	if (state_lock_holder(o->state_dir, NULL) == 0) {
+		struct daemon_opts d = { .repo = o->repo, .path = o->path, .state_dir = o->state_dir,
+					 .docker_host = o->docker_host, .policy = o->policy, .parallel = o->parallel,
+					 .quiet = o->quiet };
+		rc = daemon_wake_once(&d, buf_cstr(&arg));
+	} else {
+		rc = submit_and_wait(o, "wake", buf_cstr(&arg), NULL, 600000);
 	}
 	buf_release(&arg);
 	return rc;

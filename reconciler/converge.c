@@ -126,6 +126,7 @@ static int plan_from(struct converge *cv, struct rc_desired *d, struct dk_client
 	t = now_ns();
 	if (state_allocate(st, d, &cv->obs.alloc, err) < 0)
 		return rc_err_prefix(err, "allocating ports and subnets");
+	state_apply_sleeping(st, d);  /* a sleeping unit is kept stopped (a changed spec recreated stopped) */
 	if (state_locked(st)) {
 		const char **ids = xcalloc(cv->obs.plan.ncontainers + 1, sizeof(char *));
 		for (size_t i = 0; i < cv->obs.plan.ncontainers; i++)

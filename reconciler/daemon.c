@@ -121,6 +121,7 @@ static const struct timer_row {
 	{ DT_PULL, "pull check", has_cur, on_pull },
 	{ DT_PROBES, "http probes", has_cur, dm_http_probes },
 	{ DT_REPAIRS, "repairs", has_cur, dm_act_all },
+	{ DT_IDLE, "idle sampling", has_cur, dm_idle_sample },
 };
 
 /* The next time the loop must wake up: the earliest live row, and twice a second for requests. */
@@ -134,6 +135,9 @@ static int64_t next_deadline(struct daemon *dm)
 		if (dm->at[r->id] && dm->at[r->id] < t && (!r->live || r->live(dm)))
 			t = dm->at[r->id];
 	}
+	int64_t w = dm->wp ? wp_deadline(dm->wp) : 0;  /* a held connection's or a relay's timeout */
+	if (w && w < t)
+		t = w;
 	return t < now ? now : t;
 }
 
@@ -176,6 +180,8 @@ void dm_install(struct daemon *dm, struct rc_desired *d, struct source_files *fi
 			rt[i].kill_cid = TAKE_PTR(o->kill_cid);
 			rt[i].kill_ns = o->kill_ns;
 			rt[i].probe_ms = o->probe_ms;
+			rt[i].idle_bytes = o->idle_bytes;
+			rt[i].idle_since = o->idle_since;
 		}
 	}
 	dm_rt_release(dm);
@@ -185,7 +191,9 @@ void dm_install(struct daemon *dm, struct rc_desired *d, struct source_files *fi
 	dm->files = *files;
 	memset(files, 0, sizeof(*files));
 	dm->rt = rt;
+	state_apply_sleeping(dm->st, d);  /* before the first converge: heal leaves them alone */
 	dm_soon(dm, DT_CHECK);
+	dm_soon(dm, DT_IDLE);
 	if (dm->ev && !str_eq(dm->ev_project, d->settings.project))
 		dm_events_close(dm);  /* the project changed: follow the new one's events */
 }
@@ -197,6 +205,8 @@ static bool request(struct daemon *dm, const struct request *r, struct buf *msg,
 {
 	if (str_eq(r->verb, "restart"))
 		return dm_restart(dm, r->arg, r->who, msg, err) == 0;
+	if (str_eq(r->verb, "wake"))
+		return dm_wake(dm, r->arg, r->who, msg, err) == 0;
 	if (str_eq(r->verb, "disable") && dm->cur && !rc_desired_unit(dm->cur, r->arg)) {
 		rc_errf(err, "no unit '%s' in commit %.12s", r->arg, dm_cur_commit(dm));
 		return false;
@@ -377,10 +387,16 @@ static void loop(struct daemon *dm)
 	dm_arm(dm, DT_PULL, dm->pull_ns > 0 ? now + dm->pull_ns : 0);
 	while (!dm->stop) {
 		telemetry_tick(dm->cur, dm->st);  /* heartbeat, watchdog, the unit table for /metrics */
-		struct pollfd fds[3] = { { watch_fd(dm->w), POLLIN, 0 }, { dm->sigfd, POLLIN, 0 },
-					 { control_fd(dm->ctl), POLLIN, 0 } };
+		/* the watch, the signals, the control socket, then the wake proxy's (daemon_idle.c) */
+		size_t cap = 3 + (dm->wp ? wp_nfds(dm->wp) : 0), nall = 3;
+		_cleanup_free_ struct pollfd *fds = xcalloc(cap, sizeof(*fds));
+		fds[0] = (struct pollfd){ watch_fd(dm->w), POLLIN, 0 };
+		fds[1] = (struct pollfd){ dm->sigfd, POLLIN, 0 };
+		fds[2] = (struct pollfd){ dm->ctl ? control_fd(dm->ctl) : -1, POLLIN, 0 };
 		size_t nfds = dm->ctl ? 3 : 2;
-		wait_turn(dm, fds, nfds);
+		if (dm->wp)
+			wp_pollfds(dm->wp, fds, &nall, cap);
+		wait_turn(dm, fds, nall);
 		if (fds[1].revents & POLLIN)
 			dm_read_signals(dm);
 		if (dm->stop)
@@ -393,6 +409,7 @@ static void loop(struct daemon *dm)
 			else if (r < 0)
 				dm_say("warning: watching the repository: %s", err.msg);
 		}
+		dm_idle_handle(dm, fds + 3, nall - 3);  /* before the requests: a held client waits */
 		requests(dm);
 		if (nfds > 2 && (fds[2].revents & POLLIN))
 			dm_control(dm);
@@ -506,6 +523,7 @@ static int start(struct daemon *dm, const char *remote_shown)
 
 static void release(struct daemon *dm)
 {
+	wp_free(dm->wp);
 	control_close(dm->ctl);
 	dm_events_close(dm);
 	watch_close(dm->w);
@@ -547,6 +565,7 @@ int daemon_run(const struct daemon_opts *o)
 	dm.drift_ns = o->drift_interval_ns ? o->drift_interval_ns : 300 * NS_PER_S;
 	dm.pull_ns = o->pull_interval_ns ? o->pull_interval_ns : 300 * NS_PER_S;
 	dm_soon(&dm, DT_EVENTS);  /* follow the engine's events as soon as there is a desired state */
+	dm.wp = wp_new(WAKE_MAX_HELD, WAKE_HOLD_NS, WAKE_IDLE_NS);
 	if (start(&dm, remote_shown) < 0)
 		goto out;
 	dm_say("boot: waiting for the engine, then converging before anything else");
@@ -567,7 +586,20 @@ out:
 	return rc;
 }
 
+static int act_once(const struct daemon_opts *o, const char *verb, const char *arg);
+
 int daemon_restart_once(const struct daemon_opts *o, const char *arg)
+{
+	return act_once(o, "restart", arg);
+}
+
+int daemon_wake_once(const struct daemon_opts *o, const char *arg)
+{
+	return act_once(o, "wake", arg);
+}
+
+/* restart or wake without a daemon: the last applied commit in force, then as the daemon does. */
+static int act_once(const struct daemon_opts *o, const char *verb, const char *arg)
 {
 	struct daemon dm = { .o = o, .sigfd = -1 };
 	struct rc_err err = { 0 };
@@ -590,7 +622,9 @@ int daemon_restart_once(const struct daemon_opts *o, const char *arg)
 	dm.follow = commit;
 	dm.src = (struct converge_source){ .repo = o->repo, .rev = commit, .path = path,
 					   .secrets_dir = dm.secrets_dir, .generate_secrets = true };
-	if (dm_put_in_force(&dm, commit, &err) < 0 || dm_restart(&dm, arg, who, &msg, &err) < 0)
+	if (dm_put_in_force(&dm, commit, &err) < 0)
+		goto out;
+	if ((str_eq(verb, "wake") ? dm_wake(&dm, arg, who, &msg, &err) : dm_restart(&dm, arg, who, &msg, &err)) < 0)
 		goto out;
 	if (!o->quiet)
 		printf("%s\n", buf_cstr(&msg));

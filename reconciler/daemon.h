@@ -100,5 +100,8 @@ int daemon_run(const struct daemon_opts *o);
  * stdout, the error to stderr.
  */
 int daemon_restart_once(const struct daemon_opts *o, const char *arg);
+/* `reconciler wake` when no daemon runs: the same, waking the sleeping units arg names (and the
+ * sleeping units they depend on) as the daemon does for a wake request (dm_wake()). */
+int daemon_wake_once(const struct daemon_opts *o, const char *arg);
 
 #endif

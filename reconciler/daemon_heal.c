@@ -132,6 +132,7 @@ static struct heal_state heal_state_of(const struct daemon *dm, const struct rc_
 	return (struct heal_state){
 		.failures = state_get_restarts(dm->st, u->id).failures,
 		.disabled = state_is_disabled(dm->st, u->id, NULL),
+		.sleeping = state_is_sleeping(dm->st, u->id, NULL),
 		.bad = rt->bad,
 		.ok_since = rt->ok_since,
 		.pending = rt->pending,
@@ -551,13 +552,7 @@ static bool act_prepare(struct daemon *dm, size_t i)
 	return true;
 }
 
-/* The units a batch of repairs converges (and the networks they may need). */
-struct unit_set {
-	const struct rc_desired *d;
-	const bool *in;  /* by unit index */
-};
-
-static bool keep_units(const struct plan_action *a, void *ctx)
+bool dm_keep_units(const struct plan_action *a, void *ctx)
 {
 	const struct unit_set *set = ctx;
 	if (a->kind == PLAN_NET_CREATE)
@@ -612,7 +607,7 @@ void dm_act_all(struct daemon *dm)
 	struct buf msg = BUF_INIT;
 	struct apply_result ar;
 	size_t nsteps = 0;
-	struct conv_opts co = { .keep = keep_units, .keep_ctx = &set, .self_heal = true, .result = &ar };
+	struct conv_opts co = { .keep = dm_keep_units, .keep_ctx = &set, .self_heal = true, .result = &ar };
 	enum conv_result r = dm_converge(dm, dm->cur, &co, &msg, &nsteps);
 	for (size_t i = 0; i < n; i++) {
 		if (!in[i])
@@ -841,7 +836,7 @@ int dm_restart(struct daemon *dm, const char *arg, const char *who, struct buf *
 		return -1;
 	struct unit_set set = { dm->cur, in };
 	struct buf why = BUF_INIT;
-	struct conv_opts co = { .keep = keep_units, .keep_ctx = &set, .self_heal = true };
+	struct conv_opts co = { .keep = dm_keep_units, .keep_ctx = &set, .self_heal = true };
 	size_t nsteps = 0;
 	enum conv_result r = dm_converge(dm, dm->cur, &co, &why, &nsteps);
 	for (size_t i = 0; i < n; i++) {

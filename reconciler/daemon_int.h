@@ -29,6 +29,7 @@
 #include "source.h"
 #include "state.h"
 #include "util.h"
+#include "wakeproxy.h"
 
 
 /* What the daemon knows about one unit of the desired state in force (memory only). */
@@ -55,6 +56,11 @@ struct unit_rt {
 	 * crash sends no such event). */
 	char *kill_cid;
 	int64_t kill_ns;
+	/* idle sampling (daemon_idle.c): the rx+tx bytes last seen and since when they did not move
+	 * (monotonic ns; 0: not sampled since it last ran) */
+	uint64_t idle_bytes;
+	int64_t idle_since;
+	bool listen_warned;       /* a sleeping unit's port could not be listened on: said once */
 };
 
 /*
@@ -76,6 +82,7 @@ enum dtimer {
 	DT_PULL,       /* the `pull: always` units' tags asked of their registries (every pull_interval) */
 	DT_PROBES,     /* the earliest http probe due (from the units) */
 	DT_REPAIRS,    /* the earliest repair due (from the units) */
+	DT_IDLE,       /* sample the network counters of units with idle: {after} (daemon_idle.c) */
 	DT_N
 };
 
@@ -107,6 +114,7 @@ struct daemon {
 	bool known_valid;
 	struct drift_image_cache *images;  /* the drift check's image inspects, by id */
 	struct control_server *ctl;        /* <state-dir>/control.sock: `drift` commands ask here */
+	struct wakeproxy *wp;              /* sleeping units' ports (daemon_idle.c); NULL: one-shot */
 	char *repo_id;                     /* the repository identity in the ownership marker (owner.h) */
 	bool take_over;                    /* --take-over, until the first claim */
 	bool refused;                      /* another state directory owns the project: stop, exit 1 */
@@ -172,6 +180,12 @@ int dm_put_in_force(struct daemon *dm, const char *commit, struct rc_err *err);
 void dm_retry_rollout(struct daemon *dm);
 
 /* ---- daemon_heal.c ---- */
+/* The units a batch of repairs converges (and the networks they may need): conv_opts.keep. */
+struct unit_set {
+	const struct rc_desired *d;
+	const bool *in;  /* by unit index */
+};
+bool dm_keep_units(const struct plan_action *a, void *ctx);
 void dm_events_open(struct daemon *dm);
 void dm_events_close(struct daemon *dm);
 /* Handle the events the engine has sent already, without waiting. */
@@ -204,6 +218,24 @@ void dm_forget(struct daemon *dm, const char *unit);
  * registry that does not answer is a warning; nothing changes.
  */
 void dm_pull_check(struct daemon *dm);
+
+/* ---- daemon_idle.c ---- */
+/* The wake proxy's bounds (docs/operations.md, "Idle customers"). */
+#define WAKE_MAX_HELD 256                  /* connections held at a time, all units */
+#define WAKE_HOLD_NS (120 * NS_PER_S)       /* a held connection not spliced by then is closed */
+#define WAKE_IDLE_NS (600 * NS_PER_S)       /* a relay quiet that long either way is closed */
+#define WAKE_PUMP_NS (2 * NS_PER_S)         /* after a wake: relay at once until the first answer, at most */
+/* DT_IDLE: one stats call per running unit with idle: {after}; a unit whose counters did not move
+ * for its `after` is stopped (its grace) and marked sleeping (journaled "sleep").  Re-arms itself. */
+void dm_idle_sample(struct daemon *dm);
+/* `wake` request: start the sleeping units arg names (ids, customer:ID) and the sleeping units they
+ * depend on, dependencies first, wait until ready, clear the marks; journaled "wake" with who.
+ * 0 with msg, or -1. */
+int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg, struct rc_err *err);
+/* Listen on the published tcp ports of every sleeping unit not listened for yet. */
+void dm_idle_listen(struct daemon *dm);
+/* After the loop's poll: the wake proxy's fds and timeouts; wake the units a connection asked for. */
+void dm_idle_handle(struct daemon *dm, const struct pollfd *fds, size_t n);
 
 /* ---- daemon_control.c ---- */
 /* A command on the control socket (control.h). */

@@ -47,6 +47,7 @@ static const struct {
 	[DK_OP_IMAGE_BUILD] = { "image-build", true },
 	[DK_OP_DISTRIBUTION] = { "distribution", false },
 	[DK_OP_EVENTS] = { "events", false },
+	[DK_OP_STATS] = { "stats", false },
 };
 
 const char *dk_op_name(enum dk_op op)

@@ -154,6 +154,7 @@ enum dk_op {
 	DK_OP_IMAGE_BUILD,
 	DK_OP_DISTRIBUTION,  /* GET /distribution/{name}/json: a tag's digest in its registry */
 	DK_OP_EVENTS,
+	DK_OP_STATS,       /* one-shot container stats (the daemon's idle sampling) */
 	DK_OP__MAX
 };
 
@@ -429,6 +430,31 @@ int dk_container_start_within(struct dk_client *c, const char *id, long timeout_
 /* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err);
+/*
+ * GET /containers/{id}/stats?stream=false&one-shot=true: the bytes received
+ * and sent over all of its networks (the counters of its interfaces since it
+ * started).  A container that is not running answers with no networks: 0 and
+ * 0.  404 when it does not exist.
+ */
+int dk_container_net_bytes(struct dk_client *c, const char *id, uint64_t *ret_rx, uint64_t *ret_tx,
+			   bool *ret_counted, struct dk_status *st, struct rc_err *err);
+/* One result of dk_net_bytes_many(). */
+struct dk_net_bytes {
+	struct dk_status st;
+	bool ok;                  /* the reply was read: rx, tx, counted as above */
+	uint64_t rx, tx;
+	bool counted;
+	char error[256];          /* "" when ok */
+};
+/*
+ * The same for n containers with at most `parallelism` requests in flight
+ * (multi interface, one thread): the engine answers a one-shot stats call
+ * at its collector's next tick (up to a second on Docker 20.10), so the
+ * calls of a sampling round must overlap.  results[] (n, caller-allocated)
+ * gets one entry per id.
+ */
+void dk_net_bytes_many(struct dk_client *c, const char *const *ids, size_t n, int parallelism,
+		       struct dk_net_bytes *results);
 /* DELETE /containers/{id}?force=&v=.  404: already gone. */
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err);

@@ -225,6 +225,122 @@ int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct
 			      c->timeout_ms + grace * 1000 + slack_ms(c), st, err);
 }
 
+/* The rx and tx bytes of a stats reply, over its networks; *counted: it has networks (it runs). */
+static void net_bytes_of(const cJSON *j, uint64_t *rx, uint64_t *tx, bool *counted)
+{
+	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(j, "networks"), *n;
+	*rx = *tx = 0;
+	cJSON_ArrayForEach(n, nets) {
+		int64_t r = jint(n, "rx_bytes"), t = jint(n, "tx_bytes");
+		*rx += r > 0 ? (uint64_t)r : 0;
+		*tx += t > 0 ? (uint64_t)t : 0;
+	}
+	*counted = cJSON_IsObject(nets) && nets->child;
+}
+
+static char *stats_path(const char *id)
+{
+	_cleanup_free_ char *eid = esc_path(id);
+	return xasprintf(API "/containers/%s/stats?stream=false&one-shot=true", eid);
+}
+
+int dk_container_net_bytes(struct dk_client *c, const char *id, uint64_t *ret_rx, uint64_t *ret_tx,
+			   bool *ret_counted, struct dk_status *st, struct rc_err *err)
+{
+	_cleanup_free_ char *path = stats_path(id);
+	_cleanup_free_ char *what = what_of("stats of container", id);
+	cJSON *j = NULL;
+	if (engine_request(c, DK_OP_STATS, "GET", path, NULL, 0, what, &j, st, err) < 0)
+		return -1;
+	net_bytes_of(j, ret_rx, ret_tx, ret_counted);
+	cJSON_Delete(j);
+	return 0;
+}
+
+struct stats_slot {
+	CURL *easy;
+	struct xfer x;
+	size_t idx;
+	bool busy;
+};
+
+static void stats_done(const struct dk_client *c, struct stats_slot *s, CURLcode cc, const char *id,
+		       struct dk_net_bytes *res)
+{
+	struct rc_err e = { 0 };
+	_cleanup_free_ char *what = what_of("stats of container", id);
+	if (xfer_result(c, s->easy, cc, &s->x, c->timeout_ms, what, &res->st, &e) == 0) {
+		cJSON *j = cJSON_ParseWithLength(buf_cstr(&s->x.body), s->x.body.len);
+		if (cJSON_IsObject(j)) {
+			net_bytes_of(j, &res->rx, &res->tx, &res->counted);
+			res->ok = true;
+		} else {
+			rc_err_fault(&e, "%s: invalid reply from the engine", what);
+		}
+		cJSON_Delete(j);
+	}
+	if (!res->ok)
+		snprintf(res->error, sizeof res->error, "%.*s", (int)sizeof res->error - 1, e.msg);
+}
+
+void dk_net_bytes_many(struct dk_client *c, const char *const *ids, size_t n, int parallelism,
+		       struct dk_net_bytes *results)
+{
+	for (size_t i = 0; i < n; i++)
+		memset(&results[i], 0, sizeof(results[i]));
+	if (n == 0)
+		return;
+	parallelism = parallelism < 1 ? 1 : (size_t)parallelism > n ? (int)n : parallelism;
+	CURLM *m = curl_multi_init();
+	if (!m)
+		die("cannot initialise libcurl multi");
+	struct stats_slot *slots = xcalloc((size_t)parallelism, sizeof(*slots));
+	for (int i = 0; i < parallelism; i++)
+		if (!(slots[i].easy = curl_easy_init()))
+			die("cannot initialise libcurl");
+	size_t next = 0, active = 0;
+	while (next < n || active > 0) {
+		for (int i = 0; i < parallelism && next < n; i++) {
+			struct stats_slot *s = &slots[i];
+			if (s->busy)
+				continue;
+			_cleanup_free_ char *path = stats_path(ids[next]);
+			xfer_init(&s->x, c->max_body);
+			setup_easy(c, s->easy, "GET", path, NULL, c->timeout_ms, &s->x);
+			curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+			s->idx = next++;
+			s->busy = true;
+			active++;
+			count_op(c, DK_OP_STATS);
+			curl_multi_add_handle(m, s->easy);
+		}
+		int running = 0;
+		bool freed = false;
+		curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct stats_slot *s = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			CURLcode cc = msg->data.result;
+			curl_multi_remove_handle(m, s->easy);
+			stats_done(c, s, cc, ids[s->idx], &results[s->idx]);
+			xfer_release(&s->x);
+			s->busy = false;
+			active--;
+			freed = true;
+		}
+		if (active > 0 && !(freed && next < n))
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	for (int i = 0; i < parallelism; i++)
+		curl_easy_cleanup(slots[i].easy);
+	free(slots);
+	curl_multi_cleanup(m);
+}
+
 int dk_container_remove(struct dk_client *c, const char *id, bool force, bool volumes,
 			struct dk_status *st, struct rc_err *err)
 {

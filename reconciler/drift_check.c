@@ -498,6 +498,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 		rc_err_prefix(err, "allocating ports and subnets");
 		goto out;
 	}
+	state_apply_sleeping(st, d);  /* a sleeping unit is meant to be stopped: not drift */
 	if (inspect_ours(c, &obs, d, di, o->parallel, &w, err) < 0 ||
 	    inspect_images(c, &w, obs.containers->n, o->images, &images, &nimages, err) < 0)
 		goto out;

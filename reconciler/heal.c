@@ -111,8 +111,8 @@ struct heal_action heal_decide(const struct heal_policy *p, const struct heal_st
 			       int64_t now)
 {
 	struct heal_action a = { .verdict = HEAL_NOTHING, .http_streak = s->http_streak, .ok_since = s->ok_since };
-	if (!p->running || s->disabled)
-		return a;
+	if (!p->running || s->disabled || s->sleeping)
+		return a;  /* a sleeping unit's stopped container is its desired state, not a failure */
 	switch (e->kind) {
 	case HEAL_EV_RESTARTED: {
 		if (e->restarts <= 0)

@@ -61,6 +61,7 @@ struct heal_policy {
 struct heal_state {
 	int failures;             /* consecutive failures counted (units.json) */
 	bool disabled;
+	bool sleeping;            /* idle: stopped by the daemon until woken (state.h) — left alone */
 	bool bad;                 /* a failure was counted and it has not been ready since */
 	int64_t ok_since;         /* monotonic ns it was first seen ready; 0: not ready */
 	enum heal_repair pending; /* a repair already waiting */

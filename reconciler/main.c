@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "source.h"
 #include "util.h"
 
 #ifndef RC_VERSION
@@ -225,6 +226,14 @@ static const struct cmd_opt logs_opts[] = {
 	CMD_OPTS_END,
 };
 
+static const struct cmd_opt wake_opts[] = {
+	{ O_CUSTOMER, "every sleeping unit of customer C" },
+	{ O_REPO, "without a daemon: the repository of the last applied commit (default .)" },
+	{ O_PATH, PATH_OF_LAST_APPLY },
+	{ O_PAR, NULL },
+	CMD_OPTS_END,
+};
+
 #define EXITS_STATE "exit status: 0 done, 1 refused or error"
 
 static const struct command commands[] = {
@@ -273,6 +282,12 @@ static const struct command commands[] = {
 	  "running daemon, else directly against the engine with the last applied\n"
 	  "commit's manifests.",
 	  "exit status: 0 restarted and ready, 1 refused, a unit not ready, or error", restart_opts },
+	{ "wake", cmd_wake, "UNIT...", "start sleeping (idle) units, waiting until ready (UNIT... | --customer C)",
+	  "Start the units the daemon put to sleep (idle: {after}), the sleeping\n"
+	  "units they depend on first, wait until each is ready, and clear their\n"
+	  "sleeping marks; journaled with who asked.  Through the running daemon,\n"
+	  "else directly against the engine with the last applied commit's manifests.",
+	  "exit status: 0 awake and ready (or nothing asleep), 1 refused, a unit not ready, or error", wake_opts },
 	{ "approve", cmd_approve, "COMMIT|UNIT", "approve changes to protected units (COMMIT or UNIT)",
 	  "Approve the change awaiting approval of a protected UNIT, or every such\n"
 	  "change from COMMIT (4 or more hex digits).",
@@ -556,6 +571,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "__complete") == 0)
 		return complete(argc - 2, argv + 2);
+	if (argc > 1 && strcmp(argv[1], "__fetch") == 0)  /* source_fetch()'s child (source.h) */
+		return source_fetch_child(argc - 2, argv + 2);
 
 	struct option longopts[O__MAX + 1];
 	char shortopts[16];

@@ -428,6 +428,8 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	unit_deps(u, s, t, cu);
 	unit_settings(m, d, u, s, unit_plan(m, u, s, t, cu));
 	u->running = cu ? !cu->stopped : !s->stopped;
+	const struct oplan *pl = u->plan ? mf_find_plan(m, u->plan) : NULL;
+	u->idle_after_ns = cu && cu->has_idle ? cu->idle_after : pl ? pl->idle_after : 0;
 	u->protected_ = cu ? cu->protected_ : s->protected_;
 	const struct ynode *at = cu ? cu->at : s->at;
 	u->file = xstrdup(at->file);

@@ -190,6 +190,7 @@ struct oplan {
 	const char *restart_policy;
 	int64_t max_retries, backoff, max_backoff, max_failures;
 	bool has_backoff, has_max_backoff;
+	int64_t idle_after;              /* idle: {after}: 0 none */
 	struct sk_value fields[SK__COUNT];   /* the spec-key table's Plan rows (cpu_shares, ...) */
 };
 
@@ -257,6 +258,8 @@ struct ocust {
 	size_t nover;
 	struct strmap *over_by;          /* service name -> its override */
 	bool stopped, protected_;
+	bool has_idle;                   /* idle: given (overrides the plan's; {after: 0} turns it off) */
+	int64_t idle_after;
 };
 
 /*

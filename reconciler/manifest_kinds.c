@@ -368,10 +368,38 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 		parse_notify(c, y, s);
 }
 
+/* idle: {after: DURATION} (Plan, Customer): 1 with *ret set (0s: off), 0 absent, -1 wrong (said). */
+static int parse_idle(struct ctx *c, const struct ynode *m, int64_t *ret)
+{
+	static const char *const keys[] = { "after", NULL };
+	const struct ynode *y = y_get(m, "idle");
+	if (!y)
+		return 0;
+	if (y->kind != Y_MAP) {
+		mf_diag(c, y, "'idle' must be a mapping like {after: 30m}");
+		return -1;
+	}
+	mf_check_keys(c, y, keys, "idle");
+	int64_t after = 0;
+	int r = mf_get_duration(c, y, "after", &after);
+	if (r == 0) {
+		mf_diag(c, y, "'idle' needs 'after', e.g. {after: 30m}");
+		return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (after && after < NS_PER_S) {
+		mf_diag(c, y_get(y, "after"), "'after' must be at least 1s (or 0s: never)");
+		return -1;
+	}
+	*ret = after;
+	return 1;
+}
+
 static void parse_plan(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "name", "cpus", "memory", "memory_reservation", "pids",
-					     "restart", NULL };
+					     "restart", "idle", NULL };
 	static const char *const rkeys[] = { "policy", "max_retries", "backoff", "max_backoff", "max_failures",
 					     NULL };
 	static const char *const policies[] = { "no", "always", "unless-stopped", "on-failure" };
@@ -397,6 +425,7 @@ static void parse_plan(struct ctx *c, const struct ynode *m)
 	if (p->memory && p->memory_reservation > p->memory)
 		mf_diag(c, y_get(m, "memory_reservation"), "'memory_reservation' must not be above 'memory'");
 	mf_get_int(c, m, "pids", 1, INT32_MAX, &p->pids);
+	parse_idle(c, m, &p->idle_after);
 	mf_parse_fields(c, m, SK_IN_PLAN, p->fields);
 	if ((y = y_get(m, "restart"))) {
 		if (y->kind != Y_MAP) {
@@ -654,7 +683,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 static void parse_customer(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "id", "template", "plan", "port", "env", "state",
-					    "protected", "secrets", "services", NULL };
+					    "protected", "secrets", "services", "idle", NULL };
 	static const char *const okeys[] = { "image", "env", NULL };
 	mf_check_keys(c, m, keys, "Customer");
 	struct model *md = c->m;
@@ -684,6 +713,7 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 	mf_get_kvs(c, m, "env", false, &u->env);
 	parse_secret_decls(c, m, &u->secrets);
 	u->stopped = parse_state(c, m);
+	u->has_idle = parse_idle(c, m, &u->idle_after) > 0;
 	mf_get_bool(c, m, "protected", &u->protected_);
 	if ((y = y_get(m, "services"))) {
 		if (y->kind != Y_MAP) {

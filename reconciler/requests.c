@@ -13,7 +13,7 @@
 
 #define REQ_MAX_BYTES 4096
 
-static const char *const verbs[] = { "enable", "disable", "restart", "approve", "retry" };
+static const char *const verbs[] = { "enable", "disable", "restart", "approve", "retry", "wake" };
 
 bool request_verb_known(const char *verb)
 {
@@ -72,7 +72,7 @@ static bool note_ok(const char *note)
 
 static bool verb_arg_ok(const char *verb, const char *arg)
 {
-	return str_eq(verb, "restart") ? args_ok(arg) : arg_ok(arg);
+	return str_eq(verb, "restart") || str_eq(verb, "wake") ? args_ok(arg) : arg_ok(arg);
 }
 
 char *request_who(void)

@@ -37,8 +37,8 @@
 
 struct request {
 	char *name;   /* file name without .req */
-	char *verb;   /* "enable", "disable", "restart", "approve", "retry" */
-	char *arg;    /* "" when none; restart: unit ids and customer:ID, one space between */
+	char *verb;   /* "enable", "disable", "restart", "approve", "retry", "wake" */
+	char *arg;    /* "" when none; restart, wake: unit ids and customer:ID, one space between */
 	char *note;   /* disable's reason (a third line of the file); NULL when none */
 	char *who;    /* who asked: the file owner's user name and uid (always ours: see above) */
 };

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -530,22 +531,32 @@ static size_t read_reply(int fd, struct fetch_reply *rep, int64_t deadline, bool
 }
 
 /*
- * fetch() in a child process, bounded by fetch_timeout_s.  libgit2
- * 1.5.1 leaks each SSH session's known-hosts list (and more when a key is
+ * fetch() in a child process, bounded by fetch_timeout_s.  libgit2 1.5.1
+ * leaks each SSH session's known-hosts list (and more when a key is
  * refused): a daemon fetching every minute would grow without end; and a
  * server that stops answering would hold the caller for ever, as libgit2
- * has no transfer timeout.  The child is forked, not executed: it runs only
- * libgit2 on its own copy of memory and leaves with _exit(), so whatever
- * libgit2 keeps dies with it.  Signals are unblocked in the child so that a
- * SIGTERM to the service's process group ends it at once.
+ * has no transfer timeout.  The child is this program executed again
+ * (`/proc/self/exe __fetch …`, source_fetch_child()), not a bare fork: the
+ * daemon has threads (HTTP endpoint, webhooks), and a forked copy that
+ * takes a lock one of them held at the fork waits for ever — holding the
+ * state directory's lock, inherited with its descriptor.  Between fork and
+ * exec only async-signal-safe calls: the child dies with its parent
+ * (PR_SET_PDEATHSIG), keeps only the reply pipe (as stdout) and standard
+ * error, and has no signal blocked, so a SIGTERM to the service's process
+ * group ends it at once.
  */
-static int fetch_isolated(const char *repo, const char *url, const char *shown, const struct gitcred *creds,
-			  const char *cred_file, const char *branch, const char *refname, char ret[41],
-			  struct rc_err *err)
+static int fetch_isolated(const char *repo, const char *url, const char *shown, const char *cred_file,
+			  const char *branch, const char *refname, char ret[41], struct rc_err *err)
 {
+	/* execv() takes char *const[]: copies, made before the fork (the child may not allocate) */
+	_cleanup_free_ char *a_repo = xstrdup(repo), *a_url = xstrdup(url),
+			    *a_cred = xstrdup(cred_file ? cred_file : ""), *a_branch = xstrdup(branch),
+			    *a_ref = xstrdup(refname), *a_name = xstrdup("reconciler"), *a_verb = xstrdup("__fetch");
+	char *argv[] = { a_name, a_verb, a_repo, a_url, a_cred, a_branch, a_ref, NULL };
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return rc_errf(err, "cannot fetch '%s' from '%s': pipe: %s", branch, shown, strerror(errno));
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -557,13 +568,13 @@ static int fetch_isolated(const char *repo, const char *url, const char *shown, 
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		close(p[0]);
-		struct fetch_reply rep = { 0 };
-		rep.rc = fetch(repo, url, shown, creds, cred_file, branch, refname, rep.id, &rep.err);
-		_exit(write_all(p[1], &rep, sizeof rep) ? 0 : 1);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(126);
+		if (dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(126);
+		close_range(3, ~0U, 0);
+		execv("/proc/self/exe", argv);
+		_exit(127);
 	}
 	close(p[1]);
 	struct fetch_reply rep;
@@ -582,13 +593,32 @@ static int fetch_isolated(const char *repo, const char *url, const char *shown, 
 		if (WIFSIGNALED(st))
 			return rc_errf(err, "cannot fetch '%s' from '%s': the fetching process ended by signal %d",
 				       branch, shown, WTERMSIG(st));
-		return rc_errf(err, "cannot fetch '%s' from '%s': the fetching process gave no answer", branch,
-			       shown);
+		return rc_errf(err, "cannot fetch '%s' from '%s': the fetching process gave no answer (exit %d)",
+			       branch, shown, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
 	if (rep.rc < 0)
 		return rc_err_copy(err, &rep.err);
 	memcpy(ret, rep.id, 41);
 	return 0;
+}
+
+int source_fetch_child(int argc, char **argv)
+{
+	if (argc != 5)
+		return 2;
+	const char *repo = argv[0], *url = argv[1], *cred_file = *argv[2] ? argv[2] : NULL, *branch = argv[3],
+		   *refname = argv[4];
+	struct fetch_reply rep = { 0 };
+	struct gitcred creds = { 0 };
+	if (cred_file && gitcred_load(cred_file, &creds, &rep.err) < 0) {
+		rep.rc = -1;
+	} else {
+		_cleanup_free_ char *shown = url_redact(url);
+		rep.rc = fetch(repo, url, shown, &creds, cred_file, branch, refname, rep.id, &rep.err);
+	}
+	gitcred_release(&creds);
+	/* _exit: what libgit2 keeps (and leaks) goes with the process, unreported */
+	_exit(write_all(STDOUT_FILENO, &rep, sizeof rep) ? 0 : 1);
 }
 
 void source_set_fetch_timeout(double seconds)
@@ -601,11 +631,11 @@ int source_fetch(const char *repo, const char *url, const char *cred_file, const
 		 char ret[41], struct rc_err *err)
 {
 	struct gitcred creds = { 0 };
-	if (cred_file && gitcred_load(cred_file, &creds, err) < 0)
+	if (cred_file && gitcred_load(cred_file, &creds, err) < 0)   /* said here, before any child runs */
 		return -1;
-	_cleanup_free_ char *shown = url_redact(url);
-	int rc = fetch_isolated(repo, url, shown, &creds, cred_file, branch, refname, ret, err);
 	gitcred_release(&creds);
+	_cleanup_free_ char *shown = url_redact(url);
+	int rc = fetch_isolated(repo, url, shown, cred_file, branch, refname, ret, err);
 	if (rc < 0)
 		redact_secret_of(err->msg, url);  /* libgit2's own text may quote the URL */
 	return rc;

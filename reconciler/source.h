@@ -82,6 +82,12 @@ int source_commit_time(const char *repo, const char *commit, int64_t *ret_time, 
  */
 int source_fetch(const char *repo, const char *url, const char *cred_file, const char *branch,
 		 const char *refname, char ret[41], struct rc_err *err);
+/*
+ * The child side of source_fetch(): `reconciler __fetch REPO URL CRED_FILE
+ * BRANCH REFNAME` (CRED_FILE "" for none) fetches, writes its reply to
+ * standard output and leaves with _exit().  Only main() calls it.
+ */
+int source_fetch_child(int argc, char **argv);
 /* The bound of every later source_fetch(), seconds (> 0); process-wide. */
 void source_set_fetch_timeout(double seconds);
 /*

@@ -256,6 +256,19 @@ void state_del_disabled(struct rc_state *st, const char *unit);
 /* Ids of disabled units, sorted; the array is allocated (free it), the strings borrowed. */
 const char **state_disabled_units(const struct rc_state *st, size_t *ret_n);
 /*
+ * Sleeping units (idle: {after}): the daemon stopped them for want of
+ * traffic; `wake` (or a connection to a published port) starts them again.
+ * A sleeping unit is kept stopped by plan and apply and is not drift.
+ * since: Unix seconds.  state_sleeping_units(): ids, sorted, allocated array
+ * of borrowed strings.
+ */
+bool state_is_sleeping(const struct rc_state *st, const char *unit, int64_t *ret_since);
+void state_set_sleeping(struct rc_state *st, const char *unit, int64_t since);
+void state_del_sleeping(struct rc_state *st, const char *unit);
+const char **state_sleeping_units(const struct rc_state *st, size_t *ret_n);
+/* Mark the sleeping units of d as desired stopped (u->running = false); how many. */
+size_t state_apply_sleeping(const struct rc_state *st, struct rc_desired *d);
+/*
  * Forget the runtime facts (restart counters, disabled marks, changes
  * awaiting approval, health facts) of every unit not in live_ids[0..n): a
  * unit that left the manifests takes them with it, so a new unit of the same

@@ -45,6 +45,11 @@ struct disabled {
 	char *hash;       /* the unit's spec hash when it was disabled; NULL: not known */
 };
 
+struct sleeping {
+	char *unit;
+	int64_t since;    /* Unix seconds it was put to sleep */
+};
+
 struct health {
 	char *unit;
 	struct state_health h;
@@ -86,6 +91,8 @@ struct rc_state {
 	size_t nrestarts, crestarts;
 	struct disabled *disabled;
 	size_t ndisabled, cdisabled;
+	struct sleeping *sleeping;
+	size_t nsleeping, csleeping;
 	struct health *health;
 	size_t nhealth, chealth;
 	struct state_awaiting *awaiting;

@@ -19,6 +19,11 @@ void state_units_clear(struct rc_state *st)
 	free(st->disabled);
 	st->disabled = NULL;
 	st->ndisabled = st->cdisabled = 0;
+	for (size_t i = 0; i < st->nsleeping; i++)
+		free(st->sleeping[i].unit);
+	free(st->sleeping);
+	st->sleeping = NULL;
+	st->nsleeping = st->csleeping = 0;
 	for (size_t i = 0; i < st->nhealth; i++) {
 		free(st->health[i].unit);
 		free(st->health[i].result);
@@ -63,6 +68,16 @@ struct cJSON *state_units_emit(const struct rc_state *st)
 		if (st->disabled[i].hash)
 			sj_put_str(d, "hash", st->disabled[i].hash);
 		cJSON_AddItemToArray(disabled, d);
+	}
+	if (st->nsleeping) {  /* optional: added later */
+		cJSON *sl = sj_arr();
+		for (size_t i = 0; i < st->nsleeping; i++) {
+			cJSON *x = sj_obj();
+			sj_put_str(x, "unit", st->sleeping[i].unit);
+			sj_put_num(x, "since", (double)st->sleeping[i].since);
+			cJSON_AddItemToArray(sl, x);
+		}
+		cJSON_AddItemToObject(data, "sleeping", sl);
 	}
 	cJSON *health = sj_obj();  /* by unit id */
 	for (size_t i = 0; i < st->nhealth; i++) {
@@ -131,6 +146,16 @@ int state_units_parse(struct rc_state *st, const struct cJSON *data)
 		    sj_get_str(x, "hash", true, &hash) < 0 || sj_get_int(x, "time", 0, SJ_INT53, &t) < 0)
 			return -1;
 		state_set_disabled_at(st, unit, t, reason, hash);
+	}
+	const struct cJSON *sleeping = cJSON_GetObjectItemCaseSensitive(data, "sleeping");  /* optional */
+	if (sleeping && !cJSON_IsArray(sleeping))
+		return -1;
+	cJSON_ArrayForEach(x, sleeping) {
+		const char *unit;
+		int64_t t;
+		if (sj_get_str(x, "unit", false, &unit) < 0 || sj_get_int(x, "since", 0, SJ_INT53, &t) < 0)
+			return -1;
+		state_set_sleeping(st, unit, t);
 	}
 	const struct cJSON *health = cJSON_GetObjectItemCaseSensitive(data, "health");  /* optional: added later */
 	if (health && !cJSON_IsObject(health))
@@ -395,8 +420,72 @@ static bool is_live(const char *unit, const char *const *live, size_t n)
 	return false;
 }
 
+static struct sleeping *find_sleeping(const struct rc_state *st, const char *unit)
+{
+	for (size_t i = 0; i < st->nsleeping; i++)
+		if (strcmp(st->sleeping[i].unit, unit) == 0)
+			return &st->sleeping[i];
+	return NULL;
+}
+
+bool state_is_sleeping(const struct rc_state *st, const char *unit, int64_t *ret_since)
+{
+	const struct sleeping *s = find_sleeping(st, unit);
+	if (s && ret_since)
+		*ret_since = s->since;
+	return s != NULL;
+}
+
+void state_set_sleeping(struct rc_state *st, const char *unit, int64_t since)
+{
+	struct sleeping *s = find_sleeping(st, unit);
+	if (!s) {
+		GROW(st->sleeping, st->nsleeping + 1, st->csleeping);
+		s = &st->sleeping[st->nsleeping++];
+		s->unit = xstrdup(unit);
+	}
+	s->since = since;
+	st->dirty[F_UNITS] = true;
+}
+
+void state_del_sleeping(struct rc_state *st, const char *unit)
+{
+	struct sleeping *s = find_sleeping(st, unit);
+	if (!s)
+		return;
+	free(s->unit);
+	*s = st->sleeping[--st->nsleeping];
+	st->dirty[F_UNITS] = true;
+}
+
+const char **state_sleeping_units(const struct rc_state *st, size_t *ret_n)
+{
+	const char **v = xcalloc(st->nsleeping + 1, sizeof(*v));
+	for (size_t i = 0; i < st->nsleeping; i++)
+		v[i] = st->sleeping[i].unit;
+	qsort(v, st->nsleeping, sizeof(*v), strp_cmp);
+	*ret_n = st->nsleeping;
+	return v;
+}
+
+size_t state_apply_sleeping(const struct rc_state *st, struct rc_desired *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; d && i < st->nsleeping; i++) {
+		struct rc_unit *u = rc_desired_unit(d, st->sleeping[i].unit);
+		if (u && u->running) {
+			u->running = false;
+			n++;
+		}
+	}
+	return n;
+}
+
 void state_prune_units(struct rc_state *st, const char *const *live, size_t n)
 {
+	for (size_t i = st->nsleeping; i-- > 0;)
+		if (!is_live(st->sleeping[i].unit, live, n))
+			state_del_sleeping(st, st->sleeping[i].unit);
 	for (size_t i = st->nrestarts; i-- > 0;)
 		if (!is_live(st->restarts[i].unit, live, n))
 			state_del_restarts(st, st->restarts[i].unit);

@@ -166,6 +166,8 @@ struct rc_unit {
 	bool pid_host;        /* pid: host */
 	bool ipc_host;        /* ipc: host */
 	bool running;         /* desired state: running (true) or stopped */
+	int64_t idle_after_ns; /* idle: {after} of its Plan or Customer: the daemon stops it after this
+	                         long without network traffic (0: never); not part of the spec */
 	bool protected_;      /* changes wait for `reconciler approve` */
 	bool job;             /* run: once — a one-shot job: runs to exit 0 once per spec hash (restart
 	                         policy "no"); an exited 0 container of the current hash is converged */

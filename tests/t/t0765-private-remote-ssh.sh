@@ -191,6 +191,20 @@ test_expect_success 'a server that never answers: each fetch ends after --fetch-
 	! grep "m\.\*\*\*" mute.log
 '
 
+test_expect_success 'a daemon killed during a fetch leaves no fetching process holding its state directory' '
+	test_when_finished "mute_stop; daemon_kill" &&
+	rm -f $TRASH/mute.port && mute_start &&
+	MUTE=ssh://git@127.0.0.1:$(cat $TRASH/mute.port)/m.git &&
+	daemon_start killed.log --repo $TRASH/key.git --remote $MUTE --remote-credentials $TRASH/cred-key \
+		--fetch-interval 1 --fetch-timeout 60 &&
+	wait_for "pgrep -f \"__fetch $TRASH/key.git \"" 20 &&
+	kill -KILL $DPID &&
+	wait_for "! pgrep -f \"__fetch $TRASH/key.git \"" 10 &&
+	DPID= &&
+	daemon_start again.log --repo $TRASH/key.git &&
+	daemon_wait_log again.log "boot convergence complete" 60
+'
+
 test_expect_success 'no daemon of this script leaked memory (libgit2 runs in a child that exits)' '
 	! grep -l "LeakSanitizer" $TRASH/*.log
 '
