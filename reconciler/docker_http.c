@@ -255,13 +255,21 @@ bool tls_error(const struct dk_client *c, CURLcode cc, const char *errbuf, char 
 		return true;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-		/* TLS 1.3: the engine refuses a client certificate after the client's handshake ended */
-		if (!strstr(why, "SSL") && !strstr(why, "TLS") && !strstr(why, "alert"))
+		/* TLS 1.3: the engine refuses a client certificate after the client's handshake ended; the
+		 * client sees an alert, or (under load, the engine having closed first) only a dead socket
+		 * (`getpeername() failed`): without a client certificate, that is the likely cause */
+		if (!strstr(why, "SSL") && !strstr(why, "TLS") && !strstr(why, "alert") && c->ep.cert_file)
 			return false;
 		snprintf(out, outsz, "TLS handshake with the docker engine at '%s' failed%s: %s", c->host,
 			 c->ep.cert_file ? "" : " (no client certificate in DOCKER_CERT_PATH)", why);
 		return true;
 	default:
+		/* the same dead socket can surface on the connection's first use as another code */
+		if (!c->ep.cert_file && strstr(why, "getpeername")) {
+			snprintf(out, outsz, "TLS handshake with the docker engine at '%s' failed (no client certificate "
+					     "in DOCKER_CERT_PATH): %s", c->host, why);
+			return true;
+		}
 		return false;
 	}
 }

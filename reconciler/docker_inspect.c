@@ -612,6 +612,7 @@ int dk_decode_container_ids(const char *json, size_t len, char ***ret_ids, size_
 			goto bad;
 		const char *id = NULL;
 		size_t idlen = 0;
+		bool seen_id = false;
 		p = skip_ws(p, end);
 		if (p < end && *p == '}') {
 			p++;
@@ -630,12 +631,17 @@ int dk_decode_container_ids(const char *json, size_t len, char ***ret_ids, size_
 				const char *v = p;
 				if (!(p = skip_value(p, end, 1)))
 					goto bad;
-				if (is_id && !id && *v == '"' && p - v > 2) {  /* the first Id, as cJSON reads it */
-					/* an id is hex: one with an escape is no id */
-					if (memchr(v + 1, '\\', (size_t)(p - v - 2)))
-						goto bad;
-					id = v + 1;
-					idlen = (size_t)(p - v - 2);
+				/* the first Id key only, as cJSON reads it: a later one never counts, even when
+				 * the first is empty or not a string (found by fuzz-docker-json) */
+				if (is_id && !seen_id) {
+					seen_id = true;
+					if (*v == '"' && p - v > 2) {
+						/* an id is hex: one with an escape is no id */
+						if (memchr(v + 1, '\\', (size_t)(p - v - 2)))
+							goto bad;
+						id = v + 1;
+						idlen = (size_t)(p - v - 2);
+					}
 				}
 				p = skip_ws(p, end);
 				if (p < end && *p == ',') {

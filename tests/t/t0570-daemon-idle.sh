@@ -211,9 +211,9 @@ test_expect_success 'through the daemon: wake --customer starts the sleeping db 
 
 test_expect_success 'a connection to a sleeping customer'"'"'s port wakes it and gets the container'"'"'s answer' '
 	test_when_finished daemon_kill &&
-	daemon_start d3.log --repo $M &&
+	daemon_start d3.log -vv --repo $M &&
 	daemon_wait_log d3.log "boot convergence complete" 90 &&
-	daemon_wait_log d3.log "unit sleepy/app is sleeping" 40 &&
+	daemon_wait_log d3.log "unit sleepy/app is sleeping" 90 &&
 	test "$(state_of sleepy-app)" = exited &&
 	wait_for "ss -ltn | grep -q \":$P_SLEEPY \"" 20 &&
 	curl -sS --max-time 60 -o body http://127.0.0.1:$P_SLEEPY/env 2>curl.err || { cat curl.err d3.log; false; } &&
