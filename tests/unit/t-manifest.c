@@ -1006,7 +1006,7 @@ static void test_large(void)
 	free(good);
 }
 
-/* build: the loader asks manifest_opts.build_tree for the context's tree id (a stub here: the id
+/* build: the loader asks manifest_opts.build_tree for the context's tree id (in this unit test a fake answers: the id
  * is made from the context's name), makes the tag from it, and puts both in the spec. */
 static int stub_calls;
 static int stub_tree(void *ctx, const char *context, const char *dockerfile, char ret[41], struct rc_err *err)
