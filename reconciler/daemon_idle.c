@@ -222,6 +222,9 @@ void dm_idle_sample(struct daemon *dm)
 		}
 		/* not running (no counters), or counters that moved: it is not idle */
 		if (!res[k].counted || !rt->idle_since || bytes != rt->idle_bytes) {
+			if (rt->idle_since && res[k].counted)
+				log_debug("idle: %s: %llu bytes moved", u->id,
+					  (unsigned long long)(bytes - rt->idle_bytes));
 			rt->idle_bytes = bytes;
 			rt->idle_since = res[k].counted ? now : 0;
 			continue;

@@ -81,6 +81,16 @@ assert e and sys.argv[3] in (e[-1][\"message\"] or \"\"), e[-1:] or j[-5:]
 " "$@"
 }
 
+# is_sleeping UNIT: the state marks UNIT sleeping (the daemon of an earlier test may have put it
+# to sleep already, so its log need not say so)
+is_sleeping() {
+	python3 -c "
+import json, sys
+s = json.load(open(\"$STATE/units.json\"))[\"data\"]
+assert sys.argv[1] in [x[\"unit\"] for x in s.get(\"sleeping\", [])]
+" "$1"
+}
+
 # fetch PORT: GET / from 127.0.0.1:PORT on the host, bounded; the body on stdout
 fetch() {
 	curl -sS --max-time 20 "http://127.0.0.1:$1/"
@@ -213,7 +223,7 @@ test_expect_success 'a connection to a sleeping customer'"'"'s port wakes it and
 	test_when_finished daemon_kill &&
 	daemon_start d3.log -vv --repo $M &&
 	daemon_wait_log d3.log "boot convergence complete" 90 &&
-	daemon_wait_log d3.log "unit sleepy/app is sleeping" 90 &&
+	wait_for "is_sleeping sleepy/app" 90 &&
 	test "$(state_of sleepy-app)" = exited &&
 	wait_for "ss -ltn | grep -q \":$P_SLEEPY \"" 20 &&
 	curl -sS --max-time 60 -o body http://127.0.0.1:$P_SLEEPY/env 2>curl.err || { cat curl.err d3.log; false; } &&
