@@ -518,6 +518,7 @@ struct dk_network_spec {
 	bool internal;
 	const char *subnet;    /* NULL: from the engine's default pools */
 	const char *gateway;   /* NULL: the engine picks */
+	bool attachable;       /* overlay: containers and services may join it (Attachable) */
 };
 
 int dk_network_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,

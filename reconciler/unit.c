@@ -62,6 +62,9 @@ void rc_unit_release(struct rc_unit *u)
 	free(u->secrets);
 	free_strv(u->networks, u->nnetworks);
 	free_strv(u->links, u->nlinks);
+	free_strv(u->swarm.constraints, u->swarm.nconstraints);
+	free_strv(u->swarm.spread, u->swarm.nspread);
+	free(u->swarm.publish_mode);
 	free(u->health.cmd);
 	free(u->health.http_path);
 	for (size_t i = 0; i < u->ndeps; i++)

@@ -36,6 +36,8 @@
 #define RC_LABEL_IMAGE     "io.reconciler.image"        /* the reference; Config.Image is its ID */
 #define RC_LABEL_DEPENDS   "io.reconciler.depends-on"   /* unit ids it depends on, comma-separated */
 #define RC_LABEL_NETWORK   "io.reconciler.network"      /* on networks: manifest-level id */
+#define RC_LABEL_SWARM_FP  "io.reconciler.swarm-fingerprint" /* on services: dk_service_fingerprint() of
+                                                                  the spec sent (docker_swarm.h) */
 #define RC_MANAGED_BY      "reconciler"
 /* The project's ownership marker (owner.h): a volume named <project>RC_OWNER_VOLUME_SUFFIX. */
 #define RC_OWNER_VOLUME_SUFFIX  "-reconciler-owner"
@@ -119,6 +121,24 @@ struct rc_build {
  * --pull-interval); never: never pulled, a missing image fails the unit. */
 enum rc_pull { RC_PULL_MISSING = 0, RC_PULL_ALWAYS, RC_PULL_NEVER };
 
+/* Settings.engine (spec/swarm.md): what a unit becomes.  containers (the default): one container
+ * per unit on the engine.  swarm: one Swarm service per unit (swarm_*.c), on a swarm manager. */
+enum rc_engine { RC_ENGINE_CONTAINERS = 0, RC_ENGINE_SWARM };
+
+/* Swarm only (engine: swarm): where and how a unit's service runs.  Zero: Swarm's defaults. */
+struct rc_swarm {
+	uint64_t replicas;        /* replicas: of its Service or Plan; 0 = not written = 1 */
+	char **constraints;       /* placement.constraints of Plan, Customer and Service, merged, sorted,
+	                             e.g. "node.labels.tier==gold" */
+	size_t nconstraints;
+	char **spread;            /* placement.spread: descriptors to spread over ("node.labels.zone"), as written */
+	size_t nspread;
+	uint64_t parallelism;     /* rollout.parallelism: tasks updated at once (0 = all at once; default 1) */
+	int64_t delay_ns;         /* rollout.delay between batches */
+	int64_t monitor_ns;       /* rollout.monitor: how long a new task is watched before the next batch */
+	char *publish_mode;       /* ports.mode: "ingress" or "host" (NULL = "ingress") */
+};
+
 struct rc_unit {
 	char *id;             /* "<customer>/<service>" or "<service>" for shared services */
 	char *container;      /* Docker name: <project>-<customer>-<service> or <project>-<service> */
@@ -177,6 +197,7 @@ struct rc_unit {
 	                         stopping the old; not part of the spec: changing it recreates nothing) */
 	enum rc_pull pull;    /* pull: when the image is asked of its registry (not part of the spec:
 	                         changing it recreates nothing) */
+	struct rc_swarm swarm; /* engine: swarm only; in the spec (and its hash) only then */
 	char *plan;           /* name of the Plan it got its resources from (informational) */
 	/* The fields of the spec-key table (speckeys.h: user, working_dir, stop_signal, privileged, ...),
 	 * each as written or from Settings.defaults; unset rows are zero. */
@@ -204,6 +225,7 @@ struct rc_network {
 
 struct rc_settings {
 	char *project;              /* default "reconciler" */
+	enum rc_engine engine;      /* Settings.engine: containers (default) or swarm */
 	uint16_t port_lo, port_hi;  /* pool for `port: auto`; 0,0 = no pool */
 	char *subnet_pool;          /* CIDR, e.g. "10.210.0.0/16" */
 	int subnet_prefix;          /* size of each per-customer subnet, e.g. 26 */
