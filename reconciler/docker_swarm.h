@@ -80,6 +80,8 @@ struct dk_service_spec {
 	bool init, read_only;
 	const char *const *cap_add;           /* CapabilityAdd: names with "CAP_" */
 	size_t ncap_add;
+	const char *const *cap_drop;          /* CapabilityDrop */
+	size_t ncap_drop;
 	const struct dk_svc_mount *mounts;
 	size_t nmounts;
 	const struct dk_svc_secret *secrets;
