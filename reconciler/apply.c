@@ -471,6 +471,13 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 		return -1;
 	}
 
+	if (d->settings.engine == RC_ENGINE_SWARM) {  /* services instead of containers: apply_swarm.c */
+		apply_swarm(&r, c, p);
+		pthread_mutex_destroy(&r.mu);
+		pthread_cond_destroy(&r.image_cv);
+		return ret->nfailed ? -1 : 0;
+	}
+
 	/* 1. networks: created within the rollout (3), each before the units on it, side by side
 	 * with the containers of the networks made before */
 

@@ -12,6 +12,9 @@
  *   apply_rollout.c  phase 3: the jobs and their dependency graph, the workers'
  *                    steps (create, replace, update, start, inspect) and the
  *                    coordinator that follows events and probes
+ *   apply_swarm.c    phases 2-4 with engine: swarm: Swarm secrets, overlay
+ *                    networks, services created, updated, scaled and removed
+ *                    wave by wave, each wave waited for from the task list
  *
  * struct run is one apply_run(): what every file reads, and the lock that
  * guards the state, the result, stdout and the image cache.
@@ -156,6 +159,10 @@ void apply_images_release(struct run *r);
 /* apply.c: NET_CREATE, and NET_RECREATE (its takedown first); records its step. */
 int apply_net_create(struct run *r, struct dk_client *c, const struct plan_action *a);
 
+/* A protected unit's action waits for approval: recorded as awaiting (true), unless approved (false). */
+bool apply_held_for_approval(struct run *r, const struct plan_action *a);
+/* apply_swarm.c: phases 2-4 on a swarm (engine: swarm): services instead of containers. */
+void apply_swarm(struct run *r, struct dk_client *c, const struct plan *p);
 /* apply_rollout.c: phase 3 for plan p, at most parallel engine calls in flight.  Fills
  * r->out's slowest unit. */
 void apply_rollout(struct run *r, struct dk_client *c, const struct plan *p, int parallel);

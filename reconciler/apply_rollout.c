@@ -935,7 +935,7 @@ static struct job *job_for(struct run *r, size_t from, const struct rc_unit *u)
 }
 
 /* A protected unit's action waits for approval: recorded as awaiting, unless approved. */
-static bool held_for_approval(struct run *r, const struct plan_action *a)
+bool apply_held_for_approval(struct run *r, const struct plan_action *a)
 {
 	pthread_mutex_lock(&r->mu);
 	bool approved = state_is_approved(r->st, a->unit, a->desired->hash);
@@ -962,7 +962,7 @@ static size_t add_work_jobs(struct run *r, const struct plan *p)
 		const struct plan_action *a = &p->v[i];
 		if (!is_up(a->kind) || !a->desired)
 			continue;
-		if (a->protected_ && held_for_approval(r, a))
+		if (a->protected_ && apply_held_for_approval(r, a))
 			continue;
 		struct job *jb = job_for(r, nnet, a->desired);
 		if (!jb->acts)

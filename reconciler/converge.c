@@ -114,7 +114,13 @@ static int plan_from(struct converge *cv, struct rc_desired *d, struct dk_client
 	cv->d = d;
 	int64_t t = now_ns();
 	struct observe_raw fetched = { 0 };
-	if (!raw) {
+	if (d->settings.engine == RC_ENGINE_SWARM) {
+		if (raw)
+			observe_raw_release(raw);  /* containers, fetched before the manifests said swarm */
+		if (observe_fetch_swarm(c, d->settings.project, &fetched, err) < 0)
+			return rc_err_prefix(err, "observing the swarm");
+		raw = &fetched;
+	} else if (!raw) {
 		if (observe_fetch(c, &fetched, err) < 0)
 			return rc_err_prefix(err, "observing the engine");
 		raw = &fetched;

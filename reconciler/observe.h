@@ -49,6 +49,13 @@ int observe_fetch(struct dk_client *c, struct observe_raw *ret, struct rc_err *e
 int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,
 		  const struct rc_state *st, struct observation *ret, struct rc_err *err);
 void observe_raw_release(struct observe_raw *raw);
+/*
+ * observe_fetch() for engine: swarm (observe_swarm.c): the engine must be a
+ * swarm manager (an error says what it is otherwise); the project's services
+ * and every task become container summaries (swarm.h, swarm_summaries()),
+ * so observe_build() and the planner read them as containers.
+ */
+int observe_fetch_swarm(struct dk_client *c, const char *project, struct observe_raw *ret, struct rc_err *err);
 void observation_release(struct observation *o);
 
 /*
