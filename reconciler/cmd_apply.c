@@ -204,7 +204,8 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		return rc;
 	}
 	int r;
-	if (kind != SESSION_STATUS && !o->no_refresh) {
+	if (kind != SESSION_STATUS && !o->no_refresh && s->d->settings.engine != RC_ENGINE_SWARM) {
+		/* (a swarm's services tell a change by hand themselves: swarm.h) */
 		/* refresh, as terraform does: inspect every container, so that a change made by hand
 		 * (docker update, a network disconnected) is planned back like drift --fix would */
 		struct drift_summary sum;

@@ -144,6 +144,19 @@ void drift_render(const struct drift_report *r, enum drift_format fmt, bool colo
  */
 void drift_overlay_observed(const struct drift_report *r, struct plan_observed *o);
 
+/*
+ * The findings on a swarm (engine: swarm; drift_swarm.c): each action the
+ * planner took from the services seen (swarm.h's summaries, whose labels
+ * say when a service was changed by hand) is a finding — create: missing,
+ * update/recreate: changed (the spec's changes; the detail says when by
+ * hand), start: stopped (scaled to 0), stop: running, remove: extra,
+ * networks: network-* — and so is a service left as it should be whose
+ * tasks do not all run (stopped, detail "tasks: Up 1/2 ..."): Swarm
+ * reschedules, the report says it has not yet.
+ */
+void drift_from_plan(const struct rc_desired *d, const struct dk_container_list *seen, const struct plan *p,
+		     struct drift_report *ret);
+
 /* ---- the check against the engine --------------------------------------------------- */
 
 /*

@@ -491,7 +491,12 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 	size_t nimages = 0;
 	int rc = -1;
 
-	if (acquire(c, st, d, o, &raw, &di, err) < 0 ||
+	bool swarm = d->settings.engine == RC_ENGINE_SWARM;
+	if (swarm && o->prelisted)
+		observe_raw_release(o->prelisted);  /* containers: a swarm's units are services */
+	if (swarm)
+		di = o->inspects;  /* taken over, as acquire() would: joined and freed below */
+	if ((swarm ? observe_fetch_swarm(c, d->settings.project, &raw, err) : acquire(c, st, d, o, &raw, &di, err)) < 0 ||
 	    observe_build(c, &raw, d->settings.project, d, st, &obs, err) < 0)
 		goto out;
 	if (state_allocate(st, d, &obs.alloc, err) < 0) {
@@ -499,14 +504,22 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 		goto out;
 	}
 	state_apply_sleeping(st, d);  /* a sleeping unit is meant to be stopped: not drift */
-	if (inspect_ours(c, &obs, d, di, o->parallel, &w, err) < 0 ||
-	    inspect_images(c, &w, obs.containers->n, o->images, &images, &nimages, err) < 0)
-		goto out;
-	struct drift_input in = { .d = d, .containers = obs.containers, .networks = obs.networks,
-				  .inspected = w.inspected, .images = (const struct dk_image *const *)images,
-				  .nimages = nimages, .tags = obs.plan.images, .ntags = obs.plan.nimages };
 	struct drift_report rep;
-	drift_compute(&in, &rep);
+	if (swarm) {
+		struct plan p = { 0 };
+		if (planner_plan(d, &obs.plan, &p, err) < 0)
+			goto out;
+		drift_from_plan(d, obs.containers, &p, &rep);
+		plan_release(&p);
+	} else {
+		if (inspect_ours(c, &obs, d, di, o->parallel, &w, err) < 0 ||
+		    inspect_images(c, &w, obs.containers->n, o->images, &images, &nimages, err) < 0)
+			goto out;
+		struct drift_input in = { .d = d, .containers = obs.containers, .networks = obs.networks,
+					  .inspected = w.inspected, .images = (const struct dk_image *const *)images,
+					  .nimages = nimages, .tags = obs.plan.images, .ntags = obs.plan.nimages };
+		drift_compute(&in, &rep);
+	}
 	struct drift_summary sum;
 	drift_summarize(&rep, &sum);
 	sum.duration_ns = now_ns() - t0;

@@ -61,9 +61,9 @@ void swarm_svc_release(struct swarm_svc *s);
  * Services and their tasks as container summaries (observe.h reads those):
  * a service is one "container" named as the service, with its labels;
  * state "running" when it asks for replicas, "exited" (scaled to 0) when
- * not; Status "Up (healthy)" when every replica wanted runs the service's
- * current spec, "Up (health: starting)" while not, "Up (unhealthy)" when
- * its last tasks failed; ports its published ones; networks its networks'
+ * not; Status "Up N/M tasks running (healthy)" when every replica wanted
+ * runs the service's current spec, "... (unhealthy)" with the last task
+ * error when tasks of that spec failed, "... (health: starting)" otherwise; ports its published ones; networks its networks'
  * names (nets maps the ids the engine keeps).  A service whose Spec no
  * longer gives the fingerprint its label recorded was changed by hand: its
  * hash label is replaced ("changed-by-hand") and its canonical spec label

@@ -289,14 +289,18 @@ static void summary_of(const struct dk_service *svc, const struct dk_task_list *
 	uint64_t want = svc->replicated ? svc->replicas : svc->desired_tasks;
 	struct task_counts tc = count_tasks(svc, tasks, hash);
 	s->state = xstrdup(want ? "running" : "exited");
+	unsigned long long run = (unsigned long long)tc.running, w = (unsigned long long)want;
 	if (!want)
 		s->status = xstrdup("Exited (0) scaled to 0");
-	else if (tc.running >= want && svc->running_tasks >= want)
-		s->status = xstrdup("Up (healthy)");
-	else if (tc.failed && tc.running < want)
-		s->status = xstrdup("Up (unhealthy)");
+	else if (tc.running >= want)
+		s->status = xasprintf("Up %llu/%llu tasks running (healthy)", run, w);
+	else if (tc.failed)
+		s->status = xasprintf("Up %llu/%llu tasks running, %llu failed: %s (unhealthy)", run, w,
+				      (unsigned long long)tc.failed,
+				      tc.last_failed->error ? tc.last_failed->error
+				      : tc.last_failed->message ? tc.last_failed->message : "no reason given");
 	else
-		s->status = xstrdup("Up (health: starting)");
+		s->status = xasprintf("Up %llu/%llu tasks running (health: starting)", run, w);
 	s->ports = xcalloc(svc->npublished + 1, sizeof(*s->ports));
 	for (size_t i = 0; i < svc->npublished; i++)
 		s->ports[s->nports++] = (struct dk_port_summary){ .public_port = svc->published[i] };
