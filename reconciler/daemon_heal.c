@@ -398,10 +398,33 @@ static void check_unit(struct daemon *dm, size_t i)
 
 /* The periodic check: one list call; inspect only what does not look fine (everything after the
  * event stream (re)opened). */
+/*
+ * On a swarm Swarm restarts and reschedules tasks itself: the check is a
+ * plan against the services, applied when it has work — a service removed,
+ * scaled or updated by hand (its fingerprint: swarm.h), a network gone.
+ */
+static void check_swarm(struct daemon *dm)
+{
+	struct buf msg = BUF_INIT;
+	size_t nsteps = 0;
+	struct conv_opts co = { .self_heal = true };
+	if (dm_converge(dm, dm->cur, &co, &msg, &nsteps) != CONV_OK)
+		dm_say("swarm check: %s", buf_cstr(&msg));
+	else if (nsteps)
+		dm_say("swarm check: put back what changed outside Git (%zu step%s)", nsteps, nsteps == 1 ? "" : "s");
+	buf_release(&msg);
+	if (nsteps)
+		dm_save(dm);
+}
+
 void dm_check_all(struct daemon *dm)
 {
 	if (!dm->cur)
 		return;
+	if (dm->cur->settings.engine == RC_ENGINE_SWARM) {
+		check_swarm(dm);
+		return;
+	}
 	if (dm->check_deep) {
 		dm->check_deep = false;
 		for (size_t i = 0; i < dm->cur->nunits; i++)
