@@ -866,6 +866,14 @@ int cmd_status(const struct cli_opts *o)
 		buf_release(&ports);
 	}
 	free(looks);
+	if (s.d->settings.engine == RC_ENGINE_SWARM) {
+		struct buf tb = BUF_INIT;
+		struct rc_err terr = { 0 };
+		if (observe_swarm_tasks(s.c, s.d, &tb, &terr) < 0)
+			log_warn("the swarm's nodes and tasks: %s", terr.msg);
+		fputs(buf_cstr(&tb), stdout);
+		buf_release(&tb);
+	}
 	rc = s.cv.plan.n ? 2 : 0;
 	if (s.cv.plan.n)
 		printf("%zu change%s pending (see reconciler plan)\n", s.cv.plan.n, s.cv.plan.n == 1 ? "" : "s");

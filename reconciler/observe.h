@@ -56,6 +56,9 @@ void observe_raw_release(struct observe_raw *raw);
  * so observe_build() and the planner read them as containers.
  */
 int observe_fetch_swarm(struct dk_client *c, const char *project, struct observe_raw *ret, struct rc_err *err);
+/* For `status` on a swarm: the nodes (role, state, availability, labels) and each unit's tasks that
+ * are meant to run, with the node each is on and its state, as text lines appended to out. */
+int observe_swarm_tasks(struct dk_client *c, const struct rc_desired *d, struct buf *out, struct rc_err *err);
 void observation_release(struct observation *o);
 
 /*

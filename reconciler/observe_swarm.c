@@ -44,3 +44,65 @@ int observe_fetch_swarm(struct dk_client *c, const char *project, struct observe
 	*ret = r;
 	return 0;
 }
+
+/* "host (id12, label=value...)" for a node, or the id when the node is not listed. */
+static void node_name(const struct dk_node_list *nodes, const char *id, struct buf *out)
+{
+	const struct dk_node *n = id ? dk_node_find(nodes, id) : NULL;
+	if (!n) {
+		buf_addf(out, "%.12s", id ? id : "unscheduled");
+		return;
+	}
+	buf_addf(out, "%s/%.12s", n->hostname ? n->hostname : "?", n->id);
+}
+
+int observe_swarm_tasks(struct dk_client *c, const struct rc_desired *d, struct buf *out, struct rc_err *err)
+{
+	struct dk_node_list *nodes = NULL;
+	struct dk_task_list *tasks = NULL;
+	struct dk_service_list *svcs = NULL;
+	_cleanup_free_ char *label = xasprintf("%s=%s", RC_LABEL_PROJECT, d->settings.project);
+	struct dk_filter f = { "label", label };
+	int rc = -1;
+	if (dk_node_list(c, &nodes, NULL, err) < 0 || dk_task_list(c, NULL, 0, &tasks, NULL, err) < 0 ||
+	    dk_service_list(c, &f, 1, &svcs, NULL, err) < 0)
+		goto out;
+	buf_addf(out, "nodes:\n");
+	for (size_t i = 0; i < nodes->n; i++) {
+		const struct dk_node *n = &nodes->items[i];
+		buf_adds(out, "  ");
+		node_name(nodes, n->id, out);
+		buf_addf(out, " %s%s, %s, %s", n->role ? n->role : "?", n->leader ? " (leader)" : "",
+			 n->state ? n->state : "?", n->availability ? n->availability : "?");
+		for (size_t k = 0; k < n->nlabels; k++)
+			buf_addf(out, "%s%s=%s", k ? "," : " [", n->labels[k].key, n->labels[k].value);
+		buf_adds(out, n->nlabels ? "]\n" : "\n");
+	}
+	buf_addf(out, "tasks (desired running):\n");
+	for (size_t i = 0; i < d->nunits; i++) {
+		const struct rc_unit *u = &d->units[i];
+		const struct dk_service *svc = dk_service_find(svcs, u->container);
+		buf_addf(out, "  %-24s", u->id);
+		size_t shown = 0;
+		for (size_t k = 0; svc && k < tasks->n; k++) {
+			const struct dk_task *t = &tasks->items[k];
+			if (!str_eq(t->service_id, svc->id) || !str_eq(t->desired_state, "running"))
+				continue;
+			buf_adds(out, shown++ ? "; " : " ");
+			node_name(nodes, t->node_id, out);
+			buf_addf(out, " %s", t->state ? t->state : "?");
+			if (t->error)
+				buf_addf(out, " (%s)", t->error);
+		}
+		buf_adds(out, !svc ? " no service\n" : shown ? "\n" : " none\n");
+	}
+	rc = 0;
+out:
+	if (nodes)
+		dk_node_list_free(nodes);
+	if (tasks)
+		dk_task_list_free(tasks);
+	if (svcs)
+		dk_service_list_free(svcs);
+	return rc;
+}
