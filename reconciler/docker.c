@@ -48,6 +48,16 @@ static const struct {
 	[DK_OP_DISTRIBUTION] = { "distribution", false },
 	[DK_OP_EVENTS] = { "events", false },
 	[DK_OP_STATS] = { "stats", false },
+	[DK_OP_SWARM_INFO] = { "swarm-info", false },
+	[DK_OP_SERVICE_LIST] = { "service-list", false },
+	[DK_OP_SERVICE_CREATE] = { "service-create", true },
+	[DK_OP_SERVICE_UPDATE] = { "service-update", true },
+	[DK_OP_SERVICE_REMOVE] = { "service-remove", true },
+	[DK_OP_TASK_LIST] = { "task-list", false },
+	[DK_OP_NODE_LIST] = { "node-list", false },
+	[DK_OP_SECRET_LIST] = { "secret-list", false },
+	[DK_OP_SECRET_CREATE] = { "secret-create", true },
+	[DK_OP_SECRET_REMOVE] = { "secret-remove", true },
 };
 
 const char *dk_op_name(enum dk_op op)

@@ -155,6 +155,17 @@ enum dk_op {
 	DK_OP_DISTRIBUTION,  /* GET /distribution/{name}/json: a tag's digest in its registry */
 	DK_OP_EVENTS,
 	DK_OP_STATS,       /* one-shot container stats (the daemon's idle sampling) */
+	/* Swarm (docker_swarm.h) */
+	DK_OP_SWARM_INFO,  /* GET /info, read for its Swarm object */
+	DK_OP_SERVICE_LIST,
+	DK_OP_SERVICE_CREATE,
+	DK_OP_SERVICE_UPDATE,
+	DK_OP_SERVICE_REMOVE,
+	DK_OP_TASK_LIST,
+	DK_OP_NODE_LIST,
+	DK_OP_SECRET_LIST,
+	DK_OP_SECRET_CREATE,
+	DK_OP_SECRET_REMOVE,
 	DK_OP__MAX
 };
 

@@ -218,6 +218,10 @@ static const char *const internal_5xx[] = {
 
 bool dk_error_reply_is_fault(long http, bool json_message, const char *message)
 {
+	/* an engine outside any swarm, or a worker, asked for services, tasks, nodes or secrets: its
+	 * answer (503), not a fault ("The swarm does not have a leader" is one) */
+	if (http == 503 && json_message && message && strstr(message, "This node is not a swarm manager"))
+		return false;
 	if (http == 502 || http == 503 || http == 504)
 		return true;
 	if (!json_message)

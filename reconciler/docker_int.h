@@ -16,6 +16,8 @@
  *   docker_network.c    networks and volumes
  *   docker_image.c      image inspect and pulls (with retries and stall detection)
  *   docker_events.c     the events stream
+ *   docker_swarm.c      Swarm (docker_swarm.h): swarm info, tasks, nodes, secrets
+ *   docker_service.c    Swarm services: the request body, create, update, remove, list, the fingerprint
  */
 #ifndef RC_DOCKER_INT_H
 #define RC_DOCKER_INT_H

@@ -110,6 +110,8 @@ int dk_network_create(struct dk_client *c, const struct dk_network_spec *s, char
 	cJSON_AddBoolToObject(o, "CheckDuplicate", true);
 	cJSON_AddStringToObject(o, "Driver", s->driver ? s->driver : "bridge");
 	cJSON_AddBoolToObject(o, "Internal", s->internal);
+	if (s->attachable)
+		cJSON_AddBoolToObject(o, "Attachable", true);
 	cJSON_AddItemToObject(o, "Labels", jkvobject(s->labels, s->nlabels));
 	if (s->subnet) {
 		cJSON *ipam = cJSON_AddObjectToObject(o, "IPAM");
