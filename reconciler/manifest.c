@@ -20,6 +20,7 @@
  *   manifest_kinds.c    pass 2, one parser per kind, the host policy
  *   manifest_check.c    pass 3, checks across documents, secrets
  *   manifest_expand.c   expansion into rc_desired and its global checks
+ *   manifest_swarm.c    the keys of engine: swarm, the engine check, rc_swarm
  * This file is the entry point.
  */
 #include "manifest_int.h"

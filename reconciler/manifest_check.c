@@ -717,4 +717,5 @@ void mf_cross_check(struct ctx *c, struct pass3 *p)
 	check_xvols(c);
 	find_cycles(c);
 	check_expansion(c);
+	mf_swarm_check(c);
 }

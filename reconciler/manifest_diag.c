@@ -234,6 +234,7 @@ static const struct {
 	{ "mem_reservation", ": resources belong to a Plan ('plan: NAME')" },
 	{ "pids_limit", ": resources belong to a Plan ('plan: NAME')" },
 	{ "cpu_shares", ": resources belong to a Plan ('plan: NAME')" },
+	{ "deploy", ": with 'engine: swarm', write 'replicas', 'placement', 'rollout' and 'publish' on the service itself" },
 };
 
 /* Report keys of m not in allowed (NULL-terminated). */

@@ -426,7 +426,9 @@ static void build_unit(struct ctx *c, struct pass3 *p, struct rc_desired *d, str
 	u->health.cmd = s->health.cmd ? xstrdup(s->health.cmd) : NULL;
 	u->health.http_path = s->health.http_path ? xstrdup(s->health.http_path) : NULL;
 	unit_deps(u, s, t, cu);
-	unit_settings(m, d, u, s, unit_plan(m, u, s, t, cu));
+	const struct oplan *upl = unit_plan(m, u, s, t, cu);
+	unit_settings(m, d, u, s, upl);
+	mf_swarm_unit(m, u, s, cu, upl);
 	u->running = cu ? !cu->stopped : !s->stopped;
 	const struct oplan *pl = u->plan ? mf_find_plan(m, u->plan) : NULL;
 	u->idle_after_ns = cu && cu->has_idle ? cu->idle_after : pl ? pl->idle_after : 0;
@@ -722,6 +724,7 @@ struct rc_desired *mf_expand(struct ctx *c, struct pass3 *p)
 	struct rc_desired *d = xcalloc(1, sizeof(*d));
 	struct rc_settings *rs = &d->settings;
 	rs->project = xstrdup(set->project ? set->project : DEFAULT_PROJECT);
+	rs->engine = set->engine;
 	rs->port_lo = set->port_lo;
 	rs->port_hi = set->port_hi;
 	if (!set->pool_str) {

@@ -139,6 +139,22 @@ struct oport {
 	const struct ynode *at;
 };
 
+/*
+ * The Swarm keys as written in a Plan, a Customer (placement only) or a service
+ * (manifest_swarm.c).  A key's node is NULL when it is not written; the values are
+ * checked (a wrong one is said and left unset).
+ */
+struct oswarm {
+	const struct ynode *replicas_at, *placement_at, *rollout_at, *publish_at;
+	int64_t replicas;                /* 1..SWARM_MAX_REPLICAS */
+	struct refs constraints;         /* placement.constraints, as written (each checked) */
+	struct refs spread;              /* placement.spread */
+	bool has_spread;                 /* placement.spread written (even []) */
+	int64_t parallelism, delay, monitor;      /* rollout.* */
+	bool has_parallelism, has_delay, has_monitor;
+	const char *publish;             /* "ingress" or "host" */
+};
+
 struct osvc {
 	const struct ynode *at;          /* the mapping */
 	const struct ynode *name_at;
@@ -178,6 +194,7 @@ struct osvc {
 	bool pid_host, ipc_host;
 	struct refs cap_add, devices;    /* cap names (ctx-owned, normalized), device specs */
 	struct sk_value fields[SK__COUNT];   /* the spec-key table's service rows (speckeys.h), as written */
+	struct oswarm sw;                /* replicas, placement, rollout, publish (engine: swarm) */
 	uint32_t *net_ids;               /* its networks as sorted indexes into the model's (mf_net_ids()) */
 	size_t nnet_ids;
 	struct strmap *targets, *secret_targets;   /* mount targets taken (add_vol()) */
@@ -192,6 +209,7 @@ struct oplan {
 	bool has_backoff, has_max_backoff;
 	int64_t idle_after;              /* idle: {after}: 0 none */
 	struct sk_value fields[SK__COUNT];   /* the spec-key table's Plan rows (cpu_shares, ...) */
+	struct oswarm sw;                /* replicas, placement, rollout, publish (engine: swarm) */
 };
 
 struct onet {
@@ -260,6 +278,7 @@ struct ocust {
 	bool stopped, protected_;
 	bool has_idle;                   /* idle: given (overrides the plan's; {after: 0} turns it off) */
 	int64_t idle_after;
+	struct oswarm sw;                /* placement (engine: swarm) */
 };
 
 /*
@@ -277,6 +296,8 @@ struct roots {
 struct osettings {
 	const struct ynode *at;
 	const char *project;
+	enum rc_engine engine;           /* engine: containers (default) | swarm */
+	const struct ynode *engine_at;   /* NULL: not written */
 	bool shared_bridges;             /* tenant_isolation: false — customers join shared networks themselves */
 	uint16_t port_lo, port_hi;
 	const struct ynode *range_at;
@@ -291,6 +312,7 @@ struct osettings {
 	struct refs allow_cap_add, allow_devices, bind_roots;
 	struct refs allow_external_volumes;   /* policy.allow_external_volumes: Docker names (kind: Volume) */
 	struct sk_value defaults[SK__COUNT];  /* defaults.<key> of the spec-key table's rows (SK_IN_DEFAULTS) */
+	struct oswarm defaults_sw;       /* defaults.rollout (engine: swarm) */
 	const struct sk_requirement **require;  /* policy.require */
 	size_t nrequire;
 	struct roots *root_tree;         /* bind_roots for lookups (mf_roots_hold()) */
@@ -340,7 +362,21 @@ struct model {
 #define SVC_KEYS "image", "command", "entrypoint", "env", "labels", "ports", \
 	"volumes", "tmpfs", "secrets", "networks", "health", "depends_on", "stop_grace_period", \
 	"plan", "cap_add", "devices", "pid", "ipc", "network_mode", "update_order", "run", "run_timeout", "pull", \
-	"build"
+	"build", SWARM_SVC_KEYS
+/* The Swarm keys (manifest_swarm.c): a service's, a Plan's, a Customer's, Settings.defaults'. */
+#define SWARM_SVC_KEYS "replicas", "placement", "rollout", "publish"
+#define SWARM_PLAN_KEYS SWARM_SVC_KEYS
+#define SWARM_CUST_KEYS "placement"
+#define SWARM_DEFAULTS_KEYS "rollout"
+/* What mf_parse_swarm() may read (bits). */
+#define SWARM_REPLICAS  1u
+#define SWARM_PLACEMENT 2u
+#define SWARM_ROLLOUT   4u
+#define SWARM_PUBLISH   8u
+#define SWARM_MAX_REPLICAS 1000
+#define SWARM_MAX_CONSTRAINTS 32
+#define SWARM_DEFAULT_PARALLELISM 1
+#define SWARM_DEFAULT_MONITOR_NS (5 * NS_PER_S)
 
 struct named {
 	const char *name;
@@ -439,6 +475,13 @@ void mf_model_release(struct model *m);
 const struct osecdecl *mf_find_secdecl(const struct osecdecls *ds, const char *name);
 void mf_load_host_policy(struct ctx *c, const struct source_file *f);
 void mf_parse_docs(struct ctx *c);
+
+/* manifest_swarm.c */
+void mf_parse_swarm(struct ctx *c, const struct ynode *m, unsigned what, struct oswarm *ret);
+void mf_swarm_release(struct oswarm *w);
+void mf_swarm_check(struct ctx *c);
+void mf_swarm_unit(const struct model *m, struct rc_unit *u, const struct osvc *s, const struct ocust *cu,
+		   const struct oplan *pl);
 
 /* manifest_check.c */
 int mf_named_cmp(const void *pa, const void *pb);

@@ -38,6 +38,7 @@ static void osvc_release(struct osvc *s)
 	free(s->devices.v);
 	free(s->net_ids);
 	sk_values_release(s->fields);
+	mf_swarm_release(&s->sw);
 	strmap_free(s->targets);
 	strmap_free(s->secret_targets);
 }
@@ -60,13 +61,16 @@ void mf_model_release(struct model *m)
 	free(m->set.notify_urls.v);
 	free(m->set.notify_events.v);
 	sk_values_release(m->set.defaults);
+	mf_swarm_release(&m->set.defaults_sw);
 	free(m->set.require);
 	strmap_free(m->plan_by);
 	strmap_free(m->net_by);
 	strmap_free(m->svc_by);
 	strmap_free(m->tmpl_by);
-	for (size_t i = 0; i < m->nplans; i++)
+	for (size_t i = 0; i < m->nplans; i++) {
 		sk_values_release(m->plans[i].fields);
+		mf_swarm_release(&m->plans[i].sw);
+	}
 	free(m->plans);
 	free(m->nets);
 	for (size_t i = 0; i < m->nsvcs; i++)
@@ -80,6 +84,7 @@ void mf_model_release(struct model *m)
 	}
 	free(m->tmpls);
 	for (size_t i = 0; i < m->ncusts; i++) {
+		mf_swarm_release(&m->custs[i].sw);
 		free(m->custs[i].env.v);
 		for (size_t j = 0; j < m->custs[i].nover; j++)
 			free(m->custs[i].over[j].env.v);
@@ -187,12 +192,13 @@ static void settings_subnets(struct ctx *c, const struct ynode *y, struct osetti
 /* Settings.defaults: stop_grace_period, plan and the spec-key table's rows allowed there. */
 static void settings_defaults(struct ctx *c, const struct ynode *y, struct osettings *s)
 {
-	static const char *const def_keys[] = { "stop_grace_period", "plan", NULL };
+	static const char *const def_keys[] = { "stop_grace_period", "plan", SWARM_DEFAULTS_KEYS, NULL };
 	if (y->kind != Y_MAP) {
 		mf_diag(c, y, "'defaults' must be a mapping");
 	} else {
 		mf_check_keys(c, y, mf_keys_with_fields(c, def_keys, SK_IN_DEFAULTS), "defaults");
 		mf_parse_fields(c, y, SK_IN_DEFAULTS, s->defaults);
+		mf_parse_swarm(c, y, SWARM_ROLLOUT, &s->defaults_sw);
 		if (mf_get_duration(c, y, "stop_grace_period", &s->stop_grace) > 0 && s->stop_grace % NS_PER_S)
 			mf_diag(c, y_get(y, "stop_grace_period"), "'stop_grace_period' must be whole seconds (Docker counts it in seconds)");
 		if (y_get(y, "plan")) {
@@ -332,10 +338,27 @@ static void settings_policy(struct ctx *c, const struct ynode *y, struct osettin
 	policy_bind_roots(c, y, s, hp);
 }
 
+/* Settings.engine: containers (the default) or swarm (spec/swarm.md). */
+static void settings_engine(struct ctx *c, const struct ynode *m, struct osettings *s)
+{
+	static const char *const engines[] = { "containers", "swarm" };
+	const char *e = mf_get_str(c, m, "engine");
+	if (!e)
+		return;
+	if (strcmp(e, "swarm") == 0)
+		s->engine = RC_ENGINE_SWARM;
+	else if (strcmp(e, "containers") != 0) {
+		mf_diag(c, y_get(m, "engine"), "'engine' must be containers or swarm, not '%s'%s", mf_shown(c, e),
+			mf_mean(c, e, engines, ARRAY_SIZE(engines)));
+		return;
+	}
+	s->engine_at = y_get(m, "engine");
+}
+
 static void parse_settings(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "project", "ports", "subnets", "defaults", "policy",
-					    "tenant_isolation", "notify", NULL };
+					    "tenant_isolation", "notify", "engine", NULL };
 	struct osettings *s = &c->m->set;
 	if (c->m->have_settings) {
 		mf_diag(c, m, "more than one Settings document (the first is at %s:%d)", s->at->file, s->at->line);
@@ -355,6 +378,7 @@ static void parse_settings(struct ctx *c, const struct ynode *m)
 		if (!s->project)
 			c->broken = true;
 	}
+	settings_engine(c, m, s);
 	const struct ynode *y;
 	if ((y = y_get(m, "ports")))
 		settings_ports(c, y, s);
@@ -399,7 +423,7 @@ static int parse_idle(struct ctx *c, const struct ynode *m, int64_t *ret)
 static void parse_plan(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "name", "cpus", "memory", "memory_reservation", "pids",
-					     "restart", "idle", NULL };
+					     "restart", "idle", SWARM_PLAN_KEYS, NULL };
 	static const char *const rkeys[] = { "policy", "max_retries", "backoff", "max_backoff", "max_failures",
 					     NULL };
 	static const char *const policies[] = { "no", "always", "unless-stopped", "on-failure" };
@@ -427,6 +451,7 @@ static void parse_plan(struct ctx *c, const struct ynode *m)
 	mf_get_int(c, m, "pids", 1, INT32_MAX, &p->pids);
 	parse_idle(c, m, &p->idle_after);
 	mf_parse_fields(c, m, SK_IN_PLAN, p->fields);
+	mf_parse_swarm(c, m, SWARM_REPLICAS | SWARM_PLACEMENT | SWARM_ROLLOUT | SWARM_PUBLISH, &p->sw);
 	if ((y = y_get(m, "restart"))) {
 		if (y->kind != Y_MAP) {
 			mf_diag(c, y, "'restart' must be a mapping like {policy: unless-stopped, backoff: 10s}");
@@ -683,7 +708,7 @@ static void parse_template(struct ctx *c, const struct ynode *m)
 static void parse_customer(struct ctx *c, const struct ynode *m)
 {
 	static const char *const keys[] = { "kind", "id", "template", "plan", "port", "env", "state",
-					    "protected", "secrets", "services", "idle", NULL };
+					    "protected", "secrets", "services", "idle", SWARM_CUST_KEYS, NULL };
 	static const char *const okeys[] = { "image", "env", NULL };
 	mf_check_keys(c, m, keys, "Customer");
 	struct model *md = c->m;
@@ -714,6 +739,7 @@ static void parse_customer(struct ctx *c, const struct ynode *m)
 	parse_secret_decls(c, m, &u->secrets);
 	u->stopped = parse_state(c, m);
 	u->has_idle = parse_idle(c, m, &u->idle_after) > 0;
+	mf_parse_swarm(c, m, SWARM_PLACEMENT, &u->sw);
 	mf_get_bool(c, m, "protected", &u->protected_);
 	if ((y = y_get(m, "services"))) {
 		if (y->kind != Y_MAP) {

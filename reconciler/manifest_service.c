@@ -674,4 +674,5 @@ void mf_parse_svc(struct ctx *c, const struct ynode *m, struct osvc *s)
 	parse_run(c, m, s);
 	parse_update_order(c, m, s);
 	parse_pull(c, m, s);
+	mf_parse_swarm(c, m, SWARM_REPLICAS | SWARM_PLACEMENT | SWARM_ROLLOUT | SWARM_PUBLISH, &s->sw);
 }

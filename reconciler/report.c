@@ -95,7 +95,8 @@ static void human_cpus(int64_t nano, struct buf *out)
 static bool key_is_duration(const char *key)
 {
 	static const char *const keys[] = { "stop_grace", "health.interval", "health.timeout",
-					    "health.start_period", "restart.backoff", "restart.max_backoff" };
+					    "health.start_period", "restart.backoff", "restart.max_backoff",
+					    "rollout.delay", "rollout.monitor" };
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(key, keys[i]) == 0)
 			return true;

@@ -222,6 +222,36 @@ static void canon_resources(const struct rc_unit *u, bool wr, struct lines *l)
 		addint(l, wr, "restart.max_retries", u->restart.max_retries);
 }
 
+/* engine: swarm only (rc_swarm.enabled): replicas, placement.constraint.C, placement.spread,
+ * rollout.*, publish — so that a containers unit's text (and hashes) stay what they were */
+static void canon_swarm(const struct rc_unit *u, bool wr, struct lines *l)
+{
+	const struct rc_swarm *w = &u->swarm;
+	if (!w->enabled)
+		return;
+	addint(l, wr, "replicas", w->replicas ? (long long)w->replicas : 1);
+	for (size_t i = 0; i < w->nconstraints; i++) {
+		char *k = xasprintf("placement.constraint.%s", w->constraints[i]);
+		addkv(l, wr, k, "true");
+		free(k);
+	}
+	if (w->nspread) {
+		struct buf b = BUF_INIT;
+		for (size_t i = 0; i < w->nspread; i++) {
+			if (i)
+				buf_addc(&b, ',');
+			buf_adds(&b, w->spread[i]);
+		}
+		addkv(l, wr, "placement.spread", buf_cstr(&b));
+		buf_release(&b);
+	}
+	addint(l, wr, "rollout.parallelism", (long long)w->parallelism);
+	addint(l, wr, "rollout.delay", w->delay_ns);
+	addint(l, wr, "rollout.monitor", w->monitor_ns);
+	if (w->publish_mode && strcmp(w->publish_mode, "ingress") != 0)
+		addkv(l, wr, "publish", w->publish_mode);
+}
+
 void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 {
 	struct lines l = { 0 };
@@ -230,6 +260,7 @@ void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)
 	canon_health(u, wr, &l);
 	canon_host(u, wr, &l);
 	canon_resources(u, wr, &l);
+	canon_swarm(u, wr, &l);
 	/* the fields of the spec-key table */
 	struct emit_ctx ec = { &l, wr };
 	sk_canonical(u->fields, emit_line, &ec);
@@ -266,6 +297,10 @@ bool spec_key_is_resource(const char *key)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(key, keys[i]) == 0)
 			return true;
+	/* replicas and rollout.*: engine: swarm's (a service update changes them, no task is replaced
+	 * for them); a containers unit has neither */
+	if (strcmp(key, "replicas") == 0 || str_startswith(key, "rollout."))
+		return true;
 	return str_startswith(key, "restart.") || sk_ckey_in_place(key);
 }
 

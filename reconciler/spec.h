@@ -24,9 +24,15 @@
  *
  *  - hash:      XXH3-128 of the whole canonical text.
  *  - base_hash: of the text without resource keys (cpus, memory,
- *               memory_reservation, pids, restart.*, and the rows of the
- *               spec-key table marked in_place, speckeys.h); equal base_hash
+ *               memory_reservation, pids, restart.*, the rows of the
+ *               spec-key table marked in_place, speckeys.h, and with
+ *               engine: swarm replicas and rollout.*); equal base_hash
  *               with a different hash means "update in place".
+ *
+ * With engine: swarm (rc_swarm.enabled) the text also has replicas=N,
+ * placement.constraint.C=true per constraint, placement.spread=A,B,
+ * rollout.parallelism/delay/monitor and publish=host; a containers unit's
+ * text has none of them, so its hashes are what they were before Swarm.
  *
  * The fields of the spec-key table (speckeys.h) are written by
  * sk_canonical(); the others are written out here.

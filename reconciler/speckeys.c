@@ -46,16 +46,19 @@ static const struct sk_row rows[SK__COUNT] = {
 		.id = SK_USER, .key = "user", .ckey = "user", .where = SK_IN_SERVICE,
 		.type = SKT_STRING, .grammar = SKG_STRING,
 		.engine = "Config.User", .codec = SKE_STRING, .readback = SKR_IMAGE,
+		.swarm = true,
 	},
 	[SK_WORKDIR] = {
 		.id = SK_WORKDIR, .key = "working_dir", .ckey = "workdir", .where = SK_IN_SERVICE,
 		.type = SKT_STRING, .grammar = SKG_PATH,
 		.engine = "Config.WorkingDir", .codec = SKE_STRING, .readback = SKR_IMAGE,
+		.swarm = true,
 	},
 	[SK_STOP_SIGNAL] = {
 		.id = SK_STOP_SIGNAL, .key = "stop_signal", .ckey = "stop_signal", .where = SK_IN_SERVICE,
 		.type = SKT_STRING, .grammar = SKG_SIGNAL,
 		.engine = "Config.StopSignal", .codec = SKE_STRING, .readback = SKR_IMAGE,
+		.swarm = true,
 	},
 	[SK_PRIVILEGED] = {
 		.id = SK_PRIVILEGED, .key = "privileged", .ckey = "privileged", .where = SK_IN_SERVICE,
@@ -67,16 +70,19 @@ static const struct sk_row rows[SK__COUNT] = {
 		.id = SK_INIT, .key = "init", .ckey = "init", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
 		.type = SKT_BOOL, .grammar = SKG_BOOL,
 		.engine = "HostConfig.Init", .codec = SKE_BOOL, .readback = SKR_NONZERO,
+		.swarm = true,
 	},
 	[SK_READ_ONLY] = {
 		.id = SK_READ_ONLY, .key = "read_only", .ckey = "read_only", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
 		.type = SKT_BOOL, .grammar = SKG_BOOL,
 		.engine = "HostConfig.ReadonlyRootfs", .codec = SKE_BOOL, .readback = SKR_NONZERO,
+		.swarm = true,
 	},
 	[SK_CAP_DROP] = {
 		.id = SK_CAP_DROP, .key = "cap_drop", .ckey = "cap_drop", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,
 		.type = SKT_SET, .grammar = SKG_CAPS,
 		.engine = "HostConfig.CapDrop", .codec = SKE_STRLIST, .readback = SKR_NONZERO,
+		.swarm = true,
 	},
 	[SK_SECURITY_OPT] = {
 		.id = SK_SECURITY_OPT, .key = "security_opt", .ckey = "security_opt", .where = SK_IN_SERVICE | SK_IN_DEFAULTS,

@@ -7,10 +7,11 @@
  * the grammar the loader checks it with (and its allow-lists), where the
  * engine keeps it (one path serves the create body, the inspect read-back and
  * `docker update`), how drift reads it back, how reports show it, whether
- * `docker update` changes it in place, whether it is secret, and which policy
- * gates or requirements name it.  Also the value every unit, container
- * inspect and image config carries for a row (struct sk_value, indexed by
- * enum sk_id) and the pure operations on it: canonical lines, copy, release.
+ * `docker update` changes it in place, whether it is secret, which policy
+ * gates or requirements name it, and whether a Swarm service can set it
+ * (engine: swarm).  Also the value every unit, container inspect and image
+ * config carries for a row (struct sk_value, indexed by enum sk_id) and the
+ * pure operations on it: canonical lines, copy, release.
  *
  * Pure: no I/O and no third-party header.  Its users: the loader (manifest_fields.c: parsing,
  * defaults, policy.require), spec.c (canonical text, resource keys), actual.c
@@ -134,6 +135,8 @@ struct sk_row {
 	                                "unchanged"): a replacement */
 	bool secret;                 /* reports name it, never show its value */
 	enum sk_gate gate;
+	bool swarm;                  /* a Swarm service can set it too (engine: swarm, docker_swarm.h's
+	                                dk_service_spec); the loader refuses the other rows there */
 };
 
 /* A value of a row.  Owned by whoever holds it; release with sk_value_release(). */

@@ -125,8 +125,12 @@ enum rc_pull { RC_PULL_MISSING = 0, RC_PULL_ALWAYS, RC_PULL_NEVER };
  * per unit on the engine.  swarm: one Swarm service per unit (swarm_*.c), on a swarm manager. */
 enum rc_engine { RC_ENGINE_CONTAINERS = 0, RC_ENGINE_SWARM };
 
-/* Swarm only (engine: swarm): where and how a unit's service runs.  Zero: Swarm's defaults. */
+/* Swarm only (engine: swarm): where and how a unit's service runs.  Zero: Swarm's defaults.
+ * The loader (manifest_swarm.c) fills every field of a swarm unit with its effective value
+ * (the defaults written out: replicas 1, parallelism 1, monitor 5s); a containers unit's is all zero. */
 struct rc_swarm {
+	bool enabled;             /* the unit is a Swarm service (engine: swarm): spec.c writes these
+	                             fields into the canonical text only then */
 	uint64_t replicas;        /* replicas: of its Service or Plan; 0 = not written = 1 */
 	char **constraints;       /* placement.constraints of Plan, Customer and Service, merged, sorted,
 	                             e.g. "node.labels.tier==gold" */
