@@ -250,6 +250,13 @@ static void canon_swarm(const struct rc_unit *u, bool wr, struct lines *l)
 	addint(l, wr, "rollout.monitor", w->monitor_ns);
 	if (w->publish_mode && strcmp(w->publish_mode, "ingress") != 0)
 		addkv(l, wr, "publish", w->publish_mode);
+	/* a shared service's link networks are its service's networks on a swarm (swarm.h): a customer
+	 * that comes or goes is an update of it, which must come before the link network's removal */
+	for (size_t i = 0; i < u->nlinks; i++) {
+		char *k = xasprintf("links.%s", u->links[i]);
+		addkv(l, wr, k, "true");
+		free(k);
+	}
 }
 
 void spec_canonical(const struct rc_unit *u, bool wr, struct buf *out)

@@ -254,7 +254,9 @@ static struct task_counts count_tasks(const struct dk_service *svc, const struct
 		tc.current++;
 		if (str_eq(t->state, "running") && str_eq(t->desired_state, "running"))
 			tc.running++;
-		if (str_eq(t->state, "failed") || str_eq(t->state, "rejected")) {
+		/* ended on its own: a service's task is meant to run (Swarm also ends, "complete", a task
+		 * whose health check failed: the container is stopped and exits 0) */
+		if (str_eq(t->state, "failed") || str_eq(t->state, "rejected") || str_eq(t->state, "complete")) {
 			tc.failed++;
 			if (!tc.last_failed || strcmp(t->timestamp ? t->timestamp : "",
 						      tc.last_failed->timestamp ? tc.last_failed->timestamp : "") > 0)
@@ -333,8 +335,10 @@ enum swarm_verdict swarm_ready(const struct dk_service *svc, const struct dk_tas
 	}
 	if (tc.failed >= (uint64_t)(max_failed > 0 ? max_failed : 1) && tc.running < replicas) {
 		const struct dk_task *t = tc.last_failed;
-		buf_addf(why, "%llu task%s failed, the last: %s", (unsigned long long)tc.failed, tc.failed == 1 ? "" : "s",
-			 t && t->error ? t->error : t && t->message ? t->message : "no reason given");
+		buf_addf(why, "%llu task%s of this spec ended, the last %s (exit %d): %s%s", (unsigned long long)tc.failed,
+			 tc.failed == 1 ? "" : "s", t ? t->state : "?", t ? t->exit_code : 0,
+			 t && t->error ? t->error : t && t->message ? t->message : "no reason given",
+			 t && str_eq(t->state, "complete") ? " (Swarm stops a task whose health check fails)" : "");
 		return SWARM_FAILED;
 	}
 	bool updating = str_eq(us, "updating");

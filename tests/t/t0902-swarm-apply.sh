@@ -100,11 +100,11 @@ test_expect_success 'the main engine is no swarm manager: a clear error, nothing
 '
 
 test_expect_success 'plan shows a service per unit and the overlay networks' '
-	rcs --repo $M plan >plan.out 2>&1 || { cat plan.out; false; } &&
-	test_grep "+ db" plan.out &&
-	test_grep "+ alpha/app" plan.out &&
-	test_grep "+ beta/worker" plan.out &&
-	test_grep "network $PROJECT-alpha" plan.out
+	test_expect_code 2 rcs --repo $M plan >plan.out 2>&1 &&
+	test_grep "+ *db ($PROJECT-db) will be created" plan.out &&
+	test_grep "+ *alpha/app ($PROJECT-alpha-app) will be created" plan.out &&
+	test_grep "+ *beta/worker ($PROJECT-beta-worker) will be created" plan.out &&
+	test_grep "+ *network $PROJECT-alpha will be created" plan.out
 '
 
 test_expect_success 'apply creates the services in dependency order, each waited for' '
@@ -124,32 +124,34 @@ test_expect_success 'apply creates the services in dependency order, each waited
 
 test_expect_success 'the app answers on its published port; the secret is a Swarm secret named by content' '
 	wait_for "curl -sf --max-time 2 http://127.0.0.1:$P_A/health" 30 &&
-	sdocker secret ls --format "{{.Name}}" >secrets &&
+	sdocker secret ls --filter label=io.reconciler.project=$PROJECT --format "{{.Name}}" >secrets &&
 	grep "^$PROJECT-db_password-" secrets &&
 	test "$(svc_field db "{{(index .Spec.TaskTemplate.ContainerSpec.Secrets 0).SecretName}}")" = "$(cat secrets)"
 '
 
 test_expect_success 'a changed env is one service update: same service, new tasks, old secret pruned after a new one' '
-	id=$(svc_field alpha-app "{{.ID}}") &&
+	id=$(svc_field db "{{.ID}}") &&
+	sdocker secret ls --filter label=io.reconciler.project=$PROJECT --format "{{.Name}}" >old-secret &&
 	sed -i "s/env: {ROLE: db}/env: {ROLE: db, V: \"2\"}/" $M/settings.yaml &&
 	printf "s3cret-2" >"$STATE/secrets/db_password" &&
 	repo_commit $M "db: V=2, new password" &&
-	rcs --repo $M plan >plan.out 2>&1 &&
+	test_expect_code 2 rcs --repo $M plan >plan.out 2>&1 &&
 	test_grep "db" plan.out &&
 	rcs --repo $M apply >apply.out 2>&1 || { cat apply.out; false; } &&
-	test "$(svc_field alpha-app "{{.ID}}")" = "$id" &&
+	test "$(svc_field db "{{.ID}}")" = "$id" &&
 	svc_field db "{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{.}} {{end}}" | grep "V=2" &&
 	test "$(running_tasks db)" = 1 &&
-	sdocker secret ls --format "{{.Name}}" >secrets &&
-	test_line_count = 1 secrets
+	sdocker secret ls --filter label=io.reconciler.project=$PROJECT --format "{{.Name}}" >secrets &&
+	test "$(wc -l <secrets)" = 1 &&
+	! cmp -s secrets old-secret
 '
 
 test_expect_success 'a service changed by hand: plan and drift say so, apply puts it back' '
 	sdocker service update -d --env-add HAND=1 $PROJECT-beta-app >/dev/null &&
-	rcs --repo $M plan >plan.out 2>&1 &&
+	test_expect_code 2 rcs --repo $M plan >plan.out 2>&1 &&
 	test_grep "beta/app" plan.out &&
 	test_expect_code 2 rcs --repo $M drift >drift.out 2>&1 &&
-	test_grep "changed outside reconciler" drift.out &&
+	test_grep "swarm.changed_by_hand" drift.out &&
 	rcs --repo $M apply >apply.out 2>&1 || { cat apply.out; false; } &&
 	! svc_field beta-app "{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{.}} {{end}}" | grep HAND &&
 	rcs --repo $M drift >drift.out 2>&1 || { cat drift.out; false; }
