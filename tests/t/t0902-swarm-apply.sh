@@ -4,7 +4,7 @@ units become services in dependency order, gated on their tasks running healthy;
 service update; a secret is a Swarm secret named by content; a change or a removal made by hand is
 seen by plan and drift and put back by apply; a customer removed takes its services and network;
 a failing health check fails the unit and skips its dependents; status shows nodes and tasks;
-the daemon converges at boot and puts back a service removed by hand'
+the daemon converges at boot, puts back a service removed by hand, rolls a failing commit back'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/swarm.sh"
 . "$RC_TOP/tests/lib/daemon.sh"
@@ -213,7 +213,7 @@ test_expect_success 'customers removed: their services and networks go, the shar
 	test "$(running_tasks db)" = 1
 '
 
-test_expect_success 'the daemon converges at boot and puts back a service removed by hand' '
+test_expect_success 'the daemon converges at boot, puts back a service removed by hand, rolls a failing commit back' '
 	test_when_finished daemon_kill &&
 	sdocker service rm $PROJECT-alpha-worker >/dev/null &&
 	daemon_start d.log --docker-host $SWARM_HOST --repo $M &&
@@ -221,7 +221,15 @@ test_expect_success 'the daemon converges at boot and puts back a service remove
 	test "$(running_tasks alpha-worker)" = 2 &&
 	sdocker service rm $PROJECT-alpha-worker >/dev/null &&
 	daemon_wait_log d.log "swarm check: put back what changed outside Git" 60 &&
-	wait_for "test \"\$(running_tasks alpha-worker)\" = 2" 60
+	wait_for "test \"\$(running_tasks alpha-worker)\" = 2" 60 &&
+	good=$(svc_field alpha-app "{{index .Spec.Labels \"io.reconciler.hash\"}}") &&
+	sed -i "s|    health: {cmd: \"wget -q -O /dev/null http://127.0.0.1:8080/health\", interval: 1s, timeout: 2s, retries: 10}|    health: {cmd: \"test -e /nonexistent\", interval: 1s, timeout: 1s, retries: 1}|" $M/settings.yaml &&
+	grep "nonexistent" $M/settings.yaml &&
+	repo_commit $M "app: a health check that fails" &&
+	daemon_wait_log d.log "rollout of .* failed" 120 &&
+	daemon_wait_log d.log "rolled back to" 120 &&
+	test "$(svc_field alpha-app "{{index .Spec.Labels \"io.reconciler.hash\"}}")" = "$good" &&
+	wait_for "test \"\$(running_tasks alpha-app)\" = 1" 60
 '
 
 test_done
