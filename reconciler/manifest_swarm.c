@@ -235,6 +235,8 @@ void mf_swarm_check(struct ctx *c)
 {
 	const struct model *m = c->m;
 	const struct osettings *set = &m->set;
+	if (set->engine_unknown)
+		return;   /* said already; which keys fit would be a guess */
 	if (set->engine != RC_ENGINE_SWARM) {
 		const char *why = set->engine_at
 			? mf_keep(c, xasprintf("%s:%d sets 'engine: containers'", set->engine_at->file, set->engine_at->line))
