@@ -142,6 +142,25 @@ test_expect_success 'replicas and rollout change the hash, not the base hash; pl
 	test "$(sed -n 2p h2)" != "$(sed -n 2p h3)"
 '
 
+test_expect_success 'diff: replicas and rollout are an update in place, a constraint a replacement, keys shown as written' '
+	sed -i "s/^replicas: 2$/replicas: 5/; s/delay: 5s/delay: 90s/" repo/m/a-services.yaml &&
+	repo_commit repo "more proxies" &&
+	test_expect_code 2 $RC diff --repo repo --path m HEAD~1 HEAD >out &&
+	cat out &&
+	test_grep "^  ~   proxy ($PROJECT-proxy) will be updated in place$" out &&
+	test_grep "^        replicas: 2 → 5$" out &&
+	test_grep "^        rollout.delay: 5s → 1m30s$" out &&
+	sed -i "s/node.labels.tier==gold/node.labels.tier==silver/" repo/m/a-services.yaml &&
+	repo_commit repo "silver" &&
+	test_expect_code 2 $RC diff --repo repo --path m HEAD~1 HEAD >out &&
+	cat out &&
+	test_grep "^  -/+ c1/app ($PROJECT-c1-app) will be recreated$" out &&
+	test_grep "^        placement.constraint.node.labels.tier==gold: true → (unset)$" out &&
+	test_grep "^        placement.constraint.node.labels.tier==silver: (unset) → true$" out &&
+	test_expect_code 2 $RC diff --markdown --repo repo --path m HEAD~1 HEAD >md &&
+	test_grep "placement.constraint.node.labels.tier==silver\`: (unset) → \`true" md
+'
+
 test_expect_success 'containers: the same set without its Swarm keys has no Swarm line, engine written or not' '
 	mkdir -p plain &&
 	sed -e "/^publish:/d" -e "/^replicas:/d" -e "/^placement:/d" -e "/^rollout:/d" ok/a-services.yaml >plain/a-services.yaml &&
