@@ -113,8 +113,10 @@ static void parse_placement(struct ctx *c, const struct ynode *y, struct oswarm 
 		return;
 	w->has_spread = true;
 	mf_get_strings(c, y, "spread", &w->spread);
-	if (w->spread.n > 8)
-		mf_diag(c, y_get(y, "spread"), "at most 8 'spread' descriptors");
+	if (w->spread.n > SWARM_MAX_SPREAD) {   /* (and the pairwise check below stays small) */
+		mf_diag(c, y_get(y, "spread"), "at most %d 'spread' descriptors", SWARM_MAX_SPREAD);
+		return;
+	}
 	for (size_t i = 0; i < w->spread.n; i++) {
 		const char *s = w->spread.v[i].name;
 		bool ok = (str_startswith(s, "node.labels.") && label_name_ok(s + strlen("node.labels."))) ||

@@ -615,6 +615,8 @@ static void test_grammar(void)
 		{ "placement: {constraints: [node.role==boss]}\n", "m.yaml:5:27: 'node.role' is manager or worker, not 'boss'\n" },
 		{ "placement: {spread: [node.id]}\n", "m.yaml:5:22: 'spread' takes node.labels.NAME or engine.labels.NAME (tasks are spread over the label's values), not 'node.id'\n" },
 		{ "placement: {spread: [node.labels.z, node.labels.z]}\n", "m.yaml:5:37: 'node.labels.z' is in 'spread' twice\n" },
+		{ "placement: {spread: [node.labels.a, node.labels.b, node.labels.c, node.labels.d, node.labels.e, node.labels.f, node.labels.g, node.labels.h, node.labels.a]}\n",
+		  "m.yaml:5:21: at most 8 'spread' descriptors\n" },
 		{ "rollout: 1\n", "m.yaml:5:10: 'rollout' must be a mapping like {parallelism: 1, delay: 10s, monitor: 5s}\n" },
 		{ "rollout: {paralelism: 1}\n", "m.yaml:5:11: unknown key 'paralelism' in rollout (did you mean 'parallelism'?)\n" },
 		{ "rollout: {parallelism: 1001}\n", "m.yaml:5:24: 'parallelism' must be a whole number from 0 to 1000\n" },
@@ -650,6 +652,15 @@ static void test_grammar(void)
 		expect_diags(pairs, settings[i].want, name);
 		free(text);
 	}
+	/* at most 32 constraints (the first 32 are still checked) */
+	struct buf many = BUF_INIT;
+	buf_adds(&many, "kind: Settings\nengine: swarm\n---\nkind: Service\nname: s\nimage: x:1\nplacement:\n  constraints: [");
+	for (int i = 0; i < 33; i++)
+		buf_addf(&many, "%snode.labels.l%d==x", i ? ", " : "", i);
+	buf_adds(&many, "]\n");
+	const char *many_pairs[] = { "m.yaml", buf_cstr(&many), NULL };
+	expect_diags(many_pairs, "m.yaml:8:16: at most 32 placement constraints\n", "33 constraints");
+	buf_release(&many);
 	/* a Customer takes placement only */
 	const char *cust[] = { "m.yaml",
 			       "kind: Settings\nengine: swarm\n---\nkind: Template\nname: t\nservices: {a: {image: x:1}}\n"
