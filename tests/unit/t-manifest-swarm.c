@@ -594,6 +594,44 @@ static void test_swarm_refuse(void)
 	free(got);
 }
 
+/* policy.require under swarm: what only a row Swarm cannot set meets is said once, where it is written */
+static void test_requirements(void)
+{
+	const char *pairs[] = { "m.yaml",
+				"kind: Settings\nengine: swarm\npolicy: {require: [init, no_new_privileges]}\n"
+				"defaults: {init: true}\n---\nkind: Service\nname: s\nimage: x:1\n", NULL };
+	expect_diags(pairs,
+		     "m.yaml:3:26: requirement 'no_new_privileges' cannot be met with 'engine: swarm' (m.yaml:2): it asks for "
+		     "'security_opt: [no-new-privileges]', which a Swarm service cannot set\n"
+		     "m.yaml:6:1: service 's' does not set 'security_opt: [no-new-privileges]', which Settings policy.require asks for (no_new_privileges)\n",
+		     "Settings policy.require no_new_privileges under swarm");
+
+	static const char host[] = "kind: HostPolicy\nrequire: [log_cap, read_only]\n";
+	struct source_file hp = { (char *)(uintptr_t)"/etc/reconciler/policy.yaml", (char *)(uintptr_t)host, strlen(host) };
+	const char *text = "kind: Settings\nengine: swarm\n---\nkind: Service\nname: s\nimage: x:1\nread_only: true\n";
+	struct source_file f = { (char *)(uintptr_t)"m.yaml", (char *)(uintptr_t)text, strlen(text) };
+	struct source_files fs = { &f, 1, NULL };
+	struct manifest_opts o = { .secrets_dir = secrets_dir, .host_policy = &hp };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	char *got = NULL;
+	if (manifest_load(&fs, &o, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_format(&diags, &b);
+		got = buf_detach(&b, NULL);
+	}
+	rc_diags_release(&diags);
+	ok(d == NULL, "the host's require log_cap under swarm: refused");
+	is_str(got,
+	       "m.yaml:2:9: 'engine: swarm' cannot meet the host policy's requirement 'log_cap' (/etc/reconciler/policy.yaml): "
+	       "it asks for 'logging: {options: {max-size: SIZE}}', which a Swarm service cannot set\n"
+	       "m.yaml:4:1: service 's' does not set 'logging: {options: {max-size: SIZE}}', which the host policy requires "
+	       "(/etc/reconciler/policy.yaml: require log_cap)\n",
+	       "said at the engine line, naming the host policy file");
+	rc_desired_free(d);
+	free(got);
+}
+
 static void test_grammar(void)
 {
 	static const struct {
@@ -701,6 +739,7 @@ int main(void)
 	test_swarm_in_place();
 	test_containers_refuse();
 	test_swarm_refuse();
+	test_requirements();
 	test_grammar();
 
 	static const char *const made[] = { "db_password", ".digest-key" };
