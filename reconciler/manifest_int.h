@@ -298,6 +298,7 @@ struct osettings {
 	const char *project;
 	enum rc_engine engine;           /* engine: containers (default) | swarm */
 	const struct ynode *engine_at;   /* NULL: not written */
+	bool engine_unknown;             /* written, but neither: no engine check (mf_swarm_check()) */
 	bool shared_bridges;             /* tenant_isolation: false — customers join shared networks themselves */
 	uint16_t port_lo, port_hi;
 	const struct ynode *range_at;
@@ -375,6 +376,7 @@ struct model {
 #define SWARM_PUBLISH   8u
 #define SWARM_MAX_REPLICAS 1000
 #define SWARM_MAX_CONSTRAINTS 32
+#define SWARM_MAX_SPREAD 8
 #define SWARM_DEFAULT_PARALLELISM 1
 #define SWARM_DEFAULT_MONITOR_NS (5 * NS_PER_S)
 

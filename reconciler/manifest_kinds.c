@@ -343,13 +343,16 @@ static void settings_engine(struct ctx *c, const struct ynode *m, struct osettin
 {
 	static const char *const engines[] = { "containers", "swarm" };
 	const char *e = mf_get_str(c, m, "engine");
-	if (!e)
+	if (!e) {
+		s->engine_unknown = y_get(m, "engine") != NULL;
 		return;
+	}
 	if (strcmp(e, "swarm") == 0)
 		s->engine = RC_ENGINE_SWARM;
 	else if (strcmp(e, "containers") != 0) {
 		mf_diag(c, y_get(m, "engine"), "'engine' must be containers or swarm, not '%s'%s", mf_shown(c, e),
 			mf_mean(c, e, engines, ARRAY_SIZE(engines)));
+		s->engine_unknown = true;
 		return;
 	}
 	s->engine_at = y_get(m, "engine");

@@ -113,8 +113,10 @@ static void parse_placement(struct ctx *c, const struct ynode *y, struct oswarm 
 		return;
 	w->has_spread = true;
 	mf_get_strings(c, y, "spread", &w->spread);
-	if (w->spread.n > 8)
-		mf_diag(c, y_get(y, "spread"), "at most 8 'spread' descriptors");
+	if (w->spread.n > SWARM_MAX_SPREAD) {   /* (and the pairwise check below stays small) */
+		mf_diag(c, y_get(y, "spread"), "at most %d 'spread' descriptors", SWARM_MAX_SPREAD);
+		return;
+	}
 	for (size_t i = 0; i < w->spread.n; i++) {
 		const char *s = w->spread.v[i].name;
 		bool ok = (str_startswith(s, "node.labels.") && label_name_ok(s + strlen("node.labels."))) ||
@@ -231,10 +233,34 @@ static void refuse_svc(struct ctx *c, const struct osvc *s, const char *where)
 	refuse_fields(c, s->at, s->fields, where);
 }
 
+/* Under swarm: a policy.require (Settings' or the host's) that only a row Swarm cannot set meets
+ * can never be met: said once, where it is written (the host's: at the engine line). */
+static void refuse_requirements(struct ctx *c, const char *where)
+{
+	const struct model *m = c->m;
+	const struct osettings *set = &m->set;
+	const struct ynode *req = set->at ? y_get(y_get(set->at, "policy"), "require") : NULL;
+	for (size_t i = 0; req && req->kind == Y_SEQ && i < req->n; i++) {
+		const struct ynode *it = req->kids[i];
+		const struct sk_requirement *q = it->kind == Y_SCALAR ? sk_requirement(it->str) : NULL;
+		if (q && !sk_row(q->id)->swarm)
+			mf_diag(c, it, "requirement '%s' cannot be met with 'engine: swarm' (%s): it asks for '%s', which "
+				"a Swarm service cannot set", q->name, where, q->how);
+	}
+	for (size_t i = 0; i < m->host.nrequire; i++) {
+		const struct sk_requirement *q = m->host.require[i];
+		if (!sk_row(q->id)->swarm)
+			mf_diag(c, set->engine_at, "'engine: swarm' cannot meet the host policy's requirement '%s' (%s): it "
+				"asks for '%s', which a Swarm service cannot set", q->name, m->host.file, q->how);
+	}
+}
+
 void mf_swarm_check(struct ctx *c)
 {
 	const struct model *m = c->m;
 	const struct osettings *set = &m->set;
+	if (set->engine_unknown)
+		return;   /* said already; which keys fit would be a guess */
 	if (set->engine != RC_ENGINE_SWARM) {
 		const char *why = set->engine_at
 			? mf_keep(c, xasprintf("%s:%d sets 'engine: containers'", set->engine_at->file, set->engine_at->line))
@@ -266,6 +292,7 @@ void mf_swarm_check(struct ctx *c)
 		refuse(c, m->custs[i].at, "idle", where, idle_why);
 	if (set->at)
 		refuse_fields(c, y_get(set->at, "defaults"), set->defaults, where);
+	refuse_requirements(c, where);
 }
 
 /* ------------------------------------------------------------------ */

@@ -686,10 +686,17 @@ static void change_human(const struct spec_change *c, bool code, struct buf *out
 		return;
 	}
 	struct buf v = BUF_INIT;
+	/* the key as a person writes it: the canonical text's "\=" and "\\" are "=" and "\" here
+	 * (placement.constraint.node.labels.tier==gold) */
+	for (const char *p = c->key; *p; p++) {
+		if (p[0] == '\\' && (p[1] == '=' || p[1] == '\\'))
+			p++;
+		buf_addc(&v, *p);
+	}
 	if (code)
-		md_code(out, c->key);
+		md_code(out, buf_cstr(&v));
 	else
-		buf_adds(out, c->key);
+		buf_adds(out, buf_cstr(&v));
 	buf_adds(out, ": ");
 	for (int side = 0; side < 2; side++) {
 		const char *val = side ? c->after : c->before;

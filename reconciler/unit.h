@@ -131,7 +131,8 @@ enum rc_engine { RC_ENGINE_CONTAINERS = 0, RC_ENGINE_SWARM };
 struct rc_swarm {
 	bool enabled;             /* the unit is a Swarm service (engine: swarm): spec.c writes these
 	                             fields into the canonical text only then */
-	uint64_t replicas;        /* replicas: of its Service or Plan; 0 = not written = 1 */
+	uint64_t replicas;        /* replicas: of its Service or Plan; 1 when neither writes it (0 only on a
+	                             containers unit; taken as 1) */
 	char **constraints;       /* placement.constraints of Plan, Customer and Service, merged, sorted,
 	                             e.g. "node.labels.tier==gold" */
 	size_t nconstraints;
