@@ -80,6 +80,17 @@ swarm_pid_ours_() {
 	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$2"
 }
 
+# swarm_procs_of DIR: the pids of the processes whose command line names DIR
+# (what a test checks is gone after a stop)
+swarm_procs_of() {
+	for sp_f_ in /proc/[0-9]*/cmdline; do
+		{ tr '\0' ' ' <"$sp_f_"; } 2>/dev/null | grep -qF "$1" || continue
+		sp_p_=${sp_f_#/proc/}
+		echo "${sp_p_%/cmdline}"
+	done
+	return 0
+}
+
 # swarm_owner_: "pid starttime" of this shell, what a sweep checks
 swarm_owner_() {
 	echo "$$ $(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)"

@@ -39,7 +39,7 @@ test_expect_success 'swarm_stop leaves no process, namespace, mount, cgroup or f
 	swarm_stop &&
 	test -z "$SWARM_HOST" &&
 	test_must_fail kill -0 "$init" 2>/dev/null &&
-	test_must_fail grep -lF "$dir" /proc/[0-9]*/cmdline 2>/dev/null &&
+	test_equal "$(swarm_procs_of "$dir")" "" &&
 	test ! -e "$dir" &&
 	test ! -e "/var/run/netns/$ns" &&
 	test_must_fail grep -F "$dir" /proc/self/mountinfo &&
@@ -73,7 +73,7 @@ test_expect_success 'a script KILLed: its engine dies with it; the next swarm_st
 	wait_for "test -s child.env" 60 &&
 	read dir ns <child.env &&
 	kill -KILL $child &&
-	wait_for "! grep -lF $dir /proc/[0-9]*/cmdline" 30 &&
+	wait_for "test -z \"\$(swarm_procs_of $dir)\"" 30 &&
 	test -d "$dir" &&
 	test_when_finished "swarm_stop" &&
 	swarm_start - &&
