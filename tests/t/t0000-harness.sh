@@ -105,7 +105,7 @@ test_expect_success 'the harness: a broken &&-chain, a return 0 and an exit in a
 '
 
 test_expect_success 'every script has a slot of its own; blocks stay in their zones, clear of each other' '
-	for f in "$RC_TOP"/tests/t/t[0-9]*.sh; do
+	for f in "$RC_TOP"/tests/t/t[0-9]*.sh "$RC_TOP"/tests/cluster/t[0-9]*.sh; do
 		echo "$(test_slot_of "$(test_number_of "$(basename "$f" .sh)")") $(basename "$f")" || return 1
 	done | sort -n >slots &&
 	cut -d" " -f1 slots | uniq -d >shared &&
