@@ -96,18 +96,21 @@ swarm_owner_() {
 	echo "$$ $(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)"
 }
 
-# swarm_owner_alive_ DIR: the shell that made DIR still runs
-swarm_owner_alive_() {
-	[ -r "$1/owner" ] || return 1
+# swarm_owner_dead_ DIR: DIR names its owner (written whole, by rename)
+# and that shell no longer runs (its pid is gone or is another process)
+swarm_owner_dead_() {
+	[ -s "$1/owner" ] || return 1
 	read -r so_pid_ so_start_ <"$1/owner" || return 1
-	[ -r "/proc/$so_pid_/stat" ] &&
-		[ "$(sed 's/.*) //' "/proc/$so_pid_/stat" | cut -d' ' -f20)" = "$so_start_" ]
+	[ -n "$so_pid_" ] && [ -n "$so_start_" ] || return 1
+	[ ! -r "/proc/$so_pid_/stat" ] ||
+		[ "$(sed 's/.*) //' "/proc/$so_pid_/stat" 2>/dev/null | cut -d' ' -f20)" != "$so_start_" ]
 }
 
 # swarm_rundir_ PREFIX: a new run directory /tmp/PREFIX.XXXXXX owned by this shell
 swarm_rundir_() {
 	sr_d_=$(mktemp -d "/tmp/$1.XXXXXX") || return 1
-	swarm_owner_ >"$sr_d_/owner" &&
+	swarm_owner_ >"$sr_d_/owner.new" &&
+	mv "$sr_d_/owner.new" "$sr_d_/owner" &&
 	echo "$sr_d_"
 }
 
@@ -243,8 +246,7 @@ swarm_rundir_remove_() {
 # (directories /tmp/rcsw.* and /tmp/rccl.* whose owner shell is dead)
 swarm_sweep_stale_() {
 	for ss_d_ in /tmp/rcsw.?????? /tmp/rccl.??????; do
-		[ -d "$ss_d_" ] && [ -f "$ss_d_/owner" ] || continue
-		swarm_owner_alive_ "$ss_d_" && continue
+		[ -d "$ss_d_" ] && swarm_owner_dead_ "$ss_d_" || continue
 		swarm_rundir_remove_ "$ss_d_" 2 || true
 	done
 	return 0
