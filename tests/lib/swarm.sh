@@ -50,10 +50,13 @@
 # The Swarm listens on 127.0.0.1:`test_port 44` (inside its namespace, so
 # it reserves no host port; cluster.sh uses `test_port 43`).
 #
-# Measured on the 2-core test machine (Debian 12, docker.io 20.10.24):
-# swarm_start 1.2-1.6 s (engine up 0.4 s, swarm init 0.2 s, copying
-# $TEST_IMAGE 0.3 s, node ready); swarm_stop 0.3 s with no task, 2-3 s with
-# running tasks (dockerd stops them), KILL path 0.2 s.
+# Measured on the 2-core test machine (Debian 12, docker.io 20.10.24, three
+# other engineers' tests running): swarm_start 1.3-1.5 s (engine answers in
+# 0.4 s, swarm init 0.2 s, copying $TEST_IMAGE in 0.3 s, node ready);
+# swarm_stop 1.6-2.1 s with or without running tasks (dockerd stops them;
+# SWARM_STOP_WAIT, default 10 s, then KILL); a KILL of the engine's PID 1
+# takes effect in 0.03 s.  t0900 (five tests, three engine starts) takes
+# 14-19 s.
 #
 # Not in this kernel/engine: IPVS (no /proc/sys/net/ipv4/vs): no ingress
 # routing mesh and no service VIPs — publish with mode=host, and on an
@@ -63,6 +66,13 @@
 # mapping); a service on no network publishes nothing.  No registry is
 # reachable from the engine: images come from swarm_start's copy (the
 # engine logs a failed pull and uses the local image).
+#
+# reconciler against it: `env DOCKER_HOST=$SWARM_HOST $RC …` or
+# `$RC --docker-host $SWARM_HOST …`.  What reconciler checks on "the host"
+# (is a host port already listened on) it checks in the namespace it runs
+# in: run it as `snet env DOCKER_HOST=$SWARM_HOST $RC …` to have that be the
+# swarm's (from the host's namespace, the main engine's containers on
+# their ports look like conflicts).
 SWARM_WAIT=${SWARM_WAIT:-60}
 SWARM_STOP_WAIT=${SWARM_STOP_WAIT:-10}
 SWARM_DIR=${SWARM_DIR:-}
@@ -77,7 +87,7 @@ swarm_atexit_=
 swarm_pid_ours_() {
 	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
 	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) in Z* | X* | "") return 1 ;; esac
-	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$2"
+	{ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF "$2"
 }
 
 # swarm_procs_of DIR: the pids of the processes whose command line names DIR
