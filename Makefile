@@ -8,6 +8,7 @@
 #   make bench-host   the host-scale rollout against docker-compose and the raw engine
 #   make bench-isolation  what tenant isolation costs at N customers (BENCH_ISO_N)
 #   make soak         the daemon under hand-made trouble (SOAK_SECONDS, default 300)
+#   make test-cluster Swarm scenarios on three engines in network namespaces (tests/cluster; not in test)
 #   make install      PREFIX=/usr/local DESTDIR= (binary, man page, systemd unit in SYSTEMD_UNIT_DIR)
 #   make golden       regenerate golden files for review (git diff them)
 #   make check-layers no module includes a higher layer's header (tests/lib/check-layers.sh)
@@ -48,7 +49,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(OUT)/helpers/%)
 
 #
-.PHONY: all test unit integration deps example fuzz fuzz-build bench bench-host bench-isolation install clean golden check-build soak \
+.PHONY: all test test-cluster unit integration deps example fuzz fuzz-build bench bench-host bench-isolation install clean golden check-build soak \
 	pkg-check check-layers
 # The binary is build/reconciler (build/test/reconciler for the sanitizer build).
 all: $(OUT)/reconciler
@@ -97,6 +98,13 @@ test: deps check-layers
 	$(MAKE) -j2 BUILD=test check-build
 	$(MAKE) -j2 fuzz-build
 	sh tests/lib/run-tests.sh
+
+# Swarm scenarios on three engines in network namespaces (tests/cluster/*.sh,
+# tests/lib/cluster.sh; root, not part of test).  One script at a time: each
+# runs three dockerds.
+test-cluster: deps
+	$(MAKE) -j2 BUILD=test check-build
+	TEST_JOBS=$${TEST_JOBS:-1} sh tests/lib/run-tests.sh tests/cluster
 
 unit:
 	$(MAKE) BUILD=test check-build

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libgit2-dev libyaml-dev
 libcurl4-openssl-dev libcjson-dev libxxhash-dev libssl-dev docker.io git busybox-static
 docker-registry curl perl python3 iproute2 iptables ca-certificates procps openssh-server
-libmicrohttpd-dev libsystemd-dev prometheus socat openssl stunnel4"
+libmicrohttpd-dev libsystemd-dev prometheus socat openssl stunnel4 util-linux tini"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -2,7 +2,8 @@
 # Run the test suite with prove: unit tests (build/test/unit/*.t), then the
 # integration scripts (tests/t/*.sh), which drive build/test/reconciler
 # against a real Docker engine and real Git repositories.
-#   sh tests/lib/run-tests.sh [test files...]
+#   sh tests/lib/run-tests.sh [test files or directories...]
+# A directory stands for its *.sh (`make test-cluster`: tests/cluster).
 # Ensures a Docker engine (starting dockerd if none answers), builds the
 # test images, starts a local registry, and stops what it started.
 set -u
@@ -26,4 +27,12 @@ export RC_TOP
 if [ $# -eq 0 ]; then
 	set -- build/test/unit/*.t tests/t/*.sh
 fi
+for a in "$@"; do
+	shift
+	if [ -d "$a" ]; then
+		set -- "$@" "${a%/}"/*.sh
+	else
+		set -- "$@" "$a"
+	fi
+done
 prove --exec '' --timer --failures --comments -j "${TEST_JOBS:-2}" "$@"

@@ -41,6 +41,7 @@ exec 7>&1
 test_count=0
 test_failures=0
 test_cleanup_cmds=
+test_atexit_cmds=
 test_in_body_=
 
 say() { printf '# %s\n' "$*"; }
@@ -70,6 +71,11 @@ test_exit_handler() {
 		echo "1..$test_count" >&7
 		test_body_exited_=1
 	fi
+	if [ -n "$test_atexit_cmds" ]; then
+		test_atexit_run_=$test_atexit_cmds
+		test_atexit_cmds=
+		eval "$test_atexit_run_" >&2 || true
+	fi
 	test_cleanup_project
 	if [ "$test_failures" -eq 0 ] || [ -z "${TEST_KEEP_TRASH:-}" ]; then
 		cd / && rm -rf "$TRASH"
@@ -77,6 +83,10 @@ test_exit_handler() {
 	[ -z "$test_body_exited_" ] || exit 1
 }
 trap test_exit_handler EXIT
+# killed by a signal: still run the exit handler (git's test-lib does the same)
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # --- host ports and subnets of this run (git's test_set_port) ---
 # Scripts run side by side (prove -j, several worktrees, a re-run beside a
@@ -176,6 +186,15 @@ test_subnet() {
 test_when_finished() {
 	test_cleanup_cmds="$*
 $test_cleanup_cmds"
+}
+
+# test_atexit CMD: run CMD when the script ends, whatever its tests gave
+# (and when it is killed by TERM, INT or HUP), last registered first, before
+# the project's objects are removed: engines a library started (swarm.sh,
+# cluster.sh register their stop here).
+test_atexit() {
+	test_atexit_cmds="$*
+$test_atexit_cmds"
 }
 
 test_run_cleanup() {

@@ -104,8 +104,34 @@ test_expect_success 'the harness: a broken &&-chain, a return 0 and an exit in a
 	test_grep "called exit (status 3)" child.out
 '
 
+test_expect_success 'test_atexit: its commands run at the end, last first, after a failed test, an exit in a body and a TERM' '
+	cat >child.sh <<-\EOF &&
+	#!/bin/sh
+	DONE=$1 MODE=${2:-}
+	. "$RC_TOP/tests/lib/test-lib.sh"
+	test_expect_success "register" "test_atexit \"echo first >>\$DONE\" && test_atexit \"echo second >>\$DONE\""
+	test_expect_success "fail" "false"
+	case $MODE in
+	exit) test_expect_success "exit" "exit 3" ;;
+	term) test_expect_success "term" "echo \$\$ >\$DONE.pid && wait_for false 60" ;;
+	esac
+	test_done
+	EOF
+	test_expect_code 1 sh child.sh "$TRASH/done" >child.out &&
+	printf "second\nfirst\n" >expect &&
+	test_cmp expect done &&
+	test_expect_code 1 sh child.sh "$TRASH/done.exit" exit >child.out &&
+	test_cmp expect done.exit &&
+	{ sh child.sh "$TRASH/done.term" term >child.out 2>&1 </dev/null & } &&
+	wait_for "test -s done.term.pid" 20 &&
+	kill -TERM "$(cat done.term.pid)" &&
+	wait_for "test -s done.term" 20 &&
+	test_cmp expect done.term &&
+	test_grep "not ok 3 - term" child.out
+'
+
 test_expect_success 'every script has a slot of its own; blocks stay in their zones, clear of each other' '
-	for f in "$RC_TOP"/tests/t/t[0-9]*.sh; do
+	for f in "$RC_TOP"/tests/t/t[0-9]*.sh "$RC_TOP"/tests/cluster/t[0-9]*.sh; do
 		echo "$(test_slot_of "$(test_number_of "$(basename "$f" .sh)")") $(basename "$f")" || return 1
 	done | sort -n >slots &&
 	cut -d" " -f1 slots | uniq -d >shared &&
