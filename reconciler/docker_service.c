@@ -198,9 +198,9 @@ static cJSON *service_body(const struct dk_service_spec *s)
 	cJSON_AddNumberToObject(rep, "Replicas", (double)s->replicas);
 	add_nonempty(o, "UpdateConfig", update_config(s, false));
 	add_nonempty(o, "RollbackConfig", update_config(s, true));
-	if (s->nports) {
+	if (s->nports || s->endpoint_mode) {
 		cJSON *ep = cJSON_AddObjectToObject(o, "EndpointSpec");
-		cJSON_AddStringToObject(ep, "Mode", "vip");
+		cJSON_AddStringToObject(ep, "Mode", s->endpoint_mode ? s->endpoint_mode : "vip");
 		cJSON *ports = cJSON_AddArrayToObject(ep, "Ports");
 		for (size_t i = 0; i < s->nports; i++) {
 			const struct dk_svc_port *p = &s->ports[i];

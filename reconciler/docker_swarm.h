@@ -90,6 +90,8 @@ struct dk_service_spec {
 	size_t nnetworks;
 	const char *const *aliases;           /* on every network */
 	size_t naliases;
+	const char *endpoint_mode;            /* EndpointSpec.Mode: "vip" (NULL) or "dnsrr" (the service's name
+	                                         resolves to its tasks' addresses: no IPVS needed) */
 	const struct dk_svc_port *ports;      /* EndpointSpec.Ports */
 	size_t nports;
 	uint64_t replicas;                    /* Mode.Replicated.Replicas (0 is 0: stopped) */

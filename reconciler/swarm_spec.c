@@ -119,6 +119,12 @@ static void svc_ports(const struct rc_unit *u, struct swarm_svc *s)
 						    u->ports[i].proto, u->swarm.publish_mode };
 	s->spec.ports = s->ports;
 	s->spec.nports = u->nports;
+	/* A virtual IP needs IPVS on every node, and ingress publishing needs the VIP; without an
+	 * ingress port the name resolves to the tasks themselves (spec/swarm.md, "Reaching a service"). */
+	bool ingress = false;
+	for (size_t i = 0; i < u->nports; i++)
+		ingress = ingress || (u->ports[i].host_port && !str_eq(u->swarm.publish_mode, "host"));
+	s->spec.endpoint_mode = ingress ? NULL : "dnsrr";
 }
 
 /* The spec-key table's rows a service can carry (the loader refuses the others with engine: swarm). */

@@ -123,10 +123,23 @@ test_expect_success 'apply creates the services in dependency order, each waited
 '
 
 test_expect_success 'the app answers on its published port; the secret is a Swarm secret named by content' '
-	wait_for "curl -sf --max-time 2 http://127.0.0.1:$P_A/health" 30 &&
+	wait_for "snet curl -sf --max-time 2 http://127.0.0.1:$P_A/health" 30 &&
 	sdocker secret ls --filter label=io.reconciler.project=$PROJECT --format "{{.Name}}" >secrets &&
 	grep "^$PROJECT-db_password-" secrets &&
 	test "$(svc_field db "{{(index .Spec.TaskTemplate.ContainerSpec.Secrets 0).SecretName}}")" = "$(cat secrets)"
+'
+
+# task_container SERVICE: the container of one running task of the service
+task_container() {
+	sdocker ps -q --filter "label=com.docker.swarm.service.name=$PROJECT-$1" | head -1
+}
+
+test_expect_success 'a customer reaches the shared db by its name; not another customer (isolation)' '
+	c=$(task_container alpha-app) &&
+	test -n "$c" &&
+	wait_for "sdocker exec $c timeout 3 wget -q -O /dev/null http://db:8080/health" 30 &&
+	test_expect_code 1 sdocker exec $c sh -c "timeout 3 wget -q -O /dev/null http://$PROJECT-beta-app:8080/health || exit 1" &&
+	test_expect_code 1 sdocker exec $c sh -c "timeout 3 wget -q -O /dev/null http://tasks.$PROJECT-beta-app:8080/health || exit 1"
 '
 
 test_expect_success 'a changed env is one service update: same service, new tasks, old secret pruned after a new one' '
