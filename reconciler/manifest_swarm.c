@@ -231,6 +231,16 @@ static void refuse_svc(struct ctx *c, const struct osvc *s, const char *where)
 	       "the nodes pull the image: push it to a registry every node reaches and name it in 'image'");
 	refuse(c, s->at, "run", where, "one-shot jobs (run: once) are not supported as Swarm services yet");
 	refuse_fields(c, s->at, s->fields, where);
+	if (s->health.kind == RC_HEALTH_HTTP)
+		refuse(c, s->at, "health", where,
+		       "an 'http' check is probed by reconciler from its own host, and a task may run on any node: "
+		       "use 'cmd' (Docker runs it inside the task)");
+	for (size_t i = 0; i < s->nvols; i++)
+		if (s->vols[i].kind == RC_MOUNT_BIND)
+			mf_diag(c, s->vols[i].at,
+				"bind mount of '%s' cannot be used with 'engine: swarm' (%s): the nodes' file systems "
+				"cannot be checked for links out of the bind roots from here; use a named volume",
+				mf_shown(c, s->vols[i].src), where);
 }
 
 /* Under swarm: a policy.require (Settings' or the host's) that only a row Swarm cannot set meets

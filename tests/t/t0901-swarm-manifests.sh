@@ -233,6 +233,27 @@ test_expect_success 'swarm: what a Swarm service cannot do, refused at its key w
 	refused s1 want
 '
 
+test_expect_success 'swarm: an http health check and a bind mount refused (a task may run on any node)' '
+	mkdir -p s3 &&
+	cat >s3/a.yaml <<-EOF &&
+	kind: Settings
+	project: $PROJECT
+	engine: swarm
+	policy: {bind_roots: [/srv]}
+	---
+	kind: Service
+	name: web
+	image: $TEST_IMAGE
+	health: {http: /health, port: 8080}
+	volumes: ["/srv/x:/data", "logs:/logs"]
+	EOF
+	cat >want <<-EOF &&
+	a.yaml:9:1: '"'"'health'"'"' cannot be used with '"'"'engine: swarm'"'"' (a.yaml:3): an '"'"'http'"'"' check is probed by reconciler from its own host, and a task may run on any node: use '"'"'cmd'"'"' (Docker runs it inside the task)
+	a.yaml:10:11: bind mount of '"'"'/srv/x'"'"' cannot be used with '"'"'engine: swarm'"'"' (a.yaml:3): the nodes'"'"' file systems cannot be checked for links out of the bind roots from here; use a named volume
+	EOF
+	refused s3 want
+'
+
 test_expect_success 'swarm from Git: build is refused (push the image to a registry the nodes reach)' '
 	mkdir -p repo/m/app &&
 	printf "FROM scratch\n" >repo/m/app/Dockerfile &&
