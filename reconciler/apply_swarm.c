@@ -23,6 +23,7 @@
 #include "swarm.h"
 
 #define WAIT_TURN_MS 500
+#define SCHEDULE_BOUND_NS (300 * NS_PER_S)  /* to the first container of a spec, beyond the health bound */
 #define MAX_FAILED_TASKS 3   /* tasks of the new spec that failed before the unit is failed */
 
 /* The project's Swarm secrets: those there, those made for this run. */
@@ -241,6 +242,7 @@ static void teardown(struct run *r, struct dk_client *c, struct secrets *sec, co
 struct work {
 	const struct plan_action *a;
 	int64_t t0, bound;
+	int64_t started;   /* when a task of its spec got a container (0: not yet: scheduling, pulling) */
 	bool asked, done, failed;
 };
 
@@ -320,13 +322,22 @@ static void wait_wave(struct run *r, struct dk_client *c, struct work *wv, size_
 			struct buf why = BUF_INIT;
 			enum swarm_verdict v = !svc ? SWARM_WAIT
 					     : swarm_ready(svc, s.tasks, u->hash, swarm_replicas(u), MAX_FAILED_TASKS, &why);
+			if (svc && !w->started && swarm_started(svc, s.tasks, u->hash))
+				w->started = now_ns();
+			int64_t now = now_ns();
 			if (v == SWARM_READY)
 				finish(r, w, APPLY_OK, buf_cstr(&why), false);
 			else if (v == SWARM_FAILED)
 				finish(r, w, APPLY_FAILED, buf_cstr(&why), false);
-			else if (now_ns() - w->t0 > w->bound) {
-				_cleanup_free_ char *m = xasprintf("not ready after %.0fs: %s", (double)w->bound / 1e9,
-								   svc ? buf_cstr(&why) : "no service");
+			else if (w->started ? now - w->started > w->bound : now - w->t0 > SCHEDULE_BOUND_NS + w->bound) {
+				/* the health bound counts from the first container of the spec; before that the
+				 * swarm schedules and the nodes pull, which a wave of hundreds makes long */
+				_cleanup_free_ char *m =
+					w->started ? xasprintf("not ready %.0fs after its first task started: %s",
+							       (double)w->bound / 1e9, buf_cstr(&why))
+						   : xasprintf("no task of it started within %.0fs: %s",
+							       (double)(SCHEDULE_BOUND_NS + w->bound) / 1e9,
+							       svc ? buf_cstr(&why) : "no service");
 				finish(r, w, APPLY_FAILED, m, false);
 			}
 			buf_release(&why);
@@ -336,8 +347,8 @@ static void wait_wave(struct run *r, struct dk_client *c, struct work *wv, size_
 	seen_release(&s);
 }
 
-/* The bound of a unit's wait: its health bound for each batch of the rolling update (plus the
- * monitor period and delay between batches), at least a minute (a node may pull the image). */
+/* The bound of a unit's wait once its first task started: its health bound for each batch of the
+ * rolling update, plus the monitor period and delay between batches. */
 static int64_t bound_of(const struct rc_unit *u, const struct apply_opts *o)
 {
 	if (o->rollout_timeout_ns > 0)
@@ -345,8 +356,7 @@ static int64_t bound_of(const struct rc_unit *u, const struct apply_opts *o)
 	uint64_t reps = swarm_replicas(u), par = u->swarm.parallelism ? u->swarm.parallelism : 1;
 	int64_t batches = (int64_t)((reps + par - 1) / par);
 	int64_t monitor = u->swarm.monitor_ns ? u->swarm.monitor_ns : 5 * NS_PER_S;
-	int64_t b = (batches ? batches : 1) * (apply_unit_bound_ns(u, o) + monitor + u->swarm.delay_ns);
-	return b < 60 * NS_PER_S ? 60 * NS_PER_S : b;
+	return (batches ? batches : 1) * (apply_unit_bound_ns(u, o) + monitor + u->swarm.delay_ns);
 }
 
 static bool up_kind(enum plan_kind k)

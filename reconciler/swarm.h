@@ -85,6 +85,10 @@ enum swarm_verdict { SWARM_WAIT = 0, SWARM_READY, SWARM_FAILED };
  */
 enum swarm_verdict swarm_ready(const struct dk_service *svc, const struct dk_task_list *tasks, const char *hash,
 			       uint64_t replicas, int max_failed, struct buf *why);
+/* Has a task of svc running hash got as far as its container (starting, running, or ended)?  Before
+ * that the swarm is still scheduling it or a node is pulling its image: the wait's health bound
+ * starts counting only then (apply_swarm.c). */
+bool swarm_started(const struct dk_service *svc, const struct dk_task_list *tasks, const char *hash);
 
 /* The replicas u asks for: 0 when desired stopped, else its replicas (default 1). */
 uint64_t swarm_replicas(const struct rc_unit *u);

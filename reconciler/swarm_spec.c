@@ -356,3 +356,17 @@ enum swarm_verdict swarm_ready(const struct dk_service *svc, const struct dk_tas
 		 updating ? ", update under way" : "");
 	return SWARM_WAIT;
 }
+
+bool swarm_started(const struct dk_service *svc, const struct dk_task_list *tasks, const char *hash)
+{
+	static const char *const started[] = { "starting", "running", "complete", "failed", "shutdown" };
+	for (size_t i = 0; tasks && i < tasks->n; i++) {
+		const struct dk_task *t = &tasks->items[i];
+		if (!str_eq(t->service_id, svc->id) || !str_eq(t->hash, hash))
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(started); k++)
+			if (str_eq(t->state, started[k]))
+				return true;
+	}
+	return false;
+}
