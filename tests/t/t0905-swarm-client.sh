@@ -1,0 +1,79 @@
+#!/bin/sh
+test_description='the Swarm half of the Engine API client (docker_swarm.h) against a swarm of its own'
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+# tests/helpers/swarm-live.c is the TAP stream of the calls (swarm info,
+# nodes, an attachable overlay network, secrets, a service created, updated
+# with its version, changed by hand with the docker CLI and put back, tasks,
+# removals).  Here: a second engine with a swarm of its own, which the
+# helper talks to; it is stopped and its directories removed at the end.
+# NEVER `docker swarm init` the main engine.
+
+# --- a swarm engine of this test's own (tests/lib/swarm.sh may replace this) ---
+# A second dockerd beside the main one, nothing shared
+# (/work/shared/notes/swarm-and-test-engines-on-one-machine.md): its own data
+# and exec roots and socket, no default bridge, no iptables; its
+# docker_gwbridge made before the swarm with a bridge name and a subnet of
+# this run (two such engines on one host would both want "docker_gwbridge"),
+# the swarm's listen port, data path port and address pool from this run's
+# block.  The test images are copied in with save | load.
+swarm_start() {
+	SWARM_DIR=/tmp/rc-swarm-$$
+	SWARM_SOCK=$SWARM_DIR/sock
+	mkdir -p "$SWARM_DIR" &&
+	dockerd --data-root "$SWARM_DIR/data" --exec-root "$SWARM_DIR/exec" --pidfile "$SWARM_DIR/pid" \
+		-H "unix://$SWARM_SOCK" --bridge none --iptables=false >"$SWARM_DIR/log" 2>&1 &
+	SWARM_PID=$!
+	i=0
+	until curl -fsS --max-time 2 --unix-socket "$SWARM_SOCK" http://localhost/_ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -ge 300 ] || ! kill -0 "$SWARM_PID" 2>/dev/null; then
+			tail -n 20 "$SWARM_DIR/log" | sed 's/^/# dockerd: /'
+			return 1
+		fi
+		sleep 0.1
+	done
+	sdocker() { DOCKER_HOST=unix://$SWARM_SOCK docker "$@"; }
+	sdocker network create --subnet "$(test_subnet 0 24)" \
+		--opt com.docker.network.bridge.name="rcgw$$" \
+		--opt com.docker.network.bridge.enable_icc=false \
+		--opt com.docker.network.bridge.enable_ip_masquerade=false docker_gwbridge >/dev/null &&
+	sdocker swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$(test_port 10)" \
+		--data-path-port "$(test_port 11)" --default-addr-pool "$(test_subnet 1 22)" \
+		--default-addr-pool-mask-length 26 >/dev/null &&
+	docker save "$TEST_IMAGE" "$TEST_IMAGE2" | sdocker load >/dev/null
+}
+
+swarm_stop() {
+	[ -n "${SWARM_PID:-}" ] || return 0
+	kill "$SWARM_PID" 2>/dev/null
+	i=0
+	while kill -0 "$SWARM_PID" 2>/dev/null && [ $i -lt 300 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	kill -9 "$SWARM_PID" 2>/dev/null
+	# what the engine left mounted under its directory (network namespaces, layers), deepest first
+	grep -o " $SWARM_DIR/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	ip link del "rcgw$$" 2>/dev/null
+	rm -rf "$SWARM_DIR"
+	SWARM_PID=
+}
+
+SWARM_PID=
+if ! swarm_start >"$TRASH/.swarm" 2>&1; then
+	echo "Bail out! cannot start a swarm engine: $(cat "$TRASH/.swarm")"
+	swarm_stop
+	exit 1
+fi
+
+SWARM_HOST=unix://$SWARM_SOCK
+SWARM_SUBNET=$(test_subnet 2 24)
+SWARM_PORT=$(test_port 0)
+SWARM_PORT2=$(test_port 1)
+MAIN_DOCKER_HOST=${DOCKER_HOST:-}
+export SWARM_HOST SWARM_SUBNET SWARM_PORT SWARM_PORT2 MAIN_DOCKER_HOST
+"$RC_TOP/build/test/helpers/swarm-live"
+status=$?
+swarm_stop
+exit $status
