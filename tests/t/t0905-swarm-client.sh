@@ -12,17 +12,29 @@ test_description='the Swarm half of the Engine API client (docker_swarm.h) again
 # --- a swarm engine of this test's own (tests/lib/swarm.sh may replace this) ---
 # A second dockerd beside the main one, nothing shared
 # (/work/shared/notes/swarm-and-test-engines-on-one-machine.md): its own data
-# and exec roots and socket, no default bridge, no iptables; its
-# docker_gwbridge made before the swarm with a bridge name and a subnet of
-# this run (two such engines on one host would both want "docker_gwbridge"),
-# the swarm's listen port, data path port and address pool from this run's
-# block.  The test images are copied in with save | load.
+# and exec roots and socket, no iptables, and host links of its own, all in
+# the host's network namespace it shares with the main engine:
+#  - its default bridge is rcbPID, made here with an address of this run's
+#    pool.  NOT `--bridge none`: moby 20.10 then deletes the host's "docker0"
+#    at start (removeDefaultBridgeInterface(), "the --bridge=none use case"),
+#    the main engine's bridge, and every container the main engine starts on
+#    its default bridge fails ("could not find bridge docker0");
+#  - its docker_gwbridge (made at the first overlay attachment, a host link
+#    that two swarm engines would share) is made before the swarm, with the
+#    bridge name rcgwPID and a subnet of this run.
+# The swarm's listen port, data path port and address pool are from this
+# run's block.  The test images are copied in with save | load.
 swarm_start() {
 	SWARM_DIR=/tmp/rc-swarm-$$
 	SWARM_SOCK=$SWARM_DIR/sock
+	SWARM_BRIDGE=rcb$$
+	bip=$(test_subnet 3 24) &&
 	mkdir -p "$SWARM_DIR" &&
+	ip link add "$SWARM_BRIDGE" type bridge &&
+	ip addr add "${bip%.0/24}.1/24" dev "$SWARM_BRIDGE" &&
+	ip link set "$SWARM_BRIDGE" up &&
 	dockerd --data-root "$SWARM_DIR/data" --exec-root "$SWARM_DIR/exec" --pidfile "$SWARM_DIR/pid" \
-		-H "unix://$SWARM_SOCK" --bridge none --iptables=false >"$SWARM_DIR/log" 2>&1 &
+		-H "unix://$SWARM_SOCK" --bridge "$SWARM_BRIDGE" --iptables=false >"$SWARM_DIR/log" 2>&1 &
 	SWARM_PID=$!
 	i=0
 	until curl -fsS --max-time 2 --unix-socket "$SWARM_SOCK" http://localhost/_ping >/dev/null 2>&1; do
@@ -56,11 +68,13 @@ swarm_stop() {
 	# what the engine left mounted under its directory (network namespaces, layers), deepest first
 	grep -o " $SWARM_DIR/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
 	ip link del "rcgw$$" 2>/dev/null
+	ip link del "rcb$$" 2>/dev/null
 	rm -rf "$SWARM_DIR"
 	SWARM_PID=
 }
 
 SWARM_PID=
+ip link show docker0 >/dev/null 2>&1 && had_docker0=1 || had_docker0=
 if ! swarm_start >"$TRASH/.swarm" 2>&1; then
 	echo "Bail out! cannot start a swarm engine: $(cat "$TRASH/.swarm")"
 	swarm_stop
@@ -73,6 +87,9 @@ SWARM_PORT=$(test_port 0)
 SWARM_PORT2=$(test_port 1)
 MAIN_DOCKER_HOST=${DOCKER_HOST:-}
 export SWARM_HOST SWARM_SUBNET SWARM_PORT SWARM_PORT2 MAIN_DOCKER_HOST
+# the helper checks that the main engine's bridge outlived the swarm engine's start (see swarm_start)
+MAIN_BRIDGE=${had_docker0:+docker0}
+export MAIN_BRIDGE
 "$RC_TOP/build/test/helpers/swarm-live"
 status=$?
 swarm_stop
