@@ -111,7 +111,12 @@ struct dk_service_spec {
 	uint64_t update_parallelism;          /* 0: all at once */
 	int64_t update_delay_ns, update_monitor_ns;
 	const char *update_order;             /* "stop-first" or "start-first"; NULL = "stop-first" */
-	const char *update_failure_action;    /* "pause", "continue", "rollback"; NULL = "pause" */
+	const char *update_failure_action;    /* "pause", "continue", "rollback"; NULL = "pause" (RollbackConfig
+	                                         gets "pause" for "rollback": a rollback never rolls back) */
+	/* Not in the body (nor in the fingerprint): */
+	const char *registry_auth;            /* X-Registry-Auth (regauth.h) sent with create and update: the
+	                                         manager hands it to the nodes, so each can pull a private
+	                                         image; NULL: anonymous pulls.  Never logged */
 };
 
 /* The JSON dk_service_create() and dk_service_update() send (malloc'ed). */

@@ -7,6 +7,8 @@
  *   SWARM_SUBNET   the overlay network's subnet (from the test's pool)
  *   SWARM_PORT, SWARM_PORT2   host ports to publish (from the test's block)
  *   TEST_IMAGE, TEST_IMAGE2   reconciler-test/app:1 and :2, loaded there
+ *   SWARM_PRIVATE_IMAGE   an image in a registry that wants a password
+ *   SWARM_LOGIN_CONFIG    the docker CLI config.json that `docker login` wrote for it
  *   MAIN_BRIDGE    the main engine's bridge (docker0) when it has one: it must
  *                  outlive the swarm engine's start
  * Changes by hand are made with the docker CLI (DOCKER_HOST=SWARM_HOST).
@@ -20,6 +22,7 @@
 
 #include "docker.h"
 #include "docker_swarm.h"
+#include "regauth.h"
 #include "tap.h"
 #include "unit.h"
 #include "util.h"
@@ -147,8 +150,10 @@ static void test_network_and_secret(void)
 	ok(dk_network_create(dc, &ns, &net_id, NULL, &err) == 0, "an attachable overlay network (%s)", err.msg);
 	struct dk_network *n = NULL;
 	if (ok(net_id && dk_network_inspect(dc, net_id, &n, NULL, &err) == 0, "inspected")) {
-		ok(n->attachable && n->driver && strcmp(n->driver, "overlay") == 0, "overlay (%s), attachable (%d)",
-		   n->driver ? n->driver : "none", n->attachable);
+		/* a swarm network's Driver is its DriverState, written by the manager's allocator a moment
+		 * after the create: "" until then */
+		ok(n->attachable && (!n->driver || !*n->driver || strcmp(n->driver, "overlay") == 0),
+		   "attachable, overlay (driver '%s')", n->driver ? n->driver : "");
 		dk_network_free(n);
 	}
 	static const char data[] = "s3cr\0t";  /* a NUL inside: bytes, not a string */
@@ -170,13 +175,13 @@ static void test_network_and_secret(void)
 	secrets[0] = (struct dk_svc_secret){ sec_id, sec_name, "pw", 0400 };
 }
 
-/* Wait (bounded, not timed) until the service runs its one task; tell which states were seen. */
-static bool wait_running(const char *why)
+/* Wait (bounded, not timed) until service name runs its one task; tell which states were seen. */
+static bool wait_running_of(const char *name, const char *why)
 {
 	char seen[256] = "";
 	for (int i = 0; i < 600; i++) {
 		struct dk_task_list *tl = NULL;
-		struct dk_filter f[] = { { "service", svc_name }, { "desired-state", "running" } };
+		struct dk_filter f[] = { { "service", name }, { "desired-state", "running" } };
 		struct rc_err err = { 0 };
 		bool running = false;
 		if (dk_task_list(dc, f, 2, &tl, NULL, &err) == 0)
@@ -188,7 +193,8 @@ static bool wait_running(const char *why)
 			}
 		dk_task_list_free(tl);
 		struct dk_service_list *l = NULL;
-		const struct dk_service *s = listed(&l);
+		struct dk_filter nf[] = { { "name", name } };
+		const struct dk_service *s = dk_service_list(dc, nf, 1, &l, NULL, &err) == 0 ? dk_service_find(l, name) : NULL;
 		bool done = running && s && s->running_tasks == 1 &&
 			    (!s->update_state || strcmp(s->update_state, "updating") != 0);
 		dk_service_list_free(l);
@@ -200,6 +206,69 @@ static bool wait_running(const char *why)
 	}
 	diag("%s: never running; task states seen:%s", why, seen);
 	return false;
+}
+
+static bool wait_running(const char *why)
+{
+	return wait_running_of(svc_name, why);
+}
+
+/* Wait (bounded) for a task of service name that failed or was rejected; its error in err_out. */
+static bool wait_refused(const char *name, char *err_out, size_t outsz)
+{
+	for (int i = 0; i < 300; i++) {
+		struct dk_task_list *tl = NULL;
+		struct dk_filter f[] = { { "service", name } };
+		struct rc_err err = { 0 };
+		bool found = false;
+		if (dk_task_list(dc, f, 1, &tl, NULL, &err) == 0)
+			for (size_t k = 0; k < tl->n && !found; k++) {
+				const struct dk_task *t = &tl->items[k];
+				if (t->state && (strcmp(t->state, "rejected") == 0 || strcmp(t->state, "failed") == 0)) {
+					snprintf(err_out, outsz, "%s: %s", t->state, t->error ? t->error : "(no error)");
+					found = true;
+				}
+			}
+		dk_task_list_free(tl);
+		if (found)
+			return true;
+		sleep_ms(200);
+	}
+	return false;
+}
+
+/* A private image: pulled by the swarm's node with the credentials sent along, refused without. */
+static void test_private_image(void)
+{
+	const char *ref = getenv("SWARM_PRIVATE_IMAGE"), *cfg = getenv("SWARM_LOGIN_CONFIG");
+	if (!ref || !*ref || !cfg || !*cfg) {
+		ok(0, "SWARM_PRIVATE_IMAGE and SWARM_LOGIN_CONFIG are set");
+		return;
+	}
+	struct rc_err err = { 0 };
+	char *auth = NULL;
+	if (!ok(regauth_lookup(cfg, ref, &auth, NULL, &err) == 0 && auth, "credentials for %s (%s)", ref, err.msg))
+		return;
+	_cleanup_free_ char *with = xasprintf("%s-private", project);
+	_cleanup_free_ char *without = xasprintf("%s-anon", project);
+	struct dk_service_spec s = { .name = with, .labels = proj_label, .nlabels = 1, .image = ref, .replicas = 1,
+				     .registry_auth = auth, .restart_condition = "none" };
+	char *id1 = NULL, *id2 = NULL;
+	ok(dk_service_create(dc, &s, &id1, NULL, &err) == 0, "a service of a private image, with credentials (%s)",
+	   err.msg);
+	s.name = without;
+	s.registry_auth = NULL;
+	ok(dk_service_create(dc, &s, &id2, NULL, &err) == 0, "and one without (%s)", err.msg);
+	ok(id1 && wait_running_of(with, "private image"), "with credentials: the node pulled it, its task runs");
+	char why[512] = "";
+	ok(id2 && wait_refused(without, why, sizeof(why)), "without: its task is refused (%s)", why);
+	for (int i = 0; i < 2; i++) {
+		char *id = i ? id2 : id1;
+		if (id && dk_service_remove(dc, id, NULL, &err) < 0)
+			diag("remove: %s", err.msg);
+		free(id);
+	}
+	regauth_free(auth);
 }
 
 static void test_service(void)
@@ -378,6 +447,7 @@ int main(void)
 	}
 	test_swarm();
 	test_network_and_secret();
+	test_private_image();
 	if (sec_id && net_id) {
 		test_service();
 		if (svc_id) {

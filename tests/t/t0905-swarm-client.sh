@@ -81,6 +81,26 @@ if ! swarm_start >"$TRASH/.swarm" 2>&1; then
 	exit 1
 fi
 
+# a private image: in a registry that wants a password, logged in with a config of this test's own
+. "$RC_TOP/tests/lib/registry.sh"
+SWARM_PRIVATE_IMAGE=
+if auth_registry_start "$(test_port 2)" op s3cret-pw >"$TRASH/.registry" 2>&1; then
+	SWARM_PRIVATE_IMAGE=$AUTH_REGISTRY/$PROJECT/private:1
+	SWARM_LOGIN_CONFIG=$TRASH/login/config.json
+	{ echo s3cret-pw | DOCKER_CONFIG=$TRASH/login docker login -u op --password-stdin "$AUTH_REGISTRY" &&
+	  docker tag "$TEST_IMAGE" "$SWARM_PRIVATE_IMAGE" &&
+	  DOCKER_CONFIG=$TRASH/login docker push "$SWARM_PRIVATE_IMAGE"; } >>"$TRASH/.registry" 2>&1 ||
+		SWARM_PRIVATE_IMAGE=
+	docker rmi "$AUTH_REGISTRY/$PROJECT/private:1" >/dev/null 2>&1
+fi
+if [ -z "$SWARM_PRIVATE_IMAGE" ]; then
+	echo "Bail out! cannot push to a registry with a password: $(cat "$TRASH/.registry")"
+	auth_registry_stop
+	swarm_stop
+	exit 1
+fi
+export SWARM_PRIVATE_IMAGE SWARM_LOGIN_CONFIG
+
 SWARM_HOST=unix://$SWARM_SOCK
 SWARM_SUBNET=$(test_subnet 2 24)
 SWARM_PORT=$(test_port 0)
@@ -92,5 +112,6 @@ MAIN_BRIDGE=${had_docker0:+docker0}
 export MAIN_BRIDGE
 "$RC_TOP/build/test/helpers/swarm-live"
 status=$?
+auth_registry_stop
 swarm_stop
 exit $status
