@@ -175,28 +175,33 @@ static void test_network_and_secret(void)
 	secrets[0] = (struct dk_svc_secret){ sec_id, sec_name, "pw", 0400 };
 }
 
-/* Wait (bounded, not timed) until service name runs its one task; tell which states were seen. */
-static bool wait_running_of(const char *name, const char *why)
+/* Wait (bounded, not timed) until service name runs one task, every task it wants running runs, the
+ * spec labelled hash (NULL: any) and no update is under way; tell which task states were seen. */
+static bool wait_running_of(const char *name, const char *hash, const char *why)
 {
 	char seen[256] = "";
 	for (int i = 0; i < 600; i++) {
 		struct dk_task_list *tl = NULL;
 		struct dk_filter f[] = { { "service", name }, { "desired-state", "running" } };
 		struct rc_err err = { 0 };
-		bool running = false;
-		if (dk_task_list(dc, f, 2, &tl, NULL, &err) == 0)
+		bool all = false;
+		if (dk_task_list(dc, f, 2, &tl, NULL, &err) == 0) {
+			all = tl->n > 0;
 			for (size_t k = 0; k < tl->n; k++) {
 				const char *s = tl->items[k].state ? tl->items[k].state : "?";
 				if (!strstr(seen, s) && strlen(seen) + strlen(s) + 2 < sizeof(seen))
 					strcat(strcat(seen, " "), s);
-				running |= strcmp(s, "running") == 0;
+				all &= strcmp(s, "running") == 0 &&
+				       (!hash || (tl->items[k].hash && strcmp(tl->items[k].hash, hash) == 0));
 			}
+		}
 		dk_task_list_free(tl);
 		struct dk_service_list *l = NULL;
 		struct dk_filter nf[] = { { "name", name } };
 		const struct dk_service *s = dk_service_list(dc, nf, 1, &l, NULL, &err) == 0 ? dk_service_find(l, name) : NULL;
-		bool done = running && s && s->running_tasks == 1 &&
-			    (!s->update_state || strcmp(s->update_state, "updating") != 0);
+		bool done = all && s && s->running_tasks == 1 &&
+			    (!s->update_state || (strcmp(s->update_state, "updating") != 0 &&
+						  strcmp(s->update_state, "rollback_started") != 0));
 		dk_service_list_free(l);
 		if (done) {
 			diag("%s: task states seen:%s", why, seen);
@@ -210,7 +215,7 @@ static bool wait_running_of(const char *name, const char *why)
 
 static bool wait_running(const char *why)
 {
-	return wait_running_of(svc_name, why);
+	return wait_running_of(svc_name, clabels[0].value, why);
 }
 
 /* Wait (bounded) for a task of service name that failed or was rejected; its error in err_out. */
@@ -259,7 +264,7 @@ static void test_private_image(void)
 	s.name = without;
 	s.registry_auth = NULL;
 	ok(dk_service_create(dc, &s, &id2, NULL, &err) == 0, "and one without (%s)", err.msg);
-	ok(id1 && wait_running_of(with, "private image"), "with credentials: the node pulled it, its task runs");
+	ok(id1 && wait_running_of(with, NULL, "private image"), "with credentials: the node pulled it, its task runs");
 	char why[512] = "";
 	ok(id2 && wait_refused(without, why, sizeof(why)), "without: its task is refused (%s)", why);
 	for (int i = 0; i < 2; i++) {
@@ -389,6 +394,48 @@ static void test_by_hand(void)
 	ok(wait_running("back to ours"), "runs again");
 }
 
+/* An update whose task never gets healthy, with failure action rollback: Swarm rolls the Spec back
+ * (labels and all), so the fingerprint is the one of the body before. */
+static void test_rollback(void)
+{
+	static const struct rc_kv never[] = { { (char *)"HEALTH", (char *)"never" },
+					      { (char *)"GREETING", (char *)"hello" } };
+	struct dk_service_spec good = our_spec();
+	good.image = image2;
+	struct dk_service_spec bad = good;
+	bad.env = never;
+	_cleanup_free_ char *fp_good = body_fp(&good);
+	_cleanup_free_ char *fp_bad = body_fp(&bad);
+	uint64_t v = 0;
+	_cleanup_free_ char *now = listed_fp(&v);
+	is_str(now, fp_good, "before: ours");
+	struct rc_err err = { 0 };
+	ok(dk_service_update(dc, svc_id, v, &bad, NULL, &err) == 0, "an update whose task never gets healthy (%s)",
+	   err.msg);
+	char seen[256] = "";
+	char *last = NULL;
+	for (int i = 0; i < 600; i++) {
+		struct dk_service_list *l = NULL;
+		const struct dk_service *sv = listed(&l);
+		const char *st = sv && sv->update_state ? sv->update_state : "none";
+		if (!strstr(seen, st) && strlen(seen) + strlen(st) + 2 < sizeof(seen))
+			strcat(strcat(seen, " "), st);
+		free(last);
+		last = xstrdup(st);
+		dk_service_list_free(l);
+		if (strcmp(last, "rollback_completed") == 0 || strcmp(last, "rollback_paused") == 0 ||
+		    strcmp(last, "paused") == 0)
+			break;
+		sleep_ms(200);
+	}
+	diag("UpdateStatus.State seen:%s", seen);
+	is_str(last, "rollback_completed", "Swarm rolled it back");
+	free(last);
+	_cleanup_free_ char *after = listed_fp(NULL);
+	ok(strcmp(after, fp_good) == 0 && strcmp(after, fp_bad) != 0, "the Spec is ours before the update again");
+	ok(wait_running("rolled back"), "runs again");
+}
+
 static void test_remove(void)
 {
 	struct rc_err err = { 0 };
@@ -452,6 +499,7 @@ int main(void)
 		test_service();
 		if (svc_id) {
 			test_by_hand();
+			test_rollback();
 			test_remove();
 		}
 	}
