@@ -74,6 +74,10 @@ swarm_stop() {
 }
 
 SWARM_PID=
+# the engine is stopped whatever ends the script (test-lib's handler then removes the rest)
+HELPER_PID=
+trap '[ -z "$HELPER_PID" ] || kill "$HELPER_PID" 2>/dev/null; swarm_stop; auth_registry_stop 2>/dev/null; test_exit_handler' EXIT
+trap 'exit 143' TERM INT HUP
 ip link show docker0 >/dev/null 2>&1 && had_docker0=1 || had_docker0=
 if ! swarm_start >"$TRASH/.swarm" 2>&1; then
 	echo "Bail out! cannot start a swarm engine: $(cat "$TRASH/.swarm")"
@@ -110,8 +114,12 @@ export SWARM_HOST SWARM_SUBNET SWARM_PORT SWARM_PORT2 MAIN_DOCKER_HOST
 # the helper checks that the main engine's bridge outlived the swarm engine's start (see swarm_start)
 MAIN_BRIDGE=${had_docker0:+docker0}
 export MAIN_BRIDGE
-"$RC_TOP/build/test/helpers/swarm-live"
+# (in the background: a signal to this script stops the swarm at once, not after the helper)
+"$RC_TOP/build/test/helpers/swarm-live" &
+HELPER_PID=$!
+wait "$HELPER_PID"
 status=$?
+HELPER_PID=
 auth_registry_stop
 swarm_stop
 exit $status
