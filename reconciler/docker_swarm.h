@@ -130,7 +130,9 @@ int dk_service_create(struct dk_client *c, const struct dk_service_spec *s, char
 		      struct dk_status *st, struct rc_err *err);
 /* POST /services/{id}/update?version=V with the whole spec (a spec replaces the one there).
  * A version that moved meanwhile is refused by the engine (st->http 500, "rpc error: code = Unknown
- * desc = update out of sequence"; no engine fault): list again and retry with the new version.
+ * desc = update out of sequence"; no engine fault): list again and retry with the new version.  The
+ * version moves by itself while a rollout runs (each UpdateStatus the orchestrator writes is a new
+ * version): an update during one often meets this, and must retry (seen in t0905 under load).
  * An update that changes nothing of the task template (the same body again, labels only) rolls no
  * task and leaves no UpdateStatus. */
 int dk_service_update(struct dk_client *c, const char *id, uint64_t version, const struct dk_service_spec *s,
