@@ -2,8 +2,9 @@
  * The Swarm half of the Engine API client without an engine: the service
  * request body (golden JSON), the fingerprint (the body we send and the Spec
  * the engine returns give the same one; a change by hand gives another), and
- * the decoders on replies recorded from a real swarm (Docker 20.10.24,
- * tests/unit/data/swarm/README) and on hostile ones.
+ * the decoders on replies recorded from a real swarm (Docker 20.10.24, by
+ * tests/unit/data/swarm/record.sh, which says how to record them again) and
+ * on hostile ones.
  * GOLDEN_UPDATE=1 rewrites tests/unit/data/swarm/body-*.json (review the diff).
  */
 #include <stdio.h>
@@ -40,7 +41,7 @@ static char *slurp(const char *name, size_t *ret_len)
 	return buf_detach(&b, NULL);
 }
 
-/* The secret's id and the network's name as they were on the swarm the replies were recorded on. */
+/* A secret id in the golden body (record.sh posts it with the id of the secret it makes instead). */
 #define SECRET_ID "57xgp66ww61q9x94iywkxsstc"
 
 static const struct rc_kv labels[] = { { (char *)"io.reconciler.project", (char *)"swx" },
