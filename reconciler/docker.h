@@ -509,6 +509,7 @@ struct dk_network {
 	struct rc_kv *labels;  /* sorted */
 	size_t nlabels;
 	bool internal;
+	bool attachable;       /* Attachable (overlay networks) */
 	char **subnets;        /* IPAM.Config[].Subnet */
 	size_t nsubnets;
 	char **containers;     /* container ids (inspect only; list leaves it empty) */

@@ -323,9 +323,9 @@ int xfer_result(const struct dk_client *c, CURL *easy, CURLcode cc, struct xfer 
  * it, "OK" for a ping, else nothing or JSON; anything else (garbage, a body
  * cut short) is an engine fault.
  */
-int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
-		     const char *body, long timeout_ms, const char *what, cJSON **ret_json,
-		     struct buf *ret_body, struct dk_status *st, struct rc_err *err)
+static int request(struct dk_client *c, enum dk_op op, const char *method, const char *path, const char *body,
+		   const char *header, long timeout_ms, const char *what, cJSON **ret_json, struct buf *ret_body,
+		   struct dk_status *st, struct rc_err *err)
 {
 	struct dk_status tmp;
 	st = status_or(st, &tmp);
@@ -334,6 +334,12 @@ int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, con
 	if (timeout_ms <= 0)
 		timeout_ms = c->timeout_ms;
 	setup_easy(c, c->easy, method, path, body, timeout_ms, &x);
+	if (header) {
+		x.headers = curl_slist_append(x.headers, header);
+		if (!x.headers)
+			die("out of memory (curl_slist)");
+		curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, x.headers);
+	}
 	count_op(c, op);
 	log_debug("docker: %s %s", method, path);
 	int64_t t0 = now_ns();
@@ -362,6 +368,20 @@ int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, con
 	}
 	xfer_release(&x);
 	return r;
+}
+
+int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		     const char *body, long timeout_ms, const char *what, cJSON **ret_json,
+		     struct buf *ret_body, struct dk_status *st, struct rc_err *err)
+{
+	return request(c, op, method, path, body, NULL, timeout_ms, what, ret_json, ret_body, st, err);
+}
+
+int engine_request_h(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		     const char *body, const char *header, const char *what, cJSON **ret_json,
+		     struct dk_status *st, struct rc_err *err)
+{
+	return request(c, op, method, path, body, header, 0, what, ret_json, NULL, st, err);
 }
 
 int engine_request(struct dk_client *c, enum dk_op op, const char *method, const char *path,

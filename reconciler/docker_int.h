@@ -93,6 +93,10 @@ int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, con
 int engine_request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
 		   const char *body, long timeout_ms, const char *what, cJSON **ret_json,
 		   struct dk_status *st, struct rc_err *err);
+/* engine_request() with one more header line ("X-Registry-Auth: ..."; NULL: none), the client's timeout. */
+int engine_request_h(struct dk_client *c, enum dk_op op, const char *method, const char *path,
+		     const char *body, const char *header, const char *what, cJSON **ret_json,
+		     struct dk_status *st, struct rc_err *err);
 
 /* docker_json.c */
 const cJSON *jget(const cJSON *o, const char *key);

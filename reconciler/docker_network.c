@@ -47,6 +47,7 @@ static void parse_network(const cJSON *j, struct dk_network *n)
 	n->driver = jdup(j, "Driver");
 	n->labels = jkv(jget(j, "Labels"), &n->nlabels);
 	n->internal = jbool(j, "Internal");
+	n->attachable = jbool(j, "Attachable");
 	size_t cap = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, jget(jget(j, "IPAM"), "Config")) {

@@ -456,13 +456,26 @@ int dk_service_fingerprint(const char *spec_json, size_t len, char ret[RC_HASH_H
 /* ------------------------------------------------------------------ */
 /* create, update, remove                                             */
 
+/* A create or an update, with the registry credentials the nodes pull with when there are some. */
+static int service_request(struct dk_client *c, enum dk_op op, const char *path, const struct dk_service_spec *s,
+			   const char *what, cJSON **ret_json, struct dk_status *st, struct rc_err *err)
+{
+	_cleanup_free_ char *body = dk_service_body(s);
+	char *header = s->registry_auth ? xasprintf("X-Registry-Auth: %s", s->registry_auth) : NULL;
+	int r = engine_request_h(c, op, "POST", path, body, header, what, ret_json, st, err);
+	if (header) {
+		explicit_bzero(header, strlen(header));
+		free(header);
+	}
+	return r;
+}
+
 int dk_service_create(struct dk_client *c, const struct dk_service_spec *s, char **ret_id,
 		      struct dk_status *st, struct rc_err *err)
 {
 	_cleanup_free_ char *what = what_of("create service", s->name);
-	_cleanup_free_ char *body = dk_service_body(s);
 	cJSON *j = NULL;
-	if (engine_request(c, DK_OP_SERVICE_CREATE, "POST", API "/services/create", body, 0, what, &j, st, err) < 0)
+	if (service_request(c, DK_OP_SERVICE_CREATE, API "/services/create", s, what, &j, st, err) < 0)
 		return -1;
 	const char *id = jstr(j, "ID");
 	if (!id || !*id) {
@@ -479,10 +492,9 @@ int dk_service_update(struct dk_client *c, const char *id, uint64_t version, con
 		      struct dk_status *st, struct rc_err *err)
 {
 	_cleanup_free_ char *what = what_of("update service", s->name ? s->name : id);
-	_cleanup_free_ char *body = dk_service_body(s);
 	_cleanup_free_ char *eid = esc_path(id);
 	_cleanup_free_ char *path = xasprintf(API "/services/%s/update?version=%" PRIu64, eid, version);
-	return engine_request(c, DK_OP_SERVICE_UPDATE, "POST", path, body, 0, what, NULL, st, err);
+	return service_request(c, DK_OP_SERVICE_UPDATE, path, s, what, NULL, st, err);
 }
 
 int dk_service_remove(struct dk_client *c, const char *id, struct dk_status *st, struct rc_err *err)

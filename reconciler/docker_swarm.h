@@ -113,17 +113,30 @@ struct dk_service_spec {
 	uint64_t update_parallelism;          /* 0: all at once */
 	int64_t update_delay_ns, update_monitor_ns;
 	const char *update_order;             /* "stop-first" or "start-first"; NULL = "stop-first" */
-	const char *update_failure_action;    /* "pause", "continue", "rollback"; NULL = "pause" */
+	const char *update_failure_action;    /* "pause", "continue", "rollback"; NULL = "pause" (RollbackConfig
+	                                         gets "pause" for "rollback": a rollback never rolls back) */
+	/* Not in the body (nor in the fingerprint): */
+	const char *registry_auth;            /* X-Registry-Auth (regauth.h) sent with create and update: the
+	                                         manager hands it to the nodes, so each can pull a private
+	                                         image; NULL: anonymous pulls.  Never logged */
 };
 
 /* The JSON dk_service_create() and dk_service_update() send (malloc'ed). */
 char *dk_service_body(const struct dk_service_spec *s);
 
-/* POST /services/create.  *ret_id malloc'ed.  409: the name exists. */
+/* POST /services/create.  *ret_id malloc'ed.  409: the name exists.  An engine in no swarm, or a
+ * worker, answers this and every call below 503 "This node is not a swarm manager": an answer, not
+ * an engine fault.  An image the node does not have and cannot pull is no error here: its tasks are
+ * "rejected" ("No such image: ..."). */
 int dk_service_create(struct dk_client *c, const struct dk_service_spec *s, char **ret_id,
 		      struct dk_status *st, struct rc_err *err);
 /* POST /services/{id}/update?version=V with the whole spec (a spec replaces the one there).
- * A version that moved meanwhile is refused by the engine (st->http 500, "update out of sequence"). */
+ * A version that moved meanwhile is refused by the engine (st->http 500, "rpc error: code = Unknown
+ * desc = update out of sequence"; no engine fault): list again and retry with the new version.  The
+ * version moves by itself while a rollout runs (each UpdateStatus the orchestrator writes is a new
+ * version): an update during one often meets this, and must retry (seen in t0905 under load).
+ * An update that changes nothing of the task template (the same body again, labels only) rolls no
+ * task and leaves no UpdateStatus. */
 int dk_service_update(struct dk_client *c, const char *id, uint64_t version, const struct dk_service_spec *s,
 		      struct dk_status *st, struct rc_err *err);
 /* DELETE /services/{id}; 404 is an error the caller may take as done. */
@@ -162,14 +175,25 @@ const struct dk_service *dk_service_find(const struct dk_service_list *l, const 
 
 /*
  * What "the service runs what we sent" means, as 32 hex digits: a hash of
- * the parts of a service Spec the reconciler sets (image, args, command,
- * env, user, workdir, mounts, secrets by name and target, networks by
- * count, ports, replicas, resources, health check, restart policy,
- * placement, update config), read from Spec JSON.  The executor stores the
- * fingerprint of the body it sent (computed from dk_service_body()'s
- * output) in a label (swarm.h); a service whose Spec no longer gives that
- * fingerprint was changed by hand (`docker service update`, `scale`).  The
- * labels themselves are not in it.  -1 when json is not a Spec object.
+ * the whole service Spec in a canonical form where what the engine and the
+ * docker CLI change by themselves reads the same (docker_service.c's
+ * comment has the rules, checked on a 20.10.24 swarm): networks count by
+ * their aliases, not their targets (names come back as ids); secrets by
+ * name and file, not id; the engine's defaults (Isolation "default",
+ * Runtime "container", Condition "any", FailureAction "pause", Order
+ * "stop-first", vip, tcp, ingress, Replicas 1 for an empty Replicated) and
+ * every zero, false, "" , [] and {} read as absent (but 0 replicas); env,
+ * mounts, secrets, capabilities, networks, aliases, constraints and ports
+ * are sets (the CLI re-sorts mounts on any update, env on --env-add).  Not
+ * in it: Labels, ContainerSpec.Labels and TaskTemplate.ForceUpdate (a
+ * restart by hand changes no spec).  Everything else is: a field the
+ * reconciler never sets (--hostname, --dns) set by hand changes it too.
+ * The executor stores the fingerprint of the body it sent (computed from
+ * dk_service_body()'s output) in a label (swarm.h); a service whose Spec no
+ * longer gives that fingerprint was changed by hand (`docker service
+ * update`, `scale`), or rolled back by Swarm (the Spec is then the one
+ * before, labels included).  -1 when json is not a Spec object (or nests
+ * deeper than 32 levels); ret untouched then.
  */
 int dk_service_fingerprint(const char *spec_json, size_t len, char ret[RC_HASH_HEX_LEN + 1], struct rc_err *err);
 
@@ -181,9 +205,10 @@ struct dk_task {
 	char *node_id;              /* NULL until scheduled */
 	uint64_t slot;              /* replicated services: 1.. */
 	char *desired_state;        /* DesiredState: "running", "shutdown", "complete", ... */
-	char *state;                /* Status.State: "new" .. "running", "complete", "failed", "shutdown",
+	char *state;                /* Status.State: "new", "pending", "assigned", "accepted", "preparing",
+	                               "ready", "starting", "running", "complete", "failed", "shutdown",
 	                               "rejected", "orphaned", "remove"; a task with a health check is
-	                               "starting" until healthy, then "running" */
+	                               "starting" until healthy, then "running" (seen on 20.10.24) */
 	char *message;              /* Status.Message */
 	char *error;                /* Status.Err; NULL: none */
 	char *container_id;         /* Status.ContainerStatus.ContainerID; NULL: none yet */
@@ -240,7 +265,8 @@ void dk_secret_list_free(struct dk_secret_list *l);
 /* POST /secrets/create (data sent base64).  409: the name exists.  The data is not kept or logged. */
 int dk_secret_create(struct dk_client *c, const char *name, const void *data, size_t len, const struct rc_kv *labels,
 		     size_t nlabels, char **ret_id, struct dk_status *st, struct rc_err *err);
-/* DELETE /secrets/{id}; 400/409 while a service uses it. */
+/* DELETE /secrets/{id}; 400 while a service uses it ("secret 'x' is in use by the following service"),
+ * 404 when gone.  (A secret's data cannot be updated: 400 "only updates to Labels are allowed".) */
 int dk_secret_remove(struct dk_client *c, const char *id, struct dk_status *st, struct rc_err *err);
 
 /* ---- decoders (unit tests, fuzz-docker-swarm) ---- */

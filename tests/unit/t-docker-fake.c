@@ -795,6 +795,14 @@ static void test_fault_rule(void)
 	ok(dk_error_reply_is_fault(500, true, "context deadline exceeded"), "500, an internal deadline: a fault");
 	ok(dk_error_reply_is_fault(502, true, "Bad Gateway"), "502: a fault");
 	ok(dk_error_reply_is_fault(503, true, "x"), "503: a fault");
+	ok(!dk_error_reply_is_fault(503, true, "This node is not a swarm manager. Use \"docker swarm init\" or "
+		"\"docker swarm join\" to connect this node to swarm and try again."),
+	   "503, no swarm here (Swarm calls): an answer");
+	ok(dk_error_reply_is_fault(503, true, "rpc error: code = Unknown desc = The swarm does not have a leader. "
+		"It's possible that too few managers are online."),
+	   "503, a swarm without a leader: a fault");
+	ok(!dk_error_reply_is_fault(500, true, "rpc error: code = Unknown desc = update out of sequence"),
+	   "500, a service's version moved: an answer");
 	ok(dk_error_reply_is_fault(504, true, "x"), "504: a fault");
 	ok(dk_error_reply_is_fault(404, false, "<html>"), "an error body that is not Docker's JSON: a fault");
 	ok(!dk_error_reply_is_fault(400, true, "context deadline exceeded"), "a 4xx is an answer whatever it says");
