@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "docker_swarm.h"
+#include "regauth.h"
 #include "swarm.h"
 
 #define WAIT_TURN_MS 500
@@ -192,6 +193,42 @@ static int look(struct run *r, struct dk_client *c, bool tasks, struct seen *s, 
 	return 0;
 }
 
+/* The version of service name now (one list of the project's services), or 0. */
+static uint64_t version_now(struct run *r, struct dk_client *c, const char *name)
+{
+	struct seen s = { 0 };
+	struct rc_err err = { 0 };
+	uint64_t v = 0;
+	if (look(r, c, false, &s, &err) == 0) {
+		const struct dk_service *svc = dk_service_find(s.svcs, name);
+		v = svc ? svc->version : 0;
+	}
+	seen_release(&s);
+	return v;
+}
+
+/*
+ * Update service id to sv at version: the orchestrator moves the version by itself while a rollout
+ * of the service runs, and the engine refuses an update at an old one ("update out of sequence",
+ * docker_swarm.h): read the version again and retry, a few times.
+ */
+static int update_at(struct run *r, struct dk_client *c, const char *id, uint64_t version,
+		     const struct swarm_svc *sv, struct rc_err *err)
+{
+	for (int attempt = 0;; attempt++) {
+		struct dk_status ds = { 0 };
+		memset(err, 0, sizeof(*err));
+		if (dk_service_update(c, id, version, &sv->spec, &ds, err) == 0)
+			return 0;
+		if (attempt >= 5 || !strstr(err->msg, "out of sequence"))
+			return -1;
+		sleep_ms(200 * (attempt + 1));
+		uint64_t v = version_now(r, c, sv->spec.name);
+		if (v)
+			version = v;
+	}
+}
+
 static void teardown(struct run *r, struct dk_client *c, struct secrets *sec, const struct plan *p)
 {
 	struct seen s = { 0 };
@@ -227,7 +264,7 @@ static void teardown(struct run *r, struct dk_client *c, struct secrets *sec, co
 			else if (ensure_secrets(r, c, sec, a->desired, &err) == 0 &&
 				 swarm_svc_build(r->d, a->desired, sec->refs, a->desired->nsecrets, &sv, &err) == 0) {
 				sv.spec.replicas = 0;
-				rc = dk_service_update(c, svc->id, svc->version, &sv.spec, &ds, &err);
+				rc = update_at(r, c, svc->id, svc->version, &sv, &err);
 			}
 			swarm_svc_release(&sv);
 		}
@@ -246,24 +283,31 @@ struct work {
 	bool asked, done, failed;
 };
 
-/* Create the service of w, or update the one there (its version from s). */
+/* Create the service of w, or update the one there (its version from s); the image's registry
+ * credentials go with it, so every node can pull. */
 static int ask(struct run *r, struct dk_client *c, struct secrets *sec, const struct seen *s, struct work *w,
 	       struct rc_err *err)
 {
 	const struct rc_unit *u = w->a->desired;
 	if (ensure_secrets(r, c, sec, u, err) < 0)
 		return -1;
+	char *auth = NULL;
+	struct rc_err aerr = { 0 };
+	if (regauth_lookup(NULL, u->image, &auth, NULL, &aerr) < 0)
+		log_warn("unit '%s': registry credentials for %s: %s (the nodes pull without)", u->id, u->image, aerr.msg);
 	struct swarm_svc sv;
 	int rc = swarm_svc_build(r->d, u, sec->refs, u->nsecrets, &sv, err);
+	sv.spec.registry_auth = auth;
 	const struct dk_service *svc = rc == 0 ? dk_service_find(s->svcs, u->container) : NULL;
 	if (rc == 0 && svc) {
-		rc = dk_service_update(c, svc->id, svc->version, &sv.spec, NULL, err);
+		rc = update_at(r, c, svc->id, svc->version, &sv, err);
 	} else if (rc == 0) {
 		char *id = NULL;
 		rc = dk_service_create(c, &sv.spec, &id, NULL, err);
 		free(id);
 	}
 	swarm_svc_release(&sv);
+	regauth_free(auth);
 	return rc;
 }
 
