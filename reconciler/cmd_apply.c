@@ -509,8 +509,9 @@ static void *probe_worker(void *p)
 		struct look_job *j = &pool->jobs[i];
 		char why[128];
 		if (j->ct && j->u->health.kind == RC_HEALTH_HTTP && str_eq(j->ct->state_status, "running"))
-			j->look->health = apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, why, sizeof why) == 1
-						  ? "healthy" : "unhealthy";
+			j->look->health =
+				apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, false, why, sizeof why, NULL) == 1
+					? "healthy" : "unhealthy";
 	}
 }
 
