@@ -85,6 +85,17 @@ static void put_to_sleep(struct daemon *dm, size_t i, int64_t quiet_ns)
 
 void dm_idle_listen(struct daemon *dm)
 {
+	if (dm->wp && dm->c && !dk_client_local(dm->c)) {
+		/* its published ports are on the engine's host, its addresses not reachable from here */
+		static bool said;
+		for (size_t i = 0; !said && dm->cur && i < dm->cur->nunits; i++)
+			if (state_is_sleeping(dm->st, dm->cur->units[i].id, NULL) && dm->cur->units[i].nports) {
+				dm_say("sleeping units do not wake on demand: the engine at '%s' is not on this host "
+				       "(`reconciler wake` works)", dk_client_host(dm->c));
+				said = true;
+			}
+		return;
+	}
 	for (size_t i = 0; dm->wp && dm->cur && i < dm->cur->nunits; i++) {
 		const struct rc_unit *u = &dm->cur->units[i];
 		if (!state_is_sleeping(dm->st, u->id, NULL) || wp_listening(dm->wp, u->id))

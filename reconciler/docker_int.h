@@ -16,6 +16,7 @@
  *   docker_network.c    networks and volumes
  *   docker_image.c      image inspect and pulls (with retries and stall detection)
  *   docker_events.c     the events stream
+ *   docker_ssh.c        ssh:// engines: the `ssh -L` forward of the engine's socket, its process
  */
 #ifndef RC_DOCKER_INT_H
 #define RC_DOCKER_INT_H
@@ -47,7 +48,19 @@ struct dk_client {
 	size_t max_body;
 	CURL *easy;
 	struct dk_counters *ctr;
+	struct dk_ssh *ssh;  /* ssh://: the forward, shared by the clones (the last one ends it); else NULL */
 };
+
+/* docker_ssh.c: start ssh forwarding ep's remote socket (ep->ssh_*) to a socket of ours, wait until
+ * it is there, and set ep->sock_path to it.  0 with *ret (one reference), or -1 (err names ssh's last
+ * line on standard error, or that ssh is missing). */
+struct dk_ssh;
+int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, struct rc_err *err);
+struct dk_ssh *dk_ssh_ref(struct dk_ssh *s);
+/* Drop a reference; the last one ends ssh (SIGTERM), reaps it and removes the socket. */
+void dk_ssh_unref(struct dk_ssh *s);
+/* ssh's last line on standard error ("" when none) into out. */
+void dk_ssh_said(struct dk_ssh *s, char *out, size_t n);
 
 /* docker.c */
 void count_op(struct dk_client *c, enum dk_op op);

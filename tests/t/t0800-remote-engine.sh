@@ -15,6 +15,7 @@ BASE=$((40000 + ($$ % 4000) * 4))
 TLS_PORT=$BASE
 OTHER_NAME_PORT=$((BASE + 1))
 PLAIN_PORT=$((BASE + 2))
+EXPIRED_PORT=$((BASE + 3))
 C=$TRASH/certs
 FORWARDERS=
 
@@ -33,6 +34,30 @@ mkcert() {
 	printf '%s\n' "$4" >$C/$1/ext &&
 	openssl x509 -req -in $C/$1/req.pem -CA $C/$2/ca.pem -CAkey $C/$2/ca-key.pem -CAcreateserial \
 		-days 2 -extfile $C/$1/ext -out $C/$1/cert.pem 2>/dev/null
+}
+# mkcert_expired NAME CA-DIR SUBJECT EXTENSIONS: as mkcert, valid for a day in 2020 (`openssl x509
+# -days` cannot go back in time: `openssl ca` sets the dates)
+mkcert_expired() {
+	mkdir -p $C/$1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$3" -keyout $C/$1/key.pem -out $C/$1/req.pem 2>/dev/null &&
+	printf '%s\n' "$4" >$C/$1/ext &&
+	: >$C/$1/index.txt &&
+	echo 1000 >$C/$1/serial &&
+	cat >$C/$1/ca.cnf <<-EOF &&
+	[ca]
+	default_ca = test
+	[test]
+	database = $C/$1/index.txt
+	new_certs_dir = $C/$1
+	serial = $C/$1/serial
+	default_md = sha256
+	policy = any
+	[any]
+	commonName = supplied
+	EOF
+	openssl ca -batch -notext -config $C/$1/ca.cnf -cert $C/$2/ca.pem -keyfile $C/$2/ca-key.pem \
+		-startdate 20200101000000Z -enddate 20200102000000Z -extfile $C/$1/ext \
+		-in $C/$1/req.pem -out $C/$1/cert.pem 2>$C/$1/ca.log || { cat $C/$1/ca.log; false; }
 }
 mkca() {
 	mkdir -p $C/$1 &&
@@ -93,6 +118,8 @@ test_expect_success 'setup: a CA, the engine'"'"'s certificate (127.0.0.1, local
 	mkcert server ca localhost "subjectAltName=IP:127.0.0.1,DNS:localhost" &&
 	mkcert elsewhere ca other.example "subjectAltName=DNS:other.example" &&
 	mkcert client ca client "extendedKeyUsage=clientAuth" &&
+	mkcert_expired expired ca localhost "subjectAltName=IP:127.0.0.1,DNS:localhost" &&
+	openssl x509 -in $C/expired/cert.pem -noout -enddate | grep "notAfter=Jan  2 00:00:00 2020 GMT" &&
 	cp $C/ca/ca.pem $C/client/ &&
 	mkdir $C/wrong-ca $C/no-client $C/empty &&
 	cp $C/other/ca.pem $C/client/cert.pem $C/client/key.pem $C/wrong-ca/ &&
@@ -142,6 +169,15 @@ test_expect_success 'a certificate for another host name: refused' '
 		DOCKER_CERT_PATH=$C/client "$RC" --repo $M apply >out 2>err &&
 	cat err &&
 	test_grep "does not verify (CA $C/client/ca.pem): .*no alternative certificate subject name matches" err &&
+	nothing_made
+'
+
+test_expect_success 'an expired engine certificate: refused, naming the expiry; nothing made' '
+	test_when_finished forwarders_stop &&
+	tunnel expired $EXPIRED_PORT expired &&
+	test_expect_code 3 rc_tls $C/client apply >out 2>err &&
+	cat err &&
+	test_grep "the certificate of the docker engine at .tcp://127.0.0.1:$EXPIRED_PORT. has expired (or one that signed it has; CA $C/client/ca.pem): SSL certificate problem: certificate has expired" err &&
 	nothing_made
 '
 
