@@ -140,6 +140,7 @@ int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultot
 void setup_easy(const struct dk_client *c, CURL *easy, const char *method, const char *path,
 		       const char *body, long timeout_ms, struct xfer *x)
 {
+	dk_ssh_revive(c->ssh);  /* ssh://: a forward whose ssh ended is started again */
 	curl_easy_reset(easy);
 	_cleanup_free_ char *url = xasprintf("%s%s", c->ep.base_url, path);
 	curl_easy_setopt(easy, CURLOPT_URL, url);

@@ -59,6 +59,9 @@ int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, 
 struct dk_ssh *dk_ssh_ref(struct dk_ssh *s);
 /* Drop a reference; the last one ends ssh (SIGTERM), reaps it and removes the socket. */
 void dk_ssh_unref(struct dk_ssh *s);
+/* The ssh process ended (the connection dropped, sshd restarted): start it again, on the same
+ * socket path, at most every 5 s (said in the log); at once when it runs.  Before every request. */
+void dk_ssh_revive(struct dk_ssh *s);
 /* ssh's last line on standard error ("" when none) into out. */
 void dk_ssh_said(struct dk_ssh *s, char *out, size_t n);
 

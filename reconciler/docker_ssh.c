@@ -40,13 +40,18 @@
 
 #define SSH_CONNECT_TIMEOUT_S 10
 #define SSH_WAIT_NS ((int64_t)(SSH_CONNECT_TIMEOUT_S + 5) * NS_PER_S)
+#define SSH_REVIVE_NS (5 * NS_PER_S)  /* an ended forward is started again at most this often */
 #define SSH_ENV "RECONCILER_SSH"  /* the ssh client to run (tests give a wrapper); default `ssh` in PATH */
 
 struct dk_ssh {
 	atomic_int refs;
 	char *dir, *sock;            /* our private directory (0700) and the forwarded socket in it */
 	char **argv;                 /* ssh's command line, made before the fork */
+	char *host, *dest;           /* for messages: the host string, user@host */
 	pthread_t th;
+	bool th_live;                /* th was made and not joined yet */
+	pthread_mutex_t revive_mu;   /* one revival at a time (dk_ssh_revive()) */
+	int64_t next_revive;         /* not before (monotonic ns) */
 	pthread_mutex_t mu;          /* guards what follows */
 	pid_t pid;                   /* 0: not forked yet, or reaped */
 	bool exited;                 /* reaped (or never started) */
@@ -214,7 +219,10 @@ static void ssh_free(struct dk_ssh *s)
 	for (size_t i = 0; s->argv && s->argv[i]; i++)
 		free(s->argv[i]);
 	free(s->argv);
+	free(s->host);
+	free(s->dest);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->revive_mu);
 	free(s);
 }
 
@@ -225,7 +233,9 @@ static void ssh_stop(struct dk_ssh *s)
 	if (s->pid > 0 && !s->exited)
 		kill(s->pid, SIGTERM);
 	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->th, NULL);
+	if (s->th_live)
+		pthread_join(s->th, NULL);
+	s->th_live = false;
 	ssh_free(s);
 }
 
@@ -267,6 +277,76 @@ static void why_ended(struct dk_ssh *s, char *out, size_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Start ssh (its thread) and wait until the forwarded socket is there.  -1 with err: ssh's words,
+ * or no forward in time (ssh is then told to end); the caller joins the thread (th_live). */
+static int spawn(struct dk_ssh *s, struct rc_err *err)
+{
+	pthread_mutex_lock(&s->mu);
+	s->exited = false;
+	s->status = 0;
+	s->exec_errno = 0;
+	s->last[0] = '\0';
+	pthread_mutex_unlock(&s->mu);
+	unlink(s->sock);  /* a socket the last ssh left */
+	if (pthread_create(&s->th, NULL, ssh_main, s) != 0)
+		return rc_errf(err, "docker host '%s': cannot start a thread for ssh", s->host);
+	s->th_live = true;
+	/* ssh makes the local socket once it is logged in and the forward is set up */
+	int64_t end = now_ns() + SSH_WAIT_NS;
+	for (;;) {
+		struct stat sb;
+		pthread_mutex_lock(&s->mu);
+		bool ended = s->exited;
+		pid_t pid = s->pid;
+		pthread_mutex_unlock(&s->mu);
+		if (ended) {
+			char why[600];
+			why_ended(s, why, sizeof why);
+			return rc_err_fault(err, "docker host '%s': ssh to %s failed: %s", s->host, s->dest, why);
+		}
+		if (stat(s->sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			return 0;
+		if (now_ns() >= end) {
+			if (pid > 0)
+				kill(pid, SIGTERM);
+			return rc_err_fault(err, "docker host '%s': ssh to %s made no forward within %d s", s->host,
+					    s->dest, (int)(SSH_WAIT_NS / NS_PER_S));
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void dk_ssh_revive(struct dk_ssh *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	bool ended = s->exited;
+	pthread_mutex_unlock(&s->mu);
+	if (!ended)
+		return;
+	pthread_mutex_lock(&s->revive_mu);
+	pthread_mutex_lock(&s->mu);
+	ended = s->exited;
+	pthread_mutex_unlock(&s->mu);
+	int64_t now = now_ns();
+	if (ended && now >= s->next_revive) {
+		s->next_revive = now + SSH_REVIVE_NS;
+		char why[600];
+		why_ended(s, why, sizeof why);
+		if (s->th_live)
+			pthread_join(s->th, NULL);
+		s->th_live = false;
+		struct rc_err err = { 0 };
+		if (spawn(s, &err) < 0)
+			log_warn("docker: the ssh forward to %s ended (%s); starting it again: %s", s->dest, why, err.msg);
+		else
+			log_info("docker: the ssh forward to %s ended (%s); started again", s->dest, why);
+	}
+	pthread_mutex_unlock(&s->revive_mu);
+}
+
 int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, struct rc_err *err)
 {
 	const char *env = getenv(SSH_ENV);
@@ -282,6 +362,7 @@ int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, 
 	struct dk_ssh *s = xcalloc(1, sizeof(*s));
 	atomic_init(&s->refs, 1);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->revive_mu, NULL);
 	s->dir = TAKE_PTR(tmpl);
 	s->sock = xasprintf("%s/docker.sock", s->dir);
 	if (strlen(s->sock) > 107) {
@@ -291,35 +372,11 @@ int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, 
 		return -1;
 	}
 	s->argv = make_argv(prog, ep, s->sock);
-	if (pthread_create(&s->th, NULL, ssh_main, s) != 0) {
-		rc_errf(err, "docker host '%s': cannot start a thread for ssh", host);
-		ssh_free(s);
+	s->host = xstrdup(host);
+	s->dest = xstrdup(ep->ssh_dest);
+	if (spawn(s, err) < 0) {
+		ssh_stop(s);
 		return -1;
-	}
-	/* ssh makes the local socket once it is logged in and the forward is set up */
-	int64_t end = now_ns() + SSH_WAIT_NS;
-	for (;;) {
-		struct stat sb;
-		pthread_mutex_lock(&s->mu);
-		bool ended = s->exited;
-		pthread_mutex_unlock(&s->mu);
-		if (ended) {
-			char why[600];
-			why_ended(s, why, sizeof why);
-			rc_err_fault(err, "docker host '%s': ssh to %s failed: %s", host, ep->ssh_dest, why);
-			ssh_stop(s);
-			return -1;
-		}
-		if (stat(s->sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
-			break;
-		if (now_ns() >= end) {
-			rc_err_fault(err, "docker host '%s': ssh to %s made no forward within %d s", host, ep->ssh_dest,
-				     (int)(SSH_WAIT_NS / NS_PER_S));
-			ssh_stop(s);
-			return -1;
-		}
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
 	}
 	log_debug("docker: ssh forwards %s to %s:%s", s->sock, ep->ssh_dest, ep->ssh_sock);
 	free(ep->sock_path);

@@ -117,16 +117,22 @@ test_expect_success 'through ssh: apply, status and plan; the ssh process ends w
 	nothing_left
 '
 
-test_expect_success 'the daemon through ssh: converges, sees a kill; its ssh dies with it (SIGKILL)' '
+test_expect_success 'the daemon through ssh: converges, sees a kill; a dropped ssh is started again; its ssh dies with it (SIGKILL)' '
 	test_when_finished daemon_kill &&
 	: >$TRASH/ssh.pids &&
 	RECONCILER_SSH=$TRASH/ssh-id TMPDIR=$TRASH/tmp daemon_start d.log -vv --repo $M --docker-host $HOST &&
 	daemon_wait_log d.log "boot convergence complete" 60 &&
 	docker kill $PROJECT-web >/dev/null &&
 	daemon_wait_log d.log "unit web is ready again" 60 &&
-	test -s $TRASH/ssh.pids &&
+	test $(wc -l <$TRASH/ssh.pids) = 1 &&
+	: the connection drops: the next call starts ssh again, and the event stream follows &&
+	kill -TERM $(cat $TRASH/ssh.pids) &&
+	daemon_wait_log d.log "the ssh forward to $ME@127.0.0.1 ended (.*); started again" 60 &&
+	test $(wc -l <$TRASH/ssh.pids) = 2 &&
+	docker kill $PROJECT-web >/dev/null &&
+	wait_for "test \$(grep -c \"unit web is ready again\" d.log) = 2" 60 &&
 	kill -KILL $DPID &&
-	wait_for "! kill -0 $(head -1 $TRASH/ssh.pids) 2>/dev/null" 10
+	wait_for "! kill -0 $(tail -1 $TRASH/ssh.pids) 2>/dev/null" 10
 '
 
 test_expect_success 'an http health check cannot be probed from here: refused, nothing changed' '
