@@ -2,13 +2,14 @@
 test_description='idle customers (issue 17), the rest: a burst of connections to a sleeping
 customer is held while it wakes (its listener stays open until right before the engine starts the
 container) and every connection gets the container'"'"'s answer; a unit with an http health check
-goes to sleep too (the daemon'"'"'s probes are not counted as its traffic)'
+goes to sleep too, and one that stops answering is still restarted (the daemon'"'"'s probes are not counted as its traffic)'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/daemon.sh"
 
 M=$TRASH/repo
 P_BURST=$(test_port 0)
 P_PROBED=$(test_port 1)
+P_FLAKY=$(test_port 2)
 BURST=10
 
 # burst/db takes 2 s to start and is woken first: the window in which burst/app is not started yet
@@ -56,6 +57,13 @@ write_manifests() {
 	template: probed
 	plan: nap
 	port: $P_PROBED
+	---
+	kind: Customer
+	id: flaky
+	template: probed
+	idle: {after: 1h}
+	port: $P_FLAKY
+	env: {HEALTH: "fail-after:8"}
 	EOT
 }
 
@@ -93,6 +101,15 @@ test_expect_success 'a unit with an http health check sleeps: the daemon'"'"'s p
 	test "$(state_of probed-app)" = exited &&
 	grep "unit probed/app is sleeping: no network traffic for" d1.log &&
 	grep "idle: probed/app: http probes from inside its network namespace" d1.log
+'
+
+test_expect_success 'probed from inside its namespace, a unit that stops answering is still found and restarted' '
+	test_when_finished daemon_kill &&
+	daemon_start d3.log -vv --repo $M &&
+	daemon_wait_log d3.log "boot convergence complete" 90 &&
+	daemon_wait_log d3.log "idle: flaky/app: http probes from inside its network namespace" 30 &&
+	daemon_wait_log d3.log "unit flaky/app: unhealthy (http probe of /health failed 3 times)" 60 &&
+	daemon_wait_log d3.log "unit flaky/app is ready again" 60
 '
 
 test_expect_success 'a burst of connections to a sleeping customer: each one held, each one answered' '
