@@ -80,6 +80,19 @@ assert sys.argv[1] in [x[\"unit\"] for x in s.get(\"sleeping\", [])]
 " "$1"
 }
 
+# status_until_sleeping UNIT: `status` (which probes http checks) every second until UNIT sleeps
+# (at most 40 s): its probes are no traffic either
+status_until_sleeping() {
+	i=0
+	while [ $i -lt 40 ]; do
+		"$RC" --repo $M status >status.out 2>&1 || { cat status.out; return 1; }
+		is_sleeping $1 2>/dev/null && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # fetch_bg I: GET /env from the sleeping customer's port, in the background: the body in body.I,
 # curl's complaint (none expected) in curl.I
 fetch_bg() {
@@ -93,11 +106,13 @@ test_expect_success 'setup: a manifest repository, applied' '
 	$RC --repo $M apply >apply.out 2>&1 || { cat apply.out; false; }
 '
 
-test_expect_success 'a unit with an http health check sleeps: the daemon'"'"'s probes are no traffic' '
+test_expect_success 'a unit with an http health check sleeps: the daemon'"'"'s and status'"'"'s probes are no traffic' '
 	test_when_finished daemon_kill &&
 	daemon_start d1.log -vv --repo $M &&
 	daemon_wait_log d1.log "boot convergence complete" 90 &&
-	wait_for "is_sleeping probed/app" 40 || { grep "idle:\|probe" d1.log | tail -20; false; } &&
+	"$RC" --repo $M status >st.out 2>&1 &&
+	test_grep "^probed/app .* healthy" st.out &&
+	status_until_sleeping probed/app || { grep "idle:\|probe" d1.log | tail -20; false; } &&
 	test "$(state_of probed-app)" = exited &&
 	grep "unit probed/app is sleeping: no network traffic for" d1.log &&
 	grep "idle: probed/app: http probes from inside its network namespace" d1.log
