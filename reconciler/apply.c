@@ -147,7 +147,7 @@ int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int
 	int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;
 	if (cap_ms > 0 && to > cap_ms)
 		to = cap_ms;
-	return health_http_probe_in(inside ? ct->pid : 0, ip, port, u->health.http_path, to, why, whylen,
+	return health_http_probe_in(inside ? ct->pid : 0, ct->id, ip, port, u->health.http_path, to, why, whylen,
 				    ret_inside) == 1;
 }
 /* ---- phases ------------------------------------------------------------- */

@@ -101,10 +101,28 @@ static curl_socket_t open_in_ns(void *ud, curlsocktype purpose, struct curl_sock
 	return fd >= 0 ? fd : CURL_SOCKET_BAD;
 }
 
-int health_http_probe_in(int netns_pid, const char *ip, uint16_t port, const char *path, int64_t timeout_ms,
-			 char *why, size_t whylen, bool *ret_inside)
+/* Is pid the process mark (a container id) names in its cgroup: not another one that has its number
+ * here (this process in another pid namespace than the engine's, or the number reused)? */
+static bool pid_is(int pid, const char *mark)
 {
-	if (netns_pid <= 0)
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+	char *data = NULL;
+	size_t len = 0;
+	struct rc_err err = { 0 };
+	if (!mark || strlen(mark) < 12 || read_file(path, 1 << 16, &data, &len, &err) < 0)
+		return false;
+	bool is = strstr(data, mark) != NULL;
+	free(data);
+	return is;
+}
+
+int health_http_probe_in(int netns_pid, const char *pid_mark, const char *ip, uint16_t port, const char *path,
+			 int64_t timeout_ms, char *why, size_t whylen, bool *ret_inside)
+{
+	if (ret_inside)
+		*ret_inside = false;
+	if (netns_pid <= 0 || !pid_is(netns_pid, pid_mark))
 		return health_http_probe(ip, port, path, timeout_ms, why, whylen);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *c = probe_easy(ip, port, path, timeout_ms, errbuf);
