@@ -60,20 +60,22 @@ struct dk_ssh {
 	char last[512];              /* its last line on standard error */
 };
 
-/* Does prog name an executable (a path, or a name found in PATH)? */
-static bool findable(const char *prog)
+/* The executable prog names (a path, or a name found in PATH), malloc'ed; NULL: none.  Resolved
+ * before the fork: the child only calls execv(). */
+static char *find_prog(const char *prog)
 {
 	if (strchr(prog, '/'))
-		return access(prog, X_OK) == 0;
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
 	const char *path = getenv("PATH");
 	_cleanup_free_ char *copy = xstrdup(path && *path ? path : "/usr/bin:/bin");
 	char *save = NULL;
 	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *f = xasprintf("%s/%s", *d ? d : ".", prog);
+		char *f = xasprintf("%s/%s", *d ? d : ".", prog);
 		if (access(f, X_OK) == 0)
-			return true;
+			return f;
+		free(f);
 	}
-	return false;
+	return NULL;
 }
 
 /* Keep the last non-empty line of chunk (appended to what was read of the current line). */
@@ -133,7 +135,7 @@ static void *ssh_main(void *p)
 		    dup2(errp[1], STDERR_FILENO) < 0)
 			_exit(126);
 		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  /* nothing of ours goes on (execp[1] until the exec) */
-		execvp(s->argv[0], s->argv);
+		execv(s->argv[0], s->argv);
 		int e = errno;
 		(void)!write(execp[1], &e, sizeof e);
 		_exit(127);
@@ -351,7 +353,8 @@ int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, 
 {
 	const char *env = getenv(SSH_ENV);
 	const char *prog = env && *env ? env : "ssh";
-	if (!findable(prog))
+	_cleanup_free_ char *exe = find_prog(prog);
+	if (!exe)
 		return rc_errf(err, "docker host '%s': no ssh client: '%s' is not %s (ssh:// engines run OpenSSH's "
 			       "ssh to forward the engine's socket: install openssh-client)", host, prog,
 			       strchr(prog, '/') ? "an executable" : "in PATH");
@@ -371,7 +374,7 @@ int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, 
 		ssh_free(s);
 		return -1;
 	}
-	s->argv = make_argv(prog, ep, s->sock);
+	s->argv = make_argv(exe, ep, s->sock);
 	s->host = xstrdup(host);
 	s->dest = xstrdup(ep->ssh_dest);
 	if (spawn(s, err) < 0) {
