@@ -7,7 +7,7 @@
  * and cJSON (make check-layers knows).
  *
  *   docker.c            the client: open, clone, free, the version check, ping, call counters
- *   docker_host.c       the host string and its TLS files: unix://, tcp://, https://, http:// (pure)
+ *   docker_host.c       the host string and its TLS files: unix://, tcp://, https://, http://, ssh:// (pure)
  *   docker_http.c       one request: URL escaping, the libcurl handle, timeouts, replies and errors
  *   docker_json.c       cJSON readers (strings, numbers, string arrays, label maps) and writers
  *   docker_fields.c     the spec-key table's rows (speckeys.h) to and from the engine's JSON
