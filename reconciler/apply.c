@@ -135,8 +135,8 @@ const char *apply_container_ip(const struct dk_container *ct, const struct rc_un
 	return NULL;
 }
 
-int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, char *why,
-		     size_t whylen)
+int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, bool inside, char *why,
+		     size_t whylen, bool *ret_inside)
 {
 	const char *ip = apply_container_ip(ct, u);
 	if (!ip) {
@@ -147,7 +147,8 @@ int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int
 	int64_t to = u->health.timeout_ns ? u->health.timeout_ns / NS_PER_MS : 5000;
 	if (cap_ms > 0 && to > cap_ms)
 		to = cap_ms;
-	return health_http_probe(ip, port, u->health.http_path, to, why, whylen) == 1;
+	return health_http_probe_in(inside ? ct->pid : 0, ct->id, ip, port, u->health.http_path, to, why, whylen,
+				    ret_inside) == 1;
 }
 /* ---- phases ------------------------------------------------------------- */
 

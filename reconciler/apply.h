@@ -82,6 +82,14 @@ struct apply_opts {
 	 * returns with every unit ready (a failure is a failed step "= UNIT").
 	 */
 	const struct plan_observed *observed;
+	/*
+	 * NULL, or called (from a worker thread; the callee serialises) right
+	 * before the engine is asked to start a container of unit u — the
+	 * moment its published ports are bound.  The daemon closes the wake
+	 * proxy's listeners on a sleeping unit's ports there (wakeproxy.h).
+	 */
+	void (*before_start)(void *ctx, const struct rc_unit *u);
+	void *before_start_ctx;
 };
 
 /* How many units of d, desired running with a `cmd` check, have a container observed still
@@ -135,10 +143,13 @@ const char *apply_container_ip(const struct dk_container *ct, const struct rc_un
  * Run u's `http` health check once against ct (which must be running): GET
  * http://<apply_container_ip>:<health port, else the first container port,
  * else 80><path> within the check's timeout (default 5 s; capped at
- * cap_ms when cap_ms > 0).  1 healthy, 0 not, with why filled.
+ * cap_ms when cap_ms > 0).  1 healthy, 0 not, with why filled.  inside:
+ * from inside the container's network namespace (ct->pid; a local engine
+ * only), so the probe is no traffic on its interfaces (health_http_probe_in();
+ * *ret_inside, may be NULL, says whether it could be).
  */
-int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, char *why,
-		     size_t whylen);
+int apply_http_probe(const struct dk_container *ct, const struct rc_unit *u, int64_t cap_ms, bool inside, char *why,
+		     size_t whylen, bool *ret_inside);
 const char *apply_status_name(enum apply_status s);
 
 /* What apply --json says besides the result (apply_json.c). */

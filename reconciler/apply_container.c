@@ -475,9 +475,16 @@ static char *side_name(const char *name, const char *what)
  * plus a second per network beyond four before it counts as an engine fault
  * (docs/performance.md, "Tenant isolation": 50 s for 101 networks here).
  */
-int apply_start_unit(struct dk_client *c, const struct rc_unit *u, const char *id, struct dk_status *st,
-		      struct rc_err *err)
+void apply_before_start(struct run *r, const struct rc_unit *u)
 {
+	if (r && r->o->before_start)
+		r->o->before_start(r->o->before_start_ctx, u);
+}
+
+int apply_start_unit(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *id,
+		     struct dk_status *st, struct rc_err *err)
+{
+	apply_before_start(r, u);
 	size_t nets = u->nnetworks + u->nlinks;
 	long t = dk_client_timeout_ms(c) + (nets > 4 ? (long)(nets - 4) * 1000 : 0);
 	return dk_container_start_within(c, id, t, st, err);
@@ -490,7 +497,7 @@ int apply_create_start(struct run *r, struct dk_client *c, const struct rc_unit 
 	if (apply_create_container(r, c, u, u->container, &id, err) < 0)
 		return -1;
 	if (u->running) {
-		if (apply_start_unit(c, u, id, NULL, err) < 0) {
+		if (apply_start_unit(r, c, u, id, NULL, err) < 0) {
 			free(id);
 			return rc_err_prefix(err, "starting '%s'", u->container);
 		}
@@ -506,8 +513,8 @@ int apply_create_start(struct run *r, struct dk_client *c, const struct rc_unit 
  * give the old one its name and start it again.  why is what went wrong;
  * err gets it with what became of the old container.
  */
-int apply_restore_old(struct dk_client *c, const struct rc_unit *u, const char *new_id, const char *old_id,
-		       const char *why, bool *ret_restored, struct rc_err *err)
+int apply_restore_old(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *new_id,
+		      const char *old_id, const char *why, bool *ret_restored, struct rc_err *err)
 {
 	struct rc_err e2 = { 0 };
 	struct dk_status ds;
@@ -516,7 +523,7 @@ int apply_restore_old(struct dk_client *c, const struct rc_unit *u, const char *
 		return rc_errf(err, "%s; the old container was not restored: removing the new one: %s", why, e2.msg);
 	if (dk_container_rename(c, old_id, u->container, &ds, &e2) < 0)
 		return rc_errf(err, "%s; the old container was not restored: %s", why, e2.msg);
-	if (u->running && apply_start_unit(c, u, old_id, &ds, &e2) < 0)
+	if (u->running && apply_start_unit(r, c, u, old_id, &ds, &e2) < 0)
 		return rc_errf(err, "%s; the old container has its name back but does not start: %s", why, e2.msg);
 	*ret_restored = true;
 	return rc_errf(err, "%s; the old container %s again", why, u->running ? "runs" : "is back");
@@ -537,7 +544,7 @@ int apply_replace_start_first(struct run *r, struct dk_client *c, const struct r
 	if (apply_create_container(r, c, u, next, &id, err) < 0)
 		return rc_err_prefix(err, "the old container was not touched");
 	apply_crash_point("after-replace-create");
-	if (apply_start_unit(c, u, id, NULL, err) < 0) {
+	if (apply_start_unit(r, c, u, id, NULL, err) < 0) {
 		rc_err_prefix(err, "starting the new '%s' (the old one runs on, untouched)", u->container);
 		struct rc_err e2;
 		apply_remove(c, id, NULL, &e2);
@@ -616,7 +623,7 @@ int apply_replace(struct run *r, struct dk_client *c, const struct rc_unit *u, c
 		goto undo;
 	}
 	if (u->running) {
-		if (apply_start_unit(c, u, id, &ds, err) < 0) {
+		if (apply_start_unit(r, c, u, id, &ds, err) < 0) {
 			apply_msgf(why, sizeof why, "starting the new '%s': %s", u->container, err->msg);
 			why_fault = err->engine_fault;
 			goto undo;
@@ -639,7 +646,7 @@ undo:
 	if (old_gone)
 		rc_errf(err, "%s", why);
 	else
-		apply_restore_old(c, u, id, old_id, why, &ret->restored, err);
+		apply_restore_old(r, c, u, id, old_id, why, &ret->restored, err);
 	err->engine_fault = why_fault;
 	free(id);
 	return -1;

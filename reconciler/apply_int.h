@@ -122,8 +122,10 @@ int apply_stop_remove(struct dk_client *c, const char *id, int64_t grace_ns, str
  * start, so the call may take the client's timeout plus a second per network
  * beyond four before it counts as an engine fault.
  */
-int apply_start_unit(struct dk_client *c, const struct rc_unit *u, const char *id, struct dk_status *st,
-		     struct rc_err *err);
+int apply_start_unit(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *id,
+		     struct dk_status *st, struct rc_err *err);
+/* Tell r's caller a container of u is about to start (apply_opts.before_start); r may be NULL. */
+void apply_before_start(struct run *r, const struct rc_unit *u);
 
 /* Create u's container under its name and start it when desired running (*needs_wait then). */
 int apply_create_start(struct run *r, struct dk_client *c, const struct rc_unit *u, char **ret_id,
@@ -150,8 +152,8 @@ int apply_swap_in(struct dk_client *c, const struct rc_unit *u, const char *new_
 		  struct rc_err *err);
 /* Put the old container back: remove the new one (when there is one), give the old one its name
  * and start it again.  why is what went wrong; err gets it with what became of the old one. */
-int apply_restore_old(struct dk_client *c, const struct rc_unit *u, const char *new_id, const char *old_id,
-		      const char *why, bool *ret_restored, struct rc_err *err);
+int apply_restore_old(struct run *r, struct dk_client *c, const struct rc_unit *u, const char *new_id,
+		      const char *old_id, const char *why, bool *ret_restored, struct rc_err *err);
 
 /* Free the image cache of r. */
 void apply_images_release(struct run *r);

@@ -253,7 +253,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 		case PLAN_START: {
 			jb->id = xstrdup(a->container_id);
 			struct dk_status ds;
-			if (apply_start_unit(c, u, a->container_id, &ds, err) < 0)
+			if (apply_start_unit(r, c, u, a->container_id, &ds, err) < 0)
 				return rc_err_prefix(err, "starting '%s'", u->container);
 			jb->needs_wait = true;
 			started = true;
@@ -267,6 +267,7 @@ static int step_up(struct run *r, struct dk_client *c, struct job *jb, struct rc
 	if (rejoined && !started && u->running) {
 		const char *target = jb->id ? jb->id : u->container;
 		struct dk_status ds;
+		apply_before_start(r, u);
 		if (dk_container_start(c, target, &ds, err) < 0)
 			return rc_err_prefix(err, "starting '%s' again on its recreated network", u->container);
 		jb->needs_wait = true;
@@ -318,7 +319,7 @@ static void job_step(void *ctx, int worker, size_t j)
 				rc_errf(err, "%s; the old container runs on (never stopped)", jb->why);
 			jb->restored = true;
 		} else {
-			apply_restore_old(c, jb->u, jb->id, jb->old_id, jb->why, &jb->restored, err);
+			apply_restore_old(r, c, jb->u, jb->id, jb->old_id, jb->why, &jb->restored, err);
 		}
 		err->engine_fault = jb->fault;  /* why it was restored is what counts */
 		jb->rc = -1;

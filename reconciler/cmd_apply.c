@@ -470,6 +470,7 @@ struct look_pool {
 	struct look_job *jobs;
 	size_t n;
 	atomic_size_t next;
+	bool local;  /* the engine is on this host: a unit with idle is probed from inside its namespace */
 };
 
 /* "2026-12-06T18:10:32.123456789Z" (the engine's StartedAt) to Unix seconds. */
@@ -509,9 +510,12 @@ static void *probe_worker(void *p)
 			return NULL;
 		struct look_job *j = &pool->jobs[i];
 		char why[128];
+		/* a unit that may sleep: not traffic that keeps it awake (as the daemon's own probes) */
+		bool inside = pool->local && j->u->idle_after_ns > 0;
 		if (j->ct && j->u->health.kind == RC_HEALTH_HTTP && str_eq(j->ct->state_status, "running"))
-			j->look->health = apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, why, sizeof why) == 1
-						  ? "healthy" : "unhealthy";
+			j->look->health =
+				apply_http_probe(j->ct, j->u, STATUS_PROBE_CAP_MS, inside, why, sizeof why, NULL) == 1
+					? "healthy" : "unhealthy";
 	}
 }
 
@@ -564,7 +568,7 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 		else
 			health_exit_reason(ct->exit_code, ct->oom_killed, l->why_stopped, sizeof l->why_stopped);
 	}
-	struct look_pool pool = { .jobs = jobs, .n = n };
+	struct look_pool pool = { .jobs = jobs, .n = n, .local = dk_client_local(s->c) };
 	atomic_init(&pool.next, 0);
 	pthread_t th[STATUS_PROBE_THREADS];
 	size_t nth = 0;

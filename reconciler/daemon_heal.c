@@ -480,7 +480,15 @@ void dm_http_probes(struct daemon *dm)
 		if (ct && str_eq(ct->state_status, "running")) {
 			char why[128] = "";
 			int64_t t0 = now_ns();
-			int pr = apply_http_probe(ct, u, 0, why, sizeof why);
+			/* a unit that may sleep is probed from inside its network namespace: over its loopback,
+			 * the probe is not traffic on its interfaces, which the idle sampler counts */
+			bool inside = false, ns = u->idle_after_ns > 0 && dk_client_local(dm->c);
+			int pr = apply_http_probe(ct, u, 0, ns, why, sizeof why, &inside);
+			if (ns && inside != rt->probe_inside)
+				log_debug("idle: %s: http probes from %s", u->id,
+					  inside ? "inside its network namespace (not counted as its traffic)"
+						 : "the daemon's host (counted as its traffic: it will not sleep)");
+			rt->probe_inside = inside;
 			rt->probe_ms = (now_ns() - t0) / NS_PER_MS;
 			if (pr == 1)
 				rt->http_streak = 0;

@@ -9,6 +9,7 @@
 #include "daemon_int.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -84,6 +85,17 @@ static void put_to_sleep(struct daemon *dm, size_t i, int64_t quiet_ns)
 
 void dm_idle_listen(struct daemon *dm)
 {
+	if (dm->wp && dm->c && !dk_client_local(dm->c)) {
+		/* its published ports are on the engine's host, its addresses not reachable from here */
+		static bool said;
+		for (size_t i = 0; !said && dm->cur && i < dm->cur->nunits; i++)
+			if (state_is_sleeping(dm->st, dm->cur->units[i].id, NULL) && dm->cur->units[i].nports) {
+				dm_say("sleeping units do not wake on demand: the engine at '%s' is not on this host "
+				       "(`reconciler wake` works)", dk_client_host(dm->c));
+				said = true;
+			}
+		return;
+	}
 	for (size_t i = 0; dm->wp && dm->cur && i < dm->cur->nunits; i++) {
 		const struct rc_unit *u = &dm->cur->units[i];
 		if (!state_is_sleeping(dm->st, u->id, NULL) || wp_listening(dm->wp, u->id))
@@ -239,6 +251,21 @@ void dm_idle_sample(struct daemon *dm)
 
 /* ---- waking ------------------------------------------------------------------ */
 
+/* apply's workers start units side by side: one at a time in the wake proxy */
+static pthread_mutex_t wp_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void dm_idle_before_start(void *ctx, const struct rc_unit *u)
+{
+	struct daemon *dm = ctx;
+	pthread_mutex_lock(&wp_mu);
+	if (dm->wp && wp_listening(dm->wp, u->id)) {
+		wp_unlisten(dm->wp, u->id);  /* held what waits; the engine may publish the port */
+		log_debug("idle: %s starts: %zu connection(s) held, its listeners closed", u->id,
+			  wp_held(dm->wp, u->id));
+	}
+	pthread_mutex_unlock(&wp_mu);
+}
+
 /* Select the units arg names (unit ids, customer:ID) into in[]; -1 naming the first that is none. */
 static int select_named(struct daemon *dm, const char *arg, bool *in, struct rc_err *err)
 {
@@ -321,8 +348,8 @@ int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg
 		state_del_sleeping(dm->st, dm->cur->units[i].id);
 		dm->cur->units[i].running = true;  /* only running units are put to sleep */
 		dm->rt[i].idle_since = 0;
-		if (dm->wp)
-			wp_unlisten(dm->wp, dm->cur->units[i].id);  /* held what waits; the engine may publish the port */
+		/* its listeners stay open (a burst of connections is held, not refused) until right before the
+		 * engine starts its container: dm_idle_before_start(), called by the apply below */
 	}
 	dm_say("waking %s (%s): starting in dependency order", arg, by);
 	struct unit_set set = { dm->cur, in };
@@ -333,6 +360,8 @@ int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg
 	enum conv_result r = dm_converge(dm, dm->cur, &co, &why, &nsteps);
 	log_debug("idle: the converge of the wake took %.0f ms", (double)(now_ns() - t0) / (double)NS_PER_MS);
 	for (size_t i = 0; i < n; i++) {
+		if (in[i] && dm->wp)
+			wp_unlisten(dm->wp, dm->cur->units[i].id);  /* not started (the converge failed first) */
 		if (in[i])
 			dm_journal(dm, dm_cur_commit(dm), "wake", dm->cur->units[i].id, r == CONV_OK ? "ok" : "failed",
 				   r == CONV_OK ? by : buf_cstr(&why));

@@ -44,6 +44,7 @@ struct unit_rt {
 	int http_streak;          /* consecutive failed http probes */
 	int64_t next_probe;
 	int64_t probe_ms;         /* the last http probe's latency; -1: none yet */
+	bool probe_inside;        /* the last http probe was made from inside its network namespace */
 	char reason[256];
 	/* The exit code of the last "die" event of its container, until a restart is counted: an
 	 * inspect made after the engine restarted it shows ExitCode 0 (reset when it runs again). */
@@ -236,6 +237,10 @@ int dm_wake(struct daemon *dm, const char *arg, const char *who, struct buf *msg
 void dm_idle_listen(struct daemon *dm);
 /* After the loop's poll: the wake proxy's fds and timeouts; wake the units a connection asked for. */
 void dm_idle_handle(struct daemon *dm, const struct pollfd *fds, size_t n);
+/* apply_opts.before_start (ctx: the daemon): close the wake proxy's listeners on u's ports, holding
+ * what waits in their backlog, right before the engine starts u's container and binds them.  Called
+ * from apply's worker threads while the daemon's loop waits for the apply. */
+void dm_idle_before_start(void *ctx, const struct rc_unit *u);
 
 /* ---- daemon_control.c ---- */
 /* A command on the control socket (control.h). */

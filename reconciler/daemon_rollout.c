@@ -172,6 +172,29 @@ static enum conv_result judge_failure(struct daemon *dm, const struct rc_desired
 	return res;
 }
 
+struct adjust_ctx {
+	struct daemon *dm;
+	const struct conv_adjust *then;
+};
+
+/*
+ * The observed state as the daemon sees it: the host ports its wake proxy
+ * listens on for sleeping units are no host process's (a unit woken starts
+ * on its port: its listener closes right before, dm_idle_before_start());
+ * then the caller's adjustment, if any.
+ */
+static void adjust_observed(struct plan_observed *o, void *ctx)
+{
+	struct adjust_ctx *a = ctx;
+	size_t k = 0;
+	for (size_t i = 0; i < o->nhost_listening; i++)
+		if (!a->dm->wp || !wp_listens_on(a->dm->wp, o->host_listening[i]))
+			o->host_listening[k++] = o->host_listening[i];
+	o->nhost_listening = k;
+	if (a->then)
+		a->then->fn(o, a->then->ctx);
+}
+
 /* Plan (after the owner check and the claim), filter and apply. */
 static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, const struct conv_opts *o,
 				       struct owner_self *self, struct owner_marker *seen, struct buf *msg,
@@ -179,8 +202,8 @@ static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, 
 {
 	struct converge cv;
 	struct rc_err err = { 0 };
-	int pr = o->adjust ? converge_plan_adjusted(&cv, d, dm->c, dm->st, o->adjust->fn, o->adjust->ctx, &err)
-			   : converge_plan(&cv, d, dm->c, dm->st, &err);
+	struct adjust_ctx actx = { dm, o->adjust };
+	int pr = converge_plan_adjusted(&cv, d, dm->c, dm->st, adjust_observed, &actx, &err);
 	if (pr < 0) {
 		buf_adds(msg, err.msg);
 		converge_release(&cv);
@@ -214,7 +237,8 @@ static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, 
 				cv.plan.v[i].protected_ = false;
 	}
 	struct apply_opts ao = { .parallel = dm->o->parallel, .progress = !dm->o->quiet, .progress_line = true,
-				 .interrupted = stop_pending, .interrupted_ctx = dm, .wait_unchanged = o->verify };
+				 .interrupted = stop_pending, .interrupted_ctx = dm, .wait_unchanged = o->verify,
+				 .before_start = dm->wp ? dm_idle_before_start : NULL, .before_start_ctx = dm };
 	if (converge_apply(&cv, dm->c, dm->st, &ao, ar) < 0)
 		res = judge_failure(dm, d, ar, msg);
 	converge_release(&cv);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------ */
 /* counters                                                           */
@@ -80,9 +81,14 @@ long dk_client_timeout_ms(const struct dk_client *c)
 	return c->timeout_ms;
 }
 
+const char *dk_client_host(const struct dk_client *c)
+{
+	return c->host;
+}
+
 bool dk_client_local(const struct dk_client *c)
 {
-	return c && c->ep.sock_path;
+	return c && c->ep.sock_path && !c->ssh;
 }
 
 void count_op(struct dk_client *c, enum dk_op op)
@@ -132,7 +138,8 @@ int dk_stats_format(const struct dk_client *c, struct buf *out)
 }
 
 static struct dk_client *client_new(const char *host, const struct dk_endpoint *ep, long timeout_ms,
-				    long connect_timeout_ms, size_t max_body, struct dk_counters *ctr)
+				    long connect_timeout_ms, size_t max_body, struct dk_counters *ctr,
+				    struct dk_ssh *ssh)
 {
 	struct dk_client *c = xcalloc(1, sizeof(*c));
 	c->host = xstrdup(host);
@@ -150,12 +157,13 @@ static struct dk_client *client_new(const char *host, const struct dk_endpoint *
 		die("cannot initialise libcurl");
 	c->ctr = ctr;
 	atomic_fetch_add(&ctr->refs, 1);
+	c->ssh = dk_ssh_ref(ssh);
 	return c;
 }
 
 struct dk_client *dk_client_clone(const struct dk_client *c)
 {
-	return client_new(c->host, &c->ep, c->timeout_ms, c->connect_timeout_ms, c->max_body, c->ctr);
+	return client_new(c->host, &c->ep, c->timeout_ms, c->connect_timeout_ms, c->max_body, c->ctr, c->ssh);
 }
 
 void dk_client_free(struct dk_client *c)
@@ -168,6 +176,7 @@ void dk_client_free(struct dk_client *c)
 		free(c->ctr);
 	free(c->host);
 	dk_endpoint_release(&c->ep);
+	dk_ssh_unref(c->ssh);
 	free(c);
 }
 
@@ -297,10 +306,16 @@ int dk_client_open(const struct dk_opts *o, struct dk_client **ret_client, struc
 		dk_endpoint_release(&ep);
 		return -1;
 	}
+	struct dk_ssh *ssh = NULL;
+	if (ep.ssh_dest && dk_ssh_start(host, &ep, &ssh, err) < 0) {
+		dk_endpoint_release(&ep);
+		return -1;
+	}
 	struct dk_counters *ctr = xcalloc(1, sizeof(*ctr));
 	struct dk_client *c = client_new(host, &ep, o->timeout_ms > 0 ? o->timeout_ms : default_timeout_ms(),
 					 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS,
-					 o->max_body ? o->max_body : DEFAULT_MAX_BODY, ctr);
+					 o->max_body ? o->max_body : DEFAULT_MAX_BODY, ctr, ssh);
+	dk_ssh_unref(ssh);  /* the client holds it */
 	dk_endpoint_release(&ep);
 	if (!o->defer_version_check && dk_check_version(c, err) < 0) {
 		dk_client_free(c);
@@ -317,6 +332,19 @@ int dk_check_version(struct dk_client *c, struct rc_err *err)
 	if (get_version(c, "/version", &v, NULL, err) < 0) {
 		if (!err || !strstr(err->msg, c->host))
 			rc_err_prefix(err, "docker engine at '%s'", c->host);
+		char said[512];
+		if (c->ssh && err) {  /* the forward is up, the far end refused: ssh says why */
+			struct timespec ts = { 0, 200 * 1000 * 1000 };
+			nanosleep(&ts, NULL);  /* its line may come just after the connection closed */
+			dk_ssh_said(c->ssh, said, sizeof said);
+			if (said[0]) {
+				_cleanup_free_ char *msg = xstrdup(err->msg);
+				if (err->engine_fault)
+					rc_err_fault(err, "%s (ssh: %s)", msg, said);
+				else
+					rc_errf(err, "%s (ssh: %s)", msg, said);
+			}
+		}
 		return -1;
 	}
 	if (!api_at_least(v.api_version, 1, 41)) {

@@ -14,8 +14,13 @@
  * refused when DOCKER_TLS_VERIFY is set).  A host may be "[v6addr]".  TLS
  * uses $DOCKER_CERT_PATH (default ~/.docker): ca.pem verifies the engine's
  * certificate and its host name, always; cert.pem and key.pem, when there
- * (both or neither), are the client's certificate.  ssh:// is refused with
- * a hint (forward the socket).  Every request goes to
+ * (both or neither), are the client's certificate.  "ssh://[user@]host[:port]
+ * [/path]" runs `ssh -L` to forward the engine's socket on that host (path,
+ * default /var/run/docker.sock) to a socket in a private directory of ours,
+ * and talks to that (docker_ssh.c): the ssh process lives as long as the
+ * client and its clones, dies with this process, and is reaped by the last
+ * dk_client_free().  Such an engine is not local (dk_client_local()).  Every
+ * request goes to
  * /v1.41/...; opening the client asks GET /version once and fails when the
  * engine's ApiVersion is below 1.41.
  *
@@ -102,10 +107,14 @@ struct dk_tls_env {
 	const char *home;       /* $HOME */
 };
 struct dk_endpoint {
-	char *sock_path;        /* a unix socket, or NULL */
+	char *sock_path;        /* a unix socket, or NULL (ssh://: the forwarded socket, once made) */
 	char *base_url;         /* "http://localhost", "http://host:port", "https://host:port" */
 	bool tls;
 	char *ca_file, *cert_file, *key_file;  /* tls: CERT_PATH/ca.pem, cert.pem, key.pem; else NULL */
+	/* ssh://[user@]host[:port][/socket]: what ssh is given; NULL for the other schemes */
+	char *ssh_dest;         /* "user@host" or "host" (never starts with '-') */
+	char *ssh_port;         /* "2222", or NULL: ssh's own default (its config, else 22) */
+	char *ssh_sock;         /* the engine's socket on that host: "/var/run/docker.sock" by default */
 };
 /* Pure (no file is read; dk_client_open() checks the certificate files).  *ret is released with
  * dk_endpoint_release(). */
@@ -122,6 +131,8 @@ int dk_check_version(struct dk_client *c, struct rc_err *err);
 struct dk_client *dk_client_clone(const struct dk_client *c);
 /* The engine is reached over a unix socket: it runs on this host (its published ports are ours). */
 bool dk_client_local(const struct dk_client *c);
+/* The host string the client was opened with (for messages). */
+const char *dk_client_host(const struct dk_client *c);
 /* The per-call timeout in ms (dk_opts.timeout_ms or its default). */
 long dk_client_timeout_ms(const struct dk_client *c);
 /* Free a client (NULL is fine).  Counters live while any clone does. */

@@ -1,6 +1,6 @@
 /*
  * docker_host.c — the host string and its TLS settings: unix://, tcp://,
- * http://, https:// (pure: dk_client_open() reads the environment and the
+ * http://, https://, ssh:// (pure: dk_client_open() reads the environment and the
  * certificate files).  See docker.h; the map of the client's files is in
  * docker_int.h.
  */
@@ -21,6 +21,9 @@ void dk_endpoint_release(struct dk_endpoint *e)
 	free(e->ca_file);
 	free(e->cert_file);
 	free(e->key_file);
+	free(e->ssh_dest);
+	free(e->ssh_port);
+	free(e->ssh_sock);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -89,6 +92,70 @@ static int split_authority(const char *host, const char *a, size_t n, size_t *re
 	return 0;
 }
 
+/* A user name ssh is given: letters, digits, '.', '_', '-', not first. */
+static bool valid_user(const char *u, size_t n)
+{
+	if (n == 0 || n > 64 || u[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(u[i] >= 'a' && u[i] <= 'z') && !(u[i] >= 'A' && u[i] <= 'Z') && !(u[i] >= '0' && u[i] <= '9') &&
+		    u[i] != '.' && u[i] != '_' && u[i] != '-')
+			return false;
+	return true;
+}
+
+/* A host ssh is given: a name, an IPv4 address or [v6]; nothing ssh could read as an option. */
+static bool valid_ssh_host(const char *h, size_t n)
+{
+	if (n == 0 || h[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = h[i];
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') && ch != '.' &&
+		    ch != '-' && ch != '_' && ch != ':' && ch != '[' && ch != ']')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * ssh://[user@]host[:port][/socket]: the destination and port ssh is given
+ * and the engine's socket on that host (an absolute path, no ':' — it goes
+ * into ssh's -L LOCAL:REMOTE).  The local socket is made later (docker_ssh.c).
+ */
+static int parse_ssh(const char *host, struct dk_endpoint *ret, struct rc_err *err)
+{
+	const char *a = host + strlen("ssh://");
+	size_t n = strcspn(a, "/");
+	const char *path = a[n] ? a + n : NULL;
+	const char *at = memchr(a, '@', n);
+	const char *hp = at ? at + 1 : a;
+	size_t hn = n - (size_t)(hp - a);
+	if (at && !valid_user(a, (size_t)(at - a)))
+		return rc_errf(err, "docker host '%s': the user name must be letters, digits, '.', '_' or '-'", host);
+	size_t hl = 0, pl = 0;
+	const char *port = NULL;
+	if (hn == 0)
+		return rc_errf(err, "docker host '%s' has no address", host);
+	if (split_authority(host, hp, hn, &hl, &port, &pl, err) < 0)
+		return -1;
+	if (!valid_ssh_host(hp, hl))
+		return rc_errf(err, "docker host '%s': '%.*s' is not a host name or address", host, (int)hl, hp);
+	if (path && (str_eq(path, "/") || strchr(path, ':') || strlen(path) > 107))
+		return rc_errf(err, "docker host '%s': the engine's socket on that host must be an absolute path without "
+			       "':' (at most 107 bytes), like ssh://%.*s/var/run/docker.sock", host, (int)n, a);
+	/* [v6] goes to ssh without its brackets */
+	const char *h0 = hp[0] == '[' ? hp + 1 : hp;
+	int h0n = hp[0] == '[' ? (int)hl - 2 : (int)hl;
+	*ret = (struct dk_endpoint){
+		.base_url = xstrdup("http://localhost"),
+		.ssh_dest = at ? xasprintf("%.*s@%.*s", (int)(at - a), a, h0n, h0) : xasprintf("%.*s", h0n, h0),
+		.ssh_port = port ? xasprintf("%.*s", (int)pl, port) : NULL,
+		.ssh_sock = xstrdup(path ? path : "/var/run/docker.sock"),
+	};
+	return 0;
+}
+
 /* CERT_PATH/ca.pem, cert.pem, key.pem: CERT_PATH is $DOCKER_CERT_PATH, else $HOME/.docker. */
 static int tls_files(const struct dk_tls_env *env, struct dk_endpoint *e, struct rc_err *err)
 {
@@ -128,9 +195,7 @@ int dk_host_parse(const char *host, const struct dk_tls_env *env, struct dk_endp
 		tls = false;
 		http_scheme = true;
 	} else if (str_startswith(host, "ssh://")) {
-		return rc_errf(err, "docker host '%s': ssh:// is not supported; forward the engine's socket "
-			       "(ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock HOST) and use unix:///tmp/docker.sock",
-			       host);
+		return parse_ssh(host, ret, err);
 	} else {
 		return rc_errf(err, "unsupported docker host '%s' (use unix://, tcp://, https:// or http://)", host);
 	}

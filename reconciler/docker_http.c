@@ -140,6 +140,7 @@ int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultot
 void setup_easy(const struct dk_client *c, CURL *easy, const char *method, const char *path,
 		       const char *body, long timeout_ms, struct xfer *x)
 {
+	dk_ssh_revive(c->ssh);  /* ssh://: a forward whose ssh ended is started again */
 	curl_easy_reset(easy);
 	_cleanup_free_ char *url = xasprintf("%s%s", c->ep.base_url, path);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
@@ -240,8 +241,15 @@ bool tls_error(const struct dk_client *c, CURLcode cc, const char *errbuf, char 
 	const char *why = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
 	switch (cc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
-		snprintf(out, outsz, "the certificate of the docker engine at '%s' does not verify (CA %s): %s",
-			 c->host, c->ep.ca_file, why);
+		if (strstr(why, "expired"))  /* its notAfter is past (or a CA's in its chain) */
+			snprintf(out, outsz, "the certificate of the docker engine at '%s' has expired (or one that signed it "
+					     "has; CA %s): %s", c->host, c->ep.ca_file, why);
+		else if (strstr(why, "not yet valid"))
+			snprintf(out, outsz, "the certificate of the docker engine at '%s' is not valid yet (its notBefore "
+					     "is ahead of this host's clock; CA %s): %s", c->host, c->ep.ca_file, why);
+		else
+			snprintf(out, outsz, "the certificate of the docker engine at '%s' does not verify (CA %s): %s",
+				 c->host, c->ep.ca_file, why);
 		return true;
 	case CURLE_SSL_CACERT_BADFILE:
 		snprintf(out, outsz, "%s: not a CA certificate TLS can use: %s", c->ep.ca_file, why);

@@ -7,7 +7,7 @@
  * and cJSON (make check-layers knows).
  *
  *   docker.c            the client: open, clone, free, the version check, ping, call counters
- *   docker_host.c       the host string and its TLS files: unix://, tcp://, https://, http:// (pure)
+ *   docker_host.c       the host string and its TLS files: unix://, tcp://, https://, http://, ssh:// (pure)
  *   docker_http.c       one request: URL escaping, the libcurl handle, timeouts, replies and errors
  *   docker_json.c       cJSON readers (strings, numbers, string arrays, label maps) and writers
  *   docker_fields.c     the spec-key table's rows (speckeys.h) to and from the engine's JSON
@@ -18,6 +18,7 @@
  *   docker_events.c     the events stream
  *   docker_swarm.c      Swarm (docker_swarm.h): swarm info, tasks, nodes, secrets
  *   docker_service.c    Swarm services: the request body, create, update, remove, list, the fingerprint
+ *   docker_ssh.c        ssh:// engines: the `ssh -L` forward of the engine's socket, its process
  */
 #ifndef RC_DOCKER_INT_H
 #define RC_DOCKER_INT_H
@@ -49,7 +50,22 @@ struct dk_client {
 	size_t max_body;
 	CURL *easy;
 	struct dk_counters *ctr;
+	struct dk_ssh *ssh;  /* ssh://: the forward, shared by the clones (the last one ends it); else NULL */
 };
+
+/* docker_ssh.c: start ssh forwarding ep's remote socket (ep->ssh_*) to a socket of ours, wait until
+ * it is there, and set ep->sock_path to it.  0 with *ret (one reference), or -1 (err names ssh's last
+ * line on standard error, or that ssh is missing). */
+struct dk_ssh;
+int dk_ssh_start(const char *host, struct dk_endpoint *ep, struct dk_ssh **ret, struct rc_err *err);
+struct dk_ssh *dk_ssh_ref(struct dk_ssh *s);
+/* Drop a reference; the last one ends ssh (SIGTERM), reaps it and removes the socket. */
+void dk_ssh_unref(struct dk_ssh *s);
+/* The ssh process ended (the connection dropped, sshd restarted): start it again, on the same
+ * socket path, at most every 5 s (said in the log); at once when it runs.  Before every request. */
+void dk_ssh_revive(struct dk_ssh *s);
+/* ssh's last line on standard error ("" when none) into out. */
+void dk_ssh_said(struct dk_ssh *s, char *out, size_t n);
 
 /* docker.c */
 void count_op(struct dk_client *c, enum dk_op op);

@@ -2,11 +2,16 @@
 #include "health.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
@@ -63,6 +68,78 @@ int health_http_probe(const char *ip, uint16_t port, const char *path, int64_t t
 	CURLcode rc = curl_easy_perform(c);
 	int healthy = probe_verdict(c, rc, errbuf, why, whylen);
 	curl_easy_cleanup(c);
+	return healthy;
+}
+
+/* The probe's socket, made in the network namespace of process pid when this thread can enter it. */
+struct ns_socket {
+	int pid;
+	bool inside;   /* it was */
+};
+
+static curl_socket_t open_in_ns(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)purpose;
+	struct ns_socket *o = ud;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/net", o->pid);
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int target = self >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = -1;
+	if (target >= 0 && setns(target, CLONE_NEWNET) == 0) {
+		fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+		if (setns(self, CLONE_NEWNET) != 0)
+			die("http probe: cannot return to the daemon's network namespace: %s", strerror(errno));
+		o->inside = fd >= 0;
+	}
+	if (fd < 0)  /* not ours to enter (no CAP_SYS_ADMIN, the process is gone): from here, counted */
+		fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (target >= 0)
+		close(target);
+	if (self >= 0)
+		close(self);
+	return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+/* Is pid the process mark (a container id) names in its cgroup: not another one that has its number
+ * here (this process in another pid namespace than the engine's, or the number reused)? */
+static bool pid_is(int pid, const char *mark)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+	char *data = NULL;
+	size_t len = 0;
+	struct rc_err err = { 0 };
+	if (!mark || strlen(mark) < 12 || read_file(path, 1 << 16, &data, &len, &err) < 0)
+		return false;
+	bool is = strstr(data, mark) != NULL;
+	free(data);
+	return is;
+}
+
+int health_http_probe_in(int netns_pid, const char *pid_mark, const char *ip, uint16_t port, const char *path,
+			 int64_t timeout_ms, char *why, size_t whylen, bool *ret_inside)
+{
+	if (ret_inside)
+		*ret_inside = false;
+	if (netns_pid <= 0 || !pid_is(netns_pid, pid_mark))
+		return health_http_probe(ip, port, path, timeout_ms, why, whylen);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *c = probe_easy(ip, port, path, timeout_ms, errbuf);
+	if (!c) {
+		if (why)
+			snprintf(why, whylen, "cannot initialise libcurl");
+		return 0;
+	}
+	struct ns_socket o = { .pid = netns_pid };
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_in_ns);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &o);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	int healthy = probe_verdict(c, rc, errbuf, why, whylen);
+	curl_easy_cleanup(c);
+	if (ret_inside)
+		*ret_inside = o.inside;
 	return healthy;
 }
 

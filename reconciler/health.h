@@ -21,6 +21,21 @@
  */
 int health_http_probe(const char *ip, uint16_t port, const char *path, int64_t timeout_ms,
 		      char *why, size_t whylen);
+/*
+ * The same probe made from inside the network namespace of process
+ * netns_pid (a container's main process; <= 0: from here, as above): the
+ * socket is made there (setns(2) on this thread, then back), so the
+ * connection to the container's own address goes over its loopback and
+ * never through its network interfaces, whose byte counters measure its
+ * traffic (idle customers).  The process is entered only when its
+ * /proc/PID/cgroup names pid_mark (the container's id): a number that is
+ * another process here (another pid namespace than the engine's, or reused)
+ * is not.  Entering needs CAP_SYS_ADMIN; when anything fails the probe is
+ * made from here.  *ret_inside (may be NULL) says whether it was made
+ * from inside.
+ */
+int health_http_probe_in(int netns_pid, const char *pid_mark, const char *ip, uint16_t port, const char *path,
+			 int64_t timeout_ms, char *why, size_t whylen, bool *ret_inside);
 
 /*
  * Many http probes at once on one libcurl multi handle, for a caller that

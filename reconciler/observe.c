@@ -183,8 +183,10 @@ static size_t observe_networks(struct observation *o, const char *project)
 static void observe_host_ports(struct dk_client *c, struct observation *o, size_t *npu)
 {
 	struct plan_observed *p = &o->plan;
-	if (!dk_client_local(c))
+	if (!dk_client_local(c)) {
+		p->remote_engine = xstrdup(dk_client_host(c));
 		return;
+	}
 	uint16_t *hp = NULL;
 	size_t nhp = 0;
 	hostports_listening(&hp, &nhp);

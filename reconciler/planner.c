@@ -38,6 +38,7 @@ void plan_observed_release(struct plan_observed *o)
 	}
 	free(o->containers);
 	free(o->host_listening);
+	free(o->remote_engine);
 	for (size_t i = 0; i < o->nnetworks; i++) {
 		free(o->networks[i].id);
 		free(o->networks[i].name);
@@ -715,6 +716,10 @@ static void find_conflicts(struct builder *B)
 					add_conflict(B, xasprintf("unit '%s' needs host port %u, which a process on the "
 								  "host (not a container) listens on", u->id, hp));
 		}
+		if (binds[ui] && u->running && u->health.kind == RC_HEALTH_HTTP && o->remote_engine)
+			add_conflict(B, xasprintf("unit '%s': an http health check is probed from this host, which cannot "
+						  "reach the containers of the engine at '%s' (not on this host): use "
+						  "health: {cmd: ...}, which the engine runs", u->id, o->remote_engine));
 		if (!named[ui])
 			continue;
 		for (size_t f = 0; f < o->nforeign; f++)

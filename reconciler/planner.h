@@ -129,6 +129,9 @@ struct plan_observed {
 	size_t nimages;
 	uint16_t *host_listening;                /* TCP ports a host process (no container) listens on */
 	size_t nhost_listening;
+	char *remote_engine;                     /* the engine's host string when it is not on this host
+	                                          * (tcp://, https://, ssh://): an `http` health check,
+	                                          * probed from here, is a conflict; NULL: local */
 	char **warnings;                         /* what could not be looked at and was left as it is
 	                                          * (a registry that did not answer); for the caller to print */
 	size_t nwarnings;

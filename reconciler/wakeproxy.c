@@ -18,7 +18,7 @@
 struct listener {
 	char *unit;
 	int fd;
-	uint16_t cport;
+	uint16_t port, cport;
 };
 
 enum conn_state { C_HELD, C_CONNECTING, C_RELAY };
@@ -110,10 +110,10 @@ static int listen_on(const char *ip, uint16_t port, struct rc_err *err)
 	return fd;
 }
 
-static void add_listener(struct wakeproxy *wp, const char *unit, int fd, uint16_t cport)
+static void add_listener(struct wakeproxy *wp, const char *unit, int fd, uint16_t port, uint16_t cport)
 {
 	GROW(wp->ls, wp->nls + 1, wp->cls);
-	wp->ls[wp->nls++] = (struct listener){ xstrdup(unit), fd, cport };
+	wp->ls[wp->nls++] = (struct listener){ xstrdup(unit), fd, port, cport };
 }
 
 int wp_listen(struct wakeproxy *wp, const char *unit, const char *host_ip, uint16_t port, uint16_t cport,
@@ -123,12 +123,12 @@ int wp_listen(struct wakeproxy *wp, const char *unit, const char *host_ip, uint1
 	int fd = listen_on(any ? "0.0.0.0" : host_ip, port, err);
 	if (fd < 0)
 		return -1;
-	add_listener(wp, unit, fd, cport);
+	add_listener(wp, unit, fd, port, cport);
 	if (!any && !str_eq(host_ip, "127.0.0.1")) {
 		struct rc_err e2 = { 0 };
 		int lo = listen_on("127.0.0.1", port, &e2);
 		if (lo >= 0)
-			add_listener(wp, unit, lo, cport);
+			add_listener(wp, unit, lo, port, cport);
 	}
 	return 0;
 }
@@ -137,6 +137,14 @@ bool wp_listening(const struct wakeproxy *wp, const char *unit)
 {
 	for (size_t i = 0; i < wp->nls; i++)
 		if (str_eq(wp->ls[i].unit, unit))
+			return true;
+	return false;
+}
+
+bool wp_listens_on(const struct wakeproxy *wp, uint16_t port)
+{
+	for (size_t i = 0; i < wp->nls; i++)
+		if (wp->ls[i].port == port)
 			return true;
 	return false;
 }

@@ -39,6 +39,8 @@ int wp_listen(struct wakeproxy *wp, const char *unit, const char *host_ip, uint1
 	      struct rc_err *err);
 /* Whether unit has a listener open. */
 bool wp_listening(const struct wakeproxy *wp, const char *unit);
+/* Whether a listener is open on host port port (the daemon's own: no host process's). */
+bool wp_listens_on(const struct wakeproxy *wp, uint16_t port);
 /* Accept what waits in unit's listeners' backlog (held), then close them (the engine may bind). */
 void wp_unlisten(struct wakeproxy *wp, const char *unit);
 

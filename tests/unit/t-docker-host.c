@@ -85,10 +85,40 @@ static void test_tls_files(void)
 	refused("https://h", &nohome, "DOCKER_CERT_PATH");
 }
 
+static void ssh_is(const char *host, const char *dest, const char *port, const char *sock)
+{
+	struct dk_endpoint e = { 0 };
+	struct rc_err err = { 0 };
+	if (!ok(dk_host_parse(host, &verify, &e, &err) == 0, "'%s' parses (%s)", host, err.msg))
+		return;
+	is_str(e.ssh_dest, dest, "'%s': ssh destination", host);
+	ok(port ? e.ssh_port && strcmp(e.ssh_port, port) == 0 : !e.ssh_port, "'%s': ssh port %s", host,
+	   port ? port : "ssh's own");
+	is_str(e.ssh_sock, sock, "'%s': the engine's socket there", host);
+	ok(!e.tls && !e.sock_path && strcmp(e.base_url, "http://localhost") == 0,
+	   "'%s': HTTP over the forwarded socket, made later; DOCKER_TLS_VERIFY does not apply", host);
+	dk_endpoint_release(&e);
+}
+
+/* ssh://[user@]host[:port][/socket]: what ssh -L is given (docker_ssh.c) */
+static void test_ssh(void)
+{
+	ssh_is("ssh://me@engine.example", "me@engine.example", NULL, "/var/run/docker.sock");
+	ssh_is("ssh://engine", "engine", NULL, "/var/run/docker.sock");
+	ssh_is("ssh://root@127.0.0.1:2222", "root@127.0.0.1", "2222", "/var/run/docker.sock");
+	ssh_is("ssh://u@[::1]:22/run/user/1000/docker.sock", "u@::1", "22", "/run/user/1000/docker.sock");
+}
+
 static void test_refused(void)
 {
-	refused("ssh://me@engine", &plain, "ssh:// is not supported");
-	refused("ssh://me@engine", &plain, "unix:///tmp/docker.sock");
+	refused("ssh://", &plain, "no address");
+	refused("ssh://me@", &plain, "no address");
+	refused("ssh://-oProxyCommand=x", &plain, "not a host name");
+	refused("ssh://-me@h", &plain, "user name");
+	refused("ssh://m;e@h", &plain, "user name");
+	refused("ssh://h:0", &plain, "invalid port '0'");
+	refused("ssh://h/", &plain, "absolute path");
+	refused("ssh://h/a:b", &plain, "absolute path");
 	refused("npipe:////./pipe/docker_engine", &plain, "unsupported docker host");
 	refused("tcp://", &plain, "no address");
 	refused("tcp://:2375", &plain, "no address");
@@ -137,6 +167,7 @@ int main(void)
 	test_unix();
 	test_tcp();
 	test_tls_files();
+	test_ssh();
 	test_refused();
 	test_open_missing_ca();
 	return done_testing();
