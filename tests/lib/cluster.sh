@@ -16,6 +16,8 @@
 #                   CLUSTER_SIZE   N
 #                   CLUSTER_DIR    the run's directory (node i: n$i/, its
 #                                  log n$i/log)
+#                   CLUSTER_RC     $RC run in node 1's network namespace
+#                                  with DOCKER_HOST=$CLUSTER_HOST (as SWARM_RC)
 #                 Node i's host name is rc-ni, its address 192.168.S.i
 #                 (`cluster_node_ip i`), S = 250 + (the run's block mod 5).
 #                 Call it in the script's own shell, as swarm_start.
@@ -24,6 +26,8 @@
 #                           (what node N publishes with mode=host answers
 #                           there: `cnet 2 curl http://$(cluster_node_ip 2):P/`)
 #   cluster_node_id N, cluster_node_ip N
+#   cluster_tasks SERVICE   "HOSTNAME STATE" per task that should run, sorted
+#                           (`rc-n2 running`, `- pending`), from the manager
 #   cluster_kill_node N     KILL PID 1 of node N's PID namespace: its
 #                           dockerd, containerd and containers die at once,
 #                           like a machine that lost power (its namespace
@@ -61,6 +65,7 @@ CLUSTER_DIR=${CLUSTER_DIR:-}
 CLUSTER_HOST=${CLUSTER_HOST:-}
 CLUSTER_NODES=${CLUSTER_NODES:-}
 CLUSTER_SIZE=${CLUSTER_SIZE:-0}
+CLUSTER_RC=${CLUSTER_RC:-}
 cluster_atexit_=
 
 cluster_tag_() { echo "${CLUSTER_DIR##*/}"; }
@@ -75,6 +80,13 @@ cnet() {
 	cn_n_=$1
 	shift
 	nsenter --net="/var/run/netns/$(cluster_tag_)-n$cn_n_" "$@"
+}
+
+cluster_tasks() {
+	swarm_tasks_ cluster_manager_cli_ "$1"
+}
+cluster_manager_cli_() {
+	cdocker 1 "$@"
 }
 
 cluster_node_ip() {
@@ -105,8 +117,10 @@ cluster_start() {
 	CLUSTER_HOST=unix://$CLUSTER_DIR/n1/sock
 	CLUSTER_NET=192.168.$((250 + TEST_BLOCK % 5))
 	CLUSTER_NODES=
-	export CLUSTER_DIR CLUSTER_SIZE CLUSTER_HOST CLUSTER_NET CLUSTER_NODES
+	CLUSTER_RC=$CLUSTER_DIR/rc
+	export CLUSTER_DIR CLUSTER_SIZE CLUSTER_HOST CLUSTER_NET CLUSTER_NODES CLUSTER_RC
 	cs_tag_=$(cluster_tag_)
+	swarm_rc_wrapper_ "$CLUSTER_RC" "$cs_tag_-n1" "$CLUSTER_HOST" || return 1
 	cs_port_=$(test_port 43) &&
 	swarm_netns_add_ "$CLUSTER_DIR" "$cs_tag_-h" &&
 	ip -n "$cs_tag_-h" link add br0 type bridge &&
@@ -183,6 +197,6 @@ cluster_stop() {
 	[ -n "$CLUSTER_DIR" ] || return 0
 	swarm_rundir_remove_ "$CLUSTER_DIR"
 	cs_status_=$?
-	CLUSTER_DIR= CLUSTER_HOST= CLUSTER_NODES= CLUSTER_SIZE=0
+	CLUSTER_DIR= CLUSTER_HOST= CLUSTER_NODES= CLUSTER_SIZE=0 CLUSTER_RC=
 	return $cs_status_
 }

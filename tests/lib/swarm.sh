@@ -17,6 +17,10 @@
 #                   SWARM_NODE   the node's id
 #                   SWARM_NETNS  its network namespace (/var/run/netns/NAME)
 #                   SWARM_DIR    the run's directory (data, exec root, log: e/log)
+#                   SWARM_RC     a wrapper: $RC run in the swarm's network
+#                                namespace with DOCKER_HOST=$SWARM_HOST
+#                                (`$SWARM_RC --repo $M apply`; `RC=$SWARM_RC
+#                                daemon_start …`: the pid is reconciler's)
 #                 Call it in the script's own shell (a test body, not inside
 #                 $(...) or a pipe): the engine dies with the shell that
 #                 started it.
@@ -24,6 +28,9 @@
 #   snet CMD...   run a host command in its network namespace: what a
 #                 service publishes (mode=host) is reachable there only,
 #                 e.g. `snet curl -fsS http://127.0.0.1:PORT/health`
+#   swarm_tasks SERVICE  its tasks that should run, one "HOSTNAME STATE"
+#                 line each, sorted ("- pending" when on no node yet), e.g.
+#                 `wait_for 'test "$(swarm_tasks web)" = "rc-swarm running"' 60`
 #   swarm_stop    stop it (TERM, bounded wait, then KILL), delete its
 #                 namespace and cgroups, remove the directory.  Safe to call
 #                 twice; swarm_start registers it with test_atexit, so it
@@ -67,18 +74,19 @@
 # reachable from the engine: images come from swarm_start's copy (the
 # engine logs a failed pull and uses the local image).
 #
-# reconciler against it: `env DOCKER_HOST=$SWARM_HOST $RC …` or
-# `$RC --docker-host $SWARM_HOST …`.  What reconciler checks on "the host"
-# (is a host port already listened on) it checks in the namespace it runs
-# in: run it as `snet env DOCKER_HOST=$SWARM_HOST $RC …` to have that be the
-# swarm's (from the host's namespace, the main engine's containers on
-# their ports look like conflicts).
+# reconciler against it: `$SWARM_RC …`, or from the host's namespace
+# `env DOCKER_HOST=$SWARM_HOST $RC …` / `$RC --docker-host $SWARM_HOST …`.
+# What reconciler checks on "the host" (is a host port already listened on)
+# it checks in the namespace it runs in: $SWARM_RC makes that the swarm's;
+# from the host's namespace the main engine's containers on their ports
+# look like conflicts.
 SWARM_WAIT=${SWARM_WAIT:-60}
 SWARM_STOP_WAIT=${SWARM_STOP_WAIT:-10}
 SWARM_DIR=${SWARM_DIR:-}
 SWARM_HOST=${SWARM_HOST:-}
 SWARM_NETNS=${SWARM_NETNS:-}
 SWARM_NODE=${SWARM_NODE:-}
+SWARM_RC=${SWARM_RC:-}
 swarm_atexit_=
 
 # --- shared with cluster.sh: one engine in a namespace, runs' directories ---
@@ -279,6 +287,25 @@ swarm_copy_images_() {
 	docker save "$@" | DOCKER_HOST=$sc_host_ docker load -q >/dev/null
 }
 
+# swarm_tasks_ CLI SERVICE: "HOSTNAME STATE" per task that should run, sorted
+swarm_tasks_() {
+	"$1" service ps --filter desired-state=running --format '{{.Node}}|{{.CurrentState}}' "$2" |
+		while IFS='|' read -r st_node_ st_state_; do
+			st_state_=${st_state_%% *}
+			echo "${st_node_:--} $(echo "$st_state_" | tr 'A-Z' 'a-z')"
+		done | sort
+}
+
+swarm_tasks() {
+	swarm_tasks_ sdocker "$1"
+}
+
+# swarm_rc_wrapper_ FILE NETNS HOST: FILE runs $RC in NETNS against HOST
+swarm_rc_wrapper_() {
+	printf '#!/bin/sh\nexec nsenter --net=/var/run/netns/%s env DOCKER_HOST=%s "%s" "$@"\n' "$2" "$3" "$RC" >"$1" &&
+	chmod 755 "$1"
+}
+
 swarm_start() {
 	if [ -n "$SWARM_DIR" ]; then
 		echo "swarm_start: a swarm of this run already runs ($SWARM_DIR)"
@@ -294,7 +321,9 @@ swarm_start() {
 	SWARM_DIR=$(swarm_rundir_ rcsw) || return 1
 	SWARM_NETNS=${SWARM_DIR##*/}
 	SWARM_HOST=unix://$SWARM_DIR/e/sock
-	export SWARM_DIR SWARM_NETNS SWARM_HOST
+	SWARM_RC=$SWARM_DIR/rc
+	export SWARM_DIR SWARM_NETNS SWARM_HOST SWARM_RC
+	swarm_rc_wrapper_ "$SWARM_RC" "$SWARM_NETNS" "$SWARM_HOST" || return 1
 	ss_port_=$(test_port 44) &&
 	swarm_netns_add_ "$SWARM_DIR" "$SWARM_NETNS" &&
 	swarm_engine_start_ "$SWARM_DIR/e" "$SWARM_NETNS" rc-swarm "$SWARM_NETNS" &&
@@ -310,6 +339,6 @@ swarm_stop() {
 	[ -n "$SWARM_DIR" ] || return 0
 	swarm_rundir_remove_ "$SWARM_DIR"
 	ss_status_=$?
-	SWARM_DIR= SWARM_HOST= SWARM_NETNS= SWARM_NODE=
+	SWARM_DIR= SWARM_HOST= SWARM_NETNS= SWARM_NODE= SWARM_RC=
 	return $ss_status_
 }
