@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='a three-node swarm with the docker CLI only: an overlay across the nodes, a service pinned by node label, drain, a node killed (the recipe the Swarm executor is tested against)'
+test_description='a three-node swarm with the docker CLI only: an overlay across the nodes, a service pinned by node label, drain, a node killed and started again (the recipe the Swarm executor is tested against)'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/cluster.sh"
 
@@ -65,6 +65,13 @@ test_expect_success 'kill n3: the manager marks it down, its tasks are reschedul
 	wait_tasks "$B" "rc-n2 running,rc-n2 running" &&
 	test_equal "$(cdocker 1 node inspect -f "{{.Status.State}} {{.Spec.Availability}}" "$(cluster_node_id 2)")" "ready active" &&
 	test_must_fail cdocker 3 info >/dev/null 2>&1
+'
+
+test_expect_success 'n3 started again rejoins, ready and empty: Swarm does not move tasks back' '
+	cluster_start_node 3 &&
+	test_equal "$(cdocker 3 info -f "{{.Swarm.NodeID}} {{.Swarm.LocalNodeState}}")" "$(cluster_node_id 3) active" &&
+	wait_for "test -z \"\$(cdocker 3 ps -q)\"" 30 &&
+	test_equal "$(cluster_tasks "$B" | paste -sd,)" "rc-n2 running,rc-n2 running"
 '
 
 test_expect_success 'cluster_stop after a node was killed leaves nothing' '

@@ -33,6 +33,8 @@
 #                           like a machine that lost power (its namespace
 #                           and link stay; the manager marks it down after
 #                           the heartbeat, CLUSTER_HEARTBEAT)
+#   cluster_start_node N    start a killed node again on its data root; it
+#                           rejoins (waits until the manager sees it ready)
 #   cluster_drain_node N    docker node update --availability drain (on n1)
 #   cluster_stop            stop every engine, delete the namespaces (and
 #                           with them the links), cgroups and directory.
@@ -98,6 +100,17 @@ cluster_node_id() {
 }
 
 cluster_start() {
+	cluster_start_ "$@" && return 0
+	# a half-made cluster is no use: remove it (cluster_start may be tried again)
+	echo "cluster_start: failed; the nodes' logs end with:"
+	for cs_l_ in "$CLUSTER_DIR"/n*/log; do
+		[ -f "$cs_l_" ] && echo "== $cs_l_" && tail -n 5 "$cs_l_"
+	done
+	cluster_stop
+	return 1
+}
+
+cluster_start_() {
 	if [ -n "$CLUSTER_DIR" ]; then
 		echo "cluster_start: a cluster of this run already runs ($CLUSTER_DIR)"
 		return 1
@@ -169,6 +182,20 @@ cluster_start() {
 	export CLUSTER_NODES
 	wait_for 'test "$(cdocker 1 node ls --filter role=worker -q | wc -l)" -eq $((CLUSTER_SIZE - 1)) &&
 		! cdocker 1 node ls --format "{{.Status}}" | grep -v "^Ready$"' "$SWARM_WAIT"
+}
+
+# cluster_start_node N: start a node that was killed again, on its data root:
+# it rejoins the swarm by itself (waits, bounded, until the manager sees it ready)
+cluster_start_node() {
+	[ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR/n$1" ] || { echo "cluster_start_node: no node $1"; return 1; }
+	if swarm_pid_ours_ "$(cat "$CLUSTER_DIR/n$1/init.pid" 2>/dev/null)" "$CLUSTER_DIR/n$1"; then
+		echo "cluster_start_node: node $1 runs"
+		return 1
+	fi
+	rm -f "$CLUSTER_DIR/n$1/init.pid" "$CLUSTER_DIR/n$1/unshare.pid" "$CLUSTER_DIR/n$1/dockerd.pid" &&
+	swarm_engine_start_ "$CLUSTER_DIR/n$1" "$(cluster_tag_)-n$1" "rc-n$1" "$(cluster_tag_)-n$1" &&
+	swarm_engine_wait_ "$CLUSTER_DIR/n$1" &&
+	wait_for "test \"\$(cdocker 1 node inspect -f {{.Status.State}} $(cluster_node_id "$1"))\" = ready" "$SWARM_WAIT"
 }
 
 cluster_kill_node() {

@@ -323,16 +323,23 @@ swarm_start() {
 	SWARM_HOST=unix://$SWARM_DIR/e/sock
 	SWARM_RC=$SWARM_DIR/rc
 	export SWARM_DIR SWARM_NETNS SWARM_HOST SWARM_RC
-	swarm_rc_wrapper_ "$SWARM_RC" "$SWARM_NETNS" "$SWARM_HOST" || return 1
-	ss_port_=$(test_port 44) &&
-	swarm_netns_add_ "$SWARM_DIR" "$SWARM_NETNS" &&
-	swarm_engine_start_ "$SWARM_DIR/e" "$SWARM_NETNS" rc-swarm "$SWARM_NETNS" &&
-	swarm_engine_wait_ "$SWARM_DIR/e" &&
-	sdocker swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$ss_port_" >/dev/null &&
-	swarm_copy_images_ "$SWARM_HOST" "$@" &&
-	SWARM_NODE=$(sdocker info -f '{{.Swarm.NodeID}}') &&
-	export SWARM_NODE &&
-	wait_for 'test "$(sdocker node inspect -f "{{.Status.State}}" "$SWARM_NODE")" = ready' "$SWARM_WAIT"
+	if swarm_rc_wrapper_ "$SWARM_RC" "$SWARM_NETNS" "$SWARM_HOST" &&
+	   ss_port_=$(test_port 44) &&
+	   swarm_netns_add_ "$SWARM_DIR" "$SWARM_NETNS" &&
+	   swarm_engine_start_ "$SWARM_DIR/e" "$SWARM_NETNS" rc-swarm "$SWARM_NETNS" &&
+	   swarm_engine_wait_ "$SWARM_DIR/e" &&
+	   sdocker swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$ss_port_" >/dev/null &&
+	   swarm_copy_images_ "$SWARM_HOST" "$@" &&
+	   SWARM_NODE=$(sdocker info -f '{{.Swarm.NodeID}}') &&
+	   export SWARM_NODE &&
+	   wait_for 'test "$(sdocker node inspect -f "{{.Status.State}}" "$SWARM_NODE")" = ready' "$SWARM_WAIT"; then
+		return 0
+	fi
+	# a half-made swarm is no use: say why, remove it (swarm_start may be tried again)
+	echo "swarm_start: failed; last lines of the engine's log:"
+	tail -n 20 "$SWARM_DIR/e/log" 2>/dev/null
+	swarm_stop
+	return 1
 }
 
 swarm_stop() {
