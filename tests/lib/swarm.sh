@@ -6,7 +6,7 @@
 #   test_expect_success 'a swarm' '
 #       swarm_start &&                       # copies $TEST_IMAGE into it
 #       sdocker service create -d --name x $TEST_IMAGE &&
-#       env DOCKER_HOST=$SWARM_HOST $RC --repo $M apply
+#       $SWARM_RC --repo $M apply            # or DOCKER_HOST=$SWARM_HOST $RC
 #   '
 #
 #   swarm_start [IMAGE...]  a second dockerd of this run, one Swarm manager
@@ -15,7 +15,8 @@
 #                   SWARM_HOST   unix:///tmp/rcsw.XXXXXX/e/sock: what
 #                                DOCKER_HOST and `reconciler --docker-host` take
 #                   SWARM_NODE   the node's id
-#                   SWARM_NETNS  its network namespace (/var/run/netns/NAME)
+#                   SWARM_NETNS  its network namespace's name
+#                                (/var/run/netns/$SWARM_NETNS)
 #                   SWARM_DIR    the run's directory (data, exec root, log: e/log)
 #                   SWARM_RC     a wrapper: $RC run in the swarm's network
 #                                namespace with DOCKER_HOST=$SWARM_HOST
@@ -41,16 +42,17 @@
 # in it; cluster.sh adds links), and in private mount, UTS and PID
 # namespaces (`unshare`, tini as PID 1, dockerd below it with its own data
 # root, exec root, pid file, socket and --cgroup-parent, `--bridge none
-# --iptables=false`, and its own /etc/docker: an empty daemon.json, a key of
-# its own, hence an engine ID of its own).  So the swarm's docker_gwbridge, its gossip (7946)
-# and VXLAN (4789) ports, the port it listens on and what services publish
-# all live in that namespace: two runs, or a swarm of another person's on
-# the host, never meet, and the host's interfaces, routes and rules are not
-# touched.  Its mounts (overlay, netns) live in its own mount namespace and
-# vanish with it.  PID 1 of the engine's PID namespace dies with the
-# script's shell (setpriv --pdeathsig, unshare --kill-child), and with it
-# dockerd, containerd and every container: even a script killed with KILL
-# leaves no process.  What a KILLed script cannot remove (the directory,
+# --iptables=false`, and its own /etc/docker: an empty daemon.json, a key
+# of its own, hence an engine ID of its own).  So the swarm's
+# docker_gwbridge, its gossip (7946) and VXLAN (4789) ports, the port it
+# listens on and what services publish all live in that namespace: two
+# runs, or a swarm of another person's on the host, never meet, and the
+# host's interfaces, routes and rules are not touched.  Its mounts
+# (overlay, netns) live in its own mount namespace and vanish with it.
+# PID 1 of the engine's PID namespace dies with the script's shell
+# (setpriv --pdeathsig, unshare --kill-child), and with it dockerd,
+# containerd and every container: even a script killed with KILL leaves no
+# process.  What a KILLed script cannot remove (the directory,
 # the namespace name, empty cgroups) is swept by the next swarm_start or
 # cluster_start, whatever the script, once the owner recorded in it is dead.
 #
