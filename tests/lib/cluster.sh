@@ -192,7 +192,10 @@ cluster_start_node() {
 		echo "cluster_start_node: node $1 runs"
 		return 1
 	fi
-	rm -f "$CLUSTER_DIR/n$1/init.pid" "$CLUSTER_DIR/n$1/unshare.pid" "$CLUSTER_DIR/n$1/dockerd.pid" &&
+	# as after a reboot, the exec root (a tmpfs under /run on a real host) is
+	# empty: its pid files name processes of the dead PID namespace
+	rm -rf "$CLUSTER_DIR/n$1/init.pid" "$CLUSTER_DIR/n$1/unshare.pid" "$CLUSTER_DIR/n$1/dockerd.pid" \
+		"$CLUSTER_DIR/n$1/exec" &&
 	swarm_engine_start_ "$CLUSTER_DIR/n$1" "$(cluster_tag_)-n$1" "rc-n$1" "$(cluster_tag_)-n$1" &&
 	swarm_engine_wait_ "$CLUSTER_DIR/n$1" &&
 	wait_for "test \"\$(cdocker 1 node inspect -f {{.Status.State}} $(cluster_node_id "$1"))\" = ready" "$SWARM_WAIT"

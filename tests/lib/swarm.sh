@@ -156,7 +156,7 @@ swarm_engine_start_() {
 			exec tini -s -- dockerd --data-root "$1/data" --exec-root "$1/exec" \
 			--pidfile "$1/dockerd.pid" -H "unix://$1/sock" --cgroup-parent "/$2" \
 			--bridge none --iptables=false' "$3" "$1" "$4" \
-		>"$1/log" 2>&1 </dev/null 7>&- 9>&- & } &&
+		>>"$1/log" 2>&1 </dev/null 7>&- 9>&- & } &&
 	echo $! >"$1/unshare.pid"
 }
 
