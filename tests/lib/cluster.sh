@@ -53,6 +53,14 @@
 # dispatcher heartbeat given to `swarm init`: a KILLed node is marked down
 # after a few of them, and its tasks are rescheduled then.
 #
+# What the manager says about a KILLed node (seen with 20.10.24): the node
+# goes Down; its task keeps its last state, "running", with desired state
+# "shutdown", and the replacement is "running" elsewhere, so `docker
+# service ls` shows REPLICAS 3/2: count tasks whose desired state is
+# running (and whose node is ready), not every task "running".  Started
+# again (cluster_start_node), the node comes back Ready and empty; the
+# tasks stay where they were rescheduled.
+#
 # Measured on the 2-core test machine: cluster_start 3 takes 3.2-3.4 s (the
 # engines start side by side; images saved once, loaded into each);
 # cluster_stop 3 takes 2.8-7 s.  With heartbeat 2s: a drained node's 3 tasks
