@@ -66,7 +66,7 @@
 # cluster_stop 3 takes 2.8-7 s.  With heartbeat 2s: a drained node's 3 tasks
 # ran elsewhere 0.6 s later; a KILLed node was marked down after 6.7 s and
 # its 3 tasks ran on another node after 12.5 s.  t0910 takes 7-9 s, t0911
-# 31-36 s.  See swarm.sh for what this kernel and engine do not do (no IPVS:
+# 29-39 s.  See swarm.sh for what this kernel and engine do not do (no IPVS:
 # mode=host, dnsrr or tasks.NAME).
 . "$RC_TOP/tests/lib/swarm.sh"
 

@@ -64,8 +64,8 @@
 # 0.4 s, swarm init 0.2 s, copying $TEST_IMAGE in 0.3 s, node ready);
 # swarm_stop 1.6-2.1 s with or without running tasks (dockerd stops them;
 # SWARM_STOP_WAIT, default 10 s, then KILL); a KILL of the engine's PID 1
-# takes effect in 0.03 s.  t0900 (five tests, three engine starts) takes
-# 14-19 s.
+# takes effect in 0.03 s.  t0900 (six tests, three engine starts) takes
+# 13-19 s.
 #
 # Not in this kernel/engine: IPVS (no /proc/sys/net/ipv4/vs): no ingress
 # routing mesh and no service VIPs — publish with mode=host, and on an
