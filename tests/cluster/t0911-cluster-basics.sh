@@ -1,25 +1,12 @@
 #!/bin/sh
-test_description='a three-node swarm with the docker CLI only: an overlay across the nodes, a service pinned by node label, drain, a node killed (the recipe the Swarm executor is tested against)'
+test_description='a three-node swarm with the docker CLI only: an overlay across the nodes, a service pinned by node label, drain, a node killed and started again (the recipe the Swarm executor is tested against)'
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$RC_TOP/tests/lib/cluster.sh"
 
-# where SERVICE's tasks run: "nI STATE" per task that should run, sorted
-tasks_of() {
-	for t in $(cdocker 1 service ps -q --filter desired-state=running "$1"); do
-		set -- $(cdocker 1 inspect -f "{{.Status.State}} {{.NodeID}}" "$t")
-		node=-
-		i=1
-		for id in $CLUSTER_NODES; do
-			[ "$id" = "${2:-}" ] && node=n$i
-			i=$((i + 1))
-		done
-		echo "$node $1"
-	done | sort
-}
-
-# wait (bounded) until tasks_of SERVICE prints EXPECT (lines joined by ",")
+# wait (bounded) until cluster_tasks SERVICE prints EXPECT (lines joined by ",")
 wait_tasks() {
-	wait_for "test \"\$(tasks_of $1 | paste -sd,)\" = \"$2\"" "${3:-90}" || { tasks_of "$1"; cdocker 1 service ps "$1"; false; }
+	wait_for "test \"\$(cluster_tasks $1 | paste -sd,)\" = \"$2\"" "${3:-90}" ||
+		{ cluster_tasks "$1"; cdocker 1 service ps "$1"; false; }
 }
 
 NET=${PROJECT}net
@@ -41,7 +28,7 @@ test_expect_success 'a service pinned by node.labels.rc.node==n2 runs on n2, hea
 		--publish "mode=host,target=8080,published=$port" \
 		--health-cmd "wget -q -O /dev/null http://127.0.0.1:8080/health" --health-interval 1s \
 		"$TEST_IMAGE" >/dev/null &&
-	wait_tasks "$A" "n2 running" &&
+	wait_tasks "$A" "rc-n2 running" &&
 	task=$(cdocker 1 service ps -q --filter desired-state=running "$A") &&
 	test_equal "$(cdocker 1 inspect -f {{.NodeID}} $task)" "$(cluster_node_id 2)" &&
 	cid=$(cdocker 1 inspect -f "{{.Status.ContainerStatus.ContainerID}}" $task) &&
@@ -62,22 +49,29 @@ test_expect_success 'drain n2: the spread service moves to n3; the pinned one ha
 		--network "$NET" --replicas 2 --constraint "node.role==worker" \
 		--placement-pref "spread=node.labels.rc.node" --publish "mode=host,target=8080" \
 		"$TEST_IMAGE" >/dev/null &&
-	wait_tasks "$B" "n2 running,n3 running" &&
+	wait_tasks "$B" "rc-n2 running,rc-n3 running" &&
 	cluster_drain_node 2 &&
 	test_equal "$(cdocker 1 node inspect -f {{.Spec.Availability}} "$(cluster_node_id 2)")" drain &&
-	wait_tasks "$B" "n3 running,n3 running" &&
+	wait_tasks "$B" "rc-n3 running,rc-n3 running" &&
 	wait_tasks "$A" "- pending" &&
 	test_equal "$(cdocker 2 ps -q --filter "label=com.docker.swarm.service.name=$B")" ""
 '
 
 test_expect_success 'kill n3: the manager marks it down, its tasks are rescheduled on n2' '
 	cdocker 1 node update --availability active "$(cluster_node_id 2)" >/dev/null &&
-	wait_tasks "$A" "n2 running" &&
+	wait_tasks "$A" "rc-n2 running" &&
 	cluster_kill_node 3 &&
 	wait_for "test \"\$(cdocker 1 node inspect -f {{.Status.State}} $(cluster_node_id 3))\" = down" 90 &&
-	wait_tasks "$B" "n2 running,n2 running" &&
+	wait_tasks "$B" "rc-n2 running,rc-n2 running" &&
 	test_equal "$(cdocker 1 node inspect -f "{{.Status.State}} {{.Spec.Availability}}" "$(cluster_node_id 2)")" "ready active" &&
 	test_must_fail cdocker 3 info >/dev/null 2>&1
+'
+
+test_expect_success 'n3 started again rejoins, ready and empty: Swarm does not move tasks back' '
+	cluster_start_node 3 &&
+	test_equal "$(cdocker 3 info -f "{{.Swarm.NodeID}} {{.Swarm.LocalNodeState}}")" "$(cluster_node_id 3) active" &&
+	wait_for "test -z \"\$(cdocker 3 ps -q)\"" 30 &&
+	test_equal "$(cluster_tasks "$B" | paste -sd,)" "rc-n2 running,rc-n2 running"
 '
 
 test_expect_success 'cluster_stop after a node was killed leaves nothing' '

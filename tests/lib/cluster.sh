@@ -16,6 +16,8 @@
 #                   CLUSTER_SIZE   N
 #                   CLUSTER_DIR    the run's directory (node i: n$i/, its
 #                                  log n$i/log)
+#                   CLUSTER_RC     $RC run in node 1's network namespace
+#                                  with DOCKER_HOST=$CLUSTER_HOST (as SWARM_RC)
 #                 Node i's host name is rc-ni, its address 192.168.S.i
 #                 (`cluster_node_ip i`), S = 250 + (the run's block mod 5).
 #                 Call it in the script's own shell, as swarm_start.
@@ -24,11 +26,15 @@
 #                           (what node N publishes with mode=host answers
 #                           there: `cnet 2 curl http://$(cluster_node_ip 2):P/`)
 #   cluster_node_id N, cluster_node_ip N
+#   cluster_tasks SERVICE   "HOSTNAME STATE" per task that should run, sorted
+#                           (`rc-n2 running`, `- pending`), from the manager
 #   cluster_kill_node N     KILL PID 1 of node N's PID namespace: its
 #                           dockerd, containerd and containers die at once,
 #                           like a machine that lost power (its namespace
 #                           and link stay; the manager marks it down after
 #                           the heartbeat, CLUSTER_HEARTBEAT)
+#   cluster_start_node N    start a killed node again on its data root; it
+#                           rejoins (waits until the manager sees it ready)
 #   cluster_drain_node N    docker node update --availability drain (on n1)
 #   cluster_stop            stop every engine, delete the namespaces (and
 #                           with them the links), cgroups and directory.
@@ -47,12 +53,20 @@
 # dispatcher heartbeat given to `swarm init`: a KILLed node is marked down
 # after a few of them, and its tasks are rescheduled then.
 #
+# What the manager says about a KILLed node (seen with 20.10.24): the node
+# goes Down; its task keeps its last state, "running", with desired state
+# "shutdown", and the replacement is "running" elsewhere, so `docker
+# service ls` shows REPLICAS 3/2: count tasks whose desired state is
+# running (and whose node is ready), not every task "running".  Started
+# again (cluster_start_node), the node comes back Ready and empty; the
+# tasks stay where they were rescheduled.
+#
 # Measured on the 2-core test machine: cluster_start 3 takes 3.2-3.4 s (the
 # engines start side by side; images saved once, loaded into each);
 # cluster_stop 3 takes 2.8-7 s.  With heartbeat 2s: a drained node's 3 tasks
 # ran elsewhere 0.6 s later; a KILLed node was marked down after 6.7 s and
 # its 3 tasks ran on another node after 12.5 s.  t0910 takes 7-9 s, t0911
-# 31-36 s.  See swarm.sh for what this kernel and engine do not do (no IPVS:
+# 29-39 s.  See swarm.sh for what this kernel and engine do not do (no IPVS:
 # mode=host, dnsrr or tasks.NAME).
 . "$RC_TOP/tests/lib/swarm.sh"
 
@@ -61,6 +75,7 @@ CLUSTER_DIR=${CLUSTER_DIR:-}
 CLUSTER_HOST=${CLUSTER_HOST:-}
 CLUSTER_NODES=${CLUSTER_NODES:-}
 CLUSTER_SIZE=${CLUSTER_SIZE:-0}
+CLUSTER_RC=${CLUSTER_RC:-}
 cluster_atexit_=
 
 cluster_tag_() { echo "${CLUSTER_DIR##*/}"; }
@@ -77,6 +92,13 @@ cnet() {
 	nsenter --net="/var/run/netns/$(cluster_tag_)-n$cn_n_" "$@"
 }
 
+cluster_tasks() {
+	swarm_tasks_ cluster_manager_cli_ "$1"
+}
+cluster_manager_cli_() {
+	cdocker 1 "$@"
+}
+
 cluster_node_ip() {
 	echo "$CLUSTER_NET.$1"
 }
@@ -86,6 +108,17 @@ cluster_node_id() {
 }
 
 cluster_start() {
+	cluster_start_ "$@" && return 0
+	# a half-made cluster is no use: remove it (cluster_start may be tried again)
+	echo "cluster_start: failed; the nodes' logs end with:"
+	for cs_l_ in "$CLUSTER_DIR"/n*/log; do
+		[ -f "$cs_l_" ] && echo "== $cs_l_" && tail -n 5 "$cs_l_"
+	done
+	cluster_stop
+	return 1
+}
+
+cluster_start_() {
 	if [ -n "$CLUSTER_DIR" ]; then
 		echo "cluster_start: a cluster of this run already runs ($CLUSTER_DIR)"
 		return 1
@@ -105,8 +138,10 @@ cluster_start() {
 	CLUSTER_HOST=unix://$CLUSTER_DIR/n1/sock
 	CLUSTER_NET=192.168.$((250 + TEST_BLOCK % 5))
 	CLUSTER_NODES=
-	export CLUSTER_DIR CLUSTER_SIZE CLUSTER_HOST CLUSTER_NET CLUSTER_NODES
+	CLUSTER_RC=$CLUSTER_DIR/rc
+	export CLUSTER_DIR CLUSTER_SIZE CLUSTER_HOST CLUSTER_NET CLUSTER_NODES CLUSTER_RC
 	cs_tag_=$(cluster_tag_)
+	swarm_rc_wrapper_ "$CLUSTER_RC" "$cs_tag_-n1" "$CLUSTER_HOST" || return 1
 	cs_port_=$(test_port 43) &&
 	swarm_netns_add_ "$CLUSTER_DIR" "$cs_tag_-h" &&
 	ip -n "$cs_tag_-h" link add br0 type bridge &&
@@ -157,6 +192,23 @@ cluster_start() {
 		! cdocker 1 node ls --format "{{.Status}}" | grep -v "^Ready$"' "$SWARM_WAIT"
 }
 
+# cluster_start_node N: start a node that was killed again, on its data root:
+# it rejoins the swarm by itself (waits, bounded, until the manager sees it ready)
+cluster_start_node() {
+	[ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR/n$1" ] || { echo "cluster_start_node: no node $1"; return 1; }
+	if swarm_pid_ours_ "$(cat "$CLUSTER_DIR/n$1/init.pid" 2>/dev/null)" "$CLUSTER_DIR/n$1"; then
+		echo "cluster_start_node: node $1 runs"
+		return 1
+	fi
+	# as after a reboot, the exec root (a tmpfs under /run on a real host) is
+	# empty: its pid files name processes of the dead PID namespace
+	rm -rf "$CLUSTER_DIR/n$1/init.pid" "$CLUSTER_DIR/n$1/unshare.pid" "$CLUSTER_DIR/n$1/dockerd.pid" \
+		"$CLUSTER_DIR/n$1/exec" &&
+	swarm_engine_start_ "$CLUSTER_DIR/n$1" "$(cluster_tag_)-n$1" "rc-n$1" "$(cluster_tag_)-n$1" &&
+	swarm_engine_wait_ "$CLUSTER_DIR/n$1" &&
+	wait_for "test \"\$(cdocker 1 node inspect -f {{.Status.State}} $(cluster_node_id "$1"))\" = ready" "$SWARM_WAIT"
+}
+
 cluster_kill_node() {
 	[ -n "$CLUSTER_DIR" ] && [ -f "$CLUSTER_DIR/n$1/init.pid" ] || { echo "cluster_kill_node: no node $1"; return 1; }
 	swarm_engine_kill_ "$CLUSTER_DIR/n$1" KILL &&
@@ -183,6 +235,6 @@ cluster_stop() {
 	[ -n "$CLUSTER_DIR" ] || return 0
 	swarm_rundir_remove_ "$CLUSTER_DIR"
 	cs_status_=$?
-	CLUSTER_DIR= CLUSTER_HOST= CLUSTER_NODES= CLUSTER_SIZE=0
+	CLUSTER_DIR= CLUSTER_HOST= CLUSTER_NODES= CLUSTER_SIZE=0 CLUSTER_RC=
 	return $cs_status_
 }

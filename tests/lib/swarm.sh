@@ -6,7 +6,7 @@
 #   test_expect_success 'a swarm' '
 #       swarm_start &&                       # copies $TEST_IMAGE into it
 #       sdocker service create -d --name x $TEST_IMAGE &&
-#       env DOCKER_HOST=$SWARM_HOST $RC --repo $M apply
+#       $SWARM_RC --repo $M apply            # or DOCKER_HOST=$SWARM_HOST $RC
 #   '
 #
 #   swarm_start [IMAGE...]  a second dockerd of this run, one Swarm manager
@@ -15,8 +15,13 @@
 #                   SWARM_HOST   unix:///tmp/rcsw.XXXXXX/e/sock: what
 #                                DOCKER_HOST and `reconciler --docker-host` take
 #                   SWARM_NODE   the node's id
-#                   SWARM_NETNS  its network namespace (/var/run/netns/NAME)
+#                   SWARM_NETNS  its network namespace's name
+#                                (/var/run/netns/$SWARM_NETNS)
 #                   SWARM_DIR    the run's directory (data, exec root, log: e/log)
+#                   SWARM_RC     a wrapper: $RC run in the swarm's network
+#                                namespace with DOCKER_HOST=$SWARM_HOST
+#                                (`$SWARM_RC --repo $M apply`; `RC=$SWARM_RC
+#                                daemon_start …`: the pid is reconciler's)
 #                 Call it in the script's own shell (a test body, not inside
 #                 $(...) or a pipe): the engine dies with the shell that
 #                 started it.
@@ -24,6 +29,9 @@
 #   snet CMD...   run a host command in its network namespace: what a
 #                 service publishes (mode=host) is reachable there only,
 #                 e.g. `snet curl -fsS http://127.0.0.1:PORT/health`
+#   swarm_tasks SERVICE  its tasks that should run, one "HOSTNAME STATE"
+#                 line each, sorted ("- pending" when on no node yet), e.g.
+#                 `wait_for 'test "$(swarm_tasks web)" = "rc-swarm running"' 60`
 #   swarm_stop    stop it (TERM, bounded wait, then KILL), delete its
 #                 namespace and cgroups, remove the directory.  Safe to call
 #                 twice; swarm_start registers it with test_atexit, so it
@@ -34,16 +42,17 @@
 # in it; cluster.sh adds links), and in private mount, UTS and PID
 # namespaces (`unshare`, tini as PID 1, dockerd below it with its own data
 # root, exec root, pid file, socket and --cgroup-parent, `--bridge none
-# --iptables=false`, and its own /etc/docker: an empty daemon.json, a key of
-# its own, hence an engine ID of its own).  So the swarm's docker_gwbridge, its gossip (7946)
-# and VXLAN (4789) ports, the port it listens on and what services publish
-# all live in that namespace: two runs, or a swarm of another person's on
-# the host, never meet, and the host's interfaces, routes and rules are not
-# touched.  Its mounts (overlay, netns) live in its own mount namespace and
-# vanish with it.  PID 1 of the engine's PID namespace dies with the
-# script's shell (setpriv --pdeathsig, unshare --kill-child), and with it
-# dockerd, containerd and every container: even a script killed with KILL
-# leaves no process.  What a KILLed script cannot remove (the directory,
+# --iptables=false`, and its own /etc/docker: an empty daemon.json, a key
+# of its own, hence an engine ID of its own).  So the swarm's
+# docker_gwbridge, its gossip (7946) and VXLAN (4789) ports, the port it
+# listens on and what services publish all live in that namespace: two
+# runs, or a swarm of another person's on the host, never meet, and the
+# host's interfaces, routes and rules are not touched.  Its mounts
+# (overlay, netns) live in its own mount namespace and vanish with it.
+# PID 1 of the engine's PID namespace dies with the script's shell
+# (setpriv --pdeathsig, unshare --kill-child), and with it dockerd,
+# containerd and every container: even a script killed with KILL leaves no
+# process.  What a KILLed script cannot remove (the directory,
 # the namespace name, empty cgroups) is swept by the next swarm_start or
 # cluster_start, whatever the script, once the owner recorded in it is dead.
 #
@@ -55,8 +64,8 @@
 # 0.4 s, swarm init 0.2 s, copying $TEST_IMAGE in 0.3 s, node ready);
 # swarm_stop 1.6-2.1 s with or without running tasks (dockerd stops them;
 # SWARM_STOP_WAIT, default 10 s, then KILL); a KILL of the engine's PID 1
-# takes effect in 0.03 s.  t0900 (five tests, three engine starts) takes
-# 14-19 s.
+# takes effect in 0.03 s.  t0900 (six tests, three engine starts) takes
+# 13-19 s.
 #
 # Not in this kernel/engine: IPVS (no /proc/sys/net/ipv4/vs): no ingress
 # routing mesh and no service VIPs — publish with mode=host, and on an
@@ -67,18 +76,19 @@
 # reachable from the engine: images come from swarm_start's copy (the
 # engine logs a failed pull and uses the local image).
 #
-# reconciler against it: `env DOCKER_HOST=$SWARM_HOST $RC …` or
-# `$RC --docker-host $SWARM_HOST …`.  What reconciler checks on "the host"
-# (is a host port already listened on) it checks in the namespace it runs
-# in: run it as `snet env DOCKER_HOST=$SWARM_HOST $RC …` to have that be the
-# swarm's (from the host's namespace, the main engine's containers on
-# their ports look like conflicts).
+# reconciler against it: `$SWARM_RC …`, or from the host's namespace
+# `env DOCKER_HOST=$SWARM_HOST $RC …` / `$RC --docker-host $SWARM_HOST …`.
+# What reconciler checks on "the host" (is a host port already listened on)
+# it checks in the namespace it runs in: $SWARM_RC makes that the swarm's;
+# from the host's namespace the main engine's containers on their ports
+# look like conflicts.
 SWARM_WAIT=${SWARM_WAIT:-60}
 SWARM_STOP_WAIT=${SWARM_STOP_WAIT:-10}
 SWARM_DIR=${SWARM_DIR:-}
 SWARM_HOST=${SWARM_HOST:-}
 SWARM_NETNS=${SWARM_NETNS:-}
 SWARM_NODE=${SWARM_NODE:-}
+SWARM_RC=${SWARM_RC:-}
 swarm_atexit_=
 
 # --- shared with cluster.sh: one engine in a namespace, runs' directories ---
@@ -146,7 +156,7 @@ swarm_engine_start_() {
 			exec tini -s -- dockerd --data-root "$1/data" --exec-root "$1/exec" \
 			--pidfile "$1/dockerd.pid" -H "unix://$1/sock" --cgroup-parent "/$2" \
 			--bridge none --iptables=false' "$3" "$1" "$4" \
-		>"$1/log" 2>&1 </dev/null 7>&- 9>&- & } &&
+		>>"$1/log" 2>&1 </dev/null 7>&- 9>&- & } &&
 	echo $! >"$1/unshare.pid"
 }
 
@@ -279,6 +289,25 @@ swarm_copy_images_() {
 	docker save "$@" | DOCKER_HOST=$sc_host_ docker load -q >/dev/null
 }
 
+# swarm_tasks_ CLI SERVICE: "HOSTNAME STATE" per task that should run, sorted
+swarm_tasks_() {
+	"$1" service ps --filter desired-state=running --format '{{.Node}}|{{.CurrentState}}' "$2" |
+		while IFS='|' read -r st_node_ st_state_; do
+			st_state_=${st_state_%% *}
+			echo "${st_node_:--} $(echo "$st_state_" | tr 'A-Z' 'a-z')"
+		done | sort
+}
+
+swarm_tasks() {
+	swarm_tasks_ sdocker "$1"
+}
+
+# swarm_rc_wrapper_ FILE NETNS HOST: FILE runs $RC in NETNS against HOST
+swarm_rc_wrapper_() {
+	printf '#!/bin/sh\nexec nsenter --net=/var/run/netns/%s env DOCKER_HOST=%s "%s" "$@"\n' "$2" "$3" "$RC" >"$1" &&
+	chmod 755 "$1"
+}
+
 swarm_start() {
 	if [ -n "$SWARM_DIR" ]; then
 		echo "swarm_start: a swarm of this run already runs ($SWARM_DIR)"
@@ -294,22 +323,31 @@ swarm_start() {
 	SWARM_DIR=$(swarm_rundir_ rcsw) || return 1
 	SWARM_NETNS=${SWARM_DIR##*/}
 	SWARM_HOST=unix://$SWARM_DIR/e/sock
-	export SWARM_DIR SWARM_NETNS SWARM_HOST
-	ss_port_=$(test_port 44) &&
-	swarm_netns_add_ "$SWARM_DIR" "$SWARM_NETNS" &&
-	swarm_engine_start_ "$SWARM_DIR/e" "$SWARM_NETNS" rc-swarm "$SWARM_NETNS" &&
-	swarm_engine_wait_ "$SWARM_DIR/e" &&
-	sdocker swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$ss_port_" >/dev/null &&
-	swarm_copy_images_ "$SWARM_HOST" "$@" &&
-	SWARM_NODE=$(sdocker info -f '{{.Swarm.NodeID}}') &&
-	export SWARM_NODE &&
-	wait_for 'test "$(sdocker node inspect -f "{{.Status.State}}" "$SWARM_NODE")" = ready' "$SWARM_WAIT"
+	SWARM_RC=$SWARM_DIR/rc
+	export SWARM_DIR SWARM_NETNS SWARM_HOST SWARM_RC
+	if swarm_rc_wrapper_ "$SWARM_RC" "$SWARM_NETNS" "$SWARM_HOST" &&
+	   ss_port_=$(test_port 44) &&
+	   swarm_netns_add_ "$SWARM_DIR" "$SWARM_NETNS" &&
+	   swarm_engine_start_ "$SWARM_DIR/e" "$SWARM_NETNS" rc-swarm "$SWARM_NETNS" &&
+	   swarm_engine_wait_ "$SWARM_DIR/e" &&
+	   sdocker swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$ss_port_" >/dev/null &&
+	   swarm_copy_images_ "$SWARM_HOST" "$@" &&
+	   SWARM_NODE=$(sdocker info -f '{{.Swarm.NodeID}}') &&
+	   export SWARM_NODE &&
+	   wait_for 'test "$(sdocker node inspect -f "{{.Status.State}}" "$SWARM_NODE")" = ready' "$SWARM_WAIT"; then
+		return 0
+	fi
+	# a half-made swarm is no use: say why, remove it (swarm_start may be tried again)
+	echo "swarm_start: failed; last lines of the engine's log:"
+	tail -n 20 "$SWARM_DIR/e/log" 2>/dev/null
+	swarm_stop
+	return 1
 }
 
 swarm_stop() {
 	[ -n "$SWARM_DIR" ] || return 0
 	swarm_rundir_remove_ "$SWARM_DIR"
 	ss_status_=$?
-	SWARM_DIR= SWARM_HOST= SWARM_NETNS= SWARM_NODE=
+	SWARM_DIR= SWARM_HOST= SWARM_NETNS= SWARM_NODE= SWARM_RC=
 	return $ss_status_
 }
