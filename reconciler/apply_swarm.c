@@ -392,7 +392,10 @@ static void wait_wave(struct run *r, struct dk_client *c, struct work *wv, size_
 }
 
 /* The bound of a unit's wait once its first task started: its health bound for each batch of the
- * rolling update, plus the monitor period and delay between batches. */
+ * rolling update, plus the monitor period and delay between batches; twice that and a minute, since
+ * Swarm itself ends a task whose check fails (the verdict comes from the task list) and this bound
+ * only ends a wait Swarm leaves open: 200 tasks starting on two cores took longer than one bound
+ * to pass their first checks (tests/bench/swarm.sh). */
 static int64_t bound_of(const struct rc_unit *u, const struct apply_opts *o)
 {
 	if (o->rollout_timeout_ns > 0)
@@ -400,7 +403,7 @@ static int64_t bound_of(const struct rc_unit *u, const struct apply_opts *o)
 	uint64_t reps = swarm_replicas(u), par = u->swarm.parallelism ? u->swarm.parallelism : 1;
 	int64_t batches = (int64_t)((reps + par - 1) / par);
 	int64_t monitor = u->swarm.monitor_ns ? u->swarm.monitor_ns : 5 * NS_PER_S;
-	return (batches ? batches : 1) * (apply_unit_bound_ns(u, o) + monitor + u->swarm.delay_ns);
+	return 2 * (batches ? batches : 1) * (apply_unit_bound_ns(u, o) + monitor + u->swarm.delay_ns) + 60 * NS_PER_S;
 }
 
 static bool up_kind(enum plan_kind k)

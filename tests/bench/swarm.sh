@@ -39,7 +39,10 @@ timed() {
 	t1=$(date +%s.%N)
 	secs=$(echo "$t1 - $t0" | bc)
 	printf '| %s | %s | %.1f s | %s |\n' "$label" "$N" "$secs" "$([ $rc -eq 0 ] && echo ok || echo "exit $rc")" >>$OUT
-	tail -3 "$TRASH/last.out" >&2
+	if [ $rc -ne 0 ]; then
+		cp "$TRASH/last.out" "/tmp/rc-swarm-bench-failed.out"
+		grep -E "^ *(failed|skipped) |^reconciler: " "$TRASH/last.out" | sort | uniq -c | sort -rn | head -8 >&2
+	fi
 	return $rc
 }
 
