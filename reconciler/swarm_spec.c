@@ -328,6 +328,33 @@ void swarm_summaries(const struct dk_service_list *svcs, const struct dk_task_li
 	*ret = l;
 }
 
+/* " (tasks of this spec: starting 1, shutdown 1)": what a wait that does not end is waiting on. */
+static void states_of(const struct dk_service *svc, const struct dk_task_list *tasks, const char *hash,
+		      struct buf *out)
+{
+	const char *seen[8] = { 0 };
+	size_t count[8] = { 0 }, n = 0, total = 0;
+	for (size_t i = 0; tasks && i < tasks->n; i++) {
+		const struct dk_task *t = &tasks->items[i];
+		if (!str_eq(t->service_id, svc->id) || !str_eq(t->hash, hash) || !t->state)
+			continue;
+		size_t k = 0;
+		while (k < n && !str_eq(seen[k], t->state))
+			k++;
+		if (k == n && n < ARRAY_SIZE(seen))
+			seen[n++] = t->state;
+		if (k < n)
+			count[k]++;
+		total++;
+	}
+	if (!total)
+		return;
+	buf_adds(out, " (tasks of this spec:");
+	for (size_t k = 0; k < n; k++)
+		buf_addf(out, "%s %s %zu", k ? "," : "", seen[k], count[k]);
+	buf_adds(out, ")");
+}
+
 enum swarm_verdict swarm_ready(const struct dk_service *svc, const struct dk_task_list *tasks, const char *hash,
 			       uint64_t replicas, int max_failed, struct buf *why)
 {
@@ -354,6 +381,7 @@ enum swarm_verdict swarm_ready(const struct dk_service *svc, const struct dk_tas
 	}
 	buf_addf(why, "%llu/%llu running%s", (unsigned long long)tc.running, (unsigned long long)replicas,
 		 updating ? ", update under way" : "");
+	states_of(svc, tasks, hash, why);
 	return SWARM_WAIT;
 }
 

@@ -39,7 +39,7 @@ static void verdicts(void)
 		  2, 2, SWARM_READY, "2/2 running" },
 		{ "old tasks running do not count", NULL,
 		  { task("s", H1, "running", "running", NULL, "1"), task("s", H2, "running", "starting", NULL, "2") },
-		  2, 2, SWARM_WAIT, "0/2 running" },
+		  2, 2, SWARM_WAIT, "0/2 running (tasks of this spec: starting 1)" },
 		{ "another service's tasks do not count", NULL,
 		  { task("x", H2, "running", "running", NULL, "1") }, 1, 1, SWARM_WAIT, "0/1" },
 		{ "ready but Swarm still updating: wait", "updating",
