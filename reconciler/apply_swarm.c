@@ -77,7 +77,8 @@ static int ensure_secrets(struct run *r, struct dk_client *c, struct secrets *s,
 		if (!secret_id(s, name)) {
 			char *data = NULL, *id = NULL;
 			size_t len = 0;
-			if (!sec->path || read_file(sec->path, 1 << 20, &data, &len, err) < 0)
+			/* as the loader read it: never through a link, only the state directory owner's file */
+			if (!sec->path || read_private_file("secret", sec->path, 1 << 20, &data, &len, err) < 0)
 				return rc_err_prefix(err, "secret '%s' of '%s'", sec->name, u->id);
 			struct rc_kv labels[] = { apply_kv(RC_LABEL_MANAGED, RC_MANAGED_BY),
 						  apply_kv(RC_LABEL_PROJECT, r->d->settings.project) };

@@ -525,12 +525,13 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 	size_t n = 0;
 	struct look_job *jobs = xcalloc(s->d->nunits + 1, sizeof(*jobs));
 	const char **ids = xcalloc(s->d->nunits + 1, sizeof(*ids));
+	bool swarm = s->d->settings.engine == RC_ENGINE_SWARM;
 	for (size_t i = 0; i < s->d->nunits; i++) {
 		const struct rc_unit *u = &s->d->units[i];
 		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
 		looks[i].up_s = -1;
-		if (!pc)
-			continue;  /* every container is inspected: uptime and restarts (one call each, 8 at once) */
+		if (!pc || swarm)
+			continue;  /* a swarm's "containers" are services: their tasks are shown below the table */  /* every container is inspected: uptime and restarts (one call each, 8 at once) */
 		jobs[n] = (struct look_job){ u, NULL, &looks[i] };
 		ids[n++] = pc->id;
 	}

@@ -396,7 +396,10 @@ int cmd_drift(const struct cli_opts *o)
 		rc = 1;
 		goto out;
 	}
-	di = drift_inspects_start(dk_client_clone(c), d, o->parallel, pi.res, pi.n);
+	if (d->settings.engine == RC_ENGINE_SWARM)
+		prefetched_release(&raw, &pi);  /* containers: a swarm's units are services, listed by drift_check() */
+	else
+		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, pi.res, pi.n);
 	struct drift_opts dro = { .parallel = o->parallel, .journal = true, .inspects = di,
 				  .prelisted = raw.containers ? &raw : NULL };
 	int r = drift_check(c, st, d, &dro, &rep, &sum, &err);

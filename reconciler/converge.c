@@ -201,7 +201,8 @@ int converge_apply(struct converge *cv, struct dk_client *c, struct rc_state *st
 		const char **names = xcalloc(cv->d->nunits + 1, sizeof(char *));
 		for (size_t i = 0; i < cv->d->nunits; i++)
 			names[i] = cv->d->units[i].container;
-		state_set_containers(st, names, cv->d->nunits);
+		/* the names drift inspects ahead of the next check; a swarm's units are services (none) */
+		state_set_containers(st, names, cv->d->settings.engine == RC_ENGINE_SWARM ? 0 : cv->d->nunits);
 		for (size_t i = 0; i < cv->d->nunits; i++)
 			names[i] = cv->d->units[i].id;
 		state_set_unit_ids(st, names, cv->d->nunits);

@@ -137,6 +137,8 @@ static void svc_fields(const struct rc_unit *u, struct swarm_svc *s)
 	s->spec.init = f[SK_INIT].set && f[SK_INIT].num;
 	s->spec.read_only = f[SK_READ_ONLY].set && f[SK_READ_ONLY].num;
 	s->caps = xcalloc(u->ncap_add + 1, sizeof(char *));
+	for (size_t i = 0; i < u->ncap_add; i++)
+		s->caps[i] = u->cap_add[i];
 	s->spec.cap_add = s->caps;
 	s->spec.ncap_add = u->ncap_add;
 	s->drops = xcalloc(f[SK_CAP_DROP].nkv + 1, sizeof(char *));
@@ -183,8 +185,6 @@ int swarm_svc_build(const struct rc_desired *d, const struct rc_unit *u, const s
 	sp->nenv = u->nenv;
 	sp->stop_grace_ns = u->stop_grace_ns;
 	svc_fields(u, ret);
-	for (size_t i = 0; i < u->ncap_add; i++)
-		ret->caps[i] = u->cap_add[i];
 	svc_networks(u, ret);
 	if (svc_mounts(u, secrets, nsecrets, ret, err) < 0)
 		return -1;
