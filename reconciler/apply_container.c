@@ -293,14 +293,7 @@ static void create_labels(const struct rc_desired *d, const struct rc_unit *u, s
  * entry holding it), never a link out (bindpath.h).  *ret_real malloc'ed. */
 static int resolve_bind(const struct rc_desired *d, const struct rc_mount *m, char **ret_real, struct rc_err *err)
 {
-	const char *root = NULL;
-	for (size_t j = 0; j < d->settings.nbind_roots; j++) {
-		const char *rt = d->settings.bind_roots[j];
-		size_t n = strlen(rt);
-		if (strncmp(m->source, rt, n) == 0 && (m->source[n] == '\0' || m->source[n] == '/') &&
-		    (!root || n < strlen(root)))
-			root = rt;
-	}
+	const char *root = bindpath_root_of(d->settings.bind_roots, d->settings.nbind_roots, m->source);
 	if (!root)
 		return rc_errf(err, "bind source '%s' is inside no policy.bind_roots entry", m->source);
 	return bindpath_resolve(root, m->source, ret_real, err);

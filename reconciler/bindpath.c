@@ -41,8 +41,7 @@ static char *fd_path(int fd)
 	return xstrdup(buf);
 }
 
-/* path is root or below it (both absolute; root without a trailing '/' unless it is "/") */
-static bool under(const char *path, const char *root)
+bool bindpath_under(const char *path, const char *root)
 {
 	if (strcmp(root, "/") == 0)
 		return path[0] == '/';
@@ -166,10 +165,10 @@ static char *follow_target(const char *root, const char *root_real, const char *
 			   const char *target, const char *rest)
 {
 	if (target[0] == '/') {
-		if (!under(target, root) && !under(target, root_real))
+		if (!bindpath_under(target, root) && !bindpath_under(target, root_real))
 			return NULL;
 		/* the rest of the target, below the root (its '..' are the kernel's to refuse) */
-		const char *in = target + (under(target, root) ? strlen(root) : strlen(root_real));
+		const char *in = target + (bindpath_under(target, root) ? strlen(root) : strlen(root_real));
 		while (*in == '/')
 			in++;
 		return *in && *rest ? xasprintf("%s/%s", in, rest) : xstrdup(*in ? in : rest);
@@ -197,7 +196,7 @@ static int resolve_missing(int rootfd, const char *root, const char *root_real, 
 	char *preal = pfd >= 0 ? fd_path(pfd) : NULL;
 	if (pfd >= 0)
 		close(pfd);
-	if (!preal || !under(preal, root_real)) {
+	if (!preal || !bindpath_under(preal, root_real)) {
 		_cleanup_free_ char *pshown = join(root, parent);
 		free(preal);
 		return rc_errf(err, "bind source '%s': cannot resolve '%s'", path, pshown);
@@ -217,7 +216,7 @@ static int resolved_at(int fd, const char *path, const char *root, const char *r
 	close(fd);
 	if (!real)
 		return rc_errf(err, "bind source '%s': cannot read its resolved path from /proc/self/fd", path);
-	if (!under(real, root_real)) {   /* cannot happen beneath rootfd; never trust it */
+	if (!bindpath_under(real, root_real)) {   /* cannot happen beneath rootfd; never trust it */
 		rc_errf(err, "bind source '%s' resolves to '%s', outside bind root '%s'", path, real, root);
 		free(real);
 		return -1;
@@ -231,7 +230,7 @@ int bindpath_resolve(const char *root, const char *path, char **ret_resolved, st
 	size_t rl = strlen(root);
 	if (root[0] != '/' || (rl > 1 && root[rl - 1] == '/') || !plain_components(root + 1))
 		return rc_errf(err, "bind root '%s' is not a clean absolute path", root);
-	if (!under(path, root))
+	if (!bindpath_under(path, root))
 		return rc_errf(err, "bind source '%s' is not inside bind root '%s'", path, root);
 	const char *start = path + (strcmp(root, "/") == 0 ? 1 : rl + (path[rl] == '/'));
 	if (!plain_components(start))
@@ -331,4 +330,13 @@ out:
 	free(rel);
 	buf_release(&chain);
 	return rc;
+}
+
+const char *bindpath_root_of(char *const *roots, size_t nroots, const char *path)
+{
+	const char *root = NULL;
+	for (size_t i = 0; i < nroots; i++)
+		if (path[0] == '/' && bindpath_under(path, roots[i]) && (!root || strlen(roots[i]) < strlen(root)))
+			root = roots[i];
+	return root;
 }

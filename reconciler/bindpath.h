@@ -43,4 +43,12 @@
  */
 int bindpath_resolve(const char *root, const char *path, char **ret_resolved, struct rc_err *err);
 
+/* path is root or below it (both absolute and clean; root without a trailing '/' unless it is
+ * "/", which holds every absolute path).  Text only: nothing is looked up. */
+bool bindpath_under(const char *path, const char *root);
+
+/* The outermost of roots[0..nroots) holding path (bindpath_under()): the root a bind source is
+ * resolved beneath.  NULL: none holds it, or path is not absolute. */
+const char *bindpath_root_of(char *const *roots, size_t nroots, const char *path);
+
 #endif

@@ -209,7 +209,7 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 		/* refresh, as terraform does: inspect every container, so that a change made by hand
 		 * (docker update, a network disconnected) is planned back like drift --fix would */
 		struct drift_summary sum;
-		struct drift_opts dro = { .parallel = o->parallel, .prelisted = &raw };
+		struct drift_opts dro = { .parallel = o->parallel, .prelisted = &raw, .prelisted_everything = true };
 		if (cli_expand_desired(o, &s->files, &s->refresh_d) != 0) {
 			observe_raw_release(&raw);
 			return 1;

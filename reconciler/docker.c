@@ -59,6 +59,7 @@ static const struct {
 	[DK_OP_SECRET_LIST] = { "secret-list", false },
 	[DK_OP_SECRET_CREATE] = { "secret-create", true },
 	[DK_OP_SECRET_REMOVE] = { "secret-remove", true },
+	[DK_OP_INFO] = { "info", false },
 };
 
 const char *dk_op_name(enum dk_op op)
@@ -240,6 +241,21 @@ static int get_version(struct dk_client *c, const char *path, struct dk_version 
 int dk_version(struct dk_client *c, struct dk_version *ret, struct dk_status *st, struct rc_err *err)
 {
 	return get_version(c, API "/version", ret, st, err);
+}
+
+int dk_data_root(struct dk_client *c, char **ret_root, struct dk_status *st, struct rc_err *err)
+{
+	cJSON *j = NULL;
+	if (engine_request(c, DK_OP_INFO, "GET", API "/info", NULL, 0, "info", &j, st, err) < 0)
+		return -1;
+	char *root = jdup_nonempty(j, "DockerRootDir");
+	cJSON_Delete(j);
+	if (!root || root[0] != '/') {
+		free(root);
+		return rc_err_fault(err, "info: the engine's reply has no DockerRootDir");
+	}
+	*ret_root = root;
+	return 0;
 }
 
 int dk_ping(struct dk_client *c, struct dk_status *st, struct rc_err *err)

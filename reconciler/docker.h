@@ -177,6 +177,7 @@ enum dk_op {
 	DK_OP_SECRET_LIST,
 	DK_OP_SECRET_CREATE,
 	DK_OP_SECRET_REMOVE,
+	DK_OP_INFO,        /* GET /info, read for the engine's data root */
 	DK_OP__MAX
 };
 
@@ -221,6 +222,9 @@ void dk_version_release(struct dk_version *v);
 int dk_ping(struct dk_client *c, struct dk_status *st, struct rc_err *err);
 /* Fills *ret (release with dk_version_release). */
 int dk_version(struct dk_client *c, struct dk_version *ret, struct dk_status *st, struct rc_err *err);
+/* GET /info: the engine's data root (DockerRootDir, "/var/lib/docker" by default), *ret_root
+ * malloc'ed; an engine that does not say is a fault.  *ret_root untouched on failure. */
+int dk_data_root(struct dk_client *c, char **ret_root, struct dk_status *st, struct rc_err *err);
 
 /* ---- containers ---- */
 

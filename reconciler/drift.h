@@ -186,6 +186,9 @@ struct drift_opts {
 	/* The project's containers (label filter) and every network, listed already (prefetch.h):
 	 * taken over and emptied.  NULL: drift_check lists them. */
 	struct observe_raw *prelisted;
+	/* prelisted holds every container of the engine (observe_fetch(), as plan and apply list):
+	 * a unit whose container name none of them holds is not inspected by name (a 404 each). */
+	bool prelisted_everything;
 	/* Inspects by name already under way: taken over (joined and freed).  NULL: drift_check starts
 	 * them itself, on a clone of c, before its list calls. */
 	struct drift_inspects *inspects;

@@ -50,8 +50,10 @@ static void *inspects_main(void *p)
 	return NULL;
 }
 
-struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
-					    struct dk_inspect_result *pre, size_t npre)
+/* drift_inspects_start(), inspecting by name only the units whose name is in held (sorted; NULL:
+ * every unit pre does not cover). */
+static struct drift_inspects *inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
+					     struct dk_inspect_result *pre, size_t npre, const char **held, size_t nheld)
 {
 	struct drift_inspects *di = xcalloc(1, sizeof(*di));
 	di->c = c;
@@ -68,7 +70,8 @@ struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc
 	di->names = xcalloc(d->nunits + 1, sizeof(char *));
 	for (size_t i = 0; c && i < d->nunits; i++) {
 		const char *name = d->units[i].container;
-		if (!bsearch(&name, have, nhave, sizeof(*have), strp_cmp))
+		if (!bsearch(&name, have, nhave, sizeof(*have), strp_cmp) &&
+		    (!held || bsearch(&name, held, nheld, sizeof(*held), strp_cmp)))
 			di->names[di->n++] = name;
 	}
 	free(have);
@@ -79,6 +82,27 @@ struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc
 		if (!di->threaded)
 			inspects_main(di);
 	}
+	return di;
+}
+
+struct drift_inspects *drift_inspects_start(struct dk_client *c, const struct rc_desired *d, int parallel,
+					    struct dk_inspect_result *pre, size_t npre)
+{
+	return inspects_start(c, d, parallel, pre, npre, NULL, 0);
+}
+
+/* Inspects by name of the units whose container name a container of list holds: list is every
+ * container on the engine, so any other name would be a 404. */
+static struct drift_inspects *inspects_start_listed(struct dk_client *c, const struct rc_desired *d, int parallel,
+						    const struct dk_container_list *list)
+{
+	size_t n = list ? list->n : 0;
+	const char **held = xcalloc(n + 1, sizeof(*held));
+	for (size_t i = 0; i < n; i++)
+		held[i] = list->items[i].name ? list->items[i].name : "";
+	qsort(held, n, sizeof(*held), strp_cmp);
+	struct drift_inspects *di = inspects_start(c, d, parallel, NULL, 0, held, n);
+	free(held);
 	return di;
 }
 
@@ -373,7 +397,10 @@ static int acquire(struct dk_client *c, const struct rc_state *st, const struct 
 		break;
 	case DRIFT_ACQ_LIST:
 	case DRIFT_ACQ_PRELISTED:
-		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
+		if (how == DRIFT_ACQ_PRELISTED && o->prelisted_everything && o->prelisted->containers)
+			di = inspects_start_listed(dk_client_clone(c), d, o->parallel, o->prelisted->containers);
+		else
+			di = drift_inspects_start(dk_client_clone(c), d, o->parallel, NULL, 0);
 		r = fetch_filtered(c, st, d, o->prelisted, raw, err);
 		break;
 	case DRIFT_ACQ_INSPECTING:

@@ -23,19 +23,21 @@ static bool has_item(const char *list, const char *word)
 }
 
 /* A bind of device: inside a policy.bind_roots entry, resolved with no link out of it. */
-static int check_bind(const struct rc_desired *d, const char *name, const char *device, struct rc_err *err)
+static int check_bind(struct dk_client *c, const struct rc_desired *d, const char *name, const char *device,
+		      struct rc_err *err)
 {
-	const char *root = NULL;
-	for (size_t j = 0; j < d->settings.nbind_roots; j++) {
-		const char *rt = d->settings.bind_roots[j];
-		size_t n = strlen(rt);
-		if (strncmp(device, rt, n) == 0 && (device[n] == '\0' || device[n] == '/' || strcmp(rt, "/") == 0) &&
-		    (!root || n < strlen(root)))
-			root = rt;   /* the outermost root holding it, as for bind mounts */
-	}
-	if (device[0] != '/' || !root)
+	const char *root = bindpath_root_of(d->settings.bind_roots, d->settings.nbind_roots, device);
+	if (!root)
 		return rc_errf(err, "external volume '%s' is a bind of '%s', which lies in no policy.bind_roots entry: "
 				    "refusing to mount it", name, device);
+	_cleanup_free_ char *data_root = NULL;
+	struct dk_status st = { 0 };
+	if (dk_data_root(c, &data_root, &st, err) < 0)
+		return rc_err_prefix(err, "external volume '%s'", name);
+	if (bindpath_under(root, data_root) || bindpath_under(data_root, root))
+		return rc_errf(err, "external volume '%s' is a bind of '%s' from bind root '%s', which %s the engine's "
+				    "data root '%s': refusing to mount it", name, device, root,
+			       bindpath_under(root, data_root) ? "lies inside" : "holds", data_root);
 	_cleanup_free_ char *real = NULL;
 	if (bindpath_resolve(root, device, &real, err) < 0)
 		return rc_err_prefix(err, "external volume '%s' is a bind of '%s'", name, device);
@@ -63,7 +65,7 @@ int extvol_check(struct dk_client *c, const struct rc_desired *d, const char *na
 				  "volume is never mounted as external", name, proj ? proj : "?");
 	} else if (v->driver && strcmp(v->driver, "local") == 0 && device) {
 		if (has_item(o, "bind") || has_item(o, "rbind"))
-			rc = check_bind(d, name, device, err);
+			rc = check_bind(c, d, name, device, err);
 		else if (!type || !(strcmp(type, "tmpfs") == 0 || strcmp(type, "nfs") == 0 || strcmp(type, "nfs4") == 0 ||
 				    strcmp(type, "cifs") == 0))
 			rc = rc_errf(err, "external volume '%s' mounts '%s' (type %s): only binds inside policy.bind_roots, "

@@ -278,6 +278,30 @@ static int observe_images(struct dk_client *c, const struct rc_desired *d, bool 
 	return 0;
 }
 
+/* The engine's data root, asked (one GET /info) only when a unit has a bind mount; for a local
+ * engine its real path on this host (the planner refuses a bind root that holds it or lies in it). */
+static int observe_data_root(struct dk_client *c, const struct rc_desired *d, struct plan_observed *p,
+			     struct rc_err *err)
+{
+	bool binds = false;
+	for (size_t i = 0; d && i < d->nunits && !binds; i++)
+		for (size_t j = 0; j < d->units[i].nmounts && !binds; j++)
+			binds = d->units[i].mounts[j].kind == RC_MOUNT_BIND;
+	if (!binds)
+		return 0;
+	char *root = NULL;
+	struct dk_status ds = { 0 };
+	if (dk_data_root(c, &root, &ds, err) < 0)
+		return rc_err_prefix(err, "reading the engine's data root");
+	char *real = dk_client_local(c) ? realpath(root, NULL) : NULL;
+	if (real) {
+		free(root);
+		root = real;
+	}
+	p->engine_data_root = root;
+	return 0;
+}
+
 int observe_build(struct dk_client *c, struct observe_raw *raw, const char *project, const struct rc_desired *d,
 		  const struct rc_state *st, struct observation *ret, struct rc_err *err)
 {
@@ -292,7 +316,7 @@ int observe_build(struct dk_client *c, struct observe_raw *raw, const char *proj
 	size_t nnets = observe_networks(&o, project);
 	observe_host_ports(c, &o, &npu);
 	o.alloc = (struct alloc_observed){ o.ports_in_use, npu, o.our_ports, nop, o.nets, nnets };
-	if (observe_images(c, d, registry, &o.plan, err) < 0) {
+	if (observe_images(c, d, registry, &o.plan, err) < 0 || observe_data_root(c, d, &o.plan, err) < 0) {
 		observation_release(&o);
 		return -1;
 	}

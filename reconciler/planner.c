@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bindpath.h"
 #include "buf.h"
 
 /* ---- observed ----------------------------------------------------------------- */
@@ -39,6 +40,7 @@ void plan_observed_release(struct plan_observed *o)
 	free(o->containers);
 	free(o->host_listening);
 	free(o->remote_engine);
+	free(o->engine_data_root);
 	for (size_t i = 0; i < o->nnetworks; i++) {
 		free(o->networks[i].id);
 		free(o->networks[i].name);
@@ -672,6 +674,34 @@ static void plan_networks(struct builder *B)
 	}
 }
 
+/* A bind root that holds the engine's data root, or lies in it: a link inside the root, resolved
+ * beneath it, could hand a container other containers' files and the engine's own state.  Every
+ * unit with such a bind is a conflict, changed or not: its container has that root's files. */
+static void data_root_conflicts(struct builder *B)
+{
+	const struct rc_desired *d = B->d;
+	const char *dr = B->o->engine_data_root;
+	if (!dr)
+		return;
+	for (size_t ui = 0; ui < d->nunits; ui++) {
+		const struct rc_unit *u = &d->units[ui];
+		for (size_t j = 0; j < u->nmounts; j++) {
+			const struct rc_mount *m = &u->mounts[j];
+			if (m->kind != RC_MOUNT_BIND)
+				continue;
+			const char *root = bindpath_root_of(d->settings.bind_roots, d->settings.nbind_roots, m->source);
+			if (!root || !(bindpath_under(root, dr) || bindpath_under(dr, root)))
+				continue;
+			add_conflict(B, xasprintf("unit '%s' mounts '%s' from bind root '%s', which %s the engine's data "
+						  "root '%s': a link inside the root could hand the container other "
+						  "containers' files and the engine's state; narrow policy.bind_roots or move "
+						  "the engine's data root out of it",
+						  u->id, m->source, root,
+						  bindpath_under(root, dr) ? "lies inside" : "holds", dr));
+		}
+	}
+}
+
 /* Unmanaged objects holding what the plan needs; two units wanting one host port. */
 static void find_conflicts(struct builder *B)
 {
@@ -866,6 +896,7 @@ int planner_plan(const struct rc_desired *d, const struct plan_observed *o, stru
 	free(cands);
 	free(owner);
 	find_conflicts(&B);
+	data_root_conflicts(&B);
 	sort_actions(&B);
 	free(B.keys);
 	free(B.level);

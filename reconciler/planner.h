@@ -132,6 +132,9 @@ struct plan_observed {
 	char *remote_engine;                     /* the engine's host string when it is not on this host
 	                                          * (tcp://, https://, ssh://): an `http` health check,
 	                                          * probed from here, is a conflict; NULL: local */
+	char *engine_data_root;                  /* the engine's data root (DockerRootDir; its real path here
+	                                          * for a local engine): no bind root may hold it or lie in
+	                                          * it; NULL: not asked (no unit has a bind mount) */
 	char **warnings;                         /* what could not be looked at and was left as it is
 	                                          * (a registry that did not answer); for the caller to print */
 	size_t nwarnings;

@@ -388,6 +388,47 @@ static void o_conflict_running(struct plan_observed *o, struct rc_desired *d)
 static void d_port_clash(struct rc_desired *d) { d->units[0].ports = NULL; add_port(&d->units[0], 5432, 8080); }
 
 static void d_protected(struct rc_desired *d) { d->units[1].protected_ = true; }
+
+/* acme/web binds /srv/web (root /srv, which holds the engine's data root /srv/docker), proxy
+ * binds /data/x (root /data, clear of it), acme/db binds /srv/docker/volumes/v (root /srv/docker/volumes, inside it). */
+static void add_bind(struct rc_unit *u, const char *source)
+{
+	u->mounts = xrealloc(u->mounts, (u->nmounts + 1) * sizeof(*u->mounts));
+	u->mounts[u->nmounts++] = (struct rc_mount){ .kind = RC_MOUNT_BIND, .source = xstrdup(source),
+						    .target = xstrdup("/data") };
+}
+
+static void d_binds(struct rc_desired *d)
+{
+	d->settings.bind_roots = xcalloc(4, sizeof(char *));
+	d->settings.bind_roots[0] = xstrdup("/srv");
+	d->settings.bind_roots[1] = xstrdup("/data");
+	d->settings.bind_roots[2] = xstrdup("/srv/docker/volumes");
+	d->settings.nbind_roots = 3;
+	add_bind(&d->units[1], "/srv/web");
+	add_bind(&d->units[2], "/data/x");
+	add_bind(&d->units[0], "/srv/docker/volumes/v");
+}
+
+static void d_bind_inside(struct rc_desired *d)
+{
+	d->settings.bind_roots = xcalloc(2, sizeof(char *));
+	d->settings.bind_roots[0] = xstrdup("/srv/docker/volumes");
+	d->settings.nbind_roots = 1;
+	add_bind(&d->units[0], "/srv/docker/volumes/v");
+}
+
+static void o_data_root(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	o->engine_data_root = xstrdup("/srv/docker");
+}
+
+static void o_data_root_elsewhere(struct plan_observed *o, struct rc_desired *d)
+{
+	obs_all(o, d, "running");
+	o->engine_data_root = xstrdup("/var/lib/docker");
+}
 static void o_protected(struct plan_observed *o, struct rc_desired *d) { o_from_variant(o, d, m_old_image); }
 
 static void o_no_spec_label(struct plan_observed *o, struct rc_desired *d)
@@ -554,6 +595,19 @@ static const struct tcase cases[] = {
 	  "create acme/web: missing\n"
 	  "create proxy: missing\n"
 	  "conflict: unit 'proxy' needs host port 8080, which a process on the host (not a container) listens on\n" },
+	{ "a bind root that holds or lies in the engine's data root (changed or not)", d_binds, o_data_root,
+	  "conflict: unit 'acme/db' mounts '/srv/docker/volumes/v' from bind root '/srv', which holds the engine's "
+	  "data root '/srv/docker': a link inside the root could hand the container other containers' files and "
+	  "the engine's state; narrow policy.bind_roots or move the engine's data root out of it\n"
+	  "conflict: unit 'acme/web' mounts '/srv/web' from bind root '/srv', which holds the engine's data root "
+	  "'/srv/docker': a link inside the root could hand the container other containers' files and the "
+	  "engine's state; narrow policy.bind_roots or move the engine's data root out of it\n" },
+	{ "a bind root inside the engine's data root", d_bind_inside, o_data_root,
+	  "conflict: unit 'acme/db' mounts '/srv/docker/volumes/v' from bind root '/srv/docker/volumes', which lies "
+	  "inside the engine's data root '/srv/docker': a link inside the root could hand the container other "
+	  "containers' files and the engine's state; narrow policy.bind_roots or move the engine's data root out "
+	  "of it\n" },
+	{ "bind roots clear of the engine's data root", d_binds, o_data_root_elsewhere, "" },
 	{ "two units wanting one host port", d_port_clash, o_same,
 	  "conflict: host port 8080 is wanted by both unit 'acme/db' and unit 'proxy'\n" },
 	{ "protected unit: action still planned (the executor asks)", d_protected, o_protected,
