@@ -147,6 +147,14 @@ static cJSON *build_create(const struct dk_create_spec *s)
 	cJSON_AddStringToObject(rp, "Name", s->restart_policy ? s->restart_policy : "no");
 	cJSON_AddNumberToObject(rp, "MaximumRetryCount", s->restart_max_retries);
 	create_mounts(hc, s);
+	/* No container routes between its networks.  A network namespace inherits
+	 * the host's ip_forward (1 wherever Docker runs), so a shared service on
+	 * two customers' link networks forwarded what one customer's unit sent to
+	 * its MAC addressed to the other (raw sockets: NET_RAW is a default
+	 * capability) — docs/operations.md, "Tenant isolation".  Not part of the
+	 * spec: no manifest key sets it, and every container gets it. */
+	cJSON *sc = cJSON_AddObjectToObject(hc, "Sysctls");
+	cJSON_AddStringToObject(sc, "net.ipv4.ip_forward", "0");
 	if (s->network) {
 		cJSON_AddStringToObject(hc, "NetworkMode", s->network);
 		cJSON *nc = cJSON_AddObjectToObject(o, "NetworkingConfig");

@@ -495,6 +495,8 @@ static void test_codes_and_bodies(void)
 	   "one network at create with its aliases");
 	ok(strstr(b, "\"RestartPolicy\":{\"Name\":\"no\",\"MaximumRetryCount\":0}") != NULL, "restart policy default");
 	ok(strstr(b, "\"Cmd\":[\"a b\",\"c\"]") && !strstr(b, "Entrypoint"), "cmd given, entrypoint left to the image");
+	ok(strstr(b, "\"Sysctls\":{\"net.ipv4.ip_forward\":\"0\"}") != NULL,
+	   "every container is created not forwarding between its networks");
 
 	struct dk_resources res = { .memory = 2 << 20, .pids_limit = 50 };
 	ok(dk_container_update(c, "c1", &res, &st, &err) == 0, "update");
