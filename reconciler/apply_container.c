@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bindpath.h"
+#include "bindroot.h"
 #include "buf.h"
 #include "extvol.h"
 #include "regauth.h"
@@ -296,6 +297,8 @@ static int resolve_bind(const struct rc_desired *d, const struct rc_mount *m, ch
 	const char *root = bindpath_root_of(d->settings.bind_roots, d->settings.nbind_roots, m->source);
 	if (!root)
 		return rc_errf(err, "bind source '%s' is inside no policy.bind_roots entry", m->source);
+	if (bindroot_check(root, err) < 0)
+		return -1;
 	return bindpath_resolve(root, m->source, ret_real, err);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bindpath.h"
+#include "bindroot.h"
 #include "extvol.h"
 
 /* Is word one of the comma-separated items of list? */
@@ -39,6 +40,8 @@ static int check_bind(struct dk_client *c, const struct rc_desired *d, const cha
 				    "data root '%s': refusing to mount it", name, device, root,
 			       bindpath_under(root, data_root) ? "lies inside" : "holds", data_root);
 	_cleanup_free_ char *real = NULL;
+	if (bindroot_check(root, err) < 0)
+		return rc_err_prefix(err, "external volume '%s' is a bind of '%s'", name, device);
 	if (bindpath_resolve(root, device, &real, err) < 0)
 		return rc_err_prefix(err, "external volume '%s' is a bind of '%s'", name, device);
 	return 0;

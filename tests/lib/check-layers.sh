@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # layer number, then the modules in it (a module is FILE.c + FILE.h; cmd_* are the CLI's)
 layers='
 0 util buf hash strmap cidr metrics
-1 speckeys unit alloc spec order seckey custsecret gitcred health hostports bindpath workq depsched ready heal sdnotify
+1 speckeys unit alloc spec order seckey custsecret gitcred health hostports bindpath bindroot workq depsched ready heal sdnotify
 2 manifest manifest_int manifest_yaml manifest_diag manifest_values manifest_service manifest_fields manifest_kinds manifest_check manifest_expand manifest_swarm source hostpolicy docker docker_int docker_host docker_http docker_json docker_fields docker_inspect docker_container docker_network docker_image docker_events docker_swarm docker_service docker_ssh regauth control watch planfile httpd notify wakeproxy
 3 planner swarm swarm_spec state state_int state_alloc state_applied state_units state_manifests state_journal state_builds owner requests extvol
 4 apply apply_int apply_container apply_json apply_rollout apply_swarm observe observe_swarm actual drift drift_check drift_swarm report prefetch

@@ -53,6 +53,7 @@ no_mount_of() {
 
 test_expect_success 'setup: a bind root and a repository' '
 	mkdir -p $ROOT/x $ROOT/data &&
+	chmod 0700 $ROOT &&
 	echo inside >$ROOT/data/file &&
 	repo_init $M &&
 	settings &&
@@ -152,6 +153,35 @@ test_expect_success 'the volume reconciler makes itself is mounted' '
 	test "$(container_field $PROJECT-voluser {{.State.Status}})" = running &&
 	docker inspect -f "{{range .Mounts}}{{.Name}}{{end}}" $PROJECT-voluser >mounts &&
 	test "$(cat mounts)" = "$PROJECT-vol"
+'
+
+# A container writes below a bind root as the host's root: a setuid program
+# or a node of the host's disk there is the host's root's, and the root is all
+# that keeps the host's other users from running or opening it.
+test_expect_success 'a bind root every user can enter is refused at create, naming it' '
+	chmod 0755 $ROOT &&
+	test_when_finished "chmod 0700 $ROOT" &&
+	mkdir -p $ROOT/s &&
+	cat >$M/suid.yaml <<-EOT &&
+	kind: Service
+	name: suid
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	volumes: ["$ROOT/s:/data"]
+	stop_grace_period: 1s
+	EOT
+	repo_commit $M "a writable bind" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	test_grep "creating .$PROJECT-suid.: bind root .$ROOT. can be entered by every user (mode 0755)" out &&
+	test_grep "chmod o-rwx $ROOT" out &&
+	test_must_fail docker container inspect $PROJECT-suid >/dev/null 2>&1
+'
+
+test_expect_success 'a root of its owner only (0700) takes it' '
+	chmod 0700 $ROOT &&
+	{ $RC --repo $M apply >out 2>&1 || :; } &&
+	! grep "can be entered by every user" out &&
+	test "$(container_field $PROJECT-suid {{.State.Status}})" = running
 '
 
 test_done

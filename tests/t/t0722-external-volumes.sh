@@ -56,6 +56,7 @@ mounted() {
 
 test_expect_success 'setup: volumes made by hand, a bind root, a repository' '
 	mkdir -p $ROOT/media &&
+	chmod 0700 $ROOT &&
 	echo from-host >$ROOT/media/file &&
 	docker volume create $X-media >/dev/null &&
 	docker run --rm -v $X-media:/v $TEST_IMAGE sh -c "echo hello >/v/greeting" &&
@@ -159,6 +160,12 @@ test_expect_success 'another project'"'"'s volume (made by reconciler) is refuse
 test_expect_success 'a volume that does not exist is a clear error' '
 	fails_at_create $X-missing "external volume '"'"'$X-missing'"'"' does not exist: create it (docker volume create $X-missing)" &&
 	test_must_fail docker volume inspect $X-missing >/dev/null 2>&1
+'
+
+test_expect_success 'a local bind inside a bind root every user can enter is refused at create' '
+	chmod 0755 $ROOT &&
+	test_when_finished "chmod 0700 $ROOT" &&
+	fails_at_create $X-bindok "external volume '"'"'$X-bindok'"'"' is a bind of '"'"'$ROOT/media'"'"': bind root '"'"'$ROOT'"'"' can be entered by every user (mode 0755)"
 '
 
 test_expect_success 'a local bind inside a bind root is mounted' '
