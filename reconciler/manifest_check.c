@@ -633,6 +633,76 @@ static void check_expansion(struct ctx *c)
 		     RC_MANIFEST_MAX_VALUES);
 }
 
+/* A bind mount of a service, for check_bind_nesting(). */
+struct bindref {
+	const struct osvc *svc;
+	const struct ovol *vol;
+};
+
+/* Every bind mount of every service (shared, then templates'), in document order. */
+static struct bindref *all_binds(const struct model *m, size_t *ret_n)
+{
+	struct bindref *v = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t t = 0; t <= m->ntmpls; t++) {
+		const struct osvc *svcs = t ? m->tmpls[t - 1].svcs : m->svcs;
+		size_t nsvcs = t ? m->tmpls[t - 1].nsvcs : m->nsvcs;
+		for (size_t i = 0; i < nsvcs; i++)
+			for (size_t j = 0; j < svcs[i].nvols; j++)
+				if (svcs[i].vols[j].kind == RC_MOUNT_BIND && svcs[i].vols[j].src) {
+					GROW(v, n + 1, cap);
+					v[n++] = (struct bindref){ &svcs[i], &svcs[i].vols[j] };
+				}
+	}
+	*ret_n = n;
+	return v;
+}
+
+/*
+ * No bind source lies below one that a service mounts writable
+ * (docs/operations.md, "Bind mounts").  The writer can swap a directory on
+ * the way for a symbolic link, and the engine follows it whenever it mounts
+ * the source again — at every start of the container (a restart policy
+ * starts one that merely exited), long after the create resolved it: one
+ * service mounting /srv/x writable and /srv/x/sub got the host's / at
+ * /sub at its second start.  The same source twice is fine (the root of a
+ * mount cannot be renamed from inside it).  Linear: the writable sources in
+ * a set, each source's ancestors looked up in it.
+ */
+static void check_bind_nesting(struct ctx *c)
+{
+	size_t n = 0;
+	_cleanup_free_ struct bindref *b = all_binds(c->m, &n);
+	_cleanup_(strmap_freep) struct strmap *rw = strmap_new();   /* source -> index + 1 */
+	for (size_t i = 0; i < n; i++)
+		if (!b[i].vol->ro)
+			strmap_add(rw, b[i].vol->src, (void *)(uintptr_t)(i + 1));
+	for (size_t i = 0; i < n; i++) {
+		const char *src = b[i].vol->src;
+		for (size_t len = strlen(src); len > 1;) {
+			while (len > 0 && src[len - 1] != '/')
+				len--;
+			if (len > 1)
+				len--;          /* "/srv/x/sub" -> "/srv/x", then "/srv" */
+			else
+				break;          /* "/" is no bind source */
+			uintptr_t w = (uintptr_t)strmap_getn(rw, src, len);
+			if (!w)
+				continue;
+			const struct bindref *a = &b[w - 1];
+			const char *w_src = mf_shown(c, a->vol->src);
+			mf_diag(c, b[i].vol->at, "bind source '%s' lies below '%s', which %s%s%s '%s' mounts writable (%s:%d): "
+				"that container can swap a directory on the way for a symbolic link, which the engine "
+				"follows when it mounts '%s' again (at every start of the container); mount '%s' read-only, "
+				"or give each mount its own directory", mf_shown(c, src), w_src,
+				a->svc->tmpl ? "template '" : "", a->svc->tmpl ? a->svc->tmpl : "",
+				a->svc->tmpl ? "' service" : "service", a->svc->name, a->vol->at->file, a->vol->at->line,
+				mf_shown(c, src), w_src);
+			break;
+		}
+	}
+}
+
 void mf_cross_check(struct ctx *c, struct pass3 *p)
 {
 	struct model *m = c->m;
@@ -715,6 +785,7 @@ void mf_cross_check(struct ctx *c, struct pass3 *p)
 		}
 	}
 	check_xvols(c);
+	check_bind_nesting(c);
 	find_cycles(c);
 	check_expansion(c);
 	mf_swarm_check(c);

@@ -69,17 +69,36 @@ test_expect_success 'commit 1: the writer runs and makes a link to / inside its 
 	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
 '
 
-test_expect_success 'commit 2: mounting the link the writer made is refused, naming the link' '
+# The issue's attack verbatim: the reader's source lies below the writer's
+# writable mount, which the loader refuses before anything runs.
+test_expect_success 'commit 2: mounting below the writer'"'"'s writable mount is refused before anything runs' '
 	reader $ROOT/x/rootlink /host &&
 	repo_commit $M "reader of the writer'"'"'s link" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "reader.yaml:5:[0-9]*: bind source .$ROOT/x/rootlink. lies below .$ROOT/x., which service .writer. mounts writable" out &&
+	test_must_fail docker inspect $PROJECT-reader >/dev/null 2>&1 &&
+	no_mount_of / &&
+	test "$(container_id $PROJECT-writer)" = "$writer_id" &&
+	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
+'
+
+# The link outlives its maker: with the writer gone from the manifests the
+# loader has nothing to compare with, and the create-time resolution refuses it.
+test_expect_success 'commit 3: the writer gone, the link it left is refused at create, naming the link' '
+	git -C $M rm -q writer.yaml &&
+	repo_commit $M "the writer leaves, its link stays" &&
 	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
 	cat out &&
 	test_grep "bind source .$ROOT/x/rootlink. leaves bind root .$ROOT." out &&
 	test_grep "symbolic link .$ROOT/x/rootlink. -> ./." out &&
 	test_must_fail docker inspect $PROJECT-reader >/dev/null 2>&1 &&
 	no_mount_of / &&
-	test "$(container_id $PROJECT-writer)" = "$writer_id" &&
-	test "$(container_field $PROJECT-writer {{.State.Status}})" = running
+	git -C $M rm -q reader.yaml &&
+	writer &&
+	repo_commit $M "the writer is back, no reader" &&
+	$RC --repo $M apply >out 2>&1 || { cat out; false; } &&
+	writer_id=$(container_id $PROJECT-writer)
 '
 
 test_expect_success 'a link made on the host to /etc is refused' '
@@ -153,6 +172,29 @@ test_expect_success 'the volume reconciler makes itself is mounted' '
 	test "$(container_field $PROJECT-voluser {{.State.Status}})" = running &&
 	docker inspect -f "{{range .Mounts}}{{.Name}}{{end}}" $PROJECT-voluser >mounts &&
 	test "$(cat mounts)" = "$PROJECT-vol"
+'
+
+# The race docs/operations.md describes, closed by the loader: a unit that
+# mounts a directory writable swaps a directory below it for a link to / and
+# exits; its restart policy starts it again, and the engine mounts the source
+# below again, following the link (the host's / at /sub, seen before the fix).
+test_expect_success 'a bind source below one a service mounts writable is refused, nothing created' '
+	mkdir -p $ROOT/e/sub &&
+	cat >$M/esc.yaml <<-EOT &&
+	kind: Service
+	name: escaper
+	image: $TEST_IMAGE
+	stop_grace_period: 1s
+	volumes: ["$ROOT/e:/data", "$ROOT/e/sub:/sub:ro"]
+	command: [sh, -c, "if test -d /sub$ROOT; then echo ESCAPED; exec sleep 1000000; fi; mv /data/sub /data/sub.old && ln -s / /data/sub && exit 1"]
+	EOT
+	repo_commit $M "a service that swaps its own bind source" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	test_grep "esc.yaml:5:[0-9]*: bind source .$ROOT/e/sub. lies below .$ROOT/e., which service .escaper. mounts writable (esc.yaml:5)" out &&
+	test_must_fail docker container inspect $PROJECT-escaper >/dev/null 2>&1 &&
+	test -d $ROOT/e/sub &&
+	git -C $M rm -q esc.yaml &&
+	repo_commit $M "no escaper"
 '
 
 # A container writes below a bind root as the host's root: a setuid program
