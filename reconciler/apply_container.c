@@ -341,7 +341,7 @@ static int create_ports_mounts(const struct rc_desired *d, const struct rc_unit 
 		}
 		}
 	}
-	return 0;
+	return bindroot_check_nesting(d, u, err);
 }
 
 /* Connect the new container id to u's other networks and (a shared service) its customers' link

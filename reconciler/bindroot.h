@@ -18,6 +18,7 @@
 #ifndef RC_BINDROOT_H
 #define RC_BINDROOT_H
 
+#include "unit.h"
 #include "util.h"
 
 /*
@@ -27,5 +28,16 @@
  * wrong and the chmod/chown that fixes it.
  */
 int bindroot_check(const char *root, struct rc_err *err);
+
+/*
+ * The loader's nesting rule (no bind source below one a service mounts
+ * writable: manifest_check.c) on real paths, for the links inside a root
+ * that text cannot see (`/srv/acme/y` -> `e/sub`, below a writable
+ * `/srv/acme/e`): u's bind sources, resolved, lie below no source a unit of d
+ * mounts writable, resolved; and no source of d, resolved, lies below one u
+ * mounts writable.  Sources that do not resolve are skipped (their own
+ * create refuses them).  0, or -1 with err naming both sources.
+ */
+int bindroot_check_nesting(const struct rc_desired *d, const struct rc_unit *u, struct rc_err *err);
 
 #endif

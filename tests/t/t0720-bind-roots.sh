@@ -197,6 +197,47 @@ test_expect_success 'a bind source below one a service mounts writable is refuse
 	repo_commit $M "no escaper"
 '
 
+# The same rule on real paths: a link inside the root (allowed) hides from the
+# loader that a source lies below the writer's writable mount.
+test_expect_success 'a source that is really below a writable mount (through a link inside the root) is refused at create' '
+	mkdir -p $ROOT/x/sub &&
+	ln -s x/sub $ROOT/y &&
+	writer_id=$(container_id $PROJECT-writer) &&
+	reader $ROOT/y /y &&
+	repo_commit $M "reader of a link into the writer'"'"'s directory" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	cat out &&
+	test_grep "creating .$PROJECT-reader[^:]*: bind source .$ROOT/y. (really .$ROOT/x/sub.) lies below .$ROOT/x., which unit .writer. mounts writable" out &&
+	no_mount_of $ROOT/x/sub &&
+	test "$(container_id $PROJECT-writer)" = "$writer_id" &&
+	git -C $M rm -q reader.yaml &&
+	repo_commit $M "no reader"
+'
+
+test_expect_success 'a writable source that is really above another unit'"'"'s (through a link) is refused at create' '
+	mkdir -p $ROOT/q/inner &&
+	ln -s q $ROOT/w &&
+	reader $ROOT/q/inner /inner &&
+	repo_commit $M "a reader of q/inner" &&
+	$RC --repo $M apply >out 2>&1 || { cat out; false; } &&
+	reader_id=$(container_id $PROJECT-reader) &&
+	cat >$M/w.yaml <<-EOT &&
+	kind: Service
+	name: wwriter
+	image: $TEST_IMAGE
+	env: {MODE: sleep}
+	volumes: ["$ROOT/w:/data"]
+	stop_grace_period: 1s
+	EOT
+	repo_commit $M "a writer of w, a link to q" &&
+	test_expect_code 1 $RC --repo $M apply >out 2>&1 &&
+	test_grep "creating .$PROJECT-wwriter.: bind source .$ROOT/w. (really .$ROOT/q.) is mounted writable above .$ROOT/q/inner., which unit .reader. mounts" out &&
+	test_must_fail docker container inspect $PROJECT-wwriter >/dev/null 2>&1 &&
+	test "$(container_id $PROJECT-reader)" = "$reader_id" &&
+	git -C $M rm -q reader.yaml w.yaml &&
+	repo_commit $M "neither"
+'
+
 # A container writes below a bind root as the host's root: a setuid program
 # or a node of the host's disk there is the host's root's, and the root is all
 # that keeps the host's other users from running or opening it.
