@@ -333,8 +333,10 @@ static void render_text(const struct rc_desired *d, const size_t *order, struct 
 		const char *p = buf_cstr(&spec);
 		while (*p) {
 			size_t len = strcspn(p, "\n");
+			_cleanup_free_ char *line = xstrndup(p, len);
+			_cleanup_free_ char *shown = str_shown(line);   /* no ESC or CR of a value reaches the terminal */
 			buf_adds(out, "    ");
-			buf_add(out, p, len);
+			buf_adds(out, shown);
 			buf_addc(out, '\n');
 			p += len;
 			if (*p == '\n')

@@ -121,7 +121,10 @@ void report_humanize(const char *key, const char *value, struct buf *out)
 			return;
 		}
 	}
-	buf_adds(out, value);
+	/* a repository's text on its way to a terminal: an ESC, a CR or a C1 control in an env or
+	 * label value would rewrite the reviewer's screen (str_shown(): \xNN) */
+	_cleanup_free_ char *shown = str_shown(value);
+	buf_adds(out, shown);
 }
 
 /* ---- per-action view ------------------------------------------------------------ */

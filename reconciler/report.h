@@ -79,7 +79,8 @@ void report_render(const struct report_input *in, const struct report_opts *opts
  * Append the human form of a canonical spec value (spec.h) for key:
  * cpus 500000000 → "0.5"; memory* 67108864 → "64 MiB"; durations
  * (stop_grace, health.interval/timeout/start_period) 10000000000 → "10s",
- * 90000000000 → "1m30s", 500000000 → "500ms"; anything else unchanged.
+ * 90000000000 → "1m30s", 500000000 → "500ms"; anything else as str_shown() writes it
+ * (control characters, ESC and CR included, as \xNN: the value is the repository's).
  * Never call this for secrets.* keys (their values are digests, never shown).
  */
 void report_humanize(const char *key, const char *value, struct buf *out);

@@ -273,4 +273,37 @@ test_expect_success 'colour only on a terminal: NO_COLOR and pipes get plain tex
 	! grep "$(printf "\033")" add-customer.txt change-plan.txt remove-customer.txt
 '
 
+
+# A repository writer's value on a reviewer's terminal: ESC, CR and C1
+# controls in an env or label value are shown as \xNN, never sent raw (a
+# clear-screen or a carriage return could hide a line of the plan).
+test_expect_success 'control characters of values reach no terminal: diff and render show them as \xNN' '
+	repo_init esc &&
+	cat >esc/app.yaml <<-\EOT &&
+	kind: Service
+	name: app
+	image: app:1
+	env: {NOTE: plain}
+	EOT
+	repo_commit esc plain &&
+	cat >esc/app.yaml <<-\EOT &&
+	kind: Service
+	name: app
+	image: app:1
+	env: {NOTE: "ok\r\u001b[2J\u009b31m"}
+	labels: {note: "x\u001b[1m"}
+	EOT
+	repo_commit esc controls &&
+	test_expect_code 2 "$RC" --repo esc diff HEAD~1 HEAD >esc.txt &&
+	test_expect_code 2 "$RC" --repo esc diff --markdown HEAD~1 HEAD >esc.md &&
+	"$RC" --repo esc render >esc.render &&
+	! grep "$(printf "\033")" esc.txt esc.md esc.render &&
+	! grep "$(printf "\r")" esc.txt esc.md esc.render &&
+	test_grep -F "env.NOTE: plain" esc.txt &&
+	test_grep -F "ok\x0d\x1b[2J\xc2\x9b31m" esc.txt &&
+	test_grep -F "labels.note: (unset)" esc.txt &&
+	test_grep -F "x\x1b[1m" esc.md &&
+	test_grep -F "env.NOTE=ok\x0d\x1b[2J\xc2\x9b31m" esc.render
+'
+
 test_done
