@@ -489,7 +489,16 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 	case O_STABLE: return parse_seconds("stable-period", arg, &o->stable_period);
 	case O_FETCH: return parse_seconds("fetch-interval", arg, &o->fetch_interval);
 	case O_FETCH_TIMEOUT: return parse_seconds("fetch-timeout", arg, &o->fetch_timeout);
-	case O_REMOTE: o->remote = arg; break;
+	case O_REMOTE: {
+		/* the process keeps a copy (a static: reachable for as long as it runs); the argument
+		 * itself loses its credentials, which ps would show every local user */
+		static char *remote;
+		free(remote);
+		remote = xstrdup(arg);
+		o->remote = remote;
+		url_scrub(arg);
+		break;
+	}
 	case O_BRANCH: o->branch = arg; break;
 	case O_REMOTE_CRED: o->remote_credentials = arg; break;
 	case O_LISTEN: o->listen = arg; break;

@@ -545,14 +545,29 @@ static size_t read_reply(int fd, struct fetch_reply *rep, int64_t deadline, bool
  * error, and has no signal blocked, so a SIGTERM to the service's process
  * group ends it at once.
  */
+/* The environment variable that hands fetch_isolated()'s child the URL with its credentials. */
+#define FETCH_URL_ENV "RECONCILER_FETCH_URL"
+
 static int fetch_isolated(const char *repo, const char *url, const char *shown, const char *cred_file,
 			  const char *branch, const char *refname, char ret[41], struct rc_err *err)
 {
-	/* execv() takes char *const[]: copies, made before the fork (the child may not allocate) */
-	_cleanup_free_ char *a_repo = xstrdup(repo), *a_url = xstrdup(url),
+	/* execve() takes char *const[]: copies, made before the fork (the child may not allocate).
+	 * The URL travels in the child's environment, which only its uid can read: its arguments
+	 * are every local user's (ps), so they get the URL redacted. */
+	_cleanup_free_ char *a_repo = xstrdup(repo), *a_url = xstrdup(shown),
 			    *a_cred = xstrdup(cred_file ? cred_file : ""), *a_branch = xstrdup(branch),
 			    *a_ref = xstrdup(refname), *a_name = xstrdup("reconciler"), *a_verb = xstrdup("__fetch");
 	char *argv[] = { a_name, a_verb, a_repo, a_url, a_cred, a_branch, a_ref, NULL };
+	size_t nenv = 0;
+	while (environ[nenv])
+		nenv++;
+	_cleanup_free_ char **envp = xcalloc(nenv + 2, sizeof(*envp));
+	_cleanup_free_ char *e_url = xasprintf(FETCH_URL_ENV "=%s", url);
+	size_t k = 0;
+	for (size_t i = 0; i < nenv; i++)
+		if (!str_startswith(environ[i], FETCH_URL_ENV "="))
+			envp[k++] = environ[i];
+	envp[k] = e_url;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return rc_errf(err, "cannot fetch '%s' from '%s': pipe: %s", branch, shown, strerror(errno));
@@ -573,7 +588,7 @@ static int fetch_isolated(const char *repo, const char *url, const char *shown, 
 		if (dup2(p[1], STDOUT_FILENO) < 0)
 			_exit(126);
 		close_range(3, ~0U, 0);
-		execv("/proc/self/exe", argv);
+		execve("/proc/self/exe", argv, envp);
 		_exit(127);
 	}
 	close(p[1]);
@@ -606,8 +621,10 @@ int source_fetch_child(int argc, char **argv)
 {
 	if (argc != 5)
 		return 2;
-	const char *repo = argv[0], *url = argv[1], *cred_file = *argv[2] ? argv[2] : NULL, *branch = argv[3],
-		   *refname = argv[4];
+	const char *repo = argv[0], *url = getenv(FETCH_URL_ENV), *cred_file = *argv[2] ? argv[2] : NULL,
+		   *branch = argv[3], *refname = argv[4];
+	if (!url)   /* argv[1] is the URL redacted, for ps */
+		return 2;
 	struct fetch_reply rep = { 0 };
 	struct gitcred creds = { 0 };
 	if (cred_file && gitcred_load(cred_file, &creds, &rep.err) < 0) {

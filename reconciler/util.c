@@ -535,6 +535,13 @@ char *url_redact(const char *url)
 	return xasprintf("%.*s***%s", (int)off, url, url + off + len);
 }
 
+void url_scrub(char *url)
+{
+	size_t off, len;
+	if (url && url_secret(url, &off, &len))
+		memset(url + off, '*', len);
+}
+
 void redact_secret_of(char *msg, const char *url)
 {
 	size_t off, len;

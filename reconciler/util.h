@@ -161,5 +161,8 @@ char *url_redact(const char *url);
  * ending '@' (the last one before the path); NULL when url has none. */
 const char *url_userinfo(const char *url, const char **ret_at);
 void redact_secret_of(char *msg, const char *url);
+/* Overwrite in place with '*' what url_redact() hides: a URL given on the command line, which
+ * /proc/PID/cmdline (ps) shows every local user for the process's lifetime. */
+void url_scrub(char *url);
 
 #endif

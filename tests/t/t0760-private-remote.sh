@@ -99,7 +99,42 @@ test_expect_success 'a user and password in the URL still work, shown as ***' '
 	daemon_wait_log url.log "boot convergence complete" 60 &&
 	test "$(git -C $TRASH/url.git rev-parse refs/remotes/reconciler/main)" = "$(git -C $U rev-parse HEAD)" &&
 	test_grep "fetched from http://deploy:\*\*\*@127.0.0.1:$GITHTTP_PORT/m.git" url.log &&
-	no_secret
+	no_secret &&
+	tr "\0" " " </proc/$DPID/cmdline >cmdline &&
+	test_grep -F "http://deploy:" cmdline &&
+	! grep -F "$GOOD" cmdline
+'
+
+# What ps shows every local user: the daemon's command line, and the fetching
+# child's while it runs (held here by a server that accepts and never answers).
+test_expect_success 'the password of a URL is on no command line: the daemon'"'"'s, or its fetching child'"'"'s' '
+	port=$(test_port 10) &&
+	cat >silent.py <<-\EOT &&
+	import os, socket, sys, time
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.bind(("127.0.0.1", int(sys.argv[1])))
+	s.listen(8)
+	open("silent.pid", "w").write(str(os.getpid()))
+	held = []
+	end = time.time() + 120
+	while time.time() < end:
+	    held.append(s.accept()[0])
+	EOT
+	{ python3 silent.py $port >silent.out 2>&1 </dev/null & } &&
+	test_when_finished "kill \$(cat silent.pid) 2>/dev/null; :" &&
+	wait_for "test -s silent.pid" 20 &&
+	test_when_finished daemon_kill &&
+	daemon_start silent.log --repo $TRASH/silent.git --remote http://deploy:$GOOD@127.0.0.1:$port/m.git \
+		--fetch-timeout 60 &&
+	wait_for "pgrep -P $DPID -f __fetch >child.pid" 20 &&
+	child=$(head -1 child.pid) &&
+	tr "\0" " " </proc/$child/cmdline >child.cmdline &&
+	test_grep -F "__fetch" child.cmdline &&
+	test_grep -F "http://deploy:***@127.0.0.1:$port/m.git" child.cmdline &&
+	! grep -F "$GOOD" child.cmdline &&
+	tr "\0" " " </proc/$DPID/cmdline >daemon.cmdline &&
+	! grep -F "$GOOD" daemon.cmdline
 '
 
 # fetch_attempts: the fetches the server saw (each starts with one request without credentials)

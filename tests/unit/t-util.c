@@ -95,6 +95,13 @@ static void test_redact(void)
 		is_str(got, cases[i].out, "url_redact(%s)", cases[i].in);
 		free(got);
 	}
+	char arg[] = "https://deploy:s3cret@host/r.git", tok[] = "https://TOKEN@host/r", plain[] = "https://host/r";
+	url_scrub(arg);
+	url_scrub(tok);
+	url_scrub(plain);
+	is_str(arg, "https://deploy:******@host/r.git", "url_scrub() overwrites a password in place");
+	is_str(tok, "https://*****@host/r", "... and a token given as the user");
+	is_str(plain, "https://host/r", "... and leaves a URL without credentials alone");
 	char msg[256];
 	snprintf(msg, sizeof msg, "failed to resolve 'https://user:s3cret@h/r': s3cret s3cret");
 	redact_secret_of(msg, "https://user:s3cret@h/r");
