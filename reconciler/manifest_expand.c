@@ -580,6 +580,16 @@ static void subnet_overlap_checks(struct ctx *c)
 	free(stack);
 }
 
+/* "customer 'c'", "customer 'c''s link to 'backend'", "shared network 'backend'"; malloc'ed. */
+static char *network_what(const struct rc_network *n)
+{
+	if (n->customer && n->link_of)
+		return xasprintf("customer '%s''s link to '%s'", n->customer, n->link_of);
+	if (n->customer)
+		return xasprintf("customer '%s'", n->customer);
+	return xasprintf("shared network '%s'", n->id);
+}
+
 static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *ua, size_t nua,
 			  struct expand_aux *aux)
 {
@@ -605,9 +615,9 @@ static void global_checks(struct ctx *c, struct rc_desired *d, struct unit_at *u
 			a = b;
 			b = t;
 		}
-		rc_diags_add(c->d, b->file, b->line, 1, "network name '%s' of %s '%s' is also the name of %s '%s' (%s:%d)",
-			     b->name, b->customer ? "customer" : "network", b->id,
-			     a->customer ? "customer" : "shared network", a->id, a->file, a->line);
+		_cleanup_free_ char *bw = network_what(b), *aw = network_what(a);
+		rc_diags_add(c->d, b->file, b->line, 1, "network name '%s' of %s is also the name of %s (%s:%d)", b->name,
+			     bw, aw, a->file, a->line);
 	}
 	host_port_checks(c, aux);
 	/* auto ports vs. the range */
