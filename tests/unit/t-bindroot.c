@@ -1,4 +1,4 @@
-/* Unit tests for bindroot.c: a bind root's owner and mode. */
+/* Unit tests for bindroot.c: a bind root's owner and mode, and the nesting rule on real paths. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include "bindroot.h"
+#include "buf.h"
+#include "manifest.h"
+#include "source.h"
 #include "tap.h"
 
 /* bindroot_check() of dir after chmod mode: 0, or -1 with its message in msg. */
@@ -17,6 +20,89 @@ static int check_mode(const char *dir, mode_t mode, char *msg, size_t len)
 	int rc = bindroot_check(dir, &err);
 	snprintf(msg, len, "%s", err.msg);
 	return rc;
+}
+
+/* The manifests (one file) loaded, or NULL with the diagnostics shown. */
+static struct rc_desired *load(const char *text)
+{
+	struct source_files f = { 0 };
+	f.files = xcalloc(1, sizeof(*f.files));
+	f.files[0].path = xstrdup("m.yaml");
+	f.files[0].data = xstrdup(text);
+	f.files[0].len = strlen(text);
+	f.nfiles = 1;
+	struct manifest_opts o = { 0 };
+	struct rc_desired *d = NULL;
+	struct rc_diags diags = { 0 };
+	if (manifest_load(&f, &o, &d, &diags) < 0) {
+		struct buf b = BUF_INIT;
+		rc_diags_format(&diags, &b);
+		diag("load failed:\n%s", buf_cstr(&b));
+		buf_release(&b);
+		d = NULL;
+	}
+	rc_diags_release(&diags);
+	free(f.files[0].path);
+	free(f.files[0].data);
+	free(f.files);
+	return d;
+}
+
+/* bindroot_check_nesting() for unit id of the manifests: its message, "" when it passes. */
+static char *nesting(const char *root, const char *services, const char *id)
+{
+	char *m = xasprintf("kind: Settings\npolicy: {bind_roots: [%s]}\n%s", root, services);
+	struct rc_desired *d = load(m);
+	free(m);
+	if (!d)
+		return xstrdup("(not loaded)");
+	struct rc_err err = { 0 };
+	const struct rc_unit *u = rc_desired_unit(d, id);
+	int rc = u ? bindroot_check_nesting(d, u, &err) : -1;
+	rc_desired_free(d);
+	return xstrdup(rc == 0 ? "" : u ? err.msg : "(no unit)");
+}
+
+/* The nesting rule on real paths: links inside the root that hide a writable parent. */
+static void test_nesting(const char *root)
+{
+	char *x = xasprintf("%s/x", root), *sub = xasprintf("%s/x/sub", root), *y = xasprintf("%s/y", root),
+	     *q = xasprintf("%s/q", root), *inner = xasprintf("%s/q/inner", root), *w = xasprintf("%s/w", root);
+	ok(mkdir(x, 0700) == 0 && mkdir(sub, 0700) == 0 && symlink("x/sub", y) == 0 && mkdir(q, 0700) == 0 &&
+		   mkdir(inner, 0700) == 0 && symlink("q", w) == 0,
+	   "a root with x/sub, y -> x/sub, q/inner, w -> q");
+	char *svcs = xasprintf("---\nkind: Service\nname: writer\nimage: a:1\nvolumes: [\"%s:/d\", \"%s:/again\"]\n"
+			       "---\nkind: Service\nname: reader\nimage: a:1\nvolumes: [\"%s:/y:ro\"]\n", x, x, y);
+	char *msg = nesting(root, svcs, "reader");
+	ok(strstr(msg, "lies below") && strstr(msg, "(really '") && strstr(msg, "which unit 'writer' mounts writable"),
+	   "a source really below a writable one (through a link) is refused: %s", msg);
+	free(msg);
+	msg = nesting(root, svcs, "writer");
+	ok(strstr(msg, "is mounted writable above") && strstr(msg, "which unit 'reader' mounts"),
+	   "... and so is the writer, whose writable source is really above it: %s", msg);
+	free(msg);
+	free(svcs);
+	svcs = xasprintf("---\nkind: Service\nname: writer\nimage: a:1\nvolumes: [\"%s:/d\"]\n"
+			 "---\nkind: Service\nname: reader\nimage: a:1\nvolumes: [\"%s:/q:ro\"]\n", w, q);
+	msg = nesting(root, svcs, "reader");
+	is_str(msg, "", "the same directory through a link is not below it");
+	free(msg);
+	free(svcs);
+	svcs = xasprintf("---\nkind: Service\nname: writer\nimage: a:1\nvolumes: [\"%s:/d:ro\"]\n"
+			 "---\nkind: Service\nname: reader\nimage: a:1\nvolumes: [\"%s:/y:ro\"]\n", x, y);
+	msg = nesting(root, svcs, "reader");
+	is_str(msg, "", "below a read-only mount is fine");
+	free(msg);
+	free(svcs);
+	unlink(y);
+	unlink(w);
+	rmdir(inner);
+	rmdir(q);
+	rmdir(sub);
+	rmdir(x);
+	char *paths[] = { x, sub, y, q, inner, w };
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		free(paths[i]);
 }
 
 int main(void)
@@ -52,6 +138,7 @@ int main(void)
 	is_int(bindroot_check(missing, &err), 0, "a root that does not exist is left to the engine");
 	free(missing);
 	chmod(dir, 0700);
+	test_nesting(dir);
 	rmdir(dir);
 	return done_testing();
 }
