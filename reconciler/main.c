@@ -31,7 +31,7 @@
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
 	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH, O_REASON, O_BUILD,
-	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_PULL, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT, O_LISTEN,
+	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_PULL, O_STABLE, O_STOPPED_GRACE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT, O_LISTEN,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
 };
@@ -84,6 +84,9 @@ static const struct optdef optdefs[O__MAX] = {
 		     "how often the tags of the `pull: always` services are asked of their registries, and a moved "
 		     "one rolled out, seconds (default 300, 0: off)" },
 	[O_STABLE] = { "stable-period", 0, "S", "ready this long resets a unit's failure counter (default 600)" },
+	[O_STOPPED_GRACE] = { "stopped-grace", 0, "S",
+			      "a unit an operator stopped through the engine (docker stop) is started again after this, "
+			      "seconds (default 2)" },
 	[O_REMOTE] = { "remote", 0, "URL", "fetch the branch from URL into --repo (created bare if missing)" },
 	[O_BRANCH] = { "branch", 0, "B", "the branch of --remote (default main)" },
 	[O_REMOTE_CRED] = { "remote-credentials", 0, "FILE",
@@ -191,7 +194,7 @@ static const struct cmd_opt run_opts[] = {
 	{ O_REPO, NULL },
 	{ O_REV, "the branch to follow (default the branch HEAD points to)" },
 	{ O_PATH, NULL },
-	{ O_POLL, NULL }, { O_NO_INOTIFY, NULL }, { O_CHECK, NULL }, { O_DRIFT, NULL }, { O_PULL, NULL }, { O_STABLE, NULL },
+	{ O_POLL, NULL }, { O_NO_INOTIFY, NULL }, { O_CHECK, NULL }, { O_DRIFT, NULL }, { O_PULL, NULL }, { O_STABLE, NULL }, { O_STOPPED_GRACE, NULL },
 	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL }, { O_FETCH_TIMEOUT, NULL },
 	{ O_PAR, NULL },
 	{ O_TAKE_OVER, NULL },
@@ -487,6 +490,7 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 		o->pull_interval_set = true;
 		return parse_seconds("pull-interval", arg, &o->pull_interval);
 	case O_STABLE: return parse_seconds("stable-period", arg, &o->stable_period);
+	case O_STOPPED_GRACE: return parse_seconds("stopped-grace", arg, &o->stopped_grace);
 	case O_FETCH: return parse_seconds("fetch-interval", arg, &o->fetch_interval);
 	case O_FETCH_TIMEOUT: return parse_seconds("fetch-timeout", arg, &o->fetch_timeout);
 	case O_REMOTE: o->remote = arg; break;
