@@ -352,7 +352,7 @@ int bindpath_resolve(const char *root, const char *path, char **ret_resolved, st
 	const char *start = below_root(root, path, err);
 	if (!start)
 		return -1;
-	int rootfd;
+	int rootfd = -1;  /* (open_root() sets it unless it fails) */
 	if (open_root(root, &rootfd, err) < 0)
 		return -1;
 	if (rootfd < 0) {   /* nothing there to follow: the engine says it does not exist */
