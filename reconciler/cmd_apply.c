@@ -44,6 +44,8 @@ struct session {
 	                                * expansion (drift_check allocates into what it is given, and
 	                                * allocating one rc_desired twice reads its subnets as fixed) */
 	int64_t t_load;
+	struct swarm_look swarm;    /* status on a swarm: nodes, tasks, services (look_at_units()) */
+	bool swarm_looked;
 };
 
 static void session_close(struct session *s)
@@ -51,6 +53,7 @@ static void session_close(struct session *s)
 	owner_marker_release(&s->owner);
 	owner_self_release(&s->self);
 	converge_release(&s->cv);
+	swarm_look_release(&s->swarm);
 	if (s->refreshed)
 		drift_report_release(&s->refresh);
 	rc_desired_free(s->refresh_d);
@@ -526,12 +529,20 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 	struct look_job *jobs = xcalloc(s->d->nunits + 1, sizeof(*jobs));
 	const char **ids = xcalloc(s->d->nunits + 1, sizeof(*ids));
 	bool swarm = s->d->settings.engine == RC_ENGINE_SWARM;
+	if (swarm) {  /* a swarm's "containers" are services: their nodes and tasks are looked at instead */
+		struct rc_err terr = { 0 };
+		if (observe_swarm_look(s->c, s->d, &s->swarm, &terr) == 0)
+			s->swarm_looked = true;
+		else
+			log_warn("the swarm's nodes and tasks: %s", terr.msg);
+	}
+	/* every container is inspected: uptime and restarts (one call each, 8 at once) */
 	for (size_t i = 0; i < s->d->nunits; i++) {
 		const struct rc_unit *u = &s->d->units[i];
-	const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
+		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
 		looks[i].up_s = -1;
 		if (!pc || swarm)
-			continue;  /* a swarm's "containers" are services: their tasks are shown below the table */  /* every container is inspected: uptime and restarts (one call each, 8 at once) */
+			continue;
 		jobs[n] = (struct look_job){ u, NULL, &looks[i] };
 		ids[n++] = pc->id;
 	}
@@ -595,13 +606,6 @@ static void iso_time(int64_t t, char out[32])
 
 
 
-static void json_str_or_null(struct buf *b, const char *s)
-{
-	if (s)
-		buf_add_json_str(b, s);
-	else
-		buf_adds(b, "null");
-}
 
 /* The daemon's last look at unit (units.json "health"): the status fields it adds, or nulls. */
 static void status_json_health(struct buf *b, const struct rc_state *st, const char *unit)
@@ -615,7 +619,7 @@ static void status_json_health(struct buf *b, const struct rc_state *st, const c
 	char when[32];
 	iso_time(h.last_check, when);
 	buf_addf(b, ", \"last_check\": \"%s\", \"last_check_result\": ", when);
-	json_str_or_null(b, h.result);
+	buf_add_json_str_or_null(b, h.result);
 	if (h.probe_ms >= 0)
 		buf_addf(b, ", \"probe_latency_ms\": %lld", (long long)h.probe_ms);
 	else
@@ -652,11 +656,11 @@ static void status_json_head(const struct session *s, struct buf *b)
 	buf_adds(b, "{\n  \"format\": \"reconciler-status\",\n  \"version\": 1,\n  \"project\": ");
 	buf_add_json_str(b, s->d->settings.project);
 	buf_adds(b, ",\n  \"commit\": ");
-	json_str_or_null(b, s->d->commit);
+	buf_add_json_str_or_null(b, s->d->commit);
 	buf_adds(b, ",\n  \"last_applied\": ");
-	json_str_or_null(b, state_get_last_applied(s->st));
+	buf_add_json_str_or_null(b, state_get_last_applied(s->st));
 	buf_adds(b, ",\n  \"last_good\": ");
-	json_str_or_null(b, state_get_last_good(s->st));
+	buf_add_json_str_or_null(b, state_get_last_good(s->st));
 	bool daemon = false;
 	long holder = state_lock_holder(state_dir(s->st), &daemon);
 	if (daemon && holder > 0)
@@ -676,13 +680,13 @@ static void status_json_drift(const struct session *s, struct buf *b)
 		return;
 	}
 	buf_adds(b, "{\"time\": ");
-	json_str_or_null(b, jr.time);
+	buf_add_json_str_or_null(b, jr.time);
 	buf_adds(b, ", \"commit\": ");
-	json_str_or_null(b, jr.commit);
+	buf_add_json_str_or_null(b, jr.commit);
 	buf_adds(b, ", \"result\": ");
-	json_str_or_null(b, jr.result);
+	buf_add_json_str_or_null(b, jr.result);
 	buf_adds(b, ", \"message\": ");
-	json_str_or_null(b, jr.message);
+	buf_add_json_str_or_null(b, jr.message);
 	buf_adds(b, "}");
 	state_journal_record_release(&jr);
 }
@@ -699,7 +703,7 @@ static void status_json_failed(const struct session *s, struct buf *b)
 		buf_adds(b, i ? ", {\"commit\": " : "{\"commit\": ");
 		buf_add_json_str(b, fc[i].commit);
 		buf_addf(b, ", \"time\": \"%s\", \"message\": ", when);
-		json_str_or_null(b, fc[i].message);
+		buf_add_json_str_or_null(b, fc[i].message);
 		buf_adds(b, "}");
 	}
 	buf_adds(b, "]");
@@ -713,15 +717,15 @@ static void status_json_unit_engine(const struct rc_unit *u, const struct plan_c
 	buf_adds(b, "{\"unit\": ");
 	buf_add_json_str(b, u->id);
 	buf_adds(b, ", \"customer\": ");
-	json_str_or_null(b, u->customer);
+	buf_add_json_str_or_null(b, u->customer);
 	buf_adds(b, ", \"container\": ");
 	buf_add_json_str(b, u->container);
 	buf_adds(b, ", \"container_id\": ");
-	json_str_or_null(b, pc ? pc->id : NULL);
+	buf_add_json_str_or_null(b, pc ? pc->id : NULL);
 	buf_adds(b, ", \"state\": ");
-	json_str_or_null(b, pc ? pc->state : NULL);
+	buf_add_json_str_or_null(b, pc ? pc->state : NULL);
 	buf_addf(b, ", \"desired\": \"%s\", \"health\": ", u->running ? "running" : "stopped");
-	json_str_or_null(b, health);
+	buf_add_json_str_or_null(b, health);
 	buf_adds(b, ", \"ports\": [");
 	for (size_t k = 0; k < u->nports; k++)
 		buf_addf(b, "%s%u", k ? ", " : "", u->ports[k].host_port);
@@ -744,7 +748,7 @@ static void status_json_unit_state(const struct session *s, const struct rc_unit
 	bool disabled = state_is_disabled(s->st, u->id, &reason);
 	buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
 		 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
-	json_str_or_null(b, disabled ? reason : NULL);
+	buf_add_json_str_or_null(b, disabled ? reason : NULL);
 	int64_t slept = 0;
 	bool sleeping = state_is_sleeping(s->st, u->id, &slept);
 	buf_addf(b, ", \"sleeping\": %s, \"sleeping_since\": ", sleeping ? "true" : "false");
@@ -791,10 +795,16 @@ static void status_json_unit(const struct session *s, const struct rc_unit *u, c
 		buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", l->exit_code,
 			 l->oom_killed ? "true" : "false");
 		buf_add_json_str(b, l->why_stopped);
-		buf_adds(b, "}}");
+		buf_adds(b, "}");
 	} else {
-		buf_adds(b, "null}");
+		buf_adds(b, "null");
 	}
+	buf_adds(b, ", \"tasks\": ");
+	if (s->swarm_looked)
+		swarm_look_json_tasks(&s->swarm, u, b);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, "}");
 }
 
 /* status --json: spec/status-json.md. */
@@ -804,6 +814,14 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 	status_json_head(s, b);
 	status_json_drift(s, b);
 	status_json_failed(s, b);
+	buf_adds(b, ",\n  \"swarm\": ");
+	if (s->swarm_looked) {
+		buf_adds(b, "{\"nodes\": ");
+		swarm_look_json_nodes(&s->swarm, b);
+		buf_adds(b, "}");
+	} else {
+		buf_adds(b, "null");
+	}
 	buf_addf(b, ",\n  \"pending_changes\": %zu,\n  \"units\": [", s->cv.plan.n);
 	for (size_t i = 0; i < d->nunits; i++) {
 		buf_adds(b, i ? ",\n    " : "\n    ");
@@ -920,11 +938,9 @@ int cmd_status(const struct cli_opts *o)
 	for (size_t i = 0; i < s.d->nunits; i++)
 		status_text_row(&s, &s.d->units[i], &looks[i]);
 	free(looks);
-	if (s.d->settings.engine == RC_ENGINE_SWARM) {
+	if (s.swarm_looked) {
 		struct buf tb = BUF_INIT;
-		struct rc_err terr = { 0 };
-		if (observe_swarm_tasks(s.c, s.d, &tb, &terr) < 0)
-			log_warn("the swarm's nodes and tasks: %s", terr.msg);
+		swarm_look_text(&s.swarm, s.d, &tb);
 		fputs(buf_cstr(&tb), stdout);
 		buf_release(&tb);
 	}
