@@ -34,13 +34,14 @@ static double fetch_timeout_s = 120;
 /*
  * libgit2 1.5.1 (Debian 12) leaks a PCRE2 match block (~20 KiB) for every
  * configuration entry outside "extensions." each time it opens a repository
- * with core.repositoryformatversion 1 (a sha256 repository, extensions.
- * worktreeConfig, a partial clone): git_regexp_search() returns on "no
- * match" without freeing it (fixed upstream by libgit2 pull request 6382).
- * Not ours to fix; the sanitizer build is told so.  The leak is bounded by
- * opening rarely: the branch watch keeps one handle (source_refs_open()).
- * libgit2 has no frame pointers, so the stack shows only PCRE2 itself; PCRE2
- * is used by libgit2 alone here.
+ * with core.repositoryformatversion 1 (git_regexp_search() returns on "no
+ * match" without freeing it; fixed upstream by libgit2 pull request 6382).
+ * It knows none of the extensions such repositories carry (objectformat =
+ * sha256, worktreeConfig, partialclone), so the open fails and the program
+ * says so and stops or retries at its next attempt: a bounded leak, not
+ * ours to fix.  The sanitizer build is told so.  libgit2 has no frame
+ * pointers, so the stack shows only PCRE2 itself; PCRE2 is used by libgit2
+ * alone here.
  */
 #if defined(__SANITIZE_ADDRESS__)        /* gcc */
 #define SOURCE_ASAN 1
