@@ -1,7 +1,8 @@
 /*
  * watch.c — inotify on the directories that hold a ref, debounced, with a
- * polling fallback.  The ref itself, and the directories to watch, are read
- * through libgit2 (source_ref_resolve(), source_git_dirs()).  See watch.h.
+ * polling fallback.  The ref, the branch HEAD points at and the directories
+ * to watch are read with libgit2 through one source_refs handle (source.h);
+ * nothing here parses Git's files.  See watch.h.
  */
 #include <errno.h>
 #include <limits.h>
