@@ -225,110 +225,153 @@ static int resolved_at(int fd, const char *path, const char *root, const char *r
 	return 0;
 }
 
-int bindpath_resolve(const char *root, const char *path, char **ret_resolved, struct rc_err *err)
+/* The part of path below root ("" = root itself), once root is a clean absolute path and path a
+ * clean one inside it; NULL with err set otherwise.  Text only: nothing is looked up. */
+static const char *below_root(const char *root, const char *path, struct rc_err *err)
 {
 	size_t rl = strlen(root);
-	if (root[0] != '/' || (rl > 1 && root[rl - 1] == '/') || !plain_components(root + 1))
-		return rc_errf(err, "bind root '%s' is not a clean absolute path", root);
-	if (!bindpath_under(path, root))
-		return rc_errf(err, "bind source '%s' is not inside bind root '%s'", path, root);
+	if (root[0] != '/' || (rl > 1 && root[rl - 1] == '/') || !plain_components(root + 1)) {
+		rc_errf(err, "bind root '%s' is not a clean absolute path", root);
+		return NULL;
+	}
+	if (!bindpath_under(path, root)) {
+		rc_errf(err, "bind source '%s' is not inside bind root '%s'", path, root);
+		return NULL;
+	}
 	const char *start = path + (strcmp(root, "/") == 0 ? 1 : rl + (path[rl] == '/'));
-	if (!plain_components(start))
-		return rc_errf(err, "bind source '%s' must be a clean absolute path (no '.', '..', '//' or trailing '/')",
-			       path);
+	if (!plain_components(start)) {
+		rc_errf(err, "bind source '%s' must be a clean absolute path (no '.', '..', '//' or trailing '/')",
+			path);
+		return NULL;
+	}
+	return start;
+}
 
+/* One walk of a bind source beneath its opened root: what bindpath_resolve() carries from hop to hop. */
+struct walk {
+	const char *root, *path;   /* as given, for messages */
 	int rootfd;
+	const char *root_real;     /* the root's real path (fd_path()) */
+	char *rel;                 /* what to open next, below the root */
+	struct buf chain;          /* "'LINK' -> 'TARGET'" for every link followed by hand */
+	size_t nchain;
+	char *first_link;          /* the first of them, for "too many" */
+};
+
+/* Where opening w->rel stopped: at its k-th component, whose parent is its first plen bytes. */
+struct walk_stop {
+	size_t k, plen;
+	const char *link;   /* the root joined with the first k components, for messages */
+	const char *rest;   /* the components after the k-th ("": none), inside w->rel */
+	int e;              /* the errno of opening the first k components */
+};
+
+/* Follow the link where the walk stopped (its target: target) by hand, once: w->rel becomes what to
+ * open next.  0, or -1 when an absolute target lies outside the root. */
+static int walk_follow(struct walk *w, const struct walk_stop *s, const char *target, struct rc_err *err)
+{
+	buf_addf(&w->chain, "%s'%s' -> '%s'", w->chain.len ? ", " : "", s->link, target);
+	if (!w->nchain++)
+		w->first_link = xstrdup(s->link);
+	char *next = follow_target(w->root, w->root_real, w->rel, s->plen, target, s->rest);
+	if (!next)
+		return rc_errf(err, "bind source '%s' leaves bind root '%s': symbolic link%s %s", w->path, w->root,
+			       w->nchain > 1 ? "s" : "", buf_cstr(&w->chain));
+	free(w->rel);
+	w->rel = next;
+	return 0;
+}
+
+/* The end of a walk stopped where no link is: a missing component resolves (resolve_missing()),
+ * any other failure is refused, naming where.  0 with *ret_resolved, or -1. */
+static int walk_stopped(const struct walk *w, const struct walk_stop *s, char **ret_resolved, struct rc_err *err)
+{
+	const char *links = w->nchain > 1 ? "s" : "";
+	switch (s->e) {
+	case ENOENT:
+		/* Missing, and not a dangling link (that was followed).  What is left
+		 * must be plain names: nothing in it may lead back up once made. */
+		if (!plain_components(s->rest))
+			return rc_errf(err, "bind source '%s' does not exist, and what follows the missing '%s' is not "
+				       "plain names (symbolic link%s %s)", w->path, s->link, links, buf_cstr(&w->chain));
+		return resolve_missing(w->rootfd, w->root, w->root_real, w->path, w->rel, s->plen, s->k, ret_resolved,
+				       err);
+	case EXDEV:
+		if (w->chain.len)
+			return rc_errf(err, "bind source '%s' leaves bind root '%s': symbolic link%s %s, then '%s' is "
+				       "outside it", w->path, w->root, links, buf_cstr(&w->chain), s->link);
+		return rc_errf(err, "bind source '%s' leaves bind root '%s' at '%s'", w->path, w->root, s->link);
+	case ELOOP:
+		return rc_errf(err, "bind source '%s': too many symbolic links at '%s'", w->path, s->link);
+	default:
+		return rc_errf(err, "bind source '%s': '%s': %s", w->path, s->link, strerror(s->e));
+	}
+}
+
+/* One hop of the walk: open w->rel beneath the root; where that fails, find the component that
+ * stops it and follow the link there, or end.  0 resolved (*ret_resolved), -1 refused, 1 go again
+ * (a link was followed, or the tree changed under the walk). */
+static int walk_hop(struct walk *w, char **ret_resolved, struct rc_err *err)
+{
+	int fd = open_beneath(w->rootfd, w->rel);
+	if (fd >= 0)
+		return resolved_at(fd, w->path, w->root, w->root_real, ret_resolved, err);
+	int e = errno;
+	size_t k = first_failing(w->rootfd, w->rel, &e);
+	if (k == 0)
+		return 1;   /* changed under us: try again (bounded like the links) */
+	size_t plen = k > 1 ? prefix_len(w->rel, k - 1) : 0;
+	size_t clen = prefix_len(w->rel, k);
+	_cleanup_free_ char *name = xstrndup(w->rel + plen + (k > 1), clen - plen - (k > 1));
+	_cleanup_free_ char *target = link_target(w->rootfd, w->rel, plen, name);
+	_cleanup_free_ char *shown = xstrndup(w->rel, clen);
+	_cleanup_free_ char *link = join(w->root, shown);
+	const struct walk_stop s = { k, plen, link, w->rel[clen] ? w->rel + clen + 1 : "", e };
+	if (!target)
+		return walk_stopped(w, &s, ret_resolved, err);
+	/* A link the kernel would not follow beneath the root, or whose
+	 * resolution failed: follow it by hand, once, and resolve again. */
+	return walk_follow(w, &s, target, err) < 0 ? -1 : 1;
+}
+
+/* Walk w->rel beneath the root, following at most BINDPATH_MAX_LINKS links by hand.  0 with
+ * *ret_resolved, or -1. */
+static int walk_all(struct walk *w, char **ret_resolved, struct rc_err *err)
+{
+	for (int hops = 0; hops <= BINDPATH_MAX_LINKS; hops++) {
+		int r = walk_hop(w, ret_resolved, err);
+		if (r <= 0)
+			return r;
+	}
+	return rc_errf(err, "bind source '%s': too many symbolic links, from '%s' on", w->path,
+		       w->first_link ? w->first_link : w->path);
+}
+
+int bindpath_resolve(const char *root, const char *path, char **ret_resolved, struct rc_err *err)
+{
+	const char *start = below_root(root, path, err);
+	if (!start)
+		return -1;
+	int rootfd = -1;  /* (open_root() sets it unless it fails) */
 	if (open_root(root, &rootfd, err) < 0)
 		return -1;
 	if (rootfd < 0) {   /* nothing there to follow: the engine says it does not exist */
 		*ret_resolved = xstrdup(path);
 		return 0;
 	}
+	_cleanup_free_ char *root_real = fd_path(rootfd);
 	int rc = -1;
-	char *root_real = fd_path(rootfd);
-	char *rel = xstrdup(start);
-	struct buf chain = BUF_INIT;   /* "'LINK' -> 'TARGET'" for every link followed by hand */
-	size_t nchain = 0;
-	_cleanup_free_ char *first_link = NULL;
 	if (!root_real) {
 		rc_errf(err, "bind root '%s': cannot read its path from /proc/self/fd", root);
-		goto out;
+	} else {
+		struct walk w = { .root = root, .path = path, .rootfd = rootfd, .root_real = root_real,
+				  .rel = xstrdup(start), .chain = BUF_INIT };
+		rc = walk_all(&w, ret_resolved, err);
+		free(w.rel);
+		free(w.first_link);
+		buf_release(&w.chain);
 	}
-	for (int hops = 0;; hops++) {
-		if (hops > BINDPATH_MAX_LINKS) {
-			rc_errf(err, "bind source '%s': too many symbolic links, from '%s' on", path,
-				first_link ? first_link : path);
-			goto out;
-		}
-		int fd = open_beneath(rootfd, rel);
-		if (fd >= 0) {
-			rc = resolved_at(fd, path, root, root_real, ret_resolved, err);
-			goto out;
-		}
-		int e = errno;
-		size_t k = first_failing(rootfd, rel, &e);
-		if (k == 0)
-			continue;   /* changed under us: try again (bounded like the links) */
-		size_t plen = k > 1 ? prefix_len(rel, k - 1) : 0;
-		size_t clen = prefix_len(rel, k);
-		const char *comp = rel + plen + (k > 1);
-		char *name = xstrndup(comp, clen - plen - (k > 1));
-		char *target = link_target(rootfd, rel, plen, name);
-		_cleanup_free_ char *shown = xstrndup(rel, clen);
-		_cleanup_free_ char *link = join(root, shown);
-		free(name);
-		const char *rest = rel[clen] ? rel + clen + 1 : "";
-
-		if (target) {
-			/* A link the kernel would not follow beneath the root, or whose
-			 * resolution failed: follow it by hand, once, and resolve again. */
-			buf_addf(&chain, "%s'%s' -> '%s'", chain.len ? ", " : "", link, target);
-			if (!nchain++)
-				first_link = xstrdup(link);
-			char *next = follow_target(root, root_real, rel, plen, target, rest);
-			free(target);
-			if (!next) {
-				rc_errf(err, "bind source '%s' leaves bind root '%s': symbolic link%s %s", path,
-					root, nchain > 1 ? "s" : "", buf_cstr(&chain));
-				goto out;
-			}
-			free(rel);
-			rel = next;
-			continue;
-		}
-		switch (e) {
-		case ENOENT: {
-			/* Missing, and not a dangling link (that was followed above).  What is
-			 * left must be plain names: nothing in it may lead back up once made. */
-			if (!plain_components(rest)) {
-				rc_errf(err, "bind source '%s' does not exist, and what follows the missing '%s' is not "
-					"plain names (symbolic link%s %s)", path, link, nchain > 1 ? "s" : "",
-					buf_cstr(&chain));
-				goto out;
-			}
-			rc = resolve_missing(rootfd, root, root_real, path, rel, plen, k, ret_resolved, err);
-			goto out;
-		}
-		case EXDEV:
-			if (chain.len)
-				rc_errf(err, "bind source '%s' leaves bind root '%s': symbolic link%s %s, then '%s' is "
-					"outside it", path, root, nchain > 1 ? "s" : "", buf_cstr(&chain), link);
-			else
-				rc_errf(err, "bind source '%s' leaves bind root '%s' at '%s'", path, root, link);
-			goto out;
-		case ELOOP:
-			rc_errf(err, "bind source '%s': too many symbolic links at '%s'", path, link);
-			goto out;
-		default:
-			rc_errf(err, "bind source '%s': '%s': %s", path, link, strerror(e));
-			goto out;
-		}
-	}
-out:
 	close(rootfd);
-	free(root_real);
-	free(rel);
-	buf_release(&chain);
 	return rc;
 }
 

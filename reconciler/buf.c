@@ -118,3 +118,8 @@ int buf_add_json_str(struct buf *b, const char *s)
 	}
 	return buf_addc(b, '"');
 }
+
+int buf_add_json_str_or_null(struct buf *b, const char *s)
+{
+	return s ? buf_add_json_str(b, s) : buf_adds(b, "null");
+}

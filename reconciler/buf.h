@@ -33,6 +33,8 @@ int buf_addf(struct buf *b, const char *fmt, ...) RC_PRINTF(2, 3);
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* Append s as a JSON string literal (with quotes and escapes). */
 int buf_add_json_str(struct buf *b, const char *s);
+/* The same, or null when s is NULL. */
+int buf_add_json_str_or_null(struct buf *b, const char *s);
 static inline void buf_cleanup(struct buf *b) { buf_release(b); }
 #define _cleanup_buf_ _cleanup_(buf_cleanup)
 

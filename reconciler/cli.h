@@ -49,6 +49,7 @@ struct cli_opts {
 	double pull_interval;    /* --pull-interval S: the `pull: always` tags asked of their registries (300; 0 = off) */
 	bool pull_interval_set;
 	double stable_period;    /* --stable-period S: ready this long resets a failure counter (600) */
+	double stopped_grace;    /* --stopped-grace S: an operator's docker stop is undone after this (2; 0: 2) */
 	double fetch_interval;   /* --fetch-interval S: with --remote (60) */
 	double fetch_timeout;    /* --fetch-timeout S: with --remote (120; 0: the default) */
 	const char *remote;      /* --remote URL: fetch the manifests from there into --repo */

@@ -44,6 +44,8 @@ struct session {
 	                                * expansion (drift_check allocates into what it is given, and
 	                                * allocating one rc_desired twice reads its subnets as fixed) */
 	int64_t t_load;
+	struct swarm_look swarm;    /* status on a swarm: nodes, tasks, services (look_at_units()) */
+	bool swarm_looked;
 };
 
 static void session_close(struct session *s)
@@ -51,6 +53,7 @@ static void session_close(struct session *s)
 	owner_marker_release(&s->owner);
 	owner_self_release(&s->self);
 	converge_release(&s->cv);
+	swarm_look_release(&s->swarm);
 	if (s->refreshed)
 		drift_report_release(&s->refresh);
 	rc_desired_free(s->refresh_d);
@@ -526,12 +529,20 @@ static void look_at_units(struct session *s, struct unit_look *looks)
 	struct look_job *jobs = xcalloc(s->d->nunits + 1, sizeof(*jobs));
 	const char **ids = xcalloc(s->d->nunits + 1, sizeof(*ids));
 	bool swarm = s->d->settings.engine == RC_ENGINE_SWARM;
+	if (swarm) {  /* a swarm's "containers" are services: their nodes and tasks are looked at instead */
+		struct rc_err terr = { 0 };
+		if (observe_swarm_look(s->c, s->d, &s->swarm, &terr) == 0)
+			s->swarm_looked = true;
+		else
+			log_warn("the swarm's nodes and tasks: %s", terr.msg);
+	}
+	/* every container is inspected: uptime and restarts (one call each, 8 at once) */
 	for (size_t i = 0; i < s->d->nunits; i++) {
 		const struct rc_unit *u = &s->d->units[i];
 		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
 		looks[i].up_s = -1;
 		if (!pc || swarm)
-			continue;  /* a swarm's "containers" are services: their tasks are shown below the table */  /* every container is inspected: uptime and restarts (one call each, 8 at once) */
+			continue;
 		jobs[n] = (struct look_job){ u, NULL, &looks[i] };
 		ids[n++] = pc->id;
 	}
@@ -595,13 +606,6 @@ static void iso_time(int64_t t, char out[32])
 
 
 
-static void json_str_or_null(struct buf *b, const char *s)
-{
-	if (s)
-		buf_add_json_str(b, s);
-	else
-		buf_adds(b, "null");
-}
 
 /* The daemon's last look at unit (units.json "health"): the status fields it adds, or nulls. */
 static void status_json_health(struct buf *b, const struct rc_state *st, const char *unit)
@@ -615,7 +619,7 @@ static void status_json_health(struct buf *b, const struct rc_state *st, const c
 	char when[32];
 	iso_time(h.last_check, when);
 	buf_addf(b, ", \"last_check\": \"%s\", \"last_check_result\": ", when);
-	json_str_or_null(b, h.result);
+	buf_add_json_str_or_null(b, h.result);
 	if (h.probe_ms >= 0)
 		buf_addf(b, ", \"probe_latency_ms\": %lld", (long long)h.probe_ms);
 	else
@@ -646,41 +650,50 @@ static void status_text_health(const struct rc_state *st, const char *unit)
 	printf("\n");
 }
 
-/* status --json: spec/status-json.md. */
-static void status_json(struct session *s, const struct unit_look *looks, struct buf *b)
+/* status --json's head: the format, the project, the commits and the daemon's pid. */
+static void status_json_head(const struct session *s, struct buf *b)
 {
-	const struct rc_desired *d = s->d;
 	buf_adds(b, "{\n  \"format\": \"reconciler-status\",\n  \"version\": 1,\n  \"project\": ");
-	buf_add_json_str(b, d->settings.project);
+	buf_add_json_str(b, s->d->settings.project);
 	buf_adds(b, ",\n  \"commit\": ");
-	json_str_or_null(b, d->commit);
+	buf_add_json_str_or_null(b, s->d->commit);
 	buf_adds(b, ",\n  \"last_applied\": ");
-	json_str_or_null(b, state_get_last_applied(s->st));
+	buf_add_json_str_or_null(b, state_get_last_applied(s->st));
 	buf_adds(b, ",\n  \"last_good\": ");
-	json_str_or_null(b, state_get_last_good(s->st));
+	buf_add_json_str_or_null(b, state_get_last_good(s->st));
 	bool daemon = false;
 	long holder = state_lock_holder(state_dir(s->st), &daemon);
 	if (daemon && holder > 0)
 		buf_addf(b, ",\n  \"daemon_pid\": %ld", holder);
 	else
 		buf_adds(b, ",\n  \"daemon_pid\": null");
+}
+
+/* status --json's "last_drift_check": the journal's last drift check, or null. */
+static void status_json_drift(const struct session *s, struct buf *b)
+{
 	struct state_journal_record jr;
-	struct rc_err err;
+	struct rc_err err = { 0 };
 	buf_adds(b, ",\n  \"last_drift_check\": ");
-	if (state_journal_last(s->st, "drift", &jr, &err) == 1) {
-		buf_adds(b, "{\"time\": ");
-		json_str_or_null(b, jr.time);
-		buf_adds(b, ", \"commit\": ");
-		json_str_or_null(b, jr.commit);
-		buf_adds(b, ", \"result\": ");
-		json_str_or_null(b, jr.result);
-		buf_adds(b, ", \"message\": ");
-		json_str_or_null(b, jr.message);
-		buf_adds(b, "}");
-		state_journal_record_release(&jr);
-	} else {
+	if (state_journal_last(s->st, "drift", &jr, &err) != 1) {
 		buf_adds(b, "null");
+		return;
 	}
+	buf_adds(b, "{\"time\": ");
+	buf_add_json_str_or_null(b, jr.time);
+	buf_adds(b, ", \"commit\": ");
+	buf_add_json_str_or_null(b, jr.commit);
+	buf_adds(b, ", \"result\": ");
+	buf_add_json_str_or_null(b, jr.result);
+	buf_adds(b, ", \"message\": ");
+	buf_add_json_str_or_null(b, jr.message);
+	buf_adds(b, "}");
+	state_journal_record_release(&jr);
+}
+
+/* status --json's "failed_commits": the commits marked failed, when and why. */
+static void status_json_failed(const struct session *s, struct buf *b)
+{
 	size_t nf = 0;
 	const struct state_failed_commit *fc = state_failed_commits(s->st, &nf);
 	buf_adds(b, ",\n  \"failed_commits\": [");
@@ -690,79 +703,129 @@ static void status_json(struct session *s, const struct unit_look *looks, struct
 		buf_adds(b, i ? ", {\"commit\": " : "{\"commit\": ");
 		buf_add_json_str(b, fc[i].commit);
 		buf_addf(b, ", \"time\": \"%s\", \"message\": ", when);
-		json_str_or_null(b, fc[i].message);
+		buf_add_json_str_or_null(b, fc[i].message);
 		buf_adds(b, "}");
 	}
-	buf_addf(b, "],\n  \"pending_changes\": %zu,\n  \"units\": [", s->cv.plan.n);
+	buf_adds(b, "]");
+}
+
+/* A unit's fields from "unit" to "restart_count": what it is and what the engine says of its container pc. */
+static void status_json_unit_engine(const struct rc_unit *u, const struct plan_container *pc,
+				    const struct unit_look *l, struct buf *b)
+{
+	const char *health = l->health ? l->health : pc && pc->health ? pc->health : NULL;
+	buf_adds(b, "{\"unit\": ");
+	buf_add_json_str(b, u->id);
+	buf_adds(b, ", \"customer\": ");
+	buf_add_json_str_or_null(b, u->customer);
+	buf_adds(b, ", \"container\": ");
+	buf_add_json_str(b, u->container);
+	buf_adds(b, ", \"container_id\": ");
+	buf_add_json_str_or_null(b, pc ? pc->id : NULL);
+	buf_adds(b, ", \"state\": ");
+	buf_add_json_str_or_null(b, pc ? pc->state : NULL);
+	buf_addf(b, ", \"desired\": \"%s\", \"health\": ", u->running ? "running" : "stopped");
+	buf_add_json_str_or_null(b, health);
+	buf_adds(b, ", \"ports\": [");
+	for (size_t k = 0; k < u->nports; k++)
+		buf_addf(b, "%s%u", k ? ", " : "", u->ports[k].host_port);
+	buf_adds(b, "], \"uptime_seconds\": ");
+	if (l->up_s >= 0)
+		buf_addf(b, "%lld", (long long)l->up_s);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, ", \"restart_count\": ");
+	if (l->inspected)
+		buf_addf(b, "%d", l->restart_count);
+	else
+		buf_adds(b, "null");
+}
+
+/* A unit's "spec" (spec, as status_json_unit() judged it) to "sleeping_since": what the state says of it. */
+static void status_json_unit_state(const struct session *s, const struct rc_unit *u, const char *spec, struct buf *b)
+{
+	const char *reason = NULL;
+	bool disabled = state_is_disabled(s->st, u->id, &reason);
+	buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
+		 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
+	buf_add_json_str_or_null(b, disabled ? reason : NULL);
+	int64_t slept = 0;
+	bool sleeping = state_is_sleeping(s->st, u->id, &slept);
+	buf_addf(b, ", \"sleeping\": %s, \"sleeping_since\": ", sleeping ? "true" : "false");
+	if (sleeping) {
+		char when[32];
+		iso_time(slept, when);
+		buf_add_json_str(b, when);
+	} else {
+		buf_adds(b, "null");
+	}
+}
+
+/* A unit's "job": a job's last run (its kept container), running or pending; null for a service. */
+static void status_json_job(const struct rc_unit *u, const struct plan_container *pc, const struct unit_look *l,
+			    struct buf *b)
+{
+	if (u->job && l->job) {
+		buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": %d, \"finished_at\": ", l->job, l->exit_code);
+		buf_add_json_str(b, l->finished);
+		buf_adds(b, "}");
+	} else if (u->job) {
+		buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": null, \"finished_at\": null}",
+			 pc && str_eq(pc->state, "running") ? "running" : "pending");
+	} else {
+		buf_adds(b, ", \"job\": null");
+	}
+}
+
+/* One unit's object of status --json's "units" (looked at: l). */
+static void status_json_unit(const struct session *s, const struct rc_unit *u, const struct unit_look *l,
+			     struct buf *b)
+{
+	const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
+	const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
+	const struct state_awaiting *aw = state_get_awaiting(s->st, u->id);
+	bool awaiting = aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current");
+	status_json_unit_engine(u, pc, l, b);
+	status_json_unit_state(s, u, spec, b);
+	status_json_job(u, pc, l, b);
+	buf_addf(b, ", \"awaiting_approval\": %s", awaiting ? "true" : "false");
+	status_json_health(b, s->st, u->id);
+	buf_adds(b, ", \"stopped\": ");
+	if (l->stopped) {
+		buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", l->exit_code,
+			 l->oom_killed ? "true" : "false");
+		buf_add_json_str(b, l->why_stopped);
+		buf_adds(b, "}");
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_adds(b, ", \"tasks\": ");
+	if (s->swarm_looked)
+		swarm_look_json_tasks(&s->swarm, u, b);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, "}");
+}
+
+/* status --json: spec/status-json.md. */
+static void status_json(struct session *s, const struct unit_look *looks, struct buf *b)
+{
+	const struct rc_desired *d = s->d;
+	status_json_head(s, b);
+	status_json_drift(s, b);
+	status_json_failed(s, b);
+	buf_adds(b, ",\n  \"swarm\": ");
+	if (s->swarm_looked) {
+		buf_adds(b, "{\"nodes\": ");
+		swarm_look_json_nodes(&s->swarm, b);
+		buf_adds(b, "}");
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_addf(b, ",\n  \"pending_changes\": %zu,\n  \"units\": [", s->cv.plan.n);
 	for (size_t i = 0; i < d->nunits; i++) {
-		const struct rc_unit *u = &d->units[i];
-		const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
-		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
-		const char *reason = NULL;
-		bool disabled = state_is_disabled(s->st, u->id, &reason);
-		const struct state_awaiting *aw = state_get_awaiting(s->st, u->id);
-		bool awaiting = aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current");
-		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : NULL;
-		buf_adds(b, i ? ",\n    {\"unit\": " : "\n    {\"unit\": ");
-		buf_add_json_str(b, u->id);
-		buf_adds(b, ", \"customer\": ");
-		json_str_or_null(b, u->customer);
-		buf_adds(b, ", \"container\": ");
-		buf_add_json_str(b, u->container);
-		buf_adds(b, ", \"container_id\": ");
-		json_str_or_null(b, pc ? pc->id : NULL);
-		buf_adds(b, ", \"state\": ");
-		json_str_or_null(b, pc ? pc->state : NULL);
-		buf_addf(b, ", \"desired\": \"%s\", \"health\": ", u->running ? "running" : "stopped");
-		json_str_or_null(b, health);
-		buf_adds(b, ", \"ports\": [");
-		for (size_t k = 0; k < u->nports; k++)
-			buf_addf(b, "%s%u", k ? ", " : "", u->ports[k].host_port);
-		buf_adds(b, "], \"uptime_seconds\": ");
-		if (looks[i].up_s >= 0)
-			buf_addf(b, "%lld", (long long)looks[i].up_s);
-		else
-			buf_adds(b, "null");
-		buf_adds(b, ", \"restart_count\": ");
-		if (looks[i].inspected)
-			buf_addf(b, "%d", looks[i].restart_count);
-		else
-			buf_adds(b, "null");
-		buf_addf(b, ", \"spec\": \"%s\", \"failures\": %d, \"disabled\": %s, \"disabled_reason\": ", spec,
-			 state_get_restarts(s->st, u->id).failures, disabled ? "true" : "false");
-		json_str_or_null(b, disabled ? reason : NULL);
-		int64_t slept = 0;
-		bool sleeping = state_is_sleeping(s->st, u->id, &slept);
-		buf_addf(b, ", \"sleeping\": %s, \"sleeping_since\": ", sleeping ? "true" : "false");
-		if (sleeping) {
-			char when[32];
-			iso_time(slept, when);
-			buf_add_json_str(b, when);
-		} else {
-			buf_adds(b, "null");
-		}
-		if (u->job && looks[i].job) {
-			buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": %d, \"finished_at\": ", looks[i].job,
-				 looks[i].exit_code);
-			buf_add_json_str(b, looks[i].finished);
-			buf_adds(b, "}");
-		} else if (u->job) {
-			buf_addf(b, ", \"job\": {\"result\": \"%s\", \"exit_code\": null, \"finished_at\": null}",
-				 pc && str_eq(pc->state, "running") ? "running" : "pending");
-		} else {
-			buf_adds(b, ", \"job\": null");
-		}
-		buf_addf(b, ", \"awaiting_approval\": %s", awaiting ? "true" : "false");
-		status_json_health(b, s->st, u->id);
-		buf_adds(b, ", \"stopped\": ");
-		if (looks[i].stopped) {
-			buf_addf(b, "{\"exit_code\": %d, \"oom_killed\": %s, \"reason\": ", looks[i].exit_code,
-				 looks[i].oom_killed ? "true" : "false");
-			buf_add_json_str(b, looks[i].why_stopped);
-			buf_adds(b, "}}");
-		} else {
-			buf_adds(b, "null}");
-		}
+		buf_adds(b, i ? ",\n    " : "\n    ");
+		status_json_unit(s, &d->units[i], &looks[i], b);
 	}
 	buf_adds(b, d->nunits ? "\n  ]\n}\n" : "]\n}\n");
 }
@@ -787,6 +850,41 @@ int status_document(const struct cli_opts *o, struct buf *out, struct rc_err *er
 	rc = s.cv.plan.n ? 2 : 0;
 	session_close(&s);
 	return rc;
+}
+
+/* One unit's row of the status table (looked at: l), and the daemon's last look at it below. */
+static void status_text_row(const struct session *s, const struct rc_unit *u, const struct unit_look *l)
+{
+	const struct plan_container *pc = find_container(&s->cv.obs.plan, u->id);
+	struct buf ports = BUF_INIT;
+	for (size_t k = 0; k < u->nports; k++)
+		buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
+	const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
+	const struct state_awaiting *aw = state_get_awaiting(s->st, u->id);
+	const char *dreason = NULL;
+	bool disabled = state_is_disabled(s->st, u->id, &dreason);
+	/* an operator's `disable` says who and why; the daemon's own marks say so */
+	_cleanup_free_ char *dnote = disabled && dreason && str_startswith(dreason, "disabled by ")
+					     ? xasprintf(" (%s)", dreason) : NULL;
+	const char *note = dnote ? dnote : disabled ? " (disabled by the daemon)"
+			   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
+			   ? " (awaiting approval)" : "";
+	const char *health = l->health ? l->health : pc && pc->health ? pc->health : "-";
+	_cleanup_free_ char *why = l->job && l->exit_code == 0
+					   ? xasprintf(" (exit 0, %s)", l->finished)
+				   : l->job ? xasprintf(" (exit %d)", l->exit_code)
+				   : l->stopped ? xasprintf(" (%s)", l->why_stopped) : NULL;
+	char up[48], restarts[24];
+	fmt_uptime(l->up_s, up);
+	/* the engine's restarts of this container / the daemon's failure count of the unit */
+	snprintf(restarts, sizeof restarts, "%d/%d", l->inspected ? l->restart_count : 0,
+		 state_get_restarts(s->st, u->id).failures);
+	bool sleeping = state_is_sleeping(s->st, u->id, NULL) && !(pc && str_eq(pc->state, "running"));
+	const char *state = l->job ? l->job : sleeping ? "sleeping" : pc ? pc->state : "-";
+	printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, state,
+	       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
+	status_text_health(s->st, u->id);
+	buf_release(&ports);
 }
 
 int cmd_status(const struct cli_opts *o)
@@ -818,7 +916,7 @@ int cmd_status(const struct cli_opts *o)
 	else
 		printf("daemon: none (no `reconciler run` holds this state directory)\n");
 	struct buf drift = BUF_INIT;
-	struct rc_err derr;
+	struct rc_err derr = { 0 };
 	if (drift_last_summary(s.st, &drift, &derr) == 0 && drift.len)
 		printf("%s\n", buf_cstr(&drift));
 	buf_release(&drift);
@@ -837,45 +935,12 @@ int cmd_status(const struct cli_opts *o)
 	}
 	printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s\n", "UNIT", "CONTAINER", "STATE", "HEALTH", "PORTS", "UP",
 	       "RESTARTS", "SPEC");
-	for (size_t i = 0; i < s.d->nunits; i++) {
-		const struct rc_unit *u = &s.d->units[i];
-		const struct plan_container *pc = find_container(&s.cv.obs.plan, u->id);
-		struct buf ports = BUF_INIT;
-		for (size_t k = 0; k < u->nports; k++)
-			buf_addf(&ports, "%s%u", k ? "," : "", u->ports[k].host_port);
-		const char *spec = !pc ? "missing" : str_eq(pc->hash, u->hash) ? "current" : "outdated";
-		const struct state_awaiting *aw = state_get_awaiting(s.st, u->id);
-		const char *dreason = NULL;
-		bool disabled = state_is_disabled(s.st, u->id, &dreason);
-		/* an operator's `disable` says who and why; the daemon's own marks say so */
-		_cleanup_free_ char *dnote = disabled && dreason && str_startswith(dreason, "disabled by ")
-						     ? xasprintf(" (%s)", dreason) : NULL;
-		const char *note = dnote ? dnote : disabled ? " (disabled by the daemon)"
-				   : aw && !aw->approved && str_eq(aw->hash, u->hash) && !str_eq(spec, "current")
-				   ? " (awaiting approval)" : "";
-		const char *health = looks[i].health ? looks[i].health : pc && pc->health ? pc->health : "-";
-		_cleanup_free_ char *why = looks[i].job && looks[i].exit_code == 0
-						   ? xasprintf(" (exit 0, %s)", looks[i].finished)
-					   : looks[i].job ? xasprintf(" (exit %d)", looks[i].exit_code)
-					   : looks[i].stopped ? xasprintf(" (%s)", looks[i].why_stopped) : NULL;
-		char up[48], restarts[24];
-		fmt_uptime(looks[i].up_s, up);
-		/* the engine's restarts of this container / the daemon's failure count of the unit */
-		snprintf(restarts, sizeof restarts, "%d/%d", looks[i].inspected ? looks[i].restart_count : 0,
-			 state_get_restarts(s.st, u->id).failures);
-		bool sleeping = state_is_sleeping(s.st, u->id, NULL) && !(pc && str_eq(pc->state, "running"));
-		const char *state = looks[i].job ? looks[i].job : sleeping ? "sleeping" : pc ? pc->state : "-";
-		printf("%-24s %-28s %-10s %-10s %-12s %-7s %-8s %s%s%s\n", u->id, u->container, state,
-		       health, ports.len ? ports.data : "-", up, restarts, spec, why ? why : "", note);
-		status_text_health(s.st, u->id);
-		buf_release(&ports);
-	}
+	for (size_t i = 0; i < s.d->nunits; i++)
+		status_text_row(&s, &s.d->units[i], &looks[i]);
 	free(looks);
-	if (s.d->settings.engine == RC_ENGINE_SWARM) {
+	if (s.swarm_looked) {
 		struct buf tb = BUF_INIT;
-		struct rc_err terr = { 0 };
-		if (observe_swarm_tasks(s.c, s.d, &tb, &terr) < 0)
-			log_warn("the swarm's nodes and tasks: %s", terr.msg);
+		swarm_look_text(&s.swarm, s.d, &tb);
 		fputs(buf_cstr(&tb), stdout);
 		buf_release(&tb);
 	}

@@ -89,8 +89,9 @@ static int fix_by_daemon(const struct cli_opts *o, const char *commit, const cha
 {
 	struct control_drift_answer a;
 	struct rc_err err = { 0 };
-	if (control_drift(o->state_dir, true, "text", false, o->parallel, commit, path, DAEMON_ACCEPT_MS,
-			  DAEMON_FIX_MS, &a, &err) <= 0) {
+	struct control_drift_req q = { .fix = true, .format = "text", .parallel = o->parallel, .commit = commit,
+				       .path = path, .accept_ms = DAEMON_ACCEPT_MS, .answer_ms = DAEMON_FIX_MS };
+	if (control_drift(o->state_dir, &q, &a, &err) <= 0) {
 		fprintf(stderr, "reconciler: drift --fix by the daemon: %s\n", err.msg);
 		return 1;
 	}
@@ -117,8 +118,10 @@ static int by_daemon(const struct cli_opts *o, const char *commit, const char *p
 	struct control_drift_answer a;
 	struct rc_err err = { 0 };
 	const char *fmt = o->json ? "json" : o->markdown ? "markdown" : "text";
-	if (control_drift(o->state_dir, false, fmt, use_color(o), o->parallel, commit, path, DAEMON_ACCEPT_MS,
-			  DAEMON_ANSWER_MS, &a, &err) <= 0) {
+	struct control_drift_req q = { .format = fmt, .color = use_color(o), .parallel = o->parallel,
+				       .commit = commit, .path = path, .accept_ms = DAEMON_ACCEPT_MS,
+				       .answer_ms = DAEMON_ANSWER_MS };
+	if (control_drift(o->state_dir, &q, &a, &err) <= 0) {
 		if (o->fix)  /* and the command cannot fix while the daemon holds the lock: say why it did not */
 			log_warn("asking the daemon for drift --fix: %s", err.msg);
 		else

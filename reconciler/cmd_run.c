@@ -79,6 +79,7 @@ int cmd_run(const struct cli_opts *o)
 		.drift_interval_ns = o->drift_interval_set ? (o->drift_interval > 0 ? (int64_t)(o->drift_interval * NS_PER_S) : -1) : 0,
 		.fetch_interval_ns = (int64_t)(o->fetch_interval * NS_PER_S),
 		.stable_ns = (int64_t)(o->stable_period * NS_PER_S),
+		.stopped_grace_ns = (int64_t)(o->stopped_grace * NS_PER_S),
 		.parallel = o->parallel,
 		.no_inotify = o->no_inotify,
 		.quiet = o->quiet,

@@ -236,13 +236,11 @@ static int read_until(int fd, struct buf *b, bool want_line, int64_t deadline)
 	}
 }
 
-int control_drift(const char *state_dir, bool fix, const char *format, bool color, int parallel,
-		  const char *commit, const char *path, int accept_ms, int answer_ms,
-		  struct control_drift_answer *ret, struct rc_err *err)
+int control_drift(const char *state_dir, const struct control_drift_req *q, struct control_drift_answer *ret,
+		  struct rc_err *err)
 {
-	*ret = (struct control_drift_answer){ 0 };
-	if (!path)
-		path = "";
+	const char *commit = q->commit, *path = q->path ? q->path : "";
+	int parallel = q->parallel, accept_ms = q->accept_ms, answer_ms = q->answer_ms;
 	if (strpbrk(commit, "\t\n") || strpbrk(path, "\t\n")) {
 		rc_errf(err, "a tab or a newline in the commit or path");
 		return 0;
@@ -261,7 +259,7 @@ int control_drift(const char *state_dir, bool fix, const char *format, bool colo
 		rc_errf(err, "no daemon answers on '%s': %s", sa.sun_path, strerror(errno));
 		goto out;
 	}
-	buf_addf(&b, "%s\t%s\t%d\t%d\t%s\t%s\n", fix ? "fix" : "drift", format, color ? 1 : 0,
+	buf_addf(&b, "%s\t%s\t%d\t%d\t%s\t%s\n", q->fix ? "fix" : "drift", q->format, q->color ? 1 : 0,
 		 parallel < 1 ? 8 : parallel > 256 ? 256 : parallel, commit, path);
 	if (send_all(fd, buf_cstr(&b), b.len) < 0) {
 		rc_errf(err, "writing to '%s': %s", sa.sun_path, strerror(errno));
@@ -315,13 +313,11 @@ int control_drift(const char *state_dir, bool fix, const char *format, bool colo
 		rc_errf(err, "the daemon's answer is cut short (%zu of %zu bytes)", b.len - off, len);
 		goto out;
 	}
-	ret->exit_code = code;
-	ret->count = count;
-	ret->duration_ns = dur;
-	ret->len = b.len - off;
-	ret->body = xmalloc(ret->len + 1);
-	memcpy(ret->body, b.data + off, ret->len);
-	ret->body[ret->len] = '\0';
+	struct control_drift_answer a = { .exit_code = code, .count = count, .duration_ns = dur, .len = b.len - off };
+	a.body = xmalloc(a.len + 1);
+	memcpy(a.body, b.data + off, a.len);
+	a.body[a.len] = '\0';
+	*ret = a;
 	rc = 1;
 out:
 	buf_release(&b);

@@ -85,16 +85,24 @@ struct control_drift_answer {
 	size_t len;
 };
 
+/* What a drift request asks of the daemon. */
+struct control_drift_req {
+	bool fix;               /* and a converge of what drifted */
+	const char *format;     /* "text", "json", "markdown" */
+	bool color;
+	int parallel;           /* inspects in flight (clamped to 1..256; < 1: 8) */
+	const char *commit;     /* the commit to check against */
+	const char *path;       /* the manifests' directory in it; NULL or "": the root */
+	int accept_ms;          /* how long to wait for the daemon to take the request */
+	int answer_ms;          /* then for its answer */
+};
+
 /*
- * Ask the daemon of state_dir for a drift check (fix: and a converge of
- * what drifted) against commit (under path, NULL or "" the root), rendered
- * as format, parallel inspects in flight.  Waits accept_ms for the daemon
- * to take the request, then answer_ms for the answer.  1: *ret filled
- * (free ret->body); 0: not answered (no daemon socket, daemon busy,
- * declining or failing: err says why).
+ * Ask the daemon of state_dir for the drift check q describes.  1: *ret
+ * filled (free ret->body); 0: not answered (no daemon socket, daemon busy,
+ * declining or failing: err says why), *ret untouched.
  */
-int control_drift(const char *state_dir, bool fix, const char *format, bool color, int parallel,
-		  const char *commit, const char *path, int accept_ms, int answer_ms,
-		  struct control_drift_answer *ret, struct rc_err *err);
+int control_drift(const char *state_dir, const struct control_drift_req *q, struct control_drift_answer *ret,
+		  struct rc_err *err);
 
 #endif

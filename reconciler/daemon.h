@@ -75,6 +75,7 @@ struct daemon_opts {
 	                                rolled out (journaled "pull"); 0: 5 min, < 0: off */
 	int64_t fetch_interval_ns;   /* 0: 60 s */
 	int64_t stable_ns;           /* ready this long resets a counter; 0: 10 min */
+	int64_t stopped_grace_ns;    /* a unit an operator stopped through the engine is started again after this; 0: 2 s */
 	int parallel;                /* apply workers; 0: default */
 	bool no_inotify;             /* the branch watch polls only (watch.h) */
 	bool quiet;                  /* no per-step lines on stdout */

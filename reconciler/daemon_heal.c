@@ -144,6 +144,8 @@ static struct heal_action decide(struct daemon *dm, const struct rc_unit *u, con
 				 const struct heal_event *e)
 {
 	struct heal_policy p = heal_policy_of(u, dm->o->stable_ns);
+	if (dm->o->stopped_grace_ns > 0)
+		p.api_stop_delay_ns = dm->o->stopped_grace_ns;
 	struct heal_state s = heal_state_of(dm, u, rt);
 	return heal_decide(&p, &s, e, now_ns());
 }
@@ -264,7 +266,8 @@ static void carry_out(struct daemon *dm, const struct rc_unit *u, struct unit_rt
 		count_failure(dm, u, rt, a);
 		break;
 	case HEAL_API_STOP:
-		dm_say("unit %s: stopped through the engine's API, not counted as a failure; starting it again", u->id);
+		dm_say("unit %s: stopped through the engine's API, not counted as a failure; starting it again in %.0fs",
+		       u->id, dm_secs(a->delay_ns));
 		dm_journal(dm, dm_cur_commit(dm), "stopped", u->id, "ok", a->reason);
 		free(rt->kill_cid);
 		rt->kill_cid = NULL;

@@ -380,11 +380,6 @@ static bool rollback(struct daemon *dm, const char *bad, const struct rc_desired
 }
 
 /*
- * Converge to commit (a rollout).  Returns 0 when it is in force, -1
- * otherwise (invalid, conflicting, failed and rolled back, or a transient
- * engine error after which it is tried again).
- */
-/*
  * Keep a copy of the manifests of the commit just applied (state.h,
  * manifests.json), as `drift` does when it reads them from Git: a `drift`
  * the daemon cannot answer (busy in a rollout) then checks without the
@@ -429,115 +424,162 @@ static void lift_new_specs(struct daemon *dm, const struct rc_desired *d)
 	}
 }
 
-int dm_rollout(struct daemon *dm, const char *commit, const char *why)
+/* One rollout: what dm_rollout() loads and hands from step to step. */
+struct rollout {
+	const char *commit;
+	struct source_files files;
+	struct rc_desired *d;     /* the commit's desired state; NULL once installed (dm_install() took it) */
+	struct buf msg;           /* why it could not be loaded, or why converging to it failed */
+	char *from;               /* a failed commit whose removals it keeps (rolled back from), or NULL */
+	struct buf blocked;       /* the units held back behind disabled units (struct conv_opts) */
+	size_t nsteps;
+};
+
+/* The rollout's desired state is the one in force now. */
+static void rollout_install(struct daemon *dm, struct rollout *ro)
 {
-	dm_say("%s: converging to commit %.12s", why, commit);
-	dm_journal(dm, commit, "rollout", NULL, "started", why);
-	struct source_files files = { 0 };
-	struct rc_desired *d = NULL;
-	struct buf msg = BUF_INIT;
-	bool invalid = false;
-	int rc = -1;
-	_cleanup_free_ char *from = NULL;  /* before any goto: the fuzz build's clang refuses a jump over it */
-	if (load(dm, commit, &files, &d, &invalid, &msg) < 0) {
-		fprintf(stderr, "%s\n", buf_cstr(&msg));
-		if (invalid) {
-			dm_say("commit %.12s is invalid: nothing changed; it will not be tried again until a newer "
-			    "commit or `reconciler retry`", commit);
-			mark_failed(dm, commit, "load", buf_cstr(&msg));
-		} else {
-			dm_say("cannot read commit %.12s; trying again later", commit);
-			dm_arm(dm, DT_RETRY, now_ns() + 5 * NS_PER_S);
-		}
-		goto out;
+	dm_install(dm, ro->d, &ro->files);
+	ro->d = NULL;
+}
+
+/* The commit could not be loaded: an invalid one is marked failed, one that cannot be read is tried later. */
+static void rollout_not_loaded(struct daemon *dm, const struct rollout *ro, bool invalid)
+{
+	fprintf(stderr, "%s\n", buf_cstr(&ro->msg));
+	if (invalid) {
+		dm_say("commit %.12s is invalid: nothing changed; it will not be tried again until a newer "
+		    "commit or `reconciler retry`", ro->commit);
+		mark_failed(dm, ro->commit, "load", buf_cstr(&ro->msg));
+	} else {
+		dm_say("cannot read commit %.12s; trying again later", ro->commit);
+		dm_arm(dm, DT_RETRY, now_ns() + 5 * NS_PER_S);
 	}
-	/*
-	 * Applied before but never seen good: its rollout was cut short (a stop
-	 * request, a crash) after its containers were made, so planning finds
-	 * nothing to do.  Wait for their health all the same.
-	 */
-	bool verify = str_eq(state_get_last_applied(dm->st), commit) && !str_eq(state_get_last_good(dm->st), commit);
-	/*
-	 * The commit in force after a rollback that kept a failed commit's
-	 * removals, converged again (boot, SIGHUP, a resumption) while that
-	 * commit is still marked failed: it keeps them.
-	 */
+}
+
+/*
+ * The commit in force after a rollback that kept a failed commit's
+ * removals, converged again (boot, SIGHUP, a resumption) while that
+ * commit is still marked failed: it keeps them (ro->from).
+ */
+static void rollout_keep_removals(struct daemon *dm, struct rollout *ro)
+{
 	const char *from0 = state_get_rolled_back_from(dm->st);
-	if (from0 && str_eq(state_get_last_applied(dm->st), commit) && state_get_failed_commit(dm->st, from0) &&
-	    !str_eq(from0, commit))
-		from = xstrdup(from0);
-	if (from && !less_removals(dm, d, from)) {
-		free(from);
-		from = NULL;
+	if (from0 && str_eq(state_get_last_applied(dm->st), ro->commit) && state_get_failed_commit(dm->st, from0) &&
+	    !str_eq(from0, ro->commit))
+		ro->from = xstrdup(from0);
+	if (ro->from && !less_removals(dm, ro->d, ro->from)) {
+		free(ro->from);
+		ro->from = NULL;
 	}
-	lift_new_specs(dm, d);
-	size_t nsteps = 0;
-	struct buf blocked = BUF_INIT;
-	struct conv_opts co = { .verify = verify, .blocked = &blocked };
-	enum conv_result r = dm_converge(dm, d, &co, &msg, &nsteps);
-	if (r != CONV_TRANSIENT) {
-		free(dm->retry_commit);
-		dm->retry_commit = NULL;
-		dm->retry_backoff_ns = 0;
+}
+
+/* Converged: said and journaled (and what was held back), the manifests kept, the commit in force. */
+static void rollout_converged(struct daemon *dm, struct rollout *ro)
+{
+	const char *commit = ro->commit;
+	dm_say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, ro->d->nunits, ro->d->nunits == 1 ? "" : "s",
+	    ro->nsteps, ro->nsteps == 1 ? "" : "s");
+	dm_journal(dm, commit, "rollout", NULL, "ok", NULL);
+	if (ro->blocked.len) {
+		/* not a failure of the commit: converged once the units they wait for are enabled */
+		dm_say("commit %.12s: held back behind disabled units (`reconciler enable` them): %s", commit,
+		       buf_cstr(&ro->blocked));
+		dm_journal(dm, commit, "blocked", NULL, "blocked", buf_cstr(&ro->blocked));
 	}
+	keep_manifests(dm, &ro->files);
+	state_set_rolled_back_from(dm->st, ro->from);
+	rollout_install(dm, ro);
+}
+
+/* No verdict: neither marked failed nor rolled back; the same commit again once the engine answers
+ * (dm_retry_rollout()), after a backoff doubled from 1 s up to 30 s. */
+static void rollout_transient(struct daemon *dm, const struct rollout *ro)
+{
+	dm->retry_backoff_ns = dm->retry_backoff_ns ? dm->retry_backoff_ns * 2 : NS_PER_S;
+	if (dm->retry_backoff_ns > 30 * NS_PER_S)
+		dm->retry_backoff_ns = 30 * NS_PER_S;
+	dm_say("cannot converge to %.12s now: %s; trying again in %.1fs", ro->commit, buf_cstr(&ro->msg),
+	    dm_secs(dm->retry_backoff_ns));
+	dm_journal(dm, ro->commit, "rollout", NULL, "error", buf_cstr(&ro->msg));
+	free(dm->retry_commit);
+	dm->retry_commit = xstrdup(ro->commit);
+	dm_arm(dm, DT_RETRY, now_ns() + dm->retry_backoff_ns);
+}
+
+/* What converging to the commit came to (r): said, journaled, and the commit in force, marked
+ * failed (and rolled back) or tried again.  0 when it is in force. */
+static int rollout_verdict(struct daemon *dm, struct rollout *ro, enum conv_result r)
+{
+	const char *commit = ro->commit;
 	switch (r) {
 	case CONV_OK:
-		dm_say("commit %.12s converged (%zu unit%s, %zu step%s)", commit, d->nunits, d->nunits == 1 ? "" : "s",
-		    nsteps, nsteps == 1 ? "" : "s");
-		dm_journal(dm, commit, "rollout", NULL, "ok", NULL);
-		if (blocked.len) {
-			/* not a failure of the commit: converged once the units they wait for are enabled */
-			dm_say("commit %.12s: held back behind disabled units (`reconciler enable` them): %s", commit,
-			       buf_cstr(&blocked));
-			dm_journal(dm, commit, "blocked", NULL, "blocked", buf_cstr(&blocked));
-		}
-		keep_manifests(dm, &files);
-		state_set_rolled_back_from(dm->st, from);
-		dm_install(dm, d, &files);
-		d = NULL;
-		rc = 0;
-		break;
+		rollout_converged(dm, ro);
+		return 0;
 	case CONV_TRANSIENT:
-		/* no verdict: neither marked failed nor rolled back; the same commit again once the engine
-		 * answers (dm_retry_rollout()) */
-		dm->retry_backoff_ns = dm->retry_backoff_ns ? dm->retry_backoff_ns * 2 : NS_PER_S;
-		if (dm->retry_backoff_ns > 30 * NS_PER_S)
-			dm->retry_backoff_ns = 30 * NS_PER_S;
-		dm_say("cannot converge to %.12s now: %s; trying again in %.1fs", commit, buf_cstr(&msg),
-		    dm_secs(dm->retry_backoff_ns));
-		dm_journal(dm, commit, "rollout", NULL, "error", buf_cstr(&msg));
-		free(dm->retry_commit);
-		dm->retry_commit = xstrdup(commit);
-		dm_arm(dm, DT_RETRY, now_ns() + dm->retry_backoff_ns);
+		rollout_transient(dm, ro);
 		break;
 	case CONV_CONFLICT:
-		fprintf(stderr, "%s\n", buf_cstr(&msg));
+		fprintf(stderr, "%s\n", buf_cstr(&ro->msg));
 		dm_say("commit %.12s conflicts with objects reconciler does not manage: nothing changed", commit);
-		mark_failed(dm, commit, "plan", buf_cstr(&msg));
+		mark_failed(dm, commit, "plan", buf_cstr(&ro->msg));
 		break;
 	case CONV_REFUSED:
 		/* no verdict on the commit either: the project is not ours to change (said and journaled) */
 		break;
 	case CONV_INTERRUPTED:
 		/* a stop request is no verdict on the commit: the next start converges to it again */
-		dm_say("rollout of %.12s interrupted: %s", commit, buf_cstr(&msg));
-		dm_journal(dm, commit, "rollout", NULL, "interrupted", buf_cstr(&msg));
+		dm_say("rollout of %.12s interrupted: %s", commit, buf_cstr(&ro->msg));
+		dm_journal(dm, commit, "rollout", NULL, "interrupted", buf_cstr(&ro->msg));
 		break;
 	case CONV_FAILED:
-		dm_say("rollout of %.12s failed: %s", commit, buf_cstr(&msg));
-		mark_failed(dm, commit, "rollout", buf_cstr(&msg));
-		if (!rollback(dm, commit, d)) {  /* nothing to roll back to: what was applied stays in force */
-			dm_install(dm, d, &files);
-			d = NULL;
-		}
+		dm_say("rollout of %.12s failed: %s", commit, buf_cstr(&ro->msg));
+		mark_failed(dm, commit, "rollout", buf_cstr(&ro->msg));
+		if (!rollback(dm, commit, ro->d))  /* nothing to roll back to: what was applied stays in force */
+			rollout_install(dm, ro);
 		break;
 	}
-	buf_release(&blocked);
-out:
+	return -1;
+}
+
+/*
+ * Converge to commit (a rollout).  Returns 0 when it is in force, -1
+ * otherwise (invalid, conflicting, failed and rolled back, or a transient
+ * engine error after which it is tried again).
+ */
+int dm_rollout(struct daemon *dm, const char *commit, const char *why)
+{
+	dm_say("%s: converging to commit %.12s", why, commit);
+	dm_journal(dm, commit, "rollout", NULL, "started", why);
+	struct rollout ro = { .commit = commit, .msg = BUF_INIT, .blocked = BUF_INIT };
+	bool invalid = false;
+	int rc = -1;
+	if (load(dm, commit, &ro.files, &ro.d, &invalid, &ro.msg) < 0) {
+		rollout_not_loaded(dm, &ro, invalid);
+	} else {
+		/*
+		 * Applied before but never seen good: its rollout was cut short (a stop
+		 * request, a crash) after its containers were made, so planning finds
+		 * nothing to do.  Wait for their health all the same.
+		 */
+		bool verify = str_eq(state_get_last_applied(dm->st), commit) &&
+			      !str_eq(state_get_last_good(dm->st), commit);
+		rollout_keep_removals(dm, &ro);
+		lift_new_specs(dm, ro.d);
+		struct conv_opts co = { .verify = verify, .blocked = &ro.blocked };
+		enum conv_result r = dm_converge(dm, ro.d, &co, &ro.msg, &ro.nsteps);
+		if (r != CONV_TRANSIENT) {
+			free(dm->retry_commit);
+			dm->retry_commit = NULL;
+			dm->retry_backoff_ns = 0;
+		}
+		rc = rollout_verdict(dm, &ro, r);
+	}
 	dm_save(dm);
-	rc_desired_free(d);
-	source_files_release(&files);
-	buf_release(&msg);
+	rc_desired_free(ro.d);
+	source_files_release(&ro.files);
+	buf_release(&ro.msg);
+	buf_release(&ro.blocked);
+	free(ro.from);
 	return rc;
 }
 

@@ -456,15 +456,9 @@ int dk_container_start_within(struct dk_client *c, const char *id, long timeout_
 /* POST /containers/{id}/stop?t=timeout_s (timeout_s < 0: the container's own).  304: not running. */
 int dk_container_stop(struct dk_client *c, const char *id, int timeout_s, struct dk_status *st,
 		      struct rc_err *err);
-/*
- * GET /containers/{id}/stats?stream=false&one-shot=true: the bytes received
- * and sent over all of its networks (the counters of its interfaces since it
- * started).  A container that is not running answers with no networks: 0 and
- * 0.  404 when it does not exist.
- */
-int dk_container_net_bytes(struct dk_client *c, const char *id, uint64_t *ret_rx, uint64_t *ret_tx,
-			   bool *ret_counted, struct dk_status *st, struct rc_err *err);
-/* One result of dk_net_bytes_many(). */
+/* One result of dk_net_bytes_many(): from GET /containers/{id}/stats?stream=false&one-shot=true, the
+ * bytes received and sent over all of the container's networks (its interfaces' counters since it
+ * started); a container that is not running answers with no networks: 0, 0, not counted. */
 struct dk_net_bytes {
 	struct dk_status st;
 	bool ok;                  /* the reply was read: rx, tx, counted as above */
@@ -473,7 +467,7 @@ struct dk_net_bytes {
 	char error[256];          /* "" when ok */
 };
 /*
- * The same for n containers with at most `parallelism` requests in flight
+ * The stats of n containers with at most `parallelism` requests in flight
  * (multi interface, one thread): the engine answers a one-shot stats call
  * at its collector's next tick (up to a second on Docker 20.10), so the
  * calls of a sampling round must overlap.  results[] (n, caller-allocated)

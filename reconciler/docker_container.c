@@ -252,19 +252,6 @@ static char *stats_path(const char *id)
 	return xasprintf(API "/containers/%s/stats?stream=false&one-shot=true", eid);
 }
 
-int dk_container_net_bytes(struct dk_client *c, const char *id, uint64_t *ret_rx, uint64_t *ret_tx,
-			   bool *ret_counted, struct dk_status *st, struct rc_err *err)
-{
-	_cleanup_free_ char *path = stats_path(id);
-	_cleanup_free_ char *what = what_of("stats of container", id);
-	cJSON *j = NULL;
-	if (engine_request(c, DK_OP_STATS, "GET", path, NULL, 0, what, &j, st, err) < 0)
-		return -1;
-	net_bytes_of(j, ret_rx, ret_tx, ret_counted);
-	cJSON_Delete(j);
-	return 0;
-}
-
 struct stats_slot {
 	CURL *easy;
 	struct xfer x;

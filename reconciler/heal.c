@@ -15,6 +15,7 @@ struct heal_policy heal_policy_of(const struct rc_unit *u, int64_t stable_ns)
 		.max_backoff_ns = u->restart.max_backoff_ns > 0 ? u->restart.max_backoff_ns : 300 * NS_PER_S,
 		.max_failures = u->restart.max_failures,
 		.stable_ns = stable_ns > 0 ? stable_ns : 600 * NS_PER_S,
+		.api_stop_delay_ns = 2 * NS_PER_S,
 		.stop_grace_ns = u->stop_grace_ns,
 		.health = u->health.kind,
 		.http_retries = u->health.retries ? u->health.retries : 3,
@@ -94,7 +95,7 @@ static void seen(const struct heal_policy *p, const struct heal_state *s, const 
 		 * not a failure — started again without a count */
 		a->verdict = HEAL_API_STOP;
 		a->repair = HEAL_REPAIR_CONVERGE;
-		a->delay_ns = 2 * NS_PER_S;
+		a->delay_ns = p->api_stop_delay_ns;
 		snprintf(a->reason, sizeof a->reason, "stopped through the engine's API (not a failure)");
 		return;
 	}

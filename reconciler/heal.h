@@ -51,6 +51,8 @@ struct heal_policy {
 	int max_failures;         /* 0: never disabled */
 	int64_t stable_ns;        /* ready this long resets the counter */
 	int64_t stop_grace_ns;    /* the unit's stop grace (for how recent an API stop must be) */
+	int64_t api_stop_delay_ns; /* an operator's stop through the engine's API is undone after this
+	                            * (run --stopped-grace; heal_policy_of(): 2 s) */
 	enum rc_health_kind health;
 	int http_retries;         /* failed http probes that make it unhealthy (default 3) */
 	bool running;             /* desired state: running */

@@ -31,7 +31,7 @@
 enum opt {
 	O_REPO, O_REV, O_PATH, O_DIR, O_STATE, O_DOCKER, O_POLICY,
 	O_JSON, O_MD, O_OUT, O_PLAN, O_STATS, O_FIX, O_PAR, O_TAKE_OVER, O_CUSTOMER, O_NO_REFRESH, O_REASON, O_BUILD,
-	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_PULL, O_STABLE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT, O_LISTEN,
+	O_POLL, O_NO_INOTIFY, O_CHECK, O_DRIFT, O_PULL, O_STABLE, O_STOPPED_GRACE, O_REMOTE, O_BRANCH, O_REMOTE_CRED, O_FETCH, O_FETCH_TIMEOUT, O_LISTEN,
 	O_VERBOSE, O_QUIET, O_HELP, O_VERSION,
 	O__MAX
 };
@@ -84,6 +84,9 @@ static const struct optdef optdefs[O__MAX] = {
 		     "how often the tags of the `pull: always` services are asked of their registries, and a moved "
 		     "one rolled out, seconds (default 300, 0: off)" },
 	[O_STABLE] = { "stable-period", 0, "S", "ready this long resets a unit's failure counter (default 600)" },
+	[O_STOPPED_GRACE] = { "stopped-grace", 0, "S",
+			      "a unit an operator stopped through the engine (docker stop) is started again after this, "
+			      "seconds (default 2)" },
 	[O_REMOTE] = { "remote", 0, "URL", "fetch the branch from URL into --repo (created bare if missing)" },
 	[O_BRANCH] = { "branch", 0, "B", "the branch of --remote (default main)" },
 	[O_REMOTE_CRED] = { "remote-credentials", 0, "FILE",
@@ -191,7 +194,7 @@ static const struct cmd_opt run_opts[] = {
 	{ O_REPO, NULL },
 	{ O_REV, "the branch to follow (default the branch HEAD points to)" },
 	{ O_PATH, NULL },
-	{ O_POLL, NULL }, { O_NO_INOTIFY, NULL }, { O_CHECK, NULL }, { O_DRIFT, NULL }, { O_PULL, NULL }, { O_STABLE, NULL },
+	{ O_POLL, NULL }, { O_NO_INOTIFY, NULL }, { O_CHECK, NULL }, { O_DRIFT, NULL }, { O_PULL, NULL }, { O_STABLE, NULL }, { O_STOPPED_GRACE, NULL },
 	{ O_REMOTE, NULL }, { O_BRANCH, NULL }, { O_REMOTE_CRED, NULL }, { O_FETCH, NULL }, { O_FETCH_TIMEOUT, NULL },
 	{ O_PAR, NULL },
 	{ O_TAKE_OVER, NULL },
@@ -487,6 +490,7 @@ static int set_opt(struct cli_opts *o, enum opt id, char *arg)
 		o->pull_interval_set = true;
 		return parse_seconds("pull-interval", arg, &o->pull_interval);
 	case O_STABLE: return parse_seconds("stable-period", arg, &o->stable_period);
+	case O_STOPPED_GRACE: return parse_seconds("stopped-grace", arg, &o->stopped_grace);
 	case O_FETCH: return parse_seconds("fetch-interval", arg, &o->fetch_interval);
 	case O_FETCH_TIMEOUT: return parse_seconds("fetch-timeout", arg, &o->fetch_timeout);
 	case O_REMOTE: {
@@ -576,25 +580,37 @@ static void default_opts(struct cli_opts *o)
 		o->docker_host = "unix:///var/run/docker.sock";
 }
 
-int main(int argc, char **argv)
-{
-	if (argc > 1 && strcmp(argv[1], "__complete") == 0)
-		return complete(argc - 2, argv + 2);
-	if (argc > 1 && strcmp(argv[1], "__fetch") == 0)  /* source_fetch()'s child (source.h) */
-		return source_fetch_child(argc - 2, argv + 2);
+/* The options given on a command line, as read_options() found them. */
+struct given_opts {
+	enum opt *ids;   /* in the order given; whether the command takes them is checked later */
+	size_t n;
+	bool help;       /* -h or --help among them */
+	char *bad;       /* the first unknown option or missing value, said once; NULL: none */
+};
 
+/* What is wrong with the option getopt_long() just refused (c: what it returned). */
+static char *bad_option(int c, int argc, char **argv)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	if (c == ':')
+		return xasprintf("option '%s' needs a value", arg);
+	if (optopt > 0 && optopt < OPT_BASE)
+		return xasprintf("unknown option '-%c'", optopt);
+	if (optopt >= OPT_BASE)
+		return xasprintf("option '%s' takes no value", arg);
+	return unknown_option(arg);
+}
+
+/*
+ * Read every option into o (getopt moves the arguments after them), and which were given into g.
+ * -1 when main() goes on; else the exit code: a bad value (said) or --version (printed).
+ */
+static int read_options(int argc, char **argv, struct cli_opts *o, struct given_opts *g)
+{
 	struct option longopts[O__MAX + 1];
 	char shortopts[16];
 	getopt_tables(longopts, shortopts);
-	struct cli_opts o;
-	default_opts(&o);
-
-	/* Read every option (getopt moves the arguments after them), remembering which were given in
-	 * order; whether the command takes them is checked once the command is known. */
-	enum opt *given = xcalloc((size_t)argc + 1, sizeof(*given));
-	size_t ngiven = 0;
-	_cleanup_free_ char *bad = NULL;  /* the first unknown option or missing value, said once */
-	bool help = false;
+	g->ids = xcalloc((size_t)argc + 1, sizeof(*g->ids));
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
@@ -604,81 +620,100 @@ int main(int argc, char **argv)
 		for (int i = 0; id < 0 && i < O__MAX; i++)
 			if (optdefs[i].short_name && optdefs[i].short_name == c)
 				id = i;
-		if (id >= 0) {
-			if (set_opt(&o, (enum opt)id, optarg) < 0) {
-				free(given);
-				return 1;
-			}
-			if (id == O_VERSION) {  /* as before: the version, whatever else is there */
-				free(given);
-				return cmd_version(&o);
-			}
-			help |= id == O_HELP;
-			given[ngiven++] = (enum opt)id;
+		if (id < 0) {
+			if (!g->bad)
+				g->bad = bad_option(c, argc, argv);
 			continue;
 		}
-		if (bad)
-			continue;
-		const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-		if (c == ':')
-			bad = xasprintf("option '%s' needs a value", arg);
-		else if (optopt > 0 && optopt < OPT_BASE)
-			bad = xasprintf("unknown option '-%c'", optopt);
-		else if (optopt >= OPT_BASE)
-			bad = xasprintf("option '%s' takes no value", arg);
-		else
-			bad = unknown_option(arg);
+		if (set_opt(o, (enum opt)id, optarg) < 0)
+			return 1;
+		if (id == O_VERSION)  /* as before: the version, whatever else is there */
+			return cmd_version(o);
+		g->help |= id == O_HELP;
+		g->ids[g->n++] = (enum opt)id;
 	}
-	const struct command *cmd = optind < argc ? find_command(argv[optind]) : NULL;
-	if (bad) {
-		fprintf(stderr, "reconciler: %s\n", bad);
+	return -1;
+}
+
+/*
+ * What the command line asks before a command runs (name: the command's name as given, NULL when
+ * none; cmd: that command, NULL when unknown): a bad option, the usage, a command's help, an option
+ * the command does not take.  -1 when the command is to run; else the exit code, said.
+ */
+static int before_running(const char *name, const struct command *cmd, const struct given_opts *g)
+{
+	if (g->bad) {
+		fprintf(stderr, "reconciler: %s\n", g->bad);
 		if (cmd)
 			usage_line(stderr, cmd);
 		else
 			fprintf(stderr, "usage: reconciler [options] <command> [args]\n");
 		fprintf(stderr, "(see reconciler help%s%s)\n", cmd ? " " : "", cmd ? cmd->name : "");
-		free(given);
 		return 1;
 	}
-	if (optind >= argc) {
-		free(given);
-		usage(help ? stdout : stderr);
-		return help ? 0 : 1;
+	if (!name) {
+		usage(g->help ? stdout : stderr);
+		return g->help ? 0 : 1;
 	}
 	if (!cmd) {
-		fprintf(stderr, "reconciler: unknown command '%s' (see reconciler --help)\n", argv[optind]);
-		free(given);
+		fprintf(stderr, "reconciler: unknown command '%s' (see reconciler --help)\n", name);
 		return 1;
 	}
-	if (help) {
-		free(given);
+	if (g->help) {
 		command_help(stdout, cmd);
 		return 0;
 	}
 	uint64_t ok = accepted(cmd);
-	for (size_t i = 0; i < ngiven; i++)
-		if (!(ok & BIT(given[i]))) {
+	for (size_t i = 0; i < g->n; i++)
+		if (!(ok & BIT(g->ids[i]))) {
 			fprintf(stderr, "reconciler: '%s' does not take --%s (see reconciler help %s)\n", cmd->name,
-				optdefs[given[i]].name, cmd->name);
-			free(given);
+				optdefs[g->ids[i]].name, cmd->name);
 			return 1;
 		}
-	free(given);
+	return -1;
+}
 
+/* Run cmd with o and its arguments (argc, argv: those after its name); its exit code. */
+static int run_command(const struct command *cmd, struct cli_opts *o, int argc, char **argv)
+{
 	/* Paths the engine sees (secret bind mounts) must be absolute. */
 	_cleanup_free_ char *abs_state = NULL;
-	if (o.state_dir[0] != '/') {
+	if (o->state_dir[0] != '/') {
 		char cwd[4096];
 		if (getcwd(cwd, sizeof(cwd)))
-			o.state_dir = abs_state = xasprintf("%s/%s", cwd, o.state_dir);
+			o->state_dir = abs_state = xasprintf("%s/%s", cwd, o->state_dir);
 	}
-	rc_log_level = o.quiet ? RC_LOG_ERROR : (enum rc_log_level)(RC_LOG_WARN + (o.verbose > 2 ? 2 : o.verbose));
-	o.argc = argc - optind - 1;
-	o.argv = argv + optind + 1;
+	rc_log_level = o->quiet ? RC_LOG_ERROR : (enum rc_log_level)(RC_LOG_WARN + (o->verbose > 2 ? 2 : o->verbose));
+	o->argc = argc;
+	o->argv = argv;
 	if (!cmd->fn)
-		return cmd_help(&o);
+		return cmd_help(o);
 	curl_global_init(CURL_GLOBAL_ALL);
-	int r = cmd->fn(&o);
+	int r = cmd->fn(o);
 	curl_global_cleanup();
 	return r;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "__complete") == 0)
+		return complete(argc - 2, argv + 2);
+	if (argc > 1 && strcmp(argv[1], "__fetch") == 0)  /* source_fetch()'s child (source.h) */
+		return source_fetch_child(argc - 2, argv + 2);
+
+	struct cli_opts o;
+	default_opts(&o);
+	struct given_opts g = { 0 };
+	const struct command *cmd = NULL;
+	int rc = read_options(argc, argv, &o, &g);
+	if (rc < 0) {
+		const char *name = optind < argc ? argv[optind] : NULL;
+		cmd = name ? find_command(name) : NULL;
+		rc = before_running(name, cmd, &g);
+	}
+	free(g.ids);
+	free(g.bad);
+	if (rc >= 0)
+		return rc;
+	return run_command(cmd, &o, argc - optind - 1, argv + optind + 1);
 }

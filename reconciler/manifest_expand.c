@@ -727,11 +727,11 @@ static void join_link_networks(struct rc_desired *d, size_t nshared)
 			qsort(d->units[k].links, d->units[k].nlinks, sizeof(char *), strp_cmp);
 }
 
-struct rc_desired *mf_expand(struct ctx *c, struct pass3 *p)
+/* d's settings from the manifests' Settings, defaults filled in (the default subnet pool checked
+ * against the host policy's subnet_pools when there is a Settings document to point at). */
+static void expand_settings(struct ctx *c, struct rc_desired *d)
 {
-	struct model *m = c->m;
-	struct osettings *set = &m->set;
-	struct rc_desired *d = xcalloc(1, sizeof(*d));
+	struct osettings *set = &c->m->set;
 	struct rc_settings *rs = &d->settings;
 	rs->project = xstrdup(set->project ? set->project : DEFAULT_PROJECT);
 	rs->engine = set->engine;
@@ -765,7 +765,15 @@ struct rc_desired *mf_expand(struct ctx *c, struct pass3 *p)
 		for (size_t i = 0; i < set->notify_events.n; i++)
 			rs->notify_events[rs->nnotify_events++] = xstrdup(set->notify_events.v[i].name);
 	}
+}
 
+struct rc_desired *mf_expand(struct ctx *c, struct pass3 *p)
+{
+	struct model *m = c->m;
+	struct osettings *set = &m->set;
+	struct rc_desired *d = xcalloc(1, sizeof(*d));
+	expand_settings(c, d);
+	struct rc_settings *rs = &d->settings;
 	size_t nunits = m->nsvcs;
 	for (size_t i = 0; i < m->ncusts; i++) {
 		const struct otmpl *t = mf_find_tmpl(m, m->custs[i].tmpl);

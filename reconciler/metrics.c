@@ -307,15 +307,9 @@ static void unit_labels(struct buf *b, const struct unit_copy *u)
 	buf_adds(b, "\"}");
 }
 
-void metrics_render(struct buf *b)
+/* The units of the desired state in force: how many, each one's info and its gauges (R.mu held). */
+static void render_units(struct buf *b)
 {
-	pthread_mutex_lock(&R.mu);
-	boot_init();
-	head(b, "reconciler_build_info", "gauge", "The running reconciler's version (always 1).");
-	buf_adds(b, "reconciler_build_info{version=\"");
-	metrics_label_escape(b, RC_VERSION);
-	buf_adds(b, "\"} 1\n");
-
 	head(b, "reconciler_units", "gauge", "Units of the desired state in force.");
 	buf_addf(b, "reconciler_units %zu\n", R.nunits);
 	head(b, "reconciler_unit_info", "gauge", "One series per unit of the desired state in force (always 1).");
@@ -357,7 +351,11 @@ void metrics_render(struct buf *b)
 		unit_labels(b, &R.units[i]);
 		buf_addf(b, " %llu\n", (unsigned long long)R.units[i].restarts);
 	}
+}
 
+/* Rollouts by result and how long they took, the commit in force, the last drift check (R.mu held). */
+static void render_rollouts(struct buf *b)
+{
 	head(b, "reconciler_rollouts_total", "counter",
 	     "Rollouts of a commit by result: ok, failed (rolled back), rejected (invalid or conflicting: "
 	     "nothing changed), error (the engine failed: resumed), interrupted (a stop request).");
@@ -378,7 +376,11 @@ void metrics_render(struct buf *b)
 	head(b, "reconciler_drift_units", "gauge",
 	     "Findings of the last drift check (a unit or network each; -1 before the first check).");
 	buf_addf(b, "reconciler_drift_units %ld\n", R.drift_findings);
+}
 
+/* Engine API requests by operation: durations, unanswered ones; whether the engine is up (R.mu held). */
+static void render_engine(struct buf *b)
+{
 	head(b, "reconciler_engine_request_duration_seconds", "histogram",
 	     "Engine API requests by operation, from send to the reply's end.");
 	for (size_t i = 0; i < R.nops; i++) {
@@ -399,7 +401,11 @@ void metrics_render(struct buf *b)
 	head(b, "reconciler_engine_up", "gauge",
 	     "1 when the engine answered the last request, 0 when it did not (-1: no request yet).");
 	buf_addf(b, "reconciler_engine_up %d\n", R.engine_up);
+}
 
+/* Webhook outcomes, events written, the age of the loop's heartbeat (R.mu held). */
+static void render_process(struct buf *b)
+{
 	head(b, "reconciler_webhooks_total", "counter",
 	     "Webhook notifications by outcome: delivered, failed (after the retries), dropped (queue full).");
 	buf_addf(b, "reconciler_webhooks_total{outcome=\"delivered\"} %llu\n", (unsigned long long)R.hooks_delivered);
@@ -413,6 +419,20 @@ void metrics_render(struct buf *b)
 	buf_adds(b, "reconciler_loop_heartbeat_age_seconds ");
 	num(b, R.heartbeat_ns ? (double)(now_ns() - R.heartbeat_ns) / 1e9 : 0);
 	buf_addc(b, '\n');
+}
+
+void metrics_render(struct buf *b)
+{
+	pthread_mutex_lock(&R.mu);
+	boot_init();
+	head(b, "reconciler_build_info", "gauge", "The running reconciler's version (always 1).");
+	buf_adds(b, "reconciler_build_info{version=\"");
+	metrics_label_escape(b, RC_VERSION);
+	buf_adds(b, "\"} 1\n");
+	render_units(b);
+	render_rollouts(b);
+	render_engine(b);
+	render_process(b);
 	pthread_mutex_unlock(&R.mu);
 }
 

@@ -56,9 +56,22 @@ void observe_raw_release(struct observe_raw *raw);
  * so observe_build() and the planner read them as containers.
  */
 int observe_fetch_swarm(struct dk_client *c, const char *project, struct observe_raw *ret, struct rc_err *err);
-/* For `status` on a swarm: the nodes (role, state, availability, labels) and each unit's tasks that
- * are meant to run, with the node each is on and its state, as text lines appended to out. */
-int observe_swarm_tasks(struct dk_client *c, const struct rc_desired *d, struct buf *out, struct rc_err *err);
+/* For `status` on a swarm: the nodes, the tasks and the project's services, as listed (three calls). */
+struct swarm_look {
+	struct dk_node_list *nodes;
+	struct dk_task_list *tasks;
+	struct dk_service_list *services;
+};
+/* Fill *ret (release with swarm_look_release()); *ret untouched on failure. */
+int observe_swarm_look(struct dk_client *c, const struct rc_desired *d, struct swarm_look *ret, struct rc_err *err);
+void swarm_look_release(struct swarm_look *l);
+/* The nodes (role, state, availability, labels) and each unit's tasks that are meant to run, with
+ * the node each is on and its state: text lines appended to out. */
+void swarm_look_text(const struct swarm_look *l, const struct rc_desired *d, struct buf *out);
+/* The same as JSON (spec/status-json.md): the nodes as an array; u's tasks as an array, or null
+ * when u has no service. */
+void swarm_look_json_nodes(const struct swarm_look *l, struct buf *out);
+void swarm_look_json_tasks(const struct swarm_look *l, const struct rc_unit *u, struct buf *out);
 void observation_release(struct observation *o);
 
 /*

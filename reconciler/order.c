@@ -53,7 +53,41 @@ static const struct rc_unit *find_unit(const struct rc_desired *d, const char *i
 	return bsearch(id, d->units, d->nunits, sizeof(*d->units), unit_id_cmp);
 }
 
-int rc_desired_order(const struct rc_desired *d, size_t **ret_order, struct rc_err *err)
+/* One cycle among the units left unplaced (indeg > 0: each has an unplaced dependency), as
+ * "dependency cycle: a -> b -> a", the loader's format: from the smallest id left, follow the
+ * first unplaced dependency until a unit comes back. */
+static int cycle_error(const struct rc_desired *d, const size_t *indeg, struct rc_err *err)
+{
+	size_t n = d->nunits;
+	_cleanup_free_ size_t *pos = xcalloc(n + 1, sizeof(size_t));   /* 1 + place on the path; 0: not on it */
+	_cleanup_free_ size_t *path = xcalloc(n + 1, sizeof(size_t));
+	size_t len = 0, cur = 0;
+	while (cur < n && indeg[cur] == 0)
+		cur++;
+	while (cur < n && !pos[cur]) {
+		pos[cur] = ++len;
+		path[len - 1] = cur;
+		const struct rc_unit *u = &d->units[cur];
+		size_t next = n;
+		for (size_t k = 0; k < u->ndeps && next == n; k++) {
+			const struct rc_unit *dep = find_unit(d, u->deps[k].unit);
+			if (dep && indeg[dep - d->units] > 0)
+				next = (size_t)(dep - d->units);
+		}
+		cur = next;
+	}
+	struct buf b = BUF_INIT;
+	for (size_t k = cur < n ? pos[cur] - 1 : 0; k < len; k++)
+		buf_addf(&b, "%s -> ", d->units[path[k]].id);
+	buf_adds(&b, cur < n ? d->units[cur].id : "?");
+	rc_errf(err, "dependency cycle: %s", buf_cstr(&b));
+	buf_release(&b);
+	return -1;
+}
+
+/* The topological order (rc_desired_order()); skip_unknown: a dependency naming no unit is
+ * left out rather than an error. */
+static int toposort(const struct rc_desired *d, bool skip_unknown, size_t **ret_order, struct rc_err *err)
 {
 	size_t n = d->nunits, nedges = 0;
 	for (size_t i = 0; i < n; i++)
@@ -70,6 +104,8 @@ int rc_desired_order(const struct rc_desired *d, size_t **ret_order, struct rc_e
 		const struct rc_unit *u = &d->units[i];
 		for (size_t k = 0; k < u->ndeps; k++) {
 			const struct rc_unit *dep = find_unit(d, u->deps[k].unit);
+			if (!dep && skip_unknown)
+				continue;
 			if (!dep)
 				return rc_errf(err, "unit '%s' depends on unknown unit '%s'", u->id,
 					       u->deps[k].unit);
@@ -85,7 +121,8 @@ int rc_desired_order(const struct rc_desired *d, size_t **ret_order, struct rc_e
 	e = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < d->units[i].ndeps; k++)
-			dependents[fill[dep_of[e++]]++] = i;
+			if (find_unit(d, d->units[i].deps[k].unit))
+				dependents[fill[dep_of[e++]]++] = i;
 
 	size_t *order = xcalloc(n ? n : 1, sizeof(size_t));
 	_cleanup_free_ size_t *heapv = xcalloc(n ? n : 1, sizeof(size_t));
@@ -103,21 +140,37 @@ int rc_desired_order(const struct rc_desired *d, size_t **ret_order, struct rc_e
 	}
 	if (placed < n) {
 		free(order);
-		struct buf b = BUF_INIT;
-		size_t shown = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (indeg[i] == 0)
-				continue;
-			if (shown == 8) {
-				buf_adds(&b, ", ...");
-				break;
-			}
-			buf_addf(&b, "%s'%s'", shown++ ? ", " : "", d->units[i].id);
-		}
-		rc_errf(err, "dependency cycle among %s", buf_cstr(&b));
-		buf_release(&b);
-		return -1;
+		return cycle_error(d, indeg, err);
 	}
 	*ret_order = order;
+	return 0;
+}
+
+int rc_desired_order(const struct rc_desired *d, size_t **ret_order, struct rc_err *err)
+{
+	return toposort(d, false, ret_order, err);
+}
+
+int rc_desired_levels(const struct rc_desired *d, const bool *in, int *level, struct rc_err *err)
+{
+	size_t *order = NULL;
+	if (toposort(d, true, &order, err) < 0)
+		return -1;
+	for (size_t k = 0; k < d->nunits; k++) {
+		size_t i = order[k];
+		level[i] = -1;
+		if (in && !in[i])
+			continue;
+		int lvl = 0;
+		const struct rc_unit *u = &d->units[i];
+		for (size_t j = 0; j < u->ndeps; j++) {
+			const struct rc_unit *dep = find_unit(d, u->deps[j].unit);
+			size_t di = dep ? (size_t)(dep - d->units) : 0;
+			if (dep && (!in || in[di]) && level[di] + 1 > lvl)
+				lvl = level[di] + 1;
+		}
+		level[i] = lvl;
+	}
+	free(order);
 	return 0;
 }

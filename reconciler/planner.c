@@ -5,6 +5,7 @@
 
 #include "bindpath.h"
 #include "buf.h"
+#include "order.h"
 
 /* ---- observed ----------------------------------------------------------------- */
 
@@ -132,65 +133,6 @@ size_t planner_unit_deps(const struct rc_desired *d, const struct rc_unit *u, co
 	return n;
 }
 
-struct levels {
-	const struct rc_desired *d;
-	const bool *in;      /* unit i is in the set */
-	int *level;          /* -1: not computed */
-	char *color;         /* 0 white, 1 on the stack, 2 done */
-	size_t *stack;       /* the current path, for cycle messages */
-	size_t depth;
-};
-
-static int level_of(struct levels *L, size_t i, struct rc_err *err)
-{
-	if (L->color[i] == 2)
-		return 0;
-	if (L->color[i] == 1) {
-		struct buf b = BUF_INIT;
-		size_t from = 0;
-		while (from < L->depth && L->stack[from] != i)
-			from++;
-		for (size_t k = from; k < L->depth; k++)
-			buf_addf(&b, "'%s' -> ", L->d->units[L->stack[k]].id);
-		buf_addf(&b, "'%s'", L->d->units[i].id);
-		rc_errf(err, "dependency cycle: %s", b.data);
-		buf_release(&b);
-		return -1;
-	}
-	L->color[i] = 1;
-	L->stack[L->depth++] = i;
-	int lvl = 0;
-	const struct rc_unit *u = &L->d->units[i];
-	for (size_t k = 0; k < u->ndeps; k++) {
-		ssize_t j = unit_index(L->d, u->deps[k].unit);
-		if (j < 0 || !L->in[j])
-			continue;
-		if (level_of(L, (size_t)j, err) < 0)
-			return -1;
-		if (L->level[j] + 1 > lvl)
-			lvl = L->level[j] + 1;
-	}
-	L->depth--;
-	L->color[i] = 2;
-	L->level[i] = lvl;
-	return 0;
-}
-
-/* level[i] for every unit in the set (others -1). */
-static int compute_levels(const struct rc_desired *d, const bool *in, int *level, struct rc_err *err)
-{
-	struct levels L = { d, in, level, xcalloc(d->nunits + 1, 1), xcalloc(d->nunits + 1, sizeof(size_t)), 0 };
-	int r = 0;
-	for (size_t i = 0; i < d->nunits; i++)
-		level[i] = -1;
-	for (size_t i = 0; i < d->nunits && r == 0; i++)
-		if (in[i])
-			r = level_of(&L, i, err);
-	free(L.color);
-	free(L.stack);
-	return r;
-}
-
 int planner_waves(const struct rc_desired *d, const char *const *ids, size_t nids, struct plan_waves *ret,
 		  struct rc_err *err)
 {
@@ -210,7 +152,7 @@ int planner_waves(const struct rc_desired *d, const char *const *ids, size_t nid
 			in[k] = true;
 		}
 	}
-	if (compute_levels(d, in, level, err) < 0)
+	if (rc_desired_levels(d, in, level, err) < 0)
 		goto out;
 	int max = -1;
 	for (size_t i = 0; i < d->nunits; i++)
@@ -856,7 +798,7 @@ int planner_plan(const struct rc_desired *d, const struct plan_observed *o, stru
 	B.level = xcalloc(d->nunits + 1, sizeof(int));
 	for (size_t i = 0; i < d->nunits; i++)
 		all[i] = true;
-	int r = compute_levels(d, all, B.level, err);
+	int r = rc_desired_levels(d, all, B.level, err);
 	free(all);
 	if (r < 0) {
 		free(B.level);

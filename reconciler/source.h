@@ -61,6 +61,45 @@ int source_resolve(const char *repo, const char *rev, char ret[41], struct rc_er
 /* The committer time (Unix seconds) of commit (anything source_resolve() takes). */
 int source_commit_time(const char *repo, const char *commit, int64_t *ret_time, struct rc_err *err);
 /*
+ * Refs, for the branch watch (watch.h), read through libgit2: the loose
+ * ref first, then packed-refs; symbolic refs ("ref: ..." in HEAD or in a
+ * loose ref) are followed up to 5 levels.
+ *
+ * source_refs_open(): a handle on repo (same forms as source_load_git()),
+ * kept for many reads: libgit2 reads a loose ref from its file at every
+ * lookup and re-reads packed-refs whenever its stamp (inode, size, mtime
+ * to the nanosecond) changed, so nothing stale is returned; opening once
+ * spares reading the configuration files at every read (a read costs
+ * ~2-10 us on a handle, ~40-140 us with an open; docs/performance.md).
+ * One thread at a time; released with
+ * source_refs_close() (NULL allowed).  On failure *ret is untouched.
+ * source_refs_gitdir(): where HEAD is; source_refs_commondir(): where
+ * refs/ and packed-refs are (the same directory except in a linked work
+ * tree); both absolute, symbolic links resolved, no trailing '/', owned by
+ * the handle.
+ *
+ * source_refs_resolve(): read refname ("HEAD" or "refs/...").  Returns 1
+ * with 40 lowercase hex digits and a NUL in out when the ref exists, 0 with
+ * out = "" when it does not (an unborn or deleted branch), -1 on error (a
+ * malformed ref, an invalid symbolic target, too many levels; the message
+ * names the repository and the ref).  ret_target (NULL: not wanted) gets
+ * the last ref name reached, the ref a commit would move, also when it
+ * does not exist ("HEAD" -> "refs/heads/main"); the caller frees it.  On
+ * failure out and *ret_target are untouched.
+ *
+ * source_ref_resolve(): the same in one call (open, resolve, close); also
+ * -1 when repo is not a repository or is a sha256 one.
+ */
+struct source_refs;
+int source_refs_open(const char *repo, struct source_refs **ret, struct rc_err *err);
+void source_refs_close(struct source_refs *h);
+const char *source_refs_gitdir(const struct source_refs *h);
+const char *source_refs_commondir(const struct source_refs *h);
+int source_refs_resolve(struct source_refs *h, const char *refname, char out[41], char **ret_target,
+			struct rc_err *err);
+int source_ref_resolve(const char *repo, const char *refname, char out[41], char **ret_target,
+		       struct rc_err *err);
+/*
  * Fetch branch from url (any URL libgit2 takes; file:// works offline) into
  * the local ref refname (e.g. "refs/remotes/reconciler/main") of repo,
  * forcing it (a rewritten remote branch is followed).  repo is created as a

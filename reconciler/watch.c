@@ -1,39 +1,25 @@
 /*
  * watch.c — inotify on the directories that hold a ref, debounced, with a
- * polling fallback that reads refs as plain files.  See watch.h.
+ * polling fallback.  The ref, the branch HEAD points at and the directories
+ * to watch are read with libgit2 through one source_refs handle (source.h);
+ * nothing here parses Git's files.  See watch.h.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "source.h"
 #include "watch.h"
 
 #define WATCH_MASK (IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_DELETE_SELF | \
 		    IN_MOVE_SELF | IN_ONLYDIR)
-#define SYMREF_DEPTH 5
-#define LOOSE_MAX 4096
 #define DEBOUNCE_CAP_FACTOR 8
-
-/* Where a repository keeps HEAD (gitdir) and refs/ + packed-refs (commondir). */
-struct repo_dirs {
-	char *gitdir;
-	char *commondir;
-};
-
-static void repo_dirs_release(struct repo_dirs *d)
-{
-	free(d->gitdir);
-	free(d->commondir);
-	d->gitdir = d->commondir = NULL;
-}
 
 /* One watched directory and what in it matters. */
 struct wdir {
@@ -45,7 +31,7 @@ struct wdir {
 };
 
 struct watch {
-	struct repo_dirs dirs;
+	struct source_refs *refs; /* the repository, its git dir and common dir */
 	char *refname;            /* "HEAD" or "refs/..." */
 	struct watch_opts opts;
 	int ifd;                  /* inotify, -1 when polling only */
@@ -59,115 +45,7 @@ struct watch {
 	char seen[48];            /* last value: 40 hex, "-" absent, "?" unreadable */
 };
 
-/* ---- ref names and repository layout ------------------------------------ */
-
-static bool is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static bool looks_like_gitdir(const char *d)
-{
-	_cleanup_free_ char *head = xasprintf("%s/HEAD", d);
-	_cleanup_free_ char *refs = xasprintf("%s/refs", d);
-	_cleanup_free_ char *common = xasprintf("%s/commondir", d);
-	return is_file(head) && (is_dir(refs) || is_file(common));
-}
-
-/* Read a small file, strip trailing whitespace. */
-static int read_small_trimmed(const char *path, char **ret, struct rc_err *err)
-{
-	char *data = NULL;
-	size_t len;
-	if (read_file(path, LOOSE_MAX, &data, &len, err) < 0)
-		return -1;
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
-			   data[len - 1] == ' ' || data[len - 1] == '\t'))
-		data[--len] = '\0';
-	*ret = data;
-	return 0;
-}
-
-/* dir + "/" + rel, unless rel is absolute. */
-static char *path_join_rel(const char *dir, const char *rel)
-{
-	if (rel[0] == '/')
-		return xstrdup(rel);
-	return xasprintf("%s/%s", dir, rel);
-}
-
-static char *dirname_of(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	if (!s)
-		return xstrdup(".");
-	if (s == p)
-		return xstrdup("/");
-	return xstrndup(p, (size_t)(s - p));
-}
-
-static int canonical(const char *p, char **ret, struct rc_err *err)
-{
-	char *r = realpath(p, NULL);
-	if (!r)
-		return rc_errf(err, "cannot resolve '%s': %s", p, strerror(errno));
-	*ret = r;
-	return 0;
-}
-
-static int find_dirs(const char *repo, struct repo_dirs *ret, struct rc_err *err)
-{
-	_cleanup_free_ char *dotgit = xasprintf("%s/.git", repo);
-	_cleanup_free_ char *gd = NULL;
-	struct stat st;
-
-	if (stat(dotgit, &st) == 0 && S_ISDIR(st.st_mode)) {
-		gd = TAKE_PTR(dotgit);
-	} else if (stat(dotgit, &st) == 0 && S_ISREG(st.st_mode)) {
-		/* linked work tree / submodule: "gitdir: <path>" */
-		_cleanup_free_ char *c = NULL;
-		if (read_small_trimmed(dotgit, &c, err) < 0)
-			return -1;
-		if (!str_startswith(c, "gitdir:"))
-			return rc_errf(err, "'%s' is not a gitdir file", dotgit);
-		const char *t = c + strlen("gitdir:");
-		while (*t == ' ')
-			t++;
-		_cleanup_free_ char *base = dirname_of(dotgit);
-		gd = path_join_rel(base, t);
-	} else if (looks_like_gitdir(repo)) {
-		gd = xstrdup(repo);
-	} else {
-		return rc_errf(err, "'%s' is not a git repository", repo);
-	}
-	if (!looks_like_gitdir(gd))
-		return rc_errf(err, "'%s' is not a git directory", gd);
-
-	_cleanup_free_ char *gitdir = NULL, *commondir = NULL;
-	if (canonical(gd, &gitdir, err) < 0)
-		return -1;
-	_cleanup_free_ char *cfile = xasprintf("%s/commondir", gitdir);
-	if (is_file(cfile)) {
-		_cleanup_free_ char *c = NULL, *cd = NULL;
-		if (read_small_trimmed(cfile, &c, err) < 0)
-			return -1;
-		cd = path_join_rel(gitdir, c);
-		if (canonical(cd, &commondir, err) < 0)
-			return -1;
-	} else {
-		commondir = xstrdup(gitdir);
-	}
-	ret->gitdir = TAKE_PTR(gitdir);
-	ret->commondir = TAKE_PTR(commondir);
-	return 0;
-}
+/* ---- ref names ---------------------------------------------------------- */
 
 /* A conservative subset of git-check-ref-format, enough to build safe paths. */
 static bool refname_ok(const char *r)
@@ -215,174 +93,12 @@ static int branch_refname(const char *branch, char **ret, struct rc_err *err)
 	return 0;
 }
 
-static bool all_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return false;
-	return true;
-}
-
-static void copy_oid(char out[41], const char *hex)
-{
-	for (int i = 0; i < 40; i++) {
-		char c = hex[i];
-		out[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
-	}
-	out[40] = '\0';
-}
-
-/* An object id at the start of s, ending at end of string or whitespace. */
-static int parse_oid(const char *s, const char *what, char out[41], struct rc_err *err)
-{
-	size_t n = strcspn(s, " \t\r\n");
-	if (n == 40 && all_hex(s, 40)) {
-		copy_oid(out, s);
-		return 0;
-	}
-	if (n == 64 && all_hex(s, 64))
-		return rc_errf(err, "'%s': sha256 repositories are not supported", what);
-	return rc_errf(err, "'%s': malformed ref", what);
-}
-
-/*
- * Read the loose ref file: 1 and *ret_content (trimmed), 0 absent, -1 error.
- * A directory or a missing parent counts as absent.
- */
-static int read_loose(const struct repo_dirs *d, const char *refname, char **ret_content,
-		      struct rc_err *err)
-{
-	const char *base = str_startswith(refname, "refs/") ? d->commondir : d->gitdir;
-	_cleanup_free_ char *path = xasprintf("%s/%s", base, refname);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		return rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
-	}
-	char buf[LOOSE_MAX + 1];
-	size_t len = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + len, LOOSE_MAX - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			if (e == EISDIR)
-				return 0;
-			return rc_errf(err, "cannot read '%s': %s", path, strerror(e));
-		}
-		if (r == 0 || (len += (size_t)r) == LOOSE_MAX)
-			break;
-	}
-	close(fd);
-	if (len == LOOSE_MAX)
-		return rc_errf(err, "'%s': malformed ref", path);
-	buf[len] = '\0';
-	while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
-		buf[--len] = '\0';
-	*ret_content = xstrdup(buf);
-	return 1;
-}
-
-/* Look refname up in packed-refs: 1 found, 0 absent, -1 error. */
-static int read_packed(const struct repo_dirs *d, const char *refname, char out[41],
-		       struct rc_err *err)
-{
-	_cleanup_free_ char *path = xasprintf("%s/packed-refs", d->commondir);
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		return rc_errf(err, "cannot open '%s': %s", path, strerror(errno));
-	}
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	size_t rlen = strlen(refname);
-	int found = 0;
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		if (line[0] == '#' || line[0] == '^' || n == 0)
-			continue;
-		char *sp = strchr(line, ' ');
-		if (!sp || strlen(sp + 1) != rlen || memcmp(sp + 1, refname, rlen) != 0)
-			continue;
-		*sp = '\0';
-		found = parse_oid(line, path, out, err) < 0 ? -1 : 1;
-		break;
-	}
-	if (found == 0 && ferror(f))
-		found = rc_errf(err, "cannot read '%s': %s", path, strerror(errno));
-	fclose(f);
-	return found;
-}
-
-/*
- * Resolve refname: 1 found (out), 0 absent, -1 error.  *ret_target (if not
- * NULL) gets the last ref name reached after following symbolic refs (the
- * ref a commit would move), also when absent.
- */
-static int resolve(const struct repo_dirs *d, const char *refname, char out[41],
-		   char **ret_target, struct rc_err *err)
-{
-	_cleanup_free_ char *cur = xstrdup(refname);
-	for (int depth = 0;; depth++) {
-		_cleanup_free_ char *content = NULL;
-		int r = read_loose(d, cur, &content, err);
-		if (r < 0)
-			return -1;
-		if (r > 0 && str_startswith(content, "ref:")) {
-			if (depth >= SYMREF_DEPTH)
-				return rc_errf(err, "'%s': too many levels of symbolic refs", refname);
-			const char *t = content + 4;
-			while (*t == ' ' || *t == '\t')
-				t++;
-			if (!refname_ok(t))
-				return rc_errf(err, "'%s': invalid symbolic ref target '%s'", cur, t);
-			free(cur);
-			cur = xstrdup(t);
-			continue;
-		}
-		char oid[41];
-		if (r > 0) {
-			_cleanup_free_ char *what = xasprintf("%s/%s",
-				str_startswith(cur, "refs/") ? d->commondir : d->gitdir, cur);
-			if (parse_oid(content, what, oid, err) < 0)
-				return -1;
-		} else if (str_startswith(cur, "refs/")) {
-			r = read_packed(d, cur, oid, err);
-			if (r < 0)
-				return -1;
-		}
-		if (ret_target)
-			*ret_target = TAKE_PTR(cur);
-		if (r == 0) {
-			out[0] = '\0';
-			return 0;
-		}
-		memcpy(out, oid, 41);
-		return 1;
-	}
-}
-
 int watch_read_ref(const char *repo, const char *branch, char out[41], struct rc_err *err)
 {
-	struct repo_dirs d = { 0 };
 	_cleanup_free_ char *refname = NULL;
 	if (branch_refname(branch, &refname, err) < 0)
 		return -1;
-	if (find_dirs(repo, &d, err) < 0)
-		return -1;
-	char oid[41];
-	int r = resolve(&d, refname, oid, NULL, err);
-	repo_dirs_release(&d);
-	if (r >= 0)
-		memcpy(out, oid, 41);
-	return r;
+	return source_ref_resolve(repo, refname, out, NULL, err);
 }
 
 /* ---- the watch ---------------------------------------------------------- */
@@ -423,7 +139,7 @@ static int rewatch(struct watch *w, int *ret_errno, struct rc_err *err)
 		char oid[41];
 		struct rc_err ignored;
 		/* A broken HEAD still gets the git dir watched; the poller reports it. */
-		if (resolve(&w->dirs, "HEAD", oid, &target, &ignored) < 0)
+		if (source_refs_resolve(w->refs, "HEAD", oid, &target, &ignored) < 0)
 			target = NULL;
 	} else {
 		target = xstrdup(w->refname);
@@ -431,13 +147,14 @@ static int rewatch(struct watch *w, int *ret_errno, struct rc_err *err)
 
 	struct wdir *v = NULL;
 	size_t n = 0, cap = 0;
-	bool same = strcmp(w->dirs.gitdir, w->dirs.commondir) == 0;
+	const char *gitdir = source_refs_gitdir(w->refs), *commondir = source_refs_commondir(w->refs);
+	bool same = strcmp(gitdir, commondir) == 0;
 	if (!same)
-		wanted_add(&v, &n, &cap, w->dirs.gitdir, NULL, 0, follow_head, false);
+		wanted_add(&v, &n, &cap, gitdir, NULL, 0, follow_head, false);
 	/* chain: commondir -> refs -> refs/heads -> ... -> parent of the leaf */
 	if (target && str_startswith(target, "refs/")) {
 		struct buf p = BUF_INIT;
-		buf_adds(&p, w->dirs.commondir);
+		buf_adds(&p, commondir);
 		const char *s = target;
 		bool first = true;
 		for (;;) {
@@ -454,7 +171,7 @@ static int rewatch(struct watch *w, int *ret_errno, struct rc_err *err)
 		}
 		buf_release(&p);
 	} else {
-		wanted_add(&v, &n, &cap, w->dirs.commondir, NULL, 0, same && follow_head, true);
+		wanted_add(&v, &n, &cap, commondir, NULL, 0, same && follow_head, true);
 	}
 
 	int rc = 0;
@@ -463,7 +180,7 @@ static int rewatch(struct watch *w, int *ret_errno, struct rc_err *err)
 		if (wd < 0) {
 			int e = errno;
 			/* the git dir and the common dir must be there; deeper ones may not yet */
-			bool optional = i > 0 && strcmp(v[i].path, w->dirs.commondir) != 0;
+			bool optional = i > 0 && strcmp(v[i].path, commondir) != 0;
 			if (optional && (e == ENOENT || e == ENOTDIR)) {
 				wdirs_clear(v + i, n - i);
 				n = i;
@@ -528,7 +245,7 @@ static bool refresh_seen(struct watch *w)
 {
 	char oid[41], now[48];
 	struct rc_err e;
-	int r = resolve(&w->dirs, w->refname, oid, NULL, &e);
+	int r = source_refs_resolve(w->refs, w->refname, oid, NULL, &e);
 	if (r > 0)
 		snprintf(now, sizeof(now), "%s", oid);
 	else if (r == 0)
@@ -660,7 +377,7 @@ int watch_open(const char *repo, const char *branch, const struct watch_opts *op
 	w->ifd = w->tfd = w->efd = -1;
 	w->opts = o;
 	if (branch_refname(branch, &w->refname, err) < 0 ||
-	    find_dirs(repo, &w->dirs, err) < 0)
+	    source_refs_open(repo, &w->refs, err) < 0)
 		goto fail;
 
 	w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -727,7 +444,7 @@ void watch_close(struct watch *w)
 		close(w->efd);
 	wdirs_clear(w->w, w->nw);
 	free(w->w);
-	repo_dirs_release(&w->dirs);
+	source_refs_close(w->refs);
 	free(w->refname);
 	free(w);
 }

@@ -2,9 +2,10 @@
  * watch.h — noticing that a branch of a Git repository may have moved.
  *
  * Owns: one inotify instance, one timerfd and one epoll fd per struct watch,
- * and the plain-file reading of refs (loose ref, packed-refs, HEAD).  It does
- * NOT use libgit2 (git2.h belongs to source.c): what it reports is a hint,
- * never the truth.  watch_wait() returning 1 means "re-resolve the ref now";
+ * and one source_refs handle (source.h) through which the ref, the branch
+ * HEAD points at, the git dir and the common dir are read with libgit2
+ * (git2.h itself belongs to source.c).  What it reports is a hint, never
+ * the truth.  watch_wait() returning 1 means "re-resolve the ref now";
  * the caller resolves it with the Git source and compares with what it last
  * applied.  Spurious 1s are allowed (e.g. `git gc` rewriting packed-refs
  * without moving the branch); missed changes are not.
@@ -33,8 +34,10 @@
  *    commits still gets noticed).  A burst of events gives one notification.
  *
  * Polling, built in:
- *  - Every poll_interval_ms (default 2000) watch_wait() re-reads the ref with
- *    watch_read_ref() and returns 1 if the value (commit id, "absent" or
+ *  - Every poll_interval_ms (default 2000) watch_wait() re-reads the ref
+ *    (source_refs_resolve() on the watch's handle: libgit2 reads the loose
+ *    ref anew and re-reads packed-refs when its inode, size or mtime
+ *    changed) and returns 1 if the value (commit id, "absent" or
  *    "unreadable") differs from the last one seen.  In inotify mode this is a
  *    safety net; with opts.inotify = false (NFS and other file systems where
  *    remote writers produce no inotify events) it is the only mechanism.
@@ -51,9 +54,11 @@
  * re-arms the deadline, so simply poll again.
  *
  * Limits: object ids are SHA-1 (40 hex digits); a SHA-256 repository is
- * reported as an error by watch_read_ref().  reftable repositories are not
- * supported (Git 2.45+, opt-in).  Per-worktree refs other than HEAD are read
- * from the common dir.
+ * refused by watch_open() and watch_read_ref() (libgit2 1.5 cannot open
+ * one).  reftable repositories are not supported (Git 2.45+, opt-in).
+ * Per-worktree refs other than HEAD (refs/worktree/, refs/bisect/) are read
+ * where Git keeps them, but only the common dir's are watched with inotify:
+ * the poll sees those.
  */
 #ifndef RC_WATCH_H
 #define RC_WATCH_H
@@ -110,12 +115,14 @@ int watch_wait(struct watch *w, int timeout_ms, struct rc_err *err);
 
 /*
  * Resolve `branch` (same forms as watch_open()) in the repository at `repo`
- * (same forms as watch_open()) by reading files only: the loose ref first,
- * then packed-refs; symbolic refs (`ref: ...` in HEAD or in a loose ref) are
- * followed up to 5 levels.  Returns 1 and writes 40 lowercase hex digits and
- * a NUL into out when the ref exists, 0 (out = "") when it does not (unborn
- * branch, deleted branch), -1 on error (not a repository, invalid ref name,
- * malformed ref, SHA-256 repository; out untouched).
+ * (same forms as watch_open()), once, as the watch reads it
+ * (source_ref_resolve(): the loose ref first, then packed-refs; symbolic
+ * refs, `ref: ...` in HEAD or in a loose ref, followed up to 5 levels).
+ * Returns 1 and writes 40 lowercase hex digits and a NUL into out when the
+ * ref exists, 0 (out = "") when it does not (unborn branch, deleted
+ * branch), -1 on error (not a repository, invalid ref name, malformed ref,
+ * SHA-256 repository; the message names the repository and the ref; out
+ * untouched).
  */
 int watch_read_ref(const char *repo, const char *branch, char out[41], struct rc_err *err);
 

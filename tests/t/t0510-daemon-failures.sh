@@ -204,4 +204,29 @@ test_expect_success 'an operator'"'"'s docker restart and docker stop are not co
 	grep -c "stopped through the engine.s API" op.log >n && test "$(cat n)" -ge 1
 '
 
+# run --stopped-grace: the operator gets that long before the daemon undoes a docker stop; the
+# wait is a pending repair that status shows, and nothing is counted.
+test_expect_success 'run --stopped-grace 20: an operator'"'"'s docker stop is left for 20 s, then undone' '
+	test_when_finished daemon_kill &&
+	daemon_start grace.log --repo $M --stopped-grace 20 &&
+	daemon_wait_log grace.log "boot convergence complete" &&
+	docker stop -t 1 $PROJECT-web >/dev/null &&
+	daemon_wait_log grace.log "unit web: stopped through the engine.s API, not counted as a failure; starting it again in 20s" 30 &&
+	test "$(container_field $PROJECT-web {{.State.Status}})" = exited &&
+	test_might_fail $RC --repo $M status --json >status.json 2>/dev/null &&
+	python3 -c "
+import json
+u = {x[\"unit\"]: x for x in json.load(open(\"status.json\"))[\"units\"]}[\"web\"]
+assert \"stopped through the engine\" in u[\"last_check_result\"] and u[\"next_repair\"], u
+assert u[\"failures\"] == 0 and not u[\"disabled\"], u
+" &&
+	wait_for "test \"\$(container_field $PROJECT-web {{.State.Status}})\" = running" 60 &&
+	! grep "unit web: .*(failure [0-9]" grace.log
+'
+
+test_expect_success 'run --stopped-grace takes seconds' '
+	test_expect_code 1 $RC --repo $M run --stopped-grace soon 2>err &&
+	test_grep "stopped-grace" err
+'
+
 test_done

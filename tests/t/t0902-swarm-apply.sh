@@ -182,7 +182,17 @@ test_expect_success 'status shows the nodes and where each task runs' '
 	rcs --repo $M status >st.out 2>&1 || { cat st.out; false; } &&
 	test_grep "^nodes:" st.out &&
 	test_grep "manager (leader), ready, active" st.out &&
-	grep "^  alpha/worker .*running; .*running" st.out
+	grep "^  alpha/worker .*running; .*running" st.out &&
+	test_expect_code 0 rcs --repo $M status --json >st.json 2>st.err &&
+	python3 -c "
+import json
+d = json.load(open(\"st.json\"))
+n = d[\"swarm\"][\"nodes\"]
+assert len(n) == 1 and n[0][\"role\"] == \"manager\" and n[0][\"leader\"] and n[0][\"state\"] == \"ready\", n
+u = {x[\"unit\"]: x for x in d[\"units\"]}
+t = u[\"alpha/worker\"][\"tasks\"]
+assert len(t) == 2 and all(x[\"state\"] == \"running\" and x[\"node_id\"] == n[0][\"id\"] for x in t), t
+"
 '
 
 test_expect_success 'a failing health check fails the unit and skips its dependents; nothing else moves' '

@@ -112,7 +112,8 @@ static int exchange(struct server *sv, struct control_server *s, enum mode mode,
 	*sv = (struct server){ .s = s, .mode = mode };
 	pthread_t th;
 	pthread_create(&th, NULL, serve, sv);
-	int r = control_drift(dir, fix, format, color, parallel, commit, path, 2000, 5000, a, err);
+	struct control_drift_req q = { fix, format, color, parallel, commit, path, 2000, 5000 };
+	int r = control_drift(dir, &q, a, err);
 	pthread_join(th, NULL);
 	return r;
 }
@@ -127,7 +128,7 @@ int main(void)
 	struct control_drift_answer a;
 
 	/* no daemon: no socket file */
-	is_int(control_drift(dir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "no socket: not answered");
+	is_int(control_drift(dir, &(struct control_drift_req){ false, "text", false, 8, "abc", "", 200, 1000 }, &a, &err), 0, "no socket: not answered");
 	ok(strstr(err.msg, "no daemon answers") != NULL, "and says so (%s)", err.msg);
 
 	/* a state directory whose path leaves no room for the socket's name */
@@ -139,7 +140,7 @@ int main(void)
 		struct control_server *none = NULL;
 		is_int(control_listen(longdir, &none, &err), -1, "too long a path: no socket");
 		ok(strstr(err.msg, "a socket path is at most") != NULL, "and says so (%s)", err.msg);
-		is_int(control_drift(longdir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0,
+		is_int(control_drift(longdir, &(struct control_drift_req){ false, "text", false, 8, "abc", "", 200, 1000 }, &a, &err), 0,
 		       "nor a request to it");
 	}
 
@@ -150,7 +151,7 @@ int main(void)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	ok(bind(dead, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(dead, 1) == 0, "a daemon's socket");
 	close(dead);
-	is_int(control_drift(dir, false, "text", false, 8, "abc", "", 200, 1000, &a, &err), 0, "its daemon dead: not answered");
+	is_int(control_drift(dir, &(struct control_drift_req){ false, "text", false, 8, "abc", "", 200, 1000 }, &a, &err), 0, "its daemon dead: not answered");
 	ok(strstr(err.msg, "no daemon answers") != NULL, "and says so (%s)", err.msg);
 	/* the next daemon replaces it */
 	struct control_server *s = NULL;
@@ -219,7 +220,7 @@ int main(void)
 	seen_release(&sv);
 
 	/* a busy daemon: nobody accepts (the connection waits in the backlog) */
-	r = control_drift(dir, false, "text", false, 8, "abc", "", 300, 5000, &a, &err);
+	r = control_drift(dir, &(struct control_drift_req){ false, "text", false, 8, "abc", "", 300, 5000 }, &a, &err);
 	is_int(r, 0, "busy: not answered");
 	ok(strstr(err.msg, "busy") != NULL, "and says so (%s)", err.msg);
 	/* ... and when the daemon gets to it, the command is gone: saying accepted fails */
@@ -248,8 +249,8 @@ int main(void)
 	}
 
 	/* a commit or path with a tab or newline is not sent */
-	is_int(control_drift(dir, false, "text", false, 8, "ab\tc", "", 300, 1000, &a, &err), 0, "a tab in the commit");
-	is_int(control_drift(dir, false, "text", false, 8, "abc", "a\nb", 300, 1000, &a, &err), 0, "a newline in the path");
+	is_int(control_drift(dir, &(struct control_drift_req){ false, "text", false, 8, "ab\tc", "", 300, 1000 }, &a, &err), 0, "a tab in the commit");
+	is_int(control_drift(dir, &(struct control_drift_req){ false, "text", false, 8, "abc", "a\nb", 300, 1000 }, &a, &err), 0, "a newline in the path");
 
 	control_close(s);
 	ok(stat(path, &sb) < 0 && errno == ENOENT, "closing removes the socket file");

@@ -14,7 +14,7 @@
 /* 10 s doubling to 300 s, stable after 10 min, 10 s stop grace, 3 http retries */
 #define POLICY(hk, maxf)                                                                                   \
 	{ .backoff_ns = 10 * S, .max_backoff_ns = 300 * S, .max_failures = (maxf), .stable_ns = 600 * S,   \
-	  .stop_grace_ns = 10 * S, .health = (hk), .http_retries = 3, .running = true }
+	  .stop_grace_ns = 10 * S, .api_stop_delay_ns = 2 * S, .health = (hk), .http_retries = 3, .running = true }
 
 static struct heal_policy policy(enum rc_health_kind hk, int max_failures)
 {
@@ -41,7 +41,8 @@ struct row {
 /* a one-shot job (run: once) */
 #define JOB_POLICY(maxf)                                                                                   \
 	{ .backoff_ns = 10 * S, .max_backoff_ns = 300 * S, .max_failures = (maxf), .stable_ns = 600 * S,   \
-	  .stop_grace_ns = 10 * S, .health = RC_HEALTH_NONE, .http_retries = 3, .running = true, .job = true }
+	  .stop_grace_ns = 10 * S, .api_stop_delay_ns = 2 * S, .health = RC_HEALTH_NONE, .http_retries = 3, .running = true,  \
+	  .job = true }
 
 static const struct row rows[] = {
 	{ "a job that exited 0: ready, not a crash", JOB_POLICY(5), { 0 }, { SEEN("exited"), .exit_code = 0 },
@@ -104,6 +105,11 @@ static const struct row rows[] = {
 	{ "operator stop (kill signal != 9) just before: not a failure, started in 2 s", POLICY(RC_HEALTH_NONE, 1),
 	  { .failures = 0 }, { SEEN("exited"), .exit_code = 143, .api_stop_ns = NOW - 5 * S }, HEAL_API_STOP, 0,
 	  HEAL_REPAIR_CONVERGE, 2 * S, false, false, false, "not a failure" },
+	{ "operator stop with run --stopped-grace 60: started again in 60 s",
+	  { .backoff_ns = 10 * S, .max_backoff_ns = 300 * S, .max_failures = 1, .stable_ns = 600 * S,
+	    .stop_grace_ns = 10 * S, .api_stop_delay_ns = 60 * S, .http_retries = 3, .running = true },
+	  { .failures = 0 }, { SEEN("exited"), .exit_code = 143, .api_stop_ns = NOW - 5 * S }, HEAL_API_STOP, 0,
+	  HEAL_REPAIR_CONVERGE, 60 * S, false, false, false, "not a failure" },
 	{ "operator stop long ago (past grace + 30 s): a failure", POLICY(RC_HEALTH_NONE, 5), { 0 },
 	  { SEEN("exited"), .exit_code = 143, .api_stop_ns = NOW - 41 * S }, HEAL_FAILURE, 1, HEAL_REPAIR_CONVERGE,
 	  10 * S, false, false, false, NULL },
@@ -198,7 +204,8 @@ static void test_policy_of(void)
 	struct rc_unit u = { 0 };
 	u.running = true;
 	struct heal_policy p = heal_policy_of(&u, 0);
-	ok(p.backoff_ns == 10 * S && p.max_backoff_ns == 300 * S && p.stable_ns == 600 * S && p.http_retries == 3,
+	ok(p.backoff_ns == 10 * S && p.max_backoff_ns == 300 * S && p.stable_ns == 600 * S && p.http_retries == 3 &&
+	   p.api_stop_delay_ns == 2 * S,
 	   "defaults: 10 s, 300 s, 10 min, 3 retries");
 	u.restart.backoff_ns = 60 * S;
 	u.restart.max_backoff_ns = 30 * S;

@@ -82,10 +82,37 @@ int main(void)
 	check("db x/app:db x/worker:x/app y/app:db y/worker:y/app",
 	      "db x/app x/worker y/app y/worker", "per-customer units after the shared one, ready ones by id");
 	check("a:d b:d c d", "c d a b", "an independent unit with a smaller id goes first");
-	check_fail("a:b b:a c", "dependency cycle among 'a', 'b'", "two-cycle");
-	check_fail("a:a", "'a'", "self-dependency");
-	check_fail("a:b b:c c:a d", "'a', 'b', 'c'", "three-cycle, the free unit not named");
+	check_fail("a:b b:a c", "dependency cycle: a -> b -> a", "two-cycle, the loader's format");
+	check_fail("a:a", "dependency cycle: a -> a", "self-dependency");
+	check_fail("a:b b:c c:a d", "dependency cycle: a -> b -> c -> a", "three-cycle, the free unit not named");
+	check_fail("a d:e e:f f:d", "dependency cycle: d -> e -> f -> d", "the cycle, not the units before it");
+	check_fail("a:b b:c c:b", "dependency cycle: b -> c -> b", "a unit waiting on a cycle is not in it");
 	check_fail("a:zz", "unit 'a' depends on unknown unit 'zz'", "unknown dependency");
+
+	/* levels: 0 with no dependency in the set, else one over the highest; a chain of 50,000 */
+	{
+		struct rc_desired *ld = make("a b:a c:a,b d:zz e:c");
+		int lv[5];
+		struct rc_err lerr = { 0 };
+		is_int(rc_desired_levels(ld, NULL, lv, &lerr), 0, "levels");
+		ok(lv[0] == 0 && lv[1] == 1 && lv[2] == 2 && lv[3] == 0 && lv[4] == 3, "levels %d %d %d %d %d (unknown dep satisfied)",
+		   lv[0], lv[1], lv[2], lv[3], lv[4]);
+		bool in[5] = { false, true, true, false, true };
+		is_int(rc_desired_levels(ld, in, lv, &lerr), 0, "levels of a subset");
+		ok(lv[0] == -1 && lv[1] == 0 && lv[2] == 1 && lv[3] == -1 && lv[4] == 2, "outside the set: -1, its deps satisfied");
+		rc_desired_free(ld);
+		struct buf cs = BUF_INIT;
+		buf_adds(&cs, "u00000");
+		for (int i = 1; i < 50000; i++)
+			buf_addf(&cs, " u%05d:u%05d", i, i - 1);
+		struct rc_desired *cd = make(cs.data);
+		buf_release(&cs);
+		int *clv = xcalloc(50000, sizeof(int));
+		is_int(rc_desired_levels(cd, NULL, clv, &lerr), 0, "a chain of 50,000 units");
+		is_int(clv[49999], 49999, "its last level");
+		free(clv);
+		rc_desired_free(cd);
+	}
 
 	/* Scale: 3000 units in a fan; order must be complete and valid. */
 	struct buf s = BUF_INIT;

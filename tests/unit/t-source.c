@@ -214,6 +214,65 @@ static void test_bare_and_clone(void)
 	   "bare clone keeps its refs in packed-refs only");
 }
 
+/* The branch watch's reads (watch.c): the directories, the ref, the last
+ * name a symbolic chain reaches, and out-parameters left alone on failure. */
+static void test_refs(void)
+{
+	struct rc_err err = { 0 };
+	struct source_refs *h = (struct source_refs *)&err;  /* a sentinel */
+	_cleanup_free_ char *plain = tpath("plain-dir");
+	sh("mkdir -p plain-dir");
+	is_int(source_refs_open(plain, &h, &err), -1, "refs: a plain directory is refused");
+	ok(strstr(err.msg, "not a git repository") != NULL, "refs: says so: %s", err.msg);
+	ok(h == (struct source_refs *)&err, "refs: *ret untouched on failure");
+
+	ok(sh(GIT " -C work worktree add -q ../wt v1 && ln -s wt wt-link") == 0, "refs: a linked work tree");
+	_cleanup_free_ char *real = realpath(tmp, NULL);
+	_cleanup_free_ char *link = tpath("wt-link");
+	_cleanup_free_ char *gd = xasprintf("%s/work/.git/worktrees/wt", real);
+	_cleanup_free_ char *cd = xasprintf("%s/work/.git", real);
+	h = NULL;
+	is_int(source_refs_open(link, &h, &err), 0, "refs: opened through a symbolic link");
+	if (h) {
+		is_str(source_refs_gitdir(h), gd, "refs: the work tree's git dir, no trailing '/'");
+		is_str(source_refs_commondir(h), cd, "refs: the common dir");
+		char out[41] = "";
+		char *target = NULL;
+		_cleanup_free_ char *v1 = sh_out(GIT " -C work rev-parse v1^{commit}");
+		is_int(source_refs_resolve(h, "HEAD", out, &target, &err), 1, "refs: detached HEAD found");
+		is_str(out, v1, "refs: detached HEAD is the commit checked out");
+		is_str(target, "HEAD", "refs: a detached HEAD is its own last name");
+		free(target);
+		target = NULL;
+		_cleanup_free_ char *main_id = sh_out(GIT " -C work rev-parse main");
+		is_int(source_refs_resolve(h, "refs/heads/main", out, &target, &err), 1,
+		       "refs: a branch read from the common dir");
+		is_str(out, main_id, "refs: main as git rev-parse says");
+		free(target);
+		source_refs_close(h);
+	}
+	source_refs_close(NULL);
+
+	ok(sh(GIT " init -q -b trunk unborn && printf garbage >work/.git/refs/heads/junk") == 0,
+	   "refs: an unborn repository and a garbage ref");
+	_cleanup_free_ char *unborn = tpath("unborn");
+	char out[41] = "x";
+	char *target = NULL;
+	is_int(source_ref_resolve(unborn, "HEAD", out, &target, &err), 0, "refs: unborn HEAD is absent");
+	is_str(out, "", "refs: absent gives an empty string");
+	is_str(target, "refs/heads/trunk", "refs: the branch HEAD will move, before it exists");
+	free(target);
+	target = (char *)"untouched";
+	snprintf(out, sizeof(out), "untouched");
+	_cleanup_free_ char *work = tpath("work");
+	is_int(source_ref_resolve(work, "refs/heads/junk", out, &target, &err), -1, "refs: a garbage ref is an error");
+	ok(strstr(err.msg, "'refs/heads/junk'") != NULL && strstr(err.msg, work) != NULL,
+	   "refs: the message names the ref and the repository: %s", err.msg);
+	is_str(out, "untouched", "refs: out untouched on failure");
+	is_str(target, "untouched", "refs: *ret_target untouched on failure");
+	sh("rm -f work/.git/refs/heads/junk");
+}
+
 static void test_subdir(void)
 {
 	expect_git("work", "HEAD", "sub", "sub/c.yaml,sub/deep/d.yaml", "sub-path");
@@ -446,6 +505,7 @@ int main(void)
 	setup_repo();
 	test_revs();
 	test_bare_and_clone();
+	test_refs();
 	test_subdir();
 	test_refused();
 	test_empty_and_limits();

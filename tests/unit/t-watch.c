@@ -425,6 +425,65 @@ static void test_burst(void)
 	watch_close(w);
 }
 
+/* Refs that libgit2 cannot read, and a packed-refs rewritten within one
+ * second: what the user sees, and what a watch keeping one handle sees. */
+static void test_edges(void)
+{
+	char out[41] = "untouched", a[41], b[41];
+	struct rc_err e = { 0 };
+	ok(sh("git init -q -b main ed && git -C ed config gc.auto 0") == 0, "git init ed");
+	COMMIT("ed", "one");
+	COMMIT("ed", "two");
+	rev_parse("ed", "main~1", a);
+	rev_parse("ed", "main", b);
+
+	/* a loose ref with garbage in it */
+	sh("git -C ed branch junk && echo garbage >ed/.git/refs/heads/junk");
+	is_int(watch_read_ref(P("ed"), "junk", out, &e), -1, "a ref holding garbage is an error");
+	ok(strstr(e.msg, "refs/heads/junk") != NULL && strstr(e.msg, P("ed")) != NULL && strstr(e.msg, "corrupted") != NULL,
+	   "message names the ref and the repository: %s", e.msg);
+	is_str(out, "untouched", "out untouched on failure");
+	struct watch *w = open_w("ed", "junk", false, 100);
+	ok(w != NULL, "a watch opens on an unreadable ref");
+	if (w) {
+		sh("git -C ed rev-parse main >ed/.git/refs/heads/junk");
+		is_int(wait_change(w), 1, "unreadable -> readable is noticed");
+		sh("echo garbage >ed/.git/refs/heads/junk");
+		is_int(wait_change(w), 1, "readable -> unreadable is noticed");
+		watch_close(w);
+	}
+
+	/* symbolic refs: a loop, and a target that is no ref name */
+	sh("git -C ed symbolic-ref refs/heads/l1 refs/heads/l2 && git -C ed symbolic-ref refs/heads/l2 refs/heads/l1");
+	is_int(watch_read_ref(P("ed"), "l1", out, &e), -1, "a loop of symbolic refs is an error");
+	ok(strstr(e.msg, "levels of symbolic refs") != NULL && strstr(e.msg, "refs/heads/l1") != NULL,
+	   "message says so: %s", e.msg);
+	sh("printf 'ref: refs/heads/../../x\\n' >ed/.git/refs/heads/odd");
+	is_int(watch_read_ref(P("ed"), "odd", out, &e), -1, "an invalid symbolic target is an error");
+	ok(strstr(e.msg, "invalid symbolic ref target") != NULL, "message says so: %s", e.msg);
+	sh("git -C ed symbolic-ref refs/heads/ahead refs/heads/not-yet");
+	is_int(watch_read_ref(P("ed"), "ahead", out, &e), 0, "a symbolic ref to a missing branch is absent");
+
+	/* packed-refs replaced twice by rename within one second, same size,
+	 * same mtime: a watch that keeps its handle must see both */
+	sh("git -C ed branch pk main && git -C ed pack-refs --all");
+	ok(!exists("ed/.git/refs/heads/pk"), "pk is packed");
+	w = open_w("ed", "pk", false, 50);
+	ok(w != NULL, "polling watch on a packed ref");
+	if (w) {
+		check_ref("ed", "pk", "packed, before");
+		sh("sed 's|^%s refs/heads/pk$|%s refs/heads/pk|' ed/.git/packed-refs >ed/p1 && "
+		   "touch -r ed/.git/packed-refs ed/p1 && mv ed/p1 ed/.git/packed-refs", b, a);
+		is_int(wait_change(w), 1, "packed-refs renamed over (same size, same mtime): noticed");
+		check_ref("ed", "pk", "packed, first rewrite");
+		sh("sed 's|^%s refs/heads/pk$|%s refs/heads/pk|' ed/.git/packed-refs >ed/p2 && "
+		   "touch -r ed/.git/packed-refs ed/p2 && mv ed/p2 ed/.git/packed-refs", a, b);
+		is_int(wait_change(w), 1, "and again within the second: noticed");
+		check_ref("ed", "pk", "packed, second rewrite");
+		watch_close(w);
+	}
+}
+
 static void test_repo_removed(void)
 {
 	sh("git init -q -b main gone && git -C gone commit -q --allow-empty -m x");
@@ -465,6 +524,7 @@ int main(void)
 	test_polling();
 	test_fd();
 	test_burst();
+	test_edges();
 	test_repo_removed();
 
 	char *rm = xasprintf("rm -rf '%s'", tmp);
