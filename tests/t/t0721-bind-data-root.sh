@@ -39,6 +39,7 @@ test_expect_success 'setup: an engine whose data root is in this run'"'"'s direc
 	case $DR in /var/lib/docker*) false ;; esac &&
 	HOLDER=$(dirname "$DR") &&
 	mkdir -p "$HOLDER/shared" "$DR.beside/shared" &&
+	chmod 0700 "$DR.beside" &&
 	echo beside >"$DR.beside/shared/file" &&
 	repo_init $M
 '
