@@ -209,6 +209,8 @@ test_expect_success 'webhooks: the rollout posted as JSON to the receiver; the f
 	wait_for "test \"\$(metric reconciler_webhooks_total{outcome=\\\"failed\\\"})\" -ge 2" 40 &&
 	test_grep "webhook http://127.0.0.1:$DOWN/hook: .*dropped after 4 tries" d.log &&
 	test_grep "webhook http://127.0.0.1:$HOOK500/hook: HTTP 500; dropped after 4 tries" d.log &&
+	: the webhook worker logs as the daemon does, a line of its own with time and pid &&
+	test_grep "^[0-9T:-]*Z reconciler\[[0-9]*\]: warning: webhook http://127.0.0.1:$HOOK500/hook: HTTP 500; dropped after 4 tries$" d.log &&
 	test "$(metric reconciler_webhooks_total{outcome=\"delivered\"})" -ge 1
 '
 
