@@ -150,7 +150,17 @@ test_expect_success 'docker update by hand: plan shows it, apply puts it back in
 	test_grep "^No changes" norefresh.out &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
 	test_grep "^ *~ *c2/app ($PROJECT-c2-app) will be updated in place" plan.out &&
-	test_grep "memory: 48 MiB → 96 MiB\|memory: 96 MiB → 48 MiB" plan.out &&
+	: the plan says the change comes from drift, in each format &&
+	test_grep "^ *memory: 96 MiB → 48 MiB  (changed outside Git: drift)$" plan.out &&
+	test_expect_code 2 $RC --repo $M plan --markdown >plan.md &&
+	test_grep "memory.*48 MiB.* \*(changed outside Git: drift)\*$" plan.md &&
+	test_expect_code 2 $RC --repo $M plan --json >plan.json &&
+	python3 -c "
+import json
+a = [x for x in json.load(open(\"plan.json\"))[\"actions\"] if x[\"unit\"] == \"c2/app\"][0]
+c = {x[\"field\"]: x for x in a[\"changes\"]}
+assert c[\"memory\"].get(\"drift\") is True, c
+" &&
 	$RC --repo $M apply >apply.out &&
 	test "$(container_field $PROJECT-c2-app {{.Id}})" = "$id" &&
 	test "$(container_field $PROJECT-c2-app {{.HostConfig.Memory}})" = 50331648 &&
