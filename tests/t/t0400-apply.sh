@@ -172,7 +172,9 @@ test_expect_success 'a plan change updates in place: same container, new limits'
 	sed -i "s/plan: small/plan: large/" $M/customers/c2.yaml && repo_commit $M "c2 large" &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
 	test_grep "^ *~ *c2/app ($PROJECT-c2-app) will be updated in place" plan.out &&
-	test_grep "^ *memory: 48 MiB → 96 MiB" plan.out &&
+	test_grep "^ *memory: 48 MiB → 96 MiB$" plan.out &&
+	: the commit made that change, not a hand: no drift in it &&
+	! grep "changed outside Git" plan.out &&
 	$RC --repo $M apply --stats >apply.out 2>stats.out &&
 	ids >after &&
 	test_cmp before after &&
