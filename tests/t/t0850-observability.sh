@@ -122,7 +122,10 @@ test_expect_success 'the daemon starts with --listen, READY=1 after boot converg
 	test_grep "STATUS=commit $(git -C $M rev-parse HEAD | cut -c1-12), 2 units" notify.txt &&
 	wait_for "test \$(grep -o WATCHDOG=1 notify.txt | wc -l) -ge 6" 20 &&
 	curl -sf $URL/healthz >hz &&
-	test_grep "^ok" hz
+	test_grep "^ok" hz &&
+	: the boot convergence is posted too, by the filter of the commit it converged to &&
+	boot=$(git -C $M rev-parse HEAD) &&
+	wait_for "grep -q \"\\\"commit\\\":\\\"$boot\\\".*\\\"event\\\":\\\"rollout:ok\\\"\" hooks.txt" 30
 '
 
 test_expect_success '/metrics: promtool accepts it; the units, rollouts and engine requests are there' '
