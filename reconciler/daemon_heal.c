@@ -269,6 +269,8 @@ static void carry_out(struct daemon *dm, const struct rc_unit *u, struct unit_rt
 		dm_say("unit %s: stopped through the engine's API, not counted as a failure; starting it again in %.0fs",
 		       u->id, dm_secs(a->delay_ns));
 		dm_journal(dm, dm_cur_commit(dm), "stopped", u->id, "ok", a->reason);
+		/* what the repair waits for, for status's last check until it is made */
+		snprintf(rt->reason, sizeof rt->reason, "%s", a->reason);
 		free(rt->kill_cid);
 		rt->kill_cid = NULL;
 		rt->pending = a->repair;
