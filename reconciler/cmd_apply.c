@@ -289,6 +289,22 @@ static void render_plan(const struct cli_opts *o, const struct session *s, enum 
 	struct report_input in = { .plan = &s->cv.plan, .desired = s->d, .observed = &s->cv.obs.plan, .to = s->d->commit };
 	struct report_opts ro = { .format = fmt, .color = color };
 	(void)o;
+	/* the fields the refresh found changed by hand: the plan says those changes are drift */
+	_cleanup_free_ const char **drifted = NULL;
+	size_t nd = 0, cap = 0;
+	for (size_t i = 0; s->refreshed && i < s->refresh.n; i++) {
+		const struct drift_item *it = &s->refresh.v[i];
+		if (it->kind != DRIFT_CHANGED || !it->unit)
+			continue;
+		for (size_t k = 0; k < it->changes.n; k++) {
+			GROW(drifted, 2 * (nd + 1), cap);
+			drifted[2 * nd] = it->unit;
+			drifted[2 * nd + 1] = it->changes.v[k].key;
+			nd++;
+		}
+	}
+	in.drifted = drifted;
+	in.ndrifted = nd;
 	report_render(&in, &ro, out);
 }
 

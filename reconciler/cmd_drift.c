@@ -404,7 +404,7 @@ int cmd_drift(const struct cli_opts *o)
 	else
 		di = drift_inspects_start(dk_client_clone(c), d, o->parallel, pi.res, pi.n);
 	struct drift_opts dro = { .parallel = o->parallel, .journal = true, .inspects = di,
-				  .prelisted = raw.containers ? &raw : NULL };
+				  .prelisted = raw.containers ? &raw : NULL, .unapplied_is_drift = o->dir || o->rev_set };
 	int r = drift_check(c, st, d, &dro, &rep, &sum, &err);
 	dro.inspects = NULL;  /* taken over; --fix's second look makes its own */
 	if (r < 0) {

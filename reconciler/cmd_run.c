@@ -99,6 +99,7 @@ int cmd_run(const struct cli_opts *o)
 		so.rev = ref;
 		so.rev_set = true;
 	}
+	rc_log_stamp(true);  /* every line on stderr is "TIME reconciler[PID]: ..." (docs/operations.md) */
 	telemetry_configure(&(struct telemetry_opts){ .listen = o->listen, .repo = o->repo, .status = status_cb,
 						      .status_ctx = &so });
 	return daemon_run(&d);

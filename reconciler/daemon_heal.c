@@ -269,6 +269,8 @@ static void carry_out(struct daemon *dm, const struct rc_unit *u, struct unit_rt
 		dm_say("unit %s: stopped through the engine's API, not counted as a failure; starting it again in %.0fs",
 		       u->id, dm_secs(a->delay_ns));
 		dm_journal(dm, dm_cur_commit(dm), "stopped", u->id, "ok", a->reason);
+		/* what the repair waits for, for status's last check until it is made */
+		snprintf(rt->reason, sizeof rt->reason, "%s", a->reason);
 		free(rt->kill_cid);
 		rt->kill_cid = NULL;
 		rt->pending = a->repair;
@@ -282,7 +284,7 @@ static void carry_out(struct daemon *dm, const struct rc_unit *u, struct unit_rt
 static void record(struct daemon *dm, const struct rc_unit *u, const struct unit_rt *rt, const char *result)
 {
 	struct state_health h = { .last_check = (int64_t)time(NULL), .result = result, .probe_ms = -1 };
-	if (u->health.kind == RC_HEALTH_HTTP && rt->probe_ms >= 0)
+	if (u->health.kind == RC_HEALTH_HTTP && rt->probe_ms >= 0 && !str_eq(result, "disabled"))
 		h.probe_ms = rt->probe_ms;
 	if (rt->pending) {
 		int64_t left = rt->due - now_ns();
@@ -390,8 +392,13 @@ static int inspect_unit(struct daemon *dm, const struct rc_unit *u, struct dk_co
 static void check_unit(struct daemon *dm, size_t i)
 {
 	const struct rc_unit *u = &dm->cur->units[i];
-	if (!u->running || state_is_disabled(dm->st, u->id, NULL))
+	if (!u->running)
 		return;
+	if (state_is_disabled(dm->st, u->id, NULL)) {
+		/* left alone, not inspected; but looked at: status says so, not the last verdict before */
+		record(dm, u, &dm->rt[i], "disabled");
+		return;
+	}
 	struct dk_container *ct = NULL;
 	if (inspect_unit(dm, u, &ct) < 0)
 		return;
@@ -444,8 +451,12 @@ void dm_check_all(struct daemon *dm)
 	for (size_t i = 0; i < dm->cur->nunits; i++) {
 		const struct rc_unit *u = &dm->cur->units[i];
 		struct unit_rt *rt = &dm->rt[i];
-		if (!u->running || state_is_disabled(dm->st, u->id, NULL))
+		if (!u->running)
 			continue;
+		if (state_is_disabled(dm->st, u->id, NULL)) {
+			record(dm, u, rt, "disabled");
+			continue;
+		}
 		const struct dk_container_summary *sum = NULL;
 		for (size_t k = 0; k < l->n && !sum; k++)
 			if (str_eq(l->items[k].name, u->container))

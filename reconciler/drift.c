@@ -150,6 +150,37 @@ static void unit_changes(const struct drift_input *in, const struct rc_unit *u, 
 				   .links = (const char *const *)u->links, .nlinks = u->nlinks };
 	actual_canonical(&ai, &act);
 	spec_diff(buf_cstr(&exp), buf_cstr(&act), ret);
+	/*
+	 * A container made from another spec than the unit's (a change held back behind a disabled
+	 * unit, awaiting approval, a step that failed, or the commit a refresh plans) differs from
+	 * the unit by what was not applied yet: that is no drift.  Drifted is what differs both from
+	 * the unit and from the spec reconciler made the container with (its labels, with the
+	 * in-place updates since: in->made).  A secret's content is seen only through the labels:
+	 * a rotated secret stays a finding.
+	 */
+	const struct plan_container *made = NULL;
+	for (size_t i = 0; i < in->nmade && !made && !in->unapplied_is_drift; i++)
+		if (str_eq(in->made[i].id, ct->id))
+			made = &in->made[i];
+	if (ret->n && made && made->spec && made->hash && !str_eq(made->hash, u->hash)) {
+		struct spec_changes by_hand = { 0 };
+		spec_diff(made->spec, buf_cstr(&act), &by_hand);
+		size_t keep = 0;
+		for (size_t i = 0; i < ret->n; i++) {
+			bool found = str_startswith(ret->v[i].key, "secrets.");
+			for (size_t k = 0; k < by_hand.n && !found; k++)
+				found = str_eq(by_hand.v[k].key, ret->v[i].key);
+			if (found) {
+				ret->v[keep++] = ret->v[i];
+			} else {
+				free(ret->v[i].key);
+				free(ret->v[i].before);
+				free(ret->v[i].after);
+			}
+		}
+		ret->n = keep;
+		spec_changes_release(&by_hand);
+	}
 	alias_changes(u, ct, ret);
 	buf_release(&exp);
 	buf_release(&act);

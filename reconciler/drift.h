@@ -119,6 +119,14 @@ struct drift_input {
 	 * another image under the same reference (the tag moved) is reported as changed (image.id). */
 	const struct plan_image *tags;
 	size_t ntags;
+	/* The project's containers as the planner sees them (observe.h: the spec each was made with,
+	 * its labels, with the in-place updates since): a unit's container made from another spec
+	 * than the unit's is reported changed only in the fields that differ from both — the rest
+	 * was not applied yet (held back, awaiting approval, a failed step), not changed by hand.
+	 * NULL, or unapplied_is_drift (drift --rev / --dir): every difference from the unit. */
+	const struct plan_container *made;
+	size_t nmade;
+	bool unapplied_is_drift;
 };
 /* Compare; fills *ret (release with drift_report_release()). */
 void drift_compute(const struct drift_input *in, struct drift_report *ret);
@@ -203,6 +211,9 @@ struct drift_opts {
 	/* Image inspects kept from one check to the next (an image id names immutable content);
 	 * NULL: inspect each image anew. */
 	struct drift_image_cache *images;
+	/* drift --rev / --dir: the manifests are not the last applied commit's; every difference
+	 * from them is a finding, also what was never applied (drift_input.unapplied_is_drift) */
+	bool unapplied_is_drift;
 };
 
 /*

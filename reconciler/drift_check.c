@@ -544,7 +544,9 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 			goto out;
 		struct drift_input in = { .d = d, .containers = obs.containers, .networks = obs.networks,
 					  .inspected = w.inspected, .images = (const struct dk_image *const *)images,
-					  .nimages = nimages, .tags = obs.plan.images, .ntags = obs.plan.nimages };
+					  .nimages = nimages, .tags = obs.plan.images, .ntags = obs.plan.nimages,
+					  .made = obs.plan.containers, .nmade = obs.plan.ncontainers,
+					  .unapplied_is_drift = o->unapplied_is_drift };
 		drift_compute(&in, &rep);
 	}
 	struct drift_summary sum;

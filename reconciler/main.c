@@ -404,7 +404,7 @@ static void usage(FILE *f)
 	fprintf(f, "\nglobal options (every command; options may come before or after the command):\n");
 	static const enum opt globals[] = { O_STATE, O_DOCKER, O_POLICY, O_VERBOSE, O_QUIET, O_HELP, O_VERSION };
 	for (size_t i = 0; i < ARRAY_SIZE(globals); i++)
-		print_opt(f, globals[i], globals[i] == O_HELP ? "this text; COMMAND --help: that command's" : NULL);
+		print_opt(f, globals[i], globals[i] == O_HELP ? "this text; COMMAND --help: that command's usage, options and exit codes" : NULL);
 	fprintf(f, "\nEach command takes only its own options (reconciler help COMMAND lists them);\n"
 		   "the manifests' --repo, --rev, --path and --dir go to the commands that read them.\n"
 		   "\nSee reconciler(1).\n");

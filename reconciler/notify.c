@@ -27,6 +27,7 @@ struct notifier {
 	char **urls, **events;
 	size_t nurls, nevents;
 	bool events_set;
+	atomic_bool configured;   /* a first notify_configure() came: the worker takes events from then on */
 	char *project;
 	atomic_bool stop;
 	struct delivery q[NOTIFY_QUEUE_MAX];
@@ -87,6 +88,7 @@ void notify_configure(struct notifier *n, const char *project, const char *const
 	n->nevents = events ? nevents : 0;
 	n->events_set = events != NULL;
 	pthread_mutex_unlock(&n->mu);
+	atomic_store(&n->configured, true);
 }
 
 static void drop(struct notifier *n, size_t i)
@@ -173,6 +175,12 @@ static void *worker(void *p)
 		return NULL;
 	}
 	while (!atomic_load(&n->stop)) {
+		if (!atomic_load(&n->configured)) {
+			/* no commit in force yet (boot convergence): its events wait in the ring (the last
+			 * 4096) for the webhooks and the filter of the commit it ends with */
+			sleep_ms(100);
+			continue;
+		}
 		int64_t now = now_ns(), wait_ms = 1000;
 		for (size_t i = 0; i < n->nq; i++) {
 			int64_t w = (n->q[i].next_ns - now) / 1000000;
@@ -213,6 +221,7 @@ struct notifier *notify_start(void)
 	struct notifier *n = xcalloc(1, sizeof(*n));
 	pthread_mutex_init(&n->mu, NULL);
 	atomic_init(&n->stop, false);
+	atomic_init(&n->configured, false);
 	n->project = xstrdup("");
 	if (pthread_create(&n->th, NULL, worker, n) != 0) {
 		log_warn("webhooks: cannot start the worker thread: no notifications");

@@ -27,7 +27,8 @@ struct notifier;
 /* Start the worker; the events of this process are considered (NULL if the thread cannot start). */
 struct notifier *notify_start(void);
 /* Replace the project named in the bodies, the webhooks and the filter (events NULL:
- * NOTIFY_DEFAULT_EVENTS).  Copied. */
+ * NOTIFY_DEFAULT_EVENTS).  Copied.  Until the first call the worker leaves the events in the
+ * ring: those of boot convergence go by the configuration of the commit it ends with. */
 void notify_configure(struct notifier *n, const char *project, const char *const *urls, size_t nurls,
 		      const char *const *events, size_t nevents);
 /* Whether an event ACTION with RESULT passes filter (pure: t-metrics). */

@@ -719,6 +719,17 @@ static void change_human(const struct spec_change *c, bool code, struct buf *out
 	buf_release(&v);
 }
 
+/* Is this change of a's unit one the refresh found made outside Git (in->drifted)? */
+static bool change_is_drift(const struct report_input *in, const struct plan_action *a, const struct spec_change *c)
+{
+	if (!a->unit || (a->kind != PLAN_UPDATE && a->kind != PLAN_RECREATE))
+		return false;
+	for (size_t i = 0; i < in->ndrifted; i++)
+		if (strcmp(in->drifted[2 * i], a->unit) == 0 && strcmp(in->drifted[2 * i + 1], c->key) == 0)
+			return true;
+	return false;
+}
+
 /* ---- text ------------------------------------------------------------------------- */
 
 #define C_RESET "\033[0m"
@@ -777,6 +788,8 @@ static void render_text(const struct report_input *in, const struct views *vs, b
 		for (size_t j = 0; j < a->changes.n; j++) {
 			buf_adds(out, "        ");
 			change_human(&a->changes.v[j], false, out);
+			if (change_is_drift(in, a, &a->changes.v[j]))
+				buf_adds(out, "  (changed outside Git: drift)");
 			buf_addc(out, '\n');
 		}
 		for (size_t j = 0; j < w->nnotes; j++)
@@ -841,7 +854,7 @@ static int customer_cmp(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
-static void render_md_action(const struct view *w, struct buf *out)
+static void render_md_action(const struct report_input *in, const struct view *w, struct buf *out)
 {
 	const struct plan_action *a = w->a;
 	buf_adds(out, "- ");
@@ -867,6 +880,8 @@ static void render_md_action(const struct view *w, struct buf *out)
 	for (size_t j = 0; j < a->changes.n; j++) {
 		buf_adds(out, "  - ");
 		change_human(&a->changes.v[j], true, out);
+		if (change_is_drift(in, a, &a->changes.v[j]))
+			buf_adds(out, " *(changed outside Git: drift)*");
 		buf_addc(out, '\n');
 	}
 	for (size_t j = 0; j < w->nnotes; j++) {
@@ -931,7 +946,7 @@ static void render_markdown(const struct report_input *in, const struct views *v
 		buf_adds(out, "</summary>\n\n");
 		for (size_t j = 0; j < vs->n; j++)
 			if (str_eq(vs->v[j].customer, c))
-				render_md_action(&vs->v[j], out);
+				render_md_action(in, &vs->v[j], out);
 		buf_adds(out, "\n</details>\n");
 	}
 	free(cs);
@@ -1002,6 +1017,8 @@ static void render_json(const struct report_input *in, const struct views *vs, s
 			json_str_or_null(out, c->before);
 			buf_adds(out, ", \"after\": ");
 			json_str_or_null(out, c->after);
+			if (change_is_drift(in, a, c))
+				buf_adds(out, ", \"drift\": true");
 			buf_adds(out, "}");
 		}
 		buf_adds(out, a->changes.n ? "\n     ],\n     \"allocations\": [" : "],\n     \"allocations\": [");

@@ -46,6 +46,11 @@ struct report_input {
 	/* plan only: what Docker showed (host ports and subnets freed by REMOVE
 	 * and NET_REMOVE are taken from here when given). */
 	const struct plan_observed *observed;
+	/* plan only: the fields the refresh found changed outside Git (drift.h), as pairs
+	 * drifted[2i] = unit id, drifted[2i + 1] = field; the plan's changes of those fields
+	 * (their `before` is what was found) are marked "changed outside Git: drift". */
+	const char *const *drifted;
+	size_t ndrifted;
 	const char *from;    /* commit id the plan starts from, or NULL (Docker) */
 	const char *to;      /* commit id the plan converges to, or NULL */
 	/* true for `diff`: causes are worded for two commits ("new unit",

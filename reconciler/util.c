@@ -153,17 +153,39 @@ int rc_err_prefix(struct rc_err *err, const char *fmt, ...)
 	return -1;
 }
 
+static bool rc_log_stamped;
+
+void rc_log_stamp(bool on)
+{
+	rc_log_stamped = on;
+}
+
 void rc_log(enum rc_log_level lvl, const char *fmt, ...)
 {
 	static const char *names[] = { "error", "warning", "info", "debug" };
 	if (lvl > rc_log_level)
 		return;
 	va_list ap;
-	fprintf(stderr, "reconciler: %s: ", names[lvl]);
+	char *msg = NULL;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		msg = NULL;
+	/* one fprintf per line: another thread's line (the daemon's webhooks, its HTTP endpoint)
+	 * never lands inside this one */
+	if (rc_log_stamped) {
+		char ts[32];
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fprintf(stderr, "%s reconciler[%ld]: %s: %s\n", ts, (long)getpid(), names[lvl], msg ? msg : fmt);
+	} else {
+		fprintf(stderr, "reconciler: %s: %s\n", names[lvl], msg ? msg : fmt);
+	}
+	fflush(stderr);
+	free(msg);
 }
 
 int64_t now_ns(void)

@@ -71,6 +71,9 @@ int rc_err_prefix(struct rc_err *err, const char *fmt, ...) RC_PRINTF(2, 3);
 enum rc_log_level { RC_LOG_ERROR = 0, RC_LOG_WARN, RC_LOG_INFO, RC_LOG_DEBUG };
 extern enum rc_log_level rc_log_level;
 void rc_log(enum rc_log_level lvl, const char *fmt, ...) RC_PRINTF(2, 3);
+/* The daemon's form, "TIME reconciler[PID]: warning: ...", as its own lines (dm_say()); set by
+ * `reconciler run` before it starts its threads.  Default: "reconciler: warning: ...". */
+void rc_log_stamp(bool on);
 #define log_error(...) rc_log(RC_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  rc_log(RC_LOG_WARN, __VA_ARGS__)
 #define log_info(...)  rc_log(RC_LOG_INFO, __VA_ARGS__)

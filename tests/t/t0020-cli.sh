@@ -136,6 +136,8 @@ test_expect_success 'reconciler --help lists every command; no command at all is
 	for cmd in $COMMANDS; do
 		test_grep "^  $cmd " help.out || return 1
 	done &&
+	: -h says what COMMAND --help prints, in words that end &&
+	tr -s " \n" "  " <help.out | test_grep "COMMAND --help: that command.s usage, options and exit codes" &&
 	"$RC" help >help2.out &&
 	test_cmp help.out help2.out &&
 	test_expect_code 1 "$RC" >out 2>err &&

@@ -150,7 +150,17 @@ test_expect_success 'docker update by hand: plan shows it, apply puts it back in
 	test_grep "^No changes" norefresh.out &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
 	test_grep "^ *~ *c2/app ($PROJECT-c2-app) will be updated in place" plan.out &&
-	test_grep "memory: 48 MiB → 96 MiB\|memory: 96 MiB → 48 MiB" plan.out &&
+	: the plan says the change comes from drift, in each format &&
+	test_grep "^ *memory: 96 MiB → 48 MiB  (changed outside Git: drift)$" plan.out &&
+	test_expect_code 2 $RC --repo $M plan --markdown >plan.md &&
+	test_grep "memory.*48 MiB.* \*(changed outside Git: drift)\*$" plan.md &&
+	test_expect_code 2 $RC --repo $M plan --json >plan.json &&
+	python3 -c "
+import json
+a = [x for x in json.load(open(\"plan.json\"))[\"actions\"] if x[\"unit\"] == \"c2/app\"][0]
+c = {x[\"field\"]: x for x in a[\"changes\"]}
+assert c[\"memory\"].get(\"drift\") is True, c
+" &&
 	$RC --repo $M apply >apply.out &&
 	test "$(container_field $PROJECT-c2-app {{.Id}})" = "$id" &&
 	test "$(container_field $PROJECT-c2-app {{.HostConfig.Memory}})" = 50331648 &&
@@ -162,7 +172,9 @@ test_expect_success 'a plan change updates in place: same container, new limits'
 	sed -i "s/plan: small/plan: large/" $M/customers/c2.yaml && repo_commit $M "c2 large" &&
 	test_expect_code 2 $RC --repo $M plan >plan.out &&
 	test_grep "^ *~ *c2/app ($PROJECT-c2-app) will be updated in place" plan.out &&
-	test_grep "^ *memory: 48 MiB → 96 MiB" plan.out &&
+	test_grep "^ *memory: 48 MiB → 96 MiB$" plan.out &&
+	: the commit made that change, not a hand: no drift in it &&
+	! grep "changed outside Git" plan.out &&
 	$RC --repo $M apply --stats >apply.out 2>stats.out &&
 	ids >after &&
 	test_cmp before after &&

@@ -220,6 +220,17 @@ u = {x[\"unit\"]: x for x in json.load(open(\"status.json\"))[\"units\"]}[\"web\
 assert \"stopped through the engine\" in u[\"last_check_result\"] and u[\"next_repair\"], u
 assert u[\"failures\"] == 0 and not u[\"disabled\"], u
 " &&
+	test_expect_code 2 $RC drift >drift.out 2>drift.err &&
+	test_grep "^! web .*stopped" drift.out &&
+	: status says why it is stopped and when it is started, also after later checks &&
+	sleep 5 &&
+	test_might_fail $RC --repo $M status --json >st.json 2>/dev/null &&
+	python3 -c "
+import json
+w = [u for u in json.load(open(\"st.json\"))[\"units\"] if u[\"unit\"] == \"web\"][0]
+assert w[\"last_check_result\"] == \"stopped through the engine\x27s API (not a failure) (repair pending)\", w
+assert w[\"next_repair\"] and w[\"failures\"] == 0, w
+" &&
 	wait_for "test \"\$(container_field $PROJECT-web {{.State.Status}})\" = running" 60 &&
 	! grep "unit web: .*(failure [0-9]" grace.log
 '

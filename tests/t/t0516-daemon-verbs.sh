@@ -163,6 +163,10 @@ test_expect_success 'through the daemon: disable stops the unit and keeps it sto
 	! grep "unit web: .*failure" d2.log &&
 	test_expect_code 2 $RC --repo $M status >status.out 2>&1 &&
 	test_grep "^web .*disabled" status.out &&
+	wait_for "$RC --repo $M status --json 2>/dev/null | grep -q \"last_check_result.: .disabled.\"" 30 &&
+	test_might_fail $RC --repo $M status >status.out 2>&1 &&
+	grep -A1 "^web " status.out >web.out &&
+	test_grep "^  checked .*: disabled$" web.out &&
 	test_expect_code 1 $RC restart web 2>err &&
 	test_grep "unit .web. is disabled: .reconciler enable web. first" err &&
 	$RC enable web >out &&

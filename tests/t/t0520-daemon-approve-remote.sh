@@ -71,6 +71,17 @@ test_expect_success 'a change to a protected unit waits for approval; plan and s
 	test_grep "^vault .*awaiting approval" status.out &&
 	test_expect_code 2 $RC --repo $TRASH/upstream.git plan >plan.out &&
 	test_grep "vault.*needs approval" plan.out &&
+	: a change awaiting approval is not drift: drift and the plan say nothing of it, but do of one by hand &&
+	! grep "changed outside Git" plan.out &&
+	$RC drift >drift.out 2>drift.err || { cat drift.out drift.err; false; } &&
+	test_grep "^No drift" drift.out &&
+	docker update --cpus 0.3 $PROJECT-vault >/dev/null &&
+	test_expect_code 2 $RC drift >drift.out 2>drift.err &&
+	test_grep "^ *cpus: (absent) → 0.3" drift.out &&
+	! grep "env.V" drift.out &&
+	test_expect_code 2 $RC --repo $TRASH/upstream.git plan >plan.out &&
+	test_grep "^ *cpus: 0.3 → (unset)  (changed outside Git: drift)$" plan.out &&
+	test_grep "^ *env.V: 1 → 3$" plan.out &&
 	test_expect_code 1 $RC approve nosuchunit 2>err &&
 	test_grep "no change of unit .nosuchunit. is awaiting approval" err &&
 	$RC approve vault >out &&

@@ -122,7 +122,10 @@ test_expect_success 'the daemon starts with --listen, READY=1 after boot converg
 	test_grep "STATUS=commit $(git -C $M rev-parse HEAD | cut -c1-12), 2 units" notify.txt &&
 	wait_for "test \$(grep -o WATCHDOG=1 notify.txt | wc -l) -ge 6" 20 &&
 	curl -sf $URL/healthz >hz &&
-	test_grep "^ok" hz
+	test_grep "^ok" hz &&
+	: the boot convergence is posted too, by the filter of the commit it converged to &&
+	boot=$(git -C $M rev-parse HEAD) &&
+	wait_for "grep -q \"\\\"commit\\\":\\\"$boot\\\".*\\\"event\\\":\\\"rollout:ok\\\"\" hooks.txt" 30
 '
 
 test_expect_success '/metrics: promtool accepts it; the units, rollouts and engine requests are there' '
@@ -209,6 +212,8 @@ test_expect_success 'webhooks: the rollout posted as JSON to the receiver; the f
 	wait_for "test \"\$(metric reconciler_webhooks_total{outcome=\\\"failed\\\"})\" -ge 2" 40 &&
 	test_grep "webhook http://127.0.0.1:$DOWN/hook: .*dropped after 4 tries" d.log &&
 	test_grep "webhook http://127.0.0.1:$HOOK500/hook: HTTP 500; dropped after 4 tries" d.log &&
+	: the webhook worker logs as the daemon does, a line of its own with time and pid &&
+	test_grep "^[0-9T:-]*Z reconciler\[[0-9]*\]: warning: webhook http://127.0.0.1:$HOOK500/hook: HTTP 500; dropped after 4 tries$" d.log &&
 	test "$(metric reconciler_webhooks_total{outcome=\"delivered\"})" -ge 1
 '
 
