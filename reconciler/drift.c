@@ -31,18 +31,22 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+void drift_item_release(struct drift_item *it)
+{
+	free(it->unit);
+	free(it->customer);
+	free(it->container);
+	free(it->container_id);
+	free(it->network);
+	free(it->detail);
+	spec_changes_release(&it->changes);
+	memset(it, 0, sizeof(*it));
+}
+
 void drift_report_release(struct drift_report *r)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		struct drift_item *it = &r->v[i];
-		free(it->unit);
-		free(it->customer);
-		free(it->container);
-		free(it->container_id);
-		free(it->network);
-		free(it->detail);
-		spec_changes_release(&it->changes);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		drift_item_release(&r->v[i]);
 	free(r->v);
 	free(r->project);
 	free(r->commit);

@@ -90,6 +90,8 @@ struct drift_report {
 	size_t nnetworks;     /* desired networks */
 };
 void drift_report_release(struct drift_report *r);
+/* Free one item's strings and changes (the item itself is not freed). */
+void drift_item_release(struct drift_item *it);
 
 struct drift_summary {
 	size_t count[DRIFT__MAX];  /* findings by kind */

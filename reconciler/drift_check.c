@@ -503,6 +503,23 @@ static int inspect_images(struct dk_client *c, const struct ours *w, size_t nc, 
 	return r;
 }
 
+/* A unit the daemon disabled (or `reconciler disable` marked) is stopped on purpose and left alone
+ * until `enable`: its stopped container is no drift (as a sleeping unit's is not); drift would
+ * otherwise fire beside the disabled alert and `drift --fix` could never end at 0. */
+static void drop_disabled_stopped(const struct rc_state *st, struct drift_report *rep)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rep->n; i++) {
+		struct drift_item *it = &rep->v[i];
+		if (it->kind == DRIFT_STOPPED && it->unit && state_is_disabled(st, it->unit, NULL)) {
+			drift_item_release(it);
+			continue;
+		}
+		rep->v[n++] = *it;
+	}
+	rep->n = n;
+}
+
 int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, const struct drift_opts *o,
 		struct drift_report *ret_report, struct drift_summary *ret_summary, struct rc_err *err)
 {
@@ -548,6 +565,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 					  .made = obs.plan.containers, .nmade = obs.plan.ncontainers,
 					  .unapplied_is_drift = o->unapplied_is_drift };
 		drift_compute(&in, &rep);
+		drop_disabled_stopped(st, &rep);
 	}
 	struct drift_summary sum;
 	drift_summarize(&rep, &sum);

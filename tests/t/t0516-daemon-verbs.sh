@@ -167,6 +167,8 @@ test_expect_success 'through the daemon: disable stops the unit and keeps it sto
 	test_might_fail $RC --repo $M status >status.out 2>&1 &&
 	grep -A1 "^web " status.out >web.out &&
 	test_grep "^  checked .*: disabled$" web.out &&
+	$RC --repo $M --rev HEAD drift >drift.out 2>&1 || { cat drift.out; false; } &&
+	! grep "web" drift.out &&
 	test_expect_code 1 $RC restart web 2>err &&
 	test_grep "unit .web. is disabled: .reconciler enable web. first" err &&
 	$RC enable web >out &&
