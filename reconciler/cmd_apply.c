@@ -165,6 +165,34 @@ static void refresh_drop_networks(struct drift_report *r)
 	}
 }
 
+/*
+ * A disabled unit stays stopped until `reconciler enable`, whoever converges:
+ * plan, apply and status hold back the work that would bring it (and what
+ * depends on it) up, as the daemon does (converge_hold_disabled()), and say
+ * so once — status shows it in its table instead.
+ */
+static void hold_disabled(const struct cli_opts *o, enum session_kind kind, struct session *s)
+{
+	struct buf why = BUF_INIT, ids = BUF_INIT;
+	if (converge_hold_disabled(&s->cv, s->st, &why) && kind != SESSION_STATUS && !o->quiet) {
+		for (size_t i = 0; i < s->cv.held.n; i++) {
+			const char *u = s->cv.held.v[i].unit;
+			bool said = false;
+			for (size_t j = 0; j < i && !said; j++)
+				said = str_eq(s->cv.held.v[j].unit, u);
+			if (u && !said && state_is_disabled(s->st, u, NULL))
+				buf_addf(&ids, "%s%s", ids.len ? ", " : "", u);
+		}
+		if (ids.len)
+			fprintf(stderr, "reconciler: left stopped while disabled (`reconciler enable UNIT` brings it back): %s\n",
+				buf_cstr(&ids));
+		if (why.len)
+			fprintf(stderr, "reconciler: held back behind disabled units: %s\n", buf_cstr(&why));
+	}
+	buf_release(&why);
+	buf_release(&ids);
+}
+
 static int session_open(const struct cli_opts *o, enum session_kind kind, struct session *s)
 {
 	bool lock = kind == SESSION_APPLY;
@@ -235,6 +263,7 @@ static int session_open(const struct cli_opts *o, enum session_kind kind, struct
 	}
 	for (size_t i = 0; i < s->cv.obs.plan.nwarnings; i++)
 		log_warn("%s", s->cv.obs.plan.warnings[i]);  /* e.g. a registry that did not answer */
+	hold_disabled(o, kind, s);
 	return cli_report_conflicts(&s->cv.plan);
 }
 

@@ -59,6 +59,7 @@ static int fix(const struct cli_opts *o, struct dk_client *c, struct rc_state *s
 	}
 	if (cli_report_conflicts(&cv.plan))
 		goto out;
+	converge_hold_disabled(&cv, st, NULL);  /* a disabled unit stays stopped (as the daemon's --fix) */
 	if (converge_claim(&cv, c, st, self, seen, o->take_over, &refused, &err) < 0) {
 		fprintf(stderr, "reconciler: %s%s\n", refused ? "" : "project owner: ", err.msg);
 		goto out;

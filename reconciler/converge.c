@@ -163,6 +163,49 @@ void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action 
 	p->n = n;
 }
 
+static bool is_up(enum plan_kind k)
+{
+	return k == PLAN_CREATE || k == PLAN_RECREATE || k == PLAN_UPDATE || k == PLAN_START;
+}
+
+struct holding {
+	const struct rc_state *st;
+	const struct rc_desired *d;
+	struct buf *why;
+	char **units;   /* held so far (each said once) */
+	size_t n, cap;
+};
+
+static bool keep_unheld(const struct plan_action *a, void *ctx)
+{
+	struct holding *h = ctx;
+	const struct rc_unit *u = a->unit && is_up(a->kind) ? rc_desired_unit(h->d, a->unit) : NULL;
+	if (!u)
+		return true;
+	bool disabled = state_is_disabled(h->st, u->id, NULL);
+	const char *dep = disabled ? NULL : state_disabled_dependency(h->st, h->d, u);
+	if (!disabled && !dep)
+		return true;
+	for (size_t i = 0; i < h->n; i++)
+		if (str_eq(h->units[i], u->id))
+			return false;
+	GROW(h->units, h->n + 1, h->cap);
+	h->units[h->n++] = xstrdup(u->id);
+	if (h->why && !disabled)
+		buf_addf(h->why, "%s%s (%s is disabled)", h->why->len ? "; " : "", u->id, dep);
+	return false;
+}
+
+size_t converge_hold_disabled(struct converge *cv, const struct rc_state *st, struct buf *why)
+{
+	struct holding h = { .st = st, .d = cv->d, .why = why };
+	converge_filter(cv, keep_unheld, &h);
+	for (size_t i = 0; i < h.n; i++)
+		free(h.units[i]);
+	free(h.units);
+	return h.n;
+}
+
 int converge_claim(struct converge *cv, struct dk_client *c, struct rc_state *st, const struct owner_self *self,
 		   const struct owner_marker *seen, bool take_over, bool *ret_refused, struct rc_err *err)
 {

@@ -103,6 +103,18 @@ int converge_plan_prefetched(struct converge *cv, struct rc_desired *d, struct d
 void converge_filter(struct converge *cv, bool (*keep)(const struct plan_action *a, void *ctx), void *ctx);
 
 /*
+ * Hold back (to cv->held) the work that would bring up a disabled unit
+ * (create, recreate, update, start: it stays stopped until `reconciler
+ * enable`) and the units that depend on one, directly or not (they would
+ * wait for a dependency kept stopped).  why (may be NULL) gets one entry
+ * per dependent held, "; "-separated: "app (web is disabled)" (the
+ * disabled units themselves are not listed: their actions are in
+ * cv->held).  The daemon, plan, apply and status all hold the same.
+ * Returns how many units were held, disabled ones included.
+ */
+size_t converge_hold_disabled(struct converge *cv, const struct rc_state *st, struct buf *why);
+
+/*
  * Make the project ours before the first change (owner.h): claim it when no
  * marker was seen, take it over when seen is another owner's and take_over
  * is set (journaled: action "claim" or "take-over"), or refuse (-1, *ret_refused set, err

@@ -13,64 +13,6 @@
 
 /* ---- convergence ---------------------------------------------------------- */
 
-static bool is_up(enum plan_kind k)
-{
-	return k == PLAN_CREATE || k == PLAN_RECREATE || k == PLAN_UPDATE || k == PLAN_START;
-}
-
-/* Leave out the work on units the daemon disabled. */
-static bool keep_enabled(const struct plan_action *a, void *ctx)
-{
-	const struct rc_state *st = ctx;
-	return !(a->unit && is_up(a->kind) && state_is_disabled(st, a->unit, NULL));
-}
-
-/* The disabled unit u waits for (directly or not), or NULL. */
-static const char *disabled_dep(const struct rc_state *st, const struct rc_desired *d, const struct rc_unit *u,
-				int depth)
-{
-	for (size_t i = 0; i < u->ndeps && depth < 64; i++) {
-		if (state_is_disabled(st, u->deps[i].unit, NULL))
-			return u->deps[i].unit;
-		const struct rc_unit *x = rc_desired_unit(d, u->deps[i].unit);
-		const char *dep = x ? disabled_dep(st, d, x, depth + 1) : NULL;
-		if (dep)
-			return dep;
-	}
-	return NULL;
-}
-
-/* Units held back behind a disabled dependency (conv_opts.blocked). */
-struct blocked {
-	const struct rc_state *st;
-	const struct rc_desired *d;
-	struct buf *out;
-	char **units;
-	size_t n, cap;
-};
-
-/*
- * Leave out the work on units that depend on a disabled one: it would wait
- * for a dependency the daemon keeps stopped and fail the commit.  They are
- * reported as blocked by it, and converged once it is enabled again.
- */
-static bool keep_unblocked(const struct plan_action *a, void *ctx)
-{
-	struct blocked *b = ctx;
-	const struct rc_unit *u = a->unit && is_up(a->kind) ? rc_desired_unit(b->d, a->unit) : NULL;
-	const char *dep = u && !state_is_disabled(b->st, u->id, NULL) ? disabled_dep(b->st, b->d, u, 0) : NULL;
-	if (!dep)
-		return true;
-	for (size_t i = 0; i < b->n; i++)
-		if (str_eq(b->units[i], u->id))
-			return false;
-	GROW(b->units, b->n + 1, b->cap);
-	b->units[b->n++] = xstrdup(u->id);
-	if (b->out)
-		buf_addf(b->out, "%s%s (%s is disabled)", b->out->len ? "; " : "", u->id, dep);
-	return false;
-}
-
 /*
  * apply's interruption check (apply.h), called from its worker threads while
  * the main thread waits for the apply: SIGTERM or SIGINT pending.  The
@@ -222,12 +164,7 @@ static enum conv_result plan_and_apply(struct daemon *dm, struct rc_desired *d, 
 		converge_release(&cv);
 		return res;
 	}
-	converge_filter(&cv, keep_enabled, dm->st);
-	struct blocked bl = { .st = dm->st, .d = d, .out = o->blocked };
-	converge_filter(&cv, keep_unblocked, &bl);
-	for (size_t i = 0; i < bl.n; i++)
-		free(bl.units[i]);
-	free(bl.units);
+	converge_hold_disabled(&cv, dm->st, o->blocked);  /* disabled units stay stopped, their dependents wait */
 	if (o->keep)
 		converge_filter(&cv, o->keep, o->keep_ctx);
 	if (o->self_heal) {

@@ -504,14 +504,21 @@ static int inspect_images(struct dk_client *c, const struct ours *w, size_t nc, 
 }
 
 /* A unit the daemon disabled (or `reconciler disable` marked) is stopped on purpose and left alone
- * until `enable`: its stopped container is no drift (as a sleeping unit's is not); drift would
- * otherwise fire beside the disabled alert and `drift --fix` could never end at 0. */
-static void drop_disabled_stopped(const struct rc_state *st, struct drift_report *rep)
+ * until `enable`, and so are the units that depend on it (converge_hold_disabled()): their stopped
+ * containers are no drift (as a sleeping unit's is not); drift would otherwise fire beside the
+ * disabled alert and `drift --fix` could never end at 0. */
+static bool held_by_disabled(const struct rc_state *st, const struct rc_desired *d, const char *id)
+{
+	const struct rc_unit *u = id ? rc_desired_unit(d, id) : NULL;
+	return u && (state_is_disabled(st, id, NULL) || state_disabled_dependency(st, d, u));
+}
+
+static void drop_disabled_stopped(const struct rc_state *st, const struct rc_desired *d, struct drift_report *rep)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < rep->n; i++) {
 		struct drift_item *it = &rep->v[i];
-		if (it->kind == DRIFT_STOPPED && it->unit && state_is_disabled(st, it->unit, NULL)) {
+		if (it->kind == DRIFT_STOPPED && held_by_disabled(st, d, it->unit)) {
 			drift_item_release(it);
 			continue;
 		}
@@ -565,7 +572,7 @@ int drift_check(struct dk_client *c, struct rc_state *st, struct rc_desired *d, 
 					  .made = obs.plan.containers, .nmade = obs.plan.ncontainers,
 					  .unapplied_is_drift = o->unapplied_is_drift };
 		drift_compute(&in, &rep);
-		drop_disabled_stopped(st, &rep);
+		drop_disabled_stopped(st, d, &rep);
 	}
 	struct drift_summary sum;
 	drift_summarize(&rep, &sum);

@@ -266,6 +266,8 @@ bool state_is_sleeping(const struct rc_state *st, const char *unit, int64_t *ret
 void state_set_sleeping(struct rc_state *st, const char *unit, int64_t since);
 void state_del_sleeping(struct rc_state *st, const char *unit);
 const char **state_sleeping_units(const struct rc_state *st, size_t *ret_n);
+/* The disabled unit u depends on, directly or not (at most 64 levels), or NULL (borrowed from d). */
+const char *state_disabled_dependency(const struct rc_state *st, const struct rc_desired *d, const struct rc_unit *u);
 /* Mark the sleeping units of d as desired stopped (u->running = false); how many. */
 size_t state_apply_sleeping(const struct rc_state *st, struct rc_desired *d);
 /*

@@ -468,6 +468,25 @@ const char **state_sleeping_units(const struct rc_state *st, size_t *ret_n)
 	return v;
 }
 
+static const char *disabled_dep(const struct rc_state *st, const struct rc_desired *d, const struct rc_unit *u,
+				int depth)
+{
+	for (size_t i = 0; i < u->ndeps && depth < 64; i++) {
+		if (state_is_disabled(st, u->deps[i].unit, NULL))
+			return u->deps[i].unit;
+		const struct rc_unit *x = rc_desired_unit(d, u->deps[i].unit);
+		const char *dep = x ? disabled_dep(st, d, x, depth + 1) : NULL;
+		if (dep)
+			return dep;
+	}
+	return NULL;
+}
+
+const char *state_disabled_dependency(const struct rc_state *st, const struct rc_desired *d, const struct rc_unit *u)
+{
+	return disabled_dep(st, d, u, 0);
+}
+
 size_t state_apply_sleeping(const struct rc_state *st, struct rc_desired *d)
 {
 	size_t n = 0;

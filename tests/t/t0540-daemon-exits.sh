@@ -93,9 +93,10 @@ test_expect_success 'a crash loop under unless-stopped is disabled after max_fai
 	: every failure counted is an engine restart, none a repair of its own, none counted twice &&
 	test "$(grep -c "unit looper: .*(failure [0-9]* of 3)" loop.log)" = 3 &&
 	test "$(grep -c "unit looper: crashed with exit code 1; restarted by the engine" loop.log)" = 3 &&
-	test_expect_code 2 $RC --state-dir $STATE --repo $M status >status.out 2>&1 &&
+	: a disabled unit stopped on purpose is no pending change &&
+	$RC --state-dir $STATE --repo $M status >status.out 2>&1 &&
 	test_grep "^looper .*exited.* (crashed with exit code 1) (disabled by the daemon)$" status.out &&
-	test_expect_code 2 $RC --state-dir $STATE --repo $M status --json >status.json 2>&1 &&
+	$RC --state-dir $STATE --repo $M status --json >status.json 2>&1 &&
 	python3 -c "import json; u={x[\"unit\"]: x for x in json.load(open(\"status.json\"))[\"units\"]}; s=u[\"looper\"][\"stopped\"]; assert s == {\"exit_code\": 1, \"oom_killed\": False, \"reason\": \"crashed with exit code 1\"}, s" &&
 	grep "\"action\":\"disable\"" $STATE/journal.jsonl | test_grep "\"unit\":\"looper\"" &&
 	sleep 4 &&
