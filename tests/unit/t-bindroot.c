@@ -10,6 +10,7 @@
 #include "manifest.h"
 #include "source.h"
 #include "tap.h"
+#include "fixture.h"
 
 /* bindroot_check() of dir after chmod mode: 0, or -1 with its message in msg. */
 static int check_mode(const char *dir, mode_t mode, char *msg, size_t len)
@@ -22,37 +23,12 @@ static int check_mode(const char *dir, mode_t mode, char *msg, size_t len)
 	return rc;
 }
 
-/* The manifests (one file) loaded, or NULL with the diagnostics shown. */
-static struct rc_desired *load(const char *text)
-{
-	struct source_files f = { 0 };
-	f.files = xcalloc(1, sizeof(*f.files));
-	f.files[0].path = xstrdup("m.yaml");
-	f.files[0].data = xstrdup(text);
-	f.files[0].len = strlen(text);
-	f.nfiles = 1;
-	struct manifest_opts o = { 0 };
-	struct rc_desired *d = NULL;
-	struct rc_diags diags = { 0 };
-	if (manifest_load(&f, &o, &d, &diags) < 0) {
-		struct buf b = BUF_INIT;
-		rc_diags_format(&diags, &b);
-		diag("load failed:\n%s", buf_cstr(&b));
-		buf_release(&b);
-		d = NULL;
-	}
-	rc_diags_release(&diags);
-	free(f.files[0].path);
-	free(f.files[0].data);
-	free(f.files);
-	return d;
-}
 
 /* bindroot_check_nesting() for unit id of the manifests: its message, "" when it passes. */
 static char *nesting(const char *root, const char *services, const char *id)
 {
 	char *m = xasprintf("kind: Settings\npolicy: {bind_roots: [%s]}\n%s", root, services);
-	struct rc_desired *d = load(m);
+	struct rc_desired *d = fixture_load1(m);
 	free(m);
 	if (!d)
 		return xstrdup("(not loaded)");

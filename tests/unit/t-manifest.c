@@ -12,6 +12,7 @@
 #include "order.h"
 #include "spec.h"
 #include "tap.h"
+#include "fixture.h"
 #include "util.h"
 
 #define FIXTURE "tests/golden/manifests/good/example.yaml"
@@ -53,34 +54,8 @@ static void keyed_digest(const char *dir, const char *content, char out[RC_HASH_
 /* Load from (path, text) pairs; NULL path ends the list. Returns NULL on failure (diags printed). */
 static struct rc_desired *load_v(const char *const *pairs, const char *sdir)
 {
-	struct source_files f = { 0 };
-	size_t n = 0;
-	while (pairs[2 * n])
-		n++;
-	f.files = xcalloc(n + 1, sizeof(*f.files));
-	for (size_t i = 0; i < n; i++) {
-		f.files[i].path = xstrdup(pairs[2 * i]);
-		f.files[i].data = xstrdup(pairs[2 * i + 1]);
-		f.files[i].len = strlen(pairs[2 * i + 1]);
-	}
-	f.nfiles = n;
 	struct manifest_opts o = { .secrets_dir = sdir };
-	struct rc_desired *d = NULL;
-	struct rc_diags diags = { 0 };
-	if (manifest_load(&f, &o, &d, &diags) < 0) {
-		struct buf b = BUF_INIT;
-		rc_diags_format(&diags, &b);
-		diag("load failed:\n%s", buf_cstr(&b));
-		buf_release(&b);
-		d = NULL;
-	}
-	rc_diags_release(&diags);
-	for (size_t i = 0; i < n; i++) {
-		free(f.files[i].path);
-		free(f.files[i].data);
-	}
-	free(f.files);
-	return d;
+	return fixture_load(pairs, &o, NULL);
 }
 
 static struct rc_desired *load1(const char *text)

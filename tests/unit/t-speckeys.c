@@ -18,6 +18,7 @@
 #include "speckeys.h"
 #include "tap.h"
 #include "util.h"
+#include "fixture.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -53,33 +54,11 @@ static char *field_lines(const struct sk_value v[SK__COUNT])
 	return buf_detach(&out, NULL);
 }
 
-/* Load one file; NULL on failure with the diagnostics in *ret_diags (malloc'ed) when asked. */
+/* One file; NULL on failure with the diagnostics in *ret_diags (malloc'ed) when asked. */
 static struct rc_desired *load(const char *text, char **ret_diags)
 {
-	struct source_files f = { 0 };
-	f.files = xcalloc(1, sizeof(*f.files));
-	f.files[0].path = xstrdup("m.yaml");
-	f.files[0].data = xstrdup(text);
-	f.files[0].len = strlen(text);
-	f.nfiles = 1;
-	struct manifest_opts o = { 0 };
-	struct rc_desired *d = NULL;
-	struct rc_diags diags = { 0 };
-	if (manifest_load(&f, &o, &d, &diags) < 0) {
-		struct buf b = BUF_INIT;
-		rc_diags_format(&diags, &b);
-		if (ret_diags)
-			*ret_diags = buf_detach(&b, NULL);
-		else
-			diag("load failed:\n%s", buf_cstr(&b));
-		buf_release(&b);
-		d = NULL;
-	}
-	rc_diags_release(&diags);
-	free(f.files[0].path);
-	free(f.files[0].data);
-	free(f.files);
-	return d;
+	const char *pairs[] = { "m.yaml", text, NULL };
+	return fixture_load(pairs, NULL, ret_diags);
 }
 
 #define SETTINGS "kind: Settings\npolicy: {allow_privileged: true}\n"
