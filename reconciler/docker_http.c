@@ -398,3 +398,30 @@ int engine_request(struct dk_client *c, enum dk_op op, const char *method, const
 {
 	return engine_request_x(c, op, method, path, body, timeout_ms, what, ret_json, NULL, st, err);
 }
+
+int engine_list(struct dk_client *c, enum dk_op op, const char *base, const struct dk_filter *filters,
+		size_t nfilters, const char *what, cJSON **ret_json, struct dk_status *st, struct rc_err *err)
+{
+	_cleanup_free_ char *fq = filters_query(filters, nfilters);
+	_cleanup_free_ char *path = *fq ? xasprintf("%s%cfilters=%s", base, strchr(base, '?') ? '&' : '?', fq)
+					: xstrdup(base);
+	cJSON *j = NULL;
+	if (engine_request(c, op, "GET", path, NULL, 0, what, &j, st, err) < 0)
+		return -1;
+	if (!cJSON_IsArray(j)) {
+		cJSON_Delete(j);
+		return rc_err_fault(err, "%s: the engine's reply is not an array", what);
+	}
+	*ret_json = j;
+	return 0;
+}
+
+cJSON *json_array_parse(const char *json, size_t len, const char *what, struct rc_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (cJSON_IsArray(j))
+		return j;
+	cJSON_Delete(j);
+	rc_errf(err, "a %s is a JSON array", what);
+	return NULL;
+}

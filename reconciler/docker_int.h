@@ -109,6 +109,14 @@ int engine_request_x(struct dk_client *c, enum dk_op op, const char *method, con
 int engine_request(struct dk_client *c, enum dk_op op, const char *method, const char *path,
 		   const char *body, long timeout_ms, const char *what, cJSON **ret_json,
 		   struct dk_status *st, struct rc_err *err);
+/* GET base (its filters, if any, as its filters= parameter) whose reply must be a JSON array:
+ * *ret_json (cJSON_Delete() it).  A reply that is no array is an engine fault ("WHAT: the
+ * engine's reply is not an array").  The lists of services, tasks, nodes and secrets. */
+int engine_list(struct dk_client *c, enum dk_op op, const char *base, const struct dk_filter *filters,
+		size_t nfilters, const char *what, cJSON **ret_json, struct dk_status *st, struct rc_err *err);
+/* json parsed, when it is a JSON array; NULL otherwise, err saying "a WHAT is a JSON array"
+ * (the dk_decode_*_list() functions of recorded replies). */
+cJSON *json_array_parse(const char *json, size_t len, const char *what, struct rc_err *err);
 /* engine_request() with one more header line ("X-Registry-Auth: ..."; NULL: none), the client's timeout. */
 int engine_request_h(struct dk_client *c, enum dk_op op, const char *method, const char *path,
 		     const char *body, const char *header, const char *what, cJSON **ret_json,

@@ -594,39 +594,36 @@ static bool parse_service(cJSON *j, struct dk_service *s)
 	return true;
 }
 
-static int decode_services(cJSON *j, struct dk_service_list **ret, struct rc_err *err)
+/* The services of a list reply (parse_service() fingerprints each Spec, which changes j). */
+static struct dk_service_list *services_of(cJSON *j)
 {
-	if (!cJSON_IsArray(j))
-		return rc_errf(err, "a service list is a JSON array");
 	struct dk_service_list *l = xcalloc(1, sizeof(*l));
 	l->items = xcalloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(*l->items));
 	cJSON *e;
 	cJSON_ArrayForEach(e, j)
 		if (cJSON_IsObject(e) && parse_service(e, &l->items[l->n]))
 			l->n++;
-	*ret = l;
-	return 0;
+	return l;
 }
 
 int dk_decode_service_list(const char *json, size_t len, struct dk_service_list **ret, struct rc_err *err)
 {
-	cJSON *j = cJSON_ParseWithLength(json, len);
-	int r = decode_services(j, ret, err);
+	cJSON *j = json_array_parse(json, len, "service list", err);
+	if (!j)
+		return -1;
+	*ret = services_of(j);
 	cJSON_Delete(j);
-	return r;
+	return 0;
 }
 
 int dk_service_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
 		    struct dk_service_list **ret_list, struct dk_status *st, struct rc_err *err)
 {
-	_cleanup_free_ char *fq = filters_query(filters, nfilters);
-	_cleanup_free_ char *path = xasprintf(API "/services?status=true%s%s", *fq ? "&filters=" : "", fq);
 	cJSON *j = NULL;
-	if (engine_request(c, DK_OP_SERVICE_LIST, "GET", path, NULL, 0, "list services", &j, st, err) < 0)
+	if (engine_list(c, DK_OP_SERVICE_LIST, API "/services?status=true", filters, nfilters, "list services", &j,
+			st, err) < 0)
 		return -1;
-	int r = decode_services(j, ret_list, err);
+	*ret_list = services_of(j);
 	cJSON_Delete(j);
-	if (r < 0)
-		return rc_err_fault(err, "list services: the engine's reply is not an array");
 	return 0;
 }

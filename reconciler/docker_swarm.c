@@ -139,36 +139,31 @@ static bool parse_task(const cJSON *j, void *item)
 	return true;
 }
 
-static int decode_tasks(const cJSON *j, struct dk_task_list **ret, struct rc_err *err)
+static struct dk_task_list *tasks_of(const cJSON *j)
 {
-	if (!cJSON_IsArray(j))
-		return rc_errf(err, "a task list is a JSON array");
 	struct dk_task_list *l = xcalloc(1, sizeof(*l));
 	l->items = decode_array(j, sizeof(*l->items), parse_task, &l->n);
-	*ret = l;
-	return 0;
+	return l;
 }
 
 int dk_decode_task_list(const char *json, size_t len, struct dk_task_list **ret, struct rc_err *err)
 {
-	cJSON *j = cJSON_ParseWithLength(json, len);
-	int r = decode_tasks(j, ret, err);
+	cJSON *j = json_array_parse(json, len, "task list", err);
+	if (!j)
+		return -1;
+	*ret = tasks_of(j);
 	cJSON_Delete(j);
-	return r;
+	return 0;
 }
 
 int dk_task_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
 		 struct dk_task_list **ret_list, struct dk_status *st, struct rc_err *err)
 {
-	_cleanup_free_ char *fq = filters_query(filters, nfilters);
-	_cleanup_free_ char *path = xasprintf(API "/tasks%s%s", *fq ? "?filters=" : "", fq);
 	cJSON *j = NULL;
-	if (engine_request(c, DK_OP_TASK_LIST, "GET", path, NULL, 0, "list tasks", &j, st, err) < 0)
+	if (engine_list(c, DK_OP_TASK_LIST, API "/tasks", filters, nfilters, "list tasks", &j, st, err) < 0)
 		return -1;
-	int r = decode_tasks(j, ret_list, err);
+	*ret_list = tasks_of(j);
 	cJSON_Delete(j);
-	if (r < 0)
-		return rc_err_fault(err, "list tasks: the engine's reply is not an array");
 	return 0;
 }
 
@@ -226,33 +221,30 @@ static bool parse_node(const cJSON *j, void *item)
 	return true;
 }
 
-static int decode_nodes(const cJSON *j, struct dk_node_list **ret, struct rc_err *err)
+static struct dk_node_list *nodes_of(const cJSON *j)
 {
-	if (!cJSON_IsArray(j))
-		return rc_errf(err, "a node list is a JSON array");
 	struct dk_node_list *l = xcalloc(1, sizeof(*l));
 	l->items = decode_array(j, sizeof(*l->items), parse_node, &l->n);
-	*ret = l;
-	return 0;
+	return l;
 }
 
 int dk_decode_node_list(const char *json, size_t len, struct dk_node_list **ret, struct rc_err *err)
 {
-	cJSON *j = cJSON_ParseWithLength(json, len);
-	int r = decode_nodes(j, ret, err);
+	cJSON *j = json_array_parse(json, len, "node list", err);
+	if (!j)
+		return -1;
+	*ret = nodes_of(j);
 	cJSON_Delete(j);
-	return r;
+	return 0;
 }
 
 int dk_node_list(struct dk_client *c, struct dk_node_list **ret_list, struct dk_status *st, struct rc_err *err)
 {
 	cJSON *j = NULL;
-	if (engine_request(c, DK_OP_NODE_LIST, "GET", API "/nodes", NULL, 0, "list nodes", &j, st, err) < 0)
+	if (engine_list(c, DK_OP_NODE_LIST, API "/nodes", NULL, 0, "list nodes", &j, st, err) < 0)
 		return -1;
-	int r = decode_nodes(j, ret_list, err);
+	*ret_list = nodes_of(j);
 	cJSON_Delete(j);
-	if (r < 0)
-		return rc_err_fault(err, "list nodes: the engine's reply is not an array");
 	return 0;
 }
 
@@ -289,36 +281,31 @@ static bool parse_secret(const cJSON *j, void *item)
 	return true;
 }
 
-static int decode_secrets(const cJSON *j, struct dk_secret_list **ret, struct rc_err *err)
+static struct dk_secret_list *secrets_of(const cJSON *j)
 {
-	if (!cJSON_IsArray(j))
-		return rc_errf(err, "a secret list is a JSON array");
 	struct dk_secret_list *l = xcalloc(1, sizeof(*l));
 	l->items = decode_array(j, sizeof(*l->items), parse_secret, &l->n);
-	*ret = l;
-	return 0;
+	return l;
 }
 
 int dk_decode_secret_list(const char *json, size_t len, struct dk_secret_list **ret, struct rc_err *err)
 {
-	cJSON *j = cJSON_ParseWithLength(json, len);
-	int r = decode_secrets(j, ret, err);
+	cJSON *j = json_array_parse(json, len, "secret list", err);
+	if (!j)
+		return -1;
+	*ret = secrets_of(j);
 	cJSON_Delete(j);
-	return r;
+	return 0;
 }
 
 int dk_secret_list(struct dk_client *c, const struct dk_filter *filters, size_t nfilters,
 		   struct dk_secret_list **ret_list, struct dk_status *st, struct rc_err *err)
 {
-	_cleanup_free_ char *fq = filters_query(filters, nfilters);
-	_cleanup_free_ char *path = xasprintf(API "/secrets%s%s", *fq ? "?filters=" : "", fq);
 	cJSON *j = NULL;
-	if (engine_request(c, DK_OP_SECRET_LIST, "GET", path, NULL, 0, "list secrets", &j, st, err) < 0)
+	if (engine_list(c, DK_OP_SECRET_LIST, API "/secrets", filters, nfilters, "list secrets", &j, st, err) < 0)
 		return -1;
-	int r = decode_secrets(j, ret_list, err);
+	*ret_list = secrets_of(j);
 	cJSON_Delete(j);
-	if (r < 0)
-		return rc_err_fault(err, "list secrets: the engine's reply is not an array");
 	return 0;
 }
 
