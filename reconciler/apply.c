@@ -498,6 +498,7 @@ int apply_run(struct dk_client *c, const struct rc_desired *d, const struct plan
 	ret->phase_ns[2] = now_ns() - t;
 
 	apply_images_release(&r);
+	bindroot_reals_free(r.reals);
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.image_cv);
 	return ret->nfailed ? -1 : 0;

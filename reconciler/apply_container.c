@@ -341,7 +341,18 @@ static int create_ports_mounts(const struct rc_desired *d, const struct rc_unit 
 		}
 		}
 	}
-	return bindroot_check_nesting(d, u, err);
+	return 0;
+}
+
+/* The nesting rule on real paths (bindroot.h), the paths resolved once per run. */
+static int check_nesting(struct run *r, const struct rc_unit *u, struct rc_err *err)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->reals)
+		r->reals = bindroot_reals_new(r->d);
+	int rc = bindroot_check_nesting(r->d, u, r->reals, err);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
 }
 
 /* Connect the new container id to u's other networks and (a shared service) its customers' link
@@ -374,7 +385,7 @@ int apply_create_container(struct run *r, struct dk_client *c, const struct rc_u
 		return -1;
 	struct create_parts cp = { .spec = BUF_INIT, .deps = BUF_INIT };
 	create_labels(d, u, &cp);
-	if (create_ports_mounts(d, u, &cp, err) < 0) {
+	if (create_ports_mounts(d, u, &cp, err) < 0 || check_nesting(r, u, err) < 0) {
 		create_parts_release(&cp);
 		return rc_err_prefix(err, "creating '%s'", name);
 	}

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "apply.h"
+#include "bindroot.h"
 
 struct job;
 
@@ -51,7 +52,8 @@ struct run {
 	struct dk_client **clients;       /* one per worker */
 	struct job *jobs;
 	size_t njobs;
-	pthread_mutex_t mu;               /* guards st, out, stdout, images */
+	pthread_mutex_t mu;               /* guards st, out, stdout, images, reals */
+	struct bindroot_reals *reals;     /* bind sources' real paths, resolved once per run (bindroot.h) */
 	pthread_cond_t image_cv;
 	struct image_entry *images;
 	size_t nimages, capimages;

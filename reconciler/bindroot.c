@@ -39,14 +39,14 @@ int bindroot_check(const char *root, struct rc_err *err)
 }
 
 /* Real paths of bind sources, each resolved once (NULL: it does not resolve). */
-struct reals {
+struct bindroot_reals {
 	const struct rc_desired *d;
 	struct strmap *by_source;   /* source -> index + 1 into v */
 	char **v;
 	size_t n, cap;
 };
 
-static const char *real_of(struct reals *r, const char *source)
+static const char *real_of(struct bindroot_reals *r, const char *source)
 {
 	uintptr_t i = (uintptr_t)strmap_get(r->by_source, source);
 	if (i)
@@ -105,7 +105,7 @@ static int nesting_error(struct rc_err *err, const char *src, const char *real, 
 			    "again; give each mount its own directory", a, b, w->unit->id, real);
 }
 
-static int check_nesting(struct reals *r, const struct rc_desired *d, const struct rc_unit *u, struct rc_err *err)
+static int check_nesting(struct bindroot_reals *r, const struct rc_desired *d, const struct rc_unit *u, struct rc_err *err)
 {
 	_cleanup_(strmap_freep) struct strmap *rw = strmap_new();      /* real -> struct wbind * (any unit) */
 	_cleanup_(strmap_freep) struct strmap *own_rw = strmap_new();  /* real -> struct wbind * (u's) */
@@ -152,18 +152,35 @@ static int check_nesting(struct reals *r, const struct rc_desired *d, const stru
 	return 0;
 }
 
-int bindroot_check_nesting(const struct rc_desired *d, const struct rc_unit *u, struct rc_err *err)
+struct bindroot_reals *bindroot_reals_new(const struct rc_desired *d)
+{
+	struct bindroot_reals *r = xcalloc(1, sizeof(*r));
+	r->d = d;
+	r->by_source = strmap_new();
+	return r;
+}
+
+void bindroot_reals_free(struct bindroot_reals *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i]);
+	free(r->v);
+	strmap_free(r->by_source);
+	free(r);
+}
+
+int bindroot_check_nesting(const struct rc_desired *d, const struct rc_unit *u, struct bindroot_reals *reals,
+			   struct rc_err *err)
 {
 	bool any = false;
 	for (size_t j = 0; j < u->nmounts && !any; j++)
 		any = u->mounts[j].kind == RC_MOUNT_BIND;
 	if (!any)
 		return 0;
-	struct reals r = { .d = d, .by_source = strmap_new() };
-	int rc = check_nesting(&r, d, u, err);
-	for (size_t i = 0; i < r.n; i++)
-		free(r.v[i]);
-	free(r.v);
-	strmap_free(r.by_source);
+	struct bindroot_reals *own = reals ? NULL : bindroot_reals_new(d);
+	int rc = check_nesting(reals ? reals : own, d, u, err);
+	bindroot_reals_free(own);
 	return rc;
 }

@@ -32,10 +32,20 @@ static char *nesting(const char *root, const char *services, const char *id)
 	free(m);
 	if (!d)
 		return xstrdup("(not loaded)");
-	struct rc_err err = { 0 };
+	struct rc_err err = { 0 }, err2 = { 0 };
 	const struct rc_unit *u = rc_desired_unit(d, id);
-	int rc = u ? bindroot_check_nesting(d, u, &err) : -1;
+	int rc = u ? bindroot_check_nesting(d, u, NULL, &err) : -1;
+	/* the same with the real paths of a run kept (each unit checked first, as an apply would) */
+	struct bindroot_reals *reals = bindroot_reals_new(d);
+	for (size_t i = 0; i < d->nunits; i++) {
+		struct rc_err ignored = { 0 };
+		(void)bindroot_check_nesting(d, &d->units[i], reals, &ignored);
+	}
+	int rc2 = u ? bindroot_check_nesting(d, u, reals, &err2) : -1;
+	bindroot_reals_free(reals);
 	rc_desired_free(d);
+	if (rc != rc2 || strcmp(err.msg, err2.msg) != 0)
+		return xstrdup("(kept real paths give another answer)");
 	return xstrdup(rc == 0 ? "" : u ? err.msg : "(no unit)");
 }
 
